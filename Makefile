@@ -1,0 +1,41 @@
+# dip-report: the two commands a newcomer needs are `make report` and `make test`.
+# Both install the Debian packages the build needs when they are missing.
+
+SWIFT        ?= swift
+PROFILE      ?= quick
+CONFIG       ?= release
+DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-libopencl1 pkg-config
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN          := .build/$(CONFIG)/dip-report
+
+.PHONY: all setup build test report bench clean
+
+all: build
+
+# Installs only what is missing, so a machine that has everything never calls apt-get.
+setup:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+build: setup
+	$(SWIFT) build -c $(CONFIG) --product dip-report
+
+test: setup
+	$(SWIFT) test
+
+report: build
+	@echo "dip-report build is not implemented yet: the report generator (issue 5) and the"; \
+	 echo "replication runner (issue 4) still have to land. The tool is built at $(BIN);"; \
+	 echo "run '$(BIN) --help' for the commands that work today."; \
+	 exit 1
+
+bench: build
+	$(BIN) bench
+
+clean:
+	rm -rf .build

@@ -1,0 +1,39 @@
+// swift-tools-version: 6.0
+// dip-report: reproduces the inpainting results of "Deep Image Prior" and writes them up
+// as a self-contained HTML report. See README.md and ../shared/docs/architecture.md.
+import PackageDescription
+
+let package = Package(
+    name: "dip-report",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dip-report", targets: ["dip-report"]),
+        .library(name: "DIPCore", targets: ["DIPCore"]),
+        .library(name: "DIPEngine", targets: ["DIPEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims: a module map and a header each, nothing else.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo-ft",
+                       providers: [.apt(["libcairo2-dev", "libfreetype-dev"])]),
+        // oneDNN 2.6 ships no pkg-config file on Debian; headers live in /usr/include.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+
+        .target(name: "DIPCore", dependencies: ["CPNG", "CCairo"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .executableTarget(name: "dip-report", dependencies: [
+            "DIPCore", "DIPEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore"]),
+        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `dip-report` command: parses arguments and hands the work to the library targets.
+@main
+struct DIPReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dip-report",
+        abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
+        subcommands: [])
+}
