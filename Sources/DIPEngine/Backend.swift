@@ -1,0 +1,74 @@
+/// Geometry of one convolution. There is no padding here: the skip network reflection-pads
+/// its input first (dip-spec §3.1), so the kernel runs a "valid" convolution.
+public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
+    /// Input channels.
+    public var inChannels: Int
+    /// Output channels.
+    public var outChannels: Int
+    /// Square kernel side.
+    public var kernel: Int
+    /// Stride, 1 or 2.
+    public var stride: Int
+    /// Input rows, after padding.
+    public var inputHeight: Int
+    /// Input columns, after padding.
+    public var inputWidth: Int
+
+    /// Creates a geometry.
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, inputHeight: Int, inputWidth: Int) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+    }
+
+    /// floor((n - k) / s) + 1, PyTorch's size rule for a valid convolution.
+    public var outputHeight: Int { (inputHeight - kernel) / stride + 1 }
+    /// Output columns.
+    public var outputWidth: Int { (inputWidth - kernel) / stride + 1 }
+    /// Multiply-accumulates of one forward pass.
+    public var macs: Int { outChannels * outputHeight * outputWidth * inChannels * kernel * kernel }
+
+    /// "Cin->Cout kxk/s at HxW", for tables and error messages.
+    public var description: String {
+        "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) at \(inputHeight)x\(inputWidth)"
+    }
+}
+
+/// Which convolution algorithm a backend should use.
+public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Direct convolution: the reference rounding.
+    case direct
+    /// Winograd F(4x4, 3x3) where the shape allows it (3x3, stride 1); direct elsewhere.
+    case winograd
+    /// The backend's choice.
+    case auto
+}
+
+/// A convolution prepared for one geometry: created once, executed every iteration.
+///
+/// Tensors: input [Cin, H, W], weight [Cout, Cin, k, k], bias [Cout], output [Cout, Ho, Wo],
+/// all plain row-major (Tensor's layout). Every call overwrites its outputs.
+public protocol ConvolutionKernel: AnyObject {
+    /// The geometry this kernel was made for.
+    var geometry: ConvGeometry { get }
+    /// output = conv(input, weight) + bias.
+    func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws
+    /// gradInput = d loss / d input, given d loss / d output.
+    func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws
+    /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws
+}
+
+/// The compute backend behind the layers. Layers talk to this protocol, never to oneDNN, so a
+/// GPU backend is a new conformance, not a rewrite.
+public protocol ComputeBackend: AnyObject, Sendable {
+    /// A short name for logs and result records ("cpu-onednn", "reference").
+    var name: String { get }
+    /// Threads the backend's kernels use.
+    var threads: Int { get }
+    /// Prepares a convolution for `geometry`.
+    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel
+}
