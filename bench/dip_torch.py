@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The peer side of `dip-report bench`: the DIP skip network in PyTorch, written from
+../shared/docs/dip-spec.md (not copied from upstream), timed the same way our engine is.
+
+Usage: python3 bench/dip_torch.py --net table1|text --size 256 --threads 2 --iters 5 [--json]
+
+Per iteration it times forward (perturbed input + network), loss + backward, and the Adam step,
+and reports the median over the timed iterations after one warm-up iteration, plus peak RSS.
+"""
+import argparse, json, resource, statistics, time
+
+import torch
+import torch.nn as nn
+
+
+class Seq(nn.Sequential):
+    """Upstream numbers the children of its Sequentials from 1 (models/common.py's `add`),
+    which is what its state_dict keys (../shared/docs/upstream-keys/) show; so do we."""
+
+    def add(self, module):
+        self.add_module(str(len(self) + 1), module)
+        return self
+
+
+def conv(cin, cout, k, stride=1):
+    # Upstream's conv() is a plain (0-based) Sequential of the padder, always present with
+    # reflection padding (even a 0-pixel one for 1x1), and the convolution.
+    return nn.Sequential(nn.ReflectionPad2d((k - 1) // 2), nn.Conv2d(cin, cout, k, stride, padding=0, bias=True))
+
+
+class Concat(nn.Module):
+    """Concat along channels with the centre crop of dip-spec §3.5."""
+
+    def __init__(self, *mods):
+        super().__init__()
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        outs = [m(x) for m in self._modules.values()]
+        h = min(o.shape[2] for o in outs)
+        w = min(o.shape[3] for o in outs)
+        outs = [o[:, :, (o.shape[2] - h) // 2:(o.shape[2] - h) // 2 + h,
+                  (o.shape[3] - w) // 2:(o.shape[3] - w) // 2 + w] for o in outs]
+        return torch.cat(outs, 1)
+
+
+def skip(cin, cout, nd, nu, ns, kd=3, ku=3, ks=1, up="nearest", align=None):
+    """The recursion of dip-spec §4.1, nested the way upstream nests it."""
+    def upsample():
+        if up == "nearest":
+            return nn.Upsample(scale_factor=2, mode="nearest")
+        return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=align)
+
+    model = Seq()
+    body, c_in = model, cin
+    for i in range(len(nd)):
+        deeper = Seq()
+        deeper.add(conv(c_in, nd[i], kd, 2)).add(nn.BatchNorm2d(nd[i])).add(nn.LeakyReLU(0.2))
+        deeper.add(conv(nd[i], nd[i], kd)).add(nn.BatchNorm2d(nd[i])).add(nn.LeakyReLU(0.2))
+        last = i == len(nd) - 1
+        deeper_main = None if last else Seq()
+        if deeper_main is not None:
+            deeper.add(deeper_main)
+        deeper.add(upsample())
+        if ns[i] > 0:
+            skipb = Seq().add(conv(c_in, ns[i], ks)).add(nn.BatchNorm2d(ns[i])).add(nn.LeakyReLU(0.2))
+            body.add(Concat(skipb, deeper))
+        else:
+            body.add(deeper)
+        k = nd[i] if last else nu[i + 1]
+        body.add(nn.BatchNorm2d(ns[i] + k))
+        body.add(conv(ns[i] + k, nu[i], ku)).add(nn.BatchNorm2d(nu[i])).add(nn.LeakyReLU(0.2))
+        body.add(conv(nu[i], nu[i], 1)).add(nn.BatchNorm2d(nu[i])).add(nn.LeakyReLU(0.2))
+        c_in = nd[i]
+        body = deeper_main
+    model.add(conv(nu[0], cout, 1)).add(nn.Sigmoid())
+    return model
+
+
+def build(name):
+    if name == "table1":
+        return skip(32, 1, [128] * 5, [128] * 5, [4] * 5, up="bilinear", align=True), 1
+    if name == "text":
+        return skip(32, 3, [128] * 5, [128] * 5, [128] * 5), 3
+    raise SystemExit(f"unknown net {name}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--net", default="table1")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    net, cout = build(a.net)
+    params = sum(t.numel() for t in net.parameters())
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    z = (torch.rand(1, 32, a.size, a.size) * 0.1).to(memory_format=fmt)
+    x0 = torch.rand(1, cout, a.size, a.size)
+    m = (torch.rand(1, 1, a.size, a.size) > 0.5).float()
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    mse = nn.MSELoss()
+    fw, bw, st = [], [], []
+    for it in range(a.iters + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        out = net(z + 0.03 * torch.randn_like(z))
+        t1 = time.perf_counter()
+        loss = mse(out * m, x0 * m)
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        if it > 0:
+            fw.append(t1 - t0); bw.append(t2 - t1); st.append(t3 - t2)
+    tot = [f + b + s for f, b, s in zip(fw, bw, st)]
+    res = {
+        "peer": f"pytorch {torch.__version__}", "net": a.net, "size": a.size, "threads": a.threads,
+        "channels_last": a.channels_last, "parameters": params, "iterations": a.iters,
+        "forward_s": statistics.median(fw), "backward_s": statistics.median(bw),
+        "optimizer_s": statistics.median(st), "iteration_s": statistics.median(tot),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if a.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+
+
+if __name__ == "__main__":
+    main()
