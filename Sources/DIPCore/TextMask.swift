@@ -96,7 +96,7 @@ public enum TextMask {
                                                 reason: "draws nothing (only spaces or characters the font lacks)")
                 }
                 throw DIPError.invalidValue(name: "text", value: stamp.label,
-                                            reason: "falls wholly outside the \(width)x\(height) image (its ink spans x \(format(layout.box.minX))...\(format(layout.box.maxX)), y \(format(layout.box.minY))...\(format(layout.box.maxY))); move it with --at")
+                                            reason: "falls wholly outside the \(width)x\(height) image (its ink spans x \(format(layout.box.minX))...\(format(layout.box.maxX)), y \(format(layout.box.minY))...\(format(layout.box.maxY))); move it or use a larger image")
             }
             baselines.append(layout.baseline)
         }
@@ -144,6 +144,19 @@ public enum TextMask {
             }
         }
         return mask
+    }
+
+    /// The cairo and FreeType versions that rasterise text masks, e.g. "cairo 1.16.0, FreeType
+    /// 2.12.1": other versions may shade edge pixels differently, so results record it.
+    public static var rendererVersion: String {
+        var library: FT_Library?
+        guard FT_Init_FreeType(&library) == 0, let library else {
+            return "cairo \(String(cString: cairo_version_string())), FreeType unknown"
+        }
+        defer { FT_Done_FreeType(library) }
+        var major: FT_Int = 0, minor: FT_Int = 0, patch: FT_Int = 0
+        FT_Library_Version(library, &major, &minor, &patch)
+        return "cairo \(String(cString: cairo_version_string())), FreeType \(major).\(minor).\(patch)"
     }
 
     /// The ink box of `stamp`, from FreeType's unhinted glyph metrics and advances (no
