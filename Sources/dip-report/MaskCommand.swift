@@ -17,10 +17,12 @@ struct MaskCommand: ParsableCommand {
             ./fonts or beside the executable, unless --font names one.
 
             Examples:
-              dip-report mask --like barbara.png --bernoulli 0.5 --seed 1 --out barbara-mask.png
-              dip-report mask --preset seed-report --preview kate.png --preview-out kate-text.png --out kate-text-mask.png
-              dip-report mask --size 320x200 --text "Hello" --font-size 40 --at 20,30 --out hello.png
-              dip-report mask --from my-mask.png --like photo.png --invert --out checked.png
+              dip-report mask --like barbara.png --bernoulli 0.5 --seed 1 --out m.png
+              dip-report mask --preset seed-report --out m.png \\
+                --preview kate.png --preview-out kate-text.png
+              dip-report mask --size 320x200 --text Hi --font-size 40 --at 20,30 \\
+                --out m.png
+              dip-report mask --from theirs.png --like photo.png --invert --out m.png
             """)
 
     /// A mask size written WIDTHxHEIGHT.
@@ -124,10 +126,10 @@ struct MaskCommand: ParsableCommand {
         }
         if !texts.isEmpty {
             if fontSizes.count != 1 && fontSizes.count != texts.count {
-                throw ValidationError("give --font-size once for all strings or once per --text (\(texts.count) strings, \(fontSizes.count) sizes)")
+                throw ValidationError("give --font-size PX once for all strings or once per --text (got \(texts.count) --text, \(fontSizes.count) --font-size)")
             }
             if positions.count != texts.count {
-                throw ValidationError("give one --at X,Y per --text (\(texts.count) strings, \(positions.count) positions)")
+                throw ValidationError("give one --at X,Y per --text (got \(texts.count) --text, \(positions.count) --at)")
             }
         }
         if font != nil && texts.isEmpty && preset == nil { throw ValidationError("--font applies to --text and --preset") }
