@@ -1,0 +1,95 @@
+/// Counts that describe a mask: how much of it is known and how much is hole.
+public struct MaskStatistics: Sendable, Hashable {
+    /// Number of mask elements (channels x height x width).
+    public let elements: Int
+    /// Elements that are holes (value below 0.5).
+    public let holes: Int
+
+    /// Counts the holes of `mask` (a value below 0.5 is a hole).
+    public init(_ mask: Image) {
+        elements = mask.pixels.count
+        holes = mask.pixels.reduce(0) { $0 + ($1 < 0.5 ? 1 : 0) }
+    }
+
+    /// Elements that are known.
+    public var known: Int { elements - holes }
+    /// Fraction of elements that are known, 0...1.
+    public var knownFraction: Double { elements == 0 ? 0 : Double(known) / Double(elements) }
+    /// Fraction of elements that are holes, 0...1.
+    public var holeFraction: Double { elements == 0 ? 0 : Double(holes) / Double(elements) }
+}
+
+/// A user's mask after `MaskFile.normalise`: binary, the image's size, and what was done to it.
+public struct NormalisedMask: Sendable, Equatable {
+    /// Values exactly 0 (hole) or 1 (known); 1 channel, or the image's channel count for a
+    /// per-channel mask.
+    public var mask: Image
+    /// One human-readable line per change made or suspicion raised, for the user to read.
+    public var notes: [String]
+}
+
+/// Checks a mask that a user brings (a PNG, 255 = known, 0 = hole) against the image it is for,
+/// and puts it into the form the fit expects. Upstream's issue tracker shows how often masks go
+/// wrong: wrong size, anti-aliased edges, RGB files, and above all inverted polarity.
+public enum MaskFile {
+    /// Fraction of holes above which the polarity is suspected to be inverted.
+    public static let invertedSuspicionThreshold = 0.5
+
+    /// Checks `mask` (read from `path`, named in messages) against an image of
+    /// `height` x `width` (and `channels`, when known) and normalises it.
+    ///
+    /// - Wrong size: error naming both sizes.
+    /// - Several channels that are all equal: collapsed to one channel (noted). Unequal
+    ///   channels are kept as a per-channel mask if they match the image's channel count.
+    /// - Values other than 0 and 1: thresholded, at least 0.5 counts as known (noted, with
+    ///   the number of such elements).
+    /// - `invert`: swaps known and hole after thresholding, for masks drawn with white holes.
+    /// - More than half holes: a note that the polarity may be inverted (hint `--invert`).
+    /// - All holes or no holes: error, since there is nothing known or nothing to inpaint.
+    public static func normalise(_ mask: Image, path: String, height: Int, width: Int,
+                                 channels: Int? = nil, invert: Bool = false) throws -> NormalisedMask {
+        guard mask.height == height, mask.width == width else {
+            throw DIPError.mismatch("\(path): the mask is \(mask.width)x\(mask.height) but the image is \(width)x\(height); masks must have the image's size (make one with `dip-report mask --like IMAGE`)")
+        }
+        var notes: [String] = []
+        var m = mask
+        if m.channels > 1 {
+            let plane = m.planeSize
+            let first = m.pixels[0..<plane]
+            let allEqual = (1..<m.channels).allSatisfy { c in m.pixels[(c * plane)..<((c + 1) * plane)].elementsEqual(first) }
+            if allEqual {
+                m = m.channel(0)
+                notes.append("\(path): \(mask.channels) equal channels, used as one gray mask")
+            } else if let channels, channels != m.channels {
+                throw DIPError.mismatch("\(path): the mask's \(m.channels) channels differ from each other, so it is a per-channel mask, but the image has \(channels) channel\(channels == 1 ? "" : "s"); save the mask as grayscale")
+            } else {
+                notes.append("\(path): the \(m.channels) channels differ, used as a per-channel mask")
+            }
+        }
+        var nonBinary = 0
+        for i in m.pixels.indices {
+            let v = m.pixels[i]
+            if v != 0 && v != 1 { nonBinary += 1 }
+            // NaN compares false and so becomes a hole, the safe reading of a broken value.
+            var known = v >= 0.5
+            if invert { known.toggle() }
+            m.pixels[i] = known ? 1 : 0
+        }
+        if nonBinary > 0 {
+            notes.append("\(path): \(nonBinary) of \(m.pixels.count) values were neither 0 nor 255 (anti-aliased or lossy?); thresholded at 50 %, at least half-white counts as known")
+        }
+        if invert { notes.append("\(path): inverted, so white now marks holes") }
+        let stats = MaskStatistics(m)
+        if stats.holes == stats.elements {
+            throw DIPError.badFile(path: path, reason: "every pixel is a hole after \(invert ? "inverting" : "reading"), so nothing is known to fit; 255 (white) must mean known\(invert ? " (drop --invert?)" : "")")
+        }
+        if stats.holes == 0 {
+            throw DIPError.badFile(path: path, reason: "has no holes after \(invert ? "inverting" : "reading"), so there is nothing to inpaint; 0 (black) must mark the holes\(invert ? " (drop --invert?)" : " (or pass --invert if white marks them)")")
+        }
+        if stats.holeFraction > invertedSuspicionThreshold {
+            let percent = (stats.holeFraction * 1000).rounded() / 10
+            notes.append("warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert")
+        }
+        return NormalisedMask(mask: m, notes: notes)
+    }
+}

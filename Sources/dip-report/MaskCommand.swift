@@ -1,0 +1,220 @@
+import ArgumentParser
+import DIPCore
+import Foundation
+
+/// `dip-report mask`: makes a Bernoulli or text mask, or checks a user's mask file, and writes
+/// it as a PNG with 255 = known and 0 = hole.
+struct MaskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mask",
+        abstract: "Make an inpainting mask (Bernoulli or text), or check and normalise your own.",
+        discussion: """
+            Masks are PNG files where 255 (white) marks a known pixel and 0 (black) a hole; the \
+            corrupted image is image x mask. Choose one kind: --bernoulli P (the default, P = 0.5), \
+            --text (with --font-size and --at), --preset seed-report, or --from FILE. The size comes \
+            from --size WxH or --like IMAGE.png (--preview IMAGE also gives it; --from and \
+            --preset have their own). The font is fonts/FreeSansBold.ttf, found via $DIP_FONTS, \
+            ./fonts or beside the executable, unless --font names one.
+
+            Examples:
+              dip-report mask --like barbara.png --bernoulli 0.5 --seed 1 --out m.png
+              dip-report mask --preset seed-report --out m.png \\
+                --preview kate.png --preview-out kate-text.png
+              dip-report mask --size 320x200 --text Hi --font-size 40 --at 20,30 \\
+                --out m.png
+              dip-report mask --from theirs.png --like photo.png --invert --out m.png
+            """)
+
+    /// A mask size written WIDTHxHEIGHT.
+    struct Size: ExpressibleByArgument {
+        let width: Int
+        let height: Int
+
+        init?(argument: String) {
+            let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]),
+                  (1...Image.maxSide).contains(w), (1...Image.maxSide).contains(h) else { return nil }
+            width = w
+            height = h
+        }
+    }
+
+    /// A text position written X,Y (the top-left of the line, as PIL's draw.text takes it).
+    struct Point: ExpressibleByArgument {
+        let x: Double
+        let y: Double
+
+        init?(argument: String) {
+            let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count == 2,
+                  let x = Double(parts[0].trimmingCharacters(in: .whitespaces)),
+                  let y = Double(parts[1].trimmingCharacters(in: .whitespaces)),
+                  x.isFinite, y.isFinite else { return nil }
+            self.x = x
+            self.y = y
+        }
+    }
+
+    /// The named masks.
+    enum Preset: String, ExpressibleByArgument, CaseIterable {
+        case seedReport = "seed-report"
+    }
+
+    @Option(help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512.", valueName: "WxH"))
+    var size: Size?
+
+    @Option(help: ArgumentHelp("Take the size from this PNG (and check --from against it).", valueName: "IMAGE.png"))
+    var like: String?
+
+    @Option(help: ArgumentHelp("Where to write the mask PNG (255 = known, 0 = hole).", valueName: "mask.png"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Bernoulli mask keeping this fraction of pixels, 0 < P <= 1 (default 0.5 when no other kind is chosen).", valueName: "P"))
+    var bernoulli: Double?
+
+    @Option(help: "Seed of the Bernoulli mask (default 0); the same seed gives the same mask on every machine.")
+    var seed: UInt64?
+
+    @Flag(help: "Draw an independent Bernoulli mask per colour channel (3 channels), as upstream does for RGB images.")
+    var perChannel = false
+
+    @Option(name: .customLong("text"), help: ArgumentHelp("A string to draw as holes; repeat for several, paired in order with --font-size and --at.", valueName: "STRING"))
+    var texts: [String] = []
+
+    @Option(name: .customLong("font-size"), help: ArgumentHelp("Em size in pixels of each --text (once for all, or once per --text).", valueName: "PX"))
+    var fontSizes: [Double] = []
+
+    @Option(name: .customLong("at"), help: ArgumentHelp("Top-left of each --text, as PIL's draw.text((X, Y)) places it (y is the ascender line).", valueName: "X,Y"))
+    var positions: [Point] = []
+
+    @Option(help: ArgumentHelp("TrueType/OpenType font for --text (default: FreeSansBold.ttf from the fonts folder).", valueName: "PATH"))
+    var font: String?
+
+    @Option(help: ArgumentHelp("A named mask: seed-report (the seed report's three strings, 512x512 unless a size is given).", valueName: "NAME"))
+    var preset: Preset?
+
+    @Option(help: ArgumentHelp("Check and normalise this mask PNG instead of making one.", valueName: "FILE"))
+    var from: String?
+
+    @Flag(help: "With --from: swap known and hole, for masks whose white marks the holes.")
+    var invert = false
+
+    @Option(help: ArgumentHelp("Also write this image times the mask, to see the corruption.", valueName: "IMAGE.png"))
+    var preview: String?
+
+    @Option(name: .customLong("preview-out"), help: ArgumentHelp("Where to write the --preview picture.", valueName: "corrupted.png"))
+    var previewOut: String?
+
+    func validate() throws {
+        let kinds = [bernoulli != nil, !texts.isEmpty, preset != nil, from != nil].filter { $0 }.count
+        if kinds > 1 {
+            throw ValidationError("choose one kind of mask: --bernoulli, --text, --preset or --from")
+        }
+        if size != nil && like != nil { throw ValidationError("give --size or --like, not both") }
+        if (preview == nil) != (previewOut == nil) {
+            throw ValidationError("--preview and --preview-out go together")
+        }
+        if let p = bernoulli, !(p > 0 && p <= 1) {
+            throw ValidationError("--bernoulli \(p): give the fraction of pixels kept, more than 0 and at most 1")
+        }
+        let isBernoulli = kinds == 0 || bernoulli != nil
+        if !isBernoulli && (seed != nil || perChannel) {
+            throw ValidationError("--seed and --per-channel apply to Bernoulli masks only")
+        }
+        if texts.isEmpty && (!fontSizes.isEmpty || !positions.isEmpty) {
+            throw ValidationError("--font-size and --at need --text")
+        }
+        if !texts.isEmpty {
+            if fontSizes.count != 1 && fontSizes.count != texts.count {
+                throw ValidationError("give --font-size PX once for all strings or once per --text (got \(texts.count) --text, \(fontSizes.count) --font-size)")
+            }
+            if positions.count != texts.count {
+                throw ValidationError("give one --at X,Y per --text (got \(texts.count) --text, \(positions.count) --at)")
+            }
+        }
+        if font != nil && texts.isEmpty && preset == nil { throw ValidationError("--font applies to --text and --preset") }
+        if invert && from == nil { throw ValidationError("--invert applies to --from") }
+    }
+
+    func run() throws {
+        let reference = try like.map { try PNGCodec.read($0).image }
+        let previewImage = try preview.map { try PNGCodec.read($0).image }
+        var target = size.map { (height: $0.height, width: $0.width, channels: Int?.none) }
+            ?? reference.map { (height: $0.height, width: $0.width, channels: Int?.some($0.channels)) }
+        if let previewImage, let preview {
+            if let t = target, t.height != previewImage.height || t.width != previewImage.width {
+                throw DIPError.mismatch("\(preview) is \(previewImage.width)x\(previewImage.height) but the mask is to be \(t.width)x\(t.height); preview on an image of the mask's size")
+            }
+            var t = target ?? (previewImage.height, previewImage.width, nil)
+            t.channels = t.channels ?? previewImage.channels
+            target = t
+        }
+
+        let mask: Image
+        var notes: [String] = []
+        var what: String
+        if let from {
+            let decoded = try PNGCodec.read(from)
+            if decoded.droppedAlpha {
+                notes.append("\(from): the alpha channel was ignored; the mask is read from the gray/colour values")
+            }
+            let t = target ?? (decoded.image.height, decoded.image.width, nil)
+            let result = try MaskFile.normalise(decoded.image, path: from, height: t.height, width: t.width,
+                                                channels: t.channels, invert: invert)
+            mask = result.mask
+            notes += result.notes
+            what = "checked \(from), \(decoded.sourceFormat)"
+        } else if preset != nil || !texts.isEmpty {
+            let stamps = preset != nil ? TextMask.seedReport : texts.indices.map { i in
+                TextStamp(text: texts[i], fontSize: fontSizes.count == 1 ? fontSizes[0] : fontSizes[i],
+                          x: positions[i].x, y: positions[i].y)
+            }
+            guard target != nil || preset != nil else {
+                throw DIPError.invalidValue(name: "--text", value: texts[0], reason: "a text mask needs a size: give --size WxH or --like IMAGE.png")
+            }
+            let t = target ?? (TextMask.seedReportSize.height, TextMask.seedReportSize.width, nil)
+            let fontPath = try font ?? FontDirectory.locate(TextMask.seedReportFontFile)
+            mask = try TextMask.render(stamps, height: t.height, width: t.width, fontPath: fontPath)
+            what = preset != nil ? "text preset seed-report" : "text, \(stamps.count) string\(stamps.count == 1 ? "" : "s")"
+            what += " in \(URL(fileURLWithPath: fontPath).lastPathComponent)"
+        } else {
+            guard let t = target else {
+                throw DIPError.invalidValue(name: "--bernoulli", value: "\(bernoulli ?? 0.5)", reason: "a Bernoulli mask needs a size: give --size WxH or --like IMAGE.png")
+            }
+            if perChannel, let channels = t.channels, channels != 3 {
+                throw DIPError.invalidValue(name: "--per-channel", value: like ?? preview ?? "", reason: "draws one mask per colour channel, but this image is gray; leave --per-channel out")
+            }
+            let p = bernoulli ?? 0.5
+            let s = seed ?? 0
+            mask = try BernoulliMask.make(channels: perChannel ? 3 : 1, height: t.height, width: t.width,
+                                          keepFraction: p, seed: s)
+            what = "Bernoulli keep \(p), seed \(s)\(perChannel ? ", per channel" : "")"
+        }
+
+        // Encode everything before writing anything, so a bad preview leaves no mask behind.
+        let maskBytes = try PNGCodec.encode(mask)
+        var previewBytes: [UInt8]?
+        if let previewImage, let preview {
+            guard mask.channels == 1 || mask.channels == previewImage.channels else {
+                throw DIPError.mismatch("\(preview) is gray but the mask has \(mask.channels) channels; preview a per-channel mask on an RGB image")
+            }
+            previewBytes = try PNGCodec.encode(previewImage.masked(by: mask))
+        }
+        try AtomicFile.write(maskBytes, to: out)
+        if let previewBytes, let previewOut {
+            do {
+                try AtomicFile.write(previewBytes, to: previewOut)
+            } catch {
+                unlink(out)
+                throw error
+            }
+        }
+
+        let stats = MaskStatistics(mask)
+        let unit = mask.channels == 1 ? "pixels" : "samples over \(mask.channels) channels"
+        print("\(out): \(mask.width)x\(mask.height), \(mask.channels) channel\(mask.channels == 1 ? "" : "s"), "
+            + "\(String(format: "%.2f", stats.knownFraction * 100)) % known, \(stats.holes) hole \(unit) (\(what))"
+            + (previewOut.map { "; preview \($0)" } ?? ""))
+        for note in notes { print(note) }
+    }
+}
