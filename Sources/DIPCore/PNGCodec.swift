@@ -1,0 +1,294 @@
+import CPNG
+import Foundation
+
+/// A PNG file decoded into an `Image`, with what was lost on the way.
+public struct DecodedPNG: Sendable {
+    /// The pixels: 1 channel for gray and gray+alpha files, 3 for RGB, RGBA and palette files.
+    public var image: Image
+    /// The file's pixel format in words, e.g. "8-bit palette", "16-bit gray+alpha", "8-bit RGBA".
+    public var sourceFormat: String
+    /// True when the file had an alpha channel or tRNS transparency that was ignored; callers
+    /// tell the user, because the visible picture may differ from what we fit.
+    public var droppedAlpha: Bool
+    /// Precision of the file's samples: 16 for 16-bit files, 8 for everything else (1 to 8 bits).
+    public var bitDepth: Int
+}
+
+/// Reads and writes PNG files through libpng.
+///
+/// Samples are stored values over the maximum (v/255 or v/65535), exactly as PIL followed by
+/// `/ 255.` gives them upstream: no gamma or colour management is applied, gAMA, cHRM, sRGB and
+/// iCCP chunks are ignored, and alpha is dropped (never composited or premultiplied).
+/// Files of 8 bits or fewer go through libpng's simplified API; 16-bit files go through the
+/// classic API (C in the CPNG shim), because the simplified API only returns premultiplied,
+/// gamma-converted 16-bit samples.
+public enum PNGCodec {
+    /// The 8-byte signature every PNG file starts with.
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Reads the PNG file at `path`.
+    public static func read(_ path: String) throws -> DecodedPNG {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DIPError.io(path: path, reason: "no such file (check the path and the data folder)")
+        }
+        if isDirectory.boolValue {
+            throw DIPError.io(path: path, reason: "is a directory, not a PNG file")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw DIPError.io(path: path, reason: "cannot read (\(error.localizedDescription))")
+        }
+        return try decode([UInt8](data), name: path)
+    }
+
+    /// Decodes PNG bytes; `name` (usually the file's path) is what error messages call them.
+    public static func decode(_ bytes: [UInt8], name: String) throws -> DecodedPNG {
+        if bytes.isEmpty {
+            throw DIPError.badFile(path: name, reason: "file is empty, not a PNG")
+        }
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw DIPError.badFile(path: name, reason: "not a PNG file (it does not start with the PNG signature)")
+        }
+        // Dropping colour-space chunks before libpng sees them is what stops the simplified API
+        // from gamma-converting 8-bit samples (PIL, which upstream uses, ignores them too).
+        let (stream, complete) = scanChunks(bytes)
+
+        var png = png_image()
+        png.version = png_uint_32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&png) }
+        let began = stream.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&png, raw.baseAddress, raw.count)
+        }
+        guard began != 0 else {
+            throw DIPError.badFile(path: name, reason: "not a readable PNG (libpng: \(message(of: png)))")
+        }
+        // begin_read has validated IHDR, so its fields can be taken from the bytes directly;
+        // the simplified API does not report the file's bit depth or colour type.
+        let header = Header(stream)
+        let width = Int(png.width), height = Int(png.height)
+        guard width >= 1, height >= 1, width <= Image.maxSide, height <= Image.maxSide else {
+            throw DIPError.badFile(path: name, reason: "image is \(width)x\(height); each side must be 1 to \(Image.maxSide) pixels")
+        }
+        let hasAlpha = png.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
+        let isColour = png.format & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
+        let outChannels = isColour ? 3 : 1
+        // tRNS counts as alpha for the simplified API but adds no channel to the stored samples.
+        let fileChannels = header.bitDepth == 16
+            ? [0: 1, 2: 3, 4: 2, 6: 4][header.colourType, default: outChannels]
+            : outChannels + (hasAlpha ? 1 : 0)
+        let description = header.describe(hasTransparency: hasAlpha)
+
+        // The simplified API stops after the image data; a file cut before its IEND chunk is
+        // still truncated, and the classic path (png_read_end) would refuse it.
+        guard complete else {
+            throw DIPError.badFile(path: name, reason: "corrupt or truncated PNG (the file ends before its IEND chunk)")
+        }
+        var image = Image(channels: outChannels, height: height, width: width)
+        let plane = width * height
+        if header.bitDepth == 16 {
+            png_image_free(&png)
+            let samples = try read16(stream, count: plane * fileChannels, name: name)
+            image.pixels.withUnsafeMutableBufferPointer { out in
+                for c in 0..<outChannels {
+                    for i in 0..<plane {
+                        out[c * plane + i] = Float(samples[i * fileChannels + c]) / 65535
+                    }
+                }
+            }
+        } else {
+            var format = png_uint_32(0)
+            if isColour { format |= png_uint_32(PNG_FORMAT_FLAG_COLOR) }
+            // Asking for the alpha channel and discarding it ourselves: without it libpng would
+            // composite onto a background instead of dropping alpha.
+            if hasAlpha { format |= png_uint_32(PNG_FORMAT_FLAG_ALPHA) }
+            png.format = format
+            var buffer = [UInt8](repeating: 0, count: plane * fileChannels)
+            let finished = buffer.withUnsafeMutableBytes { raw in
+                png_image_finish_read(&png, nil, raw.baseAddress, 0, nil)
+            }
+            guard finished != 0 else {
+                throw DIPError.badFile(path: name, reason: "corrupt or truncated PNG (libpng: \(message(of: png)))")
+            }
+            image.pixels.withUnsafeMutableBufferPointer { out in
+                for c in 0..<outChannels {
+                    for i in 0..<plane {
+                        out[c * plane + i] = Float(buffer[i * fileChannels + c]) / 255
+                    }
+                }
+            }
+        }
+        return DecodedPNG(image: image, sourceFormat: description, droppedAlpha: hasAlpha,
+                          bitDepth: header.bitDepth == 16 ? 16 : 8)
+    }
+
+    /// Writes a 1- or 3-channel image to `path` as an 8- or 16-bit PNG, atomically.
+    public static func write(_ image: Image, to path: String, bitDepth: Int = 8) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try encode(image, bitDepth: bitDepth)
+        } catch let DIPError.invalidValue(name, value, reason) {
+            throw DIPError.invalidValue(name: name, value: value, reason: "\(reason) (writing \(path))")
+        }
+        try AtomicFile.write(bytes, to: path)
+    }
+
+    /// Encodes a 1- or 3-channel image as PNG bytes: samples clamped to [0, 1] and rounded to
+    /// the nearest of 255 (8-bit) or 65535 (16-bit) levels.
+    public static func encode(_ image: Image, bitDepth: Int = 8) throws -> [UInt8] {
+        guard image.channels == 1 || image.channels == 3 else {
+            throw DIPError.invalidValue(name: "image channels", value: "\(image.channels)",
+                                        reason: "PNG output supports 1 (gray) or 3 (RGB) channels")
+        }
+        guard bitDepth == 8 || bitDepth == 16 else {
+            throw DIPError.invalidValue(name: "PNG bit depth", value: "\(bitDepth)", reason: "use 8 or 16")
+        }
+        guard image.width <= Image.maxSide, image.height <= Image.maxSide else {
+            throw DIPError.invalidValue(name: "image size", value: "\(image.width)x\(image.height)",
+                                        reason: "each side must be at most \(Image.maxSide) pixels")
+        }
+        if image.pixels.contains(where: { $0.isNaN }) {
+            throw DIPError.invalidValue(name: "image", value: "NaN",
+                                        reason: "the image has NaN samples and cannot be saved as PNG")
+        }
+        let plane = image.planeSize, channels = image.channels
+        var png = png_image()
+        png.version = png_uint_32(PNG_IMAGE_VERSION)
+        png.width = png_uint_32(image.width)
+        png.height = png_uint_32(image.height)
+        var format = channels == 3 ? png_uint_32(PNG_FORMAT_FLAG_COLOR) : 0
+        if bitDepth == 16 { format |= png_uint_32(PNG_FORMAT_FLAG_LINEAR) }
+        png.format = format
+        defer { png_image_free(&png) }
+
+        let maxValue = bitDepth == 16 ? 65535.0 : 255.0
+        func level(_ v: Float) -> Int { Int((min(max(Double(v), 0), 1) * maxValue).rounded()) }
+        let rawSize = plane * channels * (bitDepth / 8)
+        var capacity = rawSize + image.height + rawSize / 64 + 4096
+        var output: [UInt8] = []
+        var written = 0
+        let write: (UnsafeRawPointer) -> Bool = { source in
+            for _ in 0..<2 {
+                output = [UInt8](repeating: 0, count: capacity)
+                var size = png_alloc_size_t(capacity)
+                let ok = output.withUnsafeMutableBytes { out in
+                    png_image_write_to_memory(&png, out.baseAddress, &size, 0, source, 0, nil)
+                }
+                if ok != 0 { written = Int(size); return true }
+                if Int(size) <= capacity { return false }
+                capacity = Int(size)
+            }
+            return false
+        }
+        let ok: Bool
+        if bitDepth == 8 {
+            var interleaved = [UInt8](repeating: 0, count: plane * channels)
+            for c in 0..<channels {
+                for i in 0..<plane { interleaved[i * channels + c] = UInt8(level(image.pixels[c * plane + i])) }
+            }
+            ok = interleaved.withUnsafeBytes { write($0.baseAddress!) }
+        } else {
+            var interleaved = [UInt16](repeating: 0, count: plane * channels)
+            for c in 0..<channels {
+                for i in 0..<plane { interleaved[i * channels + c] = UInt16(level(image.pixels[c * plane + i])) }
+            }
+            ok = interleaved.withUnsafeBytes { write($0.baseAddress!) }
+        }
+        guard ok else {
+            throw DIPError.invalidValue(name: "image", value: image.sizeDescription,
+                                        reason: "libpng could not encode it (\(message(of: png)))")
+        }
+        output.removeSubrange(written...)
+        // The simplified writer tags 16-bit files as linear (gAMA 1.0, cHRM), which viewers would
+        // brighten; our samples are the same sRGB-encoded values as in 8-bit files.
+        return bitDepth == 16 ? withoutColourSpaceChunks(output) : output
+    }
+
+    // MARK: - Helpers
+
+    /// The IHDR fields we report; only valid once libpng has accepted the header.
+    struct Header {
+        var bitDepth: Int
+        var colourType: Int
+
+        init(_ bytes: [UInt8]) {
+            // Signature (8), IHDR length (4) and type (4), width (4), height (4), then depth and type.
+            bitDepth = bytes.count > 25 ? Int(bytes[24]) : 8
+            colourType = bytes.count > 25 ? Int(bytes[25]) : 0
+        }
+
+        func describe(hasTransparency: Bool) -> String {
+            let kind: String
+            switch colourType {
+            case 0: kind = "gray"
+            case 2: kind = "RGB"
+            case 3: kind = "palette"
+            case 4: kind = "gray+alpha"
+            case 6: kind = "RGBA"
+            default: kind = "colour type \(colourType)"
+            }
+            let ownsAlpha = colourType == 4 || colourType == 6
+            return "\(bitDepth)-bit \(kind)" + (hasTransparency && !ownsAlpha ? " with tRNS transparency" : "")
+        }
+    }
+
+    /// libpng's message from a failed simplified-API call.
+    static func message(of png: png_image) -> String {
+        var copy = png.message
+        let text = withUnsafeBytes(of: &copy) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        return text.isEmpty ? "unknown error" : text
+    }
+
+    /// The PNG stream with its gAMA, cHRM, sRGB and iCCP chunks removed. Chunks are copied
+    /// verbatim (CRCs stay valid); a malformed chunk structure is left for libpng to report.
+    static func withoutColourSpaceChunks(_ bytes: [UInt8]) -> [UInt8] {
+        scanChunks(bytes).stream
+    }
+
+    /// `withoutColourSpaceChunks`, and whether a whole IEND chunk was reached.
+    static func scanChunks(_ bytes: [UInt8]) -> (stream: [UInt8], complete: Bool) {
+        let dropped: Set<[UInt8]> = [Array("gAMA".utf8), Array("cHRM".utf8), Array("sRGB".utf8), Array("iCCP".utf8)]
+        var out = Array(bytes.prefix(8))
+        out.reserveCapacity(bytes.count)
+        var offset = 8
+        var complete = false
+        while offset + 12 <= bytes.count {
+            let length = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16
+                | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            let end = offset + 12 + length
+            guard length <= 0x7FFF_FFFF, end <= bytes.count else { break }
+            let type = Array(bytes[(offset + 4)..<(offset + 8)])
+            if !dropped.contains(type) {
+                out.append(contentsOf: bytes[offset..<end])
+            }
+            offset = end
+            if type == Array("IEND".utf8) { complete = true; break }
+        }
+        out.append(contentsOf: bytes[offset...])
+        return (out, complete)
+    }
+
+    /// Decodes a 16-bit stream with the classic-API reader in the CPNG shim.
+    static func read16(_ bytes: [UInt8], count: Int, name: String) throws -> [UInt16] {
+        var raw = [UInt8](repeating: 0, count: count * 2)
+        var text = [CChar](repeating: 0, count: 128)
+        let status = bytes.withUnsafeBufferPointer { input in
+            raw.withUnsafeMutableBufferPointer { out in
+                text.withUnsafeMutableBufferPointer { message in
+                    dip_png_read16(input.baseAddress, input.count, out.baseAddress, out.count, message.baseAddress)
+                }
+            }
+        }
+        guard status == 0 else {
+            let reason = String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw DIPError.badFile(path: name, reason: "corrupt or truncated PNG (libpng: \(reason))")
+        }
+        var samples = [UInt16](repeating: 0, count: count)
+        for i in 0..<count { samples[i] = UInt16(raw[2 * i]) << 8 | UInt16(raw[2 * i + 1]) }
+        return samples
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import Testing
+@testable import DIPCore
+
+/// Where the imaging tests find their files.
+enum ImagingTestData {
+    /// The package root, two folders above this file's folder.
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The committed PNG fixtures (written by Fixtures/png/make_fixtures.py).
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/png/\(name)").path
+    }
+
+    /// The shared test images: `DIP_DATA` if set, else <package root>/../shared/data.
+    static let sharedData: String = {
+        if let env = ProcessInfo.processInfo.environment["DIP_DATA"], !env.isEmpty { return env }
+        return packageRoot.appendingPathComponent("../shared/data").standardized.path
+    }()
+
+    /// A shared image's path, or nil when the data folder does not have it.
+    static func shared(_ relative: String) -> String? {
+        let path = sharedData + "/" + relative
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// A fresh empty folder under the system's temporary directory.
+    static func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "dip-png-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// The fixtures' pixel formula, the same as `sample()` in make_fixtures.py.
+private func sample(_ c: Int, _ y: Int, _ x: Int, bits: Int) -> Int {
+    let mult = [1: 1, 2: 1, 4: 3, 8: 29, 16: 2459][bits]!
+    return ((x * 7 + y * 13 + c * 5 + 3) * mult) % (1 << bits)
+}
+
+/// Palette entry k of the palette fixtures, as in make_fixtures.py.
+private func paletteEntry(_ k: Int) -> [Int] {
+    [(k * 40 + 10) % 256, ((255 - k * 30) % 256 + 256) % 256, (k * 17) % 256]
+}
+
+/// One fixture and what reading it must give.
+struct PNGFixture: CustomStringConvertible, Sendable {
+    let file: String
+    let channels: Int
+    let bits: Int
+    let palette: Bool
+    let droppedAlpha: Bool
+    let sourceFormat: String
+    var description: String { file }
+
+    /// The expected image, from the formula (5 x 3 pixels).
+    var expected: Image {
+        var image = Image(channels: channels, height: 3, width: 5)
+        let maxValue = Float((1 << bits) - 1)
+        for y in 0..<3 {
+            for x in 0..<5 {
+                for c in 0..<channels {
+                    if palette {
+                        let k = (x + 2 * y) % (1 << bits)
+                        image[c, y, x] = Float(paletteEntry(k)[c]) / 255
+                    } else {
+                        image[c, y, x] = Float(sample(c, y, x, bits: bits)) / maxValue
+                    }
+                }
+            }
+        }
+        return image
+    }
+}
+
+@Suite("PNG codec")
+struct PNGCodecTests {
+    static let fixtures: [PNGFixture] = {
+        var list: [PNGFixture] = []
+        for b in [1, 2, 4, 8, 16] {
+            list.append(.init(file: "gray\(b).png", channels: 1, bits: b, palette: false, droppedAlpha: false, sourceFormat: "\(b)-bit gray"))
+        }
+        list += [
+            .init(file: "gray8-trns.png", channels: 1, bits: 8, palette: false, droppedAlpha: true, sourceFormat: "8-bit gray with tRNS transparency"),
+            .init(file: "gray16-trns.png", channels: 1, bits: 16, palette: false, droppedAlpha: true, sourceFormat: "16-bit gray with tRNS transparency"),
+            .init(file: "gray-alpha8.png", channels: 1, bits: 8, palette: false, droppedAlpha: true, sourceFormat: "8-bit gray+alpha"),
+            .init(file: "gray-alpha16.png", channels: 1, bits: 16, palette: false, droppedAlpha: true, sourceFormat: "16-bit gray+alpha"),
+            .init(file: "gray-alpha16-adam7.png", channels: 1, bits: 16, palette: false, droppedAlpha: true, sourceFormat: "16-bit gray+alpha"),
+            .init(file: "rgb8.png", channels: 3, bits: 8, palette: false, droppedAlpha: false, sourceFormat: "8-bit RGB"),
+            .init(file: "rgb8-adam7.png", channels: 3, bits: 8, palette: false, droppedAlpha: false, sourceFormat: "8-bit RGB"),
+            .init(file: "rgb8-gamma1.png", channels: 3, bits: 8, palette: false, droppedAlpha: false, sourceFormat: "8-bit RGB"),
+            .init(file: "rgb8-trns.png", channels: 3, bits: 8, palette: false, droppedAlpha: true, sourceFormat: "8-bit RGB with tRNS transparency"),
+            .init(file: "rgb16.png", channels: 3, bits: 16, palette: false, droppedAlpha: false, sourceFormat: "16-bit RGB"),
+            .init(file: "rgb16-adam7.png", channels: 3, bits: 16, palette: false, droppedAlpha: false, sourceFormat: "16-bit RGB"),
+            .init(file: "rgba8.png", channels: 3, bits: 8, palette: false, droppedAlpha: true, sourceFormat: "8-bit RGBA"),
+            .init(file: "rgba16.png", channels: 3, bits: 16, palette: false, droppedAlpha: true, sourceFormat: "16-bit RGBA"),
+            .init(file: "rgba16-gamma1.png", channels: 3, bits: 16, palette: false, droppedAlpha: true, sourceFormat: "16-bit RGBA"),
+        ]
+        for b in [1, 2, 4, 8] {
+            list.append(.init(file: "palette\(b).png", channels: 3, bits: b, palette: true, droppedAlpha: false, sourceFormat: "\(b)-bit palette"))
+            list.append(.init(file: "palette\(b)-trns.png", channels: 3, bits: b, palette: true, droppedAlpha: true, sourceFormat: "\(b)-bit palette with tRNS transparency"))
+        }
+        return list
+    }()
+
+    @Test("Every colour type and bit depth reads as the stored values over the maximum", arguments: fixtures)
+    func readsFixture(_ fixture: PNGFixture) throws {
+        let decoded = try PNGCodec.read(ImagingTestData.fixture(fixture.file))
+        #expect(decoded.image == fixture.expected)
+        #expect(decoded.droppedAlpha == fixture.droppedAlpha)
+        #expect(decoded.sourceFormat == fixture.sourceFormat)
+        #expect(decoded.bitDepth == (fixture.bits == 16 ? 16 : 8))
+    }
+
+    /// A deterministic image whose samples are exactly representable at `bits` bits.
+    static func levelImage(channels: Int, height: Int, width: Int, bits: Int) -> Image {
+        var image = Image(channels: channels, height: height, width: width)
+        let maxValue = (1 << bits) - 1
+        for i in image.pixels.indices {
+            image.pixels[i] = Float((i * 7919 + i / 3) % (maxValue + 1)) / Float(maxValue)
+        }
+        image.pixels[0] = 0
+        image.pixels[image.pixels.count - 1] = 1
+        return image
+    }
+
+    @Test("Writing then reading gives back the same samples", arguments: [(1, 8), (3, 8), (1, 16), (3, 16)])
+    func roundTrip(channels: Int, bits: Int) throws {
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let image = Self.levelImage(channels: channels, height: 37, width: 53, bits: bits)
+        let path = folder + "/out.png"
+        try PNGCodec.write(image, to: path, bitDepth: bits)
+        let back = try PNGCodec.read(path)
+        #expect(back.image == image)
+        #expect(back.bitDepth == bits)
+        #expect(back.droppedAlpha == false)
+        #expect(back.sourceFormat == "\(bits)-bit \(channels == 1 ? "gray" : "RGB")")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["out.png"])
+    }
+
+    @Test("Writing clamps to [0, 1] and rounds to the nearest level")
+    func quantises() throws {
+        let image = Image(channels: 1, height: 1, width: 6, pixels: [-0.5, 1.7, 0.5, 100.4 / 255, 100.6 / 255, 0.00001])
+        let eight = try PNGCodec.decode(PNGCodec.encode(image), name: "mem").image
+        let levels: [Float] = [0, 255, 128, 100, 101, 0]
+        #expect(eight.pixels == levels.map { $0 / 255 })
+        let sixteen = try PNGCodec.decode(PNGCodec.encode(image, bitDepth: 16), name: "mem").image
+        #expect(sixteen.pixels[2] == Float(32768.0 / 65535))
+        #expect(sixteen.pixels[5] == Float(1.0 / 65535))
+    }
+
+    @Test("16-bit output carries no linear-gamma tag, so viewers show it like the 8-bit file")
+    func sixteenBitHasNoGamma() throws {
+        let bytes = try PNGCodec.encode(Self.levelImage(channels: 3, height: 4, width: 4, bits: 16), bitDepth: 16)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(!text.contains("gAMA") && !text.contains("cHRM"))
+        #expect(bytes[24] == 16 && bytes[25] == 2)
+    }
+
+    @Test("Writing refuses channel counts, bit depths and NaNs PNG cannot hold")
+    func writeRejects() throws {
+        #expect(throws: DIPError.self) { try PNGCodec.encode(Image(channels: 2, height: 2, width: 2)) }
+        #expect(throws: DIPError.self) { try PNGCodec.encode(Image(channels: 4, height: 2, width: 2)) }
+        #expect(throws: DIPError.self) { try PNGCodec.encode(Image(channels: 1, height: 2, width: 2), bitDepth: 12) }
+        var nan = Image(channels: 1, height: 2, width: 2)
+        nan.pixels[3] = .nan
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let error = #expect(throws: DIPError.self) { try PNGCodec.write(nan, to: folder + "/nan.png") }
+        #expect(error?.description.contains("nan.png") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+
+    @Test("Writing where a folder cannot exist fails with the path and leaves nothing behind")
+    func writeIntoImpossibleFolder() throws {
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let blocker = folder + "/plain-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: blocker))
+        let error = #expect(throws: DIPError.self) {
+            try PNGCodec.write(Image(channels: 1, height: 2, width: 2), to: blocker + "/sub/out.png")
+        }
+        #expect(error?.description.contains(blocker) == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["plain-file"])
+    }
+
+    @Test("Writing into a read-only folder fails with the path and leaves nothing behind",
+          .enabled(if: geteuid() != 0, "root may write anywhere"))
+    func writeIntoReadOnlyFolder() throws {
+        let folder = try ImagingTestData.temporaryFolder()
+        defer {
+            chmod(folder, 0o755)
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        chmod(folder, 0o555)
+        let error = #expect(throws: DIPError.self) {
+            try PNGCodec.write(Image(channels: 1, height: 2, width: 2), to: folder + "/out.png")
+        }
+        #expect(error?.description.contains("out.png") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+
+    @Test("Writing creates missing parent folders (AtomicFile's behaviour)")
+    func writeCreatesFolders() throws {
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try PNGCodec.write(Image(channels: 1, height: 2, width: 2), to: folder + "/a/b/out.png")
+        #expect(try PNGCodec.read(folder + "/a/b/out.png").image == Image(channels: 1, height: 2, width: 2))
+    }
+
+    /// Decodes and returns the error's text, or nil if decoding succeeded.
+    static func failure(_ bytes: [UInt8], name: String) -> String? {
+        do {
+            _ = try PNGCodec.decode(bytes, name: name)
+            return nil
+        } catch let error as DIPError {
+            return error.description
+        } catch {
+            return "unexpected error type: \(error)"
+        }
+    }
+
+    /// The offset of the first byte of the first IDAT chunk's data.
+    static func idatData(_ bytes: [UInt8]) -> Int {
+        var offset = 8
+        while true {
+            let length = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            if Array(bytes[(offset + 4)..<(offset + 8)]) == Array("IDAT".utf8) { return offset + 8 }
+            offset += 12 + length
+        }
+    }
+
+    @Test("Truncated, corrupted, empty and non-PNG files each give an error naming the file", arguments: [8, 16])
+    func badFiles(bits: Int) throws {
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let good = try PNGCodec.encode(Self.levelImage(channels: 3, height: 64, width: 64, bits: bits), bitDepth: bits)
+        var flipped = good
+        let idat = Self.idatData(good)
+        for i in 0..<8 { flipped[idat + 20 + i] ^= 0xA5 }
+        let cases: [(String, [UInt8])] = [
+            ("half.png", Array(good.prefix(good.count / 2))),
+            ("flipped.png", flipped),
+            ("empty.png", []),
+            ("text.png", Array("this is not an image\n".utf8)),
+            ("signature-only.png", Array(good.prefix(8))),
+        ]
+        for (name, bytes) in cases {
+            let path = folder + "/" + name
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let error = #expect(throws: DIPError.self, "\(name)") { try PNGCodec.read(path) }
+            #expect(error?.description.contains(path) == true, "\(name): \(String(describing: error))")
+        }
+        let missing = #expect(throws: DIPError.self) { try PNGCodec.read(folder + "/missing.png") }
+        #expect(missing?.description.contains("missing.png") == true)
+    }
+
+    @Test("No byte string crashes the reader: every truncation and every flipped byte of small files",
+          arguments: ["rgb8-adam7.png", "rgba16.png", "gray-alpha16-adam7.png", "palette4-trns.png", "gray1.png"])
+    func noCrash(file: String) throws {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ImagingTestData.fixture(file))))
+        for n in 0..<bytes.count {
+            #expect(Self.failure(Array(bytes.prefix(n)), name: "cut") != nil, "cut at \(n)")
+        }
+        for i in 0..<bytes.count {
+            var bad = bytes
+            bad[i] ^= 0xFF
+            if let text = Self.failure(bad, name: "flip") { #expect(text.hasPrefix("flip"), "\(i): \(text)") }
+        }
+    }
+
+    /// CRC-32 as PNG chunks use it, to build headers libpng will accept.
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    /// A PNG with a valid IHDR of the given size and no image data.
+    static func header(width: UInt32, height: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        let body = Array("IHDR".utf8) + be(width) + be(height) + [8, 0, 0, 0, 0]
+        return PNGCodec.signature + be(13) + body + be(crc32(body))
+    }
+
+    @Test("Images with a zero side or a side over Image.maxSide are refused by name")
+    func sizeLimits() {
+        for (w, h) in [(0, 10), (10, 0), (UInt32(Image.maxSide + 1), 10), (10, 1 << 30)] {
+            let text = Self.failure(Self.header(width: UInt32(w), height: UInt32(h)), name: "big.png")
+            #expect(text?.hasPrefix("big.png") == true, "\(w)x\(h): \(String(describing: text))")
+        }
+        // A legal header with no data is accepted by the header check but fails as truncated.
+        #expect(Self.failure(Self.header(width: 4, height: 4), name: "short.png")?.hasPrefix("short.png") == true)
+    }
+
+    // Checksums computed independently with Pillow 13.0.0:
+    //   a = np.array(Image.open(p).convert(mode)).astype(np.int64), laid out C x H x W,
+    //   flat = a.reshape(-1); sum = flat.sum(); weighted = (flat * (np.arange(flat.size) % 251 + 1)).sum()
+    // with mode 'RGB' for both files below.
+    @Test("The seed report's palette cameraman reads as Pillow's RGB conversion",
+          .enabled(if: ImagingTestData.shared("seed-report/cameraman.png") != nil, "shared data absent"))
+    func sharedCameraman() throws {
+        let decoded = try PNGCodec.read(ImagingTestData.shared("seed-report/cameraman.png")!)
+        #expect(decoded.sourceFormat == "8-bit palette")
+        #expect(decoded.droppedAlpha == false)
+        #expect(Self.checksums(decoded.image) == Checksums(channels: 3, height: 512, width: 512, sum: 92_772_213, weighted: 11_685_505_230))
+    }
+
+    @Test("Lena (colour) reads as Pillow reads it",
+          .enabled(if: ImagingTestData.shared("bm3d/lenacolor.png") != nil, "shared data absent"))
+    func sharedLena() throws {
+        let decoded = try PNGCodec.read(ImagingTestData.shared("bm3d/lenacolor.png")!)
+        #expect(decoded.sourceFormat == "8-bit RGB")
+        #expect(Self.checksums(decoded.image) == Checksums(channels: 3, height: 512, width: 512, sum: 100_842_898, weighted: 12_704_785_742))
+    }
+
+    /// Shape and two integer checksums of an 8-bit image's levels.
+    struct Checksums: Equatable {
+        var channels, height, width: Int
+        var sum, weighted: Int
+    }
+
+    static func checksums(_ image: Image) -> Checksums {
+        var sum = 0, weighted = 0
+        for (i, v) in image.pixels.enumerated() {
+            let level = Int((v * 255).rounded())
+            sum += level
+            weighted += level * (i % 251 + 1)
+        }
+        return Checksums(channels: image.channels, height: image.height, width: image.width, sum: sum, weighted: weighted)
+    }
+}
