@@ -274,6 +274,43 @@ public enum Metrics {
         return out
     }
 
+    // MARK: Summary
+
+    /// PSNR and SSIM over one region, with the share of the image's samples it covers.
+    public struct RegionScores: Sendable, Equatable {
+        /// Which pixels.
+        public var region: Region
+        /// Fraction of all samples in the region (1 for `.all`).
+        public var fraction: Double
+        /// PSNR in dB; +infinity for equal pixels, NaN when the region is empty.
+        public var psnr: Double
+        /// SSIM; nil when the image is smaller than the 11x11 window, NaN when the region is empty.
+        public var ssim: Double?
+    }
+
+    /// Every score a comparison report shows: the whole image and, given a mask, its holes and
+    /// known pixels; one PSNR pass and one SSIM map however many regions are asked for.
+    public static func scores(_ a: Image, _ b: Image, mask: Image? = nil) throws -> [RegionScores] {
+        try checkSameShape(a, b)
+        let side = 2 * ssimRadius + 1
+        let map = a.height >= side && a.width >= side ? try ssimMap(a, b) : nil
+        guard let mask else {
+            return [RegionScores(region: .all, fraction: 1, psnr: try psnr(a, b), ssim: map?.mean())]
+        }
+        let p = try psnrByRegion(a, b, mask: mask)
+        var holes = 0
+        for c in 0..<a.channels {
+            let mbase = mask.channels == 1 ? 0 : c * a.planeSize
+            for i in 0..<a.planeSize where mask.pixels[mbase + i] < 0.5 { holes += 1 }
+        }
+        let holeFraction = Double(holes) / Double(a.pixels.count)
+        return [
+            RegionScores(region: .all, fraction: 1, psnr: p.all, ssim: map?.mean()),
+            RegionScores(region: .holes, fraction: holeFraction, psnr: p.holes, ssim: map?.mean(mask: mask, region: .holes)),
+            RegionScores(region: .known, fraction: 1 - holeFraction, psnr: p.known, ssim: map?.mean(mask: mask, region: .known)),
+        ]
+    }
+
     // MARK: Checks
 
     /// Throws `DIPError.mismatch` naming both shapes unless `a` and `b` agree in size and channels.

@@ -130,4 +130,36 @@ struct MetricsTests {
         #expect(throws: DIPError.self) { try Metrics.psnr(a, a, mask: full, region: .holes) }
         #expect(try Metrics.psnrByRegion(a, a, mask: full).holes.isNaN)
     }
+
+    @Test("scores() gives the whole-image and per-region numbers of one comparison")
+    func scores() throws {
+        let a = try metricsFixture("rgb_a.f32"), b = try metricsFixture("rgb_b.f32")
+        let mask = try metricsFixture("mask.f32")
+        let rows = try Metrics.scores(a, b, mask: mask)
+        #expect(rows.map(\.region) == [.all, .holes, .known])
+        #expect(abs(rows[0].psnr - 20.642391277698575) < 1e-9)
+        #expect(abs(rows[1].ssim! - 0.7663997743963423) < 1e-12)
+        let holes = mask.pixels.filter { $0 < 0.5 }.count
+        #expect(abs(rows[1].fraction - Double(holes) / Double(mask.pixels.count)) < 1e-15)
+        #expect(try Metrics.scores(a, b).count == 1)
+        // Below the 11x11 window there is no SSIM, but PSNR still works.
+        #expect(try Metrics.scores(ramp(height: 8, width: 8), ramp(height: 8, width: 8))[0].ssim == nil)
+    }
+
+    @Test("Real images: the two Lena 512 versions score as skimage scores them",
+          .enabled(if: FileManager.default.fileExists(atPath: metricsSharedData + "/bm3d/lena.png"), "no shared data folder"))
+    func realImages() throws {
+        // PIL: np.array(Image.open(p)).astype(np.float32) / 255., then the calls above (float64 for SSIM).
+        let a = try PNGCodec.read(metricsSharedData + "/bm3d/lena.png").image
+        let b = try PNGCodec.read(metricsSharedData + "/seed-report/lena.png").image
+        #expect(abs(try Metrics.psnr(a, b) - 50.11687495619913) < 1e-9)
+        #expect(abs(try Metrics.ssim(a, b) - 0.9969991833463525) < 1e-10)
+    }
 }
+
+/// The shared test images: `DIP_DATA`, else `<package root>/../shared/data`.
+let metricsSharedData: String = {
+    if let env = ProcessInfo.processInfo.environment["DIP_DATA"], !env.isEmpty { return env }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data").path
+}()
