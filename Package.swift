@@ -32,7 +32,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore"]),
+        .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore"], exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,330 @@
+import Foundation
+
+/// Image quality measures, computed the way the DIP repository and scikit-image compute them
+/// (dip-spec §7), so that our numbers can sit beside the paper's.
+///
+/// Conventions shared by every function here:
+/// - Both images hold samples in [0, 1]; the data range is 1 (upstream's `compare_psnr` infers
+///   exactly that for float images with a non-negative ground truth).
+/// - A mask is an `Image` of the same width and height with 1 channel (broadcast over the
+///   image's channels) or as many channels as the images; a sample >= 0.5 is a known pixel,
+///   below 0.5 a hole (upstream masks are exactly 0 and 1; the threshold only makes
+///   interpolated masks behave predictably).
+/// - Shape disagreements are thrown as `DIPError.mismatch` naming both shapes, never a crash.
+public enum Metrics {
+    /// Which pixels a masked measure looks at.
+    public enum Region: String, Sendable, CaseIterable {
+        /// Every pixel: the same as the unmasked measure.
+        case all
+        /// Pixels the mask marks as missing (mask 0): what inpainting had to invent.
+        case holes
+        /// Pixels the mask marks as observed (mask 1): what the network was fitted to.
+        case known
+    }
+
+    /// PSNR of the whole image and of its hole and known parts, from one pass over the pixels.
+    public struct RegionPSNR: Sendable, Equatable {
+        /// PSNR over every sample (upstream's number).
+        public var all: Double
+        /// PSNR over the hole samples only; NaN when the mask has no holes.
+        public var holes: Double
+        /// PSNR over the known samples only; NaN when the mask has no known pixels.
+        public var known: Double
+    }
+
+    // MARK: PSNR
+
+    /// Mean squared error over all channels and pixels, as skimage's `mean_squared_error` on
+    /// float32 arrays: each difference is squared in Float32, the mean is accumulated in Float64.
+    public static func mse(_ a: Image, _ b: Image) throws -> Double {
+        try checkSameShape(a, b)
+        let n = a.pixels.count
+        let sum: Double = a.pixels.withUnsafeBufferPointer { pa in
+            b.pixels.withUnsafeBufferPointer { pb in
+                // Four accumulators break the add dependency chain so the loop vectorises;
+                // the result differs from numpy's pairwise sum only in the last bits.
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                var i = 0
+                while i + 4 <= n {
+                    let d0 = pa[i] - pb[i], d1 = pa[i + 1] - pb[i + 1]
+                    let d2 = pa[i + 2] - pb[i + 2], d3 = pa[i + 3] - pb[i + 3]
+                    s0 += Double(d0 * d0); s1 += Double(d1 * d1)
+                    s2 += Double(d2 * d2); s3 += Double(d3 * d3)
+                    i += 4
+                }
+                while i < n {
+                    let d = pa[i] - pb[i]
+                    s0 += Double(d * d)
+                    i += 1
+                }
+                return (s0 + s1) + (s2 + s3)
+            }
+        }
+        return sum / Double(n)
+    }
+
+    /// PSNR with data range 1: `10 log10(1 / MSE)` over all channels and pixels, as upstream's
+    /// `compare_psnr(gt, out)`. Identical images give `+infinity` (callers print "inf").
+    public static func psnr(_ a: Image, _ b: Image) throws -> Double {
+        psnr(mse: try mse(a, b))
+    }
+
+    /// PSNR over one region of `mask`. `.all` equals `psnr(a, b)`; `.holes` and `.known` take the
+    /// MSE over those samples only (with a one-channel mask each pixel contributes all its
+    /// channels). Throws when the region is empty, since a PSNR of nothing means nothing.
+    public static func psnr(_ a: Image, _ b: Image, mask: Image, region: Region) throws -> Double {
+        if region == .all { return try psnr(a, b) }
+        let r = try psnrByRegion(a, b, mask: mask)
+        let value = region == .holes ? r.holes : r.known
+        if value.isNaN {
+            throw DIPError.invalidValue(name: "mask", value: mask.sizeDescription,
+                                        reason: "has no \(region == .holes ? "hole" : "known") pixels, so PSNR over them is undefined")
+        }
+        return value
+    }
+
+    /// PSNR over the whole image, the holes and the known pixels in one pass; an empty region
+    /// gives NaN rather than an error so that a fit loop can log all three without branching.
+    public static func psnrByRegion(_ a: Image, _ b: Image, mask: Image) throws -> RegionPSNR {
+        try checkSameShape(a, b)
+        try checkMask(mask, for: a)
+        let plane = a.planeSize
+        var holeSum = 0.0, knownSum = 0.0
+        var holeCount = 0, knownCount = 0
+        a.pixels.withUnsafeBufferPointer { pa in
+            b.pixels.withUnsafeBufferPointer { pb in
+                mask.pixels.withUnsafeBufferPointer { pm in
+                    for c in 0..<a.channels {
+                        let base = c * plane
+                        let mbase = mask.channels == 1 ? 0 : base
+                        var hs = 0.0, ks = 0.0, hc = 0
+                        for i in 0..<plane {
+                            let d = pa[base + i] - pb[base + i]
+                            let sq = Double(d * d)
+                            let isKnown = pm[mbase + i] >= 0.5
+                            ks += isKnown ? sq : 0
+                            hs += isKnown ? 0 : sq
+                            hc += isKnown ? 0 : 1
+                        }
+                        holeSum += hs; knownSum += ks
+                        holeCount += hc; knownCount += plane - hc
+                    }
+                }
+            }
+        }
+        let total = Double(holeCount + knownCount)
+        return RegionPSNR(
+            all: psnr(mse: (holeSum + knownSum) / total),
+            holes: holeCount == 0 ? .nan : psnr(mse: holeSum / Double(holeCount)),
+            known: knownCount == 0 ? .nan : psnr(mse: knownSum / Double(knownCount)))
+    }
+
+    /// `10 log10(1 / mse)`; zero error is `+infinity`.
+    public static func psnr(mse: Double) -> Double {
+        mse == 0 ? .infinity : -10 * log10(mse)
+    }
+
+    // MARK: SSIM
+
+    /// Gaussian window standard deviation (Wang et al. 2004).
+    public static let ssimSigma = 1.5
+    /// Window radius: skimage's `int(truncate * sigma + 0.5)` with truncate 3.5, so 11x11.
+    public static let ssimRadius = 5
+    /// Stabilising constant for the means, times the data range.
+    public static let ssimK1 = 0.01
+    /// Stabilising constant for the (co)variances, times the data range.
+    public static let ssimK2 = 0.03
+
+    /// The per-pixel SSIM values of two images, one plane per channel, in Float64.
+    public struct SSIMMap: Sendable, Equatable {
+        /// Channels, as in the images compared.
+        public let channels: Int
+        /// Rows.
+        public let height: Int
+        /// Columns.
+        public let width: Int
+        /// Values, channel-major then row-major like `Image.pixels`.
+        public var values: [Double]
+
+        /// skimage's score: per channel, the mean over the map with `ssimRadius` pixels cropped
+        /// from every side (their windows reach into the reflected border); then the mean over
+        /// channels.
+        public func mean() -> Double {
+            let r = Metrics.ssimRadius
+            var total = 0.0
+            for c in 0..<channels {
+                var s = 0.0
+                for y in r..<(height - r) {
+                    let row = (c * height + y) * width
+                    for x in r..<(width - r) { s += values[row + x] }
+                }
+                total += s / Double((height - 2 * r) * (width - 2 * r))
+            }
+            return total / Double(channels)
+        }
+
+        /// The mean over the samples of one mask region, border pixels included (their windows
+        /// are reflected at the edge, as in the whole-image map): a hole touching the border
+        /// still counts. With a one-channel mask each pixel contributes all its channels.
+        /// NaN when the region is empty.
+        public func mean(mask: Image, region: Region) -> Double {
+            if region == .all {
+                return values.reduce(0, +) / Double(values.count)
+            }
+            let plane = height * width
+            var s = 0.0
+            var count = 0
+            for c in 0..<channels {
+                let mbase = mask.channels == 1 ? 0 : c * plane
+                for i in 0..<plane where (mask.pixels[mbase + i] >= 0.5) == (region == .known) {
+                    s += values[c * plane + i]
+                    count += 1
+                }
+            }
+            return count == 0 ? .nan : s / Double(count)
+        }
+    }
+
+    /// SSIM as `skimage.metrics.structural_similarity(a, b, data_range=1, gaussian_weights=True,
+    /// sigma=1.5, use_sample_covariance=False, channel_axis=0)` on float64 arrays; RGB is the
+    /// mean of the channel scores. Both sides must be at least 11 pixels.
+    public static func ssim(_ a: Image, _ b: Image) throws -> Double {
+        try ssimMap(a, b).mean()
+    }
+
+    /// SSIM over one mask region: `.all` is `ssim(a, b)`; `.holes` and `.known` average the SSIM
+    /// map over those samples without cropping the border (see `SSIMMap.mean(mask:region:)`).
+    /// Throws when the region is empty.
+    public static func ssim(_ a: Image, _ b: Image, mask: Image, region: Region) throws -> Double {
+        if region == .all { return try ssim(a, b) }
+        try checkMask(mask, for: a)
+        let value = try ssimMap(a, b).mean(mask: mask, region: region)
+        if value.isNaN {
+            throw DIPError.invalidValue(name: "mask", value: mask.sizeDescription,
+                                        reason: "has no \(region == .holes ? "hole" : "known") pixels, so SSIM over them is undefined")
+        }
+        return value
+    }
+
+    /// The SSIM map (skimage's `full=True` output): Gaussian-weighted local means, population
+    /// variances and covariance, filtered with scipy's 'reflect' border (edge sample repeated).
+    public static func ssimMap(_ a: Image, _ b: Image) throws -> SSIMMap {
+        try checkSameShape(a, b)
+        let side = 2 * ssimRadius + 1
+        guard a.height >= side && a.width >= side else {
+            throw DIPError.invalidValue(name: "image size", value: a.sizeDescription,
+                                        reason: "SSIM needs at least \(side)x\(side) pixels (its Gaussian window)")
+        }
+        let h = a.height, w = a.width, plane = h * w
+        let weights = gaussianWeights()
+        let c1 = ssimK1 * ssimK1, c2 = ssimK2 * ssimK2
+        var out = [Double](repeating: 0, count: a.pixels.count)
+        var x = [Double](repeating: 0, count: plane), y = x, xx = x, yy = x, xy = x
+        for c in 0..<a.channels {
+            for i in 0..<plane {
+                let u = Double(a.pixels[c * plane + i]), v = Double(b.pixels[c * plane + i])
+                x[i] = u; y[i] = v; xx[i] = u * u; yy[i] = v * v; xy[i] = u * v
+            }
+            let ux = gaussianFilter(x, height: h, width: w, weights: weights)
+            let uy = gaussianFilter(y, height: h, width: w, weights: weights)
+            let uxx = gaussianFilter(xx, height: h, width: w, weights: weights)
+            let uyy = gaussianFilter(yy, height: h, width: w, weights: weights)
+            let uxy = gaussianFilter(xy, height: h, width: w, weights: weights)
+            for i in 0..<plane {
+                let mx = ux[i], my = uy[i]
+                let vx = uxx[i] - mx * mx, vy = uyy[i] - my * my, vxy = uxy[i] - mx * my
+                let a1 = 2 * mx * my + c1, a2 = 2 * vxy + c2
+                let b1 = mx * mx + my * my + c1, b2 = vx + vy + c2
+                out[c * plane + i] = (a1 * a2) / (b1 * b2)
+            }
+        }
+        return SSIMMap(channels: a.channels, height: h, width: w, values: out)
+    }
+
+    /// scipy's `_gaussian_kernel1d`: exp(-x^2 / 2 sigma^2) on -radius...radius, normalised.
+    static func gaussianWeights() -> [Double] {
+        let r = ssimRadius
+        let raw = (-r...r).map { exp(-0.5 * Double($0 * $0) / (ssimSigma * ssimSigma)) }
+        let sum = raw.reduce(0, +)
+        return raw.map { $0 / sum }
+    }
+
+    /// Separable correlation with `weights` along rows then columns, border mode 'reflect'
+    /// (d c b a | a b c d | d c b a); needs each side >= radius, which the caller ensures.
+    static func gaussianFilter(_ src: [Double], height h: Int, width w: Int, weights: [Double]) -> [Double] {
+        let r = weights.count / 2
+        func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i - 1 : (i >= n ? 2 * n - i - 1 : i) }
+        var rows = [Double](repeating: 0, count: h * w)
+        var line = [Double](repeating: 0, count: w + 2 * r)
+        for y in 0..<h {
+            for i in 0..<(w + 2 * r) { line[i] = src[y * w + reflect(i - r, w)] }
+            for x in 0..<w {
+                var s = 0.0
+                for k in 0..<weights.count { s += weights[k] * line[x + k] }
+                rows[y * w + x] = s
+            }
+        }
+        var out = [Double](repeating: 0, count: h * w)
+        for y in 0..<h {
+            for k in 0..<weights.count {
+                let sy = reflect(y + k - r, h), wk = weights[k]
+                for x in 0..<w { out[y * w + x] += wk * rows[sy * w + x] }
+            }
+        }
+        return out
+    }
+
+    // MARK: Summary
+
+    /// PSNR and SSIM over one region, with the share of the image's samples it covers.
+    public struct RegionScores: Sendable, Equatable {
+        /// Which pixels.
+        public var region: Region
+        /// Fraction of all samples in the region (1 for `.all`).
+        public var fraction: Double
+        /// PSNR in dB; +infinity for equal pixels, NaN when the region is empty.
+        public var psnr: Double
+        /// SSIM; nil when the image is smaller than the 11x11 window, NaN when the region is empty.
+        public var ssim: Double?
+    }
+
+    /// Every score a comparison report shows: the whole image and, given a mask, its holes and
+    /// known pixels; one PSNR pass and one SSIM map however many regions are asked for.
+    public static func scores(_ a: Image, _ b: Image, mask: Image? = nil) throws -> [RegionScores] {
+        try checkSameShape(a, b)
+        let side = 2 * ssimRadius + 1
+        let map = a.height >= side && a.width >= side ? try ssimMap(a, b) : nil
+        guard let mask else {
+            return [RegionScores(region: .all, fraction: 1, psnr: try psnr(a, b), ssim: map?.mean())]
+        }
+        let p = try psnrByRegion(a, b, mask: mask)
+        var holes = 0
+        for c in 0..<a.channels {
+            let mbase = mask.channels == 1 ? 0 : c * a.planeSize
+            for i in 0..<a.planeSize where mask.pixels[mbase + i] < 0.5 { holes += 1 }
+        }
+        let holeFraction = Double(holes) / Double(a.pixels.count)
+        return [
+            RegionScores(region: .all, fraction: 1, psnr: p.all, ssim: map?.mean()),
+            RegionScores(region: .holes, fraction: holeFraction, psnr: p.holes, ssim: map?.mean(mask: mask, region: .holes)),
+            RegionScores(region: .known, fraction: 1 - holeFraction, psnr: p.known, ssim: map?.mean(mask: mask, region: .known)),
+        ]
+    }
+
+    // MARK: Checks
+
+    /// Throws `DIPError.mismatch` naming both shapes unless `a` and `b` agree in size and channels.
+    public static func checkSameShape(_ a: Image, _ b: Image) throws {
+        guard a.channels == b.channels, a.height == b.height, a.width == b.width else {
+            throw DIPError.mismatch("cannot compare images of different shapes: \(a.sizeDescription) vs \(b.sizeDescription)")
+        }
+    }
+
+    /// Throws `DIPError.mismatch` unless `mask` has the image's size and 1 or its channel count.
+    public static func checkMask(_ mask: Image, for image: Image) throws {
+        guard mask.height == image.height, mask.width == image.width,
+              mask.channels == 1 || mask.channels == image.channels else {
+            throw DIPError.mismatch("mask is \(mask.sizeDescription) but the image is \(image.sizeDescription); the mask needs the same size and 1 or \(image.channels) channels")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import DIPCore
+import Foundation
+
+/// `dip-report psnr A.png B.png [--mask M.png]`: PSNR and SSIM of two images, as the paper computes them.
+struct PSNRCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "psnr",
+        abstract: "Print PSNR and SSIM between two PNG images (optionally over a mask's holes and known pixels).",
+        discussion: """
+            PSNR is upstream's: 10 log10(1/MSE) with samples in [0, 1], the MSE over all channels and \
+            pixels. SSIM is scikit-image's structural_similarity with an 11x11 Gaussian window \
+            (sigma 1.5), data range 1, averaged over channels. With --mask (white = known pixel, \
+            black = hole, as the DIP repository's masks) the scores are also given over the holes \
+            only and the known pixels only; those SSIMs average the SSIM map over the region, \
+            border pixels included.
+            """)
+
+    @Argument(help: ArgumentHelp("One image, usually the ground truth.", valueName: "A.png"))
+    var first: String
+
+    @Argument(help: ArgumentHelp("The image to compare with it.", valueName: "B.png"))
+    var second: String
+
+    @Option(name: .long, help: ArgumentHelp("A mask of the same size: white (1) = known pixel, black (0) = hole.", valueName: "M.png"))
+    var mask: String?
+
+    func run() throws {
+        let a = try load(first), b = try load(second)
+        if a.channels != b.channels || a.height != b.height || a.width != b.width {
+            throw DIPError.mismatch("\(first) is \(a.sizeDescription) but \(second) is \(b.sizeDescription); "
+                + "PSNR needs two images of the same size and colour mode")
+        }
+        let m = try mask.map(load)
+        if let m, let maskPath = mask {
+            if m.height != a.height || m.width != a.width || !(m.channels == 1 || m.channels == a.channels) {
+                throw DIPError.mismatch("mask \(maskPath) is \(m.sizeDescription) but the images are \(a.sizeDescription); "
+                    + "the mask needs the same size and should be grayscale")
+            }
+        }
+        let scores = try Metrics.scores(a, b, mask: m)
+        print("A: \(first) (\(a.sizeDescription))")
+        print("B: \(second) (\(b.sizeDescription))")
+        if let mask { print("mask: \(mask)") }
+        print("")
+        print("region  share    PSNR (dB)  SSIM")
+        for s in scores {
+            let share = String(format: "%5.1f%%", s.fraction * 100)
+            let psnr = s.psnr.isNaN ? "n/a" : s.psnr.isInfinite ? "inf" : String(format: "%.4f", s.psnr)
+            let ssim = s.ssim.map { $0.isNaN ? "n/a" : String(format: "%.6f", $0) } ?? "n/a (smaller than 11x11)"
+            print(s.region.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0) + "  " + share + "   "
+                  + psnr.padding(toLength: 9, withPad: " ", startingAt: 0) + "  " + ssim)
+        }
+    }
+
+    /// Reads a PNG and tells the user when transparency was ignored.
+    private func load(_ path: String) throws -> Image {
+        let decoded = try PNGCodec.read(path)
+        if decoded.droppedAlpha {
+            FileHandle.standardError.write(Data("note: \(path) has transparency (\(decoded.sourceFormat)); it is ignored, only the colour is compared\n".utf8))
+        }
+        return decoded.image
+    }
+}
