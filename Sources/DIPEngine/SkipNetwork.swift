@@ -149,7 +149,7 @@ public final class SkipNetwork {
         let step = config.sizeDivisor
         let smallest = (1...512).lazy.map { $0 * step }.first { sizeProblem($0, config) == nil }
         guard let smallest else { return "No size up to \(512 * step) works; check the kernel sizes." }
-        return "Sizes that work: multiples of \(step) (2^depth) from \(smallest), e.g. \(smallest), \(smallest + step), \(smallest + 2 * step)."
+        return "Multiples of \(step) (2^depth) from \(smallest) always work, e.g. \(smallest), \(smallest + step), \(smallest + 2 * step)."
     }
 }
 

@@ -93,7 +93,7 @@ struct SkipNetworkTests {
             try noSkip.prepare(height: 66, width: 64)
             Issue.record("66 rows should not fit a skip-free depth-5 net")
         } catch let EngineError.shape(message) {
-            #expect(message.contains("66x64") && message.contains("multiples of 32") && message.contains("from 64"), "\(message)")
+            #expect(message.contains("66x64") && message.contains("Multiples of 32") && message.contains("from 64"), "\(message)")
         }
         try noSkip.prepare(height: 96, width: 64)
         let withSkip = try SkipNetwork(config: tinyConfig(), backend: ReferenceBackend(), seed: 1)
