@@ -1,0 +1,125 @@
+import CDNNL
+import Foundation
+
+/// The CPU backend: convolutions run on oneDNN (2.6, v2 C API), on a fixed number of OpenMP
+/// threads.
+///
+/// Debian's libdnnl.so.2 is built with the OpenMP runtime (libgomp), so oneDNN sizes every
+/// parallel region by `omp_get_max_threads()` of the calling thread. That value is per thread
+/// in OpenMP, and Swift may call us from any thread, so the backend sets it before every
+/// primitive creation and every execution rather than once at start-up. A fixed thread count
+/// also fixes how oneDNN splits its reductions, which is what makes results bit-identical from
+/// run to run.
+///
+/// One lock serialises all oneDNN work of a backend: the stream is not meant for concurrent
+/// submission, and all kernels of a backend share one scratch arena for their reorders.
+public final class CPUBackend: ComputeBackend, @unchecked Sendable {
+    /// "cpu-onednn".
+    public let name = "cpu-onednn"
+    /// OpenMP threads every oneDNN call of this backend runs on.
+    public let threads: Int
+
+    /// The oneDNN CPU engine; primitives and memory objects of every kernel belong to it.
+    let engine: dnnl_engine_t
+    /// The in-order stream all primitives are executed on.
+    let stream: dnnl_stream_t
+    private let openMP: OpenMPRuntime
+    private let lock = NSLock()
+    /// Reorder scratch shared by every kernel; grows to the largest request and stays.
+    private var arena: UnsafeMutableRawPointer?
+    private var arenaBytes = 0
+
+    /// A backend running on `threads` OpenMP threads.
+    public init(threads: Int) throws {
+        guard threads >= 1 else {
+            throw EngineError.invalidConfig("thread count \(threads): use 1 or more threads")
+        }
+        guard let runtime = OpenMPRuntime.loaded() else {
+            throw EngineError.backend("libgomp.so.1 (oneDNN's OpenMP runtime) is not loaded or lacks omp_set_num_threads; reinstall libdnnl2")
+        }
+        self.threads = threads
+        self.openMP = runtime
+        openMP.setNumThreads(Int32(threads))
+        var engine: dnnl_engine_t?
+        try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create(cpu)")
+        var stream: dnnl_stream_t?
+        let status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue)
+        if status != dnnl_success { dnnl_engine_destroy(engine) }
+        try dnnlCheck(status, "dnnl_stream_create")
+        self.engine = engine!
+        self.stream = stream!
+    }
+
+    deinit {
+        dnnl_stream_destroy(stream)
+        dnnl_engine_destroy(engine)
+        arena?.deallocate()
+    }
+
+    /// The oneDNN library version, e.g. "2.6.3".
+    public static var oneDNNVersion: String {
+        let v = dnnl_version()!.pointee
+        return "\(v.major).\(v.minor).\(v.patch)"
+    }
+
+    /// Prepares a oneDNN convolution for `geometry`; `auto` means direct for now.
+    public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+        try geometry.validate()
+        return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
+    }
+
+    /// Runs `body` holding the backend lock with the OpenMP thread count set on this thread.
+    func withRuntime<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        openMP.setNumThreads(Int32(threads))
+        return try body()
+    }
+
+    /// The shared reorder arena, at least `bytes` long. Only valid inside `withRuntime` and
+    /// until the next call of this function.
+    func scratch(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > arenaBytes || arena == nil {
+            arena?.deallocate()
+            let size = max(bytes, 4096)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+            #if DEBUG
+            // NaN everywhere, so a primitive that reads a byte no reorder wrote shows up in tests.
+            p.initializeMemory(as: Float.self, repeating: .nan, count: size / 4)
+            #endif
+            arena = p
+            arenaBytes = size
+        }
+        return arena!
+    }
+
+    /// The OpenMP thread count oneDNN will see on the calling thread (for tests).
+    var openMPMaxThreads: Int { Int(openMP.getMaxThreads()) }
+}
+
+/// Throws `EngineError.backend` naming `call` and oneDNN's status when `status` is not success.
+func dnnlCheck(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
+    guard status == dnnl_success else {
+        throw EngineError.backend("\(call()) failed: \(String(cString: dnnl_status2str(status)))")
+    }
+}
+
+/// omp_set_num_threads / omp_get_max_threads from the libgomp that libdnnl already loaded.
+///
+/// Found with dlopen(RTLD_NOLOAD) so we reach the very copy oneDNN uses, without the package
+/// having to link libgomp itself.
+struct OpenMPRuntime: @unchecked Sendable {
+    /// Sets nthreads-var of the calling thread.
+    let setNumThreads: @convention(c) (Int32) -> Void
+    /// Reads nthreads-var of the calling thread.
+    let getMaxThreads: @convention(c) () -> Int32
+
+    /// The runtime, or nil when libgomp is not in the process.
+    static func loaded() -> OpenMPRuntime? {
+        guard let handle = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD),
+              let set = dlsym(handle, "omp_set_num_threads"),
+              let get = dlsym(handle, "omp_get_max_threads") else { return nil }
+        return OpenMPRuntime(setNumThreads: unsafeBitCast(set, to: (@convention(c) (Int32) -> Void).self),
+                             getMaxThreads: unsafeBitCast(get, to: (@convention(c) () -> Int32).self))
+    }
+}

@@ -1,0 +1,324 @@
+import CDNNL
+
+/// A convolution on oneDNN for one geometry: forward (with bias), backward-data and
+/// backward-weights (with the bias gradient), each a primitive created once and executed every
+/// call.
+///
+/// The primitives choose their own memory layouts (format_tag_any, usually channel-blocked
+/// nChw16c / OIhw16i16o on AVX-512); the plain nchw / oihw tensors of the `ConvolutionKernel`
+/// entry points are reordered into and out of those layouts around each call, through the
+/// backend's shared scratch arena. The chosen layouts are kept per pass (`forward`,
+/// `backwardData`, `backwardWeights`), so entry points that take tensors already in the
+/// primitive's layout can later skip the reorders.
+final class OneDNNConvolution: ConvolutionKernel {
+    /// The geometry this kernel was made for.
+    let geometry: ConvGeometry
+    /// The algorithm the caller asked for.
+    let requested: ConvAlgorithm
+    /// Forward pass: src, weights, bias -> dst.
+    let forward: OneDNNPass
+    /// Backward-data pass: diff_dst, weights -> diff_src.
+    let backwardData: OneDNNPass
+    /// Backward-weights pass: src, diff_dst -> diff_weights, diff_bias.
+    let backwardWeights: OneDNNPass
+    /// Why a pass runs another algorithm than the one requested (empty when none does).
+    let notes: [String]
+    private let backend: CPUBackend
+
+    /// Creates the three primitives and their reorders; throws `EngineError.backend` when
+    /// oneDNN refuses the direct algorithm too.
+    init(geometry g: ConvGeometry, algorithm: ConvAlgorithm, backend: CPUBackend) throws {
+        self.geometry = g
+        self.requested = algorithm
+        self.backend = backend
+        var notes: [String] = []
+        let winogradFits = g.kernel == 3 && g.stride == 1
+        let wanted: ConvAlgorithm
+        switch algorithm {
+        case .direct, .auto: wanted = .direct
+        case .winograd:
+            wanted = winogradFits ? .winograd : .direct
+            if !winogradFits { notes.append("winograd needs a 3x3 stride-1 convolution; \(g) runs direct") }
+        }
+        let engine = backend.engine
+        let desc = ConvDescriptors(g)
+
+        (forward, backwardData, backwardWeights) = try backend.withRuntime {
+            // Each pass tries the wanted algorithm first and falls back to direct on refusal.
+            func build(_ pass: String, _ make: (dnnl_alg_kind_t) throws -> OneDNNPass) throws -> OneDNNPass {
+                if wanted == .winograd {
+                    do { return try make(dnnl_convolution_winograd) } catch {
+                        notes.append("\(pass) \(g): oneDNN has no winograd implementation here (\(error)); running direct")
+                    }
+                }
+                return try make(dnnl_convolution_direct)
+            }
+            let fwd = try build("forward") { alg in
+                var d = dnnl_convolution_desc_t()
+                var src = desc.src, wei = desc.weights, bias = desc.bias, dst = desc.dst
+                try dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &src, &wei, &bias, &dst,
+                                                                 desc.strides, desc.padL, desc.padR),
+                              "dnnl_convolution_forward_desc_init for \(g)")
+                return try OneDNNPass(&d, hint: nil, engine: engine, algorithm: alg, what: "forward convolution \(g)",
+                                      ports: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, desc.src, true),
+                                              (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, desc.weights, true),
+                                              (DNNL_ARG_BIAS, dnnl_query_weights_md, 1, desc.bias, true),
+                                              (DNNL_ARG_DST, dnnl_query_dst_md, 0, desc.dst, false)])
+            }
+            let bwdData = try build("backward-data") { alg in
+                var d = dnnl_convolution_desc_t()
+                var src = desc.src, wei = desc.weights, dst = desc.dst
+                try dnnlCheck(dnnl_convolution_backward_data_desc_init(&d, alg, &src, &wei, &dst,
+                                                                       desc.strides, desc.padL, desc.padR),
+                              "dnnl_convolution_backward_data_desc_init for \(g)")
+                return try OneDNNPass(&d, hint: fwd.descriptor, engine: engine, algorithm: alg,
+                                      what: "backward-data convolution \(g)",
+                                      ports: [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, desc.dst, true),
+                                              (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, desc.weights, true),
+                                              (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, desc.src, false)])
+            }
+            let bwdWeights = try build("backward-weights") { alg in
+                var d = dnnl_convolution_desc_t()
+                var src = desc.src, wei = desc.weights, bias = desc.bias, dst = desc.dst
+                try dnnlCheck(dnnl_convolution_backward_weights_desc_init(&d, alg, &src, &wei, &bias, &dst,
+                                                                          desc.strides, desc.padL, desc.padR),
+                              "dnnl_convolution_backward_weights_desc_init for \(g)")
+                return try OneDNNPass(&d, hint: fwd.descriptor, engine: engine, algorithm: alg,
+                                      what: "backward-weights convolution \(g)",
+                                      ports: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, desc.src, true),
+                                              (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, desc.dst, true),
+                                              (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, desc.weights, false),
+                                              (DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, desc.bias, false)])
+            }
+            return (fwd, bwdData, bwdWeights)
+        }
+        self.notes = notes
+    }
+
+    /// output = conv(input, weight) + bias.
+    func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+        try geometry.expect(input, geometry.inputDims, as: "input")
+        try geometry.expect(weight, geometry.weightDims, as: "weight")
+        try geometry.expect(bias, geometry.biasDims, as: "bias")
+        try geometry.expect(output, geometry.outputDims, as: "output")
+        try run(forward, [input, weight, bias, output])
+    }
+
+    /// gradInput = d loss / d input, given d loss / d output.
+    func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+        try geometry.expect(gradOutput, geometry.outputDims, as: "output gradient")
+        try geometry.expect(weight, geometry.weightDims, as: "weight")
+        try geometry.expect(gradInput, geometry.inputDims, as: "input gradient")
+        try run(backwardData, [gradOutput, weight, gradInput])
+    }
+
+    /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        try geometry.expect(input, geometry.inputDims, as: "input")
+        try geometry.expect(gradOutput, geometry.outputDims, as: "output gradient")
+        try geometry.expect(gradWeight, geometry.weightDims, as: "weight gradient")
+        try geometry.expect(gradBias, geometry.biasDims, as: "bias gradient")
+        try run(backwardWeights, [input, gradOutput, gradWeight, gradBias])
+    }
+
+    private func run(_ pass: OneDNNPass, _ tensors: [Tensor]) throws {
+        try backend.withRuntime {
+            let arena = pass.scratchBytes > 0 ? backend.scratch(bytes: pass.scratchBytes) : nil
+            try pass.execute(tensors.map { UnsafeMutableRawPointer($0.pointer) }, arena: arena, stream: backend.stream)
+        }
+    }
+}
+
+/// The plain memory descriptors and spatial parameters of one geometry, as oneDNN wants them.
+struct ConvDescriptors {
+    /// [1, Cin, H, W], format any.
+    var src = dnnl_memory_desc_t()
+    /// [Cout, Cin, k, k], format any.
+    var weights = dnnl_memory_desc_t()
+    /// [Cout], plain.
+    var bias = dnnl_memory_desc_t()
+    /// [1, Cout, Ho, Wo], format any.
+    var dst = dnnl_memory_desc_t()
+    /// Stride per spatial dimension.
+    let strides: [Int64]
+    /// No padding at the top and left: the network pads by reflection beforehand.
+    let padL: [Int64] = [0, 0]
+    /// Bottom/right padding that makes oneDNN's size rule give floor((n - k) / s) + 1; zero or
+    /// negative (the rows a stride steps over at the end).
+    let padR: [Int64]
+
+    init(_ g: ConvGeometry) {
+        let s = Int64(g.stride), k = Int64(g.kernel)
+        strides = [s, s]
+        padR = [(Int64(g.outputHeight) - 1) * s + k - Int64(g.inputHeight),
+                (Int64(g.outputWidth) - 1) * s + k - Int64(g.inputWidth)]
+        src = Self.md([1, g.inChannels, g.inputHeight, g.inputWidth], dnnl_format_tag_any)
+        weights = Self.md(g.weightDims, dnnl_format_tag_any)
+        bias = Self.md(g.biasDims, dnnl_x)
+        dst = Self.md([1, g.outChannels, g.outputHeight, g.outputWidth], dnnl_format_tag_any)
+    }
+
+    /// The plain (row-major) layout of `md`'s dimensions: our Tensor layout.
+    static func plain(_ md: dnnl_memory_desc_t) -> dnnl_memory_desc_t {
+        let tags: [Int32: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd]
+        let dims = withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }
+        return Self.md(dims.map(Int.init), tags[md.ndims]!)
+    }
+
+    static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let d = dims.map(Int64.init)
+        // Only fails for a bad rank or tag, which are fixed here.
+        let status = dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag)
+        precondition(status == dnnl_success, "dnnl_memory_desc_init_by_tag(\(dims)) failed")
+        return md
+    }
+}
+
+/// One primitive with its arguments: for each, the plain user layout, the primitive's layout,
+/// and a reorder between them when they differ.
+final class OneDNNPass {
+    /// One argument of the primitive.
+    final class Port {
+        /// DNNL_ARG_* index.
+        let argument: Int32
+        /// True for arguments the primitive reads (reordered in before), false for outputs
+        /// (reordered out after).
+        let isInput: Bool
+        /// The layout the primitive chose.
+        let layout: dnnl_memory_desc_t
+        /// Memory in the plain layout; its handle is set to the caller's tensor each call.
+        let user: dnnl_memory_t
+        /// Memory in the primitive's layout (the user memory when no reorder is needed).
+        let inner: dnnl_memory_t
+        /// plain -> layout for inputs, layout -> plain for outputs; nil when they match.
+        let reorder: dnnl_primitive_t?
+        /// Where `inner`'s data lives in the arena (when reordered).
+        let arenaOffset: Int
+
+        init(argument: Int32, isInput: Bool, layout: dnnl_memory_desc_t, plain: dnnl_memory_desc_t,
+             engine: dnnl_engine_t, arenaOffset: Int, what: String) throws {
+            self.argument = argument
+            self.isInput = isInput
+            self.layout = layout
+            self.arenaOffset = arenaOffset
+            var plain = plain, layout = layout
+            var user: dnnl_memory_t?
+            try dnnlCheck(dnnl_memory_create(&user, &plain, engine, nil), "dnnl_memory_create for \(what)")
+            self.user = user!
+            if dnnl_memory_desc_equal(&plain, &layout) != 0 {
+                inner = user!
+                reorder = nil
+                return
+            }
+            var inner: dnnl_memory_t?
+            var pd: dnnl_primitive_desc_t?
+            var prim: dnnl_primitive_t?
+            do {
+                try dnnlCheck(dnnl_memory_create(&inner, &layout, engine, nil), "dnnl_memory_create for \(what)")
+                if isInput {
+                    try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &plain, engine, &layout, engine, nil),
+                                  "dnnl_reorder_primitive_desc_create for \(what)")
+                } else {
+                    try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &layout, engine, &plain, engine, nil),
+                                  "dnnl_reorder_primitive_desc_create for \(what)")
+                }
+                defer { dnnl_primitive_desc_destroy(pd) }
+                try dnnlCheck(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create(reorder) for \(what)")
+            } catch {
+                if let inner { dnnl_memory_destroy(inner) }
+                dnnl_memory_destroy(user)
+                throw error
+            }
+            self.inner = inner!
+            self.reorder = prim!
+        }
+
+        deinit {
+            if let reorder {
+                dnnl_primitive_destroy(reorder)
+                dnnl_memory_destroy(inner)
+            }
+            dnnl_memory_destroy(user)
+        }
+    }
+
+    /// The primitive descriptor (the hint for the backward passes).
+    let descriptor: dnnl_primitive_desc_t
+    private let primitive: dnnl_primitive_t
+    /// The algorithm oneDNN runs: direct or winograd.
+    let algorithm: ConvAlgorithm
+    /// oneDNN's implementation name, e.g. "jit:avx512_core" (for logs and benchmarks).
+    let implementation: String
+    /// The arguments, in the order the entry point passes its tensors.
+    let ports: [Port]
+    /// Arena bytes the reordered arguments need together.
+    let scratchBytes: Int
+
+    /// Creates the primitive for an initialised operation descriptor, then one port per
+    /// (argument, query, query index, plain descriptor, is input).
+    init(_ opDesc: inout dnnl_convolution_desc_t, hint: dnnl_primitive_desc_t?, engine: dnnl_engine_t,
+         algorithm: dnnl_alg_kind_t, what: String,
+         ports specs: [(Int32, dnnl_query_t, Int32, dnnl_memory_desc_t, Bool)]) throws {
+        var pd: dnnl_primitive_desc_t?
+        try dnnlCheck(dnnl_primitive_desc_create(&pd, &opDesc, nil, engine, hint), "dnnl_primitive_desc_create for \(what)")
+        var prim: dnnl_primitive_t?
+        do {
+            try dnnlCheck(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create for \(what)")
+        } catch {
+            dnnl_primitive_desc_destroy(pd)
+            throw error
+        }
+        descriptor = pd!
+        primitive = prim!
+        self.algorithm = algorithm == dnnl_convolution_winograd ? .winograd : .direct
+        var name: UnsafePointer<CChar>?
+        implementation = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name != nil
+            ? String(cString: name!) : "unknown"
+        var ports: [Port] = []
+        var offset = 0
+        for (argument, query, index, requested, isInput) in specs {
+            let layout = dnnl_primitive_desc_query_md(pd, query, index)!.pointee
+            let port = try Port(argument: argument, isInput: isInput, layout: layout,
+                                plain: ConvDescriptors.plain(requested), engine: engine, arenaOffset: offset,
+                                what: what)
+            if port.reorder != nil {
+                var l = layout
+                offset += (dnnl_memory_desc_get_size(&l) + 4095) / 4096 * 4096
+            }
+            ports.append(port)
+        }
+        self.ports = ports
+        scratchBytes = offset
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    /// Points the ports at `buffers` (plain, one per port) and `arena`, reorders the inputs in,
+    /// runs the primitive, reorders the outputs out and waits.
+    func execute(_ buffers: [UnsafeMutableRawPointer], arena: UnsafeMutableRawPointer?, stream: dnnl_stream_t) throws {
+        var args: [dnnl_exec_arg_t] = []
+        args.reserveCapacity(ports.count)
+        for (port, buffer) in zip(ports, buffers) {
+            try dnnlCheck(dnnl_memory_set_data_handle(port.user, buffer), "dnnl_memory_set_data_handle")
+            if let reorder = port.reorder {
+                try dnnlCheck(dnnl_memory_set_data_handle(port.inner, arena! + port.arenaOffset), "dnnl_memory_set_data_handle")
+                if port.isInput { try runReorder(reorder, from: port.user, to: port.inner, stream) }
+            }
+            args.append(dnnl_exec_arg_t(arg: port.argument, memory: port.inner))
+        }
+        try dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "dnnl_primitive_execute")
+        for port in ports where !port.isInput {
+            if let reorder = port.reorder { try runReorder(reorder, from: port.inner, to: port.user, stream) }
+        }
+        try dnnlCheck(dnnl_stream_wait(stream), "dnnl_stream_wait")
+    }
+
+    private func runReorder(_ reorder: dnnl_primitive_t, from: dnnl_memory_t, to: dnnl_memory_t, _ stream: dnnl_stream_t) throws {
+        let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to)]
+        try dnnlCheck(dnnl_primitive_execute(reorder, stream, 2, args), "dnnl_primitive_execute(reorder)")
+    }
+}

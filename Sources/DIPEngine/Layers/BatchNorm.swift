@@ -1,0 +1,169 @@
+import DIPCore
+import Foundation
+
+/// BatchNorm2d in training mode, optionally fused with the LeakyReLU that follows it.
+///
+/// Every forward normalises with the current tensor's own statistics (N = 1: per channel, over
+/// H*W, biased variance, eps 1e-5), because upstream never switches the network to eval mode
+/// (dip-spec §3.2). Running statistics are updated exactly as PyTorch does (momentum 0.1,
+/// unbiased variance) so a saved state_dict matches, but they never feed the output.
+///
+/// Sums (mean, variance, and the two reductions of the backward) are accumulated in Float64
+/// with four interleaved partial sums in a fixed order per channel: a plane can hold 2.6e5
+/// values, where a Float32 running sum would lose about 4 digits, and Float64 is cheap here
+/// because the pass is memory-bound. One thread owns each channel, so the result does not
+/// depend on the thread count.
+final class BatchNorm {
+    /// PyTorch's default epsilon.
+    static let epsilon = 1e-5
+    /// PyTorch's default momentum for the running statistics.
+    static let momentum = 0.1
+
+    /// Channels.
+    let channels: Int
+    /// The fused LeakyReLU's negative slope, or nil for a plain BatchNorm.
+    let negativeSlope: Float?
+    /// gamma, [C].
+    let weight: Tensor
+    /// beta, [C].
+    let bias: Tensor
+    /// d loss / d gamma.
+    let gradWeight: Tensor
+    /// d loss / d beta.
+    let gradBias: Tensor
+    /// Running mean (buffer), starts at 0.
+    let runningMean: Tensor
+    /// Running unbiased variance (buffer), starts at 1.
+    let runningVar: Tensor
+    /// Forward passes seen (buffer, one element; PyTorch's is an int64 scalar).
+    let numBatchesTracked: Tensor
+
+    private let parallel: ChannelParallel
+    private let mean: UnsafeMutablePointer<Double>
+    private let invStd: UnsafeMutablePointer<Double>
+    private(set) var shape = FeatureShape(channels: 1, height: 1, width: 1)
+    private var input: Tensor?
+    private(set) var output = Tensor([1])
+    private(set) var gradInput = Tensor([1])
+
+    /// gamma from U(0, 1) (`.uniform`) or 1, beta 0; draws come from `rng` in channel order.
+    init(channels: Int, negativeSlope: Float?, gammaInit: GammaInit, rng: inout RandomStream,
+         parallel: ChannelParallel) {
+        self.channels = channels
+        self.negativeSlope = negativeSlope
+        self.parallel = parallel
+        weight = Tensor([channels])
+        bias = Tensor([channels])
+        gradWeight = Tensor([channels])
+        gradBias = Tensor([channels])
+        runningMean = Tensor([channels])
+        runningVar = Tensor([channels])
+        numBatchesTracked = Tensor([1])
+        for c in 0..<channels {
+            weight.pointer[c] = gammaInit == .uniform ? rng.uniform() : 1
+            runningVar.pointer[c] = 1
+        }
+        mean = .allocate(capacity: channels)
+        invStd = .allocate(capacity: channels)
+        mean.initialize(repeating: 0, count: channels)
+        invStd.initialize(repeating: 1, count: channels)
+    }
+
+    deinit {
+        mean.deallocate()
+        invStd.deallocate()
+    }
+
+    /// Allocates the buffers; batch statistics need more than one value per channel.
+    @discardableResult
+    func prepare(inputShape s: FeatureShape) throws -> FeatureShape {
+        guard s.channels == channels else {
+            throw EngineError.shape("BatchNorm of \(channels) channels got \(s.channels)")
+        }
+        guard s.plane > 1 else {
+            throw EngineError.shape("BatchNorm in training mode needs more than one value per channel, got \(s.height)x\(s.width)")
+        }
+        shape = s
+        output = s.makeTensor()
+        gradInput = s.makeTensor()
+        return s
+    }
+
+    /// Normalises `x` with its own statistics, applies gamma, beta and the fused activation,
+    /// and updates the running statistics.
+    func forward(_ x: Tensor) -> Tensor {
+        input = x
+        let n = shape.plane
+        let xs = UncheckedBox(x.pointer), ys = UncheckedBox(output.pointer)
+        let st = UncheckedBox((mean, invStd))
+        let params = UncheckedBox((weight.pointer, bias.pointer, runningMean.pointer, runningVar.pointer))
+        let slope = negativeSlope
+        parallel.run(channels) { c in
+            let xp = xs.value + c * n, yp = ys.value + c * n
+            let m = Self.sum(n) { Double(xp[$0]) } / Double(n)
+            let variance = Self.sum(n) { let d = Double(xp[$0]) - m; return d * d } / Double(n)
+            let inv = 1 / (variance + Self.epsilon).squareRoot()
+            st.value.0[c] = m
+            st.value.1[c] = inv
+            let (gamma, beta, rm, rv) = params.value
+            let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
+            if let slope {
+                for i in 0..<n {
+                    let y = (xp[i] - meanF) * scale + shift
+                    yp[i] = y > 0 ? y : y * slope
+                }
+            } else {
+                for i in 0..<n { yp[i] = (xp[i] - meanF) * scale + shift }
+            }
+            let mom = Self.momentum
+            rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
+            rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
+        }
+        numBatchesTracked.pointer[0] += 1
+        return output
+    }
+
+    /// Fills gradWeight and gradBias (overwriting) and returns d loss / d input.
+    func backward(_ gradOutput: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("BatchNorm.backward before forward") }
+        let n = shape.plane
+        let xs = UncheckedBox(x.pointer), ys = UncheckedBox(output.pointer)
+        let gs = UncheckedBox(gradOutput.pointer), dxs = UncheckedBox(gradInput.pointer)
+        let st = UncheckedBox((mean, invStd))
+        let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
+        let slope = negativeSlope ?? 1
+        parallel.run(channels) { c in
+            let xp = xs.value + c * n, yp = ys.value + c * n
+            let gp = gs.value + c * n, dx = dxs.value + c * n
+            let meanF = Float(st.value.0[c]), inv = st.value.1[c], invF = Float(inv)
+            // The activation's derivative reads the stored output: its sign is the
+            // pre-activation's sign for any positive slope.
+            @inline(__always) func dy(_ i: Int) -> Float { yp[i] > 0 ? gp[i] : gp[i] * slope }
+            let sumDy = Self.sum(n) { Double(dy($0)) }
+            let sumDyXhat = Self.sum(n) { Double(dy($0)) * Double((xp[$0] - meanF) * invF) }
+            let (gamma, dGamma, dBeta) = params.value
+            dGamma[c] = Float(sumDyXhat)
+            dBeta[c] = Float(sumDy)
+            let k = Float(Double(gamma[c]) * inv)
+            let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
+            for i in 0..<n {
+                let xhat = (xp[i] - meanF) * invF
+                dx[i] = k * (dy(i) - a - xhat * b)
+            }
+        }
+        return gradInput
+    }
+
+    /// sum_{i<n} term(i) in Float64 with four interleaved partial sums (a fixed order).
+    @inline(__always)
+    static func sum(_ n: Int, _ term: (Int) -> Double) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var i = 0
+        while i + 4 <= n {
+            s0 += term(i); s1 += term(i + 1); s2 += term(i + 2); s3 += term(i + 3)
+            i += 4
+        }
+        while i < n { s0 += term(i); i += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+}

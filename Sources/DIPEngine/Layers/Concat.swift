@@ -1,0 +1,63 @@
+/// Concat(skip, deeper) along channels, skip first, with upstream's centre crop: both inputs are
+/// cropped to the smaller H and W, starting at offset (size - min) / 2 (dip-spec §3.5).
+final class Concat {
+    private let parallel: ChannelParallel
+    private(set) var skipShape = FeatureShape(channels: 1, height: 1, width: 1)
+    private(set) var deeperShape = FeatureShape(channels: 1, height: 1, width: 1)
+    private(set) var outputShape = FeatureShape(channels: 2, height: 1, width: 1)
+    private(set) var output = Tensor([1])
+    private(set) var gradSkip = Tensor([1])
+    private(set) var gradDeeper = Tensor([1])
+
+    init(parallel: ChannelParallel) { self.parallel = parallel }
+
+    /// Allocates the buffers for the two input shapes.
+    @discardableResult
+    func prepare(skip s: FeatureShape, deeper d: FeatureShape) -> FeatureShape {
+        skipShape = s
+        deeperShape = d
+        outputShape = FeatureShape(channels: s.channels + d.channels,
+                                   height: min(s.height, d.height), width: min(s.width, d.width))
+        output = outputShape.makeTensor()
+        gradSkip = s.makeTensor()
+        gradDeeper = d.makeTensor()
+        return outputShape
+    }
+
+    /// Copies the (cropped) skip channels, then the (cropped) deeper channels.
+    func forward(skip: Tensor, deeper: Tensor) -> Tensor {
+        let o = outputShape, sc = skipShape.channels
+        let out = UncheckedBox(output.pointer)
+        let inputs = UncheckedBox((skip.pointer, deeper.pointer))
+        let (ss, ds) = (skipShape, deeperShape)
+        parallel.run(o.channels) { c in
+            let (sp, dp) = inputs.value
+            let fromSkip = c < sc
+            let s = fromSkip ? ss : ds
+            let base = (fromSkip ? sp + c * s.plane : dp + (c - sc) * s.plane)
+                + (s.height - o.height) / 2 * s.width + (s.width - o.width) / 2
+            let d = out.value + c * o.plane
+            for y in 0..<o.height { (d + y * o.width).update(from: base + y * s.width, count: o.width) }
+        }
+        return output
+    }
+
+    /// Splits the gradient back; pixels the crop dropped get zero.
+    func backward(_ gradOutput: Tensor) -> (skip: Tensor, deeper: Tensor) {
+        let o = outputShape, sc = skipShape.channels
+        let g = UncheckedBox(gradOutput.pointer)
+        let grads = UncheckedBox((gradSkip.pointer, gradDeeper.pointer))
+        let (ss, ds) = (skipShape, deeperShape)
+        parallel.run(o.channels) { c in
+            let (sp, dp) = grads.value
+            let fromSkip = c < sc
+            let s = fromSkip ? ss : ds
+            let plane = fromSkip ? sp + c * s.plane : dp + (c - sc) * s.plane
+            if s.height != o.height || s.width != o.width { plane.update(repeating: 0, count: s.plane) }
+            let base = plane + (s.height - o.height) / 2 * s.width + (s.width - o.width) / 2
+            let gp = g.value + c * o.plane
+            for y in 0..<o.height { (base + y * s.width).update(from: gp + y * o.width, count: o.width) }
+        }
+        return (gradSkip, gradDeeper)
+    }
+}

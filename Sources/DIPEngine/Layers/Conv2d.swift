@@ -1,0 +1,91 @@
+import DIPCore
+
+/// Upstream's conv(): ReflectionPad2d((k-1)/2) (none for 1x1), then a valid convolution with
+/// bias, run by the backend's ConvolutionKernel. Weights are [O, I, k, k].
+final class Conv2d {
+    /// Input channels.
+    let inChannels: Int
+    /// Output channels.
+    let outChannels: Int
+    /// Square kernel side.
+    let kernel: Int
+    /// Stride, 1 or 2.
+    let stride: Int
+    /// False for a convolution that reads the input code z, whose gradient nobody needs.
+    let needsInputGradient: Bool
+    /// [O, I, k, k].
+    let weight: Tensor
+    /// [O].
+    let bias: Tensor
+    /// d loss / d weight.
+    let gradWeight: Tensor
+    /// d loss / d bias.
+    let gradBias: Tensor
+
+    private let pad: ReflectionPad?
+    private(set) var convolution: (any ConvolutionKernel)?
+    private var kernelInput: Tensor?
+    private(set) var output = Tensor([1])
+    private var gradKernelInput = Tensor([1])
+
+    /// PyTorch's default init: weight, then bias, each element from U(-b, b) with
+    /// b = 1 / sqrt(fan_in), fan_in = inChannels * k * k, drawn from `rng` in memory order.
+    init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, needsInputGradient: Bool = true,
+         rng: inout RandomStream, parallel: ChannelParallel) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.needsInputGradient = needsInputGradient
+        weight = Tensor([outChannels, inChannels, kernel, kernel])
+        bias = Tensor([outChannels])
+        gradWeight = Tensor(weight.dims)
+        gradBias = Tensor(bias.dims)
+        pad = kernel > 1 ? ReflectionPad(pad: (kernel - 1) / 2, parallel: parallel) : nil
+        let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
+        for t in [weight, bias] {
+            for i in 0..<t.count { t.pointer[i] = -bound + 2 * bound * rng.uniform() }
+        }
+    }
+
+    /// The kernel's geometry (valid after prepare).
+    var geometry: ConvGeometry? { convolution?.geometry }
+
+    /// Prepares the pad and a backend kernel for `inputShape`; returns the output shape.
+    @discardableResult
+    func prepare(inputShape s: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm) throws -> FeatureShape {
+        guard s.channels == inChannels else {
+            throw EngineError.shape("convolution \(inChannels)->\(outChannels) got \(s.channels) input channels")
+        }
+        let padded = try pad?.prepare(inputShape: s) ?? s
+        let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                             inputHeight: padded.height, inputWidth: padded.width)
+        guard g.outputHeight >= 1, g.outputWidth >= 1 else {
+            throw EngineError.shape("convolution \(g) has no output pixels")
+        }
+        convolution = try backend.makeConvolution(g, algorithm: algorithm)
+        let out = FeatureShape(channels: outChannels, height: g.outputHeight, width: g.outputWidth)
+        output = out.makeTensor()
+        gradKernelInput = needsInputGradient ? padded.makeTensor() : Tensor([1])
+        return out
+    }
+
+    /// output = conv(pad(input), weight) + bias.
+    func forward(_ input: Tensor) throws -> Tensor {
+        guard let convolution else { preconditionFailure("Conv2d.forward before prepare") }
+        let x = pad?.forward(input) ?? input
+        kernelInput = x
+        try convolution.forward(input: x, weight: weight, bias: bias, output: output)
+        return output
+    }
+
+    /// Overwrites gradWeight and gradBias; returns d loss / d input, or nil when
+    /// `needsInputGradient` is false.
+    func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
+        try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        guard needsInputGradient else { return nil }
+        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradKernelInput)
+        return pad?.backward(gradKernelInput) ?? gradKernelInput
+    }
+}

@@ -1,0 +1,192 @@
+/// Upsample(scale_factor = 2), nearest or bilinear, with PyTorch's index formulas
+/// (dip-spec §3.4).
+final class Upsample2x {
+    /// Nearest or bilinear (and which align_corners convention).
+    let mode: SkipConfig.Upsampling
+    private let parallel: ChannelParallel
+    private(set) var inputShape = FeatureShape(channels: 1, height: 1, width: 1)
+    private(set) var outputShape = FeatureShape(channels: 1, height: 2, width: 2)
+    private(set) var output = Tensor([1])
+    private(set) var gradInput = Tensor([1])
+    private var rows = Taps(count: 0), cols = Taps(count: 0)
+
+    /// For each output index: the two source indices and their weights, as PyTorch's CPU
+    /// kernel computes them (source position and lambdas in Float64, the sum in Float32).
+    struct Taps {
+        var i0: [Int], i1: [Int], l0: [Float], l1: [Float]
+        init(count: Int) { i0 = .init(repeating: 0, count: count); i1 = i0; l0 = .init(repeating: 0, count: count); l1 = l0 }
+
+        /// align_corners true: src = dst * (in-1)/(out-1). False: src = (dst+0.5) * in/out - 0.5,
+        /// clamped at 0 (half-pixel centres).
+        init(input n: Int, output m: Int, alignCorners: Bool) {
+            self.init(count: m)
+            let scale = alignCorners ? (m > 1 ? Double(n - 1) / Double(m - 1) : 0) : Double(n) / Double(m)
+            for d in 0..<m {
+                let src = alignCorners ? scale * Double(d) : max(scale * (Double(d) + 0.5) - 0.5, 0)
+                let s0 = Int(src)
+                let lambda1 = src - Double(s0)
+                i0[d] = s0
+                i1[d] = s0 < n - 1 ? s0 + 1 : s0
+                l1[d] = Float(lambda1)
+                l0[d] = Float(1 - lambda1)
+            }
+        }
+    }
+
+    init(mode: SkipConfig.Upsampling, parallel: ChannelParallel) {
+        self.mode = mode
+        self.parallel = parallel
+    }
+
+    /// Allocates the buffers and, for bilinear, the tap tables.
+    @discardableResult
+    func prepare(inputShape s: FeatureShape) -> FeatureShape {
+        inputShape = s
+        outputShape = FeatureShape(channels: s.channels, height: 2 * s.height, width: 2 * s.width)
+        output = outputShape.makeTensor()
+        gradInput = s.makeTensor()
+        if case let .bilinear(ac) = mode {
+            rows = Taps(input: s.height, output: outputShape.height, alignCorners: ac)
+            cols = Taps(input: s.width, output: outputShape.width, alignCorners: ac)
+        }
+        return outputShape
+    }
+
+    /// Doubles the resolution of `input`.
+    func forward(_ input: Tensor) -> Tensor {
+        let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
+        let src = UncheckedBox(input.pointer), dst = UncheckedBox(output.pointer)
+        switch mode {
+        case .nearest:
+            parallel.run(inputShape.channels) { c in
+                let s = src.value + c * h * w, d = dst.value + c * ho * wo
+                for oy in 0..<ho {
+                    let sr = s + (oy >> 1) * w, dr = d + oy * wo
+                    for x in 0..<w { let v = sr[x]; dr[2 * x] = v; dr[2 * x + 1] = v }
+                }
+            }
+        case .bilinear:
+            let taps = UncheckedBox((rows, cols))
+            parallel.run(inputShape.channels) { c in
+                let (r, k) = taps.value
+                let s = src.value + c * h * w, d = dst.value + c * ho * wo
+                r.i0.withUnsafeBufferPointer { ry0 in r.i1.withUnsafeBufferPointer { ry1 in
+                r.l0.withUnsafeBufferPointer { ly0 in r.l1.withUnsafeBufferPointer { ly1 in
+                k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
+                k.l0.withUnsafeBufferPointer { lx0 in k.l1.withUnsafeBufferPointer { lx1 in
+                    for oy in 0..<ho {
+                        let a = s + ry0[oy] * w, b = s + ry1[oy] * w
+                        let h0 = ly0[oy], h1 = ly1[oy]
+                        let dr = d + oy * wo
+                        for ox in 0..<wo {
+                            let x0 = cx0[ox], x1 = cx1[ox], w0 = lx0[ox], w1 = lx1[ox]
+                            dr[ox] = h0 * (w0 * a[x0] + w1 * a[x1]) + h1 * (w0 * b[x0] + w1 * b[x1])
+                        }
+                    }
+                }}}}}}}}
+            }
+        }
+        return output
+    }
+
+    /// Adds each output gradient onto the source pixels it was interpolated from.
+    func backward(_ gradOutput: Tensor) -> Tensor {
+        let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
+        let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
+        switch mode {
+        case .nearest:
+            parallel.run(inputShape.channels) { c in
+                let g = src.value + c * ho * wo, d = dst.value + c * h * w
+                for y in 0..<h {
+                    let g0 = g + 2 * y * wo, g1 = g0 + wo, dr = d + y * w
+                    for x in 0..<w { dr[x] = (g0[2 * x] + g0[2 * x + 1]) + (g1[2 * x] + g1[2 * x + 1]) }
+                }
+            }
+        case .bilinear:
+            let taps = UncheckedBox((rows, cols))
+            parallel.run(inputShape.channels) { c in
+                let (r, k) = taps.value
+                let g = src.value + c * ho * wo, d = dst.value + c * h * w
+                d.update(repeating: 0, count: h * w)
+                r.i0.withUnsafeBufferPointer { ry0 in r.i1.withUnsafeBufferPointer { ry1 in
+                r.l0.withUnsafeBufferPointer { ly0 in r.l1.withUnsafeBufferPointer { ly1 in
+                k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
+                k.l0.withUnsafeBufferPointer { lx0 in k.l1.withUnsafeBufferPointer { lx1 in
+                    for oy in 0..<ho {
+                        let a = d + ry0[oy] * w, b = d + ry1[oy] * w
+                        let h0 = ly0[oy], h1 = ly1[oy]
+                        let gr = g + oy * wo
+                        for ox in 0..<wo {
+                            let v = gr[ox], x0 = cx0[ox], x1 = cx1[ox], w0 = lx0[ox], w1 = lx1[ox]
+                            a[x0] += h0 * w0 * v
+                            a[x1] += h0 * w1 * v
+                            b[x0] += h1 * w0 * v
+                            b[x1] += h1 * w1 * v
+                        }
+                    }
+                }}}}}}}}
+            }
+        }
+        return gradInput
+    }
+}
+
+/// AvgPool2d(2, 2): floor size; a trailing odd row or column is dropped (and gets no gradient).
+final class AvgPool2x2 {
+    private let parallel: ChannelParallel
+    private(set) var inputShape = FeatureShape(channels: 1, height: 2, width: 2)
+    private(set) var outputShape = FeatureShape(channels: 1, height: 1, width: 1)
+    private(set) var output = Tensor([1])
+    private(set) var gradInput = Tensor([1])
+
+    init(parallel: ChannelParallel) { self.parallel = parallel }
+
+    /// Allocates the buffers; needs at least 2x2 pixels.
+    @discardableResult
+    func prepare(inputShape s: FeatureShape) throws -> FeatureShape {
+        guard s.height >= 2, s.width >= 2 else {
+            throw EngineError.shape("2x2 average pooling needs at least 2x2 pixels, got \(s.height)x\(s.width)")
+        }
+        inputShape = s
+        outputShape = FeatureShape(channels: s.channels, height: s.height / 2, width: s.width / 2)
+        output = outputShape.makeTensor()
+        gradInput = s.makeTensor()
+        return outputShape
+    }
+
+    /// The mean of each 2x2 block.
+    func forward(_ input: Tensor) -> Tensor {
+        let h = inputShape.height, w = inputShape.width
+        let ho = outputShape.height, wo = outputShape.width
+        let src = UncheckedBox(input.pointer), dst = UncheckedBox(output.pointer)
+        parallel.run(inputShape.channels) { c in
+            let s = src.value + c * h * w, d = dst.value + c * ho * wo
+            for oy in 0..<ho {
+                let r0 = s + 2 * oy * w, r1 = r0 + w, dr = d + oy * wo
+                for ox in 0..<wo {
+                    dr[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+                }
+            }
+        }
+        return output
+    }
+
+    /// A quarter of each block's gradient to each of its four pixels.
+    func backward(_ gradOutput: Tensor) -> Tensor {
+        let h = inputShape.height, w = inputShape.width
+        let ho = outputShape.height, wo = outputShape.width
+        let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
+        parallel.run(inputShape.channels) { c in
+            let g = src.value + c * ho * wo, d = dst.value + c * h * w
+            if h != 2 * ho || w != 2 * wo { d.update(repeating: 0, count: h * w) }
+            for oy in 0..<ho {
+                let r0 = d + 2 * oy * w, r1 = r0 + w, gr = g + oy * wo
+                for ox in 0..<wo {
+                    let v = gr[ox] * 0.25
+                    r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
+                }
+            }
+        }
+        return gradInput
+    }
+}

@@ -1,0 +1,324 @@
+import DIPCore
+
+/// Upstream's `skip()` encoder-decoder (models/skip.py, dip-spec §4.1), trained in place.
+///
+/// Canonical order: `tensors` lists every parameter and buffer in upstream's state_dict order
+/// under upstream's keys. Weights are initialised in that same order from one
+/// `RandomStream(seed:, purpose: .weights)`, drawing sequentially: for each convolution its
+/// weight ([O, I, k, k] in memory order) then its bias, U(-1/sqrt(fan_in), 1/sqrt(fan_in)); for
+/// each BatchNorm its gamma (U(0, 1), or no draw for `.one`); beta and the buffers take no draws.
+/// So level i's skip branch, then its encoder, then all deeper levels, then its decoder, and the
+/// output 1x1 convolution last.
+///
+/// Buffers are owned by the network and overwritten by every pass: the tensor `forward` returns
+/// is valid until the next `forward`.
+public final class SkipNetwork {
+    /// The architecture.
+    public let config: SkipConfig
+    /// Where the convolutions run.
+    public let backend: any ComputeBackend
+    /// How BatchNorm gamma was initialised.
+    public let gammaInit: GammaInit
+    /// The convolution algorithm asked of the backend.
+    public let convAlgorithm: ConvAlgorithm
+    /// The seed of the weight stream.
+    public let seed: UInt64
+    /// Every parameter and buffer, in canonical (upstream state_dict) order.
+    public let tensors: [NamedTensor]
+    /// The input shape of the last `prepare`, nil before.
+    public private(set) var inputShape: FeatureShape?
+
+    private let root: SkipLevel
+    private let outputConv: Conv2d
+    private let outputConvModule: String
+    private let sigmoid = Sigmoid()
+    private var forwardDone = false
+
+    /// Builds and initialises the network (see the type's comment for the draw order).
+    public init(config: SkipConfig, backend: any ComputeBackend, gammaInit: GammaInit = .uniform,
+                convAlgorithm: ConvAlgorithm = .auto, seed: UInt64) throws {
+        try config.validate()
+        self.config = config
+        self.backend = backend
+        self.gammaInit = gammaInit
+        self.convAlgorithm = convAlgorithm
+        self.seed = seed
+        var rng = RandomStream(seed: seed, purpose: .weights)
+        let parallel = ChannelParallel(threads: max(1, backend.threads))
+        root = SkipLevel(config, level: 0, gammaInit: gammaInit, rng: &rng, parallel: parallel)
+        outputConv = Conv2d(inChannels: config.up[0], outChannels: config.outputChannels, kernel: 1,
+                            rng: &rng, parallel: parallel)
+        // The top Sequential holds level 0's modules 1...5 (or 1...8 with the 1x1 block), then
+        // the output conv, then the Sigmoid.
+        outputConvModule = config.need1x1Up ? "9" : "6"
+        tensors = root.namedTensors(prefix: "") + outputConv.namedTensors(module: outputConvModule)
+    }
+
+    /// Trainable values (buffers excluded), as PyTorch's `sum(p.numel() for p in parameters())`.
+    public var parameterCount: Int { tensors.filter { !$0.isBuffer }.reduce(0) { $0 + $1.value.count } }
+
+    /// Every convolution with its state_dict module key and geometry (after `prepare`), in
+    /// canonical order.
+    public var convolutions: [(key: String, geometry: ConvGeometry)] {
+        (root.convolutions(prefix: "") + [(outputConvModule, outputConv)]).compactMap { key, conv in
+            conv.geometry.map { (key, $0) }
+        }
+    }
+
+    /// Convolution multiply-accumulates of one forward pass at the prepared size.
+    public var macsPerForward: Int { convolutions.reduce(0) { $0 + $1.geometry.macs } }
+
+    /// Allocates every buffer and backend kernel for a height x width input. Throws a shape
+    /// error naming the sizes that work if this one does not fit the depth, the reflection pads,
+    /// or (for levels without a skip branch) the exact halving and doubling.
+    public func prepare(height: Int, width: Int) throws {
+        for (side, n) in [("height", height), ("width", width)] {
+            if let problem = Self.sizeProblem(n, config) {
+                throw EngineError.shape("input \(height)x\(width) does not fit this network: \(side) \(n): \(problem). \(Self.sizeAdvice(config))")
+            }
+        }
+        let s = FeatureShape(channels: config.inputChannels, height: height, width: width)
+        let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm)
+        let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm)
+        sigmoid.prepare(inputShape: out)
+        inputShape = s
+        forwardDone = false
+    }
+
+    /// The output image, [Cout, H, W] after the Sigmoid, for the input code `z` ([Cin, H, W]).
+    public func forward(_ z: Tensor) throws -> Tensor {
+        guard let s = inputShape else {
+            throw EngineError.shape("forward before prepare(height:width:)")
+        }
+        guard z.dims == s.dims else {
+            throw EngineError.shape("input code is \(z.dims) but the network was prepared for \(s.dims)")
+        }
+        let y = try root.forward(z)
+        let out = sigmoid.forward(try outputConv.forward(y))
+        forwardDone = true
+        return out
+    }
+
+    /// Back-propagates d loss / d output ([Cout, H, W]) through the last forward pass and
+    /// overwrites every parameter's gradient.
+    public func backward(gradOutput: Tensor) throws {
+        guard forwardDone, let s = inputShape else { throw EngineError.shape("backward before forward") }
+        let expected = [config.outputChannels, s.height, s.width]
+        guard gradOutput.dims == expected else {
+            throw EngineError.shape("output gradient is \(gradOutput.dims), expected \(expected)")
+        }
+        guard let g = try outputConv.backward(sigmoid.backward(gradOutput)) else {
+            preconditionFailure("the output convolution always returns its input gradient")
+        }
+        _ = try root.backward(g)
+    }
+
+    // MARK: Sizes
+
+    /// Why an input side of `n` pixels cannot run through `config`, or nil if it can.
+    /// Rows and columns are independent, so one side is checked at a time.
+    static func sizeProblem(_ n: Int, _ config: SkipConfig) -> String? {
+        func level(_ i: Int, _ r: Int) -> String? {
+            let pd = config.kernelDown / 2, pu = config.kernelUp / 2, ps = config.kernelSkip / 2
+            if config.skip[i] > 0, ps >= r { return "level \(i)'s skip convolution needs more than \(ps) pixels but gets \(r)" }
+            if pd >= r { return "level \(i)'s encoder convolution needs more than \(pd) pixels but gets \(r)" }
+            let half: Int
+            switch config.downsampling {
+            case .stride: half = (r - 1) / 2 + 1
+            case .avgPool:
+                if r < 2 { return "level \(i)'s average pooling needs 2 pixels but gets \(r)" }
+                half = r / 2
+            }
+            if pd >= half { return "level \(i)'s second encoder convolution needs more than \(pd) pixels but gets \(half)" }
+            if i + 1 < config.depth, let p = level(i + 1, half) { return p }
+            let up = 2 * half
+            if config.skip[i] > 0 {
+                if up < r { return "level \(i)'s decoder delivers \(up) pixels for its \(r), and the concat would shrink the output" }
+            } else if up != r {
+                return "level \(i) has no skip branch (no crop), so its decoder must deliver exactly its \(r) pixels but delivers \(up)"
+            }
+            if pu >= r { return "level \(i)'s decoder convolution needs more than \(pu) pixels but gets \(r)" }
+            return nil
+        }
+        guard n >= 1 else { return "sizes must be positive" }
+        return level(0, n)
+    }
+
+    /// "Use multiples of 2^depth from ..." for error messages.
+    static func sizeAdvice(_ config: SkipConfig) -> String {
+        let step = config.sizeDivisor
+        let smallest = (1...512).lazy.map { $0 * step }.first { sizeProblem($0, config) == nil }
+        guard let smallest else { return "No size up to \(512 * step) works; check the kernel sizes." }
+        return "Multiples of \(step) (2^depth) from \(smallest) always work, e.g. \(smallest), \(smallest + step), \(smallest + 2 * step)."
+    }
+}
+
+/// One level of skip(): an optional skip branch, an encoder that halves the size, the deeper
+/// levels, and a decoder back at this level's resolution (dip-spec §4.1).
+///
+/// The stored properties are declared, and therefore initialised, in upstream's state_dict
+/// order, which is the weight-initialisation order.
+final class SkipLevel {
+    /// Skip branch: conv_ks + BN + LeakyReLU (absent when skip[i] = 0).
+    let skipConv: Conv2d?
+    let skipBN: BatchNorm?
+    /// Encoder: conv_kd with stride 2 (or stride 1 + AvgPool) + BN + LReLU, conv_kd + BN + LReLU.
+    let downConv: Conv2d
+    let downPool: AvgPool2x2?
+    let downBN: BatchNorm
+    let downConv2: Conv2d
+    let downBN2: BatchNorm
+    /// Levels i+1 ...
+    let deeper: SkipLevel?
+    /// The deeper branch ends with the upsample; there is no conv between it and the concat.
+    let upsample: Upsample2x
+    /// Decoder: concat, a BN with no activation, conv_ku + BN + LReLU, [conv1x1 + BN + LReLU].
+    let concat: Concat?
+    let concatBN: BatchNorm
+    let upConv: Conv2d
+    let upBN: BatchNorm
+    let up1x1Conv: Conv2d?
+    let up1x1BN: BatchNorm?
+
+    init(_ c: SkipConfig, level i: Int, gammaInit: GammaInit, rng: inout RandomStream, parallel: ChannelParallel) {
+        let inChannels = i == 0 ? c.inputChannels : c.down[i - 1]
+        let readsCode = i == 0            // level 0 reads z, whose gradient nobody needs
+        let slope: Float = 0.2
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, inputGradient: Bool = true) -> Conv2d {
+            Conv2d(inChannels: cin, outChannels: cout, kernel: k, stride: stride,
+                   needsInputGradient: inputGradient, rng: &rng, parallel: parallel)
+        }
+        func bn(_ channels: Int, activation: Bool = true) -> BatchNorm {
+            BatchNorm(channels: channels, negativeSlope: activation ? slope : nil, gammaInit: gammaInit,
+                      rng: &rng, parallel: parallel)
+        }
+
+        let hasSkip = c.skip[i] > 0
+        skipConv = hasSkip ? conv(inChannels, c.skip[i], c.kernelSkip, inputGradient: !readsCode) : nil
+        skipBN = hasSkip ? bn(c.skip[i]) : nil
+
+        let pooled = c.downsampling == .avgPool
+        downConv = conv(inChannels, c.down[i], c.kernelDown, stride: pooled ? 1 : 2, inputGradient: !readsCode)
+        downPool = pooled ? AvgPool2x2(parallel: parallel) : nil
+        downBN = bn(c.down[i])
+        downConv2 = conv(c.down[i], c.down[i], c.kernelDown)
+        downBN2 = bn(c.down[i])
+
+        let isDeepest = i == c.depth - 1
+        deeper = isDeepest ? nil : SkipLevel(c, level: i + 1, gammaInit: gammaInit, rng: &rng, parallel: parallel)
+        upsample = Upsample2x(mode: c.upsampling, parallel: parallel)
+
+        let deeperChannels = isDeepest ? c.down[i] : c.up[i + 1]
+        concat = hasSkip ? Concat(parallel: parallel) : nil
+        concatBN = bn(c.skip[i] + deeperChannels, activation: false)
+        upConv = conv(c.skip[i] + deeperChannels, c.up[i], c.kernelUp)
+        upBN = bn(c.up[i])
+        up1x1Conv = c.need1x1Up ? conv(c.up[i], c.up[i], 1) : nil
+        up1x1BN = c.need1x1Up ? bn(c.up[i]) : nil
+    }
+
+    /// Allocates buffers and kernels; returns the output shape, which equals the input's size.
+    func prepare(inputShape x: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm) throws -> FeatureShape {
+        func convolve(_ conv: Conv2d, _ s: FeatureShape) throws -> FeatureShape {
+            try conv.prepare(inputShape: s, backend: backend, algorithm: algorithm)
+        }
+        var s: FeatureShape?
+        if let skipConv, let skipBN { s = try skipBN.prepare(inputShape: convolve(skipConv, x)) }
+        var d = try convolve(downConv, x)
+        if let downPool { d = try downPool.prepare(inputShape: d) }
+        d = try downBN.prepare(inputShape: d)
+        d = try downBN2.prepare(inputShape: convolve(downConv2, d))
+        if let deeper { d = try deeper.prepare(inputShape: d, backend: backend, algorithm: algorithm) }
+        d = upsample.prepare(inputShape: d)
+        var y = d
+        if let concat, let s { y = concat.prepare(skip: s, deeper: d) }
+        guard y.height == x.height, y.width == x.width else {
+            throw EngineError.shape("a level's decoder delivers \(y.height)x\(y.width) for its \(x.height)x\(x.width) input")
+        }
+        y = try concatBN.prepare(inputShape: y)
+        y = try upBN.prepare(inputShape: convolve(upConv, y))
+        if let up1x1Conv, let up1x1BN { y = try up1x1BN.prepare(inputShape: convolve(up1x1Conv, y)) }
+        return y
+    }
+
+    /// Level_i(X) of dip-spec §4.1.
+    func forward(_ x: Tensor) throws -> Tensor {
+        var s: Tensor?
+        if let skipConv, let skipBN { s = skipBN.forward(try skipConv.forward(x)) }
+
+        var d = try downConv.forward(x)
+        if let downPool { d = downPool.forward(d) }
+        d = downBN.forward(d)
+        d = downBN2.forward(try downConv2.forward(d))
+        if let deeper { d = try deeper.forward(d) }
+        d = upsample.forward(d)
+
+        var y = d
+        if let concat, let s { y = concat.forward(skip: s, deeper: d) }
+        y = concatBN.forward(y)
+        y = upBN.forward(try upConv.forward(y))
+        if let up1x1Conv, let up1x1BN { y = up1x1BN.forward(try up1x1Conv.forward(y)) }
+        return y
+    }
+
+    /// The forward in reverse; returns d loss / d X (nil at level 0, which reads z).
+    func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        var g = gradOutput
+        if let up1x1Conv, let up1x1BN { g = try up1x1Conv.backward(up1x1BN.backward(g))! }
+        g = try upConv.backward(upBN.backward(g))!
+        g = concatBN.backward(g)
+        var gSkip: Tensor?
+        if let concat { (gSkip, g) = concat.backward(g) }
+
+        g = upsample.backward(g)
+        if let deeper { g = try deeper.backward(g)! }
+        g = try downConv2.backward(downBN2.backward(g))!
+        g = downBN.backward(g)
+        if let downPool { g = downPool.backward(g) }
+        let gX = try downConv.backward(g)
+
+        if let skipConv, let skipBN, let gSkip {
+            // X feeds both branches: the skip branch's gradient adds onto the encoder's.
+            let gS = try skipConv.backward(skipBN.backward(gSkip))
+            if let gX, let gS {
+                let a = gX.pointer, b = gS.pointer
+                for j in 0..<gX.count { a[j] += b[j] }
+            }
+        }
+        return gX
+    }
+
+    /// This level's state_dict entries and its deeper levels', in upstream's order. `prefix` is
+    /// the path of the Sequential this level adds its modules to ("" at the top).
+    func namedTensors(prefix p: String) -> [NamedTensor] {
+        var out: [NamedTensor] = []
+        // Module 1 is Concat(skip "0", deeper "1") or, without a skip branch, deeper itself.
+        let deeperPath = skipConv == nil ? "\(p)1" : "\(p)1.1"
+        if let skipConv, let skipBN {
+            out += skipConv.namedTensors(module: "\(p)1.0.1") + skipBN.namedTensors(module: "\(p)1.0.2")
+        }
+        // deeper = [conv 1, bn 2, act 3, conv 4, bn 5, act 6, deeper_main 7, upsample 8].
+        out += downConv.namedTensors(module: "\(deeperPath).1") + downBN.namedTensors(module: "\(deeperPath).2")
+        out += downConv2.namedTensors(module: "\(deeperPath).4") + downBN2.namedTensors(module: "\(deeperPath).5")
+        if let deeper { out += deeper.namedTensors(prefix: "\(deeperPath).7.") }
+        // Then this level's decoder: bn 2, conv 3, bn 4, act 5, [conv 6, bn 7, act 8].
+        out += concatBN.namedTensors(module: "\(p)2")
+        out += upConv.namedTensors(module: "\(p)3") + upBN.namedTensors(module: "\(p)4")
+        if let up1x1Conv, let up1x1BN {
+            out += up1x1Conv.namedTensors(module: "\(p)6") + up1x1BN.namedTensors(module: "\(p)7")
+        }
+        return out
+    }
+
+    /// The convolutions with their module keys, in the same order.
+    func convolutions(prefix p: String) -> [(String, Conv2d)] {
+        let deeperPath = skipConv == nil ? "\(p)1" : "\(p)1.1"
+        var out: [(String, Conv2d)] = []
+        if let skipConv { out.append(("\(p)1.0.1", skipConv)) }
+        out += [("\(deeperPath).1", downConv), ("\(deeperPath).4", downConv2)]
+        if let deeper { out += deeper.convolutions(prefix: "\(deeperPath).7.") }
+        out.append(("\(p)3", upConv))
+        if let up1x1Conv { out.append(("\(p)6", up1x1Conv)) }
+        return out
+    }
+}
