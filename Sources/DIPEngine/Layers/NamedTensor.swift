@@ -1,11 +1,3 @@
-/// How BatchNorm's gamma starts (dip-spec §3.7, §9.2).
-public enum GammaInit: String, Sendable, Hashable, Codable, CaseIterable {
-    /// U(0, 1): PyTorch <= 1.1, which the paper's experiments ran on.
-    case uniform
-    /// 1: PyTorch >= 1.2.
-    case one
-}
-
 /// One tensor of a network's state under upstream's state_dict key (e.g. "1.1.7.3.1.weight"),
 /// with its gradient when it is a trained parameter.
 public struct NamedTensor: Sendable {
