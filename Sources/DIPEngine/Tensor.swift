@@ -29,7 +29,7 @@ public final class Tensor: @unchecked Sendable {
     public convenience init(_ dims: [Int], values: [Float]) {
         self.init(dims)
         precondition(values.count == count, "\(values.count) values for a tensor of \(dims)")
-        _ = values.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: count) }
+        values.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: count) }
     }
 
     deinit { UnsafeMutableRawPointer(buffer.baseAddress!).deallocate() }
