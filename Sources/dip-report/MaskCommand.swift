@@ -150,46 +150,29 @@ struct MaskCommand: ParsableCommand {
             target = t
         }
 
-        let mask: Image
-        var notes: [String] = []
-        var what: String
+        let spec: MaskSpec
         if let from {
-            let decoded = try PNGCodec.read(from)
-            if decoded.droppedAlpha {
-                notes.append("\(from): the alpha channel was ignored; the mask is read from the gray/colour values")
+            spec = .file(path: from, invert: invert)
+            if target == nil {
+                let decoded = try PNGCodec.read(from)
+                target = (decoded.image.height, decoded.image.width, nil)
             }
-            let t = target ?? (decoded.image.height, decoded.image.width, nil)
-            let result = try MaskFile.normalise(decoded.image, path: from, height: t.height, width: t.width,
-                                                channels: t.channels, invert: invert)
-            mask = result.mask
-            notes += result.notes
-            what = "checked \(from), \(decoded.sourceFormat)"
-        } else if preset != nil || !texts.isEmpty {
-            let stamps = preset != nil ? TextMask.seedReport : texts.indices.map { i in
+        } else if preset != nil {
+            spec = .seedReportText
+            target = target ?? (TextMask.seedReportSize.height, TextMask.seedReportSize.width, nil)
+        } else if !texts.isEmpty {
+            spec = .text(texts.indices.map { i in
                 TextStamp(text: texts[i], fontSize: fontSizes.count == 1 ? fontSizes[0] : fontSizes[i],
                           x: positions[i].x, y: positions[i].y)
-            }
-            guard target != nil || preset != nil else {
-                throw DIPError.invalidValue(name: "--text", value: texts[0], reason: "a text mask needs a size: give --size WxH or --like IMAGE.png")
-            }
-            let t = target ?? (TextMask.seedReportSize.height, TextMask.seedReportSize.width, nil)
-            let fontPath = try font ?? FontDirectory.locate(TextMask.seedReportFontFile)
-            mask = try TextMask.render(stamps, height: t.height, width: t.width, fontPath: fontPath)
-            what = preset != nil ? "text preset seed-report" : "text, \(stamps.count) string\(stamps.count == 1 ? "" : "s")"
-            what += " in \(URL(fileURLWithPath: fontPath).lastPathComponent)"
+            }, fontPath: font)
         } else {
-            guard let t = target else {
-                throw DIPError.invalidValue(name: "--bernoulli", value: "\(bernoulli ?? 0.5)", reason: "a Bernoulli mask needs a size: give --size WxH or --like IMAGE.png")
-            }
-            if perChannel, let channels = t.channels, channels != 3 {
-                throw DIPError.invalidValue(name: "--per-channel", value: like ?? preview ?? "", reason: "draws one mask per colour channel, but this image is gray; leave --per-channel out")
-            }
-            let p = bernoulli ?? 0.5
-            let s = seed ?? 0
-            mask = try BernoulliMask.make(channels: perChannel ? 3 : 1, height: t.height, width: t.width,
-                                          keepFraction: p, seed: s)
-            what = "Bernoulli keep \(p), seed \(s)\(perChannel ? ", per channel" : "")"
+            spec = .bernoulli(keep: bernoulli ?? 0.5, seed: seed ?? 0, perChannel: perChannel)
         }
+        guard let t = target else {
+            throw DIPError.invalidValue(name: "mask size", value: "unknown", reason: "give --size WxH or --like IMAGE.png")
+        }
+        let made = try spec.make(height: t.height, width: t.width, channels: t.channels)
+        let mask = made.mask, notes = made.notes, what = made.summary
 
         // Encode everything before writing anything, so a bad preview leaves no mask behind.
         let maskBytes = try PNGCodec.encode(mask)

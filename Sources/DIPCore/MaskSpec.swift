@@ -1,0 +1,58 @@
+import Foundation
+
+/// What mask to use, as a user describes it: the one place that turns a description into an
+/// Image, shared by `dip-report mask`, `dip-report inpaint` and the experiment catalog.
+public enum MaskSpec: Sendable, Hashable, Codable {
+    /// Bernoulli: keep each pixel with probability `keep`; `perChannel` draws one mask per
+    /// colour channel, as upstream does for RGB images.
+    case bernoulli(keep: Double, seed: UInt64, perChannel: Bool)
+    /// Text drawn as holes; `fontPath` nil means fonts/FreeSansBold.ttf.
+    case text([TextStamp], fontPath: String?)
+    /// The seed report's three strings in FreeSansBold.
+    case seedReportText
+    /// A user's mask file, checked and normalised (`invert` swaps known and hole).
+    case file(path: String, invert: Bool)
+
+    /// A mask made from a spec, with what a user should be told about it.
+    public struct Made: Sendable {
+        /// The mask: 1 = known, 0 = hole.
+        public var mask: Image
+        /// Notes and warnings (alpha ignored, values thresholded, suspicious polarity...).
+        public var notes: [String]
+        /// A short description for summaries: "Bernoulli keep 0.5, seed 1".
+        public var summary: String
+    }
+
+    /// Makes the mask for an image of `height` x `width` with `channels` channels (nil when the
+    /// image is not known, e.g. a bare `--size`).
+    public func make(height: Int, width: Int, channels: Int?) throws -> Made {
+        switch self {
+        case let .bernoulli(keep, seed, perChannel):
+            if perChannel, let channels, channels != 3 {
+                throw DIPError.invalidValue(name: "--per-channel", value: "\(channels) channel(s)",
+                                            reason: "draws one mask per colour channel, but the image is gray; leave --per-channel out")
+            }
+            let mask = try BernoulliMask.make(channels: perChannel ? 3 : 1, height: height, width: width,
+                                              keepFraction: keep, seed: seed)
+            return Made(mask: mask, notes: [], summary: "Bernoulli keep \(keep), seed \(seed)\(perChannel ? ", per channel" : "")")
+        case let .text(stamps, fontPath):
+            let path = try fontPath ?? FontDirectory.locate(TextMask.seedReportFontFile)
+            let mask = try TextMask.render(stamps, height: height, width: width, fontPath: path)
+            return Made(mask: mask, notes: [],
+                        summary: "text, \(stamps.count) string\(stamps.count == 1 ? "" : "s") in \(URL(fileURLWithPath: path).lastPathComponent)")
+        case .seedReportText:
+            let path = try FontDirectory.locate(TextMask.seedReportFontFile)
+            let mask = try TextMask.render(TextMask.seedReport, height: height, width: width, fontPath: path)
+            return Made(mask: mask, notes: [], summary: "text preset seed-report in \(TextMask.seedReportFontFile)")
+        case let .file(path, invert):
+            let decoded = try PNGCodec.read(path)
+            var notes: [String] = []
+            if decoded.droppedAlpha {
+                notes.append("\(path): the alpha channel was ignored; the mask is read from the gray/colour values")
+            }
+            let result = try MaskFile.normalise(decoded.image, path: path, height: height, width: width,
+                                                channels: channels, invert: invert)
+            return Made(mask: result.mask, notes: notes + result.notes, summary: "checked \(path), \(decoded.sourceFormat)")
+        }
+    }
+}
