@@ -6,5 +6,5 @@ struct DIPReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dip-report",
         abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
-        subcommands: [])
+        subcommands: [NetCommand.self])
 }
