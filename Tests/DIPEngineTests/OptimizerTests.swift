@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DIPEngine
 
@@ -68,6 +69,27 @@ struct OptimizerTests {
         #expect(close(a.array, [-0.0004567578143905848, 0.001184677006676793, 0], 1e-5))
         #expect(close(b.array, [2.9700064659118652, -4.030004978179932], 1e-6))
         #expect(throws: EngineError.self) { try Adam([(a, gb)], learningRate: 0.1) }
+    }
+
+    @Test("long tensors (the eight-lane path) give the same bits as one-element tensors (the scalar path)")
+    func adamVectorPath() throws {
+        let n = 21
+        let start = (0..<n).map { Float($0) * 0.13 - 1 }
+        let long = Tensor([n], values: start), longGrad = Tensor([n])
+        let singles = start.map { Tensor([1], values: [$0]) }, singleGrads = start.map { _ in Tensor([1]) }
+        let vector = try Adam([(long, longGrad)], learningRate: 0.01)
+        let scalar = try Adam(Array(zip(singles, singleGrads)), learningRate: 0.01)
+        for step in 0..<4 {
+            for j in 0..<n {
+                let g = sin(Float(j * 7 + step)) * Float(j + 1)
+                longGrad.pointer[j] = g
+                singleGrads[j].pointer[0] = g
+            }
+            vector.step()
+            scalar.step()
+        }
+        #expect(long.array == singles.map { $0.pointer[0] })
+        #expect(vector.secondMoments[0].array == scalar.secondMoments.map { $0.pointer[0] })
     }
 
     /// Runs L-BFGS with upstream's settings and returns the iterate seen by each evaluation.
