@@ -170,17 +170,29 @@ public struct NetworkSummary: Sendable {
         return (below, above)
     }
 
+    /// The smallest multiple of 2^depth that fits; every larger multiple fits too (all limits
+    /// are lower bounds, and halving a multiple of 2^depth never leaves an odd side).
+    public static func smallestFittingMultiple(_ config: SkipConfig) -> Int {
+        var side = config.sizeDivisor
+        while !fits(config, side: side) { side += config.sizeDivisor }
+        return side
+    }
+
     /// Turns a walk failure into one line that names the size at fault and sizes that work.
     private static func explain(_ failure: Walker.Failure, config: SkipConfig, input: Size) -> String {
         // Rows and columns never interact, so find which side fails and suggest for that one.
         let badSides = [("height", input.height), ("width", input.width)].filter { !fits(config, side: $0.1) }
-        let hints = badSides.map { name, side -> String in
+        var hints = badSides.map { name, side -> String in
             let near = nearestFittingSides(config, to: side)
             let options = [near.below, near.above].compactMap { $0 }.map(String.init)
             return options.isEmpty ? "no \(name) near \(side) works"
                                    : "\(name) \(options.joined(separator: " or ")) would work"
         }
-        let rule = "a multiple of \(config.sizeDivisor) (2^depth) always works"
+        if badSides.count == 2, badSides[0].1 == badSides[1].1 {
+            hints = [hints[0].replacingOccurrences(of: "height ", with: "height and width ")]
+        }
+        let multiple = config.sizeDivisor
+        let rule = "multiples of \(multiple) (2^depth) from \(smallestFittingMultiple(config)) up always work"
         return "input \(input) does not fit the network: \(failure.reason); "
             + (hints.isEmpty ? "" : hints.joined(separator: ", ") + "; ") + rule
     }

@@ -99,7 +99,7 @@ struct NetworkSummaryTests {
         } catch let EngineError.shape(message) {
             #expect(message.contains("510x512"))
             #expect(message.contains("height 480 or 512 would work"))
-            #expect(message.contains("multiple of 32"))
+            #expect(message.contains("multiples of 32 (2^depth) from 64 up always work"))
         }
         #expect(NetworkSummary.fits(vase, side: 320))
         #expect(!NetworkSummary.fits(vase, side: 330))
@@ -109,6 +109,16 @@ struct NetworkSummaryTests {
         #expect(NetworkSummary.fits(table1, side: 333))
         #expect(!NetworkSummary.fits(table1, side: 16))
         #expect(throws: EngineError.self) { try NetworkSummary(config: table1, height: 0, width: 64) }
+        // The deepest 3x3 conv needs more than one pixel to reflection-pad (upstream issue #57).
+        #expect(NetworkSummary.smallestFittingMultiple(table1) == 64)
+        do {
+            _ = try NetworkSummary(config: table1, height: 8, width: 8)
+            Issue.record("8x8 should be too small")
+        } catch let EngineError.shape(message) {
+            #expect(message.contains("too small to reflection-pad by 1"))
+            #expect(message.contains("height and width 33 would work"))
+            #expect(message.contains("from 64 up"))
+        }
     }
 
     @Test("the parameter count equals the upstream state_dict's parameters for every preset")
