@@ -178,7 +178,9 @@ public final class LBFGS {
         self.historySize = historySize
     }
 
-    /// Upstream's optimize(): one `step` of `iterations` iterations, tolerances disabled.
+    /// Upstream's optimize() L-BFGS: one `step` of `iterations` iterations, tolerances disabled.
+    /// (Upstream first runs 100 Adam steps at lr 0.001 through the same closure; that warm-up
+    /// belongs to the fit loop, not to this type.)
     public static func upstream(parameters: [Tensor], iterations: Int, learningRate: Double) -> LBFGS {
         LBFGS(parameters: parameters, learningRate: learningRate, maxIterations: iterations,
               toleranceGrad: -1, toleranceChange: -1, historySize: 100)
