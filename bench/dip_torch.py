@@ -106,6 +106,12 @@ def main():
     m = (torch.rand(1, 1, a.size, a.size) > 0.5).float()
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     mse = nn.MSELoss()
+    macs = [0]
+
+    def count(mod, inp, out):
+        macs[0] += out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, nn.Conv2d)]
     fw, bw, st = [], [], []
     for it in range(a.iters + 1):
         t0 = time.perf_counter()
@@ -117,21 +123,28 @@ def main():
         t2 = time.perf_counter()
         opt.step()
         t3 = time.perf_counter()
-        if it > 0:
+        if it == 0:
+            for h in hooks:
+                h.remove()
+        else:
             fw.append(t1 - t0); bw.append(t2 - t1); st.append(t3 - t2)
     tot = [f + b + s for f, b, s in zip(fw, bw, st)]
+    med = statistics.median(tot)
+    # The same keys as dip-report's BenchmarkResult, so `dip-report bench --peer` reads it.
     res = {
-        "peer": f"pytorch {torch.__version__}", "net": a.net, "size": a.size, "threads": a.threads,
-        "channels_last": a.channels_last, "parameters": params, "iterations": a.iters,
-        "forward_s": statistics.median(fw), "backward_s": statistics.median(bw),
-        "optimizer_s": statistics.median(st), "iteration_s": statistics.median(tot),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "implementation": f"pytorch {torch.__version__}" + (" channels_last" if a.channels_last else ""),
+        "net": a.net, "size": a.size, "threads": a.threads, "conv": "pytorch default",
+        "iterations": a.iters, "iterationSeconds": med,
+        "forwardSeconds": statistics.mean(fw), "backwardSeconds": statistics.mean(bw),
+        "optimizerSeconds": statistics.mean(st), "forwardMACs": macs[0],
+        "gflops": 6 * macs[0] / med / 1e9, "parameters": params,
+        "peakMemoryMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if a.json:
         print(json.dumps(res))
     else:
         for k, v in res.items():
-            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+            print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
 
 
 if __name__ == "__main__":

@@ -56,12 +56,16 @@ public enum PNGCodec {
         // from gamma-converting 8-bit samples (PIL, which upstream uses, ignores them too).
         let (stream, complete) = scanChunks(bytes)
 
+        // libpng keeps the memory pointer until finish_read, so the bytes need storage whose
+        // lifetime we control (an array's withUnsafeBytes pointer is valid only in its closure;
+        // release builds did free it early).
+        let streamBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(stream.count, 1), alignment: 16)
+        defer { streamBuffer.deallocate() }
+        streamBuffer.copyBytes(from: stream)
         var png = png_image()
         png.version = png_uint_32(PNG_IMAGE_VERSION)
         defer { png_image_free(&png) }
-        let began = stream.withUnsafeBytes { raw in
-            png_image_begin_read_from_memory(&png, raw.baseAddress, raw.count)
-        }
+        let began = png_image_begin_read_from_memory(&png, streamBuffer.baseAddress, stream.count)
         guard began != 0 else {
             throw DIPError.badFile(path: name, reason: "not a readable PNG (libpng: \(message(of: png)))")
         }

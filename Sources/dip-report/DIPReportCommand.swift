@@ -6,5 +6,6 @@ struct DIPReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dip-report",
         abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
-        subcommands: [DataCommand.self, MaskCommand.self, PSNRCommand.self])
+        subcommands: [InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
+                      PSNRCommand.self, DataCommand.self])
 }

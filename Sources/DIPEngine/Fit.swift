@@ -1,0 +1,444 @@
+import DIPCore
+import Foundation
+
+/// One inpainting problem: the clean image (ground truth, used for PSNR when known) and the
+/// mask (1 = known pixel, 0 = hole; one channel, or one per image channel).
+///
+/// The network only ever sees the known pixels: the loss is computed on m * out against
+/// m * x0 (dip-spec §6), so the hole pixels of `image` never influence the fit.
+public struct FitProblem: Sendable {
+    /// The image; its known pixels are the data, all of it is the ground truth when
+    /// `hasGroundTruth`.
+    public var image: Image
+    /// The mask.
+    public var mask: Image
+    /// Whether `image` is clean everywhere (a benchmark) or only at the known pixels (a user's
+    /// damaged photo): without ground truth no PSNR against it is reported.
+    public var hasGroundTruth: Bool
+
+    /// Creates a problem; the mask must match the image's size.
+    public init(image: Image, mask: Image, hasGroundTruth: Bool = true) throws {
+        guard mask.height == image.height, mask.width == image.width,
+              mask.channels == 1 || mask.channels == image.channels else {
+            throw EngineError.shape("the mask is \(mask.sizeDescription) but the image is \(image.sizeDescription)")
+        }
+        self.image = image
+        self.mask = mask
+        self.hasGroundTruth = hasGroundTruth
+    }
+}
+
+/// One sampled point of a fit's curve.
+public struct CurvePoint: Sendable, Codable, Hashable {
+    /// 0-based iteration whose (pre-step) output was measured.
+    public var iteration: Int
+    /// The masked MSE loss.
+    public var loss: Double
+    /// PSNR of the output against the clean image, all pixels (nil without ground truth).
+    public var psnr: Double?
+    /// PSNR over the hole pixels only.
+    public var psnrHoles: Double?
+    /// PSNR(x0 * m, out * m): what backtracking watches; needs no ground truth.
+    public var psnrKnown: Double
+}
+
+/// How a fit ended.
+public enum FitStatus: Sendable, Codable, Hashable, CustomStringConvertible {
+    /// All iterations ran.
+    case done
+    /// The loss became NaN or infinite at this iteration; the fit stopped there.
+    case diverged(iteration: Int)
+    /// The caller cancelled before this iteration.
+    case cancelled(iteration: Int)
+
+    /// "done", "diverged at iteration 12", ...
+    public var description: String {
+        switch self {
+        case .done: return "done"
+        case let .diverged(i): return "diverged at iteration \(i)"
+        case let .cancelled(i): return "cancelled at iteration \(i)"
+        }
+    }
+}
+
+/// Seconds spent in each phase, summed over the fit.
+public struct FitTimings: Sendable, Codable, Hashable {
+    /// Input perturbation and forward pass.
+    public var forward: Double = 0
+    /// Loss, metrics and backward pass.
+    public var backward: Double = 0
+    /// Optimiser steps.
+    public var optimizer: Double = 0
+    /// Everything, set-up excluded.
+    public var total: Double = 0
+    /// Iterations actually run.
+    public var iterations: Int = 0
+}
+
+/// The best sampled iterate.
+public struct BestIterate: Sendable {
+    /// Its PSNR against the clean image.
+    public var psnr: Double
+    /// Its iteration.
+    public var iteration: Int
+    /// The picture.
+    public var image: Image
+}
+
+/// What a fit produced.
+public struct FitResult: Sendable {
+    /// The configuration that ran.
+    public var config: FitConfig
+    /// The seed.
+    public var seed: UInt64
+    /// Sampled points (every `psnrEvery` iterations and the last).
+    public var curve: [CurvePoint]
+    /// The loss of every iteration.
+    public var losses: [Double]
+    /// The final render (see FinalRender), clamped to [0, 1] by the sigmoid already.
+    public var finalImage: Image
+    /// PSNR of the final render (nil without ground truth).
+    public var finalPSNR: Double?
+    /// PSNR of the final render over the hole pixels.
+    public var finalPSNRHoles: Double?
+    /// The best sampled iterate (nil without ground truth).
+    public var best: BestIterate?
+    /// Iterations at which backtracking restored the checkpoint.
+    public var backtracks: [Int]
+    /// How the fit ended.
+    public var status: FitStatus
+    /// Where the time went.
+    public var timings: FitTimings
+    /// Whether the network ran on a reflection-padded canvas (and by how much).
+    public var workingSize: (height: Int, width: Int)
+}
+
+/// Progress, reported after every iteration.
+public struct FitProgress: Sendable {
+    /// Iterations completed.
+    public var iteration: Int
+    /// Iterations planned.
+    public var iterations: Int
+    /// Loss of the last iteration.
+    public var loss: Double
+    /// Last measured PSNR (whole image), if any.
+    public var psnr: Double?
+    /// Seconds since the loop started.
+    public var elapsed: Double
+}
+
+/// Fits a skip network to one problem: the Deep Image Prior loop of dip-spec §6.
+///
+/// Randomness: weights from the `.weights` stream, z from `.inputCode`, the perturbation of
+/// iteration i from `.perturbation` substream i, all from the one seed; so the same seed, backend
+/// and thread count give the same curve to the bit.
+public final class Fitter {
+    /// The problem.
+    public let problem: FitProblem
+    /// The configuration.
+    public let config: FitConfig
+    /// The seed.
+    public let seed: UInt64
+    /// The network being fitted.
+    public let network: SkipNetwork
+    /// The size the network runs at (the image size, or larger when it had to be padded).
+    public let workingHeight: Int
+    /// See `workingHeight`.
+    public let workingWidth: Int
+
+    private let z: Tensor
+    private let zIt: Tensor
+    private let target: Tensor
+    private let maskTensor: Tensor
+    private let gradient: Tensor
+    private let parallel: ChannelParallel
+    /// Scale that turns the padded canvas's mean into upstream's mean over the image's C*H*W.
+    private let lossScale: Double
+
+    /// Prepares a fit: validates, builds and initialises the network, draws z.
+    public init(problem: FitProblem, config: FitConfig, seed: UInt64, backend: any ComputeBackend) throws {
+        try config.validate()
+        guard config.network.outputChannels == problem.image.channels else {
+            throw EngineError.invalidConfig("the network outputs \(config.network.outputChannels) channels but the image has \(problem.image.channels)")
+        }
+        self.problem = problem
+        self.config = config
+        self.seed = seed
+        let (h, w) = Fitter.workingSize(for: config.network, height: problem.image.height, width: problem.image.width)
+        workingHeight = h
+        workingWidth = w
+        network = try SkipNetwork(config: config.network, backend: backend, gammaInit: config.gammaInit,
+                                  convAlgorithm: config.convAlgorithm, seed: seed)
+        try network.prepare(height: h, width: w)
+        z = config.inputCode.make(height: h, width: w, seed: seed)
+        zIt = Tensor(z.dims)
+        parallel = ChannelParallel(threads: max(1, backend.threads))
+        let c = problem.image.channels
+        target = Tensor([c, h, w])
+        maskTensor = Tensor([c, h, w])
+        gradient = Tensor([c, h, w])
+        // The canvas is the image at offset (top, left); the padding has mask 0 so it never
+        // enters the loss, and the loss is rescaled to upstream's normaliser C*H*W.
+        let top = (h - problem.image.height) / 2, left = (w - problem.image.width) / 2
+        let img = problem.image, m = problem.mask
+        for ch in 0..<c {
+            let mc = m.channels == 1 ? 0 : ch
+            for y in 0..<img.height {
+                for x in 0..<img.width {
+                    let o = (ch * h + y + top) * w + x + left
+                    target.pointer[o] = img[ch, y, x]
+                    maskTensor.pointer[o] = m[mc, y, x]
+                }
+            }
+        }
+        lossScale = Double(h * w) / Double(img.height * img.width)
+    }
+
+    /// The size the network must run at for an image of `height` x `width`: the image size when
+    /// every level has a skip branch (its concat crops to fit), else the next multiple of
+    /// 2^depth, where the image is placed in the middle of a canvas the loss ignores.
+    public static func workingSize(for net: SkipConfig, height: Int, width: Int) -> (Int, Int) {
+        if net.skip.allSatisfy({ $0 > 0 }) && net.downsampling == .stride { return (height, width) }
+        let d = net.sizeDivisor
+        return ((height + d - 1) / d * d, (width + d - 1) / d * d)
+    }
+
+    /// Whether the network runs on a larger canvas than the image.
+    public var isPadded: Bool { workingHeight != problem.image.height || workingWidth != problem.image.width }
+
+    /// Fills zIt with z + sigma_p * N(0, 1) of iteration `iteration`'s stream (or copies z).
+    private func perturb(iteration: Int) {
+        guard config.perturbation > 0 else { zIt.copy(from: z); return }
+        let stream = RandomStream(seed: seed, purpose: .perturbation, substream: UInt64(iteration))
+        let n = z.count, blocks = (n + 3) / 4
+        let parts = 64
+        let sigma = config.perturbation
+        let zp = UncheckedBox(z.pointer), op = UncheckedBox(zIt.pointer)
+        // Fixed partition into 64 block ranges, whatever the thread count: same bits.
+        parallel.run(parts) { part in
+            let lo = blocks * part / parts, hi = blocks * (part + 1) / parts
+            let out = UnsafeMutableBufferPointer(start: op.value, count: n)
+            stream.fillNormal(out, blocks: UInt64(lo)..<UInt64(hi), mean: 0, std: sigma)
+            let start = lo * 4, end = min(hi * 4, n)
+            if start < end { for i in start..<end { out[i] += zp.value[i] } }
+        }
+    }
+
+    /// The network output cropped to the image.
+    private func image(from output: Tensor) -> Image {
+        let c = problem.image.channels, H = problem.image.height, W = problem.image.width
+        var out = Image(channels: c, height: H, width: W)
+        let top = (workingHeight - H) / 2, left = (workingWidth - W) / 2
+        out.pixels.withUnsafeMutableBufferPointer { dst in
+            for ch in 0..<c {
+                for y in 0..<H {
+                    let src = output.pointer + (ch * workingHeight + y + top) * workingWidth + left
+                    (dst.baseAddress! + (ch * H + y) * W).update(from: src, count: W)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Measures one output: the curve point and the picture.
+    private func measure(_ output: Tensor, iteration: Int, loss: Double) throws -> (CurvePoint, Image) {
+        let img = image(from: output)
+        let known = try Metrics.psnr(img.masked(by: problem.mask), problem.image.masked(by: problem.mask))
+        var point = CurvePoint(iteration: iteration, loss: loss, psnr: nil, psnrHoles: nil, psnrKnown: known)
+        if problem.hasGroundTruth {
+            point.psnr = try Metrics.psnr(img, problem.image)
+            point.psnrHoles = try Metrics.psnr(img, problem.image, mask: problem.mask, region: .holes)
+        }
+        return (point, img)
+    }
+
+    /// Loss and gradient (written into `gradient`) of a network output.
+    private func lossAndGradient(_ output: Tensor) throws -> Double {
+        let loss = try MaskedMSELoss.value(output: output, target: target, mask: maskTensor) * lossScale
+        try MaskedMSELoss.gradient(output: output, target: target, mask: maskTensor, into: gradient)
+        if lossScale != 1 {
+            let s = Float(lossScale)
+            for i in 0..<gradient.count { gradient.pointer[i] *= s }
+        }
+        return loss
+    }
+
+    /// Runs the fit. `progress` hears of every iteration; `shouldCancel` is polled before each.
+    public func run(progress: (FitProgress) -> Void = { _ in },
+                    shouldCancel: () -> Bool = { false }) throws -> FitResult {
+        let params = network.tensors.filter { !$0.isBuffer }
+        var curve: [CurvePoint] = []
+        var losses: [Double] = []
+        losses.reserveCapacity(config.iterations)
+        var best: BestIterate?
+        var backtracks: [Int] = []
+        var status = FitStatus.done
+        var timings = FitTimings()
+        let clock = ContinuousClock()
+        let start = clock.now
+        func seconds(_ d: Duration) -> Double {
+            Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+        var lastPSNR: Double?
+
+        // One evaluation: perturb, forward, loss, measure, backward. Returns the loss.
+        func evaluate(_ iteration: Int, backtrack: inout Bool) throws -> Double {
+            let t0 = clock.now
+            perturb(iteration: iteration)
+            let out = try network.forward(zIt)
+            let t1 = clock.now
+            let loss = try lossAndGradient(out)
+            losses.append(loss)
+            guard loss.isFinite else { throw Divergence(iteration: iteration) }
+            let sample = iteration % config.psnrEvery == 0 || iteration == config.iterations - 1
+            let checkBacktrack = config.backtracking.map { iteration % $0.interval == 0 } ?? false
+            if sample || checkBacktrack {
+                let (point, img) = try measure(out, iteration: iteration, loss: loss)
+                if sample {
+                    curve.append(point)
+                    if let p = point.psnr {
+                        lastPSNR = p
+                        if best == nil || p > best!.psnr { best = BestIterate(psnr: p, iteration: iteration, image: img) }
+                    }
+                }
+                backtrack = checkBacktrack && backtracker.shouldRestore(point.psnrKnown)
+            }
+            try network.backward(gradOutput: gradient)
+            timings.forward += seconds(t1 - t0)
+            timings.backward += seconds(clock.now - t1)
+            return loss
+        }
+
+        var backtracker = Backtracker(config.backtracking, params: params)
+        switch config.optimizer {
+        case let .adam(lr):
+            let adam = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) }, learningRate: lr)
+            // `counter` is the notebook's i: it does not advance on a fallback (dip-spec §6).
+            var counter = 0
+            for step in 0..<config.iterations {
+                if shouldCancel() { status = .cancelled(iteration: step); break }
+                var restore = false
+                let loss: Double
+                do { loss = try evaluate(counter, backtrack: &restore) } catch let d as Divergence {
+                    status = .diverged(iteration: d.iteration); break
+                }
+                if restore {
+                    backtracker.restore()
+                    backtracks.append(counter)
+                } else {
+                    counter += 1
+                }
+                let t = clock.now
+                adam.step()
+                timings.optimizer += seconds(clock.now - t)
+                timings.iterations += 1
+                progress(FitProgress(iteration: step + 1, iterations: config.iterations, loss: loss,
+                                     psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+            }
+        case let .lbfgs(lr):
+            let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
+            var evaluations = 0
+            do {
+                try lbfgs.step(closure: {
+                    if shouldCancel() { throw Cancellation(iteration: evaluations) }
+                    var ignored = false
+                    let loss = try evaluate(evaluations, backtrack: &ignored)
+                    evaluations += 1
+                    timings.iterations += 1
+                    progress(FitProgress(iteration: evaluations, iterations: config.iterations, loss: loss,
+                                         psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                    return (loss, LBFGS.flatten(params.map { $0.gradient! }))
+                })
+            } catch let d as Divergence {
+                status = .diverged(iteration: d.iteration)
+            } catch let c as Cancellation {
+                status = .cancelled(iteration: c.iteration)
+            }
+        }
+
+        // The final render, in train-mode BN like every other pass.
+        let t = clock.now
+        switch config.finalRender {
+        case .unperturbed: zIt.copy(from: z)
+        case .lastPerturbed: perturb(iteration: max(0, timings.iterations - 1))
+        }
+        let out = try network.forward(zIt)
+        let finalImage = image(from: out)
+        timings.forward += seconds(clock.now - t)
+        timings.total = seconds(clock.now - start)
+        var finalPSNR: Double?, finalHoles: Double?
+        if problem.hasGroundTruth, finalImage.pixels.allSatisfy({ $0.isFinite }) {
+            finalPSNR = try Metrics.psnr(finalImage, problem.image)
+            finalHoles = try Metrics.psnr(finalImage, problem.image, mask: problem.mask, region: .holes)
+        }
+        return FitResult(config: config, seed: seed, curve: curve, losses: losses, finalImage: finalImage,
+                         finalPSNR: finalPSNR, finalPSNRHoles: finalHoles, best: best, backtracks: backtracks,
+                         status: status, timings: timings, workingSize: (workingHeight, workingWidth))
+    }
+}
+
+private struct Divergence: Error { let iteration: Int }
+private struct Cancellation: Error { let iteration: Int }
+
+/// The restoration notebook's checkpoint of the parameters (not the BN buffers, which are not
+/// parameters) and its PSNR on the known pixels.
+private struct Backtracker {
+    let settings: Backtracking?
+    let params: [NamedTensor]
+    var saved: [[Float]] = []
+    var lastPSNR: Double?
+
+    init(_ settings: Backtracking?, params: [NamedTensor]) {
+        self.settings = settings
+        self.params = params
+    }
+
+    /// Called every `interval` iterations with PSNR(x0 m, out m): true means "restore";
+    /// otherwise the checkpoint moves here.
+    mutating func shouldRestore(_ psnr: Double) -> Bool {
+        guard let settings else { return false }
+        if let last = lastPSNR, psnr - last < -settings.threshold { return true }
+        saved = params.map { $0.value.array }
+        lastPSNR = psnr
+        return false
+    }
+
+    /// Copies the checkpoint back into the parameters.
+    func restore() {
+        for (p, v) in zip(params, saved) {
+            v.withUnsafeBufferPointer { p.value.pointer.update(from: $0.baseAddress!, count: v.count) }
+        }
+    }
+}
+
+extension FitResult {
+    /// The curve as JSON: every iteration's loss, the sampled PSNR points, the best iterate and
+    /// the status; the file `dip-report inpaint --curve` writes.
+    public func curveJSON() throws -> [UInt8] {
+        struct Payload: Encodable {
+            var schema = "dip-report/curve"
+            var version = 1
+            var seed: UInt64
+            var config: FitConfig
+            var status: String
+            var iterations: Int
+            var finalPSNR: Double?
+            var finalPSNRHoles: Double?
+            var bestPSNR: Double?
+            var bestIteration: Int?
+            var backtracks: [Int]
+            var seconds: Double
+            var samples: [CurvePoint]
+            var losses: [Double]
+        }
+        let p = Payload(seed: seed, config: config, status: status.description, iterations: timings.iterations,
+                        finalPSNR: finalPSNR, finalPSNRHoles: finalPSNRHoles, bestPSNR: best?.psnr,
+                        bestIteration: best?.iteration, backtracks: backtracks, seconds: timings.total,
+                        samples: curve, losses: losses)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // JSON has no infinity or NaN: a perfect fit's PSNR is "inf", a diverged loss "nan".
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return Array(try encoder.encode(p))
+    }
+}

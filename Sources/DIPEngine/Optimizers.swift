@@ -1,0 +1,345 @@
+import Foundation
+
+/// Adam exactly as `torch.optim.Adam` computes it (single-tensor path, no weight decay, no
+/// AMSGrad, constant learning rate), over (parameter, gradient) tensor pairs that the network
+/// owns: the optimizer reads the gradients and updates the parameters in place.
+///
+/// The arithmetic follows PyTorch's order of operations in Float32 so trajectories agree with a
+/// PyTorch run to rounding: m += (1-b1)(g-m); v = v*b2 + ((1-b2) g) g;
+/// denom = sqrt(v)/sqrt(1-b2^t) + eps; p += (-lr/(1-b1^t)) m / denom.
+public final class Adam {
+    /// The tensors updated in place.
+    public let parameters: [Tensor]
+    /// The gradients read at each step, one per parameter, same shape.
+    public let gradients: [Tensor]
+    /// First moments (PyTorch's exp_avg), one per parameter; part of a checkpoint.
+    public let firstMoments: [Tensor]
+    /// Second moments (PyTorch's exp_avg_sq), one per parameter; part of a checkpoint.
+    public let secondMoments: [Tensor]
+    /// Steps taken (PyTorch's state "step"); set it when restoring a checkpoint.
+    public var stepCount: Int = 0
+    /// Learning rate; constant unless the caller changes it.
+    public var learningRate: Double
+    /// Decay of the first moment.
+    public let beta1: Double
+    /// Decay of the second moment.
+    public let beta2: Double
+    /// Added to the denominator for numerical safety.
+    public let epsilon: Double
+
+    /// Creates the optimizer with zero moments. Throws EngineError.shape when a gradient's
+    /// shape differs from its parameter's.
+    public init(_ pairs: [(parameter: Tensor, gradient: Tensor)], learningRate: Double,
+                beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) throws {
+        for (i, pair) in pairs.enumerated() where pair.parameter.dims != pair.gradient.dims {
+            throw EngineError.shape("Adam: parameter \(i) is \(pair.parameter.dims) but its gradient is \(pair.gradient.dims)")
+        }
+        self.parameters = pairs.map(\.parameter)
+        self.gradients = pairs.map(\.gradient)
+        self.firstMoments = pairs.map { Tensor($0.parameter.dims) }
+        self.secondMoments = pairs.map { Tensor($0.parameter.dims) }
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    /// Number of scalar parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// Applies one update from the current gradients.
+    public func step() {
+        stepCount += 1
+        let t = Double(stepCount)
+        // PyTorch computes the bias corrections in double, then the kernels round them to Float.
+        let biasCorrection1 = 1 - pow(beta1, t)
+        let biasCorrection2Sqrt = (1 - pow(beta2, t)).squareRoot()
+        let negStep = Float(-(learningRate / biasCorrection1))
+        let bc2 = Float(biasCorrection2Sqrt)
+        let w1 = Float(1 - beta1), b2 = Float(beta2), c2 = Float(1 - beta2), eps = Float(epsilon)
+        for i in parameters.indices {
+            let x = parameters[i].pointer, g = gradients[i].pointer
+            let m = firstMoments[i].pointer, v = secondMoments[i].pointer
+            let count = parameters[i].count
+            // Eight lanes at a time (the same operations in the same order, so the same bits as
+            // the scalar tail); the compiler does not vectorize the scalar loop by itself.
+            typealias V = SIMD8<Float>
+            let vw1 = V(repeating: w1), vb2 = V(repeating: b2), vc2 = V(repeating: c2)
+            let vbc2 = V(repeating: bc2), veps = V(repeating: eps), vstep = V(repeating: negStep)
+            var j = 0
+            while j + 8 <= count {
+                let gj = UnsafeRawPointer(g + j).loadUnaligned(as: V.self)
+                let mOld = UnsafeRawPointer(m + j).loadUnaligned(as: V.self)
+                let vOld = UnsafeRawPointer(v + j).loadUnaligned(as: V.self)
+                let xOld = UnsafeRawPointer(x + j).loadUnaligned(as: V.self)
+                let mj = mOld + vw1 * (gj - mOld)
+                let vj = vOld * vb2 + vc2 * gj * gj
+                UnsafeMutableRawPointer(m + j).storeBytes(of: mj, as: V.self)
+                UnsafeMutableRawPointer(v + j).storeBytes(of: vj, as: V.self)
+                UnsafeMutableRawPointer(x + j).storeBytes(of: xOld + vstep * mj / (vj.squareRoot() / vbc2 + veps), as: V.self)
+                j += 8
+            }
+            while j < count {
+                let gj = g[j]
+                let mj = m[j] + w1 * (gj - m[j])
+                let vj = v[j] * b2 + c2 * gj * gj
+                m[j] = mj
+                v[j] = vj
+                x[j] = x[j] + negStep * mj / (vj.squareRoot() / bc2 + eps)
+                j += 1
+            }
+        }
+    }
+}
+
+/// L-BFGS as `torch.optim.LBFGS` runs without a line search: a port of its `step(closure)`,
+/// including the state it keeps between calls, so a fit that upstream ran with
+/// `LBFGS(params, max_iter=N, lr=LR, tolerance_grad=-1, tolerance_change=-1)` takes the same path.
+///
+/// Vectors are Float32 like PyTorch's; dot products accumulate in Double (PyTorch accumulates
+/// in Float32 blocks, so results agree to rounding, not to the bit).
+public final class LBFGS {
+    /// Why a `step` call returned.
+    public enum StopReason: String, Sendable {
+        /// max_iter iterations done.
+        case maxIterations
+        /// max_eval function evaluations done.
+        case maxEvaluations
+        /// max |g| <= tolerance_grad.
+        case gradientTolerance
+        /// The step or the loss change fell below tolerance_change, or the direction was not
+        /// one of descent (g.d > -tolerance_change).
+        case changeTolerance
+    }
+
+    /// One function evaluation, reported to the caller's callback.
+    public struct Evaluation: Sendable {
+        /// 1-based count of evaluations over the optimizer's life (PyTorch's func_evals).
+        public var index: Int
+        /// Iterations completed within this `step` call when the evaluation ran.
+        public var iteration: Int
+        /// The loss the closure returned.
+        public var loss: Double
+    }
+
+    /// What a `step` call did.
+    public struct StepResult: Sendable {
+        /// The loss at the starting point (what PyTorch's step returns).
+        public var initialLoss: Double
+        /// The loss of the last evaluation.
+        public var lastLoss: Double
+        /// Iterations taken in this call.
+        public var iterations: Int
+        /// Evaluations made in this call.
+        public var evaluations: Int
+        /// Why it stopped.
+        public var stopReason: StopReason
+    }
+
+    /// The tensors updated in place, flattened in this order.
+    public let parameters: [Tensor]
+    /// Step size; the first iteration ever uses min(1, 1/|g|_1) times it.
+    public var learningRate: Double
+    /// Iterations per `step` call.
+    public var maxIterations: Int
+    /// Evaluations per `step` call.
+    public var maxEvaluations: Int
+    /// Stop when max |g| <= this (negative disables it, as upstream does).
+    public var toleranceGrad: Double
+    /// Stop when the step or the loss change is below this (negative disables it).
+    public var toleranceChange: Double
+    /// Curvature pairs remembered.
+    public let historySize: Int
+
+    /// Iterations over the optimizer's life (PyTorch's state n_iter).
+    public private(set) var totalIterations = 0
+    /// Evaluations over the optimizer's life (PyTorch's state func_evals).
+    public private(set) var totalEvaluations = 0
+
+    private var direction: [Float] = []
+    private var stepLength: Double = 0
+    private var oldDirections: [[Float]] = []   // y = g_k+1 - g_k
+    private var oldSteps: [[Float]] = []        // s = t d
+    private var inverseCurvatures: [Double] = [] // 1 / (y.s)
+    private var hessianDiagonal: Double = 1
+    private var previousGradient: [Float]?
+    private var alphas: [Double] = []
+
+    /// PyTorch's defaults: lr 1, max_iter 20, max_eval max_iter*5/4, tolerance_grad 1e-7,
+    /// tolerance_change 1e-9, history 100.
+    public init(parameters: [Tensor], learningRate: Double = 1, maxIterations: Int = 20, maxEvaluations: Int? = nil,
+                toleranceGrad: Double = 1e-7, toleranceChange: Double = 1e-9, historySize: Int = 100) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.maxIterations = maxIterations
+        self.maxEvaluations = maxEvaluations ?? maxIterations * 5 / 4
+        self.toleranceGrad = toleranceGrad
+        self.toleranceChange = toleranceChange
+        self.historySize = historySize
+    }
+
+    /// Upstream's optimize() L-BFGS: one `step` of `iterations` iterations, tolerances disabled.
+    /// (Upstream first runs 100 Adam steps at lr 0.001 through the same closure; that warm-up
+    /// belongs to the fit loop, not to this type.)
+    public static func upstream(parameters: [Tensor], iterations: Int, learningRate: Double) -> LBFGS {
+        LBFGS(parameters: parameters, learningRate: learningRate, maxIterations: iterations,
+              toleranceGrad: -1, toleranceChange: -1, historySize: 100)
+    }
+
+    /// Number of scalar parameters (the length of a flat gradient).
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// The gradient tensors concatenated in order, the flat gradient the closure returns.
+    public static func flatten(_ tensors: [Tensor]) -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(tensors.reduce(0) { $0 + $1.count })
+        for t in tensors { out.append(contentsOf: t.buffer) }
+        return out
+    }
+
+    /// Runs up to `maxIterations` iterations. `closure` evaluates the loss and the flat gradient
+    /// at the current parameters; `onEvaluation` hears of every evaluation (and may throw to
+    /// stop the run). Throws EngineError.shape if a gradient has the wrong length.
+    @discardableResult
+    public func step(closure: () throws -> (loss: Double, gradient: [Float]),
+                     onEvaluation: (Evaluation) throws -> Void = { _ in }) throws -> StepResult {
+        let n = parameterCount
+        var iteration = 0
+        var currentEvaluations = 0
+        func evaluate() throws -> (Double, [Float]) {
+            let (loss, gradient) = try closure()
+            guard gradient.count == n else {
+                throw EngineError.shape("L-BFGS: the closure returned \(gradient.count) gradient values for \(n) parameters")
+            }
+            currentEvaluations += 1
+            totalEvaluations += 1
+            try onEvaluation(Evaluation(index: totalEvaluations, iteration: iteration, loss: loss))
+            return (loss, gradient)
+        }
+
+        var (loss, gradient) = try evaluate()
+        let initialLoss = loss
+        func result(_ reason: StopReason) -> StepResult {
+            StepResult(initialLoss: initialLoss, lastLoss: loss, iterations: iteration,
+                       evaluations: currentEvaluations, stopReason: reason)
+        }
+        var optimal = Self.maxAbs(gradient) <= toleranceGrad
+        if optimal { return result(.gradientTolerance) }
+
+        while iteration < maxIterations {
+            iteration += 1
+            totalIterations += 1
+
+            if totalIterations == 1 {
+                direction = gradient.map { -$0 }
+                oldDirections = []
+                oldSteps = []
+                inverseCurvatures = []
+                hessianDiagonal = 1
+            } else {
+                updateHistory(gradient: gradient)
+                computeDirection(gradient: gradient)
+            }
+            previousGradient = gradient
+            let previousLoss = loss
+
+            if totalIterations == 1 {
+                stepLength = min(1, 1 / Self.absSum(gradient)) * learningRate
+            } else {
+                stepLength = learningRate
+            }
+            let gtd = Self.dot(gradient, direction)
+            if gtd > -toleranceChange { return result(.changeTolerance) }
+
+            // No line search: a fixed step, then re-evaluate unless this is the last iteration.
+            addStep()
+            if iteration != maxIterations {
+                (loss, gradient) = try evaluate()
+                optimal = Self.maxAbs(gradient) <= toleranceGrad
+            }
+
+            if iteration == maxIterations { return result(.maxIterations) }
+            if currentEvaluations >= maxEvaluations { return result(.maxEvaluations) }
+            if optimal { return result(.gradientTolerance) }
+            if Self.maxAbs(direction) * abs(stepLength) <= toleranceChange { return result(.changeTolerance) }
+            if abs(loss - previousLoss) < toleranceChange { return result(.changeTolerance) }
+        }
+        return result(.maxIterations)
+    }
+
+    /// Stores the new curvature pair (if the curvature is positive enough) and rescales H0.
+    private func updateHistory(gradient: [Float]) {
+        guard let previous = previousGradient else { return }
+        let t = Float(stepLength)
+        var y = [Float](repeating: 0, count: gradient.count)
+        var s = [Float](repeating: 0, count: gradient.count)
+        for i in gradient.indices {
+            y[i] = gradient[i] - previous[i]
+            s[i] = direction[i] * t
+        }
+        let ys = Self.dot(y, s)
+        guard ys > 1e-10 else { return }
+        if oldDirections.count == historySize {
+            oldDirections.removeFirst()
+            oldSteps.removeFirst()
+            inverseCurvatures.removeFirst()
+        }
+        oldDirections.append(y)
+        oldSteps.append(s)
+        inverseCurvatures.append(1 / ys)
+        hessianDiagonal = ys / Self.dot(y, y)
+    }
+
+    /// The two-loop recursion: direction = -H g.
+    private func computeDirection(gradient: [Float]) {
+        let count = oldDirections.count
+        if alphas.count < count { alphas = [Double](repeating: 0, count: max(historySize, count)) }
+        var q = gradient.map { -$0 }
+        for i in stride(from: count - 1, through: 0, by: -1) {
+            alphas[i] = Self.dot(oldSteps[i], q) * inverseCurvatures[i]
+            Self.axpy(Float(-alphas[i]), oldDirections[i], &q)
+        }
+        let h = Float(hessianDiagonal)
+        for i in q.indices { q[i] *= h }
+        for i in 0..<count {
+            let beta = Self.dot(oldDirections[i], q) * inverseCurvatures[i]
+            Self.axpy(Float(alphas[i] - beta), oldSteps[i], &q)
+        }
+        direction = q
+    }
+
+    /// parameters += stepLength * direction, in flattening order.
+    private func addStep() {
+        let t = Float(stepLength)
+        var offset = 0
+        for p in parameters {
+            let x = p.pointer
+            direction.withUnsafeBufferPointer { d in
+                for j in 0..<p.count { x[j] += t * d[offset + j] }
+            }
+            offset += p.count
+        }
+    }
+
+    private static func dot(_ a: [Float], _ b: [Float]) -> Double {
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                var sum = 0.0
+                for i in 0..<pa.count { sum += Double(pa[i]) * Double(pb[i]) }
+                return sum
+            }
+        }
+    }
+
+    private static func axpy(_ alpha: Float, _ x: [Float], _ y: inout [Float]) {
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                for i in 0..<py.count { py[i] += alpha * px[i] }
+            }
+        }
+    }
+
+    private static func absSum(_ a: [Float]) -> Double { a.reduce(0.0) { $0 + Double(abs($1)) } }
+
+    private static func maxAbs(_ a: [Float]) -> Double { Double(a.reduce(Float(0)) { max($0, abs($1)) }) }
+}

@@ -1,0 +1,42 @@
+/// A fitted network as a safetensors file with upstream's exact state_dict keys and shapes, so
+/// `load_state_dict` works on upstream's `skip()` (and our files load back into our network).
+///
+/// BatchNorm buffers are included; `num_batches_tracked` is stored as PyTorch stores it, an
+/// I64 scalar of shape [].
+public enum WeightsFile {
+    /// Writes every parameter and buffer of `network` to `path` (atomically).
+    public static func save(_ network: SkipNetwork, to path: String, metadata: [String: String] = [:]) throws {
+        var file = SafetensorsFile(metadata: metadata.merging(["format": "pt", "producer": "dip-report"]) { a, _ in a })
+        for t in network.tensors {
+            if t.key.hasSuffix(".num_batches_tracked") {
+                file.tensors[t.key] = try .init(int64: [Int64(t.value.pointer[0])], shape: [])
+            } else {
+                file.tensors[t.key] = try .init(t.value)
+            }
+        }
+        try file.write(to: path)
+    }
+
+    /// Loads `path` into `network`; every key must be present with the network's shape, and no
+    /// others may be (a file for another configuration is refused, naming the first difference).
+    public static func load(_ path: String, into network: SkipNetwork) throws {
+        let file = try SafetensorsFile.read(from: path)
+        let expected = Set(network.tensors.map(\.key))
+        if let extra = file.tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw EngineError.weights("\(path): has '\(extra)', which this network does not; it was saved for another configuration (compare with `dip-report net`)")
+        }
+        for t in network.tensors {
+            guard let entry = file.tensors[t.key] else {
+                throw EngineError.weights("\(path): '\(t.key)' is missing; the file was saved for another configuration")
+            }
+            if t.key.hasSuffix(".num_batches_tracked") {
+                let v: Float = entry.dtype == .int64 ? Float(try entry.int64Values().first ?? 0) : try entry.float32Values().first ?? 0
+                t.value.pointer[0] = v
+            } else {
+                do { try entry.copy(into: t.value) } catch let e as EngineError {
+                    throw EngineError.weights("\(path): '\(t.key)': \(e.description)")
+                }
+            }
+        }
+    }
+}

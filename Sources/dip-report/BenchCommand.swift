@@ -1,0 +1,109 @@
+import ArgumentParser
+import DIPEngine
+import Foundation
+
+/// `dip-report bench`: seconds per iteration of the fit, ours and (optionally) PyTorch's.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure seconds per fit iteration (a benchmark, not a test).",
+        discussion: """
+            Without --net/--size it measures the table1 and text networks at 256x256 and 512x512, \
+            each in a fresh process so that peak memory is per configuration. With --peer it also \
+            runs bench/dip_torch.py (PyTorch, written from the spec) with the same settings in the \
+            same run, for a side-by-side figure.
+
+            Example: dip-report bench --threads 2 --peer
+            """)
+
+    @Option(help: "Network preset (default: table1 and text).")
+    var net: String?
+
+    @Option(help: "Side of the square input (default: 256 and 512).")
+    var size: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Timed iterations after one warm-up.")
+    var iterations: Int = 3
+
+    @Option(help: "Convolution algorithm: direct, winograd or auto.")
+    var conv: String = "direct"
+
+    @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations.")
+    var peer = false
+
+    @Option(name: .customLong("peer-script"), help: "Path of the peer script.")
+    var peerScript: String = "bench/dip_torch.py"
+
+    @Flag(help: "Print JSON lines instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads \(t): at least 1") }
+        if ConvAlgorithm(rawValue: conv) == nil { throw ValidationError("--conv \(conv): direct, winograd or auto") }
+        if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
+    }
+
+    func run() throws {
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let nets = net.map { [$0] } ?? ["table1", "text"]
+        let sizes = size.map { [$0] } ?? [256, 512]
+        if nets.count == 1 && sizes.count == 1 && !peer {
+            // One configuration in this process.
+            let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
+                                      conv: ConvAlgorithm(rawValue: conv)!)
+            emit([r])
+            return
+        }
+        var rows: [BenchmarkResult] = []
+        for n in nets {
+            for s in sizes {
+                rows.append(try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
+                                          "--threads", "\(threadCount)", "--iterations", "\(iterations)",
+                                          "--conv", conv, "--json"]))
+                if peer {
+                    rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
+                                              "--threads", "\(threadCount)", "--iters", "\(iterations)", "--json"]))
+                }
+            }
+        }
+        emit(rows)
+    }
+
+    private func emit(_ rows: [BenchmarkResult]) {
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            for r in rows { print(String(decoding: (try? enc.encode(r)) ?? Data(), as: UTF8.self)) }
+            return
+        }
+        print("implementation                              net     size threads  s/iter  fwd     bwd     opt     GFLOP/s  peak MiB")
+        for r in rows {
+            print(String(format: "%-43@ %-7@ %4d %7d %7.3f %7.3f %7.3f %7.3f %8.1f %9.0f",
+                         String(r.implementation.prefix(43)) as NSString, r.net as NSString, r.size, r.threads,
+                         r.iterationSeconds, r.forwardSeconds, r.backwardSeconds, r.optimizerSeconds,
+                         r.gflops, r.peakMemoryMiB))
+        }
+    }
+
+    /// Runs a child benchmark process and decodes its one JSON line.
+    private func runChild(_ argv: [String]) throws -> BenchmarkResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0] == CommandLine.arguments[0]
+                              ? (Bundle.main.executablePath ?? argv[0]) : argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self)
+            .split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw ValidationError("benchmark process failed: \(argv.joined(separator: " ")) (exit \(p.terminationStatus))")
+        }
+        return try JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
+    }
+}
