@@ -203,6 +203,17 @@ public final class Fitter {
         return ((height + d - 1) / d * d, (width + d - 1) / d * d)
     }
 
+    /// Adam steps upstream's optimize() runs before L-BFGS.
+    public static let lbfgsWarmupSteps = 100
+    /// Their learning rate.
+    public static let lbfgsWarmupLearningRate = 0.001
+
+    /// Network evaluations a fit will make: the iterations, plus the Adam warm-up for L-BFGS.
+    public static func plannedEvaluations(_ config: FitConfig) -> Int {
+        if case .lbfgs = config.optimizer { return config.iterations + lbfgsWarmupSteps }
+        return config.iterations
+    }
+
     /// Whether the network runs on a larger canvas than the image.
     public var isPadded: Bool { workingHeight != problem.image.height || workingWidth != problem.image.width }
 
@@ -280,6 +291,7 @@ public final class Fitter {
             Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
         var lastPSNR: Double?
+        let totalSteps = Fitter.plannedEvaluations(config)
 
         // One evaluation: perturb, forward, loss, measure, backward. Returns the loss.
         func evaluate(_ iteration: Int, backtrack: inout Bool) throws -> Double {
@@ -290,7 +302,7 @@ public final class Fitter {
             let loss = try lossAndGradient(out)
             losses.append(loss)
             guard loss.isFinite else { throw Divergence(iteration: iteration) }
-            let sample = iteration % config.psnrEvery == 0 || iteration == config.iterations - 1
+            let sample = iteration % config.psnrEvery == 0 || iteration == totalSteps - 1
             let checkBacktrack = config.backtracking.map { iteration % $0.interval == 0 } ?? false
             if sample || checkBacktrack {
                 let (point, img) = try measure(out, iteration: iteration, loss: loss)
@@ -336,16 +348,30 @@ public final class Fitter {
                                      psnr: lastPSNR, elapsed: seconds(clock.now - start)))
             }
         case let .lbfgs(lr):
-            let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
+            // Upstream's optimize() first runs 100 Adam steps at lr 0.001, then one L-BFGS step of
+            // max_iter = iterations; the notebook's counter runs on through both.
             var evaluations = 0
             do {
+                let warmup = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) },
+                                      learningRate: Fitter.lbfgsWarmupLearningRate)
+                for _ in 0..<Fitter.lbfgsWarmupSteps {
+                    if shouldCancel() { throw Cancellation(iteration: evaluations) }
+                    var ignored = false
+                    let loss = try evaluate(evaluations, backtrack: &ignored)
+                    warmup.step()
+                    evaluations += 1
+                    timings.iterations += 1
+                    progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
+                                         psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                }
+                let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
                 try lbfgs.step(closure: {
                     if shouldCancel() { throw Cancellation(iteration: evaluations) }
                     var ignored = false
                     let loss = try evaluate(evaluations, backtrack: &ignored)
                     evaluations += 1
                     timings.iterations += 1
-                    progress(FitProgress(iteration: evaluations, iterations: config.iterations, loss: loss,
+                    progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
                                          psnr: lastPSNR, elapsed: seconds(clock.now - start)))
                     return (loss, LBFGS.flatten(params.map { $0.gradient! }))
                 })

@@ -157,7 +157,7 @@ struct InpaintCommand: ParsableCommand {
         }
 
         let interrupt = InterruptFlag.install()
-        let bar = ProgressPrinter(total: iterations)
+        let bar = ProgressPrinter(total: Fitter.plannedEvaluations(config))
         let result = try fitter.run(progress: { bar.update($0) }, shouldCancel: { interrupt.isSet })
         bar.finish()
 
