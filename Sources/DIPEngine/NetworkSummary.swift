@@ -19,8 +19,8 @@ public struct NetworkSummary: Sendable {
             self.width = width
         }
 
-        /// "HxW".
-        public var description: String { "\(height)x\(width)" }
+        /// "WxH", the order every size in dip-report is written in (PROVENANCE, --size).
+        public var description: String { "\(width)x\(height)" }
     }
 
     /// Which branch of a level a layer belongs to.

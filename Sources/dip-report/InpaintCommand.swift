@@ -45,7 +45,7 @@ struct InpaintCommand: ParsableCommand {
     var fontSizes: [Double] = []
 
     @Option(name: .customLong("at"), help: ArgumentHelp("Top-left X,Y of each --text.", valueName: "X,Y"))
-    var positions: [MaskCommand.Point] = []
+    var positions: [TextPoint] = []
 
     @Flag(name: .customLong("seed-report-text"), help: "Use the seed report's three-string text mask.")
     var seedReportText = false

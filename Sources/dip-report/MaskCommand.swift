@@ -25,43 +25,13 @@ struct MaskCommand: ParsableCommand {
               dip-report mask --from theirs.png --like photo.png --invert --out m.png
             """)
 
-    /// A mask size written WIDTHxHEIGHT.
-    struct Size: ExpressibleByArgument {
-        let width: Int
-        let height: Int
-
-        init?(argument: String) {
-            let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]),
-                  (1...Image.maxSide).contains(w), (1...Image.maxSide).contains(h) else { return nil }
-            width = w
-            height = h
-        }
-    }
-
-    /// A text position written X,Y (the top-left of the line, as PIL's draw.text takes it).
-    struct Point: ExpressibleByArgument {
-        let x: Double
-        let y: Double
-
-        init?(argument: String) {
-            let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
-            guard parts.count == 2,
-                  let x = Double(parts[0].trimmingCharacters(in: .whitespaces)),
-                  let y = Double(parts[1].trimmingCharacters(in: .whitespaces)),
-                  x.isFinite, y.isFinite else { return nil }
-            self.x = x
-            self.y = y
-        }
-    }
-
     /// The named masks.
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         case seedReport = "seed-report"
     }
 
     @Option(help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512.", valueName: "WxH"))
-    var size: Size?
+    var size: ImageSize?
 
     @Option(help: ArgumentHelp("Take the size from this PNG (and check --from against it).", valueName: "IMAGE.png"))
     var like: String?
@@ -85,7 +55,7 @@ struct MaskCommand: ParsableCommand {
     var fontSizes: [Double] = []
 
     @Option(name: .customLong("at"), help: ArgumentHelp("Top-left of each --text, as PIL's draw.text((X, Y)) places it (y is the ascender line).", valueName: "X,Y"))
-    var positions: [Point] = []
+    var positions: [TextPoint] = []
 
     @Option(help: ArgumentHelp("TrueType/OpenType font for --text (default: FreeSansBold.ttf from the fonts folder).", valueName: "PATH"))
     var font: String?

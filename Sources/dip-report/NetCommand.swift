@@ -16,14 +16,14 @@ struct NetCommand: ParsableCommand {
             Examples:
               dip-report net text
               dip-report net table1 --size 514x514 --channels 1
-              dip-report net library-depth6 --size 448x704 --all-layers
+              dip-report net library-depth6 --size 704x448 --all-layers
             """)
 
     @Argument(help: ArgumentHelp("The network preset.", valueName: "PRESET"))
     var preset: String
 
-    @Option(help: ArgumentHelp("Input size as HEIGHTxWIDTH (rows first).", valueName: "HxW"))
-    var size: String = "512x512"
+    @Option(help: ArgumentHelp("Input size as WIDTHxHEIGHT, like every size in dip-report (default 512x512).", valueName: "WxH"))
+    var size: ImageSize?
 
     @Option(help: ArgumentHelp("Output channels: 1 (gray) or 3 (RGB).", valueName: "1|3"))
     var channels: Int = 3
@@ -36,10 +36,7 @@ struct NetCommand: ParsableCommand {
             guard channels == 1 || channels == 3 else {
                 throw EngineError.invalidConfig("--channels \(channels): use 1 (gray) or 3 (RGB)")
             }
-            let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-            guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h >= 1, w >= 1, h <= 65_536, w <= 65_536 else {
-                throw EngineError.shape("--size '\(size)': write HEIGHTxWIDTH with sides from 1 to 65536, e.g. 512x512")
-            }
+            let h = size?.height ?? 512, w = size?.width ?? 512
             let config = try SkipConfig.preset(preset, outputChannels: channels)
             let summary = try NetworkSummary(config: config, height: h, width: w)
             print("\(preset), \(channels == 1 ? "gray" : "RGB") output, input \(summary.inputSize) "

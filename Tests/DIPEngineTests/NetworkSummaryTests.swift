@@ -97,7 +97,7 @@ struct NetworkSummaryTests {
             _ = try NetworkSummary(config: vase, height: 510, width: 512)
             Issue.record("510 rows should not fit a 5-level skip-free network")
         } catch let EngineError.shape(message) {
-            #expect(message.contains("510x512"))
+            #expect(message.contains("512x510"))
             #expect(message.contains("height 480 or 512 would work"))
             #expect(message.contains("multiples of 32 (2^depth) from 64 up always work"))
         }

@@ -1,0 +1,33 @@
+import ArgumentParser
+import DIPCore
+import Foundation
+
+/// A mask size written WIDTHxHEIGHT.
+struct ImageSize: ExpressibleByArgument {
+    let width: Int
+    let height: Int
+
+    init?(argument: String) {
+        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]),
+              (1...Image.maxSide).contains(w), (1...Image.maxSide).contains(h) else { return nil }
+        width = w
+        height = h
+    }
+}
+
+/// A text position written X,Y (the top-left of the line, as PIL's draw.text takes it).
+struct TextPoint: ExpressibleByArgument {
+    let x: Double
+    let y: Double
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == 2,
+              let x = Double(parts[0].trimmingCharacters(in: .whitespaces)),
+              let y = Double(parts[1].trimmingCharacters(in: .whitespaces)),
+              x.isFinite, y.isFinite else { return nil }
+        self.x = x
+        self.y = y
+    }
+}
