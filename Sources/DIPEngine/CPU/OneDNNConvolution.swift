@@ -165,6 +165,7 @@ struct ConvDescriptors {
         return Self.md(dims.map(Int.init), tags[md.ndims]!)
     }
 
+    /// An f32 memory descriptor of `dims` in layout `tag`.
     static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let d = dims.map(Int64.init)
@@ -196,6 +197,7 @@ final class OneDNNPass {
         /// Where `inner`'s data lives in the arena (when reordered).
         let arenaOffset: Int
 
+        /// Creates the memory objects and, when `layout` differs from `plain`, the reorder.
         init(argument: Int32, isInput: Bool, layout: dnnl_memory_desc_t, plain: dnnl_memory_desc_t,
              engine: dnnl_engine_t, arenaOffset: Int, what: String) throws {
             self.argument = argument
