@@ -195,8 +195,8 @@ struct ConvolutionTests {
 
     @Test("oneDNN direct and the reference backend agree with the Float64 convolution to 1e-4")
     func directMatchesReference() throws {
-        // Float32 with sums of at most 17*25 products of magnitude <= 1: the rounding error is a
-        // few 1e-7 of the result's scale, so 1e-4 leaves room for any summation order.
+        // Float32 sums of at most a few hundred products of magnitude <= 1: the rounding error
+        // measured 5e-7 of the result's scale, so 1e-4 leaves room for any summation order.
         let cpu = try CPUBackend(threads: 2)
         let reference = ReferenceBackend()
         for g in geometries {
@@ -206,11 +206,13 @@ struct ConvolutionTests {
         }
     }
 
-    @Test("oneDNN winograd agrees with the Float64 convolution to 2e-3, or falls back and says why")
+    @Test("oneDNN winograd agrees with the Float64 convolution to 5e-4, or falls back and says why")
     func winogradMatchesReference() throws {
-        // Winograd F(4x4, 3x3) transforms tiles with matrices whose entries reach 8 and whose
-        // inverses reach 1/24, so Float32 rounding in the transformed domain is amplified by
-        // roughly two orders of magnitude over a direct sum; 2e-3 of the result's scale holds.
+        // Winograd F(4x4, 3x3) multiplies in a transformed domain: the tile transforms have
+        // entries up to 8 (and 1/24 on the way back), so Float32 rounding is amplified compared
+        // with a direct sum, and grows with the channel count. Here it measured 1.3e-6 of the
+        // result's scale (direct: 5e-7); 5e-4 leaves room for other CPUs' kernels and is still
+        // far below the O(0.1) errors of a wrong tap or offset.
         let cpu = try CPUBackend(threads: 2)
         for g in geometries {
             let kernel = try #require(try cpu.makeConvolution(g, algorithm: .winograd) as? OneDNNConvolution)
@@ -220,7 +222,7 @@ struct ConvolutionTests {
             }
             let fellBack = passes.filter { $0.algorithm == .direct }.count
             #expect(fellBack == 0 || !kernel.notes.isEmpty, "\(g): a pass runs direct without a note")
-            try checkAgainstReference(kernel, tolerance: 2e-3, label: "cpu winograd")
+            try checkAgainstReference(kernel, tolerance: 5e-4, label: "cpu winograd")
         }
     }
 

@@ -165,6 +165,7 @@ struct ConvDescriptors {
         return Self.md(dims.map(Int.init), tags[md.ndims]!)
     }
 
+    /// An f32 memory descriptor of `dims` in layout `tag`.
     static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let d = dims.map(Int64.init)
@@ -196,6 +197,7 @@ final class OneDNNPass {
         /// Where `inner`'s data lives in the arena (when reordered).
         let arenaOffset: Int
 
+        /// Creates the memory objects and, when `layout` differs from `plain`, the reorder.
         init(argument: Int32, isInput: Bool, layout: dnnl_memory_desc_t, plain: dnnl_memory_desc_t,
              engine: dnnl_engine_t, arenaOffset: Int, what: String) throws {
             self.argument = argument
@@ -269,25 +271,31 @@ final class OneDNNPass {
             dnnl_primitive_desc_destroy(pd)
             throw error
         }
-        descriptor = pd!
-        primitive = prim!
-        self.algorithm = algorithm == dnnl_convolution_winograd ? .winograd : .direct
         var name: UnsafePointer<CChar>?
         implementation = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name != nil
             ? String(cString: name!) : "unknown"
         var ports: [Port] = []
         var offset = 0
-        for (argument, query, index, requested, isInput) in specs {
-            let layout = dnnl_primitive_desc_query_md(pd, query, index)!.pointee
-            let port = try Port(argument: argument, isInput: isInput, layout: layout,
-                                plain: ConvDescriptors.plain(requested), engine: engine, arenaOffset: offset,
-                                what: what)
-            if port.reorder != nil {
-                var l = layout
-                offset += (dnnl_memory_desc_get_size(&l) + 4095) / 4096 * 4096
+        do {
+            for (argument, query, index, requested, isInput) in specs {
+                let layout = dnnl_primitive_desc_query_md(pd, query, index)!.pointee
+                let port = try Port(argument: argument, isInput: isInput, layout: layout,
+                                    plain: ConvDescriptors.plain(requested), engine: engine, arenaOffset: offset,
+                                    what: what)
+                if port.reorder != nil {
+                    var l = layout
+                    offset += (dnnl_memory_desc_get_size(&l) + 4095) / 4096 * 4096
+                }
+                ports.append(port)
             }
-            ports.append(port)
+        } catch {
+            dnnl_primitive_destroy(prim)
+            dnnl_primitive_desc_destroy(pd)
+            throw error
         }
+        descriptor = pd!
+        primitive = prim!
+        self.algorithm = algorithm == dnnl_convolution_winograd ? .winograd : .direct
         self.ports = ports
         scratchBytes = offset
     }
