@@ -10,9 +10,13 @@ let package = Package(
         .executable(name: "dip-report", targets: ["dip-report"]),
         .library(name: "DIPCore", targets: ["DIPCore"]),
         .library(name: "DIPEngine", targets: ["DIPEngine"]),
+        .library(name: "DIPExperiments", targets: ["DIPExperiments"]),
+        .library(name: "DIPReport", targets: ["DIPReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         // System-library shims: a module map and a header each, nothing else.
@@ -27,13 +31,21 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
+        .target(name: "DIPReport", dependencies: [
+            "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Ink", package: "Ink"),
+        ]),
         .executableTarget(name: "dip-report", dependencies: [
-            "DIPCore", "DIPEngine",
+            "DIPCore", "DIPEngine", "DIPExperiments", "DIPReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore"], exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore"]),
+        .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore"]),
+        .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
