@@ -80,12 +80,14 @@ struct BenchCommand: ParsableCommand {
             for r in rows { print(String(decoding: (try? enc.encode(r)) ?? Data(), as: UTF8.self)) }
             return
         }
-        print("implementation                              net     size threads  s/iter  fwd     bwd     opt     GFLOP/s  peak MiB")
+        let name = max(14, rows.map { $0.implementation.count }.max() ?? 0)
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        print(pad("implementation", name) + "  " + pad("net", 7) + "  size  threads  conv      s/iter    fwd     bwd     opt  GFLOP/s  peak MiB")
         for r in rows {
-            print(String(format: "%-43@ %-7@ %4d %7d %7.3f %7.3f %7.3f %7.3f %8.1f %9.0f",
-                         String(r.implementation.prefix(43)) as NSString, r.net as NSString, r.size, r.threads,
-                         r.iterationSeconds, r.forwardSeconds, r.backwardSeconds, r.optimizerSeconds,
-                         r.gflops, r.peakMemoryMiB))
+            print(pad(r.implementation, name) + "  " + pad(r.net, 7)
+                  + String(format: "  %4d  %7d  ", r.size, r.threads) + pad(String(r.conv.prefix(8)), 8)
+                  + String(format: "  %6.3f  %6.3f  %6.3f  %6.3f  %7.1f  %8.0f", r.iterationSeconds, r.forwardSeconds,
+                           r.backwardSeconds, r.optimizerSeconds, r.gflops, r.peakMemoryMiB))
         }
     }
 
