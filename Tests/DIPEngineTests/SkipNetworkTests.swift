@@ -39,7 +39,7 @@ struct SkipNetworkTests {
           arguments: [("table1", 1), ("text", 3)])
     func upstreamKeys(preset: String, outputChannels: Int) throws {
         let net = try SkipNetwork(config: .preset(preset, outputChannels: outputChannels), backend: ReferenceBackend(), seed: 1)
-        let expected = parse(preset == "table1" ? UpstreamKeys.table1Gray : UpstreamKeys.textRGB)
+        let expected = parse(preset == "table1" ? UpstreamKeyTSV.table1Gray : UpstreamKeyTSV.textRGB)
         #expect(net.tensors.count == expected.count)
         for (t, (key, dims, isBuffer)) in zip(net.tensors, expected) {
             #expect(t.key == key)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DIPEngine
 
@@ -6,6 +7,22 @@ struct UpstreamKeysTests {
     func tsv(_ preset: String, _ channels: Int) throws -> String {
         let keys = try SkipConfig.preset(preset, outputChannels: channels).upstreamStateDictKeys()
         return (["key\tshape\tkind"] + keys.map(\.description)).joined(separator: "\n")
+    }
+
+    /// ../shared/docs/upstream-keys beside the package, when present (CI has it).
+    static let sharedKeys: String? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("shared/docs/upstream-keys").path
+        return FileManager.default.fileExists(atPath: dir + "/table1-gray.tsv") ? dir : nil
+    }()
+
+    @Test("the embedded key lists are the shared TSV files verbatim", .enabled(if: sharedKeys != nil))
+    func embeddedCopiesMatchShared() throws {
+        for (file, embedded) in [("table1-gray.tsv", UpstreamKeyTSV.table1Gray), ("text-rgb.tsv", UpstreamKeyTSV.textRGB)] {
+            let text = try String(contentsOfFile: Self.sharedKeys! + "/" + file, encoding: .utf8)
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == embedded.trimmingCharacters(in: .whitespacesAndNewlines), "\(file)")
+        }
     }
 
     @Test("Table-1 gray keys equal upstream's state_dict, in order")
