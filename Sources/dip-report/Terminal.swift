@@ -9,7 +9,11 @@ final class ProgressPrinter {
     private var lastPrinted = -1
     private var lastDraw = Date.distantPast
 
-    init(total: Int) { self.total = total }
+    init(total: Int) {
+        self.total = total
+        // Line-buffer stdout so progress reaches a log file or pipe as it happens.
+        setvbuf(stdout, nil, _IOLBF, 0)
+    }
 
     /// Shows one progress report.
     func update(_ p: FitProgress) {
