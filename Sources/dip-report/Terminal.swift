@@ -9,11 +9,7 @@ final class ProgressPrinter {
     private var lastPrinted = -1
     private var lastDraw = Date.distantPast
 
-    init(total: Int) {
-        self.total = total
-        // Line-buffer stdout so progress reaches a log file or pipe as it happens.
-        setvbuf(stdout, nil, _IOLBF, 0)
-    }
+    init(total: Int) { self.total = total }
 
     /// Shows one progress report.
     func update(_ p: FitProgress) {
@@ -33,6 +29,8 @@ final class ProgressPrinter {
             if p.iteration % step == 0 || p.iteration == p.iterations, p.iteration != lastPrinted {
                 lastPrinted = p.iteration
                 print(text)
+                // stdout is block-buffered into files and pipes; flush so logs show progress now.
+                fflush(nil)
             }
         }
     }
