@@ -29,7 +29,7 @@ replication, which did not, and what would settle the open ones?
 """#,
         "gallery.mustache": #"""
 <div class="gallery">
-{{#title}}<h4>{{title}}</h4>{{/title}}
+{{#heading}}<h4>{{heading}}</h4>{{/heading}}
 <div class="pics">
 {{#items}}{{#full}}<details class="pic"><summary><img src="{{thumbnail}}" alt="{{caption}}"><span>{{caption}}</span><span class="hint">{{size}}, click for full size</span></summary><img class="full" src="{{.}}" alt="{{caption}}, full size" loading="lazy"></details>{{/full}}{{^full}}<figure class="pic"><img src="{{thumbnail}}" alt="{{caption}}"><figcaption>{{caption}} <span class="hint">{{size}}</span></figcaption></figure>{{/full}}
 {{/items}}
@@ -172,7 +172,7 @@ figure { margin: .8rem 0; } figure.plot img { max-width: 100%; height: auto; bor
 figcaption { color: var(--muted); font-size: .85rem; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: .5rem 1rem; }
 .gallery .pics { display: flex; flex-wrap: wrap; gap: .5rem; }
-.pic { margin: 0; width: 140px; font-size: .78rem; } .pic img { width: 128px; height: auto; image-rendering: auto; border: 1px solid #ccc; display: block; }
+.pic { margin: 0; width: 140px; font-size: .78rem; } .pic img { width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; display: block; }
 details.pic > summary { list-style: none; cursor: zoom-in; } details.pic > summary::-webkit-details-marker { display: none; }
 details.pic[open] { width: 100%; } details.pic img.full { width: auto; max-width: 100%; border: 1px solid #999; margin-top: .3rem; }
 .pic span { display: block; } .hint { color: #999; }

@@ -80,8 +80,8 @@ public struct FigureView: Sendable {
 
 /// A row of pictures.
 public struct GalleryView: Sendable {
-    /// Its heading, if any.
-    public var title: String?
+    /// Its heading, if any (not "title": Mustache would fall back to the page's title).
+    public var heading: String?
     /// The pictures.
     public var items: [EmbeddedImage]
 }

@@ -179,7 +179,7 @@ struct PageBuilder {
             guard let r = of(experiment).first, let m = image(r, "mask") else { continue }
             items.append(try EmbeddedImage(m, caption: "\(what) mask, \(r.key.image) seed \(r.key.seed), \(Int((r.holeFraction * 100).rounded())) % holes"))
         }
-        return items.isEmpty ? nil : GalleryView(title: nil, items: items)
+        return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
 
     func architecture() throws -> (figures: [FigureView], tables: [TitledText]) {
@@ -315,7 +315,7 @@ struct PageBuilder {
         if let clean, let best, let map = try? EmbeddedImage.errorMap(best, clean) {
             items.append(try EmbeddedImage(map, caption: "error of best ×4"))
         }
-        return GalleryView(title: title, items: items)
+        return GalleryView(heading: title, items: items)
     }
 
     func table1Galleries() throws -> [GalleryView] {
@@ -333,7 +333,7 @@ struct PageBuilder {
         var items: [EmbeddedImage] = []
         if let m = image(r, "mask") { items.append(try EmbeddedImage(m, caption: String(format: "text mask, %.1f %% holes", r.holeFraction * 100))) }
         if let x = image(r, "corrupted") { items.append(try EmbeddedImage(x, caption: "kate.png with the text holes")) }
-        return items.isEmpty ? nil : GalleryView(title: nil, items: items)
+        return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
 
     /// The seed report's value for a sweep configuration, by the catalog's labels.
@@ -411,8 +411,8 @@ struct PageBuilder {
                           caption: "Every configuration and seed; a dot marks the best iterate.", width: p.width)
         }
         return SweepView(title: title, description: info?.description ?? "A user experiment (group \(runs[0].group)).", table: table, plot: plot,
-                         outputs: outputs.isEmpty ? nil : GalleryView(title: "Best iterates", items: outputs),
-                         drops: drops.isEmpty ? nil : GalleryView(title: "At the bottom of the worst sudden drop", items: drops))
+                         outputs: outputs.isEmpty ? nil : GalleryView(heading: "Best iterates", items: outputs),
+                         drops: drops.isEmpty ? nil : GalleryView(heading: "At the bottom of the worst sudden drop", items: drops))
     }
 
     // MARK: appendix B
