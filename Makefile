@@ -29,10 +29,8 @@ test: setup
 	$(SWIFT) test
 
 report: build
-	@echo "dip-report build is not implemented yet: the report generator (issue 5) and the"; \
-	 echo "replication runner (issue 4) still have to land. The tool is built at $(BIN);"; \
-	 echo "run '$(BIN) --help' for the commands that work today."; \
-	 exit 1
+	$(BIN) build --profile $(PROFILE)
+	@echo "The report is at report/index.html: open it in a browser (e.g. xdg-open report/index.html)."
 
 bench: build
 	$(BIN) bench

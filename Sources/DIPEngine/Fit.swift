@@ -40,6 +40,15 @@ public struct CurvePoint: Sendable, Codable, Hashable {
     public var psnrHoles: Double?
     /// PSNR(x0 * m, out * m): what backtracking watches; needs no ground truth.
     public var psnrKnown: Double
+
+    /// Creates a point.
+    public init(iteration: Int, loss: Double, psnr: Double?, psnrHoles: Double?, psnrKnown: Double) {
+        self.iteration = iteration
+        self.loss = loss
+        self.psnr = psnr
+        self.psnrHoles = psnrHoles
+        self.psnrKnown = psnrKnown
+    }
 }
 
 /// How a fit ended.
@@ -73,6 +82,9 @@ public struct FitTimings: Sendable, Codable, Hashable {
     public var total: Double = 0
     /// Iterations actually run.
     public var iterations: Int = 0
+
+    /// All zero.
+    public init() {}
 }
 
 /// The best sampled iterate.

@@ -1,0 +1,190 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// One test image of an experiment: where it lives in the data folder and the short name runs
+/// are stored under.
+public struct ImageRef: Sendable, Hashable, Codable {
+    /// Short name used in run keys and file names, e.g. "barbara".
+    public var name: String
+    /// Path relative to the data folder, e.g. "bm3d/barbara.png".
+    public var file: String
+
+    /// Creates a reference.
+    public init(name: String, file: String) {
+        self.name = name
+        self.file = file
+    }
+}
+
+/// How an image is prepared before the fit, applied in this order: convert colour, resize,
+/// centre-crop to a multiple, centre-crop to a window, reflection-pad. The mask is drawn at the
+/// prepared size and PSNR is measured there (dip-spec §6: Barbara is measured on 514²).
+public struct Preprocessing: Sendable, Hashable, Codable {
+    /// Convert to one gray channel ("gray") or to three ("rgb"); nil keeps the file's channels.
+    public var colour: String?
+    /// Pillow-exact bicubic resize to width x height.
+    public var resize: ImageSize?
+    /// Centre-crop to the largest multiple of this in each dimension (the notebooks use 64).
+    public var cropToMultipleOf: Int?
+    /// Centre-crop a window of this size (the quick and smoke profiles' reduction).
+    public var centreCrop: ImageSize?
+    /// Reflection padding on every side, in pixels.
+    public var reflectionPad: Int?
+
+    /// Creates a pipeline; every step is off unless given.
+    public init(colour: String? = nil, resize: ImageSize? = nil, cropToMultipleOf: Int? = nil,
+                centreCrop: ImageSize? = nil, reflectionPad: Int? = nil) {
+        self.colour = colour
+        self.resize = resize
+        self.cropToMultipleOf = cropToMultipleOf
+        self.centreCrop = centreCrop
+        self.reflectionPad = reflectionPad
+    }
+}
+
+/// A width and height in pixels.
+public struct ImageSize: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Width.
+    public var width: Int
+    /// Height.
+    public var height: Int
+
+    /// Creates a size.
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    /// "512x512" (W x H, as everywhere on the command line).
+    public var description: String { "\(width)x\(height)" }
+}
+
+/// The mask of a run, as the catalog describes it; it becomes a `MaskSpec` once the run's seed
+/// and the data folder are known.
+public enum MaskRecipe: Sendable, Hashable, Codable {
+    /// A Bernoulli mask keeping `keep` of the pixels, drawn from the run's seed at the prepared
+    /// size; `perChannel` gives colour images one mask per channel (upstream's get_bernoulli_mask).
+    case bernoulli(keep: Double, perChannel: Bool)
+    /// The seed report's three strings in FreeSansBold, drawn at the prepared size.
+    case seedReportText
+    /// A mask file in the data folder (relative path), prepared like the image.
+    case file(String)
+
+    /// A short description: "Bernoulli 50 %", "seed-report text", "dip-inpainting/kate_mask.png".
+    public var summary: String {
+        switch self {
+        case let .bernoulli(keep, _): return "Bernoulli \(Int(((1 - keep) * 100).rounded())) % holes"
+        case .seedReportText: return "seed-report text"
+        case let .file(path): return path
+        }
+    }
+}
+
+/// Total-variation inpainting settings (the classical baseline, see TVInpainting).
+public struct TVConfig: Sendable, Hashable, Codable {
+    /// Primal-dual iterations.
+    public var iterations: Int
+    /// Weight of the data term on the known pixels; nil keeps them exactly (a hard constraint).
+    public var dataWeight: Double?
+
+    /// Creates settings.
+    public init(iterations: Int = 1000, dataWeight: Double? = nil) {
+        self.iterations = iterations
+        self.dataWeight = dataWeight
+    }
+}
+
+/// What restores the image: a Deep Image Prior fit or a classical method.
+public enum Method: Sendable, Hashable, Codable {
+    /// A DIP fit. The network's `outputChannels` is set from the prepared image, so one
+    /// configuration serves gray and colour images alike.
+    case dip(FitConfig)
+    /// Total-variation inpainting (deterministic: the seed only selects the mask).
+    case tv(TVConfig)
+
+    /// "DIP adam lr=0.001, 11000 iterations" or "TV, 1000 iterations".
+    public var summary: String {
+        switch self {
+        case let .dip(c): return "DIP \(c.optimizer), \(c.iterations) iterations"
+        case let .tv(t): return "TV, \(t.iterations) iterations"
+        }
+    }
+}
+
+/// One configuration of an experiment, applied to each of its images: a row of a table, a point
+/// of a sweep, a curve of a plot.
+public struct RunSpec: Sendable, Hashable, Codable {
+    /// The configuration's name within its experiment ("width 16", "Adam lr 0.01"); shown in
+    /// the report, not hashed.
+    public var label: String
+    /// The images it runs on.
+    public var images: [ImageRef]
+    /// How each image is prepared.
+    public var preprocessing: Preprocessing
+    /// The mask.
+    public var mask: MaskRecipe
+    /// The method and its knobs.
+    public var method: Method
+    /// Keep the picture at the bottom of the worst sudden PSNR drop (Experiment 3).
+    public var keepWorstDrop: Bool
+
+    /// Creates a specification.
+    public init(label: String, images: [ImageRef], preprocessing: Preprocessing = Preprocessing(),
+                mask: MaskRecipe, method: Method, keepWorstDrop: Bool = false) {
+        self.label = label
+        self.images = images
+        self.preprocessing = preprocessing
+        self.mask = mask
+        self.method = method
+        self.keepWorstDrop = keepWorstDrop
+    }
+}
+
+/// An experiment: a named set of configurations that the report shows together.
+public struct Experiment: Sendable, Hashable, Codable {
+    /// Identifier used on the command line and in run keys, e.g. "table1-paper".
+    public var id: String
+    /// The report section it belongs to: "experiment1", "experiment2", "experiment3" (or a
+    /// user's own).
+    public var group: String
+    /// A one-line title.
+    public var title: String
+    /// What it tests and where its settings come from.
+    public var description: String
+    /// Its configurations.
+    public var runs: [RunSpec]
+
+    /// Creates an experiment.
+    public init(id: String, group: String, title: String, description: String, runs: [RunSpec]) {
+        self.id = id
+        self.group = group
+        self.title = title
+        self.description = description
+        self.runs = runs
+    }
+}
+
+/// The hashed part of a run: every knob that changes its numbers and nothing else (not the
+/// label, the profile's name, thread counts or paths other than the data-relative image file).
+public struct RunConfiguration: Sendable, Hashable, Codable {
+    /// The image file, relative to the data folder.
+    public var imageFile: String
+    /// Its preparation.
+    public var preprocessing: Preprocessing
+    /// The mask.
+    public var mask: MaskRecipe
+    /// The method, with the network's output channels resolved.
+    public var method: Method
+
+    /// Creates a configuration.
+    public init(imageFile: String, preprocessing: Preprocessing, mask: MaskRecipe, method: Method) {
+        self.imageFile = imageFile
+        self.preprocessing = preprocessing
+        self.mask = mask
+        self.method = method
+    }
+
+    /// The configuration hash of the run key.
+    public func hash() throws -> String { try ConfigHash.of(self) }
+}

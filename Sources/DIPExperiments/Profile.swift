@@ -1,0 +1,135 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// How much of each experiment to run: `paper` runs the protocols as written; `quick` and
+/// `smoke` shrink them by the documented rules below, and every record says which profile made
+/// it so reduced numbers are never mistaken for the paper's.
+///
+/// The rules act on each configuration alike, so the comparisons inside an experiment (wider vs
+/// narrower, deeper vs shallower, one LR vs another) keep their order of magnitude:
+/// iterations are scaled, channel widths divided, images centre-cropped to a window that is
+/// raised where a deep network needs more pixels.
+public struct Profile: Sendable, Hashable, Codable {
+    /// "paper", "quick", "smoke".
+    public var name: String
+    /// What it reduces, for help texts and the report.
+    public var summary: String
+    /// Iterations are multiplied by this (1 = as written) ...
+    public var iterationScale: Double
+    /// ... then clamped to at least this ...
+    public var minIterations: Int
+    /// ... and at most this.
+    public var maxIterations: Int?
+    /// Channel counts of every level are divided by this (1 = as written).
+    public var channelDivisor: Int
+    /// No level gets fewer channels than this after division (skips of 0 stay 0).
+    public var minChannels: Int
+    /// Centre-crop side applied after the protocol's own preparation; raised to the smallest size
+    /// the network runs at and never above the image.
+    public var crop: Int?
+    /// Replaces the PSNR sampling interval (nil keeps the protocol's).
+    public var psnrEvery: Int?
+    /// Replaces the backtracking interval (nil keeps the protocol's 50).
+    public var backtrackingInterval: Int?
+    /// Replaces the TV baseline's iteration count (nil keeps it).
+    public var tvIterations: Int?
+    /// Seeds when `--seeds` is not given.
+    public var defaultSeeds: [UInt64]
+
+    /// Creates a profile.
+    public init(name: String, summary: String, iterationScale: Double = 1, minIterations: Int = 1,
+                maxIterations: Int? = nil, channelDivisor: Int = 1, minChannels: Int = 1, crop: Int? = nil,
+                psnrEvery: Int? = nil, backtrackingInterval: Int? = nil, tvIterations: Int? = nil,
+                defaultSeeds: [UInt64]) {
+        self.name = name
+        self.summary = summary
+        self.iterationScale = iterationScale
+        self.minIterations = minIterations
+        self.maxIterations = maxIterations
+        self.channelDivisor = channelDivisor
+        self.minChannels = minChannels
+        self.crop = crop
+        self.psnrEvery = psnrEvery
+        self.backtrackingInterval = backtrackingInterval
+        self.tvIterations = tvIterations
+        self.defaultSeeds = defaultSeeds
+    }
+
+    /// The full protocols. Seeds 0, 1, 2: three runs are the fewest that give a spread, and the
+    /// paper protocol already costs hours per image on a CPU.
+    public static let paper = Profile(
+        name: "paper", summary: "the protocols as written (dip-spec §4.2, §6): native sizes, full widths, full iteration counts",
+        defaultSeeds: [0, 1, 2])
+
+    /// About 20 minutes for the whole catalog on a 2-core CPU (release build, one seed).
+    public static let quick = Profile(
+        name: "quick",
+        summary: "1/10 of the iterations (at least 200, at most 1100), channel widths / 4 (at least 2), images centre-cropped to 128x128 (larger where a deep net needs it), TV 300 iterations; one seed",
+        iterationScale: 0.1, minIterations: 200, maxIterations: 1100, channelDivisor: 4, minChannels: 2,
+        crop: 128, psnrEvery: 10, backtrackingInterval: 25, tvIterations: 300, defaultSeeds: [0])
+
+    /// The whole catalog in well under 2 minutes (tests and CI): it checks the plumbing, not the numbers.
+    public static let smoke = Profile(
+        name: "smoke",
+        summary: "12 iterations, channel widths / 16 (at least 2), images centre-cropped to 32x32 (larger where a deep net needs it), TV 30 iterations; seeds 0 and 1",
+        iterationScale: 0, minIterations: 12, maxIterations: 12, channelDivisor: 16, minChannels: 2,
+        crop: 32, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
+
+    /// The built-in profiles.
+    public static let all = [paper, quick, smoke]
+
+    /// The profile called `name`; the error lists the choices.
+    public static func named(_ name: String) throws -> Profile {
+        guard let p = all.first(where: { $0.name == name }) else {
+            throw DIPError.invalidValue(name: "--profile", value: name, reason: "unknown profile; choose one of \(all.map(\.name).joined(separator: ", "))")
+        }
+        return p
+    }
+
+    /// Whether this profile changes nothing.
+    public var isFull: Bool { name == Profile.paper.name }
+
+    /// A configuration as this profile runs it.
+    public func apply(_ spec: RunSpec) -> RunSpec {
+        var s = spec
+        switch spec.method {
+        case var .dip(config):
+            let scaled = Int((Double(config.iterations) * iterationScale).rounded())
+            config.iterations = min(maxIterations ?? Int.max, max(minIterations, scaled))
+            config.network = reduced(config.network)
+            if let psnrEvery { config.psnrEvery = psnrEvery }
+            if let interval = backtrackingInterval, config.backtracking != nil { config.backtracking!.interval = interval }
+            s.method = .dip(config)
+            if let crop {
+                let side = max(crop, Profile.minimumSide(config.network))
+                s.preprocessing.centreCrop = ImageSize(width: side, height: side)
+            }
+        case var .tv(tv):
+            if let tvIterations { tv.iterations = tvIterations }
+            s.method = .tv(tv)
+            if let crop { s.preprocessing.centreCrop = ImageSize(width: crop, height: crop) }
+        }
+        return s
+    }
+
+    /// The network with its widths divided.
+    func reduced(_ net: SkipConfig) -> SkipConfig {
+        guard channelDivisor > 1 else { return net }
+        var n = net
+        func div(_ c: Int) -> Int { c == 0 ? 0 : max(minChannels, c / channelDivisor) }
+        n.down = net.down.map(div)
+        n.up = net.up.map(div)
+        // Full-width skips (the text net's ns = nd) shrink with the levels; narrow ones (the
+        // Table-1 net's 4) are kept, capped at the new level width.
+        n.skip = zip(net.skip, net.down).map { s, d in s >= d ? div(s) : min(s, div(d)) }
+        return n
+    }
+
+    /// The smallest square side a network runs at: its deepest level must keep at least two
+    /// pixels (three for 5x5 kernels) for the reflection padding.
+    public static func minimumSide(_ net: SkipConfig) -> Int {
+        let deepest = net.kernelDown >= 5 || net.kernelUp >= 5 ? 3 : 2
+        return deepest << net.depth
+    }
+}

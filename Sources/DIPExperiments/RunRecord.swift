@@ -1,0 +1,263 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// How a stored run ended.
+public enum RunStatus: String, Sendable, Hashable, Codable {
+    /// Every iteration ran.
+    case done
+    /// The loss became NaN or infinite; the record holds the curve up to there.
+    case diverged
+    /// Stopped by the user; stored only when the caller asks (the runner checkpoints instead).
+    case cancelled
+}
+
+/// Quality of one picture against the clean image.
+public struct Scores: Sendable, Hashable, Codable {
+    /// PSNR over every pixel and channel of the prepared image, dB.
+    public var psnr: Double
+    /// PSNR over the hole pixels only, dB.
+    public var psnrHoles: Double?
+    /// Mean SSIM (Gaussian window, Metrics.ssim).
+    public var ssim: Double?
+
+    /// Creates scores.
+    public init(psnr: Double, psnrHoles: Double? = nil, ssim: Double? = nil) {
+        self.psnr = psnr
+        self.psnrHoles = psnrHoles
+        self.ssim = ssim
+    }
+}
+
+/// The largest fall of PSNR between two consecutive curve samples: from `fromIteration`
+/// (PSNR `fromPSNR`) to `iteration` (PSNR `psnr`), whose picture is kept as the "drop" image.
+public struct WorstDrop: Sendable, Hashable, Codable {
+    /// The sample before the fall.
+    public var fromIteration: Int
+    /// Its PSNR.
+    public var fromPSNR: Double
+    /// The sample at the bottom of the fall.
+    public var iteration: Int
+    /// Its PSNR.
+    public var psnr: Double
+
+    /// Creates a drop.
+    public init(fromIteration: Int, fromPSNR: Double, iteration: Int, psnr: Double) {
+        self.fromIteration = fromIteration
+        self.fromPSNR = fromPSNR
+        self.iteration = iteration
+        self.psnr = psnr
+    }
+
+    /// The fall in dB (positive).
+    public var fall: Double { fromPSNR - psnr }
+}
+
+/// The machine a run ran on.
+public struct MachineInfo: Sendable, Hashable, Codable {
+    /// Host name.
+    public var host: String
+    /// Operating system, e.g. "Linux 6.1.0".
+    public var os: String
+    /// CPU model name (from /proc/cpuinfo where available).
+    public var cpu: String
+    /// Logical cores.
+    public var cores: Int
+    /// Threads the run used.
+    public var threads: Int
+
+    /// Creates a description.
+    public init(host: String, os: String, cpu: String, cores: Int, threads: Int) {
+        self.host = host
+        self.os = os
+        self.cpu = cpu
+        self.cores = cores
+        self.threads = threads
+    }
+}
+
+/// The software that produced a run.
+public struct SoftwareInfo: Sendable, Hashable, Codable {
+    /// dip-report's version (`ToolVersion.current`).
+    public var tool: String
+    /// The git commit of the working tree, or "unknown".
+    public var commit: String
+    /// oneDNN's version, e.g. "2.6.3".
+    public var oneDNN: String
+    /// The compute backend, e.g. "cpu".
+    public var backend: String
+
+    /// Creates a description.
+    public init(tool: String, commit: String, oneDNN: String, backend: String) {
+        self.tool = tool
+        self.commit = commit
+        self.oneDNN = oneDNN
+        self.backend = backend
+    }
+}
+
+/// The PNG files stored beside a record, by role. File names are relative to the record's folder.
+public enum RunImage: String, Sendable, Hashable, Codable, CodingKeyRepresentable, CaseIterable {
+    /// The final render.
+    case final
+    /// The best sampled iterate.
+    case best
+    /// The mask (255 = known, 0 = hole).
+    case mask
+    /// The corrupted input the method saw (holes black).
+    case corrupted
+    /// The picture at the bottom of the worst drop (Experiment 3).
+    case drop
+}
+
+/// Everything stored about one finished run: `<experiment>/<image>/<hash>-s<seed>.json` in the
+/// results folder, with its PNGs beside it. Schema "dip-report/run", version 1; later versions only
+/// add optional fields. See docs in ResultStore.
+public struct RunRecord: Sendable, Codable {
+    /// The schema name every record carries, so foreign JSON files are recognised.
+    public static let schemaName = "dip-report/run"
+    /// The version this build writes and reads.
+    public static let currentVersion = 1
+
+    /// Always `schemaName`.
+    public var schema: String
+    /// The schema version.
+    public var version: Int
+    /// (experiment, image, configuration hash, seed).
+    public var key: RunKey
+    /// The experiment's report section ("experiment1", ...).
+    public var group: String
+    /// The configuration's label within its experiment ("width 16").
+    public var label: String
+    /// The profile that ran it ("paper", "quick", "smoke"); numbers from anything but "paper"
+    /// must be labelled as such.
+    public var profile: String
+    /// The hashed configuration: image file, preprocessing, mask, method.
+    public var configuration: RunConfiguration
+    /// SHA-256 of the image file that was read.
+    public var imageSHA256: String
+    /// The prepared (fitted and measured) size.
+    public var size: ImageSize
+    /// Channels of the prepared image.
+    public var channels: Int
+    /// What the mask was ("Bernoulli keep 0.5, seed 1, per channel").
+    public var maskSummary: String
+    /// Fraction of hole entries in the mask.
+    public var holeFraction: Double
+    /// PSNR of the corrupted input (holes set to 0) against the clean image: the floor any method
+    /// must beat.
+    public var corruptedPSNR: Double
+    /// How the run ended.
+    public var status: RunStatus
+    /// Iteration at which a diverged or cancelled run stopped.
+    public var stoppedAt: Int?
+    /// Iterations (network evaluations, or TV iterations) actually run.
+    public var iterations: Int
+    /// Sampled points (every psnrEvery iterations and the last); empty for TV, which has one.
+    public var curve: [CurvePoint]
+    /// The loss of every iteration (DIP only).
+    public var losses: [Double]
+    /// Iterations at which backtracking restored its checkpoint.
+    public var backtracks: [Int]
+    /// The final picture's scores (nil when it is not finite, e.g. diverged).
+    public var final: Scores?
+    /// The best sampled iterate's scores.
+    public var best: Scores?
+    /// Its iteration.
+    public var bestIteration: Int?
+    /// The worst sudden drop, when the experiment keeps it.
+    public var worstDrop: WorstDrop?
+    /// Seconds by phase, as the engine measured them.
+    public var timings: FitTimings
+    /// Wall-clock seconds of the whole run, preparation and storage included, summed over resumes.
+    public var wallSeconds: Double
+    /// How many times it was resumed from a checkpoint.
+    public var resumes: Int
+    /// ISO 8601 time the run finished.
+    public var finishedAt: String
+    /// Where it ran.
+    public var machine: MachineInfo
+    /// What ran it.
+    public var software: SoftwareInfo
+    /// The PNGs beside the record: role -> file name in the same folder.
+    public var images: [RunImage: String]
+
+    /// Creates a record of the current schema.
+    public init(key: RunKey, group: String, label: String, profile: String, configuration: RunConfiguration,
+                imageSHA256: String, size: ImageSize, channels: Int, maskSummary: String, holeFraction: Double,
+                corruptedPSNR: Double, status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint],
+                losses: [Double], backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?,
+                worstDrop: WorstDrop?, timings: FitTimings, wallSeconds: Double, resumes: Int, finishedAt: String,
+                machine: MachineInfo, software: SoftwareInfo, images: [RunImage: String]) {
+        schema = RunRecord.schemaName
+        version = RunRecord.currentVersion
+        self.key = key
+        self.group = group
+        self.label = label
+        self.profile = profile
+        self.configuration = configuration
+        self.imageSHA256 = imageSHA256
+        self.size = size
+        self.channels = channels
+        self.maskSummary = maskSummary
+        self.holeFraction = holeFraction
+        self.corruptedPSNR = corruptedPSNR
+        self.status = status
+        self.stoppedAt = stoppedAt
+        self.iterations = iterations
+        self.curve = curve
+        self.losses = losses
+        self.backtracks = backtracks
+        self.final = final
+        self.best = best
+        self.bestIteration = bestIteration
+        self.worstDrop = worstDrop
+        self.timings = timings
+        self.wallSeconds = wallSeconds
+        self.resumes = resumes
+        self.finishedAt = finishedAt
+        self.machine = machine
+        self.software = software
+        self.images = images
+    }
+
+    /// The record as JSON: sorted keys, pretty-printed, infinities as "inf" strings (a perfect
+    /// fit's PSNR) since JSON has none.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    /// Decodes a record, checking schema and version; `path` names the file in errors.
+    public static func decode(_ data: Data, path: String) throws -> RunRecord {
+        struct Header: Decodable { var schema: String?; var version: Int? }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let header: Header
+        do { header = try decoder.decode(Header.self, from: data) } catch {
+            throw DIPError.badFile(path: path, reason: "is not valid JSON (\(error.localizedDescription)); move it out of the results folder or delete it")
+        }
+        guard header.schema == schemaName else {
+            throw DIPError.badFile(path: path, reason: "is not a dip-report run record (schema \(header.schema.map { "'\($0)'" } ?? "missing")); it was left untouched")
+        }
+        guard let v = header.version, v <= currentVersion else {
+            throw DIPError.badFile(path: path, reason: "has schema version \(header.version.map(String.init) ?? "missing"), newer than this dip-report reads (\(currentVersion)); update dip-report")
+        }
+        do { return try decoder.decode(RunRecord.self, from: data) } catch {
+            throw DIPError.badFile(path: path, reason: "is a damaged run record (\(Self.describe(error))); delete it to run it again")
+        }
+    }
+
+    /// A decoding error in a few words.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): return "missing field '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx),
+             let DecodingError.dataCorrupted(ctx):
+            return "bad value at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+        default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,475 @@
+import CCairo
+import DIPCore
+import DIPEngine
+import DIPExperiments
+import Foundation
+
+/// What `render` did.
+public struct RenderSummary: Sendable {
+    /// The page written.
+    public var pagePath: String
+    /// Its size in bytes.
+    public var bytes: Int
+    /// Runs read.
+    public var records: Int
+    /// Files skipped, with why.
+    public var problems: [String]
+    /// User Markdown files created with placeholder text by this render.
+    public var createdFiles: [String]
+    /// Seconds spent.
+    public var seconds: Double
+}
+
+/// Renders the report from stored results only: it reads records and their PNGs, draws the
+/// figures and writes `<out>/index.html` (atomically), creating `<out>/discussion.md` and
+/// `<out>/conclusion.md` with placeholder text when they do not exist. It never fits anything.
+public enum ReportRenderer {
+    /// The versions of the Swift libraries the page is built with (as pinned in Package.resolved;
+    /// SwiftPM offers no way to read them at run time).
+    public static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0, swift-argument-parser 1.x"
+
+    /// Renders the results in `resultsFolder` into `outFolder`/index.html.
+    public static func render(resultsFolder: String, outFolder: String, commandLine: String,
+                              fontPath: String? = nil, now: Date = Date()) throws -> RenderSummary {
+        let start = Date()
+        let store = try ResultStore(root: resultsFolder, create: false)
+        let scan = store.scan()
+        let templates = try ReportTemplates.files()
+        let discussionPath = (outFolder as NSString).appendingPathComponent("discussion.md")
+        let conclusionPath = (outFolder as NSString).appendingPathComponent("conclusion.md")
+        let discussion = try UserMarkdown.readOrCreate(discussionPath, placeholder: templates["discussion.md"] ?? "## Discussion\n")
+        let conclusion = try UserMarkdown.readOrCreate(conclusionPath, placeholder: templates["conclusion.md"] ?? "## Conclusion\n")
+        var builder = PageBuilder(store: store, records: scan.records, fontPath: fontPath)
+        var page = try builder.build(now: now, commandLine: commandLine, resultsFolder: resultsFolder)
+        page.problems = scan.problems.map(\.description)
+        page.hasProblems = !page.problems.isEmpty
+        page.discussionHTML = UserMarkdown.html(discussion.text)
+        page.discussionPath = discussionPath
+        page.conclusionHTML = UserMarkdown.html(conclusion.text)
+        page.conclusionPath = conclusionPath
+        let library = try ReportTemplates.library(files: templates)
+        guard let html = library.render(page, withTemplate: "report") else {
+            throw DIPError.badFile(path: "Templates/report.mustache", reason: "the report template is missing")
+        }
+        let pagePath = (outFolder as NSString).appendingPathComponent("index.html")
+        try AtomicFile.write(Data(html.utf8), to: pagePath)
+        return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: scan.records.count,
+                             problems: page.problems,
+                             createdFiles: [discussion.created ? discussionPath : nil, conclusion.created ? conclusionPath : nil].compactMap { $0 },
+                             seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The flat outcome of a record, for the diffs.
+    public static func outcome(_ r: RunRecord) -> RunOutcome {
+        RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
+                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr)
+    }
+
+    /// Every readable record's outcome in a results folder, with the files that were skipped.
+    public static func outcomes(resultsFolder: String) throws -> (runs: [RunOutcome], problems: [String]) {
+        let scan = try ResultStore(root: resultsFolder, create: false).scan()
+        return (scan.records.map(outcome), scan.problems.map(\.description))
+    }
+}
+
+/// Assembles the page from records; one per render.
+struct PageBuilder {
+    let store: ResultStore
+    let records: [RunRecord]
+    let fontPath: String?
+    /// Plots are drawn at 1.5 device pixels per unit: sharp enough on phones, half the bytes of 2x.
+    let plotScale = 1.5
+
+    init(store: ResultStore, records: [RunRecord], fontPath: String?) {
+        self.store = store
+        self.records = records
+        self.fontPath = fontPath
+    }
+
+    /// Records of one experiment.
+    func of(_ experiment: String) -> [RunRecord] { records.filter { $0.key.experiment == experiment } }
+
+    mutating func build(now: Date, commandLine: String, resultsFolder: String) throws -> ReportPage {
+        let formatter = ISO8601DateFormatter()
+        let profiles = Set(records.map(\.profile)).sorted()
+        let notPaper = profiles.filter { $0 != Profile.paper.name }
+        var banner: String? = nil
+        if !notPaper.isEmpty {
+            let summaries = notPaper.map { name in
+                "\(name): " + ((try? Profile.named(name).summary) ?? "a custom profile")
+            }
+            banner = "These results come from the \(notPaper.joined(separator: " and ")) profile\(notPaper.count > 1 ? "s" : "") "
+                + "(\(summaries.joined(separator: "; "))), so the numbers are not comparable to the paper's. "
+                + "Run `make report PROFILE=paper` for the full replication."
+        }
+        let seedGroups = ResultDiff.acrossSeeds(records.map(ReportRenderer.outcome))
+        let page = ReportPage(
+            title: "Deep Image Prior: inpainting, reproduced",
+            generatedAt: formatter.string(from: now), recordCount: records.count, banner: banner,
+            hasProblems: false, problems: [],
+            masks: try masks(),
+            architecture: try architecture().figures, layerTables: try architecture().tables,
+            table1: table1(), bars: try bars(), table1Plots: try table1Plots(), table1Galleries: try table1Galleries(),
+            textMask: try textMask(),
+            experiment2: try ["width", "depth", "library"].compactMap { try sweep($0) } + userSweeps(group: "experiment2"),
+            experiment3: try ["optimizers"].compactMap { try sweep($0) } + userSweeps(group: "experiment3"),
+            discussionHTML: "", discussionPath: "", conclusionHTML: "", conclusionPath: "",
+            seedTable: seedGroups.isEmpty ? nil : TableView(id: "seed-spread", caption: "Final and best PSNR over seeds (dB)", ResultDiff.table(seedGroups),
+                                                            note: "std is the sample standard deviation; it is empty for a single seed."),
+            provenance: provenance(commandLine: commandLine, resultsFolder: resultsFolder),
+            recordTable: recordTable())
+        return page
+    }
+
+    // MARK: helpers
+
+    /// Seeds of one (experiment, label, image), by seed.
+    func runs(_ experiment: String, label: String? = nil, image: String) -> [RunRecord] {
+        records.filter { $0.key.experiment == experiment && $0.key.image == image && (label == nil || $0.label == label) }
+            .sorted { $0.key.seed < $1.key.seed }
+    }
+
+    /// Labels of an experiment in catalog order (user experiments: order of first appearance).
+    func labels(_ experiment: String) -> [String] {
+        let present = Set(of(experiment).map(\.label))
+        let catalog = Catalog.experiments.first { $0.id == experiment }?.runs.map(\.label) ?? []
+        var ordered = catalog.filter(present.contains)
+        for r in of(experiment) where !ordered.contains(r.label) { ordered.append(r.label) }
+        return ordered
+    }
+
+    func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }
+
+    /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not finish.
+    func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
+        guard let s = Spread(runs.compactMap(value)) else {
+            return CellView(runs.isEmpty ? "–" : "n/a", title: keys(runs), cls: "na")
+        }
+        let unfinished = runs.contains { $0.status != .done }
+        var text = String(format: "%.2f", s.mean)
+        if let std = s.std { text += String(format: " ±%.2f", std) }
+        if unfinished { text += " †" }
+        let title = (s.count > 1 ? String(format: "range %.2f–%.2f over %d seeds\n", s.min, s.max, s.count) : "") + keys(runs)
+        return CellView(text, title: title, cls: unfinished ? "warn" : "")
+    }
+
+    func image(_ record: RunRecord, _ role: String) -> Image? {
+        let name = RunImage(rawValue: role).flatMap { record.images[$0] } ?? "\(ResultStore.stem(record.key))-\(role).png"
+        let path = (store.folder(for: record.key) as NSString).appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? PNGCodec.read(path).image
+    }
+
+    /// The record of a group whose best PSNR is the median over seeds.
+    func median(_ runs: [RunRecord]) -> RunRecord? {
+        let sorted = runs.sorted { ($0.best?.psnr ?? -.infinity) < ($1.best?.psnr ?? -.infinity) }
+        return sorted.isEmpty ? nil : sorted[(sorted.count - 1) / 2]
+    }
+
+    func figure(_ uri: String, alt: String, caption: String, width: Double) -> FigureView {
+        FigureView(uri: uri, alt: alt, caption: caption, width: Int(width))
+    }
+
+    // MARK: sections 2 and 4
+
+    func masks() throws -> GalleryView? {
+        var items: [EmbeddedImage] = []
+        for (experiment, what) in [("table1-paper", "50 % Bernoulli"), ("table1-seed", "50 % Bernoulli, seed protocol"),
+                                   ("width", "text"), ("library", "library (Fig. 8)")] {
+            guard let r = of(experiment).first, let m = image(r, "mask") else { continue }
+            items.append(try EmbeddedImage(m, caption: "\(what) mask, \(r.key.image) seed \(r.key.seed), \(Int((r.holeFraction * 100).rounded())) % holes"))
+        }
+        return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
+    }
+
+    func architecture() throws -> (figures: [FigureView], tables: [TitledText]) {
+        var figures: [FigureView] = [], tables: [TitledText] = []
+        let wanted: [(String, String)] = [("table1-paper", "Table-1 network"), ("width", "Text-inpainting network")]
+        for (experiment, name) in wanted {
+            var summary: NetworkSummary
+            var source: String
+            let candidates = experiment == "width" ? of(experiment).filter { $0.label == "width 128" } + of(experiment) : of(experiment)
+            if let r = candidates.first, case let .dip(fit) = r.configuration.method {
+                var net = fit.network
+                net.outputChannels = r.channels
+                summary = try NetworkSummary(config: net, height: r.size.height, width: r.size.width)
+                source = "as run for \(r.key) (\(r.profile) profile)"
+            } else {
+                let preset = experiment == "width" ? "text" : "table1"
+                summary = try NetworkSummary(config: SkipConfig.preset(preset, outputChannels: experiment == "width" ? 3 : 1), height: 512, width: 512)
+                source = "the \(preset) preset at 512x512 (no stored run yet)"
+            }
+            let diagram = ArchitectureDiagram(summary: summary, title: "\(name): \(NetworkSummary.thousands(summary.parameters)) parameters")
+            figures.append(figure(try diagram.dataURI(scale: plotScale, fontPath: fontPath), alt: "\(name) diagram",
+                                  caption: "\(name), \(source).", width: diagram.width))
+            tables.append(TitledText(title: name, text: summary.formattedTable()))
+        }
+        return (figures, tables)
+    }
+
+    // MARK: section 5
+
+    func table1() -> TableView? {
+        let paper = of("table1-paper"), seed = of("table1-seed"), tv = of("table1-tv")
+        guard !(paper.isEmpty && seed.isEmpty && tv.isEmpty) else { return nil }
+        let columns = ReferenceNumbers.table1Images
+        func refRow(_ name: String, _ values: [String: Double], cls: String = "ref") -> RowView {
+            RowView(cells: [CellView(name, head: true)] + columns.map { c in
+                values[c.name].map { CellView(String(format: "%.2f", $0), title: name) } ?? CellView("–", cls: "na")
+            }, cls: cls)
+        }
+        func ourRow(_ name: String, _ runs: [RunRecord], label: String? = nil, _ value: @escaping (RunRecord) -> Double?) -> RowView {
+            RowView(cells: [CellView(name, head: true)] + columns.map { c in
+                let matching = runs.filter { ReferenceNumbers.table1Column(forImage: $0.key.image) == c.name && (label == nil || $0.label == label) }
+                return statCell(matching.sorted { $0.key.seed < $1.key.seed }, value)
+            }, cls: "ours")
+        }
+        var rows = [refRow("Papyan et al. (paper)", ReferenceNumbers.papyan), refRow("DIP (paper)", ReferenceNumbers.paperDIP),
+                    refRow("Seed report (best)", ReferenceNumbers.seedReport)]
+        rows.append(refRow("PyTorch reference, paper protocol (best)", ReferenceNumbers.pytorchReference.mapValues(\.best)))
+        rows.append(ourRow("Ours, paper protocol, best", paper) { $0.best?.psnr })
+        rows.append(ourRow("Ours, paper protocol, final", paper) { $0.final?.psnr })
+        rows.append(ourRow("Ours, seed protocol, best", seed) { $0.best?.psnr })
+        rows.append(ourRow("Ours, seed protocol, final", seed) { $0.final?.psnr })
+        for label in labels("table1-tv") {
+            rows.append(ourRow(label, tv, label: label) { $0.final?.psnr })
+        }
+        // Per-image difference of our paper-protocol best mean to the paper.
+        rows.append(RowView(cells: [CellView("Ours (paper protocol, best) − paper", head: true)] + columns.map { c in
+            let matching = paper.filter { $0.key.image == c.name }
+            guard let ref = ReferenceNumbers.paperDIP[c.name], let s = Spread(matching.compactMap { $0.best?.psnr }) else {
+                return CellView("–", cls: "na")
+            }
+            let d = s.mean - ref
+            return CellView(String(format: "%+.2f", d), title: String(format: "mean %.2f − paper %.2f\n", s.mean, ref) + keys(matching),
+                            cls: d >= 0 ? "pos" : "neg")
+        }, cls: ""))
+        return TableView(id: "table1", caption: "Table 1: PSNR (dB), 50 % of pixels missing",
+                         header: ["method"] + columns.map(\.label), rows: rows,
+                         note: "Ours: mean ± standard deviation over seeds (hover a cell for the range and the run records). "
+                            + "† marks cells with a run that diverged or was cancelled. The paper has no colour images; "
+                            + "the seed report's house and peppers were upscaled from 256x256, which flatters them.")
+    }
+
+    func bars() throws -> FigureView? {
+        let paper = of("table1-paper")
+        guard !paper.isEmpty else { return nil }
+        let bars = ReferenceNumbers.table1Images.compactMap { c -> Bar? in
+            guard let ref = ReferenceNumbers.paperDIP[c.name] else { return nil }
+            let s = Spread(paper.filter { $0.key.image == c.name }.compactMap { $0.best?.psnr })
+            return Bar(label: c.label, value: s.map { $0.mean - ref },
+                       whisker: s.flatMap { $0.count > 1 ? ($0.min - ref)...($0.max - ref) : nil })
+        }
+        let chart = BarChart(title: "Ours (paper protocol, best) minus the paper, per image", yLabel: "difference (dB)", bars: bars, width: 640, height: 300)
+        return figure(try chart.dataURI(scale: plotScale, fontPath: fontPath), alt: "bar chart of differences to the paper",
+                      caption: "Green: above the paper's value; red: below. Whiskers: the seeds' range.", width: chart.width)
+    }
+
+    func curve(_ r: RunRecord) -> [PlotPoint] {
+        r.curve.map { PlotPoint(x: Double($0.iteration), y: $0.psnr ?? .nan) }
+    }
+
+    func table1Plots() throws -> [FigureView] {
+        var out: [FigureView] = []
+        for c in ReferenceNumbers.table1Images {
+            var series: [LineSeries] = []
+            for (experiment, name, hue) in [("table1-paper", "paper protocol", 0), ("table1-seed", "seed protocol", 1)] {
+                let runs = of(experiment).filter { ReferenceNumbers.table1Column(forImage: $0.key.image) == c.name }.sorted { $0.key.seed < $1.key.seed }
+                for (i, r) in runs.enumerated() {
+                    let marker = r.bestIteration.flatMap { it in r.best.map { PlotPoint(x: Double(it), y: $0.psnr) } }
+                    series.append(LineSeries(name: "\(name), seed \(r.key.seed)", points: curve(r),
+                                             colour: Self.shade(hue, i, of: runs.count), marker: marker))
+                }
+            }
+            guard !series.isEmpty else { continue }
+            let refs = ReferenceNumbers.paperDIP[c.name].map { [ReferenceLine(value: $0, label: String(format: "paper %.2f", $0))] } ?? []
+            let plot = LinePlot(title: "\(c.label): PSNR over iterations", xLabel: "iteration", yLabel: "PSNR (dB)",
+                                series: series, references: refs, width: 520, height: 290)
+            out.append(figure(try plot.dataURI(scale: plotScale, fontPath: fontPath), alt: "PSNR curves of \(c.label)",
+                              caption: "\(c.label): every seed of each protocol.", width: plot.width))
+        }
+        return out
+    }
+
+    /// Seeds of one configuration in shades of one palette colour, so configurations stay apart.
+    static func shade(_ hue: Int, _ index: Int, of count: Int) -> Colour {
+        let base = Colour.series(hue)
+        let t = count > 1 ? Double(index) / Double(count - 1) * 0.45 : 0
+        return Colour(base.r + (1 - base.r) * t, base.g + (1 - base.g) * t, base.b + (1 - base.b) * t)
+    }
+
+    func pictures(_ r: RunRecord, title: String) throws -> GalleryView {
+        var items: [EmbeddedImage] = []
+        let clean = image(r, "clean")
+        if let clean { items.append(try EmbeddedImage(clean, caption: "clean")) }
+        if let m = image(r, "mask") { items.append(try EmbeddedImage(m, caption: "mask")) }
+        if let x = image(r, "corrupted") { items.append(try EmbeddedImage(x, caption: String(format: "corrupted, %.2f dB", r.corruptedPSNR))) }
+        let best = image(r, "best")
+        if let best {
+            items.append(try EmbeddedImage(best, caption: "best" + (r.bestIteration.map { ", iteration \($0)" } ?? "")
+                                            + (r.best.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
+        }
+        if let f = image(r, "final") {
+            items.append(try EmbeddedImage(f, caption: "final" + (r.final.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
+        }
+        if let clean, let best, let map = try? EmbeddedImage.errorMap(best, clean) {
+            items.append(try EmbeddedImage(map, caption: "error of best ×4"))
+        }
+        return GalleryView(heading: title, items: items)
+    }
+
+    func table1Galleries() throws -> [GalleryView] {
+        try ReferenceNumbers.table1Images.compactMap { c in
+            guard let r = median(of("table1-paper").filter { $0.key.image == c.name })
+                    ?? median(of("table1-seed").filter { ReferenceNumbers.table1Column(forImage: $0.key.image) == c.name }) else { return nil }
+            return try pictures(r, title: "\(c.label) (\(r.key.experiment), seed \(r.key.seed))")
+        }
+    }
+
+    // MARK: sections 6 and 7
+
+    func textMask() throws -> GalleryView? {
+        guard let r = (of("width") + of("depth") + of("optimizers")).first else { return nil }
+        var items: [EmbeddedImage] = []
+        if let m = image(r, "mask") { items.append(try EmbeddedImage(m, caption: String(format: "text mask, %.1f %% holes", r.holeFraction * 100))) }
+        if let x = image(r, "corrupted") { items.append(try EmbeddedImage(x, caption: "kate.png with the text holes")) }
+        return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
+    }
+
+    /// The seed report's value for a sweep configuration, by the catalog's labels.
+    static func seedReportValue(experiment: String, label: String) -> Double? {
+        switch experiment {
+        case "width":
+            guard let c = Int(label.replacingOccurrences(of: "width ", with: "")) else { return nil }
+            return ReferenceNumbers.seedWidthSweep.first { $0.channels == c }?.psnr
+        case "depth":
+            guard let m = label.wholeMatch(of: /depth (\d+), (skip|no skip)/), let d = Int(m.1) else { return nil }
+            let table = m.2 == "skip" ? ReferenceNumbers.seedDepthWithSkip : ReferenceNumbers.seedDepthWithoutSkip
+            return table.first { $0.depth == d }?.psnr
+        default:
+            return nil
+        }
+    }
+
+    func userSweeps(group: String) throws -> [SweepView] {
+        let builtIn = Set(Catalog.experiments.map(\.id))
+        let ids = records.filter { $0.group == group && !builtIn.contains($0.key.experiment) }.map(\.key.experiment)
+        var seen = Set<String>()
+        return try ids.filter { seen.insert($0).inserted }.compactMap { try sweep($0) }
+    }
+
+    func sweep(_ experiment: String) throws -> SweepView? {
+        let runs = of(experiment)
+        guard !runs.isEmpty else { return nil }
+        let info = Catalog.experiments.first { $0.id == experiment }
+        let labels = labels(experiment)
+        let images = Array(Set(runs.map(\.key.image))).sorted()
+        var rows: [RowView] = []
+        var series: [LineSeries] = []
+        var outputs: [EmbeddedImage] = [], drops: [EmbeddedImage] = []
+        for (li, label) in labels.enumerated() {
+            for img in images {
+                let group = runs.filter { $0.label == label && $0.key.image == img }.sorted { $0.key.seed < $1.key.seed }
+                guard !group.isEmpty else { continue }
+                let name = images.count > 1 ? "\(label), \(img)" : label
+                let seedValue = Self.seedReportValue(experiment: experiment, label: label)
+                let best = Spread(group.compactMap { $0.best?.psnr })
+                var delta = CellView("–", cls: "na")
+                if let seedValue, let best {
+                    let d = best.mean - seedValue
+                    delta = CellView(String(format: "%+.2f", d), title: keys(group), cls: d >= 0 ? "pos" : "neg")
+                }
+                let bestIts = group.compactMap(\.bestIteration).map(String.init).joined(separator: ", ")
+                let drop = group.compactMap(\.worstDrop).max { $0.fall < $1.fall }
+                rows.append(RowView(cells: [CellView(name, head: true), statCell(group) { $0.best?.psnr }, statCell(group) { $0.final?.psnr },
+                                            CellView(bestIts.isEmpty ? "–" : bestIts, title: keys(group)),
+                                            CellView(drop.map { String(format: "%.2f dB at %d", $0.fall, $0.iteration) } ?? "–", title: keys(group)),
+                                            seedValue.map { CellView(String(format: "%.2f", $0), title: "seed report") } ?? CellView("–", cls: "na"),
+                                            delta], cls: "ours"))
+                for (i, r) in group.enumerated() {
+                    let marker = r.bestIteration.flatMap { it in r.best.map { PlotPoint(x: Double(it), y: $0.psnr) } }
+                    series.append(LineSeries(name: "\(name), s\(r.key.seed)", points: curve(r), colour: Self.shade(li, i, of: group.count), marker: marker))
+                }
+                if let r = median(group), let best = image(r, "best") {
+                    outputs.append(try EmbeddedImage(best, caption: "\(name): best" + (r.best.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
+                }
+                for r in group {
+                    guard let d = r.worstDrop, let pic = image(r, "drop") else { continue }
+                    drops.append(try EmbeddedImage(pic, caption: "\(name) s\(r.key.seed): " + String(format: "%.2f → %.2f dB at iteration %d", d.fromPSNR, d.psnr, d.iteration)))
+                }
+            }
+        }
+        let title = info?.title ?? runs[0].label
+        let table = TableView(caption: "\(title): PSNR (dB)",
+                              header: ["configuration", "best", "final", "best at iteration", "worst drop", "seed report", "ours best − seed report"],
+                              rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records.")
+        var plot: FigureView? = nil
+        if !series.isEmpty {
+            let p = LinePlot(title: "\(title): PSNR over iterations", xLabel: "iteration", yLabel: "PSNR (dB)", series: series,
+                             width: 720, height: 340 + Double((series.count + 2) / 3) * 4)
+            plot = figure(try p.dataURI(scale: plotScale, fontPath: fontPath), alt: "PSNR curves of \(title)",
+                          caption: "Every configuration and seed; a dot marks the best iterate.", width: p.width)
+        }
+        return SweepView(title: title, description: info?.description ?? "A user experiment (group \(runs[0].group)).", table: table, plot: plot,
+                         outputs: outputs.isEmpty ? nil : GalleryView(heading: "Best iterates", items: outputs),
+                         drops: drops.isEmpty ? nil : GalleryView(heading: "At the bottom of the worst sudden drop", items: drops))
+    }
+
+    // MARK: appendix B
+
+    func provenance(commandLine: String, resultsFolder: String) -> [NameValue] {
+        func list<T: Hashable>(_ f: (RunRecord) -> T) -> [T] { Array(Set(records.map(f))) }
+        let commits = list { $0.software.commit }.sorted()
+        let tools = list { $0.software.tool }.sorted()
+        let onednn = list { $0.software.oneDNN }.sorted()
+        let backends = list { $0.software.backend }.sorted()
+        let machines = list { "\($0.machine.host): \($0.machine.cpu), \($0.machine.cores) cores, \($0.machine.threads) threads, \($0.machine.os)" }.sorted()
+        let seeds = list(\.key.seed).sorted().map(String.init)
+        let profiles = list(\.profile).sorted()
+        let finished = records.map(\.finishedAt).sorted()
+        var durations: [String] = []
+        for id in (Catalog.experiments.map(\.id) + list(\.key.experiment).sorted()) where !durations.contains(where: { $0.hasPrefix(id + ":") }) {
+            let rs = of(id)
+            guard !rs.isEmpty else { continue }
+            durations.append("\(id): \(Self.duration(rs.reduce(0) { $0 + $1.wallSeconds })) over \(rs.count) runs")
+        }
+        let total = records.reduce(0) { $0 + $1.wallSeconds }
+        func join(_ a: [String]) -> String { a.isEmpty ? "–" : a.joined(separator: "; ") }
+        return [
+            NameValue(name: "Command", value: commandLine),
+            NameValue(name: "Results folder", value: resultsFolder),
+            NameValue(name: "Profiles", value: join(profiles)),
+            NameValue(name: "Seeds", value: join(seeds)),
+            NameValue(name: "Commits", value: join(commits)),
+            NameValue(name: "dip-report versions", value: join(tools)),
+            NameValue(name: "oneDNN", value: join(onednn)),
+            NameValue(name: "Backends", value: join(backends)),
+            NameValue(name: "Machines", value: join(machines)),
+            NameValue(name: "Runs finished", value: finished.isEmpty ? "–" : "\(finished.first!) to \(finished.last!)"),
+            NameValue(name: "Compute time", value: "\(Self.duration(total)) in all; " + join(durations)),
+            NameValue(name: "Rendering", value: "\(TextMask.rendererVersion), \(ReportRenderer.libraryVersions)"),
+        ]
+    }
+
+    func recordTable() -> TableView? {
+        guard !records.isEmpty else { return nil }
+        let rows = records.map { r in
+            RowView(cells: [CellView(r.key.description, head: true), CellView(r.label), CellView(r.profile), CellView(r.status.rawValue, cls: r.status == .done ? "" : "warn"),
+                            CellView("\(r.iterations)"), CellView(r.final.map { String(format: "%.2f", $0.psnr) } ?? "–"),
+                            CellView(r.best.map { String(format: "%.2f", $0.psnr) } ?? "–"), CellView(r.bestIteration.map(String.init) ?? "–"),
+                            CellView(Self.duration(r.wallSeconds)), CellView(r.software.commit), CellView(r.machine.host)], cls: "")
+        }
+        return TableView(caption: "Run records (results/<key>.json)",
+                         header: ["record", "configuration", "profile", "status", "iterations", "final dB", "best dB", "best at", "wall time", "commit", "machine"],
+                         rows: rows)
+    }
+
+    /// "1h02m", "3m05s", "12.3s".
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        if s < 60 { return String(format: "%.1fs", s) }
+        let t = Int(s.rounded())
+        if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
+        return String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}

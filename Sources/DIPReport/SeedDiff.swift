@@ -1,0 +1,220 @@
+import Foundation
+
+/// The numbers of one stored run that the diffs compare: a flat view of a `RunRecord`, so the
+/// statistics do not depend on how records are stored.
+public struct RunOutcome: Sendable, Hashable, Codable {
+    /// Experiment identifier ("table1-paper").
+    public var experiment: String
+    /// The configuration's label within the experiment ("width 16").
+    public var label: String
+    /// Image name.
+    public var image: String
+    /// Configuration hash of the run key.
+    public var configHash: String
+    /// The seed.
+    public var seed: UInt64
+    /// PSNR of the final picture (nil when the run diverged).
+    public var finalPSNR: Double?
+    /// PSNR of the best sampled iterate.
+    public var bestPSNR: Double?
+
+    /// Creates an outcome.
+    public init(experiment: String, label: String, image: String, configHash: String, seed: UInt64,
+                finalPSNR: Double?, bestPSNR: Double?) {
+        self.experiment = experiment
+        self.label = label
+        self.image = image
+        self.configHash = configHash
+        self.seed = seed
+        self.finalPSNR = finalPSNR
+        self.bestPSNR = bestPSNR
+    }
+
+    /// What groups seeds together: the same experiment, configuration and image.
+    public var groupKey: String { "\(experiment)\u{1F}\(label)\u{1F}\(image)" }
+}
+
+/// Mean, range and standard deviation of a set of values.
+public struct Spread: Sendable, Hashable, Codable {
+    /// How many values.
+    public var count: Int
+    /// Their mean.
+    public var mean: Double
+    /// The smallest.
+    public var min: Double
+    /// The largest.
+    public var max: Double
+    /// Sample standard deviation (n - 1 in the denominator); nil for a single value.
+    public var std: Double?
+
+    /// The statistics of the finite `values`; nil when there are none.
+    public init?(_ values: [Double]) {
+        let v = values.filter(\.isFinite)
+        guard !v.isEmpty else { return nil }
+        count = v.count
+        mean = v.reduce(0, +) / Double(v.count)
+        min = v.min()!
+        max = v.max()!
+        if v.count > 1 {
+            let m = mean
+            std = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)).squareRoot()
+        } else {
+            std = nil
+        }
+    }
+
+    /// max - min.
+    public var range: Double { max - min }
+
+    /// Whether `value` lies within [min, max].
+    public func contains(_ value: Double) -> Bool { value >= min && value <= max }
+
+    /// "32.10 +/- 0.21 (31.80-32.40)", or just the mean for one seed.
+    public var text: String {
+        guard count > 1 else { return String(format: "%.2f", mean) }
+        return String(format: "%.2f ± %.2f (%.2f–%.2f)", mean, std ?? 0, min, max)
+    }
+}
+
+/// Diff (a): one experiment, configuration and image across its seeds.
+public struct SeedGroup: Sendable, Hashable, Codable {
+    /// Experiment identifier.
+    public var experiment: String
+    /// Configuration label.
+    public var label: String
+    /// Image name.
+    public var image: String
+    /// The seeds present, ascending.
+    public var seeds: [UInt64]
+    /// Final PSNR over seeds.
+    public var final: Spread?
+    /// Best PSNR over seeds.
+    public var best: Spread?
+    /// The paper's value for this image and experiment, when it has one.
+    public var paper: Double?
+    /// Whether the paper's value lies inside the seeds' final-PSNR range.
+    public var paperInsideFinal: Bool?
+    /// Whether it lies inside the seeds' best-PSNR range.
+    public var paperInsideBest: Bool?
+}
+
+/// Diff (b): one run present in two result sets.
+public struct RunDifference: Sendable, Hashable, Codable {
+    /// Experiment identifier.
+    public var experiment: String
+    /// Configuration label.
+    public var label: String
+    /// Image name.
+    public var image: String
+    /// The seed.
+    public var seed: UInt64
+    /// Configuration hash in A.
+    public var hashA: String
+    /// Configuration hash in B (differs from A when the two sets used different profiles).
+    public var hashB: String
+    /// Final PSNR in A and B.
+    public var finalA: Double?, finalB: Double?
+    /// Best PSNR in A and B.
+    public var bestA: Double?, bestB: Double?
+    /// B - A, final PSNR.
+    public var finalDelta: Double?
+    /// B - A, best PSNR.
+    public var bestDelta: Double?
+    /// The larger of the two sets' seed ranges (max - min of final PSNR) for this configuration
+    /// and image; nil when neither set has two seeds of it.
+    public var seedRange: Double?
+    /// Whether |final or best difference| exceeds that range; nil when the range is unknown.
+    public var beyondSpread: Bool?
+}
+
+/// The two diffs of `dip-report diff`, over flat run outcomes.
+public enum ResultDiff {
+    /// The paper's Table-1 value that an experiment's image is compared with: only Table-1
+    /// experiments have one (the seed protocol's "peppers256" is the paper's Peppers).
+    public static func paperValue(experiment: String, image: String) -> Double? {
+        guard experiment.hasPrefix("table1") else { return nil }
+        return ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)]
+    }
+
+    /// Diff (a): every (experiment, label, image) with its seeds' statistics, sorted.
+    public static func acrossSeeds(_ runs: [RunOutcome]) -> [SeedGroup] {
+        let groups = Dictionary(grouping: runs, by: \.groupKey)
+        return groups.values.map { members -> SeedGroup in
+            let first = members[0]
+            let final = Spread(members.compactMap(\.finalPSNR)), best = Spread(members.compactMap(\.bestPSNR))
+            let paper = paperValue(experiment: first.experiment, image: first.image)
+            return SeedGroup(experiment: first.experiment, label: first.label, image: first.image,
+                             seeds: members.map(\.seed).sorted(), final: final, best: best, paper: paper,
+                             paperInsideFinal: paper.flatMap { p in final.map { $0.contains(p) } },
+                             paperInsideBest: paper.flatMap { p in best.map { $0.contains(p) } })
+        }.sorted { ($0.experiment, $0.label, $0.image) < ($1.experiment, $1.label, $1.image) }
+    }
+
+    /// Diff (b): runs of `b` matched to runs of `a` by (experiment, label, image, seed), which
+    /// holds across commits, machines and profiles (profiles change the configuration hash).
+    /// Returns the differences and the runs found on one side only.
+    public static func between(_ a: [RunOutcome], _ b: [RunOutcome]) -> (differences: [RunDifference], onlyA: [RunOutcome], onlyB: [RunOutcome]) {
+        func key(_ r: RunOutcome) -> String { "\(r.groupKey)\u{1F}\(r.seed)" }
+        let indexA = Dictionary(a.map { (key($0), $0) }, uniquingKeysWith: { x, _ in x })
+        let indexB = Dictionary(b.map { (key($0), $0) }, uniquingKeysWith: { x, _ in x })
+        let rangesA = Dictionary(grouping: a, by: \.groupKey).mapValues { Spread($0.compactMap(\.finalPSNR)) }
+        let rangesB = Dictionary(grouping: b, by: \.groupKey).mapValues { Spread($0.compactMap(\.finalPSNR)) }
+        var out: [RunDifference] = []
+        for (k, ra) in indexA {
+            guard let rb = indexB[k] else { continue }
+            let spreads = [rangesA[ra.groupKey] ?? nil, rangesB[rb.groupKey] ?? nil].compactMap { $0 }.filter { $0.count > 1 }
+            let range = spreads.map(\.range).max()
+            let fd = delta(ra.finalPSNR, rb.finalPSNR), bd = delta(ra.bestPSNR, rb.bestPSNR)
+            let largest = [fd, bd].compactMap { $0 }.map(abs).max()
+            var beyond: Bool? = nil
+            if let range, let largest { beyond = largest > range }
+            out.append(RunDifference(experiment: ra.experiment, label: ra.label, image: ra.image, seed: ra.seed,
+                                     hashA: ra.configHash, hashB: rb.configHash, finalA: ra.finalPSNR, finalB: rb.finalPSNR,
+                                     bestA: ra.bestPSNR, bestB: rb.bestPSNR, finalDelta: fd, bestDelta: bd,
+                                     seedRange: range, beyondSpread: beyond))
+        }
+        out.sort { ($0.experiment, $0.label, $0.image, $0.seed) < ($1.experiment, $1.label, $1.image, $1.seed) }
+        let onlyA = a.filter { indexB[key($0)] == nil }, onlyB = b.filter { indexA[key($0)] == nil }
+        return (out, onlyA, onlyB)
+    }
+
+    private static func delta(_ a: Double?, _ b: Double?) -> Double? {
+        guard let a, let b, a.isFinite, b.isFinite else { return nil }
+        return b - a
+    }
+
+    /// Diff (a) as a table.
+    public static func table(_ groups: [SeedGroup]) -> TextTable {
+        TextTable(header: ["experiment", "configuration", "image", "seeds", "final mean", "final min", "final max", "final std",
+                           "best mean", "best min", "best max", "best std", "paper", "paper in final range", "paper in best range"],
+                  rows: groups.map { g in
+                      [g.experiment, g.label, g.image, "\(g.seeds.count)",
+                       f(g.final?.mean), f(g.final?.min), f(g.final?.max), f(g.final?.std),
+                       f(g.best?.mean), f(g.best?.min), f(g.best?.max), f(g.best?.std),
+                       f(g.paper), yesNo(g.paperInsideFinal), yesNo(g.paperInsideBest)]
+                  }, numericColumns: Set(3...12))
+    }
+
+    /// Diff (b) as a table.
+    public static func table(_ differences: [RunDifference]) -> TextTable {
+        TextTable(header: ["experiment", "configuration", "image", "seed", "final A", "final B", "final B-A",
+                           "best A", "best B", "best B-A", "seed range", "beyond spread", "same config"],
+                  rows: differences.map { d in
+                      [d.experiment, d.label, d.image, "\(d.seed)", f(d.finalA), f(d.finalB), signed(d.finalDelta),
+                       f(d.bestA), f(d.bestB), signed(d.bestDelta), f(d.seedRange),
+                       d.beyondSpread.map { $0 ? "YES" : "no" } ?? "unknown", d.hashA == d.hashB ? "yes" : "no"]
+                  }, numericColumns: Set(3...10))
+    }
+
+    /// JSON of any diff result: sorted keys, pretty-printed, non-finite numbers as strings.
+    public static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+
+    static func f(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "" }
+    static func signed(_ v: Double?) -> String { v.map { String(format: "%+.2f", $0) } ?? "" }
+    static func yesNo(_ v: Bool?) -> String { v.map { $0 ? "yes" : "no" } ?? "" }
+}

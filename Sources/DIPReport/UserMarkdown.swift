@@ -1,0 +1,108 @@
+import DIPCore
+import Foundation
+import Ink
+
+/// The Markdown files the authors write (Discussion and Conclusion): created with placeholder
+/// text on the first build, never overwritten, and rendered to HTML that cannot run script.
+///
+/// Ink passes raw HTML through, so the output goes through two guards: raw HTML fragments are
+/// shown as text (an Ink modifier), and the final HTML keeps only the tags Ink itself writes,
+/// with links limited to http(s), mailto and in-page anchors and images to embedded PNG, JPEG,
+/// GIF or WebP data (the page must work offline, so remote pictures are not loaded).
+/// Headings move down two levels (# becomes h3) to sit under the section's own h2.
+public enum UserMarkdown {
+    /// Reads `path`, first writing `placeholder` there when the file does not exist. Returns the
+    /// file's text and whether it was created now.
+    public static func readOrCreate(_ path: String, placeholder: String) throws -> (text: String, created: Bool) {
+        if FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DIPError.io(path: path, reason: "cannot read it (check its permissions)")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw DIPError.badFile(path: path, reason: "is not UTF-8 text; save it as UTF-8 Markdown")
+            }
+            return (text, false)
+        }
+        try AtomicFile.write(Data(placeholder.utf8), to: path)
+        return (placeholder, true)
+    }
+
+    /// Safe HTML for the Markdown `text`.
+    public static func html(_ text: String) -> String {
+        let parser = MarkdownParser(modifiers: [
+            Modifier(target: .html) { input in HTMLText.escape(String(input.markdown)) },
+        ])
+        return sanitise(parser.html(from: text))
+    }
+
+    /// Keeps the tags of `allowedTags` (exactly as Ink writes them) and turns every other `<`
+    /// into `&lt;`, so no element, attribute or script from user text reaches the page.
+    public static func sanitise(_ html: String) -> String {
+        var out = ""
+        out.reserveCapacity(html.utf8.count)
+        var rest = Substring(html)
+        while let lt = rest.firstIndex(of: "<") {
+            out += rest[..<lt]
+            rest = rest[lt...]
+            if let (tag, length) = allowedTag(at: rest) {
+                out += tag
+                rest = rest.dropFirst(length)
+            } else {
+                out += "&lt;"
+                rest = rest.dropFirst()
+            }
+        }
+        out += rest
+        return out
+    }
+
+    /// Tags without attributes that Ink writes.
+    private static let plainTags: Set<String> = ["p", "em", "strong", "s", "del", "code", "pre", "ul", "ol", "li",
+                                                 "blockquote", "table", "thead", "tbody", "tr", "th", "td",
+                                                 "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "a"]
+
+    /// The tag starting at `s` when it is allowed: its safe rewrite and its length in characters.
+    private static func allowedTag(at s: Substring) -> (String, Int)? {
+        guard let gt = s.firstIndex(of: ">") else { return nil }
+        let tag = s[s.startIndex...gt]
+        let body = tag.dropFirst().dropLast()
+        let length = tag.count
+        let closing = body.hasPrefix("/")
+        let name = String(closing ? body.dropFirst() : body)
+        if plainTags.contains(name) {
+            // The links' opening tag always carries an href; a bare <a> is harmless but useless.
+            if name == "a" && !closing { return nil }
+            return (closing ? "</\(shift(name))>" : "<\(shift(name))>", length)
+        }
+        if closing { return nil }
+        if let m = name.wholeMatch(of: /ol start="([0-9]{1,9})"/) { return ("<ol start=\"\(m.1)\">", length) }
+        if let m = name.wholeMatch(of: /(th|td) align="(left|right|center)"/) { return ("<\(m.1) align=\"\(m.2)\">", length) }
+        if let m = name.wholeMatch(of: /code class="language-([A-Za-z0-9_+-]{1,40})"/) { return ("<code class=\"language-\(m.1)\">", length) }
+        if let m = name.wholeMatch(of: /a href="([^"<>\s]*)"/), let url = safeLink(String(m.1)) {
+            return ("<a href=\"\(url)\" rel=\"noopener noreferrer\">", length)
+        }
+        if let m = name.wholeMatch(of: /img src="([^"<>\s]*)"(?: alt="([^"<>]*)")?\//) {
+            let alt = m.2.map { " alt=\"\($0)\"" } ?? ""
+            if m.1.wholeMatch(of: /data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+/) != nil {
+                return ("<img src=\"\(m.1)\"\(alt)>", length)
+            }
+            return ("<span class=\"omitted\">[picture not embedded: \(HTMLText.escape(String(m.1)))]</span>", length)
+        }
+        return nil
+    }
+
+    /// A link target allowed in the page: http(s) or mailto with no entity that could hide a
+    /// scheme, or an in-page anchor; `&` is written as `&amp;`.
+    static func safeLink(_ url: String) -> String? {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") || lower.hasPrefix("mailto:")
+              || lower.hasPrefix("#") else { return nil }
+        return url.replacingOccurrences(of: "&", with: "&amp;")
+    }
+
+    /// Headings two levels down (h1 -> h3, capped at h6); other tags unchanged.
+    private static func shift(_ name: String) -> String {
+        guard name.count == 2, name.first == "h", let level = Int(String(name.last!)) else { return name }
+        return "h\(min(6, level + 2))"
+    }
+}

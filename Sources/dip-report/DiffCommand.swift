@@ -1,0 +1,66 @@
+import ArgumentParser
+import DIPReport
+import Foundation
+
+/// `dip-report diff [A] [B]`: seed spread within one result set, or run-by-run differences
+/// between two.
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare results: across seeds in one result set, or run by run between two.",
+        discussion: """
+            With one results folder: per experiment, configuration and image, the mean, range \
+            (min-max) and standard deviation of the final and best PSNR over seeds, and whether \
+            the paper's Table-1 value lies inside the seeds' range. The report's Appendix A is \
+            this table.
+
+            With two folders A and B (two commits, two machines, two profiles): every run present \
+            in both, matched by experiment, configuration label, image and seed, with B - A for \
+            the final and best PSNR, flagged when the difference exceeds the seeds' spread (the \
+            larger of A's and B's final-PSNR range for that configuration; "unknown" with a single \
+            seed). Runs found on one side only are counted on standard error.
+
+            Examples:
+              dip-report diff
+              dip-report diff results-commit1 results-commit2 --csv > diff.csv
+              dip-report diff results results-h100 --json
+            """)
+
+    @Argument(help: ArgumentHelp("The results folder (A), or the first of two.", valueName: "A"))
+    var first = "results"
+
+    @Argument(help: ArgumentHelp("A second results folder to compare A with.", valueName: "B"))
+    var second: String?
+
+    @Flag(help: "Print CSV instead of an aligned table.")
+    var csv = false
+
+    @Flag(help: "Print JSON instead of an aligned table.")
+    var json = false
+
+    func validate() throws {
+        if csv && json { throw ValidationError("choose one of --csv and --json") }
+    }
+
+    func run() throws {
+        let a = try ReportRenderer.outcomes(resultsFolder: first)
+        for p in a.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
+        if let second {
+            let b = try ReportRenderer.outcomes(resultsFolder: second)
+            for p in b.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
+            let d = ResultDiff.between(a.runs, b.runs)
+            if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
+                let table = ResultDiff.table(d.differences)
+                print(csv ? table.csv() : table.aligned(), terminator: "")
+            }
+            let beyond = d.differences.filter { $0.beyondSpread == true }.count
+            FileHandle.standardError.write(Data("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n".utf8))
+        } else {
+            let groups = ResultDiff.acrossSeeds(a.runs)
+            if json { print(try ResultDiff.json(groups), terminator: "") } else {
+                let table = ResultDiff.table(groups)
+                print(csv ? table.csv() : table.aligned(), terminator: "")
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import DIPReport
+import Foundation
+
+/// `dip-report render`: writes the report from stored results, never fitting anything.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render report/index.html from stored results only (never fits anything).",
+        discussion: """
+            Reads every run record under --results (written by `dip-report run` or `build`), \
+            draws the tables, plots, architecture diagrams and galleries, and writes one \
+            self-contained page, OUT/index.html, that works offline: open it in any browser. \
+            Sections 8 and 9 come from OUT/discussion.md and OUT/conclusion.md, created with \
+            placeholder text the first time and never overwritten: edit them and render again. \
+            Damaged or foreign JSON files in the results folder are listed and skipped.
+
+            Examples:
+              dip-report render
+              dip-report render --results results-h100 --out report-h100
+            """)
+
+    @Option(help: ArgumentHelp("The results folder to read.", valueName: "DIR"))
+    var results = "results"
+
+    @Option(help: ArgumentHelp("The folder to write index.html into (and keep discussion.md, conclusion.md in).", valueName: "DIR"))
+    var out = "report"
+
+    func run() throws {
+        let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out,
+                                                commandLine: CommandLine.arguments.joined(separator: " "))
+        RenderCommand.print(summary)
+    }
+
+    /// The lines both `render` and `build` print after rendering.
+    static func print(_ summary: RenderSummary) {
+        for problem in summary.problems { FileHandle.standardError.write(Data("skipped \(problem)\n".utf8)) }
+        for file in summary.createdFiles { Swift.print("created \(file) with placeholder text: edit it and render again") }
+        Swift.print(String(format: "wrote %@ (%.1f MB, %d runs) in %.1f s", summary.pagePath,
+                           Double(summary.bytes) / 1_000_000, summary.records, summary.seconds))
+        Swift.print("open it in a browser, e.g. xdg-open \(summary.pagePath) (macOS: open \(summary.pagePath))")
+    }
+}

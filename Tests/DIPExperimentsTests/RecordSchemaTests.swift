@@ -1,0 +1,64 @@
+import DIPCore
+import DIPEngine
+import Foundation
+import Testing
+@testable import DIPExperiments
+
+@Suite("Record schema and result store")
+struct RecordSchemaTests {
+    static func tempDir() -> String {
+        let p = NSTemporaryDirectory() + "dip-store-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+
+    static func sampleRecord(seed: UInt64 = 0) throws -> RunRecord {
+        let spec = Catalog.experiments[0].runs[0]
+        let conf = RunConfiguration(imageFile: "bm3d/house.png", preprocessing: spec.preprocessing, mask: spec.mask, method: spec.method)
+        let key = RunKey(experiment: "table1-paper", image: "house", configHash: try conf.hash(), seed: seed)
+        return RunRecord(key: key, group: "experiment1", label: spec.label, profile: "smoke", configuration: conf,
+                         imageSHA256: "00", size: ImageSize(width: 4, height: 4), channels: 1, maskSummary: "m",
+                         holeFraction: 0.5, corruptedPSNR: 6, status: .done, stoppedAt: nil, iterations: 2,
+                         curve: [CurvePoint(iteration: 0, loss: 0.1, psnr: .infinity, psnrHoles: 20, psnrKnown: 30)],
+                         losses: [0.1, 0.05], backtracks: [], final: Scores(psnr: 21, psnrHoles: 18, ssim: 0.5),
+                         best: Scores(psnr: 22), bestIteration: 0, worstDrop: nil, timings: FitTimings(),
+                         wallSeconds: 1, resumes: 0, finishedAt: "2025-01-01T00:00:00Z",
+                         machine: MachineInfo(host: "h", os: "o", cpu: "c", cores: 2, threads: 2),
+                         software: SoftwareInfo(tool: "0", commit: "x", oneDNN: "2.6.3", backend: "cpu"),
+                         images: [.final: ResultStore.imageFileName(key, .final)])
+    }
+
+    @Test("a saved record loads back equal, with its pictures, and a scan finds it")
+    func roundTrip() throws {
+        let store = try ResultStore(root: Self.tempDir())
+        let record = try Self.sampleRecord()
+        let img = Image(channels: 1, height: 4, width: 4, value: Float(51) / 255)  // exact in 8-bit PNG
+        try store.save(record, images: [.final: img])
+        let loaded = try #require(try store.load(record.key))
+        #expect(loaded.key == record.key)
+        #expect(loaded.curve == record.curve)
+        #expect(loaded.final == record.final)
+        #expect(loaded.configuration == record.configuration)
+        #expect(try store.loadImage(.final, of: loaded) == img)
+        let scan = store.scan()
+        #expect(scan.records.count == 1 && scan.problems.isEmpty)
+        #expect(throws: DIPError.self) { try store.save(record, images: [:]) }
+    }
+
+    @Test("foreign and damaged JSON files are reported and left untouched")
+    func problems() throws {
+        let root = Self.tempDir()
+        let store = try ResultStore(root: root)
+        try store.save(try Self.sampleRecord(), images: [:])
+        let foreign = root + "/table1-paper/house/notes.json"
+        try Data("{\"hello\": 1}".utf8).write(to: URL(fileURLWithPath: foreign))
+        let damaged = store.recordPath(for: try Self.sampleRecord(seed: 1).key)
+        try Data("{\"schema\": \"dip-report/run\", \"version\": 1}".utf8).write(to: URL(fileURLWithPath: damaged))
+        let scan = store.scan()
+        #expect(scan.records.count == 1)
+        #expect(scan.problems.count == 2)
+        #expect(scan.problems.contains { $0.path == foreign && $0.reason.contains("not a dip-report run record") })
+        #expect(scan.problems.contains { $0.path == damaged && $0.reason.contains("damaged") })
+        #expect(String(decoding: FileManager.default.contents(atPath: foreign)!, as: UTF8.self) == "{\"hello\": 1}")
+    }
+}

@@ -1,0 +1,129 @@
+import DIPCore
+import DIPExperiments
+import Foundation
+import Testing
+@testable import DIPReport
+
+/// Every `<img src="...">` and `href="..."` value of a page.
+func references(in html: String) -> [String] {
+    html.matches(of: /(?:src|href)="([^"]*)"/).map { String($0.1) }
+}
+
+@Suite("Report page")
+struct ReportPageTests {
+    /// One rendered page shared by the structure checks (rendering takes a few seconds in debug).
+    static let rendered: (html: String, out: String, results: String) = {
+        let results = SyntheticResults.temporaryFolder("results")
+        let out = SyntheticResults.temporaryFolder("out")
+        _ = try! SyntheticResults.make(in: results)
+        let summary = try! ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "dip-report render --results \(results)")
+        return (try! String(contentsOfFile: summary.pagePath, encoding: .utf8), out, results)
+    }()
+
+    @Test("the page has the nine sections, in order, and the appendices")
+    func sections() {
+        let html = Self.rendered.html
+        var last = html.startIndex
+        for (id, heading) in [("s1", "1. Introduction"), ("s2", "2. Single image restoration"), ("s3", "3. Objective and methods"),
+                              ("s4", "4. Default architecture"), ("s5", "5. Experiment 1"), ("s6", "6. Experiment 2"),
+                              ("s7", "7. Experiment 3"), ("s8", "8. Discussion"), ("s9", "9. Conclusion"),
+                              ("seeds", "Appendix A"), ("provenance", "Appendix B")] {
+            let range = html.range(of: "<section id=\"\(id)\"><h2>\(heading)")
+            #expect(range != nil, "section \(id) missing")
+            if let range {
+                #expect(range.lowerBound > last, "section \(id) out of order")
+                last = range.lowerBound
+            }
+        }
+    }
+
+    @Test("Table 1 has the reference rows, our rows and the 13 images")
+    func table1() throws {
+        let html = Self.rendered.html
+        let start = try #require(html.range(of: "<table id=\"table1\">"))
+        let table = String(html[start.lowerBound..<html[start.lowerBound...].range(of: "</table>")!.upperBound])
+        let header = table.matches(of: /<th scope="col">([^<]*)<\/th>/).map { String($0.1) }
+        #expect(header.count == 14)
+        #expect(Array(header.dropFirst()) == ReferenceNumbers.table1Images.map(\.label))
+        for row in ["Papyan et al. (paper)", "DIP (paper)", "Seed report (best)", "Ours, paper protocol, best",
+                    "Ours, paper protocol, final", "Ours, seed protocol, best", "Ours, seed protocol, final",
+                    "TV (paper protocol masks)", "Ours (paper protocol, best) − paper"] {
+            #expect(table.contains(">\(row)</th>"), "row \(row) missing")
+        }
+        // Barbara's final PSNR over seeds 0 and 1 is paper - 1 + {0, 0.5}: mean 31.47, std 0.35.
+        #expect(table.contains(">31.47 ±0.35<"))
+        #expect(table.contains("table1-paper/barbara/"))
+        #expect(table.contains("class=\"pos\"") || table.contains("class=\"neg\""))
+    }
+
+    @Test("every picture is a data URI and nothing refers outside the file")
+    func selfContained() {
+        let html = Self.rendered.html
+        let refs = references(in: html)
+        #expect(refs.count > 50)
+        for ref in refs {
+            #expect(ref.hasPrefix("data:image/png;base64,") || ref.hasPrefix("#"), "external reference \(ref.prefix(60))")
+        }
+        #expect(!html.contains("<script"))
+        #expect(!html.contains("<link"))
+        #expect(!html.contains("@import") && !html.contains("url("))
+        #expect(!html.contains("<svg"))
+    }
+
+    @Test("hostile image names and labels are escaped")
+    func escaping() {
+        let html = Self.rendered.html
+        #expect(!html.contains(SyntheticResults.hostileImage))
+        #expect(!html.contains("<script>alert('label')"))
+        #expect(html.contains(HTMLText.escape(SyntheticResults.hostileImage)))
+        #expect(html.contains("width &quot;&lt;script&gt;alert(&#39;label&#39;)&lt;/script&gt;"))
+    }
+
+    @Test("the smoke banner says the numbers are not comparable to the paper's")
+    func banner() {
+        #expect(Self.rendered.html.contains("<strong>Not comparable to the paper.</strong> These results come from the smoke profile"))
+    }
+
+    @Test("the architecture is drawn from the network that ran, and provenance names commit, machine and command")
+    func provenance() {
+        let html = Self.rendered.html
+        #expect(html.contains("as run for table1-paper/"))
+        #expect(html.contains("abc1234"))
+        #expect(html.contains("test-host: test cpu, 2 cores"))
+        #expect(html.contains("dip-report render --results"))
+    }
+
+    @Test("user Markdown is created once, then kept across rebuilds and rendered")
+    func userMarkdownKept() throws {
+        let results = SyntheticResults.temporaryFolder("results-md")
+        let out = SyntheticResults.temporaryFolder("out-md")
+        let store = try ResultStore(root: results)
+        try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 0)
+        let first = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(first.createdFiles.count == 2)
+        let discussion = (out as NSString).appendingPathComponent("discussion.md")
+        #expect(try String(contentsOfFile: discussion, encoding: .utf8).contains("Placeholder text"))
+        try "## Our findings\n\nBarbara *improved*.\n\n<script>alert('md')</script>\n".write(toFile: discussion, atomically: true, encoding: .utf8)
+        let second = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(second.createdFiles.isEmpty)
+        #expect(try String(contentsOfFile: discussion, encoding: .utf8).hasPrefix("## Our findings"))
+        let html = try String(contentsOfFile: second.pagePath, encoding: .utf8)
+        #expect(html.contains("<h4>Our findings</h4>"))
+        #expect(html.contains("Barbara <em>improved</em>."))
+        #expect(!html.contains("<script>alert('md')"))
+        #expect(html.contains("&lt;script&gt;alert"))
+    }
+
+    @Test("an empty results folder renders a page that says so; a missing one is a clear error")
+    func emptyAndMissing() throws {
+        let results = SyntheticResults.temporaryFolder("results-empty")
+        let out = SyntheticResults.temporaryFolder("out-empty")
+        let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(summary.records == 0)
+        let html = try String(contentsOfFile: summary.pagePath, encoding: .utf8)
+        #expect(html.contains("No stored run has a mask yet."))
+        #expect {
+            _ = try ReportRenderer.render(resultsFolder: results + "/nope", outFolder: out, commandLine: "test")
+        } throws: { "\($0)".contains("nope") && "\($0)".contains("no such results folder") }
+    }
+}

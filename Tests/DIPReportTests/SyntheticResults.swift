@@ -1,0 +1,90 @@
+import DIPCore
+import DIPEngine
+import DIPExperiments
+import Foundation
+@testable import DIPReport
+
+/// A results folder written straight through `ResultStore`, with known numbers and no fitting:
+/// the page and diff tests need exact values and must stay fast. The records have the schema
+/// the runner writes; the smoke-profile end-to-end test covers what the runner really stores.
+enum SyntheticResults {
+    /// An image name and a label that try to inject markup into the page.
+    static let hostileImage = "<img src=x onerror=alert(1)>"
+    static let hostileLabel = "width \"<script>alert('label')</script>"
+
+    /// A fresh temporary folder.
+    static func temporaryFolder(_ name: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dip-report-tests-\(name)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// PSNR that a synthetic run reaches: a function of image, seed and an offset, so tests know it.
+    static func finalPSNR(image: String, seed: UInt64, offset: Double) -> Double {
+        (ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)] ?? 30) - 1 + Double(seed) * 0.5 + offset
+    }
+
+    /// One stored run with a curve that rises, drops once and recovers.
+    static func save(_ store: ResultStore, experiment: String, group: String, label: String, image: String,
+                     seed: UInt64, profile: String = "smoke", offset: Double = 0, side: Int = 24,
+                     network: SkipConfig = SkipConfig.uniform(depth: 2, channels: 4, skip: 4, outputChannels: 1),
+                     status: RunStatus = .done) throws {
+        let fit = FitConfig(network: network, iterations: 30, psnrEvery: 3)
+        let configuration = RunConfiguration(imageFile: "bm3d/\(image).png", preprocessing: Preprocessing(),
+                                             mask: .bernoulli(keep: 0.5, perChannel: true), method: .dip(fit))
+        let key = RunKey(experiment: experiment, image: image, configHash: try configuration.hash(), seed: seed)
+        let final = finalPSNR(image: image, seed: seed, offset: offset)
+        let curve = stride(from: 0, through: 30, by: 3).map { it -> CurvePoint in
+            let rise = final * (1 - exp(-Double(it + 3) / 6))
+            return CurvePoint(iteration: it, loss: 0.01, psnr: it == 18 ? rise - 5 : rise, psnrHoles: nil, psnrKnown: 30)
+        }
+        let best = curve.max { ($0.psnr ?? 0) < ($1.psnr ?? 0) }!
+        var clean = Image(channels: 1, height: side, width: side)
+        for i in clean.pixels.indices { clean.pixels[i] = Float((i * 7 + Int(seed)) % side) / Float(side) }
+        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: seed)
+        var images: [RunImage: Image] = [.final: clean, .best: clean, .mask: mask, .corrupted: clean.masked(by: mask)]
+        var worstDrop: WorstDrop? = nil
+        if group == "experiment3" {
+            images[.drop] = mask
+            worstDrop = WorstDrop(fromIteration: 15, fromPSNR: curve[5].psnr!, iteration: 18, psnr: curve[6].psnr!)
+        }
+        let record = RunRecord(
+            key: key, group: group, label: label, profile: profile, configuration: configuration, imageSHA256: "0",
+            size: DIPExperiments.ImageSize(width: side, height: side), channels: 1, maskSummary: "Bernoulli 50 % holes",
+            holeFraction: 0.5, corruptedPSNR: 8, status: status, stoppedAt: nil, iterations: 30, curve: curve, losses: [],
+            backtracks: [], final: Scores(psnr: final), best: Scores(psnr: best.psnr!), bestIteration: best.iteration,
+            worstDrop: worstDrop, timings: FitTimings(), wallSeconds: 1.5, resumes: 0, finishedAt: "2026-01-01T00:00:00Z",
+            machine: MachineInfo(host: "test-host", os: "Linux", cpu: "test cpu", cores: 2, threads: 2),
+            software: SoftwareInfo(tool: "test", commit: "abc1234", oneDNN: "2.6.3", backend: "cpu"),
+            images: Dictionary(uniqueKeysWithValues: images.keys.map { ($0, ResultStore.imageFileName(key, $0)) }))
+        try store.save(record, images: images)
+        // The clean picture beside the record, where the gallery looks for it.
+        try PNGCodec.write(clean, to: (store.folder(for: key) as NSString).appendingPathComponent("\(ResultStore.stem(key))-clean.png"))
+    }
+
+    /// Table 1 on all 13 images (two seeds, paper and seed protocol, TV), the sweeps of
+    /// experiments 2 and 3, and a run whose image name and label are hostile.
+    static func make(in folder: String, offset: Double = 0, seeds: [UInt64] = [0, 1]) throws -> ResultStore {
+        let store = try ResultStore(root: folder)
+        let seedNames = ["boat", "cameraman", "lena", "montage", "barbara", "lenacolor", "house", "fingerprint", "man",
+                         "pepperscolor", "hill", "peppers256", "couple"]
+        for seed in seeds {
+            for (name, _) in ReferenceNumbers.table1Images {
+                try save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: name, seed: seed, offset: offset)
+                try save(store, experiment: "table1-tv", group: "experiment1", label: "TV (paper protocol masks)", image: name, seed: seed, offset: offset - 3)
+            }
+            for name in seedNames {
+                try save(store, experiment: "table1-seed", group: "experiment1", label: "DIP (seed protocol)", image: name, seed: seed, offset: offset + 0.2)
+            }
+            for c in [4, 16] {
+                try save(store, experiment: "width", group: "experiment2", label: "width \(c)", image: "kate", seed: seed, offset: offset,
+                         network: SkipConfig.uniform(depth: 2, channels: c, skip: c, outputChannels: 1))
+            }
+            try save(store, experiment: "depth", group: "experiment2", label: "depth 2, no skip", image: "kate", seed: seed, offset: offset,
+                     network: SkipConfig.uniform(depth: 2, channels: 4, skip: 0, outputChannels: 1))
+            try save(store, experiment: "optimizers", group: "experiment3", label: "Adam lr 0.01", image: "kate", seed: seed, offset: offset)
+            try save(store, experiment: "mine", group: "experiment2", label: hostileLabel, image: hostileImage, seed: seed, offset: offset)
+        }
+        return store
+    }
+}

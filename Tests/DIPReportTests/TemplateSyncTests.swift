@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+@testable import DIPReport
+
+@Suite("Templates")
+struct TemplateSyncTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let generatedFile = repository.appendingPathComponent("Sources/DIPReport/EmbeddedTemplates.swift").path
+
+    @Test("the templates compiled into the binary are those in Templates/")
+    func inSync() throws {
+        let files = try ReportTemplates.read(folder: Self.repository.appendingPathComponent("Templates").path)
+        let source = ReportTemplates.generatedSource(files: files)
+        if ProcessInfo.processInfo.environment["DIP_UPDATE_TEMPLATES"] == "1" {
+            try source.write(toFile: Self.generatedFile, atomically: true, encoding: .utf8)
+        }
+        let current = try String(contentsOfFile: Self.generatedFile, encoding: .utf8) == source
+        #expect(current,
+                "Sources/DIPReport/EmbeddedTemplates.swift is stale: run DIP_UPDATE_TEMPLATES=1 swift test --filter TemplateSyncTests")
+        let compiledIn = EmbeddedTemplates.files == files
+        #expect(compiledIn, "rebuild after regenerating EmbeddedTemplates.swift")
+        #expect(Set(files.keys).isSuperset(of: ["report.mustache", "table.mustache", "figure.mustache", "gallery.mustache",
+                                                "sweep.mustache", "style.mustache", "discussion.md", "conclusion.md"]))
+    }
+
+    @Test("every template parses")
+    func parse() throws {
+        _ = try ReportTemplates.library(files: EmbeddedTemplates.files)
+    }
+}
