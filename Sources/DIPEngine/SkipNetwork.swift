@@ -103,9 +103,12 @@ public final class SkipNetwork {
     }
 
     /// Back-propagates d loss / d output ([Cout, H, W]) through the last forward pass and
-    /// overwrites every parameter's gradient.
+    /// overwrites every parameter's gradient. Once per forward: the backward reuses the
+    /// forward's saved activations for its gradients.
     public func backward(gradOutput: Tensor) throws {
-        guard forwardDone, let s = inputShape else { throw EngineError.shape("backward before forward") }
+        guard forwardDone, let s = inputShape else {
+            throw EngineError.shape("backward before forward (each forward allows one backward)")
+        }
         let expected = [config.outputChannels, s.height, s.width]
         guard gradOutput.dims == expected else {
             throw EngineError.shape("output gradient is \(gradOutput.dims), expected \(expected)")
@@ -113,6 +116,7 @@ public final class SkipNetwork {
         guard let g = try outputConv.backward(sigmoid.backward(gradOutput)) else {
             preconditionFailure("the output convolution always returns its input gradient")
         }
+        forwardDone = false
         _ = try root.backward(g)
     }
 

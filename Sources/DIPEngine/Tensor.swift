@@ -15,6 +15,8 @@ public final class Tensor: @unchecked Sendable {
     public let buffer: UnsafeMutableBufferPointer<Float>
     /// Where the storage goes back to on release; nil when the tensor owns it outright.
     private let pool: TensorPool?
+    /// The tensor whose storage this one views (kept alive by the view); nil when not a view.
+    private let base: Tensor?
 
     /// A zero-filled tensor of the given dimensions.
     public init(_ dims: [Int]) {
@@ -26,6 +28,18 @@ public final class Tensor: @unchecked Sendable {
         p.initialize(repeating: 0, count: count)
         self.buffer = UnsafeMutableBufferPointer(start: p, count: count)
         self.pool = nil
+        self.base = nil
+    }
+
+    /// A tensor of `dims` over `base`'s elements from `offset` on (shared storage, no copy).
+    init(viewing base: Tensor, offset: Int, dims: [Int]) {
+        let count = dims.reduce(1, *)
+        precondition(offset >= 0 && offset + count <= base.count, "a view of \(dims) at \(offset) does not fit \(base.dims)")
+        self.dims = dims
+        self.count = count
+        self.buffer = UnsafeMutableBufferPointer(start: base.pointer + offset, count: count)
+        self.pool = nil
+        self.base = base
     }
 
     /// A tensor over storage lent by `pool` (uninitialised contents), returned to it on release.
@@ -34,6 +48,7 @@ public final class Tensor: @unchecked Sendable {
         self.count = count
         self.buffer = UnsafeMutableBufferPointer(start: storage.assumingMemoryBound(to: Float.self), count: count)
         self.pool = pool
+        self.base = nil
     }
 
     /// A tensor holding a copy of `values`; `values.count` must match `dims`.
@@ -44,6 +59,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     deinit {
+        if base != nil { return }
         if let pool {
             pool.recycle(UnsafeMutableRawPointer(buffer.baseAddress!))
         } else {

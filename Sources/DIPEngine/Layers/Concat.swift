@@ -55,8 +55,14 @@ final class Concat {
         return output
     }
 
-    /// Splits the gradient back; pixels the crop dropped get zero.
+    /// Splits the gradient back (views of `gradOutput` when nothing was cropped); pixels the
+    /// crop dropped get zero.
     func backward(_ gradOutput: Tensor) -> (skip: Tensor, deeper: Tensor) {
+        if let s = skipWindow, let d = deeperWindow {
+            // Nothing was cropped: the two gradients are the two channel ranges, no copy.
+            return (Tensor(viewing: gradOutput, offset: s.offset, dims: s.shape.dims),
+                    Tensor(viewing: gradOutput, offset: d.offset, dims: d.shape.dims))
+        }
         let o = outputShape, sc = skipShape.channels
         let gradSkip = gradients.tensor(skipShape), gradDeeper = gradients.tensor(deeperShape)
         let g = UncheckedBox(gradOutput.pointer)

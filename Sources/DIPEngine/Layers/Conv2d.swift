@@ -26,7 +26,6 @@ final class Conv2d {
     private(set) var convolution: (any ConvolutionKernel)?
     private var kernelInput: Tensor?
     private(set) var output = Tensor([1])
-    private var kernelInputShape = FeatureShape(channels: 1, height: 1, width: 1)
     private var gradients = TensorPool()
 
     /// PyTorch's default init: weight, then bias, each element from U(-b, b) with
@@ -69,7 +68,6 @@ final class Conv2d {
         convolution = try backend.makeConvolution(g, algorithm: algorithm)
         let out = FeatureShape(channels: outChannels, height: g.outputHeight, width: g.outputWidth)
         output = out.makeTensor()
-        kernelInputShape = padded
         self.gradients = gradients
         return out
     }
@@ -90,12 +88,16 @@ final class Conv2d {
 
     /// Overwrites gradWeight and gradBias; returns d loss / d input, or nil when
     /// `needsInputGradient` is false.
+    ///
+    /// Once the weight gradient is done the saved input is dead until the next forward, so the
+    /// input gradient is written over it (the padded buffer, or for a 1x1 convolution the
+    /// tensor the forward was given): the caller must not need that tensor after backward.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        kernelInput = nil
         guard needsInputGradient else { return nil }
-        let gradKernelInput = gradients.tensor(kernelInputShape)
-        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradKernelInput)
-        return pad?.backward(gradKernelInput) ?? gradKernelInput
+        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: x)
+        return pad?.backward(x) ?? x
     }
 }
