@@ -26,7 +26,6 @@ final class Conv2d {
     private(set) var convolution: (any ConvolutionKernel)?
     private var kernelInput: Tensor?
     private(set) var output = Tensor([1])
-    private var gradients = TensorPool()
 
     /// PyTorch's default init: weight, then bias, each element from U(-b, b) with
     /// b = 1 / sqrt(fan_in), fan_in = inChannels * k * k, drawn from `rng` in memory order.
@@ -52,7 +51,7 @@ final class Conv2d {
     var geometry: ConvGeometry? { convolution?.geometry }
 
     /// Prepares the pad and a backend kernel for `inputShape`; returns the output shape. The
-    /// backward's input gradients come from `gradients`.
+    /// pad's backward takes the unpadded input gradient from `gradients`.
     @discardableResult
     func prepare(inputShape s: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm,
                  gradients: TensorPool = TensorPool()) throws -> FeatureShape {
@@ -68,7 +67,6 @@ final class Conv2d {
         convolution = try backend.makeConvolution(g, algorithm: algorithm)
         let out = FeatureShape(channels: outChannels, height: g.outputHeight, width: g.outputWidth)
         output = out.makeTensor()
-        self.gradients = gradients
         return out
     }
 
