@@ -32,6 +32,9 @@ public final class SkipNetwork {
     private let outputConv: Conv2d
     private let outputConvModule: String
     private let sigmoid = Sigmoid()
+    /// The backward's gradients, shared by every layer: a gradient's memory is reused once
+    /// the layer below has consumed it.
+    private let gradients = TensorPool()
     private var forwardDone = false
 
     /// Builds and initialises the network (see the type's comment for the draw order).
@@ -78,8 +81,8 @@ public final class SkipNetwork {
             }
         }
         let s = FeatureShape(channels: config.inputChannels, height: height, width: width)
-        let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm)
-        let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm)
+        let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm, gradients: gradients)
+        let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm, gradients: gradients)
         sigmoid.prepare(inputShape: out)
         inputShape = s
         forwardDone = false
@@ -100,9 +103,12 @@ public final class SkipNetwork {
     }
 
     /// Back-propagates d loss / d output ([Cout, H, W]) through the last forward pass and
-    /// overwrites every parameter's gradient.
+    /// overwrites every parameter's gradient. Once per forward: the backward reuses the
+    /// forward's saved activations for its gradients.
     public func backward(gradOutput: Tensor) throws {
-        guard forwardDone, let s = inputShape else { throw EngineError.shape("backward before forward") }
+        guard forwardDone, let s = inputShape else {
+            throw EngineError.shape("backward before forward (each forward allows one backward)")
+        }
         let expected = [config.outputChannels, s.height, s.width]
         guard gradOutput.dims == expected else {
             throw EngineError.shape("output gradient is \(gradOutput.dims), expected \(expected)")
@@ -110,6 +116,7 @@ public final class SkipNetwork {
         guard let g = try outputConv.backward(sigmoid.backward(gradOutput)) else {
             preconditionFailure("the output convolution always returns its input gradient")
         }
+        forwardDone = false
         _ = try root.backward(g)
     }
 
@@ -218,30 +225,41 @@ final class SkipLevel {
     }
 
     /// Allocates buffers and kernels; returns the output shape, which equals the input's size.
-    func prepare(inputShape x: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm) throws -> FeatureShape {
+    ///
+    /// Some layers write straight into the buffer of the layer after them, which is therefore
+    /// prepared first: a BatchNorm before a padded convolution writes the interior of that
+    /// convolution's padded input, and the skip branch and the upsample write their channels
+    /// of the concat. So no unpadded or unconcatenated copy of those activations exists.
+    func prepare(inputShape x: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm,
+                 gradients: TensorPool) throws -> FeatureShape {
         func convolve(_ conv: Conv2d, _ s: FeatureShape) throws -> FeatureShape {
-            try conv.prepare(inputShape: s, backend: backend, algorithm: algorithm)
+            try conv.prepare(inputShape: s, backend: backend, algorithm: algorithm, gradients: gradients)
         }
-        var s: FeatureShape?
-        if let skipConv, let skipBN { s = try skipBN.prepare(inputShape: convolve(skipConv, x)) }
+        let s = try skipConv.map { try convolve($0, x) }
         var d = try convolve(downConv, x)
-        if let downPool { d = try downPool.prepare(inputShape: d) }
-        d = try downBN.prepare(inputShape: d)
-        d = try downBN2.prepare(inputShape: convolve(downConv2, d))
-        if let deeper { d = try deeper.prepare(inputShape: d, backend: backend, algorithm: algorithm) }
-        d = upsample.prepare(inputShape: d)
-        var y = d
-        if let concat, let s { y = concat.prepare(skip: s, deeper: d) }
+        if let downPool { d = try downPool.prepare(inputShape: d, gradients: gradients) }
+        let d2 = try convolve(downConv2, d)
+        try downBN.prepare(inputShape: d, into: downConv2.inputWindow)
+        d = try downBN2.prepare(inputShape: d2)
+        if let deeper { d = try deeper.prepare(inputShape: d, backend: backend, algorithm: algorithm, gradients: gradients) }
+        var y = Upsample2x.outputShape(d)
+        if let concat, let skipBN, let s {
+            y = concat.prepare(skip: s, deeper: y, gradients: gradients)
+            try skipBN.prepare(inputShape: s, into: concat.skipWindow)
+        }
+        upsample.prepare(inputShape: d, into: concat?.deeperWindow, gradients: gradients)
         guard y.height == x.height, y.width == x.width else {
             throw EngineError.shape("a level's decoder delivers \(y.height)x\(y.width) for its \(x.height)x\(x.width) input")
         }
-        y = try concatBN.prepare(inputShape: y)
-        y = try upBN.prepare(inputShape: convolve(upConv, y))
+        let u = try convolve(upConv, y)
+        try concatBN.prepare(inputShape: y, into: upConv.inputWindow)
+        y = try upBN.prepare(inputShape: u)
         if let up1x1Conv, let up1x1BN { y = try up1x1BN.prepare(inputShape: convolve(up1x1Conv, y)) }
         return y
     }
 
-    /// Level_i(X) of dip-spec §4.1.
+    /// Level_i(X) of dip-spec §4.1. A layer that writes into the next one's buffer (see
+    /// `prepare`) returns that buffer, and the next layer then skips its copy.
     func forward(_ x: Tensor) throws -> Tensor {
         var s: Tensor?
         if let skipConv, let skipBN { s = skipBN.forward(try skipConv.forward(x)) }
@@ -262,13 +280,20 @@ final class SkipLevel {
     }
 
     /// The forward in reverse; returns d loss / d X (nil at level 0, which reads z).
+    /// Gradients come from the network's pool and go back to it as soon as they are consumed.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         var g = gradOutput
         if let up1x1Conv, let up1x1BN { g = try up1x1Conv.backward(up1x1BN.backward(g))! }
         g = try upConv.backward(upBN.backward(g))!
         g = concatBN.backward(g)
-        var gSkip: Tensor?
-        if let concat { (gSkip, g) = concat.backward(g) }
+        // The skip branch runs first, so that while the deeper levels run only its input
+        // gradient is held (none at level 0), not the concat's.
+        var gS: Tensor?
+        if let concat, let skipConv, let skipBN {
+            let gSkip: Tensor
+            (gSkip, g) = concat.backward(g)
+            gS = try skipConv.backward(skipBN.backward(gSkip))
+        }
 
         g = upsample.backward(g)
         if let deeper { g = try deeper.backward(g)! }
@@ -277,13 +302,10 @@ final class SkipLevel {
         if let downPool { g = downPool.backward(g) }
         let gX = try downConv.backward(g)
 
-        if let skipConv, let skipBN, let gSkip {
+        if let gX, let gS {
             // X feeds both branches: the skip branch's gradient adds onto the encoder's.
-            let gS = try skipConv.backward(skipBN.backward(gSkip))
-            if let gX, let gS {
-                let a = gX.pointer, b = gS.pointer
-                for j in 0..<gX.count { a[j] += b[j] }
-            }
+            let a = gX.pointer, b = gS.pointer
+            for j in 0..<gX.count { a[j] += b[j] }
         }
         return gX
     }

@@ -13,6 +13,10 @@ public final class Tensor: @unchecked Sendable {
     public let count: Int
     /// The elements.
     public let buffer: UnsafeMutableBufferPointer<Float>
+    /// Where the storage goes back to on release; nil when the tensor owns it outright.
+    private let pool: TensorPool?
+    /// The tensor whose storage this one views (kept alive by the view); nil when not a view.
+    private let base: Tensor?
 
     /// A zero-filled tensor of the given dimensions.
     public init(_ dims: [Int]) {
@@ -23,6 +27,28 @@ public final class Tensor: @unchecked Sendable {
         let p = raw.bindMemory(to: Float.self, capacity: count)
         p.initialize(repeating: 0, count: count)
         self.buffer = UnsafeMutableBufferPointer(start: p, count: count)
+        self.pool = nil
+        self.base = nil
+    }
+
+    /// A tensor of `dims` over `base`'s elements from `offset` on (shared storage, no copy).
+    init(viewing base: Tensor, offset: Int, dims: [Int]) {
+        let count = dims.reduce(1, *)
+        precondition(offset >= 0 && offset + count <= base.count, "a view of \(dims) at \(offset) does not fit \(base.dims)")
+        self.dims = dims
+        self.count = count
+        self.buffer = UnsafeMutableBufferPointer(start: base.pointer + offset, count: count)
+        self.pool = nil
+        self.base = base
+    }
+
+    /// A tensor over storage lent by `pool` (uninitialised contents), returned to it on release.
+    fileprivate init(_ dims: [Int], count: Int, storage: UnsafeMutableRawPointer, pool: TensorPool) {
+        self.dims = dims
+        self.count = count
+        self.buffer = UnsafeMutableBufferPointer(start: storage.assumingMemoryBound(to: Float.self), count: count)
+        self.pool = pool
+        self.base = nil
     }
 
     /// A tensor holding a copy of `values`; `values.count` must match `dims`.
@@ -32,7 +58,14 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { UnsafeMutableRawPointer(buffer.baseAddress!).deallocate() }
+    deinit {
+        if base != nil { return }
+        if let pool {
+            pool.recycle(UnsafeMutableRawPointer(buffer.baseAddress!))
+        } else {
+            UnsafeMutableRawPointer(buffer.baseAddress!).deallocate()
+        }
+    }
 
     /// The first element's address.
     @inlinable public var pointer: UnsafeMutablePointer<Float> { buffer.baseAddress! }
@@ -47,5 +80,67 @@ public final class Tensor: @unchecked Sendable {
     public func copy(from other: Tensor) {
         precondition(other.count == count, "copy between tensors of \(other.dims) and \(dims)")
         pointer.update(from: other.pointer, count: count)
+    }
+}
+
+/// Storage for transient tensors (the gradients of a backward pass): a tensor taken from the
+/// pool gives its storage back when its last reference goes, and the next request reuses it.
+/// So the gradients of a pass take the memory of those alive at once, not a buffer per layer,
+/// and after the first pass no request allocates.
+///
+/// A request gets the smallest free block that holds it unless that block is more than 1.25x
+/// too big; new blocks get 2% headroom, so a padded gradient (514 x 514) and an unpadded one
+/// (512 x 512) of the same channels share blocks.
+final class TensorPool: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Free blocks and their sizes in bytes.
+    private var free: [(storage: UnsafeMutableRawPointer, bytes: Int)] = []
+    /// Every block's size, lent or free.
+    private var sizes: [UnsafeMutableRawPointer: Int] = [:]
+
+    /// Creates an empty pool.
+    init() {}
+
+    deinit {
+        // Tensors hold their pool, so every block is free by now.
+        for block in free { block.storage.deallocate() }
+    }
+
+    /// Bytes held by the pool, lent or free.
+    var totalBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sizes.values.reduce(0, +)
+    }
+
+    /// A tensor of `shape` with undefined contents (NaN in debug builds, so a layer that
+    /// leaves an element unwritten shows up in tests).
+    func tensor(_ shape: FeatureShape) -> Tensor {
+        let count = shape.count, need = count * MemoryLayout<Float>.stride
+        lock.lock()
+        var best: Int?
+        for (i, block) in free.enumerated() where block.bytes >= need && block.bytes <= need + need / 4 {
+            if best == nil || block.bytes < free[best!].bytes { best = i }
+        }
+        let storage: UnsafeMutableRawPointer
+        if let best {
+            storage = free.remove(at: best).storage
+        } else {
+            let bytes = (need + need / 50 + 4095) / 4096 * 4096
+            storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+            sizes[storage] = bytes
+        }
+        lock.unlock()
+        #if DEBUG
+        storage.initializeMemory(as: Float.self, repeating: .nan, count: count)
+        #endif
+        return Tensor(shape.dims, count: count, storage: storage, pool: self)
+    }
+
+    /// Takes a block back (from a releasing tensor).
+    fileprivate func recycle(_ storage: UnsafeMutableRawPointer) {
+        lock.lock()
+        free.append((storage, sizes[storage]!))
+        lock.unlock()
     }
 }

@@ -356,4 +356,42 @@ struct LayerTests {
             try MaskedMSELoss.value(output: out, target: target, mask: Tensor([2, 5, 7]))
         }
     }
+
+    @Test("a BatchNorm writing into the next convolution's padded buffer gives the bits of BN then pad")
+    func batchNormIntoPaddedWindow() throws {
+        let s = FeatureShape(channels: 3, height: 6, width: 5)
+        func bn() -> BatchNorm {
+            var rng = RandomStream(seed: 30, purpose: .weights)
+            return BatchNorm(channels: 3, negativeSlope: 0.2, gammaInit: .uniform, rng: &rng, parallel: serial)
+        }
+        let x = randomTensor(s.dims, seed: 31)
+        let (plain, fused) = (bn(), bn())
+        let (padCopy, padInPlace) = (ReflectionPad(pad: 1, parallel: serial), ReflectionPad(pad: 1, parallel: serial))
+        try plain.prepare(inputShape: s)
+        try padCopy.prepare(inputShape: s)
+        try padInPlace.prepare(inputShape: s)
+        try fused.prepare(inputShape: s, into: padInPlace.interior)
+        let expected = padCopy.forward(plain.forward(x)).array
+        let written = fused.forward(x)
+        #expect(written === padInPlace.output)
+        #expect(padInPlace.forward(written).array == expected)
+        // The backward recomputes the activation's sign from the input: same bits as before.
+        let g = randomTensor(s.dims, seed: 32)
+        let g2 = Tensor(s.dims)
+        g2.copy(from: g)
+        #expect(plain.backward(g).array == fused.backward(g2).array)
+        #expect(plain.gradWeight.array == fused.gradWeight.array && plain.gradBias.array == fused.gradBias.array)
+    }
+
+    @Test("the gradient pool lends a released block again, a padded-size request included")
+    func tensorPoolReuse() {
+        let pool = TensorPool()
+        var t: Tensor? = pool.tensor(FeatureShape(channels: 4, height: 32, width: 32))
+        let first = t!.pointer
+        t = nil
+        let padded = pool.tensor(FeatureShape(channels: 4, height: 32, width: 33))
+        #expect(padded.pointer == first)
+        #expect(pool.tensor(FeatureShape(channels: 4, height: 32, width: 32)).pointer != first)
+        #expect(pool.totalBytes >= 2 * 4 * 32 * 32 * 4)
+    }
 }

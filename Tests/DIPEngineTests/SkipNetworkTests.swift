@@ -112,6 +112,9 @@ struct SkipNetworkTests {
         #expect(throws: EngineError.self) { try net.forward(inputCode(config, 8, 12)) }
         _ = try net.forward(inputCode(config, 8, 8))
         #expect(throws: EngineError.self) { try net.backward(gradOutput: Tensor([1, 8, 8])) }
+        // The backward writes gradients over the forward's saved activations: one per forward.
+        try net.backward(gradOutput: Tensor([3, 8, 8]))
+        #expect(throws: EngineError.self) { try net.backward(gradOutput: Tensor([3, 8, 8])) }
     }
 
     @Test("same seed: identical weights, outputs and gradients, on 1 or 3 threads; another seed differs")

@@ -12,7 +12,8 @@ import Foundation
 /// run to run.
 ///
 /// One lock serialises all oneDNN work of a backend: the stream is not meant for concurrent
-/// submission, and all kernels of a backend share one scratch arena for their reorders.
+/// submission, and all kernels of a backend share one scratch arena for their reorders and
+/// oneDNN scratchpads.
 public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// "cpu-onednn".
     public let name = "cpu-onednn"

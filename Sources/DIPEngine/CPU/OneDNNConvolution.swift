@@ -254,7 +254,11 @@ final class OneDNNPass {
     let implementation: String
     /// The arguments, in the order the entry point passes its tensors.
     let ports: [Port]
-    /// Arena bytes the reordered arguments need together.
+    /// The primitive's own scratch (user scratchpad mode), nil when it needs none.
+    private let scratchpad: dnnl_memory_t?
+    /// Where the scratchpad lives in the arena, after the reordered arguments.
+    private let scratchpadOffset: Int
+    /// Arena bytes the reordered arguments and the scratchpad need together.
     let scratchBytes: Int
 
     /// Creates the primitive for an initialised operation descriptor, then one port per
@@ -262,12 +266,26 @@ final class OneDNNPass {
     init(_ opDesc: inout dnnl_convolution_desc_t, hint: dnnl_primitive_desc_t?, engine: dnnl_engine_t,
          algorithm: dnnl_alg_kind_t, what: String,
          ports specs: [(Int32, dnnl_query_t, Int32, dnnl_memory_desc_t, Bool)]) throws {
+        // User scratchpad mode: the primitive's scratch lives in the backend's shared arena
+        // instead of a buffer of its own, so all kernels share one allocation sized to the
+        // largest need (winograd's transformed tiles are the big ones).
+        var attr: dnnl_primitive_attr_t?
+        try dnnlCheck(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create for \(what)")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user),
+                      "dnnl_primitive_attr_set_scratchpad_mode for \(what)")
         var pd: dnnl_primitive_desc_t?
-        try dnnlCheck(dnnl_primitive_desc_create(&pd, &opDesc, nil, engine, hint), "dnnl_primitive_desc_create for \(what)")
+        try dnnlCheck(dnnl_primitive_desc_create(&pd, &opDesc, attr, engine, hint), "dnnl_primitive_desc_create for \(what)")
         var prim: dnnl_primitive_t?
+        var scratchpad: dnnl_memory_t?
         do {
             try dnnlCheck(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create for \(what)")
+            var md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!.pointee
+            if dnnl_memory_desc_get_size(&md) > 0 {
+                try dnnlCheck(dnnl_memory_create(&scratchpad, &md, engine, nil), "dnnl_memory_create(scratchpad) for \(what)")
+            }
         } catch {
+            if let prim { dnnl_primitive_destroy(prim) }
             dnnl_primitive_desc_destroy(pd)
             throw error
         }
@@ -289,6 +307,7 @@ final class OneDNNPass {
                 ports.append(port)
             }
         } catch {
+            if let scratchpad { dnnl_memory_destroy(scratchpad) }
             dnnl_primitive_destroy(prim)
             dnnl_primitive_desc_destroy(pd)
             throw error
@@ -297,15 +316,22 @@ final class OneDNNPass {
         primitive = prim!
         self.algorithm = algorithm == dnnl_convolution_winograd ? .winograd : .direct
         self.ports = ports
+        self.scratchpad = scratchpad
+        scratchpadOffset = offset
+        if var md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee {
+            offset += (dnnl_memory_desc_get_size(&md) + 4095) / 4096 * 4096
+        }
         scratchBytes = offset
     }
 
     deinit {
+        if let scratchpad { dnnl_memory_destroy(scratchpad) }
         dnnl_primitive_destroy(primitive)
         dnnl_primitive_desc_destroy(descriptor)
     }
 
-    /// Points the ports at `buffers` (plain, one per port) and `arena`, reorders the inputs in,
+    /// Points the ports at `buffers` (plain, one per port) and `arena` (reordered arguments and
+    /// scratchpad), reorders the inputs in,
     /// runs the primitive, reorders the outputs out and waits.
     func execute(_ buffers: [UnsafeMutableRawPointer], arena: UnsafeMutableRawPointer?, stream: dnnl_stream_t) throws {
         var args: [dnnl_exec_arg_t] = []
@@ -317,6 +343,10 @@ final class OneDNNPass {
                 if port.isInput { try runReorder(reorder, from: port.user, to: port.inner, stream) }
             }
             args.append(dnnl_exec_arg_t(arg: port.argument, memory: port.inner))
+        }
+        if let scratchpad {
+            try dnnlCheck(dnnl_memory_set_data_handle(scratchpad, arena! + scratchpadOffset), "dnnl_memory_set_data_handle")
+            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad))
         }
         try dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "dnnl_primitive_execute")
         for port in ports where !port.isInput {

@@ -41,10 +41,14 @@ final class BatchNorm {
     private let parallel: ChannelParallel
     private let mean: UnsafeMutablePointer<Double>
     private let invStd: UnsafeMutablePointer<Double>
+    /// gamma * invStd and beta as the forward applied them, so the backward can recompute the
+    /// activation's sign from the input instead of keeping the output.
+    private let scale: UnsafeMutablePointer<Float>
+    private let shift: UnsafeMutablePointer<Float>
     private(set) var shape = FeatureShape(channels: 1, height: 1, width: 1)
     private var input: Tensor?
-    private(set) var output = Tensor([1])
-    private(set) var gradInput = Tensor([1])
+    /// Where the forward writes (a buffer of its own, or a window of the consumer's).
+    private(set) var output = FeatureWindow(Tensor([1]), FeatureShape(channels: 1, height: 1, width: 1))
 
     /// gamma from U(0, 1) (`.uniform`) or 1, beta 0; draws come from `rng` in channel order.
     init(channels: Int, negativeSlope: Float?, gammaInit: GammaInit, rng: inout RandomStream,
@@ -67,78 +71,100 @@ final class BatchNorm {
         invStd = .allocate(capacity: channels)
         mean.initialize(repeating: 0, count: channels)
         invStd.initialize(repeating: 1, count: channels)
+        scale = .allocate(capacity: channels)
+        shift = .allocate(capacity: channels)
+        scale.initialize(repeating: 1, count: channels)
+        shift.initialize(repeating: 0, count: channels)
     }
 
     deinit {
         mean.deallocate()
         invStd.deallocate()
+        scale.deallocate()
+        shift.deallocate()
     }
 
-    /// Allocates the buffers; batch statistics need more than one value per channel.
+    /// Allocates the output, or adopts `window` (a consumer's buffer, e.g. the padded input of
+    /// the next convolution) as the place to write; batch statistics need more than one value
+    /// per channel.
     @discardableResult
-    func prepare(inputShape s: FeatureShape) throws -> FeatureShape {
+    func prepare(inputShape s: FeatureShape, into window: FeatureWindow? = nil) throws -> FeatureShape {
         guard s.channels == channels else {
             throw EngineError.shape("BatchNorm of \(channels) channels got \(s.channels)")
         }
         guard s.plane > 1 else {
             throw EngineError.shape("BatchNorm in training mode needs more than one value per channel, got \(s.height)x\(s.width)")
         }
+        if let window {
+            guard window.shape == s else {
+                throw EngineError.shape("BatchNorm of \(s) cannot write into a window of \(window.shape)")
+            }
+        }
         shape = s
-        output = s.makeTensor()
-        gradInput = s.makeTensor()
+        output = window ?? FeatureWindow(s.makeTensor(), s)
         return s
     }
 
     /// Normalises `x` with its own statistics, applies gamma, beta and the fused activation,
-    /// and updates the running statistics.
+    /// and updates the running statistics. Returns the tensor written: the whole buffer when
+    /// the output is a window of a consumer's buffer.
     func forward(_ x: Tensor) -> Tensor {
         input = x
-        let n = shape.plane
-        let xs = UncheckedBox(x.pointer), ys = UncheckedBox(output.pointer)
-        let st = UncheckedBox((mean, invStd))
+        let n = shape.plane, h = shape.height, w = shape.width
+        let out = output
+        let xs = UncheckedBox(x.pointer), st = UncheckedBox((mean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, bias.pointer, runningMean.pointer, runningVar.pointer))
         let slope = negativeSlope
         parallel.run(channels) { c in
-            let xp = xs.value + c * n, yp = ys.value + c * n
+            let xp = xs.value + c * n, yp = out.plane(c)
             let m = Self.sum(n) { Double(xp[$0]) } / Double(n)
             let variance = Self.sum(n) { let d = Double(xp[$0]) - m; return d * d } / Double(n)
             let inv = 1 / (variance + Self.epsilon).squareRoot()
-            st.value.0[c] = m
-            st.value.1[c] = inv
             let (gamma, beta, rm, rv) = params.value
             let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
-            if let slope {
-                for i in 0..<n {
-                    let y = (xp[i] - meanF) * scale + shift
-                    yp[i] = y > 0 ? y : y * slope
+            st.value.0[c] = m
+            st.value.1[c] = inv
+            st.value.2[c] = scale
+            st.value.3[c] = shift
+            for row in 0..<h {
+                let xr = xp + row * w, yr = yp + row * out.rowStride
+                if let slope {
+                    for i in 0..<w {
+                        let y = (xr[i] - meanF) * scale + shift
+                        yr[i] = y > 0 ? y : y * slope
+                    }
+                } else {
+                    for i in 0..<w { yr[i] = (xr[i] - meanF) * scale + shift }
                 }
-            } else {
-                for i in 0..<n { yp[i] = (xp[i] - meanF) * scale + shift }
             }
             let mom = Self.momentum
             rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
             rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
         }
         numBatchesTracked.pointer[0] += 1
-        return output
+        return out.tensor
     }
 
-    /// Fills gradWeight and gradBias (overwriting) and returns d loss / d input.
+    /// Fills gradWeight and gradBias (overwriting) and returns d loss / d input, written over
+    /// `gradOutput` (each element is read before its own slot is written).
     func backward(_ gradOutput: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm.backward before forward") }
+        precondition(gradOutput.count == shape.count, "BatchNorm.backward got \(gradOutput.dims) for \(shape)")
         let n = shape.plane
-        let xs = UncheckedBox(x.pointer), ys = UncheckedBox(output.pointer)
-        let gs = UncheckedBox(gradOutput.pointer), dxs = UncheckedBox(gradInput.pointer)
-        let st = UncheckedBox((mean, invStd))
+        let xs = UncheckedBox(x.pointer), gs = UncheckedBox(gradOutput.pointer)
+        let st = UncheckedBox((mean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
         let slope = negativeSlope ?? 1
         parallel.run(channels) { c in
-            let xp = xs.value + c * n, yp = ys.value + c * n
-            let gp = gs.value + c * n, dx = dxs.value + c * n
+            let xp = xs.value + c * n, gp = gs.value + c * n, dx = gp
             let meanF = Float(st.value.0[c]), inv = st.value.1[c], invF = Float(inv)
-            // The activation's derivative reads the stored output: its sign is the
-            // pre-activation's sign for any positive slope.
-            @inline(__always) func dy(_ i: Int) -> Float { yp[i] > 0 ? gp[i] : gp[i] * slope }
+            let scale = st.value.2[c], shift = st.value.3[c]
+            // The activation's derivative needs the sign of the pre-activation: recomputed
+            // from the input by the forward's own expression, so the output need not be kept.
+            // Without the activation the slope is 1 and both branches give gp[i].
+            @inline(__always) func dy(_ i: Int) -> Float {
+                (xp[i] - meanF) * scale + shift > 0 ? gp[i] : gp[i] * slope
+            }
             let sumDy = Self.sum(n) { Double(dy($0)) }
             let sumDyXhat = Self.sum(n) { Double(dy($0)) * Double((xp[$0] - meanF) * invF) }
             let (gamma, dGamma, dBeta) = params.value
@@ -151,7 +177,7 @@ final class BatchNorm {
                 dx[i] = k * (dy(i) - a - xhat * b)
             }
         }
-        return gradInput
+        return gradOutput
     }
 
     /// sum_{i<n} term(i) in Float64 with four interleaved partial sums (a fixed order).

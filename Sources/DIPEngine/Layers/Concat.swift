@@ -6,33 +6,46 @@ final class Concat {
     private(set) var deeperShape = FeatureShape(channels: 1, height: 1, width: 1)
     private(set) var outputShape = FeatureShape(channels: 2, height: 1, width: 1)
     private(set) var output = Tensor([1])
-    private(set) var gradSkip = Tensor([1])
-    private(set) var gradDeeper = Tensor([1])
+    private var gradients = TensorPool()
 
     init(parallel: ChannelParallel) { self.parallel = parallel }
 
-    /// Allocates the buffers for the two input shapes.
+    /// Allocates the output for the two input shapes; the backward's gradients come from
+    /// `gradients`.
     @discardableResult
-    func prepare(skip s: FeatureShape, deeper d: FeatureShape) -> FeatureShape {
+    func prepare(skip s: FeatureShape, deeper d: FeatureShape, gradients: TensorPool = TensorPool()) -> FeatureShape {
         skipShape = s
         deeperShape = d
         outputShape = FeatureShape(channels: s.channels + d.channels,
                                    height: min(s.height, d.height), width: min(s.width, d.width))
         output = outputShape.makeTensor()
-        gradSkip = s.makeTensor()
-        gradDeeper = d.makeTensor()
+        self.gradients = gradients
         return outputShape
     }
 
-    /// Copies the (cropped) skip channels, then the (cropped) deeper channels.
+    /// The skip channels of `output`, where the skip branch can write directly; nil when the
+    /// skip input is cropped.
+    var skipWindow: FeatureWindow? { window(skipShape, firstChannel: 0) }
+    /// The deeper channels of `output`, likewise.
+    var deeperWindow: FeatureWindow? { window(deeperShape, firstChannel: skipShape.channels) }
+
+    private func window(_ s: FeatureShape, firstChannel: Int) -> FeatureWindow? {
+        guard s.height == outputShape.height, s.width == outputShape.width else { return nil }
+        return FeatureWindow(output, s, offset: firstChannel * s.plane, rowStride: s.width, planeStride: s.plane)
+    }
+
+    /// Copies the (cropped) skip channels, then the (cropped) deeper channels. An input that is
+    /// `output` itself was written into its window already and is not copied.
     func forward(skip: Tensor, deeper: Tensor) -> Tensor {
         let o = outputShape, sc = skipShape.channels
         let out = UncheckedBox(output.pointer)
         let inputs = UncheckedBox((skip.pointer, deeper.pointer))
         let (ss, ds) = (skipShape, deeperShape)
+        let inPlace = (skip: skip === output, deeper: deeper === output)
         parallel.run(o.channels) { c in
             let (sp, dp) = inputs.value
             let fromSkip = c < sc
+            if fromSkip ? inPlace.skip : inPlace.deeper { return }
             let s = fromSkip ? ss : ds
             let base = (fromSkip ? sp + c * s.plane : dp + (c - sc) * s.plane)
                 + (s.height - o.height) / 2 * s.width + (s.width - o.width) / 2
@@ -42,9 +55,16 @@ final class Concat {
         return output
     }
 
-    /// Splits the gradient back; pixels the crop dropped get zero.
+    /// Splits the gradient back (views of `gradOutput` when nothing was cropped); pixels the
+    /// crop dropped get zero.
     func backward(_ gradOutput: Tensor) -> (skip: Tensor, deeper: Tensor) {
+        if let s = skipWindow, let d = deeperWindow {
+            // Nothing was cropped: the two gradients are the two channel ranges, no copy.
+            return (Tensor(viewing: gradOutput, offset: s.offset, dims: s.shape.dims),
+                    Tensor(viewing: gradOutput, offset: d.offset, dims: d.shape.dims))
+        }
         let o = outputShape, sc = skipShape.channels
+        let gradSkip = gradients.tensor(skipShape), gradDeeper = gradients.tensor(deeperShape)
         let g = UncheckedBox(gradOutput.pointer)
         let grads = UncheckedBox((gradSkip.pointer, gradDeeper.pointer))
         let (ss, ds) = (skipShape, deeperShape)

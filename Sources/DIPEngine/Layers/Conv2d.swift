@@ -26,7 +26,6 @@ final class Conv2d {
     private(set) var convolution: (any ConvolutionKernel)?
     private var kernelInput: Tensor?
     private(set) var output = Tensor([1])
-    private var gradKernelInput = Tensor([1])
 
     /// PyTorch's default init: weight, then bias, each element from U(-b, b) with
     /// b = 1 / sqrt(fan_in), fan_in = inChannels * k * k, drawn from `rng` in memory order.
@@ -51,13 +50,15 @@ final class Conv2d {
     /// The kernel's geometry (valid after prepare).
     var geometry: ConvGeometry? { convolution?.geometry }
 
-    /// Prepares the pad and a backend kernel for `inputShape`; returns the output shape.
+    /// Prepares the pad and a backend kernel for `inputShape`; returns the output shape. The
+    /// pad's backward takes the unpadded input gradient from `gradients`.
     @discardableResult
-    func prepare(inputShape s: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm) throws -> FeatureShape {
+    func prepare(inputShape s: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm,
+                 gradients: TensorPool = TensorPool()) throws -> FeatureShape {
         guard s.channels == inChannels else {
             throw EngineError.shape("convolution \(inChannels)->\(outChannels) got \(s.channels) input channels")
         }
-        let padded = try pad?.prepare(inputShape: s) ?? s
+        let padded = try pad?.prepare(inputShape: s, gradients: gradients) ?? s
         let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
                              inputHeight: padded.height, inputWidth: padded.width)
         guard g.outputHeight >= 1, g.outputWidth >= 1 else {
@@ -66,11 +67,15 @@ final class Conv2d {
         convolution = try backend.makeConvolution(g, algorithm: algorithm)
         let out = FeatureShape(channels: outChannels, height: g.outputHeight, width: g.outputWidth)
         output = out.makeTensor()
-        gradKernelInput = needsInputGradient ? padded.makeTensor() : Tensor([1])
         return out
     }
 
-    /// output = conv(pad(input), weight) + bias.
+    /// Where a producer can write this convolution's input so that the padding needs no copy
+    /// (the interior of the padded buffer; then pass the buffer to `forward`); nil without a pad.
+    var inputWindow: FeatureWindow? { pad?.interior }
+
+    /// output = conv(pad(input), weight) + bias. `input` may be the padded buffer itself, its
+    /// interior written through `inputWindow`.
     func forward(_ input: Tensor) throws -> Tensor {
         guard let convolution else { preconditionFailure("Conv2d.forward before prepare") }
         let x = pad?.forward(input) ?? input
@@ -81,11 +86,16 @@ final class Conv2d {
 
     /// Overwrites gradWeight and gradBias; returns d loss / d input, or nil when
     /// `needsInputGradient` is false.
+    ///
+    /// Once the weight gradient is done the saved input is dead until the next forward, so the
+    /// input gradient is written over it (the padded buffer, or for a 1x1 convolution the
+    /// tensor the forward was given): the caller must not need that tensor after backward.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        kernelInput = nil
         guard needsInputGradient else { return nil }
-        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradKernelInput)
-        return pad?.backward(gradKernelInput) ?? gradKernelInput
+        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: x)
+        return pad?.backward(x) ?? x
     }
 }

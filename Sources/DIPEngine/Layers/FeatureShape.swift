@@ -65,3 +65,40 @@ struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+/// A [C, H, W] window of a larger buffer that a layer writes its output into instead of a
+/// buffer of its own: a channel range of a concat buffer, or the interior of the reflection-
+/// padded input of the convolution that follows. The consumer then finds the data in place.
+struct FeatureWindow {
+    /// The buffer (what the writing layer's forward returns).
+    let tensor: Tensor
+    /// The window's shape.
+    let shape: FeatureShape
+    /// Element index of (channel 0, row 0, column 0).
+    let offset: Int
+    /// Elements from one row to the next.
+    let rowStride: Int
+    /// Elements from one channel to the next.
+    let planeStride: Int
+
+    /// The whole of a plain tensor of `shape`, the default place of a layer's output.
+    init(_ tensor: Tensor, _ shape: FeatureShape) {
+        self.init(tensor, shape, offset: 0, rowStride: shape.width, planeStride: shape.plane)
+    }
+
+    /// A window with explicit strides.
+    init(_ tensor: Tensor, _ shape: FeatureShape, offset: Int, rowStride: Int, planeStride: Int) {
+        precondition(offset + (shape.channels - 1) * planeStride + (shape.height - 1) * rowStride + shape.width <= tensor.count,
+                     "window \(shape) at \(offset) does not fit a tensor of \(tensor.dims)")
+        self.tensor = tensor
+        self.shape = shape
+        self.offset = offset
+        self.rowStride = rowStride
+        self.planeStride = planeStride
+    }
+
+    /// Row 0 of channel `c`.
+    @inline(__always) func plane(_ c: Int) -> UnsafeMutablePointer<Float> {
+        tensor.pointer + offset + c * planeStride
+    }
+}

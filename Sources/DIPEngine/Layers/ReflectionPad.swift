@@ -7,7 +7,7 @@ final class ReflectionPad {
     private(set) var inputShape = FeatureShape(channels: 1, height: 1, width: 1)
     private(set) var outputShape = FeatureShape(channels: 1, height: 1, width: 1)
     private(set) var output = Tensor([1])
-    private(set) var gradInput = Tensor([1])
+    private var gradients = TensorPool()
 
     init(pad: Int, parallel: ChannelParallel) {
         precondition(pad >= 0)
@@ -15,17 +15,25 @@ final class ReflectionPad {
         self.parallel = parallel
     }
 
-    /// Allocates the buffers; refuses a pad that reaches past the opposite edge.
+    /// Allocates the padded buffer; the backward's gradient comes from `gradients`. Refuses a
+    /// pad that reaches past the opposite edge.
     @discardableResult
-    func prepare(inputShape s: FeatureShape) throws -> FeatureShape {
+    func prepare(inputShape s: FeatureShape, gradients: TensorPool = TensorPool()) throws -> FeatureShape {
         guard pad < s.height, pad < s.width else {
             throw EngineError.shape("reflection padding of \(pad) needs more than \(pad) rows and columns, got \(s.height)x\(s.width)")
         }
         inputShape = s
         outputShape = FeatureShape(channels: s.channels, height: s.height + 2 * pad, width: s.width + 2 * pad)
         output = outputShape.makeTensor()
-        gradInput = s.makeTensor()
+        self.gradients = gradients
         return outputShape
+    }
+
+    /// The unpadded part of `output`: a producer that writes its result here, then calls
+    /// `forward(output)`, saves the copy.
+    var interior: FeatureWindow {
+        FeatureWindow(output, inputShape, offset: pad * outputShape.width + pad, rowStride: outputShape.width,
+                      planeStride: outputShape.plane)
     }
 
     /// Source index of padded index `i` in 0..<n+2p.
@@ -33,18 +41,22 @@ final class ReflectionPad {
         i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i)
     }
 
-    /// Pads `input` into `output`.
+    /// Pads `input` into `output`; when `input` is `output` itself (a producer wrote the
+    /// interior), only the border is filled.
     func forward(_ input: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width, p = pad
         let ho = outputShape.height, wo = outputShape.width
+        let inPlace = input === output
         let src = UncheckedBox(input.pointer), dst = UncheckedBox(output.pointer)
         parallel.run(inputShape.channels) { c in
-            let s = src.value + c * h * w, d = dst.value + c * ho * wo
+            let d = dst.value + c * ho * wo
+            // Source rows: the caller's tensor, or the interior of the padded buffer.
+            let s = inPlace ? d + p * wo + p : src.value + c * h * w, stride = inPlace ? wo : w
             for oy in 0..<ho {
-                let sr = s + Self.reflect(oy - p, h) * w
+                let sr = s + Self.reflect(oy - p, h) * stride
                 let dr = d + oy * wo
                 for j in 0..<p { dr[j] = sr[p - j] }
-                (dr + p).update(from: sr, count: w)
+                if !inPlace || oy < p || oy >= p + h { (dr + p).update(from: sr, count: w) }
                 for j in 0..<p { dr[p + w + j] = sr[w - 2 - j] }
             }
         }
@@ -55,6 +67,7 @@ final class ReflectionPad {
     func backward(_ gradOutput: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width, p = pad
         let ho = outputShape.height, wo = outputShape.width
+        let gradInput = gradients.tensor(inputShape)
         let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
         parallel.run(inputShape.channels) { c in
             let g = src.value + c * ho * wo, d = dst.value + c * h * w

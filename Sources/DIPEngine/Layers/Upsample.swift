@@ -6,8 +6,9 @@ final class Upsample2x {
     private let parallel: ChannelParallel
     private(set) var inputShape = FeatureShape(channels: 1, height: 1, width: 1)
     private(set) var outputShape = FeatureShape(channels: 1, height: 2, width: 2)
-    private(set) var output = Tensor([1])
-    private(set) var gradInput = Tensor([1])
+    /// Where the forward writes (a buffer of its own, or a window of the concat's).
+    private(set) var output = FeatureWindow(Tensor([4]), FeatureShape(channels: 1, height: 2, width: 2))
+    private var gradients = TensorPool()
     private var rows = Taps(count: 0), cols = Taps(count: 0)
 
     /// For each output index: the two source indices and their weights, as PyTorch's CPU
@@ -38,13 +39,22 @@ final class Upsample2x {
         self.parallel = parallel
     }
 
-    /// Allocates the buffers and, for bilinear, the tap tables.
+    /// The output shape for an input of shape `s`: twice the rows and columns.
+    static func outputShape(_ s: FeatureShape) -> FeatureShape {
+        FeatureShape(channels: s.channels, height: 2 * s.height, width: 2 * s.width)
+    }
+
+    /// Allocates the output, or adopts `window` as the place to write (the concat's deeper
+    /// channels), and for bilinear the tap tables; the backward's gradient comes from
+    /// `gradients`.
     @discardableResult
-    func prepare(inputShape s: FeatureShape) -> FeatureShape {
+    func prepare(inputShape s: FeatureShape, into window: FeatureWindow? = nil,
+                 gradients: TensorPool = TensorPool()) -> FeatureShape {
         inputShape = s
-        outputShape = FeatureShape(channels: s.channels, height: 2 * s.height, width: 2 * s.width)
-        output = outputShape.makeTensor()
-        gradInput = s.makeTensor()
+        outputShape = Self.outputShape(s)
+        precondition(window.map { $0.shape == outputShape } ?? true, "upsample window of the wrong shape")
+        output = window ?? FeatureWindow(outputShape.makeTensor(), outputShape)
+        self.gradients = gradients
         if case let .bilinear(ac) = mode {
             rows = Taps(input: s.height, output: outputShape.height, alignCorners: ac)
             cols = Taps(input: s.width, output: outputShape.width, alignCorners: ac)
@@ -52,16 +62,17 @@ final class Upsample2x {
         return outputShape
     }
 
-    /// Doubles the resolution of `input`.
+    /// Doubles the resolution of `input`. Returns the tensor written: the whole buffer when
+    /// the output is a window of the concat's.
     func forward(_ input: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
-        let src = UncheckedBox(input.pointer), dst = UncheckedBox(output.pointer)
+        let src = UncheckedBox(input.pointer), out = output, rs = out.rowStride
         switch mode {
         case .nearest:
             parallel.run(inputShape.channels) { c in
-                let s = src.value + c * h * w, d = dst.value + c * ho * wo
+                let s = src.value + c * h * w, d = out.plane(c)
                 for oy in 0..<ho {
-                    let sr = s + (oy >> 1) * w, dr = d + oy * wo
+                    let sr = s + (oy >> 1) * w, dr = d + oy * rs
                     for x in 0..<w { let v = sr[x]; dr[2 * x] = v; dr[2 * x + 1] = v }
                 }
             }
@@ -69,7 +80,7 @@ final class Upsample2x {
             let taps = UncheckedBox((rows, cols))
             parallel.run(inputShape.channels) { c in
                 let (r, k) = taps.value
-                let s = src.value + c * h * w, d = dst.value + c * ho * wo
+                let s = src.value + c * h * w, d = out.plane(c)
                 r.i0.withUnsafeBufferPointer { ry0 in r.i1.withUnsafeBufferPointer { ry1 in
                 r.l0.withUnsafeBufferPointer { ly0 in r.l1.withUnsafeBufferPointer { ly1 in
                 k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
@@ -77,7 +88,7 @@ final class Upsample2x {
                     for oy in 0..<ho {
                         let a = s + ry0[oy] * w, b = s + ry1[oy] * w
                         let h0 = ly0[oy], h1 = ly1[oy]
-                        let dr = d + oy * wo
+                        let dr = d + oy * rs
                         for ox in 0..<wo {
                             let x0 = cx0[ox], x1 = cx1[ox], w0 = lx0[ox], w1 = lx1[ox]
                             dr[ox] = h0 * (w0 * a[x0] + w1 * a[x1]) + h1 * (w0 * b[x0] + w1 * b[x1])
@@ -86,12 +97,13 @@ final class Upsample2x {
                 }}}}}}}}
             }
         }
-        return output
+        return out.tensor
     }
 
     /// Adds each output gradient onto the source pixels it was interpolated from.
     func backward(_ gradOutput: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
+        let gradInput = gradients.tensor(inputShape)
         let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
         switch mode {
         case .nearest:
@@ -137,20 +149,21 @@ final class AvgPool2x2 {
     private(set) var inputShape = FeatureShape(channels: 1, height: 2, width: 2)
     private(set) var outputShape = FeatureShape(channels: 1, height: 1, width: 1)
     private(set) var output = Tensor([1])
-    private(set) var gradInput = Tensor([1])
+    private var gradients = TensorPool()
 
     init(parallel: ChannelParallel) { self.parallel = parallel }
 
-    /// Allocates the buffers; needs at least 2x2 pixels.
+    /// Allocates the output (the backward's gradient comes from `gradients`); needs at least
+    /// 2x2 pixels.
     @discardableResult
-    func prepare(inputShape s: FeatureShape) throws -> FeatureShape {
+    func prepare(inputShape s: FeatureShape, gradients: TensorPool = TensorPool()) throws -> FeatureShape {
         guard s.height >= 2, s.width >= 2 else {
             throw EngineError.shape("2x2 average pooling needs at least 2x2 pixels, got \(s.height)x\(s.width)")
         }
         inputShape = s
         outputShape = FeatureShape(channels: s.channels, height: s.height / 2, width: s.width / 2)
         output = outputShape.makeTensor()
-        gradInput = s.makeTensor()
+        self.gradients = gradients
         return outputShape
     }
 
@@ -175,6 +188,7 @@ final class AvgPool2x2 {
     func backward(_ gradOutput: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width
         let ho = outputShape.height, wo = outputShape.width
+        let gradInput = gradients.tensor(inputShape)
         let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
         parallel.run(inputShape.channels) { c in
             let g = src.value + c * ho * wo, d = dst.value + c * h * w
