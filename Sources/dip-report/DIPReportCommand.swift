@@ -7,5 +7,5 @@ struct DIPReportCommand: ParsableCommand {
         commandName: "dip-report",
         abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
         subcommands: [InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
-                      PSNRCommand.self, DataCommand.self])
+                      PSNRCommand.self, DataCommand.self, RunCommand.self])
 }
