@@ -265,6 +265,8 @@ public final class Runner: @unchecked Sendable {
         let mask = try BernoulliMask.make(channels: 1, height: s, width: s, keepFraction: 0.5, seed: 0)
         config.iterations = 3
         config.backtracking = nil
+        // An evaluation costs the same under either optimiser; Adam skips L-BFGS's 100-step warm-up.
+        config.optimizer = .adam(learningRate: config.optimizer.learningRate)
         let backend = try CPUBackend(threads: options.threadsPerJob)
         let fitter = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 0, backend: backend)
         let r = try fitter.run()
