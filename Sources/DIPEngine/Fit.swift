@@ -286,8 +286,20 @@ public final class Fitter {
         return loss
     }
 
-    /// Runs the fit. `progress` hears of every iteration; `shouldCancel` is polled before each.
-    public func run(progress: (FitProgress) -> Void = { _ in },
+    /// Runs the fit. `progress` hears of every iteration; `shouldCancel` is polled before each;
+    /// `onSample` receives every sampled point with its picture (e.g. to keep the picture at the
+    /// bottom of a PSNR drop).
+    ///
+    /// Checkpoints (Adam only): with a `checkpoints` schedule, `onCheckpoint` receives the whole
+    /// state between two iterations whenever the schedule is due, and once more when the fit is
+    /// cancelled; `resumingFrom` continues from such a state, giving bit for bit the result of an
+    /// uninterrupted fit. L-BFGS keeps a history too large to checkpoint (100 pairs of parameter
+    /// vectors), so its fits always start afresh.
+    public func run(resumingFrom checkpoint: FitCheckpoint? = nil,
+                    checkpoints: CheckpointSchedule? = nil,
+                    onCheckpoint: (FitCheckpoint) throws -> Void = { _ in },
+                    onSample: (CurvePoint, Image) -> Void = { _, _ in },
+                    progress: (FitProgress) -> Void = { _ in },
                     shouldCancel: () -> Bool = { false }) throws -> FitResult {
         let params = network.tensors.filter { !$0.isBuffer }
         var curve: [CurvePoint] = []
@@ -304,6 +316,22 @@ public final class Fitter {
         }
         var lastPSNR: Double?
         let totalSteps = Fitter.plannedEvaluations(config)
+        var priorSeconds = 0.0
+        if let checkpoint {
+            guard case .adam = config.optimizer else {
+                throw EngineError.invalidConfig("only Adam fits resume from a checkpoint; L-BFGS fits start afresh")
+            }
+            guard checkpoint.config == config, checkpoint.seed == seed else {
+                throw EngineError.invalidConfig("the checkpoint was written for another configuration or seed; delete it to start afresh")
+            }
+            curve = checkpoint.curve
+            losses = checkpoint.losses
+            best = checkpoint.best
+            backtracks = checkpoint.backtracks
+            timings = checkpoint.timings
+            lastPSNR = checkpoint.lastPSNR
+            priorSeconds = checkpoint.timings.total
+        }
 
         // One evaluation: perturb, forward, loss, measure, backward. Returns the loss.
         func evaluate(_ iteration: Int, backtrack: inout Bool) throws -> Double {
@@ -320,6 +348,7 @@ public final class Fitter {
                 let (point, img) = try measure(out, iteration: iteration, loss: loss)
                 if sample {
                     curve.append(point)
+                    onSample(point, img)
                     if let p = point.psnr {
                         lastPSNR = p
                         if best == nil || p > best!.psnr { best = BestIterate(psnr: p, iteration: iteration, image: img) }
@@ -339,8 +368,31 @@ public final class Fitter {
             let adam = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) }, learningRate: lr)
             // `counter` is the notebook's i: it does not advance on a fallback (dip-spec §6).
             var counter = 0
-            for step in 0..<config.iterations {
-                if shouldCancel() { status = .cancelled(iteration: step); break }
+            var firstStep = 0
+            if let checkpoint {
+                try checkpoint.restore(into: network, adam: adam)
+                backtracker.saved = checkpoint.backtrackSaved
+                backtracker.lastPSNR = checkpoint.backtrackPSNR
+                counter = checkpoint.counter
+                firstStep = checkpoint.step
+            }
+            var lastCheckpoint = clock.now
+            func snapshot(_ step: Int) -> FitCheckpoint {
+                var t = timings
+                t.total = priorSeconds + seconds(clock.now - start)
+                return FitCheckpoint(config: config, seed: seed, step: step, counter: counter,
+                                     tensors: network.tensors.map { ($0.key, $0.value.array) },
+                                     adamFirst: adam.firstMoments.map(\.array), adamSecond: adam.secondMoments.map(\.array),
+                                     adamSteps: adam.stepCount, backtrackSaved: backtracker.saved,
+                                     backtrackPSNR: backtracker.lastPSNR, curve: curve, losses: losses,
+                                     backtracks: backtracks, best: best, lastPSNR: lastPSNR, timings: t)
+            }
+            for step in firstStep..<config.iterations {
+                if shouldCancel() {
+                    status = .cancelled(iteration: step)
+                    if checkpoints != nil { try onCheckpoint(snapshot(step)) }
+                    break
+                }
                 var restore = false
                 let loss: Double
                 do { loss = try evaluate(counter, backtrack: &restore) } catch let d as Divergence {
@@ -358,6 +410,11 @@ public final class Fitter {
                 timings.iterations += 1
                 progress(FitProgress(iteration: step + 1, iterations: config.iterations, loss: loss,
                                      psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                if let schedule = checkpoints, step + 1 < config.iterations,
+                   schedule.isDue(iterations: step + 1, secondsSinceLast: seconds(clock.now - lastCheckpoint)) {
+                    try onCheckpoint(snapshot(step + 1))
+                    lastCheckpoint = clock.now
+                }
             }
         case let .lbfgs(lr):
             // Upstream's optimize() first runs 100 Adam steps at lr 0.001, then one L-BFGS step of
@@ -403,7 +460,7 @@ public final class Fitter {
         let out = try network.forward(zIt)
         let finalImage = image(from: out)
         timings.forward += seconds(clock.now - t)
-        timings.total = seconds(clock.now - start)
+        timings.total = priorSeconds + seconds(clock.now - start)
         var finalPSNR: Double?, finalHoles: Double?
         if problem.hasGroundTruth, finalImage.pixels.allSatisfy({ $0.isFinite }) {
             finalPSNR = try Metrics.psnr(finalImage, problem.image)
@@ -423,6 +480,7 @@ private struct Cancellation: Error { let iteration: Int }
 private struct Backtracker {
     let settings: Backtracking?
     let params: [NamedTensor]
+    // Parameter values at the last check (empty before the first).
     var saved: [[Float]] = []
     var lastPSNR: Double?
 
@@ -478,5 +536,183 @@ extension FitResult {
         // JSON has no infinity or NaN: a perfect fit's PSNR is "inf", a diverged loss "nan".
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return Array(try encoder.encode(p))
+    }
+}
+
+/// When a fit hands its state to `onCheckpoint`: every `iterations` iterations, or when `seconds`
+/// have passed since the last checkpoint, whichever comes first.
+public struct CheckpointSchedule: Sendable, Hashable {
+    /// Iterations between checkpoints (nil = by time only).
+    public var iterations: Int?
+    /// Seconds between checkpoints (nil = by count only).
+    public var seconds: Double?
+
+    /// Creates a schedule.
+    public init(iterations: Int? = nil, seconds: Double? = nil) {
+        self.iterations = iterations
+        self.seconds = seconds
+    }
+
+    /// Whether a checkpoint is due after `iterations` completed iterations.
+    func isDue(iterations done: Int, secondsSinceLast: Double) -> Bool {
+        if let n = iterations, n > 0, done % n == 0 { return true }
+        if let s = seconds, secondsSinceLast >= s { return true }
+        return false
+    }
+}
+
+/// The state of an Adam fit between two iterations: parameters and BatchNorm buffers, Adam's
+/// moments and step, backtracking's saved parameters, the curve and losses so far, the best
+/// iterate and the counters. The perturbation needs no state: iteration i's noise is substream i
+/// of the seed's stream.
+public struct FitCheckpoint: Sendable {
+    /// The configuration it belongs to (a checkpoint is refused by any other).
+    public var config: FitConfig
+    /// The seed.
+    public var seed: UInt64
+    /// Loop iterations completed.
+    public var step: Int
+    /// The notebook's iteration counter (it lags `step` by the backtracking fallbacks).
+    public var counter: Int
+    /// Every network tensor (parameters and buffers) by key.
+    public var tensors: [(key: String, values: [Float])]
+    /// Adam's first moments, in parameter order.
+    public var adamFirst: [[Float]]
+    /// Adam's second moments.
+    public var adamSecond: [[Float]]
+    /// Adam's step count.
+    public var adamSteps: Int
+    /// Backtracking's saved parameters (empty before its first check).
+    public var backtrackSaved: [[Float]]
+    /// Backtracking's PSNR at its checkpoint.
+    public var backtrackPSNR: Double?
+    /// Curve so far.
+    public var curve: [CurvePoint]
+    /// Losses so far.
+    public var losses: [Double]
+    /// Backtracking restores so far.
+    public var backtracks: [Int]
+    /// The best iterate so far.
+    public var best: BestIterate?
+    /// The last sampled PSNR.
+    public var lastPSNR: Double?
+    /// Timings so far (total = seconds spent before this checkpoint).
+    public var timings: FitTimings
+
+    /// Creates a checkpoint.
+    public init(config: FitConfig, seed: UInt64, step: Int, counter: Int, tensors: [(key: String, values: [Float])],
+                adamFirst: [[Float]], adamSecond: [[Float]], adamSteps: Int, backtrackSaved: [[Float]],
+                backtrackPSNR: Double?, curve: [CurvePoint], losses: [Double], backtracks: [Int],
+                best: BestIterate?, lastPSNR: Double?, timings: FitTimings) {
+        self.config = config
+        self.seed = seed
+        self.step = step
+        self.counter = counter
+        self.tensors = tensors
+        self.adamFirst = adamFirst
+        self.adamSecond = adamSecond
+        self.adamSteps = adamSteps
+        self.backtrackSaved = backtrackSaved
+        self.backtrackPSNR = backtrackPSNR
+        self.curve = curve
+        self.losses = losses
+        self.backtracks = backtracks
+        self.best = best
+        self.lastPSNR = lastPSNR
+        self.timings = timings
+    }
+
+    /// Copies the network tensors and Adam's state back.
+    func restore(into network: SkipNetwork, adam: Adam) throws {
+        let byKey = Dictionary(tensors.map { ($0.key, $0.values) }, uniquingKeysWith: { a, _ in a })
+        for t in network.tensors {
+            guard let v = byKey[t.key], v.count == t.value.count else {
+                throw EngineError.weights("checkpoint: '\(t.key)' is missing or has the wrong size; delete the checkpoint to start afresh")
+            }
+            v.withUnsafeBufferPointer { t.value.pointer.update(from: $0.baseAddress!, count: v.count) }
+        }
+        guard adamFirst.count == adam.firstMoments.count, adamSecond.count == adam.secondMoments.count else {
+            throw EngineError.weights("checkpoint: Adam state does not match the network; delete the checkpoint to start afresh")
+        }
+        for (dst, src) in zip(adam.firstMoments + adam.secondMoments, adamFirst + adamSecond) {
+            guard dst.count == src.count else { throw EngineError.weights("checkpoint: Adam moment of the wrong size") }
+            src.withUnsafeBufferPointer { dst.pointer.update(from: $0.baseAddress!, count: src.count) }
+        }
+        adam.stepCount = adamSteps
+    }
+
+    /// The JSON part: everything but the float arrays.
+    private struct State: Codable {
+        var schema = "dip-report/fit-checkpoint"
+        var version = 1
+        var config: FitConfig
+        var seed: UInt64
+        var step: Int
+        var counter: Int
+        var tensorKeys: [String]
+        var adamSteps: Int
+        var moments: Int
+        var backtrackSaved: Int
+        var backtrackPSNR: Double?
+        var curve: [CurvePoint]
+        var losses: [Double]
+        var backtracks: [Int]
+        var bestPSNR: Double?
+        var bestIteration: Int?
+        var lastPSNR: Double?
+        var timings: FitTimings
+    }
+
+    /// Writes the checkpoint as one safetensors file (atomically): the float arrays as F32
+    /// tensors, the rest as JSON in the metadata (Doubles print in shortest round-trip form, so
+    /// they read back to the same bits).
+    public func write(to path: String) throws {
+        let state = State(config: config, seed: seed, step: step, counter: counter, tensorKeys: tensors.map(\.key),
+                          adamSteps: adamSteps, moments: adamFirst.count, backtrackSaved: backtrackSaved.count,
+                          backtrackPSNR: backtrackPSNR, curve: curve, losses: losses, backtracks: backtracks,
+                          bestPSNR: best?.psnr, bestIteration: best?.iteration, lastPSNR: lastPSNR, timings: timings)
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var file = SafetensorsFile(metadata: ["state": String(decoding: try encoder.encode(state), as: UTF8.self)])
+        for (i, t) in tensors.enumerated() { file.tensors["net.\(i)"] = try .init(float32: t.values) }
+        for (i, m) in adamFirst.enumerated() { file.tensors["adam.m.\(i)"] = try .init(float32: m) }
+        for (i, v) in adamSecond.enumerated() { file.tensors["adam.v.\(i)"] = try .init(float32: v) }
+        for (i, b) in backtrackSaved.enumerated() { file.tensors["backtrack.\(i)"] = try .init(float32: b) }
+        if let best {
+            file.tensors["best.image"] = try .init(float32: best.image.pixels,
+                                                   shape: [best.image.channels, best.image.height, best.image.width])
+        }
+        try file.write(to: path)
+    }
+
+    /// Reads a checkpoint written by `write(to:)`; problems name the file.
+    public static func read(from path: String) throws -> FitCheckpoint {
+        let file = try SafetensorsFile.read(from: path)
+        guard let json = file.metadata["state"] else {
+            throw EngineError.weights("\(path): not a fit checkpoint (no state); delete it to start afresh")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let state: State
+        do { state = try decoder.decode(State.self, from: Data(json.utf8)) } catch {
+            throw EngineError.weights("\(path): damaged checkpoint state (\(error)); delete it to start afresh")
+        }
+        func floats(_ name: String) throws -> [Float] {
+            guard let e = file.tensors[name] else { throw EngineError.weights("\(path): checkpoint lacks '\(name)'; delete it to start afresh") }
+            return try e.float32Values()
+        }
+        var best: BestIterate?
+        if let p = state.bestPSNR, let i = state.bestIteration, let e = file.tensors["best.image"], e.shape.count == 3 {
+            best = BestIterate(psnr: p, iteration: i,
+                               image: Image(channels: e.shape[0], height: e.shape[1], width: e.shape[2], pixels: try e.float32Values()))
+        }
+        return FitCheckpoint(config: state.config, seed: state.seed, step: state.step, counter: state.counter,
+                             tensors: try state.tensorKeys.enumerated().map { ($0.element, try floats("net.\($0.offset)")) },
+                             adamFirst: try (0..<state.moments).map { try floats("adam.m.\($0)") },
+                             adamSecond: try (0..<state.moments).map { try floats("adam.v.\($0)") },
+                             adamSteps: state.adamSteps,
+                             backtrackSaved: try (0..<state.backtrackSaved).map { try floats("backtrack.\($0)") },
+                             backtrackPSNR: state.backtrackPSNR, curve: state.curve, losses: state.losses,
+                             backtracks: state.backtracks, best: best, lastPSNR: state.lastPSNR, timings: state.timings)
     }
 }

@@ -21,13 +21,18 @@ public struct Profile: Sendable, Hashable, Codable {
     public var minIterations: Int
     /// ... and at most this.
     public var maxIterations: Int?
-    /// Channel counts of every level are divided by this (1 = as written).
-    public var channelDivisor: Int
-    /// No level gets fewer channels than this after division (skips of 0 stay 0).
-    public var minChannels: Int
+    /// Channel counts c of every level, and of the input code, become round(c^e) (1 = as
+    /// written): a power keeps a width sweep's points distinct and in order (4, 16, 32, 64, 128
+    /// become 2, 4, 6, 8, 11 at e = 0.5) where a divisor would merge the narrow ones. Skips of 0
+    /// stay 0.
+    public var channelExponent: Double
     /// Centre-crop side applied after the protocol's own preparation; raised to the smallest size
     /// the network runs at and never above the image.
     public var crop: Int?
+    /// Networks whose smallest input side exceeds this lose their deepest levels until they fit
+    /// (nil = never): only the smoke profile sets it, so its depth-8 runs take seconds, not minutes
+    /// (they then coincide with depth 6 and are stored once).
+    public var maxSide: Int?
     /// Replaces the PSNR sampling interval (nil keeps the protocol's).
     public var psnrEvery: Int?
     /// Replaces the backtracking interval (nil keeps the protocol's 50).
@@ -39,17 +44,17 @@ public struct Profile: Sendable, Hashable, Codable {
 
     /// Creates a profile.
     public init(name: String, summary: String, iterationScale: Double = 1, minIterations: Int = 1,
-                maxIterations: Int? = nil, channelDivisor: Int = 1, minChannels: Int = 1, crop: Int? = nil,
-                psnrEvery: Int? = nil, backtrackingInterval: Int? = nil, tvIterations: Int? = nil,
+                maxIterations: Int? = nil, channelExponent: Double = 1, crop: Int? = nil,
+                maxSide: Int? = nil, psnrEvery: Int? = nil, backtrackingInterval: Int? = nil, tvIterations: Int? = nil,
                 defaultSeeds: [UInt64]) {
         self.name = name
         self.summary = summary
         self.iterationScale = iterationScale
         self.minIterations = minIterations
         self.maxIterations = maxIterations
-        self.channelDivisor = channelDivisor
-        self.minChannels = minChannels
+        self.channelExponent = channelExponent
         self.crop = crop
+        self.maxSide = maxSide
         self.psnrEvery = psnrEvery
         self.backtrackingInterval = backtrackingInterval
         self.tvIterations = tvIterations
@@ -62,19 +67,21 @@ public struct Profile: Sendable, Hashable, Codable {
         name: "paper", summary: "the protocols as written (dip-spec §4.2, §6): native sizes, full widths, full iteration counts",
         defaultSeeds: [0, 1, 2])
 
-    /// About 20 minutes for the whole catalog on a 2-core CPU (release build, one seed).
+    /// About 20 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
+    /// one thread; estimated from `run --dry-run` measurements, the depth sweep's 512x512 depth-8
+    /// runs being the largest part).
     public static let quick = Profile(
         name: "quick",
-        summary: "1/10 of the iterations (at least 200, at most 1100), channel widths / 4 (at least 2), images centre-cropped to 128x128 (larger where a deep net needs it), TV 300 iterations; one seed",
-        iterationScale: 0.1, minIterations: 200, maxIterations: 1100, channelDivisor: 4, minChannels: 2,
+        summary: "1/20 of the iterations (at least 200, at most 600), channel counts c -> c^0.75 (128 -> 38, 32 input maps -> 13), images cropped to 128x128 around the holes (larger where a deep net needs it), TV 300 iterations; one seed",
+        iterationScale: 0.05, minIterations: 200, maxIterations: 600, channelExponent: 0.75,
         crop: 128, psnrEvery: 10, backtrackingInterval: 25, tvIterations: 300, defaultSeeds: [0])
 
     /// The whole catalog in well under 2 minutes (tests and CI): it checks the plumbing, not the numbers.
     public static let smoke = Profile(
         name: "smoke",
-        summary: "12 iterations, channel widths / 16 (at least 2), images centre-cropped to 32x32 (larger where a deep net needs it), TV 30 iterations; seeds 0 and 1",
-        iterationScale: 0, minIterations: 12, maxIterations: 12, channelDivisor: 16, minChannels: 2,
-        crop: 32, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
+        summary: "8 iterations, channel counts c -> c^0.5 (128 -> 11, 32 input maps -> 6), images cropped to 64x64 around the holes (larger where a deep net needs it, at most 128x128: deeper nets lose levels), TV 30 iterations; seeds 0 and 1",
+        iterationScale: 0, minIterations: 8, maxIterations: 8, channelExponent: 0.5,
+        crop: 64, maxSide: 128, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
 
     /// The built-in profiles.
     public static let all = [paper, quick, smoke]
@@ -98,6 +105,17 @@ public struct Profile: Sendable, Hashable, Codable {
             let scaled = Int((Double(config.iterations) * iterationScale).rounded())
             config.iterations = min(maxIterations ?? Int.max, max(minIterations, scaled))
             config.network = reduced(config.network)
+            if let maxSide {
+                while config.network.depth > 1, Profile.minimumSide(config.network) > maxSide {
+                    config.network.down.removeLast()
+                    config.network.up.removeLast()
+                    config.network.skip.removeLast()
+                }
+            }
+            if case let .noise(channels, scale) = config.inputCode {
+                config.inputCode = .noise(channels: reduced(channels), scale: scale)
+                config.network.inputChannels = reduced(channels)
+            }
             if let psnrEvery { config.psnrEvery = psnrEvery }
             if let interval = backtrackingInterval, config.backtracking != nil { config.backtracking!.interval = interval }
             s.method = .dip(config)
@@ -113,23 +131,26 @@ public struct Profile: Sendable, Hashable, Codable {
         return s
     }
 
-    /// The network with its widths divided.
+    /// A channel count under `channelExponent`.
+    func reduced(_ c: Int) -> Int {
+        guard channelExponent != 1, c > 0 else { return c }
+        return max(1, Int(pow(Double(c), channelExponent).rounded()))
+    }
+
+    /// The network with its widths reduced.
     func reduced(_ net: SkipConfig) -> SkipConfig {
-        guard channelDivisor > 1 else { return net }
+        guard channelExponent != 1 else { return net }
         var n = net
-        func div(_ c: Int) -> Int { c == 0 ? 0 : max(minChannels, c / channelDivisor) }
-        n.down = net.down.map(div)
-        n.up = net.up.map(div)
+        n.down = net.down.map(reduced)
+        n.up = net.up.map(reduced)
         // Full-width skips (the text net's ns = nd) shrink with the levels; narrow ones (the
         // Table-1 net's 4) are kept, capped at the new level width.
-        n.skip = zip(net.skip, net.down).map { s, d in s >= d ? div(s) : min(s, div(d)) }
+        n.skip = zip(net.skip, net.down).map { s, d in s >= d ? reduced(s) : min(s, reduced(d)) }
         return n
     }
 
-    /// The smallest square side a network runs at: its deepest level must keep at least two
-    /// pixels (three for 5x5 kernels) for the reflection padding.
+    /// The smallest square side a network runs at (a multiple of 2^depth).
     public static func minimumSide(_ net: SkipConfig) -> Int {
-        let deepest = net.kernelDown >= 5 || net.kernelUp >= 5 ? 3 : 2
-        return deepest << net.depth
+        NetworkSummary.smallestFittingMultiple(net)
     }
 }

@@ -84,3 +84,112 @@ final class InterruptFlag: @unchecked Sendable {
         return count > 0
     }
 }
+
+/// The `run` command's display: an overall bar (runs done / total, ETA from the work done so
+/// far) and one bar per running job, redrawn in place on a terminal; on a file or pipe, one line
+/// per finished run and a progress line every 30 seconds.
+final class RunsProgressDisplay: @unchecked Sendable {
+    private struct Active { var label: String; var done: Int; var total: Int; var psnr: Double?; var work: Double }
+    private let lock = NSLock()
+    private let isTerminal = isatty(STDOUT_FILENO) != 0
+    private let totalRuns: Int
+    private let totalWork: Double
+    private var finishedRuns = 0
+    private var finishedWork = 0.0
+    private var active: [String: Active] = [:]
+    private var drawnLines = 0
+    private var lastDraw = Date.distantPast
+    private var lastPlain = Date()
+    private let start = Date()
+
+    /// `work` is each run's cost in arbitrary units (multiply-accumulates x iterations).
+    init(runs: Int, totalWork: Double) {
+        totalRuns = runs
+        self.totalWork = max(1, totalWork)
+    }
+
+    /// Prints a line above the bars.
+    func line(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        clear()
+        print(text)
+        draw(force: true)
+    }
+
+    /// A run started.
+    func started(key: String, label: String, total: Int, work: Double, resumedAt: Int?) {
+        lock.lock(); defer { lock.unlock() }
+        active[key] = Active(label: label, done: resumedAt ?? 0, total: total, psnr: nil, work: work)
+        draw(force: true)
+    }
+
+    /// A run progressed.
+    func progress(key: String, done: Int, total: Int, psnr: Double?) {
+        lock.lock(); defer { lock.unlock() }
+        active[key]?.done = done
+        active[key]?.psnr = psnr
+        draw(force: false)
+    }
+
+    /// A run ended (stored, interrupted or failed): `line` goes above the bars.
+    func ended(key: String, line text: String, countsAsDone: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        if let a = active.removeValue(forKey: key), countsAsDone {
+            finishedRuns += 1
+            finishedWork += a.work
+        }
+        clear()
+        print(text)
+        draw(force: true)
+    }
+
+    /// Leaves the bars on screen.
+    func finish() {
+        lock.lock(); defer { lock.unlock() }
+        drawnLines = 0
+    }
+
+    private var doneWork: Double {
+        finishedWork + active.values.reduce(0) { $0 + $1.work * Double($1.done) / Double(max(1, $1.total)) }
+    }
+
+    private func overall() -> String {
+        let elapsed = Date().timeIntervalSince(start)
+        let w = doneWork
+        let eta = w > 0 ? elapsed * (totalWork - w) / w : .infinity
+        return "runs \(finishedRuns)/\(totalRuns)  elapsed \(ProgressPrinter.duration(elapsed))  ETA \(ProgressPrinter.duration(eta))"
+    }
+
+    private static func bar(_ fraction: Double, width: Int = 24) -> String {
+        let filled = min(width, max(0, Int(fraction * Double(width))))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+
+    private func clear() {
+        guard isTerminal, drawnLines > 0 else { return }
+        FileHandle.standardOutput.write(Data(("\u{1B}[\(drawnLines)A\r\u{1B}[J").utf8))
+        drawnLines = 0
+    }
+
+    private func draw(force: Bool) {
+        if !isTerminal {
+            if Date().timeIntervalSince(lastPlain) >= 30 {
+                lastPlain = Date()
+                let runs = active.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.done)/\($0.value.total)" }
+                print(([overall()] + runs).joined(separator: "; "))
+            }
+            return
+        }
+        guard force || Date().timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = Date()
+        clear()
+        var lines = [Self.bar(doneWork / totalWork) + " " + overall()]
+        for (key, a) in active.sorted(by: { $0.key < $1.key }) {
+            let psnr = a.psnr.map { String(format: "  %.2f dB", $0) } ?? ""
+            lines.append("  " + Self.bar(Double(a.done) / Double(max(1, a.total)), width: 16)
+                         + " \(a.done)/\(a.total) \(key) (\(a.label))\(psnr)")
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        drawnLines = lines.count
+    }
+}

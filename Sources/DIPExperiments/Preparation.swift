@@ -1,0 +1,169 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// Turns a run's description into pixels: reads the image from the data folder, prepares it, and
+/// makes its mask.
+public enum Preparation {
+    /// An image read and prepared, with what the report needs to know about it.
+    public struct PreparedImage: Sendable {
+        /// The prepared image (0...1).
+        public var image: Image
+        /// SHA-256 of the file that was read.
+        public var sha256: String
+        /// The crop window's top-left in the resized (or source) image, when a window was cut.
+        public var cropOrigin: (top: Int, left: Int)?
+    }
+
+    /// Reads `ref` from `dataDirectory` and prepares it. `focus` centres the profile's crop window
+    /// on a point (e.g. the holes of a text mask) instead of the image's centre.
+    public static func image(_ ref: ImageRef, dataDirectory: String, preprocessing: Preprocessing,
+                             focus: (y: Int, x: Int)? = nil) throws -> PreparedImage {
+        let path = (dataDirectory as NSString).appendingPathComponent(ref.file)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
+        }
+        let bytes = [UInt8](data)
+        var img = try PNGCodec.decode(bytes, name: path).image
+        switch preprocessing.colour {
+        case nil: break
+        case "gray": img = img.asGray()
+        case "rgb": img = img.asRGB()
+        case let other?:
+            throw DIPError.invalidValue(name: "colour", value: other, reason: "must be gray or rgb (or absent)")
+        }
+        let (out, origin) = try geometry(img, preprocessing, focus: focus)
+        return PreparedImage(image: out, sha256: SHA256.hex(of: bytes), cropOrigin: origin)
+    }
+
+    /// The geometric steps (resize, crop to a multiple, centre-crop window, pad), applied alike to
+    /// images and to masks made at the source size.
+    static func geometry(_ input: Image, _ p: Preprocessing, focus: (y: Int, x: Int)?,
+                         origin fixed: (top: Int, left: Int)? = nil) throws -> (Image, (top: Int, left: Int)?) {
+        var img = input
+        if let r = p.resize, r.width != img.width || r.height != img.height {
+            guard r.width >= 1, r.height >= 1 else {
+                throw DIPError.invalidValue(name: "resize", value: r.description, reason: "sides must be at least 1")
+            }
+            img = img.resizedLikePillow(height: r.height, width: r.width)
+        }
+        if let d = p.cropToMultipleOf { img = try img.centreCropped(toMultipleOf: d) }
+        var origin: (top: Int, left: Int)?
+        if let c = p.centreCrop, c.width < img.width || c.height < img.height {
+            let ch = min(c.height, img.height), cw = min(c.width, img.width)
+            if let fixed {
+                origin = fixed
+            } else {
+                let cy = focus?.y ?? img.height / 2, cx = focus?.x ?? img.width / 2
+                origin = (min(max(0, cy - ch / 2), img.height - ch), min(max(0, cx - cw / 2), img.width - cw))
+            }
+            img = img.cropped(top: origin!.top, left: origin!.left, height: ch, width: cw)
+        }
+        if let pad = p.reflectionPad, pad > 0 {
+            guard pad < img.height, pad < img.width else {
+                throw DIPError.invalidValue(name: "reflection padding", value: "\(pad)", reason: "must be smaller than the image (\(img.sizeDescription))")
+            }
+            img = img.reflectionPadded(by: pad)
+        }
+        return (img, origin)
+    }
+
+    /// A mask made, with its description.
+    public struct PreparedMask: Sendable {
+        /// 1 = known, 0 = hole; one channel or one per image channel.
+        public var mask: Image
+        /// "Bernoulli keep 0.5, seed 1, per channel".
+        public var summary: String
+    }
+
+    /// Where a recipe's holes are centred at the source size (text and file masks), so a profile's
+    /// crop keeps them; nil for Bernoulli masks (uniform, the centre is as good as any).
+    public static func focus(of recipe: MaskRecipe, source: ImageRef, dataDirectory: String,
+                             preprocessing: Preprocessing) throws -> (y: Int, x: Int)? {
+        guard preprocessing.centreCrop != nil else { return nil }
+        switch recipe {
+        case .bernoulli: return nil
+        case .seedReportText, .file:
+            var p = preprocessing
+            p.centreCrop = nil
+            p.reflectionPad = nil
+            let full = try image(source, dataDirectory: dataDirectory, preprocessing: p)
+            let m = try sourceMask(recipe, height: full.image.height, width: full.image.width,
+                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: p)
+            return densestWindow(m, side: preprocessing.centreCrop!)
+        }
+    }
+
+    /// The centre of the crop window holding the most hole pixels (searched on an 8-pixel grid,
+    /// first maximum wins), so a small crop of a text or library mask still has holes to fill.
+    static func densestWindow(_ m: Image, side: ImageSize) -> (y: Int, x: Int)? {
+        let h = m.height, w = m.width
+        let wh = min(side.height, h), ww = min(side.width, w)
+        var integral = [Int](repeating: 0, count: (h + 1) * (w + 1))
+        for y in 0..<h {
+            var row = 0
+            for x in 0..<w {
+                row += m[0, y, x] < 0.5 ? 1 : 0
+                integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row
+            }
+        }
+        var best = -1, at = (y: h / 2, x: w / 2)
+        for top in stride(from: 0, through: h - wh, by: 8) {
+            for left in stride(from: 0, through: w - ww, by: 8) {
+                let n = integral[(top + wh) * (w + 1) + left + ww] - integral[top * (w + 1) + left + ww]
+                    - integral[(top + wh) * (w + 1) + left] + integral[top * (w + 1) + left]
+                if n > best { best = n; at = (top + wh / 2, left + ww / 2) }
+            }
+        }
+        return best > 0 ? at : nil
+    }
+
+    /// A text or file mask at the prepared size of the crop/pad pipeline `p` (no window).
+    static func sourceMask(_ recipe: MaskRecipe, height: Int, width: Int, channels: Int, dataDirectory: String,
+                           preprocessing p: Preprocessing) throws -> Image {
+        switch recipe {
+        case .bernoulli:
+            preconditionFailure("Bernoulli masks are drawn at the prepared size")
+        case .seedReportText:
+            // Drawn at the resized size, where the strings' positions are meant.
+            let made = try MaskSpec.seedReportText.make(height: height, width: width, channels: channels)
+            return made.mask
+        case let .file(rel):
+            let path = (dataDirectory as NSString).appendingPathComponent(rel)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
+            }
+            var raw = try PNGCodec.read(path).image
+            if raw.channels > 1 { raw = raw.channel(0) }
+            let (m, _) = try geometry(raw, Preprocessing(resize: p.resize, cropToMultipleOf: p.cropToMultipleOf), focus: nil)
+            let binary = Image(channels: 1, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
+            return try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask
+        }
+    }
+
+    /// The mask of a run at the prepared image's size: Bernoulli masks are drawn there from the
+    /// run's seed (upstream draws Barbara's at 514²); text and file masks are made at the source
+    /// size and go through the image's own crop and padding.
+    public static func mask(_ recipe: MaskRecipe, for prepared: PreparedImage, source: ImageRef, seed: UInt64,
+                            dataDirectory: String, preprocessing: Preprocessing) throws -> PreparedMask {
+        let img = prepared.image
+        switch recipe {
+        case let .bernoulli(keep, perChannel):
+            let spec = MaskSpec.bernoulli(keep: keep, seed: seed, perChannel: perChannel && img.channels == 3)
+            let made = try spec.make(height: img.height, width: img.width, channels: img.channels)
+            return PreparedMask(mask: made.mask, summary: made.summary)
+        case .seedReportText, .file:
+            var sizeOnly = preprocessing
+            sizeOnly.centreCrop = nil
+            sizeOnly.reflectionPad = nil
+            let full = try image(source, dataDirectory: dataDirectory, preprocessing: sizeOnly)
+            let m = try sourceMask(recipe, height: full.image.height, width: full.image.width,
+                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: sizeOnly)
+            let rest = Preprocessing(centreCrop: preprocessing.centreCrop, reflectionPad: preprocessing.reflectionPad)
+            let (out, _) = try geometry(m, rest, focus: nil, origin: prepared.cropOrigin)
+            let binary = Image(channels: out.channels, height: out.height, width: out.width,
+                               pixels: out.pixels.map { $0 >= 0.5 ? 1 : 0 })
+            return PreparedMask(mask: binary, summary: recipe.summary)
+        }
+    }
+}

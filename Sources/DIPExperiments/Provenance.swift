@@ -1,0 +1,52 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// dip-report's version, stored in every record.
+public enum ToolVersion {
+    /// The current version.
+    public static let current = "0.4.0"
+}
+
+extension MachineInfo {
+    /// This machine, running `threads` threads per run.
+    public static func current(threads: Int) -> MachineInfo {
+        var cpu = "unknown"
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let colon = line.firstIndex(of: ":") {
+            cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let info = ProcessInfo.processInfo
+        return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: cpu,
+                           cores: info.activeProcessorCount, threads: threads)
+    }
+}
+
+extension SoftwareInfo {
+    /// This build: tool version, the git commit of the current folder (with "+dirty" when the
+    /// tree has uncommitted changes; "unknown" outside a repository), oneDNN's version.
+    public static func current() -> SoftwareInfo {
+        SoftwareInfo(tool: ToolVersion.current, commit: gitCommit(), oneDNN: CPUBackend.oneDNNVersion, backend: "cpu")
+    }
+
+    /// `git rev-parse HEAD`, or "unknown".
+    static func gitCommit() -> String {
+        func git(_ args: [String]) -> String? {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["git"] + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            do { try p.run() } catch { return nil }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { return nil }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let head = git(["rev-parse", "HEAD"]), !head.isEmpty else { return "unknown" }
+        let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+        return head + (dirty ? "+dirty" : "")
+    }
+}

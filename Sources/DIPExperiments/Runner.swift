@@ -1,0 +1,563 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// What `dip-report run` was asked to do.
+public struct RunnerOptions: Sendable {
+    /// The data folder (DataDirectory.resolve).
+    public var dataDirectory: String
+    /// The profile.
+    public var profile: Profile
+    /// Seeds; one run per (experiment, image, configuration, seed).
+    public var seeds: [UInt64]
+    /// Runs at once.
+    public var jobs: Int
+    /// Threads per run.
+    public var threadsPerJob: Int
+    /// Run again what is stored (the record is replaced).
+    public var force: Bool
+    /// When long runs write a checkpoint.
+    public var checkpoints: CheckpointSchedule
+
+    /// Creates options; `jobs`/`threads` default from the core count (see `defaultParallelism`).
+    public init(dataDirectory: String, profile: Profile, seeds: [UInt64]? = nil, jobs: Int? = nil,
+                threadsPerJob: Int? = nil, force: Bool = false,
+                checkpoints: CheckpointSchedule = CheckpointSchedule(seconds: 300)) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let d = RunnerOptions.defaultParallelism(cores: cores)
+        self.dataDirectory = dataDirectory
+        self.profile = profile
+        self.seeds = seeds ?? profile.defaultSeeds
+        self.jobs = max(1, jobs ?? (threadsPerJob.map { max(1, cores / $0) } ?? d.jobs))
+        self.threadsPerJob = max(1, threadsPerJob ?? (jobs.map { max(1, cores / $0) } ?? d.threads))
+        self.force = force
+        self.checkpoints = checkpoints
+    }
+
+    /// One job per 4 cores, each with 4 threads (2 jobs of 2 threads below 8 cores would halve
+    /// oneDNN's per-run speed for little gain; on 2-4 cores, one job with every core). oneDNN's
+    /// convolutions scale well to about 4-8 threads on these small batch-1 tensors, so beyond
+    /// that running several fits at once uses the cores better.
+    public static func defaultParallelism(cores: Int) -> (jobs: Int, threads: Int) {
+        if cores < 8 { return (1, max(1, cores)) }
+        let jobs = cores / 4
+        return (jobs, cores / jobs)
+    }
+}
+
+/// One run the runner will do (or found stored).
+public struct PlannedRun: Sendable {
+    /// Its key.
+    public var key: RunKey
+    /// The experiment's report section.
+    public var group: String
+    /// The configuration's label.
+    public var label: String
+    /// The configuration as the profile runs it.
+    public var spec: RunSpec
+    /// The image.
+    public var image: ImageRef
+    /// The hashed configuration.
+    public var configuration: RunConfiguration
+    /// Prepared size and channels.
+    public var size: ImageSize
+    /// Channels of the prepared image.
+    public var channels: Int
+    /// Iterations it will run (network evaluations, or TV iterations).
+    public var iterations: Int
+    /// Multiply-accumulates of one forward pass (0 for TV), for the estimate.
+    public var macsPerForward: Int
+    /// What the store holds for it.
+    public var state: State
+
+    /// What the store holds for a planned run.
+    public enum State: Sendable, Equatable {
+        /// Nothing: it will run.
+        case missing
+        /// A checkpoint: it will resume.
+        case checkpointed
+        /// A finished record: skipped unless --force.
+        case stored
+        /// A record file that cannot be read: reported and skipped, never overwritten.
+        case blocked(String)
+    }
+
+    /// Whether it runs this time.
+    public var willRun: Bool { state == .missing || state == .checkpointed }
+}
+
+/// Every run of a `dip-report run` invocation, and what the results folder holds.
+public struct RunPlan: Sendable {
+    /// The runs, in catalog order, seeds innermost.
+    public var runs: [PlannedRun]
+    /// Files in the results folder that are not readable records (left untouched).
+    public var problems: [ResultStore.Problem]
+    /// The profile.
+    public var profile: Profile
+
+    /// Runs that will run.
+    public var pending: [PlannedRun] { runs.filter(\.willRun) }
+}
+
+/// What happens while the runner works; the CLI turns these into bars and lines.
+public enum RunnerEvent: Sendable {
+    /// A run started on job `job` (resuming at iteration `resumedAt` when it had a checkpoint).
+    case started(PlannedRun, job: Int, resumedAt: Int?)
+    /// A run progressed.
+    case progress(key: RunKey, done: Int, total: Int, psnr: Double?)
+    /// A long run wrote its checkpoint.
+    case checkpointed(key: RunKey, iteration: Int)
+    /// A run finished and was stored.
+    case finished(PlannedRun, RunRecord)
+    /// A run was interrupted: its state is checkpointed (Adam) or discarded (L-BFGS, TV).
+    case interrupted(PlannedRun, checkpointedAt: Int?)
+    /// A run failed; the message says why and what to do.
+    case failed(PlannedRun, String)
+    /// Something the user should know (a damaged checkpoint, ...).
+    case note(String)
+}
+
+/// How an execution ended.
+public struct RunSummary: Sendable {
+    /// Runs stored with status done.
+    public var done = 0
+    /// Runs stored with status diverged.
+    public var diverged = 0
+    /// Runs that failed.
+    public var failed = 0
+    /// Runs interrupted (checkpointed or discarded).
+    public var interrupted = 0
+    /// Runs skipped because they were stored (or blocked).
+    public var skipped = 0
+    /// Whether the execution stopped early (Ctrl-C or a write failure).
+    public var stoppedEarly = false
+    /// Why, when it did.
+    public var stopReason: String?
+
+    /// Creates an empty summary.
+    public init() {}
+}
+
+/// Plans and executes runs against a result store.
+public final class Runner: @unchecked Sendable {
+    /// The results folder.
+    public let store: ResultStore
+    /// The options.
+    public let options: RunnerOptions
+    private let lock = NSLock()
+    private var prepared: [String: Preparation.PreparedImage] = [:]
+    private let machineThreads: Int
+    private let software: SoftwareInfo
+
+    /// A runner for `store` with `options`.
+    public init(store: ResultStore, options: RunnerOptions) {
+        self.store = store
+        self.options = options
+        machineThreads = options.threadsPerJob
+        software = SoftwareInfo.current()
+    }
+
+    // MARK: planning
+
+    /// Checks that every input exists (one error lists all missing files), prepares each image
+    /// once, resolves every configuration and looks up what the store holds.
+    public func plan(_ experiments: [Experiment]) throws -> RunPlan {
+        guard !options.seeds.isEmpty else {
+            throw DIPError.invalidValue(name: "--seeds", value: "", reason: "give at least one seed, e.g. --seeds 0,1,2")
+        }
+        var missing: [String] = []
+        for e in experiments {
+            for s in e.runs {
+                var files = s.images.map(\.file)
+                if case let .file(m) = s.mask { files.append(m) }
+                for f in files {
+                    let path = (options.dataDirectory as NSString).appendingPathComponent(f)
+                    if !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
+                }
+            }
+        }
+        if !missing.isEmpty {
+            throw DIPError.io(path: options.dataDirectory,
+                              reason: "\(missing.count) test image\(missing.count == 1 ? " is" : "s are") missing: \(missing.joined(separator: ", ")). Get them with `dip-report data fetch --data \(options.dataDirectory)`, or point --data (or DIP_DATA) at the folder that holds them")
+        }
+        let scan = store.scan()
+        var problems = scan.problems
+        var runs: [PlannedRun] = []
+        for e in experiments {
+            for raw in e.runs {
+                let spec = options.profile.apply(raw)
+                for ref in spec.images {
+                    let img = try preparedImage(ref, spec: spec)
+                    var method = spec.method
+                    var macs = 0
+                    var iterations = 0
+                    switch method {
+                    case var .dip(config):
+                        config.network.outputChannels = img.image.channels
+                        try config.validate()
+                        method = .dip(config)
+                        let (h, w) = Fitter.workingSize(for: config.network, height: img.image.height, width: img.image.width)
+                        do {
+                            macs = try NetworkSummary(config: config.network, height: h, width: w).macs
+                        } catch {
+                            throw DIPError.invalidValue(name: "experiment \(e.id)", value: "\(spec.label) on \(ref.name)",
+                                                        reason: "the network does not fit a \(img.image.width)x\(img.image.height) image: \(error)")
+                        }
+                        iterations = Fitter.plannedEvaluations(config)
+                    case let .tv(tv):
+                        iterations = tv.iterations
+                    }
+                    let conf = RunConfiguration(imageFile: ref.file, preprocessing: spec.preprocessing, mask: spec.mask, method: method)
+                    let hash = try conf.hash()
+                    for seed in options.seeds {
+                        let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)
+                        var state = PlannedRun.State.missing
+                        if let bad = problems.first(where: { $0.path == store.recordPath(for: key) }) {
+                            state = .blocked(bad.reason)
+                        } else if store.hasRecordFile(key) {
+                            state = options.force ? .missing : .stored
+                        } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+                            state = options.force ? .missing : .checkpointed
+                        }
+                        if runs.contains(where: { $0.key == key }) { continue }
+                        runs.append(PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
+                                               configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),
+                                               channels: img.image.channels, iterations: iterations, macsPerForward: macs,
+                                               state: state))
+                    }
+                }
+            }
+        }
+        problems.sort { $0.path < $1.path }
+        return RunPlan(runs: runs, problems: problems, profile: options.profile)
+    }
+
+    /// The prepared image of a spec (cached: many runs share an image).
+    private func preparedImage(_ ref: ImageRef, spec: RunSpec) throws -> Preparation.PreparedImage {
+        let cacheKey = (try? ConfigHash.of([ref.file])) ?? ref.file
+        let id = cacheKey + ((try? ConfigHash.of(spec.preprocessing)) ?? "") + ((try? ConfigHash.of(spec.mask)) ?? "")
+        lock.lock()
+        if let p = prepared[id] { lock.unlock(); return p }
+        lock.unlock()
+        let focus = try Preparation.focus(of: spec.mask, source: ref, dataDirectory: options.dataDirectory,
+                                          preprocessing: spec.preprocessing)
+        let p = try Preparation.image(ref, dataDirectory: options.dataDirectory, preprocessing: spec.preprocessing, focus: focus)
+        lock.lock()
+        prepared[id] = p
+        lock.unlock()
+        return p
+    }
+
+    // MARK: estimate
+
+    /// Expected seconds for the pending runs: their multiply-accumulates (forward and backward,
+    /// about 3x the forward) over the rate measured by a short fit of the costliest configuration on
+    /// a crop of at most 128x128, plus a per-iteration overhead measured alike.
+    public func estimate(_ plan: RunPlan) throws -> (seconds: Double, macsPerSecond: Double) {
+        let dip = plan.pending.filter { $0.macsPerForward > 0 }
+        guard let heaviest = dip.max(by: { $0.macsPerForward * $0.iterations < $1.macsPerForward * $1.iterations }),
+              case var .dip(config) = heaviest.configuration.method else { return (0, 0) }
+        let side = min(128, max(heaviest.size.width, heaviest.size.height))
+        let s = max(side, Profile.minimumSide(config.network))
+        var img = Image(channels: heaviest.channels, height: s, width: s)
+        let stream = RandomStream(seed: 0, purpose: .auxiliary)
+        img.pixels.withUnsafeMutableBufferPointer { stream.fillUniform($0, low: 0, high: 1) }
+        let mask = try BernoulliMask.make(channels: 1, height: s, width: s, keepFraction: 0.5, seed: 0)
+        config.iterations = 3
+        config.backtracking = nil
+        // An evaluation costs the same under either optimiser; Adam skips L-BFGS's 100-step warm-up.
+        config.optimizer = .adam(learningRate: config.optimizer.learningRate)
+        let backend = try CPUBackend(threads: options.threadsPerJob)
+        let fitter = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 0, backend: backend)
+        let r = try fitter.run()
+        let (h, w) = (fitter.workingHeight, fitter.workingWidth)
+        let macs = Double(try NetworkSummary(config: config.network, height: h, width: w).macs) * 3 * 3
+        let rate = macs / max(1e-6, r.timings.total)
+        var total = 0.0
+        for run in dip { total += Double(run.macsPerForward) * 3 * Double(run.iterations) / rate }
+        // TV: about 20 ns per pixel and iteration in a release build.
+        for run in plan.pending where run.macsPerForward == 0 {
+            total += 20e-9 * Double(run.size.width * run.size.height * run.channels * run.iterations)
+        }
+        return (total / Double(min(options.jobs, max(1, plan.pending.count))), rate)
+    }
+
+    // MARK: execution
+
+    /// Runs every pending run of `plan`, `options.jobs` at a time, each job with its own backend.
+    /// `shouldCancel` is polled between iterations: on true, running fits checkpoint (Adam) or are
+    /// discarded, and no new run starts.
+    public func execute(_ plan: RunPlan, events: @escaping @Sendable (RunnerEvent) -> Void,
+                        shouldCancel: @escaping @Sendable () -> Bool = { false }) -> RunSummary {
+        let queue = WorkQueue(plan.pending)
+        let summary = SummaryBox()
+        summary.update { $0.skipped = plan.runs.count - plan.pending.count }
+        let workers = min(options.jobs, plan.pending.count)
+        let group = DispatchGroup()
+        for job in 0..<workers {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                let backend: CPUBackend
+                do { backend = try CPUBackend(threads: options.threadsPerJob) } catch {
+                    summary.update { $0.stoppedEarly = true; $0.stopReason = "\(error)" }
+                    return
+                }
+                while !shouldCancel(), !summary.stopped, let run = queue.next() {
+                    let outcome = self.perform(run, job: job, backend: backend, events: events, shouldCancel: shouldCancel)
+                    summary.update { s in
+                        switch outcome {
+                        case .stored(.done): s.done += 1
+                        case .stored: s.diverged += 1
+                        case .interrupted: s.interrupted += 1
+                        case .failed: s.failed += 1
+                        case let .fatal(why): s.failed += 1; s.stoppedEarly = true; s.stopReason = why
+                        }
+                    }
+                }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+        group.wait()
+        if shouldCancel() { summary.update { $0.stoppedEarly = true; $0.stopReason = $0.stopReason ?? "interrupted" } }
+        return summary.value
+    }
+
+    private enum Outcome { case stored(RunStatus), interrupted, failed, fatal(String) }
+
+    /// The runner's own part of a checkpoint: what the engine's checkpoint does not hold.
+    private struct SideState: Codable {
+        var wallSeconds: Double
+        var resumes: Int
+        var dropIteration: Int?
+    }
+
+    private func perform(_ run: PlannedRun, job: Int, backend: CPUBackend, events: @Sendable (RunnerEvent) -> Void,
+                         shouldCancel: () -> Bool) -> Outcome {
+        let started = Date()
+        do {
+            let img = try preparedImage(run.image, spec: run.spec)
+            let mask = try Preparation.mask(run.spec.mask, for: img, source: run.image, seed: run.key.seed,
+                                            dataDirectory: options.dataDirectory, preprocessing: run.spec.preprocessing)
+            switch run.configuration.method {
+            case let .tv(tv):
+                return try performTV(run, tv: tv, img: img, mask: mask, job: job, started: started, events: events, shouldCancel: shouldCancel)
+            case let .dip(config):
+                return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: backend,
+                                      started: started, events: events, shouldCancel: shouldCancel)
+            }
+        } catch let e as StoreWriteError {
+            events(.failed(run, e.message))
+            return .fatal(e.message)
+        } catch {
+            events(.failed(run, "\(error)"))
+            return .failed
+        }
+    }
+
+    private struct StoreWriteError: Error { let message: String }
+
+    private func performTV(_ run: PlannedRun, tv: TVConfig, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
+                           job: Int, started: Date, events: @Sendable (RunnerEvent) -> Void,
+                           shouldCancel: () -> Bool) throws -> Outcome {
+        events(.started(run, job: job, resumedAt: nil))
+        let total = tv.iterations * img.image.channels
+        let t0 = Date()
+        let restored: Image
+        do {
+            restored = try TVInpainting.inpaint(img.image, mask: mask.mask, config: tv) { i in
+                if i % max(1, total / 50) == 0 { events(.progress(key: run.key, done: i, total: total, psnr: nil)) }
+                return !shouldCancel()
+            }
+        } catch is CancellationError {
+            events(.interrupted(run, checkpointedAt: nil))
+            return .interrupted
+        }
+        var timings = FitTimings()
+        timings.total = Date().timeIntervalSince(t0)
+        timings.iterations = tv.iterations
+        let scores = try self.scores(restored, img.image, mask.mask)
+        let record = try makeRecord(run, img: img, mask: mask, status: .done, stoppedAt: nil, iterations: tv.iterations,
+                                    curve: [], losses: [], backtracks: [], final: scores, best: scores,
+                                    bestIteration: tv.iterations - 1, drop: nil, timings: timings,
+                                    wall: Date().timeIntervalSince(started), resumes: 0, hasBest: true, hasDrop: false)
+        try save(record, [.final: restored, .best: restored, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask)])
+        events(.finished(run, record))
+        return .stored(.done)
+    }
+
+    private func performDIP(_ run: PlannedRun, config: FitConfig, img: Preparation.PreparedImage,
+                            mask: Preparation.PreparedMask, job: Int, backend: CPUBackend, started: Date,
+                            events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) throws -> Outcome {
+        let problem = try FitProblem(image: img.image, mask: mask.mask)
+        let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
+        let ckPath = store.checkpointPath(for: run.key)
+        let sidePath = ckPath + ".json", dropPath = ckPath + "-drop.png"
+        var checkpoint: FitCheckpoint?
+        var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil)
+        var dropImage: Image?
+        let canCheckpoint: Bool = { if case .adam = config.optimizer { return true } else { return false } }()
+        if canCheckpoint, !options.force, FileManager.default.fileExists(atPath: ckPath) {
+            do {
+                let ck = try FitCheckpoint.read(from: ckPath)
+                let s = try JSONDecoder().decode(SideState.self, from: Data(contentsOf: URL(fileURLWithPath: sidePath)))
+                if s.dropIteration != nil { dropImage = try PNGCodec.read(dropPath).image }
+                checkpoint = ck
+                side = s
+                side.resumes += 1
+            } catch {
+                events(.note("\(ckPath): unreadable checkpoint (\(error)); starting \(run.key) afresh"))
+            }
+        }
+        events(.started(run, job: job, resumedAt: checkpoint?.step))
+
+        // The worst drop: the largest PSNR fall between consecutive samples; its bottom is kept.
+        var previous: CurvePoint? = checkpoint?.curve.last
+        var worstFall = 0.0
+        if let ck = checkpoint, let d = Self.worstDrop(ck.curve) { worstFall = d.fall }
+        let total = Fitter.plannedEvaluations(config)
+        var lastEvent = Date.distantPast
+        let result = try fitter.run(
+            resumingFrom: checkpoint,
+            checkpoints: canCheckpoint ? options.checkpoints : nil,
+            onCheckpoint: { ck in
+                do {
+                    try ck.write(to: ckPath)
+                    if let dropImage, run.spec.keepWorstDrop { try PNGCodec.write(dropImage, to: dropPath) }
+                    var s = side
+                    s.wallSeconds += Date().timeIntervalSince(started)
+                    s.dropIteration = run.spec.keepWorstDrop ? Self.worstDrop(ck.curve)?.iteration : nil
+                    try AtomicFile.write(try JSONEncoder().encode(s), to: sidePath)
+                } catch {
+                    throw StoreWriteError(message: "cannot write the checkpoint \(ckPath): \(error); is the disk full? Finished runs are safe")
+                }
+                events(.checkpointed(key: run.key, iteration: ck.step))
+            },
+            onSample: { point, image in
+                guard run.spec.keepWorstDrop, let p = point.psnr else { previous = point; return }
+                if let prev = previous?.psnr, prev - p > worstFall {
+                    worstFall = prev - p
+                    dropImage = image
+                }
+                previous = point
+            },
+            progress: { p in
+                if p.iteration == p.iterations || Date().timeIntervalSince(lastEvent) > 0.2 {
+                    lastEvent = Date()
+                    events(.progress(key: run.key, done: p.iteration, total: total, psnr: p.psnr))
+                }
+            },
+            shouldCancel: shouldCancel)
+
+        let status: RunStatus
+        var stoppedAt: Int?
+        switch result.status {
+        case .done: status = .done
+        case let .diverged(i): status = .diverged; stoppedAt = i
+        case .cancelled:
+            events(.interrupted(run, checkpointedAt: canCheckpoint ? result.timings.iterations : nil))
+            return .interrupted
+        }
+        var final: Scores?
+        if result.finalImage.pixels.allSatisfy({ $0.isFinite }) { final = try scores(result.finalImage, img.image, mask.mask) }
+        var best: Scores?
+        if let b = result.best { best = try scores(b.image, img.image, mask.mask) }
+        let drop = run.spec.keepWorstDrop ? Self.worstDrop(result.curve) : nil
+        var images: [RunImage: Image] = [.final: result.finalImage, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask)]
+        if let b = result.best { images[.best] = b.image }
+        if drop != nil, let dropImage { images[.drop] = dropImage }
+        let record = try makeRecord(run, img: img, mask: mask, status: status, stoppedAt: stoppedAt,
+                                    iterations: result.timings.iterations, curve: result.curve, losses: result.losses,
+                                    backtracks: result.backtracks, final: final, best: best,
+                                    bestIteration: result.best?.iteration, drop: drop, timings: result.timings,
+                                    wall: side.wallSeconds + Date().timeIntervalSince(started), resumes: side.resumes,
+                                    hasBest: result.best != nil, hasDrop: images[.drop] != nil)
+        try save(record, images)
+        for p in [ckPath, sidePath, dropPath] { try? FileManager.default.removeItem(atPath: p) }
+        events(.finished(run, record))
+        return .stored(status)
+    }
+
+    /// The largest fall of PSNR between consecutive curve samples (nil when PSNR never falls).
+    public static func worstDrop(_ curve: [CurvePoint]) -> WorstDrop? {
+        var worst: WorstDrop?
+        for (a, b) in zip(curve, curve.dropFirst()) {
+            guard let pa = a.psnr, let pb = b.psnr, pa > pb, pa.isFinite else { continue }
+            if worst == nil || pa - pb > worst!.fall {
+                worst = WorstDrop(fromIteration: a.iteration, fromPSNR: pa, iteration: b.iteration, psnr: pb)
+            }
+        }
+        return worst
+    }
+
+    private func scores(_ out: Image, _ clean: Image, _ mask: Image) throws -> Scores {
+        Scores(psnr: try Metrics.psnr(out, clean),
+               psnrHoles: try? Metrics.psnr(out, clean, mask: mask, region: .holes),
+               ssim: try? Metrics.ssim(out, clean))
+    }
+
+    private func makeRecord(_ run: PlannedRun, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
+                            status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint], losses: [Double],
+                            backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?, drop: WorstDrop?,
+                            timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool) throws -> RunRecord {
+        var names: [RunImage: String] = [:]
+        var roles: [RunImage] = [.final, .mask, .corrupted]
+        if hasBest { roles.append(.best) }
+        if hasDrop { roles.append(.drop) }
+        for r in roles { names[r] = ResultStore.imageFileName(run.key, r) }
+        let holes = MaskStatistics(mask.mask).holeFraction
+        return RunRecord(key: run.key, group: run.group, label: run.label, profile: options.profile.name,
+                         configuration: run.configuration, imageSHA256: img.sha256, size: run.size, channels: run.channels,
+                         maskSummary: mask.summary, holeFraction: holes,
+                         corruptedPSNR: try Metrics.psnr(img.image.masked(by: mask.mask), img.image),
+                         status: status, stoppedAt: stoppedAt, iterations: iterations, curve: curve, losses: losses,
+                         backtracks: backtracks, final: final, best: best, bestIteration: bestIteration, worstDrop: drop,
+                         timings: timings, wallSeconds: wall, resumes: resumes,
+                         finishedAt: ISO8601DateFormatter().string(from: Date()),
+                         machine: MachineInfo.current(threads: machineThreads), software: software, images: names)
+    }
+
+    private func save(_ record: RunRecord, _ images: [RunImage: Image]) throws {
+        do { try store.save(record, images: images, force: options.force) } catch {
+            throw StoreWriteError(message: "cannot store \(record.key): \(error); nothing finished before it is lost — free some space and run again")
+        }
+    }
+}
+
+/// The pending runs, handed out one at a time to the jobs.
+private final class WorkQueue: @unchecked Sendable {
+    private var runs: [PlannedRun]
+    private var index = 0
+    private let lock = NSLock()
+
+    init(_ runs: [PlannedRun]) { self.runs = runs }
+
+    func next() -> PlannedRun? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard index < runs.count else { return nil }
+        index += 1
+        return runs[index - 1]
+    }
+}
+
+/// The summary, updated by every job.
+private final class SummaryBox: @unchecked Sendable {
+    private var summary = RunSummary()
+    private let lock = NSLock()
+
+    func update(_ f: (inout RunSummary) -> Void) {
+        lock.lock()
+        f(&summary)
+        lock.unlock()
+    }
+
+    var value: RunSummary {
+        lock.lock()
+        defer { lock.unlock() }
+        return summary
+    }
+
+    var stopped: Bool { value.stoppedEarly }
+}
