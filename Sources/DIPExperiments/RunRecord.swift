@@ -108,6 +108,9 @@ public enum RunImage: String, Sendable, Hashable, Codable, CodingKeyRepresentabl
     case corrupted
     /// The picture at the bottom of the worst drop (Experiment 3).
     case drop
+    /// The clean image as prepared for the run (cropped, padded, resized): what PSNR is
+    /// measured against, so the report can show it and the error map.
+    case clean
 }
 
 /// Everything stored about one finished run: `<experiment>/<image>/<hash>-s<seed>.json` in the

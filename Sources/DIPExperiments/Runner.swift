@@ -382,7 +382,8 @@ public final class Runner: @unchecked Sendable {
                                     curve: [], losses: [], backtracks: [], final: scores, best: scores,
                                     bestIteration: tv.iterations - 1, drop: nil, timings: timings,
                                     wall: Date().timeIntervalSince(started), resumes: 0, hasBest: true, hasDrop: false)
-        try save(record, [.final: restored, .best: restored, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask)])
+        try save(record, [.final: restored, .best: restored, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask),
+                          .clean: img.image])
         events(.finished(run, record))
         return .stored(.done)
     }
@@ -464,7 +465,8 @@ public final class Runner: @unchecked Sendable {
         var best: Scores?
         if let b = result.best { best = try scores(b.image, img.image, mask.mask) }
         let drop = run.spec.keepWorstDrop ? Self.worstDrop(result.curve) : nil
-        var images: [RunImage: Image] = [.final: result.finalImage, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask)]
+        var images: [RunImage: Image] = [.final: result.finalImage, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask),
+                                         .clean: img.image]
         if let b = result.best { images[.best] = b.image }
         if drop != nil, let dropImage { images[.drop] = dropImage }
         let record = try makeRecord(run, img: img, mask: mask, status: status, stoppedAt: stoppedAt,
@@ -502,7 +504,7 @@ public final class Runner: @unchecked Sendable {
                             backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?, drop: WorstDrop?,
                             timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool) throws -> RunRecord {
         var names: [RunImage: String] = [:]
-        var roles: [RunImage] = [.final, .mask, .corrupted]
+        var roles: [RunImage] = [.final, .mask, .corrupted, .clean]
         if hasBest { roles.append(.best) }
         if hasDrop { roles.append(.drop) }
         for r in roles { names[r] = ResultStore.imageFileName(run.key, r) }

@@ -29,6 +29,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Runs at once (default: 1 below 8 cores, else cores / 4).")
     var jobs: Int?
 
+    @Option(help: "Threads per run (default: the runner's, from the core count).")
+    var threads: Int?
+
     @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))
     var results = "results"
 
@@ -41,6 +44,7 @@ struct BuildCommand: ParsableCommand {
         var arguments = ["--profile", profile, "--results", results]
         if let seeds { arguments += ["--seeds", seeds] }
         if let jobs { arguments += ["--jobs", String(jobs)] }
+        if let threads { arguments += ["--threads", String(threads)] }
         if let data = dataOptions.data { arguments += ["--data", data] }
         // Through the command list, so `build` runs exactly what `dip-report run` would.
         guard DIPReportCommand.configuration.subcommands.contains(where: { $0.configuration.commandName == "run" }) else {
