@@ -3,6 +3,8 @@
 
 SWIFT        ?= swift
 PROFILE      ?= quick
+# The test images: $DIP_DATA when set, else ./data (fetched on first use, sha256-checked).
+DATA         ?= $(or $(DIP_DATA),data)
 CONFIG       ?= release
 DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-libopencl1 pkg-config
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -29,7 +31,8 @@ test: setup
 	$(SWIFT) test
 
 report: build
-	$(BIN) build --profile $(PROFILE)
+	@$(BIN) data verify --data "$(DATA)" >/dev/null 2>&1 || $(BIN) data fetch --data "$(DATA)"
+	$(BIN) build --profile $(PROFILE) --data "$(DATA)"
 	@echo "The report is at report/index.html: open it in a browser (e.g. xdg-open report/index.html)."
 
 bench: build
