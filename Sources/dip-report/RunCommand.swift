@@ -100,6 +100,7 @@ struct RunCommand: ParsableCommand {
             print(String(format: "estimate: about %@ on this machine (measured %.1f GMAC/s per run)",
                          ProgressPrinter.duration(est.seconds), est.macsPerSecond / 1e9))
         }
+        fflush(nil)  // the plan and estimate should be seen before hours of work start
         if dryRun { return }
 
         let interrupt = InterruptFlag.install()

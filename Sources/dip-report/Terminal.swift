@@ -113,6 +113,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         clear()
         print(text)
+        fflush(nil)  // block-buffered into files and pipes otherwise
         draw(force: true)
     }
 
@@ -140,6 +141,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
         }
         clear()
         print(text)
+        fflush(nil)  // block-buffered into files and pipes otherwise
         draw(force: true)
     }
 
@@ -177,6 +179,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
                 lastPlain = Date()
                 let runs = active.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.done)/\($0.value.total)" }
                 print(([overall()] + runs).joined(separator: "; "))
+                fflush(nil)
             }
             return
         }
