@@ -3,7 +3,8 @@
 # over several seeds and prints final/best PSNR per run, so the difference between algorithms
 # can be set against the spread between seeds. Usage:
 #   bench/conv_algorithms.sh [IMAGE] [NET] [ITERATIONS] [SEEDS...]
-# Defaults: a 128x128 crop of bm3d/barbara.png made by this script, table1, 1000, seeds 0 1 2.
+# Defaults: a 128x128 crop of bm3d/barbara.png made by this script, table1, 1000, seeds 0 1 2;
+# THREADS (default 2) sets the thread count of every fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release/dip-report}
@@ -27,7 +28,7 @@ printf "%-6s %-9s %10s %10s %10s\n" seed conv final_dB best_dB best_iter
 for seed in $SEEDS; do
   for conv in direct winograd; do
     $BIN inpaint "$IMAGE" --bernoulli 0.5 --mask-seed 0 --net "$NET" --lr 0.01 --iterations "$ITERS" \
-      --seed "$seed" --conv "$conv" --threads 2 --out "$OUT/$seed-$conv.png" --curve "$OUT/$seed-$conv.json" > "$OUT/$seed-$conv.log"
+      --seed "$seed" --conv "$conv" --threads "${THREADS:-2}" --out "$OUT/$seed-$conv.png" --curve "$OUT/$seed-$conv.json" > "$OUT/$seed-$conv.log"
     python3 - "$OUT/$seed-$conv.json" "$seed" "$conv" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

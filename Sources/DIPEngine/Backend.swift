@@ -43,7 +43,8 @@ public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
     case direct
     /// Winograd F(4x4, 3x3) where the shape allows it (3x3, stride 1); direct elsewhere.
     case winograd
-    /// The backend's choice.
+    /// The backend's choice: on the CPU, Winograd for 3x3 stride-1 convolutions, direct
+    /// elsewhere (the default; see BENCHMARKS.md for the measured comparison).
     case auto
 }
 

@@ -35,7 +35,7 @@ public struct BenchmarkResult: Sendable, Codable {
 public enum Benchmark {
     /// Runs one warm-up and `iterations` timed Adam iterations of `net` at `size` x `size`.
     public static func run(net: String, size: Int, threads: Int, iterations: Int,
-                           conv: ConvAlgorithm = .direct) throws -> BenchmarkResult {
+                           conv: ConvAlgorithm = .auto) throws -> BenchmarkResult {
         let channels = net == "table1" ? 1 : 3
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: channels))
         config.inputCode = config.network.inputChannels == 2 ? .meshgrid : .noise(channels: config.network.inputChannels, scale: 0.1)

@@ -116,13 +116,13 @@ public struct FitConfig: Sendable, Hashable, Codable {
     /// PSNR against the clean image is recorded every this many iterations (and at the last).
     public var psnrEvery: Int = 10
     /// The convolution algorithm (Winograd changes rounding, so it is part of the configuration).
-    public var convAlgorithm: ConvAlgorithm = .direct
+    public var convAlgorithm: ConvAlgorithm = .auto
 
     /// A configuration with upstream's defaults for everything not given.
     public init(network: SkipConfig, inputCode: InputCode = .noise(channels: 32, scale: 0.1),
                 perturbation: Float = 0.03, optimizer: OptimizerChoice = .adam(learningRate: 0.01),
                 iterations: Int = 3000, gammaInit: GammaInit = .uniform, backtracking: Backtracking? = nil,
-                finalRender: FinalRender = .unperturbed, psnrEvery: Int = 10, convAlgorithm: ConvAlgorithm = .direct) {
+                finalRender: FinalRender = .unperturbed, psnrEvery: Int = 10, convAlgorithm: ConvAlgorithm = .auto) {
         self.network = network
         self.inputCode = inputCode
         self.perturbation = perturbation

@@ -28,8 +28,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed iterations after one warm-up.")
     var iterations: Int = 3
 
-    @Option(help: "Convolution algorithm: direct, winograd or auto.")
-    var conv: String = "direct"
+    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
+    var conv: String = "auto"
 
     @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations.")
     var peer = false

@@ -74,8 +74,8 @@ struct InpaintCommand: ParsableCommand {
     @Flag(help: "Restore the last checkpoint when PSNR on the known pixels falls by 5 dB (restoration notebook).")
     var backtracking = false
 
-    @Option(help: "Convolution algorithm: direct, winograd or auto.")
-    var conv: String = "direct"
+    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
+    var conv: String = "auto"
 
     @Option(name: .customLong("psnr-every"), help: "Record PSNR every this many iterations.")
     var psnrEvery: Int = 10

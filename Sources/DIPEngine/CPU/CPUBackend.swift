@@ -63,7 +63,8 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         return "\(v.major).\(v.minor).\(v.patch)"
     }
 
-    /// Prepares a oneDNN convolution for `geometry`; `auto` means direct for now.
+    /// Prepares a oneDNN convolution for `geometry`; `auto` means Winograd for 3x3 stride-1
+    /// convolutions and direct elsewhere.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
         try geometry.validate()
         return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
