@@ -1,0 +1,55 @@
+import DIPCore
+import DIPExperiments
+import Foundation
+import Testing
+@testable import DIPReport
+
+/// The shared test images, when present: DIP_DATA, else ../shared/data beside the package.
+private let smokeData: String? = {
+    let env = ProcessInfo.processInfo.environment["DIP_DATA"]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidate = env ?? root.deletingLastPathComponent().appendingPathComponent("shared/data").path
+    return FileManager.default.fileExists(atPath: candidate + "/bm3d/barbara.png") ? candidate : nil
+}()
+
+@Suite("Report from a real smoke run")
+struct SmokeReportTests {
+    @Test("the smoke profile's results render into a complete, self-contained page",
+          .enabled(if: smokeData != nil))
+    func smokePage() throws {
+        let results = SyntheticResults.temporaryFolder("smoke-results")
+        let out = SyntheticResults.temporaryFolder("smoke-out")
+        defer {
+            try? FileManager.default.removeItem(atPath: results)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        let store = try ResultStore(root: results, create: true)
+        let runner = Runner(store: store, options: RunnerOptions(dataDirectory: smokeData!, profile: .smoke,
+                                                                 seeds: [0], jobs: 1, threadsPerJob: 1))
+        let summary = runner.execute(try runner.plan(Catalog.experiments), events: { _ in })
+        #expect(summary.failed == 0)
+        let page = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        let html = try String(contentsOfFile: page.pagePath, encoding: .utf8)
+
+        for id in ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"] {
+            #expect(html.contains("<section id=\"\(id)\">"), "section \(id) missing")
+        }
+        // Table 1: 13 images, and every image has a number in our paper-protocol and TV rows.
+        let start = try #require(html.range(of: "<table id=\"table1\">"))
+        let table = String(html[start.lowerBound..<html[start.lowerBound...].range(of: "</table>")!.upperBound])
+        #expect(table.matches(of: /<th scope="col">([^<]*)<\/th>/).count == 14)
+        for row in ["Ours, paper protocol, best", "Ours, seed protocol, final", "TV (paper protocol masks)"] {
+            let r = try #require(table.range(of: ">\(row)</th>"), "row \(row) missing")
+            let line = String(table[r.upperBound..<table[r.upperBound...].range(of: "</tr>")!.lowerBound])
+            #expect(line.matches(of: /<td[^>]*>[0-9]+\.[0-9]{2}/).count == 13, "row \(row) lacks numbers")
+        }
+        // Each of the 13 galleries shows the clean image and the error map the runs store.
+        #expect(html.matches(of: /alt="clean"/).count == 13)
+        #expect(html.matches(of: /alt="error of best/).count == 13)
+        // Self-contained: every reference is an embedded picture or an in-page anchor.
+        for ref in references(in: html) {
+            #expect(ref.hasPrefix("data:image/png;base64,") || ref.hasPrefix("#"), "external reference \(ref.prefix(60))")
+        }
+        #expect(html.contains("Not comparable to the paper"))
+    }
+}
