@@ -290,11 +290,12 @@ public final class Fitter {
     /// `onSample` receives every sampled point with its picture (e.g. to keep the picture at the
     /// bottom of a PSNR drop).
     ///
-    /// Checkpoints (Adam only): with a `checkpoints` schedule, `onCheckpoint` receives the whole
-    /// state between two iterations whenever the schedule is due, and once more when the fit is
-    /// cancelled; `resumingFrom` continues from such a state, giving bit for bit the result of an
-    /// uninterrupted fit. L-BFGS keeps a history too large to checkpoint (100 pairs of parameter
-    /// vectors), so its fits always start afresh.
+    /// Checkpoints: with a `checkpoints` schedule, `onCheckpoint` receives the whole state between
+    /// two iterations whenever the schedule is due, and once more when the fit is cancelled;
+    /// `resumingFrom` continues from such a state, giving bit for bit the result of an
+    /// uninterrupted fit. An L-BFGS fit is checkpointed between its L-BFGS iterations (its state
+    /// includes the curvature history, see FitCheckpointWriter); cancelled during its 100-step
+    /// Adam warm-up it starts afresh.
     public func run(resumingFrom checkpoint: FitCheckpoint? = nil,
                     checkpoints: CheckpointSchedule? = nil,
                     onCheckpoint: (FitCheckpoint) throws -> Void = { _ in },
@@ -318,9 +319,6 @@ public final class Fitter {
         let totalSteps = Fitter.plannedEvaluations(config)
         var priorSeconds = 0.0
         if let checkpoint {
-            guard case .adam = config.optimizer else {
-                throw EngineError.invalidConfig("only Adam fits resume from a checkpoint; L-BFGS fits start afresh")
-            }
             guard checkpoint.config == config, checkpoint.seed == seed else {
                 throw EngineError.invalidConfig("the checkpoint was written for another configuration or seed; delete it to start afresh")
             }
@@ -370,6 +368,9 @@ public final class Fitter {
             var counter = 0
             var firstStep = 0
             if let checkpoint {
+                guard checkpoint.lbfgs == nil else {
+                    throw EngineError.invalidConfig("the checkpoint is of an L-BFGS fit, this is an Adam fit; delete it to start afresh")
+                }
                 try checkpoint.restore(into: network, adam: adam)
                 backtracker.saved = checkpoint.backtrackSaved
                 backtracker.lastPSNR = checkpoint.backtrackPSNR
@@ -418,24 +419,45 @@ public final class Fitter {
             }
         case let .lbfgs(lr):
             // Upstream's optimize() first runs 100 Adam steps at lr 0.001, then one L-BFGS step of
-            // max_iter = iterations; the notebook's counter runs on through both.
+            // max_iter = iterations; the notebook's counter runs on through both. Checkpoints are
+            // taken between L-BFGS iterations only: the warm-up is a few minutes at most.
             var evaluations = 0
+            var resumed: LBFGS.State?
+            if let checkpoint {
+                guard let state = checkpoint.lbfgs else {
+                    throw EngineError.invalidConfig("the checkpoint is of an Adam fit, this is an L-BFGS fit; delete it to start afresh")
+                }
+                try checkpoint.restoreTensors(into: network)
+                evaluations = checkpoint.step
+                resumed = state
+            }
+            var lastCheckpoint = clock.now
+            func snapshot(_ state: LBFGS.State) -> FitCheckpoint {
+                var t = timings
+                t.total = priorSeconds + seconds(clock.now - start)
+                return FitCheckpoint(config: config, seed: seed, step: evaluations, counter: evaluations,
+                                     tensors: network.tensors.map { ($0.key, $0.value.array) },
+                                     adamFirst: [], adamSecond: [], adamSteps: 0, backtrackSaved: [],
+                                     backtrackPSNR: nil, curve: curve, losses: losses, backtracks: backtracks,
+                                     best: best, lastPSNR: lastPSNR, timings: t, lbfgs: state)
+            }
             do {
-                let warmup = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) },
-                                      learningRate: Fitter.lbfgsWarmupLearningRate)
-                for _ in 0..<Fitter.lbfgsWarmupSteps {
-                    if shouldCancel() { throw Cancellation(iteration: evaluations) }
-                    var ignored = false
-                    let loss = try evaluate(evaluations, backtrack: &ignored)
-                    warmup.step()
-                    evaluations += 1
-                    timings.iterations += 1
-                    progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
-                                         psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                if resumed == nil {
+                    let warmup = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) },
+                                          learningRate: Fitter.lbfgsWarmupLearningRate)
+                    for _ in 0..<Fitter.lbfgsWarmupSteps {
+                        if shouldCancel() { throw Cancellation(iteration: evaluations) }
+                        var ignored = false
+                        let loss = try evaluate(evaluations, backtrack: &ignored)
+                        warmup.step()
+                        evaluations += 1
+                        timings.iterations += 1
+                        progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
+                                             psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                    }
                 }
                 let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
-                try lbfgs.step(closure: {
-                    if shouldCancel() { throw Cancellation(iteration: evaluations) }
+                try lbfgs.step(resumingFrom: resumed, closure: {
                     var ignored = false
                     let loss = try evaluate(evaluations, backtrack: &ignored)
                     evaluations += 1
@@ -443,6 +465,18 @@ public final class Fitter {
                     progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
                                          psnr: lastPSNR, elapsed: seconds(clock.now - start)))
                     return (loss, LBFGS.flatten(params.map { $0.gradient! }))
+                }, beforeIteration: { state in
+                    // Between iterations the state is whole: cancel or checkpoint here.
+                    if shouldCancel() {
+                        if checkpoints != nil { try onCheckpoint(snapshot(state)) }
+                        throw Cancellation(iteration: evaluations)
+                    }
+                    let atResumePoint = resumed.map { $0.iteration == state.iteration } ?? false
+                    if !atResumePoint, let schedule = checkpoints,
+                       schedule.isDue(iterations: evaluations, secondsSinceLast: seconds(clock.now - lastCheckpoint)) {
+                        try onCheckpoint(snapshot(state))
+                        lastCheckpoint = clock.now
+                    }
                 })
             } catch let d as Divergence {
                 status = .diverged(iteration: d.iteration)
@@ -561,10 +595,10 @@ public struct CheckpointSchedule: Sendable, Hashable {
     }
 }
 
-/// The state of an Adam fit between two iterations: parameters and BatchNorm buffers, Adam's
-/// moments and step, backtracking's saved parameters, the curve and losses so far, the best
-/// iterate and the counters. The perturbation needs no state: iteration i's noise is substream i
-/// of the seed's stream.
+/// The state of a fit between two iterations: parameters and BatchNorm buffers, the optimizer's
+/// state (Adam's moments and step, or L-BFGS's history and position), backtracking's saved
+/// parameters, the curve and losses so far, the best iterate and the counters. The perturbation
+/// needs no state: iteration i's noise is substream i of the seed's stream.
 public struct FitCheckpoint: Sendable {
     /// The configuration it belongs to (a checkpoint is refused by any other).
     public var config: FitConfig
@@ -598,12 +632,15 @@ public struct FitCheckpoint: Sendable {
     public var lastPSNR: Double?
     /// Timings so far (total = seconds spent before this checkpoint).
     public var timings: FitTimings
+    /// An L-BFGS fit's optimizer state (nil for Adam, whose state is in the adam fields).
+    public var lbfgs: LBFGS.State?
 
     /// Creates a checkpoint.
     public init(config: FitConfig, seed: UInt64, step: Int, counter: Int, tensors: [(key: String, values: [Float])],
                 adamFirst: [[Float]], adamSecond: [[Float]], adamSteps: Int, backtrackSaved: [[Float]],
                 backtrackPSNR: Double?, curve: [CurvePoint], losses: [Double], backtracks: [Int],
-                best: BestIterate?, lastPSNR: Double?, timings: FitTimings) {
+                best: BestIterate?, lastPSNR: Double?, timings: FitTimings, lbfgs: LBFGS.State? = nil) {
+        self.lbfgs = lbfgs
         self.config = config
         self.seed = seed
         self.step = step
@@ -622,8 +659,8 @@ public struct FitCheckpoint: Sendable {
         self.timings = timings
     }
 
-    /// Copies the network tensors and Adam's state back.
-    func restore(into network: SkipNetwork, adam: Adam) throws {
+    /// Copies the network tensors (parameters and buffers) back.
+    func restoreTensors(into network: SkipNetwork) throws {
         let byKey = Dictionary(tensors.map { ($0.key, $0.values) }, uniquingKeysWith: { a, _ in a })
         for t in network.tensors {
             guard let v = byKey[t.key], v.count == t.value.count else {
@@ -631,6 +668,11 @@ public struct FitCheckpoint: Sendable {
             }
             v.withUnsafeBufferPointer { t.value.pointer.update(from: $0.baseAddress!, count: v.count) }
         }
+    }
+
+    /// Copies the network tensors and Adam's state back.
+    func restore(into network: SkipNetwork, adam: Adam) throws {
+        try restoreTensors(into: network)
         guard adamFirst.count == adam.firstMoments.count, adamSecond.count == adam.secondMoments.count else {
             throw EngineError.weights("checkpoint: Adam state does not match the network; delete the checkpoint to start afresh")
         }
@@ -661,16 +703,49 @@ public struct FitCheckpoint: Sendable {
         var bestIteration: Int?
         var lastPSNR: Double?
         var timings: FitTimings
+        var lbfgs: LBFGSScalars?
     }
 
-    /// Writes the checkpoint as one safetensors file (atomically): the float arrays as F32
-    /// tensors, the rest as JSON in the metadata (Doubles print in shortest round-trip form, so
-    /// they read back to the same bits).
+    /// L-BFGS's scalars and the serials of its pairs (the vectors are tensors and pair files).
+    private struct LBFGSScalars: Codable {
+        var totalIterations: Int
+        var totalEvaluations: Int
+        var pairsStored: Int
+        var pairs: [Int]
+        var inverseCurvatures: [Double]
+        var hessianDiagonal: Double
+        var stepLength: Double
+        var iteration: Int
+        var evaluations: Int
+        var initialLoss: Double
+        var loss: Double
+        var hasPreviousGradient: Bool
+    }
+
+    /// Writes the checkpoint to `path` (atomically), replacing whatever checkpoint was there. An
+    /// L-BFGS checkpoint's pairs go beside it (see FitCheckpointWriter, which writes a series of
+    /// checkpoints without rewriting the pairs saved already).
     public func write(to path: String) throws {
+        try FitCheckpointWriter(path: path, resumed: nil).write(self)
+    }
+
+    /// The main file: the float arrays as F32 tensors, the rest as JSON in the metadata (Doubles
+    /// print in shortest round-trip form, so they read back to the same bits). L-BFGS's pairs are
+    /// not in it.
+    func mainFile() throws -> SafetensorsFile {
+        var scalars: LBFGSScalars?
+        if let l = lbfgs {
+            scalars = LBFGSScalars(totalIterations: l.totalIterations, totalEvaluations: l.totalEvaluations,
+                                   pairsStored: l.pairsStored, pairs: l.history.map(\.serial),
+                                   inverseCurvatures: l.history.map(\.inverseCurvature), hessianDiagonal: l.hessianDiagonal,
+                                   stepLength: l.stepLength, iteration: l.iteration, evaluations: l.evaluations,
+                                   initialLoss: l.initialLoss, loss: l.loss, hasPreviousGradient: l.previousGradient != nil)
+        }
         let state = State(config: config, seed: seed, step: step, counter: counter, tensorKeys: tensors.map(\.key),
                           adamSteps: adamSteps, moments: adamFirst.count, backtrackSaved: backtrackSaved.count,
                           backtrackPSNR: backtrackPSNR, curve: curve, losses: losses, backtracks: backtracks,
-                          bestPSNR: best?.psnr, bestIteration: best?.iteration, lastPSNR: lastPSNR, timings: timings)
+                          bestPSNR: best?.psnr, bestIteration: best?.iteration, lastPSNR: lastPSNR, timings: timings,
+                          lbfgs: scalars)
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var file = SafetensorsFile(metadata: ["state": String(decoding: try encoder.encode(state), as: UTF8.self)])
@@ -682,7 +757,12 @@ public struct FitCheckpoint: Sendable {
             file.tensors["best.image"] = try .init(float32: best.image.pixels,
                                                    shape: [best.image.channels, best.image.height, best.image.width])
         }
-        try file.write(to: path)
+        if let l = lbfgs {
+            file.tensors["lbfgs.gradient"] = try .init(float32: l.gradient)
+            file.tensors["lbfgs.direction"] = try .init(float32: l.direction)
+            if let p = l.previousGradient { file.tensors["lbfgs.previous"] = try .init(float32: p) }
+        }
+        return file
     }
 
     /// Reads a checkpoint written by `write(to:)`; problems name the file.
@@ -706,6 +786,22 @@ public struct FitCheckpoint: Sendable {
             best = BestIterate(psnr: p, iteration: i,
                                image: Image(channels: e.shape[0], height: e.shape[1], width: e.shape[2], pixels: try e.float32Values()))
         }
+        var lbfgs: LBFGS.State?
+        if let l = state.lbfgs {
+            guard l.pairs.count == l.inverseCurvatures.count else {
+                throw EngineError.weights("\(path): damaged L-BFGS state (\(l.pairs.count) pairs, \(l.inverseCurvatures.count) curvatures); delete it to start afresh")
+            }
+            let history = try zip(l.pairs, l.inverseCurvatures).map { serial, rho in
+                let (y, s) = try FitCheckpointWriter.readPair(serial, checkpoint: path)
+                return LBFGS.Pair(serial: serial, y: y, s: s, inverseCurvature: rho)
+            }
+            lbfgs = LBFGS.State(totalIterations: l.totalIterations, totalEvaluations: l.totalEvaluations,
+                                pairsStored: l.pairsStored, history: history, hessianDiagonal: l.hessianDiagonal,
+                                direction: try floats("lbfgs.direction"), stepLength: l.stepLength,
+                                previousGradient: l.hasPreviousGradient ? try floats("lbfgs.previous") : nil,
+                                iteration: l.iteration, evaluations: l.evaluations, initialLoss: l.initialLoss,
+                                loss: l.loss, gradient: try floats("lbfgs.gradient"))
+        }
         return FitCheckpoint(config: state.config, seed: state.seed, step: state.step, counter: state.counter,
                              tensors: try state.tensorKeys.enumerated().map { ($0.element, try floats("net.\($0.offset)")) },
                              adamFirst: try (0..<state.moments).map { try floats("adam.m.\($0)") },
@@ -713,6 +809,86 @@ public struct FitCheckpoint: Sendable {
                              adamSteps: state.adamSteps,
                              backtrackSaved: try (0..<state.backtrackSaved).map { try floats("backtrack.\($0)") },
                              backtrackPSNR: state.backtrackPSNR, curve: state.curve, losses: state.losses,
-                             backtracks: state.backtracks, best: best, lastPSNR: state.lastPSNR, timings: state.timings)
+                             backtracks: state.backtracks, best: best, lastPSNR: state.lastPSNR, timings: state.timings,
+                             lbfgs: lbfgs)
+    }
+}
+
+/// Writes a fit's checkpoints to one path, one after another. An L-BFGS checkpoint holds up to
+/// 100 curvature pairs, two parameter-sized vectors each (2.4 GB for the 3M-parameter text
+/// net), so the pairs live beside the main file in `<path>.lbfgs/pair-<serial>.safetensors`,
+/// each written once: a new checkpoint writes only the pairs made since the last one, then the
+/// main file (atomically; it names its pairs), then deletes the pairs no longer named. A crash
+/// at any point leaves the previous or the new checkpoint whole. Disk: the history plus the
+/// pairs made between two checkpoints (at most twice the history).
+public final class FitCheckpointWriter {
+    /// The main file.
+    public let path: String
+    private var pairsOnDisk: Set<Int>
+
+    /// A writer for `path`. `resumed` is the checkpoint read from `path` that the fit resumed
+    /// from: its pairs are on disk already. Without one, any checkpoint at `path` is stale and
+    /// is removed now, so no pair of an earlier fit is ever taken for one of this fit.
+    public init(path: String, resumed: FitCheckpoint?) throws {
+        self.path = path
+        if let resumed {
+            pairsOnDisk = Set(resumed.lbfgs?.history.map(\.serial) ?? [])
+        } else {
+            pairsOnDisk = []
+            try Self.remove(at: path)
+        }
+    }
+
+    /// The folder of an L-BFGS checkpoint's pairs.
+    public static func historyDirectory(for path: String) -> String { path + ".lbfgs" }
+
+    /// Removes the checkpoint at `path` with its pairs (nothing there is fine).
+    public static func remove(at path: String) throws {
+        let fm = FileManager.default
+        for p in [path, historyDirectory(for: path)] where fm.fileExists(atPath: p) {
+            do { try fm.removeItem(atPath: p) } catch {
+                throw EngineError.weights("\(p): cannot remove the old checkpoint (\(error.localizedDescription))")
+            }
+        }
+    }
+
+    /// Writes `checkpoint`: new pairs, then the main file, then the pairs it no longer needs go.
+    public func write(_ checkpoint: FitCheckpoint) throws {
+        let main = try checkpoint.mainFile()
+        let directory = Self.historyDirectory(for: path)
+        let history = checkpoint.lbfgs?.history ?? []
+        if !history.isEmpty {
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw EngineError.weights("\(directory): cannot create the checkpoint's pair folder (\(error.localizedDescription))")
+            }
+        }
+        for pair in history where !pairsOnDisk.contains(pair.serial) {
+            var file = SafetensorsFile(metadata: ["serial": String(pair.serial)])
+            file.tensors["y"] = try .init(float32: pair.y)
+            file.tensors["s"] = try .init(float32: pair.s)
+            try file.write(to: Self.pairPath(pair.serial, directory: directory))
+            pairsOnDisk.insert(pair.serial)
+        }
+        try main.write(to: path)
+        let keep = Set(history.map(\.serial))
+        for serial in pairsOnDisk.subtracting(keep) {
+            try? FileManager.default.removeItem(atPath: Self.pairPath(serial, directory: directory))
+        }
+        pairsOnDisk = keep
+        if history.isEmpty { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    static func pairPath(_ serial: Int, directory: String) -> String {
+        (directory as NSString).appendingPathComponent("pair-\(serial).safetensors")
+    }
+
+    /// Reads pair `serial` of the checkpoint at `path`; a missing or foreign pair names the file.
+    static func readPair(_ serial: Int, checkpoint path: String) throws -> (y: [Float], s: [Float]) {
+        let file = pairPath(serial, directory: historyDirectory(for: path))
+        let pair = try SafetensorsFile.read(from: file)
+        guard pair.metadata["serial"] == String(serial), let y = pair.tensors["y"], let s = pair.tensors["s"] else {
+            throw EngineError.weights("\(file): not pair \(serial) of this checkpoint; delete \(path) to start afresh")
+        }
+        return (try y.float32Values(), try s.float32Values())
     }
 }

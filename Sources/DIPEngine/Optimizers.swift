@@ -158,9 +158,8 @@ public final class LBFGS {
 
     private var direction: [Float] = []
     private var stepLength: Double = 0
-    private var oldDirections: [[Float]] = []   // y = g_k+1 - g_k
-    private var oldSteps: [[Float]] = []        // s = t d
-    private var inverseCurvatures: [Double] = [] // 1 / (y.s)
+    private var history: [Pair] = []            // oldest first, at most historySize
+    private var pairsStored = 0
     private var hessianDiagonal: Double = 1
     private var previousGradient: [Float]?
     private var alphas: [Double] = []
@@ -199,10 +198,18 @@ public final class LBFGS {
 
     /// Runs up to `maxIterations` iterations. `closure` evaluates the loss and the flat gradient
     /// at the current parameters; `onEvaluation` hears of every evaluation (and may throw to
-    /// stop the run). Throws EngineError.shape if a gradient has the wrong length.
+    /// stop the run).
+    ///
+    /// `beforeIteration` is called before every iteration with the whole state at that point (it
+    /// may throw to stop the run there, e.g. after saving the state); `resumingFrom` continues a
+    /// `step` call from such a state, with the parameters restored by the caller, and takes
+    /// bit for bit the path the uninterrupted call would have taken. Throws EngineError.shape if
+    /// a gradient has the wrong length and EngineError.invalidConfig for a state of another size.
     @discardableResult
-    public func step(closure: () throws -> (loss: Double, gradient: [Float]),
-                     onEvaluation: (Evaluation) throws -> Void = { _ in }) throws -> StepResult {
+    public func step(resumingFrom resumed: State? = nil,
+                     closure: () throws -> (loss: Double, gradient: [Float]),
+                     onEvaluation: (Evaluation) throws -> Void = { _ in },
+                     beforeIteration: (State) throws -> Void = { _ in }) throws -> StepResult {
         let n = parameterCount
         var iteration = 0
         var currentEvaluations = 0
@@ -217,8 +224,15 @@ public final class LBFGS {
             return (loss, gradient)
         }
 
-        var (loss, gradient) = try evaluate()
-        let initialLoss = loss
+        var loss: Double, gradient: [Float], initialLoss: Double
+        if let resumed {
+            try restore(resumed)
+            (iteration, currentEvaluations) = (resumed.iteration, resumed.evaluations)
+            (initialLoss, loss, gradient) = (resumed.initialLoss, resumed.loss, resumed.gradient)
+        } else {
+            (loss, gradient) = try evaluate()
+            initialLoss = loss
+        }
         func result(_ reason: StopReason) -> StepResult {
             StepResult(initialLoss: initialLoss, lastLoss: loss, iterations: iteration,
                        evaluations: currentEvaluations, stopReason: reason)
@@ -227,14 +241,17 @@ public final class LBFGS {
         if optimal { return result(.gradientTolerance) }
 
         while iteration < maxIterations {
+            try beforeIteration(State(totalIterations: totalIterations, totalEvaluations: totalEvaluations,
+                                      pairsStored: pairsStored, history: history, hessianDiagonal: hessianDiagonal,
+                                      direction: direction, stepLength: stepLength, previousGradient: previousGradient,
+                                      iteration: iteration, evaluations: currentEvaluations, initialLoss: initialLoss,
+                                      loss: loss, gradient: gradient))
             iteration += 1
             totalIterations += 1
 
             if totalIterations == 1 {
                 direction = gradient.map { -$0 }
-                oldDirections = []
-                oldSteps = []
-                inverseCurvatures = []
+                history = []
                 hessianDiagonal = 1
             } else {
                 updateHistory(gradient: gradient)
@@ -267,6 +284,28 @@ public final class LBFGS {
         return result(.maxIterations)
     }
 
+    /// Takes over a saved state's optimizer-lifetime fields after checking its sizes.
+    private func restore(_ state: State) throws {
+        let n = parameterCount
+        func bad(_ why: String) -> EngineError {
+            EngineError.invalidConfig("L-BFGS: the saved state does not fit these \(n) parameters (\(why)); start afresh")
+        }
+        guard state.gradient.count == n else { throw bad("gradient of \(state.gradient.count)") }
+        guard state.totalIterations == 0 || state.direction.count == n else { throw bad("direction of \(state.direction.count)") }
+        guard state.previousGradient.map({ $0.count == n }) ?? true else { throw bad("previous gradient") }
+        guard state.history.count <= historySize else { throw bad("\(state.history.count) pairs for a history of \(historySize)") }
+        for p in state.history where p.y.count != n || p.s.count != n { throw bad("pair \(p.serial)") }
+        guard state.iteration < maxIterations, state.evaluations >= 0 else { throw bad("iteration \(state.iteration) of \(maxIterations)") }
+        totalIterations = state.totalIterations
+        totalEvaluations = state.totalEvaluations
+        pairsStored = state.pairsStored
+        history = state.history
+        hessianDiagonal = state.hessianDiagonal
+        direction = state.direction
+        stepLength = state.stepLength
+        previousGradient = state.previousGradient
+    }
+
     /// Stores the new curvature pair (if the curvature is positive enough) and rescales H0.
     private func updateHistory(gradient: [Float]) {
         guard let previous = previousGradient else { return }
@@ -279,31 +318,26 @@ public final class LBFGS {
         }
         let ys = Self.dot(y, s)
         guard ys > 1e-10 else { return }
-        if oldDirections.count == historySize {
-            oldDirections.removeFirst()
-            oldSteps.removeFirst()
-            inverseCurvatures.removeFirst()
-        }
-        oldDirections.append(y)
-        oldSteps.append(s)
-        inverseCurvatures.append(1 / ys)
+        if history.count == historySize { history.removeFirst() }
+        history.append(Pair(serial: pairsStored, y: y, s: s, inverseCurvature: 1 / ys))
+        pairsStored += 1
         hessianDiagonal = ys / Self.dot(y, y)
     }
 
     /// The two-loop recursion: direction = -H g.
     private func computeDirection(gradient: [Float]) {
-        let count = oldDirections.count
+        let count = history.count
         if alphas.count < count { alphas = [Double](repeating: 0, count: max(historySize, count)) }
         var q = gradient.map { -$0 }
         for i in stride(from: count - 1, through: 0, by: -1) {
-            alphas[i] = Self.dot(oldSteps[i], q) * inverseCurvatures[i]
-            Self.axpy(Float(-alphas[i]), oldDirections[i], &q)
+            alphas[i] = Self.dot(history[i].s, q) * history[i].inverseCurvature
+            Self.axpy(Float(-alphas[i]), history[i].y, &q)
         }
         let h = Float(hessianDiagonal)
         for i in q.indices { q[i] *= h }
         for i in 0..<count {
-            let beta = Self.dot(oldDirections[i], q) * inverseCurvatures[i]
-            Self.axpy(Float(alphas[i] - beta), oldSteps[i], &q)
+            let beta = Self.dot(history[i].y, q) * history[i].inverseCurvature
+            Self.axpy(Float(alphas[i] - beta), history[i].s, &q)
         }
         direction = q
     }
@@ -342,4 +376,78 @@ public final class LBFGS {
     private static func absSum(_ a: [Float]) -> Double { a.reduce(0.0) { $0 + Double(abs($1)) } }
 
     private static func maxAbs(_ a: [Float]) -> Double { Double(a.reduce(Float(0)) { max($0, abs($1)) }) }
+}
+
+extension LBFGS {
+    /// One remembered curvature pair. `serial` counts the pairs ever stored (0 first), so a
+    /// checkpoint writer can tell which pairs it has already saved.
+    public struct Pair: Sendable {
+        /// Position in the sequence of pairs ever stored.
+        public var serial: Int
+        /// y = g_k+1 - g_k (PyTorch's old_dirs).
+        public var y: [Float]
+        /// s = t d (PyTorch's old_stps).
+        public var s: [Float]
+        /// 1 / (y.s) (PyTorch's ro).
+        public var inverseCurvature: Double
+
+        /// Creates a pair.
+        public init(serial: Int, y: [Float], s: [Float], inverseCurvature: Double) {
+            self.serial = serial
+            self.y = y
+            self.s = s
+            self.inverseCurvature = inverseCurvature
+        }
+    }
+
+    /// Everything L-BFGS needs to go on from the start of an iteration: its lifetime state
+    /// (PyTorch's optimizer state) and the position inside the current `step` call. The arrays
+    /// are shared with the optimizer until it changes them, so taking a state costs no copy.
+    public struct State: Sendable {
+        /// Iterations over the optimizer's life.
+        public var totalIterations: Int
+        /// Evaluations over the optimizer's life.
+        public var totalEvaluations: Int
+        /// Pairs ever stored (the next pair's serial).
+        public var pairsStored: Int
+        /// The remembered pairs, oldest first.
+        public var history: [Pair]
+        /// H0's scale, (y.s)/(y.y) of the newest pair.
+        public var hessianDiagonal: Double
+        /// The last search direction (empty before the first iteration).
+        public var direction: [Float]
+        /// The last step length.
+        public var stepLength: Double
+        /// The gradient before the last step (nil before the first iteration).
+        public var previousGradient: [Float]?
+        /// Iterations done in the current `step` call.
+        public var iteration: Int
+        /// Evaluations done in the current `step` call.
+        public var evaluations: Int
+        /// The loss at the start of the current `step` call.
+        public var initialLoss: Double
+        /// The loss at the current parameters.
+        public var loss: Double
+        /// The gradient at the current parameters.
+        public var gradient: [Float]
+
+        /// Creates a state.
+        public init(totalIterations: Int, totalEvaluations: Int, pairsStored: Int, history: [Pair],
+                    hessianDiagonal: Double, direction: [Float], stepLength: Double, previousGradient: [Float]?,
+                    iteration: Int, evaluations: Int, initialLoss: Double, loss: Double, gradient: [Float]) {
+            self.totalIterations = totalIterations
+            self.totalEvaluations = totalEvaluations
+            self.pairsStored = pairsStored
+            self.history = history
+            self.hessianDiagonal = hessianDiagonal
+            self.direction = direction
+            self.stepLength = stepLength
+            self.previousGradient = previousGradient
+            self.iteration = iteration
+            self.evaluations = evaluations
+            self.initialLoss = initialLoss
+            self.loss = loss
+            self.gradient = gradient
+        }
+    }
 }

@@ -125,6 +125,14 @@ public enum Catalog {
         return experiments + extra
     }
 
+    /// `experiments` as the JSON that `--catalog` reads (pretty-printed, keys sorted): the
+    /// template for a user's own experiments.
+    public static func json(_ experiments: [Experiment]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(experiments), as: UTF8.self)
+    }
+
     /// The experiments called `ids` (all when empty); an unknown id names the choices.
     public static func select(_ ids: [String], from all: [Experiment]) throws -> [Experiment] {
         if ids.isEmpty { return all }

@@ -109,7 +109,7 @@ public enum RunnerEvent: Sendable {
     case checkpointed(key: RunKey, iteration: Int)
     /// A run finished and was stored.
     case finished(PlannedRun, RunRecord)
-    /// A run was interrupted: its state is checkpointed (Adam) or discarded (L-BFGS, TV).
+    /// A run was interrupted: its state is checkpointed, or discarded (TV, an L-BFGS warm-up).
     case interrupted(PlannedRun, checkpointedAt: Int?)
     /// A run failed; the message says why and what to do.
     case failed(PlannedRun, String)
@@ -285,8 +285,8 @@ public final class Runner: @unchecked Sendable {
     // MARK: execution
 
     /// Runs every pending run of `plan`, `options.jobs` at a time, each job with its own backend.
-    /// `shouldCancel` is polled between iterations: on true, running fits checkpoint (Adam) or are
-    /// discarded, and no new run starts.
+    /// `shouldCancel` is polled between iterations: on true, running fits write their checkpoint
+    /// (a TV run, or an L-BFGS fit still in its warm-up, is discarded), and no new run starts.
     public func execute(_ plan: RunPlan, events: @escaping @Sendable (RunnerEvent) -> Void,
                         shouldCancel: @escaping @Sendable () -> Bool = { false }) -> RunSummary {
         let queue = WorkQueue(plan.pending)
@@ -398,8 +398,7 @@ public final class Runner: @unchecked Sendable {
         var checkpoint: FitCheckpoint?
         var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil)
         var dropImage: Image?
-        let canCheckpoint: Bool = { if case .adam = config.optimizer { return true } else { return false } }()
-        if canCheckpoint, !options.force, FileManager.default.fileExists(atPath: ckPath) {
+        if !options.force, FileManager.default.fileExists(atPath: ckPath) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
                 let s = try JSONDecoder().decode(SideState.self, from: Data(contentsOf: URL(fileURLWithPath: sidePath)))
@@ -411,6 +410,10 @@ public final class Runner: @unchecked Sendable {
                 events(.note("\(ckPath): unreadable checkpoint (\(error)); starting \(run.key) afresh"))
             }
         }
+        let writer: FitCheckpointWriter
+        do { writer = try FitCheckpointWriter(path: ckPath, resumed: checkpoint) } catch {
+            throw StoreWriteError(message: "\(error)")
+        }
         events(.started(run, job: job, resumedAt: checkpoint?.step))
 
         // The worst drop: the largest PSNR fall between consecutive samples; its bottom is kept.
@@ -421,10 +424,10 @@ public final class Runner: @unchecked Sendable {
         var lastEvent = Date.distantPast
         let result = try fitter.run(
             resumingFrom: checkpoint,
-            checkpoints: canCheckpoint ? options.checkpoints : nil,
+            checkpoints: options.checkpoints,
             onCheckpoint: { ck in
                 do {
-                    try ck.write(to: ckPath)
+                    try writer.write(ck)
                     if let dropImage, run.spec.keepWorstDrop { try PNGCodec.write(dropImage, to: dropPath) }
                     var s = side
                     s.wallSeconds += Date().timeIntervalSince(started)
@@ -457,7 +460,9 @@ public final class Runner: @unchecked Sendable {
         case .done: status = .done
         case let .diverged(i): status = .diverged; stoppedAt = i
         case .cancelled:
-            events(.interrupted(run, checkpointedAt: canCheckpoint ? result.timings.iterations : nil))
+            // Cancelled before the first checkpoint could be taken (an L-BFGS warm-up): nothing kept.
+            let kept = FileManager.default.fileExists(atPath: ckPath)
+            events(.interrupted(run, checkpointedAt: kept ? result.timings.iterations : nil))
             return .interrupted
         }
         var final: Scores?
@@ -476,7 +481,8 @@ public final class Runner: @unchecked Sendable {
                                     wall: side.wallSeconds + Date().timeIntervalSince(started), resumes: side.resumes,
                                     hasBest: result.best != nil, hasDrop: images[.drop] != nil)
         try save(record, images)
-        for p in [ckPath, sidePath, dropPath] { try? FileManager.default.removeItem(atPath: p) }
+        try? FitCheckpointWriter.remove(at: ckPath)
+        for p in [sidePath, dropPath] { try? FileManager.default.removeItem(atPath: p) }
         events(.finished(run, record))
         return .stored(status)
     }

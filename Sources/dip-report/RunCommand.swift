@@ -12,11 +12,12 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Every run is keyed by (experiment, image, configuration hash, seed) and stored as \
             RESULTS/<experiment>/<image>/<hash>-s<seed>.json with its pictures beside it. Ctrl-C \
-            stops cleanly: finished runs stay, a long Adam run keeps a checkpoint (also written \
-            every few minutes), and the next `run` carries on from it.
+            stops cleanly: finished runs stay, a fit keeps a checkpoint (also written every few \
+            minutes), and the next `run` carries on from it to the same result bit for bit.
 
             Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers \
-            (and those of --catalog FILE, a JSON array of experiments).
+            (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
+            --print-catalog` prints one to start from).
             Profiles: paper (the protocols as written), quick (about 20 minutes on 2 cores), \
             smoke (under 2 minutes; checks the plumbing).
 
@@ -46,8 +47,11 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var dataOptions: DataCommand.DataOptions
 
-    @Option(help: ArgumentHelp("More experiments from a JSON file (an array of Experiment).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("More experiments from a JSON file (an array of experiments; --print-catalog shows the format).", valueName: "FILE"))
     var catalog: String?
+
+    @Flag(name: .customLong("print-catalog"), help: "Print the selected experiments as catalog JSON (a template for --catalog) and stop.")
+    var printCatalog = false
 
     @Flag(help: "Run again what is stored (replaces the records).")
     var force = false
@@ -78,6 +82,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let profile = try Profile.named(self.profile)
         let selected = try Catalog.select(experiments, from: try Catalog.all(userFile: catalog))
+        if printCatalog { print(try Catalog.json(selected)); return }
         let options = RunnerOptions(dataDirectory: dataOptions.directory, profile: profile,
                                     seeds: seeds.flatMap(parseSeeds), jobs: jobs, threadsPerJob: threads, force: force,
                                     checkpoints: CheckpointSchedule(seconds: checkpointMinutes * 60))

@@ -82,4 +82,92 @@ struct FitCheckpointTests {
             _ = try Fitter(problem: p, config: other, seed: 5, backend: backend).run(resumingFrom: checkpoint)
         }
     }
+
+    /// The tiny net fitted with upstream's L-BFGS (after its 100 Adam warm-up steps).
+    private func lbfgsConfig(iterations: Int) -> FitConfig {
+        var c = config()
+        c.optimizer = .lbfgs(learningRate: 0.01)
+        c.iterations = iterations
+        c.backtracking = nil
+        return c
+    }
+
+    @Test("an L-BFGS fit interrupted mid-way, written to disk and resumed equals the uninterrupted fit")
+    func lbfgsResumeAfterCancel() throws {
+        let p = try problem(), c = lbfgsConfig(iterations: 40)
+        let whole = try Fitter(problem: p, config: c, seed: 7, backend: backend).run()
+        #expect(whole.status == .done && whole.timings.iterations == 140)
+        var saved: FitCheckpoint?
+        var calls = 0
+        // 100 warm-up polls, then one before each L-BFGS iteration (after L-BFGS's first
+        // evaluation, the 101st): the 121st poll comes before iteration 21.
+        let first = try Fitter(problem: p, config: c, seed: 7, backend: backend)
+            .run(checkpoints: CheckpointSchedule(iterations: 1000), onCheckpoint: { saved = $0 },
+                 shouldCancel: { calls += 1; return calls > 120 })
+        #expect(first.status == .cancelled(iteration: 121))
+        let checkpoint = try #require(saved)
+        #expect(checkpoint.step == 121 && checkpoint.lbfgs?.iteration == 20)
+        let pairs = checkpoint.lbfgs?.history.count ?? 0
+        #expect(pairs > 10)
+
+        let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
+        defer { try? FitCheckpointWriter.remove(at: path) }
+        try checkpoint.write(to: path)
+        let pairFiles = try FileManager.default.contentsOfDirectory(atPath: FitCheckpointWriter.historyDirectory(for: path))
+        #expect(pairFiles.count == pairs)
+        let loaded = try FitCheckpoint.read(from: path)
+        #expect(loaded.lbfgs?.history.map(\.serial) == checkpoint.lbfgs?.history.map(\.serial))
+        let resumed = try Fitter(problem: p, config: c, seed: 7, backend: backend).run(resumingFrom: loaded)
+        expectSame(whole, resumed)
+
+        // An Adam fit refuses an L-BFGS checkpoint, and the reverse.
+        #expect(throws: EngineError.self) {
+            _ = try Fitter(problem: p, config: config(), seed: 7, backend: backend).run(resumingFrom: loaded)
+        }
+    }
+
+    @Test("L-BFGS checkpoints in series write each pair once, drop the forgotten ones, and resume exactly")
+    func lbfgsSeries() throws {
+        // 220 L-BFGS iterations without perturbation (whose noise makes many pairs fail the
+        // curvature test): the 100-pair history fills and shifts.
+        let p = try problem()
+        var c = lbfgsConfig(iterations: 220)
+        c.perturbation = 0
+        let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
+        defer { try? FitCheckpointWriter.remove(at: path) }
+        let directory = FitCheckpointWriter.historyDirectory(for: path)
+        // A stale checkpoint of another fit at the same path must not leak into this one.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: FitCheckpointWriter.pairPath(3, directory: directory)))
+        let writer = try FitCheckpointWriter(path: path, resumed: nil)
+        #expect(!FileManager.default.fileExists(atPath: directory))
+
+        var steps: [Int] = []
+        var modified: [String: Date] = [:]
+        var rewritten = 0
+        let whole = try Fitter(problem: p, config: c, seed: 8, backend: backend)
+            .run(checkpoints: CheckpointSchedule(iterations: 60), onCheckpoint: { ck in
+                try writer.write(ck)
+                steps.append(ck.step)
+                let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+                let expected = Set((ck.lbfgs?.history ?? []).map { "pair-\($0.serial).safetensors" })
+                #expect(files == expected, "after step \(ck.step)")
+                for f in files {
+                    let date = try FileManager.default.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(f))[.modificationDate] as? Date
+                    if let old = modified[f], old != date { rewritten += 1 }
+                    modified[f] = date
+                }
+            })
+        #expect(steps == [120, 180, 240, 300])
+        #expect(rewritten == 0)
+        let loaded = try FitCheckpoint.read(from: path)
+        #expect(loaded.step == 300 && loaded.lbfgs?.history.count == 100)
+        #expect(loaded.lbfgs?.history.first?.serial ?? 0 > 0)
+        let resumed = try Fitter(problem: p, config: c, seed: 8, backend: backend).run(resumingFrom: loaded)
+        expectSame(whole, resumed)
+
+        // A missing pair is named in the error.
+        try FileManager.default.removeItem(atPath: FitCheckpointWriter.pairPath(loaded.lbfgs!.history[5].serial, directory: directory))
+        #expect { try FitCheckpoint.read(from: path) } throws: { "\($0)".contains("pair-") }
+    }
 }

@@ -190,4 +190,52 @@ struct OptimizerTests {
         // A closure returning the wrong gradient length is an error, not a crash.
         #expect(throws: EngineError.self) { try LBFGS(parameters: [Tensor([2])]).step { (0, [1]) } }
     }
+
+    @Test("L-BFGS stopped before an iteration and resumed from its state takes the same path, bit for bit")
+    func lbfgsResume() throws {
+        struct Stop: Error {}
+        func objective(_ x: Tensor) -> () -> (loss: Double, gradient: [Float]) {
+            { let (l, g) = Self.rosenbrock(x.array.map(Double.init)); return (l, g.map(Float.init)) }
+        }
+        // History 3 so the resumed part also shifts a full history.
+        let whole = Tensor([2], values: [-1.5, 2])
+        let wholeOpt = LBFGS(parameters: [whole], learningRate: 0.5, maxIterations: 12, toleranceGrad: -1,
+                             toleranceChange: -1, historySize: 3)
+        var wholeLosses: [Double] = []
+        let wholeResult = try wholeOpt.step(closure: objective(whole), onEvaluation: { wholeLosses.append($0.loss) })
+
+        for stopAt in [0, 1, 5, 11] {
+            let x = Tensor([2], values: [-1.5, 2])
+            let first = LBFGS(parameters: [x], learningRate: 0.5, maxIterations: 12, toleranceGrad: -1,
+                              toleranceChange: -1, historySize: 3)
+            var losses: [Double] = []
+            var saved: LBFGS.State?
+            #expect(throws: Stop.self) {
+                try first.step(closure: objective(x), onEvaluation: { losses.append($0.loss) }, beforeIteration: { state in
+                    if state.iteration == stopAt { saved = state; throw Stop() }
+                })
+            }
+            let state = try #require(saved)
+            #expect(state.history.count == min(3, max(0, stopAt - 1)))
+            // A fresh optimizer over the same parameters (as restored from a checkpoint).
+            let second = LBFGS(parameters: [x], learningRate: 0.5, maxIterations: 12, toleranceGrad: -1,
+                               toleranceChange: -1, historySize: 3)
+            let rest = try second.step(resumingFrom: state, closure: objective(x), onEvaluation: { losses.append($0.loss) })
+            #expect(losses.map(\.bitPattern) == wholeLosses.map(\.bitPattern), "stopped at \(stopAt)")
+            #expect(x.array.map(\.bitPattern) == whole.array.map(\.bitPattern))
+            #expect(rest.iterations == wholeResult.iterations && rest.evaluations == wholeResult.evaluations)
+            #expect(second.totalEvaluations == wholeOpt.totalEvaluations)
+        }
+
+        // A state for other parameters is refused with a clear error.
+        let x = Tensor([2], values: [-1.5, 2])
+        var saved: LBFGS.State?
+        _ = try? LBFGS(parameters: [x], maxIterations: 5).step(closure: objective(x), beforeIteration: { s in
+            if s.iteration == 2 { saved = s; throw Stop() }
+        })
+        let other = Tensor([3])
+        #expect(throws: EngineError.self) {
+            try LBFGS(parameters: [other], maxIterations: 5).step(resumingFrom: saved) { (0, [0, 0, 0]) }
+        }
+    }
 }

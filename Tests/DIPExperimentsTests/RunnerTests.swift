@@ -77,12 +77,14 @@ struct RunnerTests {
         #expect(again.pending.isEmpty)
     }
 
-    @Test("an interrupted run resumes from its checkpoint to the record of an uninterrupted run",
-          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
-    func resume() throws {
+    /// Run 1 of the optimizers experiment is Adam at LR 0.01, run 3 L-BFGS (whose checkpoint
+    /// carries its curvature pairs in a folder beside it).
+    @Test("an interrupted run (Adam or L-BFGS) resumes from its checkpoint to the record of an uninterrupted run",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"), arguments: [1, 3])
+    func resume(runIndex: Int) throws {
         let exp = Catalog.experiments.first { $0.id == "optimizers" }!
         var one = exp
-        one.runs = [exp.runs[1]]
+        one.runs = [exp.runs[runIndex]]
         let whole = try ResultStore(root: tempDir())
         let schedule = CheckpointSchedule(iterations: 3)
         let opts = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [1], jobs: 1, threadsPerJob: 1,
@@ -98,10 +100,15 @@ struct RunnerTests {
             log.add(e)
             if case .checkpointed = e { counter.add(e) }
         }, shouldCancel: {
-            // Stop right after the first periodic checkpoint (iteration 3): the cancel writes another.
+            // Stop right after the first periodic checkpoint: the cancel writes another.
             !counter.all.isEmpty
         })
         #expect(summary.interrupted == 1)
+        let key = try #require(b.plan([one]).runs.first?.key)
+        if case let .dip(config) = one.runs[0].method, case .lbfgs = config.optimizer {
+            let pairs = try FileManager.default.contentsOfDirectory(atPath: FitCheckpointWriter.historyDirectory(for: parted.checkpointPath(for: key)))
+            #expect(!pairs.isEmpty)
+        }
         #expect(parted.scan().records.isEmpty)
         let plan = try b.plan([one])
         #expect(plan.pending.map(\.state) == [.checkpointed])
@@ -118,6 +125,7 @@ struct RunnerTests {
             #expect(x == y, "\(role) differs")
         }
         #expect(!FileManager.default.fileExists(atPath: parted.checkpointPath(for: r2.key)))
+        #expect(!FileManager.default.fileExists(atPath: FitCheckpointWriter.historyDirectory(for: parted.checkpointPath(for: r2.key))))
     }
 
     @Test("the configuration hash changes exactly when a numeric knob changes")

@@ -1,0 +1,59 @@
+import DIPCore
+import Foundation
+import Testing
+@testable import DIPExperiments
+
+@Suite("The catalog and users' catalog files")
+struct CatalogTests {
+    private func file(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "catalog-\(UUID().uuidString).json"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("the printed catalog reads back as a user's catalog: same experiments, ids must be new")
+    func roundTrip() throws {
+        let printed = try Catalog.json(Catalog.experiments)
+        // As printed, every id collides with a built-in one: refused, naming the id.
+        let same = try file(printed)
+        defer { try? FileManager.default.removeItem(atPath: same) }
+        #expect { try Catalog.all(userFile: same) } throws: { "\($0)".contains("'table1-paper' is already taken") }
+
+        // Renamed, they load after the built-ins and equal them but for the id.
+        var renamed = Catalog.experiments
+        for i in renamed.indices { renamed[i].id = "mine-" + renamed[i].id }
+        let path = try file(try Catalog.json(renamed))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let all = try Catalog.all(userFile: path)
+        #expect(all.count == 2 * Catalog.experiments.count)
+        #expect(Array(all.suffix(renamed.count)) == renamed)
+        #expect(try Catalog.select(["mine-optimizers"], from: all) == [renamed.last!])
+    }
+
+    @Test("a user's experiment is planned like a built-in one, with its own run keys",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func userExperimentPlans() throws {
+        var mine = Catalog.experiments.first { $0.id == "library" }!
+        mine.id = "my-library"
+        mine.runs = [mine.runs[0]]
+        let path = try file(try Catalog.json([mine]))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let selected = try Catalog.select(["my-library"], from: try Catalog.all(userFile: path))
+        let results = NSTemporaryDirectory() + "catalog-results-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let runner = Runner(store: try ResultStore(root: results),
+                            options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0, 1]))
+        let plan = try runner.plan(selected)
+        #expect(plan.runs.map(\.key.experiment) == ["my-library", "my-library"])
+        #expect(plan.runs.map(\.key.seed) == [0, 1])
+    }
+
+    @Test("bad catalog files are refused with the file named and what is wrong")
+    func badFiles() throws {
+        let broken = try file("[{\"id\": \"x\"}]")
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        #expect { try Catalog.all(userFile: broken) } throws: { "\($0)".contains(broken) && "\($0)".contains("JSON array of experiments") }
+        #expect { try Catalog.all(userFile: "/nonexistent/catalog.json") } throws: { "\($0)".contains("/nonexistent/catalog.json") }
+        #expect { try Catalog.select(["nope"], from: Catalog.experiments) } throws: { "\($0)".contains("optimizers") }
+    }
+}
