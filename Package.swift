@@ -42,10 +42,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore"], exclude: ["Golden", "Fixtures"]),
-        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore"]),
-        .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore"]),
-        .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore"]),
+        // Test helpers (locating the shared test images); only test targets depend on it, so
+        // it is neither in a product nor in the executable.
+        .target(name: "DIPTestSupport", path: "Tests/DIPTestSupport"),
+        .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore", "DIPTestSupport"], exclude: ["Golden", "Fixtures"]),
+        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport"]),
+        .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
+        .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

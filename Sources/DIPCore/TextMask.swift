@@ -84,7 +84,7 @@ public enum TextMask {
         guard !stamps.isEmpty else {
             throw DIPError.invalidValue(name: "text", value: "", reason: "give at least one string to draw")
         }
-        let font = try FreeTypeFont(path: fontPath)
+        let font = try loadFont(fontPath)
         // Layout first, through FreeType alone: cairo later sets the face's size itself and
         // assumes nobody else changed it while it holds the face.
         var baselines: [Double] = []
@@ -109,7 +109,7 @@ public enum TextMask {
         }
         let cr = cairo_create(surface)
         defer { cairo_destroy(cr) }
-        let face = try font.cairoFace()
+        let face = try font.cairoFace(loadFlags: Int32(FT_LOAD_NO_HINTING))
         defer { cairo_font_face_destroy(face) }
         cairo_set_font_face(cr, face)
 
@@ -149,26 +149,29 @@ public enum TextMask {
     /// The cairo and FreeType versions that rasterise text masks, e.g. "cairo 1.16.0, FreeType
     /// 2.12.1": other versions may shade edge pixels differently, so results record it.
     public static var rendererVersion: String {
-        var library: FT_Library?
-        guard FT_Init_FreeType(&library) == 0, let library else {
-            return "cairo \(String(cString: cairo_version_string())), FreeType unknown"
-        }
-        defer { FT_Done_FreeType(library) }
-        var major: FT_Int = 0, minor: FT_Int = 0, patch: FT_Int = 0
-        FT_Library_Version(library, &major, &minor, &patch)
-        return "cairo \(String(cString: cairo_version_string())), FreeType \(major).\(minor).\(patch)"
+        "cairo \(String(cString: cairo_version_string())), FreeType \(FreeTypeFace.libraryVersion ?? "unknown")"
     }
 
     /// The ink box of `stamp`, from FreeType's unhinted glyph metrics and advances (no
     /// rasterising), placed as `render` places it. Tests use it to check where holes may be.
     public static func inkBox(of stamp: TextStamp, fontPath: String) throws -> TextBox {
-        try FreeTypeFont(path: fontPath).layout(stamp).box
+        try loadFont(fontPath).layout(stamp).box
     }
 
     /// The baseline of `stamp` in image pixels: its y plus the font's ascender at its size,
     /// rounded up to whole pixels like PIL (FreeType's `size->metrics.ascender`, 26.6 fixed).
     public static func baseline(of stamp: TextStamp, fontPath: String) throws -> Double {
-        try FreeTypeFont(path: fontPath).layout(stamp).baseline
+        try loadFont(fontPath).layout(stamp).baseline
+    }
+
+    /// The font at `fontPath` through FreeType, refused unless scalable: stamps come in any size.
+    private static func loadFont(_ fontPath: String) throws -> FreeTypeFace {
+        let font = try FreeTypeFace(path: fontPath, missingHint: "check the path, or pass --font",
+                                    notAFontHint: "give a TrueType or OpenType file such as fonts/FreeSansBold.ttf")
+        guard font.isScalable else {
+            throw DIPError.badFile(path: fontPath, reason: "is a bitmap font; text masks need a scalable (TrueType or OpenType) font")
+        }
+        return font
     }
 
     /// Numbers in messages: integers without a fraction, others with up to two decimals.
@@ -181,50 +184,8 @@ public enum TextMask {
     }
 }
 
-/// The key under which a cairo font face keeps its FreeType library; cairo compares keys by
-/// address, so it is allocated once and never freed.
-nonisolated(unsafe) private let freeTypeLibraryKey = UnsafeMutablePointer<cairo_user_data_key_t>.allocate(capacity: 1)
-
-/// A FreeType library with one face loaded from a file; private to one render, because an
-/// FT_Library must not be used from two threads at once.
-///
-/// Ownership: until `cairoFace()` succeeds, `deinit` frees the library (and with it the face).
-/// After that cairo owns them, and frees them through the font face's user data when it drops
-/// its last reference; cairo may keep a face cached after we destroy our reference, so the
-/// face must not be freed any earlier.
-private final class FreeTypeFont {
-    let path: String
-    let library: FT_Library
-    let face: FT_Face
-    private var ownedByCairo = false
-
-    init(path: String) throws {
-        self.path = path
-        var lib: FT_Library?
-        guard FT_Init_FreeType(&lib) == 0, let lib else {
-            throw DIPError.io(path: path, reason: "FreeType could not start (out of memory?)")
-        }
-        var face: FT_Face?
-        let error = FT_New_Face(lib, path, 0, &face)
-        guard error == 0, let face else {
-            FT_Done_FreeType(lib)
-            if !FileManager.default.isReadableFile(atPath: path) {
-                throw DIPError.io(path: path, reason: "cannot open the font file (check the path, or pass --font)")
-            }
-            throw DIPError.badFile(path: path, reason: "not a font FreeType can read (FreeType error \(error)); give a TrueType or OpenType file such as fonts/FreeSansBold.ttf")
-        }
-        guard face.pointee.face_flags & FT_Long(FT_FACE_FLAG_SCALABLE) != 0 else {
-            FT_Done_FreeType(lib)
-            throw DIPError.badFile(path: path, reason: "is a bitmap font; text masks need a scalable (TrueType or OpenType) font")
-        }
-        self.library = lib
-        self.face = face
-    }
-
-    deinit {
-        if !ownedByCairo { FT_Done_FreeType(library) }
-    }
-
+/// Text layout for masks, measured in FreeType alone.
+private extension FreeTypeFace {
     /// Baseline and ink box of a stamp, from unhinted FreeType metrics.
     func layout(_ stamp: TextStamp) throws -> (baseline: Double, box: TextBox) {
         guard !stamp.text.isEmpty else {
@@ -271,21 +232,5 @@ private final class FreeTypeFont {
         box.minY += baseline
         box.maxY += baseline
         return (baseline, box)
-    }
-
-    /// A cairo font face for this FreeType face; cairo takes over freeing the FreeType objects.
-    func cairoFace() throws -> OpaquePointer {
-        guard let cairoFace = cairo_ft_font_face_create_for_ft_face(face, Int32(FT_LOAD_NO_HINTING)) else {
-            throw DIPError.badFile(path: path, reason: "cairo cannot use this font")
-        }
-        let status = cairo_font_face_set_user_data(cairoFace, freeTypeLibraryKey, UnsafeMutableRawPointer(library)) { library in
-            if let library { FT_Done_FreeType(OpaquePointer(library)) }
-        }
-        guard status == CAIRO_STATUS_SUCCESS else {
-            cairo_font_face_destroy(cairoFace)
-            throw DIPError.badFile(path: path, reason: "cairo cannot use this font (\(TextMask.cairoMessage(status)))")
-        }
-        ownedByCairo = true
-        return cairoFace
     }
 }

@@ -80,7 +80,10 @@ public final class Canvas {
         self.width = width
         self.height = height
         let path = try fontPath ?? FontDirectory.locate(Self.labelFontFile)
-        face = try LabelFont.cairoFace(path: path)
+        // Load flags 0: FreeType's default hinting, as figures have always been drawn (text
+        // masks turn hinting off to match PIL; labels need no such match).
+        let hint = "set \(FontDirectory.environmentVariable) to the project's fonts/ folder"
+        face = try FreeTypeFace(path: path, missingHint: hint, notAFontHint: hint).cairoFace(loadFlags: 0)
         surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32((width * scale).rounded(.up)),
                                              Int32((height * scale).rounded(.up)))
         cr = cairo_create(surface)
@@ -254,40 +257,5 @@ public enum DataURI {
     /// `data:image/png;base64,...` for PNG bytes.
     public static func png(_ bytes: [UInt8]) -> String {
         "data:image/png;base64," + Data(bytes).base64EncodedString()
-    }
-}
-
-/// The key under which a label font face keeps its FreeType library (compared by address).
-nonisolated(unsafe) private let labelLibraryKey = UnsafeMutablePointer<cairo_user_data_key_t>.allocate(capacity: 1)
-
-/// Loads a font file through FreeType into a cairo font face that owns the FreeType objects,
-/// so that labels are drawn with the project's font file on every machine.
-enum LabelFont {
-    /// A cairo font face for the font file at `path`; the caller destroys it.
-    static func cairoFace(path: String) throws -> OpaquePointer {
-        var lib: FT_Library?
-        guard FT_Init_FreeType(&lib) == 0, let lib else {
-            throw DIPError.io(path: path, reason: "FreeType could not start (out of memory?)")
-        }
-        var face: FT_Face?
-        let error = FT_New_Face(lib, path, 0, &face)
-        guard error == 0, let face else {
-            FT_Done_FreeType(lib)
-            throw DIPError.badFile(path: path, reason: "not a font FreeType can read (error \(error)); set \(FontDirectory.environmentVariable) to the project's fonts/ folder")
-        }
-        guard let cairoFace = cairo_ft_font_face_create_for_ft_face(face, 0) else {
-            FT_Done_FreeType(lib)
-            throw DIPError.badFile(path: path, reason: "cairo cannot use this font")
-        }
-        // cairo may cache the face past our last reference, so it frees FreeType when it drops it.
-        let status = cairo_font_face_set_user_data(cairoFace, labelLibraryKey, UnsafeMutableRawPointer(lib)) { library in
-            if let library { FT_Done_FreeType(OpaquePointer(library)) }
-        }
-        guard status == CAIRO_STATUS_SUCCESS else {
-            cairo_font_face_destroy(cairoFace)
-            FT_Done_FreeType(lib)
-            throw DIPError.badFile(path: path, reason: "cairo cannot use this font")
-        }
-        return cairoFace
     }
 }

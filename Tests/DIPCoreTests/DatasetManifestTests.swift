@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -5,13 +6,9 @@ import Testing
 import Glibc
 #endif
 
-/// The shared test images: `DIP_DATA`, else `<package root>/../shared/data`.
-private let sharedData: String = {
-    if let env = ProcessInfo.processInfo.environment["DIP_DATA"], !env.isEmpty { return env }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data").path
-}()
-private let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/PROVENANCE.md")
+/// The shared test images; the tests that read them run when PROVENANCE.md is there.
+private let sharedData = SharedTestData.folder
+private let haveSharedData = SharedTestData.file("PROVENANCE.md") != nil
 
 /// A fresh empty directory under the system temporary folder.
 private func temporaryDirectory() throws -> String {

@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -100,9 +101,9 @@ struct ImageTransformTests {
     // Pillow 13.0.0: np.array(Image.open("bm3d/house.png").resize((512, 512), Image.BICUBIC)),
     // flat = a.astype(np.int64).reshape(-1); sum and (flat * (np.arange(flat.size) % 251 + 1)).sum().
     @Test("house.png upscaled 256 -> 512 as the seed report did matches Pillow's checksums",
-          .enabled(if: ImagingTestData.shared("bm3d/house.png") != nil, "shared data absent"))
+          .enabled(if: SharedTestData.file("bm3d/house.png") != nil, "shared data absent"))
     func houseUpscale() throws {
-        let house = try PNGCodec.read(ImagingTestData.shared("bm3d/house.png")!).image
+        let house = try PNGCodec.read(SharedTestData.file("bm3d/house.png")!).image
         let big = house.resizedLikePillow(height: 512, width: 512)
         let l = levels(big)
         var weighted = 0

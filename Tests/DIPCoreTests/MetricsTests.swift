@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -147,19 +148,12 @@ struct MetricsTests {
     }
 
     @Test("Real images: the two Lena 512 versions score as skimage scores them",
-          .enabled(if: FileManager.default.fileExists(atPath: metricsSharedData + "/bm3d/lena.png"), "no shared data folder"))
+          .enabled(if: SharedTestData.file("bm3d/lena.png") != nil, "no shared data folder"))
     func realImages() throws {
         // PIL: np.array(Image.open(p)).astype(np.float32) / 255., then the calls above (float64 for SSIM).
-        let a = try PNGCodec.read(metricsSharedData + "/bm3d/lena.png").image
-        let b = try PNGCodec.read(metricsSharedData + "/seed-report/lena.png").image
+        let a = try PNGCodec.read(SharedTestData.folder + "/bm3d/lena.png").image
+        let b = try PNGCodec.read(SharedTestData.folder + "/seed-report/lena.png").image
         #expect(abs(try Metrics.psnr(a, b) - 50.11687495619913) < 1e-9)
         #expect(abs(try Metrics.ssim(a, b) - 0.9969991833463525) < 1e-10)
     }
 }
-
-/// The shared test images: `DIP_DATA`, else `<package root>/../shared/data`.
-let metricsSharedData: String = {
-    if let env = ProcessInfo.processInfo.environment["DIP_DATA"], !env.isEmpty { return env }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data").path
-}()

@@ -1,29 +1,14 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
 
-/// Where the imaging tests find their files.
+/// Where the imaging tests find their files (the shared images: `SharedTestData`).
 enum ImagingTestData {
-    /// The package root, two folders above this file's folder.
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// The committed PNG fixtures (written by Fixtures/png/make_fixtures.py).
     static func fixture(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/png/\(name)").path
-    }
-
-    /// The shared test images: `DIP_DATA` if set, else <package root>/../shared/data.
-    static let sharedData: String = {
-        if let env = ProcessInfo.processInfo.environment["DIP_DATA"], !env.isEmpty { return env }
-        return packageRoot.appendingPathComponent("../shared/data").standardized.path
-    }()
-
-    /// A shared image's path, or nil when the data folder does not have it.
-    static func shared(_ relative: String) -> String? {
-        let path = sharedData + "/" + relative
-        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
     /// A fresh empty folder under the system's temporary directory.
@@ -304,18 +289,18 @@ struct PNGCodecTests {
     //   flat = a.reshape(-1); sum = flat.sum(); weighted = (flat * (np.arange(flat.size) % 251 + 1)).sum()
     // with mode 'RGB' for both files below.
     @Test("The seed report's palette cameraman reads as Pillow's RGB conversion",
-          .enabled(if: ImagingTestData.shared("seed-report/cameraman.png") != nil, "shared data absent"))
+          .enabled(if: SharedTestData.file("seed-report/cameraman.png") != nil, "shared data absent"))
     func sharedCameraman() throws {
-        let decoded = try PNGCodec.read(ImagingTestData.shared("seed-report/cameraman.png")!)
+        let decoded = try PNGCodec.read(SharedTestData.file("seed-report/cameraman.png")!)
         #expect(decoded.sourceFormat == "8-bit palette")
         #expect(decoded.droppedAlpha == false)
         #expect(Self.checksums(decoded.image) == Checksums(channels: 3, height: 512, width: 512, sum: 92_772_213, weighted: 11_685_505_230))
     }
 
     @Test("Lena (colour) reads as Pillow reads it",
-          .enabled(if: ImagingTestData.shared("bm3d/lenacolor.png") != nil, "shared data absent"))
+          .enabled(if: SharedTestData.file("bm3d/lenacolor.png") != nil, "shared data absent"))
     func sharedLena() throws {
-        let decoded = try PNGCodec.read(ImagingTestData.shared("bm3d/lenacolor.png")!)
+        let decoded = try PNGCodec.read(SharedTestData.file("bm3d/lenacolor.png")!)
         #expect(decoded.sourceFormat == "8-bit RGB")
         #expect(Self.checksums(decoded.image) == Checksums(channels: 3, height: 512, width: 512, sum: 100_842_898, weighted: 12_704_785_742))
     }

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPEngine
@@ -27,14 +28,6 @@ private func tinyConfig(iterations: Int, lr: Double = 0.01, outputChannels: Int 
     c.psnrEvery = 5
     return c
 }
-
-/// The shared test images, when present: DIP_DATA, else ../shared/data beside the package.
-let sharedData: String? = {
-    let env = ProcessInfo.processInfo.environment["DIP_DATA"]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidate = env ?? root.deletingLastPathComponent().appendingPathComponent("shared/data").path
-    return FileManager.default.fileExists(atPath: candidate + "/bm3d/barbara.png") ? candidate : nil
-}()
 
 @Suite("The fit loop")
 struct FitTests {
@@ -77,9 +70,9 @@ struct FitTests {
     }
 
     @Test("on a 64x64 crop of Barbara with half the pixels missing, 300 iterations gain many dB",
-          .enabled(if: sharedData != nil))
+          .enabled(if: SharedTestData.file("bm3d/barbara.png") != nil))
     func learnsBarbara() throws {
-        let full = try PNGCodec.read(sharedData! + "/bm3d/barbara.png").image
+        let full = try PNGCodec.read(SharedTestData.file("bm3d/barbara.png")!).image
         let img = full.cropped(top: 300, left: 40, height: 64, width: 64)
         let mask = try BernoulliMask.make(channels: 1, height: 64, width: 64, keepFraction: 0.5, seed: 0)
         let p = try FitProblem(image: img, mask: mask)

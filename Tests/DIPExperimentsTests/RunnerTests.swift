@@ -1,16 +1,12 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
 
-/// The shared test images: DIP_DATA, else ../shared/data beside the package.
-let experimentData: String? = {
-    let env = ProcessInfo.processInfo.environment["DIP_DATA"]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidate = env ?? root.deletingLastPathComponent().appendingPathComponent("shared/data").path
-    return FileManager.default.fileExists(atPath: candidate + "/bm3d/barbara.png") ? candidate : nil
-}()
+/// The shared test images, when present (barbara.png stands for the set).
+private let experimentData = SharedTestData.folder(holding: "bm3d/barbara.png")
 
 private func tempDir() -> String {
     let p = NSTemporaryDirectory() + "dip-runner-\(UUID().uuidString)"

@@ -1,16 +1,12 @@
 import DIPCore
 import DIPExperiments
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPReport
 
-/// The shared test images, when present: DIP_DATA, else ../shared/data beside the package.
-private let smokeData: String? = {
-    let env = ProcessInfo.processInfo.environment["DIP_DATA"]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidate = env ?? root.deletingLastPathComponent().appendingPathComponent("shared/data").path
-    return FileManager.default.fileExists(atPath: candidate + "/bm3d/barbara.png") ? candidate : nil
-}()
+/// The shared test images, when present (barbara.png stands for the set).
+private let smokeData = SharedTestData.folder(holding: "bm3d/barbara.png")
 
 @Suite("Report from a real smoke run")
 struct SmokeReportTests {
