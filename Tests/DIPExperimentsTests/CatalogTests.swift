@@ -1,7 +1,11 @@
 import DIPCore
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
+
+/// The library images the planning test reads.
+private let libraryData = SharedTestData.folder(holding: "dip-inpainting/library.png")
 
 @Suite("The catalog and users' catalog files")
 struct CatalogTests {
@@ -31,7 +35,7 @@ struct CatalogTests {
     }
 
     @Test("a user's experiment is planned like a built-in one, with its own run keys",
-          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+          .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func userExperimentPlans() throws {
         var mine = Catalog.experiments.first { $0.id == "library" }!
         mine.id = "my-library"
@@ -42,7 +46,7 @@ struct CatalogTests {
         let results = NSTemporaryDirectory() + "catalog-results-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: results) }
         let runner = Runner(store: try ResultStore(root: results),
-                            options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0, 1]))
+                            options: RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0, 1]))
         let plan = try runner.plan(selected)
         #expect(plan.runs.map(\.key.experiment) == ["my-library", "my-library"])
         #expect(plan.runs.map(\.key.seed) == [0, 1])
