@@ -80,9 +80,16 @@ public struct SafetensorsFile: Sendable, Equatable {
 
         /// An F32 entry holding `values` with `shape` (default: a vector).
         public init(float32 values: [Float], shape: [Int]? = nil) throws {
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(values.count * 4)
-            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            // The format is little-endian; on a little-endian host the floats' memory is the
+            // file's bytes, so one copy does (a checkpoint's history is gigabytes).
+            var bytes: [UInt8]
+            if UInt32(1).littleEndian == 1 {
+                bytes = values.withUnsafeBytes { Array($0) }
+            } else {
+                bytes = []
+                bytes.reserveCapacity(values.count * 4)
+                for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            }
             try self.init(dtype: .float32, shape: shape ?? [values.count], bytes: bytes)
         }
 
@@ -106,8 +113,18 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// The elements of an F32 entry.
         public func float32Values() throws -> [Float] {
             guard dtype == .float32 else { throw EngineError.weights("tensor is \(dtype.rawValue), expected F32") }
+            let count = elementCount
+            guard bytes.count == 4 * count else { throw EngineError.weights("F32 tensor \(shape) holds \(bytes.count) bytes, not \(4 * count)") }
+            if UInt32(1).littleEndian == 1 {
+                return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    bytes.withUnsafeBytes { raw in
+                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(4 * count)]))
+                    }
+                    initialized = count
+                }
+            }
             return bytes.withUnsafeBytes { raw in
-                (0..<elementCount).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
             }
         }
 
