@@ -121,6 +121,9 @@ replication, which did not, and what would settle the open ones?
 <section id="s7"><h2>7. Experiment 3: hyperparameters</h2>
 <p>Learning rate (Adam at 0.1, 0.01, 0.001) and optimiser (L-BFGS at 0.01) on kate.png with the text mask. The seed report found LR 0.001 best at 6001 iterations, 0.1 collapsing, and L-BFGS converging faster to a lower PSNR. For each curve, the picture at the bottom of its worst sudden drop is kept.</p>
 {{#experiment3}}{{> sweep}}{{/experiment3}}
+{{#otherExperiments}}<h3>Your own experiments</h3>
+<p class="note">Experiments of a catalog file (<code>dip-report run --catalog FILE</code>) whose group is not experiment2 or experiment3.</p>
+{{#sweeps}}{{> sweep}}{{/sweeps}}{{/otherExperiments}}
 </section>
 
 <section id="s8"><h2>8. Discussion</h2>

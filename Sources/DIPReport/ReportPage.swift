@@ -34,6 +34,9 @@ public struct ReportPage {
     public var experiment2: [SweepView]
     /// Section 7: optimiser and learning-rate runs.
     public var experiment3: [SweepView]
+    /// End of section 7: experiments of a user's catalog whose group is none of the report's
+    /// (groups experiment2 and experiment3 join those sections); nil when there are none.
+    public var otherExperiments: OtherExperimentsView?
     /// Section 8 as safe HTML.
     public var discussionHTML: String
     /// Where section 8 came from.
@@ -48,6 +51,12 @@ public struct ReportPage {
     public var provenance: [NameValue]
     /// Appendix B: every record.
     public var recordTable: TableView?
+}
+
+/// Users' experiments outside the report's groups, shown under their own heading.
+public struct OtherExperimentsView: Sendable {
+    /// One sweep per experiment.
+    public var sweeps: [SweepView]
 }
 
 /// A heading with preformatted text.

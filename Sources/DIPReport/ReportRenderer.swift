@@ -113,6 +113,7 @@ struct PageBuilder {
             textMask: try textMask(),
             experiment2: try ["width", "depth", "library"].compactMap { try sweep($0) } + userSweeps(group: "experiment2"),
             experiment3: try ["optimizers"].compactMap { try sweep($0) } + userSweeps(group: "experiment3"),
+            otherExperiments: try otherExperiments(),
             discussionHTML: "", discussionPath: "", conclusionHTML: "", conclusionPath: "",
             seedTable: seedGroups.isEmpty ? nil : TableView(id: "seed-spread", caption: "Final and best PSNR over seeds (dB)", ResultDiff.table(seedGroups),
                                                             note: "std is the sample standard deviation; it is empty for a single seed."),
@@ -351,9 +352,19 @@ struct PageBuilder {
         }
     }
 
-    func userSweeps(group: String) throws -> [SweepView] {
+    /// Users' experiments whose group is neither experiment2 nor experiment3 (nil when none).
+    func otherExperiments() throws -> OtherExperimentsView? {
+        let sweeps = try userSweeps { !["experiment2", "experiment3"].contains($0) }
+        return sweeps.isEmpty ? nil : OtherExperimentsView(sweeps: sweeps)
+    }
+
+    /// The experiments of users' catalogs in `group`, as sweeps, in the order their records sort.
+    func userSweeps(group: String) throws -> [SweepView] { try userSweeps { $0 == group } }
+
+    /// The experiments of users' catalogs whose group passes `include`.
+    func userSweeps(where include: (String) -> Bool) throws -> [SweepView] {
         let builtIn = Set(Catalog.experiments.map(\.id))
-        let ids = records.filter { $0.group == group && !builtIn.contains($0.key.experiment) }.map(\.key.experiment)
+        let ids = records.filter { include($0.group) && !builtIn.contains($0.key.experiment) }.map(\.key.experiment)
         var seen = Set<String>()
         return try ids.filter { seen.insert($0).inserted }.compactMap { try sweep($0) }
     }
@@ -399,7 +410,7 @@ struct PageBuilder {
                 }
             }
         }
-        let title = info?.title ?? runs[0].label
+        let title = info?.title ?? experiment
         let table = TableView(caption: "\(title): PSNR (dB)",
                               header: ["configuration", "best", "final", "best at iteration", "worst drop", "seed report", "ours best − seed report"],
                               rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records.")

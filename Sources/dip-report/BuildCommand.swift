@@ -40,12 +40,17 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var dataOptions: DataCommand.DataOptions
 
+    @Option(help: ArgumentHelp("Also run the experiments of this catalog file (see `dip-report run --print-catalog`); the page shows them with the rest.", valueName: "FILE"))
+    var catalog: String?
+
     func run() throws {
         var arguments = ["--profile", profile, "--results", results]
         if let seeds { arguments += ["--seeds", seeds] }
         if let jobs { arguments += ["--jobs", String(jobs)] }
         if let threads { arguments += ["--threads", String(threads)] }
         if let data = dataOptions.data { arguments += ["--data", data] }
+        // `run` without names runs the whole catalog, the file's experiments included.
+        if let catalog { arguments += ["--catalog", catalog] }
         // Through the command list, so `build` runs exactly what `dip-report run` would.
         guard DIPReportCommand.configuration.subcommands.contains(where: { $0.configuration.commandName == "run" }) else {
             throw ValidationError("this dip-report has no `run` command (the replication runner); render stored results with `dip-report render`")

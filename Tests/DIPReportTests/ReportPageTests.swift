@@ -37,6 +37,17 @@ struct ReportPageTests {
         }
     }
 
+    @Test("users' experiments appear: in section 6 or 7 by their group, else under 'Your own experiments' in section 7")
+    func userExperiments() throws {
+        let html = Self.rendered.html
+        let s6 = try #require(html.range(of: "<section id=\"s6\">")), s7 = try #require(html.range(of: "<section id=\"s7\">"))
+        let s8 = try #require(html.range(of: "<section id=\"s8\">"))
+        let section6 = html[s6.lowerBound..<s7.lowerBound], section7 = html[s7.lowerBound..<s8.lowerBound]
+        #expect(section6.contains("mine: PSNR (dB)"))
+        #expect(section7.contains("<h3>Your own experiments</h3>"))
+        #expect(section7.contains("my-masks: PSNR (dB)") && section7.contains("A user experiment (group my-study)."))
+    }
+
     @Test("Table 1 has the reference rows, our rows and the 13 images")
     func table1() throws {
         let html = Self.rendered.html

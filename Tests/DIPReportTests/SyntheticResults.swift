@@ -84,6 +84,7 @@ enum SyntheticResults {
                      network: SkipConfig.uniform(depth: 2, channels: 4, skip: 0, outputChannels: 1))
             try save(store, experiment: "optimizers", group: "experiment3", label: "Adam lr 0.01", image: "kate", seed: seed, offset: offset)
             try save(store, experiment: "mine", group: "experiment2", label: hostileLabel, image: hostileImage, seed: seed, offset: offset)
+            try save(store, experiment: "my-masks", group: "my-study", label: "Adam lr 0.02", image: "kate", seed: seed, offset: offset)
         }
         return store
     }
