@@ -15,8 +15,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
-        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
+        // Exact: the page's HTML depends on them, and its provenance names these versions
+        // (ReportRenderer.libraryVersions; a test keeps the two in step).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", exact: "0.6.0"),
     ],
     targets: [
         // System-library shims: a module map and a header each, nothing else.

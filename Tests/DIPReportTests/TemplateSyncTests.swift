@@ -28,3 +28,14 @@ struct TemplateSyncTests {
         _ = try ReportTemplates.library(files: EmbeddedTemplates.files)
     }
 }
+
+@Suite("Provenance")
+struct ProvenanceTests {
+    @Test("the library versions the page names are the ones Package.swift pins exactly")
+    func pinnedVersions() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let pins = manifest.matches(of: /github\.com\/[^\/"]+\/([^"]+)", exact: "([^"]+)"/).map { "\($0.1) \($0.2)" }
+        #expect(pins.joined(separator: ", ") == ReportRenderer.libraryVersions)
+    }
+}
