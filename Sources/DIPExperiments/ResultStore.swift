@@ -4,11 +4,12 @@ import Foundation
 /// The results folder: one JSON record per finished run with its PNGs beside it.
 ///
 /// Layout: `<root>/<experiment>/<image>/<hash>-s<seed>.json`, `...-s<seed>-<role>.png` for each
-/// `RunImage`, and `...-s<seed>.checkpoint` while a long run is in flight. The record is written
-/// last and atomically, so its presence means the run is complete; PNGs without a record are
-/// leftovers of an interrupted run and are overwritten by the next one. Files the store did not
-/// write (foreign JSON, damaged records, newer schema versions) are reported by `scan()` and never
-/// touched.
+/// `RunImage`, and `...-s<seed>.checkpoint` (with `.checkpoint.json`, `.checkpoint-drop.png` and
+/// `.checkpoint.lbfgs/`) while a long run is in flight; docs/results.md describes every file and
+/// field. The record is written last and atomically, so its presence means the run is complete;
+/// PNGs without a record are leftovers of an interrupted run and are overwritten by the next one.
+/// Files the store did not write (foreign JSON, damaged records, newer schema versions) are
+/// reported by `scan()` and never touched.
 public struct ResultStore: Sendable {
     /// The results folder.
     public let root: String
@@ -58,6 +59,10 @@ public struct ResultStore: Sendable {
         (folder(for: key) as NSString).appendingPathComponent(Self.stem(key) + ".checkpoint")
     }
 
+    /// The ending of a checkpoint's side state (`<stem>.checkpoint.json`: the runner's wall time,
+    /// resume count and drop iteration). It is JSON but no record, so `scan()` passes over it.
+    public static let checkpointStateSuffix = ".checkpoint.json"
+
     /// Whether a record file exists for the key (valid or not: a damaged one is not run over).
     public func hasRecordFile(_ key: RunKey) -> Bool {
         FileManager.default.fileExists(atPath: recordPath(for: key))
@@ -72,18 +77,37 @@ public struct ResultStore: Sendable {
 
     /// Stores a finished run: the pictures first, then the record (atomically), so a crash in
     /// between leaves no record and the run is simply redone. `force` replaces an existing record.
+    /// Every failure to write is a `DIPError.io` naming the file; a picture that cannot be encoded
+    /// (NaN samples) is a `DIPError.invalidValue`, so callers can tell a full disk from bad data.
+    /// When a new run cannot be stored, the pictures this call wrote are removed again: on a full
+    /// disk they would hold on to the space, and without a record nothing reads them.
     public func save(_ record: RunRecord, images: [RunImage: Image], force: Bool = false) throws {
         let key = record.key
         let path = recordPath(for: key)
-        if !force, FileManager.default.fileExists(atPath: path) {
+        let replacing = FileManager.default.fileExists(atPath: path)
+        if !force, replacing {
             throw DIPError.io(path: path, reason: "a record already exists; use --force to run it again")
         }
-        try createFolder(folder(for: key))
-        for (role, image) in images {
-            let bytes = try PNGCodec.encode(image)
-            try AtomicFile.write(bytes, to: imagePath(for: key, role))
+        // Encoded before anything is written: bad data then leaves the folder as it was. Written
+        // in the roles' order, so a failure always strikes at the same point.
+        let pictures = try RunImage.allCases.compactMap { role in
+            try images[role].map { (imagePath(for: key, role), try PNGCodec.encode($0)) }
         }
-        try AtomicFile.write(try record.encoded(), to: path)
+        let json = try record.encoded()
+        try createFolder(folder(for: key))
+        var written: [String] = []
+        do {
+            for (picture, bytes) in pictures {
+                try AtomicFile.write(bytes, to: picture)
+                written.append(picture)
+            }
+            try AtomicFile.write(json, to: path)
+        } catch {
+            // A replaced record's old pictures are overwritten already; removing the new ones
+            // would only leave the old record without its pictures.
+            if !replacing { for p in written { try? FileManager.default.removeItem(atPath: p) } }
+            throw error
+        }
     }
 
     /// Reads one of a record's pictures.
@@ -115,14 +139,15 @@ public struct ResultStore: Sendable {
     }
 
     /// Reads every record under the root; damaged or foreign JSON files become problems (and stay
-    /// where they are). PNGs, checkpoints and other files are ignored.
+    /// where they are). PNGs, checkpoints (their `.checkpoint.json` side state included) and
+    /// other files are ignored.
     public func scan() -> Scan {
         var records: [RunRecord] = []
         var problems: [Problem] = []
         guard let walker = FileManager.default.enumerator(atPath: root) else { return Scan(records: [], problems: []) }
         var paths: [String] = []
         while let rel = walker.nextObject() as? String {
-            if rel.hasSuffix(".json") { paths.append(rel) }
+            if rel.hasSuffix(".json"), !rel.hasSuffix(Self.checkpointStateSuffix) { paths.append(rel) }
         }
         for rel in paths.sorted() {
             let path = (root as NSString).appendingPathComponent(rel)
@@ -153,9 +178,10 @@ public struct ResultStore: Sendable {
         scan().records.filter { $0.key.experiment == experiment }
     }
 
+    /// Creates a run's folder; the error says what failed, and the runner adds what to do.
     private func createFolder(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw DIPError.io(path: path, reason: "cannot create the folder (\(error.localizedDescription)); is the disk full or read-only?")
+            throw DIPError.io(path: path, reason: "cannot create the folder (\(error.localizedDescription))")
         }
     }
 }

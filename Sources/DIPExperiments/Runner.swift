@@ -527,8 +527,11 @@ public final class Runner: @unchecked Sendable {
     }
 
     private func save(_ record: RunRecord, _ images: [RunImage: Image]) throws {
-        do { try store.save(record, images: images, force: options.force) } catch {
-            throw StoreWriteError(message: "cannot store \(record.key): \(error); nothing finished before it is lost — free some space and run again")
+        // Only a failed write stops the whole execution; a picture that cannot be encoded (NaN)
+        // fails this run alone, and is no reason to suspect the disk.
+        do { try store.save(record, images: images, force: options.force) } catch let error as DIPError {
+            guard case .io = error else { throw error }
+            throw StoreWriteError(message: "cannot store \(record.key): \(error); is the disk full? Finished runs are safe")
         }
     }
 }
