@@ -634,6 +634,11 @@ public struct FitCheckpoint: Sendable {
     public var timings: FitTimings
     /// An L-BFGS fit's optimizer state (nil for Adam, whose state is in the adam fields).
     public var lbfgs: LBFGS.State?
+    /// The caller's own state, saved in the same file so that it can never disagree with the
+    /// fit's (e.g. the runner's wall time and the picture at the worst drop so far).
+    public var attachments: [String: String] = [:]
+    /// The caller's pictures, saved in the same file.
+    public var attachedImages: [String: Image] = [:]
 
     /// Creates a checkpoint.
     public init(config: FitConfig, seed: UInt64, step: Int, counter: Int, tensors: [(key: String, values: [Float])],
@@ -749,6 +754,10 @@ public struct FitCheckpoint: Sendable {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var file = SafetensorsFile(metadata: ["state": String(decoding: try encoder.encode(state), as: UTF8.self)])
+        for (name, text) in attachments { file.metadata["attachment." + name] = text }
+        for (name, image) in attachedImages {
+            file.tensors["attached." + name] = try .init(float32: image.pixels, shape: [image.channels, image.height, image.width])
+        }
         for (i, t) in tensors.enumerated() { file.tensors["net.\(i)"] = try .init(float32: t.values) }
         for (i, m) in adamFirst.enumerated() { file.tensors["adam.m.\(i)"] = try .init(float32: m) }
         for (i, v) in adamSecond.enumerated() { file.tensors["adam.v.\(i)"] = try .init(float32: v) }
@@ -802,7 +811,7 @@ public struct FitCheckpoint: Sendable {
                                 iteration: l.iteration, evaluations: l.evaluations, initialLoss: l.initialLoss,
                                 loss: l.loss, gradient: try floats("lbfgs.gradient"))
         }
-        return FitCheckpoint(config: state.config, seed: state.seed, step: state.step, counter: state.counter,
+        var checkpoint = FitCheckpoint(config: state.config, seed: state.seed, step: state.step, counter: state.counter,
                              tensors: try state.tensorKeys.enumerated().map { ($0.element, try floats("net.\($0.offset)")) },
                              adamFirst: try (0..<state.moments).map { try floats("adam.m.\($0)") },
                              adamSecond: try (0..<state.moments).map { try floats("adam.v.\($0)") },
@@ -811,6 +820,15 @@ public struct FitCheckpoint: Sendable {
                              backtrackPSNR: state.backtrackPSNR, curve: state.curve, losses: state.losses,
                              backtracks: state.backtracks, best: best, lastPSNR: state.lastPSNR, timings: state.timings,
                              lbfgs: lbfgs)
+        for (key, text) in file.metadata where key.hasPrefix("attachment.") {
+            checkpoint.attachments[String(key.dropFirst("attachment.".count))] = text
+        }
+        for (key, e) in file.tensors where key.hasPrefix("attached.") {
+            guard e.shape.count == 3 else { throw EngineError.weights("\(path): attached picture '\(key)' is not C x H x W; delete it to start afresh") }
+            checkpoint.attachedImages[String(key.dropFirst("attached.".count))] =
+                Image(channels: e.shape[0], height: e.shape[1], width: e.shape[2], pixels: try e.float32Values())
+        }
+        return checkpoint
     }
 }
 

@@ -59,8 +59,9 @@ public struct ResultStore: Sendable {
         (folder(for: key) as NSString).appendingPathComponent(Self.stem(key) + ".checkpoint")
     }
 
-    /// The ending of a checkpoint's side state (`<stem>.checkpoint.json`: the runner's wall time,
-    /// resume count and drop iteration). It is JSON but no record, so `scan()` passes over it.
+    /// The ending of an older dip-report's checkpoint side state (`<stem>.checkpoint.json`; the
+    /// runner's state now lives inside the checkpoint). It is JSON but no record, so `scan()`
+    /// passes over one left in a results folder.
     public static let checkpointStateSuffix = ".checkpoint.json"
 
     /// Whether a record file exists for the key (valid or not: a damaged one is not run over).

@@ -327,6 +327,9 @@ public final class Runner: @unchecked Sendable {
     private enum Outcome { case stored(RunStatus), interrupted, failed, fatal(String) }
 
     /// The runner's own part of a checkpoint: what the engine's checkpoint does not hold.
+    /// The checkpoint attachment holding SideState (JSON), and the one holding the drop picture.
+    static let sideStateAttachment = "runner", dropAttachment = "drop"
+
     private struct SideState: Codable {
         var wallSeconds: Double
         var resumes: Int
@@ -394,15 +397,20 @@ public final class Runner: @unchecked Sendable {
         let problem = try FitProblem(image: img.image, mask: mask.mask)
         let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
         let ckPath = store.checkpointPath(for: run.key)
-        let sidePath = ckPath + ".json", dropPath = ckPath + "-drop.png"
+        // Files of checkpoints written before the runner's state moved into the checkpoint.
+        let legacy = [ckPath + ".json", ckPath + "-drop.png"]
         var checkpoint: FitCheckpoint?
         var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil)
         var dropImage: Image?
         if !options.force, FileManager.default.fileExists(atPath: ckPath) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
-                let s = try JSONDecoder().decode(SideState.self, from: Data(contentsOf: URL(fileURLWithPath: sidePath)))
-                if s.dropIteration != nil { dropImage = try PNGCodec.read(dropPath).image }
+                guard let json = ck.attachments[Self.sideStateAttachment] else {
+                    throw DIPError.badFile(path: ckPath, reason: "holds no runner state (written by an older dip-report)")
+                }
+                let s = try JSONDecoder().decode(SideState.self, from: Data(json.utf8))
+                // Absent when the fit never caught the picture, as an uninterrupted run would be.
+                if s.dropIteration != nil { dropImage = ck.attachedImages[Self.dropAttachment] }
                 checkpoint = ck
                 side = s
                 side.resumes += 1
@@ -425,16 +433,18 @@ public final class Runner: @unchecked Sendable {
         let result = try fitter.run(
             resumingFrom: checkpoint,
             checkpoints: options.checkpoints,
-            onCheckpoint: { ck in
+            onCheckpoint: { fitState in
+                // The runner's state rides in the same file, so the two can never disagree.
+                var ck = fitState
+                var s = side
+                s.wallSeconds += Date().timeIntervalSince(started)
+                s.dropIteration = run.spec.keepWorstDrop ? Self.worstDrop(ck.curve)?.iteration : nil
                 do {
+                    ck.attachments[Self.sideStateAttachment] = String(decoding: try JSONEncoder().encode(s), as: UTF8.self)
+                    if s.dropIteration != nil, let dropImage { ck.attachedImages[Self.dropAttachment] = dropImage }
                     try writer.write(ck)
-                    if let dropImage, run.spec.keepWorstDrop { try PNGCodec.write(dropImage, to: dropPath) }
-                    var s = side
-                    s.wallSeconds += Date().timeIntervalSince(started)
-                    s.dropIteration = run.spec.keepWorstDrop ? Self.worstDrop(ck.curve)?.iteration : nil
-                    try AtomicFile.write(try JSONEncoder().encode(s), to: sidePath)
                 } catch {
-                    throw StoreWriteError(message: "cannot write the checkpoint \(ckPath): \(error); is the disk full? Finished runs are safe")
+                    throw StoreWriteError(message: "cannot write the checkpoint: \(error); is the disk full? Finished runs are safe")
                 }
                 events(.checkpointed(key: run.key, iteration: ck.step))
             },
@@ -470,8 +480,10 @@ public final class Runner: @unchecked Sendable {
         var best: Scores?
         if let b = result.best { best = try scores(b.image, img.image, mask.mask) }
         let drop = run.spec.keepWorstDrop ? Self.worstDrop(result.curve) : nil
-        var images: [RunImage: Image] = [.final: result.finalImage, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask),
-                                         .clean: img.image]
+        // A diverged fit's final picture may hold NaN: no PNG can show it, the record says why.
+        let finalIsFinite = result.finalImage.pixels.allSatisfy { $0.isFinite }
+        var images: [RunImage: Image] = [.mask: mask.mask, .corrupted: img.image.masked(by: mask.mask), .clean: img.image]
+        if finalIsFinite { images[.final] = result.finalImage }
         if let b = result.best { images[.best] = b.image }
         if drop != nil, let dropImage { images[.drop] = dropImage }
         let record = try makeRecord(run, img: img, mask: mask, status: status, stoppedAt: stoppedAt,
@@ -479,10 +491,10 @@ public final class Runner: @unchecked Sendable {
                                     backtracks: result.backtracks, final: final, best: best,
                                     bestIteration: result.best?.iteration, drop: drop, timings: result.timings,
                                     wall: side.wallSeconds + Date().timeIntervalSince(started), resumes: side.resumes,
-                                    hasBest: result.best != nil, hasDrop: images[.drop] != nil)
+                                    hasBest: result.best != nil, hasDrop: images[.drop] != nil, hasFinal: finalIsFinite)
         try save(record, images)
         try? FitCheckpointWriter.remove(at: ckPath)
-        for p in [sidePath, dropPath] { try? FileManager.default.removeItem(atPath: p) }
+        for p in legacy { try? FileManager.default.removeItem(atPath: p) }
         events(.finished(run, record))
         return .stored(status)
     }
@@ -508,9 +520,11 @@ public final class Runner: @unchecked Sendable {
     private func makeRecord(_ run: PlannedRun, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
                             status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint], losses: [Double],
                             backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?, drop: WorstDrop?,
-                            timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool) throws -> RunRecord {
+                            timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool,
+                            hasFinal: Bool = true) throws -> RunRecord {
         var names: [RunImage: String] = [:]
-        var roles: [RunImage] = [.final, .mask, .corrupted, .clean]
+        var roles: [RunImage] = [.mask, .corrupted, .clean]
+        if hasFinal { roles.insert(.final, at: 0) }
         if hasBest { roles.append(.best) }
         if hasDrop { roles.append(.drop) }
         for r in roles { names[r] = ResultStore.imageFileName(run.key, r) }

@@ -48,9 +48,14 @@ struct FitCheckpointTests {
         #expect(first.status == .cancelled(iteration: 13))
         let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try #require(saved).write(to: path)
+        var withExtras = try #require(saved)
+        withExtras.attachments["runner"] = "{\"wallSeconds\":1.5}"
+        let picture = Image(channels: 1, height: 2, width: 3, pixels: [0, 0.25, 0.5, 0.75, 1, Float.ulpOfOne])
+        withExtras.attachedImages["drop"] = picture
+        try withExtras.write(to: path)
         let loaded = try FitCheckpoint.read(from: path)
         #expect(loaded.step == 13)
+        #expect(loaded.attachments == ["runner": "{\"wallSeconds\":1.5}"] && loaded.attachedImages["drop"] == picture)
         let resumed = try Fitter(problem: p, config: c, seed: 5, backend: backend).run(resumingFrom: loaded)
         #expect(!whole.backtracks.isEmpty)
         expectSame(whole, resumed)

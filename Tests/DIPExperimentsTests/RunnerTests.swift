@@ -124,6 +124,26 @@ struct RunnerTests {
         #expect(!FileManager.default.fileExists(atPath: FitCheckpointWriter.historyDirectory(for: parted.checkpointPath(for: r2.key))))
     }
 
+    @Test("a fit that diverges is stored as diverged, without a final picture it cannot show",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func divergedIsStored() throws {
+        var exp = Catalog.experiments.first { $0.id == "optimizers" }!
+        exp.id = "blow-up"
+        guard case var .dip(config) = exp.runs[0].method else { Issue.record("not a DIP run"); return }
+        config.optimizer = .adam(learningRate: 1e30)
+        exp.runs = [exp.runs[0]]
+        exp.runs[0].method = .dip(config)
+        let store = try ResultStore(root: tempDir())
+        let runner = Runner(store: store, options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0],
+                                                                 jobs: 1, threadsPerJob: 1))
+        let summary = runner.execute(try runner.plan([exp]), events: { _ in })
+        #expect(summary.failed == 0 && !summary.stoppedEarly, "\(summary)")
+        let record = try #require(store.scan().records.first)
+        #expect(record.status == .diverged && summary.diverged == 1)
+        #expect(record.final == nil && record.images[.final] == nil)
+        for role in record.images.keys { _ = try store.loadImage(role, of: record) }
+    }
+
     @Test("the configuration hash changes exactly when a numeric knob changes")
     func hash() throws {
         let spec = Catalog.experiments.first { $0.id == "table1-paper" }!.runs[0]
