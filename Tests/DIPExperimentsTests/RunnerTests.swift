@@ -6,7 +6,7 @@ import Testing
 @testable import DIPExperiments
 
 /// The shared test images, when present (barbara.png stands for the set).
-private let experimentData = SharedTestData.folder(holding: "bm3d/barbara.png")
+let experimentData = SharedTestData.folder(holding: "bm3d/barbara.png")
 
 private func tempDir() -> String {
     let p = NSTemporaryDirectory() + "dip-runner-\(UUID().uuidString)"
