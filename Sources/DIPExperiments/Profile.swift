@@ -30,8 +30,9 @@ public struct Profile: Sendable, Hashable, Codable {
     /// the network runs at and never above the image.
     public var crop: Int?
     /// Networks whose smallest input side exceeds this lose their deepest levels until they fit
-    /// (nil = never): only the smoke profile sets it, so its depth-8 runs take seconds, not minutes
-    /// (they then coincide with depth 6 and are stored once).
+    /// (nil = never): only the smoke profile sets it, at 512, the side the catalog's deepest
+    /// network needs (depth 8: 2^8 with a 2-pixel bottom level for reflection padding), so every
+    /// built-in configuration runs as itself while a user's deeper net cannot make it slow.
     public var maxSide: Int?
     /// Replaces the PSNR sampling interval (nil keeps the protocol's).
     public var psnrEvery: Int?
@@ -79,9 +80,9 @@ public struct Profile: Sendable, Hashable, Codable {
     /// The whole catalog in well under 2 minutes (tests and CI): it checks the plumbing, not the numbers.
     public static let smoke = Profile(
         name: "smoke",
-        summary: "8 iterations, channel counts c -> c^0.5 (128 -> 11, 32 input maps -> 6), images cropped to 64x64 around the holes (larger where a deep net needs it, at most 128x128: deeper nets lose levels), TV 30 iterations; seeds 0 and 1",
+        summary: "8 iterations, channel counts c -> c^0.5 (128 -> 11, 32 input maps -> 6), images cropped to 64x64 around the holes (larger where a deep net needs it: 512x512 for depth 8; a net needing more loses levels), TV 30 iterations; seeds 0 and 1",
         iterationScale: 0, minIterations: 8, maxIterations: 8, channelExponent: 0.5,
-        crop: 64, maxSide: 128, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
+        crop: 64, maxSide: 512, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
 
     /// The built-in profiles.
     public static let all = [paper, quick, smoke]

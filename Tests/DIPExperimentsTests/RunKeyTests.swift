@@ -13,4 +13,22 @@ struct RunKeyTests {
         #expect(try ConfigHash.of(base) != ConfigHash.of(other))
         #expect(try ConfigHash.of(base).count == 12)
     }
+
+    @Test("every profile keeps each built-in configuration itself: no sweep point merges with another, no net loses a level",
+          arguments: Profile.all.map(\.name))
+    func profilesKeepConfigurations(_ name: String) throws {
+        let profile = try Profile.named(name)
+        for experiment in Catalog.experiments {
+            let reduced = experiment.runs.map { run in
+                var r = profile.apply(run)
+                r.label = ""
+                return r
+            }
+            #expect(Set(reduced).count == experiment.runs.count, "\(experiment.id) under \(name)")
+            for (original, run) in zip(experiment.runs, reduced) {
+                guard case let .dip(a) = original.method, case let .dip(b) = run.method else { continue }
+                #expect(a.network.depth == b.network.depth, "\(experiment.id) \(original.label) under \(name)")
+            }
+        }
+    }
 }
