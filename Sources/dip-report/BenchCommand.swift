@@ -65,8 +65,10 @@ struct BenchCommand: ParsableCommand {
                                           "--threads", "\(threadCount)", "--iterations", "\(iterations)",
                                           "--conv", conv, "--json"]))
                 if peer {
+                    // PyTorch runs with the user's OpenMP settings, as they would run it.
                     rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
-                                              "--threads", "\(threadCount)", "--iters", "\(iterations)", "--json"]))
+                                              "--threads", "\(threadCount)", "--iters", "\(iterations)", "--json"],
+                                             environment: OpenMPWaitPolicy.userEnvironment(ProcessInfo.processInfo.environment)))
                 }
             }
         }
@@ -92,8 +94,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Runs a child benchmark process and decodes its one JSON line.
-    private func runChild(_ argv: [String]) throws -> BenchmarkResult {
+    private func runChild(_ argv: [String], environment: [String: String]? = nil) throws -> BenchmarkResult {
         let p = Process()
+        if let environment { p.environment = environment }
         p.executableURL = URL(fileURLWithPath: argv[0] == CommandLine.arguments[0]
                               ? (Bundle.main.executablePath ?? argv[0]) : argv[0])
         p.arguments = Array(argv.dropFirst())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPEngine
 
 /// The `dip-report` command: parses arguments and hands the work to the library targets.
 @main
@@ -9,4 +10,10 @@ struct DIPReportCommand: ParsableCommand {
         subcommands: [BuildCommand.self, RunCommand.self, RenderCommand.self, DiffCommand.self,
                       InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
                       PSNRCommand.self, DataCommand.self])
+
+    /// Restarts with a short OpenMP spin first (see `OpenMPWaitPolicy`), then parses and runs.
+    static func main() {
+        OpenMPWaitPolicy.relaunchIfNeeded()
+        main(nil)
+    }
 }
