@@ -68,9 +68,8 @@ public struct Profile: Sendable, Hashable, Codable {
         name: "paper", summary: "the protocols as written (dip-spec §4.2, §6): native sizes, full widths, full iteration counts",
         defaultSeeds: [0, 1, 2])
 
-    /// About 20 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
-    /// one thread; estimated from `run --dry-run` measurements, the depth sweep's 512x512 depth-8
-    /// runs being the largest part).
+    /// About 12 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
+    /// one thread: 11m59s measured; the depth sweep's depth-8 runs are the largest part).
     public static let quick = Profile(
         name: "quick",
         summary: "1/20 of the iterations (at least 200, at most 600), channel counts c -> c^0.75 (128 -> 38, 32 input maps -> 13), images cropped to 128x128 around the holes (larger where a deep net needs it), TV 300 iterations; one seed",

@@ -19,12 +19,12 @@ public struct RunnerOptions: Sendable {
     /// When long runs write a checkpoint.
     public var checkpoints: CheckpointSchedule
 
-    /// Creates options; `jobs`/`threads` default from the core count (see `defaultParallelism`).
+    /// Creates options; `jobs`/`threads` default from the cores and memory (see `defaultParallelism`).
     public init(dataDirectory: String, profile: Profile, seeds: [UInt64]? = nil, jobs: Int? = nil,
                 threadsPerJob: Int? = nil, force: Bool = false,
                 checkpoints: CheckpointSchedule = CheckpointSchedule(seconds: 300)) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let d = RunnerOptions.defaultParallelism(cores: cores)
+        let d = RunnerOptions.defaultParallelism(cores: cores, memoryBytes: ProcessInfo.processInfo.physicalMemory)
         self.dataDirectory = dataDirectory
         self.profile = profile
         self.seeds = seeds ?? profile.defaultSeeds
@@ -34,14 +34,19 @@ public struct RunnerOptions: Sendable {
         self.checkpoints = checkpoints
     }
 
-    /// One job per 4 cores, each with 4 threads (2 jobs of 2 threads below 8 cores would halve
-    /// oneDNN's per-run speed for little gain; on 2-4 cores, one job with every core). oneDNN's
-    /// convolutions scale well to about 4-8 threads on these small batch-1 tensors, so beyond
-    /// that running several fits at once uses the cores better.
-    public static func defaultParallelism(cores: Int) -> (jobs: Int, threads: Int) {
-        if cores < 8 { return (1, max(1, cores)) }
-        let jobs = cores / 4
-        return (jobs, cores / jobs)
+    /// Memory one run may need at the paper's sizes: the heaviest catalog runs (depth 8 with
+    /// skips and the text net at 512x512) peak at 3.7-3.8 GB, plus headroom.
+    public static let memoryPerJob: UInt64 = 6 << 30
+
+    /// As many jobs as cores, one thread each, while `memoryPerJob` fits in memory for each;
+    /// the cores left over are shared out as threads. Independent fits use the cores better
+    /// than threads inside one fit: on 2 cores the quick profile took 11m59s as 2 jobs x 1
+    /// thread against 20m17s as 1 job x 2 threads, and the paper's table1 net at 512x512 did
+    /// 18 % more iterations per second (BENCHMARKS.md).
+    public static func defaultParallelism(cores: Int, memoryBytes: UInt64) -> (jobs: Int, threads: Int) {
+        let cores = max(1, cores)
+        let jobs = max(1, min(cores, Int(min(memoryBytes / memoryPerJob, UInt64(Int.max)))))
+        return (jobs, max(1, cores / jobs))
     }
 }
 

@@ -12,7 +12,7 @@ struct BuildCommand: ParsableCommand {
             and jobs (it first prints what it will run and how long that will take here, and \
             skips every run already stored), then `dip-report render`. The default profile is \
             `paper`, the full replication (hours per image on a CPU); `quick` gives a complete \
-            report in about 20 minutes on a laptop, `smoke` checks the plumbing in a minute. \
+            report in about 12 minutes on 2 cores, `smoke` checks the plumbing in a minute. \
             Interrupted builds resume where they stopped.
 
             Examples:
@@ -26,10 +26,10 @@ struct BuildCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
     var seeds: String?
 
-    @Option(help: "Runs at once (default: 1 below 8 cores, else cores / 4).")
+    @Option(help: "Runs at once (default: one per core, one per 6 GiB of memory at most).")
     var jobs: Int?
 
-    @Option(help: "Threads per run (default: the runner's, from the core count).")
+    @Option(help: "Threads per run (default: cores / jobs).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))

@@ -18,7 +18,7 @@ struct RunCommand: ParsableCommand {
             Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers \
             (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
             --print-catalog` prints one to start from).
-            Profiles: paper (the protocols as written), quick (about 20 minutes on 2 cores), \
+            Profiles: paper (the protocols as written), quick (about 12 minutes on 2 cores), \
             smoke (under 2 minutes; checks the plumbing).
 
             Examples:
@@ -36,10 +36,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
     var seeds: String?
 
-    @Option(help: "Runs at once (default: 1 below 8 cores, else cores / 4).")
+    @Option(help: "Runs at once (default: one per core, one per 6 GiB of memory at most).")
     var jobs: Int?
 
-    @Option(help: "Threads per run (default: all cores below 8 cores, else cores / jobs).")
+    @Option(help: "Threads per run (default: cores / jobs).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))

@@ -32,3 +32,16 @@ struct RunKeyTests {
         }
     }
 }
+
+@Suite("Default parallelism")
+struct ParallelismTests {
+    @Test("one single-thread job per core while 6 GiB each fits; leftover cores become threads")
+    func defaults() {
+        let gib: UInt64 = 1 << 30
+        #expect(RunnerOptions.defaultParallelism(cores: 2, memoryBytes: 24 * gib) == (2, 1))
+        #expect(RunnerOptions.defaultParallelism(cores: 2, memoryBytes: 8 * gib) == (1, 2))
+        #expect(RunnerOptions.defaultParallelism(cores: 8, memoryBytes: 16 * gib) == (2, 4))
+        #expect(RunnerOptions.defaultParallelism(cores: 64, memoryBytes: 256 * gib) == (42, 1))
+        #expect(RunnerOptions.defaultParallelism(cores: 1, memoryBytes: 1 * gib) == (1, 1))
+    }
+}
