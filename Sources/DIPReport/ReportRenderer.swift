@@ -378,11 +378,24 @@ struct PageBuilder {
         var rows: [RowView] = []
         var series: [LineSeries] = []
         var outputs: [EmbeddedImage] = [], drops: [EmbeddedImage] = []
+        // A reduced profile crops each configuration to what its net needs, so a deep net may run
+        // on a larger window than its siblings: its numbers then do not compare pixel for pixel,
+        // and its row says on what it ran.
+        var usualSize: [String: ImageSize] = [:]
+        for img in images {
+            let sizes = runs.filter { $0.key.image == img }.map(\.size)
+            usualSize[img] = Dictionary(grouping: sizes) { $0 }.max { $0.value.count < $1.value.count }?.key
+        }
+        var otherWindow = false
         for (li, label) in labels.enumerated() {
             for img in images {
                 let group = runs.filter { $0.label == label && $0.key.image == img }.sorted { $0.key.seed < $1.key.seed }
                 guard !group.isEmpty else { continue }
-                let name = images.count > 1 ? "\(label), \(img)" : label
+                var name = images.count > 1 ? "\(label), \(img)" : label
+                if let usual = usualSize[img], group[0].size != usual {
+                    name += " (on \(group[0].size), the others \(usual))"
+                    otherWindow = true
+                }
                 let seedValue = Self.seedReportValue(experiment: experiment, label: label)
                 let best = Spread(group.compactMap { $0.best?.psnr })
                 var delta = CellView("–", cls: "na")
@@ -413,7 +426,8 @@ struct PageBuilder {
         let title = info?.title ?? experiment
         let table = TableView(caption: "\(title): PSNR (dB)",
                               header: ["configuration", "best", "final", "best at iteration", "worst drop", "seed report", "ours best − seed report"],
-                              rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records.")
+                              rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records."
+                                  + (otherWindow ? " A row marked \"on WxH\" ran on a larger window of the image than the others (its net needs that size under this profile's crops): its PSNR is over other pixels and does not compare directly." : ""))
         var plot: FigureView? = nil
         if !series.isEmpty {
             let p = LinePlot(title: "\(title): PSNR over iterations", xLabel: "iteration", yLabel: "PSNR (dB)", series: series,

@@ -18,7 +18,7 @@ struct RunCommand: ParsableCommand {
             Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers \
             (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
             --print-catalog` prints one to start from).
-            Profiles: paper (the protocols as written), quick (about 12 minutes on 2 cores), \
+            Profiles: paper (the protocols as written), quick (about 20 minutes on 2 cores), \
             smoke (under 2 minutes; checks the plumbing).
 
             Examples:

@@ -47,5 +47,8 @@ struct SmokeReportTests {
             #expect(ref.hasPrefix("data:image/png;base64,") || ref.hasPrefix("#"), "external reference \(ref.prefix(60))")
         }
         #expect(html.contains("Not comparable to the paper"))
+        // The smoke crops are 64x64 but depth 8 needs 512x512: its rows say they ran elsewhere.
+        #expect(html.contains("depth 8, skip (on 512x512, the others 64x64)"))
+        #expect(html.contains("ran on a larger window of the image than the others"))
     }
 }
