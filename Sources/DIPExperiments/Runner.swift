@@ -40,8 +40,8 @@ public struct RunnerOptions: Sendable {
 
     /// As many jobs as cores, one thread each, while `memoryPerJob` fits in memory for each;
     /// the cores left over are shared out as threads. Independent fits use the cores better
-    /// than threads inside one fit: on 2 cores the quick profile took 11m59s as 2 jobs x 1
-    /// thread against 20m17s as 1 job x 2 threads, and the paper's table1 net at 512x512 did
+    /// than threads inside one fit: on 2 cores the quick profile (1/20 of the iterations)
+    /// took 11m59s as 2 jobs x 1 thread against 20m17s as 1 job x 2 threads, and the paper's table1 net at 512x512 did
     /// 18 % more iterations per second (BENCHMARKS.md).
     public static func defaultParallelism(cores: Int, memoryBytes: UInt64) -> (jobs: Int, threads: Int) {
         let cores = max(1, cores)
