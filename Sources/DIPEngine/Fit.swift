@@ -226,6 +226,16 @@ public final class Fitter {
         return config.iterations
     }
 
+    /// Whether evaluation `iteration` of `total` samples PSNR: every `every`-th and the last.
+    public static func samplesPSNR(at iteration: Int, of total: Int, every: Int) -> Bool {
+        iteration % every == 0 || iteration == total - 1
+    }
+
+    /// Whether evaluation `iteration` is one where backtracking (when on) checks the fit.
+    public static func checksBacktracking(at iteration: Int, interval: Int?) -> Bool {
+        interval.map { iteration % $0 == 0 } ?? false
+    }
+
     /// Whether the network runs on a larger canvas than the image.
     public var isPadded: Bool { workingHeight != problem.image.height || workingWidth != problem.image.width }
 
@@ -312,9 +322,6 @@ public final class Fitter {
         var timings = FitTimings()
         let clock = ContinuousClock()
         let start = clock.now
-        func seconds(_ d: Duration) -> Double {
-            Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
         var lastPSNR: Double?
         let totalSteps = Fitter.plannedEvaluations(config)
         var priorSeconds = 0.0
@@ -340,8 +347,8 @@ public final class Fitter {
             let loss = try lossAndGradient(out)
             losses.append(loss)
             guard loss.isFinite else { throw Divergence(iteration: iteration) }
-            let sample = iteration % config.psnrEvery == 0 || iteration == totalSteps - 1
-            let checkBacktrack = config.backtracking.map { iteration % $0.interval == 0 } ?? false
+            let sample = Fitter.samplesPSNR(at: iteration, of: totalSteps, every: config.psnrEvery)
+            let checkBacktrack = Fitter.checksBacktracking(at: iteration, interval: config.backtracking?.interval)
             if sample || checkBacktrack {
                 let (point, img) = try measure(out, iteration: iteration, loss: loss)
                 if sample {
@@ -355,8 +362,8 @@ public final class Fitter {
                 backtrack = checkBacktrack && backtracker.shouldRestore(point.psnrKnown)
             }
             try network.backward(gradOutput: gradient)
-            timings.forward += seconds(t1 - t0)
-            timings.backward += seconds(clock.now - t1)
+            timings.forward += (t1 - t0).seconds
+            timings.backward += (clock.now - t1).seconds
             return loss
         }
 
@@ -380,7 +387,7 @@ public final class Fitter {
             var lastCheckpoint = clock.now
             func snapshot(_ step: Int) -> FitCheckpoint {
                 var t = timings
-                t.total = priorSeconds + seconds(clock.now - start)
+                t.total = priorSeconds + (clock.now - start).seconds
                 return FitCheckpoint(config: config, seed: seed, step: step, counter: counter,
                                      tensors: network.tensors.map { ($0.key, $0.value.array) },
                                      adamFirst: adam.firstMoments.map(\.array), adamSecond: adam.secondMoments.map(\.array),
@@ -407,12 +414,12 @@ public final class Fitter {
                 }
                 let t = clock.now
                 adam.step()
-                timings.optimizer += seconds(clock.now - t)
+                timings.optimizer += (clock.now - t).seconds
                 timings.iterations += 1
                 progress(FitProgress(iteration: step + 1, iterations: config.iterations, loss: loss,
-                                     psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                                     psnr: lastPSNR, elapsed: (clock.now - start).seconds))
                 if let schedule = checkpoints, step + 1 < config.iterations,
-                   schedule.isDue(iterations: step + 1, secondsSinceLast: seconds(clock.now - lastCheckpoint)) {
+                   schedule.isDue(iterations: step + 1, secondsSinceLast: (clock.now - lastCheckpoint).seconds) {
                     try onCheckpoint(snapshot(step + 1))
                     lastCheckpoint = clock.now
                 }
@@ -434,7 +441,7 @@ public final class Fitter {
             var lastCheckpoint = clock.now
             func snapshot(_ state: LBFGS.State) -> FitCheckpoint {
                 var t = timings
-                t.total = priorSeconds + seconds(clock.now - start)
+                t.total = priorSeconds + (clock.now - start).seconds
                 return FitCheckpoint(config: config, seed: seed, step: evaluations, counter: evaluations,
                                      tensors: network.tensors.map { ($0.key, $0.value.array) },
                                      adamFirst: [], adamSecond: [], adamSteps: 0, backtrackSaved: [],
@@ -453,7 +460,7 @@ public final class Fitter {
                         evaluations += 1
                         timings.iterations += 1
                         progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
-                                             psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                                             psnr: lastPSNR, elapsed: (clock.now - start).seconds))
                     }
                 }
                 let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
@@ -463,7 +470,7 @@ public final class Fitter {
                     evaluations += 1
                     timings.iterations += 1
                     progress(FitProgress(iteration: evaluations, iterations: totalSteps, loss: loss,
-                                         psnr: lastPSNR, elapsed: seconds(clock.now - start)))
+                                         psnr: lastPSNR, elapsed: (clock.now - start).seconds))
                     return (loss, LBFGS.flatten(params.map { $0.gradient! }))
                 }, beforeIteration: { state in
                     // Between iterations the state is whole: cancel or checkpoint here.
@@ -473,7 +480,7 @@ public final class Fitter {
                     }
                     let atResumePoint = resumed.map { $0.iteration == state.iteration } ?? false
                     if !atResumePoint, let schedule = checkpoints,
-                       schedule.isDue(iterations: evaluations, secondsSinceLast: seconds(clock.now - lastCheckpoint)) {
+                       schedule.isDue(iterations: evaluations, secondsSinceLast: (clock.now - lastCheckpoint).seconds) {
                         try onCheckpoint(snapshot(state))
                         lastCheckpoint = clock.now
                     }
@@ -493,8 +500,8 @@ public final class Fitter {
         }
         let out = try network.forward(zIt)
         let finalImage = image(from: out)
-        timings.forward += seconds(clock.now - t)
-        timings.total = priorSeconds + seconds(clock.now - start)
+        timings.forward += (clock.now - t).seconds
+        timings.total = priorSeconds + (clock.now - start).seconds
         var finalPSNR: Double?, finalHoles: Double?
         if problem.hasGroundTruth, finalImage.pixels.allSatisfy({ $0.isFinite }) {
             finalPSNR = try Metrics.psnr(finalImage, problem.image)

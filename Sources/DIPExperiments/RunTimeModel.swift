@@ -97,23 +97,16 @@ public struct RunTimeModel: Sendable, Hashable {
         tvSecondsPerValueIteration * Double(values * iterations) + finishingSeconds + finishingSecondsPerValue * Double(values)
     }
 
-    /// Evaluations among 0..<evaluations that the fit measures: every multiple of `psnrEvery`,
-    /// every multiple of the backtracking interval, and the last (Fitter's `evaluate`).
+    /// Evaluations among 0..<evaluations that the fit measures (a PSNR sample or a backtracking
+    /// check), by Fitter's own rules. Counting them one by one costs microseconds per run.
     public static func sampledEvaluations(_ evaluations: Int, psnrEvery: Int, backtrackingInterval: Int? = nil) -> Int {
-        guard evaluations > 0 else { return 0 }
-        func multiples(_ k: Int) -> Int { (evaluations + k - 1) / k }  // of k in 0..<evaluations
-        let p = max(1, psnrEvery)
-        var n = multiples(p)
-        var lastCounted = (evaluations - 1) % p == 0
-        if let b = backtrackingInterval, b > 0 {
-            let both = p / gcd(p, b) * b
-            n += multiples(b) - multiples(both)
-            lastCounted = lastCounted || (evaluations - 1) % b == 0
+        let every = max(1, psnrEvery)
+        let interval = backtrackingInterval.flatMap { $0 > 0 ? $0 : nil }
+        return (0..<max(0, evaluations)).reduce(0) { n, i in
+            n + (Fitter.samplesPSNR(at: i, of: evaluations, every: every)
+                 || Fitter.checksBacktracking(at: i, interval: interval) ? 1 : 0)
         }
-        return n + (lastCounted ? 0 : 1)
     }
-
-    private static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 
     /// When `jobs` workers take `durations` in order, each next one going to the first worker
     /// that is free (the runner's queue): the time until the last finishes.

@@ -321,7 +321,7 @@ public final class Runner: @unchecked Sendable {
             }
             let cheapest = order.min { Self.priorSeconds(measuredWork[$0]!) < Self.priorSeconds(measuredWork[$1]!) }!
             for key in [byShare[0], cheapest] + byShare.dropFirst() where !timings.contains(where: { $0.key == key }) {
-                let left = Self.measurementBudget - Self.seconds(clock.now - start)
+                let left = Self.measurementBudget - (clock.now - start).seconds
                 if left <= 0 && !timings.isEmpty { break }
                 if key == cheapest && timings.isEmpty { try measure(key); continue }
                 // A timed fit costs its set-up and first evaluation (about 2 evaluations) and the timed ones.
@@ -457,20 +457,17 @@ public final class Runner: @unchecked Sendable {
         var marks: [ContinuousClock.Instant] = []
         _ = try fitter.run(progress: { _ in marks.append(clock.now) }, shouldCancel: {
             guard marks.count > 1 else { return false }
-            return marks.count > maximum || Self.seconds(marks.last! - marks[0]) >= Self.timedSeconds
+            return marks.count > maximum || (marks.last! - marks[0]).seconds >= Self.timedSeconds
         })
         let end = clock.now
         let timed = marks.count - 1
         guard timed >= 1 else { return nil }
-        let evaluation = Self.seconds(marks.last! - marks[0]) / Double(timed)
+        let evaluation = (marks.last! - marks[0]).seconds / Double(timed)
         let summary = try NetworkSummary(config: config.network, height: fitter.workingHeight, width: fitter.workingWidth)
         return EvaluationTiming(key: key, work: EvaluationWork(summary), evaluation: evaluation,
-                                setup: max(0, Self.seconds(end - start) - Double(marks.count) * evaluation))
+                                setup: max(0, (end - start).seconds - Double(marks.count) * evaluation))
     }
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
 
     /// Mean seconds of `body`, run until `atLeast` seconds have passed (at least twice, at most
     /// 50 times, or once when a single call takes `atMost`).
@@ -481,8 +478,8 @@ public final class Runner: @unchecked Sendable {
         repeat {
             try body()
             n += 1
-        } while n < 50 && (n < 2 || seconds(clock.now - start) < atLeast) && seconds(clock.now - start) < atMost
-        return seconds(clock.now - start) / Double(n)
+        } while n < 50 && (n < 2 || (clock.now - start).seconds < atLeast) && (clock.now - start).seconds < atMost
+        return (clock.now - start).seconds / Double(n)
     }
 
     /// Seconds the timed fits may take together (the last one started may run past it): on
