@@ -266,12 +266,14 @@ public final class Runner: @unchecked Sendable {
     ///   cheapest, then the others by share while the budget allows. A side above 256 is
     ///   measured on a crop (128, or the network's smallest side). The first evaluation is left
     ///   out of the rate: it includes oneDNN's kernel creation, which, with the network set-up
-    ///   and the final render, goes into the per-run set-up instead. The per-layer, per-activation and per-MAC costs
-    ///   are fitted to these; a measured class also keeps its own ratio to that fit;
+    ///   and the final render, goes into the per-run set-up instead. The per-layer,
+    ///   per-activation and per-MAC costs are fitted to these; a measured class also keeps its
+    ///   own ratio to that fit;
     /// - PSNR sampling, the finishing work (scores, PNG encoding), each mask recipe and TV
     ///   iterations are timed directly on images of the plan's sizes.
     /// The runs are then dealt to `options.jobs` workers in order, as `execute` does. Runs that
-    /// resume from a checkpoint are counted in full.
+    /// resume from a checkpoint are counted in full. The timing runs alone, so concurrent jobs'
+    /// competition for memory bandwidth is not in it (the 2-job quick build ran 5-9 % over).
     public func estimate(_ plan: RunPlan) throws -> (seconds: Double, macsPerSecond: Double) {
         let pending = plan.pending
         guard !pending.isEmpty else { return (0, 0) }
@@ -346,9 +348,7 @@ public final class Runner: @unchecked Sendable {
         // Per-value costs, timed on the most common image shape of the plan.
         let shapes = Dictionary(grouping: pending) { [$0.channels, $0.size.height, $0.size.width] }
         let shape = shapes.max { $0.value.count < $1.value.count }!.key
-        var img = Image(channels: shape[0], height: shape[1], width: shape[2])
-        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 0, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-        let mask = try BernoulliMask.make(channels: 1, height: shape[1], width: shape[2], keepFraction: 0.5, seed: 0)
+        let (img, mask) = try Self.timingProblem(channels: shape[0], height: shape[1], width: shape[2])
         let values = Double(img.pixels.count)
         if !order.isEmpty {
             model.secondsPerSampledValue = try Self.repeatedSeconds {
@@ -367,9 +367,7 @@ public final class Runner: @unchecked Sendable {
             for picture in [img, img, mask, corrupted, img] { _ = try PNGCodec.encode(picture) }
         } / values
         if pending.contains(where: { $0.macsPerForward == 0 }) {
-            var small = Image(channels: 1, height: 64, width: 64)
-            small.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 0, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-            let holes = try BernoulliMask.make(channels: 1, height: 64, width: 64, keepFraction: 0.5, seed: 0)
+            let (small, holes) = try Self.timingProblem(channels: 1, height: 64, width: 64)
             let iterations = 20
             model.tvSecondsPerValueIteration = try Self.repeatedSeconds {
                 _ = try TVInpainting.inpaint(small, mask: holes, config: TVConfig(iterations: iterations))
@@ -385,8 +383,6 @@ public final class Runner: @unchecked Sendable {
             }
         }
 
-        var works: [EstimateClass: EvaluationWork] = [:]
-        for (k, c) in classes { works[k] = c.work }
         let durations = pending.map { run -> Double in
             let values = run.channels * run.size.width * run.size.height
             let extra = maskSeconds[run.spec.mask] ?? 0
@@ -395,12 +391,19 @@ public final class Runner: @unchecked Sendable {
                 return model.tvSeconds(iterations: tv.iterations, values: values) + extra
             case let .dip(config):
                 let key = EstimateClass(network: config.network, height: run.size.height, width: run.size.width)
-                let work = works[key]!
-                return model.dipSeconds(work: work, evaluations: run.iterations, values: values, psnrEvery: config.psnrEvery,
+                return model.dipSeconds(work: classes[key]!.work, evaluations: run.iterations, values: values, psnrEvery: config.psnrEvery,
                                         backtrackingInterval: config.backtracking?.interval, evaluationScale: scale[key] ?? 1) + extra
             }
         }
         return (RunTimeModel.makespan(durations, jobs: options.jobs), rate)
+    }
+
+    /// A stand-in problem of the given shape for timing: uniform noise (seeded, so every estimate
+    /// times the same work) and a 50 % Bernoulli mask.
+    private static func timingProblem(channels: Int, height: Int, width: Int) throws -> (image: Image, mask: Image) {
+        var img = Image(channels: channels, height: height, width: width)
+        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 0, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
+        return (img, try BernoulliMask.make(channels: 1, height: height, width: width, keepFraction: 0.5, seed: 0))
     }
 
     /// A network at an image size: what one evaluation costs depends on nothing else.
@@ -448,9 +451,7 @@ public final class Runner: @unchecked Sendable {
         config.backtracking = nil
         // An evaluation costs the same under either optimiser; Adam skips L-BFGS's 100-step warm-up.
         config.optimizer = .adam(learningRate: config.optimizer.learningRate)
-        var img = Image(channels: channels, height: h, width: w)
-        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 0, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-        let mask = try BernoulliMask.make(channels: 1, height: h, width: w, keepFraction: 0.5, seed: 0)
+        let (img, mask) = try Self.timingProblem(channels: channels, height: h, width: w)
         let clock = ContinuousClock()
         let start = clock.now
         let fitter = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 0, backend: backend)
