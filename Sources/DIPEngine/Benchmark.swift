@@ -35,10 +35,10 @@ public struct BenchmarkResult: Sendable, Codable {
 public enum Benchmark {
     /// Runs one warm-up and `iterations` timed Adam iterations of `net` at `size` x `size`.
     public static func run(net: String, size: Int, threads: Int, iterations: Int,
-                           conv: ConvAlgorithm = .auto) throws -> BenchmarkResult {
+                           conv: ConvAlgorithm = .auto, backends: BackendFactory = .cpu) throws -> BenchmarkResult {
         let channels = net == "table1" ? 1 : 3
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: channels))
-        config.inputCode = config.network.inputChannels == 2 ? .meshgrid : .noise(channels: config.network.inputChannels, scale: 0.1)
+        config.inputCode = .upstream(for: config.network)
         config.iterations = iterations + 1
         config.psnrEvery = iterations + 1
         config.convAlgorithm = conv
@@ -48,7 +48,7 @@ public enum Benchmark {
             RandomStream(seed: 0, purpose: .auxiliary).fillUniform($0)
         }
         let mask = try BernoulliMask.make(channels: 1, height: size, width: size, keepFraction: 0.5, seed: 0)
-        let backend = try CPUBackend(threads: threads)
+        let backend = try backends.make(threads: threads)
         let problem = try FitProblem(image: image, mask: mask)
         // The phase split excludes the first iteration (primitive creation, first touch of every
         // buffer): a one-iteration fit's phases are subtracted from the full fit's.
@@ -63,7 +63,7 @@ public enum Benchmark {
         let n = Double(iterations)
         let t = result.timings
         let macs = fitter.network.macsPerForward
-        return BenchmarkResult(implementation: "dip-report (\(backend.name), oneDNN \(CPUBackend.oneDNNVersion))",
+        return BenchmarkResult(implementation: "dip-report \(backends.description)",
                                net: net, size: size, threads: threads, conv: conv.rawValue, iterations: iterations,
                                iterationSeconds: median, forwardSeconds: (t.forward - warmup.forward) / n,
                                backwardSeconds: (t.backward - warmup.backward) / n,

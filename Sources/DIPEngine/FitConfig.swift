@@ -16,6 +16,12 @@ public enum InputCode: Sendable, Hashable, Codable {
     /// Two ramps, x / (W - 1) and y / (H - 1) (the vase configuration).
     case meshgrid
 
+    /// The code upstream feeds `network`: the meshgrid for a 2-channel input (the vase
+    /// configuration), else noise of scale 0.1 with the network's input channels.
+    public static func upstream(for network: SkipConfig) -> InputCode {
+        network.inputChannels == 2 ? .meshgrid : .noise(channels: network.inputChannels, scale: 0.1)
+    }
+
     /// Channels of z.
     public var channels: Int {
         switch self {

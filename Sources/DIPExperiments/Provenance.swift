@@ -5,7 +5,7 @@ import Foundation
 /// dip-report's version, stored in every record.
 public enum ToolVersion {
     /// The current version.
-    public static let current = "0.4.0"
+    public static let current = "0.4.1"
 }
 
 extension MachineInfo {
@@ -24,10 +24,12 @@ extension MachineInfo {
 }
 
 extension SoftwareInfo {
-    /// This build: tool version, the git commit of the current folder (with "+dirty" when the
-    /// tree has uncommitted changes; "unknown" outside a repository), oneDNN's version.
-    public static func current() -> SoftwareInfo {
-        SoftwareInfo(tool: ToolVersion.current, commit: gitCommit(), oneDNN: CPUBackend.oneDNNVersion, backend: "cpu")
+    /// This build running on `backend`: tool version, the git commit of the current folder
+    /// (with "+dirty" when the tree has uncommitted changes; "unknown" outside a repository), the
+    /// backend's own name and its oneDNN version ("" for a backend without oneDNN).
+    public static func current(backend: BackendFactory) -> SoftwareInfo {
+        SoftwareInfo(tool: ToolVersion.current, commit: gitCommit(), oneDNN: backend.libraryVersions["oneDNN"] ?? "",
+                     backend: backend.name)
     }
 
     /// `git rev-parse HEAD`, or "unknown".

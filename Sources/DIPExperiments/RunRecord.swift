@@ -84,7 +84,7 @@ public struct SoftwareInfo: Sendable, Hashable, Codable {
     public var commit: String
     /// oneDNN's version, e.g. "2.6.3".
     public var oneDNN: String
-    /// The compute backend, e.g. "cpu".
+    /// The compute backend's own name, e.g. "cpu-onednn" ("cpu" in records before 0.4.1).
     public var backend: String
 
     /// Creates a description.

@@ -134,7 +134,7 @@ struct InpaintCommand: ParsableCommand {
         for note in made.notes { print("note: \(note)") }
 
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: img.channels))
-        config.inputCode = config.network.inputChannels == 2 ? .meshgrid : .noise(channels: config.network.inputChannels, scale: 0.1)
+        config.inputCode = .upstream(for: config.network)
         config.iterations = iterations
         config.optimizer = optimizer == "adam" ? .adam(learningRate: lr) : .lbfgs(learningRate: lr)
         config.perturbation = sigmaP
@@ -144,7 +144,7 @@ struct InpaintCommand: ParsableCommand {
         config.psnrEvery = psnrEvery
 
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let backend = try CPUBackend(threads: threadCount)
+        let backend = try BackendFactory.cpu.make(threads: threadCount)
         let problem = try FitProblem(image: img, mask: made.mask, hasGroundTruth: !noGroundTruth)
         let fitter = try Fitter(problem: problem, config: config, seed: seed, backend: backend)
         if let loadWeights { try WeightsFile.load(loadWeights, into: fitter.network) }

@@ -16,7 +16,9 @@ import Foundation
 /// oneDNN scratchpads.
 public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// "cpu-onednn".
-    public let name = "cpu-onednn"
+    public var name: String { Self.backendName }
+    /// The name every CPU backend and its records carry.
+    static let backendName = "cpu-onednn"
     /// OpenMP threads every oneDNN call of this backend runs on.
     public let threads: Int
 
@@ -123,5 +125,14 @@ struct OpenMPRuntime: @unchecked Sendable {
               let get = dlsym(handle, "omp_get_max_threads") else { return nil }
         return OpenMPRuntime(setNumThreads: unsafeBitCast(set, to: (@convention(c) (Int32) -> Void).self),
                              getMaxThreads: unsafeBitCast(get, to: (@convention(c) () -> Int32).self))
+    }
+}
+
+extension BackendFactory {
+    /// The oneDNN CPU backend.
+    public static var cpu: BackendFactory {
+        BackendFactory(name: CPUBackend.backendName, libraryVersions: ["oneDNN": CPUBackend.oneDNNVersion]) {
+            try CPUBackend(threads: $0)
+        }
     }
 }

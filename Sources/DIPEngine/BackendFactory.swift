@@ -1,0 +1,27 @@
+/// Makes compute backends of one kind: how everything above DIPEngine gets a backend without
+/// naming its type (the runner makes one per job, each with its own threads, so a new backend
+/// is a new factory, not a change to the runner or the records).
+public struct BackendFactory: Sendable {
+    /// The backend's own name, as records and the page's provenance carry it ("cpu-onednn").
+    public let name: String
+    /// The libraries doing its arithmetic and their versions (e.g. oneDNN 2.6.3).
+    public let libraryVersions: [String: String]
+    private let body: @Sendable (_ threads: Int) throws -> any ComputeBackend
+
+    /// A factory named `name` whose backends come from `make`.
+    public init(name: String, libraryVersions: [String: String],
+                make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
+        self.name = name
+        self.libraryVersions = libraryVersions
+        self.body = make
+    }
+
+    /// A new backend running on `threads` host threads.
+    public func make(threads: Int) throws -> any ComputeBackend { try body(threads) }
+
+    /// "cpu-onednn (oneDNN 2.6.3)", for logs and the benchmark table.
+    public var description: String {
+        let libraries = libraryVersions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        return libraries.isEmpty ? name : "\(name) (\(libraries.joined(separator: ", ")))"
+    }
+}

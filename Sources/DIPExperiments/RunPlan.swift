@@ -1,0 +1,149 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// One run the runner will do (or found stored).
+public struct PlannedRun: Sendable {
+    /// Its key.
+    public var key: RunKey
+    /// The experiment's report section.
+    public var group: String
+    /// The configuration's label.
+    public var label: String
+    /// The configuration as the profile runs it.
+    public var spec: RunSpec
+    /// The image.
+    public var image: ImageRef
+    /// The hashed configuration.
+    public var configuration: RunConfiguration
+    /// Prepared size and channels.
+    public var size: ImageSize
+    /// Channels of the prepared image.
+    public var channels: Int
+    /// Iterations it will run (network evaluations, or TV iterations).
+    public var iterations: Int
+    /// Multiply-accumulates of one forward pass (0 for TV), for the estimate.
+    public var macsPerForward: Int
+    /// What the store holds for it.
+    public var state: State
+
+    /// What the store holds for a planned run.
+    public enum State: Sendable, Equatable {
+        /// Nothing: it will run.
+        case missing
+        /// A checkpoint: it will resume.
+        case checkpointed
+        /// A finished record: skipped unless --force.
+        case stored
+        /// A record file that cannot be read: reported and skipped, never overwritten.
+        case blocked(String)
+    }
+
+    /// Whether it runs this time.
+    public var willRun: Bool { state == .missing || state == .checkpointed }
+}
+
+/// Every run of a `dip-report run` invocation, and what the results folder holds.
+public struct RunPlan: Sendable {
+    /// The runs, in catalog order, seeds innermost.
+    public var runs: [PlannedRun]
+    /// Files in the results folder that are not readable records (left untouched).
+    public var problems: [ResultStore.Problem]
+    /// The profile.
+    public var profile: Profile
+
+    /// Runs that will run.
+    public var pending: [PlannedRun] { runs.filter(\.willRun) }
+}
+
+extension Runner {
+
+    /// Checks that every input exists (one error lists all missing files), prepares each image
+    /// once, resolves every configuration and looks up what the store holds.
+    public func plan(_ experiments: [Experiment]) throws -> RunPlan {
+        guard !options.seeds.isEmpty else {
+            throw DIPError.invalidValue(name: "--seeds", value: "", reason: "give at least one seed, e.g. --seeds 0,1,2")
+        }
+        var missing: [String] = []
+        for e in experiments {
+            for s in e.runs {
+                var files = s.images.map(\.file)
+                if case let .file(m) = s.mask { files.append(m) }
+                for f in files {
+                    let path = (options.dataDirectory as NSString).appendingPathComponent(f)
+                    if !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
+                }
+            }
+        }
+        if !missing.isEmpty {
+            throw DIPError.io(path: options.dataDirectory,
+                              reason: "\(missing.count) test image\(missing.count == 1 ? " is" : "s are") missing: \(missing.joined(separator: ", ")). Get them with `dip-report data fetch --data \(options.dataDirectory)`, or point --data (or DIP_DATA) at the folder that holds them")
+        }
+        let scan = store.scan()
+        var problems = scan.problems
+        var runs: [PlannedRun] = []
+        for e in experiments {
+            for raw in e.runs {
+                let spec = options.profile.apply(raw)
+                for ref in spec.images {
+                    let img = try preparedImage(ref, spec: spec)
+                    var method = spec.method
+                    var macs = 0
+                    var iterations = 0
+                    switch method {
+                    case var .dip(config):
+                        config.network.outputChannels = img.image.channels
+                        try config.validate()
+                        method = .dip(config)
+                        let (h, w) = Fitter.workingSize(for: config.network, height: img.image.height, width: img.image.width)
+                        do {
+                            macs = try NetworkSummary(config: config.network, height: h, width: w).macs
+                        } catch {
+                            throw DIPError.invalidValue(name: "experiment \(e.id)", value: "\(spec.label) on \(ref.name)",
+                                                        reason: "the network does not fit a \(img.image.width)x\(img.image.height) image: \(error)")
+                        }
+                        iterations = Fitter.plannedEvaluations(config)
+                    case let .tv(tv):
+                        iterations = tv.iterations
+                    }
+                    let conf = RunConfiguration(imageFile: ref.file, preprocessing: spec.preprocessing, mask: spec.mask, method: method)
+                    let hash = try conf.hash()
+                    for seed in options.seeds {
+                        let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)
+                        var state = PlannedRun.State.missing
+                        if let bad = problems.first(where: { $0.path == store.recordPath(for: key) }) {
+                            state = .blocked(bad.reason)
+                        } else if store.hasRecordFile(key) {
+                            state = options.force ? .missing : .stored
+                        } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+                            state = options.force ? .missing : .checkpointed
+                        }
+                        if runs.contains(where: { $0.key == key }) { continue }
+                        runs.append(PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
+                                               configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),
+                                               channels: img.image.channels, iterations: iterations, macsPerForward: macs,
+                                               state: state))
+                    }
+                }
+            }
+        }
+        problems.sort { $0.path < $1.path }
+        return RunPlan(runs: runs, problems: problems, profile: options.profile)
+    }
+
+    /// The prepared image of a spec (cached: many runs share an image).
+    func preparedImage(_ ref: ImageRef, spec: RunSpec) throws -> Preparation.PreparedImage {
+        let cacheKey = (try? ConfigHash.of([ref.file])) ?? ref.file
+        let id = cacheKey + ((try? ConfigHash.of(spec.preprocessing)) ?? "") + ((try? ConfigHash.of(spec.mask)) ?? "")
+        lock.lock()
+        if let p = prepared[id] { lock.unlock(); return p }
+        lock.unlock()
+        let focus = try Preparation.focus(of: spec.mask, source: ref, dataDirectory: options.dataDirectory,
+                                          preprocessing: spec.preprocessing)
+        let p = try Preparation.image(ref, dataDirectory: options.dataDirectory, preprocessing: spec.preprocessing, focus: focus)
+        lock.lock()
+        prepared[id] = p
+        lock.unlock()
+        return p
+    }
+}
