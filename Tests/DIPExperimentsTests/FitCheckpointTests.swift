@@ -1,7 +1,8 @@
 import DIPCore
 import Foundation
 import Testing
-@testable import DIPEngine
+import DIPEngine
+@testable import DIPExperiments
 
 @Suite("Fit checkpoints and sample hook")
 struct FitCheckpointTests {

@@ -1,0 +1,467 @@
+import DIPCore
+import Foundation
+
+
+/// One inpainting problem: the clean image (ground truth, used for PSNR when known) and the
+/// mask (1 = known pixel, 0 = hole; one channel, or one per image channel).
+///
+/// The network only ever sees the known pixels: the loss is computed on m * out against
+/// m * x0 (dip-spec §6), so the hole pixels of `image` never influence the fit.
+public struct FitProblem: Sendable {
+    /// The image; its known pixels are the data, all of it is the ground truth when
+    /// `hasGroundTruth`.
+    public var image: Image
+    /// The mask.
+    public var mask: Image
+    /// Whether `image` is clean everywhere (a benchmark) or only at the known pixels (a user's
+    /// damaged photo): without ground truth no PSNR against it is reported.
+    public var hasGroundTruth: Bool
+
+    /// Creates a problem; the mask must match the image's size.
+    public init(image: Image, mask: Image, hasGroundTruth: Bool = true) throws {
+        guard mask.height == image.height, mask.width == image.width,
+              mask.channels == 1 || mask.channels == image.channels else {
+            throw EngineError.shape("the mask is \(mask.sizeDescription) but the image is \(image.sizeDescription)")
+        }
+        self.image = image
+        self.mask = mask
+        self.hasGroundTruth = hasGroundTruth
+    }
+}
+
+
+/// Fits a skip network to one problem: the Deep Image Prior loop of dip-spec §6.
+///
+/// Randomness: weights from the `.weights` stream, z from `.inputCode`, the perturbation of
+/// iteration i from `.perturbation` substream i, all from the one seed; so the same seed, backend
+/// and thread count give the same curve to the bit.
+public final class Fitter {
+    /// The problem.
+    public let problem: FitProblem
+    /// The configuration.
+    public let config: FitConfig
+    /// The seed.
+    public let seed: UInt64
+    /// The network being fitted.
+    public let network: SkipNetwork
+    /// The size the network runs at (the image size, or larger when it had to be padded).
+    public let workingHeight: Int
+    /// See `workingHeight`.
+    public let workingWidth: Int
+
+    private let z: Tensor
+    private let zIt: Tensor
+    private let target: Tensor
+    private let maskTensor: Tensor
+    private let gradient: Tensor
+    private let parallel: ChannelParallel
+    /// Scale that turns the padded canvas's mean into upstream's mean over the image's C*H*W.
+    private let lossScale: Double
+
+    /// Prepares a fit: validates, builds and initialises the network, draws z.
+    public init(problem: FitProblem, config: FitConfig, seed: UInt64, backend: any ComputeBackend) throws {
+        try config.validate()
+        guard config.network.outputChannels == problem.image.channels else {
+            throw EngineError.invalidConfig("the network outputs \(config.network.outputChannels) channels but the image has \(problem.image.channels)")
+        }
+        self.problem = problem
+        self.config = config
+        self.seed = seed
+        let (h, w) = Fitter.workingSize(for: config.network, height: problem.image.height, width: problem.image.width)
+        workingHeight = h
+        workingWidth = w
+        network = try SkipNetwork(config: config.network, backend: backend, gammaInit: config.gammaInit,
+                                  convAlgorithm: config.convAlgorithm, seed: seed)
+        try network.prepare(height: h, width: w)
+        z = config.inputCode.make(height: h, width: w, seed: seed)
+        zIt = Tensor(z.dims)
+        parallel = ChannelParallel(threads: max(1, backend.threads))
+        let c = problem.image.channels
+        target = Tensor([c, h, w])
+        maskTensor = Tensor([c, h, w])
+        gradient = Tensor([c, h, w])
+        // The canvas is the image at offset (top, left); the padding has mask 0 so it never
+        // enters the loss, and the loss is rescaled to upstream's normaliser C*H*W.
+        let top = (h - problem.image.height) / 2, left = (w - problem.image.width) / 2
+        let img = problem.image, m = problem.mask
+        for ch in 0..<c {
+            let mc = m.channels == 1 ? 0 : ch
+            for y in 0..<img.height {
+                for x in 0..<img.width {
+                    let o = (ch * h + y + top) * w + x + left
+                    target.pointer[o] = img[ch, y, x]
+                    maskTensor.pointer[o] = m[mc, y, x]
+                }
+            }
+        }
+        lossScale = Double(h * w) / Double(img.height * img.width)
+    }
+
+    /// The size the network must run at for an image of `height` x `width`: the image size when
+    /// every level has a skip branch (its concat crops to fit), else the next multiple of
+    /// 2^depth, where the image is placed in the middle of a canvas the loss ignores.
+    public static func workingSize(for net: SkipConfig, height: Int, width: Int) -> (Int, Int) {
+        if net.skip.allSatisfy({ $0 > 0 }) && net.downsampling == .stride { return (height, width) }
+        let d = net.sizeDivisor
+        return ((height + d - 1) / d * d, (width + d - 1) / d * d)
+    }
+
+    /// Adam steps upstream's optimize() runs before L-BFGS.
+    public static let lbfgsWarmupSteps = 100
+    /// Their learning rate.
+    public static let lbfgsWarmupLearningRate = 0.001
+
+    /// Network evaluations a fit will make: the iterations, plus the Adam warm-up for L-BFGS.
+    public static func plannedEvaluations(_ config: FitConfig) -> Int {
+        if case .lbfgs = config.optimizer { return config.iterations + lbfgsWarmupSteps }
+        return config.iterations
+    }
+
+    /// Whether evaluation `iteration` of `total` samples PSNR: every `every`-th and the last.
+    public static func samplesPSNR(at iteration: Int, of total: Int, every: Int) -> Bool {
+        iteration % every == 0 || iteration == total - 1
+    }
+
+    /// Whether evaluation `iteration` is one where backtracking (when on) checks the fit.
+    public static func checksBacktracking(at iteration: Int, interval: Int?) -> Bool {
+        interval.map { iteration % $0 == 0 } ?? false
+    }
+
+    /// Whether the network runs on a larger canvas than the image.
+    public var isPadded: Bool { workingHeight != problem.image.height || workingWidth != problem.image.width }
+
+    /// Fills zIt with z + sigma_p * N(0, 1) of iteration `iteration`'s stream (or copies z).
+    private func perturb(iteration: Int) {
+        guard config.perturbation > 0 else { zIt.copy(from: z); return }
+        let stream = RandomStream(seed: seed, purpose: .perturbation, substream: UInt64(iteration))
+        let n = z.count, blocks = (n + 3) / 4
+        let parts = 64
+        let sigma = config.perturbation
+        let zp = UncheckedBox(z.pointer), op = UncheckedBox(zIt.pointer)
+        // Fixed partition into 64 block ranges, whatever the thread count: same bits.
+        parallel.run(parts) { part in
+            let lo = blocks * part / parts, hi = blocks * (part + 1) / parts
+            let out = UnsafeMutableBufferPointer(start: op.value, count: n)
+            stream.fillNormal(out, blocks: UInt64(lo)..<UInt64(hi), mean: 0, std: sigma)
+            let start = lo * 4, end = min(hi * 4, n)
+            if start < end { for i in start..<end { out[i] += zp.value[i] } }
+        }
+    }
+
+    /// The network output cropped to the image.
+    private func image(from output: Tensor) -> Image {
+        let c = problem.image.channels, H = problem.image.height, W = problem.image.width
+        var out = Image(channels: c, height: H, width: W)
+        let top = (workingHeight - H) / 2, left = (workingWidth - W) / 2
+        out.pixels.withUnsafeMutableBufferPointer { dst in
+            for ch in 0..<c {
+                for y in 0..<H {
+                    let src = output.pointer + (ch * workingHeight + y + top) * workingWidth + left
+                    (dst.baseAddress! + (ch * H + y) * W).update(from: src, count: W)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Measures one output: the curve point and the picture.
+    private func measure(_ output: Tensor, iteration: Int, loss: Double) throws -> (CurvePoint, Image) {
+        let img = image(from: output)
+        let known = try Metrics.psnr(img.masked(by: problem.mask), problem.image.masked(by: problem.mask))
+        var point = CurvePoint(iteration: iteration, loss: loss, psnr: nil, psnrHoles: nil, psnrKnown: known)
+        if problem.hasGroundTruth {
+            point.psnr = try Metrics.psnr(img, problem.image)
+            point.psnrHoles = try Metrics.psnr(img, problem.image, mask: problem.mask, region: .holes)
+        }
+        return (point, img)
+    }
+
+    /// Loss and gradient (written into `gradient`) of a network output.
+    private func lossAndGradient(_ output: Tensor) throws -> Double {
+        let loss = try MaskedMSELoss.value(output: output, target: target, mask: maskTensor) * lossScale
+        try MaskedMSELoss.gradient(output: output, target: target, mask: maskTensor, into: gradient)
+        if lossScale != 1 {
+            let s = Float(lossScale)
+            for i in 0..<gradient.count { gradient.pointer[i] *= s }
+        }
+        return loss
+    }
+
+    /// Runs the fit. `progress` hears of every iteration; `shouldCancel` is polled before each;
+    /// `onSample` receives every sampled point with its picture (e.g. to keep the picture at the
+    /// bottom of a PSNR drop).
+    ///
+    /// Checkpoints: with a `checkpoints` schedule, `onCheckpoint` receives the whole state between
+    /// two iterations whenever the schedule is due, and once more when the fit is cancelled;
+    /// `resumingFrom` continues from such a state, giving bit for bit the result of an
+    /// uninterrupted fit. An L-BFGS fit is checkpointed between its L-BFGS iterations (its state
+    /// includes the curvature history); cancelled during its 100-step Adam warm-up it starts
+    /// afresh.
+    public func run(resumingFrom checkpoint: FitCheckpoint? = nil,
+                    checkpoints: CheckpointSchedule? = nil,
+                    onCheckpoint: (FitCheckpoint) throws -> Void = { _ in },
+                    onSample: (CurvePoint, Image) -> Void = { _, _ in },
+                    progress: (FitProgress) -> Void = { _ in },
+                    shouldCancel: () -> Bool = { false }) throws -> FitResult {
+        var loop = LoopState(planned: Fitter.plannedEvaluations(config), reserve: config.iterations)
+        if let checkpoint {
+            guard checkpoint.config == config, checkpoint.seed == seed else {
+                throw EngineError.invalidConfig("the checkpoint was written for another configuration or seed; delete it to start afresh")
+            }
+            loop.resume(from: checkpoint)
+        }
+        switch config.optimizer {
+        case let .adam(lr):
+            try runAdam(learningRate: lr, loop: &loop, resumingFrom: checkpoint, schedule: checkpoints,
+                        onCheckpoint: onCheckpoint, onSample: onSample, progress: progress, shouldCancel: shouldCancel)
+        case let .lbfgs(lr):
+            try runLBFGS(learningRate: lr, loop: &loop, resumingFrom: checkpoint, schedule: checkpoints,
+                         onCheckpoint: onCheckpoint, onSample: onSample, progress: progress, shouldCancel: shouldCancel)
+        }
+        return try finish(&loop)
+    }
+
+    /// What a fit has produced so far: with the network and the optimiser's state, all a
+    /// checkpoint holds.
+    private struct LoopState {
+        /// Network evaluations the whole fit makes (the progress total).
+        let planned: Int
+        /// When this call of `run` started.
+        let start = ContinuousClock.now
+        /// When the last checkpoint was handed over (or the loop started).
+        var lastCheckpoint = ContinuousClock.now
+        var curve: [CurvePoint] = []
+        var losses: [Double] = []
+        var best: BestIterate?
+        var backtracks: [Int] = []
+        var status = FitStatus.done
+        var timings = FitTimings()
+        /// The last sampled PSNR and the evaluation it belongs to.
+        var lastPSNR: Double?
+        var lastPSNRIteration: Int?
+        /// Seconds spent before a resume.
+        var priorSeconds = 0.0
+
+        init(planned: Int, reserve: Int) {
+            self.planned = planned
+            losses.reserveCapacity(reserve)
+        }
+
+        /// Takes over what a checkpoint had produced.
+        mutating func resume(from checkpoint: FitCheckpoint) {
+            curve = checkpoint.curve
+            losses = checkpoint.losses
+            best = checkpoint.best
+            backtracks = checkpoint.backtracks
+            timings = checkpoint.timings
+            lastPSNR = checkpoint.lastPSNR
+            lastPSNRIteration = checkpoint.curve.last(where: { $0.psnr != nil })?.iteration
+            priorSeconds = checkpoint.timings.total
+        }
+
+        /// Seconds since this call of `run` started.
+        var elapsed: Double { (ContinuousClock.now - start).seconds }
+
+        /// The progress report after `done` of `total` steps.
+        func progress(done: Int, of total: Int, loss: Double) -> FitProgress {
+            FitProgress(iteration: done, iterations: total, loss: loss, psnr: lastPSNR,
+                        psnrIteration: lastPSNRIteration, elapsed: elapsed)
+        }
+
+        /// Whether the schedule wants a checkpoint after `done` steps.
+        func checkpointDue(_ schedule: CheckpointSchedule?, done: Int) -> Bool {
+            schedule?.isDue(iterations: done, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
+        }
+    }
+
+    /// A checkpoint of the loop as it stands, with the optimiser's state.
+    private func snapshot(_ loop: LoopState, step: Int, counter: Int, adam: Adam?, backtracker: Backtracker?,
+                          lbfgs: LBFGS.State? = nil) -> FitCheckpoint {
+        var t = loop.timings
+        t.total = loop.priorSeconds + loop.elapsed
+        return FitCheckpoint(config: config, seed: seed, step: step, counter: counter,
+                             tensors: network.tensors.map { ($0.key, $0.value.array) },
+                             adamFirst: adam?.firstMoments.map(\.array) ?? [], adamSecond: adam?.secondMoments.map(\.array) ?? [],
+                             adamSteps: adam?.stepCount ?? 0, backtrackSaved: backtracker?.saved ?? [],
+                             backtrackPSNR: backtracker?.lastPSNR, curve: loop.curve, losses: loop.losses,
+                             backtracks: loop.backtracks, best: loop.best, lastPSNR: loop.lastPSNR, timings: t, lbfgs: lbfgs)
+    }
+
+    /// One evaluation: perturb, forward, loss, measure, backward. Returns the loss; sets
+    /// `backtrack` when backtracking (checked at this evaluation) wants the parameters restored.
+    private func evaluate(_ iteration: Int, loop: inout LoopState, backtracker: inout Backtracker,
+                          backtrack: inout Bool, onSample: (CurvePoint, Image) -> Void) throws -> Double {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        perturb(iteration: iteration)
+        let out = try network.forward(zIt)
+        let t1 = clock.now
+        let loss = try lossAndGradient(out)
+        loop.losses.append(loss)
+        guard loss.isFinite else { throw Divergence(iteration: iteration) }
+        let sample = Fitter.samplesPSNR(at: iteration, of: loop.planned, every: config.psnrEvery)
+        let checkBacktrack = Fitter.checksBacktracking(at: iteration, interval: config.backtracking?.interval)
+        if sample || checkBacktrack {
+            let (point, img) = try measure(out, iteration: iteration, loss: loss)
+            if sample {
+                loop.curve.append(point)
+                onSample(point, img)
+                if let p = point.psnr {
+                    loop.lastPSNR = p
+                    loop.lastPSNRIteration = iteration
+                    if loop.best.map({ p > $0.psnr }) ?? true { loop.best = BestIterate(psnr: p, iteration: iteration, image: img) }
+                }
+            }
+            backtrack = checkBacktrack && backtracker.shouldRestore(point.psnrKnown)
+        }
+        try network.backward(gradOutput: gradient)
+        loop.timings.forward += (t1 - t0).seconds
+        loop.timings.backward += (clock.now - t1).seconds
+        return loss
+    }
+
+    /// The Adam loop of the restoration notebook, with its backtracking. `counter` is the
+    /// notebook's i: it does not advance on a fallback (dip-spec §6).
+    private func runAdam(learningRate lr: Double, loop: inout LoopState, resumingFrom checkpoint: FitCheckpoint?,
+                         schedule: CheckpointSchedule?, onCheckpoint: (FitCheckpoint) throws -> Void,
+                         onSample: (CurvePoint, Image) -> Void, progress: (FitProgress) -> Void,
+                         shouldCancel: () -> Bool) throws {
+        let params = network.tensors.filter { !$0.isBuffer }
+        let adam = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) }, learningRate: lr)
+        var backtracker = Backtracker(config.backtracking, params: params)
+        var counter = 0
+        var firstStep = 0
+        if let checkpoint {
+            guard checkpoint.lbfgs == nil else {
+                throw EngineError.invalidConfig("the checkpoint is of an L-BFGS fit, this is an Adam fit; delete it to start afresh")
+            }
+            try checkpoint.restore(into: network, adam: adam)
+            backtracker.saved = checkpoint.backtrackSaved
+            backtracker.lastPSNR = checkpoint.backtrackPSNR
+            counter = checkpoint.counter
+            firstStep = checkpoint.step
+        }
+        for step in firstStep..<config.iterations {
+            if shouldCancel() {
+                loop.status = .cancelled(iteration: step)
+                if schedule != nil {
+                    try onCheckpoint(snapshot(loop, step: step, counter: counter, adam: adam, backtracker: backtracker))
+                }
+                return
+            }
+            var restore = false
+            let loss: Double
+            do {
+                loss = try evaluate(counter, loop: &loop, backtracker: &backtracker, backtrack: &restore, onSample: onSample)
+            } catch let d as Divergence {
+                loop.status = .diverged(iteration: d.iteration)
+                return
+            }
+            if restore {
+                backtracker.restore()
+                loop.backtracks.append(counter)
+            } else {
+                counter += 1
+            }
+            let t = ContinuousClock.now
+            adam.step()
+            loop.timings.optimizer += (ContinuousClock.now - t).seconds
+            loop.timings.iterations += 1
+            progress(loop.progress(done: step + 1, of: config.iterations, loss: loss))
+            if step + 1 < config.iterations, loop.checkpointDue(schedule, done: step + 1) {
+                try onCheckpoint(snapshot(loop, step: step + 1, counter: counter, adam: adam, backtracker: backtracker))
+                loop.lastCheckpoint = .now
+            }
+        }
+    }
+
+    /// Upstream's optimize() for L-BFGS: first 100 Adam steps at lr 0.001, then one L-BFGS step
+    /// of max_iter = iterations; the notebook's counter runs on through both. Checkpoints are
+    /// taken between L-BFGS iterations only: the warm-up is a few minutes at most.
+    private func runLBFGS(learningRate lr: Double, loop: inout LoopState, resumingFrom checkpoint: FitCheckpoint?,
+                          schedule: CheckpointSchedule?, onCheckpoint: (FitCheckpoint) throws -> Void,
+                          onSample: (CurvePoint, Image) -> Void, progress: (FitProgress) -> Void,
+                          shouldCancel: () -> Bool) throws {
+        let params = network.tensors.filter { !$0.isBuffer }
+        // Upstream's L-BFGS path never restores: backtracking's verdict was always ignored here.
+        var backtracker = Backtracker(nil, params: params)
+        var evaluations = 0
+        var resumed: LBFGS.State?
+        if let checkpoint {
+            guard let state = checkpoint.lbfgs else {
+                throw EngineError.invalidConfig("the checkpoint is of an Adam fit, this is an L-BFGS fit; delete it to start afresh")
+            }
+            try checkpoint.restoreTensors(into: network)
+            evaluations = checkpoint.step
+            resumed = state
+        }
+        func evaluation(_ loop: inout LoopState) throws -> Double {
+            var ignored = false
+            let loss = try evaluate(evaluations, loop: &loop, backtracker: &backtracker, backtrack: &ignored,
+                                    onSample: onSample)
+            evaluations += 1
+            loop.timings.iterations += 1
+            progress(loop.progress(done: evaluations, of: loop.planned, loss: loss))
+            return loss
+        }
+        do {
+            if resumed == nil {
+                let warmup = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) },
+                                      learningRate: Fitter.lbfgsWarmupLearningRate)
+                for _ in 0..<Fitter.lbfgsWarmupSteps {
+                    if shouldCancel() { throw Cancellation(iteration: evaluations) }
+                    _ = try evaluation(&loop)
+                    warmup.step()
+                }
+            }
+            let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
+            try lbfgs.step(resumingFrom: resumed, closure: {
+                let loss = try evaluation(&loop)
+                return (loss, LBFGS.flatten(params.map { $0.gradient! }))
+            }, beforeIteration: { state in
+                // Between iterations the state is whole: cancel or checkpoint here.
+                if shouldCancel() {
+                    if schedule != nil {
+                        try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: nil,
+                                                        backtracker: nil, lbfgs: state))
+                    }
+                    throw Cancellation(iteration: evaluations)
+                }
+                let atResumePoint = resumed.map { $0.iteration == state.iteration } ?? false
+                if !atResumePoint, loop.checkpointDue(schedule, done: evaluations) {
+                    try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: nil,
+                                                    backtracker: nil, lbfgs: state))
+                    loop.lastCheckpoint = .now
+                }
+            })
+        } catch let d as Divergence {
+            loop.status = .diverged(iteration: d.iteration)
+        } catch let c as Cancellation {
+            loop.status = .cancelled(iteration: c.iteration)
+        }
+    }
+
+    /// The final render, in train-mode BN like every other pass, and the result.
+    private func finish(_ loop: inout LoopState) throws -> FitResult {
+        let t = ContinuousClock.now
+        switch config.finalRender {
+        case .unperturbed: zIt.copy(from: z)
+        case .lastPerturbed: perturb(iteration: max(0, loop.timings.iterations - 1))
+        }
+        let out = try network.forward(zIt)
+        let finalImage = image(from: out)
+        loop.timings.forward += (ContinuousClock.now - t).seconds
+        loop.timings.total = loop.priorSeconds + loop.elapsed
+        var finalPSNR: Double?, finalHoles: Double?
+        if problem.hasGroundTruth, finalImage.pixels.allSatisfy({ $0.isFinite }) {
+            finalPSNR = try Metrics.psnr(finalImage, problem.image)
+            finalHoles = try Metrics.psnr(finalImage, problem.image, mask: problem.mask, region: .holes)
+        }
+        return FitResult(config: config, seed: seed, curve: loop.curve, losses: loop.losses, finalImage: finalImage,
+                         finalPSNR: finalPSNR, finalPSNRHoles: finalHoles, best: loop.best, backtracks: loop.backtracks,
+                         status: loop.status, timings: loop.timings, workingSize: (workingHeight, workingWidth))
+    }
+}
+
+private struct Divergence: Error { let iteration: Int }
+private struct Cancellation: Error { let iteration: Int }
