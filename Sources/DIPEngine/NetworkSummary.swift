@@ -132,6 +132,15 @@ public struct NetworkSummary: Sendable {
         self.layers = walker.layers
     }
 
+    /// Every convolution's geometry (padded input, as the backend runs it), in forward order.
+    public var convolutions: [ConvGeometry] {
+        layers.compactMap { layer in
+            guard case let .convolution(k, s, p) = layer.operation else { return nil }
+            return ConvGeometry(inChannels: layer.inChannels, outChannels: layer.outChannels, kernel: k, stride: s,
+                                inputHeight: layer.inputSize.height + 2 * p, inputWidth: layer.inputSize.width + 2 * p)
+        }
+    }
+
     /// Total parameters.
     public var parameters: Int { layers.reduce(0) { $0 + $1.parameters } }
     /// Total forward MACs.

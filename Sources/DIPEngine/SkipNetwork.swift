@@ -73,13 +73,10 @@ public final class SkipNetwork {
 
     /// Allocates every buffer and backend kernel for a height x width input. Throws a shape
     /// error naming the sizes that work if this one does not fit the depth, the reflection pads,
-    /// or (for levels without a skip branch) the exact halving and doubling.
+    /// or (for levels without a skip branch) the exact halving and doubling: the size rules live
+    /// in NetworkSummary's walk alone, so the summary, the planner and the network never disagree.
     public func prepare(height: Int, width: Int) throws {
-        for (side, n) in [("height", height), ("width", width)] {
-            if let problem = Self.sizeProblem(n, config) {
-                throw EngineError.shape("input \(height)x\(width) does not fit this network: \(side) \(n): \(problem). \(Self.sizeAdvice(config))")
-            }
-        }
+        _ = try NetworkSummary(config: config, height: height, width: width)
         let s = FeatureShape(channels: config.inputChannels, height: height, width: width)
         let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm, gradients: gradients)
         let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm, gradients: gradients)
@@ -118,45 +115,6 @@ public final class SkipNetwork {
         }
         forwardDone = false
         _ = try root.backward(g)
-    }
-
-    // MARK: Sizes
-
-    /// Why an input side of `n` pixels cannot run through `config`, or nil if it can.
-    /// Rows and columns are independent, so one side is checked at a time.
-    static func sizeProblem(_ n: Int, _ config: SkipConfig) -> String? {
-        func level(_ i: Int, _ r: Int) -> String? {
-            let pd = config.kernelDown / 2, pu = config.kernelUp / 2, ps = config.kernelSkip / 2
-            if config.skip[i] > 0, ps >= r { return "level \(i)'s skip convolution needs more than \(ps) pixels but gets \(r)" }
-            if pd >= r { return "level \(i)'s encoder convolution needs more than \(pd) pixels but gets \(r)" }
-            let half: Int
-            switch config.downsampling {
-            case .stride: half = (r - 1) / 2 + 1
-            case .avgPool:
-                if r < 2 { return "level \(i)'s average pooling needs 2 pixels but gets \(r)" }
-                half = r / 2
-            }
-            if pd >= half { return "level \(i)'s second encoder convolution needs more than \(pd) pixels but gets \(half)" }
-            if i + 1 < config.depth, let p = level(i + 1, half) { return p }
-            let up = 2 * half
-            if config.skip[i] > 0 {
-                if up < r { return "level \(i)'s decoder delivers \(up) pixels for its \(r), and the concat would shrink the output" }
-            } else if up != r {
-                return "level \(i) has no skip branch (no crop), so its decoder must deliver exactly its \(r) pixels but delivers \(up)"
-            }
-            if pu >= r { return "level \(i)'s decoder convolution needs more than \(pu) pixels but gets \(r)" }
-            return nil
-        }
-        guard n >= 1 else { return "sizes must be positive" }
-        return level(0, n)
-    }
-
-    /// "Use multiples of 2^depth from ..." for error messages.
-    static func sizeAdvice(_ config: SkipConfig) -> String {
-        let step = config.sizeDivisor
-        let smallest = (1...512).lazy.map { $0 * step }.first { sizeProblem($0, config) == nil }
-        guard let smallest else { return "No size up to \(512 * step) works; check the kernel sizes." }
-        return "Multiples of \(step) (2^depth) from \(smallest) always work, e.g. \(smallest), \(smallest + step), \(smallest + 2 * step)."
     }
 }
 

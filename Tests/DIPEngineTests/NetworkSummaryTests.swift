@@ -121,6 +121,26 @@ struct NetworkSummaryTests {
         }
     }
 
+    @Test("the summary's convolutions are the prepared network's, and both refuse the same sizes, for every preset")
+    func geometryEqualsPreparedNetwork() throws {
+        for name in SkipConfig.presetNames {
+            let config = try SkipConfig.preset(name, outputChannels: 3)
+            let smallest = NetworkSummary.smallestFittingMultiple(config)
+            // The smallest multiple that fits, odd sizes that crop, a non-square and a refused size.
+            for (h, w) in [(smallest, smallest), (smallest + 1, smallest + 3), (smallest + 5, 2 * smallest - 1),
+                           (smallest, smallest + config.sizeDivisor), (smallest - 1, smallest)] {
+                let net = try SkipNetwork(config: config, backend: ReferenceBackend(), seed: 0)
+                guard let summary = try? NetworkSummary(config: config, height: h, width: w) else {
+                    #expect(throws: EngineError.self, "\(name) \(w)x\(h)") { try net.prepare(height: h, width: w) }
+                    continue
+                }
+                try net.prepare(height: h, width: w)
+                #expect(net.convolutions.map(\.geometry) == summary.convolutions, "\(name) \(w)x\(h)")
+                #expect(net.macsPerForward == summary.macs, "\(name) \(w)x\(h)")
+            }
+        }
+    }
+
     @Test("the parameter count equals the upstream state_dict's parameters for every preset")
     func agreesWithUpstreamKeys() throws {
         for name in SkipConfig.presetNames {
