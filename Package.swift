@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 (Crypto.SHA256; BoringSSL on Linux) for the manifest and the configuration hash.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Exact: the page's HTML depends on them, and its provenance names these versions
         // (ReportRenderer.libraryVersions; a test keeps the two in step).
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
@@ -29,7 +31,7 @@ let package = Package(
         // oneDNN 2.6 ships no pkg-config file on Debian; headers live in /usr/include.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
-        .target(name: "DIPCore", dependencies: ["CPNG", "CCairo"],
+        .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
