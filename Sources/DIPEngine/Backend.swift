@@ -55,6 +55,11 @@ public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
 public protocol ConvolutionKernel: AnyObject {
     /// The geometry this kernel was made for.
     var geometry: ConvGeometry { get }
+    /// The algorithm that runs (direct or winograd; `auto` resolved), which decides the rounding.
+    var algorithm: ConvAlgorithm { get }
+    /// What runs each pass, e.g. "forward winograd (jit:avx512_core_winograd), ...": what
+    /// `bench`, `inpaint` and the records report, so a user sees what `auto` chose.
+    var implementation: String { get }
     /// output = conv(input, weight) + bias.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws
     /// gradInput = d loss / d input, given d loss / d output.

@@ -6,13 +6,16 @@ public struct BackendFactory: Sendable {
     public let name: String
     /// The libraries doing its arithmetic and their versions (e.g. oneDNN 2.6.3).
     public let libraryVersions: [String: String]
+    /// Where its backends compute, e.g. "AMD EPYC 9B14, oneDNN ISA avx512_core".
+    public let device: String
     private let body: @Sendable (_ threads: Int) throws -> any ComputeBackend
 
     /// A factory named `name` whose backends come from `make`.
-    public init(name: String, libraryVersions: [String: String],
+    public init(name: String, libraryVersions: [String: String], device: String,
                 make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
         self.name = name
         self.libraryVersions = libraryVersions
+        self.device = device
         self.body = make
     }
 

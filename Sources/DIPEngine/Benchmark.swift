@@ -29,6 +29,10 @@ public struct BenchmarkResult: Sendable, Codable {
     public var gflops: Double
     /// Peak resident memory of the process, MiB.
     public var peakMemoryMiB: Double
+    /// Where it ran: the CPU and the instruction set oneDNN uses (nil for the peer).
+    public var device: String?
+    /// Which convolution algorithms ran and oneDNN's implementation of the largest (nil for the peer).
+    public var convolutions: String?
 }
 
 /// Times fits of a network on a synthetic image, the way the benchmark command needs it.
@@ -69,7 +73,8 @@ public enum Benchmark {
                                backwardSeconds: (t.backward - warmup.backward) / n,
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
                                forwardMACs: macs, gflops: 6 * Double(macs) / median / 1e9,
-                               peakMemoryMiB: peakResidentMiB())
+                               peakMemoryMiB: peakResidentMiB(), device: backends.device,
+                               convolutions: fitter.network.algorithmSummary)
     }
 
     /// Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB).

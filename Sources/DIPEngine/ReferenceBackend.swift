@@ -24,6 +24,10 @@ public final class ReferenceBackend: ComputeBackend {
 final class ReferenceConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
+    /// Always direct.
+    let algorithm = ConvAlgorithm.direct
+    /// "reference loops".
+    let implementation = "direct (reference Float32 loops)"
 
     init(geometry: ConvGeometry) { self.geometry = geometry }
 

@@ -11,14 +11,8 @@ public enum ToolVersion {
 extension MachineInfo {
     /// This machine, running `threads` threads per run.
     public static func current(threads: Int) -> MachineInfo {
-        var cpu = "unknown"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let colon = line.firstIndex(of: ":") {
-            cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
         let info = ProcessInfo.processInfo
-        return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: cpu,
+        return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: HostCPU.modelName,
                            cores: info.activeProcessorCount, threads: threads)
     }
 }

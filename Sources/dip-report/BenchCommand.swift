@@ -91,6 +91,9 @@ struct BenchCommand: ParsableCommand {
                   + String(format: "  %6.3f  %6.3f  %6.3f  %6.3f  %7.1f  %8.0f", r.iterationSeconds, r.forwardSeconds,
                            r.backwardSeconds, r.optimizerSeconds, r.gflops, r.peakMemoryMiB))
         }
+        // What ran where: the ISA oneDNN chose and the algorithms `--conv` resolved to.
+        for device in Set(rows.compactMap(\.device)).sorted() { print("device: \(device)") }
+        for r in rows { if let c = r.convolutions { print("\(r.net) \(r.size): \(c)") } }
     }
 
     /// Runs a child benchmark process and decodes its one JSON line.

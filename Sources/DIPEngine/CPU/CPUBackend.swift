@@ -1,4 +1,5 @@
 import CDNNL
+import DIPCore
 import Foundation
 
 /// The CPU backend: convolutions run on oneDNN (2.6, v2 C API), on a fixed number of OpenMP
@@ -57,6 +58,13 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
         arena?.deallocate()
+    }
+
+    /// The widest instruction set oneDNN uses on this machine, e.g. "avx512_core" or "avx2"
+    /// (lower when capped with DNNL_MAX_CPU_ISA).
+    public static var effectiveISA: String {
+        let name = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
+        return name.hasPrefix("cpu_isa_") ? String(name.dropFirst("cpu_isa_".count)) : name
     }
 
     /// The oneDNN library version, e.g. "2.6.3".
@@ -131,7 +139,8 @@ struct OpenMPRuntime: @unchecked Sendable {
 extension BackendFactory {
     /// The oneDNN CPU backend.
     public static var cpu: BackendFactory {
-        BackendFactory(name: CPUBackend.backendName, libraryVersions: ["oneDNN": CPUBackend.oneDNNVersion]) {
+        BackendFactory(name: CPUBackend.backendName, libraryVersions: ["oneDNN": CPUBackend.oneDNNVersion],
+                       device: "\(HostCPU.modelName), oneDNN ISA \(CPUBackend.effectiveISA)") {
             try CPUBackend(threads: $0)
         }
     }

@@ -23,6 +23,13 @@ final class OneDNNConvolution: ConvolutionKernel {
     let backwardWeights: OneDNNPass
     /// Why a pass runs another algorithm than the one requested (empty when none does).
     let notes: [String]
+    /// The forward pass's algorithm (the backward passes follow it where oneDNN has it).
+    var algorithm: ConvAlgorithm { forward.algorithm }
+    /// Each pass's algorithm and oneDNN implementation.
+    var implementation: String {
+        [("forward", forward), ("backward-data", backwardData), ("backward-weights", backwardWeights)]
+            .map { "\($0.0) \($0.1.algorithm.rawValue) (\($0.1.implementation))" }.joined(separator: ", ")
+    }
     private let backend: CPUBackend
 
     /// Creates the three primitives and their reorders; throws `EngineError.backend` when
@@ -47,10 +54,15 @@ final class OneDNNConvolution: ConvolutionKernel {
         let desc = ConvDescriptors(g)
 
         (forward, backwardData, backwardWeights) = try backend.withRuntime {
-            // Each pass tries the wanted algorithm first and falls back to direct on refusal.
+            // Each pass tries the wanted algorithm first. Under `auto` a refusal falls back to
+            // direct (the caller can see it in `implementation`); an explicit `winograd` that
+            // oneDNN cannot run is an error, never a silent direct convolution.
             func build(_ pass: String, _ make: (dnnl_alg_kind_t) throws -> OneDNNPass) throws -> OneDNNPass {
                 if wanted == .winograd {
                     do { return try make(dnnl_convolution_winograd) } catch {
+                        guard algorithm == .auto else {
+                            throw EngineError.backend("--conv winograd: oneDNN \(CPUBackend.oneDNNVersion) has no Winograd \(pass) convolution on this CPU (instruction set \(CPUBackend.effectiveISA)); its Winograd needs AVX-512. Use --conv auto (Winograd where oneDNN has it, direct elsewhere) or --conv direct")
+                        }
                         notes.append("\(pass) \(g): oneDNN has no winograd implementation here (\(error)); running direct")
                     }
                 }
