@@ -62,7 +62,7 @@ public enum ReportRenderer {
     /// The flat outcome of a record, for the diffs.
     public static func outcome(_ r: RunRecord) -> RunOutcome {
         RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
-                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr)
+                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
     }
 
     /// Every readable record's outcome in a results folder, with the files that were skipped.
