@@ -118,7 +118,7 @@ public enum Catalog {
                        RunSpec(label: opt.description, images: [kate], mask: .seedReportText,
                                method: .dip(textFit(optimizer: opt)), keepWorstDrop: true)
                    }),
-        Experiment(id: "era", group: "experiment4", title: "The framework's era: BatchNorm gamma and align_corners",
+        Experiment(id: "era", group: "experiment4", title: "The framework's era (BatchNorm gamma init, bilinear align_corners)",
                    description: "Table 1's paper protocol on the same images, masks and seeds under the two PyTorch defaults that changed after the paper: BatchNorm gamma drawn from U(0,1) (PyTorch before 1.2) or set to 1, and bilinear upsampling with align_corners true (before 0.4) or false; the paper-era combination is table1-paper's runs",
                    runs: eraCombinations.map { c in
                        RunSpec(label: c.label, images: bm3d, preprocessing: paperPreprocessing, mask: half,

@@ -118,7 +118,8 @@ struct PageBuilder {
             seedTable: seedGroups.isEmpty ? nil : TableView(id: "seed-spread", caption: "Final and best PSNR over seeds (dB)", ResultDiff.table(seedGroups),
                                                             note: "std is the sample standard deviation; it is empty for a single seed."),
             provenance: provenance(commandLine: commandLine, resultsFolder: resultsFolder),
-            recordTable: recordTable())
+            recordTable: recordTable(),
+            era: try era())
         return page
     }
 
