@@ -119,7 +119,7 @@ extension PageBuilder {
                               note: "Differences are taken run by run against the paper-era run of the same image and seed (the same mask and input code), "
                                   + "then averaged; in brackets, the lowest and highest of the per-seed means over the images. "
                                   + "An image counts as beyond the seed spread when its difference, averaged over seeds, exceeds the larger of the two "
-                                  + "combinations' final-PSNR ranges over those seeds. `dip-report diff RESULTS --within era` prints every pair.")
+                                  + "combinations' final-PSNR ranges over those seeds. dip-report diff RESULTS --within era prints every pair.")
         return EraView(description: experiment.description + ".", table: table,
                        sentences: comparisons.compactMap(EraText.sentence), plots: try eraPlots(reference: referenceRuns, era: of(id), comparisons: comparisons))
     }
@@ -127,7 +127,7 @@ extension PageBuilder {
     /// Curves of the first two images (catalog order) that have every combination: each
     /// combination in its own colour, its seeds in shades of it.
     private func eraPlots(reference: [RunRecord], era: [RunRecord], comparisons: [ConfigurationComparison]) throws -> [FigureView] {
-        let groups = [("paper era", reference)] + comparisons.map { c in (c.label, era.filter { $0.label == c.label }) }
+        let groups = [("gamma U(0,1), align_corners true (paper era)", reference)] + comparisons.map { c in (c.label, era.filter { $0.label == c.label }) }
         let order = Catalog.bm3d.map(\.name) + Array(Set(era.map(\.key.image))).sorted()
         var chosen: [String] = []
         for image in order where !chosen.contains(image) && chosen.count < 2 {
