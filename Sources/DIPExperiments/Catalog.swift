@@ -38,11 +38,26 @@ public enum Catalog {
 
     /// Table 1, paper protocol: the Table-1 net, LR 0.001, 11000 iterations, sigma_p 0.03,
     /// backtracking, final render on the last perturbed input (restoration.ipynb).
-    public static func paperFit() -> FitConfig {
-        FitConfig(network: try! SkipConfig.preset("table1", outputChannels: 1), perturbation: 0.03,
-                  optimizer: .adam(learningRate: 0.001), iterations: 11000, backtracking: Backtracking(),
-                  finalRender: .lastPerturbed, psnrEvery: 10)
+    ///
+    /// `gammaInit` and `alignCorners` are the two PyTorch defaults that changed after the paper
+    /// (dip-spec §3.7, §4.1); their defaults are the paper era's, which leaves the configuration,
+    /// and so table1-paper's run keys, exactly as they were before these knobs were exposed.
+    public static func paperFit(gammaInit: GammaInit = .uniform, alignCorners: Bool = true) -> FitConfig {
+        var network = try! SkipConfig.preset("table1", outputChannels: 1)
+        network.upsampling = .bilinear(alignCorners: alignCorners)
+        return FitConfig(network: network, perturbation: 0.03,
+                         optimizer: .adam(learningRate: 0.001), iterations: 11000, gammaInit: gammaInit,
+                         backtracking: Backtracking(), finalRender: .lastPerturbed, psnrEvery: 10)
     }
+
+    /// The `era` experiment's configurations besides the paper era's (gamma U(0, 1) with
+    /// align_corners true, which is table1-paper's): every other combination of the two
+    /// defaults, the last being what upstream's unchanged code gets from today's PyTorch.
+    public static let eraCombinations: [(label: String, gammaInit: GammaInit, alignCorners: Bool)] = [
+        ("gamma 1, align_corners true", .one, true),
+        ("gamma U(0,1), align_corners false", .uniform, false),
+        ("gamma 1, align_corners false (today's PyTorch)", .one, false),
+    ]
 
     /// The text-inpainting fit (inpainting.ipynb kate): LR 0.01, 6001 iterations, sigma_p 0.03.
     public static func textFit(_ net: SkipConfig = SkipConfig.uniform(depth: 5, channels: 128, skip: 128),
@@ -103,6 +118,13 @@ public enum Catalog {
                        RunSpec(label: opt.description, images: [kate], mask: .seedReportText,
                                method: .dip(textFit(optimizer: opt)), keepWorstDrop: true)
                    }),
+        Experiment(id: "era", group: "experiment4", title: "The framework's era (BatchNorm gamma init, bilinear align_corners)",
+                   description: "Table 1's paper protocol on the same images, masks and seeds under the two PyTorch defaults that changed after the paper: BatchNorm gamma drawn from U(0,1) (PyTorch before 1.2) or set to 1, and bilinear upsampling with align_corners true (before 0.4) or false; the paper-era combination is table1-paper's runs",
+                   runs: eraCombinations.map { c in
+                       RunSpec(label: c.label, images: bm3d, preprocessing: paperPreprocessing, mask: half,
+                               method: .dip(paperFit(gammaInit: c.gammaInit, alignCorners: c.alignCorners)))
+                   },
+                   baseline: "table1-paper"),
     ]
 
     /// The built-in experiments plus those of a user's catalog file (a JSON array of Experiment);
@@ -122,6 +144,11 @@ public enum Catalog {
                 throw DIPError.badFile(path: userFile, reason: "experiment id '\(e.id)' is already taken; rename it")
             }
         }
+        for e in extra {
+            if let b = e.baseline, !ids.contains(b) || b == e.id {
+                throw DIPError.badFile(path: userFile, reason: "experiment '\(e.id)' names baseline '\(b)', which is not another experiment of the catalog")
+            }
+        }
         return experiments + extra
     }
 
@@ -131,6 +158,21 @@ public enum Catalog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(experiments), as: UTF8.self)
+    }
+
+    /// `selected` with the baseline of each inserted before it (when not selected already), so a
+    /// plan holds every run its pages compare with; a baseline's runs keep their own keys, so
+    /// what is stored for it is reused.
+    public static func withBaselines(_ selected: [Experiment], from all: [Experiment]) -> [Experiment] {
+        var out: [Experiment] = []
+        func add(_ e: Experiment, depth: Int) {
+            guard !out.contains(where: { $0.id == e.id }) else { return }
+            // A chain of baselines is followed, a cycle (only possible in a user's file) is cut.
+            if depth < all.count, let b = e.baseline, let base = all.first(where: { $0.id == b }) { add(base, depth: depth + 1) }
+            out.append(e)
+        }
+        for e in selected { add(e, depth: 0) }
+        return out
     }
 
     /// The experiments called `ids` (all when empty); an unknown id names the choices.

@@ -154,14 +154,22 @@ public struct Experiment: Sendable, Hashable, Codable {
     public var description: String
     /// Its configurations.
     public var runs: [RunSpec]
+    /// The experiment whose runs are this one's reference configuration, when that
+    /// configuration is already run elsewhere (`era` compares against `table1-paper`): `run`
+    /// plans that experiment too, so its stored records are reused and never run twice, and
+    /// the page and `diff --within` compare this experiment's configurations with them. Nil
+    /// (absent from the JSON) for experiments that hold all their configurations.
+    public var baseline: String?
 
     /// Creates an experiment.
-    public init(id: String, group: String, title: String, description: String, runs: [RunSpec]) {
+    public init(id: String, group: String, title: String, description: String, runs: [RunSpec],
+                baseline: String? = nil) {
         self.id = id
         self.group = group
         self.title = title
         self.description = description
         self.runs = runs
+        self.baseline = baseline
     }
 }
 

@@ -68,9 +68,11 @@ public struct Profile: Sendable, Hashable, Codable {
         name: "paper", summary: "the protocols as written (dip-spec §4.2, §6): native sizes, full widths, full iteration counts",
         defaultSeeds: [0, 1, 2])
 
-    /// About 20 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
-    /// one thread: 19m24s measured; the depth sweep's depth-8 runs are the largest part). With
-    /// 1/20 of the iterations it took 11m59s; the time two jobs saved went into iterations.
+    /// About 35 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
+    /// one thread). Before the era experiment it took 19m24s (the depth sweep's depth-8 runs were
+    /// the largest part; with 1/20 of the iterations 11m59s, the time two jobs saved went into
+    /// iterations); era's 39 Table-1 runs add about 14 minutes by the printed estimate, scaled to
+    /// that measurement (BENCHMARKS.md).
     public static let quick = Profile(
         name: "quick",
         summary: "1/12 of the iterations (at least 300, at most 1000), channel counts c -> c^0.75 (128 -> 38, 32 input maps -> 13), images cropped to 128x128 around the holes (larger where a deep net needs it), TV 300 iterations; one seed",

@@ -61,6 +61,7 @@ replication, which did not, and what would settle the open ones?
 <li><a href="#s5">Experiment 1: Table 1</a></li><li><a href="#s6">Experiment 2: text masks and architecture</a></li>
 <li><a href="#s7">Experiment 3: hyperparameters</a></li><li><a href="#s8">Discussion</a></li><li><a href="#s9">Conclusion</a></li>
 <li><a href="#seeds">Appendix A: spread across seeds</a></li><li><a href="#provenance">Appendix B: provenance</a></li>
+<li><a href="#era">Appendix C: experiment 4, the framework's era</a></li>
 </ol></nav>
 </header>
 
@@ -145,6 +146,18 @@ replication, which did not, and what would settle the open ones?
 <dl class="prov">{{#provenance}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/provenance}}</dl>
 <details><summary>Every stored run ({{recordCount}})</summary>{{#recordTable}}{{> table}}{{/recordTable}}</details>
 </section>
+
+<section id="era"><h2>Appendix C: experiment 4, does the framework's era matter?</h2>
+<p>The paper's code ran on PyTorch 0.2–0.4 (2017–2018). Two defaults of that time differ from today's, and both touch the Table-1 network: BatchNorm's weight γ started as U(0, 1) (it starts at 1 since PyTorch 1.2), and <code>nn.Upsample(mode='bilinear')</code> behaved as <code>align_corners=True</code> (today's default is <code>False</code>, which is what upstream's unchanged code gets when run now). Section 5 runs the paper era's combination; this appendix runs the other three on the same images, masks and seeds.</p>
+{{#era}}
+<p>{{description}}</p>
+{{#sentences}}<p class="finding">{{.}}</p>{{/sentences}}
+{{^sentences}}<p class="note">No combination has runs paired with the paper-era runs yet.</p>{{/sentences}}
+{{#table}}{{> table}}{{/table}}
+<div class="plots">{{#plots}}{{> figure}}{{/plots}}</div>
+{{/era}}
+{{^era}}<p class="note">No era runs stored yet: <code>dip-report run era</code> (it plans table1-paper's runs too and reuses those stored).</p>{{/era}}
+</section>
 </main>
 </body>
 </html>
@@ -171,6 +184,7 @@ tr.ours { background: #f3f7fb; } tr.ref td, tr.ref th { color: #444; }
 td.pos { color: var(--pos); font-weight: 600; } td.neg { color: var(--neg); font-weight: 600; }
 td.warn { background: #fff4e5; } td.na { color: #aaa; }
 .note { color: var(--muted); font-size: .85rem; margin: .2rem 0 1rem; }
+.finding { border-left: 3px solid var(--ink); padding-left: .7rem; }
 figure { margin: .8rem 0; } figure.plot img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: var(--muted); font-size: .85rem; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: .5rem 1rem; }

@@ -51,6 +51,8 @@ public struct ReportPage {
     public var provenance: [NameValue]
     /// Appendix B: every record.
     public var recordTable: TableView?
+    /// Appendix C: the framework's era (experiment 4); nil before the era experiment has runs.
+    public var era: EraView?
 }
 
 /// Users' experiments outside the report's groups, shown under their own heading.

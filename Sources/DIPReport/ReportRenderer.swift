@@ -62,7 +62,7 @@ public enum ReportRenderer {
     /// The flat outcome of a record, for the diffs.
     public static func outcome(_ r: RunRecord) -> RunOutcome {
         RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
-                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr)
+                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
     }
 
     /// Every readable record's outcome in a results folder, with the files that were skipped.
@@ -118,7 +118,8 @@ struct PageBuilder {
             seedTable: seedGroups.isEmpty ? nil : TableView(id: "seed-spread", caption: "Final and best PSNR over seeds (dB)", ResultDiff.table(seedGroups),
                                                             note: "std is the sample standard deviation; it is empty for a single seed."),
             provenance: provenance(commandLine: commandLine, resultsFolder: resultsFolder),
-            recordTable: recordTable())
+            recordTable: recordTable(),
+            era: try era())
         return page
     }
 

@@ -1,3 +1,4 @@
+import DIPExperiments
 import Foundation
 
 /// The numbers of one stored run that the diffs compare: a flat view of a `RunRecord`, so the
@@ -17,10 +18,13 @@ public struct RunOutcome: Sendable, Hashable, Codable {
     public var finalPSNR: Double?
     /// PSNR of the best sampled iterate.
     public var bestPSNR: Double?
+    /// The hashed configuration, so two configurations can be told apart by knob (nil when
+    /// the outcome was not read from a record).
+    public var configuration: RunConfiguration?
 
     /// Creates an outcome.
     public init(experiment: String, label: String, image: String, configHash: String, seed: UInt64,
-                finalPSNR: Double?, bestPSNR: Double?) {
+                finalPSNR: Double?, bestPSNR: Double?, configuration: RunConfiguration? = nil) {
         self.experiment = experiment
         self.label = label
         self.image = image
@@ -28,6 +32,7 @@ public struct RunOutcome: Sendable, Hashable, Codable {
         self.seed = seed
         self.finalPSNR = finalPSNR
         self.bestPSNR = bestPSNR
+        self.configuration = configuration
     }
 
     /// What groups seeds together: the same experiment, configuration and image.

@@ -12,7 +12,7 @@ struct BuildCommand: ParsableCommand {
             and jobs (it first prints what it will run and how long that will take here, and \
             skips every run already stored), then `dip-report render`. The default profile is \
             `paper`, the full replication (hours per image on a CPU); `quick` gives a complete \
-            report in about 20 minutes on 2 cores, `smoke` checks the plumbing in a minute. \
+            report in about 35 minutes on 2 cores, `smoke` checks the plumbing in a minute. \
             Interrupted builds resume where they stopped.
 
             Examples:

@@ -20,8 +20,18 @@ struct DiffCommand: ParsableCommand {
             larger of A's and B's final-PSNR range for that configuration; "unknown" with a single \
             seed). Runs found on one side only are counted on standard error.
 
+            With --within EXPERIMENT (one folder): two configurations of the same experiment \
+            inside one result set, run by run: each configuration against the reference \
+            (--reference LABEL; default the experiment's baseline, e.g. table1-paper's runs for \
+            era, else its first configuration), matched by image and seed, with the knobs that \
+            differ. Standard error gets one line per configuration: the mean final-PSNR \
+            difference, its spread over seeds and the number of images where it exceeds the \
+            seeds' spread (the report's era section).
+
             Examples:
               dip-report diff
+              dip-report diff results --within era
+              dip-report diff results --within width --reference "width 128" --csv
               dip-report diff results-commit1 results-commit2 --csv > diff.csv
               dip-report diff results results-h100 --json
             """)
@@ -38,14 +48,29 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of an aligned table.")
     var json = false
 
+    @Option(help: ArgumentHelp("Compare the configurations of this experiment with each other inside folder A.", valueName: "EXPERIMENT"))
+    var within: String?
+
+    @Option(help: ArgumentHelp("With --within: the configuration label the others are compared with.", valueName: "LABEL"))
+    var reference: String?
+
     func validate() throws {
         if csv && json { throw ValidationError("choose one of --csv and --json") }
+        if within != nil && second != nil { throw ValidationError("--within compares configurations inside one results folder; give only A") }
+        if reference != nil && within == nil { throw ValidationError("--reference needs --within EXPERIMENT") }
     }
 
     func run() throws {
         let a = try ReportRenderer.outcomes(resultsFolder: first)
         for p in a.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
-        if let second {
+        if let within {
+            let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
+            if json { print(try ResultDiff.json(comparisons), terminator: "") } else {
+                let table = ResultDiff.table(comparisons)
+                print(csv ? table.csv() : table.aligned(), terminator: "")
+            }
+            for c in comparisons { FileHandle.standardError.write(Data((ResultDiff.summaryLine(c) + "\n").utf8)) }
+        } else if let second {
             let b = try ReportRenderer.outcomes(resultsFolder: second)
             for p in b.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
             let d = ResultDiff.between(a.runs, b.runs)

@@ -71,6 +71,9 @@ struct InpaintCommand: ParsableCommand {
     @Option(name: .customLong("gamma-init"), help: "BatchNorm gamma start: uniform (paper era) or one (modern PyTorch).")
     var gammaInit: String = "uniform"
 
+    @Option(name: .customLong("align-corners"), help: "Bilinear upsampling of the table1 and restoration-kate nets: true (paper era, PyTorch < 0.4, the default) or false (today's PyTorch default).")
+    var alignCorners: Bool?
+
     @Flag(help: "Restore the last checkpoint when PSNR on the known pixels falls by 5 dB (restoration notebook).")
     var backtracking = false
 
@@ -139,6 +142,12 @@ struct InpaintCommand: ParsableCommand {
         config.optimizer = optimizer == "adam" ? .adam(learningRate: lr) : .lbfgs(learningRate: lr)
         config.perturbation = sigmaP
         config.gammaInit = GammaInit(rawValue: gammaInit)!
+        if let alignCorners {
+            guard case .bilinear = config.network.upsampling else {
+                throw ValidationError("--align-corners: the \(net) net upsamples with \(config.network.upsampling), not bilinear; only table1 and restoration-kate take it")
+            }
+            config.network.upsampling = .bilinear(alignCorners: alignCorners)
+        }
         config.backtracking = backtracking ? Backtracking() : nil
         config.convAlgorithm = ConvAlgorithm(rawValue: conv)!
         config.psnrEvery = psnrEvery

@@ -15,10 +15,11 @@ struct RunCommand: ParsableCommand {
             stops cleanly: finished runs stay, a fit keeps a checkpoint (also written every few \
             minutes), and the next `run` carries on from it to the same result bit for bit.
 
-            Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers \
-            (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
+            Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers, \
+            era (it compares with table1-paper's runs, so `run era` plans those too; stored ones \
+            are reused) (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
             --print-catalog` prints one to start from).
-            Profiles: paper (the protocols as written), quick (about 20 minutes on 2 cores), \
+            Profiles: paper (the protocols as written), quick (about 35 minutes on 2 cores), \
             smoke (under 2 minutes; checks the plumbing).
 
             Examples:
@@ -81,8 +82,13 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let profile = try Profile.named(self.profile)
-        let selected = try Catalog.select(experiments, from: try Catalog.all(userFile: catalog))
-        if printCatalog { print(try Catalog.json(selected)); return }
+        let all = try Catalog.all(userFile: catalog)
+        let named = try Catalog.select(experiments, from: all)
+        if printCatalog { print(try Catalog.json(named)); return }
+        let selected = Catalog.withBaselines(named, from: all)
+        for e in selected where !named.contains(where: { $0.id == e.id }) {
+            print("\(e.id) is planned too: it holds the reference runs of \(named.filter { $0.baseline == e.id }.map(\.id).joined(separator: ", ")) (stored ones are reused)")
+        }
         let options = RunnerOptions(dataDirectory: dataOptions.directory, profile: profile,
                                     seeds: seeds.flatMap(parseSeeds), jobs: jobs, threadsPerJob: threads, force: force,
                                     checkpoints: CheckpointSchedule(seconds: checkpointMinutes * 60))

@@ -27,7 +27,7 @@ struct ReportPageTests {
         for (id, heading) in [("s1", "1. Introduction"), ("s2", "2. Single image restoration"), ("s3", "3. Objective and methods"),
                               ("s4", "4. Default architecture"), ("s5", "5. Experiment 1"), ("s6", "6. Experiment 2"),
                               ("s7", "7. Experiment 3"), ("s8", "8. Discussion"), ("s9", "9. Conclusion"),
-                              ("seeds", "Appendix A"), ("provenance", "Appendix B")] {
+                              ("seeds", "Appendix A"), ("provenance", "Appendix B"), ("era", "Appendix C")] {
             let range = html.range(of: "<section id=\"\(id)\"><h2>\(heading)")
             #expect(range != nil, "section \(id) missing")
             if let range {

@@ -50,5 +50,20 @@ struct SmokeReportTests {
         // The smoke crops are 64x64 but depth 8 needs 512x512: its rows say they ran elsewhere.
         #expect(html.contains("depth 8, skip (on 512x512, the others 64x64)"))
         #expect(html.contains("ran on a larger window of the image than the others"))
+
+        // The era appendix: table1-paper's runs are its paper-era row, the other three
+        // combinations ran on the same 13 crops; one seed, so no claim about the seed spread.
+        let eraStart = try #require(html.range(of: "<section id=\"era\">"))
+        let era = String(html[eraStart.lowerBound..<html[eraStart.lowerBound...].range(of: "</section>")!.upperBound])
+        let eraRows = era.matches(of: /<tr class="ours"><th scope="row"[^>]*>([^<]*)<\/th><td[^>]*>([^<]*)<\/td><td[^>]*>([0-9]+\.[0-9]{2})</)
+        #expect(eraRows.map { String($0.1) } == ["gamma U(0,1), align_corners true (paper era: table1-paper&#39;s runs)"]
+                    + Catalog.eraCombinations.map { $0.label.replacingOccurrences(of: "'", with: "&#39;") })
+        #expect(eraRows.allSatisfy { $0.2 == "13 × 1" })
+        let findings = era.matches(of: /<p class="finding">([^<]*)<\/p>/).map { String($0.1) }
+        #expect(findings.count == 2)
+        #expect(findings.first?.hasPrefix("γ = 1 ended ") == true && findings.first?.contains("over 13 images × 1 seed") == true)
+        #expect(findings.last?.hasPrefix("align_corners false ended ") == true)
+        #expect(findings.allSatisfy { $0.hasSuffix("with one seed there is no seed spread to set it against.") })
+        #expect(era.matches(of: /alt="PSNR curves of (barbara|boat) under the four combinations"/).count == 2)
     }
 }

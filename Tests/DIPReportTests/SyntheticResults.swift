@@ -28,8 +28,8 @@ enum SyntheticResults {
     static func save(_ store: ResultStore, experiment: String, group: String, label: String, image: String,
                      seed: UInt64, profile: String = "smoke", offset: Double = 0, side: Int = 24,
                      network: SkipConfig = SkipConfig.uniform(depth: 2, channels: 4, skip: 4, outputChannels: 1),
-                     status: RunStatus = .done) throws {
-        let fit = FitConfig(network: network, iterations: 30, psnrEvery: 3)
+                     gammaInit: GammaInit = .uniform, status: RunStatus = .done) throws {
+        let fit = FitConfig(network: network, iterations: 30, gammaInit: gammaInit, psnrEvery: 3)
         let configuration = RunConfiguration(imageFile: "bm3d/\(image).png", preprocessing: Preprocessing(),
                                              mask: .bernoulli(keep: 0.5, perChannel: true), method: .dip(fit))
         let key = RunKey(experiment: experiment, image: image, configHash: try configuration.hash(), seed: seed)
@@ -87,5 +87,57 @@ enum SyntheticResults {
             try save(store, experiment: "my-masks", group: "my-study", label: "Adam lr 0.02", image: "kate", seed: seed, offset: offset)
         }
         return store
+    }
+
+    /// The era fixture: table1-paper (the paper era) and the era experiment's three other
+    /// combinations on `images` x `seeds`, with the Table-1 net's bilinear upsampling so each
+    /// pair differs in its knob only. Each combination's final PSNR is the paper era's plus
+    /// `eraOffsets[label]!(image, seed)`.
+    static let eraLabels = Catalog.eraCombinations.map(\.label)
+
+    static func makeEra(in folder: String, images: [String], seeds: [UInt64],
+                        eraOffsets: [String: @Sendable (String, UInt64) -> Double]) throws -> ResultStore {
+        let store = try ResultStore(root: folder)
+        func net(_ alignCorners: Bool) -> SkipConfig {
+            SkipConfig(inputChannels: 32, outputChannels: 1, down: [4, 4], up: [4, 4], skip: [4, 4],
+                       upsampling: .bilinear(alignCorners: alignCorners))
+        }
+        for image in images {
+            for seed in seeds {
+                try save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: image,
+                         seed: seed, profile: "paper", network: net(true))
+                for c in Catalog.eraCombinations {
+                    guard let offset = eraOffsets[c.label] else { continue }
+                    try save(store, experiment: "era", group: "experiment4", label: c.label, image: image, seed: seed,
+                             profile: "paper", offset: offset(image, seed), network: net(c.alignCorners), gammaInit: c.gammaInit)
+                }
+            }
+        }
+        return store
+    }
+}
+
+/// The era fixture's known differences (`SyntheticResults.era`), on four images and three
+/// seeds (the paper era's final PSNR is the paper's value - 1 + 0.5 x seed, so every image
+/// spans 1.0 dB over the seeds):
+/// - gamma 1: -2.0, -1.5, -0.5, -0.2 dB on barbara, boat, house, lena, plus 0.1 x seed. Means
+///   over seeds -1.9, -1.4, -0.4, -0.1 against a spread of 1.2 (its own range): 2 of 4 beyond;
+///   mean -0.95, per-seed means -1.05, -0.95, -0.85.
+/// - align_corners false: +0.05 everywhere: 0 of 4 beyond.
+/// - both: -0.9 everywhere: within the 1.0 spread, 0 of 4.
+let eraImages = ["barbara", "boat", "house", "lena"]
+let eraGammaBase = ["barbara": -2.0, "boat": -1.5, "house": -0.5, "lena": -0.2]
+let eraOffsets: [String: @Sendable (String, UInt64) -> Double] = [
+    "gamma 1, align_corners true": { image, seed in eraGammaBase[image]! + 0.1 * Double(seed) },
+    "gamma U(0,1), align_corners false": { _, _ in 0.05 },
+    "gamma 1, align_corners false (today's PyTorch)": { _, _ in -0.9 },
+]
+
+extension SyntheticResults {
+    /// The era fixture in a fresh folder, on `seeds`.
+    static func era(_ name: String, seeds: [UInt64] = [0, 1, 2]) throws -> String {
+        let folder = temporaryFolder(name)
+        _ = try makeEra(in: folder, images: eraImages, seeds: seeds, eraOffsets: eraOffsets)
+        return folder
     }
 }
