@@ -2,36 +2,36 @@ import DIPEngine
 import Foundation
 
 /// What the diagram shows of one level, read off a `NetworkSummary`.
-public struct LevelSketch: Sendable, Hashable {
+struct LevelSketch: Sendable, Hashable {
     /// The level, 0 at full resolution.
-    public var level: Int
+    var level: Int
     /// Size and channels entering the level.
-    public var inputSize: NetworkSummary.Size
+    var inputSize: NetworkSummary.Size
     /// Channels entering the level.
-    public var inputChannels: Int
+    var inputChannels: Int
     /// Encoder channels.
-    public var downChannels: Int
+    var downChannels: Int
     /// Size after the encoder's halving.
-    public var downSize: NetworkSummary.Size
+    var downSize: NetworkSummary.Size
     /// The encoder's operations in words ("conv 3x3/s2, conv 3x3").
-    public var downOps: String
+    var downOps: String
     /// Skip-branch channels (0 = none).
-    public var skipChannels: Int
+    var skipChannels: Int
     /// The skip conv's kernel.
-    public var skipKernel: Int
+    var skipKernel: Int
     /// Decoder channels.
-    public var upChannels: Int
+    var upChannels: Int
     /// Size the decoder works at.
-    public var upSize: NetworkSummary.Size
+    var upSize: NetworkSummary.Size
     /// The decoder's operations in words.
-    public var upOps: String
+    var upOps: String
     /// The upsampling that ends the deeper branch.
-    public var upsampling: String
+    var upsampling: String
     /// Parameters of the level's own layers.
-    public var parameters: Int
+    var parameters: Int
 
     /// The levels of `summary`, in order.
-    public static func levels(of summary: NetworkSummary) -> [LevelSketch] {
+    static func levels(of summary: NetworkSummary) -> [LevelSketch] {
         let config = summary.config
         let subtotals = summary.subtotals
         return (0..<config.depth).map { i in
@@ -63,27 +63,27 @@ public struct LevelSketch: Sendable, Hashable {
 /// A drawing of a skip network made from its `NetworkSummary`: encoder levels down the left,
 /// decoder levels up the right, skip branches across, with channels, sizes and parameters.
 /// Drawn from the object the engine builds, so it cannot drift from the code.
-public struct ArchitectureDiagram: Sendable {
+struct ArchitectureDiagram: Sendable {
     /// The network at one input size.
-    public var summary: NetworkSummary
+    var summary: NetworkSummary
     /// The title.
-    public var title: String
+    var title: String
     /// Width in drawing units.
-    public var width: Double = 720
+    var width: Double = 720
 
     /// Creates a diagram.
-    public init(summary: NetworkSummary, title: String) {
+    init(summary: NetworkSummary, title: String) {
         self.summary = summary
         self.title = title
     }
 
     /// Height in drawing units: a row per level plus the input, output and totals.
-    public var height: Double { 118 + Double(summary.config.depth) * rowHeight + 40 }
+    var height: Double { 118 + Double(summary.config.depth) * rowHeight + 40 }
 
     private var rowHeight: Double { 62 }
 
     /// Draws it; `fontPath` nil uses fonts/DejaVuSans.ttf.
-    public func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
+    func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
         let c = try Canvas(width: width, height: height, scale: scale, fontPath: fontPath)
         let levels = LevelSketch.levels(of: summary)
         let config = summary.config
@@ -154,7 +154,7 @@ public struct ArchitectureDiagram: Sendable {
     }
 
     /// The diagram as a PNG data URI.
-    public func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
+    func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
         try draw(scale: scale, fontPath: fontPath).dataURI()
     }
 }

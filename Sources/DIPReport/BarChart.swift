@@ -1,16 +1,16 @@
 import Foundation
 
 /// One bar: a category and a signed value, with an optional error bar (the seeds' spread).
-public struct Bar: Sendable, Hashable {
+struct Bar: Sendable, Hashable {
     /// The category label under the bar (an image name).
-    public var label: String
+    var label: String
     /// The value; nil leaves a gap labelled "n/a" (no runs for this category).
-    public var value: Double?
+    var value: Double?
     /// The lower and upper ends of the whisker, when there is a spread to show.
-    public var whisker: ClosedRange<Double>?
+    var whisker: ClosedRange<Double>?
 
     /// Creates a bar.
-    public init(label: String, value: Double?, whisker: ClosedRange<Double>? = nil) {
+    init(label: String, value: Double?, whisker: ClosedRange<Double>? = nil) {
         self.label = label
         self.value = value
         self.whisker = whisker
@@ -19,20 +19,20 @@ public struct Bar: Sendable, Hashable {
 
 /// A bar chart of signed differences (ours minus the paper's, per image): bars above zero are
 /// green, below are red, each labelled with its value.
-public struct BarChart: Sendable {
+struct BarChart: Sendable {
     /// The title.
-    public var title: String
+    var title: String
     /// The y axis title.
-    public var yLabel: String
+    var yLabel: String
     /// The bars, left to right.
-    public var bars: [Bar]
+    var bars: [Bar]
     /// Width in drawing units.
-    public var width: Double
+    var width: Double
     /// Height in drawing units.
-    public var height: Double
+    var height: Double
 
     /// Creates a chart.
-    public init(title: String, yLabel: String, bars: [Bar], width: Double = 560, height: Double = 300) {
+    init(title: String, yLabel: String, bars: [Bar], width: Double = 560, height: Double = 300) {
         self.title = title
         self.yLabel = yLabel
         self.bars = bars
@@ -41,7 +41,7 @@ public struct BarChart: Sendable {
     }
 
     /// Draws the chart; `fontPath` nil uses fonts/DejaVuSans.ttf.
-    public func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
+    func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
         let c = try Canvas(width: width, height: height, scale: scale, fontPath: fontPath)
         let top = 28.0, left = 52.0, right = 12.0, bottom = 62.0
         let pw = width - left - right, ph = height - top - bottom
@@ -89,7 +89,7 @@ public struct BarChart: Sendable {
     }
 
     /// The chart as a PNG data URI.
-    public func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
+    func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
         try draw(scale: scale, fontPath: fontPath).dataURI()
     }
 }

@@ -3,47 +3,47 @@ import DIPCore
 import Foundation
 
 /// An RGB colour with components in 0...1.
-public struct Colour: Sendable, Hashable {
+struct Colour: Sendable, Hashable {
     /// Red.
-    public var r: Double
+    var r: Double
     /// Green.
-    public var g: Double
+    var g: Double
     /// Blue.
-    public var b: Double
+    var b: Double
 
     /// Creates a colour.
-    public init(_ r: Double, _ g: Double, _ b: Double) {
+    init(_ r: Double, _ g: Double, _ b: Double) {
         self.r = r
         self.g = g
         self.b = b
     }
 
     /// A colour from 0xRRGGBB.
-    public init(hex: UInt32) {
+    init(hex: UInt32) {
         self.init(Double((hex >> 16) & 0xFF) / 255, Double((hex >> 8) & 0xFF) / 255, Double(hex & 0xFF) / 255)
     }
 
     /// Text and axes.
-    public static let ink = Colour(hex: 0x222222)
+    static let ink = Colour(hex: 0x222222)
     /// Grid lines.
-    public static let grid = Colour(hex: 0xDDDDDD)
+    static let grid = Colour(hex: 0xDDDDDD)
     /// Better than the reference.
-    public static let positive = Colour(hex: 0x2E7D32)
+    static let positive = Colour(hex: 0x2E7D32)
     /// Worse than the reference.
-    public static let negative = Colour(hex: 0xC62828)
+    static let negative = Colour(hex: 0xC62828)
     /// Reference lines (the paper's value).
-    public static let reference = Colour(hex: 0x555555)
+    static let reference = Colour(hex: 0x555555)
 
     /// Ten distinguishable series colours (Tableau 10), cycled by `series(_:)`.
-    public static let palette: [Colour] = [0x4E79A7, 0xF28E2B, 0xE15759, 0x76B7B2, 0x59A14F,
+    static let palette: [Colour] = [0x4E79A7, 0xF28E2B, 0xE15759, 0x76B7B2, 0x59A14F,
                                            0xEDC948, 0xB07AA1, 0xFF9DA7, 0x9C755F, 0xBAB0AC].map { Colour(hex: $0) }
 
     /// The colour of series `index`.
-    public static func series(_ index: Int) -> Colour { palette[index % palette.count] }
+    static func series(_ index: Int) -> Colour { palette[index % palette.count] }
 }
 
 /// How a text's anchor point relates to its box.
-public enum TextAlign: Sendable {
+enum TextAlign: Sendable {
     /// The anchor is the left end of the baseline.
     case left
     /// The anchor is the middle of the baseline.
@@ -57,14 +57,14 @@ public enum TextAlign: Sendable {
 /// sharp on high-density screens, and encoded to PNG in memory.
 ///
 /// One canvas belongs to one thread: cairo contexts and FreeType faces are not shared.
-public final class Canvas {
+final class Canvas {
     /// The file of the label font in fonts/.
-    public static let labelFontFile = "DejaVuSans.ttf"
+    static let labelFontFile = "DejaVuSans.ttf"
 
     /// Width in drawing units.
-    public let width: Double
+    let width: Double
     /// Height in drawing units.
-    public let height: Double
+    let height: Double
     /// The cairo context; figures draw with it directly.
     let cr: OpaquePointer
     private let surface: OpaquePointer
@@ -72,7 +72,7 @@ public final class Canvas {
 
     /// A white canvas of `width` x `height` units, `scale` pixels per unit, labels in the font at
     /// `fontPath` (nil: DejaVuSans located through `FontDirectory`).
-    public init(width: Double, height: Double, scale: Double = 2, fontPath: String? = nil) throws {
+    init(width: Double, height: Double, scale: Double = 2, fontPath: String? = nil) throws {
         guard width >= 1, height >= 1, width * scale <= 8192, height * scale <= 8192, scale > 0 else {
             throw DIPError.invalidValue(name: "figure size", value: "\(width)x\(height) at scale \(scale)",
                                         reason: "each side must be from 1 to 8192 pixels")
@@ -108,12 +108,12 @@ public final class Canvas {
     }
 
     /// Sets the source colour.
-    public func setColour(_ c: Colour, alpha: Double = 1) {
+    func setColour(_ c: Colour, alpha: Double = 1) {
         cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha)
     }
 
     /// A straight line.
-    public func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, colour: Colour, width: Double = 1, dash: [Double] = []) {
+    func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, colour: Colour, width: Double = 1, dash: [Double] = []) {
         cairo_save(cr)
         setColour(colour)
         cairo_set_line_width(cr, width)
@@ -125,7 +125,7 @@ public final class Canvas {
     }
 
     /// A rectangle, filled and/or stroked.
-    public func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: Colour?, stroke: Colour? = nil, lineWidth: Double = 1, radius: Double = 0) {
+    func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: Colour?, stroke: Colour? = nil, lineWidth: Double = 1, radius: Double = 0) {
         cairo_save(cr)
         if radius > 0 {
             let r = min(radius, w / 2, h / 2)
@@ -152,14 +152,14 @@ public final class Canvas {
     }
 
     /// A filled circle.
-    public func dot(_ x: Double, _ y: Double, radius: Double, colour: Colour) {
+    func dot(_ x: Double, _ y: Double, radius: Double, colour: Colour) {
         setColour(colour)
         cairo_arc(cr, x, y, radius, 0, 2 * Double.pi)
         cairo_fill(cr)
     }
 
     /// An arrow from (x0, y0) to (x1, y1) with a filled head.
-    public func arrow(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, colour: Colour, width: Double = 1.2, head: Double = 6) {
+    func arrow(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, colour: Colour, width: Double = 1.2, head: Double = 6) {
         let angle = atan2(y1 - y0, x1 - x0)
         let bx = x1 - head * cos(angle), by = y1 - head * sin(angle)
         line(x0, y0, bx, by, colour: colour, width: width)
@@ -172,7 +172,7 @@ public final class Canvas {
     }
 
     /// The advance width of `text` at `size` units.
-    public func textWidth(_ text: String, size: Double) -> Double {
+    func textWidth(_ text: String, size: Double) -> Double {
         cairo_set_font_size(cr, size)
         var extents = cairo_text_extents_t()
         text.withCString { cairo_text_extents(cr, $0, &extents) }
@@ -181,7 +181,7 @@ public final class Canvas {
 
     /// Draws `text` at `size` units with its baseline anchor at (x, y), optionally rotated by
     /// `angle` radians about the anchor (-pi/2 for a vertical axis title).
-    public func text(_ text: String, x: Double, y: Double, size: Double, colour: Colour = .ink,
+    func text(_ text: String, x: Double, y: Double, size: Double, colour: Colour = .ink,
                      align: TextAlign = .left, angle: Double = 0) {
         guard !text.isEmpty else { return }
         let w = textWidth(text, size: size)
@@ -200,19 +200,19 @@ public final class Canvas {
     }
 
     /// Starts a clip to the rectangle; pair with `endClip()`.
-    public func beginClip(_ x: Double, _ y: Double, _ w: Double, _ h: Double) {
+    func beginClip(_ x: Double, _ y: Double, _ w: Double, _ h: Double) {
         cairo_save(cr)
         cairo_rectangle(cr, x, y, w, h)
         cairo_clip(cr)
     }
 
     /// Ends the clip begun last.
-    public func endClip() {
+    func endClip() {
         cairo_restore(cr)
     }
 
     /// A polyline through `points`; a nil point breaks the line (a missing or non-finite sample).
-    public func polyline(_ points: [(Double, Double)?], colour: Colour, width: Double, alpha: Double = 1) {
+    func polyline(_ points: [(Double, Double)?], colour: Colour, width: Double, alpha: Double = 1) {
         cairo_save(cr)
         setColour(colour, alpha: alpha)
         cairo_set_line_width(cr, width)
@@ -226,7 +226,7 @@ public final class Canvas {
     }
 
     /// The picture as PNG bytes, encoded by cairo in memory.
-    public func pngBytes() throws -> [UInt8] {
+    func pngBytes() throws -> [UInt8] {
         cairo_surface_flush(surface)
         let sink = PNGSink()
         let status = cairo_surface_write_to_png_stream(surface, { closure, data, length in
@@ -242,7 +242,7 @@ public final class Canvas {
     }
 
     /// The picture as a `data:image/png;base64,...` URI.
-    public func dataURI() throws -> String {
+    func dataURI() throws -> String {
         DataURI.png(try pngBytes())
     }
 }
@@ -253,9 +253,9 @@ private final class PNGSink {
 }
 
 /// `data:` URIs for embedding pictures in the self-contained page.
-public enum DataURI {
+enum DataURI {
     /// `data:image/png;base64,...` for PNG bytes.
-    public static func png(_ bytes: [UInt8]) -> String {
+    static func png(_ bytes: [UInt8]) -> String {
         "data:image/png;base64," + Data(bytes).base64EncodedString()
     }
 }

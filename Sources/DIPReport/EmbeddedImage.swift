@@ -3,22 +3,22 @@ import Foundation
 
 /// A picture for the page: a small thumbnail shown in the gallery and the full-size picture
 /// opened on click, both PNG data URIs.
-public struct EmbeddedImage: Sendable, Hashable {
+struct EmbeddedImage: Sendable, Hashable {
     /// What the picture shows ("best, iteration 4200, 32.10 dB").
-    public var caption: String
+    var caption: String
     /// The thumbnail, at most `thumbnailSide` pixels on its longer side.
-    public var thumbnail: String
+    var thumbnail: String
     /// The full-size picture; nil when the thumbnail already is the full size.
-    public var full: String?
+    var full: String?
     /// Full-size width and height, for the caption.
-    public var size: String
+    var size: String
 
     /// The longer side of gallery thumbnails: small enough that 13 images x 6 pictures stay
     /// well under a megabyte of thumbnails.
-    public static let thumbnailSide = 128
+    static let thumbnailSide = 128
 
     /// Embeds `image`: a Pillow-exact bicubic thumbnail and the full picture.
-    public init(_ image: Image, caption: String, thumbnailSide: Int = EmbeddedImage.thumbnailSide) throws {
+    init(_ image: Image, caption: String, thumbnailSide: Int = EmbeddedImage.thumbnailSide) throws {
         self.caption = caption
         size = "\(image.width)x\(image.height)"
         let fullBytes = try PNGCodec.encode(image.clamped())
@@ -37,7 +37,7 @@ public struct EmbeddedImage: Sendable, Hashable {
 
     /// The absolute error |a - b| averaged over channels, amplified `gain` times and shown on a
     /// dark-to-bright heat scale (black = exact, yellow-white = off by 1/gain or more).
-    public static func errorMap(_ a: Image, _ b: Image, gain: Float = 4) throws -> Image {
+    static func errorMap(_ a: Image, _ b: Image, gain: Float = 4) throws -> Image {
         try Metrics.checkSameShape(a, b)
         let plane = a.planeSize
         var out = Image(channels: 3, height: a.height, width: a.width)

@@ -4,22 +4,22 @@ import Foundation
 /// The page's era appendix (experiment 4): the Table-1 paper protocol under the four
 /// combinations of BatchNorm gamma init and bilinear align_corners, the paper-era one being
 /// table1-paper's runs.
-public struct EraView: Sendable {
+struct EraView: Sendable {
     /// What was run.
-    public var description: String
+    var description: String
     /// One row per combination: mean final and best PSNR, the difference from the paper era.
-    public var table: TableView
+    var table: TableView
     /// The measured effect of each knob alone, generated from the numbers.
-    public var sentences: [String]
+    var sentences: [String]
     /// PSNR curves of two images, the four combinations overlaid.
-    public var plots: [FigureView]
+    var plots: [FigureView]
 }
 
 /// The era section's generated text: what the numbers say, and nothing they do not.
-public enum EraText {
+enum EraText {
     /// A knob's value in words ("γ = 1", "align_corners false"); the raw "path = value" for
     /// knobs the text does not know.
-    public static func describe(knob path: String, value: String) -> String {
+    static func describe(knob path: String, value: String) -> String {
         switch (path, value) {
         case ("gammaInit", "uniform"): return "γ ~ U(0,1)"
         case ("gammaInit", "one"): return "γ = 1"
@@ -35,7 +35,7 @@ public enum EraText {
     /// (everything else as in the paper era; per-seed means −0.55 to −0.31 dB), beyond the seed
     /// spread on 9 of 13 images." A single seed gives no spread, and the sentence says so
     /// instead of counting images.
-    public static func sentence(_ c: ConfigurationComparison) -> String? {
+    static func sentence(_ c: ConfigurationComparison) -> String? {
         guard c.knobs.count == 1, let mean = c.meanFinalDelta,
               let m = c.knobs[0].wholeMatch(of: /(.+): (.+) → (.+)/) else { return nil }
         let path = String(m.1), from = describe(knob: path, value: String(m.2)), to = describe(knob: path, value: String(m.3))
@@ -76,7 +76,7 @@ extension PageBuilder {
         // of era still show, without differences.
         let referenceLabel = labels(baseline).first ?? Catalog.experiments.first { $0.id == baseline }?.runs.first?.label ?? ""
         let referenceRuns = of(baseline).filter { $0.label == referenceLabel }
-        let outcomes = records.map(ReportRenderer.outcome)
+        let outcomes = records.map(ResultDiff.outcome)
         let comparisons = labels(id).map {
             ResultDiff.compare(outcomes, label: (id, $0), reference: (baseline, referenceLabel))
         }

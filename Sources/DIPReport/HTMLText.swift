@@ -1,8 +1,8 @@
 /// Escaping for text placed in HTML. Templates escape by default (swift-mustache); this is
 /// for the few strings the report assembles in code (table cells, figure captions).
-public enum HTMLText {
+enum HTMLText {
     /// `text` with &, <, >, " and ' replaced by character references.
-    public static func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for ch in text {

@@ -1,32 +1,32 @@
 import Foundation
 
 /// One point of a plotted series.
-public struct PlotPoint: Sendable, Hashable {
+struct PlotPoint: Sendable, Hashable {
     /// Horizontal value (an iteration).
-    public var x: Double
+    var x: Double
     /// Vertical value (PSNR in dB); a non-finite value breaks the line.
-    public var y: Double
+    var y: Double
 
     /// Creates a point.
-    public init(x: Double, y: Double) {
+    init(x: Double, y: Double) {
         self.x = x
         self.y = y
     }
 }
 
 /// A named line of a plot.
-public struct LineSeries: Sendable {
+struct LineSeries: Sendable {
     /// The legend entry.
-    public var name: String
+    var name: String
     /// The samples, in x order.
-    public var points: [PlotPoint]
+    var points: [PlotPoint]
     /// Its colour; nil takes the palette colour of its position.
-    public var colour: Colour?
+    var colour: Colour?
     /// A point to mark with a dot (the best iterate).
-    public var marker: PlotPoint?
+    var marker: PlotPoint?
 
     /// Creates a series.
-    public init(name: String, points: [PlotPoint], colour: Colour? = nil, marker: PlotPoint? = nil) {
+    init(name: String, points: [PlotPoint], colour: Colour? = nil, marker: PlotPoint? = nil) {
         self.name = name
         self.points = points
         self.colour = colour
@@ -35,14 +35,14 @@ public struct LineSeries: Sendable {
 }
 
 /// A horizontal dashed line with a label, e.g. the paper's PSNR.
-public struct ReferenceLine: Sendable {
+struct ReferenceLine: Sendable {
     /// Where it lies on the y axis.
-    public var value: Double
+    var value: Double
     /// Its label, drawn at the right end.
-    public var label: String
+    var label: String
 
     /// Creates a reference line.
-    public init(value: Double, label: String) {
+    init(value: Double, label: String) {
         self.value = value
         self.label = label
     }
@@ -50,24 +50,24 @@ public struct ReferenceLine: Sendable {
 
 /// A line plot: several series over a shared x axis, with axes, ticks, a grid, a legend and a
 /// title. Every sample is drawn (no smoothing), so seeds stay apart and sudden drops show.
-public struct LinePlot: Sendable {
+struct LinePlot: Sendable {
     /// The title above the plot.
-    public var title: String
+    var title: String
     /// The x axis title.
-    public var xLabel: String
+    var xLabel: String
     /// The y axis title.
-    public var yLabel: String
+    var yLabel: String
     /// The lines.
-    public var series: [LineSeries]
+    var series: [LineSeries]
     /// Horizontal reference lines.
-    public var references: [ReferenceLine]
+    var references: [ReferenceLine]
     /// Width in drawing units.
-    public var width: Double
+    var width: Double
     /// Height in drawing units.
-    public var height: Double
+    var height: Double
 
     /// Creates a plot.
-    public init(title: String, xLabel: String, yLabel: String, series: [LineSeries],
+    init(title: String, xLabel: String, yLabel: String, series: [LineSeries],
                 references: [ReferenceLine] = [], width: Double = 560, height: Double = 300) {
         self.title = title
         self.xLabel = xLabel
@@ -79,7 +79,7 @@ public struct LinePlot: Sendable {
     }
 
     /// The data range covered by the axes: every finite sample and reference, padded to ticks.
-    public func axisRanges() -> (x: ClosedRange<Double>, y: ClosedRange<Double>) {
+    func axisRanges() -> (x: ClosedRange<Double>, y: ClosedRange<Double>) {
         let pts = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         let xs = pts.map(\.x), ys = pts.map(\.y) + references.map(\.value).filter(\.isFinite)
         let x0 = xs.min() ?? 0, x1 = xs.max() ?? 1
@@ -90,7 +90,7 @@ public struct LinePlot: Sendable {
     }
 
     /// Draws the plot; `fontPath` nil uses fonts/DejaVuSans.ttf.
-    public func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
+    func draw(scale: Double = 2, fontPath: String? = nil) throws -> Canvas {
         let c = try Canvas(width: width, height: height, scale: scale, fontPath: fontPath)
         let legendRows = series.count > 1 ? Int(ceil(Double(series.count) / Double(legendColumns(c)))) : 0
         let top = 28.0, left = 52.0, right = 14.0
@@ -157,15 +157,15 @@ public struct LinePlot: Sendable {
     }
 
     /// The plot as a PNG data URI.
-    public func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
+    func dataURI(scale: Double = 2, fontPath: String? = nil) throws -> String {
         try draw(scale: scale, fontPath: fontPath).dataURI()
     }
 }
 
 /// Round tick positions for an axis.
-public enum Ticks {
+enum Ticks {
     /// Ticks covering lo...hi with about `count` intervals of 1, 2, 2.5 or 5 x 10^k.
-    public static func nice(_ lo: Double, _ hi: Double, count: Int) -> (range: ClosedRange<Double>, step: Double, values: [Double]) {
+    static func nice(_ lo: Double, _ hi: Double, count: Int) -> (range: ClosedRange<Double>, step: Double, values: [Double]) {
         let span = max(hi - lo, 1e-9)
         let raw = span / Double(max(count, 1))
         let magnitude = pow(10, floor(log10(raw)))
@@ -181,7 +181,7 @@ public enum Ticks {
     }
 
     /// A tick label with as many decimals as the step needs; thousands as "2k" for big steps.
-    public static func label(_ v: Double, step: Double) -> String {
+    static func label(_ v: Double, step: Double) -> String {
         if v == 0 { return "0" }
         if step >= 1000, v.truncatingRemainder(dividingBy: 1000) == 0 { return "\(Int(v / 1000))k" }
         let decimals = (0...4).first { d in

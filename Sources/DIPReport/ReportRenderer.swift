@@ -1,4 +1,3 @@
-import CCairo
 import DIPCore
 import DIPEngine
 import DIPExperiments
@@ -26,7 +25,7 @@ public struct RenderSummary: Sendable {
 public enum ReportRenderer {
     /// The versions of the libraries that shape the page, pinned exactly in Package.swift
     /// (SwiftPM offers no way to read them at run time; a test checks these against it).
-    public static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
+    static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
 
     /// Renders the results in `resultsFolder` into `outFolder`/index.html.
     public static func render(resultsFolder: String, outFolder: String, commandLine: String,
@@ -59,17 +58,6 @@ public enum ReportRenderer {
                              seconds: Date().timeIntervalSince(start))
     }
 
-    /// The flat outcome of a record, for the diffs.
-    public static func outcome(_ r: RunRecord) -> RunOutcome {
-        RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
-                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
-    }
-
-    /// Every readable record's outcome in a results folder, with the files that were skipped.
-    public static func outcomes(resultsFolder: String) throws -> (runs: [RunOutcome], problems: [String]) {
-        let scan = try ResultStore(root: resultsFolder, create: false).scan()
-        return (scan.records.map(outcome), scan.problems.map(\.description))
-    }
 }
 
 /// Assembles the page from records; one per render.
@@ -102,7 +90,7 @@ struct PageBuilder {
                 + "(\(summaries.joined(separator: "; "))), so the numbers are not comparable to the paper's. "
                 + "Run `make report PROFILE=paper` for the full replication."
         }
-        let seedGroups = ResultDiff.acrossSeeds(records.map(ReportRenderer.outcome))
+        let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome))
         let page = ReportPage(
             title: "Deep Image Prior: inpainting, reproduced",
             generatedAt: formatter.string(from: now), recordCount: records.count, banner: banner,

@@ -10,19 +10,19 @@ import Mustache
 /// differ; `DIP_UPDATE_TEMPLATES=1 swift test --filter TemplateSyncTests` regenerates the Swift
 /// file. While editing templates, `DIP_TEMPLATES=<folder>` makes the tool read them from that
 /// folder instead, with no rebuild.
-public enum ReportTemplates {
+enum ReportTemplates {
     /// The environment variable naming a templates folder to use instead of the embedded ones.
-    public static let environmentVariable = "DIP_TEMPLATES"
+    static let environmentVariable = "DIP_TEMPLATES"
 
     /// The template files: name (with extension) -> text, from `DIP_TEMPLATES` when set, else
     /// the embedded copies.
-    public static func files(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String: String] {
+    static func files(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String: String] {
         guard let folder = environment[environmentVariable], !folder.isEmpty else { return EmbeddedTemplates.files }
         return try read(folder: folder)
     }
 
     /// Every `.mustache` and `.md` file of `folder`.
-    public static func read(folder: String) throws -> [String: String] {
+    static func read(folder: String) throws -> [String: String] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
             throw DIPError.io(path: folder, reason: "cannot list the templates folder (\(environmentVariable) names it; unset it to use the built-in templates)")
@@ -40,7 +40,7 @@ public enum ReportTemplates {
 
     /// The Mustache library of the `.mustache` files, each registered under its name without
     /// the extension (so `report.mustache` can include `{{> table}}`).
-    public static func library(files: [String: String]) throws -> MustacheLibrary {
+    static func library(files: [String: String]) throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in files.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".mustache") {
             do {
@@ -53,7 +53,7 @@ public enum ReportTemplates {
     }
 
     /// The Swift source of `EmbeddedTemplates.swift` for the given files.
-    public static func generatedSource(files: [String: String]) -> String {
+    static func generatedSource(files: [String: String]) -> String {
         var out = """
         // Generated from Templates/ by TemplateSyncTests; do not edit by hand. To regenerate:
         //   DIP_UPDATE_TEMPLATES=1 swift test --filter TemplateSyncTests

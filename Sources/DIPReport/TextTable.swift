@@ -4,14 +4,14 @@ import Foundation
 /// JSON (an array of objects keyed by the header).
 public struct TextTable: Sendable, Hashable {
     /// Column titles.
-    public var header: [String]
+    var header: [String]
     /// Rows, each as long as the header.
-    public var rows: [[String]]
+    var rows: [[String]]
     /// Columns aligned right (numbers).
-    public var numericColumns: Set<Int>
+    var numericColumns: Set<Int>
 
     /// Creates a table.
-    public init(header: [String], rows: [[String]], numericColumns: Set<Int> = []) {
+    init(header: [String], rows: [[String]], numericColumns: Set<Int> = []) {
         self.header = header
         self.rows = rows
         self.numericColumns = numericColumns

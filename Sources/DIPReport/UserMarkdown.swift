@@ -10,10 +10,10 @@ import Ink
 /// with links limited to http(s), mailto and in-page anchors and images to embedded PNG, JPEG,
 /// GIF or WebP data (the page must work offline, so remote pictures are not loaded).
 /// Headings move down two levels (# becomes h3) to sit under the section's own h2.
-public enum UserMarkdown {
+enum UserMarkdown {
     /// Reads `path`, first writing `placeholder` there when the file does not exist. Returns the
     /// file's text and whether it was created now.
-    public static func readOrCreate(_ path: String, placeholder: String) throws -> (text: String, created: Bool) {
+    static func readOrCreate(_ path: String, placeholder: String) throws -> (text: String, created: Bool) {
         if FileManager.default.fileExists(atPath: path) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw DIPError.io(path: path, reason: "cannot read it (check its permissions)")
@@ -28,7 +28,7 @@ public enum UserMarkdown {
     }
 
     /// Safe HTML for the Markdown `text`.
-    public static func html(_ text: String) -> String {
+    static func html(_ text: String) -> String {
         let parser = MarkdownParser(modifiers: [
             Modifier(target: .html) { input in HTMLText.escape(String(input.markdown)) },
         ])
@@ -37,7 +37,7 @@ public enum UserMarkdown {
 
     /// Keeps the tags of `allowedTags` (exactly as Ink writes them) and turns every other `<`
     /// into `&lt;`, so no element, attribute or script from user text reaches the page.
-    public static func sanitise(_ html: String) -> String {
+    static func sanitise(_ html: String) -> String {
         var out = ""
         out.reserveCapacity(html.utf8.count)
         var rest = Substring(html)

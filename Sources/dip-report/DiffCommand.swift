@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPExperiments
 import DIPReport
 import Foundation
 
@@ -61,7 +62,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let a = try ReportRenderer.outcomes(resultsFolder: first)
+        let a = try ResultDiff.outcomes(resultsFolder: first)
         for p in a.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
         if let within {
             let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
@@ -71,7 +72,7 @@ struct DiffCommand: ParsableCommand {
             }
             for c in comparisons { FileHandle.standardError.write(Data((ResultDiff.summaryLine(c) + "\n").utf8)) }
         } else if let second {
-            let b = try ReportRenderer.outcomes(resultsFolder: second)
+            let b = try ResultDiff.outcomes(resultsFolder: second)
             for p in b.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {

@@ -22,7 +22,7 @@ struct ConfigurationDiffTests {
 
     @Test("diff --within era: each combination against table1-paper's runs, pair by pair, with the known differences")
     func withinEra() throws {
-        let runs = try ReportRenderer.outcomes(resultsFolder: try SyntheticResults.era("within")).runs
+        let runs = try ResultDiff.outcomes(resultsFolder: try SyntheticResults.era("within")).runs
         let c = try ResultDiff.within(runs, experiment: "era")
         #expect(c.map(\.label) == SyntheticResults.eraLabels)
         #expect(c.allSatisfy { $0.referenceLabel == "DIP (paper protocol)" && $0.pairs.count == 12 })
@@ -50,7 +50,7 @@ struct ConfigurationDiffTests {
 
     @Test("diff --within takes another reference by label, and refuses unknown labels and experiments")
     func withinReference() throws {
-        let runs = try ReportRenderer.outcomes(resultsFolder: try SyntheticResults.era("reference")).runs
+        let runs = try ResultDiff.outcomes(resultsFolder: try SyntheticResults.era("reference")).runs
         let c = try ResultDiff.within(runs, experiment: "era", referenceLabel: "gamma 1, align_corners true")
         #expect(c.map(\.label) == ["DIP (paper protocol)", "gamma U(0,1), align_corners false", "gamma 1, align_corners false (today's PyTorch)"])
         #expect(c[0].knobs == ["gammaInit: one → uniform"] && abs(c[0].meanFinalDelta! - 0.95) < 1e-9)

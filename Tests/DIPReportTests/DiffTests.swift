@@ -21,7 +21,7 @@ struct DiffTests {
 
     @Test("across seeds: mean, range, standard deviation and whether the paper lies inside")
     func acrossSeeds() throws {
-        let runs = try ReportRenderer.outcomes(resultsFolder: try Self.results("seeds", offset: 1.2)).runs
+        let runs = try ResultDiff.outcomes(resultsFolder: try Self.results("seeds", offset: 1.2)).runs
         let groups = ResultDiff.acrossSeeds(runs)
         let barbara = try #require(groups.first { $0.image == "barbara" })
         #expect(barbara.seeds == [0, 1])
@@ -40,8 +40,8 @@ struct DiffTests {
 
     @Test("between two result sets: B - A per run, flagged beyond the seeds' spread")
     func between() throws {
-        let a = try ReportRenderer.outcomes(resultsFolder: try Self.results("A", offset: 0)).runs
-        let b = try ReportRenderer.outcomes(resultsFolder: try Self.results("B", offset: 1.0, barbaraSeeds: [0, 1, 2])).runs
+        let a = try ResultDiff.outcomes(resultsFolder: try Self.results("A", offset: 0)).runs
+        let b = try ResultDiff.outcomes(resultsFolder: try Self.results("B", offset: 1.0, barbaraSeeds: [0, 1, 2])).runs
         let d = ResultDiff.between(a, b)
         #expect(d.differences.count == 4)
         #expect(d.onlyA.isEmpty && d.onlyB.count == 1 && d.onlyB[0].seed == 2)
@@ -52,7 +52,7 @@ struct DiffTests {
         // Kate moved by 0.2 dB within a 0.5 dB spread.
         #expect(kate.allSatisfy { abs($0.finalDelta! - 0.2) < 1e-9 && $0.beyondSpread == false })
 
-        let c = try ReportRenderer.outcomes(resultsFolder: try Self.results("C", offset: 2.0)).runs
+        let c = try ResultDiff.outcomes(resultsFolder: try Self.results("C", offset: 2.0)).runs
         let far = ResultDiff.between(a, c)
         #expect(far.differences.filter { $0.image == "barbara" }.allSatisfy { $0.beyondSpread == true })
         let csv = ResultDiff.table(far.differences).csv()

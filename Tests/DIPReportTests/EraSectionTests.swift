@@ -51,7 +51,7 @@ struct EraSectionTests {
 
     @Test("with one seed the sentences make no claim about the seed spread")
     func oneSeed() throws {
-        let runs = try ReportRenderer.outcomes(resultsFolder: try SyntheticResults.era("one-seed", seeds: [1])).runs
+        let runs = try ResultDiff.outcomes(resultsFolder: try SyntheticResults.era("one-seed", seeds: [1])).runs
         let c = try ResultDiff.within(runs, experiment: "era")
         #expect(c[0].imagesWithSpread.isEmpty)
         #expect(EraText.sentence(c[0]) == "γ = 1 ended 0.95 dB below γ ~ U(0,1) in final PSNR on average over 4 images × 1 seed (everything else as in the paper era); with one seed there is no seed spread to set it against.")

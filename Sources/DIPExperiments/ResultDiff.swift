@@ -1,4 +1,4 @@
-import DIPExperiments
+import DIPCore
 import Foundation
 
 /// The numbers of one stored run that the diffs compare: a flat view of a `RunRecord`, so the
@@ -188,29 +188,6 @@ public enum ResultDiff {
         return b - a
     }
 
-    /// Diff (a) as a table.
-    public static func table(_ groups: [SeedGroup]) -> TextTable {
-        TextTable(header: ["experiment", "configuration", "image", "seeds", "final mean", "final min", "final max", "final std",
-                           "best mean", "best min", "best max", "best std", "paper", "paper in final range", "paper in best range"],
-                  rows: groups.map { g in
-                      [g.experiment, g.label, g.image, "\(g.seeds.count)",
-                       f(g.final?.mean), f(g.final?.min), f(g.final?.max), f(g.final?.std),
-                       f(g.best?.mean), f(g.best?.min), f(g.best?.max), f(g.best?.std),
-                       f(g.paper), yesNo(g.paperInsideFinal), yesNo(g.paperInsideBest)]
-                  }, numericColumns: Set(3...12))
-    }
-
-    /// Diff (b) as a table.
-    public static func table(_ differences: [RunDifference]) -> TextTable {
-        TextTable(header: ["experiment", "configuration", "image", "seed", "final A", "final B", "final B-A",
-                           "best A", "best B", "best B-A", "seed range", "beyond spread", "same config"],
-                  rows: differences.map { d in
-                      [d.experiment, d.label, d.image, "\(d.seed)", f(d.finalA), f(d.finalB), signed(d.finalDelta),
-                       f(d.bestA), f(d.bestB), signed(d.bestDelta), f(d.seedRange),
-                       d.beyondSpread.map { $0 ? "YES" : "no" } ?? "unknown", d.hashA == d.hashB ? "yes" : "no"]
-                  }, numericColumns: Set(3...10))
-    }
-
     /// JSON of any diff result: sorted keys, pretty-printed, non-finite numbers as strings.
     public static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
@@ -219,7 +196,15 @@ public enum ResultDiff {
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
-    static func f(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "" }
-    static func signed(_ v: Double?) -> String { v.map { String(format: "%+.2f", $0) } ?? "" }
-    static func yesNo(_ v: Bool?) -> String { v.map { $0 ? "yes" : "no" } ?? "" }
+    /// The flat outcome of a record, for the diffs.
+    public static func outcome(_ r: RunRecord) -> RunOutcome {
+        RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
+                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
+    }
+
+    /// Every readable record's outcome in a results folder, with the files that were skipped.
+    public static func outcomes(resultsFolder: String) throws -> (runs: [RunOutcome], problems: [String]) {
+        let scan = try ResultStore(root: resultsFolder, create: false).scan()
+        return (scan.records.map(outcome), scan.problems.map(\.description))
+    }
 }

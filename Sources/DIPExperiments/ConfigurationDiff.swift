@@ -1,5 +1,4 @@
 import DIPCore
-import DIPExperiments
 import Foundation
 
 /// Diff (c): one configuration against a reference configuration inside one result set, run by
@@ -144,16 +143,6 @@ extension ResultDiff {
             reference = candidates[0]
         }
         return candidates.filter { $0 != reference }.map { compare(runs, label: $0, reference: reference) }
-    }
-
-    /// Diff (c) as a table, run by run.
-    public static func table(_ comparisons: [ConfigurationComparison]) -> TextTable {
-        TextTable(header: ["configuration", "reference", "image", "seed", "final ref", "final", "final diff",
-                           "best ref", "best", "best diff", "knobs that differ"],
-                  rows: comparisons.flatMap(\.pairs).map { p in
-                      [p.label, p.referenceLabel, p.image, "\(p.seed)", f(p.finalReference), f(p.final), signed(p.finalDelta),
-                       f(p.bestReference), f(p.best), signed(p.bestDelta), p.knobs.joined(separator: "; ")]
-                  }, numericColumns: Set(3...9))
     }
 
     /// One line per configuration: the mean difference, its spread over seeds and the images
