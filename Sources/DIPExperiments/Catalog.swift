@@ -95,14 +95,16 @@ public enum Catalog {
                    description: "kate.png with the seed report's text mask; channels down/up/skip = 4, 16, 32, 64, 128",
                    runs: [4, 16, 32, 64, 128].map { c in
                        RunSpec(label: "width \(c)", images: [kate], mask: .seedReportText,
-                               method: .dip(textFit(SkipConfig.uniform(depth: 5, channels: c, skip: c))))
+                               method: .dip(textFit(SkipConfig.uniform(depth: 5, channels: c, skip: c))),
+                               seedReportPoint: .width(channels: c))
                    }),
         Experiment(id: "depth", group: "experiment2", title: "Depth sweep, with and without skip connections",
                    description: "kate.png with the seed report's text mask; 128 channels, depth 1, 2, 5, 6, 8, ns = 128 and ns = 0",
                    runs: [128, 0].flatMap { ns in
                        [1, 2, 5, 6, 8].map { d in
                            RunSpec(label: "depth \(d), \(ns > 0 ? "skip" : "no skip")", images: [kate], mask: .seedReportText,
-                                   method: .dip(textFit(SkipConfig.uniform(depth: d, channels: 128, skip: ns))))
+                                   method: .dip(textFit(SkipConfig.uniform(depth: d, channels: 128, skip: ns))),
+                                   seedReportPoint: .depth(levels: d, skip: ns > 0))
                        }
                    }),
         Experiment(id: "library", group: "experiment2", title: "Fig. 8: library, depth without skips",

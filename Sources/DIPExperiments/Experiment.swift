@@ -128,16 +128,40 @@ public struct RunSpec: Sendable, Hashable, Codable {
     public var method: Method
     /// Keep the picture at the bottom of the worst sudden PSNR drop (Experiment 3).
     public var keepWorstDrop: Bool
+    /// The seed report's sweep point this configuration reproduces (the report puts its
+    /// published PSNR beside ours); nil for configurations the seed report did not run.
+    public var seedReportPoint: SeedReportPoint?
 
     /// Creates a specification.
     public init(label: String, images: [ImageRef], preprocessing: Preprocessing = Preprocessing(),
-                mask: MaskRecipe, method: Method, keepWorstDrop: Bool = false) {
+                mask: MaskRecipe, method: Method, keepWorstDrop: Bool = false, seedReportPoint: SeedReportPoint? = nil) {
         self.label = label
         self.images = images
         self.preprocessing = preprocessing
         self.mask = mask
         self.method = method
         self.keepWorstDrop = keepWorstDrop
+        self.seedReportPoint = seedReportPoint
+    }
+}
+
+/// A point of the seed report's architecture sweeps on kate.png with its text mask, typed so
+/// that the report never has to read it back out of a label. It names the configuration as
+/// the paper-size protocol writes it (a profile may narrow the channels it actually runs).
+public enum SeedReportPoint: Sendable, Hashable, Codable {
+    /// Width sweep at depth 5: `channels` down, up and skip.
+    case width(channels: Int)
+    /// Depth sweep at 128 channels, with skip connections (128) or without (0).
+    case depth(levels: Int, skip: Bool)
+
+    /// The seed report's published PSNR for this point, if it gave one.
+    public var publishedPSNR: Double? {
+        switch self {
+        case let .width(c): return ReferenceNumbers.seedWidthSweep.first { $0.channels == c }?.psnr
+        case let .depth(d, skip):
+            let table = skip ? ReferenceNumbers.seedDepthWithSkip : ReferenceNumbers.seedDepthWithoutSkip
+            return table.first { $0.depth == d }?.psnr
+        }
     }
 }
 

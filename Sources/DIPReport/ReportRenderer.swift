@@ -326,19 +326,10 @@ struct PageBuilder {
         return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
 
-    /// The seed report's value for a sweep configuration, by the catalog's labels.
+    /// The seed report's value for a built-in sweep configuration (its typed point in the catalog).
     static func seedReportValue(experiment: String, label: String) -> Double? {
-        switch experiment {
-        case "width":
-            guard let c = Int(label.replacingOccurrences(of: "width ", with: "")) else { return nil }
-            return ReferenceNumbers.seedWidthSweep.first { $0.channels == c }?.psnr
-        case "depth":
-            guard let m = label.wholeMatch(of: /depth (\d+), (skip|no skip)/), let d = Int(m.1) else { return nil }
-            let table = m.2 == "skip" ? ReferenceNumbers.seedDepthWithSkip : ReferenceNumbers.seedDepthWithoutSkip
-            return table.first { $0.depth == d }?.psnr
-        default:
-            return nil
-        }
+        // The catalog types the sweep point; the label only finds the configuration.
+        Catalog.experiments.first { $0.id == experiment }?.runs.first { $0.label == label }?.seedReportPoint?.publishedPSNR
     }
 
     /// Users' experiments whose group is neither experiment2 nor experiment3 (nil when none).
