@@ -94,7 +94,9 @@ public struct FitResult: Sendable {
     public var status: FitStatus
     /// Where the time went.
     public var timings: FitTimings
-    /// Whether the network ran on a reflection-padded canvas (and by how much).
+    /// The size the network ran at: the image's own, or a larger canvas with the image in the
+    /// middle and a margin the loss ignores, for networks that need sizes divisible by 2^depth
+    /// (see `Fitter.workingSize`).
     public var workingSize: (height: Int, width: Int)
 }
 

@@ -1,25 +1,31 @@
+@testable import DIPEngine
+
+// The test oracle for the network's state_dict keys: upstream's skip() recursion written out
+// independently of SkipNetwork (whose own traversal, SkipLevel, names the tensors the weights
+// files hold). It lives with the tests because nothing but a check needs a second traversal.
+
 /// One entry of the state_dict that upstream's `skip()` (models/skip.py at 042e0d4) builds for a
 /// configuration: the name PyTorch gives the tensor, its shape, and whether it is learned.
-public struct UpstreamKey: Sendable, Hashable, CustomStringConvertible {
+struct UpstreamKey: Sendable, Hashable, CustomStringConvertible {
     /// The state_dict key, e.g. "1.1.7.3.1.weight".
-    public var name: String
+    var name: String
     /// The shape; [] for the scalar num_batches_tracked.
-    public var shape: [Int]
+    var shape: [Int]
     /// True for parameters (conv weight/bias, BN weight/bias), false for BN buffers.
-    public var isParameter: Bool
+    var isParameter: Bool
 
     /// Creates a key.
-    public init(name: String, shape: [Int], isParameter: Bool) {
+    init(name: String, shape: [Int], isParameter: Bool) {
         self.name = name
         self.shape = shape
         self.isParameter = isParameter
     }
 
     /// Number of elements (1 for a scalar).
-    public var elementCount: Int { shape.reduce(1, *) }
+    var elementCount: Int { shape.reduce(1, *) }
 
     /// "key<TAB>shape<TAB>kind", the line format of shared/docs/upstream-keys/*.tsv.
-    public var description: String {
+    var description: String {
         let dims = shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x")
         return "\(name)\t\(dims)\t\(isParameter ? "parameter" : "buffer")"
     }
@@ -35,7 +41,7 @@ extension SkipConfig {
     /// hence the trailing ".1.weight". A level lives in its parent's `deeper_main` Sequential,
     /// which is child 7 of `deeper` (after conv, BN, act, conv, BN, act), and a level without a
     /// skip branch puts `deeper` where the Concat would be.
-    public func upstreamStateDictKeys() throws -> [UpstreamKey] {
+    func upstreamStateDictKeys() throws -> [UpstreamKey] {
         try validate()
         var keys: [UpstreamKey] = []
         func conv(_ path: String, _ cin: Int, _ cout: Int, _ k: Int) {
