@@ -218,18 +218,6 @@ struct LayerTests {
         #expect(throws: EngineError.self) { try bn.prepare(inputShape: FeatureShape(channels: 2, height: 1, width: 1)) }
     }
 
-    @Test("standalone LeakyReLU 0.2")
-    func leakyReLU() {
-        let s = FeatureShape(channels: 2, height: 3, width: 5)
-        let layer = LeakyReLU()
-        layer.prepare(inputShape: s)
-        let x = randomTensor(s.dims, seed: 9)
-        let ref = { (v: [Double]) in v.map { $0 > 0 ? $0 : 0.2 * $0 } }
-        expectClose(layer.forward(x), ref(float64s(x)), tol: 1e-7, "LeakyReLU forward")
-        let g = randomTensor(s.dims, seed: 10)
-        expectClose(layer.backward(g), numericGradient(float64s(x), float64s(g), ref), tol: 1e-6, "LeakyReLU backward")
-    }
-
     @Test("upsample x2: nearest and bilinear with align_corners true and false",
           arguments: [SkipConfig.Upsampling.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)])
     func upsample(mode: SkipConfig.Upsampling) {
