@@ -21,4 +21,15 @@ struct AvgPoolTests {
         }
     }
 
+    @Test("cost: no parameters or MACs; the pooled blocks and the output forward, output and whole input gradient backward")
+    func cost() throws {
+        let s = FeatureShape(channels: 2, height: 5, width: 7)
+        let out = try AvgPool2x2(parallel: serial).prepare(inputShape: s)
+        #expect(out.count == 12)
+        let c = AvgPool2x2.cost(inputShape: s)
+        #expect(c.parameters == 0 && c.macs == 0)
+        // The odd last row and column are not read; their gradient is written (zeros).
+        #expect(c.forwardBytes == 4 * (2 * 4 * 6 + 12))
+        #expect(c.backwardBytes == 4 * (12 + 70))
+    }
 }

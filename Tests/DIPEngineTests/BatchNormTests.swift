@@ -89,4 +89,21 @@ struct BatchNormTests {
         #expect(plain.gradWeight.array == fused.gradWeight.array && plain.gradBias.array == fused.gradBias.array)
     }
 
+    @Test("cost: gamma and beta are the parameters; three passes over the input forward, three over input and gradient backward")
+    func cost() {
+        let s = FeatureShape(channels: 3, height: 5, width: 7)
+        var rng = RandomStream(seed: 1, purpose: .weights)
+        let bn = BatchNorm(channels: 3, negativeSlope: 0.2, gammaInit: .uniform, rng: &rng, parallel: serial)
+        let c = BatchNorm.cost(inputShape: s)
+        #expect(c.parameters == 6)
+        #expect(c.parameters == bn.namedTensors(module: "m").filter { !$0.isBuffer }.reduce(0) { $0 + $1.value.count })
+        #expect(c.macs == 0)
+        // 105 values: read for the mean, the variance and the normalisation, written once; gamma,
+        // beta, running mean and variance read (12), the running statistics written (6).
+        #expect(c.forwardBytes == 4 * (3 * 105 + 105 + 12 + 6))
+        // Input and gradient read by both sums and the final pass, the input gradient written;
+        // gamma read, its gradient and beta's written.
+        #expect(c.backwardBytes == 4 * (3 * 210 + 105 + 3 + 6))
+        #expect(BatchNorm.fusedActivationCost == .zero)
+    }
 }

@@ -32,4 +32,22 @@ struct ConcatTests {
         }
     }
 
+    @Test("cost: no parameters or MACs; a copy forward, views backward unless a crop forces copies")
+    func cost() {
+        // Cropped: 2x5x7 and 3x6x8 give 5x5x7 = 175 values.
+        let cropped = Concat.cost(skip: FeatureShape(channels: 2, height: 5, width: 7),
+                                  deeper: FeatureShape(channels: 3, height: 6, width: 8))
+        #expect(cropped.parameters == 0 && cropped.macs == 0)
+        #expect(cropped.forwardBytes == 4 * (175 + 175))
+        #expect(cropped.backwardBytes == 4 * (175 + 70 + 144))
+        // Same sizes: the backward hands out views of the output gradient, moving nothing.
+        let skip = FeatureShape(channels: 2, height: 4, width: 4), deeper = FeatureShape(channels: 1, height: 4, width: 4)
+        let plain = Concat.cost(skip: skip, deeper: deeper)
+        #expect(plain.forwardBytes == 4 * (48 + 48))
+        #expect(plain.backwardBytes == 0)
+        let layer = Concat(parallel: serial)
+        layer.prepare(skip: skip, deeper: deeper)
+        let g = randomTensor([3, 4, 4], seed: 1)
+        #expect(layer.backward(g).skip.pointer == g.pointer)
+    }
 }

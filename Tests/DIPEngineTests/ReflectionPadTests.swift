@@ -28,4 +28,15 @@ struct ReflectionPadTests {
         #expect(throws: EngineError.self) { try layer.prepare(inputShape: FeatureShape(channels: 1, height: 2, width: 9)) }
     }
 
+    @Test("cost: no parameters or MACs; input and padded output forward, padded gradient and the folded input gradient backward")
+    func cost() throws {
+        let s = FeatureShape(channels: 2, height: 5, width: 7)
+        let padded = try ReflectionPad(pad: 1, parallel: serial).prepare(inputShape: s)
+        #expect(s.count == 70 && padded.count == 126)
+        let c = ReflectionPad.cost(inputShape: s, pad: 1)
+        #expect(c.parameters == 0 && c.macs == 0)
+        #expect(c.forwardBytes == 4 * (70 + 126))
+        // The border gradients are added onto the input gradient: it is read and written.
+        #expect(c.backwardBytes == 4 * (126 + 2 * 70))
+    }
 }

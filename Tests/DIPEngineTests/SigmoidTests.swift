@@ -18,4 +18,11 @@ struct SigmoidTests {
         expectClose(layer.backward(g), numericGradient(float64s(x), float64s(g), ref), tol: 1e-6, "sigmoid backward")
     }
 
+    @Test("cost: no parameters or MACs; input and output forward, output, gradient and input gradient backward")
+    func cost() {
+        let c = Sigmoid.cost(inputShape: FeatureShape(channels: 3, height: 3, width: 5))
+        #expect(c.parameters == 0 && c.macs == 0)
+        #expect(c.forwardBytes == 4 * 2 * 45)
+        #expect(c.backwardBytes == 4 * 3 * 45)
+    }
 }

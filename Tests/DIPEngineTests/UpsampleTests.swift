@@ -38,4 +38,16 @@ struct UpsampleTests {
         }
     }
 
+    @Test("cost: no parameters or MACs; input and 4x output each way, bilinear accumulating into the input gradient")
+    func cost() {
+        let s = FeatureShape(channels: 2, height: 5, width: 7)
+        let out = Upsample2x(mode: .nearest, parallel: serial).prepare(inputShape: s)
+        #expect(s.count == 70 && out.count == 280)
+        for mode in [SkipConfig.Upsampling.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)] {
+            let c = Upsample2x.cost(inputShape: s, mode: mode)
+            #expect(c.parameters == 0 && c.macs == 0)
+            #expect(c.forwardBytes == 4 * (70 + 280))
+            #expect(c.backwardBytes == 4 * (280 + (mode == .nearest ? 70 : 2 * 70)), "\(mode)")
+        }
+    }
 }

@@ -8,6 +8,15 @@ final class AvgPool2x2 {
 
     init(parallel: ChannelParallel) { self.parallel = parallel }
 
+    /// No parameters or MACs. The forward reads the pooled blocks and writes the output; the
+    /// backward reads the output gradient and writes the input gradient (a dropped odd row or
+    /// column is written with zeros).
+    static func cost(inputShape s: FeatureShape) -> LayerCost {
+        let pooled = s.channels * (s.height / 2 * 2) * (s.width / 2 * 2)
+        let out = s.channels * (s.height / 2) * (s.width / 2)
+        return LayerCost(forwardValues: pooled + out, backwardValues: out + s.count)
+    }
+
     /// Allocates the output (the backward's gradient comes from `gradients`); needs at least
     /// 2x2 pixels.
     @discardableResult

@@ -6,6 +6,12 @@ final class Sigmoid {
     private(set) var output = Tensor([1])
     private(set) var gradInput = Tensor([1])
 
+    /// No parameters or MACs. The forward reads the input and writes the output; the backward
+    /// reads the output and its gradient and writes the input gradient.
+    static func cost(inputShape s: FeatureShape) -> LayerCost {
+        LayerCost(forwardValues: 2 * s.count, backwardValues: 3 * s.count)
+    }
+
     /// Allocates the buffers.
     @discardableResult
     func prepare(inputShape s: FeatureShape) -> FeatureShape {

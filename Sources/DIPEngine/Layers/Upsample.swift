@@ -39,6 +39,15 @@ final class Upsample2x {
         self.parallel = parallel
     }
 
+    /// No parameters or MACs. The forward reads the input and writes the output (4x the input);
+    /// the backward reads the output gradient and writes the input gradient, which bilinear
+    /// accumulates into (read and written).
+    static func cost(inputShape s: FeatureShape, mode: SkipConfig.Upsampling) -> LayerCost {
+        let n = s.count, out = outputShape(s).count
+        let accumulates = if case .bilinear = mode { true } else { false }
+        return LayerCost(forwardValues: n + out, backwardValues: out + (accumulates ? 2 * n : n))
+    }
+
     /// The output shape for an input of shape `s`: twice the rows and columns.
     static func outputShape(_ s: FeatureShape) -> FeatureShape {
         FeatureShape(channels: s.channels, height: 2 * s.height, width: 2 * s.width)
