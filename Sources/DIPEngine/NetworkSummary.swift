@@ -1,7 +1,8 @@
 import Foundation
 
 /// A layer-by-layer account of a skip network (dip-spec §4.1) at one input size: every layer in
-/// forward order, the resolution it runs at, its parameters and its multiply-accumulates.
+/// forward order, the resolution it runs at, its parameters, its multiply-accumulates and the
+/// bytes its forward and backward move, each as its layer type states it (`LayerCost`).
 ///
 /// It needs only the configuration, so it can tell a user what a run will cost (and which input
 /// sizes work) before any weight is allocated.
@@ -88,6 +89,11 @@ public struct NetworkSummary: Sendable {
         public var parameters: Int
         /// Multiply-accumulates of one forward pass (convolutions only).
         public var macs: Int
+        /// Bytes one forward pass reads and writes (fp32 activations and parameters, the layer
+        /// run alone; see `LayerCost` for what counts).
+        public var forwardBytes: Int
+        /// Bytes one backward pass reads and writes, likewise.
+        public var backwardBytes: Int
 
         /// True when the concat had to crop an input (dip-spec §3.5).
         public var crops: Bool {
@@ -224,7 +230,8 @@ private struct Walker {
     mutating func walk(input: Size) throws {
         let (channels, size) = try level(0, inChannels: config.inputChannels, input: input)
         try conv(nil, .output, channels, config.outputChannels, kernel: 1, stride: 1, input: size)
-        add(nil, .output, .sigmoid, config.outputChannels, config.outputChannels, size, size, parameters: 0)
+        add(nil, .output, .sigmoid, config.outputChannels, config.outputChannels, size, size,
+            Sigmoid.cost(inputShape: shape(config.outputChannels, size)))
         guard size == input else {
             throw Failure(reason: "the network would return \(size), not \(input) (a concat crop shrank it)")
         }
@@ -236,20 +243,20 @@ private struct Walker {
         let ns = c.skip[i], nd = c.down[i], nu = c.up[i]
         var skipSize = input
         if ns > 0 {
-            skipSize = try conv(i, .skip, cin, ns, kernel: c.kernelSkip, stride: 1, input: input)
+            skipSize = try conv(i, .skip, cin, ns, kernel: c.kernelSkip, stride: 1, input: input, readsCode: i == 0)
             bnAct(i, .skip, ns, skipSize)
         }
         var size: Size
         switch c.downsampling {
         case .stride:
-            size = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 2, input: input)
+            size = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 2, input: input, readsCode: i == 0)
         case .avgPool:
-            let full = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 1, input: input)
+            let full = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 1, input: input, readsCode: i == 0)
             size = Size(height: full.height / 2, width: full.width / 2)
             guard size.height >= 1, size.width >= 1 else {
                 throw Failure(reason: "level \(i): average pooling \(full) leaves nothing")
             }
-            add(i, .down, .averagePool, nd, nd, full, size, parameters: 0)
+            add(i, .down, .averagePool, nd, nd, full, size, AvgPool2x2.cost(inputShape: shape(nd, full)))
         }
         bnAct(i, .down, nd, size)
         size = try conv(i, .down, nd, nd, kernel: c.kernelDown, stride: 1, input: size)
@@ -259,7 +266,8 @@ private struct Walker {
             (deeper, size) = try level(i + 1, inChannels: nd, input: size)
         }
         let upsampled = Size(height: 2 * size.height, width: 2 * size.width)
-        add(i, .down, .upsample(c.upsampling), deeper, deeper, size, upsampled, parameters: 0)
+        add(i, .down, .upsample(c.upsampling), deeper, deeper, size, upsampled,
+            Upsample2x.cost(inputShape: shape(deeper, size), mode: c.upsampling))
 
         var merged = deeper
         var mergedSize = upsampled
@@ -267,7 +275,8 @@ private struct Walker {
             merged = ns + deeper
             mergedSize = Size(height: min(skipSize.height, upsampled.height), width: min(skipSize.width, upsampled.width))
             add(i, .up, .concat(skipChannels: ns, deeperChannels: deeper, skipSize: skipSize),
-                merged, merged, upsampled, mergedSize, parameters: 0)
+                merged, merged, upsampled, mergedSize,
+                Concat.cost(skip: shape(ns, skipSize), deeper: shape(deeper, upsampled)))
         } else if upsampled != input {
             // No concat, hence no crop: the decoder must land exactly on the level's input size.
             let side = upsampled.height != input.height ? "height" : "width"
@@ -275,7 +284,8 @@ private struct Walker {
             throw Failure(reason: "level \(i) has no skip branch, so its \(side) \(n) must come back unchanged, "
                 + "but the encoder halves it and the upsample returns \(m)")
         }
-        add(i, .up, .batchNorm, merged, merged, mergedSize, mergedSize, parameters: 2 * merged)
+        add(i, .up, .batchNorm, merged, merged, mergedSize, mergedSize,
+            BatchNorm.cost(inputShape: shape(merged, mergedSize)))
         var out = try conv(i, .up, merged, nu, kernel: c.kernelUp, stride: 1, input: mergedSize)
         bnAct(i, .up, nu, out)
         if c.need1x1Up {
@@ -285,10 +295,11 @@ private struct Walker {
         return (nu, out)
     }
 
-    /// Adds reflection padding + convolution; returns the output size.
+    /// Adds reflection padding + convolution; returns the output size. A convolution that
+    /// reads the input code computes no input gradient (SkipNetwork's rule).
     @discardableResult
     private mutating func conv(_ level: Int?, _ part: NetworkSummary.Part, _ cin: Int, _ cout: Int,
-                               kernel k: Int, stride s: Int, input: Size) throws -> Size {
+                               kernel k: Int, stride s: Int, input: Size, readsCode: Bool = false) throws -> Size {
         let p = (k - 1) / 2
         // PyTorch's ReflectionPad2d needs pad < side: the mirror must not run off the far edge.
         guard input.height > p, input.width > p else {
@@ -299,21 +310,25 @@ private struct Walker {
                                     inputHeight: input.height + 2 * p, inputWidth: input.width + 2 * p)
         let out = Size(height: geometry.outputHeight, width: geometry.outputWidth)
         add(level, part, .convolution(kernel: k, stride: s, padding: p), cin, cout, input, out,
-            parameters: cout * cin * k * k + cout, macs: geometry.macs)
+            Conv2d.cost(geometry, needsInputGradient: !readsCode))
         return out
     }
 
     private mutating func bnAct(_ level: Int, _ part: NetworkSummary.Part, _ c: Int, _ size: Size) {
-        add(level, part, .batchNorm, c, c, size, size, parameters: 2 * c)
-        add(level, part, .leakyReLU, c, c, size, size, parameters: 0)
+        add(level, part, .batchNorm, c, c, size, size, BatchNorm.cost(inputShape: shape(c, size)))
+        add(level, part, .leakyReLU, c, c, size, size, BatchNorm.fusedActivationCost)
+    }
+
+    private func shape(_ channels: Int, _ size: Size) -> FeatureShape {
+        FeatureShape(channels: channels, height: size.height, width: size.width)
     }
 
     private mutating func add(_ level: Int?, _ part: NetworkSummary.Part, _ op: NetworkSummary.Operation,
-                              _ cin: Int, _ cout: Int, _ input: Size, _ output: Size,
-                              parameters: Int, macs: Int = 0) {
+                              _ cin: Int, _ cout: Int, _ input: Size, _ output: Size, _ cost: LayerCost) {
         layers.append(NetworkSummary.Layer(level: level, part: part, operation: op, inChannels: cin,
                                            outChannels: cout, inputSize: input, outputSize: output,
-                                           parameters: parameters, macs: macs))
+                                           parameters: cost.parameters, macs: cost.macs,
+                                           forwardBytes: cost.forwardBytes, backwardBytes: cost.backwardBytes))
     }
 }
 

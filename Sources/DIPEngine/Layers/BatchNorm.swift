@@ -84,6 +84,22 @@ final class BatchNorm {
         shift.deallocate()
     }
 
+    /// 2C parameters (gamma, beta), no MACs, with or without the fused activation (it runs
+    /// inside the same passes). The forward reads the input three times (mean, variance,
+    /// normalise), writes the output once, reads gamma, beta and the running statistics and
+    /// writes the running statistics; the backward reads input and output gradient in each of
+    /// its three passes (two sums, then the input gradient, written over the output gradient),
+    /// reads gamma and writes the two parameter gradients.
+    static func cost(inputShape s: FeatureShape) -> LayerCost {
+        let n = s.count, c = s.channels
+        return LayerCost(parameters: 2 * c, forwardValues: 3 * n + n + 4 * c + 2 * c,
+                         backwardValues: 3 * 2 * n + n + c + 2 * c)
+    }
+
+    /// The LeakyReLU the network fuses into the BatchNorm before it: no parameters, no MACs and
+    /// no memory traffic of its own (the BatchNorm's cost carries its passes).
+    static let fusedActivationCost = LayerCost.zero
+
     /// Allocates the output, or adopts `window` (a consumer's buffer, e.g. the padded input of
     /// the next convolution) as the place to write; batch statistics need more than one value
     /// per channel.

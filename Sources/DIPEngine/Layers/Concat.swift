@@ -10,6 +10,16 @@ final class Concat {
 
     init(parallel: ChannelParallel) { self.parallel = parallel }
 
+    /// No parameters or MACs. The forward reads the cropped part of both inputs and writes the
+    /// output; the backward returns views of the output gradient when nothing is cropped (no
+    /// traffic), and otherwise reads it and writes both input gradients whole (zeros where the
+    /// crop dropped pixels).
+    static func cost(skip s: FeatureShape, deeper d: FeatureShape) -> LayerCost {
+        let out = (s.channels + d.channels) * min(s.height, d.height) * min(s.width, d.width)
+        let cropped = s.height != d.height || s.width != d.width
+        return LayerCost(forwardValues: out + out, backwardValues: cropped ? out + s.count + d.count : 0)
+    }
+
     /// Allocates the output for the two input shapes; the backward's gradients come from
     /// `gradients`.
     @discardableResult

@@ -47,6 +47,28 @@ final class Conv2d {
         }
     }
 
+    /// The cost of a convolution of `g` (whose input is the padded one) and of the reflection
+    /// padding in front of it: weights [O, I, k, k] and O biases; MACs `g.macs`. The forward
+    /// pads, then reads the padded input, the weights and the bias and writes the output; the
+    /// backward's weight pass reads the padded input and the output gradient and writes both
+    /// parameter gradients, and unless `needsInputGradient` is false its data pass reads the
+    /// output gradient and the weights, writes the padded input gradient, and the pad folds it.
+    static func cost(_ g: ConvGeometry, needsInputGradient: Bool = true) -> LayerCost {
+        let weights = g.outChannels * g.inChannels * g.kernel * g.kernel, biases = g.outChannels
+        let input = g.inChannels * g.inputHeight * g.inputWidth
+        let output = g.outChannels * g.outputHeight * g.outputWidth
+        let dataPass = needsInputGradient ? output + weights + input : 0
+        let own = LayerCost(parameters: weights + biases, macs: g.macs,
+                            forwardValues: input + weights + biases + output,
+                            backwardValues: input + output + weights + biases + dataPass)
+        let p = (g.kernel - 1) / 2
+        guard p > 0 else { return own }
+        let unpadded = FeatureShape(channels: g.inChannels, height: g.inputHeight - 2 * p, width: g.inputWidth - 2 * p)
+        var pad = ReflectionPad.cost(inputShape: unpadded, pad: p)
+        if !needsInputGradient { pad.backwardBytes = 0 }
+        return own + pad
+    }
+
     /// The kernel's geometry (valid after prepare).
     var geometry: ConvGeometry? { convolution?.geometry }
 

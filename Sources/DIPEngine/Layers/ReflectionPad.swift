@@ -36,6 +36,14 @@ final class ReflectionPad {
                       planeStride: outputShape.plane)
     }
 
+    /// No parameters or MACs. The forward reads the input and writes the padded output; the
+    /// backward reads the padded gradient and writes the input gradient, then adds the border's
+    /// gradients onto it (read and written).
+    static func cost(inputShape s: FeatureShape, pad: Int) -> LayerCost {
+        let padded = s.channels * (s.height + 2 * pad) * (s.width + 2 * pad)
+        return LayerCost(forwardValues: s.count + padded, backwardValues: padded + 2 * s.count)
+    }
+
     /// Source index of padded index `i` in 0..<n+2p.
     @inline(__always) private static func reflect(_ i: Int, _ n: Int) -> Int {
         i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i)

@@ -1,0 +1,58 @@
+import DIPCore
+import Foundation
+import Testing
+@testable import DIPEngine
+
+/// Conv2d (reflection pad, kernel, bias) against `referenceConv`, and its cost.
+@Suite("Conv2d")
+struct Conv2dTests {
+    let serial = ChannelParallel(threads: 1)
+
+    @Test("convolution layer: reflection pad + kernel + bias, stride 1 and 2, 1x1 without pad",
+          arguments: [(3, 1), (3, 2), (5, 2), (1, 1)])
+    func conv(kernel k: Int, stride: Int) throws {
+        let s = FeatureShape(channels: 2, height: 5, width: 7)
+        var rng = RandomStream(seed: 20, purpose: .weights)
+        let conv = Conv2d(inChannels: 2, outChannels: 3, kernel: k, stride: stride, rng: &rng, parallel: serial)
+        let o = try conv.prepare(inputShape: s, backend: ReferenceBackend(), algorithm: .direct)
+        #expect(o == FeatureShape(channels: 3, height: (s.height - 1) / stride + 1, width: (s.width - 1) / stride + 1))
+        let x = randomTensor(s.dims, seed: 21)
+        let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
+        let ref = { (v: [Double]) in referenceConv(v, s, out: 3, k: k, stride: stride) }
+        expectClose(try conv.forward(x), ref(all), tol: 1e-5, "conv forward")
+        let g = randomTensor(o.dims, seed: 22)
+        let numeric = numericGradient(all, float64s(g), ref)
+        let gx = try #require(try conv.backward(g))
+        expectClose(gx, Array(numeric[0..<s.count]), tol: 1e-5, "conv d/dx")
+        expectClose(conv.gradWeight, Array(numeric[s.count..<(s.count + conv.weight.count)]), tol: 1e-5, "conv d/dw")
+        expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-5, "conv d/db")
+    }
+
+    @Test("cost: weights and biases, MACs by hand, the pad's traffic included, no data pass for the code's convolutions")
+    func cost() throws {
+        // 2 -> 3 channels, 3x3 on 5x7 padded to 7x9.
+        let g = ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, inputHeight: 7, inputWidth: 9)
+        let c = Conv2d.cost(g)
+        var rng = RandomStream(seed: 1, purpose: .weights)
+        let conv = Conv2d(inChannels: 2, outChannels: 3, kernel: 3, rng: &rng, parallel: serial)
+        #expect(c.parameters == 3 * 2 * 3 * 3 + 3)
+        #expect(c.parameters == conv.weight.count + conv.bias.count)
+        #expect(c.macs == 3 * (5 * 7) * 2 * (3 * 3))
+        // Padded input 126, weights 54, bias 3, output 105, unpadded input 70.
+        let pad = (forward: 70 + 126, backward: 126 + 2 * 70)
+        #expect(c.forwardBytes == 4 * (126 + 54 + 3 + 105 + pad.forward))
+        let weightPass = 126 + 105 + 54 + 3, dataPass = 105 + 54 + 126
+        #expect(c.backwardBytes == 4 * (weightPass + dataPass + pad.backward))
+        let code = Conv2d.cost(g, needsInputGradient: false)
+        #expect(code.forwardBytes == c.forwardBytes)
+        #expect(code.backwardBytes == 4 * weightPass)
+
+        // A 1x1 convolution has no pad; stride 2 halves the MACs' output pixels.
+        let pointwise = Conv2d.cost(ConvGeometry(inChannels: 4, outChannels: 2, kernel: 1, stride: 1, inputHeight: 5, inputWidth: 7))
+        #expect(pointwise.parameters == 10 && pointwise.macs == 2 * 35 * 4)
+        #expect(pointwise.forwardBytes == 4 * (140 + 8 + 2 + 70))
+        #expect(pointwise.backwardBytes == 4 * ((140 + 70 + 8 + 2) + (70 + 8 + 140)))
+        let strided = Conv2d.cost(ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, inputHeight: 7, inputWidth: 9))
+        #expect(strided.macs == 3 * (3 * 4) * 2 * 9 && strided.parameters == c.parameters)
+    }
+}

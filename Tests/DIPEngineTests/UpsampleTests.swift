@@ -1,0 +1,53 @@
+import DIPCore
+import Foundation
+import Testing
+@testable import DIPEngine
+
+/// Upsample2x (nearest, bilinear both align_corners) against `referenceUpsample`, and its cost.
+@Suite("Upsample x2")
+struct UpsampleTests {
+    let serial = ChannelParallel(threads: 1)
+
+    @Test("upsample x2: nearest and bilinear with align_corners true and false",
+          arguments: [SkipConfig.Upsampling.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)])
+    func upsample(mode: SkipConfig.Upsampling) {
+        for s in [FeatureShape(channels: 2, height: 5, width: 7), FeatureShape(channels: 1, height: 1, width: 3)] {
+            let layer = Upsample2x(mode: mode, parallel: serial)
+            let o = layer.prepare(inputShape: s)
+            let x = randomTensor(s.dims, seed: 11)
+            expectClose(layer.forward(x), referenceUpsample(float64s(x), s, mode), tol: 1e-6, "upsample \(mode) forward")
+            let g = randomTensor(o.dims, seed: 12)
+            expectClose(layer.backward(g), numericGradient(float64s(x), float64s(g)) { referenceUpsample($0, s, mode) },
+                        tol: 1e-5, "upsample \(mode) backward")
+        }
+    }
+
+    @Test("bilinear matches PyTorch's documented example for [[1, 2], [3, 4]]")
+    func bilinearPyTorchExample() {
+        // torch.nn.Upsample documentation (PyTorch 1.x): input [[1, 2], [3, 4]], scale_factor 2.
+        let expected: [(Bool, [Float])] = [
+            (false, [1.00, 1.25, 1.75, 2.00, 1.50, 1.75, 2.25, 2.50, 2.50, 2.75, 3.25, 3.50, 3.00, 3.25, 3.75, 4.00]),
+            (true, [1.0000, 1.3333, 1.6667, 2.0000, 1.6667, 2.0000, 2.3333, 2.6667,
+                    2.3333, 2.6667, 3.0000, 3.3333, 3.0000, 3.3333, 3.6667, 4.0000]),
+        ]
+        for (ac, values) in expected {
+            let layer = Upsample2x(mode: .bilinear(alignCorners: ac), parallel: serial)
+            layer.prepare(inputShape: FeatureShape(channels: 1, height: 2, width: 2))
+            let y = layer.forward(Tensor([1, 2, 2], values: [1, 2, 3, 4])).array
+            #expect(zip(y, values).allSatisfy { abs($0 - $1) < 1e-4 }, "align_corners \(ac): \(y)")
+        }
+    }
+
+    @Test("cost: no parameters or MACs; input and 4x output each way, bilinear accumulating into the input gradient")
+    func cost() {
+        let s = FeatureShape(channels: 2, height: 5, width: 7)
+        let out = Upsample2x(mode: .nearest, parallel: serial).prepare(inputShape: s)
+        #expect(s.count == 70 && out.count == 280)
+        for mode in [SkipConfig.Upsampling.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)] {
+            let c = Upsample2x.cost(inputShape: s, mode: mode)
+            #expect(c.parameters == 0 && c.macs == 0)
+            #expect(c.forwardBytes == 4 * (70 + 280))
+            #expect(c.backwardBytes == 4 * (280 + (mode == .nearest ? 70 : 2 * 70)), "\(mode)")
+        }
+    }
+}
