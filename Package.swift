@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // dip-report: reproduces the inpainting results of "Deep Image Prior" and writes them up
-// as a self-contained HTML report. See README.md and ../shared/docs/architecture.md.
+// as a self-contained HTML report. See README.md and docs/architecture.md.
 import PackageDescription
 
 let package = Package(

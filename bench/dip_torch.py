@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The peer side of `dip-report bench`: the DIP skip network in PyTorch, written from
-../shared/docs/dip-spec.md (not copied from upstream), timed the same way our engine is.
+docs/semantics.md (not copied from upstream), timed the same way our engine is.
 
 Usage: python3 bench/dip_torch.py --net table1|text --size 256 --threads 2 --iters 5 [--json]
 
@@ -15,7 +15,7 @@ import torch.nn as nn
 
 class Seq(nn.Sequential):
     """Upstream numbers the children of its Sequentials from 1 (models/common.py's `add`),
-    which is what its state_dict keys (../shared/docs/upstream-keys/) show; so do we."""
+    which is what its state_dict keys (Tests/DIPEngineTests/UpstreamKeyTSV.swift) show; so do we."""
 
     def add(self, module):
         self.add_module(str(len(self) + 1), module)
@@ -29,7 +29,7 @@ def conv(cin, cout, k, stride=1):
 
 
 class Concat(nn.Module):
-    """Concat along channels with the centre crop of dip-spec §3.5."""
+    """Concat along channels with the centre crop of docs/semantics.md §3.5."""
 
     def __init__(self, *mods):
         super().__init__()
@@ -46,7 +46,7 @@ class Concat(nn.Module):
 
 
 def skip(cin, cout, nd, nu, ns, kd=3, ku=3, ks=1, up="nearest", align=None):
-    """The recursion of dip-spec §4.1, nested the way upstream nests it."""
+    """The recursion of docs/semantics.md §4.1, nested the way upstream nests it."""
     def upsample():
         if up == "nearest":
             return nn.Upsample(scale_factor=2, mode="nearest")

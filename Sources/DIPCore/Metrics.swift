@@ -1,7 +1,7 @@
 import Foundation
 
 /// Image quality measures, computed the way the DIP repository and scikit-image compute them
-/// (dip-spec §7), so that our numbers can sit beside the paper's.
+/// (docs/semantics.md §7), so that our numbers can sit beside the paper's.
 ///
 /// Conventions shared by every function here:
 /// - Both images hold samples in [0, 1]; the data range is 1 (upstream's `compare_psnr` infers

@@ -1,5 +1,5 @@
 /// Geometry of one convolution. There is no padding here: the skip network reflection-pads
-/// its input first (dip-spec §3.1), so the kernel runs a "valid" convolution.
+/// its input first (docs/semantics.md §3.1), so the kernel runs a "valid" convolution.
 public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
     /// Input channels.
     public var inChannels: Int

@@ -1,7 +1,7 @@
 import DIPCore
 
 /// How BatchNorm's gamma starts: the paper era's PyTorch (<= 1.1) drew it from U(0, 1),
-/// today's PyTorch sets it to 1 (dip-spec §3.7).
+/// today's PyTorch sets it to 1 (docs/semantics.md §3.7).
 public enum GammaInit: String, Sendable, Hashable, Codable, CaseIterable {
     /// U(0, 1), paper-era fidelity.
     case uniform
@@ -9,7 +9,7 @@ public enum GammaInit: String, Sendable, Hashable, Codable, CaseIterable {
     case one
 }
 
-/// The input code z (dip-spec §5).
+/// The input code z (docs/semantics.md §5).
 public enum InputCode: Sendable, Hashable, Codable {
     /// `channels` maps of U(0, scale) noise; upstream uses 32 maps and scale 0.1.
     case noise(channels: Int, scale: Float)
@@ -73,7 +73,7 @@ public enum OptimizerChoice: Sendable, Hashable, Codable, CustomStringConvertibl
     }
 }
 
-/// The restoration notebook's guard against sudden collapses (dip-spec §6): every `interval`
+/// The restoration notebook's guard against sudden collapses (docs/semantics.md §6): every `interval`
 /// iterations compare PSNR(x0 * m, out * m) with the last checkpoint; a fall of more than
 /// `threshold` dB restores the checkpointed parameters.
 public struct Backtracking: Sendable, Hashable, Codable {
@@ -89,7 +89,7 @@ public struct Backtracking: Sendable, Hashable, Codable {
     }
 }
 
-/// Which input the final picture is rendered from (dip-spec §6 "Final output").
+/// Which input the final picture is rendered from (docs/semantics.md §6 "Final output").
 public enum FinalRender: String, Sendable, Hashable, Codable {
     /// inpainting.ipynb: one more forward pass on the unperturbed z.
     case unperturbed

@@ -6,7 +6,7 @@ import Foundation
 /// mask (1 = known pixel, 0 = hole; one channel, or one per image channel).
 ///
 /// The network only ever sees the known pixels: the loss is computed on m * out against
-/// m * x0 (dip-spec §6), so the hole pixels of `image` never influence the fit.
+/// m * x0 (docs/semantics.md §6), so the hole pixels of `image` never influence the fit.
 public struct FitProblem: Sendable {
     /// The image; its known pixels are the data, all of it is the ground truth when
     /// `hasGroundTruth`.
@@ -30,7 +30,7 @@ public struct FitProblem: Sendable {
 }
 
 
-/// Fits a skip network to one problem: the Deep Image Prior loop of dip-spec §6.
+/// Fits a skip network to one problem: the Deep Image Prior loop of docs/semantics.md §6.
 ///
 /// Randomness: weights from the `.weights` stream, z from `.inputCode`, the perturbation of
 /// iteration i from `.perturbation` substream i, all from the one seed; so the same seed, backend
@@ -321,7 +321,7 @@ public final class Fitter {
     }
 
     /// The Adam loop of the restoration notebook, with its backtracking. `counter` is the
-    /// notebook's i: it does not advance on a fallback (dip-spec §6).
+    /// notebook's i: it does not advance on a fallback (docs/semantics.md §6).
     private func runAdam(learningRate lr: Double, loop: inout LoopState, resumingFrom checkpoint: FitCheckpoint?,
                          schedule: CheckpointSchedule?, onCheckpoint: (FitCheckpoint) throws -> Void,
                          onSample: (CurvePoint, Image) -> Void, progress: (FitProgress) -> Void,

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A layer-by-layer account of a skip network (dip-spec §4.1) at one input size: every layer in
+/// A layer-by-layer account of a skip network (docs/semantics.md §4.1) at one input size: every layer in
 /// forward order, the resolution it runs at, its parameters, its multiply-accumulates and the
 /// bytes its forward and backward move, each as its layer type states it (`LayerCost`).
 ///
@@ -95,7 +95,7 @@ public struct NetworkSummary: Sendable {
         /// Bytes one backward pass reads and writes, likewise.
         public var backwardBytes: Int
 
-        /// True when the concat had to crop an input (dip-spec §3.5).
+        /// True when the concat had to crop an input (docs/semantics.md §3.5).
         public var crops: Bool {
             if case let .concat(_, _, skipSize) = operation { return skipSize != outputSize || inputSize != outputSize }
             return false
@@ -213,7 +213,7 @@ public struct NetworkSummary: Sendable {
     }
 }
 
-/// The recursion of dip-spec §4.1, recording layers instead of computing them.
+/// The recursion of docs/semantics.md §4.1, recording layers instead of computing them.
 private struct Walker {
     /// Why an input size cannot pass; the caller adds the sizes that would.
     struct Failure: Error {

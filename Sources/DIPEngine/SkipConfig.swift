@@ -1,4 +1,4 @@
-/// Every knob of upstream's `skip()` network (dip-spec.md §4.1); the architecture, nothing else.
+/// Every knob of upstream's `skip()` network (docs/semantics.md §4.1); the architecture, nothing else.
 ///
 /// Level i has `down[i]` channels in its encoder, `up[i]` in its decoder and `skip[i]` in its
 /// skip branch (0 = no skip branch, hence no concat and no crop at that level).
@@ -98,7 +98,7 @@ public struct SkipConfig: Sendable, Hashable, Codable {
 }
 
 extension SkipConfig {
-    /// The named configurations of dip-spec.md §4.2, by the name the CLI accepts.
+    /// The named configurations of docs/semantics.md §4.2, by the name the CLI accepts.
     public static let presetNames = ["table1", "text", "vase", "library-depth2", "library-depth4",
                                      "library-depth6", "restoration-kate"]
 

@@ -1,6 +1,6 @@
 import DIPCore
 
-/// Upstream's `skip()` encoder-decoder (models/skip.py, dip-spec §4.1), trained in place.
+/// Upstream's `skip()` encoder-decoder (models/skip.py, docs/semantics.md §4.1), trained in place.
 ///
 /// Canonical order: `tensors` lists every parameter and buffer in upstream's state_dict order
 /// under upstream's keys. Weights are initialised in that same order from one
@@ -141,7 +141,7 @@ public final class SkipNetwork {
 }
 
 /// One level of skip(): an optional skip branch, an encoder that halves the size, the deeper
-/// levels, and a decoder back at this level's resolution (dip-spec §4.1).
+/// levels, and a decoder back at this level's resolution (docs/semantics.md §4.1).
 ///
 /// The stored properties are declared, and therefore initialised, in upstream's state_dict
 /// order, which is the weight-initialisation order.
@@ -238,7 +238,7 @@ final class SkipLevel {
         return y
     }
 
-    /// Level_i(X) of dip-spec §4.1. A layer that writes into the next one's buffer (see
+    /// Level_i(X) of docs/semantics.md §4.1. A layer that writes into the next one's buffer (see
     /// `prepare`) returns that buffer, and the next layer then skips its copy.
     func forward(_ x: Tensor) throws -> Tensor {
         var s: Tensor?

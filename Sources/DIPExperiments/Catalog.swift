@@ -3,8 +3,8 @@ import DIPEngine
 import Foundation
 
 /// The experiments of the report, in one place. Each entry reads like a table row: id, section,
-/// images, preparation, mask, method. The settings come from ../shared/docs/experiments.md and
-/// dip-spec §4.2 and §6. Users add their own experiments in a JSON file (`--catalog FILE`, an
+/// images, preparation, mask, method. The settings come from docs/semantics.md §11 and §13 and
+/// docs/semantics.md §4.2 and §6. Users add their own experiments in a JSON file (`--catalog FILE`, an
 /// array of `Experiment`) without touching this file or the runner.
 public enum Catalog {
     // MARK: images
@@ -40,7 +40,7 @@ public enum Catalog {
     /// backtracking, final render on the last perturbed input (restoration.ipynb).
     ///
     /// `gammaInit` and `alignCorners` are the two PyTorch defaults that changed after the paper
-    /// (dip-spec §3.7, §4.1); their defaults are the paper era's, which leaves the configuration,
+    /// (docs/semantics.md §3.7, §4.1); their defaults are the paper era's, which leaves the configuration,
     /// and so table1-paper's run keys, exactly as they were before these knobs were exposed.
     public static func paperFit(gammaInit: GammaInit = .uniform, alignCorners: Bool = true) -> FitConfig {
         var network = try! SkipConfig.preset("table1", outputChannels: 1)
@@ -66,7 +66,7 @@ public enum Catalog {
     }
 
     /// Fig. 8's library fit: skip_depthD, 1 noise channel, LR 0.01, 3001 iterations, no
-    /// perturbation (param_noise is a no-op at upstream HEAD, dip-spec §6).
+    /// perturbation (param_noise is a no-op at upstream HEAD, docs/semantics.md §6).
     public static func libraryFit(depth: Int) -> FitConfig {
         FitConfig(network: try! SkipConfig.preset("library-depth\(depth)", outputChannels: 3),
                   inputCode: .noise(channels: 1, scale: 0.1), perturbation: 0,
@@ -108,7 +108,7 @@ public enum Catalog {
                        }
                    }),
         Experiment(id: "library", group: "experiment2", title: "Fig. 8: library, depth without skips",
-                   description: "library.png with its mask; skip_depth2, 4, 6 (no skip connections), dip-spec §4.2",
+                   description: "library.png with its mask; skip_depth2, 4, 6 (no skip connections), docs/semantics.md §4.2",
                    runs: [2, 4, 6].map { d in
                        RunSpec(label: "skip_depth\(d)", images: [library], mask: .file("dip-inpainting/library_mask.png"),
                                method: .dip(libraryFit(depth: d)))

@@ -19,7 +19,7 @@ public struct ImageRef: Sendable, Hashable, Codable {
 
 /// How an image is prepared before the fit, applied in this order: convert colour, resize,
 /// centre-crop to a multiple, centre-crop to a window, reflection-pad. The mask is drawn at the
-/// prepared size and PSNR is measured there (dip-spec §6: Barbara is measured on 514²).
+/// prepared size and PSNR is measured there (docs/semantics.md §6: Barbara is measured on 514²).
 public struct Preprocessing: Sendable, Hashable, Codable {
     /// Convert to one gray channel ("gray") or to three ("rgb"); nil keeps the file's channels.
     public var colour: String?

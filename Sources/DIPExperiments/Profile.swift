@@ -65,7 +65,7 @@ public struct Profile: Sendable, Hashable, Codable {
     /// The full protocols. Seeds 0, 1, 2: three runs are the fewest that give a spread, and the
     /// paper protocol already costs hours per image on a CPU.
     public static let paper = Profile(
-        name: "paper", summary: "the protocols as written (dip-spec §4.2, §6): native sizes, full widths, full iteration counts",
+        name: "paper", summary: "the protocols as written (docs/semantics.md §4.2, §6): native sizes, full widths, full iteration counts",
         defaultSeeds: [0, 1, 2])
 
     /// About 35 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of

@@ -7,7 +7,7 @@
 /// - Seed report: the TU Delft student reproduction (2020) whose outline the report follows;
 ///   its Table 1 (best PSNR over iterations sampled every 10, each image resized to 512x512,
 ///   the text-inpainting network, Adam LR 0.01, 6001 iterations), its width and depth sweeps
-///   on kate.png with the text mask. Copied from ../shared/docs/experiments.md.
+///   on kate.png with the text mask. Copied from docs/semantics.md §11 and §13.
 public enum ReferenceNumbers {
     /// Table 1's images in the report's column order, by the names our runs use, with the
     /// label the paper prints.

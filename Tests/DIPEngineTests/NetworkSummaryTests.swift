@@ -1,7 +1,7 @@
 import Testing
 @testable import DIPEngine
 
-/// Expected figures are dip-spec.md §4.3 / §4.4; the parameter counts also equal
+/// Expected figures are docs/semantics.md §4.3 / §4.4; the parameter counts also equal
 /// `sum(p.numel() for p in net.parameters())` of a PyTorch port of upstream's skip()
 /// (torch 2.13.0+cpu), whose state_dict matches shared/docs/upstream-keys/*.tsv exactly.
 @Suite("Network summary")

@@ -49,7 +49,7 @@ struct SkipNetworkTests {
         }
     }
 
-    @Test("parameter counts of every preset equal dip-spec §4.3")
+    @Test("parameter counts of every preset equal docs/semantics.md §4.3")
     func parameterCounts() throws {
         let expected: [(String, Int, Int)] = [
             ("table1", 1, 2_217_573), ("table1", 3, 2_217_831), ("text", 3, 3_002_627), ("vase", 3, 2_157_955),
@@ -62,7 +62,7 @@ struct SkipNetworkTests {
         }
     }
 
-    @Test("MACs per forward pass equal dip-spec §4.3 (512² figures, from 64² times 64)")
+    @Test("MACs per forward pass equal docs/semantics.md §4.3 (512² figures, from 64² times 64)")
     func macs() throws {
         // At 64² every level's size is exactly 512²'s divided by 8, so MACs scale by 64.
         for (name, out, gigaMACs) in [("text", 3, 129.80), ("table1", 1, 77.43), ("restoration-kate", 3, 7.58)] {

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Every forward normalises with the current tensor's own statistics (N = 1: per channel, over
 /// H*W, biased variance, eps 1e-5), because upstream never switches the network to eval mode
-/// (dip-spec §3.2). Running statistics are updated exactly as PyTorch does (momentum 0.1,
+/// (docs/semantics.md §3.2). Running statistics are updated exactly as PyTorch does (momentum 0.1,
 /// unbiased variance) so a saved state_dict matches, but they never feed the output.
 ///
 /// Sums (mean, variance, and the two reductions of the backward) are accumulated in Float64

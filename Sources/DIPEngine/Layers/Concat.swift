@@ -1,5 +1,5 @@
 /// Concat(skip, deeper) along channels, skip first, with upstream's centre crop: both inputs are
-/// cropped to the smaller H and W, starting at offset (size - min) / 2 (dip-spec §3.5).
+/// cropped to the smaller H and W, starting at offset (size - min) / 2 (docs/semantics.md §3.5).
 final class Concat {
     private let parallel: ChannelParallel
     private(set) var skipShape = FeatureShape(channels: 1, height: 1, width: 1)

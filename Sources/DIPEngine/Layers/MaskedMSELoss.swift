@@ -1,4 +1,4 @@
-/// Upstream's data term: mean over all C*H*W of (m * out - m * x0)^2 (dip-spec §1, §9.4: the
+/// Upstream's data term: mean over all C*H*W of (m * out - m * x0)^2 (docs/semantics.md §1, §9.4: the
 /// divisor is the whole image, not the count of known pixels).
 ///
 /// The mask has 1 channel (broadcast over the image's channels) or as many as the image.

@@ -1,5 +1,5 @@
 /// ReflectionPad2d(p): the edge pixel is not repeated, so index -1 reads 1 and index n reads
-/// n-2 (dip-spec §3.1). Needs p < H and p < W, as PyTorch does.
+/// n-2 (docs/semantics.md §3.1). Needs p < H and p < W, as PyTorch does.
 final class ReflectionPad {
     /// Pixels added on each side.
     let pad: Int

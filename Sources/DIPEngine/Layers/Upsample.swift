@@ -1,5 +1,5 @@
 /// Upsample(scale_factor = 2), nearest or bilinear, with PyTorch's index formulas
-/// (dip-spec §3.4).
+/// (docs/semantics.md §3.4).
 final class Upsample2x {
     /// Nearest or bilinear (and which align_corners convention).
     let mode: SkipConfig.Upsampling
