@@ -101,6 +101,7 @@ replication, which did not, and what would settle the open ones?
 
 <section id="s5"><h2>5. Experiment 1: Table 1 with Bernoulli masks</h2>
 <p>50 % of the pixels are missing. <strong>Paper protocol</strong>: the Table-1 network (skip channels 4, bilinear upsampling), Adam with LR 0.001, 11000 iterations, σ<sub>p</sub> 0.03, backtracking, images at native size. <strong>Seed protocol</strong>: the seed report's settings (images resized to 512×512, the text network, LR 0.01, 6001 iterations).</p>
+{{#table1Ran}}<details class="ran" open><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/table1Ran}}
 {{#table1}}{{> table}}{{/table1}}
 {{#bars}}{{> figure}}{{/bars}}
 <h3>PSNR over iterations</h3>
@@ -116,11 +117,13 @@ replication, which did not, and what would settle the open ones?
 <p>The seed report drew three strings on kate.png in FreeSansBold: "Image Corruption" at 30 px from (128, 128), "Text Over Image" at 25 px from (250, 300) and "Deep Learning Project" at 25 px from (200, 400). The mask generated here from the same description:</p>
 {{#textMask}}{{> gallery}}{{/textMask}}
 {{^textMask}}<p class="note">No text-mask run stored yet.</p>{{/textMask}}
+{{#experiment2Ran}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/experiment2Ran}}
 {{#experiment2}}{{> sweep}}{{/experiment2}}
 </section>
 
 <section id="s7"><h2>7. Experiment 3: hyperparameters</h2>
 <p>Learning rate (Adam at 0.1, 0.01, 0.001) and optimiser (L-BFGS at 0.01) on kate.png with the text mask. The seed report found LR 0.001 best at 6001 iterations, 0.1 collapsing, and L-BFGS converging faster to a lower PSNR. For each curve, the picture at the bottom of its worst sudden drop is kept.</p>
+{{#experiment3Ran}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/experiment3Ran}}
 {{#experiment3}}{{> sweep}}{{/experiment3}}
 {{#otherExperiments}}<h3>Your own experiments</h3>
 <p class="note">Experiments of a catalog file (<code>dip-report run --catalog FILE</code>) whose group is not experiment2 or experiment3.</p>
@@ -191,6 +194,7 @@ figcaption { color: var(--muted); font-size: .85rem; }
 .gallery .pics { display: flex; flex-wrap: wrap; gap: .5rem; }
 .pic { margin: 0; width: 140px; font-size: .78rem; } .pic img { width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; display: block; }
 details.pic > summary { list-style: none; cursor: zoom-in; } details.pic > summary::-webkit-details-marker { display: none; }
+details.ran { background: #f7f5ec; border-left: 3px solid #b8860b; padding: .3rem .7rem; margin: .6rem 0; font-size: .93em; } details.ran ul { margin: .3rem 0; padding-left: 1.2rem; }
 details.pic[open] { width: 100%; } details.pic img.full { width: auto; max-width: 100%; border: 1px solid #999; margin-top: .3rem; }
 .pic span { display: block; } .hint { color: #999; }
 pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .78rem; }

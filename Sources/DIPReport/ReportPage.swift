@@ -20,6 +20,9 @@ struct ReportPage {
     var architecture: [FigureView]
     /// Section 4: the layer tables behind the diagrams.
     var layerTables: [TitledText]
+    /// Section 5: what its stored runs actually ran, and where that differs from the protocol
+    /// the section's text names (likewise `experiment2Ran`, `experiment3Ran`).
+    var table1Ran: RanView?
     /// Section 5: Table 1.
     var table1: TableView?
     /// Section 5: differences to the paper as bars.
@@ -30,8 +33,12 @@ struct ReportPage {
     var table1Galleries: [GalleryView]
     /// Section 6: the generated text mask.
     var textMask: GalleryView?
+    /// Section 6: what ran.
+    var experiment2Ran: RanView?
     /// Section 6: width, depth and library sweeps.
     var experiment2: [SweepView]
+    /// Section 7: what ran.
+    var experiment3Ran: RanView?
     /// Section 7: optimiser and learning-rate runs.
     var experiment3: [SweepView]
     /// End of section 7: experiments of a user's catalog whose group is none of the report's
@@ -170,4 +177,10 @@ struct SweepView: Sendable {
     var outputs: GalleryView?
     /// The pictures at the bottom of each curve's worst drop.
     var drops: GalleryView?
+}
+
+/// What a section's stored runs ran (see WhatRan): one sentence per configuration.
+struct RanView {
+    /// The sentences.
+    var items: [String]
 }

@@ -97,9 +97,12 @@ struct PageBuilder {
             hasProblems: false, problems: [],
             masks: try masks(),
             architecture: try architecture().figures, layerTables: try architecture().tables,
+            table1Ran: ran(["table1-paper", "table1-seed", "table1-tv"]),
             table1: table1(), bars: try bars(), table1Plots: try table1Plots(), table1Galleries: try table1Galleries(),
             textMask: try textMask(),
+            experiment2Ran: ran(["width", "depth", "library"]),
             experiment2: try ["width", "depth", "library"].compactMap { try sweep($0) } + userSweeps(group: "experiment2"),
+            experiment3Ran: ran(["optimizers"]),
             experiment3: try ["optimizers"].compactMap { try sweep($0) } + userSweeps(group: "experiment3"),
             otherExperiments: try otherExperiments(),
             discussionHTML: "", discussionPath: "", conclusionHTML: "", conclusionPath: "",
@@ -112,6 +115,13 @@ struct PageBuilder {
     }
 
     // MARK: helpers
+
+    /// What the stored runs of `experiments` ran, one sentence per configuration (nil when
+    /// none is stored).
+    func ran(_ experiments: [String]) -> RanView? {
+        let items = experiments.flatMap { WhatRan.sentences(experiment: $0, records: records) }
+        return items.isEmpty ? nil : RanView(items: items)
+    }
 
     /// Seeds of one (experiment, label, image), by seed.
     func runs(_ experiment: String, label: String? = nil, image: String) -> [RunRecord] {

@@ -47,6 +47,16 @@ struct SmokeReportTests {
             #expect(ref.hasPrefix("data:image/png;base64,") || ref.hasPrefix("#"), "external reference \(ref.prefix(60))")
         }
         #expect(html.contains("Not comparable to the paper"))
+        // Section 5's text names the paper protocol; beside it the page says what the smoke
+        // runs ran (from their records) and where that is not the protocol (issue 11.16).
+        let s5 = try #require(html.range(of: "<section id=\"s5\">"))
+        let section5 = String(html[s5.lowerBound..<html[s5.lowerBound...].range(of: "</section>")!.upperBound])
+        #expect(section5.contains("<li>DIP (paper protocol), smoke profile: Adam LR 0.001, 8 iterations, 11 channels"))
+        #expect(section5.contains("Not the protocol: 8 iterations instead of 11000; 11 channels instead of 128"))
+        #expect(section5.contains("images cropped around the holes (64x64 or larger where a net needs it)"))
+        #expect(section5.contains("<li>DIP (seed protocol), smoke profile: Adam LR 0.01"))
+        #expect(section5.contains("<li>TV (paper protocol masks), smoke profile: TV, 30 iterations"))
+        #expect(html.contains("<li>width 128, smoke profile:") && html.contains("<li>lbfgs lr=0.01, smoke profile: L-BFGS LR 0.01"))
         // The smoke crops are 64x64 but depth 8 needs 512x512: its rows say they ran elsewhere.
         #expect(html.contains("depth 8, skip (on 512x512, the others 64x64)"))
         #expect(html.contains("ran on a larger window of the image than the others"))

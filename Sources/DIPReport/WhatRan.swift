@@ -1,0 +1,79 @@
+import DIPEngine
+import DIPExperiments
+import Foundation
+
+/// What a section's stored runs actually ran, read from their records, and where that differs
+/// from the protocol the section's text names (the catalog's configuration as written, which is
+/// what the paper profile runs). A quick- or smoke-profile page must not let the protocol's
+/// "11000 iterations at native size" stand above numbers from 917 iterations on crops.
+enum WhatRan {
+    /// One sentence per configuration of `experiment` that has records, e.g. "DIP (paper
+    /// protocol), quick profile: Adam LR 0.001, 917 iterations, 38 channels, sigma_p 0.03,
+    /// backtracking, 13 images at 130x130, seed 0. Not the protocol: 917 iterations instead of
+    /// 11000, 38 channels instead of 128, images cropped to 130x130 around the holes."
+    static func sentences(experiment: String, records: [RunRecord]) -> [String] {
+        let mine = records.filter { $0.key.experiment == experiment }
+        let labels = mine.map(\.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let written = Catalog.experiments.first { $0.id == experiment }
+        return labels.map { label in
+            let runs = mine.filter { $0.label == label }
+            let protocolSpec = written?.runs.first { $0.label == label }
+            return sentence(label: label, runs: runs, protocolSpec: protocolSpec)
+        }
+    }
+
+    /// The sentence of one configuration's runs.
+    static func sentence(label: String, runs: [RunRecord], protocolSpec: RunSpec?) -> String {
+        let profiles = Set(runs.map(\.profile)).sorted()
+        let sizes = Set(runs.map(\.size.description)).sorted()
+        let seeds = Set(runs.map(\.key.seed)).sorted()
+        let images = Set(runs.map(\.key.image)).count
+        var ran: [String] = []
+        var differs: [String] = []
+        let protocolFit: FitConfig? = { if case let .dip(c)? = protocolSpec?.method { return c }; return nil }()
+        let protocolTV: TVConfig? = { if case let .tv(c)? = protocolSpec?.method { return c }; return nil }()
+        switch runs.first?.configuration.method {
+        case let .dip(c)?:
+            ran.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate))")
+            ran.append("\(c.iterations) iterations")
+            ran.append("\(c.network.down.max() ?? 0) channels")
+            ran.append("σp \(format(Double(c.perturbation)))")
+            if c.backtracking != nil { ran.append("backtracking") }
+            if let p = protocolFit {
+                if p.iterations != c.iterations { differs.append("\(c.iterations) iterations instead of \(p.iterations)") }
+                let (a, b) = (c.network.down.max() ?? 0, p.network.down.max() ?? 0)
+                if a != b { differs.append("\(a) channels instead of \(b)") }
+                if p.optimizer != c.optimizer { differs.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate)) instead of \(p.optimizer.name) LR \(format(p.optimizer.learningRate))") }
+                if p.backtracking != c.backtracking { differs.append(c.backtracking == nil ? "no backtracking" : "backtracking every \(c.backtracking!.interval)") }
+            }
+        case let .tv(t)?:
+            ran.append("TV, \(t.iterations) iterations")
+            if let p = protocolTV, p.iterations != t.iterations { differs.append("\(t.iterations) TV iterations instead of \(p.iterations)") }
+        case nil:
+            break
+        }
+        ran.append("\(images) image\(images == 1 ? "" : "s") at \(sizes.joined(separator: ", "))")
+        ran.append("seed\(seeds.count == 1 ? "" : "s") \(seeds.map(String.init).joined(separator: ", "))")
+        let reduced = profiles.compactMap { try? Profile.named($0) }.filter { $0.crop != nil }
+        if let crop = reduced.first?.crop { differs.append("images cropped around the holes (\(crop)x\(crop) or larger where a net needs it) instead of the protocol's sizes") }
+        var text = "\(label), \(profiles.joined(separator: " and ")) profile: " + ran.joined(separator: ", ") + "."
+        if !differs.isEmpty { text += " Not the protocol: " + differs.joined(separator: "; ") + "." }
+        return text
+    }
+
+    private static func format(_ v: Double) -> String {
+        var s = String(format: "%g", v)
+        if s.hasPrefix("0.") == false, s.contains("e") { s = String(v) }
+        return s
+    }
+}
+
+private extension OptimizerChoice {
+    /// "Adam" or "L-BFGS".
+    var name: String {
+        switch self {
+        case .adam: return "Adam"
+        case .lbfgs: return "L-BFGS"
+        }
+    }
+}
