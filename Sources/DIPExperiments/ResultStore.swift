@@ -207,9 +207,14 @@ public struct ResultStore: Sendable {
             let removed = remove && removable && (try? fm.removeItem(atPath: path)) != nil
             found.append(Leftover(path: path, what: what, removed: removed))
         }
+        var paths: [String] = []
         while let rel = walker.nextObject() as? String {
             if rel.hasPrefix(".") { walker.skipDescendants(); continue }
-            let path = (root as NSString).appendingPathComponent(rel)
+            paths.append((root as NSString).appendingPathComponent(rel))
+        }
+        // Temporary files first: removing a checkpoint removes its pair folder with theirs.
+        let temporaries = paths.filter { Self.temporaryTarget(($0 as NSString).lastPathComponent) != nil }
+        for path in temporaries + paths.filter({ Self.temporaryTarget(($0 as NSString).lastPathComponent) == nil }) {
             var folder = (path as NSString).deletingLastPathComponent
             let name = (path as NSString).lastPathComponent
             if let inner = Self.temporaryTarget(name) {

@@ -44,7 +44,7 @@ struct StatusCommand: ParsableCommand {
                 lines += f.lastLines.map { "      | \($0)" }
             }
         }
-        let eta = s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
+        let eta = s.iterationsLeft == 0 ? "" : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
         lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
         if let q = s.queue {
             lines.append("queue: " + (q.isEmpty ? "no job of the plans is queued or running" : q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))

@@ -60,6 +60,9 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Another sbatch option, as it is (repeatable), e.g. --sbatch-arg=--qos=long.", valueName: "ARG"))
     var sbatchArgs: [String] = []
 
+    @Option(name: .customLong("pack-seconds"), help: "Runs estimated shorter than this are packed into tasks of at least this many seconds (a task costs seconds of scheduling and start-up).")
+    var packSeconds = 60.0
+
     @Flag(name: .customLong("dry-run"), help: "Write the plan and the script and print the sbatch lines; submit nothing.")
     var dryRun = false
 
@@ -69,6 +72,7 @@ struct SubmitCommand: ParsableCommand {
     func validate() throws {
         if cpusPerTask < 1 { throw ValidationError("--cpus-per-task \(cpusPerTask): at least 1") }
         if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel \(maxParallel): at least 1") }
+        if packSeconds < 0 { throw ValidationError("--pack-seconds \(packSeconds): 0 (one task per run) or more") }
         if warningSeconds < 1 { throw ValidationError("--warning-seconds \(warningSeconds): at least 1") }
         if let time, BatchScript.parseTime(time) == nil { throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00") }
         if memPerRun != "auto", Self.parseSize(memPerRun) == nil { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
@@ -102,6 +106,7 @@ struct SubmitCommand: ParsableCommand {
 
         var planner = ArrayPlanner()
         planner.measure = !noEstimate
+        planner.minimumTaskSeconds = packSeconds
         planner.timeLimit = time.flatMap(BatchScript.parseTime)
         planner.memoryBytes = memPerRun == "auto" ? nil : Self.parseSize(memPerRun)
         if planner.measure { print("timing short fits of the plan's networks here for the estimate (--no-estimate skips it)..."); fflush(nil) }
