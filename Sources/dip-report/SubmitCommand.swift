@@ -89,6 +89,10 @@ struct SubmitCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Before minutes of planning and timing: without sbatch only a dry run can succeed.
+        if !dryRun, SlurmClient.find("sbatch") == nil {
+            throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
+        }
         let profile = try Profile.named(selection.profile)
         let selected = try selection.experiments(experiments)
         let results = Self.absolute(selection.results)

@@ -135,7 +135,7 @@ public struct FrozenPlan: Codable, Sendable {
         for i in tasks[index].runs {
             let key = self.runs[i].key
             guard let run = full.runs.first(where: { $0.key == key }) else {
-                throw DIPError.badFile(path: id, reason: "names run \(key), which this dip-report (commit \(SoftwareInfo.current(backend: .cpu).commit)) does not plan; the plan was made by commit \(commit): submit again with this build")
+                throw DIPError.invalidValue(name: "plan", value: id, reason: "names run \(key), which this dip-report (commit \(SoftwareInfo.current(backend: .cpu).commit)) does not plan; the plan was made by commit \(commit): submit again with this build")
             }
             runs.append(run)
         }
