@@ -5,6 +5,7 @@
 # and prints from the records and Slurm's job-completion log:
 #   - seconds from submission to each task's start, and to its first run's first iteration;
 #   - the array's wall time, and the share of the tasks' time that was not fitting.
+# PACK=60 packs the runs as submit does by default (--pack-seconds; 0 here: one task per run).
 # BENCHMARKS.md's Slurm section quotes it. Needs root (the cluster) and ../shared/data or DIP_DATA.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ SLURM_LOCAL_NODES=2 SLURM_LOCAL_CTLD_PORT=$port SLURM_LOCAL_SLURMD_PORT=$((port 
 export SLURM_CONF=$state/etc/slurm.conf
 submitted=$(date +%s.%N)
 out=$("$exe" submit width table1-tv --profile smoke --seeds 0,1 --results "$work/results" --out "$work/report" \
-        --no-estimate --pack-seconds 0 --cpus-per-task 1)
+        --no-estimate --pack-seconds "${PACK:-0}" --cpus-per-task 1)
 jobs=$(sed -n 's/^submitted: array jobs\{0,1\} \([0-9, ]*\); render job \([0-9]*\).*/\1,\2/p' <<<"$out" | tr -d ' ')
 [ -n "$jobs" ] || { echo "no job ids in: $out" >&2; exit 1; }
 while [ -n "$(squeue -h -j "$jobs" -o %i 2>/dev/null)" ]; do sleep 0.5; done
