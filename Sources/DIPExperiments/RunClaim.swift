@@ -134,7 +134,9 @@ extension ResultStore {
     /// classic NFS-safe form of O_EXCL), and no reader ever sees a half-written claim.
     public func claim(_ key: RunKey, job: String?, iterations: Int?, staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
         let path = claimPath(for: key)
-        try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true) } catch {
+            throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(error.localizedDescription))")
+        }
         let now = Date()
         let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, started: now, heartbeat: now,
                             iteration: 0, iterations: iterations, token: UUID().uuidString)

@@ -127,8 +127,10 @@ public final class Runner: @unchecked Sendable {
                 handle = h
             }
         } catch {
-            events(.failed(run, "\(error)"))
-            return .fatal("\(error)")
+            // Only writing can fail here (the folder, the claim): as for a record, say so.
+            let why = "cannot claim \(run.key): \(error); is the disk full? Finished runs are safe"
+            events(.failed(run, why))
+            return .fatal(why)
         }
         defer { handle.release() }
         // Another runner may have stored it between our plan and our claim.

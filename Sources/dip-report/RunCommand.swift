@@ -12,8 +12,10 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Every run is keyed by (experiment, image, configuration hash, seed) and stored as \
             RESULTS/<experiment>/<image>/<hash>-s<seed>.json with its pictures beside it. Ctrl-C \
-            stops cleanly: finished runs stay, a fit keeps a checkpoint (also written every few \
-            minutes), and the next `run` carries on from it to the same result bit for bit.
+            or SIGTERM stops cleanly: finished runs stay, a fit keeps a checkpoint (also written \
+            every few minutes), and the next `run` carries on from it to the same result bit for \
+            bit. Runners sharing a results folder claim each run first, so none is fitted twice at \
+            once. `run --plan FILE --task I` runs one task of a plan made by `dip-report submit`.
 
             Experiments: table1-paper, table1-seed, table1-tv, width, depth, library, optimizers \
             (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
