@@ -10,7 +10,7 @@ DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-lib
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/$(CONFIG)/dip-report
 
-.PHONY: all setup build test report bench clean
+.PHONY: all setup build test report bench clean slurm-up slurm-down
 
 all: build
 
@@ -28,7 +28,8 @@ build: setup
 	$(SWIFT) build -c $(CONFIG) --product dip-report
 
 # The tests run oneDNN in-process, in parallel: with the short OpenMP spin dip-report itself
-# restarts with (Sources/DIPEngine/CPU/OpenMPWaitPolicy.swift), unless you chose one.
+# restarts with (Sources/DIPEngine/CPU/OpenMPWaitPolicy.swift), unless you chose one. As root,
+# the Slurm tests start private clusters with scripts/slurm-local (elsewhere they are skipped).
 test: setup
 	GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test
 
@@ -36,6 +37,15 @@ report: build
 	@$(BIN) data verify --data "$(DATA)" >/dev/null 2>&1 || $(BIN) data fetch --data "$(DATA)"
 	$(BIN) build --profile $(PROFILE) --data "$(DATA)"
 	@echo "The report is at report/index.html: open it in a browser (e.g. xdg-open report/index.html)."
+
+# A private single-machine Slurm cluster (root; installs slurm-wlm and munge with apt-get when
+# missing) to try `dip-report submit` on: export the SLURM_CONF it prints.
+SLURM_STATE ?= /tmp/dip-slurm
+slurm-up:
+	SLURM_LOCAL_NODES=$(or $(SLURM_LOCAL_NODES),2) scripts/slurm-local/start-cluster.sh $(SLURM_STATE)
+
+slurm-down:
+	scripts/slurm-local/stop-cluster.sh $(SLURM_STATE) --purge
 
 bench: build
 	$(BIN) bench

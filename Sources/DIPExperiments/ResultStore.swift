@@ -148,6 +148,8 @@ public struct ResultStore: Sendable {
         guard let walker = FileManager.default.enumerator(atPath: root) else { return Scan(records: [], problems: []) }
         var paths: [String] = []
         while let rel = walker.nextObject() as? String {
+            // Dot folders hold the store's own bookkeeping (.plans, .logs), never records.
+            if rel.hasPrefix(".") { walker.skipDescendants(); continue }
             if rel.hasSuffix(".json"), !rel.hasSuffix(Self.checkpointStateSuffix) { paths.append(rel) }
         }
         for rel in paths.sorted() {
@@ -172,6 +174,94 @@ public struct ResultStore: Sendable {
         }
         records.sort { $0.key.description < $1.key.description }
         return Scan(records: records, problems: problems)
+    }
+
+    /// A file that an interrupted or concurrent runner left behind.
+    public struct Leftover: Sendable, CustomStringConvertible {
+        /// The file or folder.
+        public var path: String
+        /// What it is.
+        public var what: String
+        /// Whether `sweep` removed it.
+        public var removed: Bool
+
+        /// "path: what (removed)".
+        public var description: String { "\(path): \(what)\(removed ? " (removed)" : " (left in place)")" }
+    }
+
+    /// Finds what runners left behind and, with `remove`, deletes what is safe to delete:
+    /// temporary files of unfinished writes (`.NAME.tmp-PID-N`, from a process killed mid-write)
+    /// and checkpoints of runs that are stored (a second runner finished the run first), but
+    /// only where no live claim covers the run, since its holder may be writing them right now.
+    /// A stale claim is reported and removed when its run is stored; otherwise the next runner
+    /// takes it over. Checkpoints of unfinished runs are no leftovers: the next run resumes them.
+    public func sweep(remove: Bool, staleAfter: Double = RunClaim.defaultStaleSeconds) -> [Leftover] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var found: [Leftover] = []
+        let fm = FileManager.default
+        func liveClaim(folder: String, stem: String) -> Bool {
+            guard let c = Self.readClaim(at: (folder as NSString).appendingPathComponent(stem + ".claim")) else { return false }
+            return !c.isStale(staleAfter: staleAfter)
+        }
+        func take(_ path: String, _ what: String, _ removable: Bool) {
+            let removed = remove && removable && (try? fm.removeItem(atPath: path)) != nil
+            found.append(Leftover(path: path, what: what, removed: removed))
+        }
+        var paths: [String] = []
+        while let rel = walker.nextObject() as? String {
+            if rel.hasPrefix(".") { walker.skipDescendants(); continue }
+            paths.append((root as NSString).appendingPathComponent(rel))
+        }
+        // Temporary files first: removing a checkpoint removes its pair folder with theirs.
+        let temporaries = paths.filter { Self.temporaryTarget(($0 as NSString).lastPathComponent) != nil }
+        for path in temporaries + paths.filter({ Self.temporaryTarget(($0 as NSString).lastPathComponent) == nil }) {
+            var folder = (path as NSString).deletingLastPathComponent
+            let name = (path as NSString).lastPathComponent
+            if let inner = Self.temporaryTarget(name) {
+                // An L-BFGS pair's temporary file lives in `<stem>.checkpoint.lbfgs/`.
+                var target = inner
+                if folder.hasSuffix(".checkpoint.lbfgs") {
+                    target = (folder as NSString).lastPathComponent
+                    folder = (folder as NSString).deletingLastPathComponent
+                }
+                guard let stem = Self.stemPrefix(target), !liveClaim(folder: folder, stem: stem) else { continue }
+                // A claim is written to a temporary file and then linked: a young one is a
+                // claim being taken right now.
+                if target.hasSuffix(".claim"),
+                   let m = try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date, Date().timeIntervalSince(m) < 60 { continue }
+                take(path, "temporary file of an interrupted write", true)
+            } else if name.hasSuffix(".checkpoint"), let stem = Self.stemPrefix(name),
+                      fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json")),
+                      !liveClaim(folder: folder, stem: stem) {
+                take(path, "checkpoint of a run that is stored already", true)
+                if found.last?.removed == true { try? fm.removeItem(atPath: path + ".lbfgs") }
+            } else if name.hasSuffix(".claim"), let stem = Self.stemPrefix(name),
+                      let c = Self.readClaim(at: path), c.isStale(staleAfter: staleAfter) {
+                let stored = fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json"))
+                take(path, "stale claim of \(c.describe())\(stored ? " on a stored run" : "; the next runner takes it over")", stored)
+            } else if name.hasSuffix(".claim.takeover"),
+                      let m = try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date, Date().timeIntervalSince(m) > 60 {
+                take(path, "lock of a claim takeover that never finished", true)
+            }
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// The file a temporary file was going to become: "x.json" for ".x.json.tmp-12-34".
+    static func temporaryTarget(_ name: String) -> String? {
+        guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { return nil }
+        let tail = name[r.upperBound...].split(separator: "-")
+        guard tail.count == 2, tail.allSatisfy({ $0.allSatisfy(\.isNumber) }) else { return nil }
+        return String(name[name.index(after: name.startIndex)..<r.lowerBound])
+    }
+
+    /// The "<hash>-s<seed>" a store file name starts with, nil for other names.
+    static func stemPrefix(_ name: String) -> String? {
+        guard let dash = name.range(of: "-s") else { return nil }
+        let hash = name[..<dash.lowerBound]
+        let digits = name[dash.upperBound...].prefix { $0.isNumber }
+        guard !hash.isEmpty, hash.allSatisfy(\.isHexDigit), !digits.isEmpty else { return nil }
+        return String(name[..<digits.endIndex])
     }
 
     /// Every readable record of one experiment.

@@ -16,7 +16,9 @@ public enum RunnerEvent: Sendable {
     case interrupted(PlannedRun, checkpointedAt: Int?)
     /// A run failed; the message says why and what to do.
     case failed(PlannedRun, String)
-    /// Something the user should know (a damaged checkpoint, ...).
+    /// A run was left alone: another live runner holds its claim (or stored it meanwhile).
+    case claimedElsewhere(PlannedRun, by: RunClaim?)
+    /// Something the user should know (a damaged checkpoint, a stale claim taken over, ...).
     case note(String)
 }
 
@@ -32,6 +34,8 @@ public struct RunSummary: Sendable {
     public var interrupted = 0
     /// Runs skipped because they were stored (or blocked).
     public var skipped = 0
+    /// Runs left to another live runner that holds their claim, or that stored them meanwhile.
+    public var claimedElsewhere = 0
     /// Whether the execution stopped early (Ctrl-C or a write failure).
     public var stoppedEarly = false
     /// Why, when it did.
@@ -49,6 +53,8 @@ public final class Runner: @unchecked Sendable {
     public let options: RunnerOptions
     let lock = NSLock()
     var prepared: [String: Preparation.PreparedImage] = [:]
+    /// Folders of the runs in flight, for `removeOwnTemporaries`.
+    private var inFlight: [RunKey: String] = [:]
     private let machineThreads: Int
     private let software: SoftwareInfo
 
@@ -82,13 +88,14 @@ public final class Runner: @unchecked Sendable {
                     return
                 }
                 while !shouldCancel(), !summary.stopped, let run = queue.next() {
-                    let outcome = self.perform(run, job: job, backend: backend, events: events, shouldCancel: shouldCancel)
+                    let outcome = self.claimAndPerform(run, job: job, backend: backend, events: events, shouldCancel: shouldCancel)
                     summary.update { s in
                         switch outcome {
                         case .stored(.done): s.done += 1
                         case .stored: s.diverged += 1
                         case .interrupted: s.interrupted += 1
                         case .failed: s.failed += 1
+                        case .elsewhere: s.claimedElsewhere += 1
                         case let .fatal(why): s.failed += 1; s.stoppedEarly = true; s.stopReason = why
                         }
                     }
@@ -102,7 +109,54 @@ public final class Runner: @unchecked Sendable {
         return summary.value
     }
 
-    private enum Outcome { case stored(RunStatus), interrupted, failed, fatal(String) }
+    private enum Outcome { case stored(RunStatus), interrupted, failed, elsewhere, fatal(String) }
+
+    /// Takes the run's claim (a live claim of another runner, or a record stored meanwhile,
+    /// leaves the run to it), performs the run and gives the claim back.
+    private func claimAndPerform(_ run: PlannedRun, job: Int, backend: any ComputeBackend,
+                                 events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) -> Outcome {
+        let handle: ClaimHandle
+        do {
+            switch try store.claim(run.key, job: options.schedulerJob, iterations: run.iterations,
+                                   staleAfter: options.claimStaleSeconds) {
+            case let .held(other):
+                events(.claimedElsewhere(run, by: other))
+                return .elsewhere
+            case let .acquired(h, tookOver):
+                if let old = tookOver { events(.note("\(run.key): took over the stale claim of \(old.describe())")) }
+                handle = h
+            }
+        } catch {
+            // Only writing can fail here (the folder, the claim): as for a record, say so.
+            let why = "cannot claim \(run.key): \(error); is the disk full? Finished runs are safe"
+            events(.failed(run, why))
+            return .fatal(why)
+        }
+        defer { handle.release() }
+        // Another runner may have stored it between our plan and our claim.
+        if !options.force, store.hasRecordFile(run.key) {
+            events(.claimedElsewhere(run, by: nil))
+            return .elsewhere
+        }
+        lock.lock(); inFlight[run.key] = store.folder(for: run.key); lock.unlock()
+        defer { lock.lock(); inFlight[run.key] = nil; lock.unlock() }
+        return perform(run, job: job, backend: backend, claim: handle, events: events, shouldCancel: shouldCancel)
+    }
+
+    /// Removes the temporary files this process has open in the folders of the runs in flight
+    /// (a checkpoint half-written when the user insists on quitting at once). Call it just
+    /// before exiting without waiting for the jobs.
+    public func removeOwnTemporaries() {
+        lock.lock(); let folders = Set(inFlight.values); lock.unlock()
+        let mark = ".tmp-\(getpid())-"
+        for folder in folders {
+            guard let walker = FileManager.default.enumerator(atPath: folder) else { continue }
+            while let rel = walker.nextObject() as? String {
+                let name = (rel as NSString).lastPathComponent
+                if name.hasPrefix("."), name.contains(mark) { unlink((folder as NSString).appendingPathComponent(rel)) }
+            }
+        }
+    }
 
     /// The runner's own part of a checkpoint: what the engine's checkpoint does not hold.
     /// The checkpoint attachment holding SideState (JSON), and the one holding the drop picture.
@@ -114,8 +168,8 @@ public final class Runner: @unchecked Sendable {
         var dropIteration: Int?
     }
 
-    private func perform(_ run: PlannedRun, job: Int, backend: any ComputeBackend, events: @Sendable (RunnerEvent) -> Void,
-                         shouldCancel: () -> Bool) -> Outcome {
+    private func perform(_ run: PlannedRun, job: Int, backend: any ComputeBackend, claim: ClaimHandle,
+                         events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) -> Outcome {
         let started = Date()
         do {
             let img = try preparedImage(run.image, spec: run.spec)
@@ -125,7 +179,7 @@ public final class Runner: @unchecked Sendable {
             case let .tv(tv):
                 return try performTV(run, tv: tv, img: img, mask: mask, job: job, started: started, events: events, shouldCancel: shouldCancel)
             case let .dip(config):
-                return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: backend,
+                return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: backend, claim: claim,
                                       started: started, events: events, shouldCancel: shouldCancel)
             }
         } catch let e as StoreWriteError {
@@ -170,7 +224,7 @@ public final class Runner: @unchecked Sendable {
     }
 
     private func performDIP(_ run: PlannedRun, config: FitConfig, img: Preparation.PreparedImage,
-                            mask: Preparation.PreparedMask, job: Int, backend: any ComputeBackend, started: Date,
+                            mask: Preparation.PreparedMask, job: Int, backend: any ComputeBackend, claim: ClaimHandle, started: Date,
                             events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) throws -> Outcome {
         let problem = try FitProblem(image: img.image, mask: mask.mask)
         let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
@@ -224,6 +278,7 @@ public final class Runner: @unchecked Sendable {
                 } catch {
                     throw StoreWriteError(message: "cannot write the checkpoint: \(error); is the disk full? Finished runs are safe")
                 }
+                claim.heartbeat(iteration: ck.step, of: total, force: true)
                 events(.checkpointed(key: run.key, iteration: ck.step))
             },
             onSample: { point, image in
@@ -235,6 +290,7 @@ public final class Runner: @unchecked Sendable {
                 previous = point
             },
             progress: { p in
+                claim.heartbeat(iteration: p.iteration, of: total)
                 if p.iteration == p.iterations || Date().timeIntervalSince(lastEvent) > 0.2 {
                     lastEvent = Date()
                     events(.progress(key: run.key, done: p.iteration, total: total, psnr: p.psnr))

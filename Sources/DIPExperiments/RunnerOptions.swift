@@ -20,11 +20,16 @@ public struct RunnerOptions: Sendable {
     public var checkpoints: CheckpointSchedule
     /// Makes each job's compute backend (and the estimate's).
     public var backend: BackendFactory
+    /// The scheduler's job id ("1234_7"), written into the claims this runner takes.
+    public var schedulerJob: String?
+    /// Seconds without a heartbeat after which another runner's claim is stale.
+    public var claimStaleSeconds = RunClaim.defaultStaleSeconds
 
     /// Creates options; `jobs`/`threads` default from the cores and memory (see `defaultParallelism`).
     public init(dataDirectory: String, profile: Profile, seeds: [UInt64]? = nil, jobs: Int? = nil,
                 threadsPerJob: Int? = nil, force: Bool = false,
-                checkpoints: CheckpointSchedule = CheckpointSchedule(seconds: 300), backend: BackendFactory = .cpu) {
+                checkpoints: CheckpointSchedule = CheckpointSchedule(seconds: 300), backend: BackendFactory = .cpu,
+                schedulerJob: String? = nil) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let d = RunnerOptions.defaultParallelism(cores: cores, memoryBytes: ProcessInfo.processInfo.physicalMemory)
         self.dataDirectory = dataDirectory
@@ -35,6 +40,7 @@ public struct RunnerOptions: Sendable {
         self.force = force
         self.checkpoints = checkpoints
         self.backend = backend
+        self.schedulerJob = schedulerJob
     }
 
     /// Memory one run may need at the paper's sizes: the heaviest catalog runs (depth 8 with

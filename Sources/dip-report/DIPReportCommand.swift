@@ -7,7 +7,7 @@ struct DIPReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dip-report",
         abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
-        subcommands: [BuildCommand.self, RunCommand.self, RenderCommand.self, DiffCommand.self,
+        subcommands: [BuildCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RenderCommand.self, DiffCommand.self,
                       InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
                       PSNRCommand.self, DataCommand.self])
 

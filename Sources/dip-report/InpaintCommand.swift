@@ -192,6 +192,6 @@ struct InpaintCommand: ParsableCommand {
         if !result.backtracks.isEmpty { print("backtracked \(result.backtracks.count) time(s), at iterations \(result.backtracks.map(String.init).joined(separator: ", "))") }
         print("wrote \(wrote.joined(separator: ", "))")
         if case .diverged = result.status { throw ExitCode(2) }
-        if case .cancelled = result.status { throw ExitCode(130) }
+        if case .cancelled = result.status { throw ExitCode(interrupt.exitStatus ?? 130) }
     }
 }

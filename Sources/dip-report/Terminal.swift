@@ -50,38 +50,64 @@ final class ProgressPrinter {
     }
 }
 
-/// Turns Ctrl-C into a flag the fit polls, so an interrupted fit still writes what it has.
-/// A second Ctrl-C exits at once.
+/// Turns Ctrl-C (SIGINT), SIGTERM (what `kill`, `timeout` and Slurm's time limit send) and
+/// SIGUSR1 (Slurm's warning before a time limit, `sbatch --signal=B:USR1@N`) into a flag the
+/// fit polls, so a stopped fit still checkpoints and writes what it has. A second signal exits
+/// at once, after `onQuit` (which removes half-written files). The exit status is 128 + the
+/// first signal's number: 130 interrupted, 143 terminated, 138 warned of the time limit.
 final class InterruptFlag: @unchecked Sendable {
-    private let source: DispatchSourceSignal
+    private static let signals = [SIGINT, SIGTERM, SIGUSR1]
+    private let sources: [DispatchSourceSignal]
     private let lock = NSLock()
     private var count = 0
+    private var first: Int32?
+    private var onQuit: @Sendable () -> Void = {}
 
     private init() {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        sources = Self.signals.map { sig in
+            signal(sig, SIG_IGN)
+            return DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        }
     }
 
-    /// Installs the handler.
-    static func install() -> InterruptFlag {
+    /// Installs the handlers; `onQuit` runs before a second signal exits.
+    static func install(onQuit: @escaping @Sendable () -> Void = {}) -> InterruptFlag {
         let flag = InterruptFlag()
-        flag.source.setEventHandler { [flag] in
-            flag.lock.lock()
-            flag.count += 1
-            let n = flag.count
-            flag.lock.unlock()
-            if n > 1 { exit(130) }
-            FileHandle.standardError.write(Data("\ninterrupted: finishing the current iteration and writing what we have (Ctrl-C again to quit at once)\n".utf8))
+        flag.onQuit = onQuit
+        for (sig, source) in zip(signals, flag.sources) {
+            source.setEventHandler { [flag] in flag.received(sig) }
+            source.resume()
         }
-        flag.source.resume()
         return flag
     }
 
-    /// Whether Ctrl-C was pressed.
+    private func received(_ sig: Int32) {
+        lock.lock()
+        count += 1
+        let n = count
+        if first == nil { first = sig }
+        let code = 128 + (first ?? sig)
+        lock.unlock()
+        if n > 1 {
+            onQuit()
+            exit(code)
+        }
+        let what = sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "time limit near (SIGUSR1)" : "terminated (SIGTERM)"
+        FileHandle.standardError.write(Data("\n\(what): finishing the current iteration and writing what we have (a second signal quits at once)\n".utf8))
+    }
+
+    /// Whether a signal arrived.
     var isSet: Bool {
         lock.lock()
         defer { lock.unlock() }
         return count > 0
+    }
+
+    /// The exit status for the signal that arrived first (128 + its number), nil when none did.
+    var exitStatus: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return first.map { 128 + $0 }
     }
 }
 

@@ -80,7 +80,8 @@ struct StoreFailureTests {
         let summary = runner.execute(plan, events: { log.add($0) })
         Self.expectClearMessage(summary, naming: obstacle)
         #expect(summary.done == 1 && summary.failed == 1)
-        #expect(log.started == Array(keys.prefix(2)), "no run may start after the failed one")
+        // The failed run may fail before it starts: its claim needs the folder too.
+        #expect(log.started == Array(keys.prefix(2)) || log.started == [keys[0]], "no run may start after the failed one")
 
         // The first run is stored whole; the failed one left nothing but the obstacle.
         let scan = store.scan()

@@ -1,0 +1,181 @@
+import DIPCore
+import Foundation
+
+/// Who is fitting a run key right now: the content of `<stem>.claim` beside the run's record.
+///
+/// Every runner (a local `run`, a Slurm array task, a second `run` on the same folder) takes
+/// the claim before it starts a run and gives it back once the run is stored or checkpointed,
+/// so two runners never fit one key at once, on one machine or on many sharing the folder.
+public struct RunClaim: Codable, Sendable, Equatable {
+    /// Host name of the holder.
+    public var host: String
+    /// Process id of the holder on `host`.
+    public var pid: Int32
+    /// The scheduler's job id ("1234_7" for a Slurm array task), when there is one.
+    public var job: String?
+    /// When the claim was taken.
+    public var started: Date
+    /// When the holder last said it is alive (at every checkpoint and every `heartbeatSeconds`).
+    public var heartbeat: Date
+    /// Iterations done at the last heartbeat, and planned.
+    public var iteration: Int?
+    /// Iterations the run does in all.
+    public var iterations: Int?
+    /// Random per claim: tells a holder's own claim from its successor's after a takeover.
+    public var token: String
+
+    /// How often a running fit refreshes its heartbeat.
+    public static let heartbeatSeconds = 30.0
+    /// A claim whose heartbeat is older than this is stale (20 missed heartbeats: a run is never
+    /// that long without an iteration, but a machine under swap may be slow).
+    public static let defaultStaleSeconds = 600.0
+
+    /// Whether the holder is gone: on this host, its process no longer exists; anywhere, its
+    /// heartbeat is older than `staleAfter` seconds.
+    public func isStale(now: Date = Date(), staleAfter: Double = RunClaim.defaultStaleSeconds) -> Bool {
+        if host == RunClaim.localHost, kill(pid, 0) != 0, errno == ESRCH { return true }
+        return now.timeIntervalSince(heartbeat) > staleAfter
+    }
+
+    /// "host pid 123 (job 45_6), heartbeat 12s ago".
+    public func describe(now: Date = Date()) -> String {
+        let age = Int(now.timeIntervalSince(heartbeat).rounded())
+        return "\(host) pid \(pid)\(job.map { " (job \($0))" } ?? ""), heartbeat \(age)s ago"
+    }
+
+    /// This machine's host name.
+    public static let localHost = ProcessInfo.processInfo.hostName
+
+    static func decode(_ data: Data) throws -> RunClaim {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try d.decode(RunClaim.self, from: data)
+    }
+
+    func encoded() throws -> Data {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.sortedKeys]
+        return try e.encode(self)
+    }
+}
+
+/// A claim this process holds: refresh it while the run goes on, release it at the end.
+public final class ClaimHandle: @unchecked Sendable {
+    /// The claim file.
+    public let path: String
+    private var claim: RunClaim
+    private var lastBeat = Date()
+    private let lock = NSLock()
+
+    init(path: String, claim: RunClaim) {
+        self.path = path
+        self.claim = claim
+    }
+
+    /// Refreshes the heartbeat (and the progress `status` shows) when `force` or when
+    /// `RunClaim.heartbeatSeconds` have passed. A claim taken over meanwhile is left alone.
+    public func heartbeat(iteration: Int?, of iterations: Int?, force: Bool = false) {
+        lock.lock(); defer { lock.unlock() }
+        guard force || Date().timeIntervalSince(lastBeat) >= RunClaim.heartbeatSeconds else { return }
+        lastBeat = Date()
+        guard isStillOurs() else { return }
+        claim.heartbeat = lastBeat
+        claim.iteration = iteration
+        claim.iterations = iterations
+        if let data = try? claim.encoded() { try? AtomicFile.write(data, to: path) }
+    }
+
+    /// Gives the claim back (only when it is still ours).
+    public func release() {
+        lock.lock(); defer { lock.unlock() }
+        if isStillOurs() { unlink(path) }
+    }
+
+    private func isStillOurs() -> Bool {
+        guard let data = FileManager.default.contents(atPath: path), let c = try? RunClaim.decode(data) else { return false }
+        return c.token == claim.token
+    }
+}
+
+/// What `ResultStore.claim` found.
+public enum ClaimOutcome: Sendable {
+    /// The claim is ours; `tookOver` is the stale claim it replaced, if any.
+    case acquired(ClaimHandle, tookOver: RunClaim?)
+    /// A live runner holds it.
+    case held(RunClaim)
+}
+
+extension ResultStore {
+    /// The claim file of a key.
+    public func claimPath(for key: RunKey) -> String {
+        (folder(for: key) as NSString).appendingPathComponent(Self.stem(key) + ".claim")
+    }
+
+    /// The claim on a key, nil when there is none. An unreadable claim reads as a live one held
+    /// by nobody known while it is young (it may be half-visible on a network file system),
+    /// else as stale.
+    public func currentClaim(_ key: RunKey) -> RunClaim? {
+        Self.readClaim(at: claimPath(for: key))
+    }
+
+    static func readClaim(at path: String) -> RunClaim? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        if let c = try? RunClaim.decode(data) { return c }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+        return RunClaim(host: "?", pid: 0, job: nil, started: modified, heartbeat: modified, token: "unreadable")
+    }
+
+    /// Takes the claim on `key` for this process, or says who holds it. A stale claim (dead
+    /// process on this host, or a heartbeat older than `staleAfter`) is taken over.
+    ///
+    /// The claim is written whole to a temporary file and then hard-linked to its name: link(2)
+    /// fails when the name exists, atomically, on local and network file systems alike (the
+    /// classic NFS-safe form of O_EXCL), and no reader ever sees a half-written claim.
+    public func claim(_ key: RunKey, job: String?, iterations: Int?, staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
+        let path = claimPath(for: key)
+        do { try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true) } catch {
+            throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(error.localizedDescription))")
+        }
+        let now = Date()
+        let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, started: now, heartbeat: now,
+                            iteration: 0, iterations: iterations, token: UUID().uuidString)
+        let data = try mine.encoded()
+        for _ in 0..<3 {
+            if try Self.linkNew(data, at: path) { return .acquired(ClaimHandle(path: path, claim: mine), tookOver: nil) }
+            guard let other = Self.readClaim(at: path) else { continue }  // released meanwhile: try again
+            guard other.isStale(now: now, staleAfter: staleAfter) else { return .held(other) }
+            if try takeOver(path: path, stale: other, with: data) {
+                return .acquired(ClaimHandle(path: path, claim: mine), tookOver: other)
+            }
+        }
+        if let other = Self.readClaim(at: path) { return .held(other) }
+        throw DIPError.io(path: path, reason: "cannot take the claim (it keeps changing); is another runner starting the same runs?")
+    }
+
+    /// Removes the stale claim and links ours, under a short-lived `.takeover` lock so that two
+    /// runners taking over at once cannot both win. False when the claim changed meanwhile.
+    private func takeOver(path: String, stale: RunClaim, with data: Data) throws -> Bool {
+        let lockPath = path + ".takeover"
+        // A lock left by a runner that died during its takeover (seconds at most) is cleared.
+        if let m = try? FileManager.default.attributesOfItem(atPath: lockPath)[.modificationDate] as? Date,
+           Date().timeIntervalSince(m) > 60 { unlink(lockPath) }
+        guard try Self.linkNew(Data(), at: lockPath) else { return false }
+        defer { unlink(lockPath) }
+        guard Self.readClaim(at: path) == stale else { return false }
+        unlink(path)
+        return try Self.linkNew(data, at: path)
+    }
+
+    /// Creates `path` holding `data` if it does not exist; false when it does.
+    static func linkNew(_ data: Data, at path: String) throws -> Bool {
+        let tmp = try AtomicFile.temporaryPath(beside: path)
+        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+            throw DIPError.io(path: path, reason: "cannot write the claim (\(String(cString: strerror(errno)))); is the disk full?")
+        }
+        defer { unlink(tmp) }
+        if link(tmp, path) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw DIPError.io(path: path, reason: "cannot create the claim (\(String(cString: strerror(errno))))")
+    }
+}

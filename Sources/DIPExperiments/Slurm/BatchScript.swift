@@ -1,0 +1,232 @@
+import DIPCore
+import Foundation
+
+/// What `dip-report submit` asks of Slurm besides each task's time and memory.
+public struct SlurmRequest: Sendable {
+    /// --partition.
+    public var partition: String?
+    /// --account.
+    public var account: String?
+    /// --gres (e.g. gpu:1).
+    public var gres: String?
+    /// Tasks of one array running at once (the array's `%K`).
+    public var maxParallel: Int?
+    /// Seconds before the time limit at which Slurm warns a task (SIGUSR1) to checkpoint and
+    /// requeue itself.
+    public var warningSeconds = 120
+    /// More sbatch options, passed as they are.
+    public var extraArguments: [String] = []
+
+    /// A request with the defaults.
+    public init() {}
+}
+
+/// One sbatch submission: an array over some of the plan's tasks, all with one time and memory.
+public struct ArraySubmission: Sendable, Hashable {
+    /// Task indices (SLURM_ARRAY_TASK_ID).
+    public var tasks: [Int]
+    /// Time limit in seconds.
+    public var timeLimit: Int
+    /// Memory in MiB.
+    public var memoryMiB: Int
+
+    /// `0-3,7,9-12`, with `%K` when given.
+    public func arraySpec(maxParallel: Int?) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < tasks.count {
+            var j = i
+            while j + 1 < tasks.count, tasks[j + 1] == tasks[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(tasks[i])" : "\(tasks[i])-\(tasks[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",") + (maxParallel.map { "%\($0)" } ?? "")
+    }
+}
+
+/// The sbatch script of a frozen plan and the command lines that submit it.
+public struct BatchScript: Sendable {
+    /// The plan.
+    public let plan: FrozenPlan
+    /// Where the plan file is.
+    public let planPath: String
+    /// What else Slurm is asked for.
+    public let request: SlurmRequest
+
+    /// A script for `plan` (written at `planPath`).
+    public init(plan: FrozenPlan, planPath: String, request: SlurmRequest) {
+        self.plan = plan
+        self.planPath = planPath
+        self.request = request
+    }
+
+    /// The script's path: beside the plan, `<id>.sbatch`.
+    public var path: String { (planPath as NSString).deletingPathExtension + ".sbatch" }
+
+    /// Tasks grouped by their (time, memory): Slurm gives every task of an array the same limits.
+    public var submissions: [ArraySubmission] {
+        var groups: [ArraySubmission] = []
+        for (i, t) in plan.tasks.enumerated() {
+            if let g = groups.firstIndex(where: { $0.timeLimit == t.timeLimit && $0.memoryMiB == t.memoryMiB }) {
+                groups[g].tasks.append(i)
+            } else {
+                groups.append(ArraySubmission(tasks: [i], timeLimit: t.timeLimit, memoryMiB: t.memoryMiB))
+            }
+        }
+        return groups
+    }
+
+    /// Slurm's D-HH:MM:SS.
+    public static func slurmTime(_ seconds: Int) -> String {
+        let d = seconds / 86400, h = (seconds % 86400) / 3600, m = (seconds % 3600) / 60, s = seconds % 60
+        return (d > 0 ? "\(d)-" : "") + String(format: "%02d:%02d:%02d", h, m, s)
+    }
+
+    /// Parses Slurm's time forms (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) into seconds.
+    public static func parseTime(_ text: String) -> Int? {
+        var days = 0
+        var rest = Substring(text)
+        if let dash = text.firstIndex(of: "-") {
+            guard let d = Int(text[..<dash]) else { return nil }
+            days = d
+            rest = text[text.index(after: dash)...]
+        }
+        let f = rest.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard !f.isEmpty, f.count <= 3, f.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        let v = f.map { $0! }
+        let seconds: Int
+        if text.contains("-") {
+            seconds = v[0] * 3600 + (v.count > 1 ? v[1] * 60 : 0) + (v.count > 2 ? v[2] : 0)
+        } else {
+            switch v.count {
+            case 1: seconds = v[0] * 60
+            case 2: seconds = v[0] * 60 + v[1]
+            default: seconds = v[0] * 3600 + v[1] * 60 + v[2]
+            }
+        }
+        let total = days * 86400 + seconds
+        return total > 0 ? total : nil
+    }
+
+    /// A word quoted for bash (single quotes unless it needs none).
+    public static func quote(_ word: String) -> String {
+        if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "/._-+=:,@%".contains($0) }) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// The sbatch options every array submission shares (also written into the script).
+    var commonOptions: [String] {
+        var o = ["--job-name=dip-\(plan.id)",
+                 "--output=\(FrozenPlan.logFolder(results: plan.results))/%A_%a.out",
+                 "--open-mode=append",
+                 "--cpus-per-task=\(plan.threadsPerRun)",
+                 "--signal=B:USR1@\(request.warningSeconds)",
+                 "--requeue"]
+        if let p = request.partition { o.append("--partition=\(p)") }
+        if let a = request.account { o.append("--account=\(a)") }
+        if let g = request.gres { o.append("--gres=\(g)") }
+        return o + request.extraArguments
+    }
+
+    /// The command line submitting one array (`sbatch --parsable ...`).
+    public func arrayCommand(_ s: ArraySubmission) -> [String] {
+        ["sbatch", "--parsable", "--array=\(s.arraySpec(maxParallel: request.maxParallel))",
+         "--time=\(Self.slurmTime(s.timeLimit))", "--mem=\(s.memoryMiB)M", path]
+    }
+
+    /// The command line of the render job, after every array has ended however it ended.
+    public func renderCommand(after jobs: [String]) -> [String] {
+        var c = ["sbatch", "--parsable", "--dependency=afterany:\(jobs.joined(separator: ":"))",
+                 "--job-name=dip-\(plan.id)-render", "--output=\(FrozenPlan.logFolder(results: plan.results))/%j_render.out",
+                 "--time=00:30:00", "--mem=2048M", "--cpus-per-task=1"]
+        if let p = request.partition { c.append("--partition=\(p)") }
+        if let a = request.account { c.append("--account=\(a)") }
+        c += request.extraArguments
+        let render = [plan.executable, "render", "--results", plan.results, "--out", plan.out]
+        return c + ["--wrap", render.map(Self.quote).joined(separator: " ")]
+    }
+
+    /// The script: readable, commented, valid bash.
+    public var text: String {
+        let q = Self.quote
+        let total = plan.tasks.reduce(0) { $0 + $1.seconds }
+        return """
+        #!/bin/bash
+        # dip-report: job array of plan \(plan.id) (\(plan.runs.count) runs in \(plan.tasks.count) tasks,
+        # profile \(plan.profile), seeds \(plan.seeds.map(String.init).joined(separator: ",")); about \(Int(total.rounded())) s of fitting in all),
+        # written by `dip-report submit` (\(plan.tool), commit \(plan.commit)).
+        #
+        # Array task I runs the runs of task I of the plan, one after the other:
+        #   dip-report run --plan PLAN --task I
+        # Each run takes a claim beside its record first, so a run stored or in flight elsewhere
+        # is skipped, and writes its record into \(plan.results).
+        # Tasks differ in length: `submit` passes --array, --time and --mem on each sbatch line
+        # (printed when it submits, and in the plan file per task).
+        #
+        # Time limits: Slurm sends SIGUSR1 \(request.warningSeconds) s before a task's limit (--signal below);
+        # dip-report then checkpoints the fit at the next iteration and exits, and this script
+        # requeues the task (--requeue), which resumes the fit from its checkpoint to the same bits.
+        \(commonOptions.map { "#SBATCH \($0)" }.joined(separator: "\n"))
+
+        set -u
+        exe=\(q(plan.executable))
+        plan=\(q(planPath))
+        task=${SLURM_ARRAY_TASK_ID:?this script is a Slurm array job: submit it with sbatch --array}
+        echo "dip-report task $task of plan \(plan.id) on $(hostname) at $(date -u +%FT%TZ) (job ${SLURM_ARRAY_JOB_ID:-?}_$task, restart ${SLURM_RESTART_COUNT:-0})"
+
+        # dip-report runs in the background so that this shell can pass Slurm's warning on.
+        "$exe" run --plan "$plan" --task "$task" &
+        child=$!
+        warned=0
+        trap 'warned=1; kill -USR1 "$child" 2>/dev/null' USR1
+        while :; do
+          wait "$child"; rc=$?
+          kill -0 "$child" 2>/dev/null || break   # wait returns early when a trapped signal arrives
+        done
+
+        if [ "$warned" = 1 ] && [ "$rc" != 0 ]; then
+          echo "time limit near: checkpointed; requeueing ${SLURM_ARRAY_JOB_ID}_$task"
+          scontrol requeue "${SLURM_ARRAY_JOB_ID}_$task" && exit 0
+        fi
+        exit "$rc"
+
+        """
+    }
+}
+
+extension BatchScript {
+    /// Where the job ids of a submitted plan are kept (one per line: the arrays, then "render ID").
+    public var jobsPath: String { (planPath as NSString).deletingPathExtension + ".jobs" }
+
+    /// Writes the script (executable) beside the plan, and the log folder Slurm writes into (a
+    /// missing one fails every task before it starts).
+    public func write() throws {
+        try AtomicFile.write(Data(text.utf8), to: path)
+        chmod(path, 0o755)
+        try FileManager.default.createDirectory(atPath: FrozenPlan.logFolder(results: plan.results), withIntermediateDirectories: true)
+    }
+
+    /// Submits the arrays, then the render job after them; records and returns the job ids.
+    public func submit() throws -> (arrays: [String], render: String) {
+        guard SlurmClient.find("sbatch") != nil else {
+            throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
+        }
+        var arrays: [String] = []
+        for s in submissions { arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s)))) }
+        let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays)))
+        try AtomicFile.write(Data((arrays + ["render \(render)"]).joined(separator: "\n").utf8 + [10]), to: jobsPath)
+        return (arrays, render)
+    }
+
+    /// The job ids recorded for the plan at `planPath` (arrays, render), empty when not submitted.
+    public static func submittedJobs(planPath: String) -> (arrays: [String], render: String?) {
+        let p = (planPath as NSString).deletingPathExtension + ".jobs"
+        guard let text = try? String(contentsOfFile: p, encoding: .utf8) else { return ([], nil) }
+        var arrays: [String] = []
+        var render: String?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("render ") { render = String(line.dropFirst(7)) } else { arrays.append(String(line)) }
+        }
+        return (arrays, render)
+    }
+}

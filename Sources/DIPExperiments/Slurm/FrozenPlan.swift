@@ -1,0 +1,144 @@
+import DIPCore
+import DIPEngine
+import Foundation
+
+/// The missing part of a results folder's plan, frozen to `RESULTS/.plans/<id>.json` by
+/// `dip-report submit`: what each array task runs, with the estimates its resources come from.
+/// A task (`dip-report run --plan FILE --task I`) recomputes its runs from the embedded
+/// experiments and checks that their keys are still these, so a task never runs anything the
+/// plan did not name.
+public struct FrozenPlan: Codable, Sendable {
+    /// One run of the plan.
+    public struct Run: Codable, Sendable, Hashable {
+        /// Its key.
+        public var key: RunKey
+        /// The configuration's label.
+        public var label: String
+        /// Iterations (network evaluations, or TV iterations).
+        public var iterations: Int
+        /// Estimated seconds on a node like the submitting machine, at `threadsPerRun`.
+        public var seconds: Double
+        /// Estimated peak memory in bytes.
+        public var peakBytes: Double
+    }
+
+    /// One array task: runs done one after the other, and what Slurm is asked for.
+    public struct Task: Codable, Sendable, Hashable {
+        /// Indices into `runs`.
+        public var runs: [Int]
+        /// Estimated seconds of its runs together.
+        public var seconds: Double
+        /// Estimated peak memory in bytes (its largest run).
+        public var peakBytes: Double
+        /// The time limit asked for, in seconds.
+        public var timeLimit: Int
+        /// The memory asked for, in MiB.
+        public var memoryMiB: Int
+    }
+
+    /// Schema name and version of the file.
+    public var schema = "dip-report/plan"
+    /// The version of the file format.
+    public var version = 1
+    /// The plan's id (also its file name).
+    public var id: String
+    /// When it was made.
+    public var created: Date
+    /// The dip-report that made it.
+    public var tool: String
+    /// Its commit.
+    public var commit: String
+    /// The executable each task runs (absolute).
+    public var executable: String
+    /// The results folder (absolute).
+    public var results: String
+    /// The report folder the render job writes (absolute).
+    public var out: String
+    /// The data folder (absolute).
+    public var data: String
+    /// The profile's name.
+    public var profile: String
+    /// The seeds.
+    public var seeds: [UInt64]
+    /// Threads per run (Slurm's --cpus-per-task).
+    public var threadsPerRun: Int
+    /// Seconds between checkpoints.
+    public var checkpointSeconds: Double
+    /// The experiments the runs come from (the built-in ones and a user's catalog alike).
+    public var experiments: [Experiment]
+    /// Every run of the plan.
+    public var runs: [Run]
+    /// The array's tasks, longest first.
+    public var tasks: [Task]
+
+    /// A plan; see the properties.
+    public init(id: String, created: Date, tool: String, commit: String, executable: String, results: String,
+                out: String, data: String, profile: String, seeds: [UInt64], threadsPerRun: Int,
+                checkpointSeconds: Double, experiments: [Experiment], runs: [Run], tasks: [Task]) {
+        self.id = id
+        self.created = created
+        self.tool = tool
+        self.commit = commit
+        self.executable = executable
+        self.results = results
+        self.out = out
+        self.data = data
+        self.profile = profile
+        self.seeds = seeds
+        self.threadsPerRun = threadsPerRun
+        self.checkpointSeconds = checkpointSeconds
+        self.experiments = experiments
+        self.runs = runs
+        self.tasks = tasks
+    }
+
+    /// The plans folder of a results folder.
+    public static func folder(results: String) -> String { (results as NSString).appendingPathComponent(".plans") }
+    /// The Slurm logs folder of a results folder.
+    public static func logFolder(results: String) -> String { (results as NSString).appendingPathComponent(".logs") }
+
+    /// Reads a plan file; a missing, damaged or newer file names itself and what to do.
+    public static func read(_ path: String) throws -> FrozenPlan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DIPError.io(path: path, reason: "cannot read the plan file; `dip-report submit --dry-run` writes one")
+        }
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        let plan: FrozenPlan
+        do { plan = try d.decode(FrozenPlan.self, from: data) } catch {
+            throw DIPError.badFile(path: path, reason: "is not a dip-report plan (\(RunRecord.describe(error)))")
+        }
+        guard plan.schema == "dip-report/plan", plan.version <= 1 else {
+            throw DIPError.badFile(path: path, reason: "is a \(plan.schema) version \(plan.version) file; this dip-report reads dip-report/plan version 1")
+        }
+        return plan
+    }
+
+    /// Writes the plan (atomically) to `<results>/.plans/<id>.json` and returns the path.
+    @discardableResult
+    public func write() throws -> String {
+        let path = (Self.folder(results: results) as NSString).appendingPathComponent(id + ".json")
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try e.encode(self), to: path)
+        return path
+    }
+
+    /// The task's runs, checked against what `runner` plans now.
+    public func runPlan(task index: Int, runner: Runner) throws -> RunPlan {
+        guard tasks.indices.contains(index) else {
+            throw DIPError.invalidValue(name: "--task", value: "\(index)", reason: "the plan \(id) has tasks 0 to \(tasks.count - 1)")
+        }
+        let full = try runner.plan(experiments)
+        var runs: [PlannedRun] = []
+        for i in tasks[index].runs {
+            let key = self.runs[i].key
+            guard let run = full.runs.first(where: { $0.key == key }) else {
+                throw DIPError.invalidValue(name: "plan", value: id, reason: "names run \(key), which this dip-report (commit \(SoftwareInfo.current(backend: .cpu).commit)) does not plan; the plan was made by commit \(commit): submit again with this build")
+            }
+            runs.append(run)
+        }
+        return RunPlan(runs: runs, problems: full.problems, profile: full.profile)
+    }
+}

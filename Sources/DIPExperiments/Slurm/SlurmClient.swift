@@ -1,0 +1,67 @@
+import DIPCore
+import Foundation
+
+/// Slurm's client commands (sbatch, squeue), found on PATH and run as child processes.
+public enum SlurmClient {
+    /// The absolute path of `command` on PATH, nil when it is not there.
+    public static func find(_ command: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/\(command)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    /// Why `sbatch` is needed, where to get it, and how to do without it.
+    public static let missingSbatch = "sbatch is not on PATH: run `dip-report submit` on a Slurm login node (or `module load slurm` there), install Slurm's client (Debian: apt-get install slurm-client) for a cluster you can reach, try a private local cluster with scripts/slurm-local/start-cluster.sh, or add --dry-run to write the plan and script without submitting"
+
+    /// Runs `arguments` (arguments[0] looked up on PATH); its standard output, trimmed. A
+    /// non-zero exit throws with the command and its standard error.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> String {
+        guard let exe = find(arguments[0]) else {
+            throw DIPError.invalidValue(name: "command", value: arguments[0],
+                                        reason: arguments[0] == "sbatch" ? missingSbatch : "not found on PATH")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = Array(arguments.dropFirst())
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read before waiting: a full pipe would block the child.
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let stdout = String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard p.terminationStatus == 0 else {
+            let stderr = String(decoding: e, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
+                                        reason: "exited with status \(p.terminationStatus): \(stderr.isEmpty ? stdout : stderr)")
+        }
+        return stdout
+    }
+
+    /// The job id in `sbatch --parsable` output ("123" or "123;cluster").
+    public static func jobID(fromParsable output: String) throws -> String {
+        let id = output.split(separator: "\n").last.map { String($0.split(separator: ";").first ?? "") } ?? ""
+        guard !id.isEmpty, id.allSatisfy(\.isNumber) else {
+            throw DIPError.invalidValue(name: "sbatch output", value: output, reason: "holds no job id")
+        }
+        return id
+    }
+
+    /// Queue states of the jobs (array tasks included) of `jobs`, as squeue prints them
+    /// ("123_4" -> "RUNNING"); nil when squeue is not available.
+    public static func queueStates(jobs: [String]) -> [String: String]? {
+        guard !jobs.isEmpty, find("squeue") != nil,
+              let text = try? run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"]) else { return nil }
+        var states: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 2 { states[String(f[0])] = String(f[1]) }
+        }
+        return states
+    }
+}

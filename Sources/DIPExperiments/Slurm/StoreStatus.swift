@@ -1,0 +1,154 @@
+import DIPCore
+import Foundation
+
+/// Where a results folder stands, from the folder alone (records, claims, checkpoints, plans and
+/// the Slurm logs beside them) and, where `squeue` exists, the queue: what `dip-report status`
+/// prints.
+public struct StoreStatus: Sendable {
+    /// A run being fitted now.
+    public struct Running: Sendable {
+        /// Its key.
+        public var key: RunKey
+        /// Its claim (holder, job, progress).
+        public var claim: RunClaim
+    }
+
+    /// A planned run that is not stored and whose task reported it failed.
+    public struct Failed: Sendable {
+        /// Its key.
+        public var key: RunKey
+        /// The log that says so.
+        public var log: String
+        /// The log's last lines.
+        public var lastLines: [String]
+    }
+
+    /// One experiment's runs by state.
+    public struct Experiment: Sendable {
+        /// Its id.
+        public var id: String
+        /// Runs stored (records).
+        public var stored = 0
+        /// Runs fitted now.
+        public var running: [Running] = []
+        /// Planned runs that failed.
+        public var failed: [Failed] = []
+        /// Planned runs with a checkpoint, waiting to resume.
+        public var checkpointed = 0
+        /// Planned runs with nothing yet.
+        public var missing = 0
+    }
+
+    /// Per experiment, sorted by id.
+    public var experiments: [Experiment]
+    /// Iterations of the planned runs done (stored, plus the running runs' progress).
+    public var iterationsDone: Int
+    /// Iterations of the planned runs left.
+    public var iterationsLeft: Int
+    /// Seconds left at the throughput seen since the newest plan was made; nil before any.
+    public var etaSeconds: Double?
+    /// Queue states of the plans' jobs ("RUNNING" -> 3); nil without squeue or jobs.
+    public var queue: [String: Int]?
+    /// The newest plan's id.
+    public var plan: String?
+
+    /// Reads the status of the results folder `results`.
+    public static func read(results: String, now: Date = Date()) throws -> StoreStatus {
+        let store = try ResultStore(root: results, create: false)
+        let records = store.scan().records
+        var stored: [RunKey: RunRecord] = [:]
+        for r in records { stored[r.key] = r }
+
+        // Every plan's runs; a later plan's entry replaces an earlier one's.
+        let plansFolder = FrozenPlan.folder(results: results)
+        let planFiles = ((try? FileManager.default.contentsOfDirectory(atPath: plansFolder)) ?? [])
+            .filter { $0.hasSuffix(".json") }.sorted()
+        var planned: [RunKey: FrozenPlan.Run] = [:]
+        var newest: FrozenPlan?
+        var jobs: [String] = []
+        for f in planFiles {
+            let path = (plansFolder as NSString).appendingPathComponent(f)
+            guard let p = try? FrozenPlan.read(path) else { continue }
+            for r in p.runs { planned[r.key] = r }
+            newest = p
+            let j = BatchScript.submittedJobs(planPath: path)
+            jobs += j.arrays + (j.render.map { [$0] } ?? [])
+        }
+
+        var byExperiment: [String: Experiment] = [:]
+        func bump(_ id: String, _ f: (inout Experiment) -> Void) {
+            var e = byExperiment[id] ?? Experiment(id: id)
+            f(&e)
+            byExperiment[id] = e
+        }
+        for r in records { bump(r.key.experiment) { $0.stored += 1 } }
+
+        let failures = failedRuns(logFolder: FrozenPlan.logFolder(results: results))
+        var done = 0, left = 0, recentDone = 0
+        let since = newest?.created ?? now
+        for (key, run) in planned {
+            if let r = stored[key] {
+                done += run.iterations
+                if let t = ISO8601DateFormatter().date(from: r.finishedAt), t >= since { recentDone += run.iterations }
+                continue
+            }
+            if let c = store.currentClaim(key), !c.isStale(now: now) {
+                bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) }
+                let progress = min(c.iteration ?? 0, run.iterations)
+                done += progress
+                recentDone += progress
+                left += run.iterations - progress
+            } else if let f = failures[key] {
+                bump(key.experiment) { $0.failed.append(Failed(key: key, log: f.log, lastLines: f.lastLines)) }
+                left += run.iterations
+            } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+                bump(key.experiment) { $0.checkpointed += 1 }
+                left += run.iterations
+            } else {
+                bump(key.experiment) { $0.missing += 1 }
+                left += run.iterations
+            }
+        }
+        let elapsed = now.timeIntervalSince(since)
+        let eta: Double? = recentDone > 0 && elapsed > 0 ? Double(left) / (Double(recentDone) / elapsed) : nil
+        var queue: [String: Int]?
+        if let states = SlurmClient.queueStates(jobs: jobs) {
+            queue = [:]
+            for s in states.values { queue![s, default: 0] += 1 }
+        }
+        var experiments = byExperiment.values.sorted { $0.id < $1.id }
+        for i in experiments.indices {
+            experiments[i].running.sort { $0.key.description < $1.key.description }
+            experiments[i].failed.sort { $0.key.description < $1.key.description }
+        }
+        return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
+                           queue: queue, plan: newest?.id)
+    }
+
+    /// Runs a task's log reports as FAILED (the runner's line "FAILED <key>: why"), with the
+    /// newest log that says so and its last lines. A later "done <key>" in the same log clears it.
+    static func failedRuns(logFolder: String) -> [RunKey: (log: String, lastLines: [String])] {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: logFolder)) ?? []).filter { $0.hasSuffix(".out") }.sorted()
+        var failed: [RunKey: (log: String, lastLines: [String])] = [:]
+        for f in files {
+            let path = (logFolder as NSString).appendingPathComponent(f)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let lines = text.split(separator: "\n").map(String.init)
+            for line in lines {
+                for (prefix, isFailure) in [("FAILED ", true), ("done ", false), ("DIVERGED ", false)] where line.hasPrefix(prefix) {
+                    guard let key = parseKey(String(line.dropFirst(prefix.count).prefix { $0 != ":" && $0 != " " })) else { continue }
+                    if isFailure { failed[key] = (path, Array(lines.suffix(5))) } else { failed[key] = nil }
+                }
+            }
+        }
+        return failed
+    }
+
+    /// A key from its description "experiment/image/hash-sSEED".
+    static func parseKey(_ text: String) -> RunKey? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 3, let dash = parts[2].range(of: "-s", options: .backwards),
+              let seed = UInt64(parts[2][dash.upperBound...]) else { return nil }
+        return RunKey(experiment: String(parts[0]), image: String(parts[1]), configHash: String(parts[2][..<dash.lowerBound]), seed: seed)
+    }
+}

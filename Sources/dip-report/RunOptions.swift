@@ -1,0 +1,159 @@
+import ArgumentParser
+import DIPCore
+import DIPEngine
+import DIPExperiments
+import Foundation
+
+/// Which runs: the options `run`, `build` and `submit` share.
+struct SelectionOptions: ParsableArguments {
+    @Option(help: "Profile: paper (the full replication), quick or smoke.")
+    var profile: String = "paper"
+
+    @Option(help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
+    var seeds: String?
+
+    @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))
+    var results: String = "results"
+
+    @OptionGroup var dataOptions: DataCommand.DataOptions
+
+    @Option(help: ArgumentHelp("More experiments from a JSON file (an array of experiments; `run --print-catalog` shows the format).", valueName: "FILE"))
+    var catalog: String?
+
+    func validate() throws {
+        if let seeds, Self.parseSeeds(seeds) == nil { throw ValidationError("--seeds \(seeds): give comma-separated non-negative integers, e.g. 0,1,2") }
+    }
+
+    /// The seeds given, duplicates dropped; nil for the profile's.
+    var seedList: [UInt64]? { seeds.flatMap(Self.parseSeeds) }
+
+    private static func parseSeeds(_ text: String) -> [UInt64]? {
+        let parts = text.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        var seen = Set<UInt64>()
+        return parts.compactMap { $0 }.filter { seen.insert($0).inserted }
+    }
+
+    /// The named experiments (all of the catalog and `--catalog` when none are named) and,
+    /// with `baselines`, the experiments whose runs they compare with (`era` reads
+    /// `table1-paper`'s), which are planned too; stored ones are reused.
+    func experiments(_ ids: [String], baselines: Bool = true) throws -> [Experiment] {
+        let all = try Catalog.all(userFile: catalog)
+        let named = try Catalog.select(ids, from: all)
+        guard baselines else { return named }
+        let selected = Catalog.withBaselines(named, from: all)
+        for e in selected where !named.contains(where: { $0.id == e.id }) {
+            print("\(e.id) is planned too: it holds the reference runs of \(named.filter { $0.baseline == e.id }.map(\.id).joined(separator: ", ")) (stored ones are reused)")
+        }
+        return selected
+    }
+}
+
+/// How runs go on this machine: `run` and `build`.
+struct ExecutionOptions: ParsableArguments {
+    @Option(help: "Runs at once (default: one per core, one per 6 GiB of memory at most).")
+    var jobs: Int?
+
+    @Option(help: "Threads per run (default: cores / jobs).")
+    var threads: Int?
+
+    @OptionGroup var checkpoint: CheckpointOptions
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs \(jobs): at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): at least 1") }
+    }
+}
+
+/// How often fits checkpoint: `run`, `build` and `submit`.
+struct CheckpointOptions: ParsableArguments {
+    @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints of a long run.")
+    var checkpointMinutes: Double = 5
+
+    func validate() throws {
+        if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes \(checkpointMinutes): must be positive") }
+    }
+
+    var schedule: CheckpointSchedule { CheckpointSchedule(seconds: checkpointMinutes * 60) }
+}
+
+/// What `run` and `build` share: plan the selected runs, print the plan, run what is missing
+/// with a live display, and turn the outcome into an exit status.
+enum LocalRun {
+    /// Plans and runs `experimentIDs` (all when empty); throws `ExitCode` 130/143 when a signal
+    /// stopped it, 1 when a run failed.
+    static func perform(selection: SelectionOptions, experimentIDs: [String], execution: ExecutionOptions,
+                        force: Bool = false, dryRun: Bool = false, estimate: Bool = true) throws {
+        let profile = try Profile.named(selection.profile)
+        let selected = try selection.experiments(experimentIDs)
+        let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
+                                    seeds: selection.seedList, jobs: execution.jobs, threadsPerJob: execution.threads,
+                                    force: force, checkpoints: execution.checkpoint.schedule)
+        let store = try ResultStore(root: selection.results)
+        let runner = Runner(store: store, options: options)
+        reportLeftovers(store, remove: !dryRun)
+        let plan = try runner.plan(selected)
+
+        for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
+        let pending = plan.pending
+        let stored = plan.runs.filter { $0.state == .stored }.count
+        let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count
+        let resumable = pending.filter { $0.state == .checkpointed }.count
+        let iterations = pending.reduce(0) { $0 + $1.iterations }
+        print("profile \(profile.name): \(profile.summary)")
+        print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
+        print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(ProcessInfo.processInfo.activeProcessorCount) cores; results in \(selection.results)")
+        guard !pending.isEmpty else { print("nothing to run"); return }
+        if estimate, profile.name != Profile.smoke.name {
+            let est = try runner.estimate(plan)
+            print(String(format: "estimate: about %@ on this machine (measured %.1f GMAC/s per run)",
+                         ProgressPrinter.duration(est.seconds), est.macsPerSecond / 1e9))
+        }
+        fflush(nil)  // the plan and estimate should be seen before hours of work start
+        if dryRun { return }
+        try execute(plan, runner: runner)
+    }
+
+    /// Prints (and, with `remove`, deletes) what interrupted or concurrent runners left behind.
+    static func reportLeftovers(_ store: ResultStore, remove: Bool) {
+        for l in store.sweep(remove: remove) { printError("leftover: \(l)") }
+    }
+
+    /// Runs `plan` with the live display; the exit status says how it ended.
+    static func execute(_ plan: RunPlan, runner: Runner) throws {
+        let pending = plan.pending
+        let interrupt = InterruptFlag.install(onQuit: { runner.removeOwnTemporaries() })
+        let work: @Sendable (PlannedRun) -> Double = { Double(max($0.macsPerForward, 50 * $0.size.width * $0.size.height * $0.channels)) * Double($0.iterations) }
+        let display = RunsProgressDisplay(runs: pending.count, totalWork: pending.reduce(0) { $0 + work($1) })
+        let summary = runner.execute(plan, events: { event in
+            switch event {
+            case let .started(run, _, resumedAt):
+                display.started(key: run.key.description, label: run.label, total: run.iterations, work: work(run), resumedAt: resumedAt)
+            case let .progress(key, done, total, psnr):
+                display.progress(key: key.description, done: done, total: total, psnr: psnr)
+            case .checkpointed:
+                break
+            case let .finished(run, record):
+                let f = record.final.map { String(format: "final %.2f dB", $0.psnr) } ?? "final n/a"
+                let b = record.best.map { String(format: ", best %.2f dB", $0.psnr) } ?? ""
+                let at = record.bestIteration.map { " at \($0)" } ?? ""
+                display.ended(key: run.key.description, line: "\(record.status == .done ? "done" : "DIVERGED") \(run.key) (\(run.label)): \(f)\(b)\(at), \(ProgressPrinter.duration(record.wallSeconds))", countsAsDone: true)
+            case let .interrupted(run, at):
+                display.ended(key: run.key.description, line: at.map { "interrupted \(run.key): checkpointed at iteration \($0)" } ?? "interrupted \(run.key): discarded (it restarts next time)", countsAsDone: false)
+            case let .failed(run, why):
+                display.ended(key: run.key.description, line: "FAILED \(run.key): \(why)", countsAsDone: false)
+            case let .claimedElsewhere(run, by):
+                display.ended(key: run.key.description, line: by.map { "elsewhere \(run.key): running on \($0.describe())" } ?? "elsewhere \(run.key): stored by another runner meanwhile", countsAsDone: true)
+            case let .note(text):
+                display.line("note: \(text)")
+            }
+        }, shouldCancel: { interrupt.isSet })
+        display.finish()
+        print("\(summary.done) done, \(summary.diverged) diverged, \(summary.failed) failed, \(summary.interrupted) interrupted, \(summary.skipped) skipped\(summary.claimedElsewhere > 0 ? ", \(summary.claimedElsewhere) left to other runners" : "")")
+        if let why = summary.stopReason {
+            printError("stopped early: \(why); run the same command again to carry on")
+            throw ExitCode(interrupt.exitStatus ?? 1)
+        }
+        if summary.failed > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import DIPExperiments
+import Foundation
+
+/// `dip-report status`: where a results folder stands, from the folder (and squeue).
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Per experiment: runs stored, running (with job and progress), failed, missing; iterations left and an ETA.",
+        discussion: """
+            Reads the results folder only: records, the claims of runs in flight (holder, job id, \
+            progress at the last heartbeat), checkpoints, the plans `submit` froze and their Slurm \
+            logs (a run a task reported FAILED is shown with the log's last lines). Where squeue \
+            exists it adds the queue states of the plans' jobs. --watch redraws every 10 seconds.
+            """)
+
+    @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))
+    var results = "results"
+
+    @Flag(help: "Redraw every 10 seconds until Ctrl-C.")
+    var watch = false
+
+    func run() throws {
+        repeat {
+            let status = try StoreStatus.read(results: results)
+            let text = Self.format(status)
+            if watch, isatty(STDOUT_FILENO) != 0 { print("\u{1B}[H\u{1B}[J", terminator: "") }
+            print(text)
+            fflush(nil)
+            if watch { sleep(10) }
+        } while watch
+    }
+
+    static func format(_ s: StoreStatus) -> String {
+        var lines = ["\(s.plan.map { "plan \($0): " } ?? "")experiment: stored / running / failed / checkpointed / missing"]
+        for e in s.experiments {
+            lines.append("  \(e.id): \(e.stored) / \(e.running.count) / \(e.failed.count) / \(e.checkpointed) / \(e.missing)")
+            for r in e.running {
+                let progress = r.claim.iteration.map { i in r.claim.iterations.map { "\(i)/\($0)" } ?? "\(i)" } ?? "?"
+                lines.append("    running \(r.key): \(progress) on \(r.claim.describe())")
+            }
+            for f in e.failed {
+                lines.append("    failed \(r: f.key): see \(f.log)")
+                lines += f.lastLines.map { "      | \($0)" }
+            }
+        }
+        let eta = s.iterationsLeft == 0 ? "" : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
+        lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
+        if let q = s.queue {
+            lines.append("queue: " + (q.isEmpty ? "no job of the plans is queued or running" : q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+private extension String.StringInterpolation {
+    mutating func appendInterpolation(r key: RunKey) { appendLiteral(key.description) }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import DIPCore
+import DIPEngine
+import DIPExperiments
+import Foundation
+
+/// `dip-report submit`: the missing part of the plan as a Slurm job array, plus a render job.
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit what is missing of the plan to Slurm as a job array, then a job that renders the page.",
+        discussion: """
+            Plans exactly as `run` does, freezes the missing runs to RESULTS/.plans/<id>.json \
+            (run keys, configurations, estimated seconds and memory per run, this tool's commit), \
+            writes <id>.sbatch beside it (one array task per run, or per pack of runs shorter than \
+            a minute), submits it with sbatch (one array per time/memory size), then a render job \
+            that runs after the arrays however they end. Each task runs \
+            `dip-report run --plan FILE --task I` with this very executable; a task warned of its \
+            time limit (SIGUSR1) checkpoints and requeues itself, and resumes to the same bits.
+
+            Examples:
+              dip-report submit --profile paper --results /shared/results --out /shared/report --partition cpu
+              dip-report submit table1-tv width --profile quick --time 00:30:00 --max-parallel 20 --dry-run
+            """)
+
+    @Argument(help: ArgumentHelp("Experiments to submit (default: all).", valueName: "EXPERIMENT"))
+    var experiments: [String] = []
+
+    @OptionGroup var selection: SelectionOptions
+
+    @OptionGroup var checkpoint: CheckpointOptions
+
+    @Option(help: ArgumentHelp("The folder the render job writes index.html into.", valueName: "DIR"))
+    var out = "report"
+
+    @Option(help: "Slurm partition.")
+    var partition: String?
+
+    @Option(help: "Slurm account.")
+    var account: String?
+
+    @Option(help: ArgumentHelp("Time limit of every task (default: each task's estimate x1.5 + 2 min, in steps). A run longer than the limit goes on over several requeued slots.", valueName: "HH:MM:SS"))
+    var time: String?
+
+    @Option(name: .customLong("cpus-per-task"), help: "Threads per run, and CPUs per task.")
+    var cpusPerTask = 1
+
+    @Option(name: .customLong("mem-per-run"), help: ArgumentHelp("Memory per task: auto (the run's estimated peak + 25 %) or a size such as 4G or 3500M.", valueName: "auto|SIZE"))
+    var memPerRun = "auto"
+
+    @Option(name: .customLong("max-parallel"), help: ArgumentHelp("Tasks of an array running at once (sbatch --array=...%K).", valueName: "K"))
+    var maxParallel: Int?
+
+    @Option(help: ArgumentHelp("Generic resources per task, passed to sbatch (e.g. gpu:1).", valueName: "GRES"))
+    var gres: String?
+
+    @Option(name: .customLong("warning-seconds"), help: "Seconds before the time limit at which a task checkpoints and requeues itself (sbatch --signal=B:USR1@N).")
+    var warningSeconds = 120
+
+    @Option(name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Another sbatch option, as it is (repeatable), e.g. --sbatch-arg=--qos=long.", valueName: "ARG"))
+    var sbatchArgs: [String] = []
+
+    @Option(name: .customLong("pack-seconds"), help: "Runs estimated shorter than this are packed into tasks of at least this many seconds (a task costs seconds of scheduling and start-up).")
+    var packSeconds = 60.0
+
+    @Flag(name: .customLong("dry-run"), help: "Write the plan and the script and print the sbatch lines; submit nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("no-estimate"), help: "Cost the runs with fixed prior figures instead of timing short fits here.")
+    var noEstimate = false
+
+    func validate() throws {
+        if cpusPerTask < 1 { throw ValidationError("--cpus-per-task \(cpusPerTask): at least 1") }
+        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel \(maxParallel): at least 1") }
+        if packSeconds < 0 { throw ValidationError("--pack-seconds \(packSeconds): 0 (one task per run) or more") }
+        if warningSeconds < 1 { throw ValidationError("--warning-seconds \(warningSeconds): at least 1") }
+        if let time, BatchScript.parseTime(time) == nil { throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00") }
+        if memPerRun != "auto", Self.parseSize(memPerRun) == nil { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
+    }
+
+    /// "4G", "3500M", "512K" or plain MiB, in bytes.
+    static func parseSize(_ text: String) -> Double? {
+        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        var t = text.uppercased()
+        if t.hasSuffix("B") { t.removeLast() }
+        let unit = t.last.flatMap { units[$0] }
+        guard let n = Double(unit == nil ? t : String(t.dropLast())), n > 0 else { return nil }
+        return n * (unit ?? 1_048_576)
+    }
+
+    func run() throws {
+        // Before minutes of planning and timing: without sbatch only a dry run can succeed.
+        if !dryRun, SlurmClient.find("sbatch") == nil {
+            throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
+        }
+        let profile = try Profile.named(selection.profile)
+        let selected = try selection.experiments(experiments)
+        let results = Self.absolute(selection.results)
+        let options = RunnerOptions(dataDirectory: Self.absolute(selection.dataOptions.directory), profile: profile,
+                                    seeds: selection.seedList, jobs: 1, threadsPerJob: cpusPerTask,
+                                    checkpoints: checkpoint.schedule)
+        let store = try ResultStore(root: results)
+        let runner = Runner(store: store, options: options)
+        LocalRun.reportLeftovers(store, remove: false)
+        let plan = try runner.plan(selected)
+        for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
+        let stored = plan.runs.filter { $0.state == .stored }.count
+        print("profile \(profile.name): \(plan.runs.count) runs, \(plan.pending.count) missing, \(stored) stored in \(results)")
+        guard !plan.pending.isEmpty else { print("nothing to submit"); return }
+
+        var planner = ArrayPlanner()
+        planner.measure = !noEstimate
+        planner.minimumTaskSeconds = packSeconds
+        planner.timeLimit = time.flatMap(BatchScript.parseTime)
+        planner.memoryBytes = memPerRun == "auto" ? nil : Self.parseSize(memPerRun)
+        if planner.measure { print("timing short fits of the plan's networks here for the estimate (--no-estimate skips it)..."); fflush(nil) }
+        let runs = try planner.estimateRuns(plan, runner: runner)
+        let tasks = planner.tasks(runs)
+        let software = SoftwareInfo.current(backend: options.backend)
+        let id = Self.planID()
+        let frozen = FrozenPlan(id: id, created: Date(), tool: software.tool, commit: software.commit,
+                                executable: Self.executablePath(), results: results, out: Self.absolute(out),
+                                data: options.dataDirectory, profile: profile.name, seeds: options.seeds,
+                                threadsPerRun: cpusPerTask, checkpointSeconds: checkpoint.checkpointMinutes * 60,
+                                experiments: selected, runs: runs, tasks: tasks)
+        let planPath = try frozen.write()
+        var request = SlurmRequest()
+        request.partition = partition
+        request.account = account
+        request.gres = gres
+        request.maxParallel = maxParallel
+        request.warningSeconds = warningSeconds
+        request.extraArguments = sbatchArgs
+        let script = BatchScript(plan: frozen, planPath: planPath, request: request)
+        try script.write()
+
+        let seconds = tasks.map(\.seconds).sorted()
+        print("plan \(id): \(runs.count) runs in \(tasks.count) tasks (\(runs.count - tasks.count) packed with others); estimated seconds per task: longest \(Int(seconds.last!.rounded())), median \(Int(seconds[seconds.count / 2].rounded())), total \(Int(seconds.reduce(0, +).rounded())) at \(cpusPerTask) thread\(cpusPerTask == 1 ? "" : "s") per run")
+        var widths = [10, 50, tasks.count]
+        if let maxParallel { widths.append(maxParallel) }
+        let walls = Set(widths).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
+        print("estimated wall time on nodes like this one, with " + walls.joined(separator: "; "))
+        print("plan: \(planPath)\nscript: \(script.path)\nlogs: \(FrozenPlan.logFolder(results: results))/<job>_<task>.out")
+        let lines = script.submissions.map { script.arrayCommand($0) } + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" })]
+        if dryRun {
+            print("dry run: would submit")
+            for l in lines { print("  " + l.map(BatchScript.quote).joined(separator: " ")) }
+            return
+        }
+        let jobs = try script.submit()
+        print("submitted: array job\(jobs.arrays.count == 1 ? "" : "s") \(jobs.arrays.joined(separator: ", ")); render job \(jobs.render) (after the arrays, however they end)")
+        print("follow it: dip-report status --results \(BatchScript.quote(results)) --watch; squeue -j \((jobs.arrays + [jobs.render]).joined(separator: ","))")
+    }
+
+    /// `path` made absolute against the working directory (tasks run elsewhere).
+    static func absolute(_ path: String) -> String {
+        let p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: p).standardizedFileURL.path
+    }
+
+    /// This executable's absolute path (what every task runs).
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? absolute(CommandLine.arguments[0])
+    }
+
+    /// "20261202-013512-3f9a": sortable, unique enough for plans made by hand.
+    static func planID() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date()) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+}
+
+/// `dip-report run --plan FILE --task I`: one array task of a submitted plan.
+enum PlanTask {
+    static func perform(planFile: String, task: Int?) throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let index = task ?? environment["SLURM_ARRAY_TASK_ID"].flatMap({ Int($0) }) else {
+            throw ValidationError("--plan needs --task I (or SLURM_ARRAY_TASK_ID, which Slurm sets in an array task)")
+        }
+        let frozen = try FrozenPlan.read(planFile)
+        let job = environment["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(environment["SLURM_ARRAY_TASK_ID"] ?? "\(index)")" } ?? environment["SLURM_JOB_ID"]
+        let options = RunnerOptions(dataDirectory: frozen.data, profile: try Profile.named(frozen.profile), seeds: frozen.seeds,
+                                    jobs: 1, threadsPerJob: frozen.threadsPerRun,
+                                    checkpoints: CheckpointSchedule(seconds: frozen.checkpointSeconds), schedulerJob: job)
+        let runner = Runner(store: try ResultStore(root: frozen.results), options: options)
+        let plan = try frozen.runPlan(task: index, runner: runner)
+        print("plan \(frozen.id) task \(index): \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), \(plan.pending.count) to run, \(frozen.threadsPerRun) thread\(frozen.threadsPerRun == 1 ? "" : "s")\(job.map { "; job \($0)" } ?? "")")
+        fflush(nil)
+        guard !plan.pending.isEmpty else { print("nothing to run"); return }
+        try LocalRun.execute(plan, runner: runner)
+    }
+}

@@ -1,0 +1,142 @@
+import DIPCore
+import DIPEngine
+import Foundation
+import Testing
+@testable import DIPExperiments
+
+private func tempStore() throws -> ResultStore {
+    try ResultStore(root: NSTemporaryDirectory() + "dip-claims-\(UUID().uuidString)")
+}
+
+private let key = RunKey(experiment: "width", image: "kate", configHash: "0123456789ab", seed: 1)
+
+/// A claim file as another runner would have left it.
+private func plantClaim(_ store: ResultStore, pid: Int32, host: String = RunClaim.localHost, heartbeatAgo: Double) throws {
+    let beat = Date().addingTimeInterval(-heartbeatAgo)
+    let c = RunClaim(host: host, pid: pid, job: "77_3", started: beat, heartbeat: beat, iteration: 10, iterations: 100, token: "planted")
+    try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
+    try c.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key)))
+}
+
+/// A pid that is certainly not running: a child that has exited and been reaped.
+private func deadPid() throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/true")
+    try p.run()
+    p.waitUntilExit()
+    return p.processIdentifier
+}
+
+@Suite("Claims on run keys")
+struct ClaimTests {
+    @Test("a claim is exclusive while held and free again once released")
+    func exclusive() throws {
+        let store = try tempStore()
+        guard case let .acquired(mine, tookOver) = try store.claim(key, job: "5_1", iterations: 100) else {
+            Issue.record("a free key must be claimed"); return
+        }
+        #expect(tookOver == nil)
+        guard case let .held(other) = try store.claim(key, job: nil, iterations: 100) else {
+            Issue.record("a held key must not be claimed twice"); return
+        }
+        #expect(other.pid == getpid() && other.job == "5_1")
+        mine.heartbeat(iteration: 42, of: 100, force: true)
+        #expect(store.currentClaim(key)?.iteration == 42)
+        mine.release()
+        #expect(store.currentClaim(key) == nil)
+        guard case .acquired = try store.claim(key, job: nil, iterations: 1) else { Issue.record("released key must be free"); return }
+    }
+
+    @Test("a stale claim (dead pid on this host, or a heartbeat older than the threshold) is taken over, and says whose it was")
+    func staleTakeover() throws {
+        let store = try tempStore()
+        try plantClaim(store, pid: try deadPid(), heartbeatAgo: 5)
+        guard case let .acquired(_, old?) = try store.claim(key, job: nil, iterations: 1) else {
+            Issue.record("a dead holder's claim must be taken over"); return
+        }
+        #expect(old.job == "77_3" && old.token == "planted")
+
+        let other = try tempStore()
+        try plantClaim(other, pid: 1, host: "elsewhere", heartbeatAgo: 3600)
+        guard case .acquired(_, _?) = try other.claim(key, job: nil, iterations: 1, staleAfter: 600) else {
+            Issue.record("an old heartbeat must be taken over"); return
+        }
+        let fresh = try tempStore()
+        try plantClaim(fresh, pid: 1, host: "elsewhere", heartbeatAgo: 5)
+        guard case .held = try fresh.claim(key, job: nil, iterations: 1, staleAfter: 600) else {
+            Issue.record("a live claim on another host must be respected"); return
+        }
+    }
+
+    @Test("sweep removes temporary files and checkpoints of stored runs that no live claim covers, and leaves the rest")
+    func sweep() throws {
+        let store = try tempStore()
+        let folder = store.folder(for: key)
+        try FileManager.default.createDirectory(atPath: folder + "/" + ResultStore.stem(key) + ".checkpoint.lbfgs", withIntermediateDirectories: true)
+        let stem = ResultStore.stem(key)
+        let tmp = folder + "/.\(stem).checkpoint.tmp-99999-123"
+        let pairTmp = folder + "/\(stem).checkpoint.lbfgs/.pair-3.safetensors.tmp-99999-7"
+        for p in [tmp, pairTmp, store.checkpointPath(for: key), store.recordPath(for: key)] {
+            #expect(FileManager.default.createFile(atPath: p, contents: Data([1])))
+        }
+        // A live claim (ours): nothing of the run is touched.
+        guard case let .acquired(handle, _) = try store.claim(key, job: nil, iterations: 1) else { Issue.record("claim"); return }
+        #expect(store.sweep(remove: true).isEmpty)
+        handle.release()
+        let found = store.sweep(remove: true)
+        #expect(Set(found.map(\.path)) == [tmp, pairTmp, store.checkpointPath(for: key)])
+        #expect(found.allSatisfy { $0.removed })
+        for p in [tmp, pairTmp, store.checkpointPath(for: key), store.checkpointPath(for: key) + ".lbfgs"] {
+            #expect(!FileManager.default.fileExists(atPath: p), "\(p) should be gone")
+        }
+        #expect(FileManager.default.fileExists(atPath: store.recordPath(for: key)))
+        // A checkpoint of a run that is not stored is resumable, not a leftover.
+        try FileManager.default.removeItem(atPath: store.recordPath(for: key))
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))
+        #expect(store.sweep(remove: true).isEmpty)
+    }
+
+    @Test("two runners on one results folder at once store each run exactly once, without errors",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func concurrentRunners() throws {
+        let store = try tempStore()
+        let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0, 1], jobs: 1, threadsPerJob: 1)
+        let experiments = try Catalog.select(["width", "table1-tv"], from: Catalog.experiments)
+        let a = Runner(store: store, options: options), b = Runner(store: store, options: options)
+        let plan = try a.plan(experiments)
+        let finished = Counter()
+        let group = DispatchGroup()
+        let summaries = SummaryList()
+        for runner in [a, b] {
+            group.enter()
+            Thread {
+                let s = runner.execute(plan, events: { if case .finished = $0 { finished.add() } })
+                summaries.add(s)
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let all = summaries.all
+        #expect(all.allSatisfy { $0.failed == 0 && !$0.stoppedEarly })
+        #expect(finished.value == plan.runs.count, "each run is fitted by one runner only")
+        #expect(all.reduce(0) { $0 + $1.done + $1.diverged } == plan.runs.count)
+        #expect(all.reduce(0) { $0 + $1.claimedElsewhere } == plan.runs.count)
+        let scan = store.scan()
+        #expect(scan.problems.isEmpty && scan.records.count == plan.runs.count)
+        #expect(store.sweep(remove: false).isEmpty, "no claim, checkpoint or temporary file is left")
+    }
+}
+
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+private final class SummaryList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [RunSummary] = []
+    func add(_ s: RunSummary) { lock.lock(); list.append(s); lock.unlock() }
+    var all: [RunSummary] { lock.lock(); defer { lock.unlock() }; return list }
+}

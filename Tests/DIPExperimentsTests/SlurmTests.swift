@@ -1,0 +1,185 @@
+import DIPCore
+import DIPEngine
+import Foundation
+import Testing
+@testable import DIPExperiments
+
+private func tempFolder() -> String {
+    let p = NSTemporaryDirectory() + "dip-slurm-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+    return p
+}
+
+/// The job ids `submit` printed ("submitted: array job 3; render job 4 ...").
+private func submittedJobs(_ output: String) -> (arrays: [String], render: String)? {
+    guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("submitted: array job") }) else { return nil }
+    let words = line.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ").split(separator: " ").map(String.init)
+    guard let r = words.firstIndex(of: "render") else { return nil }
+    let arrays = words[..<r].filter { $0.allSatisfy(\.isNumber) }
+    guard words.count > r + 2, !arrays.isEmpty else { return nil }
+    return (arrays, words[r + 2])
+}
+
+/// Every record of `a` has its twin in `b`: same key, curve, losses, scores and picture bytes.
+private func expectSameRuns(_ a: ResultStore, _ b: ResultStore, comment: String = "") throws {
+    let ra = a.scan().records, rb = b.scan().records
+    #expect(ra.count == rb.count && !ra.isEmpty, "\(ra.count) vs \(rb.count) records \(comment)")
+    for r in ra {
+        guard let s = try b.load(r.key) else { Issue.record("\(r.key) missing \(comment)"); continue }
+        #expect(r.curve == s.curve && r.losses.map(\.bitPattern) == s.losses.map(\.bitPattern), "\(r.key)")
+        #expect(r.final == s.final && r.best == s.best && r.bestIteration == s.bestIteration, "\(r.key)")
+        for role in r.images.keys {
+            let x = FileManager.default.contents(atPath: a.imagePath(for: r.key, role))
+            #expect(x != nil && x == FileManager.default.contents(atPath: b.imagePath(for: r.key, role)), "\(r.key) \(role)")
+        }
+    }
+}
+
+private let clusterGate = LocalCluster.unavailable == nil && CLI.executable != nil && experimentData != nil
+private let clusterWhy = LocalCluster.unavailable ?? "needs the built dip-report and ../shared/data"
+
+@Suite("Slurm: a private cluster from Debian's packages", .serialized)
+struct SlurmTests {
+    @Test("submit of two smoke experiments (two seeds): the array stores the very records of a local run, and the render job writes the page",
+          .enabled(if: clusterGate, "\(clusterWhy)"))
+    func endToEnd() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = try LocalCluster()
+        defer { cluster.stop() }
+        let common = ["width", "table1-tv", "--profile", "smoke", "--seeds", "0,1", "--data", experimentData!]
+        // The local reference runs meanwhile, with the same threads per run.
+        let local = try CLI.Running(["run"] + common + ["--results", folder + "/local", "--jobs", "1", "--threads", "1"], log: folder + "/local.log")
+        let (status, out) = try CLI.run(["submit"] + common + ["--results", folder + "/results", "--out", folder + "/report",
+                                                              "--cpus-per-task", "1", "--no-estimate", "--pack-seconds", "5"],
+                                        environment: cluster.environment)
+        #expect(status == 0, "\(out)")
+        guard let jobs = submittedJobs(out) else { Issue.record("no job ids in: \(out)"); return }
+        var requeued = 0
+        #expect(cluster.waitForJobs(jobs.arrays + [jobs.render], timeout: 600, requeued: &requeued), "jobs did not finish")
+        #expect(local.wait() == 0, "\(local.output)")
+        for j in jobs.arrays { #expect(Set(cluster.jobStates(j)) == ["COMPLETED"], "array \(j)") }
+        #expect(cluster.jobStates(jobs.render) == ["COMPLETED"])
+        try expectSameRuns(try ResultStore(root: folder + "/local"), try ResultStore(root: folder + "/results"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/report/index.html"), "the render job writes the page")
+        let (_, status2) = try CLI.run(["status", "--results", folder + "/results"], environment: cluster.environment)
+        #expect(status2.contains("width: 10 / 0 / 0 / 0 / 0") && status2.contains("table1-tv: 52 / 0 / 0 / 0 / 0"), "\(status2)")
+        #expect(status2.contains("0 left") && status2.contains("no job of the plans is queued"), "\(status2)")
+    }
+
+    @Test("a task whose time limit is shorter than its fit is warned, checkpoints, is requeued and ends with the record of an uninterrupted run; status shows it running meanwhile",
+          .enabled(if: clusterGate, "\(clusterWhy)"))
+    func preemption() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = try LocalCluster()
+        defer { cluster.stop() }
+        // About a minute of fitting in a debug build here; Slurm's limits are whole minutes, so
+        // the limit is one minute and the warning (SIGUSR1) comes at most 30 s into each slot.
+        let catalog = try CLI.slowCatalog(id: "preempt", iterations: 800, in: folder)
+        let common = ["preempt", "--catalog", catalog, "--profile", "paper", "--seeds", "0", "--data", experimentData!]
+        let local = try CLI.Running(["run"] + common + ["--results", folder + "/local", "--threads", "1", "--no-estimate"], log: folder + "/local.log")
+        let (status, out) = try CLI.run(["submit"] + common + ["--results", folder + "/results", "--out", folder + "/report",
+                                                              "--no-estimate", "--time", "1", "--warning-seconds", "30"],
+                                        environment: cluster.environment)
+        #expect(status == 0, "\(out)")
+        guard let jobs = submittedJobs(out) else { Issue.record("no job ids in: \(out)"); return }
+        // Mid-flight: the run is claimed by the array task, with its job id.
+        let running = CLI.waitUntil(timeout: 120) {
+            guard let (_, s) = try? CLI.run(["status", "--results", folder + "/results"], environment: cluster.environment) else { return false }
+            return s.contains("running preempt/kate/") && s.contains("(job \(jobs.arrays[0])_0)")
+        }
+        #expect(running, "status never showed the run in flight")
+        var requeued = 0
+        #expect(cluster.waitForJobs(jobs.arrays + [jobs.render], timeout: 600, requeued: &requeued), "jobs did not finish")
+        #expect(local.wait() == 0, "\(local.output)")
+        let results = try ResultStore(root: folder + "/results")
+        let log = (try? String(contentsOfFile: FrozenPlan.logFolder(results: results.root) + "/\(jobs.arrays[0])_0.out", encoding: .utf8)) ?? ""
+        #expect(requeued >= 1 && log.contains("requeueing"), "\(log)")
+        #expect(results.scan().records.first.map { $0.resumes >= 1 } == true,
+                "\(log)\n\(cluster.shell("scontrol -o show job \(jobs.arrays[0])").1)\n\(cluster.shell("cat \(cluster.state)/log/jobcomp.log").1)")
+        try expectSameRuns(try ResultStore(root: folder + "/local"), results)
+        #expect(results.sweep(remove: false).isEmpty)
+    }
+
+    @Test("two arrays submitted over one results folder at once store each run exactly once, with no damaged file",
+          .enabled(if: clusterGate, "\(clusterWhy)"))
+    func collisions() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = try LocalCluster()
+        defer { cluster.stop() }
+        let args = ["submit", "width", "--profile", "smoke", "--seeds", "0,1", "--data", experimentData!, "--results", folder + "/results",
+                    "--out", folder + "/report", "--no-estimate", "--pack-seconds", "0"]
+        let a = try CLI.Running(args, environment: cluster.environment, log: folder + "/a.log")
+        let b = try CLI.Running(args, environment: cluster.environment, log: folder + "/b.log")
+        #expect(a.wait() == 0 && b.wait() == 0, "\(a.output)\n\(b.output)")
+        guard let ja = submittedJobs(a.output), let jb = submittedJobs(b.output) else { Issue.record("\(a.output)\n\(b.output)"); return }
+        var requeued = 0
+        #expect(cluster.waitForJobs(ja.arrays + jb.arrays + [ja.render, jb.render], timeout: 600, requeued: &requeued))
+        let store = try ResultStore(root: folder + "/results")
+        let logs = try FileManager.default.contentsOfDirectory(atPath: FrozenPlan.logFolder(results: store.root))
+            .compactMap { try? String(contentsOfFile: FrozenPlan.logFolder(results: store.root) + "/" + $0, encoding: .utf8) }.joined()
+        let fitted = logs.split(separator: "\n").filter { $0.hasPrefix("done ") || $0.hasPrefix("DIVERGED ") }
+        #expect(fitted.count == 10 && Set(fitted.map { $0.split(separator: " ")[1] }).count == 10, "\(logs)")
+        let scan = store.scan()
+        #expect(scan.records.count == 10 && scan.problems.isEmpty)
+        #expect(store.sweep(remove: false).isEmpty)
+    }
+}
+
+@Suite("Slurm: plans and scripts")
+struct SlurmPlanTests {
+    @Test("submit --dry-run writes a plan and a valid bash script with the signal and requeue, and prints the array and dependency lines",
+          .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
+    func dryRun() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, out) = try CLI.run(["submit", "width", "table1-tv", "--profile", "smoke", "--seeds", "0,1", "--data", experimentData!,
+                                         "--results", folder + "/results", "--no-estimate", "--pack-seconds", "0",
+                                         "--partition", "cpu", "--max-parallel", "4", "--dry-run"])
+        #expect(status == 0, "\(out)")
+        let plans = try FileManager.default.contentsOfDirectory(atPath: folder + "/results/.plans")
+        guard let planFile = plans.first(where: { $0.hasSuffix(".json") }), let scriptFile = plans.first(where: { $0.hasSuffix(".sbatch") }) else {
+            Issue.record("\(plans)"); return
+        }
+        let plan = try FrozenPlan.read(folder + "/results/.plans/" + planFile)
+        #expect(plan.runs.count == 62 && plan.tasks.count == 62 && plan.profile == "smoke")
+        let script = try String(contentsOfFile: folder + "/results/.plans/" + scriptFile, encoding: .utf8)
+        #expect(LocalCluster.shell("bash -n \(folder)/results/.plans/\(scriptFile)").0 == 0, "not valid bash")
+        for part in ["#SBATCH --signal=B:USR1@120", "#SBATCH --requeue", "#SBATCH --partition=cpu", "#SBATCH --cpus-per-task=1",
+                     "run --plan \"$plan\" --task \"$task\"", "scontrol requeue", plan.executable] {
+            #expect(script.contains(part), "the script lacks \(part)")
+        }
+        #expect(out.contains("--array=0-61%4"), "\(out)")
+        #expect(out.contains("--dependency=afterany:<array1>"), "\(out)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".jobs")))
+    }
+
+    @Test("without sbatch, submit says what to install or where to run, and suggests --dry-run",
+          .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
+    func missingSbatch() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, out) = try CLI.run(["submit", "table1-tv", "--profile", "smoke", "--data", experimentData!,
+                                         "--results", folder + "/results", "--no-estimate"], environment: ["PATH": "/nonexistent"])
+        #expect(status != 0)
+        #expect(out.contains("sbatch is not on PATH") && out.contains("slurm-client") && out.contains("--dry-run"), "\(out)")
+    }
+
+    @Test("short runs are packed into tasks of about a minute, long ones run alone, longest first; limits come in steps")
+    func packing() {
+        var planner = ArrayPlanner()
+        let key = RunKey(experiment: "e", image: "i", configHash: "abc", seed: 0)
+        let runs = [10.0, 20, 3600, 40, 5, 100].map { FrozenPlan.Run(key: key, label: "", iterations: 1, seconds: $0, peakBytes: 1e9) }
+        let tasks = planner.tasks(runs)
+        #expect(tasks.map(\.runs) == [[2], [5], [0, 1, 3], [4]])
+        #expect(tasks[0].timeLimit == 120 * 60 && tasks[0].memoryMiB == 2048)  // 3600 s x1.5 + 2 min -> 2 h; 1.25 GB -> 2 GiB
+        planner.timeLimit = 600
+        planner.memoryBytes = 3e9
+        #expect(planner.tasks(runs).allSatisfy { $0.timeLimit == 600 && $0.memoryMiB == 3072 })
+        #expect(BatchScript.parseTime("1") == 60 && BatchScript.parseTime("04:00:00") == 14400 && BatchScript.parseTime("2-00:00:00") == 172800)
+        #expect(BatchScript.parseTime("soon") == nil && BatchScript.slurmTime(90061) == "1-01:01:01")
+        #expect(ArraySubmission(tasks: [0, 1, 2, 5, 7, 8], timeLimit: 60, memoryMiB: 512).arraySpec(maxParallel: 3) == "0-2,5,7-8%3")
+    }
+}
