@@ -101,8 +101,3 @@ private func alignedTable(_ rows: [[String]]) -> String {
     let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
     return ([line(header), rule] + rows.dropFirst().map(line)).joined(separator: "\n")
 }
-
-/// Writes one line to standard error, prefixed like ArgumentParser's own errors.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-}
