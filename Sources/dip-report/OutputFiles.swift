@@ -90,7 +90,13 @@ enum OutputFiles {
     /// Why files cannot be made in the folder of `path`, or nil when a probe file could be made
     /// in its nearest existing ancestor (the write creates the missing folders).
     private static func folderProblem(for path: String) -> String? {
-        var folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        folderProblem(writingIn: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
+    /// be made in it or its nearest existing ancestor.
+    static func folderProblem(writingIn folder: String) -> String? {
+        var folder = URL(fileURLWithPath: folder).path
         var info = stat()
         while stat(folder, &info) != 0 {
             let parent = (folder as NSString).deletingLastPathComponent
