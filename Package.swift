@@ -51,6 +51,9 @@ let package = Package(
         .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport"]),
         .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
         .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
+        // Runs the built executable as a user would (bad input, faults, exit codes); depending
+        // on the executable target makes `swift build --build-tests` build it first.
+        .testTarget(name: "CLITests", dependencies: ["dip-report", "DIPCore", "DIPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
