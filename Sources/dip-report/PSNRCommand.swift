@@ -58,7 +58,7 @@ struct PSNRCommand: ParsableCommand {
     private func load(_ path: String) throws -> Image {
         let decoded = try PNGCodec.read(path)
         if decoded.droppedAlpha {
-            FileHandle.standardError.write(Data("note: \(path) has transparency (\(decoded.sourceFormat)); it is ignored, only the colour is compared\n".utf8))
+            printNote("\(path) has transparency (\(decoded.sourceFormat)); it is ignored, only the colour is compared")
         }
         return decoded.image
     }
