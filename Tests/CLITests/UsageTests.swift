@@ -29,6 +29,17 @@ struct UsageTests {
         #expect(!s.exists("o.png"))
     }
 
+    @Test("more threads than cores are allowed with a warning on stderr (11.9)")
+    func oversubscription() throws {
+        let s = try Scratch()
+        let threads = ProcessInfo.processInfo.activeProcessorCount + 1
+        let r = try s.run(["inpaint", "image.png", "--net", "library-depth2", "--iterations", "2", "--threads", "\(threads)",
+                           "--bernoulli", "0.5", "--out", "o.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: --threads \(threads) is more than the"), "\(r.stderr)")
+        #expect(!r.stdout.contains("warning"))
+    }
+
     @Test("a Bernoulli mask with no known pixel is refused like the same mask from a file (11.11)")
     func allHoleBernoulli() throws {
         let s = try Scratch()
