@@ -50,13 +50,63 @@ public enum UserMarkdown {
     /// the file into one raw paragraph). A private-use character no Markdown construct uses.
     private static let lessThan: Character = "\u{E000}"
 
+    /// Stands in for a `[` that cannot start a link, for the same reason: Ink tries every `[` as
+    /// a link and, failing, tries the next one inside it again, so a run of unmatched or nested
+    /// brackets takes exponential time (70 of them never finished; found by Fuzz/markdown.swift).
+    private static let openBracket: Character = "\u{E001}"
+
+    /// How far a link's text or target may reach, in characters; a `[` whose `]` or `)` lies
+    /// further is shown as text. It bounds the scan, so the whole guard is linear.
+    private static let linkReach = 4000
+
     /// Safe HTML for the Markdown `text`: every `<` the user typed is shown as text, the
     /// Markdown around it keeps its meaning, and links Ink writes that are not safe lose their
     /// tag but keep their text.
     public static func html(_ text: String) -> String {
-        let guarded = String(text.map { $0 == "<" ? lessThan : $0 == lessThan ? "\u{FFFD}" : $0 })
-        return sanitise(MarkdownParser().html(from: guarded))
+        let guarded = guardBrackets(text.map { $0 == "<" ? lessThan : $0 == lessThan || $0 == openBracket ? "\u{FFFD}" : $0 })
+        return sanitise(MarkdownParser().html(from: String(guarded)))
             .replacingOccurrences(of: String(lessThan), with: "&lt;")
+            .replacingOccurrences(of: String(openBracket), with: "[")
+    }
+
+    /// `chars` with every `[` that cannot open a link replaced by `openBracket`. A `[` stays when
+    /// its `]` follows within `linkReach` with no `[` between (so links never nest) and the `]`
+    /// is followed by a `(...)` closed on the same line, by a `[reference]`, or by `:` (a
+    /// reference definition).
+    static func guardBrackets(_ chars: [Character]) -> [Character] {
+        var out = chars
+        var reference = -1  // the `[` of a kept link's `[reference]`
+        for i in chars.indices where chars[i] == "[" && i != reference {
+            let end = min(chars.count, i + 1 + linkReach)
+            var j = i + 1
+            while j < end && chars[j] != "]" && chars[j] != "[" { j += 1 }
+            guard j < end, chars[j] == "]", j + 1 < chars.count else {
+                out[i] = openBracket
+                continue
+            }
+            switch chars[j + 1] {
+            case "(":
+                var depth = 0, k = j + 2, closed = false
+                while k < min(chars.count, j + 2 + linkReach) && !chars[k].isNewline {
+                    if chars[k] == "(" { depth += 1 }
+                    if chars[k] == ")" {
+                        if depth == 0 { closed = true; break }
+                        depth -= 1
+                    }
+                    k += 1
+                }
+                if !closed { out[i] = openBracket }
+            case "[":
+                var k = j + 2
+                while k < min(chars.count, j + 2 + linkReach) && chars[k] != "]" && !chars[k].isNewline { k += 1 }
+                if k < chars.count && chars[k] == "]" { reference = j + 1 } else { out[i] = openBracket }
+            case ":":
+                break
+            default:
+                out[i] = openBracket
+            }
+        }
+        return out
     }
 
     /// Keeps the tags of `allowedTags` (exactly as Ink writes them) and turns every other `<`

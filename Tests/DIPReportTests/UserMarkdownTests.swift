@@ -92,4 +92,35 @@ struct UserMarkdownTests {
         try FileManager.default.createSymbolicLink(atPath: dir + "/other.md", withDestinationPath: dir + "/real.md")
         #expect(try UserMarkdown.readOrCreate(dir + "/other.md", placeholder: "placeholder").text == "mine")
     }
+
+    @Test("links, references and brackets as text survive the bracket guard")
+    func brackets() {
+        let html = UserMarkdown.html("""
+            A [link](https://example.org/a_(b)), ![p](data:image/png;base64,iVBORw0KGgo=), a [ref][r], \
+            [plain] text, `a[i]`, [[inner](https://example.org/i)] and [unclosed.
+
+            [r]: https://example.org/r
+            """)
+        #expect(html.contains("<a href=\"https://example.org/a_(b)\" rel=\"noopener noreferrer\">link</a>"), "\(html)")
+        #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"p\">"), "\(html)")
+        #expect(html.contains("<a href=\"https://example.org/r\" rel=\"noopener noreferrer\">ref</a>"), "\(html)")
+        #expect(html.contains("[plain] text") && html.contains("<code>a[i]</code>") && html.contains("[unclosed."), "\(html)")
+        #expect(html.contains("[<a href=\"https://example.org/i\" rel=\"noopener noreferrer\">inner</a>]"), "\(html)")
+    }
+
+    @Test("fuzz regressions: inputs that once hung or crashed the neutraliser render",
+          arguments: try FileManager.default.contentsOfDirectory(atPath: fuzzFixtures).sorted())
+    func fuzzRegressions(name: String) throws {
+        // As the fuzz target reads its bytes: invalid UTF-8 becomes U+FFFD.
+        let data = try Data(contentsOf: URL(fileURLWithPath: fuzzFixtures + "/" + name))
+        let text = String(decoding: data, as: UTF8.self)
+        let html = UserMarkdown.html(text)
+        #expect(!html.isEmpty)
+        #expect(html.matches(of: /<[a-z]+[^<>]*src="https:/).isEmpty)
+        #expect(!html.contains("<script") && !html.contains("<b>"))
+    }
 }
+
+/// Inputs found by Fuzz/markdown.swift (docs/fuzzing.md).
+private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/fuzz").path
