@@ -50,12 +50,14 @@ clean:
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS := png mask-file run-record catalog markdown
 fuzz: setup
-	$(SWIFT) build --product dip-report
+	$(SWIFT) package resolve  # Fuzz/build.sh compiles Ink from .build/checkouts
 	sh Fuzz/build.sh
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/crashes/$$t; \
 	  echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
 	  .build-fuzz/fuzz-$$t .build-fuzz/corpus/$$t $$(sh Fuzz/seeds.sh $$t) \
-	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 \
-	    -artifact_prefix=.build-fuzz/crashes/$$t/ -print_final_stats=1 2>&1 | tail -12 || exit 1; \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+	    -artifact_prefix=.build-fuzz/crashes/$$t/ -print_final_stats=1 > .build-fuzz/$$t.log 2>&1; \
+	  status=$$?; grep -E 'DONE|stat::|SUMMARY|artifact' .build-fuzz/$$t.log; \
+	  [ $$status = 0 ] || { echo "fuzz-$$t found a problem: see .build-fuzz/$$t.log and .build-fuzz/crashes/$$t/"; exit 1; }; \
 	done
