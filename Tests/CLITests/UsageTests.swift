@@ -97,5 +97,9 @@ struct UsageTests {
         #expect(!diff.stderr.contains("give --results"), "\(diff.stderr)")
         let verify = try s.run(["data", "verify", "--data", "image.png"])
         #expect(verify.status == 64 && verify.stderr.contains("is a file"), "\(verify.stderr)")
+        // A data folder that cannot be written is named as the problem, not the mirror.
+        let fetch = try s.run(["data", "fetch", "--data", "/proc/dip-data", "--mirror", s.path])
+        #expect(fetch.status == 1 && fetch.stderr.contains("cannot store the test images in /proc/dip-data"), "\(fetch.stderr)")
+        #expect(!fetch.stderr.contains("could not be fetched from"), "\(fetch.stderr)")
     }
 }
