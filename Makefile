@@ -10,7 +10,7 @@ DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-lib
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/$(CONFIG)/dip-report
 
-.PHONY: all setup build test report bench clean slurm-up slurm-down
+.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz
 
 all: build
 
@@ -52,3 +52,22 @@ bench: build
 
 clean:
 	rm -rf .build
+
+# Fuzzing (docs/fuzzing.md): libFuzzer with address sanitizer on the PNG reader, the mask-file
+# checks, the run-record and catalog decoders and the Markdown neutraliser, FUZZ_SECONDS each.
+# Not part of `make test`. Crashing inputs land in .build-fuzz/crashes/; each one found so far
+# is a regression test (Tests/*/Fixtures/fuzz).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := png mask-file run-record catalog markdown
+fuzz: setup
+	$(SWIFT) package resolve  # Fuzz/build.sh compiles Ink from .build/checkouts
+	sh Fuzz/build.sh
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/crashes/$$t; \
+	  echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
+	  .build-fuzz/fuzz-$$t .build-fuzz/corpus/$$t $$(sh Fuzz/seeds.sh $$t) \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+	    -artifact_prefix=.build-fuzz/crashes/$$t/ -print_final_stats=1 > .build-fuzz/$$t.log 2>&1; \
+	  status=$$?; grep -E 'DONE|stat::|SUMMARY|artifact' .build-fuzz/$$t.log; \
+	  [ $$status = 0 ] || { echo "fuzz-$$t found a problem: see .build-fuzz/$$t.log and .build-fuzz/crashes/$$t/"; exit 1; }; \
+	done

@@ -50,7 +50,11 @@ let package = Package(
         .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore", "DIPTestSupport"], exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport"]),
         .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
-        .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
+        .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"],
+                    exclude: ["Fixtures"]),
+        // Runs the built executable as a user would (bad input, faults, exit codes); depending
+        // on the executable target makes `swift build --build-tests` build it first.
+        .testTarget(name: "CLITests", dependencies: ["dip-report", "DIPCore", "DIPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

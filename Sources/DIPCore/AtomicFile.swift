@@ -3,7 +3,61 @@ import Foundation
 /// Writes files so that a reader never sees a half-written one: the bytes go to a temporary
 /// file in the same directory, which is then renamed over the destination (rename is atomic
 /// within a file system). An interrupted write leaves the old file, or none, never a fragment.
+///
+/// A symbolic link is written through (its target is replaced, the link stays); a folder, device,
+/// FIFO or socket is refused, since the rename would replace it with a regular file.
 public enum AtomicFile {
+    /// Where a write to `path` lands: `path` itself (a regular file or nothing yet) or, for a
+    /// symbolic link, the file it points to. Throws, naming `path`, for an empty path, a folder,
+    /// a link to nothing, or anything that is not a regular file (`/dev/null`, a FIFO, ...).
+    public static func destination(for path: String) throws -> String {
+        guard !path.isEmpty else {
+            throw DIPError.invalidValue(name: "output path", value: "", reason: "is empty; give a file name")
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return path }  // nothing there yet: the write makes it
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            return path
+        case S_IFLNK:
+            guard let resolved = realpath(path, nil) else {
+                // A link to a file not made yet: write it, if the link's target folder exists.
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                    let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+                    let absolute = target.hasPrefix("/") ? URL(fileURLWithPath: target) : base.appendingPathComponent(target)
+                    var folder = stat()
+                    if stat(absolute.deletingLastPathComponent().path, &folder) == 0, folder.st_mode & S_IFMT == S_IFDIR,
+                       lstat(absolute.path, &folder) != 0 {
+                        return absolute.standardizedFileURL.path
+                    }
+                }
+                throw DIPError.io(path: path, reason: "is a symbolic link to a file or folder that does not exist; fix or remove the link, or write elsewhere")
+            }
+            defer { free(resolved) }
+            let target = String(cString: resolved)
+            var targetInfo = stat()
+            if stat(target, &targetInfo) == 0, targetInfo.st_mode & S_IFMT != S_IFREG {
+                return try destination(for: target)  // names the target's kind
+            }
+            return target
+        case S_IFDIR:
+            throw DIPError.io(path: path, reason: "is a folder; give a file name (e.g. \((path as NSString).appendingPathComponent("out.png")))")
+        default:
+            throw DIPError.io(path: path, reason: "is \(kind(of: info.st_mode)), not a regular file; files are written whole and renamed into place, which would replace it, so write to a regular file (and copy it there if you need to)")
+        }
+    }
+
+    /// "a character device", "a FIFO", ... for messages.
+    private static func kind(of mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
+    }
+
     /// Writes `bytes` to `path` atomically, creating parent directories as needed.
     public static func write(_ bytes: some Collection<UInt8>, to path: String) throws {
         try write(Data(bytes), to: path)
@@ -11,6 +65,7 @@ public enum AtomicFile {
 
     /// Writes `data` to `path` atomically, creating parent directories as needed.
     public static func write(_ data: Data, to path: String) throws {
+        let path = try destination(for: path)
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         do {
@@ -63,7 +118,7 @@ public enum AtomicFile {
     /// A temporary path beside `path` for writers that need a file name (libpng, cairo); pair
     /// with `commit(temporary:to:)`.
     public static func temporaryPath(beside path: String) throws -> String {
-        let url = URL(fileURLWithPath: path)
+        let url = URL(fileURLWithPath: try destination(for: path))
         let dir = url.deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -74,7 +129,12 @@ public enum AtomicFile {
     }
 
     /// Renames a finished temporary file over `path`; removes the temporary on failure.
-    public static func commit(temporary: String, to path: String) throws {
+    public static func commit(temporary: String, to requested: String) throws {
+        let path: String
+        do { path = try destination(for: requested) } catch {
+            unlink(temporary)
+            throw error
+        }
         if rename(temporary, path) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(temporary)

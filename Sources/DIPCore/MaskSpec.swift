@@ -34,11 +34,17 @@ public enum MaskSpec: Sendable, Hashable, Codable {
             }
             let mask = try BernoulliMask.make(channels: perChannel ? 3 : 1, height: height, width: width,
                                               keepFraction: keep, seed: seed)
+            // The same rule as for a mask file (MaskFile.normalise): nothing known, nothing to fit.
+            if MaskStatistics(mask).known == 0 {
+                throw DIPError.invalidValue(name: "--bernoulli", value: "\(keep)",
+                                            reason: "keeps no pixel of this \(width)x\(height) image with seed \(seed), so nothing is known to fit; raise P (the fraction kept) or change the seed")
+            }
             return Made(mask: mask, notes: [], summary: "Bernoulli keep \(keep), seed \(seed)\(perChannel ? ", per channel" : "")")
         case let .text(stamps, fontPath):
             let path = try fontPath ?? FontDirectory.locate(TextMask.seedReportFontFile)
             let mask = try TextMask.render(stamps, height: height, width: width, fontPath: path)
-            return Made(mask: mask, notes: [],
+            let missing = try TextMask.missingCharacters(in: stamps, fontPath: path)
+            return Made(mask: mask, notes: TextMask.missingCharactersNote(missing, fontPath: path).map { [$0] } ?? [],
                         summary: "text, \(stamps.count) string\(stamps.count == 1 ? "" : "s") in \(URL(fileURLWithPath: path).lastPathComponent)")
         case .seedReportText:
             let path = try FontDirectory.locate(TextMask.seedReportFontFile)

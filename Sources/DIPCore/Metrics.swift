@@ -163,25 +163,35 @@ public enum Metrics {
             return total / Double(channels)
         }
 
-        /// The mean over the samples of one mask region, border pixels included (their windows
-        /// are reflected at the edge, as in the whole-image map): a hole touching the border
-        /// still counts. With a one-channel mask each pixel contributes all its channels.
-        /// NaN when the region is empty.
+        /// The mean over one mask region, taken like `mean()`: per channel over the region's
+        /// samples inside the same `ssimRadius` crop, then over the channels that have any, so a
+        /// region that covers every pixel scores exactly the whole image's SSIM. Holes within
+        /// `ssimRadius` pixels of the edge do not count: their windows reach into the reflected
+        /// border, which skimage's score leaves out too. NaN when the region has no sample
+        /// inside the crop.
         public func mean(mask: Image, region: Region) -> Double {
-            if region == .all {
-                return values.reduce(0, +) / Double(values.count)
-            }
+            if region == .all { return mean() }
+            let r = Metrics.ssimRadius
             let plane = height * width
-            var s = 0.0
-            var count = 0
+            var total = 0.0
+            var counted = 0
             for c in 0..<channels {
                 let mbase = mask.channels == 1 ? 0 : c * plane
-                for i in 0..<plane where (mask.pixels[mbase + i] >= 0.5) == (region == .known) {
-                    s += values[c * plane + i]
-                    count += 1
+                var s = 0.0
+                var count = 0
+                for y in r..<max(r, height - r) {
+                    let row = y * width
+                    for x in r..<max(r, width - r) where (mask.pixels[mbase + row + x] >= 0.5) == (region == .known) {
+                        s += values[c * plane + row + x]
+                        count += 1
+                    }
+                }
+                if count > 0 {
+                    total += s / Double(count)
+                    counted += 1
                 }
             }
-            return count == 0 ? .nan : s / Double(count)
+            return counted == 0 ? .nan : total / Double(counted)
         }
     }
 
@@ -193,7 +203,7 @@ public enum Metrics {
     }
 
     /// SSIM over one mask region: `.all` is `ssim(a, b)`; `.holes` and `.known` average the SSIM
-    /// map over those samples without cropping the border (see `SSIMMap.mean(mask:region:)`).
+    /// map over those samples within the same border crop (see `SSIMMap.mean(mask:region:)`).
     /// Throws when the region is empty.
     public static func ssim(_ a: Image, _ b: Image, mask: Image, region: Region) throws -> Double {
         if region == .all { return try ssim(a, b) }
@@ -201,7 +211,7 @@ public enum Metrics {
         let value = try ssimMap(a, b).mean(mask: mask, region: region)
         if value.isNaN {
             throw DIPError.invalidValue(name: "mask", value: mask.sizeDescription,
-                                        reason: "has no \(region == .holes ? "hole" : "known") pixels, so SSIM over them is undefined")
+                                        reason: "has no \(region == .holes ? "hole" : "known") pixels more than \(ssimRadius) pixels from the edge, so SSIM over them is undefined")
         }
         return value
     }

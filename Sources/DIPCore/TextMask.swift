@@ -164,6 +164,30 @@ public enum TextMask {
         try loadFont(fontPath).layout(stamp).baseline
     }
 
+    /// The characters of `stamps` that the font at `fontPath` has no glyph for, in order of first
+    /// appearance: FreeType draws them as empty boxes (or nothing), so the holes are not the text
+    /// the user typed. White space is never reported.
+    public static func missingCharacters(in stamps: [TextStamp], fontPath: String) throws -> [Unicode.Scalar] {
+        let font = try loadFont(fontPath)
+        var seen = Set<Unicode.Scalar>()
+        var missing: [Unicode.Scalar] = []
+        for scalar in stamps.flatMap(\.text.unicodeScalars)
+        where !scalar.properties.isWhitespace && seen.insert(scalar).inserted
+            && FT_Get_Char_Index(font.face, FT_ULong(scalar.value)) == 0 {
+            missing.append(scalar)
+        }
+        return missing
+    }
+
+    /// A note for `missingCharacters`' result, nil when nothing is missing: which characters
+    /// (and their code points), and what to do.
+    public static func missingCharactersNote(_ missing: [Unicode.Scalar], fontPath: String) -> String? {
+        guard !missing.isEmpty else { return nil }
+        let shown = missing.prefix(12).map { "'\(Character($0))' U+\(String($0.value, radix: 16, uppercase: true))" }
+        let more = missing.count > 12 ? " and \(missing.count - 12) more" : ""
+        return "warning: \(URL(fileURLWithPath: fontPath).lastPathComponent) has no glyph for \(shown.joined(separator: ", "))\(more); they are drawn as empty boxes or not at all, so the holes do not spell the text. Pass --font with a font that has them (e.g. a Noto font for emoji, Arabic or CJK)"
+    }
+
     /// The font at `fontPath` through FreeType, refused unless scalable: stamps come in any size.
     private static func loadFont(_ fontPath: String) throws -> FreeTypeFace {
         let font = try FreeTypeFace(path: fontPath, missingHint: "check the path, or pass --font",

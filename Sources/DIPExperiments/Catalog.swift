@@ -142,6 +142,9 @@ public enum Catalog {
         }
         var ids = Set(experiments.map(\.id))
         for e in extra {
+            if let problem = e.problems.first {
+                throw DIPError.badFile(path: userFile, reason: "experiment '\(e.id)': \(problem)")
+            }
             guard ids.insert(e.id).inserted else {
                 throw DIPError.badFile(path: userFile, reason: "experiment id '\(e.id)' is already taken; rename it")
             }

@@ -220,3 +220,37 @@ public struct RunConfiguration: Sendable, Hashable, Codable {
     /// The configuration hash of the run key.
     public func hash() throws -> String { try ConfigHash.of(self) }
 }
+
+extension Experiment {
+    /// Whether `name` may be an experiment id or an image name: both become folder names under
+    /// the results folder, so only letters, digits, `.`, `_` and `-`, starting with a letter or
+    /// digit (no `/`, no `..`, nothing hidden), at most 64 characters.
+    public static func isSafeName(_ name: String) -> Bool {
+        name.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]{0,63}/) != nil
+    }
+
+    /// What makes this experiment unusable, one line each (empty when it is fine): an id or image
+    /// name that could leave the results folder, a configuration without images, or a method
+    /// with fewer than one iteration (it used to run one silently).
+    public var problems: [String] {
+        var found: [String] = []
+        if !Self.isSafeName(id) {
+            found.append("the id '\(id)' may hold only letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 64); it names a folder of the results")
+        }
+        for spec in runs {
+            if spec.images.isEmpty { found.append("configuration '\(spec.label)' has no images") }
+            for image in spec.images where !Self.isSafeName(image.name) {
+                found.append("configuration '\(spec.label)': the image name '\(image.name)' may hold only letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 64); it names a folder of the results")
+            }
+            let iterations: Int
+            switch spec.method {
+            case let .dip(config): iterations = config.iterations
+            case let .tv(config): iterations = config.iterations
+            }
+            if iterations < 1 {
+                found.append("configuration '\(spec.label)' has \(iterations) iterations; give at least 1")
+            }
+        }
+        return found
+    }
+}

@@ -5,8 +5,8 @@ import Ink
 /// The Markdown files the authors write (Discussion and Conclusion): created with placeholder
 /// text on the first build, never overwritten, and rendered to HTML that cannot run script.
 ///
-/// Ink passes raw HTML through, so the output goes through two guards: raw HTML fragments are
-/// shown as text (an Ink modifier), and the final HTML keeps only the tags Ink itself writes,
+/// Ink passes raw HTML through, so the output goes through two guards: every `<` the user typed
+/// is shown as text (Ink never sees it), and the final HTML keeps only the tags Ink itself writes,
 /// with links limited to http(s), mailto and in-page anchors and images to embedded PNG, JPEG,
 /// GIF or WebP data (the page must work offline, so remote pictures are not loaded).
 /// Headings move down two levels (# becomes h3) to sit under the section's own h2.
@@ -14,7 +14,25 @@ enum UserMarkdown {
     /// Reads `path`, first writing `placeholder` there when the file does not exist. Returns the
     /// file's text and whether it was created now.
     static func readOrCreate(_ path: String, placeholder: String) throws -> (text: String, created: Bool) {
-        if FileManager.default.fileExists(atPath: path) {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            // The placeholder must never replace what a link points to (the user's text may be
+            // there, on a disk not mounted now) or a folder.
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+                var targetInfo = stat()
+                if stat(path, &targetInfo) != 0 {
+                    throw DIPError.io(path: path, reason: "is a symbolic link to \(target), which does not exist; your text may be there: restore it (or remove the link to start from the placeholder)")
+                }
+                if targetInfo.st_mode & S_IFMT == S_IFDIR {
+                    throw DIPError.io(path: path, reason: "is a symbolic link to the folder \(target), not to a Markdown file; point it at a file")
+                }
+            case S_IFDIR:
+                throw DIPError.io(path: path, reason: "is a folder, not a Markdown file; move it away (a placeholder file is then written in its place)")
+            default:
+                break
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw DIPError.io(path: path, reason: "cannot read it (check its permissions)")
             }
@@ -27,12 +45,68 @@ enum UserMarkdown {
         return (placeholder, true)
     }
 
-    /// Safe HTML for the Markdown `text`.
+    /// Stands in for every `<` of the user's text while Ink parses it, so Ink never sees raw
+    /// HTML: an HTML block would swallow the Markdown after it (a lone `<b>` turned the rest of
+    /// the file into one raw paragraph). A private-use character no Markdown construct uses.
+    private static let lessThan: Character = "\u{E000}"
+
+    /// Stands in for a `[` that cannot start a link, for the same reason: Ink tries every `[` as
+    /// a link and, failing, tries the next one inside it again, so a run of unmatched or nested
+    /// brackets takes exponential time (70 of them never finished; found by Fuzz/markdown.swift).
+    private static let openBracket: Character = "\u{E001}"
+
+    /// How far a link's text or target may reach, in characters; a `[` whose `]` or `)` lies
+    /// further is shown as text. It bounds the scan, so the whole guard is linear.
+    private static let linkReach = 4000
+
+    /// Safe HTML for the Markdown `text`: every `<` the user typed is shown as text, the
+    /// Markdown around it keeps its meaning, and links Ink writes that are not safe lose their
+    /// tag but keep their text.
     static func html(_ text: String) -> String {
-        let parser = MarkdownParser(modifiers: [
-            Modifier(target: .html) { input in HTMLText.escape(String(input.markdown)) },
-        ])
-        return sanitise(parser.html(from: text))
+        let guarded = guardBrackets(text.map { $0 == "<" ? lessThan : $0 == lessThan || $0 == openBracket ? "\u{FFFD}" : $0 })
+        return sanitise(MarkdownParser().html(from: String(guarded)))
+            .replacingOccurrences(of: String(lessThan), with: "&lt;")
+            .replacingOccurrences(of: String(openBracket), with: "[")
+    }
+
+    /// `chars` with every `[` that cannot open a link replaced by `openBracket`. A `[` stays when
+    /// its `]` follows within `linkReach` with no `[` between (so links never nest) and the `]`
+    /// is followed by a `(...)` closed on the same line, by a `[reference]`, or by `:` (a
+    /// reference definition).
+    static func guardBrackets(_ chars: [Character]) -> [Character] {
+        var out = chars
+        var reference = -1  // the `[` of a kept link's `[reference]`
+        for i in chars.indices where chars[i] == "[" && i != reference {
+            let end = min(chars.count, i + 1 + linkReach)
+            var j = i + 1
+            while j < end && chars[j] != "]" && chars[j] != "[" { j += 1 }
+            guard j < end, chars[j] == "]", j + 1 < chars.count else {
+                out[i] = openBracket
+                continue
+            }
+            switch chars[j + 1] {
+            case "(":
+                var depth = 0, k = j + 2, closed = false
+                while k < min(chars.count, j + 2 + linkReach) && !chars[k].isNewline {
+                    if chars[k] == "(" { depth += 1 }
+                    if chars[k] == ")" {
+                        if depth == 0 { closed = true; break }
+                        depth -= 1
+                    }
+                    k += 1
+                }
+                if !closed { out[i] = openBracket }
+            case "[":
+                var k = j + 2
+                while k < min(chars.count, j + 2 + linkReach) && chars[k] != "]" && !chars[k].isNewline { k += 1 }
+                if k < chars.count && chars[k] == "]" { reference = j + 1 } else { out[i] = openBracket }
+            case ":":
+                break
+            default:
+                out[i] = openBracket
+            }
+        }
+        return out
     }
 
     /// Keeps the tags of `allowedTags` (exactly as Ink writes them) and turns every other `<`
@@ -41,12 +115,21 @@ enum UserMarkdown {
         var out = ""
         out.reserveCapacity(html.utf8.count)
         var rest = Substring(html)
+        var droppedLinks = 0
         while let lt = rest.firstIndex(of: "<") {
             out += rest[..<lt]
             rest = rest[lt...]
             if let (tag, length) = allowedTag(at: rest) {
-                out += tag
+                if tag == "</a>" && droppedLinks > 0 {
+                    droppedLinks -= 1
+                } else {
+                    out += tag
+                }
                 rest = rest.dropFirst(length)
+            } else if rest.hasPrefix("<a "), let gt = rest.firstIndex(of: ">") {
+                // A link Ink wrote to an unsafe target (javascript:, data:, ...): keep its text.
+                droppedLinks += 1
+                rest = rest[rest.index(after: gt)...]
             } else {
                 out += "&lt;"
                 rest = rest.dropFirst()

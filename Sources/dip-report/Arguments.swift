@@ -7,6 +7,15 @@ struct ImageSize: ExpressibleByArgument {
     let width: Int
     let height: Int
 
+    /// Parses `text`, saying what is wrong when it is not a size dip-report takes: for
+    /// `@Option(transform:)`, whose error message ArgumentParser shows.
+    static func parse(_ text: String) throws -> ImageSize {
+        guard let size = ImageSize(argument: text) else {
+            throw ValidationError("give WIDTHxHEIGHT with each side from 1 to \(Image.maxSide) pixels, e.g. 512x512")
+        }
+        return size
+    }
+
     init?(argument: String) {
         let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]),

@@ -20,6 +20,14 @@ struct DataCommand: ParsableCommand {
 
         /// The folder after applying the environment and the default.
         var directory: String { DataDirectory.resolve(data) }
+
+        func validate() throws {
+            // A file given as the folder would otherwise read as "every image missing".
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+                throw ValidationError("data folder '\(directory)' is a file; give the folder that holds bm3d/, seed-report/ and dip-inpainting/ (--data DIR or DIP_DATA)")
+            }
+        }
     }
 
     /// `dip-report data verify`.
@@ -66,6 +74,12 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             let dir = options.directory
+            // A folder that cannot be written fails every file alike; say so instead of
+            // blaming the mirror for each of them.
+            if let problem = OutputFiles.folderProblem(writingIn: dir) {
+                printError("cannot store the test images in \(dir): \(problem)")
+                throw ExitCode.failure
+            }
             let base = DatasetManifest.base(mirror: mirror)
             let outcomes = DatasetManifest.standard.fetch(dataDirectory: dir, using: URLSessionDownloader(), base: base) { o in
                 switch o.result {
@@ -100,9 +114,4 @@ private func alignedTable(_ rows: [[String]]) -> String {
     }
     let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
     return ([line(header), rule] + rows.dropFirst().map(line)).joined(separator: "\n")
-}
-
-/// Writes one line to standard error, prefixed like ArgumentParser's own errors.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
 }

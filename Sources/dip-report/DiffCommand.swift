@@ -59,6 +59,18 @@ struct DiffCommand: ParsableCommand {
         if csv && json { throw ValidationError("choose one of --csv and --json") }
         if within != nil && second != nil { throw ValidationError("--within compares configurations inside one results folder; give only A") }
         if reference != nil && within == nil { throw ValidationError("--reference needs --within EXPERIMENT") }
+        // Checked here so that the message names diff's own arguments (the store's own message
+        // suggests run's --results, which diff does not have).
+        for (name, folder) in [("A", first), ("B", second)] {
+            guard let folder else { continue }
+            var isFolder: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
+                throw ValidationError("\(name) '\(folder)': no such results folder; give the folder that `dip-report run --results` wrote (default ./results)")
+            }
+            if !isFolder.boolValue {
+                throw ValidationError("\(name) '\(folder)': is a file, not a results folder; give the folder that `dip-report run --results` wrote")
+            }
+        }
     }
 
     func run() throws {

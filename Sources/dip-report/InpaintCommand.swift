@@ -29,23 +29,17 @@ struct InpaintCommand: ParsableCommand {
     @Flag(help: "With --mask: the file marks holes in white; swap it.")
     var invert = false
 
-    @Option(help: ArgumentHelp("Make a Bernoulli mask keeping this fraction of pixels.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Make a Bernoulli mask keeping this fraction of pixels, 0 < P < 1.", valueName: "P"))
     var bernoulli: Double?
 
-    @Option(name: .customLong("mask-seed"), help: "Seed of the --bernoulli mask (default: --seed).")
+    @Option(name: .customLong("mask-seed"), parsing: .unconditional, help: "Seed of the --bernoulli mask (default: --seed).")
     var maskSeed: UInt64?
 
     @Flag(help: "With --bernoulli on an RGB image: one mask per channel, as upstream draws it.")
     var perChannel = false
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("Draw this string as holes (repeatable; with --font-size and --at).", valueName: "STRING"))
-    var texts: [String] = []
-
-    @Option(name: .customLong("font-size"), help: ArgumentHelp("Pixel size of each --text.", valueName: "PX"))
-    var fontSizes: [Double] = []
-
-    @Option(name: .customLong("at"), help: ArgumentHelp("Top-left X,Y of each --text.", valueName: "X,Y"))
-    var positions: [TextPoint] = []
+    @OptionGroup(title: "Text mask")
+    var text: TextMaskOptions
 
     @Flag(name: .customLong("seed-report-text"), help: "Use the seed report's three-string text mask.")
     var seedReportText = false
@@ -53,23 +47,23 @@ struct InpaintCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network preset: \(SkipConfig.presetNames.joined(separator: ", ")).", valueName: "PRESET"))
     var net: String = "text"
 
-    @Option(help: "Iterations.")
+    @Option(parsing: .unconditional, help: "Iterations (at least 1).")
     var iterations: Int = 3000
 
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate (positive, at most 3.4e38).")
     var lr: Double = 0.01
 
-    @Option(help: "Optimiser: adam or lbfgs.")
-    var optimizer: String = "adam"
+    @Option(help: "Optimiser.")
+    var optimizer: OptimizerName = .adam
 
-    @Option(help: "Seed of the weights, input code, perturbation (and the mask, unless --mask-seed).")
+    @Option(parsing: .unconditional, help: "Seed of the weights, input code, perturbation (and the mask, unless --mask-seed).")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("sigma-p"), help: "Std of the per-iteration input perturbation (0 = off).")
+    @Option(name: .customLong("sigma-p"), parsing: .unconditional, help: "Std of the per-iteration input perturbation (0 = off).")
     var sigmaP: Float = 0.03
 
     @Option(name: .customLong("gamma-init"), help: "BatchNorm gamma start: uniform (paper era) or one (modern PyTorch).")
-    var gammaInit: String = "uniform"
+    var gammaInit: GammaInit = .uniform
 
     @Option(name: .customLong("align-corners"), help: "Bilinear upsampling of the table1 and restoration-kate nets: true (paper era, PyTorch < 0.4, the default) or false (today's PyTorch default).")
     var alignCorners: Bool?
@@ -78,12 +72,12 @@ struct InpaintCommand: ParsableCommand {
     var backtracking = false
 
     @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
-    var conv: String = "auto"
+    var conv: ConvAlgorithm = .auto
 
-    @Option(name: .customLong("psnr-every"), help: "Record PSNR every this many iterations.")
+    @Option(name: .customLong("psnr-every"), parsing: .unconditional, help: "Record PSNR every this many iterations (at least 1).")
     var psnrEvery: Int = 10
 
-    @Option(help: "Threads for the computation (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the computation (default: all cores; at most \(Parallelism.oversubscription) per core).")
     var threads: Int?
 
     @Flag(name: .customLong("no-ground-truth"), help: "The image's holes are real damage: report no PSNR against it.")
@@ -104,44 +98,71 @@ struct InpaintCommand: ParsableCommand {
     @Option(name: .customLong("load-weights"), help: ArgumentHelp("Start from these weights instead of a fresh initialisation.", valueName: "FILE.safetensors"))
     var loadWeights: String?
 
+    /// Every file the fit writes, with its flag.
+    private var outputs: [NamedPath] {
+        [NamedPath(flag: "--out", path: out)]
+            + [("--best-out", bestOut), ("--curve", curve), ("--save-weights", saveWeights)]
+            .compactMap { flag, path in path.map { NamedPath(flag: flag, path: $0) } }
+    }
+
+    /// Every file it reads, which no output may replace.
+    private var inputs: [NamedPath] {
+        [NamedPath(flag: "IMAGE", path: image)]
+            + [("--mask", mask), ("--load-weights", loadWeights), ("--font", text.font)]
+            .compactMap { flag, path in path.map { NamedPath(flag: flag, path: $0) } }
+    }
+
     func validate() throws {
-        let kinds = [mask != nil, bernoulli != nil, !texts.isEmpty, seedReportText].filter { $0 }.count
+        let kinds = [mask != nil, bernoulli != nil, text.isChosen, seedReportText].filter { $0 }.count
         if kinds != 1 { throw ValidationError("give exactly one mask: --mask FILE, --bernoulli P, --text ... or --seed-report-text") }
-        if let p = bernoulli, !(p > 0 && p <= 1) { throw ValidationError("--bernoulli \(p): the fraction kept must be in (0, 1]") }
-        if !texts.isEmpty, positions.count != texts.count || (fontSizes.count != 1 && fontSizes.count != texts.count) {
-            throw ValidationError("each --text needs an --at X,Y, and --font-size once or once per --text")
+        if let p = bernoulli, !(p > 0 && p < 1) {
+            throw ValidationError("--bernoulli \(p): give the fraction of pixels kept, more than 0 and less than 1 (at 1 nothing is left to inpaint)")
         }
+        if perChannel && bernoulli == nil { throw ValidationError("--per-channel applies to --bernoulli only (a mask file is per channel when its channels differ)") }
+        if maskSeed != nil && bernoulli == nil { throw ValidationError("--mask-seed applies to --bernoulli only") }
+        if invert && mask == nil { throw ValidationError("--invert applies to --mask only") }
         if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
-        if !(lr > 0) { throw ValidationError("--lr \(lr): must be positive") }
-        if let t = threads, t < 1 { throw ValidationError("--threads \(t): at least 1") }
-        if !["adam", "lbfgs"].contains(optimizer) { throw ValidationError("--optimizer \(optimizer): adam or lbfgs") }
-        if GammaInit(rawValue: gammaInit) == nil { throw ValidationError("--gamma-init \(gammaInit): uniform or one") }
-        if ConvAlgorithm(rawValue: conv) == nil { throw ValidationError("--conv \(conv): direct, winograd or auto") }
+        if psnrEvery < 1 { throw ValidationError("--psnr-every \(psnrEvery): at least 1") }
+        if !(lr > 0 && lr <= Double(Float.greatestFiniteMagnitude)) {
+            throw ValidationError("--lr \(lr): give a positive learning rate of at most \(Float.greatestFiniteMagnitude) (it is used in single precision)")
+        }
+        if !(sigmaP >= 0 && sigmaP.isFinite) { throw ValidationError("--sigma-p \(sigmaP): give a standard deviation of 0 or more (0 turns the perturbation off)") }
+        try Parallelism.check(threads, flag: "--threads")
+        try OutputFiles.check(outputs, inputs: inputs)
+    }
+
+    /// The flag that chose the mask, for messages.
+    private var maskFlag: String {
+        if let mask { return "--mask \(mask)" }
+        if let bernoulli { return "--bernoulli \(bernoulli)" }
+        return seedReportText ? "--seed-report-text" : "--text"
     }
 
     func run() throws {
         let decoded = try PNGCodec.read(image)
-        if decoded.droppedAlpha { print("note: \(image) has an alpha channel; it was ignored") }
+        if decoded.droppedAlpha { printNote("\(image) has an alpha channel; it was ignored") }
         let img = decoded.image
         let spec: MaskSpec
         if let mask { spec = .file(path: mask, invert: invert) }
         else if let bernoulli { spec = .bernoulli(keep: bernoulli, seed: maskSeed ?? seed, perChannel: perChannel) }
         else if seedReportText { spec = .seedReportText }
-        else {
-            spec = .text(texts.indices.map { i in
-                TextStamp(text: texts[i], fontSize: fontSizes.count == 1 ? fontSizes[0] : fontSizes[i],
-                          x: positions[i].x, y: positions[i].y)
-            }, fontPath: nil)
-        }
+        else { spec = text.spec }
         let made = try spec.make(height: img.height, width: img.width, channels: img.channels)
-        for note in made.notes { print("note: \(note)") }
+        for note in made.notes { printNote(note) }
+        let stats = MaskStatistics(made.mask)
+        if stats.holes == 0 {
+            throw DIPError.invalidValue(name: "mask", value: maskFlag, reason: "has no holes on this \(img.width)x\(img.height) image, so there is nothing to inpaint")
+        }
+        if stats.known == 0 {
+            throw DIPError.invalidValue(name: "mask", value: maskFlag, reason: "makes every pixel of this \(img.width)x\(img.height) image a hole, so nothing is known to fit")
+        }
 
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: img.channels))
         config.inputCode = .upstream(for: config.network)
         config.iterations = iterations
-        config.optimizer = optimizer == "adam" ? .adam(learningRate: lr) : .lbfgs(learningRate: lr)
+        config.optimizer = optimizer.choice(learningRate: lr)
         config.perturbation = sigmaP
-        config.gammaInit = GammaInit(rawValue: gammaInit)!
+        config.gammaInit = gammaInit
         if let alignCorners {
             guard case .bilinear = config.network.upsampling else {
                 throw ValidationError("--align-corners: the \(net) net upsamples with \(config.network.upsampling), not bilinear; only table1 and restoration-kate take it")
@@ -149,20 +170,20 @@ struct InpaintCommand: ParsableCommand {
             config.network.upsampling = .bilinear(alignCorners: alignCorners)
         }
         config.backtracking = backtracking ? Backtracking() : nil
-        config.convAlgorithm = ConvAlgorithm(rawValue: conv)!
+        config.convAlgorithm = conv
         config.psnrEvery = psnrEvery
 
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
         let backend = try BackendFactory.cpu.make(threads: threadCount)
         let problem = try FitProblem(image: img, mask: made.mask, hasGroundTruth: !noGroundTruth)
         let fitter = try Fitter(problem: problem, config: config, seed: seed, backend: backend)
         if let loadWeights { try WeightsFile.load(loadWeights, into: fitter.network) }
 
-        let stats = MaskStatistics(made.mask)
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
         print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s")")
         if fitter.isPadded {
-            print("note: this network needs sizes divisible by \(config.network.sizeDivisor); fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas and cropping back to \(img.width)x\(img.height)")
+            printNote("this network needs sizes divisible by \(config.network.sizeDivisor); fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas and cropping back to \(img.width)x\(img.height)")
         }
 
         let interrupt = InterruptFlag.install()
@@ -170,28 +191,69 @@ struct InpaintCommand: ParsableCommand {
         let result = try fitter.run(progress: { bar.update($0) }, shouldCancel: { interrupt.isSet })
         bar.finish()
 
-        try PNGCodec.write(result.finalImage, to: out)
-        var wrote = [out]
-        if let bestOut, let best = result.best {
-            try PNGCodec.write(best.image, to: bestOut)
-            wrote.append(bestOut)
-        }
-        if let curve {
-            try AtomicFile.write(try result.curveJSON(), to: curve)
-            wrote.append(curve)
-        }
-        if let saveWeights {
-            try WeightsFile.save(fitter.network, to: saveWeights, metadata: ["seed": "\(seed)", "preset": net])
-            wrote.append(saveWeights)
-        }
         print("status: \(result.status); \(result.timings.iterations) iterations in \(String(format: "%.1f", result.timings.total)) s")
         if let p = result.finalPSNR {
             print(String(format: "final PSNR %.2f dB (holes %.2f dB)", p, result.finalPSNRHoles ?? .nan)
                   + (result.best.map { String(format: "; best %.2f dB at iteration %d", $0.psnr, $0.iteration) } ?? ""))
         }
         if !result.backtracks.isEmpty { print("backtracked \(result.backtracks.count) time(s), at iterations \(result.backtracks.map(String.init).joined(separator: ", "))") }
-        print("wrote \(wrote.joined(separator: ", "))")
-        if case .diverged = result.status { throw ExitCode(2) }
-        if case .cancelled = result.status { throw ExitCode(interrupt.exitStatus ?? 130) }
+        let failures = save(result, network: fitter.network)
+
+        if case let .diverged(i) = result.status {
+            printError("the fit diverged at iteration \(i) (the loss became NaN or infinite); lower --lr (it was \(lr))")
+            throw ExitCode.diverged
+        }
+        if failures > 0 { throw ExitCode.failure }
+        if case .cancelled = result.status { throw ExitCode(interrupt.exitStatus ?? ExitCode.interrupted.rawValue) }
+    }
+
+    /// Writes what the user asked for, each file on its own: one that fails (a disk filled up
+    /// during the fit, say) goes to a fallback name and never stops the others. A diverged
+    /// fit's final picture and weights hold NaN and are not written. Returns how many outputs
+    /// could not be written where asked.
+    private func save(_ result: FitResult, network: SkipNetwork) -> Int {
+        let finite = result.finalImage.pixels.allSatisfy { $0.isFinite }
+        var jobs: [(NamedPath, (String) throws -> Void)] = []
+        if finite {
+            jobs.append((NamedPath(flag: "--out", path: out), { try PNGCodec.write(result.finalImage, to: $0) }))
+        } else {
+            printError("--out \(out) not written: the final picture holds NaN after the fit diverged"
+                       + (result.best != nil && bestOut == nil ? " (its best iterate is finite: --best-out keeps it)" : ""))
+        }
+        if let bestOut {
+            if let best = result.best {
+                jobs.append((NamedPath(flag: "--best-out", path: bestOut), { try PNGCodec.write(best.image, to: $0) }))
+            } else {
+                printNote("--best-out \(bestOut) not written: no PSNR was sampled (--no-ground-truth, or the fit stopped before its first sample)")
+            }
+        }
+        if let curve {
+            jobs.append((NamedPath(flag: "--curve", path: curve), { try AtomicFile.write(try result.curveJSON(), to: $0) }))
+        }
+        if let saveWeights {
+            if finite {
+                let metadata = ["seed": "\(seed)", "preset": net]
+                jobs.append((NamedPath(flag: "--save-weights", path: saveWeights), { try WeightsFile.save(network, to: $0, metadata: metadata) }))
+            } else {
+                printError("--save-weights \(saveWeights) not written: the weights hold NaN after the fit diverged")
+            }
+        }
+        var wrote: [String] = []
+        var failures = finite ? 0 : 1
+        for (target, write) in jobs {
+            switch OutputFiles.write(target, with: write) {
+            case let .wrote(path):
+                wrote.append(path)
+            case let .fallback(path, why):
+                failures += 1
+                wrote.append(path)
+                printError("\(target.flag) \(target.path): \(why); wrote it to \(path) instead")
+            case let .failed(why):
+                failures += 1
+                printError("\(target.flag) \(target.path): \(why); no fallback location could be written either")
+            }
+        }
+        if !wrote.isEmpty { print("wrote \(wrote.joined(separator: ", "))") }
+        return failures
     }
 }

@@ -30,7 +30,7 @@ struct MaskCommand: ParsableCommand {
         case seedReport = "seed-report"
     }
 
-    @Option(help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512.", valueName: "WxH"))
+    @Option(help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512 (each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
     var size: ImageSize?
 
     @Option(help: ArgumentHelp("Take the size from this PNG (and check --from against it).", valueName: "IMAGE.png"))
@@ -39,26 +39,17 @@ struct MaskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the mask PNG (255 = known, 0 = hole).", valueName: "mask.png"))
     var out: String
 
-    @Option(help: ArgumentHelp("Bernoulli mask keeping this fraction of pixels, 0 < P <= 1 (default 0.5 when no other kind is chosen).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bernoulli mask keeping this fraction of pixels, 0 < P <= 1 (default 0.5 when no other kind is chosen).", valueName: "P"))
     var bernoulli: Double?
 
-    @Option(help: "Seed of the Bernoulli mask (default 0); the same seed gives the same mask on every machine.")
+    @Option(parsing: .unconditional, help: "Seed of the Bernoulli mask (default 0); the same seed gives the same mask on every machine.")
     var seed: UInt64?
 
     @Flag(help: "Draw an independent Bernoulli mask per colour channel (3 channels), as upstream does for RGB images.")
     var perChannel = false
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("A string to draw as holes; repeat for several, paired in order with --font-size and --at.", valueName: "STRING"))
-    var texts: [String] = []
-
-    @Option(name: .customLong("font-size"), help: ArgumentHelp("Em size in pixels of each --text (once for all, or once per --text).", valueName: "PX"))
-    var fontSizes: [Double] = []
-
-    @Option(name: .customLong("at"), help: ArgumentHelp("Top-left of each --text, as PIL's draw.text((X, Y)) places it (y is the ascender line).", valueName: "X,Y"))
-    var positions: [TextPoint] = []
-
-    @Option(help: ArgumentHelp("TrueType/OpenType font for --text (default: FreeSansBold.ttf from the fonts folder).", valueName: "PATH"))
-    var font: String?
+    @OptionGroup(title: "Text mask")
+    var text: TextMaskOptions
 
     @Option(help: ArgumentHelp("A named mask: seed-report (the seed report's three strings, 512x512 unless a size is given).", valueName: "NAME"))
     var preset: Preset?
@@ -76,7 +67,7 @@ struct MaskCommand: ParsableCommand {
     var previewOut: String?
 
     func validate() throws {
-        let kinds = [bernoulli != nil, !texts.isEmpty, preset != nil, from != nil].filter { $0 }.count
+        let kinds = [bernoulli != nil, text.isChosen, preset != nil, from != nil].filter { $0 }.count
         if kinds > 1 {
             throw ValidationError("choose one kind of mask: --bernoulli, --text, --preset or --from")
         }
@@ -91,19 +82,11 @@ struct MaskCommand: ParsableCommand {
         if !isBernoulli && (seed != nil || perChannel) {
             throw ValidationError("--seed and --per-channel apply to Bernoulli masks only")
         }
-        if texts.isEmpty && (!fontSizes.isEmpty || !positions.isEmpty) {
-            throw ValidationError("--font-size and --at need --text")
-        }
-        if !texts.isEmpty {
-            if fontSizes.count != 1 && fontSizes.count != texts.count {
-                throw ValidationError("give --font-size PX once for all strings or once per --text (got \(texts.count) --text, \(fontSizes.count) --font-size)")
-            }
-            if positions.count != texts.count {
-                throw ValidationError("give one --at X,Y per --text (got \(texts.count) --text, \(positions.count) --at)")
-            }
-        }
-        if font != nil && texts.isEmpty && preset == nil { throw ValidationError("--font applies to --text and --preset") }
         if invert && from == nil { throw ValidationError("--invert applies to --from") }
+        let outputs = [NamedPath(flag: "--out", path: out)] + (previewOut.map { [NamedPath(flag: "--preview-out", path: $0)] } ?? [])
+        let inputs = [("--like", like), ("--from", from), ("--preview", preview), ("--font", text.font)]
+            .compactMap { flag, path in path.map { NamedPath(flag: flag, path: $0) } }
+        try OutputFiles.check(outputs, inputs: inputs)
     }
 
     func run() throws {
@@ -130,11 +113,8 @@ struct MaskCommand: ParsableCommand {
         } else if preset != nil {
             spec = .seedReportText
             target = target ?? (TextMask.seedReportSize.height, TextMask.seedReportSize.width, nil)
-        } else if !texts.isEmpty {
-            spec = .text(texts.indices.map { i in
-                TextStamp(text: texts[i], fontSize: fontSizes.count == 1 ? fontSizes[0] : fontSizes[i],
-                          x: positions[i].x, y: positions[i].y)
-            }, fontPath: font)
+        } else if text.isChosen {
+            spec = text.spec
         } else {
             spec = .bernoulli(keep: bernoulli ?? 0.5, seed: seed ?? 0, perChannel: perChannel)
         }
@@ -168,6 +148,6 @@ struct MaskCommand: ParsableCommand {
         print("\(out): \(mask.width)x\(mask.height), \(mask.channels) channel\(mask.channels == 1 ? "" : "s"), "
             + "\(String(format: "%.2f", stats.knownFraction * 100)) % known, \(stats.holes) hole \(unit) (\(what))"
             + (previewOut.map { "; preview \($0)" } ?? ""))
-        for note in notes { print(note) }
+        for note in notes { printNote(note) }
     }
 }

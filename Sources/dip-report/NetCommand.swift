@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPCore
 import DIPEngine
 import Foundation
 
@@ -22,10 +23,10 @@ struct NetCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The network preset.", valueName: "PRESET"))
     var preset: String
 
-    @Option(help: ArgumentHelp("Input size as WIDTHxHEIGHT, like every size in dip-report (default 512x512).", valueName: "WxH"))
+    @Option(help: ArgumentHelp("Input size as WIDTHxHEIGHT, like every size in dip-report (default 512x512; each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
     var size: ImageSize?
 
-    @Option(help: ArgumentHelp("Output channels: 1 (gray) or 3 (RGB).", valueName: "1|3"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Output channels: 1 (gray) or 3 (RGB).", valueName: "1|3"))
     var channels: Int = 3
 
     @Flag(help: "One row per layer (BN, LeakyReLU, pooling and sigmoid get rows of their own).")
@@ -43,8 +44,9 @@ struct NetCommand: ParsableCommand {
                 + "(\(config.inputChannels) input channels)")
             print(summary.formattedTable(allLayers: allLayers), terminator: "")
         } catch let error as EngineError {
-            FileHandle.standardError.write(Data("dip-report net: \(error)\n".utf8))
-            throw ExitCode(2)
+            // An unknown preset or a size the network cannot take: a bad value, so a usage error.
+            printError("\(error)")
+            throw ExitCode.validationFailure
         }
     }
 }

@@ -12,8 +12,9 @@ struct PSNRCommand: ParsableCommand {
             pixels. SSIM is scikit-image's structural_similarity with an 11x11 Gaussian window \
             (sigma 1.5), data range 1, averaged over channels. With --mask (white = known pixel, \
             black = hole, as the DIP repository's masks) the scores are also given over the holes \
-            only and the known pixels only; those SSIMs average the SSIM map over the region, \
-            border pixels included.
+            only and the known pixels only; those SSIMs average the SSIM map over the region within \
+            the same 5-pixel border crop as the whole-image score (so a region covering every pixel \
+            scores exactly the whole image).
             """)
 
     @Argument(help: ArgumentHelp("One image, usually the ground truth.", valueName: "A.png"))
@@ -57,7 +58,7 @@ struct PSNRCommand: ParsableCommand {
     private func load(_ path: String) throws -> Image {
         let decoded = try PNGCodec.read(path)
         if decoded.droppedAlpha {
-            FileHandle.standardError.write(Data("note: \(path) has transparency (\(decoded.sourceFormat)); it is ignored, only the colour is compared\n".utf8))
+            printNote("\(path) has transparency (\(decoded.sourceFormat)); it is ignored, only the colour is compared")
         }
         return decoded.image
     }

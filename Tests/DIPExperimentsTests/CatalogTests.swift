@@ -60,4 +60,35 @@ struct CatalogTests {
         #expect { try Catalog.all(userFile: "/nonexistent/catalog.json") } throws: { "\($0)".contains("/nonexistent/catalog.json") }
         #expect { try Catalog.select(["nope"], from: Catalog.experiments) } throws: { "\($0)".contains("optimizers") }
     }
+
+    @Test("ids and image names that would leave the results folder, and zero iterations, are refused (issue 11.7, 11.15)")
+    func unsafeNames() throws {
+        #expect(Catalog.experiments.allSatisfy { $0.problems.isEmpty })
+        let template = Catalog.experiments.first { $0.id == "library" }!
+        var cases: [(Experiment, String)] = []
+        var escape = template
+        escape.id = "../../escape"
+        cases.append((escape, "the id '../../escape'"))
+        var badImage = template
+        badImage.id = "mine"
+        badImage.runs[0].images[0].name = "../x"
+        cases.append((badImage, "the image name '../x'"))
+        var hidden = template
+        hidden.id = ".hidden"
+        cases.append((hidden, "the id '.hidden'"))
+        var zero = template
+        zero.id = "zero"
+        if case var .dip(config) = zero.runs[0].method {
+            config.iterations = 0
+            zero.runs[0].method = .dip(config)
+        }
+        cases.append((zero, "0 iterations"))
+        for (experiment, expected) in cases {
+            let path = try file(try Catalog.json([experiment]))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect { try Catalog.all(userFile: path) } throws: { "\($0)".contains(path) && "\($0)".contains(expected) }
+        }
+        #expect(Experiment.isSafeName("table1-paper") && Experiment.isSafeName("kate_2.v1"))
+        #expect(!Experiment.isSafeName("a/b") && !Experiment.isSafeName("..") && !Experiment.isSafeName("") && !Experiment.isSafeName("a b"))
+    }
 }

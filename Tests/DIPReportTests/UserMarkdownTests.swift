@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DIPReport
 
@@ -34,7 +35,8 @@ struct UserMarkdownTests {
             #expect(html.matches(of: /<a [^>]*href="javascript/).isEmpty, "\(attack) -> \(html)")
             #expect(!html.contains("<iframe") && !html.contains("<div"), "\(attack) -> \(html)")
             #expect(html.matches(of: /<[a-z0-9]+[^>]*\son[a-z]+=/).isEmpty, "\(attack) -> \(html)")
-            #expect(!html.contains("src=\"https://"), "\(attack) -> \(html)")
+            // Shown as text is fine ("&lt;iframe src=..."); no live tag may load a remote source.
+            #expect(html.matches(of: /<[a-z]+[^<>]*src="https:/).isEmpty, "\(attack) -> \(html)")
         }
     }
 
@@ -43,4 +45,82 @@ struct UserMarkdownTests {
         let html = UserMarkdown.html("![plot](data:image/png;base64,iVBORw0KGgo=)")
         #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"plot\">"))
     }
+
+    @Test("an inline tag or prose about a tag leaves the Markdown after it intact (issue 11.14)")
+    func tagsInProse() {
+        for line in ["a <b>tag", "the <script> tag", "<div>", "x </p> y"] {
+            let html = UserMarkdown.html("\(line)\n\n- **one**\n- [two](https://example.org)\n\nlast paragraph\n")
+            #expect(html.contains("<ul><li><strong>one</strong></li>"), "\(line) -> \(html)")
+            #expect(html.contains("<a href=\"https://example.org\" rel=\"noopener noreferrer\">two</a>"), "\(line) -> \(html)")
+            #expect(html.contains("<p>last paragraph</p>"), "\(line) -> \(html)")
+            #expect(html.contains("&lt;"), "\(line) -> \(html)")
+            #expect(!html.contains("<script") && !html.contains("<div") && !html.contains("<b>"), "\(line) -> \(html)")
+        }
+    }
+
+    @Test("an unsafe link keeps its text and shows no markup (issue 11.14)")
+    func unsafeLinkText() {
+        let html = UserMarkdown.html("see [click here](javascript:alert(1)) now")
+        #expect(html.contains("see click here now"), "\(html)")
+        #expect(!html.contains("href") && !html.contains("&lt;a") && !html.contains("</a>"), "\(html)")
+    }
+
+    @Test("a dangling link or a folder in place of discussion.md is refused, never replaced (issue 11.8)")
+    func specialFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let link = dir + "/discussion.md"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir + "/elsewhere/discussion.md")
+        #expect(throws: (any Error).self) { try UserMarkdown.readOrCreate(link, placeholder: "placeholder") }
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == dir + "/elsewhere/discussion.md")
+        do {
+            _ = try UserMarkdown.readOrCreate(link, placeholder: "placeholder")
+        } catch {
+            #expect("\(error)".contains("does not exist"), "\(error)")
+        }
+        let folder = dir + "/conclusion.md"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        do {
+            _ = try UserMarkdown.readOrCreate(folder, placeholder: "placeholder")
+            Issue.record("a folder was read as Markdown")
+        } catch {
+            #expect("\(error)".contains("is a folder"), "\(error)")
+        }
+        // A link to a file that exists is read through.
+        try "mine".write(toFile: dir + "/real.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/other.md", withDestinationPath: dir + "/real.md")
+        #expect(try UserMarkdown.readOrCreate(dir + "/other.md", placeholder: "placeholder").text == "mine")
+    }
+
+    @Test("links, references and brackets as text survive the bracket guard")
+    func brackets() {
+        let html = UserMarkdown.html("""
+            A [link](https://example.org/a_(b)), ![p](data:image/png;base64,iVBORw0KGgo=), a [ref][r], \
+            [plain] text, `a[i]`, [[inner](https://example.org/i)] and [unclosed.
+
+            [r]: https://example.org/r
+            """)
+        #expect(html.contains("<a href=\"https://example.org/a_(b)\" rel=\"noopener noreferrer\">link</a>"), "\(html)")
+        #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"p\">"), "\(html)")
+        #expect(html.contains("<a href=\"https://example.org/r\" rel=\"noopener noreferrer\">ref</a>"), "\(html)")
+        #expect(html.contains("[plain] text") && html.contains("<code>a[i]</code>") && html.contains("[unclosed."), "\(html)")
+        #expect(html.contains("[<a href=\"https://example.org/i\" rel=\"noopener noreferrer\">inner</a>]"), "\(html)")
+    }
+
+    @Test("fuzz regressions: inputs that once hung or crashed the neutraliser render",
+          arguments: try FileManager.default.contentsOfDirectory(atPath: fuzzFixtures).sorted())
+    func fuzzRegressions(name: String) throws {
+        // As the fuzz target reads its bytes: invalid UTF-8 becomes U+FFFD.
+        let data = try Data(contentsOf: URL(fileURLWithPath: fuzzFixtures + "/" + name))
+        let text = String(decoding: data, as: UTF8.self)
+        let html = UserMarkdown.html(text)
+        #expect(!html.isEmpty)
+        #expect(html.matches(of: /<[a-z]+[^<>]*src="https:/).isEmpty)
+        #expect(!html.contains("<script") && !html.contains("<b>"))
+    }
 }
+
+/// Inputs found by Fuzz/markdown.swift (docs/fuzzing.md).
+private let fuzzFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/fuzz").path

@@ -1,0 +1,150 @@
+import ArgumentParser
+import DIPCore
+import Foundation
+
+/// A file named on the command line, with the flag that named it (messages say which flag).
+struct NamedPath {
+    /// "--out", "--curve", "IMAGE", ...
+    let flag: String
+    /// The path as typed.
+    let path: String
+}
+
+/// The files a command writes, checked before any work starts so that a typo never costs a
+/// finished fit, and written at the end so that a write that still fails keeps the work under
+/// another name.
+enum OutputFiles {
+    /// Refuses, naming the flag and the path, an output that is empty, a folder, a device, FIFO
+    /// or socket, a link to nothing, in a folder that cannot be created or written (a file on
+    /// the way, /proc, a removed working folder), the same file as another output, or one of the
+    /// inputs (which the write would destroy).
+    static func check(_ outputs: [NamedPath], inputs: [NamedPath]) throws {
+        var seen: [(NamedPath, FileIdentity)] = []
+        for input in inputs {
+            seen.append((input, FileIdentity(input.path)))
+        }
+        for output in outputs {
+            let destination: String
+            do { destination = try AtomicFile.destination(for: output.path) } catch {
+                throw ValidationError("\(output.flag) '\(output.path)': \(reason(error))")
+            }
+            if !destination.hasPrefix("/"), getcwd(nil, 0).map({ free($0); return false }) ?? true {
+                throw ValidationError("\(output.flag) '\(output.path)': the current folder no longer exists (was it removed?); cd to an existing folder or give an absolute path")
+            }
+            if let problem = folderProblem(for: destination) {
+                throw ValidationError("\(output.flag) '\(output.path)': \(problem)")
+            }
+            let identity = FileIdentity(destination)
+            if let (other, _) = seen.first(where: { $0.1 == identity }) {
+                let isInput = inputs.contains { $0.flag == other.flag }
+                throw ValidationError(isInput
+                    ? "\(output.flag) '\(output.path)' is the \(other.flag) file; writing there would destroy it, so write the result elsewhere"
+                    : "\(output.flag) and \(other.flag) name the same file ('\(output.path)'); give each output its own name")
+            }
+            seen.append((output, identity))
+        }
+    }
+
+    /// Where a write of `target` landed.
+    enum Outcome {
+        /// Where asked.
+        case wrote(String)
+        /// Under another name, because the asked-for path failed with this message.
+        case fallback(String, because: String)
+        /// Nowhere: every attempt failed; the message of the first.
+        case failed(String)
+    }
+
+    /// Writes with `write` (which writes a whole file, atomically) to `target`; when that fails,
+    /// to `<stem>.unsaved-<pid>.<ext>` beside it, in the working folder or in the temporary
+    /// folder, whichever works first.
+    static func write(_ target: NamedPath, with write: (String) throws -> Void) -> Outcome {
+        let first: String
+        do {
+            try write(target.path)
+            return .wrote(target.path)
+        } catch {
+            first = reason(error)
+        }
+        let url = URL(fileURLWithPath: target.path)
+        let ext = url.pathExtension
+        let stem = url.deletingPathExtension().lastPathComponent
+        let name = "\(stem.isEmpty ? "output" : stem).unsaved-\(getpid())\(ext.isEmpty ? "" : ".\(ext)")"
+        let folders = [url.deletingLastPathComponent().path, FileManager.default.currentDirectoryPath, NSTemporaryDirectory()]
+        for folder in folders where !folder.isEmpty {
+            let candidate = (folder as NSString).appendingPathComponent(name)
+            if (try? write(candidate)) != nil { return .fallback(candidate, because: first) }
+        }
+        return .failed(first)
+    }
+
+    /// The message of an error without a repeated "Error:".
+    private static func reason(_ error: Error) -> String {
+        if let e = error as? DIPError {
+            if case let .io(_, why) = e { return why }
+            if case let .invalidValue(_, _, why) = e { return why }
+        }
+        return "\(error)"
+    }
+
+    /// Why files cannot be made in the folder of `path`, or nil when a probe file could be made
+    /// in its nearest existing ancestor (the write creates the missing folders).
+    private static func folderProblem(for path: String) -> String? {
+        folderProblem(writingIn: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
+    /// be made in it or its nearest existing ancestor.
+    static func folderProblem(writingIn folder: String) -> String? {
+        var folder = URL(fileURLWithPath: folder).path
+        var info = stat()
+        while stat(folder, &info) != 0 {
+            let parent = (folder as NSString).deletingLastPathComponent
+            if parent == folder || parent.isEmpty { return "no folder on its path exists" }
+            folder = parent
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            return "\(folder) is a file, not a folder, so nothing can be written under it"
+        }
+        let probe = (folder as NSString).appendingPathComponent(".dip-report-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            return "cannot create files in \(folder) (\(String(cString: strerror(errno)))); choose a folder you can write to"
+        }
+        close(fd)
+        unlink(probe)
+        return nil
+    }
+}
+
+/// What makes two paths the same file: device and inode when it exists (hard links and
+/// symbolic links included), else its absolute path with the folder's links resolved.
+private struct FileIdentity: Equatable {
+    private let device: UInt64?
+    private let inode: UInt64?
+    private let path: String
+
+    init(_ path: String) {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        } else {
+            device = nil
+            inode = nil
+        }
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let folder = url.deletingLastPathComponent().path
+        if let resolved = realpath(folder, nil) {
+            self.path = (String(cString: resolved) as NSString).appendingPathComponent(url.lastPathComponent)
+            free(resolved)
+        } else {
+            self.path = url.path
+        }
+    }
+
+    static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+        if let da = a.device, let db = b.device { return da == db && a.inode == b.inode }
+        return a.path == b.path
+    }
+}

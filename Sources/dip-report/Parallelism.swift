@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+
+/// How many threads (or concurrent runs) a flag may ask for. More than the cores only slows a
+/// fit down (every layer waits for its slowest thread), and a few thousand threads stall the
+/// whole machine for minutes, so up to `oversubscription` x the cores is allowed with a warning
+/// and more is refused.
+enum Parallelism {
+    /// The most threads per core a flag may ask for.
+    static let oversubscription = 4
+
+    /// The cores this process may use.
+    static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// The largest value allowed.
+    static var limit: Int { oversubscription * cores }
+
+    /// Refuses a value below 1 or above `limit`, naming `flag` and the limit.
+    static func check(_ value: Int?, flag: String) throws {
+        guard let value else { return }
+        if value < 1 { throw ValidationError("\(flag) \(value): at least 1") }
+        if value > limit {
+            throw ValidationError("\(flag) \(value): at most \(limit) (\(oversubscription) per core; this machine has \(cores) core\(cores == 1 ? "" : "s")); more threads than cores only slow the work down")
+        }
+    }
+
+    /// A warning when `value` exceeds the cores (allowed, but slower than the cores would be).
+    static func warning(_ value: Int?, flag: String) -> String? {
+        guard let value, value > cores else { return nil }
+        return "warning: \(flag) \(value) is more than the \(cores) core\(cores == 1 ? "" : "s") of this machine; the work will run slower, not faster"
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// What `run` and `render` do with a hostile catalog or a user's file replaced by a link
+/// (issue 11, points 7 and 8).
+@Suite("results folder and the user's Markdown")
+struct ResultsFolderTests {
+    @Test("a catalog id or image name that would leave the results folder is refused at load (11.7)",
+          arguments: [("\"id\" : \"library\"", "\"id\" : \"../../escape\""), ("\"name\" : \"library\"", "\"name\" : \"../library\"")])
+    func catalogEscape(replace: String, with replacement: String) throws {
+        let s = try Scratch()
+        let printed = try s.run(["run", "library", "--print-catalog"])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        var catalog = printed.stdout.replacingOccurrences(of: replace, with: replacement)
+        if !replace.contains("\"id\"") { catalog = catalog.replacingOccurrences(of: "\"id\" : \"library\"", with: "\"id\" : \"mine\"") }
+        #expect(catalog.contains(replacement))
+        try catalog.write(toFile: s.file("cat.json"), atomically: true, encoding: .utf8)
+        let r = try s.run(["run", "--catalog", "cat.json", "--dry-run", "--results", "results"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("cat.json") && r.stderr.contains("may hold only letters"), "\(r.stderr)")
+        #expect(!s.exists("escape") && !FileManager.default.fileExists(atPath: s.file("../escape")))
+    }
+
+    @Test("render never replaces a dangling-link discussion.md, and says what a folder there is (11.8)")
+    func discussionLink() throws {
+        let s = try Scratch()
+        try FileManager.default.createDirectory(atPath: s.file("results"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: s.file("report"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: s.file("report/discussion.md"), withDestinationPath: "/nonexistent/discussion.md")
+        let r = try s.run(["render", "--results", "results", "--out", "report"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("does not exist"), "\(r.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.file("report/discussion.md")) == "/nonexistent/discussion.md")
+
+        try FileManager.default.removeItem(atPath: s.file("report/discussion.md"))
+        try FileManager.default.createDirectory(atPath: s.file("report/discussion.md"), withIntermediateDirectories: false)
+        let folder = try s.run(["render", "--results", "results", "--out", "report"])
+        #expect(folder.status == 1 && folder.stderr.contains("is a folder"), "\(folder.stderr)")
+        #expect(!folder.stderr.contains("permissions"), "\(folder.stderr)")
+    }
+}

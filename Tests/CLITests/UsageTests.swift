@@ -1,0 +1,105 @@
+import DIPCore
+import Foundation
+import Testing
+
+/// Values a user types wrongly get exit 64 and a message naming the flag, the value and what to
+/// do (issue 11, points 9, 11, 13 and 15).
+@Suite("usage errors and notes")
+struct UsageTests {
+    @Test("refused values name their flag (exit 64)", arguments: [
+        (["--bernoulli", "0.5", "--threads", "10000"], "--threads 10000: at most"),
+        (["--bernoulli", "0.5", "--threads", "4294967296"], "--threads 4294967296: at most"),
+        (["--bernoulli", "0.5", "--threads", "0"], "--threads 0: at least 1"),
+        (["--bernoulli", "0.5", "--iterations", "-5"], "--iterations -5: at least 1"),
+        (["--bernoulli", "0.5", "--lr", "inf"], "--lr inf"),
+        (["--bernoulli", "0.5", "--lr", "nan"], "--lr nan"),
+        (["--bernoulli", "0.5", "--lr", "1e39"], "--lr 1e+39"),
+        (["--bernoulli", "1"], "--bernoulli 1.0"),
+        (["--mask", "mask.png", "--per-channel"], "--per-channel applies to --bernoulli"),
+        (["--bernoulli", "0.5", "--invert"], "--invert applies to --mask"),
+        (["--bernoulli", "0.5", "--conv", "fast"], "'direct', 'winograd' or 'auto'"),
+        (["--bernoulli", "0.5", "--optimizer", "sgd"], "'adam' and 'lbfgs'"),
+        (["--bernoulli", "0.5", "--gamma-init", "zero"], "'uniform' and 'one'"),
+    ] as [([String], String)])
+    func inpaintValues(arguments: [String], expected: String) throws {
+        let s = try Scratch()
+        let r = try s.inpaint(arguments + ["--out", "o.png"])
+        #expect(r.status == 64, "\(arguments): \(r.stderr)")
+        #expect(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+        #expect(!s.exists("o.png"))
+    }
+
+    @Test("more threads than cores are allowed with a warning on stderr (11.9)")
+    func oversubscription() throws {
+        let s = try Scratch()
+        let threads = ProcessInfo.processInfo.activeProcessorCount + 1
+        let r = try s.run(["inpaint", "image.png", "--net", "library-depth2", "--iterations", "2", "--threads", "\(threads)",
+                           "--bernoulli", "0.5", "--out", "o.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: --threads \(threads) is more than the"), "\(r.stderr)")
+        #expect(!r.stdout.contains("warning"))
+    }
+
+    @Test("a Bernoulli mask with no known pixel is refused like the same mask from a file (11.11)")
+    func allHoleBernoulli() throws {
+        let s = try Scratch()
+        let r = try s.inpaint(["--bernoulli", "0.0001", "--out", "o.png"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("--bernoulli") && r.stderr.contains("nothing is known"), "\(r.stderr)")
+        let m = try s.run(["mask", "--size", "16x16", "--bernoulli", "0.0001", "--out", "m.png"])
+        #expect(m.status == 1 && m.stderr.contains("--bernoulli"), "\(m.stderr)")
+        // Keeping everything is a valid mask file (no holes), just not something to inpaint.
+        let full = try s.run(["mask", "--size", "16x16", "--bernoulli", "1", "--out", "full.png"])
+        #expect(full.status == 0, "\(full.stderr)")
+    }
+
+    @Test("sizes state their limit; net's errors are usage errors, not 'diverged' (11.15)")
+    func sizes() throws {
+        let s = try Scratch()
+        for size in ["0x5", "20000x5", "5"] {
+            let r = try s.run(["mask", "--size", size, "--out", "m.png"])
+            #expect(r.status == 64 && r.stderr.contains("16384"), "\(size): \(r.stderr)")
+        }
+        let net = try s.run(["net", "no-such-net"])
+        #expect(net.status == 64 && net.stderr.contains("no-such-net"), "\(net.stderr)")
+    }
+
+    @Test("characters the font lacks are named with a hint to --font (11.13)")
+    func missingGlyphs() throws {
+        let s = try Scratch()
+        let r = try s.run(["mask", "--size", "64x64", "--text", "ok \u{1F600}\u{4E2D}", "--font-size", "20", "--at", "2,2", "--out", "m.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("U+1F600") && r.stderr.contains("U+4E2D") && r.stderr.contains("--font"), "\(r.stderr)")
+        #expect(!r.stdout.contains("U+1F600"))
+        let fine = try s.run(["mask", "--size", "64x64", "--text", "ok", "--font-size", "20", "--at", "2,2", "--out", "m2.png"])
+        #expect(fine.status == 0 && !fine.stderr.contains("glyph"), "\(fine.stderr)")
+    }
+
+    @Test("psnr: a mask that is all holes scores its holes as the whole image (11.15)")
+    func psnrAllHoles() throws {
+        let s = try Scratch()
+        _ = try s.run(["mask", "--size", "16x16", "--bernoulli", "0.5", "--seed", "2", "--out", "other.png"])
+        // All holes: `mask` refuses to make such a file, so write it directly.
+        try PNGCodec.write(Image(channels: 1, height: 16, width: 16, value: 0), to: s.file("holes.png"))
+        let r = try s.run(["psnr", "image.png", "other.png", "--mask", "holes.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("all") || $0.hasPrefix("holes") }
+        #expect(rows.count == 2)
+        let values = rows.map { $0.split(separator: " ", omittingEmptySubsequences: true).suffix(2).joined(separator: " ") }
+        #expect(values.count == 2 && values[0] == values[1], "\(r.stdout)")
+    }
+
+    @Test("diff and data name their own arguments (11.15)")
+    func folderArguments() throws {
+        let s = try Scratch()
+        let diff = try s.run(["diff", "no-such-results"])
+        #expect(diff.status == 64 && diff.stderr.contains("A 'no-such-results'"), "\(diff.stderr)")
+        #expect(!diff.stderr.contains("give --results"), "\(diff.stderr)")
+        let verify = try s.run(["data", "verify", "--data", "image.png"])
+        #expect(verify.status == 64 && verify.stderr.contains("is a file"), "\(verify.stderr)")
+        // A data folder that cannot be written is named as the problem, not the mirror.
+        let fetch = try s.run(["data", "fetch", "--data", "/proc/dip-data", "--mirror", s.path])
+        #expect(fetch.status == 1 && fetch.stderr.contains("cannot store the test images in /proc/dip-data"), "\(fetch.stderr)")
+        #expect(!fetch.stderr.contains("could not be fetched from"), "\(fetch.stderr)")
+    }
+}
