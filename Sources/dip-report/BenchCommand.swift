@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     var iterations: Int = 3
 
     @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
-    var conv: String = "auto"
+    var conv: ConvAlgorithm = .auto
 
     @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations.")
     var peer = false
@@ -42,8 +42,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
-        if let t = threads, t < 1 { throw ValidationError("--threads \(t): at least 1") }
-        if ConvAlgorithm(rawValue: conv) == nil { throw ValidationError("--conv \(conv): direct, winograd or auto") }
+        try Parallelism.check(threads, flag: "--threads")
         if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
     }
 
@@ -54,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         if nets.count == 1 && sizes.count == 1 && !peer {
             // One configuration in this process.
             let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
-                                      conv: ConvAlgorithm(rawValue: conv)!)
+                                      conv: conv)
             emit([r])
             return
         }
@@ -63,7 +62,7 @@ struct BenchCommand: ParsableCommand {
             for s in sizes {
                 rows.append(try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
                                           "--threads", "\(threadCount)", "--iterations", "\(iterations)",
-                                          "--conv", conv, "--json"]))
+                                          "--conv", conv.rawValue, "--json"]))
                 if peer {
                     // PyTorch runs with the user's OpenMP settings, as they would run it.
                     rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",

@@ -60,8 +60,12 @@ struct ExecutionOptions: ParsableArguments {
     @OptionGroup var checkpoint: CheckpointOptions
 
     func validate() throws {
-        if let jobs, jobs < 1 { throw ValidationError("--jobs \(jobs): at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads \(threads): at least 1") }
+        // Bounded by the cores (issue 11.9): thousands of jobs or threads stall the machine.
+        try Parallelism.check(jobs, flag: "--jobs")
+        try Parallelism.check(threads, flag: "--threads")
+        if let jobs, let threads, jobs * threads > Parallelism.limit {
+            throw ValidationError("--jobs \(jobs) x --threads \(threads): at most \(Parallelism.limit) threads in all (\(Parallelism.oversubscription) per core on \(Parallelism.cores) cores)")
+        }
     }
 }
 
@@ -103,7 +107,14 @@ enum LocalRun {
         print("profile \(profile.name): \(profile.summary)")
         print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
         print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(ProcessInfo.processInfo.activeProcessorCount) cores; results in \(selection.results)")
-        guard !pending.isEmpty else { print("nothing to run"); return }
+        // Runs blocked by unreadable records are work the user asked for that cannot happen:
+        // never a silent success (issue 11.12); --force does not overwrite files it did not write.
+        let blockedMessage = "\(blocked) run\(blocked == 1 ? " is" : "s are") blocked by unreadable records (listed above); move or delete those files and run again (--force never overwrites files dip-report cannot read)"
+        guard !pending.isEmpty else {
+            print("nothing to run")
+            if blocked > 0 { printError(blockedMessage); throw ExitCode.failure }
+            return
+        }
         if estimate, profile.name != Profile.smoke.name {
             let est = try runner.estimate(plan)
             print(String(format: "estimate: about %@ on this machine (measured %.1f GMAC/s per run)",
@@ -112,6 +123,7 @@ enum LocalRun {
         fflush(nil)  // the plan and estimate should be seen before hours of work start
         if dryRun { return }
         try execute(plan, runner: runner)
+        if blocked > 0 { printError(blockedMessage); throw ExitCode.failure }
     }
 
     /// Prints (and, with `remove`, deletes) what interrupted or concurrent runners left behind.

@@ -15,7 +15,11 @@ final class ProgressPrinter {
     func update(_ p: FitProgress) {
         let rate = p.elapsed > 0 ? Double(p.iteration) / p.elapsed : 0
         let eta = rate > 0 ? Double(p.iterations - p.iteration) / rate : 0
-        let psnr = p.psnr.map { String(format: "  PSNR %6.2f dB", $0) } ?? ""
+        // PSNR is sampled every --psnr-every evaluations, so it says which one it belongs to
+        // (the curve's 0-based index), instead of seeming to lag the loss (issue 11.17).
+        let psnr = p.psnr.map { value in
+            String(format: "  PSNR %6.2f dB", value) + (p.psnrIteration.map { " (iter \($0))" } ?? "")
+        } ?? ""
         let text = String(format: "iter %6d/%d  loss %.3e", p.iteration, p.iterations, p.loss) + psnr
             + String(format: "  %.2f it/s  ETA %@", rate, Self.duration(eta))
         if isTerminal {

@@ -1,4 +1,5 @@
 import Foundation
+import DIPTestSupport
 import Testing
 
 /// What `run` and `render` do with a hostile catalog or a user's file replaced by a link
@@ -37,5 +38,40 @@ struct ResultsFolderTests {
         let folder = try s.run(["render", "--results", "results", "--out", "report"])
         #expect(folder.status == 1 && folder.stderr.contains("is a folder"), "\(folder.stderr)")
         #expect(!folder.stderr.contains("permissions"), "\(folder.stderr)")
+    }
+}
+
+/// `run` and what it was asked for: bounded parallelism, and no silent success when stored
+/// files block the work (issue 11, points 9 and 12).
+@Suite("run's bounds and blocked runs")
+struct RunBoundsTests {
+    @Test("--jobs and --threads are bounded by the cores (11.9)")
+    func jobsBounded() throws {
+        let s = try Scratch()
+        let r = try s.run(["run", "--jobs", "10000", "--profile", "smoke", "--dry-run"])
+        #expect(r.status == 64 && r.stderr.contains("--jobs 10000: at most"), "\(r.stderr)")
+        let both = try s.run(["run", "--jobs", "\(ProcessInfo.processInfo.activeProcessorCount * 4)", "--threads", "4",
+                              "--profile", "smoke", "--dry-run"])
+        #expect(both.status == 64 && both.stderr.contains("threads in all"), "\(both.stderr)")
+    }
+
+    @Test("a run blocked by an unreadable record makes run exit 1 saying so, with or without --force (11.12)",
+          .enabled(if: SharedTestData.folder(holding: "dip-inpainting/library.png") != nil))
+    func blockedRuns() throws {
+        let s = try Scratch()
+        let data = try #require(SharedTestData.folder(holding: "dip-inpainting/library.png"))
+        let args = ["run", "library", "--profile", "smoke", "--seeds", "0", "--jobs", "1", "--threads", "1",
+                    "--data", data, "--results", "results"]
+        let first = try s.run(args)
+        #expect(first.status == 0, "\(first.stderr)")
+        let folder = s.file("results/library/library")
+        let record = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".json") })
+        try Data("{ damaged".utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(record)))
+        for extra in [[], ["--force"]] {
+            let again = try s.run(args + extra)
+            #expect(again.status == 1, "\(extra): \(again.stdout) \(again.stderr)")
+            #expect(again.stderr.contains("1 run is blocked by unreadable records"), "\(again.stderr)")
+        }
+        #expect(try String(contentsOfFile: (folder as NSString).appendingPathComponent(record), encoding: .utf8) == "{ damaged")
     }
 }

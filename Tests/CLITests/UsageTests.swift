@@ -103,3 +103,21 @@ struct UsageTests {
         #expect(!fetch.stderr.contains("could not be fetched from"), "\(fetch.stderr)")
     }
 }
+
+/// The progress line (issue 11, point 17).
+@Suite("inpaint's progress line")
+struct ProgressLineTests {
+    @Test("the PSNR shown says which iteration it was sampled at")
+    func psnrIteration() throws {
+        let s = try Scratch()
+        let r = try s.inpaint(["--bernoulli", "0.5", "--psnr-every", "7", "--out", "o.png"], iterations: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("iter ") }
+        #expect(!lines.isEmpty, "\(r.stdout)")
+        // Samples fall on 0, 7, 14 and the last (19): each PSNR names one of them.
+        for line in lines where line.contains("PSNR") {
+            #expect(line.contains("(iter 0)") || line.contains("(iter 7)") || line.contains("(iter 14)") || line.contains("(iter 19)"), "\(line)")
+        }
+        #expect(lines.last?.contains("(iter 19)") == true, "\(lines)")
+    }
+}
