@@ -50,6 +50,11 @@ public enum Preparation {
         if let d = p.cropToMultipleOf { img = try img.centreCropped(toMultipleOf: d) }
         var origin: (top: Int, left: Int)?
         if let c = p.centreCrop, c.width < img.width || c.height < img.height {
+            // A catalog file can say anything: a window must have pixels (the crop's own
+            // precondition is no message for a user).
+            guard c.width >= 1, c.height >= 1 else {
+                throw DIPError.invalidValue(name: "centreCrop", value: c.description, reason: "sides must be at least 1")
+            }
             let ch = min(c.height, img.height), cw = min(c.width, img.width)
             if let fixed {
                 origin = fixed

@@ -91,4 +91,16 @@ struct CatalogTests {
         #expect(Experiment.isSafeName("table1-paper") && Experiment.isSafeName("kate_2.v1"))
         #expect(!Experiment.isSafeName("a/b") && !Experiment.isSafeName("..") && !Experiment.isSafeName("") && !Experiment.isSafeName("a b"))
     }
+
+    @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
+    func emptyGeometry() throws {
+        let img = Image(channels: 1, height: 8, width: 8)
+        for (p, name) in [(Preprocessing(centreCrop: ImageSize(width: 0, height: 4)), "centreCrop"),
+                          (Preprocessing(reflectionPad: 8), "reflection padding")] {
+            #expect { _ = try Preparation.geometry(img, p, focus: nil) } throws: { "\($0)".contains(name) }
+        }
+        var resize = Preprocessing()
+        resize.resize = ImageSize(width: 0, height: 3)
+        #expect { _ = try Preparation.geometry(img, resize, focus: nil) } throws: { "\($0)".contains("resize") }
+    }
 }
