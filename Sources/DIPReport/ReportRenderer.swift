@@ -15,6 +15,9 @@ public struct RenderSummary: Sendable {
     public var problems: [String]
     /// User Markdown files created with placeholder text by this render.
     public var createdFiles: [String]
+    /// What the user should know about this render: pictures of stored runs that are missing or
+    /// unreadable (the page shows those runs without them), and what made it slow.
+    public var notes: [String]
     /// Seconds spent.
     public var seconds: Double
 }
@@ -42,9 +45,21 @@ public enum ReportRenderer {
         var page = try builder.build(now: now, commandLine: commandLine, resultsFolder: resultsFolder)
         page.problems = scan.problems.map(\.description)
         page.hasProblems = !page.problems.isEmpty
-        page.discussionHTML = UserMarkdown.html(discussion.text)
+        var notes = builder.pictureProblems.lines
+        // Markdown of megabytes takes Ink tens of seconds: say so, so a slow render is explained.
+        func markdown(_ text: String, _ path: String) -> String {
+            let t0 = Date()
+            let html = UserMarkdown.html(text)
+            let seconds = Date().timeIntervalSince(t0)
+            if seconds >= 2 {
+                notes.append(String(format: "%@ (%.1f MB) took %.1f s of this render to turn into HTML; a shorter file renders faster",
+                                    path, Double(text.utf8.count) / 1_000_000, seconds))
+            }
+            return html
+        }
+        page.discussionHTML = markdown(discussion.text, discussionPath)
         page.discussionPath = discussionPath
-        page.conclusionHTML = UserMarkdown.html(conclusion.text)
+        page.conclusionHTML = markdown(conclusion.text, conclusionPath)
         page.conclusionPath = conclusionPath
         let library = try ReportTemplates.library(files: templates)
         guard let html = library.render(page, withTemplate: "report") else {
@@ -55,7 +70,7 @@ public enum ReportRenderer {
         return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: scan.records.count,
                              problems: page.problems,
                              createdFiles: [discussion.created ? discussionPath : nil, conclusion.created ? conclusionPath : nil].compactMap { $0 },
-                             seconds: Date().timeIntervalSince(start))
+                             notes: notes, seconds: Date().timeIntervalSince(start))
     }
 
 }
@@ -67,6 +82,8 @@ struct PageBuilder {
     let fontPath: String?
     /// Plots are drawn at 1.5 device pixels per unit: sharp enough on phones, half the bytes of 2x.
     let plotScale = 1.5
+    /// Pictures that records list but the folder lacks or cannot decode (one line each).
+    let pictureProblems = ProblemLog()
 
     init(store: ResultStore, records: [RunRecord], fontPath: String?) {
         self.store = store
@@ -154,10 +171,18 @@ struct PageBuilder {
     }
 
     func image(_ record: RunRecord, _ role: String) -> Image? {
-        let name = RunImage(rawValue: role).flatMap { record.images[$0] } ?? "\(ResultStore.stem(record.key))-\(role).png"
+        let listed = RunImage(rawValue: role).flatMap { record.images[$0] }
+        let name = listed ?? "\(ResultStore.stem(record.key))-\(role).png"
         let path = (store.folder(for: record.key) as NSString).appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try? PNGCodec.read(path).image
+        guard FileManager.default.fileExists(atPath: path) else {
+            // A picture the record lists must not vanish from the page without a word.
+            if listed != nil { pictureProblems.add("\(path): the \(role) picture of \(record.key) is missing; the page shows the run without it") }
+            return nil
+        }
+        do { return try PNGCodec.read(path).image } catch {
+            pictureProblems.add("\(path): the \(role) picture of \(record.key) cannot be read (\(error)); the page shows the run without it")
+            return nil
+        }
     }
 
     /// The record of a group whose best PSNR is the median over seeds.
@@ -487,4 +512,12 @@ struct PageBuilder {
         if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
         return String(format: "%dm%02ds", t / 60, t % 60)
     }
+}
+
+/// Lines collected while the page is built (each once, in order).
+final class ProblemLog {
+    private(set) var lines: [String] = []
+
+    /// Adds `line` unless it is there already (a picture may be asked for by several sections).
+    func add(_ line: String) { if !lines.contains(line) { lines.append(line) } }
 }

@@ -20,6 +20,24 @@ struct ReportPageTests {
         return (try! String(contentsOfFile: summary.pagePath, encoding: .utf8), out, results)
     }()
 
+    @Test("a picture a record lists but the folder lacks or cannot read is named in the render's notes, and the page still renders (11.15)")
+    func missingPictures() throws {
+        let results = SyntheticResults.temporaryFolder("results-missing")
+        let out = SyntheticResults.temporaryFolder("out-missing")
+        defer { for f in [results, out] { try? FileManager.default.removeItem(atPath: f) } }
+        _ = try SyntheticResults.make(in: results, seeds: [0])
+        let folder = (results as NSString).appendingPathComponent("table1-paper/barbara")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        let best = try #require(files.first { $0.hasSuffix("-best.png") })
+        let final = try #require(files.first { $0.hasSuffix("-final.png") })
+        try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(best))
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(final)))
+        let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(summary.notes.contains { $0.contains(best) && $0.contains("the best picture") && $0.contains("is missing") }, "\(summary.notes)")
+        #expect(summary.notes.contains { $0.contains(final) && $0.contains("cannot be read") }, "\(summary.notes)")
+        #expect(summary.notes.count == 2)
+    }
+
     @Test("the page has the nine sections, in order, and the appendices")
     func sections() {
         let html = Self.rendered.html
