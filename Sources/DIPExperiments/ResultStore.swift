@@ -163,6 +163,9 @@ public struct ResultStore: Sendable {
                 // A record must live where its key says, or two files could claim one run.
                 if recordPath(for: record.key) != path {
                     problems.append(Problem(path: path, reason: "holds the record of \(record.key) but is not at its place \(recordPath(for: record.key)); it was left untouched"))
+                } else if let bad = record.images.values.first(where: { !Self.isPlainFileName($0) }) {
+                    // Picture names are read beside the record: none may lead out of its folder.
+                    problems.append(Problem(path: path, reason: "names a picture '\(bad)' outside its own folder; it was left untouched"))
                 } else {
                     records.append(record)
                 }
@@ -174,6 +177,11 @@ public struct ResultStore: Sendable {
         }
         records.sort { $0.key.description < $1.key.description }
         return Scan(records: records, problems: problems)
+    }
+
+    /// Whether `name` is a file name in the record's own folder: no separator, not "." or "..".
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains("/") && name != "." && name != ".." && !name.contains("\0")
     }
 
     /// A file that an interrupted or concurrent runner left behind.

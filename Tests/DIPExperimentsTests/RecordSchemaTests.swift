@@ -61,4 +61,20 @@ struct RecordSchemaTests {
         #expect(scan.problems.contains { $0.path == damaged && $0.reason.contains("damaged") })
         #expect(String(decoding: FileManager.default.contents(atPath: foreign)!, as: UTF8.self) == "{\"hello\": 1}")
     }
+
+    @Test("a record that names a picture outside its folder is reported and never read (11.7)")
+    func pictureEscape() throws {
+        let root = Self.tempDir()
+        let store = try ResultStore(root: root)
+        var record = try Self.sampleRecord()
+        record.images[.final] = "../../../../etc/passwd"
+        let data = try record.encoded()
+        let path = store.recordPath(for: record.key)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path))
+        let scan = store.scan()
+        #expect(scan.records.isEmpty)
+        #expect(scan.problems.count == 1 && scan.problems[0].reason.contains("outside its own folder"), "\(scan.problems)")
+        #expect(ResultStore.isPlainFileName("x-s0-final.png") && !ResultStore.isPlainFileName("a/b.png") && !ResultStore.isPlainFileName(".."))
+    }
 }

@@ -111,6 +111,13 @@ public struct FrozenPlan: Codable, Sendable {
         guard plan.schema == "dip-report/plan", plan.version <= 1 else {
             throw DIPError.badFile(path: path, reason: "is a \(plan.schema) version \(plan.version) file; this dip-report reads dip-report/plan version 1")
         }
+        // The same checks as a catalog file's: an id or image name must not lead a task's
+        // writes out of the results folder.
+        for e in plan.experiments {
+            if let problem = e.problems.first {
+                throw DIPError.badFile(path: path, reason: "experiment '\(e.id)': \(problem)")
+            }
+        }
         return plan
     }
 
