@@ -152,6 +152,7 @@ replication, which did not, and what would settle the open ones?
 
 <section id="era"><h2>Appendix C: experiment 4, does the framework's era matter?</h2>
 <p>The paper's code ran on PyTorch 0.2–0.4 (2017–2018). Two defaults of that time differ from today's, and both touch the Table-1 network: BatchNorm's weight γ started as U(0, 1) (it starts at 1 since PyTorch 1.2), and <code>nn.Upsample(mode='bilinear')</code> behaved as <code>align_corners=True</code> (today's default is <code>False</code>, which is what upstream's unchanged code gets when run now). Section 5 runs the paper era's combination; this appendix runs the other three on the same images, masks and seeds.</p>
+{{#eraRan}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/eraRan}}
 {{#era}}
 <p>{{description}}</p>
 {{#sentences}}<p class="finding">{{.}}</p>{{/sentences}}

@@ -39,6 +39,8 @@ struct ReportPage {
     var experiment2: [SweepView]
     /// Section 7: what ran.
     var experiment3Ran: RanView?
+    /// Appendix C: what the era experiment's runs ran.
+    var eraRan: RanView?
     /// Section 7: optimiser and learning-rate runs.
     var experiment3: [SweepView]
     /// End of section 7: experiments of a user's catalog whose group is none of the report's

@@ -120,6 +120,7 @@ struct PageBuilder {
             experiment2Ran: ran(["width", "depth", "library"]),
             experiment2: try ["width", "depth", "library"].compactMap { try sweep($0) } + userSweeps(group: "experiment2"),
             experiment3Ran: ran(["optimizers"]),
+            eraRan: ran(["era"]),
             experiment3: try ["optimizers"].compactMap { try sweep($0) } + userSweeps(group: "experiment3"),
             otherExperiments: try otherExperiments(),
             discussionHTML: "", discussionPath: "", conclusionHTML: "", conclusionPath: "",

@@ -75,5 +75,6 @@ struct SmokeReportTests {
         #expect(findings.last?.hasPrefix("align_corners false ended ") == true)
         #expect(findings.allSatisfy { $0.hasSuffix("with one seed there is no seed spread to set it against.") })
         #expect(era.matches(of: /alt="PSNR curves of (barbara|boat) under the four combinations"/).count == 2)
+        #expect(era.contains("What ran here") && era.contains("smoke profile: Adam LR 0.001, 8 iterations"), "era lacks what ran")
     }
 }
