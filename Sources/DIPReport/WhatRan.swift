@@ -44,7 +44,13 @@ enum WhatRan {
                 let (a, b) = (c.network.down.max() ?? 0, p.network.down.max() ?? 0)
                 if a != b { differs.append("\(a) channels instead of \(b)") }
                 if p.optimizer != c.optimizer { differs.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate)) instead of \(p.optimizer.name) LR \(format(p.optimizer.learningRate))") }
-                if p.backtracking != c.backtracking { differs.append(c.backtracking == nil ? "no backtracking" : "backtracking every \(c.backtracking!.interval)") }
+                switch (p.backtracking, c.backtracking) {
+                case let (was?, now?) where was.interval != now.interval:
+                    differs.append("backtracking checked every \(now.interval) iterations instead of \(was.interval)")
+                case (_?, nil): differs.append("no backtracking")
+                case (nil, let now?): differs.append("backtracking every \(now.interval) iterations, which the protocol does not use")
+                default: break
+                }
             }
         case let .tv(t)?:
             ran.append("TV, \(t.iterations) iterations")
