@@ -229,8 +229,6 @@ public final class Runner: @unchecked Sendable {
         let problem = try FitProblem(image: img.image, mask: mask.mask)
         let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
         let ckPath = store.checkpointPath(for: run.key)
-        // Files of checkpoints written before the runner's state moved into the checkpoint.
-        let legacy = [ckPath + ".json", ckPath + "-drop.png"]
         var checkpoint: FitCheckpoint?
         var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil)
         var dropImage: Image?
@@ -328,7 +326,6 @@ public final class Runner: @unchecked Sendable {
                                     hasBest: result.best != nil, hasDrop: images[.drop] != nil, hasFinal: finalIsFinite)
         try save(record, images)
         try? FitCheckpointWriter.remove(at: ckPath)
-        for p in legacy { try? FileManager.default.removeItem(atPath: p) }
         events(.finished(run, record))
         return .stored(status)
     }

@@ -31,8 +31,10 @@ public enum ReportRenderer {
     static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
 
     /// Renders the results in `resultsFolder` into `outFolder`/index.html.
+    /// `slowMarkdownSeconds`: a discussion or conclusion that takes longer to convert gets a note.
     public static func render(resultsFolder: String, outFolder: String, commandLine: String,
-                              fontPath: String? = nil, now: Date = Date()) throws -> RenderSummary {
+                              fontPath: String? = nil, now: Date = Date(),
+                              slowMarkdownSeconds: Double = 2) throws -> RenderSummary {
         let start = Date()
         let store = try ResultStore(root: resultsFolder, create: false)
         let scan = store.scan()
@@ -51,7 +53,7 @@ public enum ReportRenderer {
             let t0 = Date()
             let html = UserMarkdown.html(text)
             let seconds = Date().timeIntervalSince(t0)
-            if seconds >= 2 {
+            if seconds >= slowMarkdownSeconds {
                 notes.append(String(format: "%@ (%.1f MB) took %.1f s of this render to turn into HTML; a shorter file renders faster",
                                     path, Double(text.utf8.count) / 1_000_000, seconds))
             }

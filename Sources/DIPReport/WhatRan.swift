@@ -37,12 +37,16 @@ enum WhatRan {
             ran.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate))")
             ran.append("\(c.iterations) iterations")
             ran.append("\(c.network.down.max() ?? 0) channels")
+            ran.append("input code \(c.inputCode.channels) map\(c.inputCode.channels == 1 ? "" : "s")")
             ran.append("σp \(format(Double(c.perturbation)))")
             if c.backtracking != nil { ran.append("backtracking") }
             if let p = protocolFit {
                 if p.iterations != c.iterations { differs.append("\(c.iterations) iterations instead of \(p.iterations)") }
                 let (a, b) = (c.network.down.max() ?? 0, p.network.down.max() ?? 0)
                 if a != b { differs.append("\(a) channels instead of \(b)") }
+                if p.inputCode.channels != c.inputCode.channels {
+                    differs.append("\(c.inputCode.channels) input-code maps instead of \(p.inputCode.channels)")
+                }
                 if p.optimizer != c.optimizer { differs.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate)) instead of \(p.optimizer.name) LR \(format(p.optimizer.learningRate))") }
                 switch (p.backtracking, c.backtracking) {
                 case let (was?, now?) where was.interval != now.interval:

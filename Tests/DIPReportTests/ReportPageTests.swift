@@ -38,6 +38,22 @@ struct ReportPageTests {
         #expect(summary.notes.count == 2)
     }
 
+    @Test("a render says when the user's Markdown took long to convert, naming the file and its size (11.10)")
+    func slowMarkdownNote() throws {
+        let results = SyntheticResults.temporaryFolder("results-slow")
+        let out = SyntheticResults.temporaryFolder("out-slow")
+        defer { for f in [results, out] { try? FileManager.default.removeItem(atPath: f) } }
+        _ = try ResultStore(root: results)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try String(repeating: "Some *text* of the discussion.\n\n", count: 2000)
+            .write(toFile: (out as NSString).appendingPathComponent("discussion.md"), atomically: true, encoding: .utf8)
+        // Any conversion counts as slow here, so the note's wording is what is checked.
+        let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test", slowMarkdownSeconds: 0)
+        #expect(summary.notes.contains { $0.contains("discussion.md (0.1 MB) took") && $0.contains("to turn into HTML") }, "\(summary.notes)")
+        let quick = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(quick.notes.isEmpty)
+    }
+
     @Test("the page has the nine sections, in order, and the appendices")
     func sections() {
         let html = Self.rendered.html

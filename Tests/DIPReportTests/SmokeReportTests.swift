@@ -51,8 +51,8 @@ struct SmokeReportTests {
         // runs ran (from their records) and where that is not the protocol (issue 11.16).
         let s5 = try #require(html.range(of: "<section id=\"s5\">"))
         let section5 = String(html[s5.lowerBound..<html[s5.lowerBound...].range(of: "</section>")!.upperBound])
-        #expect(section5.contains("<li>DIP (paper protocol), smoke profile: Adam LR 0.001, 8 iterations, 11 channels"))
-        #expect(section5.contains("Not the protocol: 8 iterations instead of 11000; 11 channels instead of 128"))
+        #expect(section5.contains("<li>DIP (paper protocol), smoke profile: Adam LR 0.001, 8 iterations, 11 channels, input code 6 maps"))
+        #expect(section5.contains("Not the protocol: 8 iterations instead of 11000; 11 channels instead of 128; 6 input-code maps instead of 32"))
         #expect(section5.contains("images cropped around the holes (64x64 or larger where a net needs it)"))
         #expect(section5.contains("<li>DIP (seed protocol), smoke profile: Adam LR 0.01"))
         #expect(section5.contains("<li>TV (paper protocol masks), smoke profile: TV, 30 iterations"))
