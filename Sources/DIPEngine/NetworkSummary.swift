@@ -139,7 +139,7 @@ public struct NetworkSummary: Sendable {
     }
 
     /// Every convolution's geometry (padded input, as the backend runs it), in forward order.
-    public var convolutions: [ConvGeometry] {
+    var convolutions: [ConvGeometry] {
         layers.compactMap { layer in
             guard case let .convolution(k, s, p) = layer.operation else { return nil }
             return ConvGeometry(inChannels: layer.inChannels, outChannels: layer.outChannels, kernel: k, stride: s,

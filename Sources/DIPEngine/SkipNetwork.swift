@@ -70,7 +70,7 @@ public final class SkipNetwork {
 
     /// Every prepared convolution with the algorithm and implementation its backend chose, in
     /// the order of `convolutions`.
-    public var convolutionKernels: [(key: String, geometry: ConvGeometry, algorithm: ConvAlgorithm, implementation: String)] {
+    var convolutionKernels: [(key: String, geometry: ConvGeometry, algorithm: ConvAlgorithm, implementation: String)] {
         (root.convolutions(prefix: "") + [(outputConvModule, outputConv)]).compactMap { key, conv in
             conv.convolution.map { (key, $0.geometry, $0.algorithm, $0.implementation) }
         }
@@ -79,7 +79,7 @@ public final class SkipNetwork {
     /// Which algorithms run, in one line: "winograd on 10 of 26 convolutions (88.1 % of the
     /// MACs), direct on the rest; the largest (256->128 3x3/1 at 514x514): forward winograd
     /// (jit:avx512_core_winograd), ...". What `auto` chose, for `bench` and `inpaint`.
-    public var algorithmSummary: String {
+    var algorithmSummary: String {
         let kernels = convolutionKernels
         guard let largest = kernels.max(by: { $0.geometry.macs < $1.geometry.macs }) else { return "no convolutions prepared" }
         let total = kernels.reduce(0) { $0 + $1.geometry.macs }

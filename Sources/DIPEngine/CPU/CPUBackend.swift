@@ -62,7 +62,7 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     /// The widest instruction set oneDNN uses on this machine, e.g. "avx512_core" or "avx2"
     /// (lower when capped with DNNL_MAX_CPU_ISA).
-    public static var effectiveISA: String {
+    static var effectiveISA: String {
         let name = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
         return name.hasPrefix("cpu_isa_") ? String(name.dropFirst("cpu_isa_".count)) : name
     }
