@@ -68,8 +68,13 @@ public protocol ConvolutionKernel: AnyObject {
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws
 }
 
-/// The compute backend behind the layers. Layers talk to this protocol, never to oneDNN, so a
-/// GPU backend is a new conformance, not a rewrite.
+/// The compute backend behind a fit, at two levels:
+/// - `makeTrainer`: the whole iteration (network, loss, perturbation, Adam) on the backend's
+///   device. The Fitter talks only to this, so a GPU backend that keeps everything resident is a
+///   new trainer, not a new loop.
+/// - `makeConvolution`: one convolution on host tensors, what the host network's layers call.
+///   Host backends (oneDNN, the reference) get their trainer from this for free: the default
+///   `makeTrainer` runs the network's own layers on host memory.
 public protocol ComputeBackend: AnyObject, Sendable {
     /// A short name for logs and result records ("cpu-onednn", "reference").
     var name: String { get }
@@ -77,4 +82,13 @@ public protocol ComputeBackend: AnyObject, Sendable {
     var threads: Int { get }
     /// Prepares a convolution for `geometry`.
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel
+    /// A trainer for `network` (built and initialised, not yet prepared) on `problem`.
+    func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer
+}
+
+extension ComputeBackend {
+    /// The host trainer: the network's layers on host memory, convolutions from this backend.
+    public func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
+        try HostTrainer(network: network, problem: problem)
+    }
 }

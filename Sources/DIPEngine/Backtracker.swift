@@ -1,31 +1,21 @@
-/// The restoration notebook's checkpoint of the parameters (not the BN buffers, which are not
-/// parameters) and its PSNR on the known pixels.
+/// The restoration notebook's backtracking decision: the PSNR on the known pixels at the last
+/// check, and whether this check's PSNR dropped too far. The copy of the parameters it falls
+/// back to (not the BN buffers, which are not parameters) is kept by the trainer, beside them.
 struct Backtracker {
     let settings: Backtracking?
-    let params: [NamedTensor]
-    // Parameter values at the last check (empty before the first).
-    var saved: [[Float]] = []
     var lastPSNR: Double?
 
-    init(_ settings: Backtracking?, params: [NamedTensor]) {
+    init(_ settings: Backtracking?) {
         self.settings = settings
-        self.params = params
     }
 
     /// Called every `interval` iterations with PSNR(x0 m, out m): true means "restore";
-    /// otherwise the checkpoint moves here.
-    mutating func shouldRestore(_ psnr: Double) -> Bool {
+    /// otherwise `save` keeps the parameters as the new fallback.
+    mutating func shouldRestore(_ psnr: Double, save: () throws -> Void) rethrows -> Bool {
         guard let settings else { return false }
         if let last = lastPSNR, psnr - last < -settings.threshold { return true }
-        saved = params.map { $0.value.array }
+        try save()
         lastPSNR = psnr
         return false
-    }
-
-    /// Copies the checkpoint back into the parameters.
-    func restore() {
-        for (p, v) in zip(params, saved) {
-            v.withUnsafeBufferPointer { p.value.pointer.update(from: $0.baseAddress!, count: v.count) }
-        }
     }
 }

@@ -74,7 +74,7 @@ public enum Benchmark {
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
                                forwardMACs: macs, gflops: 6 * Double(macs) / median / 1e9,
                                peakMemoryMiB: peakResidentMiB(), device: backends.device,
-                               convolutions: fitter.network.algorithmSummary)
+                               convolutions: fitter.algorithmSummary)
     }
 
     /// Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB).

@@ -103,19 +103,6 @@ public struct FitCheckpoint: Sendable {
         }
     }
 
-    /// Copies the network tensors and Adam's state back.
-    func restore(into network: SkipNetwork, adam: Adam) throws {
-        try restoreTensors(into: network)
-        guard adamFirst.count == adam.firstMoments.count, adamSecond.count == adam.secondMoments.count else {
-            throw EngineError.weights("checkpoint: Adam state does not match the network; delete the checkpoint to start afresh")
-        }
-        for (dst, src) in zip(adam.firstMoments + adam.secondMoments, adamFirst + adamSecond) {
-            guard dst.count == src.count else { throw EngineError.weights("checkpoint: Adam moment of the wrong size") }
-            src.withUnsafeBufferPointer { dst.pointer.update(from: $0.baseAddress!, count: src.count) }
-        }
-        adam.stepCount = adamSteps
-    }
-
     /// The JSON part: everything but the float arrays.
     private struct State: Codable {
         var schema = "dip-report/fit-checkpoint"

@@ -42,21 +42,16 @@ public final class Fitter {
     public let config: FitConfig
     /// The seed.
     public let seed: UInt64
-    /// The network being fitted.
-    public let network: SkipNetwork
+    /// The network being fitted, on the host: keys, shapes, and its values after `run` returns
+    /// (or after `loadWeights`).
+    public var network: SkipNetwork { trainer.network }
     /// The size the network runs at (the image size, or larger when it had to be padded).
     public let workingHeight: Int
     /// See `workingHeight`.
     public let workingWidth: Int
 
-    private let z: Tensor
-    private let zIt: Tensor
-    private let target: Tensor
-    private let maskTensor: Tensor
-    private let gradient: Tensor
-    private let parallel: ChannelParallel
-    /// Scale that turns the padded canvas's mean into upstream's mean over the image's C*H*W.
-    private let lossScale: Double
+    /// Where the arithmetic happens (the backend's device).
+    private let trainer: any NetworkTrainer
 
     /// Prepares a fit: validates, builds and initialises the network, draws z.
     public init(problem: FitProblem, config: FitConfig, seed: UInt64, backend: any ComputeBackend) throws {
@@ -70,16 +65,11 @@ public final class Fitter {
         let (h, w) = Fitter.workingSize(for: config.network, height: problem.image.height, width: problem.image.width)
         workingHeight = h
         workingWidth = w
-        network = try SkipNetwork(config: config.network, backend: backend, gammaInit: config.gammaInit,
-                                  convAlgorithm: config.convAlgorithm, seed: seed)
-        try network.prepare(height: h, width: w)
-        z = config.inputCode.make(height: h, width: w, seed: seed)
-        zIt = Tensor(z.dims)
-        parallel = ChannelParallel(threads: max(1, backend.threads))
+        let network = try SkipNetwork(config: config.network, backend: backend, gammaInit: config.gammaInit,
+                                      convAlgorithm: config.convAlgorithm, seed: seed)
         let c = problem.image.channels
-        target = Tensor([c, h, w])
-        maskTensor = Tensor([c, h, w])
-        gradient = Tensor([c, h, w])
+        let target = Tensor([c, h, w])
+        let maskTensor = Tensor([c, h, w])
         // The canvas is the image at offset (top, left); the padding has mask 0 so it never
         // enters the loss, and the loss is rescaled to upstream's normaliser C*H*W.
         let top = (h - problem.image.height) / 2, left = (w - problem.image.width) / 2
@@ -94,7 +84,19 @@ public final class Fitter {
                 }
             }
         }
-        lossScale = Double(h * w) / Double(img.height * img.width)
+        let training = TrainingProblem(code: config.inputCode.make(height: h, width: w, seed: seed), target: target,
+                                       mask: maskTensor, lossScale: Double(h * w) / Double(img.height * img.width),
+                                       perturbation: config.perturbation, seed: seed)
+        trainer = try backend.makeTrainer(network: network, problem: training)
+    }
+
+    /// Which convolution algorithms run, in one line (what `auto` chose).
+    public var algorithmSummary: String { trainer.algorithmSummary }
+
+    /// Loads a weights file (WeightsFile) into the network before `run`.
+    public func loadWeights(_ path: String) throws {
+        try WeightsFile.load(path, into: network)
+        try trainer.pushState()
     }
 
     /// The size the network must run at for an image of `height` x `width`: the image size when
@@ -130,24 +132,6 @@ public final class Fitter {
     /// Whether the network runs on a larger canvas than the image.
     public var isPadded: Bool { workingHeight != problem.image.height || workingWidth != problem.image.width }
 
-    /// Fills zIt with z + sigma_p * N(0, 1) of iteration `iteration`'s stream (or copies z).
-    private func perturb(iteration: Int) {
-        guard config.perturbation > 0 else { zIt.copy(from: z); return }
-        let stream = RandomStream(seed: seed, purpose: .perturbation, substream: UInt64(iteration))
-        let n = z.count, blocks = (n + 3) / 4
-        let parts = 64
-        let sigma = config.perturbation
-        let zp = UncheckedBox(z.pointer), op = UncheckedBox(zIt.pointer)
-        // Fixed partition into 64 block ranges, whatever the thread count: same bits.
-        parallel.run(parts) { part in
-            let lo = blocks * part / parts, hi = blocks * (part + 1) / parts
-            let out = UnsafeMutableBufferPointer(start: op.value, count: n)
-            stream.fillNormal(out, blocks: UInt64(lo)..<UInt64(hi), mean: 0, std: sigma)
-            let start = lo * 4, end = min(hi * 4, n)
-            if start < end { for i in start..<end { out[i] += zp.value[i] } }
-        }
-    }
-
     /// The network output cropped to the image.
     private func image(from output: Tensor) -> Image {
         let c = problem.image.channels, H = problem.image.height, W = problem.image.width
@@ -174,17 +158,6 @@ public final class Fitter {
             point.psnrHoles = try Metrics.psnr(img, problem.image, mask: problem.mask, region: .holes)
         }
         return (point, img)
-    }
-
-    /// Loss and gradient (written into `gradient`) of a network output.
-    private func lossAndGradient(_ output: Tensor) throws -> Double {
-        let loss = try MaskedMSELoss.value(output: output, target: target, mask: maskTensor) * lossScale
-        try MaskedMSELoss.gradient(output: output, target: target, mask: maskTensor, into: gradient)
-        if lossScale != 1 {
-            let s = Float(lossScale)
-            for i in 0..<gradient.count { gradient.pointer[i] *= s }
-        }
-        return loss
     }
 
     /// Runs the fit. `progress` hears of every iteration; `shouldCancel` is polled before each;
@@ -275,14 +248,17 @@ public final class Fitter {
     }
 
     /// A checkpoint of the loop as it stands, with the optimiser's state.
-    private func snapshot(_ loop: LoopState, step: Int, counter: Int, adam: Adam?, backtracker: Backtracker?,
-                          lbfgs: LBFGS.State? = nil) -> FitCheckpoint {
+    /// `adam` and `backtracker` are nil for an L-BFGS fit.
+    private func snapshot(_ loop: LoopState, step: Int, counter: Int, adam: Bool, backtracker: Backtracker?,
+                          lbfgs: LBFGS.State? = nil) throws -> FitCheckpoint {
         var t = loop.timings
         t.total = loop.priorSeconds + loop.elapsed
+        try trainer.pullState()
+        let moments = adam ? try trainer.adamState() : AdamState(first: [], second: [], steps: 0)
         return FitCheckpoint(config: config, seed: seed, step: step, counter: counter,
                              tensors: network.tensors.map { ($0.key, $0.value.array) },
-                             adamFirst: adam?.firstMoments.map(\.array) ?? [], adamSecond: adam?.secondMoments.map(\.array) ?? [],
-                             adamSteps: adam?.stepCount ?? 0, backtrackSaved: backtracker?.saved ?? [],
+                             adamFirst: moments.first, adamSecond: moments.second, adamSteps: moments.steps,
+                             backtrackSaved: backtracker == nil ? [] : try trainer.savedParameters(),
                              backtrackPSNR: backtracker?.lastPSNR, curve: loop.curve, losses: loop.losses,
                              backtracks: loop.backtracks, best: loop.best, lastPSNR: loop.lastPSNR, timings: t, lbfgs: lbfgs)
     }
@@ -291,17 +267,15 @@ public final class Fitter {
     /// `backtrack` when backtracking (checked at this evaluation) wants the parameters restored.
     private func evaluate(_ iteration: Int, loop: inout LoopState, backtracker: inout Backtracker,
                           backtrack: inout Bool, onSample: (CurvePoint, Image) -> Void) throws -> Double {
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        perturb(iteration: iteration)
-        let out = try network.forward(zIt)
-        let t1 = clock.now
-        let loss = try lossAndGradient(out)
-        loop.losses.append(loss)
-        guard loss.isFinite else { throw Divergence(iteration: iteration) }
         let sample = Fitter.samplesPSNR(at: iteration, of: loop.planned, every: config.psnrEvery)
         let checkBacktrack = Fitter.checksBacktracking(at: iteration, interval: config.backtracking?.interval)
-        if sample || checkBacktrack {
+        let evaluation = try trainer.evaluate(iteration: iteration, keepOutput: sample || checkBacktrack)
+        let loss = evaluation.loss
+        loop.timings.forward += evaluation.forwardSeconds
+        loop.timings.backward += evaluation.backwardSeconds
+        loop.losses.append(loss)
+        guard loss.isFinite else { throw Divergence(iteration: iteration) }
+        if let out = evaluation.output {
             let (point, img) = try measure(out, iteration: iteration, loss: loss)
             if sample {
                 loop.curve.append(point)
@@ -312,11 +286,8 @@ public final class Fitter {
                     if loop.best.map({ p > $0.psnr }) ?? true { loop.best = BestIterate(psnr: p, iteration: iteration, image: img) }
                 }
             }
-            backtrack = checkBacktrack && backtracker.shouldRestore(point.psnrKnown)
+            backtrack = try checkBacktrack && backtracker.shouldRestore(point.psnrKnown, save: trainer.saveParameters)
         }
-        try network.backward(gradOutput: gradient)
-        loop.timings.forward += (t1 - t0).seconds
-        loop.timings.backward += (clock.now - t1).seconds
         return loss
     }
 
@@ -326,17 +297,19 @@ public final class Fitter {
                          schedule: CheckpointSchedule?, onCheckpoint: (FitCheckpoint) throws -> Void,
                          onSample: (CurvePoint, Image) -> Void, progress: (FitProgress) -> Void,
                          shouldCancel: () -> Bool) throws {
-        let params = network.tensors.filter { !$0.isBuffer }
-        let adam = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) }, learningRate: lr)
-        var backtracker = Backtracker(config.backtracking, params: params)
+        try trainer.startAdam(learningRate: lr)
+        var backtracker = Backtracker(config.backtracking)
         var counter = 0
         var firstStep = 0
         if let checkpoint {
             guard checkpoint.lbfgs == nil else {
                 throw EngineError.invalidConfig("the checkpoint is of an L-BFGS fit, this is an Adam fit; delete it to start afresh")
             }
-            try checkpoint.restore(into: network, adam: adam)
-            backtracker.saved = checkpoint.backtrackSaved
+            try checkpoint.restoreTensors(into: network)
+            try trainer.pushState()
+            try trainer.restoreAdam(AdamState(first: checkpoint.adamFirst, second: checkpoint.adamSecond,
+                                              steps: checkpoint.adamSteps))
+            try trainer.setSavedParameters(checkpoint.backtrackSaved)
             backtracker.lastPSNR = checkpoint.backtrackPSNR
             counter = checkpoint.counter
             firstStep = checkpoint.step
@@ -345,7 +318,7 @@ public final class Fitter {
             if shouldCancel() {
                 loop.status = .cancelled(iteration: step)
                 if schedule != nil {
-                    try onCheckpoint(snapshot(loop, step: step, counter: counter, adam: adam, backtracker: backtracker))
+                    try onCheckpoint(snapshot(loop, step: step, counter: counter, adam: true, backtracker: backtracker))
                 }
                 return
             }
@@ -358,18 +331,18 @@ public final class Fitter {
                 return
             }
             if restore {
-                backtracker.restore()
+                try trainer.restoreParameters()
                 loop.backtracks.append(counter)
             } else {
                 counter += 1
             }
             let t = ContinuousClock.now
-            adam.step()
+            try trainer.adamStep()
             loop.timings.optimizer += (ContinuousClock.now - t).seconds
             loop.timings.iterations += 1
             progress(loop.progress(done: step + 1, of: config.iterations, loss: loss))
             if step + 1 < config.iterations, loop.checkpointDue(schedule, done: step + 1) {
-                try onCheckpoint(snapshot(loop, step: step + 1, counter: counter, adam: adam, backtracker: backtracker))
+                try onCheckpoint(snapshot(loop, step: step + 1, counter: counter, adam: true, backtracker: backtracker))
                 loop.lastCheckpoint = .now
             }
         }
@@ -382,9 +355,11 @@ public final class Fitter {
                           schedule: CheckpointSchedule?, onCheckpoint: (FitCheckpoint) throws -> Void,
                           onSample: (CurvePoint, Image) -> Void, progress: (FitProgress) -> Void,
                           shouldCancel: () -> Bool) throws {
-        let params = network.tensors.filter { !$0.isBuffer }
+        guard let params = trainer.hostParameters else {
+            throw EngineError.invalidConfig("L-BFGS runs on host memory only and the \(network.backend.name) backend keeps the parameters on its device; fit with Adam, or use the CPU backend")
+        }
         // Upstream's L-BFGS path never restores: backtracking's verdict was always ignored here.
-        var backtracker = Backtracker(nil, params: params)
+        var backtracker = Backtracker(nil)
         var evaluations = 0
         var resumed: LBFGS.State?
         if let checkpoint {
@@ -392,6 +367,7 @@ public final class Fitter {
                 throw EngineError.invalidConfig("the checkpoint is of an Adam fit, this is an L-BFGS fit; delete it to start afresh")
             }
             try checkpoint.restoreTensors(into: network)
+            try trainer.pushState()
             evaluations = checkpoint.step
             resumed = state
         }
@@ -406,12 +382,11 @@ public final class Fitter {
         }
         do {
             if resumed == nil {
-                let warmup = try Adam(params.map { (parameter: $0.value, gradient: $0.gradient!) },
-                                      learningRate: Fitter.lbfgsWarmupLearningRate)
+                try trainer.startAdam(learningRate: Fitter.lbfgsWarmupLearningRate)
                 for _ in 0..<Fitter.lbfgsWarmupSteps {
                     if shouldCancel() { throw Cancellation(iteration: evaluations) }
                     _ = try evaluation(&loop)
-                    warmup.step()
+                    try trainer.adamStep()
                 }
             }
             let lbfgs = LBFGS.upstream(parameters: params.map(\.value), iterations: config.iterations, learningRate: lr)
@@ -422,14 +397,14 @@ public final class Fitter {
                 // Between iterations the state is whole: cancel or checkpoint here.
                 if shouldCancel() {
                     if schedule != nil {
-                        try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: nil,
+                        try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: false,
                                                         backtracker: nil, lbfgs: state))
                     }
                     throw Cancellation(iteration: evaluations)
                 }
                 let atResumePoint = resumed.map { $0.iteration == state.iteration } ?? false
                 if !atResumePoint, loop.checkpointDue(schedule, done: evaluations) {
-                    try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: nil,
+                    try onCheckpoint(snapshot(loop, step: evaluations, counter: evaluations, adam: false,
                                                     backtracker: nil, lbfgs: state))
                     loop.lastCheckpoint = .now
                 }
@@ -444,12 +419,13 @@ public final class Fitter {
     /// The final render, in train-mode BN like every other pass, and the result.
     private func finish(_ loop: inout LoopState) throws -> FitResult {
         let t = ContinuousClock.now
+        let out: Tensor
         switch config.finalRender {
-        case .unperturbed: zIt.copy(from: z)
-        case .lastPerturbed: perturb(iteration: max(0, loop.timings.iterations - 1))
+        case .unperturbed: out = try trainer.render(perturbedBy: nil)
+        case .lastPerturbed: out = try trainer.render(perturbedBy: max(0, loop.timings.iterations - 1))
         }
-        let out = try network.forward(zIt)
         let finalImage = image(from: out)
+        try trainer.pullState()
         loop.timings.forward += (ContinuousClock.now - t).seconds
         loop.timings.total = loop.priorSeconds + loop.elapsed
         var finalPSNR: Double?, finalHoles: Double?

@@ -178,7 +178,7 @@ struct InpaintCommand: ParsableCommand {
         let backend = try BackendFactory.cpu.make(threads: threadCount)
         let problem = try FitProblem(image: img, mask: made.mask, hasGroundTruth: !noGroundTruth)
         let fitter = try Fitter(problem: problem, config: config, seed: seed, backend: backend)
-        if let loadWeights { try WeightsFile.load(loadWeights, into: fitter.network) }
+        if let loadWeights { try fitter.loadWeights(loadWeights) }
 
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
         print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s")")

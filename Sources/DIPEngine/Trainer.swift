@@ -1,0 +1,94 @@
+import DIPCore
+
+/// What a trainer fits: the input code, the target and mask on the working canvas, and the
+/// constants of the loss and the perturbation (docs/semantics.md §6).
+public struct TrainingProblem {
+    /// The input code z, [Cin, H, W] at the working size.
+    public let code: Tensor
+    /// The image on the canvas, [C, H, W]; the loss reads only its known pixels.
+    public let target: Tensor
+    /// 1 = known pixel, 0 = hole or canvas padding, [C, H, W].
+    public let mask: Tensor
+    /// Scale that turns the canvas's mean into upstream's mean over the image's C*H*W.
+    public let lossScale: Double
+    /// sigma_p: the standard deviation of the perturbation added to z each iteration (0 = none).
+    public let perturbation: Float
+    /// The seed whose `.perturbation` substream i perturbs iteration i.
+    public let seed: UInt64
+}
+
+/// One evaluation's result as the host sees it.
+public struct TrainerEvaluation {
+    /// The masked loss, scaled to upstream's normaliser.
+    public var loss: Double
+    /// The network output ([C, H, W] at the working size) when it was asked for.
+    public var output: Tensor?
+    /// Seconds spent in the perturbation and the forward pass.
+    public var forwardSeconds: Double
+    /// Seconds spent in the loss and the backward pass.
+    public var backwardSeconds: Double
+}
+
+/// Adam's state as a checkpoint holds it: the moments in parameter order and the step count.
+public struct AdamState: Sendable, Equatable {
+    /// First moments (PyTorch's exp_avg), one array per parameter.
+    public var first: [[Float]]
+    /// Second moments (PyTorch's exp_avg_sq).
+    public var second: [[Float]]
+    /// Steps taken.
+    public var steps: Int
+
+    /// Creates a state.
+    public init(first: [[Float]], second: [[Float]], steps: Int) {
+        self.first = first
+        self.second = second
+        self.steps = steps
+    }
+}
+
+/// The arithmetic of one fit, wherever the backend computes: the network's parameters,
+/// activations and gradients, the loss, the perturbation of z and Adam's state live on the
+/// backend's device for the whole fit; the host sees losses, the outputs it asks for and copies of
+/// the state. The `Fitter` keeps the loop's logic (sampling, backtracking decisions, checkpoints,
+/// the curve); a trainer keeps the numbers, so a GPU backend is a new trainer, not a new loop.
+///
+/// The host model `network` holds the state_dict keys, shapes and initial values; its tensors
+/// are the device's values after `pullState()`, and `pushState()` makes the device take the
+/// host's values (weights loaded from a file, a checkpoint restored).
+public protocol NetworkTrainer: AnyObject {
+    /// The host model: keys, shapes and (after `pullState`) values of every parameter and buffer.
+    var network: SkipNetwork { get }
+    /// Perturbs z with `iteration`'s noise, runs the forward pass, the masked loss and the
+    /// backward pass: afterwards every parameter's gradient is that of this evaluation. The output
+    /// is copied to the host when `keepOutput`.
+    func evaluate(iteration: Int, keepOutput: Bool) throws -> TrainerEvaluation
+    /// A forward pass only (train-mode BatchNorm like every other), with z itself (nil) or z
+    /// perturbed by `iteration`'s noise: the final render. Returns the output on the host.
+    func render(perturbedBy iteration: Int?) throws -> Tensor
+    /// Starts a fresh Adam (zero moments, step 0) over all parameters.
+    func startAdam(learningRate: Double) throws
+    /// One Adam step with the gradients of the last evaluation.
+    func adamStep() throws
+    /// Adam's state, for a checkpoint.
+    func adamState() throws -> AdamState
+    /// Takes over a checkpoint's Adam state (after `startAdam`).
+    func restoreAdam(_ state: AdamState) throws
+    /// Backtracking: keeps a copy of the parameters (buffers excluded) beside them.
+    func saveParameters() throws
+    /// Backtracking: copies the kept parameters back.
+    func restoreParameters() throws
+    /// The kept copy, in parameter order (empty before the first save), for a checkpoint.
+    func savedParameters() throws -> [[Float]]
+    /// Takes over a checkpoint's kept copy.
+    func setSavedParameters(_ values: [[Float]]) throws
+    /// Copies the device's parameters and buffers into `network.tensors`.
+    func pullState() throws
+    /// Copies `network.tensors` onto the device.
+    func pushState() throws
+    /// The parameters on the host, updated in place, with their gradients: what L-BFGS needs.
+    /// Nil where the trainer keeps them elsewhere (the Fitter then refuses L-BFGS, naming it).
+    var hostParameters: [NamedTensor]? { get }
+    /// Which convolution algorithms run, in one line (what `auto` chose), for `bench` and
+    /// `inpaint`.
+    var algorithmSummary: String { get }
+}
