@@ -49,33 +49,15 @@ final class HostTrainer: NetworkTrainer {
 
     /// Fills zIt with z + sigma_p * N(0, 1) of iteration `iteration`'s stream (or copies z).
     private func perturb(iteration: Int) {
-        let z = problem.code
-        guard problem.perturbation > 0 else { zIt.copy(from: z); return }
-        let stream = RandomStream(seed: problem.seed, purpose: .perturbation, substream: UInt64(iteration))
-        let n = z.count, blocks = (n + 3) / 4
-        let parts = 64
-        let sigma = problem.perturbation
-        let zp = UncheckedBox(z.pointer), op = UncheckedBox(zIt.pointer)
-        // Fixed partition into 64 block ranges, whatever the thread count: same bits.
-        parallel.run(parts) { part in
-            let lo = blocks * part / parts, hi = blocks * (part + 1) / parts
-            let out = UnsafeMutableBufferPointer(start: op.value, count: n)
-            stream.fillNormal(out, blocks: UInt64(lo)..<UInt64(hi), mean: 0, std: sigma)
-            let start = lo * 4, end = min(hi * 4, n)
-            if start < end { for i in start..<end { out[i] += zp.value[i] } }
-        }
+        guard problem.perturbation > 0 else { zIt.copy(from: problem.code); return }
+        Perturbation.fill(problem.code.pointer, into: zIt.pointer, count: zIt.count, sigma: problem.perturbation,
+                          seed: problem.seed, iteration: iteration, parallel: parallel)
     }
 
     /// Loss and gradient (written into `gradient`) of a network output.
     private func lossAndGradient(_ output: Tensor) throws -> Double {
-        let scale = problem.lossScale
-        let loss = try MaskedMSELoss.value(output: output, target: problem.target, mask: problem.mask) * scale
-        try MaskedMSELoss.gradient(output: output, target: problem.target, mask: problem.mask, into: gradient)
-        if scale != 1 {
-            let s = Float(scale)
-            for i in 0..<gradient.count { gradient.pointer[i] *= s }
-        }
-        return loss
+        try MaskedMSELoss.scaled(output: output, target: problem.target, mask: problem.mask, scale: problem.lossScale,
+                                 gradient: gradient)
     }
 
     func startAdam(learningRate: Double) throws {

@@ -94,6 +94,13 @@ public struct NetworkSummary: Sendable {
         public var forwardBytes: Int
         /// Bytes one backward pass reads and writes, likewise.
         public var backwardBytes: Int
+        /// The values it reads: ids of earlier layers' outputs, 0 being the network's input (a
+        /// concat reads [skip, deeper]). With `output`, the walk's dataflow: what a device
+        /// trainer executes, forward in order and backward in reverse, summing the gradients of
+        /// a value read twice (a level's input feeds its skip branch and its encoder).
+        public var inputs: [Int]
+        /// The id of the value it writes (every layer writes a new one).
+        public var output: Int
 
         /// True when the concat had to crop an input (docs/semantics.md §3.5).
         public var crops: Bool {
@@ -222,61 +229,68 @@ private struct Walker {
 
     let config: SkipConfig
     var layers: [NetworkSummary.Layer] = []
+    /// The id the next layer's output gets; 0 is the network's input.
+    private var nextValue = 1
 
     init(config: SkipConfig) { self.config = config }
 
     typealias Size = NetworkSummary.Size
 
     mutating func walk(input: Size) throws {
-        let (channels, size) = try level(0, inChannels: config.inputChannels, input: input)
-        try conv(nil, .output, channels, config.outputChannels, kernel: 1, stride: 1, input: size)
+        let (channels, size, value) = try level(0, inChannels: config.inputChannels, input: input, from: 0)
+        let (_, logits) = try conv(nil, .output, channels, config.outputChannels, kernel: 1, stride: 1, input: size, from: value)
         add(nil, .output, .sigmoid, config.outputChannels, config.outputChannels, size, size,
-            Sigmoid.cost(inputShape: shape(config.outputChannels, size)))
+            Sigmoid.cost(inputShape: shape(config.outputChannels, size)), from: [logits])
         guard size == input else {
             throw Failure(reason: "the network would return \(size), not \(input) (a concat crop shrank it)")
         }
     }
 
-    /// Level i: returns its output channels and size.
-    private mutating func level(_ i: Int, inChannels cin: Int, input: Size) throws -> (Int, Size) {
+    /// Level i reading value `x`: returns its output channels, size and value.
+    private mutating func level(_ i: Int, inChannels cin: Int, input: Size, from x: Int) throws -> (Int, Size, Int) {
         let c = config
         let ns = c.skip[i], nd = c.down[i], nu = c.up[i]
         var skipSize = input
+        var skipValue = x
         if ns > 0 {
-            skipSize = try conv(i, .skip, cin, ns, kernel: c.kernelSkip, stride: 1, input: input, readsCode: i == 0)
-            bnAct(i, .skip, ns, skipSize)
+            (skipSize, skipValue) = try conv(i, .skip, cin, ns, kernel: c.kernelSkip, stride: 1, input: input,
+                                             from: x, readsCode: i == 0)
+            skipValue = bnAct(i, .skip, ns, skipSize, from: skipValue)
         }
         var size: Size
+        var value: Int
         switch c.downsampling {
         case .stride:
-            size = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 2, input: input, readsCode: i == 0)
+            (size, value) = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 2, input: input, from: x, readsCode: i == 0)
         case .avgPool:
-            let full = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 1, input: input, readsCode: i == 0)
+            let (full, convolved) = try conv(i, .down, cin, nd, kernel: c.kernelDown, stride: 1, input: input,
+                                             from: x, readsCode: i == 0)
             size = Size(height: full.height / 2, width: full.width / 2)
             guard size.height >= 1, size.width >= 1 else {
                 throw Failure(reason: "level \(i): average pooling \(full) leaves nothing")
             }
-            add(i, .down, .averagePool, nd, nd, full, size, AvgPool2x2.cost(inputShape: shape(nd, full)))
+            value = add(i, .down, .averagePool, nd, nd, full, size, AvgPool2x2.cost(inputShape: shape(nd, full)),
+                        from: [convolved])
         }
-        bnAct(i, .down, nd, size)
-        size = try conv(i, .down, nd, nd, kernel: c.kernelDown, stride: 1, input: size)
-        bnAct(i, .down, nd, size)
+        value = bnAct(i, .down, nd, size, from: value)
+        (size, value) = try conv(i, .down, nd, nd, kernel: c.kernelDown, stride: 1, input: size, from: value)
+        value = bnAct(i, .down, nd, size, from: value)
         var deeper = nd
         if i < c.depth - 1 {
-            (deeper, size) = try level(i + 1, inChannels: nd, input: size)
+            (deeper, size, value) = try level(i + 1, inChannels: nd, input: size, from: value)
         }
         let upsampled = Size(height: 2 * size.height, width: 2 * size.width)
-        add(i, .down, .upsample(c.upsampling), deeper, deeper, size, upsampled,
-            Upsample2x.cost(inputShape: shape(deeper, size), mode: c.upsampling))
+        value = add(i, .down, .upsample(c.upsampling), deeper, deeper, size, upsampled,
+                    Upsample2x.cost(inputShape: shape(deeper, size), mode: c.upsampling), from: [value])
 
         var merged = deeper
         var mergedSize = upsampled
         if ns > 0 {
             merged = ns + deeper
             mergedSize = Size(height: min(skipSize.height, upsampled.height), width: min(skipSize.width, upsampled.width))
-            add(i, .up, .concat(skipChannels: ns, deeperChannels: deeper, skipSize: skipSize),
-                merged, merged, upsampled, mergedSize,
-                Concat.cost(skip: shape(ns, skipSize), deeper: shape(deeper, upsampled)))
+            value = add(i, .up, .concat(skipChannels: ns, deeperChannels: deeper, skipSize: skipSize),
+                        merged, merged, upsampled, mergedSize,
+                        Concat.cost(skip: shape(ns, skipSize), deeper: shape(deeper, upsampled)), from: [skipValue, value])
         } else if upsampled != input {
             // No concat, hence no crop: the decoder must land exactly on the level's input size.
             let side = upsampled.height != input.height ? "height" : "width"
@@ -284,22 +298,24 @@ private struct Walker {
             throw Failure(reason: "level \(i) has no skip branch, so its \(side) \(n) must come back unchanged, "
                 + "but the encoder halves it and the upsample returns \(m)")
         }
-        add(i, .up, .batchNorm, merged, merged, mergedSize, mergedSize,
-            BatchNorm.cost(inputShape: shape(merged, mergedSize)))
-        var out = try conv(i, .up, merged, nu, kernel: c.kernelUp, stride: 1, input: mergedSize)
-        bnAct(i, .up, nu, out)
+        value = add(i, .up, .batchNorm, merged, merged, mergedSize, mergedSize,
+                    BatchNorm.cost(inputShape: shape(merged, mergedSize)), from: [value])
+        var out: Size
+        (out, value) = try conv(i, .up, merged, nu, kernel: c.kernelUp, stride: 1, input: mergedSize, from: value)
+        value = bnAct(i, .up, nu, out, from: value)
         if c.need1x1Up {
-            out = try conv(i, .up, nu, nu, kernel: 1, stride: 1, input: out)
-            bnAct(i, .up, nu, out)
+            (out, value) = try conv(i, .up, nu, nu, kernel: 1, stride: 1, input: out, from: value)
+            value = bnAct(i, .up, nu, out, from: value)
         }
-        return (nu, out)
+        return (nu, out, value)
     }
 
-    /// Adds reflection padding + convolution; returns the output size. A convolution that
-    /// reads the input code computes no input gradient (SkipNetwork's rule).
-    @discardableResult
+    /// Adds reflection padding + convolution reading value `x`; returns the output size and
+    /// value. A convolution that reads the input code computes no input gradient (SkipNetwork's
+    /// rule).
     private mutating func conv(_ level: Int?, _ part: NetworkSummary.Part, _ cin: Int, _ cout: Int,
-                               kernel k: Int, stride s: Int, input: Size, readsCode: Bool = false) throws -> Size {
+                               kernel k: Int, stride s: Int, input: Size, from x: Int,
+                               readsCode: Bool = false) throws -> (Size, Int) {
         let p = (k - 1) / 2
         // PyTorch's ReflectionPad2d needs pad < side: the mirror must not run off the far edge.
         guard input.height > p, input.width > p else {
@@ -309,26 +325,34 @@ private struct Walker {
         let geometry = ConvGeometry(inChannels: cin, outChannels: cout, kernel: k, stride: s,
                                     inputHeight: input.height + 2 * p, inputWidth: input.width + 2 * p)
         let out = Size(height: geometry.outputHeight, width: geometry.outputWidth)
-        add(level, part, .convolution(kernel: k, stride: s, padding: p), cin, cout, input, out,
-            Conv2d.cost(geometry, needsInputGradient: !readsCode))
-        return out
+        let value = add(level, part, .convolution(kernel: k, stride: s, padding: p), cin, cout, input, out,
+                        Conv2d.cost(geometry, needsInputGradient: !readsCode), from: [x])
+        return (out, value)
     }
 
-    private mutating func bnAct(_ level: Int, _ part: NetworkSummary.Part, _ c: Int, _ size: Size) {
-        add(level, part, .batchNorm, c, c, size, size, BatchNorm.cost(inputShape: shape(c, size)))
-        add(level, part, .leakyReLU, c, c, size, size, BatchNorm.fusedActivationCost)
+    /// BatchNorm then LeakyReLU reading value `x`; returns the activation's value.
+    private mutating func bnAct(_ level: Int, _ part: NetworkSummary.Part, _ c: Int, _ size: Size, from x: Int) -> Int {
+        let normalised = add(level, part, .batchNorm, c, c, size, size, BatchNorm.cost(inputShape: shape(c, size)), from: [x])
+        return add(level, part, .leakyReLU, c, c, size, size, BatchNorm.fusedActivationCost, from: [normalised])
     }
 
     private func shape(_ channels: Int, _ size: Size) -> FeatureShape {
         FeatureShape(channels: channels, height: size.height, width: size.width)
     }
 
+    /// Appends a layer reading `inputs`; returns the id of the value it writes.
+    @discardableResult
     private mutating func add(_ level: Int?, _ part: NetworkSummary.Part, _ op: NetworkSummary.Operation,
-                              _ cin: Int, _ cout: Int, _ input: Size, _ output: Size, _ cost: LayerCost) {
+                              _ cin: Int, _ cout: Int, _ input: Size, _ output: Size, _ cost: LayerCost,
+                              from inputs: [Int]) -> Int {
+        let value = nextValue
+        nextValue += 1
         layers.append(NetworkSummary.Layer(level: level, part: part, operation: op, inChannels: cin,
                                            outChannels: cout, inputSize: input, outputSize: output,
                                            parameters: cost.parameters, macs: cost.macs,
-                                           forwardBytes: cost.forwardBytes, backwardBytes: cost.backwardBytes))
+                                           forwardBytes: cost.forwardBytes, backwardBytes: cost.backwardBytes,
+                                           inputs: inputs, output: value))
+        return value
     }
 }
 

@@ -121,6 +121,9 @@ final class BatchNorm {
         return s
     }
 
+    /// The last forward's batch mean and 1/sqrt(variance + eps) per channel.
+    var savedStatistics: (mean: UnsafeMutablePointer<Double>, invStd: UnsafeMutablePointer<Double>) { (mean, invStd) }
+
     /// Normalises `x` with its own statistics, applies gamma, beta and the fused activation,
     /// and updates the running statistics. Returns the tensor written: the whole buffer when
     /// the output is a window of a consumer's buffer.

@@ -47,4 +47,16 @@ public enum MaskedMSELoss {
             for i in 0..<plane { gp[i] = scale * mp[i] * (mp[i] * op[i] - mp[i] * tp[i]) }
         }
     }
+
+    /// The loss times `scale` and its gradient times `scale` (written into `gradient`): what a
+    /// fit on a padded canvas uses to keep upstream's normaliser, the image's C*H*W.
+    static func scaled(output: Tensor, target: Tensor, mask: Tensor, scale: Double, gradient: Tensor) throws -> Double {
+        let loss = try value(output: output, target: target, mask: mask) * scale
+        try self.gradient(output: output, target: target, mask: mask, into: gradient)
+        if scale != 1 {
+            let s = Float(scale)
+            for i in 0..<gradient.count { gradient.pointer[i] *= s }
+        }
+        return loss
+    }
 }

@@ -1,0 +1,273 @@
+import DIPCore
+
+/// `DeviceOps` on host memory, computed by the host engine's own layers (Layers/) and a host
+/// backend's convolutions: each operation converts NHWC to the layers' [C, H, W], runs the layer,
+/// and converts back. It is slow and exists to be the reference: a `DeviceTrainer` over it must
+/// give the host trainer's bits (which checks the device trainer's dataflow and bookkeeping on
+/// any machine), and a device's operations are checked against it one by one.
+final class HostDeviceOps: DeviceOps {
+    let name: String
+    private let backend: any ComputeBackend
+    private let parallel: ChannelParallel
+    /// Every allocation by start address, so a pointer into one can be viewed as a Tensor.
+    private var allocations: [UInt64: Tensor] = [:]
+    /// Layers whose backward needs their forward's state, by an address unique to the layer
+    /// (a BatchNorm's saved mean, a sigmoid's output).
+    private var batchNorms: [DevicePointer: BatchNorm] = [:]
+    private var sigmoids: [DevicePointer: Sigmoid] = [:]
+
+    /// Host ops whose convolutions come from `backend`.
+    init(backend: any ComputeBackend) {
+        self.backend = backend
+        name = "host layers (\(backend.name))"
+        parallel = ChannelParallel(threads: max(1, backend.threads))
+    }
+
+    private final class Allocation: DeviceAllocation {
+        let tensor: Tensor
+        init(_ tensor: Tensor) { self.tensor = tensor }
+        var pointer: DevicePointer { DevicePointer(address: UInt64(UInt(bitPattern: tensor.pointer))) }
+        var count: Int { tensor.count }
+    }
+
+    func allocate(floats count: Int) throws -> any DeviceAllocation {
+        let a = Allocation(Tensor([max(1, count)]))
+        allocations[a.pointer.address] = a.tensor
+        return a
+    }
+
+    private func host(_ p: DevicePointer) -> UnsafeMutablePointer<Float> {
+        UnsafeMutablePointer(bitPattern: UInt(p.address))!
+    }
+
+    /// A tensor of `dims` over device memory at `p` (no copy).
+    private func view(_ p: DevicePointer, _ dims: [Int]) -> Tensor {
+        let stride = UInt64(MemoryLayout<Float>.stride)
+        guard let (start, base) = allocations.first(where: { p.address >= $0.key && p.address < $0.key + UInt64($0.value.count) * stride }) else {
+            preconditionFailure("host device ops: \(p) is not in any allocation")
+        }
+        return Tensor(viewing: base, offset: Int((p.address - start) / stride), dims: dims)
+    }
+
+    /// NHWC device values of `s` as a new [C, H, W] tensor.
+    private func toCHW(_ p: DevicePointer, _ s: FeatureShape) -> Tensor {
+        let t = s.makeTensor(), src = host(p)
+        for c in 0..<s.channels { for i in 0..<s.plane { t.pointer[c * s.plane + i] = src[i * s.channels + c] } }
+        return t
+    }
+
+    /// A [C, H, W] tensor of `s` into NHWC device memory.
+    private func fromCHW(_ t: Tensor, _ s: FeatureShape, into p: DevicePointer) {
+        let dst = host(p)
+        for c in 0..<s.channels { for i in 0..<s.plane { dst[i * s.channels + c] = t.pointer[c * s.plane + i] } }
+    }
+
+    func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws {
+        host(destination).update(from: values.baseAddress!, count: values.count)
+    }
+
+    func download(_ source: DevicePointer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        values.baseAddress!.update(from: host(source), count: values.count)
+    }
+
+    func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws {
+        host(destination).update(from: host(source), count: count)
+    }
+
+    func add(_ source: DevicePointer, into destination: DevicePointer, count: Int) throws {
+        let s = host(source), d = host(destination)
+        for i in 0..<count { d[i] += s[i] }
+    }
+
+    func zero(_ destination: DevicePointer, count: Int) throws {
+        host(destination).update(repeating: 0, count: count)
+    }
+
+    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution {
+        HostDeviceConvolution(try backend.makeConvolution(geometry, algorithm: algorithm), ops: self)
+    }
+
+    /// A host convolution kernel over NHWC activations and KRSC filters.
+    private final class HostDeviceConvolution: DeviceConvolution {
+        let kernel: any ConvolutionKernel
+        unowned let ops: HostDeviceOps
+        init(_ kernel: any ConvolutionKernel, ops: HostDeviceOps) {
+            self.kernel = kernel
+            self.ops = ops
+        }
+        var geometry: ConvGeometry { kernel.geometry }
+        var implementation: String { kernel.implementation }
+        private var inShape: FeatureShape {
+            FeatureShape(channels: geometry.inChannels, height: geometry.inputHeight, width: geometry.inputWidth)
+        }
+        private var outShape: FeatureShape {
+            FeatureShape(channels: geometry.outChannels, height: geometry.outputHeight, width: geometry.outputWidth)
+        }
+        /// KRSC device filter to an OIHW tensor.
+        private func filter(_ p: DevicePointer) -> Tensor {
+            let g = geometry, kk = g.kernel * g.kernel
+            let t = Tensor([g.outChannels, g.inChannels, g.kernel, g.kernel]), src = ops.host(p)
+            for o in 0..<g.outChannels { for i in 0..<g.inChannels { for r in 0..<kk {
+                t.pointer[(o * g.inChannels + i) * kk + r] = src[(o * kk + r) * g.inChannels + i]
+            } } }
+            return t
+        }
+        func forward(input x: DevicePointer, weight w: DevicePointer, bias b: DevicePointer, output y: DevicePointer) throws {
+            let out = outShape.makeTensor()
+            try kernel.forward(input: ops.toCHW(x, inShape), weight: filter(w), bias: ops.view(b, [geometry.outChannels]), output: out)
+            ops.fromCHW(out, outShape, into: y)
+        }
+        func backwardData(gradOutput gy: DevicePointer, weight w: DevicePointer, gradInput gx: DevicePointer) throws {
+            let gi = inShape.makeTensor()
+            try kernel.backwardData(gradOutput: ops.toCHW(gy, outShape), weight: filter(w), gradInput: gi)
+            ops.fromCHW(gi, inShape, into: gx)
+        }
+        func backwardWeights(input x: DevicePointer, gradOutput gy: DevicePointer, gradWeight gw: DevicePointer,
+                             gradBias gb: DevicePointer) throws {
+            let g = geometry, kk = g.kernel * g.kernel
+            let w = Tensor([g.outChannels, g.inChannels, g.kernel, g.kernel])
+            try kernel.backwardWeights(input: ops.toCHW(x, inShape), gradOutput: ops.toCHW(gy, outShape), gradWeight: w,
+                                       gradBias: ops.view(gb, [g.outChannels]))
+            let dst = ops.host(gw)
+            for o in 0..<g.outChannels { for i in 0..<g.inChannels { for r in 0..<kk {
+                dst[(o * kk + r) * g.inChannels + i] = w.pointer[(o * g.inChannels + i) * kk + r]
+            } } }
+        }
+    }
+
+    func reflectionPad(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape, pad: Int) throws {
+        let layer = ReflectionPad(pad: pad, parallel: parallel)
+        let out = try layer.prepare(inputShape: shape)
+        fromCHW(layer.forward(toCHW(x, shape)), out, into: y)
+    }
+
+    func reflectionPadBackward(_ gy: DevicePointer, into gx: DevicePointer, shape: FeatureShape, pad: Int) throws {
+        let layer = ReflectionPad(pad: pad, parallel: parallel)
+        let out = try layer.prepare(inputShape: shape)
+        fromCHW(layer.backward(toCHW(gy, out)), shape, into: gx)
+    }
+
+    func batchNormForward(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape, slope: Float?,
+                          gamma: DevicePointer, beta: DevicePointer, runningMean: DevicePointer,
+                          runningVar: DevicePointer, tracked: DevicePointer,
+                          savedMean: DevicePointer, savedInvStd: DevicePointer) throws {
+        var rng = RandomStream(seed: 0, purpose: .auxiliary)
+        let layer = BatchNorm(channels: shape.channels, negativeSlope: slope, gammaInit: .one, rng: &rng, parallel: parallel)
+        try layer.prepare(inputShape: shape)
+        let c = shape.channels
+        layer.weight.pointer.update(from: host(gamma), count: c)
+        layer.bias.pointer.update(from: host(beta), count: c)
+        layer.runningMean.pointer.update(from: host(runningMean), count: c)
+        layer.runningVar.pointer.update(from: host(runningVar), count: c)
+        layer.numBatchesTracked.pointer[0] = host(tracked)[0]
+        fromCHW(layer.forward(toCHW(x, shape)), shape, into: y)
+        host(runningMean).update(from: layer.runningMean.pointer, count: c)
+        host(runningVar).update(from: layer.runningVar.pointer, count: c)
+        host(tracked)[0] = layer.numBatchesTracked.pointer[0]
+        let (mean, invStd) = layer.savedStatistics
+        for i in 0..<c {
+            host(savedMean)[i] = Float(mean[i])
+            host(savedInvStd)[i] = Float(invStd[i])
+        }
+        batchNorms[savedMean] = layer
+    }
+
+    func batchNormBackward(_ x: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer,
+                           shape: FeatureShape, slope: Float?, gamma: DevicePointer, beta: DevicePointer,
+                           savedMean: DevicePointer, savedInvStd: DevicePointer,
+                           gradGamma: DevicePointer, gradBeta: DevicePointer) throws {
+        guard let layer = batchNorms[savedMean] else {
+            throw EngineError.backend("host device ops: BatchNorm backward without its forward")
+        }
+        let c = shape.channels
+        fromCHW(layer.backward(toCHW(gy, shape)), shape, into: gx)
+        host(gradGamma).update(from: layer.gradWeight.pointer, count: c)
+        host(gradBeta).update(from: layer.gradBias.pointer, count: c)
+    }
+
+    func averagePool(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape) throws {
+        let layer = AvgPool2x2(parallel: parallel)
+        let out = try layer.prepare(inputShape: shape)
+        fromCHW(layer.forward(toCHW(x, shape)), out, into: y)
+    }
+
+    func averagePoolBackward(_ gy: DevicePointer, into gx: DevicePointer, shape: FeatureShape) throws {
+        let layer = AvgPool2x2(parallel: parallel)
+        let out = try layer.prepare(inputShape: shape)
+        fromCHW(layer.backward(toCHW(gy, out)), shape, into: gx)
+    }
+
+    func upsample(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape, mode: SkipConfig.Upsampling) throws {
+        let layer = Upsample2x(mode: mode, parallel: parallel)
+        let out = layer.prepare(inputShape: shape)
+        fromCHW(layer.forward(toCHW(x, shape)), out, into: y)
+    }
+
+    func upsampleBackward(_ gy: DevicePointer, into gx: DevicePointer, shape: FeatureShape,
+                          mode: SkipConfig.Upsampling) throws {
+        let layer = Upsample2x(mode: mode, parallel: parallel)
+        let out = layer.prepare(inputShape: shape)
+        fromCHW(layer.backward(toCHW(gy, out)), shape, into: gx)
+    }
+
+    func concat(skip: DevicePointer, skipShape: FeatureShape, deeper: DevicePointer, deeperShape: FeatureShape,
+                into y: DevicePointer) throws {
+        let layer = Concat(parallel: parallel)
+        let out = layer.prepare(skip: skipShape, deeper: deeperShape)
+        fromCHW(layer.forward(skip: toCHW(skip, skipShape), deeper: toCHW(deeper, deeperShape)), out, into: y)
+    }
+
+    func concatBackward(_ gy: DevicePointer, skipGradient: DevicePointer, skipShape: FeatureShape,
+                        deeperGradient: DevicePointer, deeperShape: FeatureShape) throws {
+        let layer = Concat(parallel: parallel)
+        let out = layer.prepare(skip: skipShape, deeper: deeperShape)
+        let (gs, gd) = layer.backward(toCHW(gy, out))
+        fromCHW(gs, skipShape, into: skipGradient)
+        fromCHW(gd, deeperShape, into: deeperGradient)
+    }
+
+    func sigmoid(_ x: DevicePointer, into y: DevicePointer, count: Int) throws {
+        let layer = Sigmoid()
+        let s = FeatureShape(channels: 1, height: 1, width: count)
+        layer.prepare(inputShape: s)
+        let out = layer.forward(view(x, s.dims))
+        host(y).update(from: out.pointer, count: count)
+        sigmoids[y] = layer
+    }
+
+    func sigmoidBackward(output y: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer,
+                         count: Int) throws {
+        guard let layer = sigmoids[y] else { throw EngineError.backend("host device ops: sigmoid backward without its forward") }
+        let g = layer.backward(view(gy, [1, 1, count]))
+        host(gx).update(from: g.pointer, count: count)
+    }
+
+    func maskedMSE(output: DevicePointer, target: DevicePointer, mask: DevicePointer, shape: FeatureShape,
+                   scale: Double, gradient: DevicePointer) throws -> Double {
+        let g = shape.makeTensor()
+        let loss = try MaskedMSELoss.scaled(output: toCHW(output, shape), target: toCHW(target, shape),
+                                            mask: toCHW(mask, shape), scale: scale, gradient: g)
+        fromCHW(g, shape, into: gradient)
+        return loss
+    }
+
+    func adam(parameters: DevicePointer, gradients: DevicePointer, first: DevicePointer, second: DevicePointer,
+              count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) throws {
+        let optimizer = try Adam([(parameter: view(parameters, [count]), gradient: view(gradients, [count]))],
+                                 learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        optimizer.firstMoments[0].pointer.update(from: host(first), count: count)
+        optimizer.secondMoments[0].pointer.update(from: host(second), count: count)
+        optimizer.stepCount = step - 1
+        optimizer.step()
+        host(first).update(from: optimizer.firstMoments[0].pointer, count: count)
+        host(second).update(from: optimizer.secondMoments[0].pointer, count: count)
+    }
+
+    func perturb(_ z: DevicePointer, into y: DevicePointer, shape: FeatureShape, sigma: Float, seed: UInt64,
+                 iteration: Int) throws {
+        let chw = toCHW(z, shape), out = shape.makeTensor()
+        Perturbation.fill(chw.pointer, into: out.pointer, count: shape.count, sigma: sigma, seed: seed,
+                          iteration: iteration, parallel: parallel)
+        fromCHW(out, shape, into: y)
+    }
+}

@@ -1,0 +1,137 @@
+import DIPCore
+import Foundation
+import Testing
+@testable import DIPEngine
+
+/// A backend whose fits run in a `DeviceTrainer` over `HostDeviceOps`: the device path (NHWC
+/// activations, KRSC filters, one parameter arena, the summary's dataflow, state copies between
+/// device and host) with the host layers' arithmetic, so its results must be the host trainer's
+/// bits. What a GPU backend plugs its own operations into.
+final class HostDeviceBackend: ComputeBackend, @unchecked Sendable {
+    let base: any ComputeBackend
+    init(_ base: any ComputeBackend) { self.base = base }
+    var name: String { "host-device" }
+    var threads: Int { base.threads }
+    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+        try base.makeConvolution(geometry, algorithm: algorithm)
+    }
+    func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
+        try DeviceTrainer(network: network, problem: problem, ops: HostDeviceOps(backend: base))
+    }
+}
+
+@Suite("Device trainer (host operations)")
+struct DeviceTrainerTests {
+    let host: CPUBackend
+    let device: HostDeviceBackend
+    init() throws {
+        host = try CPUBackend(threads: 1)
+        device = HostDeviceBackend(host)
+    }
+
+    private func problem(size: Int, channels: Int) throws -> FitProblem {
+        var img = Image(channels: channels, height: size, width: size)
+        for c in 0..<channels { for y in 0..<size { for x in 0..<size {
+            img[c, y, x] = 0.2 + 0.03 * Float(x % 11) - 0.01 * Float(y % 7) + 0.05 * Float(c)
+        } } }
+        let mask = try BernoulliMask.make(channels: 1, height: size, width: size, keepFraction: 0.5, seed: 4)
+        return try FitProblem(image: img, mask: mask)
+    }
+
+    private func expectSame(_ a: FitResult, _ b: FitResult, _ what: String) {
+        // Booleans first, so a failure names what differs instead of printing every pixel.
+        let losses = a.losses.map(\.bitPattern) == b.losses.map(\.bitPattern)
+        let final = a.finalImage.pixels.map(\.bitPattern) == b.finalImage.pixels.map(\.bitPattern)
+        let best = a.best?.image == b.best?.image
+        #expect(losses, "\(what): losses differ")
+        #expect(a.curve == b.curve, "\(what): curve")
+        #expect(a.backtracks == b.backtracks, "\(what): backtracks")
+        #expect(final, "\(what): final image differs")
+        #expect(best, "\(what): best image differs")
+        #expect(a.status == b.status, "\(what): status")
+    }
+
+    /// Networks covering every operation: skips with and without crops, stride and average-pool
+    /// downsampling, nearest and both bilinear upsamplings, the 1x1 decoder block, and a level
+    /// without a skip.
+    private func cases() -> [(String, SkipConfig, Int)] {
+        var plain = SkipConfig.uniform(depth: 2, channels: 4, skip: 2, inputChannels: 3, outputChannels: 1)
+        plain.upsampling = .nearest
+        var bilinear = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 2, outputChannels: 3)
+        bilinear.upsampling = .bilinear(alignCorners: true)
+        bilinear.need1x1Up = true
+        var pooled = SkipConfig.uniform(depth: 2, channels: 4, skip: 2, inputChannels: 4, outputChannels: 1)
+        pooled.downsampling = .avgPool
+        pooled.upsampling = .bilinear(alignCorners: false)
+        var partial = SkipConfig.uniform(depth: 2, channels: 4, skip: 2, inputChannels: 3, outputChannels: 1)
+        partial.skip = [2, 0]
+        partial.kernelSkip = 3
+        return [("plain 19x19 (crops)", plain, 19), ("bilinear align_corners, 1x1 up, 3 channels", bilinear, 24),
+                ("avg pool, bilinear", pooled, 16), ("a level without skip", partial, 16)]
+    }
+
+    @Test("a whole Adam fit with perturbation and backtracking gives the host trainer's bits")
+    func adamFitMatchesHost() throws {
+        for (what, net, size) in cases() {
+            var config = FitConfig(network: net, inputCode: .noise(channels: net.inputChannels, scale: 0.1), perturbation: 0.03,
+                                   optimizer: .adam(learningRate: 0.05), iterations: 12,
+                                   backtracking: Backtracking(interval: 3, threshold: 0.05), finalRender: .lastPerturbed)
+            config.psnrEvery = 2
+            let p = try problem(size: size, channels: net.outputChannels)
+            let a = try Fitter(problem: p, config: config, seed: 5, backend: host)
+            let b = try Fitter(problem: p, config: config, seed: 5, backend: device)
+            let ra = try a.run(), rb = try b.run()
+            expectSame(ra, rb, what)
+            // After run the host model holds the device's final parameters and buffers.
+            for (x, y) in zip(a.network.tensors, b.network.tensors) {
+                let same = x.value.array.map(\.bitPattern) == y.value.array.map(\.bitPattern)
+                #expect(same, "\(what): \(x.key) differs")
+            }
+        }
+    }
+
+    @Test("a checkpoint taken on the device resumes on the device to the same bits")
+    func checkpointResume() throws {
+        let (_, net, size) = cases()[0]
+        var config = FitConfig(network: net, inputCode: .noise(channels: net.inputChannels, scale: 0.1), perturbation: 0.03,
+                               optimizer: .adam(learningRate: 0.05), iterations: 14,
+                               backtracking: Backtracking(interval: 3, threshold: 0.05), finalRender: .lastPerturbed)
+        config.psnrEvery = 2
+        let p = try problem(size: size, channels: 1)
+        let whole = try Fitter(problem: p, config: config, seed: 7, backend: device).run()
+        var taken: [FitCheckpoint] = []
+        var n = 0
+        _ = try Fitter(problem: p, config: config, seed: 7, backend: device)
+            .run(checkpoints: CheckpointSchedule(iterations: 100), onCheckpoint: { taken.append($0) },
+                 progress: { _ in n += 1 }, shouldCancel: { n >= 8 })
+        #expect(taken.count == 1)
+        #expect(!taken[0].backtrackSaved.isEmpty)
+        let resumed = try Fitter(problem: p, config: config, seed: 7, backend: device).run(resumingFrom: taken[0])
+        expectSame(whole, resumed, "resumed")
+        // And a device checkpoint resumes on the host trainer: the state is the same state.
+        let onHost = try Fitter(problem: p, config: config, seed: 7, backend: host).run(resumingFrom: taken[0])
+        expectSame(whole, onHost, "resumed on the host")
+    }
+
+    @Test("weights loaded into the host model reach the device; L-BFGS is refused by name")
+    func weightsAndLBFGS() throws {
+        let (_, net, size) = cases()[0]
+        var config = FitConfig(network: net, inputCode: .noise(channels: net.inputChannels, scale: 0.1), perturbation: 0,
+                               optimizer: .adam(learningRate: 0.01), iterations: 3)
+        config.psnrEvery = 1
+        let p = try problem(size: size, channels: 1)
+        let trained = try Fitter(problem: p, config: config, seed: 1, backend: host)
+        _ = try trained.run()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dip-device-\(getpid()).safetensors").path
+        defer { unlink(path) }
+        try WeightsFile.save(trained.network, to: path)
+        let a = try Fitter(problem: p, config: config, seed: 2, backend: host)
+        let b = try Fitter(problem: p, config: config, seed: 2, backend: device)
+        try a.loadWeights(path)
+        try b.loadWeights(path)
+        expectSame(try a.run(), try b.run(), "loaded weights")
+
+        config.optimizer = .lbfgs(learningRate: 0.1)
+        #expect(throws: EngineError.self) { try Fitter(problem: p, config: config, seed: 2, backend: device).run() }
+    }
+}
