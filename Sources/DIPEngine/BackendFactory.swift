@@ -22,9 +22,13 @@ public struct BackendFactory: Sendable {
     /// A new backend running on `threads` host threads.
     public func make(threads: Int) throws -> any ComputeBackend { try body(threads) }
 
+    /// "oneDNN 2.6.3": every library and its version, sorted by name ("" for none).
+    public var librarySummary: String {
+        libraryVersions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
     /// "cpu-onednn (oneDNN 2.6.3)", for logs and the benchmark table.
     public var description: String {
-        let libraries = libraryVersions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-        return libraries.isEmpty ? name : "\(name) (\(libraries.joined(separator: ", ")))"
+        librarySummary.isEmpty ? name : "\(name) (\(librarySummary))"
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// dip-report's version, stored in every record.
 public enum ToolVersion {
     /// The current version.
-    public static let current = "0.4.1"
+    public static let current = "0.5.0"
 }
 
 extension MachineInfo {
@@ -20,10 +20,11 @@ extension MachineInfo {
 extension SoftwareInfo {
     /// This build running on `backend`: tool version, the git commit of the current folder
     /// (with "+dirty" when the tree has uncommitted changes; "unknown" outside a repository), the
-    /// backend's own name and its oneDNN version ("" for a backend without oneDNN).
+    /// backend's own name, its oneDNN version ("" for a backend without oneDNN), where it computes
+    /// and all its libraries' versions.
     public static func current(backend: BackendFactory) -> SoftwareInfo {
         SoftwareInfo(tool: ToolVersion.current, commit: gitCommit(), oneDNN: backend.libraryVersions["oneDNN"] ?? "",
-                     backend: backend.name)
+                     backend: backend.name, device: backend.device, libraries: backend.librarySummary)
     }
 
     /// `git rev-parse HEAD`, or "unknown".

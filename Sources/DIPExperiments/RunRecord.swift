@@ -86,13 +86,22 @@ public struct SoftwareInfo: Sendable, Hashable, Codable {
     public var oneDNN: String
     /// The compute backend's own name, e.g. "cpu-onednn" ("cpu" in records before 0.4.1).
     public var backend: String
+    /// Where the backend computed, as its factory says: the CPU model and oneDNN's instruction
+    /// set, or the card, driver and math mode of a GPU (nil in records before 0.5.0).
+    public var device: String?
+    /// Every library doing the backend's arithmetic with its version, e.g. "oneDNN 2.6.3" or
+    /// "CUDA driver 13.0, cuDNN 9.x" (nil in records before 0.5.0).
+    public var libraries: String?
 
     /// Creates a description.
-    public init(tool: String, commit: String, oneDNN: String, backend: String) {
+    public init(tool: String, commit: String, oneDNN: String, backend: String, device: String? = nil,
+                libraries: String? = nil) {
         self.tool = tool
         self.commit = commit
         self.oneDNN = oneDNN
         self.backend = backend
+        self.device = device
+        self.libraries = libraries
     }
 }
 

@@ -465,7 +465,10 @@ struct PageBuilder {
         let commits = list { $0.software.commit }.sorted()
         let tools = list { $0.software.tool }.sorted()
         let onednn = list { $0.software.oneDNN }.sorted()
-        let backends = list { $0.software.backend }.sorted()
+        let backends = list { r -> String in
+            let details = [r.software.device, r.software.libraries].compactMap { $0 }.filter { !$0.isEmpty }
+            return details.isEmpty ? r.software.backend : "\(r.software.backend) (\(details.joined(separator: "; ")))"
+        }.sorted()
         let machines = list { "\($0.machine.host): \($0.machine.cpu), \($0.machine.cores) cores, \($0.machine.threads) threads, \($0.machine.os)" }.sorted()
         let seeds = list(\.key.seed).sorted().map(String.init)
         let profiles = list(\.profile).sorted()

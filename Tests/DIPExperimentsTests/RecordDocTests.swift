@@ -79,7 +79,8 @@ struct RecordDocTests {
                          bestIteration: 0, worstDrop: WorstDrop(fromIteration: 0, fromPSNR: 12, iteration: 3, psnr: 11),
                          timings: timings, wallSeconds: 2.5, resumes: 1, finishedAt: "2025-01-01T00:00:00Z",
                          machine: MachineInfo(host: "h", os: "Linux 6.1", cpu: "c", cores: 2, threads: 1),
-                         software: SoftwareInfo(tool: ToolVersion.current, commit: "abc", oneDNN: "2.6.3", backend: "cpu"),
+                         software: SoftwareInfo(tool: ToolVersion.current, commit: "abc", oneDNN: "2.6.3", backend: "cpu-onednn",
+                                                device: "AMD EPYC 9B14, oneDNN ISA avx512_core", libraries: "oneDNN 2.6.3"),
                          images: names)
     }
 
