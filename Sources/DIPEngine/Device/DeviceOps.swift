@@ -36,6 +36,20 @@ protocol DeviceConvolution: AnyObject {
                          gradBias gb: DevicePointer) throws
 }
 
+/// One BatchNorm layer on a device: training mode (batch statistics, biased variance, eps 1e-5),
+/// then LeakyReLU when it has a slope (BatchNorm.swift's arithmetic). It keeps the batch
+/// statistics of its last forward for its backward.
+protocol DeviceBatchNorm: AnyObject {
+    /// Normalises x into y; updates the running statistics as PyTorch does (momentum 0.1,
+    /// unbiased variance; `tracked` counts forwards).
+    func forward(_ x: DevicePointer, into y: DevicePointer, gamma: DevicePointer, beta: DevicePointer,
+                 runningMean: DevicePointer, runningVar: DevicePointer, tracked: DevicePointer) throws
+    /// From the last forward's input x and the output gradient: gx, and d loss / d gamma and
+    /// beta (overwritten).
+    func backward(_ x: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer, gamma: DevicePointer,
+                  gradGamma: DevicePointer, gradBeta: DevicePointer) throws
+}
+
 /// The operations a device-resident fit needs (`DeviceTrainer`), each the device version of a
 /// host layer in Layers/ with the same arithmetic: what a device backend implements (CUDA: its
 /// own kernels and cuDNN; the tests: the same kernel sources compiled for the host). Activations
@@ -66,19 +80,9 @@ protocol DeviceOps: AnyObject {
     /// Its backward: gx ([H, W, C]) gathers the gradient of every padded copy from gy.
     func reflectionPadBackward(_ gy: DevicePointer, into gx: DevicePointer, shape: FeatureShape, pad: Int) throws
 
-    /// BatchNorm in training mode (batch statistics, biased variance, eps 1e-5), then LeakyReLU
-    /// with `slope` when given. Updates the running statistics as PyTorch does (momentum 0.1,
-    /// unbiased variance; `tracked` counts forwards) and saves the batch mean and 1/std for the
-    /// backward.
-    func batchNormForward(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape, slope: Float?,
-                          gamma: DevicePointer, beta: DevicePointer, runningMean: DevicePointer,
-                          runningVar: DevicePointer, tracked: DevicePointer,
-                          savedMean: DevicePointer, savedInvStd: DevicePointer) throws
-    /// Its backward from the forward's input x: gx, and d loss / d gamma and beta (overwritten).
-    func batchNormBackward(_ x: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer,
-                           shape: FeatureShape, slope: Float?, gamma: DevicePointer, beta: DevicePointer,
-                           savedMean: DevicePointer, savedInvStd: DevicePointer,
-                           gradGamma: DevicePointer, gradBeta: DevicePointer) throws
+    /// A BatchNorm (with its fused LeakyReLU when `slope` is given) for activations of `shape`,
+    /// holding what its backward needs from its forward.
+    func makeBatchNorm(shape: FeatureShape, slope: Float?) throws -> any DeviceBatchNorm
 
     /// AvgPool2d(2, 2) of x (`shape`), floor size.
     func averagePool(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape) throws

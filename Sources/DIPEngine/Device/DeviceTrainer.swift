@@ -62,8 +62,7 @@ final class DeviceTrainer: NetworkTrainer {
     private enum Operation {
         case convolution(any DeviceConvolution, pad: Int, padded: DevicePointer?, paddedGradient: DevicePointer?,
                          weight: Int, bias: Int, inputGradient: Bool)
-        case batchNorm(slope: Float?, gamma: Int, beta: Int, runningMean: Int, runningVar: Int, tracked: Int,
-                       savedMean: DevicePointer, savedInvStd: DevicePointer)
+        case batchNorm(any DeviceBatchNorm, gamma: Int, beta: Int, runningMean: Int, runningVar: Int, tracked: Int)
         case averagePool
         case upsample(SkipConfig.Upsampling)
         case concat
@@ -164,10 +163,10 @@ final class DeviceTrainer: NetworkTrainer {
                     output = layers[index + 1].output
                     index += 1
                 }
-                operation = .batchNorm(slope: slope, gamma: try nextTensor(".weight"), beta: try nextTensor(".bias"),
+                operation = .batchNorm(try ops.makeBatchNorm(shape: inputShapes[0], slope: slope),
+                                       gamma: try nextTensor(".weight"), beta: try nextTensor(".bias"),
                                        runningMean: try nextTensor(".running_mean"), runningVar: try nextTensor(".running_var"),
-                                       tracked: try nextTensor(".num_batches_tracked"),
-                                       savedMean: try allocate(out.channels), savedInvStd: try allocate(out.channels))
+                                       tracked: try nextTensor(".num_batches_tracked"))
             case .leakyReLU:
                 throw EngineError.backend("device trainer: a LeakyReLU that does not follow its BatchNorm")
             case .averagePool: operation = .averagePool
@@ -264,11 +263,9 @@ final class DeviceTrainer: NetworkTrainer {
                     input = padded
                 }
                 try conv.forward(input: input, weight: parameter(weight), bias: parameter(bias), output: y.data)
-            case let .batchNorm(slope, gamma, beta, runningMean, runningVar, tracked, savedMean, savedInvStd):
-                try ops.batchNormForward(x.data, into: y.data, shape: x.shape, slope: slope, gamma: parameter(gamma),
-                                         beta: parameter(beta), runningMean: buffer(runningMean),
-                                         runningVar: buffer(runningVar), tracked: buffer(tracked),
-                                         savedMean: savedMean, savedInvStd: savedInvStd)
+            case let .batchNorm(layer, gamma, beta, runningMean, runningVar, tracked):
+                try layer.forward(x.data, into: y.data, gamma: parameter(gamma), beta: parameter(beta),
+                                  runningMean: buffer(runningMean), runningVar: buffer(runningVar), tracked: buffer(tracked))
             case .averagePool:
                 try ops.averagePool(x.data, into: y.data, shape: x.shape)
             case let .upsample(mode):
@@ -307,10 +304,9 @@ final class DeviceTrainer: NetworkTrainer {
                     }
                     try settle(0)
                 }
-            case let .batchNorm(slope, gamma, beta, _, _, _, savedMean, savedInvStd):
-                try ops.batchNormBackward(x.data, gradOutput: y.gradient, gradInput: target(0), shape: x.shape, slope: slope,
-                                          gamma: parameter(gamma), beta: parameter(beta), savedMean: savedMean,
-                                          savedInvStd: savedInvStd, gradGamma: gradient(gamma), gradBeta: gradient(beta))
+            case let .batchNorm(layer, gamma, beta, _, _, _):
+                try layer.backward(x.data, gradOutput: y.gradient, gradInput: target(0), gamma: parameter(gamma),
+                                   gradGamma: gradient(gamma), gradBeta: gradient(beta))
                 try settle(0)
             case .averagePool:
                 try ops.averagePoolBackward(y.gradient, into: target(0), shape: x.shape)

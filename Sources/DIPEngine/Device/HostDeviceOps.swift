@@ -11,9 +11,7 @@ final class HostDeviceOps: DeviceOps {
     private let parallel: ChannelParallel
     /// Every allocation by start address, so a pointer into one can be viewed as a Tensor.
     private var allocations: [UInt64: Tensor] = [:]
-    /// Layers whose backward needs their forward's state, by an address unique to the layer
-    /// (a BatchNorm's saved mean, a sigmoid's output).
-    private var batchNorms: [DevicePointer: BatchNorm] = [:]
+    /// Sigmoids by their output's address: the backward reads the forward's output.
     private var sigmoids: [DevicePointer: Sigmoid] = [:]
 
     /// Host ops whose convolutions come from `backend`.
@@ -147,42 +145,47 @@ final class HostDeviceOps: DeviceOps {
         fromCHW(layer.backward(toCHW(gy, out)), shape, into: gx)
     }
 
-    func batchNormForward(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape, slope: Float?,
-                          gamma: DevicePointer, beta: DevicePointer, runningMean: DevicePointer,
-                          runningVar: DevicePointer, tracked: DevicePointer,
-                          savedMean: DevicePointer, savedInvStd: DevicePointer) throws {
+    func makeBatchNorm(shape: FeatureShape, slope: Float?) throws -> any DeviceBatchNorm {
         var rng = RandomStream(seed: 0, purpose: .auxiliary)
         let layer = BatchNorm(channels: shape.channels, negativeSlope: slope, gammaInit: .one, rng: &rng, parallel: parallel)
         try layer.prepare(inputShape: shape)
-        let c = shape.channels
-        layer.weight.pointer.update(from: host(gamma), count: c)
-        layer.bias.pointer.update(from: host(beta), count: c)
-        layer.runningMean.pointer.update(from: host(runningMean), count: c)
-        layer.runningVar.pointer.update(from: host(runningVar), count: c)
-        layer.numBatchesTracked.pointer[0] = host(tracked)[0]
-        fromCHW(layer.forward(toCHW(x, shape)), shape, into: y)
-        host(runningMean).update(from: layer.runningMean.pointer, count: c)
-        host(runningVar).update(from: layer.runningVar.pointer, count: c)
-        host(tracked)[0] = layer.numBatchesTracked.pointer[0]
-        let (mean, invStd) = layer.savedStatistics
-        for i in 0..<c {
-            host(savedMean)[i] = Float(mean[i])
-            host(savedInvStd)[i] = Float(invStd[i])
-        }
-        batchNorms[savedMean] = layer
+        return HostDeviceBatchNorm(layer, shape: shape, ops: self)
     }
 
-    func batchNormBackward(_ x: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer,
-                           shape: FeatureShape, slope: Float?, gamma: DevicePointer, beta: DevicePointer,
-                           savedMean: DevicePointer, savedInvStd: DevicePointer,
-                           gradGamma: DevicePointer, gradBeta: DevicePointer) throws {
-        guard let layer = batchNorms[savedMean] else {
-            throw EngineError.backend("host device ops: BatchNorm backward without its forward")
+    /// A host BatchNorm layer whose parameters and running statistics are copied from and to
+    /// device memory around each call.
+    private final class HostDeviceBatchNorm: DeviceBatchNorm {
+        let layer: BatchNorm
+        let shape: FeatureShape
+        unowned let ops: HostDeviceOps
+        init(_ layer: BatchNorm, shape: FeatureShape, ops: HostDeviceOps) {
+            self.layer = layer
+            self.shape = shape
+            self.ops = ops
         }
-        let c = shape.channels
-        fromCHW(layer.backward(toCHW(gy, shape)), shape, into: gx)
-        host(gradGamma).update(from: layer.gradWeight.pointer, count: c)
-        host(gradBeta).update(from: layer.gradBias.pointer, count: c)
+
+        func forward(_ x: DevicePointer, into y: DevicePointer, gamma: DevicePointer, beta: DevicePointer,
+                     runningMean: DevicePointer, runningVar: DevicePointer, tracked: DevicePointer) throws {
+            let c = shape.channels
+            layer.weight.pointer.update(from: ops.host(gamma), count: c)
+            layer.bias.pointer.update(from: ops.host(beta), count: c)
+            layer.runningMean.pointer.update(from: ops.host(runningMean), count: c)
+            layer.runningVar.pointer.update(from: ops.host(runningVar), count: c)
+            layer.numBatchesTracked.pointer[0] = ops.host(tracked)[0]
+            ops.fromCHW(layer.forward(ops.toCHW(x, shape)), shape, into: y)
+            ops.host(runningMean).update(from: layer.runningMean.pointer, count: c)
+            ops.host(runningVar).update(from: layer.runningVar.pointer, count: c)
+            ops.host(tracked)[0] = layer.numBatchesTracked.pointer[0]
+        }
+
+        func backward(_ x: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer, gamma: DevicePointer,
+                      gradGamma: DevicePointer, gradBeta: DevicePointer) throws {
+            let c = shape.channels
+            // The layer kept its input and statistics from its forward; gamma has not changed since.
+            ops.fromCHW(layer.backward(ops.toCHW(gy, shape)), shape, into: gx)
+            ops.host(gradGamma).update(from: layer.gradWeight.pointer, count: c)
+            ops.host(gradBeta).update(from: layer.gradBias.pointer, count: c)
+        }
     }
 
     func averagePool(_ x: DevicePointer, into y: DevicePointer, shape: FeatureShape) throws {
