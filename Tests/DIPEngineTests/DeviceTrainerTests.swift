@@ -135,3 +135,17 @@ struct DeviceTrainerTests {
         #expect(throws: EngineError.self) { try Fitter(problem: p, config: config, seed: 2, backend: device).run() }
     }
 }
+
+@Suite("Device operations check")
+struct DeviceOpsCheckTests {
+    @Test("the host layers over oneDNN pass against the host layers over the reference loops, every operation")
+    func hostAgainstReference() throws {
+        let check = DeviceOpsCheck(reference: HostDeviceOps(backend: ReferenceBackend()),
+                                   candidate: HostDeviceOps(backend: try CPUBackend(threads: 1)), bound: 0, convolutionBound: 1e-5)
+        let results = try check.run()
+        #expect(results.count > 60)
+        for r in results { #expect(r.passed, "\(r)") }
+        // Everything but the convolutions is the same code on both sides: the same bits.
+        #expect(results.filter { !$0.name.hasPrefix("convolution") }.allSatisfy { $0.error == 0 })
+    }
+}
