@@ -12,8 +12,9 @@
  *
  * Launch: every kernel is one-dimensional (see dip_cuda_compat.h); each kernel's comment names
  * its work items, and the grid must cover them: ceil(items / block) blocks of any block size
- * (DIP_KERNEL_BLOCK is the one the backend uses). Sizes are int: the backend refuses tensors
- * of 2^31 elements or more.
+ * (DIP_KERNEL_BLOCK is the one the backend uses). Sizes are int and so are the index divisions
+ * (a 64-bit division costs several times a 32-bit one on the GPU, per element): the backend
+ * refuses tensors of 2^31 elements or more.
  *
  * Outputs that a consumer owns (the padded input of the next convolution, a channel range of
  * a concat) are written through a window: out + y * outRowStride + x * outPixelStride + c, all
@@ -73,7 +74,7 @@ DIP_KERNEL dip_chw_to_hwc(float *dst, const float *src, int channels, int height
     long long i = DIP_THREAD_ITEM();
     long long plane = (long long)height * width;
     if (i >= plane * channels) return;
-    long long p = i / channels, c = i % channels;
+    int p = (int)i / channels, c = (int)i % channels;
     dst[i] = src[c * plane + p];
 }
 
@@ -82,7 +83,7 @@ DIP_KERNEL dip_hwc_to_chw(float *dst, const float *src, int channels, int height
     long long i = DIP_THREAD_ITEM();
     long long plane = (long long)height * width;
     if (i >= plane * channels) return;
-    long long c = i / plane, p = i % plane;
+    int c = (int)i / (height * width), p = (int)i % (height * width);
     dst[i] = src[p * channels + c];
 }
 
@@ -102,8 +103,8 @@ DIP_KERNEL dip_reflection_pad_forward(float *out, const float *in, int channels,
     long long i = DIP_THREAD_ITEM();
     int ho = height + 2 * pad, wo = width + 2 * pad;
     if (i >= (long long)ho * wo * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int oy = (int)(p / wo), ox = (int)(p % wo);
     int sy = dip_reflect(oy - pad, height), sx = dip_reflect(ox - pad, width);
     if (interiorWritten) {
@@ -122,8 +123,8 @@ DIP_KERNEL dip_reflection_pad_backward(float *gradIn, const float *gradOut, int 
                                        int width, int pad) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)height * width * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int y = (int)(p / width), x = (int)(p % width);
     int wo = width + 2 * pad;
     /* Padded rows whose source row is y, in increasing order: the top reflection (p - y), the
@@ -171,7 +172,7 @@ DIP_KERNEL dip_bn_partial_sum(double *partial, const float *x, int channels, int
     long long i = DIP_THREAD_ITEM();
     int tiles = (pixels + tile - 1) / tile;
     if (i >= (long long)tiles * channels) return;
-    int c = (int)(i % channels), t = (int)(i / channels);
+    int c = (int)i % channels, t = (int)i / channels;
     int end = (t + 1) * tile < pixels ? (t + 1) * tile : pixels;
     double s = 0.0;
     for (int p = t * tile; p < end; p++) s = s + (double)x[(long long)p * channels + c];
@@ -194,7 +195,7 @@ DIP_KERNEL dip_bn_partial_squares(double *partial, const float *x, const double 
     long long i = DIP_THREAD_ITEM();
     int tiles = (pixels + tile - 1) / tile;
     if (i >= (long long)tiles * channels) return;
-    int c = (int)(i % channels), t = (int)(i / channels);
+    int c = (int)i % channels, t = (int)i / channels;
     int end = (t + 1) * tile < pixels ? (t + 1) * tile : pixels;
     double m = mean[c], s = 0.0;
     for (int p = t * tile; p < end; p++) {
@@ -236,9 +237,9 @@ DIP_KERNEL dip_bn_apply(float *out, const float *x, const double *mean, const fl
                         int hasSlope, float slope) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)height * width * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
-    long long row = p / width, col = p % width;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
+    int row = p / width, col = p % width;
     float meanF = (float)mean[c];
     float y = (x[i] - meanF) * scale[c] + shift[c];
     if (hasSlope) y = y > 0.0f ? y : y * slope;
@@ -259,7 +260,7 @@ DIP_KERNEL dip_bn_backward_partials(double *partialDy, double *partialDyXhat, co
     long long i = DIP_THREAD_ITEM();
     int tiles = (pixels + tile - 1) / tile;
     if (i >= (long long)tiles * channels) return;
-    int c = (int)(i % channels), t = (int)(i / channels);
+    int c = (int)i % channels, t = (int)i / channels;
     int end = (t + 1) * tile < pixels ? (t + 1) * tile : pixels;
     float meanF = (float)mean[c], invF = (float)invStd[c], sc = scale[c], sh = shift[c];
     double sDy = 0.0, sDyXhat = 0.0;
@@ -302,7 +303,7 @@ DIP_KERNEL dip_bn_backward_apply(float *gradIn, const float *gradOut, const floa
                                  const float *coefficients, int channels, int pixels, float slope) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)pixels * channels) return;
-    int c = (int)(i % channels);
+    int c = (int)i % channels;
     float meanF = (float)mean[c], invF = (float)invStd[c];
     float xv = x[i];
     float dy = dip_bn_dy(xv, gradOut[i], meanF, scale[c], shift[c], slope);
@@ -341,8 +342,8 @@ DIP_KERNEL dip_upsample2x_forward(float *out, const float *in, int channels, int
     long long i = DIP_THREAD_ITEM();
     int ho = 2 * height, wo = 2 * width;
     if (i >= (long long)ho * wo * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int oy = (int)(p / wo), ox = (int)(p % wo);
     float v;
     if (mode == 0) {
@@ -370,8 +371,8 @@ DIP_KERNEL dip_upsample2x_backward(float *gradIn, const float *gradOut, int chan
                                    int mode, int alignCorners) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)height * width * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int y = (int)(p / width), x = (int)(p % width);
     int ho = 2 * height, wo = 2 * width;
     if (mode == 0) {
@@ -419,8 +420,8 @@ DIP_KERNEL dip_concat_part_forward(float *out, const float *in, int partChannels
                                    int outHeight, int outWidth, int totalChannels, int firstChannel) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)outHeight * outWidth * partChannels) return;
-    int c = (int)(i % partChannels);
-    long long p = i / partChannels;
+    int c = (int)i % partChannels;
+    int p = (int)i / partChannels;
     int oy = (int)(p / outWidth), ox = (int)(p % outWidth);
     int sy = oy + (inHeight - outHeight) / 2, sx = ox + (inWidth - outWidth) / 2;
     out[((long long)oy * outWidth + ox) * totalChannels + firstChannel + c] =
@@ -433,8 +434,8 @@ DIP_KERNEL dip_concat_part_backward(float *gradIn, const float *gradOut, int par
                                     int inWidth, int outHeight, int outWidth, int totalChannels, int firstChannel) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)inHeight * inWidth * partChannels) return;
-    int c = (int)(i % partChannels);
-    long long p = i / partChannels;
+    int c = (int)i % partChannels;
+    int p = (int)i / partChannels;
     int y = (int)(p / inWidth) - (inHeight - outHeight) / 2, x = (int)(p % inWidth) - (inWidth - outWidth) / 2;
     gradIn[i] = (y >= 0 && y < outHeight && x >= 0 && x < outWidth)
         ? gradOut[((long long)y * outWidth + x) * totalChannels + firstChannel + c] : 0.0f;
@@ -449,8 +450,8 @@ DIP_KERNEL dip_avgpool2x2_forward(float *out, const float *in, int channels, int
     long long i = DIP_THREAD_ITEM();
     int ho = height / 2, wo = width / 2;
     if (i >= (long long)ho * wo * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int oy = (int)(p / wo), ox = (int)(p % wo);
     const float *r0 = in + ((long long)(2 * oy) * width + 2 * ox) * channels + c;
     const float *r1 = r0 + (long long)width * channels;
@@ -462,8 +463,8 @@ DIP_KERNEL dip_avgpool2x2_forward(float *out, const float *in, int channels, int
 DIP_KERNEL dip_avgpool2x2_backward(float *gradIn, const float *gradOut, int channels, int height, int width) {
     long long i = DIP_THREAD_ITEM();
     if (i >= (long long)height * width * channels) return;
-    int c = (int)(i % channels);
-    long long p = i / channels;
+    int c = (int)i % channels;
+    int p = (int)i / channels;
     int oy = (int)(p / width) / 2, ox = (int)(p % width) / 2;
     int ho = height / 2, wo = width / 2;
     gradIn[i] = (oy < ho && ox < wo) ? gradOut[((long long)oy * wo + ox) * channels + c] * 0.25f : 0.0f;
@@ -493,7 +494,7 @@ DIP_KERNEL dip_sigmoid_backward(float *gradIn, const float *gradOut, const float
  * or C.
  * ------------------------------------------------------------------------------------------- */
 
-DIP_DEVICE_FN float dip_mask_at(const float *mask, long long i, int channels, int maskChannels) {
+DIP_DEVICE_FN float dip_mask_at(const float *mask, int i, int channels, int maskChannels) {
     return maskChannels == 1 ? mask[i / channels] : mask[i];
 }
 
@@ -504,9 +505,9 @@ DIP_KERNEL dip_mse_partial(double *partial, const float *output, const float *ta
     long long t = DIP_THREAD_ITEM();
     int tiles = (n + tile - 1) / tile;
     if (t >= tiles) return;
-    long long end = (t + 1) * (long long)tile < n ? (t + 1) * (long long)tile : n;
+    int end = ((int)t + 1) * tile < n ? ((int)t + 1) * tile : n;
     double s = 0.0;
-    for (long long i = t * (long long)tile; i < end; i++) {
+    for (int i = (int)t * tile; i < end; i++) {
         float m = dip_mask_at(mask, i, channels, maskChannels);
         double d = (double)(m * output[i] - m * target[i]);
         s = s + d * d;
@@ -531,7 +532,7 @@ DIP_KERNEL dip_mse_gradient(float *gradient, const float *output, const float *t
                             int channels, int maskChannels, int n, float scale, float lossScale) {
     long long i = DIP_THREAD_ITEM();
     if (i >= n) return;
-    float m = dip_mask_at(mask, i, channels, maskChannels);
+    float m = dip_mask_at(mask, (int)i, channels, maskChannels);
     float g = scale * m * (m * output[i] - m * target[i]);
     gradient[i] = g * lossScale;
 }
@@ -677,8 +678,8 @@ DIP_KERNEL dip_perturb(float *zIt, const float *z, int channels, int height, int
     for (int lane = 0; lane < 4; lane++) {
         long long i = 4 * b + lane;
         if (i >= n) break;
-        long long c = i / plane, p = i % plane;
-        long long e = p * channels + c;
+        int c = (int)i / (height * width), p = (int)i % (height * width);
+        long long e = (long long)p * channels + c;
         float noise = (float)(0.0 + sd * zs[lane]);
         zIt[e] = noise + z[e];
     }
