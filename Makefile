@@ -10,7 +10,7 @@ DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-lib
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/$(CONFIG)/dip-report
 
-.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz ptx ptx-check
+.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz ptx ptx-check cuda-host-lib
 
 all: build
 
@@ -87,3 +87,10 @@ ptx: $(CUDA_VENV)/.installed
 
 ptx-check: $(CUDA_VENV)/.installed
 	$(CUDA_VENV)/bin/python scripts/cuda/compile-ptx.py --check
+
+# The kernels' host build as a shared library, for scripts/cuda/device-check.py (every kernel's PTX
+# on a GPU against this, bit for bit; carry .build-cuda to the GPU machine).
+cuda-host-lib:
+	mkdir -p .build-cuda
+	cc -std=c11 -O2 -shared -fPIC -ISources/CDIPKernels/include -o .build-cuda/libdipkernels_host.so \
+	  Sources/CDIPKernels/host_emulation.c -lm
