@@ -344,6 +344,12 @@ def timings(driver):
     print(f"kernel times at {c}x{h}x{w}, mean of 20 launches:")
     for name, calls in groups.items():
         print(f"{name}: {driver.time(b, calls) * 1000:.1f} us")
+    # A skip branch's BatchNorm has few channels: its partial sums read pixels a tile apart.
+    s = 4
+    small = {"x": big("f", s * hw), "partial": big("d", tiles * s), "mean": big("d", s)}
+    print("BatchNorm partial sums and mean, 4x512x512: %.1f us" % (1000 * driver.time(small, [
+        ("dip_bn_partial_sum", tiles * s, [Ref("partial"), Ref("x"), i32(s), i32(hw), i32(TILE)]),
+        ("dip_bn_mean", s, [Ref("mean"), Ref("partial"), i32(s), i32(hw), i32(TILE)])])))
     p = 2_200_000
     a = {"x": big("f", p), "g": big("f", p), "m": big("f", p), "v": big("f", p), "table": Buf("f", [-0.1, 0.03]),
          "step": Buf("Q", [1])}
