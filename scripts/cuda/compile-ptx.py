@@ -12,6 +12,7 @@ through this interpreter's site-packages. No GPU is needed. See docs/cuda-kernel
 import argparse
 import ctypes
 import hashlib
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -53,9 +54,10 @@ def check(lib, status, what):
 
 
 def nvrtc_version(lib):
+    """NVRTC's own major.minor, with the wheel's full version (the patch release changes PTX)."""
     major, minor = ctypes.c_int(), ctypes.c_int()
     check(lib, lib.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)), "nvrtcVersion")
-    return f"{major.value}.{minor.value}"
+    return f"{major.value}.{minor.value} (nvidia-cuda-nvrtc {importlib.metadata.version('nvidia-cuda-nvrtc')})"
 
 
 def read_sources():
