@@ -14,7 +14,7 @@
  * its work items, and the grid must cover them: ceil(items / block) blocks of any block size
  * (DIP_KERNEL_BLOCK is the one the backend uses). Sizes are int and so are the index divisions
  * (a 64-bit division costs several times a 32-bit one on the GPU, per element): the backend
- * refuses tensors of 2^31 elements or more.
+ * must refuse tensors of 2^31 elements or more.
  *
  * Outputs that a consumer owns (the padded input of the next convolution, a channel range of
  * a concat) are written through a window: out + y * outRowStride + x * outPixelStride + c, all
