@@ -10,7 +10,7 @@ DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-lib
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/$(CONFIG)/dip-report
 
-.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz
+.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz ptx ptx-check cuda-host-lib
 
 all: build
 
@@ -71,3 +71,26 @@ fuzz: setup
 	  status=$$?; grep -E 'DONE|stat::|SUMMARY|artifact' .build-fuzz/$$t.log; \
 	  [ $$status = 0 ] || { echo "fuzz-$$t found a problem: see .build-fuzz/$$t.log and .build-fuzz/crashes/$$t/"; exit 1; }; \
 	done
+
+# The CUDA kernels' PTX (docs/cuda-kernels.md): NVRTC and ptxas from the pinned CUDA 13.0 wheels in
+# .venv-cuda (installed once, ~20 s). `make ptx` regenerates Sources/DIPEngine/CUDA/KernelsPTX.swift
+# from Sources/CDIPKernels/cuda; `make ptx-check` recompiles and compares byte for byte, then
+# assembles each PTX with ptxas for sm_90 and sm_80. Neither needs a GPU.
+CUDA_VENV := .venv-cuda
+$(CUDA_VENV)/.installed: scripts/cuda/requirements.txt
+	python3 -m venv $(CUDA_VENV)
+	$(CUDA_VENV)/bin/pip install -q --no-deps -r scripts/cuda/requirements.txt
+	touch $@
+
+ptx: $(CUDA_VENV)/.installed
+	$(CUDA_VENV)/bin/python scripts/cuda/compile-ptx.py --write
+
+ptx-check: $(CUDA_VENV)/.installed
+	$(CUDA_VENV)/bin/python scripts/cuda/compile-ptx.py --check
+
+# The kernels' host build as a shared library, for scripts/cuda/device-check.py (every kernel's PTX
+# on a GPU against this, bit for bit; carry .build-cuda to the GPU machine).
+cuda-host-lib:
+	mkdir -p .build-cuda
+	cc -std=c11 -O2 -shared -fPIC -ISources/CDIPKernels/include -o .build-cuda/libdipkernels_host.so \
+	  Sources/CDIPKernels/host_emulation.c -lm

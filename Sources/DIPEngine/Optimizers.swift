@@ -47,15 +47,21 @@ public final class Adam {
     /// Number of scalar parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
-    /// Applies one update from the current gradients.
-    public func step() {
-        stepCount += 1
-        let t = Double(stepCount)
+    /// The factors of update number `step` (1-based) that depend on it: -lr / (1 - beta1^step)
+    /// and sqrt(1 - beta2^step). The CUDA kernel reads them from a device table filled with
+    /// this function, so both devices round them the same way.
+    func stepTerms(step: Int) -> (negStep: Float, biasCorrection2Sqrt: Float) {
+        let t = Double(step)
         // PyTorch computes the bias corrections in double, then the kernels round them to Float.
         let biasCorrection1 = 1 - pow(beta1, t)
         let biasCorrection2Sqrt = (1 - pow(beta2, t)).squareRoot()
-        let negStep = Float(-(learningRate / biasCorrection1))
-        let bc2 = Float(biasCorrection2Sqrt)
+        return (Float(-(learningRate / biasCorrection1)), Float(biasCorrection2Sqrt))
+    }
+
+    /// Applies one update from the current gradients.
+    public func step() {
+        stepCount += 1
+        let (negStep, bc2) = stepTerms(step: stepCount)
         let w1 = Float(1 - beta1), b2 = Float(beta2), c2 = Float(1 - beta2), eps = Float(epsilon)
         for i in parameters.indices {
             let x = parameters[i].pointer, g = gradients[i].pointer

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Compiles the CUDA kernels (Sources/CDIPKernels/cuda) to PTX with NVRTC and writes them as Swift.
+
+  compile-ptx.py --write   regenerate Sources/DIPEngine/CUDA/KernelsPTX.swift (`make ptx`)
+  compile-ptx.py --check   recompile, compare with the committed file byte for byte, and
+                           assemble each PTX with ptxas for its sm_ target (`make ptx-check`)
+
+NVRTC comes from the `nvidia-cuda-nvrtc` wheel and ptxas from `nvidia-cuda-nvcc` (both pinned to
+CUDA 13.0 in scripts/cuda/requirements.txt, installed into .venv-cuda by the Makefile), found
+through this interpreter's site-packages. No GPU is needed. See docs/cuda-kernels.md.
+"""
+import argparse
+import ctypes
+import hashlib
+import importlib.metadata
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The sources, in the order their bytes are hashed; the first is the program, the others are the
+# headers it includes (handed to NVRTC by name, so no include path is searched).
+SOURCES = ["Sources/CDIPKernels/cuda/dip_kernels.cu", "Sources/CDIPKernels/cuda/dip_cuda_compat.h"]
+OUTPUT = "Sources/DIPEngine/CUDA/KernelsPTX.swift"
+# compute_90 for Hopper (H100, H200), compute_80 for Ampere (A100). -fmad=false: no FMA
+# contraction, so every expression rounds as the CPU's (the perturbation must draw the CPU's
+# bits); IEEE division and square root, no flush-to-zero (NVRTC's defaults, stated anyway).
+TARGETS = [("sm90", "compute_90", "sm_90"), ("sm80", "compute_80", "sm_80")]
+COMMON_OPTIONS = ["--fmad=false", "--prec-div=true", "--prec-sqrt=true", "--ftz=false", "--std=c++17"]
+
+
+def site_packages_file(*parts):
+    path = os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "cu13", *parts)
+    if not os.path.exists(path):
+        sys.exit(f"compile-ptx: {path} is missing; install the pinned wheels with `make ptx` "
+                 f"(or pip install -r scripts/cuda/requirements.txt --no-deps into this Python)")
+    return path
+
+
+def load_nvrtc():
+    # NVRTC dlopens its builtins by soname; the wheel's folder is on no search path, so load them
+    # first (a loaded library's soname satisfies the later dlopen).
+    ctypes.CDLL(site_packages_file("lib", "libnvrtc-builtins.so.13.0"), mode=ctypes.RTLD_GLOBAL)
+    lib = ctypes.CDLL(site_packages_file("lib", "libnvrtc.so.13"))
+    lib.nvrtcGetErrorString.restype = ctypes.c_char_p
+    return lib
+
+
+def check(lib, status, what):
+    if status != 0:
+        sys.exit(f"compile-ptx: {what} failed: {lib.nvrtcGetErrorString(status).decode()}")
+
+
+def nvrtc_version(lib):
+    """NVRTC's own major.minor, with the wheel's full version (the patch release changes PTX)."""
+    major, minor = ctypes.c_int(), ctypes.c_int()
+    check(lib, lib.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)), "nvrtcVersion")
+    return f"{major.value}.{minor.value} (nvidia-cuda-nvrtc {importlib.metadata.version('nvidia-cuda-nvrtc')})"
+
+
+def read_sources():
+    return [(path, open(os.path.join(ROOT, path), "rb").read()) for path in SOURCES]
+
+
+def sources_sha256(sources):
+    h = hashlib.sha256()
+    for _, data in sources:
+        h.update(data)
+    return h.hexdigest()
+
+
+def compile_ptx(lib, sources, arch):
+    (program_path, program), headers = sources[0], sources[1:]
+    prog = ctypes.c_void_p()
+    header_data = (ctypes.c_char_p * len(headers))(*[data for _, data in headers])
+    header_names = (ctypes.c_char_p * len(headers))(*[os.path.basename(p).encode() for p, _ in headers])
+    check(lib, lib.nvrtcCreateProgram(ctypes.byref(prog), program, os.path.basename(program_path).encode(),
+                                      len(headers), header_data, header_names), "nvrtcCreateProgram")
+    options = [f"--gpu-architecture={arch}"] + COMMON_OPTIONS
+    opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
+    status = lib.nvrtcCompileProgram(prog, len(options), opts)
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    text = log.value.decode().strip()
+    if status != 0 or text:
+        # A warning is a failure too: the kernels compile cleanly.
+        sys.exit(f"compile-ptx: NVRTC for {arch}:\n{text or lib.nvrtcGetErrorString(status).decode()}")
+    check(lib, lib.nvrtcGetPTXSize(prog, ctypes.byref(size)), "nvrtcGetPTXSize")
+    ptx = ctypes.create_string_buffer(size.value)
+    check(lib, lib.nvrtcGetPTX(prog, ptx), "nvrtcGetPTX")
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    return ptx.value.decode(), options
+
+
+def render(version, digest, compiled):
+    options = " ".join(COMMON_OPTIONS)
+    lines = [
+        f"// NVRTC {version}; options: --gpu-architecture=compute_90|compute_80 {options}; "
+        f"sources SHA-256: {digest}",
+        "// Generated by scripts/cuda/compile-ptx.py from " + " and ".join(SOURCES) + ": do not edit;",
+        "// run `make ptx` after changing them (a test compares the hash above with theirs).",
+        "",
+        "/// The PTX of the CUDA kernels (Sources/CDIPKernels/cuda), one module per GPU generation; the",
+        "/// driver compiles it for the card when the module is loaded (docs/cuda-kernels.md).",
+        "enum KernelsPTX {",
+        f"    /// The NVRTC release that generated it (13.0: PTX the GPU machines' driver 580 accepts).",
+        f"    static let nvrtcVersion = \"{version}\"",
+        "    /// SHA-256 of the sources' bytes, in the order of `sources`.",
+        f"    static let sourcesSHA256 = \"{digest}\"",
+        "    /// The sources it was generated from, relative to the package root.",
+        "    static let sources = [" + ", ".join(f'"{p}"' for p in SOURCES) + "]",
+    ]
+    for name, arch, _ in TARGETS:
+        ptx = compiled[name]
+        if '"""#' in ptx:
+            sys.exit("compile-ptx: the PTX contains the raw string's delimiter")
+        lines += [f"    /// PTX for {arch} (loads on sm_{arch[-2:]} and newer).",
+                  f"    static let {name} = #\"\"\"", *ptx.rstrip("\n").split("\n"), "\"\"\"#"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def ptxas_check(compiled):
+    ptxas = site_packages_file("bin", "ptxas")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, _, sm in TARGETS:
+            src = os.path.join(tmp, f"{name}.ptx")
+            with open(src, "w") as f:
+                f.write(compiled[name])
+            result = subprocess.run([ptxas, f"-arch={sm}", "--warning-as-error", src, "-o", os.path.join(tmp, f"{name}.cubin")],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.exit(f"compile-ptx: ptxas -arch={sm} rejected the PTX:\n{result.stdout}{result.stderr}")
+            print(f"ptxas -arch={sm}: ok")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="regenerate " + OUTPUT)
+    mode.add_argument("--check", action="store_true", help="compare with the committed file and run ptxas")
+    args = parser.parse_args()
+    lib = load_nvrtc()
+    sources = read_sources()
+    compiled = {name: compile_ptx(lib, sources, arch)[0] for name, arch, _ in TARGETS}
+    text = render(nvrtc_version(lib), sources_sha256(sources), compiled)
+    out = os.path.join(ROOT, OUTPUT)
+    if args.write:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text)
+        print(f"wrote {OUTPUT} ({len(text)} bytes)")
+        return
+    committed = open(out).read() if os.path.exists(out) else ""
+    if committed != text:
+        sys.exit(f"compile-ptx: {OUTPUT} differs from what the sources compile to; run `make ptx`")
+    print(f"{OUTPUT}: matches its sources")
+    ptxas_check(compiled)
+
+
+if __name__ == "__main__":
+    main()
