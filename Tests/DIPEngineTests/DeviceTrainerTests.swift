@@ -149,3 +149,57 @@ struct DeviceOpsCheckTests {
         #expect(results.filter { !$0.name.hasPrefix("convolution") }.allSatisfy { $0.error == 0 })
     }
 }
+
+/// The GPU's kernel sequences (KernelDeviceOps) over the kernels' host build: everything a CUDA
+/// fit runs except the launches, cuDNN and the card's own rounding.
+@Suite("CUDA kernel sequences on the host emulation")
+struct KernelDeviceOpsTests {
+    let host: CPUBackend
+    init() throws { host = try CPUBackend(threads: 1) }
+
+    @Test("every operation matches the host layers: same bits except the reordered Float64 sums (BatchNorm, loss value)")
+    func operations() throws {
+        let check = DeviceOpsCheck(reference: HostDeviceOps(backend: host),
+                                   candidate: try KernelDeviceOps(device: EmulatedKernelDevice(convolutions: host)),
+                                   bound: 1e-6, convolutionBound: 0)
+        let results = try check.run()
+        for r in results { #expect(r.passed, "\(r)") }
+        let exact = results.filter { !$0.name.hasPrefix("batchnorm") && !$0.name.hasPrefix("masked MSE value") }
+        for r in exact { #expect(r.error == 0, "\(r): expected the host's bits") }
+    }
+
+    @Test("a whole fit through DeviceTrainer and the kernel sequences follows the host trainer's")
+    func wholeFit() throws {
+        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
+        net.upsampling = .bilinear(alignCorners: true)
+        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
+                               optimizer: .adam(learningRate: 0.02), iterations: 10,
+                               backtracking: Backtracking(interval: 3, threshold: 0.05), finalRender: .lastPerturbed)
+        config.psnrEvery = 3
+        var img = Image(channels: 3, height: 21, width: 21)
+        for c in 0..<3 { for y in 0..<21 { for x in 0..<21 { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
+        let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 21, width: 21, keepFraction: 0.5, seed: 2))
+        let a = try Fitter(problem: p, config: config, seed: 3, backend: host).run()
+        let device = EmulatedKernelBackend(host)
+        let b = try Fitter(problem: p, config: config, seed: 3, backend: device).run()
+        #expect(a.losses.count == b.losses.count)
+        let worst = zip(a.losses, b.losses).map { abs($0 - $1) / $0 }.max() ?? 0
+        #expect(worst < 1e-5, "losses differ by \(worst) relative")
+        #expect(a.backtracks == b.backtracks)
+        #expect(abs((a.finalPSNR ?? 0) - (b.finalPSNR ?? 1)) < 1e-3, "final PSNR \(a.finalPSNR ?? 0) vs \(b.finalPSNR ?? 0)")
+    }
+}
+
+/// A backend whose trainer runs the CUDA kernel sequences on the host emulation.
+final class EmulatedKernelBackend: ComputeBackend, @unchecked Sendable {
+    let base: any ComputeBackend
+    init(_ base: any ComputeBackend) { self.base = base }
+    var name: String { "cuda-kernels-emulated" }
+    var threads: Int { base.threads }
+    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+        try base.makeConvolution(geometry, algorithm: algorithm)
+    }
+    func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
+        try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: EmulatedKernelDevice(convolutions: base)))
+    }
+}
