@@ -78,6 +78,8 @@ fuzz: setup
 # assembles each PTX with ptxas for sm_90 and sm_80. Neither needs a GPU.
 CUDA_VENV := .venv-cuda
 $(CUDA_VENV)/.installed: scripts/cuda/requirements.txt
+	@dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" || \
+	  { echo "Installing python3-venv"; $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
 	python3 -m venv $(CUDA_VENV)
 	$(CUDA_VENV)/bin/pip install -q --no-deps -r scripts/cuda/requirements.txt
 	touch $@
