@@ -30,9 +30,12 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev", "libfreetype-dev"])]),
         // oneDNN 2.6 ships no pkg-config file on Debian; headers live in /usr/include.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // CUDA driver API and cuDNN 9 declarations (handle types, constants, function-pointer
+        // types); nothing is linked: DIPEngine opens libcuda.so.1 and libcudnn.so.9 at run time.
+        .target(name: "CCUDA"),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",
