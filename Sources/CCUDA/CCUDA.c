@@ -1,3 +1,10 @@
-// SwiftPM builds a C target only when it has a source file; CCUDA is declarations only
-// (include/CCUDA.h), and nothing here is linked against CUDA.
+// The one helper CCUDA.h declares; nothing here touches CUDA.
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include "CCUDA.h"
+
+const char *ccuda_loaded_object_path(const void *address) {
+    Dl_info info;
+    if (dladdr(address, &info) == 0) return NULL;
+    return info.dli_fname;
+}

@@ -88,59 +88,59 @@ typedef struct cudnnConvolutionBwdFilterAlgoPerfStruct {
 } cudnnConvolutionBwdFilterAlgoPerf_t;
 
 // ---- Constants (official names and values) -------------------------------------------------
-enum {
-    CUDA_SUCCESS = 0,
-    CUDA_ERROR_INVALID_VALUE = 1,
-    CUDA_ERROR_NOT_INITIALIZED = 3,
-    CUDA_ERROR_NO_DEVICE = 100,
-    CUDA_ERROR_INVALID_PTX = 218,
-    CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222,
-    CUDA_ERROR_NOT_FOUND = 500,
-    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
-    CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
+// Macros rather than an enum: Swift imports an int literal macro as Int32, the type of the
+// CUresult / cudnnStatus_t values it is compared with (anonymous enum constants become Int).
+#define CUDA_SUCCESS 0
+#define CUDA_ERROR_INVALID_VALUE 1
+#define CUDA_ERROR_NOT_INITIALIZED 3
+#define CUDA_ERROR_NO_DEVICE 100
+#define CUDA_ERROR_INVALID_PTX 218
+#define CUDA_ERROR_UNSUPPORTED_PTX_VERSION 222
+#define CUDA_ERROR_NOT_FOUND 500
+#define CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED 900
+#define CUDA_ERROR_STREAM_CAPTURE_INVALIDATED 901
 
-    CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1,
-    CU_DEVICE_ATTRIBUTE_CLOCK_RATE = 13,
-    CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
-    CU_DEVICE_ATTRIBUTE_PCI_BUS_ID = 33,
-    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
-    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
+#define CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK 1
+#define CU_DEVICE_ATTRIBUTE_CLOCK_RATE 13
+#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
+#define CU_DEVICE_ATTRIBUTE_PCI_BUS_ID 33
+#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
+#define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 
-    CU_GET_PROC_ADDRESS_LEGACY_STREAM = 1,
-    CU_GET_PROC_ADDRESS_SUCCESS = 0,
-    CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND = 1,
-    CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT = 2,
+#define CU_GET_PROC_ADDRESS_LEGACY_STREAM 1
+#define CU_GET_PROC_ADDRESS_SUCCESS 0
+#define CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND 1
+#define CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT 2
 
-    CU_STREAM_NON_BLOCKING = 1,
-    CU_EVENT_DEFAULT = 0,
-    CU_EVENT_DISABLE_TIMING = 2,
+#define CU_STREAM_NON_BLOCKING 1
+#define CU_EVENT_DEFAULT 0
+#define CU_EVENT_DISABLE_TIMING 2
 
-    CU_JIT_INFO_LOG_BUFFER = 3,
-    CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
-    CU_JIT_ERROR_LOG_BUFFER = 5,
-    CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
-    CU_JIT_LOG_VERBOSE = 12,
+#define CU_JIT_INFO_LOG_BUFFER 3
+#define CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES 4
+#define CU_JIT_ERROR_LOG_BUFFER 5
+#define CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES 6
+#define CU_JIT_LOG_VERBOSE 12
 
-    CU_STREAM_CAPTURE_STATUS_NONE = 0,
-    CU_STREAM_CAPTURE_STATUS_ACTIVE = 1,
-    CU_STREAM_CAPTURE_STATUS_INVALIDATED = 2,
-    CU_STREAM_CAPTURE_MODE_GLOBAL = 0,
-    CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
-    CU_STREAM_CAPTURE_MODE_RELAXED = 2,
+#define CU_STREAM_CAPTURE_STATUS_NONE 0
+#define CU_STREAM_CAPTURE_STATUS_ACTIVE 1
+#define CU_STREAM_CAPTURE_STATUS_INVALIDATED 2
+#define CU_STREAM_CAPTURE_MODE_GLOBAL 0
+#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL 1
+#define CU_STREAM_CAPTURE_MODE_RELAXED 2
 
-    CUDNN_STATUS_SUCCESS = 0,
-    CUDNN_DATA_FLOAT = 0,
-    CUDNN_TENSOR_NCHW = 0,
-    CUDNN_TENSOR_NHWC = 1,
-    CUDNN_DEFAULT_MATH = 0,
-    CUDNN_TENSOR_OP_MATH = 1,
-    CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION = 2,
-    CUDNN_FMA_MATH = 3,
-    CUDNN_CONVOLUTION = 0,
-    CUDNN_CROSS_CORRELATION = 1,
-    CUDNN_NON_DETERMINISTIC = 0,
-    CUDNN_DETERMINISTIC = 1,
-};
+#define CUDNN_STATUS_SUCCESS 0
+#define CUDNN_DATA_FLOAT 0
+#define CUDNN_TENSOR_NCHW 0
+#define CUDNN_TENSOR_NHWC 1
+#define CUDNN_DEFAULT_MATH 0
+#define CUDNN_TENSOR_OP_MATH 1
+#define CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION 2
+#define CUDNN_FMA_MATH 3
+#define CUDNN_CONVOLUTION 0
+#define CUDNN_CROSS_CORRELATION 1
+#define CUDNN_NON_DETERMINISTIC 0
+#define CUDNN_DETERMINISTIC 1
 #endif // CCUDA_OFFICIAL_HEADERS
 
 // ---- Driver API: pointer types, one per function resolved ----------------------------------
@@ -200,6 +200,8 @@ typedef CUresult (*CCUDA_PFN_cuGraphDestroy)(CUgraph hGraph);                   
 typedef size_t (*CCUDA_PFN_cudnnGetVersion)(void);
 typedef size_t (*CCUDA_PFN_cudnnGetCudartVersion)(void);
 typedef const char *(*CCUDA_PFN_cudnnGetErrorString)(cudnnStatus_t status);
+// The detail behind the last failing call on this thread (cuDNN 9), e.g. which check failed.
+typedef void (*CCUDA_PFN_cudnnGetLastErrorString)(char *message, size_t max_size);
 typedef cudnnStatus_t (*CCUDA_PFN_cudnnCreate)(cudnnHandle_t *handle);
 typedef cudnnStatus_t (*CCUDA_PFN_cudnnDestroy)(cudnnHandle_t handle);
 typedef cudnnStatus_t (*CCUDA_PFN_cudnnSetStream)(cudnnHandle_t handle, cudaStream_t streamId);
@@ -274,5 +276,10 @@ typedef cudnnStatus_t (*CCUDA_PFN_cudnnConvolutionBackwardBias)(cudnnHandle_t ha
                                                                 const void *dy, const void *beta, const cudnnTensorDescriptor_t dbDesc, void *db);
 typedef cudnnStatus_t (*CCUDA_PFN_cudnnAddTensor)(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t aDesc, const void *A,
                                                   const void *beta, const cudnnTensorDescriptor_t cDesc, void *C);
+
+// ---- Helper (CCUDA.c) ---------------------------------------------------------------------
+// The path of the shared object that holds `address` (dladdr, a GNU extension Swift's Glibc
+// module does not export), or NULL: says which copy of a library the dynamic linker loaded.
+const char *ccuda_loaded_object_path(const void *address);
 
 #endif // CCUDA_H
