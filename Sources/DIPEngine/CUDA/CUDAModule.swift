@@ -81,10 +81,12 @@ public final class CUDAFunction: @unchecked Sendable {
         try LaunchLimits.check(grid: grid, block: block, kernel: name)
         let context = module.context
         try context.bind()
-        let block_ = KernelArgumentBlock(arguments)
-        try context.check(context.api.cuLaunchKernel(handle, UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
-                                                     UInt32(block.x), UInt32(block.y), UInt32(block.z),
-                                                     UInt32(sharedBytes), stream.handle, block_.kernelParams, nil),
+        let result = KernelParameters.with(arguments) { parameters in
+            context.api.cuLaunchKernel(handle, UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
+                                       UInt32(block.x), UInt32(block.y), UInt32(block.z),
+                                       UInt32(sharedBytes), stream.handle, parameters, nil)
+        }
+        try context.check(result,
                           "cuLaunchKernel(\(name), grid \(grid), block \(block), \(arguments.count) arguments)")
     }
 }

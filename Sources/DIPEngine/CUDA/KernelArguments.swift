@@ -18,30 +18,26 @@ public enum KernelArgument: Sendable, Equatable {
 
     /// The start of a device buffer.
     public static func buffer(_ buffer: DeviceBuffer) -> KernelArgument { .pointer(buffer.address) }
-
-    var byteCount: Int {
-        switch self {
-        case .int32, .float: return 4
-        case .pointer, .int64, .double: return 8
-        }
-    }
 }
 
 /// The `kernelParams` array cuLaunchKernel takes: one pointer per argument, each pointing at
 /// that argument's value. The values live in one 8-byte-aligned block, each in its own 8-byte
 /// slot so every type is naturally aligned. The driver copies the values at launch (and into
-/// the graph node when capturing), so the block only has to outlive the cuLaunchKernel call.
-struct KernelArgumentBlock: ~Copyable {
-    let arguments: [KernelArgument]
-    private let values: UnsafeMutableRawPointer
-    private let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-
-    init(_ arguments: [KernelArgument]) {
-        self.arguments = arguments
-        let slots = max(arguments.count, 1)
-        values = .allocate(byteCount: slots * 8, alignment: 8)
-        values.initializeMemory(as: UInt8.self, repeating: 0, count: slots * 8)
-        pointers = .allocate(capacity: slots)
+/// the graph node when capturing), so the block only has to outlive the call, which the
+/// closure scope guarantees (a value whose last use is reading a pointer out of it could be
+/// freed before the call that uses the pointer).
+enum KernelParameters {
+    /// Calls `body` with the kernelParams array for `arguments` (nil when there are none).
+    static func with<R>(_ arguments: [KernelArgument],
+                        _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>?) throws -> R) rethrows -> R {
+        guard !arguments.isEmpty else { return try body(nil) }
+        let values = UnsafeMutableRawPointer.allocate(byteCount: arguments.count * 8, alignment: 8)
+        let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: arguments.count)
+        defer {
+            values.deallocate()
+            pointers.deallocate()
+        }
+        values.initializeMemory(as: UInt8.self, repeating: 0, count: arguments.count * 8)
         for (index, argument) in arguments.enumerated() {
             let slot = values + index * 8
             switch argument {
@@ -53,22 +49,7 @@ struct KernelArgumentBlock: ~Copyable {
             }
             (pointers + index).initialize(to: slot)
         }
-    }
-
-    deinit {
-        values.deallocate()
-        pointers.deallocate()
-    }
-
-    /// The array to pass as cuLaunchKernel's kernelParams (nil when there are no arguments).
-    var kernelParams: UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
-        arguments.isEmpty ? nil : pointers
-    }
-
-    /// The bytes argument `index` points at, as the kernel will read them (for tests).
-    func bytes(of index: Int) -> [UInt8] {
-        let pointer = pointers[index]!
-        return (0..<arguments[index].byteCount).map { pointer.load(fromByteOffset: $0, as: UInt8.self) }
+        return try body(pointers)
     }
 }
 

@@ -82,17 +82,23 @@ struct CUDADriverTests {
     @Test("kernel arguments are packed as the C parameters' bytes, one aligned slot each")
     func argumentPacking() {
         let arguments: [KernelArgument] = [.pointer(0x7f00_1234_5678), .int32(-2), .int64(1 << 40), .float(1.5), .double(-0.25)]
-        let block = KernelArgumentBlock(arguments)
-        #expect(block.kernelParams != nil)
-        #expect(block.bytes(of: 0) == withUnsafeBytes(of: UInt64(0x7f00_1234_5678)) { Array($0) })
-        #expect(block.bytes(of: 1) == withUnsafeBytes(of: Int32(-2)) { Array($0) })
-        #expect(block.bytes(of: 2) == withUnsafeBytes(of: Int64(1 << 40)) { Array($0) })
-        #expect(block.bytes(of: 3) == withUnsafeBytes(of: Float(1.5).bitPattern) { Array($0) })
-        #expect(block.bytes(of: 4) == withUnsafeBytes(of: Double(-0.25).bitPattern) { Array($0) })
-        for index in arguments.indices {
-            let address = UInt(bitPattern: block.kernelParams![index])
-            #expect(address % 8 == 0)
+        func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8] {
+            (0..<count).map { pointer!.load(fromByteOffset: $0, as: UInt8.self) }
         }
-        #expect(KernelArgumentBlock([]).kernelParams == nil)
+        KernelParameters.with(arguments) { parameters in
+            guard let parameters else {
+                Issue.record("no kernelParams for five arguments")
+                return
+            }
+            #expect(bytes(parameters[0], 8) == withUnsafeBytes(of: UInt64(0x7f00_1234_5678)) { Array($0) })
+            #expect(bytes(parameters[1], 4) == withUnsafeBytes(of: Int32(-2)) { Array($0) })
+            #expect(bytes(parameters[2], 8) == withUnsafeBytes(of: Int64(1 << 40)) { Array($0) })
+            #expect(bytes(parameters[3], 4) == withUnsafeBytes(of: Float(1.5).bitPattern) { Array($0) })
+            #expect(bytes(parameters[4], 8) == withUnsafeBytes(of: Double(-0.25).bitPattern) { Array($0) })
+            for index in arguments.indices {
+                #expect(UInt(bitPattern: parameters[index]) % 8 == 0)
+            }
+        }
+        KernelParameters.with([]) { #expect($0 == nil) }
     }
 }
