@@ -5,8 +5,9 @@
 #
 # The headers come from pip wheels, so no CUDA toolkit is needed: $CUDA_INCLUDE (cuda.h,
 # cudaTypedefs.h) and $CUDNN_INCLUDE (cudnn.h), else the nvidia/cu13/include (or
-# nvidia/cuda_runtime/include) and nvidia/cudnn/include folders of the python3 on PATH
-# (pip install nvidia-cuda-runtime nvidia-cudnn-cu13). Exit 0: same; 1: a difference;
+# nvidia/cuda_runtime/include) and nvidia/cudnn/include folders of the package's .venv-cuda
+# (python3 -m venv .venv-cuda && .venv-cuda/bin/pip install --no-deps
+# "nvidia-cuda-runtime==13.0.*" nvidia-cudnn-cu13==9.26.0.51), then of the python3 on PATH. Exit 0: same; 1: a difference;
 # 2: headers not found (the test that runs this script then skips).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +15,9 @@ root=$(dirname "$here")
 cc=${CC:-cc}
 
 if [ -z "${CUDA_INCLUDE:-}" ] || [ -z "${CUDNN_INCLUDE:-}" ]; then
-    nvidia=$(python3 -c 'import nvidia, os; print(os.pathsep.join(nvidia.__path__))' 2>/dev/null || true)
+    # The package's own .venv-cuda first (pinned wheels), then the python3 on PATH.
+    nvidia=$(ls -d "$root"/.venv-cuda/lib/python3*/site-packages/nvidia 2>/dev/null | head -n 1)
+    nvidia=$nvidia:$(python3 -c 'import nvidia, os; print(os.pathsep.join(nvidia.__path__))' 2>/dev/null || true)
     old_ifs=$IFS; IFS=:
     for dir in $nvidia; do
         for cand in "$dir/cu13/include" "$dir/cuda_runtime/include"; do

@@ -4,8 +4,8 @@
 // function is reached through one of the CCUDA_PFN_* pointer types below.
 //
 // Checked against the official headers: cuda.h and cudaTypedefs.h of the nvidia-cuda-runtime
-// 13.2.86 wheel (CUDA_VERSION 13020; every value and signature used here is unchanged since
-// CUDA 12.0 / 13.0) and cudnn_*_v9.h of nvidia-cudnn-cu13 9.26.0.51. scripts/check-ccuda-header.sh
+// wheels 13.0.96 (CUDA_VERSION 13000, the r580 drivers' CUDA) and 13.2.86 (13020), and
+// cudnn_*_v9.h of nvidia-cudnn-cu13 9.26.0.51 (what PyTorch 2.15 installs). scripts/check-ccuda-header.sh
 // compiles this header next to those headers: every constant must have the official value and
 // every CCUDA_PFN_* type must be compatible with the official prototype (driver: the
 // PFN_<name>_v<version> typedef whose version Sources/DIPEngine/CUDA/CUDADriverAPI.swift asks
