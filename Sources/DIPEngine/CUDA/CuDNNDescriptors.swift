@@ -80,10 +80,7 @@ final class CuDNNConvolutionDescriptors {
     let backwardFilter: CuDNNConvolutionDescriptor
 
     init(cudnn: CuDNN, geometry g: ConvGeometry, math: GPUMathMode) throws {
-        guard g.inChannels >= 1, g.outChannels >= 1, g.kernel >= 1, g.stride >= 1,
-              g.inputHeight >= g.kernel, g.inputWidth >= g.kernel else {
-            throw CUDAError.invalidArgument("convolution \(g): needs at least one channel each way and an input at least as large as the kernel")
-        }
+        try g.validate()
         geometry = g
         x = try CuDNNTensorDescriptor(cudnn: cudnn, channels: g.inChannels, height: g.inputHeight, width: g.inputWidth)
         y = try CuDNNTensorDescriptor(cudnn: cudnn, channels: g.outChannels, height: g.outputHeight, width: g.outputWidth)

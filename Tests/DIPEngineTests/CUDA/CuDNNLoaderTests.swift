@@ -179,7 +179,7 @@ struct CuDNNLoaderTests {
             }
         }
         let tooSmall = ConvGeometry(inChannels: 1, outChannels: 1, kernel: 3, stride: 1, inputHeight: 2, inputWidth: 5)
-        #expect(throws: CUDAError.self) { try CuDNNConvolutionDescriptors(cudnn: cudnn, geometry: tooSmall, math: .tf32) }
+        #expect(throws: EngineError.self) { try CuDNNConvolutionDescriptors(cudnn: cudnn, geometry: tooSmall, math: .tf32) }
     }
 
     @Test("a failing cuDNN call names the call, cuDNN's status text and its detail",
