@@ -68,18 +68,21 @@ step() {
     log "   exit $rc after $(( $(date +%s) - t0 ))s; last lines of $name.log:"
     tail -n 30 "$out/$name.log" | sed 's/^/   | /' | tee -a "$summary"
 }
-# has COMMAND [OPTION]: whether this build has the subcommand (and the option).
+# has COMMAND [OPTION]: whether this build has the subcommand (and the option). `help X`
+# answers the root's help, exit 0, for a subcommand it does not know: look at its USAGE line.
 has() {
-    help=$("$dip" "$1" --help 2>&1) || return 1
+    help=$("$dip" help "$1" 2>&1) || return 1
+    printf '%s\n' "$help" | grep -q "^USAGE: dip-report $1\( \|\$\)" || return 1
     [ $# -lt 2 ] || printf '%s' "$help" | grep -q -- "$2"
 }
 
 log "dip-report GPU check, $(date -u '+%Y-%m-%dT%H:%M:%SZ'), limit ${limit}s"
 nvidia-smi 2>&1 | tee "$out/nvidia-smi.txt"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 | tee -a "$summary"
-"$dip" --version 2>&1 | tee -a "$summary"
+ldd --version 2>&1 | head -n 1 | tee -a "$summary"   # the carried binary needs glibc 2.35 or later
 python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(), "GPU", torch.cuda.is_available())' 2>&1 | tee -a "$summary"
-ldd "$work/dip-gpu/bin/dip-report" | grep 'not found' | tee -a "$summary"
+LD_LIBRARY_PATH="$work/dip-gpu/lib:$work/dip-gpu/lib/fallback" ldd "$work/dip-gpu/bin/dip-report" | grep 'not found' | tee -a "$summary"
+"$dip" --help > /dev/null 2>&1 || { log "the carried dip-report does not start here:"; "$dip" --help 2>&1 | head -n 5 | tee -a "$summary"; }
 
 if has gpu-selftest; then
     step gpu-selftest 120 "$dip" gpu-selftest
@@ -128,9 +131,14 @@ strip "$STAGE/bin/dip-report"
 # Every shared library the binary needs, transitively (ldd resolves the whole tree), except
 # glibc's: those must come from the machine that runs it, matched to its kernel and ld.so.
 glibc='^(linux-vdso|ld-linux[^ ]*|libc|libm|libpthread|libdl|librt|libutil|libresolv|libanl|libnsl|libmvec)\.so'
+# Libraries nearly every machine has, and whose copies from here need a newer glibc (2.36)
+# than the binary (2.35), go in lib/fallback: the launcher uses the machine's own when they
+# load, ours otherwise.
+fallback='^(libstdc\+\+|libgcc_s|libexpat|libz)\.so'
+mkdir -p "$STAGE/lib/fallback"
 ldd "$STAGE/bin/dip-report" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
     if [[ $name =~ $glibc ]]; then continue; fi
-    cp -L "$path" "$STAGE/lib/$name"
+    if [[ $name =~ $fallback ]]; then cp -L "$path" "$STAGE/lib/fallback/$name"; else cp -L "$path" "$STAGE/lib/$name"; fi
 done
 if ldd "$STAGE/bin/dip-report" | grep -q 'libswift'; then
     echo "gpu-check: the binary still needs a libswift*.so:" >&2
@@ -145,8 +153,14 @@ fi
 # cuDNN come from the machine: the driver's, and PyTorch's nvidia/cudnn/lib).
 cat > "$STAGE/dip-report" <<'LAUNCHER'
 #!/bin/sh
+# dip-report with the libraries carried beside it. lib/fallback (libstdc++, libgcc_s, libexpat,
+# libz) is used only when the machine's own copies do not load: ours need glibc 2.36.
 here=$(dirname "$(readlink -f "$0")")
-LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/bin/dip-report" "$@"
+libs="$here/lib"
+if ! LD_LIBRARY_PATH="$libs" "$here/bin/dip-report" --help >/dev/null 2>&1; then
+    libs="$libs:$here/lib/fallback"
+fi
+LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/bin/dip-report" "$@"
 LAUNCHER
 chmod +x "$STAGE/dip-report"
 
@@ -179,12 +193,12 @@ tar -C "$(dirname "$STAGE")" -cJf "$CARRY/dip-gpu.tar.xz" "$(basename "$STAGE")"
 write_run_on_gpu > "$CARRY/run-on-gpu.sh"
 chmod +x "$CARRY/run-on-gpu.sh"
 size=$(stat -c %s "$CARRY/dip-gpu.tar.xz")
-echo "gpu-check: $CARRY/dip-gpu.tar.xz is $((size / 1024)) KiB ($(ls "$STAGE/lib" | wc -l) libraries: $(ls "$STAGE/lib" | tr '\n' ' '))"
+echo "gpu-check: $CARRY/dip-gpu.tar.xz is $((size / 1024)) KiB ($(ls "$STAGE/lib" "$STAGE/lib/fallback" | grep -c '\.so') libraries)"
 if [ "$size" -ge $((48 * 1024 * 1024)) ]; then
     echo "gpu-check: too large for a 64 MiB carry with room to spare" >&2
     exit 1
 fi
-echo "gpu-check: newest glibc symbol the binary and its libraries need: $(objdump -T "$STAGE/bin/dip-report" "$STAGE"/lib/* 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (the GPU machine's glibc must be at least that)"
+echo "gpu-check: newest glibc symbol the binary and its libraries need: $(objdump -T "$STAGE/bin/dip-report" "$STAGE"/lib/* 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (the GPU machine's glibc must be at least that; lib/fallback's copies need 2.36 and are used only where the machine's own do not load)"
 
 # Prove the packed binary runs without Swift: unpack elsewhere, empty environment, only the
 # carried libraries.
@@ -192,9 +206,10 @@ check=$(mktemp -d)
 trap 'rm -rf "$check"' EXIT
 tar -C "$check" -xJf "$CARRY/dip-gpu.tar.xz"
 echo "gpu-check: smoke test of the unpacked copy with env -i"
-env -i PATH=/usr/bin:/bin "$check/dip-gpu/dip-report" --version
-env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$check/dip-gpu/lib" "$check/dip-gpu/bin/dip-report" bench --threads 1 --iterations 1 --size 64
-if LD_LIBRARY_PATH="$check/dip-gpu/lib" ldd "$check/dip-gpu/bin/dip-report" | grep -E 'libswift|not found'; then
+env -i PATH=/usr/bin:/bin "$check/dip-gpu/dip-report" --help | head -n 3
+carried="$check/dip-gpu/lib:$check/dip-gpu/lib/fallback"
+env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$carried" "$check/dip-gpu/bin/dip-report" bench --threads 1 --iterations 1 --size 64 --net table1
+if LD_LIBRARY_PATH="$carried" ldd "$check/dip-gpu/bin/dip-report" | grep -E 'libswift|not found'; then
     echo "gpu-check: the unpacked binary needs libraries the carry lacks" >&2
     exit 1
 fi
