@@ -30,6 +30,9 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev", "libfreetype-dev"])]),
         // oneDNN 2.6 ships no pkg-config file on Debian; headers live in /usr/include.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // CUDA driver API and cuDNN 9 declarations (handle types, constants, function-pointer
+        // types); nothing is linked: DIPEngine opens libcuda.so.1 and libcudnn.so.9 at run time.
+        .target(name: "CCUDA"),
 
         // The CUDA backend's own kernels (cuda/dip_kernels.cu) compiled as C for the host, so the
         // tests run them over an emulated grid; the GPU runs the same source from committed PTX
@@ -37,7 +40,7 @@ let package = Package(
         .target(name: "CDIPKernels", exclude: ["cuda"]),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",

@@ -39,7 +39,7 @@ final class EmulatedKernelDevice: KernelDevice {
         func u(_ i: Int) -> UnsafeMutablePointer<UInt64> { p(i).assumingMemoryBound(to: UInt64.self) }
         func p(_ i: Int) -> UnsafeMutableRawPointer {
             guard case let .pointer(x) = a[i] else { preconditionFailure("\(kernel): argument \(i) is not a pointer") }
-            return address(x)
+            return address(DevicePointer(address: x))
         }
         func i32(_ i: Int) -> Int32 {
             guard case let .int32(x) = a[i] else { preconditionFailure("\(kernel): argument \(i) is not an int") }

@@ -1,24 +1,5 @@
 import DIPCore
 
-/// One argument of a kernel launch, as the kernel's C signature takes it.
-enum KernelArgument {
-    /// A device address (`float *`, `double *`, `unsigned long long *`).
-    case pointer(DevicePointer)
-    /// `int`.
-    case int32(Int32)
-    /// `long long`.
-    case int64(Int64)
-    /// `unsigned int`.
-    case uint32(UInt32)
-    /// `float`.
-    case float(Float)
-    /// `double`.
-    case double(Double)
-
-    /// An `int` from a Swift size (the kernels index with 32 bits; sizes stay below 2^31).
-    static func int(_ value: Int) -> KernelArgument { .int32(Int32(value)) }
-}
-
 /// Where the project's kernels (Sources/CDIPKernels/cuda/dip_kernels.cu, docs/cuda-kernels.md)
 /// run: a GPU (the committed PTX, launched through the driver API) or the host (the same source
 /// compiled as C, over an emulated grid). Kernels take one work item per thread.
@@ -74,15 +55,15 @@ final class KernelDeviceOps: DeviceOps {
     }
 
     func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws {
-        try device.launch("dip_copy", items: count, [.pointer(destination), .pointer(source), .int(count)])
+        try device.launch("dip_copy", items: count, [.address(destination), .address(source), .int(count)])
     }
 
     func add(_ source: DevicePointer, into destination: DevicePointer, count: Int) throws {
-        try device.launch("dip_add", items: count, [.pointer(destination), .pointer(source), .int(count)])
+        try device.launch("dip_add", items: count, [.address(destination), .address(source), .int(count)])
     }
 
     func zero(_ destination: DevicePointer, count: Int) throws {
-        try device.launch("dip_fill", items: count, [.pointer(destination), .int(count), .float(0)])
+        try device.launch("dip_fill", items: count, [.address(destination), .int(count), .float(0)])
     }
 
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution {
@@ -94,11 +75,11 @@ final class KernelDeviceOps: DeviceOps {
     func reflectionPad(_ x: DevicePointer, into y: DevicePointer, shape s: FeatureShape, pad: Int) throws {
         let out = s.channels * (s.height + 2 * pad) * (s.width + 2 * pad)
         try device.launch("dip_reflection_pad_forward", items: out,
-                          [.pointer(y), .pointer(x)] + Self.dims(s) + [.int(pad), .int32(0)])
+                          [.address(y), .address(x)] + Self.dims(s) + [.int(pad), .int32(0)])
     }
 
     func reflectionPadBackward(_ gy: DevicePointer, into gx: DevicePointer, shape s: FeatureShape, pad: Int) throws {
-        try device.launch("dip_reflection_pad_backward", items: s.count, [.pointer(gx), .pointer(gy)] + Self.dims(s) + [.int(pad)])
+        try device.launch("dip_reflection_pad_backward", items: s.count, [.address(gx), .address(gy)] + Self.dims(s) + [.int(pad)])
     }
 
     func makeBatchNorm(shape: FeatureShape, slope: Float?) throws -> any DeviceBatchNorm {
@@ -133,16 +114,16 @@ final class KernelDeviceOps: DeviceOps {
                      runningMean: DevicePointer, runningVar: DevicePointer, tracked: DevicePointer) throws {
             let s = shape, c = KernelArgument.int(s.channels), n = KernelArgument.int(s.plane)
             let tile = KernelArgument.int(KernelDeviceOps.reduceTile)
-            try device.launch("dip_bn_partial_sum", items: tiles * s.channels, [.pointer(partial.pointer), .pointer(x), c, n, tile])
-            try device.launch("dip_bn_mean", items: s.channels, [.pointer(mean.pointer), .pointer(partial.pointer), c, n, tile])
+            try device.launch("dip_bn_partial_sum", items: tiles * s.channels, [.address(partial.pointer), .address(x), c, n, tile])
+            try device.launch("dip_bn_mean", items: s.channels, [.address(mean.pointer), .address(partial.pointer), c, n, tile])
             try device.launch("dip_bn_partial_squares", items: tiles * s.channels,
-                              [.pointer(partial.pointer), .pointer(x), .pointer(mean.pointer), c, n, tile])
+                              [.address(partial.pointer), .address(x), .address(mean.pointer), c, n, tile])
             try device.launch("dip_bn_finalize", items: s.channels,
-                              [.pointer(invStd.pointer), .pointer(scale.pointer), .pointer(shift.pointer), .pointer(runningMean),
-                               .pointer(runningVar), .pointer(tracked), .pointer(partial.pointer), .pointer(mean.pointer),
-                               .pointer(gamma), .pointer(beta), c, n, tile, .double(BatchNorm.epsilon), .double(BatchNorm.momentum)])
+                              [.address(invStd.pointer), .address(scale.pointer), .address(shift.pointer), .address(runningMean),
+                               .address(runningVar), .address(tracked), .address(partial.pointer), .address(mean.pointer),
+                               .address(gamma), .address(beta), c, n, tile, .double(BatchNorm.epsilon), .double(BatchNorm.momentum)])
             try device.launch("dip_bn_apply", items: s.count,
-                              [.pointer(y), .pointer(x), .pointer(mean.pointer), .pointer(scale.pointer), .pointer(shift.pointer),
+                              [.address(y), .address(x), .address(mean.pointer), .address(scale.pointer), .address(shift.pointer),
                                c, .int(s.height), .int(s.width), .int64(Int64(s.width * s.channels)), .int64(Int64(s.channels)),
                                .int32(slope == nil ? 0 : 1), .float(slope ?? 1)])
         }
@@ -152,24 +133,24 @@ final class KernelDeviceOps: DeviceOps {
             let s = shape, c = KernelArgument.int(s.channels), n = KernelArgument.int(s.plane)
             let tile = KernelArgument.int(KernelDeviceOps.reduceTile), slope = KernelArgument.float(self.slope ?? 1)
             try device.launch("dip_bn_backward_partials", items: tiles * s.channels,
-                              [.pointer(partial.pointer), .pointer(partial2.pointer), .pointer(x), .pointer(gy), .pointer(mean.pointer),
-                               .pointer(invStd.pointer), .pointer(scale.pointer), .pointer(shift.pointer), c, n, tile, slope])
+                              [.address(partial.pointer), .address(partial2.pointer), .address(x), .address(gy), .address(mean.pointer),
+                               .address(invStd.pointer), .address(scale.pointer), .address(shift.pointer), c, n, tile, slope])
             try device.launch("dip_bn_backward_finalize", items: s.channels,
-                              [.pointer(gradGamma), .pointer(gradBeta), .pointer(coefficients.pointer), .pointer(partial.pointer),
-                               .pointer(partial2.pointer), .pointer(invStd.pointer), .pointer(gamma), c, n, tile])
+                              [.address(gradGamma), .address(gradBeta), .address(coefficients.pointer), .address(partial.pointer),
+                               .address(partial2.pointer), .address(invStd.pointer), .address(gamma), c, n, tile])
             try device.launch("dip_bn_backward_apply", items: s.count,
-                              [.pointer(gx), .pointer(gy), .pointer(x), .pointer(mean.pointer), .pointer(invStd.pointer),
-                               .pointer(scale.pointer), .pointer(shift.pointer), .pointer(coefficients.pointer), c, n, slope])
+                              [.address(gx), .address(gy), .address(x), .address(mean.pointer), .address(invStd.pointer),
+                               .address(scale.pointer), .address(shift.pointer), .address(coefficients.pointer), c, n, slope])
         }
     }
 
     func averagePool(_ x: DevicePointer, into y: DevicePointer, shape s: FeatureShape) throws {
         try device.launch("dip_avgpool2x2_forward", items: s.channels * (s.height / 2) * (s.width / 2),
-                          [.pointer(y), .pointer(x)] + Self.dims(s))
+                          [.address(y), .address(x)] + Self.dims(s))
     }
 
     func averagePoolBackward(_ gy: DevicePointer, into gx: DevicePointer, shape s: FeatureShape) throws {
-        try device.launch("dip_avgpool2x2_backward", items: s.count, [.pointer(gx), .pointer(gy)] + Self.dims(s))
+        try device.launch("dip_avgpool2x2_backward", items: s.count, [.address(gx), .address(gy)] + Self.dims(s))
     }
 
     private static func mode(_ m: SkipConfig.Upsampling) -> [KernelArgument] {
@@ -181,12 +162,12 @@ final class KernelDeviceOps: DeviceOps {
 
     func upsample(_ x: DevicePointer, into y: DevicePointer, shape s: FeatureShape, mode: SkipConfig.Upsampling) throws {
         try device.launch("dip_upsample2x_forward", items: 4 * s.count,
-                          [.pointer(y), .pointer(x)] + Self.dims(s) + Self.mode(mode)
+                          [.address(y), .address(x)] + Self.dims(s) + Self.mode(mode)
                             + [.int64(Int64(2 * s.width * s.channels)), .int64(Int64(s.channels))])
     }
 
     func upsampleBackward(_ gy: DevicePointer, into gx: DevicePointer, shape s: FeatureShape, mode: SkipConfig.Upsampling) throws {
-        try device.launch("dip_upsample2x_backward", items: s.count, [.pointer(gx), .pointer(gy)] + Self.dims(s) + Self.mode(mode))
+        try device.launch("dip_upsample2x_backward", items: s.count, [.address(gx), .address(gy)] + Self.dims(s) + Self.mode(mode))
     }
 
     func concat(skip: DevicePointer, skipShape: FeatureShape, deeper: DevicePointer, deeperShape: FeatureShape,
@@ -195,7 +176,7 @@ final class KernelDeviceOps: DeviceOps {
         let total = skipShape.channels + deeperShape.channels
         for (x, s, first) in [(skip, skipShape, 0), (deeper, deeperShape, skipShape.channels)] {
             try device.launch("dip_concat_part_forward", items: h * w * s.channels,
-                              [.pointer(y), .pointer(x), .int(s.channels), .int(s.height), .int(s.width), .int(h), .int(w),
+                              [.address(y), .address(x), .int(s.channels), .int(s.height), .int(s.width), .int(h), .int(w),
                                .int(total), .int(first)])
         }
     }
@@ -206,17 +187,17 @@ final class KernelDeviceOps: DeviceOps {
         let total = skipShape.channels + deeperShape.channels
         for (g, s, first) in [(skipGradient, skipShape, 0), (deeperGradient, deeperShape, skipShape.channels)] {
             try device.launch("dip_concat_part_backward", items: s.count,
-                              [.pointer(g), .pointer(gy), .int(s.channels), .int(s.height), .int(s.width), .int(h), .int(w),
+                              [.address(g), .address(gy), .int(s.channels), .int(s.height), .int(s.width), .int(h), .int(w),
                                .int(total), .int(first)])
         }
     }
 
     func sigmoid(_ x: DevicePointer, into y: DevicePointer, count: Int) throws {
-        try device.launch("dip_sigmoid_forward", items: count, [.pointer(y), .pointer(x), .int(count)])
+        try device.launch("dip_sigmoid_forward", items: count, [.address(y), .address(x), .int(count)])
     }
 
     func sigmoidBackward(output y: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer, count: Int) throws {
-        try device.launch("dip_sigmoid_backward", items: count, [.pointer(gx), .pointer(gy), .pointer(y), .int(count)])
+        try device.launch("dip_sigmoid_backward", items: count, [.address(gx), .address(gy), .address(y), .int(count)])
     }
 
     func maskedMSE(output: DevicePointer, target: DevicePointer, mask: DevicePointer, shape s: FeatureShape,
@@ -230,11 +211,11 @@ final class KernelDeviceOps: DeviceOps {
         let c = KernelArgument.int(s.channels)
         // MaskedMSELoss's factor 2 / (C H W), rounded to Float as the host rounds it.
         try device.launch("dip_mse_gradient", items: n,
-                          [.pointer(gradient), .pointer(output), .pointer(target), .pointer(mask), c, c, .int(n),
+                          [.address(gradient), .address(output), .address(target), .address(mask), c, c, .int(n),
                            .float(Float(2.0 / Double(n))), .float(Float(scale))])
         try device.launch("dip_mse_partial", items: tiles,
-                          [.pointer(partial.pointer), .pointer(output), .pointer(target), .pointer(mask), c, c, .int(n), .int(tile)])
-        try device.launch("dip_mse_value", items: 1, [.pointer(value.pointer), .pointer(partial.pointer), .int(n), .int(tile), .double(scale)])
+                          [.address(partial.pointer), .address(output), .address(target), .address(mask), c, c, .int(n), .int(tile)])
+        try device.launch("dip_mse_value", items: 1, [.address(value.pointer), .address(partial.pointer), .int(n), .int(tile), .double(scale)])
         var loss = 0.0
         try withUnsafeMutableBytes(of: &loss) { try device.download(value.pointer, into: $0) }
         return loss
@@ -248,8 +229,8 @@ final class KernelDeviceOps: DeviceOps {
         try upload([terms.negStep, terms.biasCorrection2Sqrt], to: adamTerms.pointer)
         try upload(UInt64(1), to: counter.pointer)
         try device.launch("dip_adam_step", items: count,
-                          [.pointer(parameters), .pointer(gradients), .pointer(first), .pointer(second), .int(count),
-                           .pointer(adamTerms.pointer), .pointer(counter.pointer), .float(Float(1 - beta1)), .float(Float(beta2)),
+                          [.address(parameters), .address(gradients), .address(first), .address(second), .int(count),
+                           .address(adamTerms.pointer), .address(counter.pointer), .float(Float(1 - beta1)), .float(Float(beta2)),
                            .float(Float(1 - beta2)), .float(Float(epsilon))])
     }
 
@@ -262,7 +243,7 @@ final class KernelDeviceOps: DeviceOps {
         let key = RandomStream(seed: seed, purpose: .perturbation, substream: UInt64(iteration)).key
         try upload(UInt64(iteration), to: counter.pointer)
         try device.launch("dip_perturb", items: (s.count + 3) / 4,
-                          [.pointer(y), .pointer(z)] + Self.dims(s)
-                            + [.uint32(key.0), .uint32(key.1), .pointer(counter.pointer), .float(sigma)])
+                          [.address(y), .address(z)] + Self.dims(s)
+                            + [.uint32(key.0), .uint32(key.1), .address(counter.pointer), .float(sigma)])
     }
 }
