@@ -145,6 +145,7 @@ public enum CUDASelfTest {
                 }
             }
         }
+        backendChecks(ordinal: ordinal, record: record)
         return checks
     }
 

@@ -378,6 +378,10 @@ final class DeviceTrainer: NetworkTrainer {
         if hasSaved { try hostToArena(values, saved, what: "backtracking's saved parameters") }
     }
 
+    /// The gradients of the last evaluation, in parameter order and host layout (what the GPU
+    /// self-test compares with the host trainer's).
+    func gradientsOnHost() throws -> [[Float]] { try arenaToHost(gradients) }
+
     // MARK: State between host and device
 
     func pullState() throws {
