@@ -8,15 +8,26 @@ public struct BackendFactory: Sendable {
     public let libraryVersions: [String: String]
     /// Where its backends compute, e.g. "AMD EPYC 9B14, oneDNN ISA avx512_core".
     public let device: String
+    /// Whether its backends run L-BFGS fits (which need the parameters on the host); a GPU
+    /// backend's fits with L-BFGS go to the CPU instead (`forFit`).
+    public let runsLBFGS: Bool
     private let body: @Sendable (_ threads: Int) throws -> any ComputeBackend
 
     /// A factory named `name` whose backends come from `make`.
-    public init(name: String, libraryVersions: [String: String], device: String,
+    public init(name: String, libraryVersions: [String: String], device: String, runsLBFGS: Bool = true,
                 make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
         self.name = name
         self.libraryVersions = libraryVersions
         self.device = device
+        self.runsLBFGS = runsLBFGS
         self.body = make
+    }
+
+    /// The factory that runs a fit of `config`: this one, or the CPU's for an L-BFGS fit this
+    /// one cannot run (the rule that sends L-BFGS to the CPU lives here alone).
+    public func forFit(_ config: FitConfig) -> BackendFactory {
+        if case .lbfgs = config.optimizer, !runsLBFGS { return .cpu }
+        return self
     }
 
     /// A new backend running on `threads` host threads.

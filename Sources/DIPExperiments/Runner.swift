@@ -56,7 +56,10 @@ public final class Runner: @unchecked Sendable {
     /// Folders of the runs in flight, for `removeOwnTemporaries`.
     private var inFlight: [RunKey: String] = [:]
     private let machineThreads: Int
+    /// What records say ran them: the runner's factory, and the CPU's for what goes there (TV,
+    /// and L-BFGS fits of a GPU factory).
     private let software: SoftwareInfo
+    private let cpuSoftware: SoftwareInfo
 
     /// A runner for `store` with `options`.
     public init(store: ResultStore, options: RunnerOptions) {
@@ -64,6 +67,30 @@ public final class Runner: @unchecked Sendable {
         self.options = options
         machineThreads = options.threadsPerJob
         software = SoftwareInfo.current(backend: options.backend)
+        cpuSoftware = options.backend.name == BackendFactory.cpu.name ? software : SoftwareInfo.current(backend: .cpu)
+    }
+
+    /// A job's backends: the runner's factory's, and a CPU one made on first need for the
+    /// L-BFGS fits a GPU backend leaves to the CPU (`BackendFactory.forFit`).
+    private final class JobBackends {
+        let factory: BackendFactory
+        let threads: Int
+        let main: any ComputeBackend
+        private var cpu: (any ComputeBackend)?
+
+        init(_ factory: BackendFactory, threads: Int) throws {
+            self.factory = factory
+            self.threads = threads
+            main = try factory.make(threads: threads)
+        }
+
+        /// The backend for a fit of `config`, and whether it is the CPU standing in.
+        func backend(for config: FitConfig) throws -> (any ComputeBackend, onCPU: Bool) {
+            let chosen = factory.forFit(config)
+            guard chosen.name != factory.name else { return (main, false) }
+            if cpu == nil { cpu = try chosen.make(threads: threads) }
+            return (cpu!, true)
+        }
     }
 
     // MARK: execution
@@ -82,8 +109,8 @@ public final class Runner: @unchecked Sendable {
             group.enter()
             let thread = Thread { [self] in
                 defer { group.leave() }
-                let backend: any ComputeBackend
-                do { backend = try options.backend.make(threads: options.threadsPerJob) } catch {
+                let backend: JobBackends
+                do { backend = try JobBackends(options.backend, threads: options.threadsPerJob) } catch {
                     summary.update { $0.stoppedEarly = true; $0.stopReason = "\(error)" }
                     return
                 }
@@ -113,7 +140,7 @@ public final class Runner: @unchecked Sendable {
 
     /// Takes the run's claim (a live claim of another runner, or a record stored meanwhile,
     /// leaves the run to it), performs the run and gives the claim back.
-    private func claimAndPerform(_ run: PlannedRun, job: Int, backend: any ComputeBackend,
+    private func claimAndPerform(_ run: PlannedRun, job: Int, backend: JobBackends,
                                  events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) -> Outcome {
         let handle: ClaimHandle
         do {
@@ -168,7 +195,7 @@ public final class Runner: @unchecked Sendable {
         var dropIteration: Int?
     }
 
-    private func perform(_ run: PlannedRun, job: Int, backend: any ComputeBackend, claim: ClaimHandle,
+    private func perform(_ run: PlannedRun, job: Int, backend: JobBackends, claim: ClaimHandle,
                          events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) -> Outcome {
         let started = Date()
         do {
@@ -179,7 +206,9 @@ public final class Runner: @unchecked Sendable {
             case let .tv(tv):
                 return try performTV(run, tv: tv, img: img, mask: mask, job: job, started: started, events: events, shouldCancel: shouldCancel)
             case let .dip(config):
-                return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: backend, claim: claim,
+                let (fitBackend, onCPU) = try backend.backend(for: config)
+                return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: fitBackend,
+                                      software: onCPU ? cpuSoftware : software, claim: claim,
                                       started: started, events: events, shouldCancel: shouldCancel)
             }
         } catch let e as StoreWriteError {
@@ -213,7 +242,7 @@ public final class Runner: @unchecked Sendable {
         timings.total = Date().timeIntervalSince(t0)
         timings.iterations = tv.iterations
         let scores = try self.scores(restored, img.image, mask.mask)
-        let record = try makeRecord(run, img: img, mask: mask, status: .done, stoppedAt: nil, iterations: tv.iterations,
+        let record = try makeRecord(run, software: cpuSoftware, img: img, mask: mask, status: .done, stoppedAt: nil, iterations: tv.iterations,
                                     curve: [], losses: [], backtracks: [], final: scores, best: scores,
                                     bestIteration: tv.iterations - 1, drop: nil, timings: timings,
                                     wall: Date().timeIntervalSince(started), resumes: 0, hasBest: true, hasDrop: false)
@@ -224,7 +253,8 @@ public final class Runner: @unchecked Sendable {
     }
 
     private func performDIP(_ run: PlannedRun, config: FitConfig, img: Preparation.PreparedImage,
-                            mask: Preparation.PreparedMask, job: Int, backend: any ComputeBackend, claim: ClaimHandle, started: Date,
+                            mask: Preparation.PreparedMask, job: Int, backend: any ComputeBackend, software: SoftwareInfo,
+                            claim: ClaimHandle, started: Date,
                             events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) throws -> Outcome {
         let problem = try FitProblem(image: img.image, mask: mask.mask)
         let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
@@ -318,7 +348,7 @@ public final class Runner: @unchecked Sendable {
         if finalIsFinite { images[.final] = result.finalImage }
         if let b = result.best { images[.best] = b.image }
         if drop != nil, let dropImage { images[.drop] = dropImage }
-        let record = try makeRecord(run, img: img, mask: mask, status: status, stoppedAt: stoppedAt,
+        let record = try makeRecord(run, software: software, img: img, mask: mask, status: status, stoppedAt: stoppedAt,
                                     iterations: result.timings.iterations, curve: result.curve, losses: result.losses,
                                     backtracks: result.backtracks, final: final, best: best,
                                     bestIteration: result.best?.iteration, drop: drop, timings: result.timings,
@@ -348,7 +378,7 @@ public final class Runner: @unchecked Sendable {
                ssim: try? Metrics.ssim(out, clean))
     }
 
-    private func makeRecord(_ run: PlannedRun, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
+    private func makeRecord(_ run: PlannedRun, software: SoftwareInfo, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
                             status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint], losses: [Double],
                             backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?, drop: WorstDrop?,
                             timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool,

@@ -9,7 +9,7 @@ struct DIPReportCommand: ParsableCommand {
         abstract: "Reproduce the inpainting results of Deep Image Prior and write a reproducibility report.",
         subcommands: [BuildCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RenderCommand.self, DiffCommand.self,
                       InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
-                      PSNRCommand.self, DataCommand.self])
+                      PSNRCommand.self, DataCommand.self, GPUSelfTestCommand.self])
 
     /// Restarts with a short OpenMP spin first (see `OpenMPWaitPolicy`), then parses and runs.
     static func main() {

@@ -5,6 +5,8 @@ import ArgumentParser
 extension ExitCode {
     /// A fit's loss became NaN or infinite; what could be saved was saved.
     static let diverged = ExitCode(2)
+    /// `gpu-selftest` found no usable GPU (driver, device or cuDNN missing), so checked nothing.
+    static let noDevice = ExitCode(3)
     /// Stopped by Ctrl-C (SIGINT) after saving what there was: 128 + 2, as shells report it.
     static let interrupted = ExitCode(130)
     /// Stopped by SIGTERM (`timeout`, `kill`, Slurm): 128 + 15.

@@ -80,6 +80,8 @@ struct InpaintCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the computation (default: all cores; at most \(Parallelism.oversubscription) per core).")
     var threads: Int?
 
+    @OptionGroup var devices: DeviceOptions
+
     @Flag(name: .customLong("no-ground-truth"), help: "The image's holes are real damage: report no PSNR against it.")
     var noGroundTruth = false
 
@@ -175,13 +177,16 @@ struct InpaintCommand: ParsableCommand {
 
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
-        let backend = try BackendFactory.cpu.make(threads: threadCount)
+        let asked = try devices.factory()
+        let factory = asked.forFit(config)
+        if factory.name != asked.name { printNote("L-BFGS fits run on the CPU: this one does (\(factory.device))") }
+        let backend = try factory.make(threads: threadCount)
         let problem = try FitProblem(image: img, mask: made.mask, hasGroundTruth: !noGroundTruth)
         let fitter = try Fitter(problem: problem, config: config, seed: seed, backend: backend)
         if let loadWeights { try fitter.loadWeights(loadWeights) }
 
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
-        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s")")
+        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
         if fitter.isPadded {
             printNote("this network needs sizes divisible by \(config.network.sizeDivisor); fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas and cropping back to \(img.width)x\(img.height)")
         }

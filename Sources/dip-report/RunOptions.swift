@@ -59,6 +59,8 @@ struct ExecutionOptions: ParsableArguments {
 
     @OptionGroup var checkpoint: CheckpointOptions
 
+    @OptionGroup var devices: DeviceOptions
+
     func validate() throws {
         // Bounded by the cores (issue 11.9): thousands of jobs or threads stall the machine.
         try Parallelism.check(jobs, flag: "--jobs")
@@ -92,7 +94,7 @@ enum LocalRun {
         let selected = try selection.experiments(experimentIDs)
         let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
                                     seeds: selection.seedList, jobs: execution.jobs, threadsPerJob: execution.threads,
-                                    force: force, checkpoints: execution.checkpoint.schedule)
+                                    force: force, checkpoints: execution.checkpoint.schedule, backend: try execution.devices.factory())
         let store = try ResultStore(root: selection.results)
         let runner = Runner(store: store, options: options)
         reportLeftovers(store, remove: !dryRun)

@@ -203,3 +203,18 @@ final class EmulatedKernelBackend: ComputeBackend, @unchecked Sendable {
         try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: EmulatedKernelDevice(convolutions: base)))
     }
 }
+
+@Suite("Which backend runs a fit")
+struct BackendChoiceTests {
+    @Test("a factory that cannot run L-BFGS hands L-BFGS fits to the CPU and keeps Adam fits")
+    func lbfgsGoesToCPU() throws {
+        let gpuLike = BackendFactory(name: "device-only", libraryVersions: [:], device: "test", runsLBFGS: false) { _ in
+            HostDeviceBackend(ReferenceBackend())
+        }
+        var config = FitConfig(network: SkipConfig.uniform(depth: 1, channels: 2, skip: 1, inputChannels: 2, outputChannels: 1))
+        #expect(gpuLike.forFit(config).name == "device-only")
+        config.optimizer = .lbfgs(learningRate: 0.1)
+        #expect(gpuLike.forFit(config).name == BackendFactory.cpu.name)
+        #expect(BackendFactory.cpu.forFit(config).name == BackendFactory.cpu.name)
+    }
+}
