@@ -30,6 +30,8 @@ struct SubmitCommand: ParsableCommand {
 
     @OptionGroup var checkpoint: CheckpointOptions
 
+    @OptionGroup var devices: DeviceOptions
+
     @Option(help: ArgumentHelp("The folder the render job writes index.html into.", valueName: "DIR"))
     var out = "report"
 
@@ -122,12 +124,14 @@ struct SubmitCommand: ParsableCommand {
                                 executable: Self.executablePath(), results: results, out: Self.absolute(out),
                                 data: options.dataDirectory, profile: profile.name, seeds: options.seeds,
                                 threadsPerRun: cpusPerTask, checkpointSeconds: checkpoint.checkpointMinutes * 60,
-                                experiments: selected, runs: runs, tasks: tasks)
+                                experiments: selected, runs: runs, tasks: tasks,
+                                device: devices.device.rawValue, gpuMath: devices.gpuMath.rawValue)
         let planPath = try frozen.write()
         var request = SlurmRequest()
         request.partition = partition
         request.account = account
-        request.gres = gres
+        // A GPU task needs a GPU from Slurm: gpu:1 unless --gres says otherwise.
+        request.gres = gres ?? (devices.device == .cuda ? "gpu:1" : nil)
         request.maxParallel = maxParallel
         request.warningSeconds = warningSeconds
         request.extraArguments = sbatchArgs
@@ -184,7 +188,8 @@ enum PlanTask {
         let job = environment["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(environment["SLURM_ARRAY_TASK_ID"] ?? "\(index)")" } ?? environment["SLURM_JOB_ID"]
         let options = RunnerOptions(dataDirectory: frozen.data, profile: try Profile.named(frozen.profile), seeds: frozen.seeds,
                                     jobs: 1, threadsPerJob: frozen.threadsPerRun,
-                                    checkpoints: CheckpointSchedule(seconds: frozen.checkpointSeconds), schedulerJob: job)
+                                    checkpoints: CheckpointSchedule(seconds: frozen.checkpointSeconds), backend: try frozen.backend(),
+                                    schedulerJob: job)
         let runner = Runner(store: try ResultStore(root: frozen.results), options: options)
         let plan = try frozen.runPlan(task: index, runner: runner)
         print("plan \(frozen.id) task \(index): \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), \(plan.pending.count) to run, \(frozen.threadsPerRun) thread\(frozen.threadsPerRun == 1 ? "" : "s")\(job.map { "; job \($0)" } ?? "")")

@@ -70,11 +70,20 @@ public struct FrozenPlan: Codable, Sendable {
     public var runs: [Run]
     /// The array's tasks, longest first.
     public var tasks: [Task]
+    /// Where the tasks' fits compute, as `--device` names it ("cpu", "cuda", "auto"; nil in
+    /// plans before tool 0.5.0, which means the CPU). Resolved on the compute node, not where
+    /// the plan was made (a login node has no GPU).
+    public var device: String?
+    /// The GPU convolution arithmetic (`--gpu-math`; nil means tf32).
+    public var gpuMath: String?
 
     /// A plan; see the properties.
     public init(id: String, created: Date, tool: String, commit: String, executable: String, results: String,
                 out: String, data: String, profile: String, seeds: [UInt64], threadsPerRun: Int,
-                checkpointSeconds: Double, experiments: [Experiment], runs: [Run], tasks: [Task]) {
+                checkpointSeconds: Double, experiments: [Experiment], runs: [Run], tasks: [Task],
+                device: String? = nil, gpuMath: String? = nil) {
+        self.device = device
+        self.gpuMath = gpuMath
         self.id = id
         self.created = created
         self.tool = tool
@@ -90,6 +99,14 @@ public struct FrozenPlan: Codable, Sendable {
         self.experiments = experiments
         self.runs = runs
         self.tasks = tasks
+    }
+
+    /// The backend factory of the plan's device, on this (compute) node.
+    public func backend() throws -> BackendFactory {
+        guard let d = ComputeDevice(rawValue: device ?? "cpu"), let m = GPUMathMode(rawValue: gpuMath ?? "tf32") else {
+            throw DIPError.invalidValue(name: "plan", value: id, reason: "names device '\(device ?? "")' / GPU math '\(gpuMath ?? "")', which this dip-report does not know; submit again with this build")
+        }
+        return try d.factory(math: m)
     }
 
     /// The plans folder of a results folder.
