@@ -18,7 +18,7 @@ public struct FMAPeak: Sendable, Codable, Equatable {
     /// Measures the peak of the widest FMA that both this CPU and oneDNN use (oneDNN capped to
     /// AVX2 is measured with the AVX2 kernel), on 1 and `threads` threads; nil when oneDNN runs
     /// without FMA (below AVX2) or the machine is not x86-64. Takes about 0.1-0.2 s.
-    public static func measure(threads: Int) -> FMAPeak? {
+    static func measure(threads: Int) -> FMAPeak? {
         guard let kernel = FMAKernel.matching(oneDNNISA: CPUBackend.effectiveISA, cpuFlags: HostCPU.flags) else { return nil }
         return measure(kernel, threads: threads)
     }
