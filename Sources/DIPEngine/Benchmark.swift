@@ -33,8 +33,9 @@ public struct BenchmarkResult: Sendable, Codable {
     public var forwardMACs: Int
     /// Effective GFLOP/s: 3 x forward MACs x 2 flops per iteration (`iterationSeconds`).
     public var gflops: Double
-    /// The machine's FMA peak for the instruction set oneDNN uses, at `threads` threads, the
-    /// floor for `gflops` (nil for the peer, and where oneDNN runs without FMA).
+    /// The machine's FMA peak for the instruction set oneDNN uses, at `threads` threads: what
+    /// `gflops` of direct convolutions cannot pass (nil for the peer, and where oneDNN runs
+    /// without FMA).
     public var fmaPeak: FMAPeak?
     /// Peak resident memory of the process, MiB.
     public var peakMemoryMiB: Double

@@ -2,9 +2,10 @@ import CFMAKernel
 import DIPCore
 import Foundation
 
-/// The single-precision FMA throughput of this machine for one vector width: the floor against
-/// which `dip-report bench` reads its effective GFLOP/s (a convolution is multiply-adds, so no
-/// fp32 network can run faster than this).
+/// The single-precision FMA throughput of this machine for one vector width, against which
+/// `dip-report bench` reads its effective GFLOP/s: a direct convolution is multiply-adds, so it
+/// cannot run faster (Winograd does fewer multiplications than the MACs counted, so its
+/// effective figure can pass the peak).
 public struct FMAPeak: Sendable, Codable, Equatable {
     /// The kernel's instruction set: "avx2" (256-bit FMA) or "avx512" (512-bit).
     public var isa: String
