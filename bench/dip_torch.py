@@ -2,10 +2,12 @@
 """The peer side of `dip-report bench`: the DIP skip network in PyTorch, written from
 docs/semantics.md (not copied from upstream), timed the same way our engine is.
 
-Usage: python3 bench/dip_torch.py --net table1|text --size 256 --threads 2 --iters 5 [--json]
+Usage: python3 bench/dip_torch.py --net table1|text --size 256 --threads 2 --iters 20 [--psnr-every 10] [--json]
 
-Per iteration it times forward (perturbed input + network), loss + backward, and the Adam step,
-and reports the median over the timed iterations after one warm-up iteration, plus peak RSS.
+Per iteration it times forward (perturbed input + network), loss + backward, PSNR sampling
+(every --psnr-every iterations and the last, as a fit samples it) and the Adam step. It reports
+the timed iterations' total over their number after one warm-up iteration (the rate a fit shows,
+what `dip-report bench` reports for us), their median, and peak RSS.
 """
 import argparse, json, resource, statistics, time
 
@@ -91,10 +93,13 @@ def main():
     p.add_argument("--net", default="table1")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--psnr-every", type=int, default=10)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    if a.iters < 1 or a.psnr_every < 1:
+        raise SystemExit(f"--iters {a.iters}, --psnr-every {a.psnr_every}: both at least 1")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net, cout = build(a.net)
@@ -112,13 +117,22 @@ def main():
         macs[0] += out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
 
     hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    fw, bw, st = [], [], []
+    def psnr(a, b, weight):
+        return (10 * torch.log10(weight.sum() / ((a - b) ** 2 * weight).sum())).item()
+
+    fw, bw, st, tot = [], [], [], []
+    holes = (1 - m).expand_as(x0)
     for it in range(a.iters + 1):
         t0 = time.perf_counter()
         opt.zero_grad()
         out = net(z + 0.03 * torch.randn_like(z))
         t1 = time.perf_counter()
         loss = mse(out * m, x0 * m)
+        if it % a.psnr_every == 0 or it == a.iters:
+            # What a fit samples: PSNR of the whole image, the holes and the known pixels.
+            with torch.no_grad():
+                o = out.detach()
+                psnr(o, x0, torch.ones_like(x0)), psnr(o, x0, holes), psnr(o, x0, m.expand_as(x0))
         loss.backward()
         t2 = time.perf_counter()
         opt.step()
@@ -127,17 +141,17 @@ def main():
             for h in hooks:
                 h.remove()
         else:
-            fw.append(t1 - t0); bw.append(t2 - t1); st.append(t3 - t2)
-    tot = [f + b + s for f, b, s in zip(fw, bw, st)]
-    med = statistics.median(tot)
+            fw.append(t1 - t0); bw.append(t2 - t1); st.append(t3 - t2); tot.append(t3 - t0)
+    mean = sum(tot) / len(tot)
     # The same keys as dip-report's BenchmarkResult, so `dip-report bench --peer` reads it.
     res = {
         "implementation": f"pytorch {torch.__version__}" + (" channels_last" if a.channels_last else ""),
         "net": a.net, "size": a.size, "threads": a.threads, "conv": "pytorch default",
-        "iterations": a.iters, "iterationSeconds": med,
+        "iterations": a.iters, "iterationSeconds": mean, "medianIterationSeconds": statistics.median(tot),
+        "psnrEvery": a.psnr_every,
         "forwardSeconds": statistics.mean(fw), "backwardSeconds": statistics.mean(bw),
         "optimizerSeconds": statistics.mean(st), "forwardMACs": macs[0],
-        "gflops": 6 * macs[0] / med / 1e9, "parameters": params,
+        "gflops": 6 * macs[0] / mean / 1e9, "parameters": params,
         "peakMemoryMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if a.json:

@@ -15,8 +15,14 @@ public struct BenchmarkResult: Sendable, Codable {
     public var conv: String
     /// Timed iterations (after one warm-up).
     public var iterations: Int
-    /// Median seconds per iteration.
+    /// Seconds per iteration over the timed iterations: their total over their number, PSNR
+    /// sampling and every other cost of a fit included, so the rate a fit shows.
     public var iterationSeconds: Double
+    /// Median seconds of one timed iteration (nil in older results): below `iterationSeconds`
+    /// by what the iterations that sample PSNR and the occasional slow one add.
+    public var medianIterationSeconds: Double?
+    /// PSNR was sampled every this many iterations, as in a fit (nil in older results).
+    public var psnrEvery: Int?
     /// Mean seconds in the forward pass per iteration.
     public var forwardSeconds: Double
     /// Mean seconds in loss + backward per iteration.
@@ -25,8 +31,12 @@ public struct BenchmarkResult: Sendable, Codable {
     public var optimizerSeconds: Double
     /// Forward MACs of the network at this size.
     public var forwardMACs: Int
-    /// Effective GFLOP/s: 3 x forward MACs x 2 flops per median iteration.
+    /// Effective GFLOP/s: 3 x forward MACs x 2 flops per iteration (`iterationSeconds`).
     public var gflops: Double
+    /// The machine's FMA peak for the instruction set oneDNN uses, at `threads` threads: what
+    /// `gflops` of direct convolutions cannot pass (nil for the peer, and where oneDNN runs
+    /// without FMA).
+    public var fmaPeak: FMAPeak?
     /// Peak resident memory of the process, MiB.
     public var peakMemoryMiB: Double
     /// Where it ran: the CPU and the instruction set oneDNN uses (nil for the peer).
@@ -37,14 +47,21 @@ public struct BenchmarkResult: Sendable, Codable {
 
 /// Times fits of a network on a synthetic image, the way the benchmark command needs it.
 public enum Benchmark {
-    /// Runs one warm-up and `iterations` timed Adam iterations of `net` at `size` x `size`.
-    public static func run(net: String, size: Int, threads: Int, iterations: Int,
+    /// Timed iterations by default: enough that the figure is the sustained rate of a fit
+    /// (PSNR sampling and the occasional slow iteration included), short enough for a benchmark.
+    public static let defaultIterations = 20
+
+    /// Runs one warm-up fit and then a fit of 1 + `iterations` Adam iterations of `net` at
+    /// `size` x `size`, sampling PSNR every `psnrEvery` iterations as a fit does (nil: a fit's
+    /// default), and times the `iterations` after the first (whose first touch of every buffer
+    /// no later iteration repeats); then measures the FMA peak at `threads` threads.
+    public static func run(net: String, size: Int, threads: Int, iterations: Int, psnrEvery: Int? = nil,
                            conv: ConvAlgorithm = .auto, backends: BackendFactory = .cpu) throws -> BenchmarkResult {
         let channels = net == "table1" ? 1 : 3
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: channels))
         config.inputCode = .upstream(for: config.network)
         config.iterations = iterations + 1
-        config.psnrEvery = iterations + 1
+        if let psnrEvery { config.psnrEvery = psnrEvery }
         config.convAlgorithm = conv
         // A synthetic image: speed does not depend on the pixels.
         var image = Image(channels: channels, height: size, width: size)
@@ -61,18 +78,23 @@ public enum Benchmark {
         let warmup = try Fitter(problem: problem, config: warm, seed: 0, backend: backend).run().timings
         let fitter = try Fitter(problem: problem, config: config, seed: 0, backend: backend)
         var stamps: [Double] = []
+        stamps.reserveCapacity(config.iterations)
         let result = try fitter.run(progress: { stamps.append($0.elapsed) })
-        let perIteration = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.sorted()
-        let median = perIteration.isEmpty ? result.timings.total : perIteration[perIteration.count / 2]
         let n = Double(iterations)
+        // The rate a fit shows: the timed iterations' total time over their number.
+        let perIteration = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.sorted()
+        let mean = stamps.count > 1 ? (stamps.last! - stamps.first!) / n : result.timings.total
+        let median = perIteration.isEmpty ? mean : perIteration[perIteration.count / 2]
         let t = result.timings
         let macs = fitter.network.macsPerForward
         return BenchmarkResult(implementation: "dip-report \(backends.description)",
                                net: net, size: size, threads: threads, conv: conv.rawValue, iterations: iterations,
-                               iterationSeconds: median, forwardSeconds: (t.forward - warmup.forward) / n,
+                               iterationSeconds: mean, medianIterationSeconds: median, psnrEvery: config.psnrEvery,
+                               forwardSeconds: (t.forward - warmup.forward) / n,
                                backwardSeconds: (t.backward - warmup.backward) / n,
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
-                               forwardMACs: macs, gflops: 6 * Double(macs) / median / 1e9,
+                               forwardMACs: macs, gflops: 6 * Double(macs) / mean / 1e9,
+                               fmaPeak: FMAPeak.measure(threads: threads),
                                peakMemoryMiB: peakResidentMiB(), device: backends.device,
                                convolutions: fitter.algorithmSummary)
     }

@@ -13,6 +13,12 @@ struct BenchCommand: ParsableCommand {
             runs bench/dip_torch.py (PyTorch, written from the spec) with the same settings in the \
             same run, for a side-by-side figure.
 
+            Each configuration runs a warm-up iteration, then --iterations timed ones that sample \
+            PSNR every --psnr-every iterations as a fit does; s/iter is their total over their \
+            number, the rate a fit shows (the median iteration is printed beside it). After the \
+            fit it measures the machine's FMA peak for the instruction set oneDNN uses, on the \
+            same threads (about 0.2 s), and prints the effective GFLOP/s as a share of it.
+
             Example: dip-report bench --threads 2 --peer
             """)
 
@@ -26,7 +32,10 @@ struct BenchCommand: ParsableCommand {
     var threads: Int?
 
     @Option(help: "Timed iterations after one warm-up.")
-    var iterations: Int = 3
+    var iterations: Int = Benchmark.defaultIterations
+
+    @Option(name: .customLong("psnr-every"), help: "Sample PSNR every this many iterations, as a fit does (default: a fit's default, 10).")
+    var psnrEvery: Int?
 
     @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
     var conv: ConvAlgorithm = .auto
@@ -42,6 +51,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
+        if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
         if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
     }
@@ -53,20 +63,24 @@ struct BenchCommand: ParsableCommand {
         if nets.count == 1 && sizes.count == 1 && !peer {
             // One configuration in this process.
             let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
-                                      conv: conv)
+                                      psnrEvery: psnrEvery, conv: conv)
             emit([r])
             return
         }
         var rows: [BenchmarkResult] = []
+        let sampling = psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []
         for n in nets {
             for s in sizes {
-                rows.append(try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
-                                          "--threads", "\(threadCount)", "--iterations", "\(iterations)",
-                                          "--conv", conv.rawValue, "--json"]))
+                let ours = try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
+                                         "--threads", "\(threadCount)", "--iterations", "\(iterations)",
+                                         "--conv", conv.rawValue, "--json"] + sampling)
+                rows.append(ours)
                 if peer {
-                    // PyTorch runs with the user's OpenMP settings, as they would run it.
+                    // PyTorch runs with the user's OpenMP settings, as they would run it, and samples
+                    // PSNR as often as we did.
                     rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
-                                              "--threads", "\(threadCount)", "--iters", "\(iterations)", "--json"],
+                                              "--threads", "\(threadCount)", "--iters", "\(iterations)",
+                                              "--json"] + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
                                              environment: OpenMPWaitPolicy.userEnvironment(ProcessInfo.processInfo.environment)))
                 }
             }
@@ -83,16 +97,34 @@ struct BenchCommand: ParsableCommand {
         }
         let name = max(14, rows.map { $0.implementation.count }.max() ?? 0)
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-        print(pad("implementation", name) + "  " + pad("net", 7) + "  size  threads  conv      s/iter    fwd     bwd     opt  GFLOP/s  peak MiB")
+        // The peer runs on the same machine and threads: its share is of the peak our run measured.
+        var peaks: [String: FMAPeak] = [:]
+        for r in rows { if let p = r.fmaPeak { peaks["\(r.net) \(r.size)"] = p } }
+        print(pad("implementation", name) + "  " + pad("net", 7)
+              + "  size  threads  conv      s/iter  median    fwd     bwd     opt  GFLOP/s  % peak  peak MiB")
         for r in rows {
+            let share = peaks["\(r.net) \(r.size)"].map { String(format: "%6.0f", 100 * r.gflops / $0.gflops) } ?? "     -"
             print(pad(r.implementation, name) + "  " + pad(r.net, 7)
                   + String(format: "  %4d  %7d  ", r.size, r.threads) + pad(String(r.conv.prefix(8)), 8)
-                  + String(format: "  %6.3f  %6.3f  %6.3f  %6.3f  %7.1f  %8.0f", r.iterationSeconds, r.forwardSeconds,
-                           r.backwardSeconds, r.optimizerSeconds, r.gflops, r.peakMemoryMiB))
+                  + String(format: "  %6.3f  %6.3f  %6.3f  %6.3f  %6.3f  %7.1f  ", r.iterationSeconds,
+                           r.medianIterationSeconds ?? .nan, r.forwardSeconds, r.backwardSeconds, r.optimizerSeconds,
+                           r.gflops)
+                  + share + String(format: "  %8.0f", r.peakMemoryMiB))
         }
-        // What ran where: the ISA oneDNN chose and the algorithms `--conv` resolved to.
+        if let r = rows.first(where: { $0.psnrEvery != nil }) {
+            print("s/iter: \(r.iterations) timed iterations after a warm-up one, PSNR sampled every \(r.psnrEvery!) as in a fit; their total over their number")
+        }
+        // What ran where: the ISA oneDNN chose, the machine's FMA peak for it, and the algorithms
+        // `--conv` resolved to.
         for device in Set(rows.compactMap(\.device)).sorted() { print("device: \(device)") }
+        for p in Set(rows.compactMap(\.fmaPeak).map(Self.describe)).sorted() { print("FMA peak: \(p)") }
         for r in rows { if let c = r.convolutions { print("\(r.net) \(r.size): \(c)") } }
+    }
+
+    /// "190 GFLOP/s (avx2 FMA, 2 threads; 96 on 1 thread)".
+    private static func describe(_ p: FMAPeak) -> String {
+        String(format: "%.0f GFLOP/s (%@ FMA, %d thread%@", p.gflops, p.isa, p.threads, p.threads == 1 ? "" : "s")
+            + (p.threads > 1 ? String(format: "; %.0f on 1 thread)", p.singleThreadGFLOPs) : ")")
     }
 
     /// Runs a child benchmark process and decodes its one JSON line.

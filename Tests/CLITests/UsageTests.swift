@@ -53,6 +53,15 @@ struct UsageTests {
         #expect(full.status == 0, "\(full.stderr)")
     }
 
+    @Test("bench refuses iteration and sampling counts below 1, naming the flag")
+    func benchValues() throws {
+        let s = try Scratch()
+        for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
+            let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
+            #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
+        }
+    }
+
     @Test("sizes state their limit; net's errors are usage errors, not 'diverged' (11.15)")
     func sizes() throws {
         let s = try Scratch()
