@@ -100,7 +100,7 @@ final class WinogradConvolution: ConvolutionKernel {
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
                                dm + e * g.outChannels * n, Int64(n), v + e * g.inChannels * n, Int64(n),
-                               index == 0 ? 0 : 1, du + e * t.filterFloats / 36, Int64(g.inChannels))
+                               index == 0 ? 0 : 1, du + e * g.outChannels * g.inChannels, Int64(g.inChannels))
                 }
             }
             parallel.run(g.outChannels) { o in

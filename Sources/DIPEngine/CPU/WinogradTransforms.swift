@@ -17,11 +17,7 @@ typealias WinogradLanes = SIMD8<Float>
 /// The arithmetic is plain multiply and add, not `addingProduct`: the package is compiled for
 /// the x86-64 baseline, where a fused multiply-add would be a library call per lane.
 enum WinogradF43 {
-    /// Side of an input tile.
-    static let inputTile = 6
-    /// Side of an output tile: consecutive tiles overlap by 2.
-    static let outputTile = 4
-    /// Elements of a transformed tile: the number of batched products.
+    /// Elements of a transformed 6x6 tile: the number of batched products.
     static let elements = 36
 
     // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
