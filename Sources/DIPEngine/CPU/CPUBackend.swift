@@ -27,7 +27,8 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     let engine: dnnl_engine_t
     /// The in-order stream all primitives are executed on.
     let stream: dnnl_stream_t
-    private let openMP: OpenMPRuntime
+    /// The OpenMP runtime oneDNN uses (WinogradConvolution runs its GEMMs single-threaded).
+    let openMP: OpenMPRuntime
     private let lock = NSLock()
     /// Reorder scratch shared by every kernel; grows to the largest request and stays.
     private var arena: UnsafeMutableRawPointer?
@@ -73,11 +74,24 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         return "\(v.major).\(v.minor).\(v.patch)"
     }
 
-    /// Prepares a oneDNN convolution for `geometry`; `auto` means Winograd for 3x3 stride-1
-    /// convolutions and direct elsewhere.
+    /// Whether oneDNN has Winograd convolutions on this CPU: oneDNN 2.6's are AVX-512 only
+    /// (jit:avx512_core_fp32_wino_conv_*), so an AVX2 machine, or one capped to AVX2 with
+    /// DNNL_MAX_CPU_ISA, has none.
+    static var oneDNNHasWinograd: Bool { effectiveISA.hasPrefix("avx512") }
+
+    /// Prepares a convolution for `geometry`. `auto` and `winograd` mean Winograd for 3x3
+    /// stride-1 convolutions and direct elsewhere: oneDNN's own Winograd where it has one
+    /// (AVX-512), ours (WinogradConvolution) where it has none or refuses the shape.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
         try geometry.validate()
-        return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
+        guard algorithm != .direct, WinogradConvolution.fits(geometry) else {
+            return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
+        }
+        if Self.oneDNNHasWinograd,
+           let own = try? OneDNNConvolution(geometry: geometry, algorithm: .winograd, backend: self) {
+            return own
+        }
+        return try WinogradConvolution(geometry: geometry, backend: self)
     }
 
     /// Runs `body` holding the backend lock with the OpenMP thread count set on this thread.

@@ -56,12 +56,13 @@ final class OneDNNConvolution: ConvolutionKernel {
         (forward, backwardData, backwardWeights) = try backend.withRuntime {
             // Each pass tries the wanted algorithm first. Under `auto` a refusal falls back to
             // direct (the caller can see it in `implementation`); an explicit `winograd` that
-            // oneDNN cannot run is an error, never a silent direct convolution.
+            // oneDNN cannot run is an error, never a silent direct convolution (CPUBackend then
+            // runs its own WinogradConvolution instead).
             func build(_ pass: String, _ make: (dnnl_alg_kind_t) throws -> OneDNNPass) throws -> OneDNNPass {
                 if wanted == .winograd {
                     do { return try make(dnnl_convolution_winograd) } catch {
                         guard algorithm == .auto else {
-                            throw EngineError.backend("--conv winograd: oneDNN \(CPUBackend.oneDNNVersion) has no Winograd \(pass) convolution on this CPU (instruction set \(CPUBackend.effectiveISA)); its Winograd needs AVX-512. Use --conv auto (Winograd where oneDNN has it, direct elsewhere) or --conv direct")
+                            throw EngineError.backend("oneDNN \(CPUBackend.oneDNNVersion) has no Winograd \(pass) convolution for \(g) on this CPU (instruction set \(CPUBackend.effectiveISA)); its Winograd needs AVX-512")
                         }
                         notes.append("\(pass) \(g): oneDNN has no winograd implementation here (\(error)); running direct")
                     }

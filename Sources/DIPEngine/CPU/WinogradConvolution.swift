@@ -1,0 +1,250 @@
+import CDNNL
+
+/// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions, written here: Debian's oneDNN 2.6 has
+/// Winograd only for AVX-512, and on AVX2 its direct convolution already runs near the FMA
+/// peak, so only fewer multiplications make those machines faster (issue 13).
+///
+/// Each pass transforms tiles in Swift SIMD (WinogradF43, WinogradTiling), does the 36
+/// products of the transformed domain with oneDNN's `dnnl_sgemm`, and transforms back:
+/// - forward: V = Bᵀ d B per input tile, U = G g Gᵀ per filter (every call: the weights change
+///   every iteration), M[ξ] = U[ξ] · V[ξ], output = Aᵀ m A + bias;
+/// - backward-data: the "full" convolution of the output gradient (padded by 2 zeros) with the
+///   filter rotated by 180 degrees and its channels swapped, through the same forward
+///   machinery. (The alternative, the transposed transforms with overlapping tiles added
+///   together, would need a scatter-add between neighbouring tiles; this way every input
+///   pixel is written exactly once.)
+/// - backward-weights: dM = A dY Aᵀ per output-gradient tile, dU[ξ] = Σ over chunks of
+///   dM[ξ] · V[ξ]ᵀ, dW = Gᵀ dU G; the bias gradient is the plain sum of the output gradient.
+///
+/// Determinism: transforms are split by channel and each GEMM ξ runs on one thread
+/// (single-threaded sgemm, chunks in order), so no sum depends on the schedule, and the bits
+/// are the same for every thread count.
+///
+/// Memory: the tiles are processed a chunk of tile rows at a time (WinogradTiling), so the
+/// transformed tiles take about 24 MiB of the backend's shared scratch arena, not the whole
+/// image's 2.25x blow-up.
+final class WinogradConvolution: ConvolutionKernel {
+    /// The geometry this kernel was made for.
+    let geometry: ConvGeometry
+    /// Always Winograd.
+    let algorithm = ConvAlgorithm.winograd
+    /// What runs, for `bench` and the records.
+    let implementation: String
+    private let backend: CPUBackend
+    /// input -> output (pad 0).
+    private let forwardTiling: WinogradTiling
+    /// output gradient -> input gradient (pad 2).
+    private let backwardDataTiling: WinogradTiling
+
+    /// Whether this kernel can run `g`: 3x3, stride 1.
+    static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
+
+    /// A Winograd kernel for `geometry`, which must be 3x3 stride 1 (else `EngineError.shape`);
+    /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small).
+    init(geometry g: ConvGeometry, backend: CPUBackend, chunkBytes: Int = WinogradTiling.defaultChunkBytes) throws {
+        try g.validate()
+        guard Self.fits(g) else {
+            throw EngineError.shape("convolution \(g): Winograd F(4x4,3x3) needs a 3x3 stride-1 convolution; use --conv direct or auto")
+        }
+        geometry = g
+        self.backend = backend
+        forwardTiling = WinogradTiling(sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
+                                       pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes)
+        backwardDataTiling = WinogradTiling(sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
+                                            sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
+                                            chunkBytes: chunkBytes)
+        implementation = "winograd F(4x4,3x3) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm) for forward, backward-data and backward-weights"
+    }
+
+    /// output = conv(input, weight) + bias.
+    func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+        let g = geometry
+        try g.expect(input, g.inputDims, as: "input")
+        try g.expect(weight, g.weightDims, as: "weight")
+        try g.expect(bias, g.biasDims, as: "bias")
+        try g.expect(output, g.outputDims, as: "output")
+        let b = bias.pointer
+        try convolve(forwardTiling, source: input.pointer, weight: weight.pointer, rotated: false,
+                     destination: output.pointer) { b[$0] }
+    }
+
+    /// gradInput = d loss / d input, given d loss / d output.
+    func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+        let g = geometry
+        try g.expect(gradOutput, g.outputDims, as: "output gradient")
+        try g.expect(weight, g.weightDims, as: "weight")
+        try g.expect(gradInput, g.inputDims, as: "input gradient")
+        try convolve(backwardDataTiling, source: gradOutput.pointer, weight: weight.pointer, rotated: true,
+                     destination: gradInput.pointer) { _ in 0 }
+    }
+
+    /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        let g = geometry
+        try g.expect(input, g.inputDims, as: "input")
+        try g.expect(gradOutput, g.outputDims, as: "output gradient")
+        try g.expect(gradWeight, g.weightDims, as: "weight gradient")
+        try g.expect(gradBias, g.biasDims, as: "bias gradient")
+        let t = forwardTiling
+        let (x, dy, dw, db) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer)
+        let outPlane = g.outputHeight * g.outputWidth, inPlane = g.inputHeight * g.inputWidth
+        try backend.withRuntime {
+            let parallel = ChannelParallel(threads: backend.threads)
+            let (du, v, dm) = scratch(t)
+            for (index, rows) in t.chunks.enumerated() {
+                let n = rows.count * t.tileColumns
+                parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
+                parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
+                // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk.
+                try products(parallel) { e in
+                    dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
+                               Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
+                               dm + e * g.outChannels * n, Int64(n), v + e * g.inChannels * n, Int64(n),
+                               index == 0 ? 0 : 1, du + e * g.outChannels * g.inChannels, Int64(g.inChannels))
+                }
+            }
+            parallel.run(g.outChannels) { o in
+                filterGradient(du, row: o, rows: g.outChannels, columns: g.inChannels, into: dw + o * g.inChannels * 9)
+                db[o] = planeSum(dy + o * outPlane, count: outPlane)
+            }
+        }
+    }
+
+    // MARK: The shared machinery
+
+    /// destination = conv(source, filter) + bias(channel), the filter being `weight` as it is
+    /// (forward) or rotated by 180 degrees with its channels swapped (backward-data).
+    private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
+                          destination: UnsafeMutablePointer<Float>, bias: (Int) -> Float) throws {
+        let (ci, co) = (t.sourceChannels, t.destinationChannels)
+        let sourcePlane = t.sourceHeight * t.sourceWidth, destinationPlane = t.destinationHeight * t.destinationWidth
+        try backend.withRuntime {
+            let parallel = ChannelParallel(threads: backend.threads)
+            let (u, v, m) = scratch(t)
+            // Forward: filter (p = o, q = i) is weight[o, i]; backward-data: filter (p = i, q = o)
+            // is weight[o, i] rotated, where the kernel's input channels are the destination.
+            let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
+            parallel.run(co) { p in
+                filterTransform(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
+                                row: p, rows: co, into: u)
+            }
+            for rows in t.chunks {
+                let n = rows.count * t.tileColumns
+                parallel.run(ci) { c in t.transformSource(source + c * sourcePlane, channel: c, rows: rows, into: v) }
+                // M[ξ] (co x n) = U[ξ] (co x ci) · V[ξ] (ci x n).
+                try products(parallel) { e in
+                    dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(co), Int64(n), Int64(ci), 1,
+                               u + e * co * ci, Int64(ci), v + e * ci * n, Int64(n), 0, m + e * co * n, Int64(n))
+                }
+                parallel.run(co) { o in
+                    t.transformProducts(m, channel: o, rows: rows, bias: bias(o), into: destination + o * destinationPlane)
+                }
+            }
+        }
+    }
+
+    /// U, V and M (or dU, V and dM) of `t` in the backend's scratch arena.
+    private func scratch(_ t: WinogradTiling) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        let layout = t.scratchLayout
+        let arena = backend.scratch(bytes: layout.bytes)
+        func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+            (arena + offset).bindMemory(to: Float.self, capacity: count)
+        }
+        return (floats(layout.filter, t.filterFloats), floats(layout.source, t.sourceFloats),
+                floats(layout.products, t.productFloats))
+    }
+
+    /// Runs the 36 products, `gemm(ξ)`, split over the backend's threads with each sgemm on
+    /// one OpenMP thread (nested OpenMP teams inside our threads would oversubscribe the
+    /// cores, and a single-threaded GEMM's sums do not depend on the thread count).
+    private func products(_ parallel: ChannelParallel, _ gemm: (Int) -> dnnl_status_t) throws {
+        let openMP = backend.openMP
+        var status = [dnnl_status_t](repeating: dnnl_success, count: WinogradF43.elements)
+        status.withUnsafeMutableBufferPointer { status in
+            parallel.run(WinogradF43.elements) { e in
+                openMP.setNumThreads(1)
+                status[e] = gemm(e)
+            }
+        }
+        openMP.setNumThreads(Int32(backend.threads))
+        if let bad = status.first(where: { $0 != dnnl_success }) {
+            try dnnlCheck(bad, "dnnl_sgemm for the Winograd products of \(geometry)")
+        }
+    }
+}
+
+/// U[ξ][p][q] = (G g Gᵀ)[ξ] for row p and every column q, where filter (p, q) starts at
+/// `row0 + q * qStride` (nine taps, row-major; read back to front when `rotated`). U has
+/// `rows x columns` per element ξ. Eight columns go through the transform together.
+private func filterTransform(_ row0: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
+                             row p: Int, rows: Int, into u: UnsafeMutablePointer<Float>) {
+    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+        let g = lanes.baseAddress!, out = g + 9, work = g + 45
+        for q in stride(from: 0, to: columns, by: 8) {
+            let width = min(8, columns - q)
+            for tap in 0..<9 {
+                let from = rotated ? 8 - tap : tap
+                var value = WinogradLanes()
+                for l in 0..<width { value[l] = row0[(q + l) * qStride + from] }
+                g[tap] = value
+            }
+            WinogradF43.filter(g, out, work: work)
+            let base = u + p * columns + q
+            for e in 0..<36 {
+                let dst = base + e * rows * columns
+                if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
+            }
+        }
+    }
+}
+
+/// dW[p][q] = Gᵀ dU[·][p][q] G for row p and every column q, written as nine taps each at
+/// `into + q * 9`. dU has `rows x columns` per element ξ.
+private func filterGradient(_ du: UnsafePointer<Float>, row p: Int, rows: Int, columns: Int,
+                            into dw: UnsafeMutablePointer<Float>) {
+    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+        let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
+        for q in stride(from: 0, to: columns, by: 8) {
+            let width = min(8, columns - q)
+            let base = du + p * columns + q
+            for e in 0..<36 {
+                let src = base + e * rows * columns
+                if width == 8 {
+                    dU[e] = loadLanes(src)
+                } else {
+                    var value = WinogradLanes()
+                    for l in 0..<width { value[l] = src[l] }
+                    dU[e] = value
+                }
+            }
+            WinogradF43.filterGradient(dU, out, work: work)
+            for l in 0..<width {
+                for tap in 0..<9 { dw[(q + l) * 9 + tap] = out[tap][l] }
+            }
+        }
+    }
+}
+
+/// The sum of `count` floats in a fixed order: 32 interleaved partial sums (four vectors), added
+/// together lane by lane at the end, then the tail. Not the reference's left-to-right order
+/// (a serial sum of a 512x512 plane would take longer than its convolution), but the same
+/// every time.
+private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = (WinogradLanes(), WinogradLanes(), WinogradLanes(), WinogradLanes())
+    var i = 0
+    while i + 32 <= count {
+        acc.0 += loadLanes(p + i)
+        acc.1 += loadLanes(p + i + 8)
+        acc.2 += loadLanes(p + i + 16)
+        acc.3 += loadLanes(p + i + 24)
+        i += 32
+    }
+    let lanes = (acc.0 + acc.1) + (acc.2 + acc.3)
+    var sum: Float = 0
+    for l in 0..<8 { sum += lanes[l] }
+    while i < count {
+        sum += p[i]
+        i += 1
+    }
+    return sum
+}

@@ -1,0 +1,184 @@
+/// How one Winograd F(4x4, 3x3) valid convolution is cut into tiles and chunks, where its
+/// scratch goes, and the three transform sweeps over a chunk (source tiles in, products out,
+/// output gradient in).
+///
+/// A "source" of `sourceChannels` planes of `sourceHeight x sourceWidth`, read as if padded by
+/// `pad` zeros on every side, is convolved into a "destination" of `destinationChannels` planes
+/// of `destinationHeight x destinationWidth` (= source + 2 pad - 2). The destination is covered
+/// by 4x4 tiles, `tileRows x tileColumns`; tiles that reach past its bottom or right edge read
+/// zeros beyond the source and their extra outputs are dropped. The forward pass is pad 0; the
+/// backward-data pass is the "full" convolution of the output gradient, pad 2.
+///
+/// Layouts (Float elements; t = tile index within the chunk, row-major over the chunk's tile
+/// rows, `tileColumns` per row):
+/// - filter U: [36][destinationChannels][sourceChannels],
+/// - source tiles V: [36][sourceChannels][chunkTiles],
+/// - products M: [36][destinationChannels][chunkTiles], so M[ξ] = U[ξ] · V[ξ].
+/// With tiles last, the transforms vectorise over 8 neighbouring tiles of a row, and every
+/// transformed element is written as 8 contiguous floats.
+struct WinogradTiling {
+    /// Channels of the source (the GEMM's inner dimension in forward).
+    let sourceChannels: Int
+    /// Source rows and columns, before padding.
+    let sourceHeight: Int, sourceWidth: Int
+    /// Zeros around the source.
+    let pad: Int
+    /// Channels of the destination.
+    let destinationChannels: Int
+    /// Destination rows and columns.
+    let destinationHeight: Int, destinationWidth: Int
+    /// Tile rows covering the destination.
+    let tileRows: Int
+    /// Tiles per row, rounded up to a multiple of 8 (the vector width); the extra tiles read
+    /// zeros, produce zeros, and are never written out.
+    let tileColumns: Int
+    /// Tile rows per chunk: the products are done chunk by chunk so the scratch stays small.
+    let rowsPerChunk: Int
+
+    /// The default scratch per chunk: V and M of one chunk together stay near this many bytes
+    /// (at least one tile row).
+    static let defaultChunkBytes = 24 << 20
+
+    init(sourceChannels: Int, sourceHeight: Int, sourceWidth: Int, pad: Int, destinationChannels: Int,
+         chunkBytes: Int = defaultChunkBytes) {
+        self.sourceChannels = sourceChannels
+        self.sourceHeight = sourceHeight
+        self.sourceWidth = sourceWidth
+        self.pad = pad
+        self.destinationChannels = destinationChannels
+        destinationHeight = sourceHeight + 2 * pad - 2
+        destinationWidth = sourceWidth + 2 * pad - 2
+        tileRows = (destinationHeight + 3) / 4
+        tileColumns = ((destinationWidth + 3) / 4 + 7) / 8 * 8
+        let bytesPerTile = WinogradF43.elements * (sourceChannels + destinationChannels) * MemoryLayout<Float>.stride
+        rowsPerChunk = min(tileRows, max(1, chunkBytes / (bytesPerTile * tileColumns)))
+    }
+
+    /// Tiles of the largest chunk.
+    var chunkTiles: Int { rowsPerChunk * tileColumns }
+    /// The tile-row ranges of the chunks, in order.
+    var chunks: [Range<Int>] {
+        stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min($0 + rowsPerChunk, tileRows) }
+    }
+
+    /// Floats of U (or of its gradient).
+    var filterFloats: Int { WinogradF43.elements * destinationChannels * sourceChannels }
+    /// Floats of V for the largest chunk.
+    var sourceFloats: Int { WinogradF43.elements * sourceChannels * chunkTiles }
+    /// Floats of M for the largest chunk.
+    var productFloats: Int { WinogradF43.elements * destinationChannels * chunkTiles }
+
+    /// Byte offsets of U, V and M in the scratch arena, each 4 KiB aligned, and the total.
+    var scratchLayout: (filter: Int, source: Int, products: Int, bytes: Int) {
+        func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
+        let source = pages(filterFloats), products = source + pages(sourceFloats)
+        return (0, source, products, products + pages(productFloats))
+    }
+
+    // MARK: Sweeps over one chunk; each call handles one channel, so channels run in parallel.
+
+    /// V[ξ][c][t] for source channel `c` and the tile rows `rows`, from `plane` (that channel).
+    func transformSource(_ plane: UnsafePointer<Float>, channel c: Int, rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+        let n = rows.count * tileColumns
+        // The six source rows of a tile row, split by column phase: strip[(r * 4 + m) * sx + k]
+        // is source column 4k + m - pad of row r, so column s of tile k is phase s % 4 at
+        // k + s / 4, and the tiles k..k+7 load as one contiguous vector.
+        let sx = tileColumns + 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * sx) { stripBuffer in
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 108) { lanes in
+                let strip = stripBuffer.baseAddress!, d = lanes.baseAddress!, out = d + 36, work = d + 72
+                for ty in rows {
+                    strip.update(repeating: 0, count: 24 * sx)
+                    for r in 0..<6 {
+                        let y = 4 * ty + r - pad
+                        guard y >= 0 && y < sourceHeight else { continue }
+                        let row = plane + y * sourceWidth, phases = strip + r * 4 * sx
+                        let xEnd = min(sourceWidth, 4 * sx - pad)
+                        for x in 0..<xEnd {
+                            let xx = x + pad
+                            phases[(xx & 3) * sx + (xx >> 2)] = row[x]
+                        }
+                    }
+                    let base = v + c * n + (ty - rows.lowerBound) * tileColumns
+                    for tx in stride(from: 0, to: tileColumns, by: 8) {
+                        for r in 0..<6 {
+                            for s in 0..<6 {
+                                d[r * 6 + s] = loadLanes(strip + (r * 4 + s % 4) * sx + tx + s / 4)
+                            }
+                        }
+                        WinogradF43.input(d, out, work: work)
+                        for e in 0..<36 { storeLanes(out[e], base + e * sourceChannels * n + tx) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Destination channel `o` of the tile rows `rows` from M[ξ][o][t]: Aᵀ m A + `bias`,
+    /// written to `plane` (that channel) where it lies inside the destination.
+    func transformProducts(_ m: UnsafePointer<Float>, channel o: Int, rows: Range<Int>, bias: Float,
+                           into plane: UnsafeMutablePointer<Float>) {
+        let n = rows.count * tileColumns
+        // strip[(a * 4 + b) * tileColumns + k] is output (a, b) of tile k: the inverse of the
+        // phase split in transformSource.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 88) { lanes in
+                let strip = stripBuffer.baseAddress!, mt = lanes.baseAddress!, y = mt + 36, work = mt + 52
+                for ty in rows {
+                    let base = m + o * n + (ty - rows.lowerBound) * tileColumns
+                    for tx in stride(from: 0, to: tileColumns, by: 8) {
+                        for e in 0..<36 { mt[e] = loadLanes(base + e * destinationChannels * n + tx) }
+                        WinogradF43.output(mt, y, work: work)
+                        for e in 0..<16 { storeLanes(y[e] + bias, strip + e * tileColumns + tx) }
+                    }
+                    for a in 0..<4 {
+                        let yy = 4 * ty + a
+                        guard yy < destinationHeight else { break }
+                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
+                        for x in 0..<destinationWidth { row[x] = phases[(x & 3) * tileColumns + (x >> 2)] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dM[ξ][o][t] = (A dY Aᵀ)[ξ] for destination channel `o` of the tile rows `rows`, from
+    /// `plane`, that channel of the destination's gradient. Outputs past the destination's
+    /// edge were dropped, so their gradient is zero.
+    func transformGradient(_ plane: UnsafePointer<Float>, channel o: Int, rows: Range<Int>,
+                           into dm: UnsafeMutablePointer<Float>) {
+        let n = rows.count * tileColumns
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 76) { lanes in
+                let strip = stripBuffer.baseAddress!, dy = lanes.baseAddress!, out = dy + 16, work = dy + 52
+                for ty in rows {
+                    strip.update(repeating: 0, count: 16 * tileColumns)
+                    for a in 0..<4 {
+                        let yy = 4 * ty + a
+                        guard yy < destinationHeight else { break }
+                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
+                        for x in 0..<destinationWidth { phases[(x & 3) * tileColumns + (x >> 2)] = row[x] }
+                    }
+                    let base = dm + o * n + (ty - rows.lowerBound) * tileColumns
+                    for tx in stride(from: 0, to: tileColumns, by: 8) {
+                        for e in 0..<16 { dy[e] = loadLanes(strip + e * tileColumns + tx) }
+                        WinogradF43.outputGradient(dy, out, work: work)
+                        for e in 0..<36 { storeLanes(out[e], base + e * destinationChannels * n + tx) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Eight floats from `p`, any alignment.
+@inline(__always)
+func loadLanes(_ p: UnsafePointer<Float>) -> WinogradLanes {
+    UnsafeRawPointer(p).loadUnaligned(as: WinogradLanes.self)
+}
+
+/// Eight floats to `p`, any alignment.
+@inline(__always)
+func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradLanes.self)
+}

@@ -1,0 +1,118 @@
+import DIPCore
+import Testing
+@testable import DIPEngine
+
+/// Our Winograd F(4x4, 3x3) kernel (WinogradConvolution), made directly rather than through
+/// CPUBackend's choice, so these tests run whatever instruction set oneDNN has here.
+@Suite("Winograd F(4x4,3x3) kernel")
+struct WinogradTests {
+    /// Odd channel counts (not multiples of the 8 lanes), sizes that are not multiples of the
+    /// 4x4 tile (partial tiles at the right and bottom), one tile and many, and a single row or
+    /// column of tiles.
+    static let geometries: [ConvGeometry] = [
+        ConvGeometry(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, inputHeight: 7, inputWidth: 9),
+        ConvGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, inputHeight: 13, inputWidth: 10),
+        ConvGeometry(inChannels: 9, outChannels: 11, kernel: 3, stride: 1, inputHeight: 43, inputWidth: 38),
+        ConvGeometry(inChannels: 2, outChannels: 1, kernel: 3, stride: 1, inputHeight: 3, inputWidth: 3),
+        ConvGeometry(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, inputHeight: 4, inputWidth: 75),
+        ConvGeometry(inChannels: 64, outChannels: 40, kernel: 3, stride: 1, inputHeight: 22, inputWidth: 19),
+    ]
+
+    /// Uniform(-1, 1) inputs drawn from the auxiliary stream of `seed`.
+    struct Data {
+        let x, w, b, dy: Tensor
+        init(_ g: ConvGeometry, seed: UInt64) {
+            func random(_ dims: [Int], _ substream: UInt64) -> Tensor {
+                let t = Tensor(dims)
+                RandomStream(seed: seed, purpose: .auxiliary, substream: substream).fillUniform(t.buffer, low: -1, high: 1)
+                return t
+            }
+            (x, w, b, dy) = (random(g.inputDims, 1), random(g.weightDims, 2), random(g.biasDims, 3), random(g.outputDims, 4))
+        }
+    }
+
+    /// The four results of one kernel on `d`, outputs prefilled with garbage (every call must
+    /// overwrite them).
+    static func run(_ kernel: any ConvolutionKernel, _ d: Data) throws -> [[Float]] {
+        let g = kernel.geometry
+        let (y, dx, dw, db) = (Tensor(g.outputDims), Tensor(g.inputDims), Tensor(g.weightDims), Tensor(g.biasDims))
+        for t in [y, dx, dw, db] { t.buffer.update(repeating: .nan) }
+        try kernel.forward(input: d.x, weight: d.w, bias: d.b, output: y)
+        try kernel.backwardData(gradOutput: d.dy, weight: d.w, gradInput: dx)
+        try kernel.backwardWeights(input: d.x, gradOutput: d.dy, gradWeight: dw, gradBias: db)
+        return [y.array, dx.array, dw.array, db.array]
+    }
+
+    /// max |a - ref| / max |ref|, infinite when `a` has a NaN (an element left unwritten).
+    static func relativeError(_ a: [Float], _ ref: [Float]) -> Double {
+        var err = 0.0, scale = 0.0
+        for (p, q) in zip(a, ref) {
+            if !p.isFinite { return .infinity }
+            err = max(err, abs(Double(p) - Double(q)))
+            scale = max(scale, abs(Double(q)))
+        }
+        return err / max(scale, 1e-30)
+    }
+
+    @Test("forward, backward-data and backward-weights match the reference loops to 1e-4 of the result's scale",
+          arguments: geometries)
+    func matchesReference(_ g: ConvGeometry) throws {
+        // Winograd F(4x4, 3x3) in Float32: the transforms have entries up to 8 (5 in Bᵀ, 1/24
+        // in G), so each transformed product carries rounding a few tens of ulps of the tile's
+        // scale, and the inverse transform adds it up over 36 elements. Measured here against
+        // the Float32 reference loops (themselves ~5e-7 from Float64): at most 5.3e-6 forward,
+        // 4.4e-6 backward-data, 2.7e-6 backward-weights, 9e-7 bias gradient. 1e-4 leaves room
+        // for larger channel counts and is far below the O(0.1) error of a wrong tap, offset or
+        // tile.
+        let cpu = try CPUBackend(threads: 2)
+        let reference = try ReferenceBackend().makeConvolution(g, algorithm: .direct)
+        // Small chunks, so the chunked products and the dU accumulation across chunks run too.
+        for kernel in [try WinogradConvolution(geometry: g, backend: cpu),
+                       try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: 1)] {
+            for seed: UInt64 in [1, 2] {
+                let d = Data(g, seed: seed)
+                let got = try Self.run(kernel, d), want = try Self.run(reference, d)
+                for (k, name) in ["forward", "backward-data", "backward-weights", "bias gradient"].enumerated() {
+                    let e = Self.relativeError(got[k], want[k])
+                    #expect(e <= 1e-4, "\(name) \(g): relative error \(e)")
+                }
+            }
+        }
+    }
+
+    @Test("the same bits call after call, kernel after kernel, and for 1 and 2 threads")
+    func deterministic() throws {
+        for g in [Self.geometries[2], Self.geometries[5]] {
+            let d = Data(g, seed: 5)
+            var results: [[UInt32]] = []
+            for threads in [1, 1, 2, 2] {
+                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads))
+                let first = try Self.run(kernel, d)
+                _ = try Self.run(kernel, Data(g, seed: 6))
+                let again = try Self.run(kernel, d)
+                #expect(first == again, "\(threads) threads, \(g)")
+                results.append(first.joined().map(\.bitPattern))
+            }
+            // Each product runs on one thread and transforms are split by channel, so the thread
+            // count does not change a single sum.
+            #expect(results.allSatisfy { $0 == results[0] }, "\(g)")
+        }
+    }
+
+    @Test("selection: ours for 3x3 stride 1 where oneDNN has no Winograd, never for other shapes or direct")
+    func selection() throws {
+        let cpu = try CPUBackend(threads: 1)
+        let g = Self.geometries[1]
+        for algorithm in [ConvAlgorithm.auto, .winograd] {
+            let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
+            #expect(kernel.algorithm == .winograd && kernel.implementation.contains("winograd"))
+            #expect((kernel is WinogradConvolution) == !CPUBackend.oneDNNHasWinograd, "\(algorithm) on \(CPUBackend.effectiveISA)")
+        }
+        #expect(!(try cpu.makeConvolution(g, algorithm: .direct) is WinogradConvolution))
+        let strided = ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, inputHeight: 9, inputWidth: 9)
+        #expect(!(try cpu.makeConvolution(strided, algorithm: .winograd) is WinogradConvolution))
+        #expect(throws: EngineError.self) { try WinogradConvolution(geometry: strided, backend: cpu) }
+        let ours = try WinogradConvolution(geometry: g, backend: cpu)
+        #expect(ours.implementation.hasPrefix("winograd F(4x4,3x3) (dip-report, oneDNN"))
+    }
+}
