@@ -97,18 +97,27 @@ def main():
     p.add_argument("--psnr-every", type=int, default=10)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--no-tf32", action="store_true", help="FP32 convolutions on the GPU (dip-report's --gpu-math strict)")
     a = p.parse_args()
     if a.iters < 1 or a.psnr_every < 1:
         raise SystemExit(f"--iters {a.iters}, --psnr-every {a.psnr_every}: both at least 1")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        # PyTorch's defaults for cuDNN convolutions are TF32 on and autotuning off; deterministic
+        # algorithms, as dip-report uses, would only slow it: the fair comparison is its default.
+        torch.backends.cudnn.allow_tf32 = not a.no_tf32
     net, cout = build(a.net)
     params = sum(t.numel() for t in net.parameters())
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-    net = net.to(memory_format=fmt)
-    z = (torch.rand(1, 32, a.size, a.size) * 0.1).to(memory_format=fmt)
-    x0 = torch.rand(1, cout, a.size, a.size)
-    m = (torch.rand(1, 1, a.size, a.size) > 0.5).float()
+    net = net.to(dev, memory_format=fmt)
+    z = (torch.rand(1, 32, a.size, a.size) * 0.1).to(dev, memory_format=fmt)
+    x0 = torch.rand(1, cout, a.size, a.size).to(dev)
+    m = (torch.rand(1, 1, a.size, a.size) > 0.5).float().to(dev)
+    # Host clocks time GPU work only once the queue is drained.
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     mse = nn.MSELoss()
     macs = [0]
@@ -123,9 +132,11 @@ def main():
     fw, bw, st, tot = [], [], [], []
     holes = (1 - m).expand_as(x0)
     for it in range(a.iters + 1):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad()
         out = net(z + 0.03 * torch.randn_like(z))
+        sync()
         t1 = time.perf_counter()
         loss = mse(out * m, x0 * m)
         if it % a.psnr_every == 0 or it == a.iters:
@@ -134,8 +145,10 @@ def main():
                 o = out.detach()
                 psnr(o, x0, torch.ones_like(x0)), psnr(o, x0, holes), psnr(o, x0, m.expand_as(x0))
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         opt.step()
+        sync()
         t3 = time.perf_counter()
         if it == 0:
             for h in hooks:
@@ -145,14 +158,16 @@ def main():
     mean = sum(tot) / len(tot)
     # The same keys as dip-report's BenchmarkResult, so `dip-report bench --peer` reads it.
     res = {
-        "implementation": f"pytorch {torch.__version__}" + (" channels_last" if a.channels_last else ""),
+        "implementation": f"pytorch {torch.__version__}" + (" channels_last" if a.channels_last else "")
+                          + (f" cuda ({torch.cuda.get_device_name()}{', fp32' if a.no_tf32 else ', tf32'})" if a.device == "cuda" else ""),
         "net": a.net, "size": a.size, "threads": a.threads, "conv": "pytorch default",
         "iterations": a.iters, "iterationSeconds": mean, "medianIterationSeconds": statistics.median(tot),
         "psnrEvery": a.psnr_every,
         "forwardSeconds": statistics.mean(fw), "backwardSeconds": statistics.mean(bw),
         "optimizerSeconds": statistics.mean(st), "forwardMACs": macs[0],
         "gflops": 6 * macs[0] / mean / 1e9, "parameters": params,
-        "peakMemoryMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peakMemoryMiB": (torch.cuda.max_memory_allocated() / 2**20 if a.device == "cuda"
+                          else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if a.json:
         print(json.dumps(res))

@@ -86,7 +86,9 @@ public enum Benchmark {
         let mean = stamps.count > 1 ? (stamps.last! - stamps.first!) / n : result.timings.total
         let median = perIteration.isEmpty ? mean : perIteration[perIteration.count / 2]
         let t = result.timings
-        let macs = fitter.network.macsPerForward
+        // From the summary (the one size rule), not the host network, which a device trainer
+        // never prepares.
+        let macs = try NetworkSummary(config: config.network, height: fitter.workingHeight, width: fitter.workingWidth).macs
         return BenchmarkResult(implementation: "dip-report \(backends.description)",
                                net: net, size: size, threads: threads, conv: conv.rawValue, iterations: iterations,
                                iterationSeconds: mean, medianIterationSeconds: median, psnrEvery: config.psnrEvery,
@@ -94,7 +96,8 @@ public enum Benchmark {
                                backwardSeconds: (t.backward - warmup.backward) / n,
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
                                forwardMACs: macs, gflops: 6 * Double(macs) / mean / 1e9,
-                               fmaPeak: FMAPeak.measure(threads: threads),
+                               // The CPU's FMA peak says nothing of a GPU's.
+                               fmaPeak: backends.name == BackendFactory.cpu.name ? FMAPeak.measure(threads: threads) : nil,
                                peakMemoryMiB: peakResidentMiB(), device: backends.device,
                                convolutions: fitter.algorithmSummary)
     }

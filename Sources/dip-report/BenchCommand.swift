@@ -40,7 +40,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
     var conv: ConvAlgorithm = .auto
 
-    @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations.")
+    @OptionGroup var devices: DeviceOptions
+
+    @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations (on the same device).")
     var peer = false
 
     @Option(name: .customLong("peer-script"), help: "Path of the peer script.")
@@ -63,24 +65,30 @@ struct BenchCommand: ParsableCommand {
         if nets.count == 1 && sizes.count == 1 && !peer {
             // One configuration in this process.
             let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
-                                      psnrEvery: psnrEvery, conv: conv)
+                                      psnrEvery: psnrEvery, conv: conv, backends: try devices.factory())
             emit([r])
             return
         }
         var rows: [BenchmarkResult] = []
         let sampling = psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []
+        // Resolved once here, so `auto` means the same device for every child and the peer.
+        let factory = try devices.factory()
+        let onGPU = factory.name != BackendFactory.cpu.name
+        let device = ["--device", onGPU ? "cuda" : "cpu", "--gpu-math", devices.gpuMath.rawValue]
         for n in nets {
             for s in sizes {
                 let ours = try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
                                          "--threads", "\(threadCount)", "--iterations", "\(iterations)",
-                                         "--conv", conv.rawValue, "--json"] + sampling)
+                                         "--conv", conv.rawValue, "--json"] + sampling + device)
                 rows.append(ours)
                 if peer {
                     // PyTorch runs with the user's OpenMP settings, as they would run it, and samples
                     // PSNR as often as we did.
                     rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
                                               "--threads", "\(threadCount)", "--iters", "\(iterations)",
-                                              "--json"] + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
+                                              "--json", "--device", onGPU ? "cuda" : "cpu"]
+                                                + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
+                                                + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
                                              environment: OpenMPWaitPolicy.userEnvironment(ProcessInfo.processInfo.environment)))
                 }
             }
