@@ -3,30 +3,37 @@ import Foundation
 import Testing
 @testable import DIPEngine
 
-/// A backend whose fits run in a `DeviceTrainer` over `HostDeviceOps`: the device path (NHWC
-/// activations, KRSC filters, one parameter arena, the summary's dataflow, state copies between
-/// device and host) with the host layers' arithmetic, so its results must be the host trainer's
-/// bits. What a GPU backend plugs its own operations into.
-final class HostDeviceBackend: ComputeBackend, @unchecked Sendable {
+/// A backend whose fits run in a `DeviceTrainer` over the operations `ops` makes, with host
+/// convolutions from `base`: over `HostDeviceOps` the device path (NHWC activations, KRSC filters,
+/// one parameter arena, the summary's dataflow, state copies between device and host) with the
+/// host layers' arithmetic, so its results must be the host trainer's bits; over the kernels' host
+/// emulation, the CUDA backend's kernel sequences.
+final class DeviceTrainerBackend: ComputeBackend, @unchecked Sendable {
     let base: any ComputeBackend
-    init(_ base: any ComputeBackend) { self.base = base }
-    var name: String { "host-device" }
+    let name: String
+    let ops: @Sendable (any ComputeBackend) throws -> any DeviceOps
+    init(_ base: any ComputeBackend, name: String = "host-device",
+         ops: @escaping @Sendable (any ComputeBackend) throws -> any DeviceOps = { HostDeviceOps(backend: $0) }) {
+        self.base = base
+        self.name = name
+        self.ops = ops
+    }
     var threads: Int { base.threads }
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
         try base.makeConvolution(geometry, algorithm: algorithm)
     }
     func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
-        try DeviceTrainer(network: network, problem: problem, ops: HostDeviceOps(backend: base))
+        try DeviceTrainer(network: network, problem: problem, ops: ops(base))
     }
 }
 
 @Suite("Device trainer (host operations)")
 struct DeviceTrainerTests {
     let host: CPUBackend
-    let device: HostDeviceBackend
+    let device: DeviceTrainerBackend
     init() throws {
         host = try CPUBackend(threads: 1)
-        device = HostDeviceBackend(host)
+        device = DeviceTrainerBackend(host)
     }
 
     private func problem(size: Int, channels: Int) throws -> FitProblem {
@@ -180,7 +187,9 @@ struct KernelDeviceOpsTests {
         for c in 0..<3 { for y in 0..<21 { for x in 0..<21 { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
         let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 21, width: 21, keepFraction: 0.5, seed: 2))
         let a = try Fitter(problem: p, config: config, seed: 3, backend: host).run()
-        let device = EmulatedKernelBackend(host)
+        let device = DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
+            try KernelDeviceOps(device: EmulatedKernelDevice(convolutions: $0))
+        }
         let b = try Fitter(problem: p, config: config, seed: 3, backend: device).run()
         #expect(a.losses.count == b.losses.count)
         let worst = zip(a.losses, b.losses).map { abs($0 - $1) / $0 }.max() ?? 0
@@ -190,26 +199,12 @@ struct KernelDeviceOpsTests {
     }
 }
 
-/// A backend whose trainer runs the CUDA kernel sequences on the host emulation.
-final class EmulatedKernelBackend: ComputeBackend, @unchecked Sendable {
-    let base: any ComputeBackend
-    init(_ base: any ComputeBackend) { self.base = base }
-    var name: String { "cuda-kernels-emulated" }
-    var threads: Int { base.threads }
-    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
-        try base.makeConvolution(geometry, algorithm: algorithm)
-    }
-    func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
-        try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: EmulatedKernelDevice(convolutions: base)))
-    }
-}
-
 @Suite("Which backend runs a fit")
 struct BackendChoiceTests {
     @Test("a factory that cannot run L-BFGS hands L-BFGS fits to the CPU and keeps Adam fits")
     func lbfgsGoesToCPU() throws {
         let gpuLike = BackendFactory(name: "device-only", libraryVersions: [:], device: "test", runsLBFGS: false) { _ in
-            HostDeviceBackend(ReferenceBackend())
+            DeviceTrainerBackend(ReferenceBackend())
         }
         var config = FitConfig(network: SkipConfig.uniform(depth: 1, channels: 2, skip: 1, inputChannels: 2, outputChannels: 1))
         #expect(gpuLike.forFit(config).name == "device-only")

@@ -274,20 +274,6 @@ public enum CUDASelfTest {
 
     // MARK: - cuDNN against the reference backend
 
-    /// [C][H][W] -> [H][W][C].
-    static func toNHWC(_ v: [Float], _ c: Int, _ h: Int, _ w: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: v.count)
-        for ci in 0..<c { for y in 0..<h { for x in 0..<w { out[(y * w + x) * c + ci] = v[(ci * h + y) * w + x] } } }
-        return out
-    }
-
-    /// [H][W][C] -> [C][H][W].
-    static func toNCHW(_ v: [Float], _ c: Int, _ h: Int, _ w: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: v.count)
-        for ci in 0..<c { for y in 0..<h { for x in 0..<w { out[(ci * h + y) * w + x] = v[(y * w + x) * c + ci] } } }
-        return out
-    }
-
     static func relativeError(_ gpu: [Float], _ reference: [Float]) -> Double {
         let scale = reference.map { abs(Double($0)) }.max() ?? 0
         let worst = zip(gpu, reference).map { abs(Double($0) - Double($1)) }.max() ?? 0
@@ -315,14 +301,14 @@ public enum CUDASelfTest {
         let gb = try DeviceBuffer(context: context, floats: co), gy = try DeviceBuffer(context: context, floats: co * ho * wo)
         let gdy = try DeviceBuffer(context: context, floats: dy.count), gdx = try DeviceBuffer(context: context, floats: x.count)
         let gdw = try DeviceBuffer(context: context, floats: weight.count), gdb = try DeviceBuffer(context: context, floats: co)
-        try gx.upload(toNHWC(x, ci, h, w), on: stream)
+        try gx.upload(Layout.hwc(fromCHW: x, channels: ci, height: h, width: w), on: stream)
         var weightKRSC: [Float] = []
         for o in 0..<co {
-            weightKRSC += toNHWC(Array(weight[(o * ci * k * k)..<((o + 1) * ci * k * k)]), ci, k, k)
+            weightKRSC += Layout.hwc(fromCHW: Array(weight[(o * ci * k * k)..<((o + 1) * ci * k * k)]), channels: ci, height: k, width: k)
         }
         try gw.upload(weightKRSC, on: stream)
         try gb.upload(bias, on: stream)
-        try gdy.upload(toNHWC(dy, co, ho, wo), on: stream)
+        try gdy.upload(Layout.hwc(fromCHW: dy, channels: co, height: ho, width: wo), on: stream)
 
         func runAll() throws {
             try conv.forward(input: gx.address, weight: gw.address, bias: gb.address, output: gy.address)
@@ -337,9 +323,9 @@ public enum CUDASelfTest {
         let first = try results()
         var dwNCHW: [Float] = []
         for o in 0..<co {
-            dwNCHW += toNCHW(Array(first[2][(o * ci * k * k)..<((o + 1) * ci * k * k)]), ci, k, k)
+            dwNCHW += Layout.chw(fromHWC: Array(first[2][(o * ci * k * k)..<((o + 1) * ci * k * k)]), channels: ci, height: k, width: k)
         }
-        let errors = [relativeError(toNCHW(first[0], co, ho, wo), ty.array), relativeError(toNCHW(first[1], ci, h, w), tdx.array),
+        let errors = [relativeError(Layout.chw(fromHWC: first[0], channels: co, height: ho, width: wo), ty.array), relativeError(Layout.chw(fromHWC: first[1], channels: ci, height: h, width: w), tdx.array),
                       relativeError(dwNCHW, tdw.array), relativeError(first[3], tdb.array)]
         let figures = String(format: "errors y %.1e dx %.1e dw %.1e db %.1e", errors[0], errors[1], errors[2], errors[3])
         guard errors.allSatisfy({ $0 <= tolerance(math) }) else {

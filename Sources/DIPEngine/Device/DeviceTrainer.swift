@@ -447,10 +447,7 @@ final class DeviceTrainer: NetworkTrainer {
             device.baseAddress!.update(from: host, count: device.count)
             return
         }
-        let kk = f.k * f.k
-        for o in 0..<f.out { for i in 0..<f.in { for r in 0..<kk {
-            device[(o * kk + r) * f.in + i] = host[(o * f.in + i) * kk + r]
-        } } }
+        Layout.hwc(fromCHW: host, into: device.baseAddress!, channels: f.in, height: f.k, width: f.k, items: f.out)
     }
 
     /// Device order back to host order.
@@ -460,17 +457,15 @@ final class DeviceTrainer: NetworkTrainer {
             host.update(from: device.baseAddress!, count: device.count)
             return
         }
-        let kk = f.k * f.k
-        for o in 0..<f.out { for i in 0..<f.in { for r in 0..<kk {
-            host[(o * f.in + i) * kk + r] = device[(o * kk + r) * f.in + i]
-        } } }
+        Layout.chw(fromHWC: device.baseAddress!, into: host, channels: f.in, height: f.k, width: f.k, items: f.out)
     }
 
     /// A host [C, H, W] tensor to device NHWC.
     private func upload(_ t: Tensor, to destination: DevicePointer) throws {
-        let c = t.dims[0], plane = t.dims[1] * t.dims[2]
         var nhwc = [Float](repeating: 0, count: t.count)
-        for ch in 0..<c { for p in 0..<plane { nhwc[p * c + ch] = t.pointer[ch * plane + p] } }
+        nhwc.withUnsafeMutableBufferPointer {
+            Layout.hwc(fromCHW: t.pointer, into: $0.baseAddress!, channels: t.dims[0], height: t.dims[1], width: t.dims[2])
+        }
         try nhwc.withUnsafeBufferPointer { try ops.upload($0, to: destination) }
     }
 
@@ -479,8 +474,10 @@ final class DeviceTrainer: NetworkTrainer {
         var nhwc = [Float](repeating: 0, count: v.shape.count)
         try nhwc.withUnsafeMutableBufferPointer { try ops.download(v.data, into: $0) }
         let out = Tensor(v.shape.dims)
-        let c = v.shape.channels, plane = v.shape.plane
-        for ch in 0..<c { for p in 0..<plane { out.pointer[ch * plane + p] = nhwc[p * c + ch] } }
+        nhwc.withUnsafeBufferPointer {
+            Layout.chw(fromHWC: $0.baseAddress!, into: out.pointer, channels: v.shape.channels, height: v.shape.height,
+                       width: v.shape.width)
+        }
         return out
     }
 }

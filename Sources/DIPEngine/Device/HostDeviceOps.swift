@@ -49,15 +49,14 @@ final class HostDeviceOps: DeviceOps {
 
     /// NHWC device values of `s` as a new [C, H, W] tensor.
     private func toCHW(_ p: DevicePointer, _ s: FeatureShape) -> Tensor {
-        let t = s.makeTensor(), src = host(p)
-        for c in 0..<s.channels { for i in 0..<s.plane { t.pointer[c * s.plane + i] = src[i * s.channels + c] } }
+        let t = s.makeTensor()
+        Layout.chw(fromHWC: host(p), into: t.pointer, channels: s.channels, height: s.height, width: s.width)
         return t
     }
 
     /// A [C, H, W] tensor of `s` into NHWC device memory.
     private func fromCHW(_ t: Tensor, _ s: FeatureShape, into p: DevicePointer) {
-        let dst = host(p)
-        for c in 0..<s.channels { for i in 0..<s.plane { dst[i * s.channels + c] = t.pointer[c * s.plane + i] } }
+        Layout.hwc(fromCHW: t.pointer, into: host(p), channels: s.channels, height: s.height, width: s.width)
     }
 
     func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws {
@@ -103,11 +102,10 @@ final class HostDeviceOps: DeviceOps {
         }
         /// KRSC device filter to an OIHW tensor.
         private func filter(_ p: DevicePointer) -> Tensor {
-            let g = geometry, kk = g.kernel * g.kernel
-            let t = Tensor([g.outChannels, g.inChannels, g.kernel, g.kernel]), src = ops.host(p)
-            for o in 0..<g.outChannels { for i in 0..<g.inChannels { for r in 0..<kk {
-                t.pointer[(o * g.inChannels + i) * kk + r] = src[(o * kk + r) * g.inChannels + i]
-            } } }
+            let g = geometry
+            let t = Tensor([g.outChannels, g.inChannels, g.kernel, g.kernel])
+            Layout.chw(fromHWC: ops.host(p), into: t.pointer, channels: g.inChannels, height: g.kernel, width: g.kernel,
+                       items: g.outChannels)
             return t
         }
         func forward(input x: DevicePointer, weight w: DevicePointer, bias b: DevicePointer, output y: DevicePointer) throws {
@@ -122,14 +120,12 @@ final class HostDeviceOps: DeviceOps {
         }
         func backwardWeights(input x: DevicePointer, gradOutput gy: DevicePointer, gradWeight gw: DevicePointer,
                              gradBias gb: DevicePointer) throws {
-            let g = geometry, kk = g.kernel * g.kernel
+            let g = geometry
             let w = Tensor([g.outChannels, g.inChannels, g.kernel, g.kernel])
             try kernel.backwardWeights(input: ops.toCHW(x, inShape), gradOutput: ops.toCHW(gy, outShape), gradWeight: w,
                                        gradBias: ops.view(gb, [g.outChannels]))
-            let dst = ops.host(gw)
-            for o in 0..<g.outChannels { for i in 0..<g.inChannels { for r in 0..<kk {
-                dst[(o * kk + r) * g.inChannels + i] = w.pointer[(o * g.inChannels + i) * kk + r]
-            } } }
+            Layout.hwc(fromCHW: w.pointer, into: ops.host(gw), channels: g.inChannels, height: g.kernel, width: g.kernel,
+                       items: g.outChannels)
         }
     }
 
