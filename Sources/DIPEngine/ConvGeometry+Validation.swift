@@ -29,4 +29,27 @@ extension ConvGeometry {
             throw EngineError.shape("convolution \(self): \(role) has dimensions \(tensor.dims), expected \(dims)")
         }
     }
+
+    /// The tensors of a forward pass have this geometry's shapes.
+    func checkForward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+        try expect(input, inputDims, as: "input")
+        try expect(weight, weightDims, as: "weight")
+        try expect(bias, biasDims, as: "bias")
+        try expect(output, outputDims, as: "output")
+    }
+
+    /// The tensors of an input-gradient pass have this geometry's shapes.
+    func checkBackwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+        try expect(gradOutput, outputDims, as: "output gradient")
+        try expect(weight, weightDims, as: "weight")
+        try expect(gradInput, inputDims, as: "input gradient")
+    }
+
+    /// The tensors of a weight-gradient pass have this geometry's shapes.
+    func checkBackwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        try expect(input, inputDims, as: "input")
+        try expect(gradOutput, outputDims, as: "output gradient")
+        try expect(gradWeight, weightDims, as: "weight gradient")
+        try expect(gradBias, biasDims, as: "bias gradient")
+    }
 }

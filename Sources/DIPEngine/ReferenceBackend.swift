@@ -34,10 +34,7 @@ final class ReferenceConvolution: ConvolutionKernel {
     /// output = conv(input, weight) + bias.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         let g = geometry
-        try g.expect(input, g.inputDims, as: "input")
-        try g.expect(weight, g.weightDims, as: "weight")
-        try g.expect(bias, g.biasDims, as: "bias")
-        try g.expect(output, g.outputDims, as: "output")
+        try g.checkForward(input: input, weight: weight, bias: bias, output: output)
         let (inp, w, b, out) = (input.pointer, weight.pointer, bias.pointer, output.pointer)
         let (h, wd, ho, wo, k, s) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth, g.kernel, g.stride)
         for o in 0..<g.outChannels {
@@ -62,9 +59,7 @@ final class ReferenceConvolution: ConvolutionKernel {
     /// gradInput[i, y*s + u, x*s + v] += w[o, i, u, v] * gradOutput[o, y, x].
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
         let g = geometry
-        try g.expect(gradOutput, g.outputDims, as: "output gradient")
-        try g.expect(weight, g.weightDims, as: "weight")
-        try g.expect(gradInput, g.inputDims, as: "input gradient")
+        try g.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         let (dout, w, din) = (gradOutput.pointer, weight.pointer, gradInput.pointer)
         let (h, wd, ho, wo, k, s) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth, g.kernel, g.stride)
         gradInput.zero()
@@ -90,10 +85,7 @@ final class ReferenceConvolution: ConvolutionKernel {
     /// gradBias[o] = sum_{y, x} gradOutput[o, y, x].
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         let g = geometry
-        try g.expect(input, g.inputDims, as: "input")
-        try g.expect(gradOutput, g.outputDims, as: "output gradient")
-        try g.expect(gradWeight, g.weightDims, as: "weight gradient")
-        try g.expect(gradBias, g.biasDims, as: "bias gradient")
+        try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         let (inp, dout, dw, db) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer)
         let (h, wd, ho, wo, k, s) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth, g.kernel, g.stride)
         for o in 0..<g.outChannels {

@@ -113,27 +113,19 @@ final class OneDNNConvolution: ConvolutionKernel {
 
     /// output = conv(input, weight) + bias.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
-        try geometry.expect(input, geometry.inputDims, as: "input")
-        try geometry.expect(weight, geometry.weightDims, as: "weight")
-        try geometry.expect(bias, geometry.biasDims, as: "bias")
-        try geometry.expect(output, geometry.outputDims, as: "output")
+        try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
         try run(forward, [input, weight, bias, output])
     }
 
     /// gradInput = d loss / d input, given d loss / d output.
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
-        try geometry.expect(gradOutput, geometry.outputDims, as: "output gradient")
-        try geometry.expect(weight, geometry.weightDims, as: "weight")
-        try geometry.expect(gradInput, geometry.inputDims, as: "input gradient")
+        try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         try run(backwardData, [gradOutput, weight, gradInput])
     }
 
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
-        try geometry.expect(input, geometry.inputDims, as: "input")
-        try geometry.expect(gradOutput, geometry.outputDims, as: "output gradient")
-        try geometry.expect(gradWeight, geometry.weightDims, as: "weight gradient")
-        try geometry.expect(gradBias, geometry.biasDims, as: "bias gradient")
+        try geometry.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         try run(backwardWeights, [input, gradOutput, gradWeight, gradBias])
     }
 

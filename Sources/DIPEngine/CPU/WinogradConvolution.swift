@@ -58,11 +58,7 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// output = conv(input, weight) + bias.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
-        let g = geometry
-        try g.expect(input, g.inputDims, as: "input")
-        try g.expect(weight, g.weightDims, as: "weight")
-        try g.expect(bias, g.biasDims, as: "bias")
-        try g.expect(output, g.outputDims, as: "output")
+        try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
         let b = bias.pointer
         try convolve(forwardTiling, source: input.pointer, weight: weight.pointer, rotated: false,
                      destination: output.pointer) { b[$0] }
@@ -70,10 +66,7 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// gradInput = d loss / d input, given d loss / d output.
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
-        let g = geometry
-        try g.expect(gradOutput, g.outputDims, as: "output gradient")
-        try g.expect(weight, g.weightDims, as: "weight")
-        try g.expect(gradInput, g.inputDims, as: "input gradient")
+        try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         try convolve(backwardDataTiling, source: gradOutput.pointer, weight: weight.pointer, rotated: true,
                      destination: gradInput.pointer) { _ in 0 }
     }
@@ -81,10 +74,7 @@ final class WinogradConvolution: ConvolutionKernel {
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         let g = geometry
-        try g.expect(input, g.inputDims, as: "input")
-        try g.expect(gradOutput, g.outputDims, as: "output gradient")
-        try g.expect(gradWeight, g.weightDims, as: "weight gradient")
-        try g.expect(gradBias, g.biasDims, as: "bias gradient")
+        try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         let t = forwardTiling
         let (x, dy, dw, db) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer)
         let outPlane = g.outputHeight * g.outputWidth, inPlane = g.inputHeight * g.inputWidth
