@@ -248,7 +248,7 @@ public final class Fitter {
     }
 
     /// A checkpoint of the loop as it stands, with the optimiser's state.
-    /// `adam` and `backtracker` are nil for an L-BFGS fit.
+    /// `adam` is false and `backtracker` nil for an L-BFGS fit (its state is `lbfgs`).
     private func snapshot(_ loop: LoopState, step: Int, counter: Int, adam: Bool, backtracker: Backtracker?,
                           lbfgs: LBFGS.State? = nil) throws -> FitCheckpoint {
         var t = loop.timings
