@@ -10,7 +10,7 @@ DEB_PACKAGES := libpng-dev libcairo2-dev libfreetype-dev libdnnl-dev ocl-icd-lib
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/$(CONFIG)/dip-report
 
-.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz ptx ptx-check cuda-host-lib
+.PHONY: all setup build test report bench clean slurm-up slurm-down fuzz ptx ptx-check cuda-host-lib cuda-test-deps
 
 all: build
 
@@ -89,6 +89,11 @@ ptx: $(CUDA_VENV)/.installed
 
 ptx-check: $(CUDA_VENV)/.installed
 	$(CUDA_VENV)/bin/python scripts/cuda/compile-ptx.py --check
+
+# cuDNN and the CUDA runtime headers (scripts/cuda/test-requirements.txt) for the CUDA loader
+# tests, which are skipped without them; not installed by CI (several hundred MB).
+cuda-test-deps: $(CUDA_VENV)/.installed
+	$(CUDA_VENV)/bin/pip install -q --no-deps -r scripts/cuda/test-requirements.txt
 
 # The kernels' host build as a shared library, for scripts/cuda/device-check.py (every kernel's PTX
 # on a GPU against this, bit for bit; carry .build-cuda to the GPU machine).
