@@ -51,6 +51,12 @@ public final class Adam {
     /// and sqrt(1 - beta2^step). The CUDA kernel reads them from a device table filled with
     /// this function, so both devices round them the same way.
     func stepTerms(step: Int) -> (negStep: Float, biasCorrection2Sqrt: Float) {
+        Self.stepTerms(step: step, learningRate: learningRate, beta1: beta1, beta2: beta2)
+    }
+
+    /// The same for any settings, without an optimizer (a device's Adam step).
+    static func stepTerms(step: Int, learningRate: Double, beta1: Double, beta2: Double)
+        -> (negStep: Float, biasCorrection2Sqrt: Float) {
         let t = Double(step)
         // PyTorch computes the bias corrections in double, then the kernels round them to Float.
         let biasCorrection1 = 1 - pow(beta1, t)

@@ -36,7 +36,12 @@ extension BackendFactory {
     /// CUDA backends on device `ordinal` with convolutions in `math`. Throws, saying what is
     /// missing (driver, device, cuDNN 9) and naming `--device cpu`, where a fit cannot run.
     public static func cuda(ordinal: Int = 0, math: GPUMathMode = .tf32) throws -> BackendFactory {
-        let probe = CUDAProbe.run()
+        try cuda(ordinal: ordinal, math: math, probe: CUDAProbe.run())
+    }
+
+    /// The same from a probe already made (probing loads the driver and may ask python3 where
+    /// cuDNN is: once per choice is enough).
+    static func cuda(ordinal: Int, math: GPUMathMode, probe: CUDAProbe) throws -> BackendFactory {
         guard probe.usable, let card = probe.devices.first(where: { $0.ordinal == ordinal }) else {
             let why = probe.lines.filter { $0.contains("none") || $0.contains("problem") }.joined(separator: "; ")
             throw EngineError.backend("--device cuda: no usable NVIDIA GPU here (\(why.isEmpty ? "device \(ordinal) not found" : why)); use --device cpu")
@@ -65,7 +70,9 @@ public enum ComputeDevice: String, Sendable, CaseIterable {
         switch self {
         case .cpu: return .cpu
         case .cuda: return try .cuda(math: math)
-        case .auto: return CUDAProbe.run().usable ? try .cuda(math: math) : .cpu
+        case .auto:
+            let probe = CUDAProbe.run()
+            return probe.usable ? try .cuda(ordinal: 0, math: math, probe: probe) : .cpu
         }
     }
 }

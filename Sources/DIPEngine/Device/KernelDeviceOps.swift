@@ -225,7 +225,7 @@ final class KernelDeviceOps: DeviceOps {
               count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) throws {
         // The kernel reads update number *counter's terms from a table; here the table holds this
         // step's terms alone and the counter says 1 (a captured graph would fill the whole table).
-        let terms = try Adam([], learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon).stepTerms(step: step)
+        let terms = Adam.stepTerms(step: step, learningRate: learningRate, beta1: beta1, beta2: beta2)
         try upload([terms.negStep, terms.biasCorrection2Sqrt], to: adamTerms.pointer)
         try upload(UInt64(1), to: counter.pointer)
         try device.launch("dip_adam_step", items: count,
