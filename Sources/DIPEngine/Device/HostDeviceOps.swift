@@ -10,7 +10,14 @@ final class HostDeviceOps: DeviceOps {
     private let backend: any ComputeBackend
     private let parallel: ChannelParallel
     /// Every allocation by start address, so a pointer into one can be viewed as a Tensor.
-    private var allocations: [UInt64: Tensor] = [:]
+    /// Weakly, so memory the trainer lets go of is freed (a dead entry is dropped on the next
+    /// allocation).
+    private var allocations: [UInt64: WeakAllocation] = [:]
+
+    private final class WeakAllocation {
+        weak var value: Allocation?
+        init(_ value: Allocation) { self.value = value }
+    }
     /// Sigmoids by their output's address: the backward reads the forward's output.
     private var sigmoids: [DevicePointer: Sigmoid] = [:]
 
@@ -30,7 +37,8 @@ final class HostDeviceOps: DeviceOps {
 
     func allocate(floats count: Int) throws -> any DeviceAllocation {
         let a = Allocation(Tensor([max(1, count)]))
-        allocations[a.pointer.address] = a.tensor
+        allocations = allocations.filter { $0.value.value != nil }
+        allocations[a.pointer.address] = WeakAllocation(a)
         return a
     }
 
@@ -41,8 +49,11 @@ final class HostDeviceOps: DeviceOps {
     /// A tensor of `dims` over device memory at `p` (no copy).
     private func view(_ p: DevicePointer, _ dims: [Int]) -> Tensor {
         let stride = UInt64(MemoryLayout<Float>.stride)
-        guard let (start, base) = allocations.first(where: { p.address >= $0.key && p.address < $0.key + UInt64($0.value.count) * stride }) else {
-            preconditionFailure("host device ops: \(p) is not in any allocation")
+        guard let (start, entry) = allocations.first(where: { entry in
+            guard let a = entry.value.value else { return false }
+            return p.address >= entry.key && p.address < entry.key + UInt64(a.count) * stride
+        }), let base = entry.value?.tensor else {
+            preconditionFailure("host device ops: \(p) is not in any live allocation")
         }
         return Tensor(viewing: base, offset: Int((p.address - start) / stride), dims: dims)
     }
