@@ -29,6 +29,9 @@ public struct BenchmarkResult: Sendable, Codable {
     public var backwardSeconds: Double
     /// Mean seconds in the optimiser per iteration.
     public var optimizerSeconds: Double
+    /// Mean seconds per timed iteration spent in batches a device ran as one piece of work (a
+    /// GPU's replayed graphs), which the three phases above leave out; nil where none ran.
+    public var batchedSeconds: Double?
     /// Forward MACs of the network at this size.
     public var forwardMACs: Int
     /// Effective GFLOP/s: 3 x forward MACs x 2 flops per iteration (`iterationSeconds`).
@@ -37,7 +40,8 @@ public struct BenchmarkResult: Sendable, Codable {
     /// `gflops` of direct convolutions cannot pass (nil for the peer, and where oneDNN runs
     /// without FMA).
     public var fmaPeak: FMAPeak?
-    /// Peak resident memory of the process, MiB.
+    /// Peak memory, MiB, of what the fit ran on: the process's resident memory for the CPU,
+    /// the device memory it allocated for a GPU (the peer likewise).
     public var peakMemoryMiB: Double
     /// Where it ran: the CPU and the instruction set oneDNN uses (nil for the peer).
     public var device: String?
@@ -77,13 +81,20 @@ public enum Benchmark {
         warm.iterations = 1
         let warmup = try Fitter(problem: problem, config: warm, seed: 0, backend: backend).run().timings
         let fitter = try Fitter(problem: problem, config: config, seed: 0, backend: backend)
-        var stamps: [Double] = []
+        // Progress comes after every iteration, or after every batch where a device runs
+        // iterations in batches: each stamp is (iterations done, seconds).
+        var stamps: [(done: Int, elapsed: Double)] = []
         stamps.reserveCapacity(config.iterations)
-        let result = try fitter.run(progress: { stamps.append($0.elapsed) })
+        let result = try fitter.run(progress: { stamps.append(($0.iteration, $0.elapsed)) })
         let n = Double(iterations)
-        // The rate a fit shows: the timed iterations' total time over their number.
-        let perIteration = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.sorted()
-        let mean = stamps.count > 1 ? (stamps.last! - stamps.first!) / n : result.timings.total
+        // The rate a fit shows: the timed iterations' total time over their number (the first
+        // stamp is the end of the untimed first iteration).
+        let mean = stamps.count > 1 ? (stamps.last!.elapsed - stamps.first!.elapsed) / n : result.timings.total
+        // The median iteration, a batch counting as its iterations at its mean.
+        let perIteration = zip(stamps.dropFirst(), stamps).flatMap { next, previous in
+            let k = max(1, next.done - previous.done)
+            return [Double](repeating: (next.elapsed - previous.elapsed) / Double(k), count: k)
+        }.sorted()
         let median = perIteration.isEmpty ? mean : perIteration[perIteration.count / 2]
         let t = result.timings
         // From the summary (the one size rule), not the host network, which a device trainer
@@ -95,10 +106,13 @@ public enum Benchmark {
                                forwardSeconds: (t.forward - warmup.forward) / n,
                                backwardSeconds: (t.backward - warmup.backward) / n,
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
+                               batchedSeconds: t.batched.map { $0 / n },
                                forwardMACs: macs, gflops: 6 * Double(macs) / mean / 1e9,
                                // The CPU's FMA peak says nothing of a GPU's.
                                fmaPeak: backends.name == BackendFactory.cpu.name ? FMAPeak.measure(threads: threads) : nil,
-                               peakMemoryMiB: peakResidentMiB(), device: backends.device,
+                               peakMemoryMiB: backends.name == CUDABackend.backendName
+                                   ? Double(DeviceMemoryTally.peakBytes) / 1_048_576 : peakResidentMiB(),
+                               device: backends.device,
                                convolutions: fitter.algorithmSummary)
     }
 

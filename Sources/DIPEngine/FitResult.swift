@@ -51,6 +51,10 @@ public struct FitTimings: Sendable, Codable, Hashable {
     public var backward: Double = 0
     /// Optimiser steps.
     public var optimizer: Double = 0
+    /// Iterations a device ran in batches (perturbation, forward, loss, backward and Adam as one
+    /// piece of work, a replayed graph, which it does not time phase by phase); nil where none
+    /// were.
+    public var batched: Double?
     /// Everything, set-up excluded.
     public var total: Double = 0
     /// Iterations actually run.
@@ -100,7 +104,7 @@ public struct FitResult: Sendable {
     public var workingSize: (height: Int, width: Int)
 }
 
-/// Progress, reported after every iteration.
+/// Progress, reported after every iteration (after every batch where a device runs iterations in batches).
 public struct FitProgress: Sendable {
     /// Iterations completed.
     public var iteration: Int

@@ -314,7 +314,8 @@ public final class Fitter {
             counter = checkpoint.counter
             firstStep = checkpoint.step
         }
-        for step in firstStep..<config.iterations {
+        var step = firstStep
+        while step < config.iterations {
             if shouldCancel() {
                 loop.status = .cancelled(iteration: step)
                 if schedule != nil {
@@ -322,30 +323,77 @@ public final class Fitter {
                 }
                 return
             }
-            var restore = false
+            let plain = plainIterations(step: step, counter: counter, loop: loop, schedule: schedule)
             let loss: Double
-            do {
-                loss = try evaluate(counter, loop: &loop, backtracker: &backtracker, backtrack: &restore, onSample: onSample)
-            } catch let d as Divergence {
-                loop.status = .diverged(iteration: d.iteration)
-                return
-            }
-            if restore {
-                try trainer.restoreParameters()
-                loop.backtracks.append(counter)
+            if plain > 1 {
+                // A batch on the trainer's device: no output, no backtracking check, no
+                // checkpoint inside it, so no fallback either and the counter advances with
+                // every step.
+                let run = try trainer.train(from: counter, count: plain)
+                loop.timings.forward += run.forwardSeconds
+                loop.timings.backward += run.backwardSeconds
+                loop.timings.optimizer += run.optimizerSeconds
+                if run.batchedSeconds > 0 { loop.timings.batched = (loop.timings.batched ?? 0) + run.batchedSeconds }
+                if let bad = run.losses.firstIndex(where: { !$0.isFinite }) {
+                    loop.losses.append(contentsOf: run.losses[...bad])
+                    loop.timings.iterations += bad
+                    loop.status = .diverged(iteration: counter + bad)
+                    return
+                }
+                guard run.losses.count == plain else {
+                    throw EngineError.backend("\(network.backend.name): a batch of \(plain) iterations returned \(run.losses.count) losses")
+                }
+                loop.losses.append(contentsOf: run.losses)
+                loss = run.losses[plain - 1]
+                counter += plain
+                step += plain
+                loop.timings.iterations += plain
             } else {
-                counter += 1
+                var restore = false
+                do {
+                    loss = try evaluate(counter, loop: &loop, backtracker: &backtracker, backtrack: &restore, onSample: onSample)
+                } catch let d as Divergence {
+                    loop.status = .diverged(iteration: d.iteration)
+                    return
+                }
+                if restore {
+                    try trainer.restoreParameters()
+                    loop.backtracks.append(counter)
+                } else {
+                    counter += 1
+                }
+                let t = ContinuousClock.now
+                try trainer.adamStep()
+                loop.timings.optimizer += (ContinuousClock.now - t).seconds
+                loop.timings.iterations += 1
+                step += 1
             }
-            let t = ContinuousClock.now
-            try trainer.adamStep()
-            loop.timings.optimizer += (ContinuousClock.now - t).seconds
-            loop.timings.iterations += 1
-            progress(loop.progress(done: step + 1, of: config.iterations, loss: loss))
-            if step + 1 < config.iterations, loop.checkpointDue(schedule, done: step + 1) {
-                try onCheckpoint(snapshot(loop, step: step + 1, counter: counter, adam: true, backtracker: backtracker))
+            progress(loop.progress(done: step, of: config.iterations, loss: loss))
+            if step < config.iterations, loop.checkpointDue(schedule, done: step) {
+                try onCheckpoint(snapshot(loop, step: step, counter: counter, adam: true, backtracker: backtracker))
                 loop.lastCheckpoint = .now
             }
         }
+    }
+
+    /// How many iterations from `step` (notebook counter `counter`) can run as one batch: none
+    /// samples PSNR or checks backtracking (those need the output on the host), none but the
+    /// last is followed by a checkpoint the schedule counts in iterations, and no more than the
+    /// trainer wants at once. 0 or 1: run the next iteration on its own.
+    private func plainIterations(step: Int, counter: Int, loop: LoopState, schedule: CheckpointSchedule?) -> Int {
+        let limit = min(trainer.preferredBatch, config.iterations - step)
+        guard limit > 1 else { return 0 }
+        var n = 0
+        while n < limit {
+            let i = counter + n
+            if Fitter.samplesPSNR(at: i, of: loop.planned, every: config.psnrEvery)
+                || Fitter.checksBacktracking(at: i, interval: config.backtracking?.interval) {
+                break
+            }
+            n += 1
+            if let every = schedule?.iterations, every > 0, (step + n) % every == 0 { break }
+        }
+        return n
     }
 
     /// Upstream's optimize() for L-BFGS: first 100 Adam steps at lr 0.001, then one L-BFGS step

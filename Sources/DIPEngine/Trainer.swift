@@ -29,6 +29,31 @@ public struct TrainerEvaluation {
     public var backwardSeconds: Double
 }
 
+/// What a batch of plain iterations (`NetworkTrainer.train`) gave.
+public struct TrainerRun {
+    /// The loss of each iteration, in order; after a non-finite one there are no more.
+    public var losses: [Double] = []
+    /// Seconds in perturbations and forward passes, where the trainer timed the phases apart.
+    public var forwardSeconds = 0.0
+    /// Seconds in losses and backward passes, likewise.
+    public var backwardSeconds = 0.0
+    /// Seconds in Adam steps, likewise.
+    public var optimizerSeconds = 0.0
+    /// Seconds of iterations a device ran as one piece of work (a replayed graph), which it
+    /// cannot time phase by phase.
+    public var batchedSeconds = 0.0
+
+    /// A run from its parts.
+    public init(losses: [Double] = [], forwardSeconds: Double = 0, backwardSeconds: Double = 0,
+                optimizerSeconds: Double = 0, batchedSeconds: Double = 0) {
+        self.losses = losses
+        self.forwardSeconds = forwardSeconds
+        self.backwardSeconds = backwardSeconds
+        self.optimizerSeconds = optimizerSeconds
+        self.batchedSeconds = batchedSeconds
+    }
+}
+
 /// Adam's state as a checkpoint holds it: the moments in parameter order and the step count.
 public struct AdamState: Sendable, Equatable {
     /// First moments (PyTorch's exp_avg), one array per parameter.
@@ -65,6 +90,13 @@ public protocol NetworkTrainer: AnyObject {
     /// A forward pass only (train-mode BatchNorm like every other), with z itself (nil) or z
     /// perturbed by `iteration`'s noise: the final render. Returns the output on the host.
     func render(perturbedBy iteration: Int?) throws -> Tensor
+    /// How many plain iterations the trainer would like per `train` call (1: it gains nothing
+    /// from batches, so the Fitter runs each iteration on its own, between its checks).
+    var preferredBatch: Int { get }
+    /// `count` plain iterations from `iteration` on: each evaluates iteration `iteration + k`
+    /// with no output and takes an Adam step, exactly as `evaluate` then `adamStep` would. It
+    /// stops after a non-finite loss; the state after one is unspecified (the fit is over).
+    func train(from iteration: Int, count: Int) throws -> TrainerRun
     /// Starts a fresh Adam (zero moments, step 0) over all parameters.
     func startAdam(learningRate: Double) throws
     /// One Adam step with the gradients of the last evaluation.
@@ -91,4 +123,25 @@ public protocol NetworkTrainer: AnyObject {
     /// Which convolution algorithms run, in one line (what `auto` chose), for `bench` and
     /// `inpaint`.
     var algorithmSummary: String { get }
+}
+
+extension NetworkTrainer {
+    /// One iteration at a time.
+    public var preferredBatch: Int { 1 }
+
+    /// `evaluate` then `adamStep`, `count` times, each phase timed.
+    public func train(from iteration: Int, count: Int) throws -> TrainerRun {
+        var run = TrainerRun()
+        for k in 0..<count {
+            let evaluation = try evaluate(iteration: iteration + k, keepOutput: false)
+            run.losses.append(evaluation.loss)
+            run.forwardSeconds += evaluation.forwardSeconds
+            run.backwardSeconds += evaluation.backwardSeconds
+            guard evaluation.loss.isFinite else { break }
+            let t = ContinuousClock.now
+            try adamStep()
+            run.optimizerSeconds += (ContinuousClock.now - t).seconds
+        }
+        return run
+    }
 }

@@ -114,13 +114,18 @@ struct BenchCommand: ParsableCommand {
             let share = peaks["\(r.net) \(r.size)"].map { String(format: "%6.0f", 100 * r.gflops / $0.gflops) } ?? "     -"
             print(pad(r.implementation, name) + "  " + pad(r.net, 7)
                   + String(format: "  %4d  %7d  ", r.size, r.threads) + pad(String(r.conv.prefix(8)), 8)
-                  + String(format: "  %6.3f  %6.3f  %6.3f  %6.3f  %6.3f  %7.1f  ", r.iterationSeconds,
-                           r.medianIterationSeconds ?? .nan, r.forwardSeconds, r.backwardSeconds, r.optimizerSeconds,
-                           r.gflops)
+                  + String(format: "  %6.3f  %6.3f  ", r.iterationSeconds, r.medianIterationSeconds ?? .nan)
+                  + (r.batchedSeconds == nil
+                     ? String(format: "%6.3f  %6.3f  %6.3f", r.forwardSeconds, r.backwardSeconds, r.optimizerSeconds)
+                     : "     -       -       -")
+                  + String(format: "  %7.1f  ", r.gflops)
                   + share + String(format: "  %8.0f", r.peakMemoryMiB))
         }
         if let r = rows.first(where: { $0.psnrEvery != nil }) {
             print("s/iter: \(r.iterations) timed iterations after a warm-up one, PSNR sampled every \(r.psnrEvery!) as in a fit; their total over their number")
+        }
+        if rows.contains(where: { $0.batchedSeconds != nil }) {
+            print("fwd/bwd/opt: - where most iterations ran in batches (replayed graphs on a GPU), which are not timed phase by phase")
         }
         // What ran where: the ISA oneDNN chose, the machine's FMA peak for it, and the algorithms
         // `--conv` resolved to.

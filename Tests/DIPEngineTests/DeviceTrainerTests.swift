@@ -120,6 +120,34 @@ struct DeviceTrainerTests {
         expectSame(whole, onHost, "resumed on the host")
     }
 
+    @Test("plain iterations in batches (counters, step-terms table and loss ring on the device) give the host trainer's bits, through checkpoints")
+    func batchesMatchHost() throws {
+        for (what, net, size) in cases().prefix(2) {
+            var config = FitConfig(network: net, inputCode: .noise(channels: net.inputChannels, scale: 0.1), perturbation: 0.03,
+                                   optimizer: .adam(learningRate: 0.05), iterations: 40,
+                                   backtracking: Backtracking(interval: 9, threshold: 0.05), finalRender: .lastPerturbed)
+            config.psnrEvery = 7
+            let p = try problem(size: size, channels: net.outputChannels)
+            let a = try Fitter(problem: p, config: config, seed: 5, backend: host).run()
+            let b = try Fitter(problem: p, config: config, seed: 5, backend: device).run()
+            expectSame(a, b, what)
+            #expect(a.timings.batched == nil)
+            #expect((b.timings.batched ?? 0) > 0, "\(what): the device trainer ran no batch")
+            #expect(b.timings.iterations == 40)
+
+            // Checkpoints every 5 iterations cut the batches; a cancelled fit resumes to the same bits.
+            var taken: [FitCheckpoint] = []
+            var done = 0
+            _ = try Fitter(problem: p, config: config, seed: 5, backend: device)
+                .run(checkpoints: CheckpointSchedule(iterations: 5), onCheckpoint: { taken.append($0) },
+                     progress: { done = $0.iteration }, shouldCancel: { done >= 23 })
+            // (25 twice: the schedule's checkpoint after step 25, then the cancellation's, as on the host.)
+            #expect(taken.map(\.step) == [5, 10, 15, 20, 25, 25], "\(what): checkpoints at \(taken.map(\.step))")
+            let resumed = try Fitter(problem: p, config: config, seed: 5, backend: device).run(resumingFrom: taken.last!)
+            expectSame(a, resumed, "\(what), resumed")
+        }
+    }
+
     @Test("weights loaded into the host model reach the device; L-BFGS is refused by name")
     func weightsAndLBFGS() throws {
         let (_, net, size) = cases()[0]
@@ -167,7 +195,7 @@ struct KernelDeviceOpsTests {
     @Test("every operation matches the host layers: same bits except the reordered Float64 sums (BatchNorm, loss value)")
     func operations() throws {
         let check = DeviceOpsCheck(reference: HostDeviceOps(backend: host),
-                                   candidate: try KernelDeviceOps(device: EmulatedKernelDevice(convolutions: host)),
+                                   candidate: KernelDeviceOps(device: EmulatedKernelDevice(convolutions: host)),
                                    bound: 1e-6, convolutionBound: 0)
         let results = try check.run()
         for r in results { #expect(r.passed, "\(r)") }
@@ -188,7 +216,7 @@ struct KernelDeviceOpsTests {
         let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 21, width: 21, keepFraction: 0.5, seed: 2))
         let a = try Fitter(problem: p, config: config, seed: 3, backend: host).run()
         let device = DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
-            try KernelDeviceOps(device: EmulatedKernelDevice(convolutions: $0))
+            KernelDeviceOps(device: EmulatedKernelDevice(convolutions: $0))
         }
         let b = try Fitter(problem: p, config: config, seed: 3, backend: device).run()
         #expect(a.losses.count == b.losses.count)
@@ -197,6 +225,47 @@ struct KernelDeviceOpsTests {
         #expect(a.backtracks == b.backtracks)
         #expect(abs((a.finalPSNR ?? 0) - (b.finalPSNR ?? 1)) < 1e-3, "final PSNR \(a.finalPSNR ?? 0) vs \(b.finalPSNR ?? 0)")
     }
+
+    @Test("a recorded iteration replayed (frozen arguments, as a CUDA graph) gives the eager kernel sequence's bits")
+    func recordedIterations() throws {
+        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
+        net.upsampling = .bilinear(alignCorners: false)
+        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
+                               optimizer: .adam(learningRate: 0.02), iterations: 30,
+                               backtracking: Backtracking(interval: 10, threshold: 0.05), finalRender: .lastPerturbed)
+        config.psnrEvery = 8
+        var img = Image(channels: 3, height: 20, width: 20)
+        for c in 0..<3 { for y in 0..<20 { for x in 0..<20 { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
+        let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 20, width: 20, keepFraction: 0.5, seed: 2))
+        let devices = Devices()
+        func backend(recording: Bool) -> DeviceTrainerBackend {
+            DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
+                let d = EmulatedKernelDevice(convolutions: $0, records: recording)
+                devices.add(d)
+                return KernelDeviceOps(device: d)
+            }
+        }
+        let replayed = try Fitter(problem: p, config: config, seed: 4, backend: backend(recording: true))
+        let a = try replayed.run()
+        #expect(devices.all.map(\.captures) == [1], "one iteration recorded once: \(devices.all.map(\.captures))")
+        #expect(replayed.algorithmSummary.contains("replayed from one recorded graph"), "\(replayed.algorithmSummary)")
+        let b = try Fitter(problem: p, config: config, seed: 4, backend: backend(recording: false)).run()
+        let losses = a.losses.map(\.bitPattern) == b.losses.map(\.bitPattern)
+        #expect(losses, "losses differ between replayed and eager batches")
+        #expect(a.finalImage == b.finalImage)
+        #expect(a.curve == b.curve)
+        #expect((a.timings.batched ?? 0) > 0)
+        // And both follow the host trainer.
+        let h = try Fitter(problem: p, config: config, seed: 4, backend: host).run()
+        let worst = zip(h.losses, a.losses).map { abs($0 - $1) / $0 }.max() ?? 0
+        #expect(h.losses.count == a.losses.count && worst < 1e-5, "losses differ from the host's by \(worst) relative")
+    }
+}
+
+/// The emulated devices a test's backend made (one per fit).
+private final class Devices: @unchecked Sendable {
+    private(set) var all: [EmulatedKernelDevice] = []
+    func add(_ d: EmulatedKernelDevice) { all.append(d) }
 }
 
 @Suite("Which backend runs a fit")

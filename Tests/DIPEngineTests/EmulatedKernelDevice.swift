@@ -5,35 +5,102 @@ import CDIPKernels
 /// host memory, a launch runs the kernel once per thread of an emulated one-dimensional grid, and
 /// convolutions are the host backend's. So `KernelDeviceOps` — the GPU's kernel sequences — run
 /// whole fits here.
+///
+/// Capture works as a CUDA graph's does: the launches and convolutions are recorded with their
+/// arguments as they were, and a replay runs those; allocating, uploading or downloading while
+/// recording fails the capture (a stream in capture refuses them too).
 final class EmulatedKernelDevice: KernelDevice {
     let name = "CUDA kernels, host emulation"
     let host: HostDeviceOps
     /// Threads per emulated block: the GPU's, so the last block has threads past the end too.
     let block = Int(DIP_KERNEL_BLOCK)
 
-    init(convolutions backend: any ComputeBackend) {
+    /// The work recorded so far while capturing.
+    private var recording: [() throws -> Void]?
+    /// How many captures succeeded.
+    private(set) var captures = 0
+
+    /// Whether `capture` records (false: it answers `.unsupported`, and work runs eagerly).
+    let records: Bool
+
+    init(convolutions backend: any ComputeBackend, records: Bool = true) {
         host = HostDeviceOps(backend: backend)
+        self.records = records
+    }
+
+    private func refuseWhileRecording(_ what: String) throws {
+        if recording != nil { throw EngineError.backend("emulated kernel device: \(what) during a capture") }
+    }
+
+    /// Runs `work` now, or records it while capturing.
+    func perform(_ work: @escaping () throws -> Void) throws {
+        if recording != nil { recording!.append(work) } else { try work() }
+    }
+
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture {
+        guard records else { return .unsupported }
+        recording = []
+        defer { recording = nil }
+        do { try enqueue() } catch { return .failed("while capturing: \(error)") }
+        captures += 1
+        return .graph(Graph(work: recording!))
+    }
+
+    private final class Graph: DeviceGraph {
+        let work: [() throws -> Void]
+        init(work: [() throws -> Void]) { self.work = work }
+        func replay() throws { for w in work { try w() } }
     }
 
     func allocate(bytes: Int) throws -> any DeviceAllocation {
-        try host.allocate(floats: (bytes + 3) / 4)
+        try refuseWhileRecording("an allocation")
+        return try host.allocate(floats: (bytes + 3) / 4)
     }
 
     private func address(_ p: DevicePointer) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(p.address))! }
 
     func upload(_ bytes: UnsafeRawBufferPointer, to destination: DevicePointer) throws {
+        try refuseWhileRecording("an upload")
         address(destination).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
     }
 
     func download(_ source: DevicePointer, into bytes: UnsafeMutableRawBufferPointer) throws {
+        try refuseWhileRecording("a download")
         bytes.baseAddress!.copyMemory(from: address(source), byteCount: bytes.count)
     }
 
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution {
-        try host.makeConvolution(geometry, algorithm: algorithm)
+        try refuseWhileRecording("a convolution's set-up")
+        return Convolution(try host.makeConvolution(geometry, algorithm: algorithm), device: self)
+    }
+
+    /// A host convolution whose calls are recorded while capturing.
+    private final class Convolution: DeviceConvolution {
+        let inner: any DeviceConvolution
+        unowned let device: EmulatedKernelDevice
+        init(_ inner: any DeviceConvolution, device: EmulatedKernelDevice) {
+            self.inner = inner
+            self.device = device
+        }
+        var geometry: ConvGeometry { inner.geometry }
+        var implementation: String { inner.implementation }
+        func forward(input x: DevicePointer, weight w: DevicePointer, bias b: DevicePointer, output y: DevicePointer) throws {
+            try device.perform { [inner] in try inner.forward(input: x, weight: w, bias: b, output: y) }
+        }
+        func backwardData(gradOutput gy: DevicePointer, weight w: DevicePointer, gradInput gx: DevicePointer) throws {
+            try device.perform { [inner] in try inner.backwardData(gradOutput: gy, weight: w, gradInput: gx) }
+        }
+        func backwardWeights(input x: DevicePointer, gradOutput gy: DevicePointer, gradWeight gw: DevicePointer,
+                             gradBias gb: DevicePointer) throws {
+            try device.perform { [inner] in try inner.backwardWeights(input: x, gradOutput: gy, gradWeight: gw, gradBias: gb) }
+        }
     }
 
     func launch(_ kernel: String, items: Int, _ a: [KernelArgument]) throws {
+        try perform { [self] in try run(kernel, items: items, a) }
+    }
+
+    private func run(_ kernel: String, items: Int, _ a: [KernelArgument]) throws {
         func f(_ i: Int) -> UnsafeMutablePointer<Float> { p(i).assumingMemoryBound(to: Float.self) }
         func d(_ i: Int) -> UnsafeMutablePointer<Double> { p(i).assumingMemoryBound(to: Double.self) }
         func u(_ i: Int) -> UnsafeMutablePointer<UInt64> { p(i).assumingMemoryBound(to: UInt64.self) }
@@ -66,6 +133,8 @@ final class EmulatedKernelDevice: KernelDevice {
         case "dip_fill": body = { dip_fill(f(0), i32(1), fl(2)) }
         case "dip_copy": body = { dip_copy(f(0), f(1), i32(2)) }
         case "dip_add": body = { dip_add(f(0), f(1), i32(2)) }
+        case "dip_counter_increment": body = { dip_counter_increment(u(0)) }
+        case "dip_loss_log": body = { dip_loss_log(d(0), i32(1), d(2), u(3)) }
         case "dip_reflection_pad_forward": body = { dip_reflection_pad_forward(f(0), f(1), i32(2), i32(3), i32(4), i32(5), i32(6)) }
         case "dip_reflection_pad_backward": body = { dip_reflection_pad_backward(f(0), f(1), i32(2), i32(3), i32(4), i32(5)) }
         case "dip_bn_partial_sum": body = { dip_bn_partial_sum(d(0), f(1), i32(2), i32(3), i32(4)) }

@@ -538,6 +538,15 @@ DIP_KERNEL dip_mse_value(double *loss, const double *partial, int n, int tile, d
     loss[0] = s / (double)n * lossScale;
 }
 
+/* log[index[0] % capacity] = value[0]: keeps each iteration's loss in a ring the host reads once
+ * per batch of replays, indexed by a device counter (Adam's step count) so a captured graph
+ * needs no host write per iteration. Items: 1. */
+DIP_KERNEL dip_loss_log(double *log, int capacity, const double *value, const unsigned long long *index) {
+    long long i = DIP_THREAD_ITEM();
+    if (i >= 1) return;
+    log[index[0] % (unsigned long long)capacity] = value[0];
+}
+
 /* gradient = scale m (m o - m x0), then times lossScale, with scale = Float(2 / n) and
  * lossScale = Float(the Fitter's loss scale) (a product with 1 changes no bit). Items: n. */
 DIP_KERNEL dip_mse_gradient(float *gradient, const float *output, const float *target, const float *mask,

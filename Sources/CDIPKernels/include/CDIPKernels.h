@@ -83,6 +83,7 @@ void dip_sigmoid_backward(float *gradIn, const float *gradOut, const float *y, i
 void dip_mse_partial(double *partial, const float *output, const float *target, const float *mask,
                      int channels, int maskChannels, int n, int tile);
 void dip_mse_value(double *loss, const double *partial, int n, int tile, double lossScale);
+void dip_loss_log(double *log, int capacity, const double *value, const unsigned long long *index);
 void dip_mse_gradient(float *gradient, const float *output, const float *target, const float *mask,
                       int channels, int maskChannels, int n, float scale, float lossScale);
 

@@ -10,7 +10,7 @@ extension CUDASelfTest {
             record("kernel sequences, \(math.rawValue), against the host layers") {
                 let device = try CUDAKernelDevice(ordinal: ordinal, math: math)
                 let check = DeviceOpsCheck(reference: HostDeviceOps(backend: try CPUBackend(threads: 1)),
-                                           candidate: try KernelDeviceOps(device: device),
+                                           candidate: KernelDeviceOps(device: device),
                                            bound: 1e-5, convolutionBound: convolutionBound)
                 let results = try check.run()
                 let failed = results.filter { !$0.passed }
@@ -25,6 +25,9 @@ extension CUDASelfTest {
                     try iterationCheck(net: net, ordinal: ordinal, math: math)
                 }
             }
+            record("plain iterations replayed from a recorded graph, \(math.rawValue), against eager ones") {
+                try replayCheck(net: "table1", side: 256, iterations: 50, ordinal: ordinal, math: math)
+            }
         }
     }
 
@@ -35,22 +38,11 @@ extension CUDASelfTest {
         let channels = net == "table1" ? 1 : 3
         let skip = try SkipConfig.preset(net, outputChannels: channels)
         let side = max(64, NetworkSummary.smallestFittingMultiple(skip))
-        var config = FitConfig(network: skip)
-        config.inputCode = .upstream(for: skip)
-        var image = Image(channels: channels, height: side, width: side)
-        image.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 3, purpose: .auxiliary).fillUniform($0) }
-        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: 3)
-        let code = config.inputCode.make(height: side, width: side, seed: 0)
-        let target = Tensor([channels, side, side]), maskTensor = Tensor([channels, side, side])
-        for c in 0..<channels { for y in 0..<side { for x in 0..<side {
-            target.pointer[(c * side + y) * side + x] = image[c, y, x]
-            maskTensor.pointer[(c * side + y) * side + x] = mask[0, y, x]
-        } } }
-        let problem = TrainingProblem(code: code, target: target, mask: maskTensor, lossScale: 1, perturbation: 0.03, seed: 0)
+        let problem = try syntheticProblem(skip, channels: channels, side: side)
         let cpu = try CPUBackend(threads: 1)
         let host = try HostTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem)
         let device = try DeviceTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem,
-                                       ops: try KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math)))
+                                       ops: KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math)))
         let a = try host.evaluate(iteration: 0, keepOutput: false), b = try device.evaluate(iteration: 0, keepOutput: false)
         let lossError = abs(a.loss - b.loss) / a.loss
         let hostGradients = (host.hostParameters ?? []).map { $0.gradient!.array }
@@ -82,5 +74,66 @@ extension CUDASelfTest {
             throw CUDAError.invalidArgument("\(figures): above the bounds (\(bound), \(bound), 0.1)")
         }
         return figures
+    }
+
+    /// A random image with a 50 % mask as a training problem for `skip` at `side` x `side`:
+    /// upstream's input code, sigma_p 0.03, seed 0.
+    static func syntheticProblem(_ skip: SkipConfig, channels: Int, side: Int) throws -> TrainingProblem {
+        var image = Image(channels: channels, height: side, width: side)
+        image.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 3, purpose: .auxiliary).fillUniform($0) }
+        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: 3)
+        let code = InputCode.upstream(for: skip).make(height: side, width: side, seed: 0)
+        let target = Tensor([channels, side, side]), maskTensor = Tensor([channels, side, side])
+        for c in 0..<channels { for y in 0..<side { for x in 0..<side {
+            target.pointer[(c * side + y) * side + x] = image[c, y, x]
+            maskTensor.pointer[(c * side + y) * side + x] = mask[0, y, x]
+        } } }
+        return TrainingProblem(code: code, target: target, mask: maskTensor, lossScale: 1, perturbation: 0.03, seed: 0)
+    }
+
+    /// `iterations` plain iterations twice over on two GPU trainers from the same start: one
+    /// evaluating and stepping eagerly (a sync per iteration for the loss), one through
+    /// `train(from:count:)`, which records the iteration as a CUDA graph and replays it. The
+    /// losses and the final parameters must be the same bits; the second round of each is timed.
+    static func replayCheck(net: String, side: Int, iterations n: Int, ordinal: Int, math: GPUMathMode) throws -> String {
+        let channels = net == "table1" ? 1 : 3
+        let skip = try SkipConfig.preset(net, outputChannels: channels)
+        let problem = try syntheticProblem(skip, channels: channels, side: side)
+        let cpu = try CPUBackend(threads: 1)
+        func trainer() throws -> DeviceTrainer {
+            let t = try DeviceTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem,
+                                      ops: KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math)))
+            try t.startAdam(learningRate: 0.01)
+            return t
+        }
+        let eager = try trainer(), replayed = try trainer()
+        let clock = ContinuousClock()
+        var eagerLosses: [Double] = [], replayedLosses: [Double] = []
+        var eagerSeconds = 0.0, replayedSeconds = 0.0
+        for round in 0..<2 {
+            let t0 = clock.now
+            for i in round * n..<(round + 1) * n {
+                eagerLosses.append(try eager.evaluate(iteration: i, keepOutput: false).loss)
+                try eager.adamStep()
+            }
+            _ = try eager.adamState()  // a download: waits for the last step
+            let t1 = clock.now
+            replayedLosses += try replayed.train(from: round * n, count: n).losses
+            let t2 = clock.now
+            if round == 1 { eagerSeconds = (t1 - t0).seconds; replayedSeconds = (t2 - t1).seconds }
+        }
+        guard replayed.algorithmSummary.contains("replayed from one recorded graph") else {
+            throw CUDAError.invalidArgument("the iteration was not replayed: \(replayed.algorithmSummary)")
+        }
+        if let first = eagerLosses.indices.first(where: { eagerLosses[$0].bitPattern != replayedLosses[$0].bitPattern }) {
+            throw CUDAError.invalidArgument("losses differ from iteration \(first): \(eagerLosses[first]) eager, \(replayedLosses[first]) replayed")
+        }
+        try eager.pullState()
+        try replayed.pullState()
+        for (a, b) in zip(eager.network.tensors, replayed.network.tensors) where a.value.array.map(\.bitPattern) != b.value.array.map(\.bitPattern) {
+            throw CUDAError.invalidArgument("\(a.key) differs between eager and replayed iterations")
+        }
+        return "\(net) " + String(format: "%dx%d, %d iterations: same bits; eager %.2f ms, replayed %.2f ms per iteration", side, side,
+                                    2 * n, 1000 * eagerSeconds / Double(n), 1000 * replayedSeconds / Double(n))
     }
 }

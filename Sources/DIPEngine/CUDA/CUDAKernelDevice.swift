@@ -13,7 +13,10 @@ final class CUDAKernelDevice: KernelDevice {
     let stream: CUDAStream
     let math: GPUMathMode
     private let module: CUDAModule
-    private var functions: [String: CUDAFunction] = [:]
+    /// Every kernel of the module, resolved at once: with lazy loading (the default since CUDA
+    /// 12.2) a kernel's code is loaded when its function is first got, which must not happen
+    /// in the middle of a capture.
+    private let functions: [String: CUDAFunction]
     private let cudnn: CuDNNHandle
     private let workspace: CuDNNWorkspace
 
@@ -31,6 +34,9 @@ final class CUDAKernelDevice: KernelDevice {
         stream = try CUDAStream(context: context)
         module = try CUDAModule(context: context, ptx: cc.major >= 9 ? KernelsPTX.sm90 : KernelsPTX.sm80,
                                 name: cc.major >= 9 ? "dip_kernels (compute_90)" : "dip_kernels (compute_80)")
+        var functions: [String: CUDAFunction] = [:]
+        for name in module.entryNames { functions[name] = try module.function(name) }
+        self.functions = functions
         cudnn = try CuDNNHandle(cudnn: try CuDNN.shared(), stream: stream)
         workspace = CuDNNWorkspace(context: context)
         self.math = math
@@ -66,15 +72,29 @@ final class CUDAKernelDevice: KernelDevice {
     }
 
     func launch(_ kernel: String, items: Int, _ arguments: [KernelArgument]) throws {
-        let function: CUDAFunction
-        if let known = functions[kernel] {
-            function = known
-        } else {
-            function = try module.function(kernel)
-            functions[kernel] = function
+        guard let function = functions[kernel] else {
+            throw CUDAError.invalidArgument("no kernel \(kernel) in \(module.name)")
         }
         let block = Int(DIPKernelBlock.threads)
         try function.launch(grid: .covering(max(1, items), perBlock: block), block: LaunchExtent(block), on: stream, arguments)
+    }
+
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture {
+        switch try stream.capture(enqueue) {
+        case let .graph(graph): return .graph(Replay(graph: graph, stream: stream))
+        case let .failed(reason): return .failed(reason)
+        }
+    }
+
+    /// A captured CUDA graph replayed on this device's stream.
+    private final class Replay: DeviceGraph {
+        let graph: CUDAGraph
+        let stream: CUDAStream
+        init(graph: CUDAGraph, stream: CUDAStream) {
+            self.graph = graph
+            self.stream = stream
+        }
+        func replay() throws { try graph.launch(on: stream) }
     }
 
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution {

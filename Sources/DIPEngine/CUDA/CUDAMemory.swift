@@ -1,4 +1,22 @@
 import CCUDA
+import Synchronization
+
+/// Device memory this process holds through `DeviceBuffer`, now and at most: what `bench`
+/// reports as a GPU run's peak memory (PyTorch's peer reports its allocator's
+/// max_memory_allocated, likewise without the context's own memory).
+public enum DeviceMemoryTally {
+    private static let bytes = Mutex((current: 0, peak: 0))
+
+    /// The most bytes held at once so far.
+    public static var peakBytes: Int { bytes.withLock { $0.peak } }
+
+    static func add(_ n: Int) {
+        bytes.withLock {
+            $0.current += n
+            $0.peak = max($0.peak, $0.current)
+        }
+    }
+}
 
 /// Device memory owned by one object: allocated with cuMemAlloc, freed in deinit.
 ///
@@ -25,6 +43,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         var address: CUdeviceptr = 0
         try context.check(context.api.cuMemAlloc(&address, byteCount), "cuMemAlloc(\(byteCount) bytes)")
         self.address = address
+        DeviceMemoryTally.add(byteCount)
     }
 
     /// Room for `count` Floats.
@@ -35,6 +54,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     deinit {
         try? context.bind()
         _ = context.api.cuMemFree(address)
+        DeviceMemoryTally.add(-byteCount)
     }
 
     /// Floats the buffer holds.

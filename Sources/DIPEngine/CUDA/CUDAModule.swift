@@ -43,6 +43,19 @@ public final class CUDAModule: @unchecked Sendable {
             throw CUDAError.moduleLoad(module: name, code: result, name: errorName, text: text, log: String(cBuffer: errorLog))
         }
         handle = module
+        entryNames = Self.entries(in: ptx)
+    }
+
+    /// The kernels the PTX defines (its `.entry` directives), in file order.
+    public let entryNames: [String]
+
+    /// The names of a PTX text's `.entry` directives.
+    static func entries(in ptx: String) -> [String] {
+        ptx.split(separator: "\n").compactMap { line in
+            guard let range = line.range(of: ".entry ") else { return nil }
+            let name = line[range.upperBound...].prefix { $0 != "(" && $0 != " " }
+            return name.isEmpty ? nil : String(name)
+        }
     }
 
     deinit {

@@ -50,6 +50,35 @@ protocol DeviceBatchNorm: AnyObject {
                   gradGamma: DevicePointer, gradBeta: DevicePointer) throws
 }
 
+/// The masked MSE loss of one output shape on a device (docs/semantics.md §6), with the scratch
+/// its fixed-order reduction needs, allocated once so an iteration allocates nothing (and can be
+/// captured).
+protocol DeviceMaskedMSE: AnyObject {
+    /// The loss times the scale it was made with, as MaskedMSELoss.scaled computes it, written as
+    /// one Float64 at `loss`, and its gradient (also times the scale) into `gradient`; output,
+    /// target and mask are of the shape it was made for (the mask expanded to every channel).
+    func compute(output: DevicePointer, target: DevicePointer, mask: DevicePointer, gradient: DevicePointer,
+                 loss: DevicePointer) throws
+}
+
+/// Work a device recorded once to replay many times (a CUDA graph): the same operations on the
+/// same memory with the same scalar arguments, so whatever changes from replay to replay must be
+/// read from device memory (counters, tables).
+protocol DeviceGraph: AnyObject {
+    /// Enqueues one replay.
+    func replay() throws
+}
+
+/// What asking a device to record work gave.
+enum DeviceCapture {
+    /// Recorded: replay it.
+    case graph(any DeviceGraph)
+    /// This device runs every operation as it is called and has nothing to replay.
+    case unsupported
+    /// Recording failed (the text says where and why); the same work runs eagerly.
+    case failed(String)
+}
+
 /// The operations a device-resident fit needs (`DeviceTrainer`), each the device version of a
 /// host layer in Layers/ with the same arithmetic: what a device backend implements (CUDA: its
 /// own kernels and cuDNN; the tests: the same kernel sources compiled for the host). Activations
@@ -61,16 +90,24 @@ protocol DeviceOps: AnyObject {
 
     /// Allocates `count` Float32 values (contents undefined).
     func allocate(floats count: Int) throws -> any DeviceAllocation
-    /// Copies host values to the device.
-    func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws
-    /// Copies device values to the host.
-    func download(_ source: DevicePointer, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// Copies host bytes to the device (the host may reuse them at once).
+    func upload(_ bytes: UnsafeRawBufferPointer, to destination: DevicePointer) throws
+    /// Copies device bytes to the host, after everything enqueued before has run.
+    func download(_ source: DevicePointer, into bytes: UnsafeMutableRawBufferPointer) throws
     /// dst = src over `count` values.
     func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws
     /// dst += src over `count` values (a gradient read by two layers).
     func add(_ source: DevicePointer, into destination: DevicePointer, count: Int) throws
     /// Sets `count` values to zero.
     func zero(_ destination: DevicePointer, count: Int) throws
+    /// Adds 1 to the UInt64 at `counter` (an iteration or step number a replay advances itself).
+    func increment(_ counter: DevicePointer) throws
+    /// Copies the Float64 at `value` to `log[index % capacity]`, `index` being the UInt64 at
+    /// `index`: a ring of losses the host reads once per batch of iterations.
+    func storeLoss(_ value: DevicePointer, into log: DevicePointer, capacity: Int, index: DevicePointer) throws
+    /// Records the work `enqueue` puts on the device for replay instead of running it, where the
+    /// device can (allocating, uploading or downloading inside `enqueue` fails the recording).
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture
 
     /// A convolution for `geometry`.
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution
@@ -108,20 +145,53 @@ protocol DeviceOps: AnyObject {
     func sigmoidBackward(output y: DevicePointer, gradOutput gy: DevicePointer, gradInput gx: DevicePointer,
                          count: Int) throws
 
-    /// The masked MSE of docs/semantics.md §6 times `scale`, and its gradient (also times
-    /// `scale`), over output, target and mask of `shape` (the mask expanded to every channel):
-    /// the loss is returned, as MaskedMSELoss.scaled computes it.
-    func maskedMSE(output: DevicePointer, target: DevicePointer, mask: DevicePointer, shape: FeatureShape,
-                   scale: Double, gradient: DevicePointer) throws -> Double
+    /// The masked MSE loss for outputs of `shape`, times `scale` (what turns the canvas's mean
+    /// into upstream's).
+    func makeMaskedMSE(shape: FeatureShape, scale: Double) throws -> any DeviceMaskedMSE
 
-    /// One Adam step over `count` values (Adam.step's arithmetic), `step` being the step's
-    /// 1-based number.
+    /// One Adam step over `count` values (Adam.step's arithmetic). The step's 1-based number is
+    /// the UInt64 at `step`; `stepTerms` is a table of Float pairs, pair s - 1 being
+    /// `Adam.stepTerms(step: s, learningRate:...)` (negStep, biasCorrection2Sqrt) for steps 1 up
+    /// to the number at `step` at least. A reference implementation may compute the terms from
+    /// `learningRate` instead, which checks the table.
     func adam(parameters: DevicePointer, gradients: DevicePointer, first: DevicePointer, second: DevicePointer,
-              count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) throws
+              count: Int, stepTerms: DevicePointer, step: DevicePointer, learningRate: Double, beta1: Double,
+              beta2: Double, epsilon: Double) throws
 
-    /// y = z + sigma * N(0, 1) of the seed's `.perturbation` substream `iteration`, z and y NHWC
-    /// (`shape`): the noise value of element (c, h, w) is the host's (RandomStream.fillNormal)
-    /// value number (c * H + h) * W + w, the same bits as the host trainer draws.
+    /// y = z + sigma * N(0, 1) of the seed's `.perturbation` substream i, i being the UInt64 at
+    /// `substream` (the iteration), z and y NHWC (`shape`): the noise value of element (c, h, w)
+    /// is the host's (RandomStream.fillNormal) value number (c * H + h) * W + w, the same bits as
+    /// the host trainer draws.
     func perturb(_ z: DevicePointer, into y: DevicePointer, shape: FeatureShape, sigma: Float, seed: UInt64,
-                 iteration: Int) throws
+                 substream: DevicePointer) throws
+}
+
+extension DeviceOps {
+    /// Copies host Float32 values to the device.
+    func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws {
+        try upload(UnsafeRawBufferPointer(values), to: destination)
+    }
+
+    /// Copies device Float32 values to the host.
+    func download(_ source: DevicePointer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        try download(source, into: UnsafeMutableRawBufferPointer(values))
+    }
+
+    /// Writes one plain value (a counter, a Float64) to device memory.
+    func upload<T: BitwiseCopyable>(value: T, to destination: DevicePointer) throws {
+        try withUnsafeBytes(of: value) { try upload($0, to: destination) }
+    }
+
+    /// Reads `count` plain values (counters, Float64 losses) from device memory.
+    func download<T: BitwiseCopyable>(_ type: T.Type, count: Int = 1, from source: DevicePointer) throws -> [T] {
+        try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try download(source, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
+    }
+
+    /// Allocates room for `count` 8-byte values (UInt64 counters, Float64 losses).
+    func allocate(words count: Int) throws -> any DeviceAllocation {
+        try allocate(floats: 2 * count)
+    }
 }

@@ -84,6 +84,21 @@ struct DeviceOpsCheck {
 
     private func empty(_ count: Int) throws -> Twin { try Twin([Float](repeating: .nan, count: count), self) }
 
+    /// Device memory holding 8-byte values (counters) on both devices.
+    private func words(_ values: [UInt64]) throws -> Twin {
+        let t = try Twin([Float](repeating: 0, count: 2 * values.count), self)
+        try values.withUnsafeBytes {
+            try reference.upload($0, to: t.reference.pointer)
+            try candidate.upload($0, to: t.candidate.pointer)
+        }
+        return t
+    }
+
+    /// Both devices with how to pick each one's copy of a twin.
+    private var sides: [(any DeviceOps, KeyPath<Twin, any DeviceAllocation>)] {
+        [(reference, \Twin.reference), (candidate, \Twin.candidate)]
+    }
+
     /// The relative error between the two copies of each of `outputs`.
     private func compare(_ name: String, _ outputs: [Twin], bound: Double? = nil) throws -> Result {
         var worst = 0.0
@@ -132,30 +147,46 @@ struct DeviceOpsCheck {
         let mask = try Twin(random(n, seed: 7, low: 0, high: 1).map { $0 < 0.5 ? 0 : 1 }, self)
         let grad = try empty(n)
         let scale = 1.3125
-        let lr = try reference.maskedMSE(output: out.reference.pointer, target: target.reference.pointer, mask: mask.reference.pointer,
-                                         shape: s, scale: scale, gradient: grad.reference.pointer)
-        let lc = try candidate.maskedMSE(output: out.candidate.pointer, target: target.candidate.pointer, mask: mask.candidate.pointer,
-                                         shape: s, scale: scale, gradient: grad.candidate.pointer)
+        let value = try words([0])
+        for (o, pick) in sides {
+            try o.makeMaskedMSE(shape: s, scale: scale).compute(output: out[keyPath: pick].pointer, target: target[keyPath: pick].pointer,
+                                                               mask: mask[keyPath: pick].pointer, gradient: grad[keyPath: pick].pointer,
+                                                               loss: value[keyPath: pick].pointer)
+        }
+        let lr = try reference.download(Double.self, from: value.reference.pointer)[0]
+        let lc = try candidate.download(Double.self, from: value.candidate.pointer)[0]
         let lossError = abs(lr - lc) / max(1e-30, abs(lr))
         results.append(Result(name: "masked MSE value \(s)", error: lossError, passed: lossError <= bound, bound: bound))
         results.append(try compare("masked MSE gradient \(s)", [grad]))
 
-        // Adam, three steps.
+        // The loss ring: one value (the reference's loss on both) stored at slot 6 % 4.
+        let ring = try Twin([Float](repeating: 0, count: 8), self), slot = try words([6])
+        try reference.upload(value: lr, to: value.reference.pointer)
+        try candidate.upload(value: lr, to: value.candidate.pointer)
+        for (o, pick) in sides {
+            try o.storeLoss(value[keyPath: pick].pointer, into: ring[keyPath: pick].pointer, capacity: 4, index: slot[keyPath: pick].pointer)
+        }
+        results.append(try compare("loss ring slot", [ring], bound: 0))
+
+        // Adam, three steps: the counter advanced on the device, the terms from the trainer's table.
         let p = try twin(n, seed: 8), g = try twin(n, seed: 9, low: -0.1, high: 0.1)
         let m = try Twin([Float](repeating: 0, count: n), self), v = try Twin([Float](repeating: 0, count: n), self)
-        for step in 1...3 {
-            for (o, pick) in [(reference, \Twin.reference), (candidate, \Twin.candidate)] as [(any DeviceOps, KeyPath<Twin, any DeviceAllocation>)] {
+        let table = try Twin(DeviceTrainer.stepTermsTable(steps: 3, learningRate: 0.01), self), step = try words([0])
+        for _ in 1...3 {
+            for (o, pick) in sides {
+                try o.increment(step[keyPath: pick].pointer)
                 try o.adam(parameters: p[keyPath: pick].pointer, gradients: g[keyPath: pick].pointer, first: m[keyPath: pick].pointer,
-                           second: v[keyPath: pick].pointer, count: n, step: step, learningRate: 0.01, beta1: 0.9, beta2: 0.999,
-                           epsilon: 1e-8)
+                           second: v[keyPath: pick].pointer, count: n, stepTerms: table[keyPath: pick].pointer,
+                           step: step[keyPath: pick].pointer, learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
             }
         }
-        results.append(try compare("Adam, 3 steps, \(n) values", [p, m, v]))
+        results.append(try compare("Adam, 3 steps, \(n) values", [p, m, v, step]))
 
         // The perturbation: the same noise bits are the point, so its bound is zero.
-        let z = try twin(n, seed: 10, low: 0, high: 0.1), zIt = try empty(n)
-        for (o, pick) in [(reference, \Twin.reference), (candidate, \Twin.candidate)] as [(any DeviceOps, KeyPath<Twin, any DeviceAllocation>)] {
-            try o.perturb(z[keyPath: pick].pointer, into: zIt[keyPath: pick].pointer, shape: s, sigma: 0.03, seed: 1234, iteration: 77)
+        let z = try twin(n, seed: 10, low: 0, high: 0.1), zIt = try empty(n), iteration = try words([77])
+        for (o, pick) in sides {
+            try o.perturb(z[keyPath: pick].pointer, into: zIt[keyPath: pick].pointer, shape: s, sigma: 0.03, seed: 1234,
+                          substream: iteration[keyPath: pick].pointer)
         }
         results.append(try compare("perturbation \(s)", [zIt], bound: 0))
 

@@ -1,4 +1,5 @@
 import DIPCore
+import Foundation
 
 /// A fit kept whole on a device (`DeviceOps`): parameters, activations, gradients, Adam's moments
 /// and the backtracking copy live in device memory from start to end; the host uploads z, the
@@ -12,6 +13,14 @@ import DIPCore
 /// Device layouts: activations NHWC, conv filters KRSC; parameters sit in one arena in the host
 /// network's canonical (state_dict) order, so Adam is one pass over all of them and the
 /// backtracking copy one device copy. Layouts are converted on the host, at upload and download.
+///
+/// Plain iterations (no output wanted) run in batches (`train(from:count:)`): one iteration's
+/// work is recorded once where the device can (a CUDA graph) and replayed, reading what changes
+/// from iteration to iteration from device memory — the perturbation's substream and Adam's step
+/// from two counters the replay advances itself, Adam's step terms from a table — and writing
+/// each loss into a ring the host reads once per batch. So a batch costs one upload (the first
+/// iteration's number) and one download, not a round trip per iteration. Where recording fails
+/// the same work runs eagerly (said once on standard error).
 final class DeviceTrainer: NetworkTrainer {
     let network: SkipNetwork
     private let ops: any DeviceOps
@@ -39,6 +48,30 @@ final class DeviceTrainer: NetworkTrainer {
     private let mask: any DeviceAllocation
     private let outputGradient: any DeviceAllocation
     private var adam: (learningRate: Double, steps: Int)?
+    /// The loop's state on the device, two UInt64 words: the iteration whose noise the next
+    /// perturbation draws, and Adam's steps taken.
+    private let counters: any DeviceAllocation
+    private var iterationCounter: DevicePointer { counters.pointer }
+    private var stepCounter: DevicePointer { counters.pointer.advanced(by: 2) }
+    /// The last evaluation's loss, one Float64.
+    private let lossValue: any DeviceAllocation
+    /// The losses of a batch, Float64, slot = Adam's steps taken before the iteration, modulo
+    /// `lossLogCapacity`.
+    private let lossLog: any DeviceAllocation
+    /// Slots of the loss ring: the longest batch.
+    static let lossLogCapacity = 512
+    private let loss: any DeviceMaskedMSE
+    /// Adam's step terms (Float pairs) for steps 1...capacity at the current learning rate.
+    private var stepTerms: (table: any DeviceAllocation, capacity: Int)?
+    /// The recorded iteration, once a batch asked for it.
+    private var replay = Replay.notRecorded
+
+    private enum Replay {
+        case notRecorded
+        case graph(any DeviceGraph)
+        /// The device records nothing (nil) or recording failed (why): run the work eagerly.
+        case eager(String?)
+    }
     /// Keeps every activation, gradient and scratch allocation alive.
     private let storage: [any DeviceAllocation]
 
@@ -116,6 +149,12 @@ final class DeviceTrainer: NetworkTrainer {
         target = try ops.allocate(floats: problem.target.count)
         mask = try ops.allocate(floats: problem.mask.count)
         outputGradient = try ops.allocate(floats: problem.target.count)
+        counters = try ops.allocate(words: 2)
+        lossValue = try ops.allocate(words: 1)
+        lossLog = try ops.allocate(words: Self.lossLogCapacity)
+        let outputShape = FeatureShape(channels: problem.target.dims[0], height: problem.target.dims[1],
+                                       width: problem.target.dims[2])
+        loss = try ops.makeMaskedMSE(shape: outputShape, scale: problem.lossScale)
 
         // The dataflow, with device memory for every value.
         var storage: [any DeviceAllocation] = []
@@ -213,7 +252,14 @@ final class DeviceTrainer: NetworkTrainer {
                 seen.append(conv.implementation)
             }
         }
-        return "\(ops.name): " + seen.joined(separator: "; ")
+        let iterations: String
+        switch replay {
+        case .notRecorded: iterations = "not yet recorded"
+        case .graph: iterations = "replayed from one recorded graph"
+        case .eager(nil): iterations = "run eagerly"
+        case let .eager(why?): iterations = "run eagerly, recording failed: \(why)"
+        }
+        return "\(ops.name): " + seen.joined(separator: "; ") + "; plain iterations \(iterations)"
     }
 
     // MARK: The iteration
@@ -221,30 +267,92 @@ final class DeviceTrainer: NetworkTrainer {
     func evaluate(iteration: Int, keepOutput: Bool) throws -> TrainerEvaluation {
         let clock = ContinuousClock()
         let t0 = clock.now
-        try perturb(iteration)
+        try ops.upload(value: UInt64(iteration), to: iterationCounter)
+        try perturb()
         try forward()
         let t1 = clock.now
         let out = values[outputValue]!
-        let loss = try ops.maskedMSE(output: out.data, target: target.pointer, mask: mask.pointer, shape: out.shape,
-                                     scale: problem.lossScale, gradient: out.gradient)
-        if loss.isFinite { try backward() }
-        return TrainerEvaluation(loss: loss, output: keepOutput ? try download(out) : nil,
+        try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
+                         loss: lossValue.pointer)
+        let value = try ops.download(Double.self, from: lossValue.pointer)[0]
+        if value.isFinite { try backward() }
+        return TrainerEvaluation(loss: value, output: keepOutput ? try download(out) : nil,
                                  forwardSeconds: (t1 - t0).seconds, backwardSeconds: (clock.now - t1).seconds)
     }
 
+    /// Up to a ring's worth of iterations per batch: a device iteration takes milliseconds, so
+    /// a full batch is still well under a second between progress reports.
+    var preferredBatch: Int { Self.lossLogCapacity }
+
+    func train(from iteration: Int, count: Int) throws -> TrainerRun {
+        guard let state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
+        guard count >= 1, count <= Self.lossLogCapacity else {
+            throw EngineError.invalidConfig("device trainer: a batch of \(count) iterations (1...\(Self.lossLogCapacity))")
+        }
+        try reserveStepTerms(state.steps + count)
+        if case .notRecorded = replay { try record() }
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        try ops.upload(value: UInt64(iteration), to: iterationCounter)
+        switch replay {
+        case let .graph(graph): for _ in 0..<count { try graph.replay() }
+        case .eager, .notRecorded: for _ in 0..<count { try iterationWork() }
+        }
+        let ring = try ops.download(Double.self, count: Self.lossLogCapacity, from: lossLog.pointer)
+        adam = (state.learningRate, state.steps + count)
+        let losses = (0..<count).map { ring[(state.steps + $0) % Self.lossLogCapacity] }
+        return TrainerRun(losses: losses, batchedSeconds: (clock.now - t0).seconds)
+    }
+
+    /// Records one plain iteration for replay, or notes why it runs eagerly.
+    private func record() throws {
+        switch try ops.capture({ try iterationWork() }) {
+        case let .graph(graph):
+            replay = .graph(graph)
+        case .unsupported:
+            replay = .eager(nil)
+        case let .failed(reason):
+            replay = .eager(reason)
+            FileHandle.standardError.write(Data("dip-report: \(ops.name): recording an iteration failed (\(reason)); iterations run eagerly\n".utf8))
+        }
+    }
+
+    /// One plain iteration as the device runs it, reading the iteration number and Adam's step
+    /// from the counters and advancing both: perturb, forward, loss (into the ring), backward,
+    /// Adam. The backward runs whatever the loss: a non-finite loss ends the fit (the Fitter
+    /// sees it in the batch's losses), and the state after it is not used.
+    private func iterationWork() throws {
+        try perturb()
+        try forward()
+        let out = values[outputValue]!
+        try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
+                         loss: lossValue.pointer)
+        try ops.storeLoss(lossValue.pointer, into: lossLog.pointer, capacity: Self.lossLogCapacity, index: stepCounter)
+        try backward()
+        try ops.increment(stepCounter)
+        try adamUpdate()
+        try ops.increment(iterationCounter)
+    }
+
     func render(perturbedBy iteration: Int?) throws -> Tensor {
-        if let iteration { try perturb(iteration) } else { try ops.copy(code.pointer, to: perturbed.pointer, count: shape.count) }
+        if let iteration {
+            try ops.upload(value: UInt64(iteration), to: iterationCounter)
+            try perturb()
+        } else {
+            try ops.copy(code.pointer, to: perturbed.pointer, count: shape.count)
+        }
         try forward()
         return try download(values[outputValue]!)
     }
 
-    private func perturb(_ iteration: Int) throws {
+    /// z perturbed with the noise of the iteration in the counter.
+    private func perturb() throws {
         guard problem.perturbation > 0 else {
             try ops.copy(code.pointer, to: perturbed.pointer, count: shape.count)
             return
         }
         try ops.perturb(code.pointer, into: perturbed.pointer, shape: shape, sigma: problem.perturbation,
-                        seed: problem.seed, iteration: iteration)
+                        seed: problem.seed, substream: iterationCounter)
     }
 
     private func parameter(_ offset: Int) -> DevicePointer { parameters.pointer.advanced(by: offset) }
@@ -337,16 +445,58 @@ final class DeviceTrainer: NetworkTrainer {
     func startAdam(learningRate: Double) throws {
         try ops.zero(firstMoments.pointer, count: parameterCount)
         try ops.zero(secondMoments.pointer, count: parameterCount)
+        try ops.upload(value: UInt64(0), to: stepCounter)
         adam = (learningRate, 0)
+        // The table is the learning rate's; a recorded iteration reads the old one.
+        stepTerms = nil
+        replay = .notRecorded
     }
 
     func adamStep() throws {
         guard var state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
         state.steps += 1
-        try ops.adam(parameters: parameters.pointer, gradients: gradients.pointer, first: firstMoments.pointer,
-                     second: secondMoments.pointer, count: parameterCount, step: state.steps,
-                     learningRate: state.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        try reserveStepTerms(state.steps)
+        try ops.increment(stepCounter)
+        try adamUpdate()
         adam = state
+    }
+
+    /// Adam's update for the step number in the counter.
+    private func adamUpdate() throws {
+        guard let state = adam, let terms = stepTerms else { throw EngineError.invalidConfig("Adam used before startAdam") }
+        try ops.adam(parameters: parameters.pointer, gradients: gradients.pointer, first: firstMoments.pointer,
+                     second: secondMoments.pointer, count: parameterCount, stepTerms: terms.table.pointer, step: stepCounter,
+                     learningRate: state.learningRate, beta1: Self.adamSettings.beta1, beta2: Self.adamSettings.beta2,
+                     epsilon: Self.adamSettings.epsilon)
+    }
+
+    /// Adam's constants: PyTorch's defaults, as the host Adam's.
+    static let adamSettings = (beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+
+    /// The table `DeviceOps.adam` reads: pair s - 1 is step s's (negStep, biasCorrection2Sqrt),
+    /// for steps 1...`steps`.
+    static func stepTermsTable(steps: Int, learningRate: Double) -> [Float] {
+        var table = [Float](repeating: 0, count: 2 * steps)
+        for s in stride(from: 1, through: steps, by: 1) {
+            let t = Adam.stepTerms(step: s, learningRate: learningRate, beta1: adamSettings.beta1, beta2: adamSettings.beta2)
+            table[2 * (s - 1)] = t.negStep
+            table[2 * (s - 1) + 1] = t.biasCorrection2Sqrt
+        }
+        return table
+    }
+
+    /// Makes the step-terms table cover steps 1...`steps`: twice that, at least 4096 steps, so a
+    /// fit refills it a few times at most (each refill moves the table, so the recorded iteration
+    /// is recorded again).
+    private func reserveStepTerms(_ steps: Int) throws {
+        guard let state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
+        if let terms = stepTerms, terms.capacity >= steps { return }
+        let capacity = max(4096, 2 * steps)
+        let table = Self.stepTermsTable(steps: capacity, learningRate: state.learningRate)
+        let allocation = try ops.allocate(floats: table.count)
+        try table.withUnsafeBufferPointer { try ops.upload($0, to: allocation.pointer) }
+        stepTerms = (allocation, capacity)
+        replay = .notRecorded
     }
 
     func adamState() throws -> AdamState {
@@ -358,6 +508,7 @@ final class DeviceTrainer: NetworkTrainer {
         guard let current = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
         try hostToArena(state.first, firstMoments, what: "Adam's first moments")
         try hostToArena(state.second, secondMoments, what: "Adam's second moments")
+        try ops.upload(value: UInt64(state.steps), to: stepCounter)
         adam = (current.learningRate, state.steps)
     }
 

@@ -70,13 +70,33 @@ final class HostDeviceOps: DeviceOps {
         Layout.hwc(fromCHW: t.pointer, into: host(p), channels: s.channels, height: s.height, width: s.width)
     }
 
-    func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws {
-        host(destination).update(from: values.baseAddress!, count: values.count)
+    func upload(_ bytes: UnsafeRawBufferPointer, to destination: DevicePointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        UnsafeMutableRawPointer(host(destination)).copyMemory(from: base, byteCount: bytes.count)
     }
 
-    func download(_ source: DevicePointer, into values: UnsafeMutableBufferPointer<Float>) throws {
-        values.baseAddress!.update(from: host(source), count: values.count)
+    func download(_ source: DevicePointer, into bytes: UnsafeMutableRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        base.copyMemory(from: host(source), byteCount: bytes.count)
     }
+
+    /// The UInt64 at `p`.
+    private func word(_ p: DevicePointer) -> UInt64 {
+        UnsafeRawPointer(host(p)).loadUnaligned(as: UInt64.self)
+    }
+
+    func increment(_ counter: DevicePointer) throws {
+        UnsafeMutableRawPointer(host(counter)).storeBytes(of: word(counter) + 1, as: UInt64.self)
+    }
+
+    func storeLoss(_ value: DevicePointer, into log: DevicePointer, capacity: Int, index: DevicePointer) throws {
+        let v = UnsafeRawPointer(host(value)).loadUnaligned(as: Double.self)
+        let slot = Int(word(index) % UInt64(capacity))
+        UnsafeMutableRawPointer(host(log)).storeBytes(of: v, toByteOffset: slot * MemoryLayout<Double>.stride, as: Double.self)
+    }
+
+    /// Host layers run as they are called: nothing to record.
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture { .unsupported }
 
     func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws {
         host(destination).update(from: host(source), count: count)
@@ -252,32 +272,51 @@ final class HostDeviceOps: DeviceOps {
         host(gx).update(from: g.pointer, count: count)
     }
 
-    func maskedMSE(output: DevicePointer, target: DevicePointer, mask: DevicePointer, shape: FeatureShape,
-                   scale: Double, gradient: DevicePointer) throws -> Double {
-        let g = shape.makeTensor()
-        let loss = try MaskedMSELoss.scaled(output: toCHW(output, shape), target: toCHW(target, shape),
-                                            mask: toCHW(mask, shape), scale: scale, gradient: g)
-        fromCHW(g, shape, into: gradient)
-        return loss
+    func makeMaskedMSE(shape: FeatureShape, scale: Double) throws -> any DeviceMaskedMSE {
+        HostMaskedMSE(shape: shape, scale: scale, ops: self)
+    }
+
+    /// MaskedMSELoss.scaled over NHWC device values.
+    private final class HostMaskedMSE: DeviceMaskedMSE {
+        let shape: FeatureShape
+        let scale: Double
+        unowned let ops: HostDeviceOps
+        init(shape: FeatureShape, scale: Double, ops: HostDeviceOps) {
+            self.shape = shape
+            self.scale = scale
+            self.ops = ops
+        }
+
+        func compute(output: DevicePointer, target: DevicePointer, mask: DevicePointer, gradient: DevicePointer,
+                     loss: DevicePointer) throws {
+            let g = shape.makeTensor()
+            let value = try MaskedMSELoss.scaled(output: ops.toCHW(output, shape), target: ops.toCHW(target, shape),
+                                                 mask: ops.toCHW(mask, shape), scale: scale, gradient: g)
+            ops.fromCHW(g, shape, into: gradient)
+            UnsafeMutableRawPointer(ops.host(loss)).storeBytes(of: value, as: Double.self)
+        }
     }
 
     func adam(parameters: DevicePointer, gradients: DevicePointer, first: DevicePointer, second: DevicePointer,
-              count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) throws {
+              count: Int, stepTerms: DevicePointer, step: DevicePointer, learningRate: Double, beta1: Double,
+              beta2: Double, epsilon: Double) throws {
+        // The host Adam computes its terms from the learning rate and the step: the table is
+        // ignored here, so a wrong table shows as a difference from this reference.
         let optimizer = try Adam([(parameter: view(parameters, [count]), gradient: view(gradients, [count]))],
                                  learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
         optimizer.firstMoments[0].pointer.update(from: host(first), count: count)
         optimizer.secondMoments[0].pointer.update(from: host(second), count: count)
-        optimizer.stepCount = step - 1
+        optimizer.stepCount = Int(word(step)) - 1
         optimizer.step()
         host(first).update(from: optimizer.firstMoments[0].pointer, count: count)
         host(second).update(from: optimizer.secondMoments[0].pointer, count: count)
     }
 
     func perturb(_ z: DevicePointer, into y: DevicePointer, shape: FeatureShape, sigma: Float, seed: UInt64,
-                 iteration: Int) throws {
+                 substream: DevicePointer) throws {
         let chw = toCHW(z, shape), out = shape.makeTensor()
         Perturbation.fill(chw.pointer, into: out.pointer, count: shape.count, sigma: sigma, seed: seed,
-                          iteration: iteration, parallel: parallel)
+                          iteration: Int(word(substream)), parallel: parallel)
         fromCHW(out, shape, into: y)
     }
 }

@@ -14,6 +14,9 @@ protocol KernelDevice: AnyObject {
     func download(_ source: DevicePointer, into bytes: UnsafeMutableRawBufferPointer) throws
     /// Runs `kernel` (its extern "C" name) over `items` work items.
     func launch(_ kernel: String, items: Int, _ arguments: [KernelArgument]) throws
+    /// Records the launches (and convolutions) `enqueue` makes for replay instead of running
+    /// them (`DeviceOps.capture`).
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture
     /// A convolution for `geometry` (cuDNN on a GPU).
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution
 }
@@ -27,31 +30,21 @@ final class KernelDeviceOps: DeviceOps {
     /// Pixels (BatchNorm) or values (loss) per partial sum: the kernels' DIP_REDUCE_TILE, part of
     /// the fixed summation order.
     static let reduceTile = 256
-    /// Small device values the loss and Adam need, allocated once.
-    private var lossScratch: (partial: any DeviceAllocation, value: any DeviceAllocation, values: Int)?
-    private let adamTerms: any DeviceAllocation
-    private let counter: any DeviceAllocation
 
-    init(device: any KernelDevice) throws {
+    init(device: any KernelDevice) {
         self.device = device
-        adamTerms = try device.allocate(bytes: 2 * MemoryLayout<Float>.stride)
-        counter = try device.allocate(bytes: MemoryLayout<UInt64>.stride)
     }
 
     func allocate(floats count: Int) throws -> any DeviceAllocation {
         try device.allocate(bytes: max(1, count) * MemoryLayout<Float>.stride)
     }
 
-    func upload(_ values: UnsafeBufferPointer<Float>, to destination: DevicePointer) throws {
-        try device.upload(UnsafeRawBufferPointer(values), to: destination)
+    func upload(_ bytes: UnsafeRawBufferPointer, to destination: DevicePointer) throws {
+        try device.upload(bytes, to: destination)
     }
 
-    func download(_ source: DevicePointer, into values: UnsafeMutableBufferPointer<Float>) throws {
-        try device.download(source, into: UnsafeMutableRawBufferPointer(values))
-    }
-
-    private func upload<T>(_ value: T, to destination: DevicePointer) throws {
-        try withUnsafeBytes(of: value) { try device.upload($0, to: destination) }
+    func download(_ source: DevicePointer, into bytes: UnsafeMutableRawBufferPointer) throws {
+        try device.download(source, into: bytes)
     }
 
     func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws {
@@ -64,6 +57,18 @@ final class KernelDeviceOps: DeviceOps {
 
     func zero(_ destination: DevicePointer, count: Int) throws {
         try device.launch("dip_fill", items: count, [.address(destination), .int(count), .float(0)])
+    }
+
+    func increment(_ counter: DevicePointer) throws {
+        try device.launch("dip_counter_increment", items: 1, [.address(counter)])
+    }
+
+    func storeLoss(_ value: DevicePointer, into log: DevicePointer, capacity: Int, index: DevicePointer) throws {
+        try device.launch("dip_loss_log", items: 1, [.address(log), .int(capacity), .address(value), .address(index)])
+    }
+
+    func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture {
+        try device.capture(enqueue)
     }
 
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any DeviceConvolution {
@@ -200,50 +205,59 @@ final class KernelDeviceOps: DeviceOps {
         try device.launch("dip_sigmoid_backward", items: count, [.address(gx), .address(gy), .address(y), .int(count)])
     }
 
-    func maskedMSE(output: DevicePointer, target: DevicePointer, mask: DevicePointer, shape s: FeatureShape,
-                   scale: Double, gradient: DevicePointer) throws -> Double {
-        let n = s.count, tile = Self.reduceTile, tiles = (n + tile - 1) / tile
-        if lossScratch?.values != n {
-            lossScratch = (try device.allocate(bytes: tiles * MemoryLayout<Double>.stride),
-                           try device.allocate(bytes: MemoryLayout<Double>.stride), n)
+    func makeMaskedMSE(shape: FeatureShape, scale: Double) throws -> any DeviceMaskedMSE {
+        try KernelMaskedMSE(shape: shape, scale: scale, device: device)
+    }
+
+    /// The loss as the kernels compute it: the gradient elementwise, the value from per-tile
+    /// Float64 partial sums added in tile order.
+    private final class KernelMaskedMSE: DeviceMaskedMSE {
+        let shape: FeatureShape
+        let scale: Double
+        let device: any KernelDevice
+        let tiles: Int
+        let partial: any DeviceAllocation
+
+        init(shape: FeatureShape, scale: Double, device: any KernelDevice) throws {
+            self.shape = shape
+            self.scale = scale
+            self.device = device
+            tiles = (shape.count + KernelDeviceOps.reduceTile - 1) / KernelDeviceOps.reduceTile
+            partial = try device.allocate(bytes: tiles * MemoryLayout<Double>.stride)
         }
-        let (partial, value, _) = lossScratch!
-        let c = KernelArgument.int(s.channels)
-        // MaskedMSELoss's factor 2 / (C H W), rounded to Float as the host rounds it.
-        try device.launch("dip_mse_gradient", items: n,
-                          [.address(gradient), .address(output), .address(target), .address(mask), c, c, .int(n),
-                           .float(Float(2.0 / Double(n))), .float(Float(scale))])
-        try device.launch("dip_mse_partial", items: tiles,
-                          [.address(partial.pointer), .address(output), .address(target), .address(mask), c, c, .int(n), .int(tile)])
-        try device.launch("dip_mse_value", items: 1, [.address(value.pointer), .address(partial.pointer), .int(n), .int(tile), .double(scale)])
-        var loss = 0.0
-        try withUnsafeMutableBytes(of: &loss) { try device.download(value.pointer, into: $0) }
-        return loss
+
+        func compute(output: DevicePointer, target: DevicePointer, mask: DevicePointer, gradient: DevicePointer,
+                     loss: DevicePointer) throws {
+            let n = shape.count, tile = KernelDeviceOps.reduceTile, c = KernelArgument.int(shape.channels)
+            // MaskedMSELoss's factor 2 / (C H W), rounded to Float as the host rounds it.
+            try device.launch("dip_mse_gradient", items: n,
+                              [.address(gradient), .address(output), .address(target), .address(mask), c, c, .int(n),
+                               .float(Float(2.0 / Double(n))), .float(Float(scale))])
+            try device.launch("dip_mse_partial", items: tiles,
+                              [.address(partial.pointer), .address(output), .address(target), .address(mask), c, c, .int(n),
+                               .int(tile)])
+            try device.launch("dip_mse_value", items: 1,
+                              [.address(loss), .address(partial.pointer), .int(n), .int(tile), .double(scale)])
+        }
     }
 
     func adam(parameters: DevicePointer, gradients: DevicePointer, first: DevicePointer, second: DevicePointer,
-              count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) throws {
-        // The kernel reads update number *counter's terms from a table; here the table holds this
-        // step's terms alone and the counter says 1 (a captured graph would fill the whole table).
-        let terms = Adam.stepTerms(step: step, learningRate: learningRate, beta1: beta1, beta2: beta2)
-        try upload([terms.negStep, terms.biasCorrection2Sqrt], to: adamTerms.pointer)
-        try upload(UInt64(1), to: counter.pointer)
+              count: Int, stepTerms: DevicePointer, step: DevicePointer, learningRate: Double, beta1: Double,
+              beta2: Double, epsilon: Double) throws {
+        // The kernel reads the step number and its terms from device memory (the table), so a
+        // replay of a captured iteration takes the next step without a host write.
         try device.launch("dip_adam_step", items: count,
                           [.address(parameters), .address(gradients), .address(first), .address(second), .int(count),
-                           .address(adamTerms.pointer), .address(counter.pointer), .float(Float(1 - beta1)), .float(Float(beta2)),
+                           .address(stepTerms), .address(step), .float(Float(1 - beta1)), .float(Float(beta2)),
                            .float(Float(1 - beta2)), .float(Float(epsilon))])
     }
 
-    private func upload(_ values: [Float], to destination: DevicePointer) throws {
-        try values.withUnsafeBytes { try device.upload($0, to: destination) }
-    }
-
     func perturb(_ z: DevicePointer, into y: DevicePointer, shape s: FeatureShape, sigma: Float, seed: UInt64,
-                 iteration: Int) throws {
-        let key = RandomStream(seed: seed, purpose: .perturbation, substream: UInt64(iteration)).key
-        try upload(UInt64(iteration), to: counter.pointer)
+                 substream: DevicePointer) throws {
+        // The key depends on the seed alone; the substream (the iteration) is read on the device.
+        let key = RandomStream(seed: seed, purpose: .perturbation).key
         try device.launch("dip_perturb", items: (s.count + 3) / 4,
                           [.address(y), .address(z)] + Self.dims(s)
-                            + [.uint32(key.0), .uint32(key.1), .address(counter.pointer), .float(sigma)])
+                            + [.uint32(key.0), .uint32(key.1), .address(substream), .float(sigma)])
     }
 }
