@@ -11,15 +11,20 @@ public struct BackendFactory: Sendable {
     /// Whether its backends run L-BFGS fits (which need the parameters on the host); a GPU
     /// backend's fits with L-BFGS go to the CPU instead (`forFit`).
     public let runsLBFGS: Bool
+    /// Whether the backends of all jobs compute on one device (a GPU), so fits running at once
+    /// slow each other by an amount only measuring tells (the runner's estimate does); on the CPU
+    /// each job has threads of its own.
+    public let jobsShareDevice: Bool
     private let body: @Sendable (_ threads: Int) throws -> any ComputeBackend
 
     /// A factory named `name` whose backends come from `make`.
     public init(name: String, libraryVersions: [String: String], device: String, runsLBFGS: Bool = true,
-                make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
+                jobsShareDevice: Bool = false, make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
         self.name = name
         self.libraryVersions = libraryVersions
         self.device = device
         self.runsLBFGS = runsLBFGS
+        self.jobsShareDevice = jobsShareDevice
         self.body = make
     }
 

@@ -1,6 +1,7 @@
 import DIPCore
 import DIPEngine
 import Foundation
+import Synchronization
 
 extension Runner {
 
@@ -21,8 +22,11 @@ extension Runner {
     /// - PSNR sampling, the finishing work (scores, PNG encoding), each mask recipe and TV
     ///   iterations are timed directly on images of the plan's sizes.
     /// The runs are then dealt to `options.jobs` workers in order, as `execute` does. Runs that
-    /// resume from a checkpoint are counted in full. The timing runs alone, so concurrent jobs'
-    /// competition for memory bandwidth is not in it (the 2-job quick build ran 5-9 % over).
+    /// resume from a checkpoint are counted in full. On the CPU the timing runs alone, so
+    /// concurrent jobs' competition for memory bandwidth is not in it (the 2-job quick build ran
+    /// 5-9 % over). Where every job computes on one device (a GPU), the heaviest timed class is
+    /// timed again as `jobs` fits at once, and every evaluation is scaled by how much slower
+    /// each of them ran than it did alone.
     public func estimate(_ plan: RunPlan) throws -> (seconds: Double, macsPerSecond: Double) {
         let pending = plan.pending
         guard !pending.isEmpty else { return (0, 0) }
@@ -50,6 +54,8 @@ extension Runner {
         }
 
         var rate = 0.0
+        // How much slower an evaluation runs when `jobs` fits share the device (1 on the CPU).
+        var sharing = 1.0
         if !classes.isEmpty {
             let clock = ContinuousClock()
             let start = clock.now
@@ -92,6 +98,10 @@ extension Runner {
                 if predicted > 0 { classes[i].scale = t.evaluation / predicted }
             }
             rate = 3 * heaviest.work.macs / heaviest.evaluation
+            if options.backend.jobsShareDevice, options.jobs > 1,
+               let h = timings.max(by: { $0.timing.work.macs < $1.timing.work.macs }) {
+                sharing = try sharedDeviceSlowdown(classes[h.index], alone: h.timing.evaluation, backend: backend)
+            }
         }
 
         // Per-value costs, timed on the most common image shape of the plan.
@@ -139,7 +149,8 @@ extension Runner {
             case let (.dip(config), i?):
                 let c = classes[i]
                 return model.dipSeconds(work: c.work, evaluations: run.iterations, values: values, psnrEvery: config.psnrEvery,
-                                        backtrackingInterval: config.backtracking?.interval, evaluationScale: c.scale) + extra
+                                        backtrackingInterval: config.backtracking?.interval,
+                                        evaluationScale: c.scale * sharing) + extra
             case let (.tv(tv), _):
                 return model.tvSeconds(iterations: tv.iterations, values: values) + extra
             case (.dip, nil):
@@ -204,8 +215,10 @@ extension Runner {
     /// evaluations until `timedSeconds` have passed (at least 1, at most 30). Their mean, not
     /// their median, is the evaluation's time: the runs will be slowed by whatever else the
     /// machine does as much as these are. Nil when not one evaluation after the warm-up ran.
+    /// `ready` is called once the fit is set up, before its first evaluation (the concurrent
+    /// timing lines its fits up there).
     private func timeEvaluations(_ key: EstimateClass, config original: FitConfig, channels: Int,
-                                 backend: any ComputeBackend) throws -> EvaluationTiming? {
+                                 backend: any ComputeBackend, ready: () -> Void = {}) throws -> EvaluationTiming? {
         let (h, w) = Self.measuredSize(key)
         let maximum = 30
         var config = original
@@ -219,18 +232,50 @@ extension Runner {
         let clock = ContinuousClock()
         let start = clock.now
         let fitter = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 0, backend: backend)
-        var marks: [ContinuousClock.Instant] = []
-        _ = try fitter.run(progress: { _ in marks.append(clock.now) }, shouldCancel: {
-            guard marks.count > 1 else { return false }
-            return marks.count > maximum || (marks.last! - marks[0]).seconds >= Self.timedSeconds
+        ready()
+        // Progress comes after each iteration, or after each batch on a device that runs
+        // iterations in batches: count iterations, not reports.
+        var marks: [(done: Int, at: ContinuousClock.Instant)] = []
+        _ = try fitter.run(progress: { marks.append(($0.iteration, clock.now)) }, shouldCancel: {
+            guard let first = marks.first, let last = marks.last, marks.count > 1 else { return false }
+            return last.done - first.done >= maximum || (last.at - first.at).seconds >= Self.timedSeconds
         })
         let end = clock.now
-        let timed = marks.count - 1
-        guard timed >= 1 else { return nil }
-        let evaluation = (marks.last! - marks[0]).seconds / Double(timed)
+        guard let first = marks.first, let last = marks.last, last.done > first.done else { return nil }
+        let evaluation = (last.at - first.at).seconds / Double(last.done - first.done)
         let summary = try NetworkSummary(config: config.network, height: fitter.workingHeight, width: fitter.workingWidth)
         return EvaluationTiming(key: key, work: EvaluationWork(summary), evaluation: evaluation,
-                                setup: max(0, (end - start).seconds - Double(marks.count) * evaluation))
+                                setup: max(0, (end - start).seconds - Double(last.done) * evaluation))
+    }
+
+    /// How much slower one evaluation of class `c` runs as one of `options.jobs` fits at once on
+    /// the shared device than alone (`alone` seconds): each fit on its own thread and backend, as
+    /// `execute` runs jobs, lined up after their set-up so their timed evaluations overlap. At
+    /// least 1. The first job's backend is `backend`, the estimate's own.
+    private func sharedDeviceSlowdown(_ c: NetworkClass, alone: Double, backend: any ComputeBackend) throws -> Double {
+        let jobs = options.jobs
+        let results = Mutex<[Result<EvaluationTiming?, any Error>]>([])
+        let lineUp = Barrier(jobs)
+        let group = DispatchGroup()
+        let factory = options.backend, threads = options.threadsPerJob
+        let backends = try [backend] + (1..<jobs).map { _ in try factory.make(threads: threads) }
+        for job in 0..<jobs {
+            group.enter()
+            let own = UncheckedBox(backends[job])
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                let r = Result { try timeEvaluations(c.key, config: c.config, channels: c.channels, backend: own.value,
+                                                     ready: { lineUp.arrive() }) }
+                if case .failure = r { lineUp.arrive() }  // never leave the others waiting
+                results.withLock { $0.append(r) }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+        group.wait()
+        let evaluations = try results.withLock { $0 }.compactMap { try $0.get()?.evaluation }
+        guard !evaluations.isEmpty, alone > 0 else { return 1 }
+        return max(1, evaluations.reduce(0, +) / Double(evaluations.count) / alone)
     }
 
 
@@ -263,4 +308,28 @@ extension Runner {
     static func priorSeconds(_ w: EvaluationWork) -> Double {
         zip(priorCoefficients, w.components).reduce(0) { $0 + $1.0 * $1.1 }
     }
+}
+
+/// Lets threads wait until `count` of them have arrived (a fit that failed before arriving
+/// arrives anyway, so nobody waits for ever; extra arrivals are ignored).
+private final class Barrier: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var waiting: Int
+
+    init(_ count: Int) { waiting = count }
+
+    func arrive() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard waiting > 0 else { return }
+        waiting -= 1
+        if waiting == 0 { condition.broadcast() }
+        while waiting > 0 { condition.wait() }
+    }
+}
+
+/// A backend handed to the thread that alone uses it.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

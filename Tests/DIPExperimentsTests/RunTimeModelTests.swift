@@ -141,4 +141,20 @@ struct RunTimeModelTests {
         let none = try runner.estimate(empty)
         #expect(none.seconds == 0 && none.macsPerSecond == 0)
     }
+
+    @Test("where every job computes on one device, the estimate times fits at once and finishes (jobs above the cores too)",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func sharedDeviceEstimate() throws {
+        let root = NSTemporaryDirectory() + "dip-estimate-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // The real CPU backend, flagged as a device the jobs share (as the CUDA factory is).
+        let shared = BackendFactory(name: "cpu-onednn", libraryVersions: [:], device: "CPU, as one shared device",
+                                    jobsShareDevice: true) { try CPUBackend(threads: $0) }
+        let runner = Runner(store: try ResultStore(root: root),
+                            options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 3,
+                                                   threadsPerJob: 1, backend: shared))
+        let plan = try runner.plan(try Catalog.select(["width"], from: Catalog.experiments))
+        let e = try runner.estimate(plan)
+        #expect(e.seconds > 0 && e.seconds.isFinite && e.macsPerSecond > 0)
+    }
 }

@@ -49,7 +49,8 @@ extension BackendFactory {
         var libraries = ["CUDA driver": probe.driver.version ?? "?"]
         libraries["cuDNN"] = probe.cudnn.version ?? "?"
         let device = "\(card.name) (compute capability \(card.computeCapability), \(card.multiprocessors) SMs), \(math.rawValue) convolutions"
-        return BackendFactory(name: CUDABackend.backendName, libraryVersions: libraries, device: device, runsLBFGS: false) { _ in
+        return BackendFactory(name: CUDABackend.backendName, libraryVersions: libraries, device: device, runsLBFGS: false,
+                              jobsShareDevice: true) { _ in
             CUDABackend(ordinal: ordinal, math: math)
         }
     }
