@@ -98,9 +98,21 @@ struct SubmitCommand: ParsableCommand {
         let profile = try Profile.named(selection.profile)
         let selected = try selection.experiments(experiments)
         let results = Self.absolute(selection.results)
-        let options = RunnerOptions(dataDirectory: Self.absolute(selection.dataOptions.directory), profile: profile,
+        var options = RunnerOptions(dataDirectory: Self.absolute(selection.dataOptions.directory), profile: profile,
                                     seeds: selection.seedList, jobs: 1, threadsPerJob: cpusPerTask,
                                     checkpoints: checkpoint.schedule)
+        // The estimate times fits on what the tasks will run on: a GPU here if there is one;
+        // for cuda without one, Adam fits get a prior GPU rate (the CPU's would give time limits
+        // of hours for minutes of work).
+        var gpuPrior = false
+        if devices.device != .cpu {
+            if let here = try? devices.factory(), here.name != BackendFactory.cpu.name {
+                options.backend = here
+            } else if devices.device == .cuda {
+                gpuPrior = true
+                print("no usable GPU here: the estimate costs GPU fits at a prior rate (PyTorch on an H100), so their time limits are generous")
+            }
+        }
         let store = try ResultStore(root: results)
         let runner = Runner(store: store, options: options)
         LocalRun.reportLeftovers(store, remove: false)
@@ -112,6 +124,7 @@ struct SubmitCommand: ParsableCommand {
 
         var planner = ArrayPlanner()
         planner.measure = !noEstimate
+        planner.gpuPrior = gpuPrior
         planner.minimumTaskSeconds = packSeconds
         planner.timeLimit = time.flatMap(BatchScript.parseTime)
         planner.memoryBytes = memPerRun == "auto" ? nil : Self.parseSize(memPerRun)

@@ -182,4 +182,32 @@ struct SlurmPlanTests {
         #expect(BatchScript.parseTime("soon") == nil && BatchScript.slurmTime(90061) == "1-01:01:01")
         #expect(ArraySubmission(tasks: [0, 1, 2, 5, 7, 8], timeLimit: 60, memoryMiB: 512).arraySpec(maxParallel: 3) == "0-2,5,7-8%3")
     }
+
+    @Test("cuda tasks planned where no GPU is: Adam fits at the prior GPU rate (table1 at 512: PyTorch's 17.6 ms an iteration), TV runs as on the CPU",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func gpuPrior() throws {
+        let root = NSTemporaryDirectory() + "dip-gpu-prior-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let runner = Runner(store: try ResultStore(root: root),
+                            options: RunnerOptions(dataDirectory: experimentData!, profile: .paper, seeds: [0], jobs: 1, threadsPerJob: 1))
+        let plan = try runner.plan(try Catalog.select(["table1-paper", "table1-tv"], from: Catalog.experiments))
+        var planner = ArrayPlanner()
+        planner.measure = false
+        let cpu = try planner.estimateRuns(plan, runner: runner)
+        planner.gpuPrior = true
+        let gpu = try planner.estimateRuns(plan, runner: runner)
+        var adam = 0
+        for (run, (c, g)) in zip(plan.pending, zip(cpu, gpu)) {
+            if ArrayPlanner.runsOnGPU(run) {
+                adam += 1
+                #expect(g.seconds < c.seconds / 5, "\(run.label): \(g.seconds) s on the GPU prior vs \(c.seconds) on the CPU's")
+                if run.size.height == 512, run.size.width == 512 {
+                    #expect(abs(g.seconds - (10 + 0.0176 * Double(run.iterations))) < 1e-6 * g.seconds, "\(run.label)")
+                }
+            } else {
+                #expect(g.seconds == c.seconds, "\(run.label): a CPU run keeps the CPU's cost")
+            }
+        }
+        #expect(adam > 0 && adam < plan.pending.count)
+    }
 }
