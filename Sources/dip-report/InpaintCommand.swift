@@ -197,6 +197,7 @@ struct InpaintCommand: ParsableCommand {
         bar.finish()
 
         print("status: \(result.status); \(result.timings.iterations) iterations in \(String(format: "%.1f", result.timings.total)) s")
+        print("ran: \(fitter.algorithmSummary)")
         if let p = result.finalPSNR {
             print(String(format: "final PSNR %.2f dB (holes %.2f dB)", p, result.finalPSNRHoles ?? .nan)
                   + (result.best.map { String(format: "; best %.2f dB at iteration %d", $0.psnr, $0.iteration) } ?? ""))
