@@ -42,9 +42,10 @@ let package = Package(
         // The FMA throughput kernels behind bench's peak figure: C, because each needs its own
         // instruction set (a function attribute) while the package stays baseline x86-64.
         .target(name: "CFMAKernel"),
+        .target(name: "CLayerKernels"),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",
@@ -60,7 +61,7 @@ let package = Package(
         // it is neither in a product nor in the executable.
         .target(name: "DIPTestSupport", path: "Tests/DIPTestSupport"),
         .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore", "DIPTestSupport"], exclude: ["Golden", "Fixtures"]),
-        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport", "CDIPKernels"]),
+        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport", "CDIPKernels", "CLayerKernels"]),
         .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
         .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"],
                     exclude: ["Fixtures"]),

@@ -1,5 +1,6 @@
 import DIPCore
 import Foundation
+import CLayerKernels
 import Testing
 @testable import DIPEngine
 
@@ -38,6 +39,42 @@ struct BatchNormTests {
             #expect(abs(Double(bn.runningVar.pointer[c]) - (0.9 + 0.1 * unbiased)) < 1e-6)
         }
         #expect(bn.numBatchesTracked.pointer[0] == 1)
+    }
+
+    @Test("the C passes (AVX2 and baseline) give the bits of the Swift expressions they replace, tails and signs included")
+    func passesMatchReference() {
+        defer { dip_layer_kernels_force(-1) }
+        var rng = RandomStream(seed: 11, purpose: .auxiliary)
+        for n in [1, 3, 4, 7, 8, 9, 13, 100, 1031] {
+            let x = (0..<n).map { _ in rng.uniform() * 4 - 2 }, g = (0..<n).map { _ in rng.uniform() * 2 - 1 }
+            let meanF: Float = 0.125, scale: Float = 1.5, shift: Float = -0.25, slope: Float = 0.2, invF: Float = 0.75
+            let k: Float = 0.9, a: Float = 0.01, b: Float = -0.02
+            // The Swift expressions of BatchNorm before these passes moved to C.
+            let sum = BatchNorm.sum(n) { Double(x[$0]) }
+            let m = sum / Double(n)
+            let squares = BatchNorm.sum(n) { let d = Double(x[$0]) - m; return d * d }
+            let pre = x.map { ($0 - meanF) * scale + shift }
+            let applied = pre.map { $0 > 0 ? $0 : $0 * slope }
+            func dy(_ i: Int) -> Float { pre[i] > 0 ? g[i] : g[i] * slope }
+            let sumDy = BatchNorm.sum(n) { Double(dy($0)) }
+            let sumDyXhat = BatchNorm.sum(n) { Double(dy($0)) * Double((x[$0] - meanF) * invF) }
+            let dx = (0..<n).map { i in k * (dy(i) - a - (x[i] - meanF) * invF * b) }
+            for isa: Int32 in [0, 1] {
+                dip_layer_kernels_force(isa)
+                let what = "n \(n), \(dip_layer_kernels_isa() == 1 ? "AVX2" : "baseline")"
+                #expect(dip_cpu_bn_sum(x, n).bitPattern == sum.bitPattern, "\(what): sum")
+                #expect(dip_cpu_bn_sum_squared_deviation(x, n, m).bitPattern == squares.bitPattern, "\(what): squares")
+                var y = [Float](repeating: 0, count: n)
+                dip_cpu_bn_apply(x, &y, 1, n, n, meanF, scale, shift, 1, slope)
+                #expect(y.map(\.bitPattern) == applied.map(\.bitPattern), "\(what): apply")
+                var sa = 0.0, sb = 0.0
+                dip_cpu_bn_backward_sums(x, g, n, meanF, scale, shift, slope, invF, &sa, &sb)
+                #expect(sa.bitPattern == sumDy.bitPattern && sb.bitPattern == sumDyXhat.bitPattern, "\(what): backward sums")
+                var gx = g
+                dip_cpu_bn_backward_apply(x, &gx, n, meanF, scale, shift, slope, invF, k, a, b)
+                #expect(gx.map(\.bitPattern) == dx.map(\.bitPattern), "\(what): backward apply")
+            }
+        }
     }
 
     @Test("BatchNorm gives the same bits on 1 and 3 threads")

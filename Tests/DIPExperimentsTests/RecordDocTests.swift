@@ -66,6 +66,7 @@ struct RecordDocTests {
         timings.forward = 0.5
         timings.backward = 1
         timings.optimizer = 0.25
+        timings.batched = 0.125
         timings.total = 2
         timings.iterations = 8
         return RunRecord(key: key, group: "experiment1", label: "DIP (paper protocol)", profile: "smoke",

@@ -1,4 +1,5 @@
 import DIPCore
+import CLayerKernels
 import Foundation
 
 /// BatchNorm2d in training mode, optionally fused with the LeakyReLU that follows it.
@@ -136,8 +137,9 @@ final class BatchNorm {
         let slope = negativeSlope
         parallel.run(channels) { c in
             let xp = xs.value + c * n, yp = out.plane(c)
-            let m = Self.sum(n) { Double(xp[$0]) } / Double(n)
-            let variance = Self.sum(n) { let d = Double(xp[$0]) - m; return d * d } / Double(n)
+            // The passes are CLayerKernels' (an AVX2 version where the CPU has it, same bits).
+            let m = dip_cpu_bn_sum(xp, n) / Double(n)
+            let variance = dip_cpu_bn_sum_squared_deviation(xp, n, m) / Double(n)
             let inv = 1 / (variance + Self.epsilon).squareRoot()
             let (gamma, beta, rm, rv) = params.value
             let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
@@ -145,17 +147,7 @@ final class BatchNorm {
             st.value.1[c] = inv
             st.value.2[c] = scale
             st.value.3[c] = shift
-            for row in 0..<h {
-                let xr = xp + row * w, yr = yp + row * out.rowStride
-                if let slope {
-                    for i in 0..<w {
-                        let y = (xr[i] - meanF) * scale + shift
-                        yr[i] = y > 0 ? y : y * slope
-                    }
-                } else {
-                    for i in 0..<w { yr[i] = (xr[i] - meanF) * scale + shift }
-                }
-            }
+            dip_cpu_bn_apply(xp, yp, h, w, out.rowStride, meanF, scale, shift, slope == nil ? 0 : 1, slope ?? 1)
             let mom = Self.momentum
             rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
             rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
@@ -180,21 +172,15 @@ final class BatchNorm {
             let scale = st.value.2[c], shift = st.value.3[c]
             // The activation's derivative needs the sign of the pre-activation: recomputed
             // from the input by the forward's own expression, so the output need not be kept.
-            // Without the activation the slope is 1 and both branches give gp[i].
-            @inline(__always) func dy(_ i: Int) -> Float {
-                (xp[i] - meanF) * scale + shift > 0 ? gp[i] : gp[i] * slope
-            }
-            let sumDy = Self.sum(n) { Double(dy($0)) }
-            let sumDyXhat = Self.sum(n) { Double(dy($0)) * Double((xp[$0] - meanF) * invF) }
+            // Without the activation the slope is 1 and both branches give the gradient.
+            var sumDy = 0.0, sumDyXhat = 0.0
+            dip_cpu_bn_backward_sums(xp, gp, n, meanF, scale, shift, slope, invF, &sumDy, &sumDyXhat)
             let (gamma, dGamma, dBeta) = params.value
             dGamma[c] = Float(sumDyXhat)
             dBeta[c] = Float(sumDy)
             let k = Float(Double(gamma[c]) * inv)
             let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
-            for i in 0..<n {
-                let xhat = (xp[i] - meanF) * invF
-                dx[i] = k * (dy(i) - a - xhat * b)
-            }
+            dip_cpu_bn_backward_apply(xp, dx, n, meanF, scale, shift, slope, invF, k, a, b)
         }
         return gradOutput
     }

@@ -1,0 +1,254 @@
+#include "CLayerKernels.h"
+
+// No contraction: a fused multiply-add would round differently from the Swift code this
+// replaces, from the CUDA kernels' host build and between the two versions here.
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// MARK: Baseline versions (the reference order).
+
+static double sum_generic(const float *x, long n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += (double)x[i]; s1 += (double)x[i + 1]; s2 += (double)x[i + 2]; s3 += (double)x[i + 3];
+    }
+    for (; i < n; i++) s0 += (double)x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static double sum_sq_generic(const float *x, long n, double m) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    long i = 0;
+#define SQ(k) ((double)x[k] - m) * ((double)x[k] - m)
+    for (; i + 4 <= n; i += 4) { s0 += SQ(i); s1 += SQ(i + 1); s2 += SQ(i + 2); s3 += SQ(i + 3); }
+    for (; i < n; i++) s0 += SQ(i);
+#undef SQ
+    return (s0 + s1) + (s2 + s3);
+}
+
+static void apply_generic(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
+                          float shift, int hasSlope, float slope) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * width;
+        float *yr = y + r * rowStride;
+        for (long i = 0; i < width; i++) {
+            float v = (xr[i] - mean) * scale + shift;
+            yr[i] = hasSlope ? (v > 0 ? v : v * slope) : v;
+        }
+    }
+}
+
+static inline float dy_of(float x, float g, float mean, float scale, float shift, float slope) {
+    return (x - mean) * scale + shift > 0 ? g : g * slope;
+}
+
+static void backward_sums_generic(const float *x, const float *g, long n, float mean, float scale, float shift,
+                                  float slope, float invStd, double *sumDy, double *sumDyXhat) {
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    long i = 0;
+#define DY(k) (double)dy_of(x[k], g[k], mean, scale, shift, slope)
+#define DYX(k) (DY(k) * (double)((x[k] - mean) * invStd))
+    for (; i + 4 <= n; i += 4) {
+        a0 += DY(i); a1 += DY(i + 1); a2 += DY(i + 2); a3 += DY(i + 3);
+    }
+    for (; i < n; i++) a0 += DY(i);
+    for (i = 0; i + 4 <= n; i += 4) {
+        b0 += DYX(i); b1 += DYX(i + 1); b2 += DYX(i + 2); b3 += DYX(i + 3);
+    }
+    for (; i < n; i++) b0 += DYX(i);
+#undef DYX
+#undef DY
+    *sumDy = (a0 + a1) + (a2 + a3);
+    *sumDyXhat = (b0 + b1) + (b2 + b3);
+}
+
+static void backward_apply_generic(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
+                                   float invStd, float k, float a, float b) {
+    for (long i = 0; i < n; i++) {
+        float xhat = (x[i] - mean) * invStd;
+        g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
+    }
+}
+
+// MARK: AVX2 versions: the same operations, 4 doubles or 8 floats at a time.
+
+#if defined(__x86_64__)
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static double sum_avx2(const float *x, long n) {
+    __m256d acc = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 4 <= n; i += 4) acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+    double s[4];
+    _mm256_storeu_pd(s, acc);
+    for (; i < n; i++) s[0] += (double)x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+AVX2 static double sum_sq_avx2(const float *x, long n, double m) {
+    __m256d acc = _mm256_setzero_pd(), vm = _mm256_set1_pd(m);
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
+        acc = _mm256_add_pd(acc, _mm256_mul_pd(d, d));
+    }
+    double s[4];
+    _mm256_storeu_pd(s, acc);
+    for (; i < n; i++) { double d = (double)x[i] - m; s[0] += d * d; }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+AVX2 static void apply_avx2(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
+                            float shift, int hasSlope, float slope) {
+    const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
+    const __m256 vk = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * width;
+        float *yr = y + r * rowStride;
+        long i = 0;
+        for (; i + 8 <= width; i += 8) {
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vm), vs), vb);
+            if (hasSlope) v = _mm256_blendv_ps(_mm256_mul_ps(v, vk), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+            _mm256_storeu_ps(yr + i, v);
+        }
+        for (; i < width; i++) {
+            float v = (xr[i] - mean) * scale + shift;
+            yr[i] = hasSlope ? (v > 0 ? v : v * slope) : v;
+        }
+    }
+}
+
+/* dy for 8 elements: pre > 0 ? g : g * slope. */
+AVX2 static inline __m256 dy8(__m256 x, __m256 g, __m256 vm, __m256 vs, __m256 vb, __m256 vk) {
+    __m256 pre = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(x, vm), vs), vb);
+    return _mm256_blendv_ps(_mm256_mul_ps(g, vk), g, _mm256_cmp_ps(pre, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, float mean, float scale, float shift,
+                                    float slope, float invStd, double *sumDy, double *sumDyXhat) {
+    const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
+    const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
+    // Two passes like the reference (sumDy, then sumDyXhat), each a vector of four partial
+    // sums: 8 floats give two groups of four, added to the accumulator one after the other,
+    // elements i..i+3 then i+4..i+7, as the reference adds them.
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = dy8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i), vm, vs, vb, vk);
+        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_castps256_ps128(d)));
+        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)));
+    }
+    double sa[4];
+    _mm256_storeu_pd(sa, a);
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; l++) sa[l] += (double)dy_of(x[i + l], g[i + l], mean, scale, shift, slope);
+    }
+    for (; i < n; i++) sa[0] += (double)dy_of(x[i], g[i], mean, scale, shift, slope);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 d = dy8(xv, _mm256_loadu_ps(g + i), vm, vs, vb, vk);
+        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);
+        b = _mm256_add_pd(b, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)),
+                                           _mm256_cvtps_pd(_mm256_castps256_ps128(xhat))));
+        b = _mm256_add_pd(b, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)),
+                                           _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1))));
+    }
+    double sb[4];
+    _mm256_storeu_pd(sb, b);
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; l++) {
+            long j = i + l;
+            sb[l] += (double)dy_of(x[j], g[j], mean, scale, shift, slope) * (double)((x[j] - mean) * invStd);
+        }
+    }
+    for (; i < n; i++) sb[0] += (double)dy_of(x[i], g[i], mean, scale, shift, slope) * (double)((x[i] - mean) * invStd);
+    *sumDy = (sa[0] + sa[1]) + (sa[2] + sa[3]);
+    *sumDyXhat = (sb[0] + sb[1]) + (sb[2] + sb[3]);
+}
+
+AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
+                                     float invStd, float k, float a, float b) {
+    const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
+    const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
+    const __m256 vK = _mm256_set1_ps(k), va = _mm256_set1_ps(a), vB = _mm256_set1_ps(b);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 d = dy8(xv, _mm256_loadu_ps(g + i), vm, vs, vb, vk);
+        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);
+        __m256 r = _mm256_mul_ps(vK, _mm256_sub_ps(_mm256_sub_ps(d, va), _mm256_mul_ps(xhat, vB)));
+        _mm256_storeu_ps(g + i, r);
+    }
+    for (; i < n; i++) {
+        float xhat = (x[i] - mean) * invStd;
+        g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
+    }
+}
+#undef AVX2
+#endif
+
+// MARK: Dispatch.
+
+static int chosen = -1;
+
+static int best(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+int dip_layer_kernels_isa(void) {
+    // Racy only in that two threads may both compute the same answer.
+    if (chosen < 0) chosen = best();
+    return chosen;
+}
+
+void dip_layer_kernels_force(int isa) {
+    int b = best();
+    chosen = (isa == 0 || isa == 1) && isa <= b ? isa : b;
+}
+
+double dip_cpu_bn_sum(const float *x, long n) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) return sum_avx2(x, n);
+#endif
+    return sum_generic(x, n);
+}
+
+double dip_cpu_bn_sum_squared_deviation(const float *x, long n, double mean) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) return sum_sq_avx2(x, n, mean);
+#endif
+    return sum_sq_generic(x, n, mean);
+}
+
+void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
+                  float shift, int hasSlope, float slope) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) { apply_avx2(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope); return; }
+#endif
+    apply_generic(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope);
+}
+
+void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean, float scale, float shift, float slope,
+                          float invStd, double *sumDy, double *sumDyXhat) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) { backward_sums_avx2(x, g, n, mean, scale, shift, slope, invStd, sumDy, sumDyXhat); return; }
+#endif
+    backward_sums_generic(x, g, n, mean, scale, shift, slope, invStd, sumDy, sumDyXhat);
+}
+
+void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
+                           float invStd, float k, float a, float b) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) { backward_apply_avx2(x, g, n, mean, scale, shift, slope, invStd, k, a, b); return; }
+#endif
+    backward_apply_generic(x, g, n, mean, scale, shift, slope, invStd, k, a, b);
+}

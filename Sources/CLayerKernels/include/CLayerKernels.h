@@ -1,0 +1,43 @@
+// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift), in C so
+// that an AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift
+// has no per-function target attribute).
+//
+// Every function gives the same bits whichever version runs: the Float64 sums keep four
+// interleaved partial sums (element i goes to sum i % 4, the tail to sum 0, then
+// (s0 + s1) + (s2 + s3)), which is exactly one 256-bit vector of doubles, and the elementwise
+// parts are the same float operations in the same order, never contracted into FMAs.
+#ifndef DIP_LAYER_KERNELS_H
+#define DIP_LAYER_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Which version the functions below run: 1 for AVX2 (the CPU has it), 0 for the baseline one.
+int dip_layer_kernels_isa(void);
+/// Forces a version (0 baseline, 1 AVX2 where the CPU has it; anything else: the CPU's best),
+/// for the tests that compare both.
+void dip_layer_kernels_force(int isa);
+
+/// sum_{i<n} (double)x[i].
+double dip_cpu_bn_sum(const float *x, long n);
+/// sum_{i<n} ((double)x[i] - mean)^2.
+double dip_cpu_bn_sum_squared_deviation(const float *x, long n, double mean);
+/// y = (x - mean) * scale + shift, then LeakyReLU (y > 0 ? y : y * slope) when hasSlope, over
+/// `rows` rows of `width` values: x is dense, y's rows are `rowStride` apart.
+void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
+                  float shift, int hasSlope, float slope);
+/// The backward's two sums over one plane, where dy = pre > 0 ? g : g * slope with
+/// pre = (x - mean) * scale + shift (slope 1 without the activation) and
+/// xhat = (x - mean) * invStd: sumDy = sum (double)dy, sumDyXhat = sum (double)dy * (double)xhat.
+void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean, float scale, float shift, float slope,
+                          float invStd, double *sumDy, double *sumDyXhat);
+/// dx = k * (dy - a - xhat * b), written over g (each element is read before it is written).
+void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
+                           float invStd, float k, float a, float b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
