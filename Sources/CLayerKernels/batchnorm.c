@@ -48,22 +48,24 @@ static inline float dy_of(float x, float g, float mean, float scale, float shift
 
 static void backward_sums_generic(const float *x, const float *g, long n, float mean, float scale, float shift,
                                   float slope, float invStd, double *sumDy, double *sumDyXhat) {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    // Both sums in one pass; each keeps the four interleaved partial sums of the reference.
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
     long i = 0;
-#define DY(k) (double)dy_of(x[k], g[k], mean, scale, shift, slope)
-#define DYX(k) (DY(k) * (double)((x[k] - mean) * invStd))
     for (; i + 4 <= n; i += 4) {
-        a0 += DY(i); a1 += DY(i + 1); a2 += DY(i + 2); a3 += DY(i + 3);
+        for (int l = 0; l < 4; l++) {
+            long j = i + l;
+            double d = (double)dy_of(x[j], g[j], mean, scale, shift, slope);
+            a[l] += d;
+            b[l] += d * (double)((x[j] - mean) * invStd);
+        }
     }
-    for (; i < n; i++) a0 += DY(i);
-    for (i = 0; i + 4 <= n; i += 4) {
-        b0 += DYX(i); b1 += DYX(i + 1); b2 += DYX(i + 2); b3 += DYX(i + 3);
+    for (; i < n; i++) {
+        double d = (double)dy_of(x[i], g[i], mean, scale, shift, slope);
+        a[0] += d;
+        b[0] += d * (double)((x[i] - mean) * invStd);
     }
-    for (; i < n; i++) b0 += DYX(i);
-#undef DYX
-#undef DY
-    *sumDy = (a0 + a1) + (a2 + a3);
-    *sumDyXhat = (b0 + b1) + (b2 + b3);
+    *sumDy = (a[0] + a[1]) + (a[2] + a[3]);
+    *sumDyXhat = (b[0] + b[1]) + (b[2] + b[3]);
 }
 
 static void backward_apply_generic(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
@@ -132,40 +134,37 @@ AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, floa
                                     float slope, float invStd, double *sumDy, double *sumDyXhat) {
     const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
     const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
-    // Two passes like the reference (sumDy, then sumDyXhat), each a vector of four partial
-    // sums: 8 floats give two groups of four, added to the accumulator one after the other,
-    // elements i..i+3 then i+4..i+7, as the reference adds them.
+    // Both sums in one pass (each keeps its own order), each a vector of four partial sums:
+    // 8 floats give two groups of four, added one after the other, elements i..i+3 then
+    // i+4..i+7, as the reference adds them.
     __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 d = dy8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i), vm, vs, vb, vk);
-        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_castps256_ps128(d)));
-        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)));
-    }
-    double sa[4];
-    _mm256_storeu_pd(sa, a);
-    for (; i + 4 <= n; i += 4) {
-        for (int l = 0; l < 4; l++) sa[l] += (double)dy_of(x[i + l], g[i + l], mean, scale, shift, slope);
-    }
-    for (; i < n; i++) sa[0] += (double)dy_of(x[i], g[i], mean, scale, shift, slope);
-    for (i = 0; i + 8 <= n; i += 8) {
         __m256 xv = _mm256_loadu_ps(x + i);
         __m256 d = dy8(xv, _mm256_loadu_ps(g + i), vm, vs, vb, vk);
         __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);
-        b = _mm256_add_pd(b, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)),
-                                           _mm256_cvtps_pd(_mm256_castps256_ps128(xhat))));
-        b = _mm256_add_pd(b, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)),
-                                           _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1))));
+        __m256d dlo = _mm256_cvtps_pd(_mm256_castps256_ps128(d)), dhi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+        a = _mm256_add_pd(a, dlo);
+        a = _mm256_add_pd(a, dhi);
+        b = _mm256_add_pd(b, _mm256_mul_pd(dlo, _mm256_cvtps_pd(_mm256_castps256_ps128(xhat))));
+        b = _mm256_add_pd(b, _mm256_mul_pd(dhi, _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1))));
     }
-    double sb[4];
+    double sa[4], sb[4];
+    _mm256_storeu_pd(sa, a);
     _mm256_storeu_pd(sb, b);
     for (; i + 4 <= n; i += 4) {
         for (int l = 0; l < 4; l++) {
             long j = i + l;
-            sb[l] += (double)dy_of(x[j], g[j], mean, scale, shift, slope) * (double)((x[j] - mean) * invStd);
+            double d = (double)dy_of(x[j], g[j], mean, scale, shift, slope);
+            sa[l] += d;
+            sb[l] += d * (double)((x[j] - mean) * invStd);
         }
     }
-    for (; i < n; i++) sb[0] += (double)dy_of(x[i], g[i], mean, scale, shift, slope) * (double)((x[i] - mean) * invStd);
+    for (; i < n; i++) {
+        double d = (double)dy_of(x[i], g[i], mean, scale, shift, slope);
+        sa[0] += d;
+        sb[0] += d * (double)((x[i] - mean) * invStd);
+    }
     *sumDy = (sa[0] + sa[1]) + (sa[2] + sa[3]);
     *sumDyXhat = (sb[0] + sb[1]) + (sb[2] + sb[3]);
 }
