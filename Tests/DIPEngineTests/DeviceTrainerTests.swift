@@ -203,17 +203,24 @@ struct KernelDeviceOpsTests {
         for r in exact { #expect(r.error == 0, "\(r): expected the host's bits") }
     }
 
+    /// A small RGB fit (a depth-3 net, bilinear upsampling) of `iterations` on a `side`-pixel
+    /// image, sampling every `every` and checking backtracking every `interval`.
+    private func smallFit(side: Int, alignCorners: Bool, iterations: Int, every: Int, interval: Int) throws -> (FitProblem, FitConfig) {
+        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
+        net.upsampling = .bilinear(alignCorners: alignCorners)
+        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
+                               optimizer: .adam(learningRate: 0.02), iterations: iterations,
+                               backtracking: Backtracking(interval: interval, threshold: 0.05), finalRender: .lastPerturbed)
+        config.psnrEvery = every
+        var img = Image(channels: 3, height: side, width: side)
+        for c in 0..<3 { for y in 0..<side { for x in 0..<side { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
+        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: 2)
+        return (try FitProblem(image: img, mask: mask), config)
+    }
+
     @Test("a whole fit through DeviceTrainer and the kernel sequences follows the host trainer's")
     func wholeFit() throws {
-        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
-        net.upsampling = .bilinear(alignCorners: true)
-        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
-                               optimizer: .adam(learningRate: 0.02), iterations: 10,
-                               backtracking: Backtracking(interval: 3, threshold: 0.05), finalRender: .lastPerturbed)
-        config.psnrEvery = 3
-        var img = Image(channels: 3, height: 21, width: 21)
-        for c in 0..<3 { for y in 0..<21 { for x in 0..<21 { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
-        let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 21, width: 21, keepFraction: 0.5, seed: 2))
+        let (p, config) = try smallFit(side: 21, alignCorners: true, iterations: 10, every: 3, interval: 3)
         let a = try Fitter(problem: p, config: config, seed: 3, backend: host).run()
         let device = DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
             KernelDeviceOps(device: EmulatedKernelDevice(convolutions: $0))
@@ -228,15 +235,7 @@ struct KernelDeviceOpsTests {
 
     @Test("a recorded iteration replayed (frozen arguments, as a CUDA graph) gives the eager kernel sequence's bits")
     func recordedIterations() throws {
-        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
-        net.upsampling = .bilinear(alignCorners: false)
-        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
-                               optimizer: .adam(learningRate: 0.02), iterations: 30,
-                               backtracking: Backtracking(interval: 10, threshold: 0.05), finalRender: .lastPerturbed)
-        config.psnrEvery = 8
-        var img = Image(channels: 3, height: 20, width: 20)
-        for c in 0..<3 { for y in 0..<20 { for x in 0..<20 { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
-        let p = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 20, width: 20, keepFraction: 0.5, seed: 2))
+        let (p, config) = try smallFit(side: 20, alignCorners: false, iterations: 30, every: 8, interval: 10)
         let devices = Devices()
         func backend(recording: Bool) -> DeviceTrainerBackend {
             DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
