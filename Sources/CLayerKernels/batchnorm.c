@@ -190,29 +190,7 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
 #undef AVX2
 #endif
 
-// MARK: Dispatch.
-
-static int chosen = -1;
-
-static int best(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
-#else
-    return 0;
-#endif
-}
-
-int dip_layer_kernels_isa(void) {
-    // Racy only in that two threads may both compute the same answer.
-    if (chosen < 0) chosen = best();
-    return chosen;
-}
-
-void dip_layer_kernels_force(int isa) {
-    int b = best();
-    chosen = (isa == 0 || isa == 1) && isa <= b ? isa : b;
-}
+// MARK: Entry points (dispatch.c chooses the version).
 
 double dip_cpu_bn_sum(const float *x, long n) {
 #if defined(__x86_64__)

@@ -1,6 +1,6 @@
-// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift), in C so
-// that an AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift
-// has no per-function target attribute).
+// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift) and the
+// perturbation's draw, in C so that an AVX2 version can be chosen at run time while the package
+// stays baseline x86-64 (Swift has no per-function target attribute).
 //
 // Every function gives the same bits whichever version runs: the Float64 sums keep four
 // interleaved partial sums (element i goes to sum i % 4, the tail to sum 0, then
@@ -35,6 +35,13 @@ void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean
 /// dx = k * (dy - a - xhat * b), written over g (each element is read before it is written).
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
                            float invStd, float k, float a, float b);
+
+/// The perturbation's draw (Sources/DIPEngine/Perturbation.swift) over blocks lo..<hi of n
+/// values: out[i] = (float)(0.0 + sigma * normal_i) + z[i], where values 4b..4b+3 come from
+/// Philox4x32-10 block b (counter (b, substream), key (key0, key1)) by Box-Muller with
+/// DeterministicMath's log and sinCosTwoPi: the bits of RandomStream.fillNormal plus z.
+void dip_cpu_perturb(const float *z, float *out, long n, unsigned long long lo, unsigned long long hi,
+                     unsigned int key0, unsigned int key1, unsigned long long substream, double sigma);
 
 #ifdef __cplusplus
 }
