@@ -63,7 +63,7 @@ final class DeviceTrainer: NetworkTrainer {
     private let loss: any DeviceMaskedMSE
     /// Adam's step terms (Float pairs) for steps 1...capacity at the current learning rate.
     private var stepTerms: (table: any DeviceAllocation, capacity: Int)?
-    /// The recorded iteration, once a batch asked for it.
+    /// The recorded iteration, once the first Adam step has run (or a batch asked for it).
     private var replay = Replay.notRecorded
 
     private enum Replay {
@@ -459,6 +459,10 @@ final class DeviceTrainer: NetworkTrainer {
         try ops.increment(stepCounter)
         try adamUpdate()
         adam = state
+        // Record the plain iteration now, after a whole eager one has run (cuDNN and the kernels
+        // are loaded and warm), so the first batch replays at once and recording counts as the
+        // fit's set-up, not as the first batch's time.
+        if case .notRecorded = replay { try record() }
     }
 
     /// Adam's update for the step number in the counter.
