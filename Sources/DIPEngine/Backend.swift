@@ -66,6 +66,20 @@ public protocol ConvolutionKernel: AnyObject {
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws
+    /// Both backward passes: the weight gradients first, then (when `gradInput` is given) the
+    /// input gradient, which may be written over `input`. A kernel may share work between the
+    /// two (oneDNN's reorders the output gradient once).
+    func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
+                  gradInput: Tensor?) throws
+}
+
+extension ConvolutionKernel {
+    /// `backwardWeights`, then `backwardData`.
+    public func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
+                         gradInput: Tensor?) throws {
+        try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        if let gradInput { try backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput) }
+    }
 }
 
 /// The compute backend behind a fit, at two levels:

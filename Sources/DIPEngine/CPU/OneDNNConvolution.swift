@@ -129,6 +129,31 @@ final class OneDNNConvolution: ConvolutionKernel {
         try run(backwardWeights, [input, gradOutput, gradWeight, gradBias])
     }
 
+    /// Both backward passes. Where both want the output gradient in the same blocked layout it
+    /// is reordered once, into the front of the arena, and both primitives read it there (the
+    /// passes otherwise reorder the same tensor twice); the arena grows by that one tensor.
+    func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
+                  gradInput: Tensor?) throws {
+        guard let gradInput, let w = backwardWeights.port(DNNL_ARG_DIFF_DST), let d = backwardData.port(DNNL_ARG_DIFF_DST),
+              w.reorder != nil, d.reorder != nil, w.hasLayout(of: d) else {
+            try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            if let gradInput { try backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput) }
+            return
+        }
+        try geometry.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        try backend.withRuntime {
+            let shared = w.layoutBytes
+            let arena = backend.scratch(bytes: shared + max(backwardWeights.scratchBytes, backwardData.scratchBytes))
+            try w.reorderIn(UnsafeMutableRawPointer(gradOutput.pointer), to: arena, stream: backend.stream)
+            let prepared = (argument: DNNL_ARG_DIFF_DST, data: arena)
+            try backwardWeights.execute([input, gradOutput, gradWeight, gradBias].map { UnsafeMutableRawPointer($0.pointer) },
+                                        arena: arena + shared, stream: backend.stream, prepared: prepared)
+            try backwardData.execute([gradOutput, weight, gradInput].map { UnsafeMutableRawPointer($0.pointer) },
+                                     arena: arena + shared, stream: backend.stream, prepared: prepared)
+        }
+    }
+
     private func run(_ pass: OneDNNPass, _ tensors: [Tensor]) throws {
         try backend.withRuntime {
             let arena = pass.scratchBytes > 0 ? backend.scratch(bytes: pass.scratchBytes) : nil
@@ -251,7 +276,33 @@ final class OneDNNPass {
             }
             dnnl_memory_destroy(user)
         }
+
+        /// Bytes of the primitive's layout, rounded up to a page (as the arena places it).
+        var layoutBytes: Int {
+            var l = layout
+            return (dnnl_memory_desc_get_size(&l) + 4095) / 4096 * 4096
+        }
+
+        /// Whether `other` wants the same layout.
+        func hasLayout(of other: Port) -> Bool {
+            var a = layout, b = other.layout
+            return dnnl_memory_desc_equal(&a, &b) != 0
+        }
+
+        /// Reorders the plain tensor at `source` into this port's layout at `destination` and
+        /// waits (an input port with a reorder only).
+        func reorderIn(_ source: UnsafeMutableRawPointer, to destination: UnsafeMutableRawPointer, stream: dnnl_stream_t) throws {
+            guard isInput, let reorder else { throw EngineError.backend("reorderIn on a port without an input reorder") }
+            try dnnlCheck(dnnl_memory_set_data_handle(user, source), "dnnl_memory_set_data_handle")
+            try dnnlCheck(dnnl_memory_set_data_handle(inner, destination), "dnnl_memory_set_data_handle")
+            let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: inner)]
+            try dnnlCheck(dnnl_primitive_execute(reorder, stream, 2, args), "dnnl_primitive_execute(reorder)")
+            try dnnlCheck(dnnl_stream_wait(stream), "dnnl_stream_wait")
+        }
     }
+
+    /// The port of argument `argument` (DNNL_ARG_*), if the primitive has one.
+    func port(_ argument: Int32) -> Port? { ports.first { $0.argument == argument } }
 
     /// The primitive descriptor (the hint for the backward passes).
     let descriptor: dnnl_primitive_desc_t
@@ -341,12 +392,17 @@ final class OneDNNPass {
     /// Points the ports at `buffers` (plain, one per port) and `arena` (reordered arguments and
     /// scratchpad), reorders the inputs in,
     /// runs the primitive, reorders the outputs out and waits.
-    func execute(_ buffers: [UnsafeMutableRawPointer], arena: UnsafeMutableRawPointer?, stream: dnnl_stream_t) throws {
+    /// `prepared` names an input already in the primitive's layout at `data` (reordered by the
+    /// caller, for two passes that read it): it is not reordered again.
+    func execute(_ buffers: [UnsafeMutableRawPointer], arena: UnsafeMutableRawPointer?, stream: dnnl_stream_t,
+                 prepared: (argument: Int32, data: UnsafeMutableRawPointer)? = nil) throws {
         var args: [dnnl_exec_arg_t] = []
         args.reserveCapacity(ports.count)
         for (port, buffer) in zip(ports, buffers) {
             try dnnlCheck(dnnl_memory_set_data_handle(port.user, buffer), "dnnl_memory_set_data_handle")
-            if let reorder = port.reorder {
+            if let prepared, prepared.argument == port.argument, port.reorder != nil {
+                try dnnlCheck(dnnl_memory_set_data_handle(port.inner, prepared.data), "dnnl_memory_set_data_handle")
+            } else if let reorder = port.reorder {
                 try dnnlCheck(dnnl_memory_set_data_handle(port.inner, arena! + port.arenaOffset), "dnnl_memory_set_data_handle")
                 if port.isInput { try runReorder(reorder, from: port.user, to: port.inner, stream) }
             }

@@ -114,10 +114,10 @@ final class Conv2d {
     /// tensor the forward was given): the caller must not need that tensor after backward.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
-        try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         kernelInput = nil
+        try convolution.backward(input: x, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
+                                 gradInput: needsInputGradient ? x : nil)
         guard needsInputGradient else { return nil }
-        try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: x)
         return pad?.backward(x) ?? x
     }
 }
