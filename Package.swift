@@ -43,8 +43,12 @@ let package = Package(
         // instruction set (a function attribute) while the package stays baseline x86-64.
         .target(name: "CFMAKernel"),
 
+        // Winograd F(4x4,3x3) tile transforms on 256-bit vectors (the Swift ones compile to
+        // 128-bit SSE in the baseline build): C for the same reason, chosen at run time.
+        .target(name: "CWinograd"),
+
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CWinograd"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",

@@ -1,0 +1,48 @@
+// Winograd F(4x4, 3x3) tile transforms on eight lanes with 256-bit AVX vectors, for
+// Sources/DIPEngine/CPU/WinogradTiling.swift (the layouts, the transforms' definitions and the
+// Swift versions these must match are there and in WinogradTransforms.swift).
+//
+// Each function does what the Swift path does for eight neighbouring tiles (or eight filters),
+// with the same operations in the same order: separate multiplies and adds, never fused, so
+// the results are the same bits as the Swift path's on every input. They are compiled for AVX2
+// with a function attribute while the package stays baseline x86-64: the caller must check
+// dip_winograd_avx2_available() and that the CPU has AVX2 before calling, or the process dies
+// of SIGILL.
+#ifndef DIP_WINOGRAD_AVX2_H
+#define DIP_WINOGRAD_AVX2_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Whether this build has the kernels (x86-64 only); elsewhere the functions below do nothing.
+int dip_winograd_avx2_available(void);
+
+/// V = Bᵀ d B for eight tiles. Element (r, s) of the eight 6x6 input tiles is the eight floats
+/// at `strip + (4 r + s % 4) * phase_stride + s / 4` (the phase-split strip of
+/// WinogradTiling.transformSource, already offset to the first tile); transformed element ξ is
+/// stored as eight floats at `v + ξ * v_stride`.
+void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride);
+
+/// Y = Aᵀ m A + bias for eight tiles: element ξ of the products is the eight floats at
+/// `m + ξ * m_stride`; output (a, b) is stored as eight floats at `strip + (4 a + b) * strip_stride`.
+void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride);
+
+/// dM = A dY Aᵀ for eight tiles: output gradient (a, b) is the eight floats at
+/// `strip + (4 a + b) * strip_stride`; element ξ of dM is stored as eight floats at `dm + ξ * dm_stride`.
+void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride);
+
+/// U = G g Gᵀ for eight filters: `g` holds the nine taps as 9 x 8 floats (tap-major, a filter
+/// per lane); `u` receives the 36 elements as 36 x 8 floats.
+void dip_winograd_filter_avx2(const float *g, float *u);
+
+/// dg = Gᵀ dU G for eight filters: `du` holds 36 x 8 floats, `dg` receives 9 x 8.
+void dip_winograd_filter_gradient_avx2(const float *du, float *dg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

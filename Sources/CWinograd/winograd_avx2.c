@@ -1,0 +1,139 @@
+#include "winograd_avx2.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Bit-for-bit the Swift transforms (WinogradF43 in WinogradTransforms.swift): every line below
+// is the Swift line beside it, operation for operation, evaluated left to right as Swift does.
+// The target is "avx2" without "fma" and contraction is off, so no multiply and add can fuse.
+#pragma STDC FP_CONTRACT OFF
+
+#define DIP_AVX2 __attribute__((target("avx2")))
+#define DIP_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+int dip_winograd_avx2_available(void) { return 1; }
+
+typedef __m256 lanes;
+
+DIP_INLINE lanes add(lanes a, lanes b) { return _mm256_add_ps(a, b); }
+DIP_INLINE lanes sub(lanes a, lanes b) { return _mm256_sub_ps(a, b); }
+/// `c * a`, Swift's scalar-times-vector.
+DIP_INLINE lanes mul(float c, lanes a) { return _mm256_mul_ps(_mm256_set1_ps(c), a); }
+
+// MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
+
+/// Bᵀ (6 -> 6).
+DIP_INLINE void bt(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes d0 = p[0], d1 = p[ps], d2 = p[2 * ps], d3 = p[3 * ps], d4 = p[4 * ps], d5 = p[5 * ps];
+    const lanes d4m2 = sub(d4, d2), d3m1 = sub(d3, d1);
+    q[0] = add(sub(mul(4, d0), mul(5, d2)), d4);          // 4 * d0 - 5 * d2 + d4
+    q[qs] = sub(add(d3, d4), mul(4, add(d1, d2)));        // (d3 + d4) - 4 * (d1 + d2)
+    q[2 * qs] = add(sub(d4, d3), mul(4, sub(d1, d2)));    // (d4 - d3) + 4 * (d1 - d2)
+    q[3 * qs] = add(d4m2, mul(2, d3m1));                  // d4m2 + 2 * d3m1
+    q[4 * qs] = sub(d4m2, mul(2, d3m1));                  // d4m2 - 2 * d3m1
+    q[5 * qs] = add(sub(mul(4, d1), mul(5, d3)), d5);     // 4 * d1 - 5 * d3 + d5
+}
+
+/// Aᵀ (6 -> 4).
+DIP_INLINE void at(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes m0 = p[0], m1 = p[ps], m2 = p[2 * ps], m3 = p[3 * ps], m4 = p[4 * ps], m5 = p[5 * ps];
+    const lanes s12 = add(m1, m2), d12 = sub(m1, m2), s34 = add(m3, m4), d34 = sub(m3, m4);
+    q[0] = add(add(m0, s12), s34);                        // m0 + s12 + s34
+    q[qs] = add(d12, mul(2, d34));                        // d12 + 2 * d34
+    q[2 * qs] = add(s12, mul(4, s34));                    // s12 + 4 * s34
+    q[3 * qs] = add(add(d12, mul(8, d34)), m5);           // d12 + 8 * d34 + m5
+}
+
+/// A (4 -> 6).
+DIP_INLINE void a(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes y0 = p[0], y1 = p[ps], y2 = p[2 * ps], y3 = p[3 * ps];
+    const lanes e = add(y0, y2), o = add(y1, y3);
+    const lanes e4 = add(y0, mul(4, y2)), o4 = add(mul(2, y1), mul(8, y3));
+    q[0] = y0;
+    q[qs] = add(e, o);
+    q[2 * qs] = sub(e, o);
+    q[3 * qs] = add(e4, o4);
+    q[4 * qs] = sub(e4, o4);
+    q[5 * qs] = y3;
+}
+
+/// G (3 -> 6). The constants are Swift's Float(1.0 / 24) etc.: the double rounded to float.
+DIP_INLINE void g(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes g0 = p[0], g1 = p[ps], g2 = p[2 * ps];
+    const lanes s02 = add(g0, g2);
+    const lanes outer = add(mul((float)(1.0 / 24), g0), mul((float)(1.0 / 6), g2));
+    const lanes twelfth = mul((float)(1.0 / 12), g1);
+    q[0] = mul((float)(1.0 / 4), g0);
+    q[qs] = mul((float)(-1.0 / 6), add(s02, g1));
+    q[2 * qs] = mul((float)(-1.0 / 6), sub(s02, g1));
+    q[3 * qs] = add(outer, twelfth);
+    q[4 * qs] = sub(outer, twelfth);
+    q[5 * qs] = g2;
+}
+
+/// Gᵀ (6 -> 3).
+DIP_INLINE void gt(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes u0 = p[0], u1 = p[ps], u2 = p[2 * ps], u3 = p[3 * ps], u4 = p[4 * ps], u5 = p[5 * ps];
+    const lanes s12 = add(u1, u2), d12 = sub(u2, u1), s34 = add(u3, u4), d34 = sub(u3, u4);
+    const lanes first = sub(mul((float)(1.0 / 4), u0), mul((float)(1.0 / 6), s12));
+    q[0] = add(first, mul((float)(1.0 / 24), s34));
+    q[qs] = add(mul((float)(1.0 / 6), d12), mul((float)(1.0 / 12), d34));
+    q[2 * qs] = add(mul((float)(1.0 / 6), sub(s34, s12)), u5);
+}
+
+// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
+// store.
+
+DIP_AVX2 void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
+    lanes d[36], work[36], out[36];
+    for (int r = 0; r < 6; r++)
+        for (int s = 0; s < 6; s++)
+            d[r * 6 + s] = _mm256_loadu_ps(strip + (4 * r + s % 4) * phase_stride + s / 4);
+    for (int s = 0; s < 6; s++) bt(d + s, 6, work + s, 6);
+    for (int i = 0; i < 6; i++) bt(work + 6 * i, 1, out + 6 * i, 1);
+    for (int e = 0; e < 36; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
+}
+
+DIP_AVX2 void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
+    lanes mt[36], work[24], y[16];
+    for (int e = 0; e < 36; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
+    for (int s = 0; s < 6; s++) at(mt + s, 6, work + s, 6);
+    for (int r = 0; r < 4; r++) at(work + 6 * r, 1, y + 4 * r, 1);
+    const lanes b = _mm256_set1_ps(bias);
+    for (int e = 0; e < 16; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
+}
+
+DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
+    lanes dy[16], work[24], out[36];
+    for (int e = 0; e < 16; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
+    for (int b = 0; b < 4; b++) a(dy + b, 4, work + b, 4);
+    for (int r = 0; r < 6; r++) a(work + 4 * r, 1, out + 6 * r, 1);
+    for (int e = 0; e < 36; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
+}
+
+DIP_AVX2 void dip_winograd_filter_avx2(const float *taps, float *u) {
+    lanes w[9], work[18], out[36];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_loadu_ps(taps + 8 * t);
+    for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
+    for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
+    for (int e = 0; e < 36; e++) _mm256_storeu_ps(u + 8 * e, out[e]);
+}
+
+DIP_AVX2 void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {
+    lanes dU[36], work[18], out[9];
+    for (int e = 0; e < 36; e++) dU[e] = _mm256_loadu_ps(du + 8 * e);
+    for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
+    for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
+    for (int t = 0; t < 9; t++) _mm256_storeu_ps(dg + 8 * t, out[t]);
+}
+
+#else
+
+int dip_winograd_avx2_available(void) { return 0; }
+void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {}
+void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {}
+void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {}
+void dip_winograd_filter_avx2(const float *taps, float *u) {}
+void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {}
+
+#endif

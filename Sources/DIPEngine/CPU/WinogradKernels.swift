@@ -1,0 +1,118 @@
+import CWinograd
+import DIPCore
+
+/// Which code runs the eight-tile steps of the Winograd sweeps (load eight tiles or filters, one
+/// 2-D transform of WinogradF43, store): the Swift SIMD8 transforms, which the baseline x86-64
+/// build turns into 4-lane SSE, or the same operations on 8-lane AVX registers in C (CWinograd).
+///
+/// Both do the same multiplies and adds in the same order with no fused multiply-add, so they
+/// give the same bits: which one runs changes the speed, never a result.
+enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
+    /// Swift SIMD8<Float>: every CPU.
+    case portable
+    /// CWinograd's 256-bit kernels: x86-64 CPUs with AVX2.
+    case avx2
+
+    /// The fastest kernels this CPU runs.
+    static let best: WinogradKernels = avx2.runs(on: HostCPU.flags) ? .avx2 : .portable
+
+    /// Whether a CPU with these /proc/cpuinfo flags runs the kernels (the C ones exist only in
+    /// an x86-64 build).
+    func runs(on flags: Set<String>) -> Bool {
+        switch self {
+        case .portable: true
+        case .avx2: dip_winograd_avx2_available() != 0 && flags.contains("avx2")
+        }
+    }
+
+    /// "portable" or "avx2", for the convolution's implementation string.
+    var description: String {
+        switch self {
+        case .portable: "portable"
+        case .avx2: "avx2"
+        }
+    }
+
+    /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight).
+    static let workLanes = 108
+
+    // MARK: The eight-tile steps; `work` holds `workLanes` lanes (only the portable steps use it).
+
+    /// V = Bᵀ d B for the eight tiles whose element (r, s) is the eight floats at
+    /// `strip + (4 r + s % 4) * phaseStride + s / 4`; element ξ goes to `v + ξ * vStride`.
+    @inline(__always)
+    func input(strip: UnsafePointer<Float>, phaseStride: Int, into v: UnsafeMutablePointer<Float>, vStride: Int,
+               work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_input_avx2(strip, phaseStride, v, vStride)
+        case .portable:
+            let d = work, out = work + 36, scratch = work + 72
+            for r in 0..<6 {
+                for s in 0..<6 { d[r * 6 + s] = loadLanes(strip + (r * 4 + s % 4) * phaseStride + s / 4) }
+            }
+            WinogradF43.input(d, out, work: scratch)
+            for e in 0..<36 { storeLanes(out[e], v + e * vStride) }
+        }
+    }
+
+    /// Aᵀ m A + bias for the eight tiles whose element ξ is the eight floats at `m + ξ * mStride`;
+    /// output (a, b) goes to `strip + (4 a + b) * stripStride`.
+    @inline(__always)
+    func output(_ m: UnsafePointer<Float>, mStride: Int, bias: Float, into strip: UnsafeMutablePointer<Float>,
+                stripStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_output_avx2(m, mStride, bias, strip, stripStride)
+        case .portable:
+            let mt = work, y = work + 36, scratch = work + 52
+            for e in 0..<36 { mt[e] = loadLanes(m + e * mStride) }
+            WinogradF43.output(mt, y, work: scratch)
+            for e in 0..<16 { storeLanes(y[e] + bias, strip + e * stripStride) }
+        }
+    }
+
+    /// A dY Aᵀ for the eight tiles whose output gradient (a, b) is the eight floats at
+    /// `strip + (4 a + b) * stripStride`; element ξ goes to `dm + ξ * dmStride`.
+    @inline(__always)
+    func outputGradient(strip: UnsafePointer<Float>, stripStride: Int, into dm: UnsafeMutablePointer<Float>, dmStride: Int,
+                        work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_output_gradient_avx2(strip, stripStride, dm, dmStride)
+        case .portable:
+            let dy = work, out = work + 16, scratch = work + 52
+            for e in 0..<16 { dy[e] = loadLanes(strip + e * stripStride) }
+            WinogradF43.outputGradient(dy, out, work: scratch)
+            for e in 0..<36 { storeLanes(out[e], dm + e * dmStride) }
+        }
+    }
+
+    /// U = G g Gᵀ for eight filters: nine taps `g` in, 36 elements `u` out, a filter per lane.
+    @inline(__always)
+    func filter(_ g: UnsafePointer<WinogradLanes>, into u: UnsafeMutablePointer<WinogradLanes>,
+                work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            g.withMemoryRebound(to: Float.self, capacity: 9 * 8) { g in
+                u.withMemoryRebound(to: Float.self, capacity: 36 * 8) { u in dip_winograd_filter_avx2(g, u) }
+            }
+        case .portable:
+            WinogradF43.filter(g, u, work: work)
+        }
+    }
+
+    /// dg = Gᵀ dU G for eight filters: 36 elements `du` in, nine taps `dg` out, a filter per lane.
+    @inline(__always)
+    func filterGradient(_ du: UnsafePointer<WinogradLanes>, into dg: UnsafeMutablePointer<WinogradLanes>,
+                        work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            du.withMemoryRebound(to: Float.self, capacity: 36 * 8) { du in
+                dg.withMemoryRebound(to: Float.self, capacity: 9 * 8) { dg in dip_winograd_filter_gradient_avx2(du, dg) }
+            }
+        case .portable:
+            WinogradF43.filterGradient(du, dg, work: work)
+        }
+    }
+}
