@@ -127,6 +127,58 @@ DIP_AVX2 void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {
     for (int t = 0; t < 9; t++) _mm256_storeu_ps(dg + 8 * t, out[t]);
 }
 
+// MARK: Phase split and merge: data movement only, 32 floats (8 tiles x 4 phases) at a time.
+
+/// p[0..31] -> phase m of the 8 tiles at `phases + m * phase_stride`, i.e. out[m][k] = p[4 k + m].
+DIP_INLINE void split32(const float *p, float *phases, ptrdiff_t phase_stride) {
+    const lanes w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8), w2 = _mm256_loadu_ps(p + 16), w3 = _mm256_loadu_ps(p + 24);
+    // Halves: tiles 0-3 in the low 128 bits, tiles 4-7 in the high ones, four floats a tile.
+    const lanes x0 = _mm256_permute2f128_ps(w0, w2, 0x20), x1 = _mm256_permute2f128_ps(w0, w2, 0x31);
+    const lanes x2 = _mm256_permute2f128_ps(w1, w3, 0x20), x3 = _mm256_permute2f128_ps(w1, w3, 0x31);
+    // A 4x4 transpose in each half: rows are tiles, columns phases.
+    const lanes t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpacklo_ps(x2, x3);
+    const lanes t2 = _mm256_unpackhi_ps(x0, x1), t3 = _mm256_unpackhi_ps(x2, x3);
+    _mm256_storeu_ps(phases, _mm256_shuffle_ps(t0, t1, 0x44));
+    _mm256_storeu_ps(phases + phase_stride, _mm256_shuffle_ps(t0, t1, 0xEE));
+    _mm256_storeu_ps(phases + 2 * phase_stride, _mm256_shuffle_ps(t2, t3, 0x44));
+    _mm256_storeu_ps(phases + 3 * phase_stride, _mm256_shuffle_ps(t2, t3, 0xEE));
+}
+
+/// The inverse of split32: p[4 k + m] = phase m of tile k.
+DIP_INLINE void merge32(const float *phases, ptrdiff_t phase_stride, float *p) {
+    const lanes u0 = _mm256_loadu_ps(phases), u1 = _mm256_loadu_ps(phases + phase_stride);
+    const lanes u2 = _mm256_loadu_ps(phases + 2 * phase_stride), u3 = _mm256_loadu_ps(phases + 3 * phase_stride);
+    const lanes a = _mm256_unpacklo_ps(u0, u1), b = _mm256_unpacklo_ps(u2, u3);
+    const lanes c = _mm256_unpackhi_ps(u0, u1), d = _mm256_unpackhi_ps(u2, u3);
+    // Each half now holds four tiles' four phases: tiles 0, 1 | 4, 5 and 2, 3 | 6, 7.
+    const lanes x0 = _mm256_shuffle_ps(a, b, 0x44), x1 = _mm256_shuffle_ps(a, b, 0xEE);
+    const lanes x2 = _mm256_shuffle_ps(c, d, 0x44), x3 = _mm256_shuffle_ps(c, d, 0xEE);
+    _mm256_storeu_ps(p, _mm256_permute2f128_ps(x0, x1, 0x20));
+    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
+    _mm256_storeu_ps(p + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
+    _mm256_storeu_ps(p + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
+}
+
+DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
+    const ptrdiff_t end = width < 4 * phase_stride - pad ? width : 4 * phase_stride - pad;  // x < end
+    // Padded columns xx = x + pad in blocks of 32 from xx = 0; a block is whole when its 32
+    // columns are all source columns, else (the first one when pad > 0, the last) scalar.
+    for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 32) {
+        if (xx0 >= pad && xx0 + 32 <= end + pad) {
+            split32(row + xx0 - pad, phases + xx0 / 4, phase_stride);
+        } else {
+            const ptrdiff_t from = xx0 > pad ? xx0 : pad, to = xx0 + 32 < end + pad ? xx0 + 32 : end + pad;
+            for (ptrdiff_t xx = from; xx < to; xx++) phases[(xx & 3) * phase_stride + (xx >> 2)] = row[xx - pad];
+        }
+    }
+}
+
+DIP_AVX2 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
+    ptrdiff_t x = 0;
+    for (; x + 32 <= width; x += 32) merge32(phases + x / 4, phase_stride, row + x);
+    for (; x < width; x++) row[x] = phases[(x & 3) * phase_stride + (x >> 2)];
+}
+
 #else
 
 int dip_winograd_avx2_available(void) { return 0; }
@@ -135,5 +187,7 @@ void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, fl
 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {}
 void dip_winograd_filter_avx2(const float *taps, float *u) {}
 void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {}
+void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {}
+void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {}
 
 #endif

@@ -41,6 +41,16 @@ void dip_winograd_filter_avx2(const float *g, float *u);
 /// dg = Gᵀ dU G for eight filters: `du` holds 36 x 8 floats, `dg` receives 9 x 8.
 void dip_winograd_filter_gradient_avx2(const float *du, float *dg);
 
+/// The phase split of one source row (WinogradTiling.transformSource): for x in
+/// 0..<min(width, 4 phase_stride - pad), with xx = x + pad, writes row[x] to
+/// `phases[(xx % 4) * phase_stride + xx / 4]`, so that column s of tile k is phase s % 4 at
+/// k + s / 4. Writes nothing else (the caller zeroes the strip).
+void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride);
+
+/// The inverse, for one destination row (WinogradTiling.transformProducts): for x in
+/// 0..<width, row[x] = phases[(x % 4) * phase_stride + x / 4]; needs width <= 4 phase_stride.
+void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,12 +1,15 @@
 import CWinograd
 import DIPCore
 
-/// Which code runs the eight-tile steps of the Winograd sweeps (load eight tiles or filters, one
-/// 2-D transform of WinogradF43, store): the Swift SIMD8 transforms, which the baseline x86-64
-/// build turns into 4-lane SSE, or the same operations on 8-lane AVX registers in C (CWinograd).
+/// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles
+/// or filters, one 2-D transform of WinogradF43, store) and the phase split and merge of a row.
+/// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
+/// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
+/// (CWinograd).
 ///
-/// Both do the same multiplies and adds in the same order with no fused multiply-add, so they
-/// give the same bits: which one runs changes the speed, never a result.
+/// Both do the same multiplies and adds in the same order with no fused multiply-add, and move
+/// the same floats to the same places, so they give the same bits: which one runs changes the
+/// speed, never a result.
 enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     /// Swift SIMD8<Float>: every CPU.
     case portable
@@ -35,6 +38,34 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
 
     /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight).
     static let workLanes = 108
+
+    // MARK: The phase split and merge of one row (data movement only).
+
+    /// For x in 0..<min(width, 4 phaseStride - pad), with xx = x + pad: row[x] goes to
+    /// `phases[(xx % 4) * phaseStride + xx / 4]`; nothing else is written.
+    @inline(__always)
+    func splitRow(_ row: UnsafePointer<Float>, width: Int, pad: Int, into phases: UnsafeMutablePointer<Float>, phaseStride: Int) {
+        switch self {
+        case .avx2:
+            dip_winograd_split_row_avx2(row, width, pad, phases, phaseStride)
+        case .portable:
+            for x in 0..<min(width, 4 * phaseStride - pad) {
+                let xx = x + pad
+                phases[(xx & 3) * phaseStride + (xx >> 2)] = row[x]
+            }
+        }
+    }
+
+    /// For x in 0..<width (at most 4 phaseStride): row[x] = phases[(x % 4) * phaseStride + x / 4].
+    @inline(__always)
+    func mergeRow(_ phases: UnsafePointer<Float>, phaseStride: Int, into row: UnsafeMutablePointer<Float>, width: Int) {
+        switch self {
+        case .avx2:
+            dip_winograd_merge_row_avx2(phases, phaseStride, row, width)
+        case .portable:
+            for x in 0..<width { row[x] = phases[(x & 3) * phaseStride + (x >> 2)] }
+        }
+    }
 
     // MARK: The eight-tile steps; `work` holds `workLanes` lanes (only the portable steps use it).
 

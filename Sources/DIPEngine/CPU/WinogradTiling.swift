@@ -95,12 +95,8 @@ struct WinogradTiling {
                     for r in 0..<6 {
                         let y = 4 * ty + r - pad
                         guard y >= 0 && y < sourceHeight else { continue }
-                        let row = plane + y * sourceWidth, phases = strip + r * 4 * sx
-                        let xEnd = min(sourceWidth, 4 * sx - pad)
-                        for x in 0..<xEnd {
-                            let xx = x + pad
-                            phases[(xx & 3) * sx + (xx >> 2)] = row[x]
-                        }
+                        kernels.splitRow(plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * 4 * sx,
+                                         phaseStride: sx)
                     }
                     let base = v + c * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
@@ -130,8 +126,8 @@ struct WinogradTiling {
                     for a in 0..<4 {
                         let yy = 4 * ty + a
                         guard yy < destinationHeight else { break }
-                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
-                        for x in 0..<destinationWidth { row[x] = phases[(x & 3) * tileColumns + (x >> 2)] }
+                        kernels.mergeRow(strip + a * 4 * tileColumns, phaseStride: tileColumns, into: plane + yy * destinationWidth,
+                                         width: destinationWidth)
                     }
                 }
             }
@@ -152,8 +148,8 @@ struct WinogradTiling {
                     for a in 0..<4 {
                         let yy = 4 * ty + a
                         guard yy < destinationHeight else { break }
-                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
-                        for x in 0..<destinationWidth { phases[(x & 3) * tileColumns + (x >> 2)] = row[x] }
+                        kernels.splitRow(plane + yy * destinationWidth, width: destinationWidth, pad: 0,
+                                         into: strip + a * 4 * tileColumns, phaseStride: tileColumns)
                     }
                     let base = dm + o * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
