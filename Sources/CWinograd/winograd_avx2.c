@@ -111,20 +111,54 @@ DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t st
     for (int e = 0; e < 36; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
 }
 
-DIP_AVX2 void dip_winograd_filter_avx2(const float *taps, float *u) {
-    lanes w[9], work[18], out[36];
-    for (int t = 0; t < 9; t++) w[t] = _mm256_loadu_ps(taps + 8 * t);
-    for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
-    for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
-    for (int e = 0; e < 36; e++) _mm256_storeu_ps(u + 8 * e, out[e]);
+// The filter rows: eight filters a step, the last step padded with zero filters whose results
+// are not stored (as the Swift path does).
+
+DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                           float *u, ptrdiff_t u_stride) {
+    for (ptrdiff_t q = 0; q < columns; q += 8) {
+        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+        float gathered[9][8] __attribute__((aligned(32))) = {{0}};
+        for (ptrdiff_t l = 0; l < width; l++) {
+            const float *filter = taps + (q + l) * q_stride;
+            for (int t = 0; t < 9; t++) gathered[t][l] = filter[rotated ? 8 - t : t];
+        }
+        lanes w[9], work[18], out[36];
+        for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+        for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
+        for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
+        if (width == 8) {
+            for (int e = 0; e < 36; e++) _mm256_storeu_ps(u + e * u_stride + q, out[e]);
+        } else {
+            float lanes_out[8] __attribute__((aligned(32)));
+            for (int e = 0; e < 36; e++) {
+                _mm256_store_ps(lanes_out, out[e]);
+                for (ptrdiff_t l = 0; l < width; l++) u[e * u_stride + q + l] = lanes_out[l];
+            }
+        }
+    }
 }
 
-DIP_AVX2 void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {
-    lanes dU[36], work[18], out[9];
-    for (int e = 0; e < 36; e++) dU[e] = _mm256_loadu_ps(du + 8 * e);
-    for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
-    for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
-    for (int t = 0; t < 9; t++) _mm256_storeu_ps(dg + 8 * t, out[t]);
+DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
+    for (ptrdiff_t q = 0; q < columns; q += 8) {
+        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+        lanes dU[36], work[18], out[9];
+        if (width == 8) {
+            for (int e = 0; e < 36; e++) dU[e] = _mm256_loadu_ps(du + e * du_stride + q);
+        } else {
+            float lanes_in[8] __attribute__((aligned(32))) = {0};
+            for (int e = 0; e < 36; e++) {
+                for (ptrdiff_t l = 0; l < width; l++) lanes_in[l] = du[e * du_stride + q + l];
+                dU[e] = _mm256_load_ps(lanes_in);
+            }
+        }
+        for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
+        for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
+        float taps[9][8] __attribute__((aligned(32)));
+        for (int t = 0; t < 9; t++) _mm256_store_ps(taps[t], out[t]);
+        for (ptrdiff_t l = 0; l < width; l++)
+            for (int t = 0; t < 9; t++) dg[(q + l) * 9 + t] = taps[t][l];
+    }
 }
 
 // MARK: Phase split and merge: data movement only, 32 floats (8 tiles x 4 phases) at a time.
@@ -185,8 +219,9 @@ int dip_winograd_avx2_available(void) { return 0; }
 void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {}
 void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {}
 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {}
-void dip_winograd_filter_avx2(const float *taps, float *u) {}
-void dip_winograd_filter_gradient_avx2(const float *du, float *dg) {}
+void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                  float *u, ptrdiff_t u_stride) {}
+void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {}
 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {}
 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {}
 

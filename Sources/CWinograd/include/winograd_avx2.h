@@ -34,12 +34,15 @@ void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, fl
 /// `strip + (4 a + b) * strip_stride`; element ξ of dM is stored as eight floats at `dm + ξ * dm_stride`.
 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride);
 
-/// U = G g Gᵀ for eight filters: `g` holds the nine taps as 9 x 8 floats (tap-major, a filter
-/// per lane); `u` receives the 36 elements as 36 x 8 floats.
-void dip_winograd_filter_avx2(const float *g, float *u);
+/// U = G g Gᵀ for the `columns` filters of one row of U, eight at a time: the nine taps of filter
+/// q start at `taps + q * q_stride` (row-major; read back to front when `rotated` is nonzero);
+/// element ξ of filter q is stored at `u + ξ * u_stride + q`.
+void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                  float *u, ptrdiff_t u_stride);
 
-/// dg = Gᵀ dU G for eight filters: `du` holds 36 x 8 floats, `dg` receives 9 x 8.
-void dip_winograd_filter_gradient_avx2(const float *du, float *dg);
+/// dg = Gᵀ dU G for the `columns` filters of one row of dU, eight at a time: element ξ of filter
+/// q is at `du + ξ * du_stride + q`; its nine taps are stored at `dg + 9 q`.
+void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg);
 
 /// The phase split of one source row (WinogradTiling.transformSource): for x in
 /// 0..<min(width, 4 phase_stride - pad), with xx = x + pad, writes row[x] to

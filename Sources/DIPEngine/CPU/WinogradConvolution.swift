@@ -105,8 +105,8 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
             }
             parallel.run(g.outChannels) { o in
-                filterGradient(du, row: o, rows: g.outChannels, columns: g.inChannels, kernels: kernels,
-                               into: dw + o * g.inChannels * 9)
+                kernels.filterGradientRow(du + o * g.inChannels, stride: g.outChannels * g.inChannels, columns: g.inChannels,
+                                          into: dw + o * g.inChannels * 9)
                 db[o] = planeSum(dy + o * outPlane, count: outPlane)
             }
         }
@@ -127,8 +127,8 @@ final class WinogradConvolution: ConvolutionKernel {
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
             parallel.run(co) { p in
-                filterTransform(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
-                                row: p, rows: co, kernels: kernels, into: u)
+                kernels.filterRow(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
+                                  into: u + p * ci, stride: co * ci)
             }
             for rows in t.chunks {
                 let n = rows.count * t.tileColumns
@@ -171,58 +171,6 @@ final class WinogradConvolution: ConvolutionKernel {
         openMP.setNumThreads(Int32(backend.threads))
         if let bad = status.first(where: { $0 != dnnl_success }) {
             try dnnlCheck(bad, "dnnl_sgemm for the Winograd products of \(geometry)")
-        }
-    }
-}
-
-/// U[ξ][p][q] = (G g Gᵀ)[ξ] for row p and every column q, where filter (p, q) starts at
-/// `row0 + q * qStride` (nine taps, row-major; read back to front when `rotated`). U has
-/// `rows x columns` per element ξ. Eight columns go through the transform together.
-private func filterTransform(_ row0: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
-                             row p: Int, rows: Int, kernels: WinogradKernels, into u: UnsafeMutablePointer<Float>) {
-    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-        let g = lanes.baseAddress!, out = g + 9, work = g + 45
-        for q in stride(from: 0, to: columns, by: 8) {
-            let width = min(8, columns - q)
-            for tap in 0..<9 {
-                let from = rotated ? 8 - tap : tap
-                var value = WinogradLanes()
-                for l in 0..<width { value[l] = row0[(q + l) * qStride + from] }
-                g[tap] = value
-            }
-            kernels.filter(g, into: out, work: work)
-            let base = u + p * columns + q
-            for e in 0..<36 {
-                let dst = base + e * rows * columns
-                if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
-            }
-        }
-    }
-}
-
-/// dW[p][q] = Gᵀ dU[·][p][q] G for row p and every column q, written as nine taps each at
-/// `into + q * 9`. dU has `rows x columns` per element ξ.
-private func filterGradient(_ du: UnsafePointer<Float>, row p: Int, rows: Int, columns: Int, kernels: WinogradKernels,
-                            into dw: UnsafeMutablePointer<Float>) {
-    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-        let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
-        for q in stride(from: 0, to: columns, by: 8) {
-            let width = min(8, columns - q)
-            let base = du + p * columns + q
-            for e in 0..<36 {
-                let src = base + e * rows * columns
-                if width == 8 {
-                    dU[e] = loadLanes(src)
-                } else {
-                    var value = WinogradLanes()
-                    for l in 0..<width { value[l] = src[l] }
-                    dU[e] = value
-                }
-            }
-            kernels.filterGradient(dU, into: out, work: work)
-            for l in 0..<width {
-                for tap in 0..<9 { dw[(q + l) * 9 + tap] = out[tap][l] }
-            }
         }
     }
 }

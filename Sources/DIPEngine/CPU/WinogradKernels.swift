@@ -1,8 +1,9 @@
 import CWinograd
 import DIPCore
 
-/// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles
-/// or filters, one 2-D transform of WinogradF43, store) and the phase split and merge of a row.
+/// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles,
+/// one 2-D transform of WinogradF43, store), the phase split and merge of a row, and the filter
+/// transforms of a row of U or dU.
 /// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
 /// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
 /// (CWinograd).
@@ -119,31 +120,64 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    /// U = G g Gᵀ for eight filters: nine taps `g` in, 36 elements `u` out, a filter per lane.
-    @inline(__always)
-    func filter(_ g: UnsafePointer<WinogradLanes>, into u: UnsafeMutablePointer<WinogradLanes>,
-                work: UnsafeMutablePointer<WinogradLanes>) {
+    // MARK: One row of the filter transforms, eight filters at a time.
+
+    /// U = G g Gᵀ for the `columns` filters of one row of U: filter q's nine taps start at
+    /// `taps + q * qStride` (row-major; read back to front when `rotated`), and its element ξ
+    /// goes to `u + ξ * stride + q`.
+    func filterRow(_ taps: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
+                   into u: UnsafeMutablePointer<Float>, stride: Int) {
         switch self {
         case .avx2:
-            g.withMemoryRebound(to: Float.self, capacity: 9 * 8) { g in
-                u.withMemoryRebound(to: Float.self, capacity: 36 * 8) { u in dip_winograd_filter_avx2(g, u) }
-            }
+            dip_winograd_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
         case .portable:
-            WinogradF43.filter(g, u, work: work)
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+                let g = lanes.baseAddress!, out = g + 9, work = g + 45
+                for q in Swift.stride(from: 0, to: columns, by: 8) {
+                    let width = min(8, columns - q)
+                    for tap in 0..<9 {
+                        let from = rotated ? 8 - tap : tap
+                        var value = WinogradLanes()
+                        for l in 0..<width { value[l] = taps[(q + l) * qStride + from] }
+                        g[tap] = value
+                    }
+                    WinogradF43.filter(g, out, work: work)
+                    for e in 0..<36 {
+                        let dst = u + e * stride + q
+                        if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
+                    }
+                }
+            }
         }
     }
 
-    /// dg = Gᵀ dU G for eight filters: 36 elements `du` in, nine taps `dg` out, a filter per lane.
-    @inline(__always)
-    func filterGradient(_ du: UnsafePointer<WinogradLanes>, into dg: UnsafeMutablePointer<WinogradLanes>,
-                        work: UnsafeMutablePointer<WinogradLanes>) {
+    /// dg = Gᵀ dU G for the `columns` filters of one row of dU: filter q's element ξ is at
+    /// `du + ξ * stride + q`; its nine taps go to `dg + 9 q`.
+    func filterGradientRow(_ du: UnsafePointer<Float>, stride: Int, columns: Int, into dg: UnsafeMutablePointer<Float>) {
         switch self {
         case .avx2:
-            du.withMemoryRebound(to: Float.self, capacity: 36 * 8) { du in
-                dg.withMemoryRebound(to: Float.self, capacity: 9 * 8) { dg in dip_winograd_filter_gradient_avx2(du, dg) }
-            }
+            dip_winograd_filter_gradient_row_avx2(du, stride, columns, dg)
         case .portable:
-            WinogradF43.filterGradient(du, dg, work: work)
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+                let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
+                for q in Swift.stride(from: 0, to: columns, by: 8) {
+                    let width = min(8, columns - q)
+                    for e in 0..<36 {
+                        let src = du + e * stride + q
+                        if width == 8 {
+                            dU[e] = loadLanes(src)
+                        } else {
+                            var value = WinogradLanes()
+                            for l in 0..<width { value[l] = src[l] }
+                            dU[e] = value
+                        }
+                    }
+                    WinogradF43.filterGradient(dU, out, work: work)
+                    for l in 0..<width {
+                        for tap in 0..<9 { dg[(q + l) * 9 + tap] = out[tap][l] }
+                    }
+                }
+            }
         }
     }
 }
