@@ -163,54 +163,97 @@ DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t d
 
 // MARK: Phase split and merge: data movement only, 32 floats (8 tiles x 4 phases) at a time.
 
-/// p[0..31] -> phase m of the 8 tiles at `phases + m * phase_stride`, i.e. out[m][k] = p[4 k + m].
-DIP_INLINE void split32(const float *p, float *phases, ptrdiff_t phase_stride) {
-    const lanes w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8), w2 = _mm256_loadu_ps(p + 16), w3 = _mm256_loadu_ps(p + 24);
+/// w[i] = p[8 i ..< 8 i + 8] -> out[m][k] = p[4 k + m]: phase m of the eight tiles.
+DIP_INLINE void split_transpose(const lanes w[4], lanes out[4]) {
     // Halves: tiles 0-3 in the low 128 bits, tiles 4-7 in the high ones, four floats a tile.
-    const lanes x0 = _mm256_permute2f128_ps(w0, w2, 0x20), x1 = _mm256_permute2f128_ps(w0, w2, 0x31);
-    const lanes x2 = _mm256_permute2f128_ps(w1, w3, 0x20), x3 = _mm256_permute2f128_ps(w1, w3, 0x31);
+    const lanes x0 = _mm256_permute2f128_ps(w[0], w[2], 0x20), x1 = _mm256_permute2f128_ps(w[0], w[2], 0x31);
+    const lanes x2 = _mm256_permute2f128_ps(w[1], w[3], 0x20), x3 = _mm256_permute2f128_ps(w[1], w[3], 0x31);
     // A 4x4 transpose in each half: rows are tiles, columns phases.
     const lanes t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpacklo_ps(x2, x3);
     const lanes t2 = _mm256_unpackhi_ps(x0, x1), t3 = _mm256_unpackhi_ps(x2, x3);
-    _mm256_storeu_ps(phases, _mm256_shuffle_ps(t0, t1, 0x44));
-    _mm256_storeu_ps(phases + phase_stride, _mm256_shuffle_ps(t0, t1, 0xEE));
-    _mm256_storeu_ps(phases + 2 * phase_stride, _mm256_shuffle_ps(t2, t3, 0x44));
-    _mm256_storeu_ps(phases + 3 * phase_stride, _mm256_shuffle_ps(t2, t3, 0xEE));
+    out[0] = _mm256_shuffle_ps(t0, t1, 0x44);
+    out[1] = _mm256_shuffle_ps(t0, t1, 0xEE);
+    out[2] = _mm256_shuffle_ps(t2, t3, 0x44);
+    out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
 }
 
-/// The inverse of split32: p[4 k + m] = phase m of tile k.
-DIP_INLINE void merge32(const float *phases, ptrdiff_t phase_stride, float *p) {
-    const lanes u0 = _mm256_loadu_ps(phases), u1 = _mm256_loadu_ps(phases + phase_stride);
-    const lanes u2 = _mm256_loadu_ps(phases + 2 * phase_stride), u3 = _mm256_loadu_ps(phases + 3 * phase_stride);
-    const lanes a = _mm256_unpacklo_ps(u0, u1), b = _mm256_unpacklo_ps(u2, u3);
-    const lanes c = _mm256_unpackhi_ps(u0, u1), d = _mm256_unpackhi_ps(u2, u3);
+/// The inverse: u[m] = phase m of the eight tiles -> out[i] = p[8 i ..< 8 i + 8], p[4 k + m] = u[m][k].
+DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
+    const lanes a = _mm256_unpacklo_ps(u[0], u[1]), b = _mm256_unpacklo_ps(u[2], u[3]);
+    const lanes c = _mm256_unpackhi_ps(u[0], u[1]), d = _mm256_unpackhi_ps(u[2], u[3]);
     // Each half now holds four tiles' four phases: tiles 0, 1 | 4, 5 and 2, 3 | 6, 7.
     const lanes x0 = _mm256_shuffle_ps(a, b, 0x44), x1 = _mm256_shuffle_ps(a, b, 0xEE);
     const lanes x2 = _mm256_shuffle_ps(c, d, 0x44), x3 = _mm256_shuffle_ps(c, d, 0xEE);
-    _mm256_storeu_ps(p, _mm256_permute2f128_ps(x0, x1, 0x20));
-    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
-    _mm256_storeu_ps(p + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
-    _mm256_storeu_ps(p + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
+    out[0] = _mm256_permute2f128_ps(x0, x1, 0x20);
+    out[1] = _mm256_permute2f128_ps(x2, x3, 0x20);
+    out[2] = _mm256_permute2f128_ps(x0, x1, 0x31);
+    out[3] = _mm256_permute2f128_ps(x2, x3, 0x31);
 }
+
+/// Lanes whose `r` lies in [lo, hi): the masks of a block's partial loads and stores (masked-off
+/// lanes are neither read nor written, so a partial block touches nothing outside its range).
+DIP_INLINE __m256i in_range(__m256i r, ptrdiff_t lo, ptrdiff_t hi) {
+    return _mm256_and_si256(_mm256_cmpgt_epi32(r, _mm256_set1_epi32((int)lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), r));
+}
+
+/// r = 8 i + j of load/store vector i, lane j; and r = 4 k + m of phase m, tile k.
+#define DIP_ROW_OFFSETS(i) _mm256_setr_epi32(8 * (i), 8 * (i) + 1, 8 * (i) + 2, 8 * (i) + 3, 8 * (i) + 4, 8 * (i) + 5, 8 * (i) + 6, 8 * (i) + 7)
+#define DIP_PHASE_OFFSETS(m) _mm256_setr_epi32((m), 4 + (m), 8 + (m), 12 + (m), 16 + (m), 20 + (m), 24 + (m), 28 + (m))
 
 DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
     const ptrdiff_t end = width < 4 * phase_stride - pad ? width : 4 * phase_stride - pad;  // x < end
-    // Padded columns xx = x + pad in blocks of 32 from xx = 0; a block is whole when its 32
-    // columns are all source columns, else (the first one when pad > 0, the last) scalar.
+    // Padded columns xx = x + pad in blocks of 32 from xx = 0. A whole block (all 32 columns
+    // are source columns) moves with plain loads and stores; the first one when pad > 0 and
+    // the last one move only their source columns, with masks.
     for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 32) {
+        lanes w[4], ph[4];
+        float *out = phases + xx0 / 4;
         if (xx0 >= pad && xx0 + 32 <= end + pad) {
-            split32(row + xx0 - pad, phases + xx0 / 4, phase_stride);
+            const float *p = row + (xx0 - pad);
+            for (int i = 0; i < 4; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
+            split_transpose(w, ph);
+            for (int m = 0; m < 4; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
         } else {
-            const ptrdiff_t from = xx0 > pad ? xx0 : pad, to = xx0 + 32 < end + pad ? xx0 + 32 : end + pad;
-            for (ptrdiff_t xx = from; xx < to; xx++) phases[(xx & 3) * phase_stride + (xx >> 2)] = row[xx - pad];
+            // Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad.
+            const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 32 < end + pad ? xx0 + 32 : end + pad) - xx0;
+            // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
+            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
+            w[0] = _mm256_maskload_ps(p, in_range(DIP_ROW_OFFSETS(0), lo, hi));
+            w[1] = _mm256_maskload_ps(p + 8, in_range(DIP_ROW_OFFSETS(1), lo, hi));
+            w[2] = _mm256_maskload_ps(p + 16, in_range(DIP_ROW_OFFSETS(2), lo, hi));
+            w[3] = _mm256_maskload_ps(p + 24, in_range(DIP_ROW_OFFSETS(3), lo, hi));
+            split_transpose(w, ph);
+            _mm256_maskstore_ps(out, in_range(DIP_PHASE_OFFSETS(0), lo, hi), ph[0]);
+            _mm256_maskstore_ps(out + phase_stride, in_range(DIP_PHASE_OFFSETS(1), lo, hi), ph[1]);
+            _mm256_maskstore_ps(out + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), lo, hi), ph[2]);
+            _mm256_maskstore_ps(out + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), lo, hi), ph[3]);
         }
     }
 }
 
 DIP_AVX2 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
-    ptrdiff_t x = 0;
-    for (; x + 32 <= width; x += 32) merge32(phases + x / 4, phase_stride, row + x);
-    for (; x < width; x++) row[x] = phases[(x & 3) * phase_stride + (x >> 2)];
+    for (ptrdiff_t x0 = 0; x0 < width; x0 += 32) {
+        lanes u[4], w[4];
+        const float *in = phases + x0 / 4;
+        if (x0 + 32 <= width) {
+            for (int m = 0; m < 4; m++) u[m] = _mm256_loadu_ps(in + m * phase_stride);
+            merge_transpose(u, w);
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
+        } else {
+            // The last, partial block: columns r = x - x0 in [0, hi).
+            const ptrdiff_t hi = width - x0;
+            u[0] = _mm256_maskload_ps(in, in_range(DIP_PHASE_OFFSETS(0), 0, hi));
+            u[1] = _mm256_maskload_ps(in + phase_stride, in_range(DIP_PHASE_OFFSETS(1), 0, hi));
+            u[2] = _mm256_maskload_ps(in + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), 0, hi));
+            u[3] = _mm256_maskload_ps(in + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), 0, hi));
+            merge_transpose(u, w);
+            _mm256_maskstore_ps(row + x0, in_range(DIP_ROW_OFFSETS(0), 0, hi), w[0]);
+            _mm256_maskstore_ps(row + x0 + 8, in_range(DIP_ROW_OFFSETS(1), 0, hi), w[1]);
+            _mm256_maskstore_ps(row + x0 + 16, in_range(DIP_ROW_OFFSETS(2), 0, hi), w[2]);
+            _mm256_maskstore_ps(row + x0 + 24, in_range(DIP_ROW_OFFSETS(3), 0, hi), w[3]);
+        }
+    }
 }
 
 #else
