@@ -2,6 +2,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stdint.h>
 
 // Bit-for-bit the Swift transforms (WinogradF43 in WinogradTransforms.swift): every line below
 // is the Swift line beside it, operation for operation, evaluated left to right as Swift does.
@@ -116,15 +117,29 @@ DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t st
 
 DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
                                            float *u, ptrdiff_t u_stride) {
+    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or 8 - t), when the
+    // offsets fit the gather's 32-bit indices; a scalar copy otherwise.
+    const int gather = 7 * q_stride + 8 <= INT32_MAX;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(gather ? (int)q_stride : 0));
     for (ptrdiff_t q = 0; q < columns; q += 8) {
         const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
-        float gathered[9][8] __attribute__((aligned(32))) = {{0}};
-        for (ptrdiff_t l = 0; l < width; l++) {
-            const float *filter = taps + (q + l) * q_stride;
-            for (int t = 0; t < 9; t++) gathered[t][l] = filter[rotated ? 8 - t : t];
-        }
+        const float *first = taps + q * q_stride;
         lanes w[9], work[18], out[36];
-        for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+        if (gather) {
+            // Lanes past the last filter are zero filters, as in the Swift path.
+            const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lane);
+            for (int t = 0; t < 9; t++) {
+                const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? 8 - t : t));
+                w[t] = width == 8 ? _mm256_i32gather_ps(first, at, 4)
+                                  : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), first, at, _mm256_castsi256_ps(valid), 4);
+            }
+        } else {
+            float gathered[9][8] __attribute__((aligned(32))) = {{0}};
+            for (ptrdiff_t l = 0; l < width; l++)
+                for (int t = 0; t < 9; t++) gathered[t][l] = first[l * q_stride + (rotated ? 8 - t : t)];
+            for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+        }
         for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
         for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
         if (width == 8) {
