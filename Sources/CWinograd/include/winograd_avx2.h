@@ -1,10 +1,12 @@
 // Winograd F(4x4, 3x3) tile transforms on eight lanes with 256-bit AVX vectors, for
-// Sources/DIPEngine/CPU/WinogradTiling.swift (the layouts, the transforms' definitions and the
-// Swift versions these must match are there and in WinogradTransforms.swift).
+// Sources/DIPEngine/CPU/WinogradTiling.swift and WinogradKernels.swift (the layouts, the
+// transforms' definitions and the portable Swift versions these must match are there and in
+// WinogradTransforms.swift).
 //
-// Each function does what the Swift path does for eight neighbouring tiles (or eight filters),
-// with the same operations in the same order: separate multiplies and adds, never fused, so
-// the results are the same bits as the Swift path's on every input. They are compiled for AVX2
+// Each function does what the portable path does (eight neighbouring tiles, a row's phase split
+// or merge, a row of filters) with the same operations in the same order: separate multiplies
+// and adds, never fused (the target has no FMA), so the results are the same bits as the
+// portable path's on every input. They are compiled for AVX2
 // with a function attribute while the package stays baseline x86-64: the caller must check
 // dip_winograd_avx2_available() and that the CPU has AVX2 before calling, or the process dies
 // of SIGILL.
