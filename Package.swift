@@ -42,10 +42,16 @@ let package = Package(
         // The FMA throughput kernels behind bench's peak figure: C, because each needs its own
         // instruction set (a function attribute) while the package stays baseline x86-64.
         .target(name: "CFMAKernel"),
+        // BatchNorm's passes and the perturbation's draw, with AVX2 versions chosen at run time
+        // (the same bits as the baseline ones).
         .target(name: "CLayerKernels"),
 
+        // Winograd F(4x4,3x3) tile transforms on 256-bit vectors (the Swift ones compile to
+        // 128-bit SSE in the baseline build): C for the same reason, chosen at run time.
+        .target(name: "CWinograd"),
+
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",

@@ -99,6 +99,27 @@ struct WinogradTests {
         }
     }
 
+    @Test("the AVX2 tile transforms give the same bits as the portable Swift ones",
+          .enabled(if: WinogradKernels.avx2.runs(on: HostCPU.flags), "this CPU has no AVX2"),
+          arguments: geometries)
+    func kernelsAgree(_ g: ConvGeometry) throws {
+        let cpu = try CPUBackend(threads: 2)
+        for chunkBytes in [WinogradTiling.defaultChunkBytes, 1] {
+            let portable = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes, kernels: .portable)
+            let avx2 = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes, kernels: .avx2)
+            #expect(portable.implementation.contains("portable tile transforms") && avx2.implementation.contains("avx2 tile transforms"))
+            for seed: UInt64 in [3, 4] {
+                let d = Data(g, seed: seed)
+                let want = try Self.run(portable, d), got = try Self.run(avx2, d)
+                for (k, name) in ["forward", "backward-data", "backward-weights", "bias gradient"].enumerated() {
+                    let differing = zip(got[k], want[k]).filter { $0.bitPattern != $1.bitPattern }.count
+                    #expect(differing == 0,
+                            "\(name) \(g), chunks of \(chunkBytes) bytes, seed \(seed): \(differing) of \(want[k].count) values differ")
+                }
+            }
+        }
+    }
+
     @Test("selection: ours for 3x3 stride 1 where oneDNN has no Winograd, never for other shapes or direct")
     func selection() throws {
         let cpu = try CPUBackend(threads: 1)

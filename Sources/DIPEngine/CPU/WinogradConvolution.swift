@@ -1,10 +1,12 @@
 import CDNNL
+import DIPCore
 
 /// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions, written here: Debian's oneDNN 2.6 has
 /// Winograd only for AVX-512, and on AVX2 its direct convolution already runs near the FMA
 /// peak, so only fewer multiplications make those machines faster (issue 13).
 ///
-/// Each pass transforms tiles in Swift SIMD (WinogradF43, WinogradTiling), does the 36
+/// Each pass transforms tiles eight at a time (WinogradF43, WinogradTiling; on AVX2 CPUs the
+/// same operations in 256-bit C, WinogradKernels, with the same bits), does the 36
 /// products of the transformed domain with oneDNN's `dnnl_sgemm`, and transforms back:
 /// - forward: V = Bᵀ d B per input tile, U = G g Gᵀ per filter (every call: the weights change
 ///   every iteration), M[ξ] = U[ξ] · V[ξ], output = Aᵀ m A + bias;
@@ -31,6 +33,8 @@ final class WinogradConvolution: ConvolutionKernel {
     /// What runs, for `bench` and the records.
     let implementation: String
     private let backend: CPUBackend
+    /// The code that runs the tile transforms.
+    private let kernels: WinogradKernels
     /// input -> output (pad 0).
     private let forwardTiling: WinogradTiling
     /// output gradient -> input gradient (pad 2).
@@ -40,20 +44,27 @@ final class WinogradConvolution: ConvolutionKernel {
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
 
     /// A Winograd kernel for `geometry`, which must be 3x3 stride 1 (else `EngineError.shape`);
-    /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small).
-    init(geometry g: ConvGeometry, backend: CPUBackend, chunkBytes: Int = WinogradTiling.defaultChunkBytes) throws {
+    /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small); `kernels`
+    /// runs the tile transforms (tests compare the two; the result is the same bits).
+    init(geometry g: ConvGeometry, backend: CPUBackend, chunkBytes: Int = WinogradTiling.defaultChunkBytes,
+         kernels: WinogradKernels = .best) throws {
         try g.validate()
         guard Self.fits(g) else {
             throw EngineError.shape("convolution \(g): Winograd F(4x4,3x3) needs a 3x3 stride-1 convolution; use --conv direct or auto")
         }
+        guard kernels.runs(on: HostCPU.flags) else {
+            throw EngineError.backend("convolution \(g): this CPU cannot run the \(kernels) Winograd tile transforms (it lacks the instructions); use WinogradKernels.best")
+        }
         geometry = g
         self.backend = backend
+        self.kernels = kernels
         forwardTiling = WinogradTiling(sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
-                                       pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes)
+                                       pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes, kernels: kernels)
         backwardDataTiling = WinogradTiling(sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
                                             sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
-                                            chunkBytes: chunkBytes)
-        implementation = "winograd F(4x4,3x3) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm) for forward, backward-data and backward-weights"
+                                            chunkBytes: chunkBytes, kernels: kernels)
+        implementation = "winograd F(4x4,3x3) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm, \(kernels) tile transforms)"
+            + " for forward, backward-data and backward-weights"
     }
 
     /// output = conv(input, weight) + bias.
@@ -94,7 +105,8 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
             }
             parallel.run(g.outChannels) { o in
-                filterGradient(du, row: o, rows: g.outChannels, columns: g.inChannels, into: dw + o * g.inChannels * 9)
+                kernels.filterGradientRow(du + o * g.inChannels, stride: g.outChannels * g.inChannels, columns: g.inChannels,
+                                          into: dw + o * g.inChannels * 9)
                 db[o] = planeSum(dy + o * outPlane, count: outPlane)
             }
         }
@@ -115,8 +127,8 @@ final class WinogradConvolution: ConvolutionKernel {
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
             parallel.run(co) { p in
-                filterTransform(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
-                                row: p, rows: co, into: u)
+                kernels.filterRow(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
+                                  into: u + p * ci, stride: co * ci)
             }
             for rows in t.chunks {
                 let n = rows.count * t.tileColumns
@@ -159,58 +171,6 @@ final class WinogradConvolution: ConvolutionKernel {
         openMP.setNumThreads(Int32(backend.threads))
         if let bad = status.first(where: { $0 != dnnl_success }) {
             try dnnlCheck(bad, "dnnl_sgemm for the Winograd products of \(geometry)")
-        }
-    }
-}
-
-/// U[ξ][p][q] = (G g Gᵀ)[ξ] for row p and every column q, where filter (p, q) starts at
-/// `row0 + q * qStride` (nine taps, row-major; read back to front when `rotated`). U has
-/// `rows x columns` per element ξ. Eight columns go through the transform together.
-private func filterTransform(_ row0: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
-                             row p: Int, rows: Int, into u: UnsafeMutablePointer<Float>) {
-    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-        let g = lanes.baseAddress!, out = g + 9, work = g + 45
-        for q in stride(from: 0, to: columns, by: 8) {
-            let width = min(8, columns - q)
-            for tap in 0..<9 {
-                let from = rotated ? 8 - tap : tap
-                var value = WinogradLanes()
-                for l in 0..<width { value[l] = row0[(q + l) * qStride + from] }
-                g[tap] = value
-            }
-            WinogradF43.filter(g, out, work: work)
-            let base = u + p * columns + q
-            for e in 0..<36 {
-                let dst = base + e * rows * columns
-                if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
-            }
-        }
-    }
-}
-
-/// dW[p][q] = Gᵀ dU[·][p][q] G for row p and every column q, written as nine taps each at
-/// `into + q * 9`. dU has `rows x columns` per element ξ.
-private func filterGradient(_ du: UnsafePointer<Float>, row p: Int, rows: Int, columns: Int,
-                            into dw: UnsafeMutablePointer<Float>) {
-    withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-        let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
-        for q in stride(from: 0, to: columns, by: 8) {
-            let width = min(8, columns - q)
-            let base = du + p * columns + q
-            for e in 0..<36 {
-                let src = base + e * rows * columns
-                if width == 8 {
-                    dU[e] = loadLanes(src)
-                } else {
-                    var value = WinogradLanes()
-                    for l in 0..<width { value[l] = src[l] }
-                    dU[e] = value
-                }
-            }
-            WinogradF43.filterGradient(dU, out, work: work)
-            for l in 0..<width {
-                for tap in 0..<9 { dw[(q + l) * 9 + tap] = out[tap][l] }
-            }
         }
     }
 }

@@ -34,13 +34,16 @@ struct WinogradTiling {
     let tileColumns: Int
     /// Tile rows per chunk: the products are done chunk by chunk so the scratch stays small.
     let rowsPerChunk: Int
+    /// The code that runs the eight-tile steps of the sweeps (the same bits either way).
+    let kernels: WinogradKernels
 
     /// The default scratch per chunk: V and M of one chunk together stay near this many bytes
     /// (at least one tile row).
     static let defaultChunkBytes = 24 << 20
 
     init(sourceChannels: Int, sourceHeight: Int, sourceWidth: Int, pad: Int, destinationChannels: Int,
-         chunkBytes: Int = defaultChunkBytes) {
+         chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
+        self.kernels = kernels
         self.sourceChannels = sourceChannels
         self.sourceHeight = sourceHeight
         self.sourceWidth = sourceWidth
@@ -85,29 +88,19 @@ struct WinogradTiling {
         // k + s / 4, and the tiles k..k+7 load as one contiguous vector.
         let sx = tileColumns + 1
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * sx) { stripBuffer in
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 108) { lanes in
-                let strip = stripBuffer.baseAddress!, d = lanes.baseAddress!, out = d + 36, work = d + 72
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
+                let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
                 for ty in rows {
                     strip.update(repeating: 0, count: 24 * sx)
                     for r in 0..<6 {
                         let y = 4 * ty + r - pad
                         guard y >= 0 && y < sourceHeight else { continue }
-                        let row = plane + y * sourceWidth, phases = strip + r * 4 * sx
-                        let xEnd = min(sourceWidth, 4 * sx - pad)
-                        for x in 0..<xEnd {
-                            let xx = x + pad
-                            phases[(xx & 3) * sx + (xx >> 2)] = row[x]
-                        }
+                        kernels.splitRow(plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * 4 * sx,
+                                         phaseStride: sx)
                     }
                     let base = v + c * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
-                        for r in 0..<6 {
-                            for s in 0..<6 {
-                                d[r * 6 + s] = loadLanes(strip + (r * 4 + s % 4) * sx + tx + s / 4)
-                            }
-                        }
-                        WinogradF43.input(d, out, work: work)
-                        for e in 0..<36 { storeLanes(out[e], base + e * sourceChannels * n + tx) }
+                        kernels.input(strip: strip + tx, phaseStride: sx, into: base + tx, vStride: sourceChannels * n, work: work)
                     }
                 }
             }
@@ -122,20 +115,19 @@ struct WinogradTiling {
         // strip[(a * 4 + b) * tileColumns + k] is output (a, b) of tile k: the inverse of the
         // phase split in transformSource.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 88) { lanes in
-                let strip = stripBuffer.baseAddress!, mt = lanes.baseAddress!, y = mt + 36, work = mt + 52
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
+                let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
                 for ty in rows {
                     let base = m + o * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
-                        for e in 0..<36 { mt[e] = loadLanes(base + e * destinationChannels * n + tx) }
-                        WinogradF43.output(mt, y, work: work)
-                        for e in 0..<16 { storeLanes(y[e] + bias, strip + e * tileColumns + tx) }
+                        kernels.output(base + tx, mStride: destinationChannels * n, bias: bias, into: strip + tx,
+                                       stripStride: tileColumns, work: work)
                     }
                     for a in 0..<4 {
                         let yy = 4 * ty + a
                         guard yy < destinationHeight else { break }
-                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
-                        for x in 0..<destinationWidth { row[x] = phases[(x & 3) * tileColumns + (x >> 2)] }
+                        kernels.mergeRow(strip + a * 4 * tileColumns, phaseStride: tileColumns, into: plane + yy * destinationWidth,
+                                         width: destinationWidth)
                     }
                 }
             }
@@ -149,21 +141,20 @@ struct WinogradTiling {
                            into dm: UnsafeMutablePointer<Float>) {
         let n = rows.count * tileColumns
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 76) { lanes in
-                let strip = stripBuffer.baseAddress!, dy = lanes.baseAddress!, out = dy + 16, work = dy + 52
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
+                let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
                 for ty in rows {
                     strip.update(repeating: 0, count: 16 * tileColumns)
                     for a in 0..<4 {
                         let yy = 4 * ty + a
                         guard yy < destinationHeight else { break }
-                        let row = plane + yy * destinationWidth, phases = strip + a * 4 * tileColumns
-                        for x in 0..<destinationWidth { phases[(x & 3) * tileColumns + (x >> 2)] = row[x] }
+                        kernels.splitRow(plane + yy * destinationWidth, width: destinationWidth, pad: 0,
+                                         into: strip + a * 4 * tileColumns, phaseStride: tileColumns)
                     }
                     let base = dm + o * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
-                        for e in 0..<16 { dy[e] = loadLanes(strip + e * tileColumns + tx) }
-                        WinogradF43.outputGradient(dy, out, work: work)
-                        for e in 0..<36 { storeLanes(out[e], base + e * destinationChannels * n + tx) }
+                        kernels.outputGradient(strip: strip + tx, stripStride: tileColumns, into: base + tx,
+                                               dmStride: destinationChannels * n, work: work)
                     }
                 }
             }

@@ -15,7 +15,9 @@ typealias WinogradLanes = SIMD8<Float>
 /// `r * columns + s`; transformed elements are numbered ξ = 6 i + j.
 ///
 /// The arithmetic is plain multiply and add, not `addingProduct`: the package is compiled for
-/// the x86-64 baseline, where a fused multiply-add would be a library call per lane.
+/// the x86-64 baseline, where a fused multiply-add would be a library call per lane. CWinograd
+/// repeats these operations in the same order on 256-bit vectors (WinogradKernels), so both
+/// give the same bits: a change here is a change there (WinogradTests compares the two).
 enum WinogradF43 {
     /// Elements of a transformed 6x6 tile: the number of batched products.
     static let elements = 36

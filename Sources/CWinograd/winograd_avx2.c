@@ -1,0 +1,286 @@
+#include "winograd_avx2.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdint.h>
+
+// Bit-for-bit the Swift transforms (WinogradF43 in WinogradTransforms.swift): every line below
+// is the Swift line beside it, operation for operation, evaluated left to right as Swift does.
+// The target is "avx2" without "fma" and contraction is off, so no multiply and add can fuse.
+#pragma STDC FP_CONTRACT OFF
+
+#define DIP_AVX2 __attribute__((target("avx2")))
+#define DIP_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+int dip_winograd_avx2_available(void) { return 1; }
+
+typedef __m256 lanes;
+
+DIP_INLINE lanes add(lanes a, lanes b) { return _mm256_add_ps(a, b); }
+DIP_INLINE lanes sub(lanes a, lanes b) { return _mm256_sub_ps(a, b); }
+/// `c * a`, Swift's scalar-times-vector.
+DIP_INLINE lanes mul(float c, lanes a) { return _mm256_mul_ps(_mm256_set1_ps(c), a); }
+
+// MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
+
+/// Bᵀ (6 -> 6).
+DIP_INLINE void bt(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes d0 = p[0], d1 = p[ps], d2 = p[2 * ps], d3 = p[3 * ps], d4 = p[4 * ps], d5 = p[5 * ps];
+    const lanes d4m2 = sub(d4, d2), d3m1 = sub(d3, d1);
+    q[0] = add(sub(mul(4, d0), mul(5, d2)), d4);          // 4 * d0 - 5 * d2 + d4
+    q[qs] = sub(add(d3, d4), mul(4, add(d1, d2)));        // (d3 + d4) - 4 * (d1 + d2)
+    q[2 * qs] = add(sub(d4, d3), mul(4, sub(d1, d2)));    // (d4 - d3) + 4 * (d1 - d2)
+    q[3 * qs] = add(d4m2, mul(2, d3m1));                  // d4m2 + 2 * d3m1
+    q[4 * qs] = sub(d4m2, mul(2, d3m1));                  // d4m2 - 2 * d3m1
+    q[5 * qs] = add(sub(mul(4, d1), mul(5, d3)), d5);     // 4 * d1 - 5 * d3 + d5
+}
+
+/// Aᵀ (6 -> 4).
+DIP_INLINE void at(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes m0 = p[0], m1 = p[ps], m2 = p[2 * ps], m3 = p[3 * ps], m4 = p[4 * ps], m5 = p[5 * ps];
+    const lanes s12 = add(m1, m2), d12 = sub(m1, m2), s34 = add(m3, m4), d34 = sub(m3, m4);
+    q[0] = add(add(m0, s12), s34);                        // m0 + s12 + s34
+    q[qs] = add(d12, mul(2, d34));                        // d12 + 2 * d34
+    q[2 * qs] = add(s12, mul(4, s34));                    // s12 + 4 * s34
+    q[3 * qs] = add(add(d12, mul(8, d34)), m5);           // d12 + 8 * d34 + m5
+}
+
+/// A (4 -> 6).
+DIP_INLINE void a(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes y0 = p[0], y1 = p[ps], y2 = p[2 * ps], y3 = p[3 * ps];
+    const lanes e = add(y0, y2), o = add(y1, y3);
+    const lanes e4 = add(y0, mul(4, y2)), o4 = add(mul(2, y1), mul(8, y3));
+    q[0] = y0;
+    q[qs] = add(e, o);
+    q[2 * qs] = sub(e, o);
+    q[3 * qs] = add(e4, o4);
+    q[4 * qs] = sub(e4, o4);
+    q[5 * qs] = y3;
+}
+
+/// G (3 -> 6). The constants are Swift's Float(1.0 / 24) etc.: the double rounded to float.
+DIP_INLINE void g(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes g0 = p[0], g1 = p[ps], g2 = p[2 * ps];
+    const lanes s02 = add(g0, g2);
+    const lanes outer = add(mul((float)(1.0 / 24), g0), mul((float)(1.0 / 6), g2));
+    const lanes twelfth = mul((float)(1.0 / 12), g1);
+    q[0] = mul((float)(1.0 / 4), g0);
+    q[qs] = mul((float)(-1.0 / 6), add(s02, g1));
+    q[2 * qs] = mul((float)(-1.0 / 6), sub(s02, g1));
+    q[3 * qs] = add(outer, twelfth);
+    q[4 * qs] = sub(outer, twelfth);
+    q[5 * qs] = g2;
+}
+
+/// Gᵀ (6 -> 3).
+DIP_INLINE void gt(const lanes *p, int ps, lanes *q, int qs) {
+    const lanes u0 = p[0], u1 = p[ps], u2 = p[2 * ps], u3 = p[3 * ps], u4 = p[4 * ps], u5 = p[5 * ps];
+    const lanes s12 = add(u1, u2), d12 = sub(u2, u1), s34 = add(u3, u4), d34 = sub(u3, u4);
+    const lanes first = sub(mul((float)(1.0 / 4), u0), mul((float)(1.0 / 6), s12));
+    q[0] = add(first, mul((float)(1.0 / 24), s34));
+    q[qs] = add(mul((float)(1.0 / 6), d12), mul((float)(1.0 / 12), d34));
+    q[2 * qs] = add(mul((float)(1.0 / 6), sub(s34, s12)), u5);
+}
+
+// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
+// store.
+
+DIP_AVX2 void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
+    lanes d[36], work[36], out[36];
+    for (int r = 0; r < 6; r++)
+        for (int s = 0; s < 6; s++)
+            d[r * 6 + s] = _mm256_loadu_ps(strip + (4 * r + s % 4) * phase_stride + s / 4);
+    for (int s = 0; s < 6; s++) bt(d + s, 6, work + s, 6);
+    for (int i = 0; i < 6; i++) bt(work + 6 * i, 1, out + 6 * i, 1);
+    for (int e = 0; e < 36; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
+}
+
+DIP_AVX2 void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
+    lanes mt[36], work[24], y[16];
+    for (int e = 0; e < 36; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
+    for (int s = 0; s < 6; s++) at(mt + s, 6, work + s, 6);
+    for (int r = 0; r < 4; r++) at(work + 6 * r, 1, y + 4 * r, 1);
+    const lanes b = _mm256_set1_ps(bias);
+    for (int e = 0; e < 16; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
+}
+
+DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
+    lanes dy[16], work[24], out[36];
+    for (int e = 0; e < 16; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
+    for (int b = 0; b < 4; b++) a(dy + b, 4, work + b, 4);
+    for (int r = 0; r < 6; r++) a(work + 4 * r, 1, out + 6 * r, 1);
+    for (int e = 0; e < 36; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
+}
+
+// The filter rows: eight filters a step, the last step padded with zero filters whose results
+// are not stored (as the Swift path does).
+
+DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                           float *u, ptrdiff_t u_stride) {
+    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or 8 - t), when the
+    // offsets fit the gather's 32-bit indices; a scalar copy otherwise.
+    const int gather = 7 * q_stride + 8 <= INT32_MAX;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(gather ? (int)q_stride : 0));
+    for (ptrdiff_t q = 0; q < columns; q += 8) {
+        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+        const float *first = taps + q * q_stride;
+        lanes w[9], work[18], out[36];
+        if (gather) {
+            // Lanes past the last filter are zero filters, as in the Swift path.
+            const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lane);
+            for (int t = 0; t < 9; t++) {
+                const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? 8 - t : t));
+                w[t] = width == 8 ? _mm256_i32gather_ps(first, at, 4)
+                                  : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), first, at, _mm256_castsi256_ps(valid), 4);
+            }
+        } else {
+            float gathered[9][8] __attribute__((aligned(32))) = {{0}};
+            for (ptrdiff_t l = 0; l < width; l++)
+                for (int t = 0; t < 9; t++) gathered[t][l] = first[l * q_stride + (rotated ? 8 - t : t)];
+            for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+        }
+        for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
+        for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
+        if (width == 8) {
+            for (int e = 0; e < 36; e++) _mm256_storeu_ps(u + e * u_stride + q, out[e]);
+        } else {
+            float lanes_out[8] __attribute__((aligned(32)));
+            for (int e = 0; e < 36; e++) {
+                _mm256_store_ps(lanes_out, out[e]);
+                for (ptrdiff_t l = 0; l < width; l++) u[e * u_stride + q + l] = lanes_out[l];
+            }
+        }
+    }
+}
+
+DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
+    for (ptrdiff_t q = 0; q < columns; q += 8) {
+        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+        lanes dU[36], work[18], out[9];
+        if (width == 8) {
+            for (int e = 0; e < 36; e++) dU[e] = _mm256_loadu_ps(du + e * du_stride + q);
+        } else {
+            float lanes_in[8] __attribute__((aligned(32))) = {0};
+            for (int e = 0; e < 36; e++) {
+                for (ptrdiff_t l = 0; l < width; l++) lanes_in[l] = du[e * du_stride + q + l];
+                dU[e] = _mm256_load_ps(lanes_in);
+            }
+        }
+        for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
+        for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
+        float taps[9][8] __attribute__((aligned(32)));
+        for (int t = 0; t < 9; t++) _mm256_store_ps(taps[t], out[t]);
+        for (ptrdiff_t l = 0; l < width; l++)
+            for (int t = 0; t < 9; t++) dg[(q + l) * 9 + t] = taps[t][l];
+    }
+}
+
+// MARK: Phase split and merge: data movement only, 32 floats (8 tiles x 4 phases) at a time.
+
+/// w[i] = p[8 i ..< 8 i + 8] -> out[m][k] = p[4 k + m]: phase m of the eight tiles.
+DIP_INLINE void split_transpose(const lanes w[4], lanes out[4]) {
+    // Halves: tiles 0-3 in the low 128 bits, tiles 4-7 in the high ones, four floats a tile.
+    const lanes x0 = _mm256_permute2f128_ps(w[0], w[2], 0x20), x1 = _mm256_permute2f128_ps(w[0], w[2], 0x31);
+    const lanes x2 = _mm256_permute2f128_ps(w[1], w[3], 0x20), x3 = _mm256_permute2f128_ps(w[1], w[3], 0x31);
+    // A 4x4 transpose in each half: rows are tiles, columns phases.
+    const lanes t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpacklo_ps(x2, x3);
+    const lanes t2 = _mm256_unpackhi_ps(x0, x1), t3 = _mm256_unpackhi_ps(x2, x3);
+    out[0] = _mm256_shuffle_ps(t0, t1, 0x44);
+    out[1] = _mm256_shuffle_ps(t0, t1, 0xEE);
+    out[2] = _mm256_shuffle_ps(t2, t3, 0x44);
+    out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
+}
+
+/// The inverse: u[m] = phase m of the eight tiles -> out[i] = p[8 i ..< 8 i + 8], p[4 k + m] = u[m][k].
+DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
+    const lanes a = _mm256_unpacklo_ps(u[0], u[1]), b = _mm256_unpacklo_ps(u[2], u[3]);
+    const lanes c = _mm256_unpackhi_ps(u[0], u[1]), d = _mm256_unpackhi_ps(u[2], u[3]);
+    // Each half now holds four tiles' four phases: tiles 0, 1 | 4, 5 and 2, 3 | 6, 7.
+    const lanes x0 = _mm256_shuffle_ps(a, b, 0x44), x1 = _mm256_shuffle_ps(a, b, 0xEE);
+    const lanes x2 = _mm256_shuffle_ps(c, d, 0x44), x3 = _mm256_shuffle_ps(c, d, 0xEE);
+    out[0] = _mm256_permute2f128_ps(x0, x1, 0x20);
+    out[1] = _mm256_permute2f128_ps(x2, x3, 0x20);
+    out[2] = _mm256_permute2f128_ps(x0, x1, 0x31);
+    out[3] = _mm256_permute2f128_ps(x2, x3, 0x31);
+}
+
+/// Lanes whose `r` lies in [lo, hi): the masks of a block's partial loads and stores (masked-off
+/// lanes are neither read nor written, so a partial block touches nothing outside its range).
+DIP_INLINE __m256i in_range(__m256i r, ptrdiff_t lo, ptrdiff_t hi) {
+    return _mm256_and_si256(_mm256_cmpgt_epi32(r, _mm256_set1_epi32((int)lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), r));
+}
+
+/// r = 8 i + j of load/store vector i, lane j; and r = 4 k + m of phase m, tile k.
+#define DIP_ROW_OFFSETS(i) _mm256_setr_epi32(8 * (i), 8 * (i) + 1, 8 * (i) + 2, 8 * (i) + 3, 8 * (i) + 4, 8 * (i) + 5, 8 * (i) + 6, 8 * (i) + 7)
+#define DIP_PHASE_OFFSETS(m) _mm256_setr_epi32((m), 4 + (m), 8 + (m), 12 + (m), 16 + (m), 20 + (m), 24 + (m), 28 + (m))
+
+DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
+    const ptrdiff_t end = width < 4 * phase_stride - pad ? width : 4 * phase_stride - pad;  // x < end
+    // Padded columns xx = x + pad in blocks of 32 from xx = 0. A whole block (all 32 columns
+    // are source columns) moves with plain loads and stores; the first one when pad > 0 and
+    // the last one move only their source columns, with masks.
+    for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 32) {
+        lanes w[4], ph[4];
+        float *out = phases + xx0 / 4;
+        if (xx0 >= pad && xx0 + 32 <= end + pad) {
+            const float *p = row + (xx0 - pad);
+            for (int i = 0; i < 4; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
+            split_transpose(w, ph);
+            for (int m = 0; m < 4; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
+        } else {
+            // Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad.
+            const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 32 < end + pad ? xx0 + 32 : end + pad) - xx0;
+            // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
+            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
+            w[0] = _mm256_maskload_ps(p, in_range(DIP_ROW_OFFSETS(0), lo, hi));
+            w[1] = _mm256_maskload_ps(p + 8, in_range(DIP_ROW_OFFSETS(1), lo, hi));
+            w[2] = _mm256_maskload_ps(p + 16, in_range(DIP_ROW_OFFSETS(2), lo, hi));
+            w[3] = _mm256_maskload_ps(p + 24, in_range(DIP_ROW_OFFSETS(3), lo, hi));
+            split_transpose(w, ph);
+            _mm256_maskstore_ps(out, in_range(DIP_PHASE_OFFSETS(0), lo, hi), ph[0]);
+            _mm256_maskstore_ps(out + phase_stride, in_range(DIP_PHASE_OFFSETS(1), lo, hi), ph[1]);
+            _mm256_maskstore_ps(out + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), lo, hi), ph[2]);
+            _mm256_maskstore_ps(out + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), lo, hi), ph[3]);
+        }
+    }
+}
+
+DIP_AVX2 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
+    for (ptrdiff_t x0 = 0; x0 < width; x0 += 32) {
+        lanes u[4], w[4];
+        const float *in = phases + x0 / 4;
+        if (x0 + 32 <= width) {
+            for (int m = 0; m < 4; m++) u[m] = _mm256_loadu_ps(in + m * phase_stride);
+            merge_transpose(u, w);
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
+        } else {
+            // The last, partial block: columns r = x - x0 in [0, hi).
+            const ptrdiff_t hi = width - x0;
+            u[0] = _mm256_maskload_ps(in, in_range(DIP_PHASE_OFFSETS(0), 0, hi));
+            u[1] = _mm256_maskload_ps(in + phase_stride, in_range(DIP_PHASE_OFFSETS(1), 0, hi));
+            u[2] = _mm256_maskload_ps(in + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), 0, hi));
+            u[3] = _mm256_maskload_ps(in + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), 0, hi));
+            merge_transpose(u, w);
+            _mm256_maskstore_ps(row + x0, in_range(DIP_ROW_OFFSETS(0), 0, hi), w[0]);
+            _mm256_maskstore_ps(row + x0 + 8, in_range(DIP_ROW_OFFSETS(1), 0, hi), w[1]);
+            _mm256_maskstore_ps(row + x0 + 16, in_range(DIP_ROW_OFFSETS(2), 0, hi), w[2]);
+            _mm256_maskstore_ps(row + x0 + 24, in_range(DIP_ROW_OFFSETS(3), 0, hi), w[3]);
+        }
+    }
+}
+
+#else
+
+int dip_winograd_avx2_available(void) { return 0; }
+void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {}
+void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {}
+void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {}
+void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                  float *u, ptrdiff_t u_stride) {}
+void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {}
+void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {}
+void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {}
+
+#endif

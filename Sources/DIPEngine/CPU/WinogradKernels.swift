@@ -1,0 +1,183 @@
+import CWinograd
+import DIPCore
+
+/// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles,
+/// one 2-D transform of WinogradF43, store), the phase split and merge of a row, and the filter
+/// transforms of a row of U or dU.
+/// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
+/// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
+/// (CWinograd).
+///
+/// Both do the same multiplies and adds in the same order with no fused multiply-add, and move
+/// the same floats to the same places, so they give the same bits: which one runs changes the
+/// speed, never a result.
+enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
+    /// Swift SIMD8<Float>: every CPU.
+    case portable
+    /// CWinograd's 256-bit kernels: x86-64 CPUs with AVX2.
+    case avx2
+
+    /// The fastest kernels this CPU runs.
+    static let best: WinogradKernels = avx2.runs(on: HostCPU.flags) ? .avx2 : .portable
+
+    /// Whether a CPU with these /proc/cpuinfo flags runs the kernels (the C ones exist only in
+    /// an x86-64 build).
+    func runs(on flags: Set<String>) -> Bool {
+        switch self {
+        case .portable: true
+        case .avx2: dip_winograd_avx2_available() != 0 && flags.contains("avx2")
+        }
+    }
+
+    /// "portable" or "avx2", for the convolution's implementation string.
+    var description: String {
+        switch self {
+        case .portable: "portable"
+        case .avx2: "avx2"
+        }
+    }
+
+    /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight).
+    static let workLanes = 108
+
+    // MARK: The phase split and merge of one row (data movement only).
+
+    /// For x in 0..<min(width, 4 phaseStride - pad), with xx = x + pad: row[x] goes to
+    /// `phases[(xx % 4) * phaseStride + xx / 4]`; nothing else is written.
+    @inline(__always)
+    func splitRow(_ row: UnsafePointer<Float>, width: Int, pad: Int, into phases: UnsafeMutablePointer<Float>, phaseStride: Int) {
+        switch self {
+        case .avx2:
+            dip_winograd_split_row_avx2(row, width, pad, phases, phaseStride)
+        case .portable:
+            for x in 0..<min(width, 4 * phaseStride - pad) {
+                let xx = x + pad
+                phases[(xx & 3) * phaseStride + (xx >> 2)] = row[x]
+            }
+        }
+    }
+
+    /// For x in 0..<width (at most 4 phaseStride): row[x] = phases[(x % 4) * phaseStride + x / 4].
+    @inline(__always)
+    func mergeRow(_ phases: UnsafePointer<Float>, phaseStride: Int, into row: UnsafeMutablePointer<Float>, width: Int) {
+        switch self {
+        case .avx2:
+            dip_winograd_merge_row_avx2(phases, phaseStride, row, width)
+        case .portable:
+            for x in 0..<width { row[x] = phases[(x & 3) * phaseStride + (x >> 2)] }
+        }
+    }
+
+    // MARK: The eight-tile steps; `work` holds `workLanes` lanes (only the portable steps use it).
+
+    /// V = Bᵀ d B for the eight tiles whose element (r, s) is the eight floats at
+    /// `strip + (4 r + s % 4) * phaseStride + s / 4`; element ξ goes to `v + ξ * vStride`.
+    @inline(__always)
+    func input(strip: UnsafePointer<Float>, phaseStride: Int, into v: UnsafeMutablePointer<Float>, vStride: Int,
+               work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_input_avx2(strip, phaseStride, v, vStride)
+        case .portable:
+            let d = work, out = work + 36, scratch = work + 72
+            for r in 0..<6 {
+                for s in 0..<6 { d[r * 6 + s] = loadLanes(strip + (r * 4 + s % 4) * phaseStride + s / 4) }
+            }
+            WinogradF43.input(d, out, work: scratch)
+            for e in 0..<36 { storeLanes(out[e], v + e * vStride) }
+        }
+    }
+
+    /// Aᵀ m A + bias for the eight tiles whose element ξ is the eight floats at `m + ξ * mStride`;
+    /// output (a, b) goes to `strip + (4 a + b) * stripStride`.
+    @inline(__always)
+    func output(_ m: UnsafePointer<Float>, mStride: Int, bias: Float, into strip: UnsafeMutablePointer<Float>,
+                stripStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_output_avx2(m, mStride, bias, strip, stripStride)
+        case .portable:
+            let mt = work, y = work + 36, scratch = work + 52
+            for e in 0..<36 { mt[e] = loadLanes(m + e * mStride) }
+            WinogradF43.output(mt, y, work: scratch)
+            for e in 0..<16 { storeLanes(y[e] + bias, strip + e * stripStride) }
+        }
+    }
+
+    /// A dY Aᵀ for the eight tiles whose output gradient (a, b) is the eight floats at
+    /// `strip + (4 a + b) * stripStride`; element ξ goes to `dm + ξ * dmStride`.
+    @inline(__always)
+    func outputGradient(strip: UnsafePointer<Float>, stripStride: Int, into dm: UnsafeMutablePointer<Float>, dmStride: Int,
+                        work: UnsafeMutablePointer<WinogradLanes>) {
+        switch self {
+        case .avx2:
+            dip_winograd_output_gradient_avx2(strip, stripStride, dm, dmStride)
+        case .portable:
+            let dy = work, out = work + 16, scratch = work + 52
+            for e in 0..<16 { dy[e] = loadLanes(strip + e * stripStride) }
+            WinogradF43.outputGradient(dy, out, work: scratch)
+            for e in 0..<36 { storeLanes(out[e], dm + e * dmStride) }
+        }
+    }
+
+    // MARK: One row of the filter transforms, eight filters at a time.
+
+    /// U = G g Gᵀ for the `columns` filters of one row of U: filter q's nine taps start at
+    /// `taps + q * qStride` (row-major; read back to front when `rotated`), and its element ξ
+    /// goes to `u + ξ * stride + q`.
+    func filterRow(_ taps: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
+                   into u: UnsafeMutablePointer<Float>, stride: Int) {
+        switch self {
+        case .avx2:
+            dip_winograd_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
+        case .portable:
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+                let g = lanes.baseAddress!, out = g + 9, work = g + 45
+                for q in Swift.stride(from: 0, to: columns, by: 8) {
+                    let width = min(8, columns - q)
+                    for tap in 0..<9 {
+                        let from = rotated ? 8 - tap : tap
+                        var value = WinogradLanes()
+                        for l in 0..<width { value[l] = taps[(q + l) * qStride + from] }
+                        g[tap] = value
+                    }
+                    WinogradF43.filter(g, out, work: work)
+                    for e in 0..<36 {
+                        let dst = u + e * stride + q
+                        if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dg = Gᵀ dU G for the `columns` filters of one row of dU: filter q's element ξ is at
+    /// `du + ξ * stride + q`; its nine taps go to `dg + 9 q`.
+    func filterGradientRow(_ du: UnsafePointer<Float>, stride: Int, columns: Int, into dg: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .avx2:
+            dip_winograd_filter_gradient_row_avx2(du, stride, columns, dg)
+        case .portable:
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
+                let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
+                for q in Swift.stride(from: 0, to: columns, by: 8) {
+                    let width = min(8, columns - q)
+                    for e in 0..<36 {
+                        let src = du + e * stride + q
+                        if width == 8 {
+                            dU[e] = loadLanes(src)
+                        } else {
+                            var value = WinogradLanes()
+                            for l in 0..<width { value[l] = src[l] }
+                            dU[e] = value
+                        }
+                    }
+                    WinogradF43.filterGradient(dU, out, work: work)
+                    for l in 0..<width {
+                        for tap in 0..<9 { dg[(q + l) * 9 + tap] = out[tap][l] }
+                    }
+                }
+            }
+        }
+    }
+}
