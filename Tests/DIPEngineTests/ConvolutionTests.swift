@@ -224,6 +224,11 @@ struct ConvolutionTests {
                 try checkAgainstReference(made, tolerance: 5e-4, label: "our winograd")
                 continue
             }
+            if made is PointwiseConvolution {
+                // 1x1 stride 1 is a matrix product under every algorithm (checked in `pointwise`).
+                #expect(g.kernel == 1 && g.stride == 1 && made.algorithm == .direct, "\(g)")
+                continue
+            }
             let explicit = try #require(made as? OneDNNConvolution)
             let passes = [explicit.forward, explicit.backwardData, explicit.backwardWeights]
             if g.kernel != 3 || g.stride != 1 {
@@ -233,6 +238,35 @@ struct ConvolutionTests {
             }
             try checkAgainstReference(explicit, tolerance: 5e-4, label: "cpu winograd")
         }
+    }
+
+    @Test("1x1 stride-1 convolutions run as matrix products: right across pixel blocks, the same bits on 1, 2 and 3 threads")
+    func pointwise() throws {
+        // 70x65 = 4550 pixels: two column blocks and two weight-gradient partials, the second short.
+        let g = ConvGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 1, inputHeight: 70, inputWidth: 65)
+        #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.columnBlock)
+        #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.reductionBlock)
+        var bits: [[UInt32]] = []
+        for threads in [1, 2, 3] {
+            let cpu = try CPUBackend(threads: threads)
+            for algorithm in ConvAlgorithm.allCases {
+                let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
+                #expect(kernel is PointwiseConvolution && kernel.algorithm == .direct, "\(algorithm)")
+            }
+            let kernel = try PointwiseConvolution(geometry: g, backend: cpu)
+            // Weight-gradient sums over 4550 pixels: still far below 1e-4 of their scale.
+            try checkAgainstReference(kernel, tolerance: 1e-4, label: "pointwise, \(threads) threads")
+            bits.append(try ConvResult(kernel, ConvData(g, seed: 9)).bits)
+        }
+        #expect(bits.allSatisfy { $0 == bits[0] })
+        // Where the products are chosen: everywhere on AVX-512, for few output channels on AVX2.
+        let wide = ConvGeometry(inChannels: 128, outChannels: 128, kernel: 1, stride: 1, inputHeight: 64, inputWidth: 64)
+        let narrow = ConvGeometry(inChannels: 128, outChannels: 4, kernel: 1, stride: 1, inputHeight: 64, inputWidth: 64)
+        #expect(PointwiseConvolution.preferred(for: wide, isa: "avx512_core") && !PointwiseConvolution.preferred(for: wide, isa: "avx2"))
+        #expect(PointwiseConvolution.preferred(for: narrow, isa: "avx2"))
+        let strided = ConvGeometry(inChannels: 4, outChannels: 4, kernel: 1, stride: 2, inputHeight: 8, inputWidth: 8)
+        #expect(!PointwiseConvolution.preferred(for: strided, isa: "avx512_core"))
+        #expect(throws: EngineError.self) { try PointwiseConvolution(geometry: strided, backend: CPUBackend(threads: 1)) }
     }
 
     @Test("the same inputs give the same bits, call after call and kernel after kernel")

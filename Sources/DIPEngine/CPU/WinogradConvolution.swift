@@ -97,7 +97,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
                 parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
                 // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk.
-                try products(parallel) { e in
+                try products { e in
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
                                dm + e * g.outChannels * n, Int64(n), v + e * g.inChannels * n, Int64(n),
@@ -134,7 +134,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 let n = rows.count * t.tileColumns
                 parallel.run(ci) { c in t.transformSource(source + c * sourcePlane, channel: c, rows: rows, into: v) }
                 // M[ξ] (co x n) = U[ξ] (co x ci) · V[ξ] (ci x n).
-                try products(parallel) { e in
+                try products { e in
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(co), Int64(n), Int64(ci), 1,
                                u + e * co * ci, Int64(ci), v + e * ci * n, Int64(n), 0, m + e * co * n, Int64(n))
                 }
@@ -156,45 +156,8 @@ final class WinogradConvolution: ConvolutionKernel {
                 floats(layout.products, t.productFloats))
     }
 
-    /// Runs the 36 products, `gemm(ξ)`, split over the backend's threads with each sgemm on
-    /// one OpenMP thread (nested OpenMP teams inside our threads would oversubscribe the
-    /// cores, and a single-threaded GEMM's sums do not depend on the thread count).
-    private func products(_ parallel: ChannelParallel, _ gemm: (Int) -> dnnl_status_t) throws {
-        let openMP = backend.openMP
-        var status = [dnnl_status_t](repeating: dnnl_success, count: WinogradF43.elements)
-        status.withUnsafeMutableBufferPointer { status in
-            parallel.run(WinogradF43.elements) { e in
-                openMP.setNumThreads(1)
-                status[e] = gemm(e)
-            }
-        }
-        openMP.setNumThreads(Int32(backend.threads))
-        if let bad = status.first(where: { $0 != dnnl_success }) {
-            try dnnlCheck(bad, "dnnl_sgemm for the Winograd products of \(geometry)")
-        }
+    /// Runs the 36 products, `gemm(ξ)`, each on one thread.
+    private func products(_ gemm: (Int) -> dnnl_status_t) throws {
+        try backend.singleThreadedGEMMs(WinogradF43.elements, what: "the Winograd products of \(geometry)", gemm)
     }
-}
-
-/// The sum of `count` floats in a fixed order: 32 interleaved partial sums (four vectors), added
-/// together lane by lane at the end, then the tail. Not the reference's left-to-right order
-/// (a serial sum of a 512x512 plane would take longer than its convolution), but the same
-/// every time.
-private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
-    var acc = (WinogradLanes(), WinogradLanes(), WinogradLanes(), WinogradLanes())
-    var i = 0
-    while i + 32 <= count {
-        acc.0 += loadLanes(p + i)
-        acc.1 += loadLanes(p + i + 8)
-        acc.2 += loadLanes(p + i + 16)
-        acc.3 += loadLanes(p + i + 24)
-        i += 32
-    }
-    let lanes = (acc.0 + acc.1) + (acc.2 + acc.3)
-    var sum: Float = 0
-    for l in 0..<8 { sum += lanes[l] }
-    while i < count {
-        sum += p[i]
-        i += 1
-    }
-    return sum
 }

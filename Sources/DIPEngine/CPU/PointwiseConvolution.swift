@@ -1,0 +1,128 @@
+import CDNNL
+
+/// A 1x1 stride-1 convolution as the matrix product it is, on the plain [C, H, W] tensors the
+/// layers hold: with the P = H x W pixels as columns, output (Cout x P) = weight (Cout x Cin)
+/// · input (Cin x P) + bias, input gradient = weightᵀ · output gradient, weight gradient =
+/// output gradient · inputᵀ. A direct convolution (each output the plain sum of its Cin
+/// products; only the order of that sum is the GEMM's), so records call it direct.
+///
+/// Why not oneDNN's convolution: that one works in channel-blocked layouts, so every call
+/// reorders its input and output (four activation reorders per layer and iteration), and it
+/// pads channels to blocks of 8 or 16, so the skip branches' 4-channel and the last layer's
+/// 3-channel outputs cost 4-5x their work. The skip network has a 1x1 layer at every level
+/// (issue 13).
+///
+/// Determinism: the pixels are cut into fixed blocks whatever the thread count, each block's
+/// GEMM runs on one thread, and the weight gradient's per-block partial products are added in
+/// block order, so the bits are the same on any number of threads.
+final class PointwiseConvolution: ConvolutionKernel {
+    /// The geometry this kernel was made for.
+    let geometry: ConvGeometry
+    /// A direct convolution.
+    let algorithm = ConvAlgorithm.direct
+    /// What runs, for `bench` and the records.
+    let implementation: String
+    private let backend: CPUBackend
+    /// Pixels per GEMM of the forward and backward-data passes: a 64x64 level is one block, a
+    /// 128x128 one already four, so two or more threads have work from there up.
+    static let columnBlock = 4096
+    /// Pixels per partial product of the weight gradient (64 partials at 512x512, 4 MiB of
+    /// scratch for a 128->128 layer).
+    static let reductionBlock = 4096
+
+    /// Whether this kernel can run `g`: 1x1, stride 1.
+    static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 1 && g.stride == 1 }
+
+    /// Whether the CPU backend should run `g` here rather than on oneDNN's convolution, on a
+    /// CPU where oneDNN's widest instruction set is `isa`. Measured per pass at 256x256 on an
+    /// AMD EPYC (Zen 4), 2 threads (BENCHMARKS.md): with AVX-512 the products beat oneDNN's
+    /// convolution and its reorders on every 1x1 layer of the nets (128->128: 10 + 6 + 8 ms
+    /// against 11 + 11 + 12). Capped to AVX2, oneDNN's sgemm reaches only half its cache-hot
+    /// rate on activations streamed from memory (128->128: 19 + 19 + 12 ms against 14 + 14 +
+    /// 17), so there it only pays where oneDNN pads a few output channels to a block of 8 (the
+    /// skip branches' 4 and the output's 3: 2.7 + 1.8 + 1.6 ms against 3.5 + 3.0 + 4.6).
+    static func preferred(for g: ConvGeometry, isa: String) -> Bool {
+        fits(g) && (isa.hasPrefix("avx512") || g.outChannels < 8)
+    }
+
+    /// A kernel for `geometry`, which must be 1x1 stride 1 (else `EngineError.shape`).
+    init(geometry g: ConvGeometry, backend: CPUBackend) throws {
+        try g.validate()
+        guard Self.fits(g) else {
+            throw EngineError.shape("convolution \(g): the pointwise kernel needs a 1x1 stride-1 convolution")
+        }
+        geometry = g
+        self.backend = backend
+        implementation = "direct 1x1 as a matrix product (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm)"
+            + " for forward, backward-data and backward-weights"
+    }
+
+    private var pixels: Int { geometry.inputHeight * geometry.inputWidth }
+
+    /// The column range of block `j` of `size` pixels.
+    private func block(_ j: Int, of size: Int) -> (start: Int, count: Int) {
+        (j * size, min(size, pixels - j * size))
+    }
+
+    private func blocks(of size: Int) -> Int { (pixels + size - 1) / size }
+
+    /// output = weight · input + bias.
+    func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+        let g = geometry
+        try g.checkForward(input: input, weight: weight, bias: bias, output: output)
+        let (x, w, b, y, p) = (input.pointer, weight.pointer, bias.pointer, output.pointer, pixels)
+        try backend.withRuntime {
+            try backend.singleThreadedGEMMs(blocks(of: Self.columnBlock), what: "the forward 1x1 convolution \(g)") { j in
+                let (lo, n) = block(j, of: Self.columnBlock)
+                // The bias goes in first and the product is added to it (beta 1): one pass over
+                // the output instead of two.
+                for o in 0..<g.outChannels { (y + o * p + lo).update(repeating: b[o], count: n) }
+                return dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(g.outChannels), Int64(n),
+                                  Int64(g.inChannels), 1, w, Int64(g.inChannels), x + lo, Int64(p), 1, y + lo, Int64(p))
+            }
+        }
+    }
+
+    /// gradInput = weightᵀ · gradOutput.
+    func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+        let g = geometry
+        try g.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        let (dy, w, dx, p) = (gradOutput.pointer, weight.pointer, gradInput.pointer, pixels)
+        try backend.withRuntime {
+            try backend.singleThreadedGEMMs(blocks(of: Self.columnBlock), what: "the backward-data 1x1 convolution \(g)") { j in
+                let (lo, n) = block(j, of: Self.columnBlock)
+                return dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
+                                  Int64(g.outChannels), 1, w, Int64(g.inChannels), dy + lo, Int64(p), 0, dx + lo, Int64(p))
+            }
+        }
+    }
+
+    /// gradWeight = gradOutput · inputᵀ, gradBias = the pixel sums of gradOutput.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        let g = geometry
+        try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        let (x, dy, dw, db, p) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer, pixels)
+        let parts = blocks(of: Self.reductionBlock), count = g.outChannels * g.inChannels
+        try backend.withRuntime {
+            // One partial product per block (the first straight into gradWeight), added in order.
+            let scratch = parts > 1
+                ? backend.scratch(bytes: (parts - 1) * count * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: (parts - 1) * count)
+                : dw
+            func partial(_ j: Int) -> UnsafeMutablePointer<Float> { j == 0 ? dw : scratch + (j - 1) * count }
+            try backend.singleThreadedGEMMs(parts, what: "the backward-weights 1x1 convolution \(g)") { j in
+                let (lo, n) = block(j, of: Self.reductionBlock)
+                return dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), Int64(g.outChannels), Int64(g.inChannels),
+                                  Int64(n), 1, dy + lo, Int64(p), x + lo, Int64(p), 0, partial(j), Int64(g.inChannels))
+            }
+            let parallel = ChannelParallel(threads: backend.threads)
+            parallel.run(g.outChannels) { o in
+                let row = dw + o * g.inChannels
+                for j in 1..<parts {
+                    let other = partial(j) + o * g.inChannels
+                    for i in 0..<g.inChannels { row[i] += other[i] }
+                }
+                db[o] = planeSum(dy + o * p, count: p)
+            }
+        }
+    }
+}

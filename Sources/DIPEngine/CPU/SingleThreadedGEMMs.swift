@@ -1,0 +1,48 @@
+import CDNNL
+
+extension CPUBackend {
+    /// Runs `count` independent GEMMs, `gemm(j)`, split over the backend's threads with each
+    /// `dnnl_sgemm` on one OpenMP thread: nested OpenMP teams inside our threads would
+    /// oversubscribe the cores, and a single-threaded GEMM's sums do not depend on the thread
+    /// count, so the kernels that cut their work into fixed pieces this way give the same bits
+    /// on any number of threads. Call it inside `withRuntime`; `what` names the work in the
+    /// error when a GEMM fails.
+    func singleThreadedGEMMs(_ count: Int, what: @autoclosure () -> String, _ gemm: (Int) -> dnnl_status_t) throws {
+        let parallel = ChannelParallel(threads: threads)
+        var status = [dnnl_status_t](repeating: dnnl_success, count: count)
+        status.withUnsafeMutableBufferPointer { status in
+            parallel.run(count) { j in
+                openMP.setNumThreads(1)
+                status[j] = gemm(j)
+            }
+        }
+        openMP.setNumThreads(Int32(threads))
+        if let bad = status.first(where: { $0 != dnnl_success }) {
+            try dnnlCheck(bad, "dnnl_sgemm for \(what())")
+        }
+    }
+}
+
+/// The sum of `count` floats in a fixed order: 32 interleaved partial sums (four vectors), added
+/// together lane by lane at the end, then the tail. Not the reference's left-to-right order
+/// (a serial sum of a 512x512 plane would take longer than its convolution), but the same
+/// every time. The convolutions' bias gradients are these sums.
+func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+    var i = 0
+    while i + 32 <= count {
+        acc.0 += loadLanes(p + i)
+        acc.1 += loadLanes(p + i + 8)
+        acc.2 += loadLanes(p + i + 16)
+        acc.3 += loadLanes(p + i + 24)
+        i += 32
+    }
+    let lanes = (acc.0 + acc.1) + (acc.2 + acc.3)
+    var sum: Float = 0
+    for l in 0..<8 { sum += lanes[l] }
+    while i < count {
+        sum += p[i]
+        i += 1
+    }
+    return sum
+}
