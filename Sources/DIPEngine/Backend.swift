@@ -64,7 +64,9 @@ public protocol ConvolutionKernel: AnyObject {
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws
     /// gradInput = d loss / d input, given d loss / d output.
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws
-    /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    /// gradWeight, gradBias = d loss / d weight, d loss / d bias. `input` is either the tensor
+    /// the last `forward` read, unchanged since (a kernel may reuse what that forward derived
+    /// from it, once), or any other tensor.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws
     /// Both backward passes: the weight gradients first, then (when `gradInput` is given) the
     /// input gradient, which may be written over `input`. A kernel may share work between the

@@ -99,6 +99,33 @@ struct WinogradTests {
         }
     }
 
+    @Test("backward-weights uses the forward's transformed input only for that input, with the same bits")
+    func keptSource() throws {
+        let g = Self.geometries[2], cpu = try CPUBackend(threads: 2)
+        let (d, other) = (Data(g, seed: 7), Data(g, seed: 8))
+        func weights(_ kernel: WinogradConvolution, _ x: Tensor) throws -> [UInt32] {
+            let (dw, db) = (Tensor(g.weightDims), Tensor(g.biasDims))
+            try kernel.backwardWeights(input: x, gradOutput: d.dy, gradWeight: dw, gradBias: db)
+            return (dw.array + db.array).map(\.bitPattern)
+        }
+        for chunkBytes in [WinogradTiling.defaultChunkBytes, 1] {
+            // Transformed in the pass itself: a kernel that never ran forward.
+            let fresh = try weights(WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes), d.x)
+            let freshOther = try weights(WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes), other.x)
+            let kernel = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes)
+            let (x, y) = (Tensor(g.inputDims), Tensor(g.outputDims))
+            x.copy(from: d.x)
+            try kernel.forward(input: x, weight: d.w, bias: d.b, output: y)
+            #expect(try weights(kernel, x) == fresh, "kept tiles, chunks of \(chunkBytes) bytes")
+            // Used once: after that the same tensor, changed, is transformed again.
+            x.copy(from: other.x)
+            #expect(try weights(kernel, x) == freshOther)
+            // Another tensor than the forward's: its own tiles, never the kept ones.
+            try kernel.forward(input: d.x, weight: d.w, bias: d.b, output: y)
+            #expect(try weights(kernel, other.x) == freshOther)
+        }
+    }
+
     @Test("the AVX2 tile transforms give the same bits as the portable Swift ones",
           .enabled(if: WinogradKernels.avx2.runs(on: HostCPU.flags), "this CPU has no AVX2"),
           arguments: geometries)

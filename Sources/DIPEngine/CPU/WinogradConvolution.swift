@@ -23,8 +23,11 @@ import DIPCore
 /// are the same for every thread count.
 ///
 /// Memory: the tiles are processed a chunk of tile rows at a time (WinogradTiling), so the
-/// transformed tiles take about 24 MiB of the backend's shared scratch arena, not the whole
-/// image's 2.25x blow-up.
+/// output gradient's and the products' transformed tiles take about 24 MiB of the backend's
+/// shared scratch arena, not the whole image's 2.25x blow-up. The forward's transformed input
+/// V is the exception: it is kept whole (2.25x the input) until the backward-weights pass of
+/// the same input, which then skips transforming that input again (the source transform was a
+/// sixth of an iteration's time).
 final class WinogradConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
@@ -39,6 +42,11 @@ final class WinogradConvolution: ConvolutionKernel {
     private let forwardTiling: WinogradTiling
     /// output gradient -> input gradient (pad 2).
     private let backwardDataTiling: WinogradTiling
+    /// The last forward's V, every chunk in order (allocated at the first forward).
+    private var keptSource: UnsafeMutablePointer<Float>?
+    /// The input `keptSource` was transformed from, until a backward-weights pass of that input
+    /// uses it; nil when there is none to use.
+    private var keptInput: UnsafeMutablePointer<Float>?
 
     /// Whether this kernel can run `g`: 3x3, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
@@ -67,12 +75,18 @@ final class WinogradConvolution: ConvolutionKernel {
             + " for forward, backward-data and backward-weights"
     }
 
-    /// output = conv(input, weight) + bias.
+    deinit { keptSource?.deallocate() }
+
+    /// output = conv(input, weight) + bias. Keeps the transformed input for `backwardWeights`.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
-        let b = bias.pointer
-        try convolve(forwardTiling, source: input.pointer, weight: weight.pointer, rotated: false,
-                     destination: output.pointer) { b[$0] }
+        let t = forwardTiling, b = bias.pointer
+        let kept = keptSource ?? .allocate(capacity: WinogradF43.elements * t.sourceChannels * t.tileRows * t.tileColumns)
+        keptSource = kept
+        keptInput = nil
+        try convolve(t, source: input.pointer, weight: weight.pointer, rotated: false, destination: output.pointer,
+                     keep: kept) { b[$0] }
+        keptInput = input.pointer
     }
 
     /// gradInput = d loss / d input, given d loss / d output.
@@ -82,19 +96,29 @@ final class WinogradConvolution: ConvolutionKernel {
                      destination: gradInput.pointer) { _ in 0 }
     }
 
-    /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    /// gradWeight, gradBias = d loss / d weight, d loss / d bias. When `input` is the tensor the
+    /// last forward read (the caller leaves it unchanged in between, as Conv2d does), that
+    /// forward's transformed tiles are used instead of transforming it again.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         let g = geometry
         try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         let t = forwardTiling
         let (x, dy, dw, db) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer)
         let outPlane = g.outputHeight * g.outputWidth, inPlane = g.inputHeight * g.inputWidth
+        let kept = keptInput == x ? keptSource : nil
+        keptInput = nil
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let (du, v, dm) = scratch(t)
+            let (du, scratchSource, dm) = scratch(t)
             for (index, rows) in t.chunks.enumerated() {
                 let n = rows.count * t.tileColumns
-                parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
+                let v: UnsafeMutablePointer<Float>
+                if let kept {
+                    v = kept + t.keptOffset(rows)
+                } else {
+                    v = scratchSource
+                    parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
+                }
                 parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
                 // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk.
                 try products { e in
@@ -115,14 +139,17 @@ final class WinogradConvolution: ConvolutionKernel {
     // MARK: The shared machinery
 
     /// destination = conv(source, filter) + bias(channel), the filter being `weight` as it is
-    /// (forward) or rotated by 180 degrees with its channels swapped (backward-data).
+    /// (forward) or rotated by 180 degrees with its channels swapped (backward-data). With
+    /// `keep`, the transformed source goes there (every chunk, at `keptOffset`) instead of the
+    /// scratch arena.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
-                          destination: UnsafeMutablePointer<Float>, bias: (Int) -> Float) throws {
+                          destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
+                          bias: (Int) -> Float) throws {
         let (ci, co) = (t.sourceChannels, t.destinationChannels)
         let sourcePlane = t.sourceHeight * t.sourceWidth, destinationPlane = t.destinationHeight * t.destinationWidth
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let (u, v, m) = scratch(t)
+            let (u, scratchSource, m) = scratch(t)
             // Forward: filter (p = o, q = i) is weight[o, i]; backward-data: filter (p = i, q = o)
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
@@ -132,6 +159,7 @@ final class WinogradConvolution: ConvolutionKernel {
             }
             for rows in t.chunks {
                 let n = rows.count * t.tileColumns
+                let v = keep.map { $0 + t.keptOffset(rows) } ?? scratchSource
                 parallel.run(ci) { c in t.transformSource(source + c * sourcePlane, channel: c, rows: rows, into: v) }
                 // M[ξ] (co x n) = U[ξ] (co x ci) · V[ξ] (ci x n).
                 try products { e in

@@ -66,6 +66,8 @@ struct WinogradTiling {
 
     /// Floats of U (or of its gradient).
     var filterFloats: Int { WinogradF43.elements * destinationChannels * sourceChannels }
+    /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
+    func keptOffset(_ rows: Range<Int>) -> Int { WinogradF43.elements * sourceChannels * rows.lowerBound * tileColumns }
     /// Floats of V for the largest chunk.
     var sourceFloats: Int { WinogradF43.elements * sourceChannels * chunkTiles }
     /// Floats of M for the largest chunk.
