@@ -15,16 +15,27 @@ public struct BackendFactory: Sendable {
     /// slow each other by an amount only measuring tells (the runner's estimate does); on the CPU
     /// each job has threads of its own.
     public let jobsShareDevice: Bool
+    /// Whether its backends compute on this machine's CPU cores, so the CPU's FMA peak is their
+    /// ceiling (`bench` measures it only then).
+    let computesOnHostCPU: Bool
+    /// The most memory its fits have held so far in this process, in MiB, where they compute:
+    /// the process's peak resident set for the CPU, the device allocations' peak for a GPU.
+    let peakMemoryMiB: @Sendable () -> Double
     private let body: @Sendable (_ threads: Int) throws -> any ComputeBackend
 
-    /// A factory named `name` whose backends come from `make`.
+    /// A factory named `name` whose backends come from `make`; by default they compute on the
+    /// host CPU, in host memory.
     public init(name: String, libraryVersions: [String: String], device: String, runsLBFGS: Bool = true,
-                jobsShareDevice: Bool = false, make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
+         jobsShareDevice: Bool = false, computesOnHostCPU: Bool = true,
+         peakMemoryMiB: @escaping @Sendable () -> Double = Benchmark.peakResidentMiB,
+         make: @escaping @Sendable (_ threads: Int) throws -> any ComputeBackend) {
         self.name = name
         self.libraryVersions = libraryVersions
         self.device = device
         self.runsLBFGS = runsLBFGS
         self.jobsShareDevice = jobsShareDevice
+        self.computesOnHostCPU = computesOnHostCPU
+        self.peakMemoryMiB = peakMemoryMiB
         self.body = make
     }
 

@@ -108,10 +108,8 @@ public enum Benchmark {
                                optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
                                batchedSeconds: t.batched.map { $0 / n },
                                forwardMACs: macs, gflops: 6 * Double(macs) / mean / 1e9,
-                               // The CPU's FMA peak says nothing of a GPU's.
-                               fmaPeak: backends.name == BackendFactory.cpu.name ? FMAPeak.measure(threads: threads) : nil,
-                               peakMemoryMiB: backends.name == CUDABackend.backendName
-                                   ? Double(DeviceMemoryTally.peakBytes) / 1_048_576 : peakResidentMiB(),
+                               fmaPeak: backends.computesOnHostCPU ? FMAPeak.measure(threads: threads) : nil,
+                               peakMemoryMiB: backends.peakMemoryMiB(),
                                device: backends.device,
                                convolutions: fitter.algorithmSummary)
     }

@@ -50,7 +50,8 @@ extension BackendFactory {
         libraries["cuDNN"] = probe.cudnn.version ?? "?"
         let device = "\(card.name) (compute capability \(card.computeCapability), \(card.multiprocessors) SMs), \(math.rawValue) convolutions"
         return BackendFactory(name: CUDABackend.backendName, libraryVersions: libraries, device: device, runsLBFGS: false,
-                              jobsShareDevice: true) { _ in
+                              jobsShareDevice: true, computesOnHostCPU: false,
+                              peakMemoryMiB: { Double(DeviceMemoryTally.peakBytes) / 1_048_576 }) { _ in
             CUDABackend(ordinal: ordinal, math: math)
         }
     }
