@@ -376,9 +376,11 @@ DIP_KERNEL dip_upsample2x_forward(float *out, const float *in, int channels, int
 /* The input gradient, gathered: each input pixel adds the output gradients it contributed to.
  * Nearest: (g[2y][2x] + g[2y][2x+1]) + (g[2y+1][2x] + g[2y+1][2x+1]). Bilinear: the outputs
  * that can reach pixel (y, x) lie within rows 2y-2..2y+3 and columns 2x-2..2x+3 (both
- * alignments); they are visited in the CPU layer's scatter order (output row, then column, then
- * its four taps a[x0], a[x1], b[x0], b[x1]), so the sum has the CPU's bits. gradOut is dense
- * 2H x 2W x C. Items: H * W * C. */
+ * alignments). The CPU layer first adds each gradient row onto its two source rows (output
+ * row order, tap y0 before y1), then each resulting column onto its two source columns (column
+ * order, tap x0 before x1); visiting the terms in that order gives the CPU's bits: for each
+ * column ox reaching x, its column sum over the rows reaching y, then that times each weight of
+ * x. gradOut is dense 2H x 2W x C. Items: H * W * C. */
 DIP_KERNEL dip_upsample2x_backward(float *gradIn, const float *gradOut, int channels, int height, int width,
                                    int mode, int alignCorners) {
     long long i = DIP_THREAD_ITEM();
@@ -396,26 +398,22 @@ DIP_KERNEL dip_upsample2x_backward(float *gradIn, const float *gradOut, int chan
     int oyLo = 2 * y - 2 > 0 ? 2 * y - 2 : 0, oyHi = 2 * y + 3 < ho - 1 ? 2 * y + 3 : ho - 1;
     int oxLo = 2 * x - 2 > 0 ? 2 * x - 2 : 0, oxHi = 2 * x + 3 < wo - 1 ? 2 * x + 3 : wo - 1;
     float acc = 0.0f;
-    for (int oy = oyLo; oy <= oyHi; oy++) {
-        int y0, y1;
-        float h0, h1;
-        dip_bilinear_tap(height, ho, alignCorners, oy, &y0, &y1, &h0, &h1);
-        if (y0 != y && y1 != y) continue;
-        for (int ox = oxLo; ox <= oxHi; ox++) {
-            int x0, x1;
-            float w0, w1;
-            dip_bilinear_tap(width, wo, alignCorners, ox, &x0, &x1, &w0, &w1);
-            if (x0 != x && x1 != x) continue;
+    for (int ox = oxLo; ox <= oxHi; ox++) {
+        int x0, x1;
+        float w0, w1;
+        dip_bilinear_tap(width, wo, alignCorners, ox, &x0, &x1, &w0, &w1);
+        if (x0 != x && x1 != x) continue;
+        float column = 0.0f;
+        for (int oy = oyLo; oy <= oyHi; oy++) {
+            int y0, y1;
+            float h0, h1;
+            dip_bilinear_tap(height, ho, alignCorners, oy, &y0, &y1, &h0, &h1);
             float v = gradOut[((long long)oy * wo + ox) * channels + c];
-            if (y0 == y) {
-                if (x0 == x) acc = acc + h0 * w0 * v;
-                if (x1 == x) acc = acc + h0 * w1 * v;
-            }
-            if (y1 == y) {
-                if (x0 == x) acc = acc + h1 * w0 * v;
-                if (x1 == x) acc = acc + h1 * w1 * v;
-            }
+            if (y0 == y) column = column + h0 * v;
+            if (y1 == y) column = column + h1 * v;
         }
+        if (x0 == x) acc = acc + w0 * column;
+        if (x1 == x) acc = acc + w1 * column;
     }
     gradIn[i] = acc;
 }

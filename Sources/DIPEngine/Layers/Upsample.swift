@@ -111,8 +111,7 @@ final class Upsample2x {
         return out.tensor
     }
 
-    /// Adds each output gradient onto the source pixels it was interpolated from. (Pixel by
-    /// pixel: the CUDA kernel's gather reproduces this order's bits.)
+    /// Adds each output gradient onto the source pixels it was interpolated from.
     func backward(_ gradOutput: Tensor) -> Tensor {
         let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
         let gradInput = gradients.tensor(inputShape)
@@ -131,24 +130,30 @@ final class Upsample2x {
             parallel.run(inputShape.channels) { c in
                 let (r, k) = taps.value
                 let g = src.value + c * ho * wo, d = dst.value + c * h * w
-                d.update(repeating: 0, count: h * w)
-                r.i0.withUnsafeBufferPointer { ry0 in r.i1.withUnsafeBufferPointer { ry1 in
-                r.l0.withUnsafeBufferPointer { ly0 in r.l1.withUnsafeBufferPointer { ly1 in
-                k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
-                k.l0.withUnsafeBufferPointer { lx0 in k.l1.withUnsafeBufferPointer { lx1 in
+                // The forward's two steps transposed: each gradient row onto its two source
+                // rows (still output-wide; whole rows eight lanes at a time, in row order), then
+                // each of those rows' columns onto their two source columns (in column order).
+                // The CUDA kernel's gather visits the terms in this order, for the same bits.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: h * wo) { down in
+                    let down = down.baseAddress!
+                    down.update(repeating: 0, count: h * wo)
                     for oy in 0..<ho {
-                        let a = d + ry0[oy] * w, b = d + ry1[oy] * w
-                        let h0 = ly0[oy], h1 = ly1[oy]
-                        let gr = g + oy * wo
-                        for ox in 0..<wo {
-                            let v = gr[ox], x0 = cx0[ox], x1 = cx1[ox], w0 = lx0[ox], w1 = lx1[ox]
-                            a[x0] += h0 * w0 * v
-                            a[x1] += h0 * w1 * v
-                            b[x0] += h1 * w0 * v
-                            b[x1] += h1 * w1 * v
-                        }
+                        accumulate(g + oy * wo, r.l0[oy], into: down + r.i0[oy] * wo, count: wo)
+                        accumulate(g + oy * wo, r.l1[oy], into: down + r.i1[oy] * wo, count: wo)
                     }
-                }}}}}}}}
+                    d.update(repeating: 0, count: h * w)
+                    k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
+                    k.l0.withUnsafeBufferPointer { lx0 in k.l1.withUnsafeBufferPointer { lx1 in
+                        for y in 0..<h {
+                            let dr = d + y * w, vr = down + y * wo
+                            for ox in 0..<wo {
+                                let v = vr[ox]
+                                dr[cx0[ox]] += lx0[ox] * v
+                                dr[cx1[ox]] += lx1[ox] * v
+                            }
+                        }
+                    }}}}
+                }
             }
         }
         return gradInput
@@ -166,6 +171,20 @@ private func weightedRows(_ a: UnsafePointer<Float>, _ h0: Float, _ b: UnsafePoi
     }
     while i < count {
         out[i] = h0 * a[i] + h1 * b[i]
+        i += 1
+    }
+}
+
+/// row[i] += weight * g[i], eight at a time.
+private func accumulate(_ g: UnsafePointer<Float>, _ weight: Float, into row: UnsafeMutablePointer<Float>, count: Int) {
+    let v = SIMD8<Float>(repeating: weight)
+    var i = 0
+    while i + 8 <= count {
+        storeLanes(loadLanes(row + i) + v * loadLanes(g + i), row + i)
+        i += 8
+    }
+    while i < count {
+        row[i] += weight * g[i]
         i += 1
     }
 }
