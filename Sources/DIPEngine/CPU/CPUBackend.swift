@@ -86,7 +86,9 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// direct, no reorders) where that is the faster of the two, under every algorithm.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
         try geometry.validate()
-        if PointwiseConvolution.preferred(for: geometry, isa: Self.effectiveISA) { return try PointwiseConvolution(geometry: geometry, backend: self) }
+        if PointwiseConvolution.preferred(for: geometry, isa: Self.effectiveISA) {
+            return try PointwiseConvolution(geometry: geometry, backend: self)
+        }
         guard algorithm != .direct, WinogradConvolution.fits(geometry) else {
             return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
         }

@@ -35,7 +35,7 @@ final class PointwiseConvolution: ConvolutionKernel {
 
     /// Whether the CPU backend should run `g` here rather than on oneDNN's convolution, on a
     /// CPU where oneDNN's widest instruction set is `isa`. Measured per pass at 256x256 on an
-    /// AMD EPYC (Zen 4), 2 threads (BENCHMARKS.md): with AVX-512 the products beat oneDNN's
+    /// AMD EPYC with AVX-512, 2 threads (BENCHMARKS.md): with AVX-512 the products beat oneDNN's
     /// convolution and its reorders on every 1x1 layer of the nets (128->128: 10 + 6 + 8 ms
     /// against 11 + 11 + 12). Capped to AVX2, oneDNN's sgemm reaches only half its cache-hot
     /// rate on activations streamed from memory (128->128: 19 + 19 + 12 ms against 14 + 14 +
