@@ -36,8 +36,8 @@ final class WinogradConvolution: ConvolutionKernel {
     /// What runs, for `bench` and the records.
     let implementation: String
     private let backend: CPUBackend
-    /// The code that runs the tile transforms.
-    private let kernels: WinogradKernels
+    /// The code that runs the tile transforms: the tilings' choice, made once in init.
+    private var kernels: WinogradKernels { forwardTiling.kernels }
     /// input -> output (pad 0).
     private let forwardTiling: WinogradTiling
     /// output gradient -> input gradient (pad 2).
@@ -65,7 +65,6 @@ final class WinogradConvolution: ConvolutionKernel {
         }
         geometry = g
         self.backend = backend
-        self.kernels = kernels
         forwardTiling = WinogradTiling(sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
                                        pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes, kernels: kernels)
         backwardDataTiling = WinogradTiling(sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
