@@ -65,17 +65,25 @@ public protocol ConvolutionKernel: AnyObject {
     /// gradInput = d loss / d input, given d loss / d output.
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias. `input` is either the tensor
-    /// the last `forward` read, unchanged since (a kernel may reuse what that forward derived
-    /// from it, once), or any other tensor.
+    /// the last `forward` read, unchanged since unless the kernel `keepsForwardInput` (a kernel
+    /// may reuse what that forward derived from it, once), or any other tensor.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws
     /// Both backward passes: the weight gradients first, then (when `gradInput` is given) the
     /// input gradient, which may be written over `input`. A kernel may share work between the
     /// two (oneDNN's reorders the output gradient once).
     func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
                   gradInput: Tensor?) throws
+    /// True when every `forward` keeps what the backward-weights pass needs of its input (in
+    /// the kernel's own memory) and that pass, given the same tensor, reads only what was kept:
+    /// then the caller may write other data into the input's memory between the two, as long
+    /// as it passes the same tensor back. False for a kernel that reads the input again.
+    var keepsForwardInput: Bool { get }
 }
 
 extension ConvolutionKernel {
+    /// A kernel reads its input again in the backward-weights pass unless it says otherwise.
+    public var keepsForwardInput: Bool { false }
+
     /// `backwardWeights`, then `backwardData`.
     public func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
                          gradInput: Tensor?) throws {

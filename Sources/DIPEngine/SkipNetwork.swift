@@ -98,10 +98,18 @@ public final class SkipNetwork {
     /// or (for levels without a skip branch) the exact halving and doubling: the size rules live
     /// in NetworkSummary's walk alone, so the summary, the planner and the network never disagree.
     public func prepare(height: Int, width: Int) throws {
-        _ = try NetworkSummary(config: config, height: height, width: width)
+        let summary = try NetworkSummary(config: config, height: height, width: width)
         let s = FeatureShape(channels: config.inputChannels, height: height, width: width)
-        let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm, gradients: gradients)
-        let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm, gradients: gradients)
+        // The padded inputs of the convolutions whose kernels keep what their backward needs
+        // take turns in one buffer (Conv2d.prepare), as large as the largest of them.
+        let paddedInputs = SharedScratch(capacity: summary.layers.reduce(0) { largest, layer in
+            guard case .convolution(_, _, let p) = layer.operation, p > 0 else { return largest }
+            return max(largest, layer.inChannels * (layer.inputSize.height + 2 * p) * (layer.inputSize.width + 2 * p))
+        })
+        let top = try root.prepare(inputShape: s, backend: backend, algorithm: convAlgorithm, gradients: gradients,
+                                   paddedInputs: paddedInputs)
+        let out = try outputConv.prepare(inputShape: top, backend: backend, algorithm: convAlgorithm, gradients: gradients,
+                                         paddedInputs: paddedInputs)
         sigmoid.prepare(inputShape: out)
         inputShape = s
         forwardDone = false
@@ -210,10 +218,13 @@ final class SkipLevel {
     /// prepared first: a BatchNorm before a padded convolution writes the interior of that
     /// convolution's padded input, and the skip branch and the upsample write their channels
     /// of the concat. So no unpadded or unconcatenated copy of those activations exists.
+    /// `paddedInputs` is the network's one buffer for the padded inputs of convolutions whose
+    /// kernels keep their input (see `Conv2d.prepare`).
     func prepare(inputShape x: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm,
-                 gradients: TensorPool) throws -> FeatureShape {
+                 gradients: TensorPool, paddedInputs: SharedScratch) throws -> FeatureShape {
         func convolve(_ conv: Conv2d, _ s: FeatureShape) throws -> FeatureShape {
-            try conv.prepare(inputShape: s, backend: backend, algorithm: algorithm, gradients: gradients)
+            try conv.prepare(inputShape: s, backend: backend, algorithm: algorithm, gradients: gradients,
+                             paddedInputs: paddedInputs)
         }
         let s = try skipConv.map { try convolve($0, x) }
         var d = try convolve(downConv, x)
@@ -221,7 +232,10 @@ final class SkipLevel {
         let d2 = try convolve(downConv2, d)
         try downBN.prepare(inputShape: d, into: downConv2.inputWindow)
         d = try downBN2.prepare(inputShape: d2)
-        if let deeper { d = try deeper.prepare(inputShape: d, backend: backend, algorithm: algorithm, gradients: gradients) }
+        if let deeper {
+            d = try deeper.prepare(inputShape: d, backend: backend, algorithm: algorithm, gradients: gradients,
+                                   paddedInputs: paddedInputs)
+        }
         var y = Upsample2x.outputShape(d)
         if let concat, let skipBN, let s {
             y = concat.prepare(skip: s, deeper: y, gradients: gradients)

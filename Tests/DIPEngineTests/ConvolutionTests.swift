@@ -286,6 +286,46 @@ struct ConvolutionTests {
         }
     }
 
+    @Test("oneDNN's backward-weights reads the forward's kept reordered input only for that input, with the same bits")
+    func oneDNNKeptSource() throws {
+        let cpu = try CPUBackend(threads: 2)
+        var keeping = 0
+        for g in [geometries[1], geometries[5], geometries[6]] {
+            for algorithm in [ConvAlgorithm.direct, .auto] {
+                let (d, other) = (ConvData(g, seed: 11), ConvData(g, seed: 12))
+                func make() throws -> OneDNNConvolution { try OneDNNConvolution(geometry: g, algorithm: algorithm, backend: cpu) }
+                func weights(_ kernel: OneDNNConvolution, _ x: Tensor, combined: Bool = false) throws -> [UInt32] {
+                    let (dw, db, dx) = (Tensor(g.weightDims), Tensor(g.biasDims), Tensor(g.inputDims))
+                    if combined {
+                        try kernel.backward(input: x, gradOutput: d.dy, weight: d.w, gradWeight: dw, gradBias: db, gradInput: dx)
+                    } else {
+                        try kernel.backwardWeights(input: x, gradOutput: d.dy, gradWeight: dw, gradBias: db)
+                    }
+                    return (dw.array + db.array).map(\.bitPattern)
+                }
+                // Reordered in the pass itself: kernels that never ran forward.
+                let fresh = try weights(make(), d.x), freshOther = try weights(make(), other.x)
+                let kernel = try make()
+                if kernel.keepsForwardInput { keeping += 1 }
+                let (x, y) = (Tensor(g.inputDims), Tensor(g.outputDims))
+                for combined in [false, true] {
+                    x.copy(from: d.x)
+                    try kernel.forward(input: x, weight: d.w, bias: d.b, output: y)
+                    if kernel.keepsForwardInput { x.copy(from: other.x) }  // what the kept input allows
+                    #expect(try weights(kernel, x, combined: combined) == fresh, "\(algorithm) \(g), combined \(combined)")
+                    // Used once: then the tensor as it is now.
+                    x.copy(from: other.x)
+                    #expect(try weights(kernel, x, combined: combined) == freshOther, "\(algorithm) \(g)")
+                    // Another tensor than the forward's: never the kept input.
+                    try kernel.forward(input: d.x, weight: d.w, bias: d.b, output: y)
+                    #expect(try weights(kernel, other.x, combined: combined) == freshOther, "\(algorithm) \(g)")
+                }
+            }
+        }
+        // oneDNN reorders inputs of 16 and more channels into its blocked layouts on x86-64.
+        #expect(keeping > 0, "no oneDNN kernel kept its input; the test checked nothing")
+    }
+
     @Test("the backend sets oneDNN's OpenMP thread count on whichever thread calls it")
     func threadCount() async throws {
         let one = try CPUBackend(threads: 1)

@@ -14,6 +14,45 @@ final class ThreadedReferenceBackend: ComputeBackend {
     }
 }
 
+/// The CPU backend's kernels, saying whether they keep their forward's input as they do, or,
+/// with `rereads`, that none does; counts the kernels that say they keep it.
+final class KeepingCPUBackend: ComputeBackend, @unchecked Sendable {
+    final class Kernel: ConvolutionKernel {
+        let base: any ConvolutionKernel
+        let keepsForwardInput: Bool
+        init(_ base: any ConvolutionKernel, keeps: Bool) { (self.base, keepsForwardInput) = (base, keeps) }
+        var geometry: ConvGeometry { base.geometry }
+        var algorithm: ConvAlgorithm { base.algorithm }
+        var implementation: String { base.implementation }
+        func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+            try base.forward(input: input, weight: weight, bias: bias, output: output)
+        }
+        func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+            try base.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        }
+        func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+            try base.backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        }
+        func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
+                      gradInput: Tensor?) throws {
+            try base.backward(input: input, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
+                              gradInput: gradInput)
+        }
+    }
+    let cpu: CPUBackend
+    let rereads: Bool
+    private(set) var keeping = 0
+    var name: String { cpu.name }
+    var threads: Int { cpu.threads }
+    init(threads: Int, rereads: Bool) throws { (cpu, self.rereads) = (try CPUBackend(threads: threads), rereads) }
+    func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+        let base = try cpu.makeConvolution(geometry, algorithm: algorithm)
+        let kernel = Kernel(base, keeps: !rereads && base.keepsForwardInput)
+        if kernel.keepsForwardInput { keeping += 1 }
+        return kernel
+    }
+}
+
 /// A small net of `depth` levels of `channels` channels (nearest, stride, 1x1 up).
 func tinyConfig(depth: Int = 5, channels: Int = 4, skip: Int = 2, inputChannels: Int = 3) -> SkipConfig {
     SkipConfig.uniform(depth: depth, channels: channels, skip: skip, inputChannels: inputChannels, outputChannels: 3)
@@ -178,6 +217,34 @@ struct SkipNetworkTests {
     /// parameter passes if the quotient agrees within 2e-6 / h + 2e-2 |analytic| for one of
     /// h = 1e-3, 3e-4, 1e-4: a correct backward always meets that at a step small enough to
     /// miss the kinks, while a wrong backward (a dropped term, a wrong index) fails at every step.
+    @Test("convolutions that keep their input share one padded buffer: the same outputs and gradients as kernels that read it again")
+    func sharedPaddedInputs() throws {
+        // 16 channels and up: oneDNN reorders the inputs and keeps them (our Winograd always does).
+        let config = SkipConfig.uniform(depth: 3, channels: 16, skip: 4, inputChannels: 16, outputChannels: 3)
+        func run(rereads: Bool, algorithm: ConvAlgorithm) throws -> (values: [[UInt32]], keeping: Int) {
+            let backend = try KeepingCPUBackend(threads: 2, rereads: rereads)
+            let net = try SkipNetwork(config: config, backend: backend, convAlgorithm: algorithm, seed: 3)
+            try net.prepare(height: 20, width: 22)
+            var values: [[Float]] = []
+            for step in 0..<2 {
+                // A forward without a backward in between, as a fit's PSNR sample does.
+                values.append(try net.forward(inputCode(config, 20, 22, seed: 40)).array)
+                values.append(try net.forward(inputCode(config, 20, 22, seed: 41 + UInt64(step))).array)
+                try net.backward(gradOutput: randomTensor([3, 20, 22], seed: 50 + UInt64(step)))
+                values += net.tensors.compactMap { $0.gradient?.array }
+            }
+            return (values.map { $0.map(\.bitPattern) }, backend.keeping)
+        }
+        for algorithm in [ConvAlgorithm.direct, .auto] {
+            let shared = try run(rereads: false, algorithm: algorithm), own = try run(rereads: true, algorithm: algorithm)
+            #expect(shared.keeping > 0, "\(algorithm): no kernel kept its input; the test checked nothing")
+            #expect(own.keeping == 0)
+            // The first tensor that differs, not every bit of both runs.
+            let differing = shared.values.indices.first { $0 >= own.values.count || shared.values[$0] != own.values[$0] }
+            #expect(shared.values.count == own.values.count && differing == nil, "\(algorithm): value \(differing ?? -1) differs")
+        }
+    }
+
     @Test("whole-network gradient against finite differences (crop path, avg pool, bilinear, 5x5, Cin 32/2/1)",
           arguments: [0, 1, 2])
     func gradientCheck(variant: Int) throws {

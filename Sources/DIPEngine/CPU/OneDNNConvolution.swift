@@ -10,6 +10,11 @@ import CDNNL
 /// backend's shared scratch arena. The chosen layouts are kept per pass (`forward`,
 /// `backwardData`, `backwardWeights`), so entry points that take tensors already in the
 /// primitive's layout can later skip the reorders.
+///
+/// Where the forward and the backward-weights pass read the input in the same reordered
+/// layout, the forward's reordered input is kept (a buffer of this kernel's own, the size of
+/// that layout) and the backward-weights pass of the same input reads it instead of reordering
+/// the input again, as `ConvolutionKernel.backwardWeights` allows.
 final class OneDNNConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
@@ -23,6 +28,14 @@ final class OneDNNConvolution: ConvolutionKernel {
     let backwardWeights: OneDNNPass
     /// Why a pass runs another algorithm than the one requested (empty when none does).
     let notes: [String]
+    /// The forward's input port when its reordered input can serve the backward-weights pass
+    /// (both reorder the input, into the same layout); nil otherwise.
+    private let sharedSource: OneDNNPass.Port?
+    /// The forward's reordered input (allocated at the first forward, `sharedSource` only).
+    private var keptSource: UnsafeMutableRawPointer?
+    /// The input `keptSource` was reordered from, until a backward-weights pass of that input
+    /// uses it (once) or the next forward replaces it.
+    private var keptInput: UnsafeMutablePointer<Float>?
     /// The forward pass's algorithm (the backward passes follow it where oneDNN has it).
     var algorithm: ConvAlgorithm { forward.algorithm }
     /// Each pass's algorithm and oneDNN implementation.
@@ -109,12 +122,44 @@ final class OneDNNConvolution: ConvolutionKernel {
             return (fwd, bwdData, bwdWeights)
         }
         self.notes = notes
+        if let f = forward.port(DNNL_ARG_SRC), let w = backwardWeights.port(DNNL_ARG_SRC),
+           f.reorder != nil, w.reorder != nil, f.hasLayout(of: w) {
+            sharedSource = f
+        } else {
+            sharedSource = nil
+        }
     }
+
+    deinit { keptSource?.deallocate() }
+
+    /// True where the forward's reordered input is kept for the backward-weights pass.
+    var keepsForwardInput: Bool { sharedSource != nil }
 
     /// output = conv(input, weight) + bias.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
-        try run(forward, [input, weight, bias, output])
+        guard let port = sharedSource else {
+            try run(forward, [input, weight, bias, output])
+            return
+        }
+        keptInput = nil
+        let kept = keptSource ?? .allocate(byteCount: port.layoutBytes, alignment: 4096)
+        keptSource = kept
+        try backend.withRuntime {
+            try port.reorderIn(UnsafeMutableRawPointer(input.pointer), to: kept, stream: backend.stream)
+            let arena = forward.scratchBytes > 0 ? backend.scratch(bytes: forward.scratchBytes) : nil
+            try forward.execute([input, weight, bias, output].map { UnsafeMutableRawPointer($0.pointer) }, arena: arena,
+                                stream: backend.stream, prepared: [(DNNL_ARG_SRC, kept)])
+        }
+        keptInput = input.pointer
+    }
+
+    /// The forward's reordered input when `input` is the tensor it read (then forgotten: it
+    /// serves one backward-weights pass).
+    private func takeKeptSource(for input: Tensor) -> [(argument: Int32, data: UnsafeMutableRawPointer)] {
+        defer { keptInput = nil }
+        guard let keptSource, keptInput == input.pointer else { return [] }
+        return [(DNNL_ARG_SRC, keptSource)]
     }
 
     /// gradInput = d loss / d input, given d loss / d output.
@@ -124,9 +169,11 @@ final class OneDNNConvolution: ConvolutionKernel {
     }
 
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias.
+    /// When `input` is the tensor the last forward read, that forward's reordered input is read
+    /// instead of reordering it again (so Conv2d may reuse the tensor's memory in between).
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         try geometry.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
-        try run(backwardWeights, [input, gradOutput, gradWeight, gradBias])
+        try run(backwardWeights, [input, gradOutput, gradWeight, gradBias], prepared: takeKeptSource(for: input))
     }
 
     /// Both backward passes. Where both want the output gradient in the same blocked layout it
@@ -140,6 +187,7 @@ final class OneDNNConvolution: ConvolutionKernel {
             if let gradInput { try backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput) }
             return
         }
+        let source = takeKeptSource(for: input)
         try geometry.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         try backend.withRuntime {
@@ -148,16 +196,18 @@ final class OneDNNConvolution: ConvolutionKernel {
             try w.reorderIn(UnsafeMutableRawPointer(gradOutput.pointer), to: arena, stream: backend.stream)
             let prepared = (argument: DNNL_ARG_DIFF_DST, data: arena)
             try backwardWeights.execute([input, gradOutput, gradWeight, gradBias].map { UnsafeMutableRawPointer($0.pointer) },
-                                        arena: arena + shared, stream: backend.stream, prepared: prepared)
+                                        arena: arena + shared, stream: backend.stream, prepared: [prepared] + source)
             try backwardData.execute([gradOutput, weight, gradInput].map { UnsafeMutableRawPointer($0.pointer) },
-                                     arena: arena + shared, stream: backend.stream, prepared: prepared)
+                                     arena: arena + shared, stream: backend.stream, prepared: [prepared])
         }
     }
 
-    private func run(_ pass: OneDNNPass, _ tensors: [Tensor]) throws {
+    private func run(_ pass: OneDNNPass, _ tensors: [Tensor],
+                     prepared: [(argument: Int32, data: UnsafeMutableRawPointer)] = []) throws {
         try backend.withRuntime {
             let arena = pass.scratchBytes > 0 ? backend.scratch(bytes: pass.scratchBytes) : nil
-            try pass.execute(tensors.map { UnsafeMutableRawPointer($0.pointer) }, arena: arena, stream: backend.stream)
+            try pass.execute(tensors.map { UnsafeMutableRawPointer($0.pointer) }, arena: arena, stream: backend.stream,
+                             prepared: prepared)
         }
     }
 }
@@ -392,16 +442,16 @@ final class OneDNNPass {
     /// Points the ports at `buffers` (plain, one per port) and `arena` (reordered arguments and
     /// scratchpad), reorders the inputs in,
     /// runs the primitive, reorders the outputs out and waits.
-    /// `prepared` names an input already in the primitive's layout at `data` (reordered by the
-    /// caller, for two passes that read it): it is not reordered again.
+    /// `prepared` names inputs already in the primitive's layout at `data` (reordered by the
+    /// caller, for two passes that read them): they are not reordered again.
     func execute(_ buffers: [UnsafeMutableRawPointer], arena: UnsafeMutableRawPointer?, stream: dnnl_stream_t,
-                 prepared: (argument: Int32, data: UnsafeMutableRawPointer)? = nil) throws {
+                 prepared: [(argument: Int32, data: UnsafeMutableRawPointer)] = []) throws {
         var args: [dnnl_exec_arg_t] = []
         args.reserveCapacity(ports.count)
         for (port, buffer) in zip(ports, buffers) {
             try dnnlCheck(dnnl_memory_set_data_handle(port.user, buffer), "dnnl_memory_set_data_handle")
-            if let prepared, prepared.argument == port.argument, port.reorder != nil {
-                try dnnlCheck(dnnl_memory_set_data_handle(port.inner, prepared.data), "dnnl_memory_set_data_handle")
+            if let ready = prepared.first(where: { $0.argument == port.argument }), port.reorder != nil {
+                try dnnlCheck(dnnl_memory_set_data_handle(port.inner, ready.data), "dnnl_memory_set_data_handle")
             } else if let reorder = port.reorder {
                 try dnnlCheck(dnnl_memory_set_data_handle(port.inner, arena! + port.arenaOffset), "dnnl_memory_set_data_handle")
                 if port.isInput { try runReorder(reorder, from: port.user, to: port.inner, stream) }

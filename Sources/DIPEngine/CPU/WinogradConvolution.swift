@@ -76,6 +76,9 @@ final class WinogradConvolution: ConvolutionKernel {
 
     deinit { keptSource?.deallocate() }
 
+    /// Every forward keeps its transformed input for the backward-weights pass.
+    var keepsForwardInput: Bool { true }
+
     /// output = conv(input, weight) + bias. Keeps the transformed input for `backwardWeights`.
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
@@ -96,8 +99,8 @@ final class WinogradConvolution: ConvolutionKernel {
     }
 
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias. When `input` is the tensor the
-    /// last forward read (the caller leaves it unchanged in between, as Conv2d does), that
-    /// forward's transformed tiles are used instead of transforming it again.
+    /// last forward read, that forward's transformed tiles are used instead of transforming it
+    /// again (so Conv2d may reuse the tensor's memory in between).
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         let g = geometry
         try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)

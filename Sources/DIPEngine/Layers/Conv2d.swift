@@ -73,20 +73,26 @@ final class Conv2d {
     var geometry: ConvGeometry? { convolution?.geometry }
 
     /// Prepares the pad and a backend kernel for `inputShape`; returns the output shape. The
-    /// pad's backward takes the unpadded input gradient from `gradients`.
+    /// pad's backward takes the unpadded input gradient from `gradients`. When the kernel keeps
+    /// what its backward needs of the padded input (`keepsForwardInput`), the padded buffer is
+    /// only alive while the pad writes it and the kernel reads it, in the forward and again in
+    /// the backward (as the padded input gradient), so it is a view of `paddedInputs`, one
+    /// buffer the network's convolutions use in turn.
     @discardableResult
     func prepare(inputShape s: FeatureShape, backend: any ComputeBackend, algorithm: ConvAlgorithm,
-                 gradients: TensorPool = TensorPool()) throws -> FeatureShape {
+                 gradients: TensorPool = TensorPool(), paddedInputs: SharedScratch? = nil) throws -> FeatureShape {
         guard s.channels == inChannels else {
             throw EngineError.shape("convolution \(inChannels)->\(outChannels) got \(s.channels) input channels")
         }
-        let padded = try pad?.prepare(inputShape: s, gradients: gradients) ?? s
+        let padded = try pad?.outputShape(for: s) ?? s
         let g = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
                              inputHeight: padded.height, inputWidth: padded.width)
         guard g.outputHeight >= 1, g.outputWidth >= 1 else {
             throw EngineError.shape("convolution \(g) has no output pixels")
         }
-        convolution = try backend.makeConvolution(g, algorithm: algorithm)
+        let kernel = try backend.makeConvolution(g, algorithm: algorithm)
+        convolution = kernel
+        try pad?.prepare(inputShape: s, gradients: gradients, shared: kernel.keepsForwardInput ? paddedInputs : nil)
         let out = FeatureShape(channels: outChannels, height: g.outputHeight, width: g.outputWidth)
         output = out.makeTensor()
         return out

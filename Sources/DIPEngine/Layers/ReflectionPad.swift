@@ -15,16 +15,23 @@ final class ReflectionPad {
         self.parallel = parallel
     }
 
-    /// Allocates the padded buffer; the backward's gradient comes from `gradients`. Refuses a
-    /// pad that reaches past the opposite edge.
-    @discardableResult
-    func prepare(inputShape s: FeatureShape, gradients: TensorPool = TensorPool()) throws -> FeatureShape {
+    /// The padded shape of `s`. Refuses a pad that reaches past the opposite edge.
+    func outputShape(for s: FeatureShape) throws -> FeatureShape {
         guard pad < s.height, pad < s.width else {
             throw EngineError.shape("reflection padding of \(pad) needs more than \(pad) rows and columns, got \(s.height)x\(s.width)")
         }
+        return FeatureShape(channels: s.channels, height: s.height + 2 * pad, width: s.width + 2 * pad)
+    }
+
+    /// Allocates the padded buffer, or takes it from `shared` (a buffer other layers use too,
+    /// for a consumer that needs the padded tensor only while it reads it); the backward's
+    /// gradient comes from `gradients`. Refuses a pad that reaches past the opposite edge.
+    @discardableResult
+    func prepare(inputShape s: FeatureShape, gradients: TensorPool = TensorPool(),
+                 shared: SharedScratch? = nil) throws -> FeatureShape {
+        outputShape = try outputShape(for: s)
         inputShape = s
-        outputShape = FeatureShape(channels: s.channels, height: s.height + 2 * pad, width: s.width + 2 * pad)
-        output = outputShape.makeTensor()
+        output = try shared?.view(outputShape) ?? outputShape.makeTensor()
         self.gradients = gradients
         return outputShape
     }
