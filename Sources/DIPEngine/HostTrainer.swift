@@ -69,7 +69,7 @@ final class HostTrainer: NetworkTrainer {
         return adam
     }
 
-    func adamStep() throws { try currentAdam().step() }
+    func adamStep() throws { try currentAdam().step(parallel: parallel) }
 
     func adamState() throws -> AdamState {
         let adam = try currentAdam()

@@ -92,6 +92,26 @@ struct OptimizerTests {
         #expect(vector.secondMoments[0].array == scalar.secondMoments.map { $0.pointer[0] })
     }
 
+    @Test("Adam's update split over 1, 2 or 3 threads gives the same bits (tensors over several pieces, odd sizes)")
+    func adamThreads() throws {
+        let sizes = [3 * Adam.pieceElements + 5, 7, Adam.pieceElements, 1, 2 * Adam.pieceElements - 3]
+        func run(threads: Int) throws -> [UInt32] {
+            let params = sizes.enumerated().map { randomTensor([$1], seed: UInt64($0)) }
+            let grads = sizes.map { Tensor([$0]) }
+            let adam = try Adam(Array(zip(params, grads)), learningRate: 0.01)
+            for step in 0..<3 {
+                for (i, g) in grads.enumerated() {
+                    g.copy(from: randomTensor(g.dims, seed: UInt64(100 + 10 * step + i)))
+                }
+                adam.step(parallel: ChannelParallel(threads: threads))
+            }
+            return (params + adam.firstMoments + adam.secondMoments).flatMap { $0.array.map(\.bitPattern) }
+        }
+        let one = try run(threads: 1)
+        #expect(try run(threads: 2) == one)
+        #expect(try run(threads: 3) == one)
+    }
+
     /// Runs L-BFGS with upstream's settings and returns the iterate seen by each evaluation.
     func lbfgsTrajectory(start: [Float], learningRate: Double, iterations: Int, history: Int = 100,
                          _ f: ([Double]) -> (Double, [Double])) throws -> (points: [[Float]], losses: [Double], opt: LBFGS) {

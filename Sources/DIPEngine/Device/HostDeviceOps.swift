@@ -307,7 +307,7 @@ final class HostDeviceOps: DeviceOps {
         optimizer.firstMoments[0].pointer.update(from: host(first), count: count)
         optimizer.secondMoments[0].pointer.update(from: host(second), count: count)
         optimizer.stepCount = Int(word(step)) - 1
-        optimizer.step()
+        optimizer.step(parallel: parallel)
         host(first).update(from: optimizer.firstMoments[0].pointer, count: count)
         host(second).update(from: optimizer.secondMoments[0].pointer, count: count)
     }
