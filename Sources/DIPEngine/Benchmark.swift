@@ -55,10 +55,10 @@ public enum Benchmark {
     /// (PSNR sampling and the occasional slow iteration included), short enough for a benchmark.
     public static let defaultIterations = 20
 
-    /// Runs one warm-up fit and then a fit of 1 + `iterations` Adam iterations of `net` at
-    /// `size` x `size`, sampling PSNR every `psnrEvery` iterations as a fit does (nil: a fit's
-    /// default), and times the `iterations` after the first (whose first touch of every buffer
-    /// no later iteration repeats); then measures the FMA peak at `threads` threads.
+    /// Runs a fit of 1 + `iterations` Adam iterations of `net` at `size` x `size`, sampling PSNR
+    /// every `psnrEvery` iterations as a fit does (nil: a fit's default), and times the
+    /// `iterations` after the first (whose first touch of every buffer no later iteration
+    /// repeats), phase by phase; then measures the FMA peak at `threads` threads.
     public static func run(net: String, size: Int, threads: Int, iterations: Int, psnrEvery: Int? = nil,
                            conv: ConvAlgorithm = .auto, backends: BackendFactory = .cpu) throws -> BenchmarkResult {
         let channels = net == "table1" ? 1 : 3
@@ -75,17 +75,16 @@ public enum Benchmark {
         let mask = try BernoulliMask.make(channels: 1, height: size, width: size, keepFraction: 0.5, seed: 0)
         let backend = try backends.make(threads: threads)
         let problem = try FitProblem(image: image, mask: mask)
-        // The phase split excludes the first iteration (primitive creation, first touch of every
-        // buffer): a one-iteration fit's phases are subtracted from the full fit's.
-        var warm = config
-        warm.iterations = 1
-        let warmup = try Fitter(problem: problem, config: warm, seed: 0, backend: backend).run().timings
         let fitter = try Fitter(problem: problem, config: config, seed: 0, backend: backend)
         // Progress comes after every iteration, or after every batch where a device runs
-        // iterations in batches: each stamp is (iterations done, seconds).
-        var stamps: [(done: Int, elapsed: Double)] = []
+        // iterations in batches: each stamp is (iterations done, seconds, phase seconds so far).
+        // The first stamp is the end of the untimed first iteration (primitive creation, first
+        // touch of every buffer), so every figure is a difference from it. (A separate warm-up
+        // fit's phases are no stand-in: its first touch of memory cost more than the timed
+        // fit's, and subtracting it gave negative forward times.)
+        var stamps: [(done: Int, elapsed: Double, timings: FitTimings)] = []
         stamps.reserveCapacity(config.iterations)
-        let result = try fitter.run(progress: { stamps.append(($0.iteration, $0.elapsed)) })
+        let result = try fitter.run(progress: { stamps.append(($0.iteration, $0.elapsed, $0.timings)) })
         let n = Double(iterations)
         // The rate a fit shows: the timed iterations' total time over their number (the first
         // stamp is the end of the untimed first iteration).
@@ -96,17 +95,18 @@ public enum Benchmark {
             return [Double](repeating: (next.elapsed - previous.elapsed) / Double(k), count: k)
         }.sorted()
         let median = perIteration.isEmpty ? mean : perIteration[perIteration.count / 2]
-        let t = result.timings
+        // The last stamp, not the result: the result's forward also counts the final render.
+        let t = stamps.last?.timings ?? result.timings, first = stamps.first?.timings ?? FitTimings()
         // From the summary (the one size rule), not the host network, which a device trainer
         // never prepares.
         let macs = try NetworkSummary(config: config.network, height: fitter.workingHeight, width: fitter.workingWidth).macs
         return BenchmarkResult(implementation: "dip-report \(backends.description)",
                                net: net, size: size, threads: threads, conv: conv.rawValue, iterations: iterations,
                                iterationSeconds: mean, medianIterationSeconds: median, psnrEvery: config.psnrEvery,
-                               forwardSeconds: (t.forward - warmup.forward) / n,
-                               backwardSeconds: (t.backward - warmup.backward) / n,
-                               optimizerSeconds: (t.optimizer - warmup.optimizer) / n,
-                               batchedSeconds: t.batched.map { $0 / n },
+                               forwardSeconds: (t.forward - first.forward) / n,
+                               backwardSeconds: (t.backward - first.backward) / n,
+                               optimizerSeconds: (t.optimizer - first.optimizer) / n,
+                               batchedSeconds: t.batched.map { ($0 - (first.batched ?? 0)) / n },
                                forwardMACs: macs, gflops: 6 * Double(macs) / mean / 1e9,
                                fmaPeak: backends.computesOnHostCPU ? FMAPeak.measure(threads: threads) : nil,
                                peakMemoryMiB: backends.peakMemoryMiB(),

@@ -119,6 +119,9 @@ public struct FitProgress: Sendable {
     public var psnrIteration: Int?
     /// Seconds since the loop started.
     public var elapsed: Double
+    /// Seconds in each phase so far (`total` not yet set), so a caller can time the phases of
+    /// any stretch of iterations.
+    public var timings = FitTimings()
 }
 
 extension FitResult {

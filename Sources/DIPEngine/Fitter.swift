@@ -238,7 +238,7 @@ public final class Fitter {
         /// The progress report after `done` of `total` steps.
         func progress(done: Int, of total: Int, loss: Double) -> FitProgress {
             FitProgress(iteration: done, iterations: total, loss: loss, psnr: lastPSNR,
-                        psnrIteration: lastPSNRIteration, elapsed: elapsed)
+                        psnrIteration: lastPSNRIteration, elapsed: elapsed, timings: timings)
         }
 
         /// Whether the schedule wants a checkpoint after `done` steps.
