@@ -92,11 +92,17 @@ struct WinogradTiling {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * sx) { stripBuffer in
             withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
                 let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
+                // Zeros once: a source row writes the same columns of its strip row at every
+                // tile row, so only a strip row with no source row (above or below the source)
+                // needs clearing again.
+                strip.update(repeating: 0, count: 24 * sx)
                 for ty in rows {
-                    strip.update(repeating: 0, count: 24 * sx)
                     for r in 0..<6 {
                         let y = 4 * ty + r - pad
-                        guard y >= 0 && y < sourceHeight else { continue }
+                        guard y >= 0 && y < sourceHeight else {
+                            (strip + r * 4 * sx).update(repeating: 0, count: 4 * sx)
+                            continue
+                        }
                         kernels.splitRow(plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * 4 * sx,
                                          phaseStride: sx)
                     }
@@ -145,11 +151,16 @@ struct WinogradTiling {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
             withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
                 let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
+                // Zeros once, as in transformSource: only rows past the destination's edge (in
+                // its last tile row) need clearing again.
+                strip.update(repeating: 0, count: 16 * tileColumns)
                 for ty in rows {
-                    strip.update(repeating: 0, count: 16 * tileColumns)
                     for a in 0..<4 {
                         let yy = 4 * ty + a
-                        guard yy < destinationHeight else { break }
+                        guard yy < destinationHeight else {
+                            (strip + a * 4 * tileColumns).update(repeating: 0, count: 4 * tileColumns)
+                            continue
+                        }
                         kernels.splitRow(plane + yy * destinationWidth, width: destinationWidth, pad: 0,
                                          into: strip + a * 4 * tileColumns, phaseStride: tileColumns)
                     }
