@@ -9,11 +9,11 @@ public enum RunResources {
     /// of about the same size in one shared pool, plus oneDNN's Winograd scratch; parameters
     /// are held four times (weights, gradients, Adam's two moments), and an L-BFGS fit also
     /// holds its 100 curvature pairs (two parameter-sized vectors each). Fitted by hand to the
-    /// peaks `bench` measured (max RSS, BENCHMARKS.md "Peak memory"): table1 at 256 and 512,
-    /// text at 256 and 512 are 706, 2562, 995 and 3668 MiB, and this model gives 825, 2598, 1107
-    /// and 3689 MiB (1.00-1.17 of each: the per-activation bytes are those of the largest nets,
-    /// so small ones are overestimated); `slurmMargin` adds a quarter on top, since Slurm kills
-    /// a task that goes over its memory.
+    /// peaks `bench` measured (max RSS; BENCHMARKS.md, "AMD EPYC, fifth part", the larger of the
+    /// AVX-512 and AVX2 runs): table1 at 256 and 512, text at 256 and 512 are 789, 2863, 1112 and
+    /// 4075 MiB, and this model gives 893, 2871, 1206 and 4087 MiB (1.00-1.13 of each: the
+    /// per-activation bytes are those of the largest nets, so small ones are overestimated);
+    /// `slurmMargin` adds a quarter on top, since Slurm kills a task that goes over its memory.
     public static func peakBytes(network: SkipConfig, height: Int, width: Int, lbfgs: Bool) throws -> Double {
         let (h, w) = Fitter.workingSize(for: network, height: height, width: width)
         let summary = try NetworkSummary(config: network, height: h, width: w)
@@ -29,7 +29,7 @@ public enum RunResources {
     /// The process without a network: the binary, oneDNN, the prepared images.
     static let baseBytes = 200.0 * 1024 * 1024
     /// Bytes per activation value (see `peakBytes`).
-    static let activationBytes = 5.2
+    static let activationBytes = 5.8
 
     /// Slurm's memory limit over the estimated peak.
     public static let slurmMargin = 1.25
