@@ -221,27 +221,32 @@ struct SkipNetworkTests {
     func sharedPaddedInputs() throws {
         // 16 channels and up: oneDNN reorders the inputs and keeps them (our Winograd always does).
         let config = SkipConfig.uniform(depth: 3, channels: 16, skip: 4, inputChannels: 16, outputChannels: 3)
-        func run(rereads: Bool, algorithm: ConvAlgorithm) throws -> (values: [[UInt32]], keeping: Int) {
+        func run(rereads: Bool, algorithm: ConvAlgorithm, h: Int, w: Int) throws -> (values: [[UInt32]], keeping: Int) {
             let backend = try KeepingCPUBackend(threads: 2, rereads: rereads)
             let net = try SkipNetwork(config: config, backend: backend, convAlgorithm: algorithm, seed: 3)
-            try net.prepare(height: 20, width: 22)
+            try net.prepare(height: h, width: w)
             var values: [[Float]] = []
             for step in 0..<2 {
                 // A forward without a backward in between, as a fit's PSNR sample does.
-                values.append(try net.forward(inputCode(config, 20, 22, seed: 40)).array)
-                values.append(try net.forward(inputCode(config, 20, 22, seed: 41 + UInt64(step))).array)
-                try net.backward(gradOutput: randomTensor([3, 20, 22], seed: 50 + UInt64(step)))
+                values.append(try net.forward(inputCode(config, h, w, seed: 40)).array)
+                values.append(try net.forward(inputCode(config, h, w, seed: 41 + UInt64(step))).array)
+                try net.backward(gradOutput: randomTensor([3, h, w], seed: 50 + UInt64(step)))
                 values += net.tensors.compactMap { $0.gradient?.array }
             }
             return (values.map { $0.map(\.bitPattern) }, backend.keeping)
         }
-        for algorithm in [ConvAlgorithm.direct, .auto] {
-            let shared = try run(rereads: false, algorithm: algorithm), own = try run(rereads: true, algorithm: algorithm)
-            #expect(shared.keeping > 0, "\(algorithm): no kernel kept its input; the test checked nothing")
-            #expect(own.keeping == 0)
-            // The first tensor that differs, not every bit of both runs.
-            let differing = shared.values.indices.first { $0 >= own.values.count || shared.values[$0] != own.values[$0] }
-            #expect(shared.values.count == own.values.count && differing == nil, "\(algorithm): value \(differing ?? -1) differs")
+        // 19x21 takes the concat's crop path (odd sizes at every level).
+        for (h, w) in [(20, 22), (19, 21)] {
+            for algorithm in [ConvAlgorithm.direct, .auto] {
+                let shared = try run(rereads: false, algorithm: algorithm, h: h, w: w)
+                let own = try run(rereads: true, algorithm: algorithm, h: h, w: w)
+                #expect(shared.keeping > 0, "\(algorithm): no kernel kept its input; the test checked nothing")
+                #expect(own.keeping == 0)
+                // The first tensor that differs, not every bit of both runs.
+                let differing = shared.values.indices.first { $0 >= own.values.count || shared.values[$0] != own.values[$0] }
+                #expect(shared.values.count == own.values.count && differing == nil,
+                        "\(h)x\(w) \(algorithm): value \(differing ?? -1) differs")
+            }
         }
     }
 
