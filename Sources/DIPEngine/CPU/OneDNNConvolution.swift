@@ -31,11 +31,8 @@ final class OneDNNConvolution: ConvolutionKernel {
     /// The forward's input port when its reordered input can serve the backward-weights pass
     /// (both reorder the input, into the same layout); nil otherwise.
     private let sharedSource: OneDNNPass.Port?
-    /// The forward's reordered input (allocated at the first forward, `sharedSource` only).
-    private var keptSource: UnsafeMutableRawPointer?
-    /// The input `keptSource` was reordered from, until a backward-weights pass of that input
-    /// uses it (once) or the next forward replaces it.
-    private var keptInput: UnsafeMutablePointer<Float>?
+    /// The forward's reordered input (`sharedSource` only).
+    private let keptSource = KeptForwardInput()
     /// The forward pass's algorithm (the backward passes follow it where oneDNN has it).
     var algorithm: ConvAlgorithm { forward.algorithm }
     /// Each pass's algorithm and oneDNN implementation.
@@ -130,8 +127,6 @@ final class OneDNNConvolution: ConvolutionKernel {
         }
     }
 
-    deinit { keptSource?.deallocate() }
-
     /// True where the forward's reordered input is kept for the backward-weights pass.
     var keepsForwardInput: Bool { sharedSource != nil }
 
@@ -142,24 +137,21 @@ final class OneDNNConvolution: ConvolutionKernel {
             try run(forward, [input, weight, bias, output])
             return
         }
-        keptInput = nil
-        let kept = keptSource ?? .allocate(byteCount: port.layoutBytes, alignment: 4096)
-        keptSource = kept
+        let kept = keptSource.buffer(bytes: port.layoutBytes)
         try backend.withRuntime {
             try port.reorderIn(UnsafeMutableRawPointer(input.pointer), to: kept, stream: backend.stream)
             let arena = forward.scratchBytes > 0 ? backend.scratch(bytes: forward.scratchBytes) : nil
             try forward.execute([input, weight, bias, output].map { UnsafeMutableRawPointer($0.pointer) }, arena: arena,
                                 stream: backend.stream, prepared: [(DNNL_ARG_SRC, kept)])
         }
-        keptInput = input.pointer
+        keptSource.kept(from: input)
     }
 
     /// The forward's reordered input when `input` is the tensor it read (then forgotten: it
     /// serves one backward-weights pass).
     private func takeKeptSource(for input: Tensor) -> [(argument: Int32, data: UnsafeMutableRawPointer)] {
-        defer { keptInput = nil }
-        guard let keptSource, keptInput == input.pointer else { return [] }
-        return [(DNNL_ARG_SRC, keptSource)]
+        guard let kept = keptSource.take(for: input) else { return [] }
+        return [(DNNL_ARG_SRC, kept)]
     }
 
     /// gradInput = d loss / d input, given d loss / d output.

@@ -42,11 +42,8 @@ final class WinogradConvolution: ConvolutionKernel {
     private let forwardTiling: WinogradTiling
     /// output gradient -> input gradient (pad 2).
     private let backwardDataTiling: WinogradTiling
-    /// The last forward's V, every chunk in order (allocated at the first forward).
-    private var keptSource: UnsafeMutablePointer<Float>?
-    /// The input `keptSource` was transformed from, until a backward-weights pass of that input
-    /// uses it; nil when there is none to use.
-    private var keptInput: UnsafeMutablePointer<Float>?
+    /// The last forward's V, every chunk in order.
+    private let keptSource = KeptForwardInput()
 
     /// Whether this kernel can run `g`: 3x3, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
@@ -74,8 +71,6 @@ final class WinogradConvolution: ConvolutionKernel {
             + " for forward, backward-data and backward-weights"
     }
 
-    deinit { keptSource?.deallocate() }
-
     /// Every forward keeps its transformed input for the backward-weights pass.
     var keepsForwardInput: Bool { true }
 
@@ -83,12 +78,11 @@ final class WinogradConvolution: ConvolutionKernel {
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
         let t = forwardTiling, b = bias.pointer
-        let kept = keptSource ?? .allocate(capacity: WinogradF43.elements * t.sourceChannels * t.tileRows * t.tileColumns)
-        keptSource = kept
-        keptInput = nil
+        let floats = WinogradF43.elements * t.sourceChannels * t.tileRows * t.tileColumns
+        let kept = keptSource.buffer(bytes: floats * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: floats)
         try convolve(t, source: input.pointer, weight: weight.pointer, rotated: false, destination: output.pointer,
                      keep: kept) { b[$0] }
-        keptInput = input.pointer
+        keptSource.kept(from: input)
     }
 
     /// gradInput = d loss / d input, given d loss / d output.
@@ -107,8 +101,7 @@ final class WinogradConvolution: ConvolutionKernel {
         let t = forwardTiling
         let (x, dy, dw, db) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer)
         let outPlane = g.outputHeight * g.outputWidth, inPlane = g.inputHeight * g.inputWidth
-        let kept = keptInput == x ? keptSource : nil
-        keptInput = nil
+        let kept = keptSource.take(for: input).map { $0.assumingMemoryBound(to: Float.self) }
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
             let (du, scratchSource, dm) = scratch(t)
