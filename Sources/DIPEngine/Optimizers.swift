@@ -97,15 +97,12 @@ public final class Adam {
             let vbc2 = V(repeating: bc2), veps = V(repeating: eps), vstep = V(repeating: negStep)
             var j = range.lowerBound
             while j + 8 <= range.upperBound {
-                let gj = UnsafeRawPointer(g + j).loadUnaligned(as: V.self)
-                let mOld = UnsafeRawPointer(m + j).loadUnaligned(as: V.self)
-                let vOld = UnsafeRawPointer(v + j).loadUnaligned(as: V.self)
-                let xOld = UnsafeRawPointer(x + j).loadUnaligned(as: V.self)
+                let gj = loadLanes(g + j), mOld = loadLanes(m + j), vOld = loadLanes(v + j), xOld = loadLanes(x + j)
                 let mj = mOld + vw1 * (gj - mOld)
                 let vj = vOld * vb2 + vc2 * gj * gj
-                UnsafeMutableRawPointer(m + j).storeBytes(of: mj, as: V.self)
-                UnsafeMutableRawPointer(v + j).storeBytes(of: vj, as: V.self)
-                UnsafeMutableRawPointer(x + j).storeBytes(of: xOld + vstep * mj / (vj.squareRoot() / vbc2 + veps), as: V.self)
+                storeLanes(mj, m + j)
+                storeLanes(vj, v + j)
+                storeLanes(xOld + vstep * mj / (vj.squareRoot() / vbc2 + veps), x + j)
                 j += 8
             }
             while j < range.upperBound {

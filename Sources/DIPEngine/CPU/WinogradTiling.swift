@@ -174,15 +174,3 @@ struct WinogradTiling {
         }
     }
 }
-
-/// Eight floats from `p`, any alignment.
-@inline(__always)
-func loadLanes(_ p: UnsafePointer<Float>) -> WinogradLanes {
-    UnsafeRawPointer(p).loadUnaligned(as: WinogradLanes.self)
-}
-
-/// Eight floats to `p`, any alignment.
-@inline(__always)
-func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradLanes.self)
-}
