@@ -8,12 +8,27 @@ extension CPUBackend {
     /// on any number of threads. Call it inside `withRuntime`; `what` names the work in the
     /// error when a GEMM fails.
     func singleThreadedGEMMs(_ count: Int, what: @autoclosure () -> String, _ gemm: (Int) -> dnnl_status_t) throws {
+        try singleThreadedBlocks(count, what: what()) { _, block in
+            for j in block {
+                let status = gemm(j)
+                guard status == dnnl_success else { return status }
+            }
+            return dnnl_success
+        }
+    }
+
+    /// Cuts 0..<count into one contiguous block per thread (`ChannelParallel.runBlocks`) and
+    /// runs `body(part, block)` with oneDNN single-threaded on that thread, for the same reasons
+    /// as `singleThreadedGEMMs`; `body` returns the first failing status of its oneDNN calls,
+    /// or `dnnl_success`. Call it inside `withRuntime`.
+    func singleThreadedBlocks(_ count: Int, what: @autoclosure () -> String,
+                              _ body: (_ part: Int, _ block: Range<Int>) -> dnnl_status_t) throws {
         let parallel = ChannelParallel(threads: threads)
-        var status = [dnnl_status_t](repeating: dnnl_success, count: count)
+        var status = [dnnl_status_t](repeating: dnnl_success, count: max(1, threads))
         status.withUnsafeMutableBufferPointer { status in
-            parallel.run(count) { j in
+            parallel.runBlocks(count) { part, block in
                 openMP.setNumThreads(1)
-                status[j] = gemm(j)
+                status[part] = body(part, block)
             }
         }
         openMP.setNumThreads(Int32(threads))

@@ -18,16 +18,19 @@ import DIPCore
 /// - backward-weights: dM = A dY Aᵀ per output-gradient tile, dU[ξ] = Σ over chunks of
 ///   dM[ξ] · V[ξ]ᵀ, dW = Gᵀ dU G; the bias gradient is the plain sum of the output gradient.
 ///
-/// Determinism: transforms are split by channel and each GEMM ξ runs on one thread
-/// (single-threaded sgemm, chunks in order), so no sum depends on the schedule, and the bits
-/// are the same for every thread count.
+/// Determinism: forward and backward-data compute each tile row on one thread (its transforms
+/// and its 36 single-threaded GEMMs); backward-weights splits its transforms by channel and
+/// runs each GEMM ξ on one thread, chunks in order. So no sum depends on the schedule, and the
+/// bits are the same for every thread count.
 ///
-/// Memory: the tiles are processed a chunk of tile rows at a time (WinogradTiling), so the
-/// output gradient's and the products' transformed tiles take about 24 MiB of the backend's
-/// shared scratch arena, not the whole image's 2.25x blow-up. The forward's transformed input
-/// V is the exception: it is kept whole (2.25x the input) until the backward-weights pass of
-/// the same input, which then skips transforming that input again (the source's row split
-/// and transform took about 12 % of a table1 256 iteration on AVX2, half of it in this pass).
+/// Memory: forward and backward-data hold one tile row's V and M per thread (about 1.2 MiB
+/// each at 128 channels and 256 columns); backward-weights processes a chunk of tile rows at
+/// a time (WinogradTiling), so the output gradient's transformed tiles take about 24 MiB of the
+/// backend's shared scratch arena, not the whole image's 2.25x blow-up. The forward's
+/// transformed input V is the exception: it is kept whole (2.25x the input) until the
+/// backward-weights pass of the same input, which then skips transforming that input again
+/// (the source's row split and transform took about 12 % of a table1 256 iteration on AVX2,
+/// half of it in this pass).
 final class WinogradConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
@@ -78,7 +81,7 @@ final class WinogradConvolution: ConvolutionKernel {
     func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
         try geometry.checkForward(input: input, weight: weight, bias: bias, output: output)
         let t = forwardTiling, b = bias.pointer
-        let floats = WinogradF43.elements * t.sourceChannels * t.tileRows * t.tileColumns
+        let floats = t.keptFloats
         let kept = keptSource.buffer(bytes: floats * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: floats)
         try convolve(t, source: input.pointer, weight: weight.pointer, rotated: false, destination: output.pointer,
                      keep: kept) { b[$0] }
@@ -119,12 +122,12 @@ final class WinogradConvolution: ConvolutionKernel {
                 try products { e in
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
-                               dm + e * g.outChannels * n, Int64(n), v + e * g.inChannels * n, Int64(n),
-                               index == 0 ? 0 : 1, du + e * g.outChannels * g.inChannels, Int64(g.inChannels))
+                               dm + e * t.productStride(rows), Int64(n), v + e * t.sourceStride(rows), Int64(n),
+                               index == 0 ? 0 : 1, du + e * t.filterStride, Int64(g.inChannels))
                 }
             }
             parallel.run(g.outChannels) { o in
-                kernels.filterGradientRow(du + o * g.inChannels, stride: g.outChannels * g.inChannels, columns: g.inChannels,
+                kernels.filterGradientRow(du + o * g.inChannels, stride: t.filterStride, columns: g.inChannels,
                                           into: dw + o * g.inChannels * 9)
                 db[o] = planeSum(dy + o * outPlane, count: outPlane)
             }
@@ -135,34 +138,72 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// destination = conv(source, filter) + bias(channel), the filter being `weight` as it is
     /// (forward) or rotated by 180 degrees with its channels swapped (backward-data). With
-    /// `keep`, the transformed source goes there (every chunk, at `keptOffset`) instead of the
-    /// scratch arena.
+    /// `keep`, the transformed source goes there (every chunk's V at `keptOffset`, as the
+    /// backward-weights pass reads it) instead of the scratch arena.
+    ///
+    /// After the filter transform, each thread takes its block of tile rows and runs one row
+    /// at a time from source to destination: the row's V (all source channels), its 36
+    /// products and its output transform (all destination channels). A row's V and M (about
+    /// 1.2 MiB at 132 -> 128 channels and 64 tiles) stay in that core's caches between the
+    /// three steps; a sweep per step over a chunk of many rows went through memory between
+    /// them, and the products waited on it (about half of the forward's time at 256x256).
+    /// Every row is computed the same way whichever thread takes it, so the bits do not depend
+    /// on the thread count.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           bias: (Int) -> Float) throws {
-        let (ci, co) = (t.sourceChannels, t.destinationChannels)
+        let (ci, co, tc) = (t.sourceChannels, t.destinationChannels, t.tileColumns)
         let sourcePlane = t.sourceHeight * t.sourceWidth, destinationPlane = t.destinationHeight * t.destinationWidth
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let (u, scratchSource, m) = scratch(t)
+            let layout = t.rowScratchLayout(parts: parallel.threads)
+            let arena = backend.scratch(bytes: layout.bytes)
+            func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+                (arena + offset).bindMemory(to: Float.self, capacity: count)
+            }
+            let u = floats(layout.filter, t.filterFloats)
             // Forward: filter (p = o, q = i) is weight[o, i]; backward-data: filter (p = i, q = o)
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
             parallel.run(co) { p in
                 kernels.filterRow(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
-                                  into: u + p * ci, stride: co * ci)
+                                  into: u + p * ci, stride: t.filterStride)
             }
-            for rows in t.chunks {
-                let n = rows.count * t.tileColumns
-                let v = keep.map { $0 + t.keptOffset(rows) } ?? scratchSource
-                parallel.run(ci) { c in t.transformSource(source + c * sourcePlane, channel: c, rows: rows, into: v) }
-                // M[ξ] (co x n) = U[ξ] (co x ci) · V[ξ] (ci x n).
-                try products { e in
-                    dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(co), Int64(n), Int64(ci), 1,
-                               u + e * co * ci, Int64(ci), v + e * ci * n, Int64(n), 0, m + e * co * n, Int64(n))
-                }
-                parallel.run(co) { o in
-                    t.transformProducts(m, channel: o, rows: rows, bias: bias(o), into: destination + o * destinationPlane)
+            try backend.singleThreadedBlocks(t.tileRows, what: "the Winograd products of \(geometry)") { part, rows in
+                let m = floats(layout.products + part * layout.part, t.rowProductFloats)
+                let scratchSource = floats(layout.source + part * layout.part, t.rowSourceFloats)
+                return t.withSourceStrip { sourceStrip, work in
+                    t.withProductStrip { productStrip, _ in
+                        for ty in rows {
+                            // The row's V: in the kept chunk layout (tiles of the chunk's rows
+                            // side by side) or on its own.
+                            let (v, ld, vStride): (UnsafeMutablePointer<Float>, Int, Int)
+                            if let keep {
+                                let chunk = t.chunk(holding: ty)
+                                (v, ld) = (keep + t.keptOffset(chunk) + (ty - chunk.lowerBound) * tc, chunk.count * tc)
+                                vStride = t.sourceStride(chunk)
+                            } else {
+                                (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
+                            }
+                            let mStride = t.rowProductStride
+                            for c in 0..<ci {
+                                t.transformSourceRow(source + c * sourcePlane, row: ty, strip: sourceStrip, work: work,
+                                                     into: v + c * ld, vStride: vStride)
+                            }
+                            // M[ξ] (co x tc) = U[ξ] (co x ci) · V[ξ] (ci x tc).
+                            for e in 0..<WinogradF43.elements {
+                                let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
+                                                        Int64(co), Int64(tc), Int64(ci), 1, u + e * t.filterStride, Int64(ci),
+                                                        v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
+                                guard status == dnnl_success else { return status }
+                            }
+                            for o in 0..<co {
+                                t.transformProductsRow(m + o * tc, mStride: mStride, row: ty, bias: bias(o),
+                                                       strip: productStrip, work: work, into: destination + o * destinationPlane)
+                            }
+                        }
+                        return dnnl_success
+                    }
                 }
             }
         }

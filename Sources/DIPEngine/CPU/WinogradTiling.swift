@@ -1,6 +1,6 @@
-/// How one Winograd F(4x4, 3x3) valid convolution is cut into tiles and chunks, where its
-/// scratch goes, and the three transform sweeps over a chunk (source tiles in, products out,
-/// output gradient in).
+/// How one Winograd F(4x4, 3x3) valid convolution is cut into tiles, tile rows and chunks,
+/// where its scratch goes, and the transform steps (source tiles in, products out, output
+/// gradient in).
 ///
 /// A "source" of `sourceChannels` planes of `sourceHeight x sourceWidth`, read as if padded by
 /// `pad` zeros on every side, is convolved into a "destination" of `destinationChannels` planes
@@ -9,13 +9,14 @@
 /// zeros beyond the source and their extra outputs are dropped. The forward pass is pad 0; the
 /// backward-data pass is the "full" convolution of the output gradient, pad 2.
 ///
-/// Layouts (Float elements; t = tile index within the chunk, row-major over the chunk's tile
-/// rows, `tileColumns` per row):
+/// Layouts (Float elements; t = tile index within a chunk or a tile row, row-major over the
+/// chunk's tile rows, `tileColumns` per row):
 /// - filter U: [36][destinationChannels][sourceChannels],
-/// - source tiles V: [36][sourceChannels][chunkTiles],
-/// - products M: [36][destinationChannels][chunkTiles], so M[ξ] = U[ξ] · V[ξ].
+/// - source tiles V: [36][sourceChannels][tiles],
+/// - products M: [36][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ].
 /// With tiles last, the transforms vectorise over 8 neighbouring tiles of a row, and every
-/// transformed element is written as 8 contiguous floats.
+/// transformed element is written as 8 contiguous floats. The 36 elements ξ lie a `skewed`
+/// stride apart, not a packed one.
 struct WinogradTiling {
     /// Channels of the source (the GEMM's inner dimension in forward).
     let sourceChannels: Int
@@ -64,81 +65,142 @@ struct WinogradTiling {
         stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min($0 + rowsPerChunk, tileRows) }
     }
 
+    /// Floats from one element ξ to the next in U (or in its gradient; skewed).
+    var filterStride: Int { Self.skewed(destinationChannels * sourceChannels) }
     /// Floats of U (or of its gradient).
-    var filterFloats: Int { WinogradF43.elements * destinationChannels * sourceChannels }
+    var filterFloats: Int { WinogradF43.elements * filterStride }
+    /// Floats from one element ξ to the next in the V of the tile rows `rows` (skewed).
+    func sourceStride(_ rows: Range<Int>) -> Int { Self.skewed(sourceChannels * rows.count * tileColumns) }
+    /// Floats from one element ξ to the next in the M (or dM) of the tile rows `rows` (skewed).
+    func productStride(_ rows: Range<Int>) -> Int { Self.skewed(destinationChannels * rows.count * tileColumns) }
     /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
-    func keptOffset(_ rows: Range<Int>) -> Int { WinogradF43.elements * sourceChannels * rows.lowerBound * tileColumns }
+    func keptOffset(_ rows: Range<Int>) -> Int {
+        rows.lowerBound / rowsPerChunk * WinogradF43.elements * sourceStride(0..<rowsPerChunk)
+    }
+    /// Floats of a V of every chunk, one after the other.
+    var keptFloats: Int {
+        let last = chunk(holding: tileRows - 1)
+        return keptOffset(last) + WinogradF43.elements * sourceStride(last)
+    }
     /// Floats of V for the largest chunk.
-    var sourceFloats: Int { WinogradF43.elements * sourceChannels * chunkTiles }
+    var sourceFloats: Int { WinogradF43.elements * sourceStride(0..<rowsPerChunk) }
     /// Floats of M for the largest chunk.
-    var productFloats: Int { WinogradF43.elements * destinationChannels * chunkTiles }
+    var productFloats: Int { WinogradF43.elements * productStride(0..<rowsPerChunk) }
 
     /// Byte offsets of U, V and M in the scratch arena, each 4 KiB aligned, and the total.
     var scratchLayout: (filter: Int, source: Int, products: Int, bytes: Int) {
-        func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
-        let source = pages(filterFloats), products = source + pages(sourceFloats)
-        return (0, source, products, products + pages(productFloats))
+        let source = Self.pages(filterFloats), products = source + Self.pages(sourceFloats)
+        return (0, source, products, products + Self.pages(productFloats))
     }
+
+    /// Floats from one element ξ to the next in one tile row's V.
+    var rowSourceStride: Int { sourceStride(0..<1) }
+    /// Floats from one element ξ to the next in one tile row's M.
+    var rowProductStride: Int { productStride(0..<1) }
+    /// Floats of V for one tile row.
+    var rowSourceFloats: Int { WinogradF43.elements * rowSourceStride }
+    /// Floats of M for one tile row.
+    var rowProductFloats: Int { WinogradF43.elements * rowProductStride }
+
+    /// A stride of at least `floats` that puts consecutive elements ξ 64 bytes apart modulo
+    /// 4 KiB. The eight-tile steps read or write all 36 elements at once; at strides that are
+    /// (near) multiples of 4 KiB those 36 lines fall into one or two sets of the 12-way L1
+    /// cache and evict each other at every step.
+    static func skewed(_ floats: Int) -> Int { (floats + 1023) / 1024 * 1024 + 16 }
+
+    /// Byte offsets in the scratch arena for a sweep that takes one tile row at a time on each
+    /// of `parts` threads: U, then per part its V and M of one row (part p's at `p * part`
+    /// bytes further), each 4 KiB aligned, and the total.
+    func rowScratchLayout(parts: Int) -> (filter: Int, source: Int, products: Int, part: Int, bytes: Int) {
+        let source = Self.pages(filterFloats), products = source + Self.pages(rowSourceFloats)
+        let part = Self.pages(rowSourceFloats) + Self.pages(rowProductFloats)
+        return (0, source, products, part, source + parts * part)
+    }
+
+    /// The chunk that holds tile row `ty`.
+    func chunk(holding ty: Int) -> Range<Int> {
+        let first = ty / rowsPerChunk * rowsPerChunk
+        return first..<min(first + rowsPerChunk, tileRows)
+    }
+
+    private static func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
 
     // MARK: Sweeps over one chunk; each call handles one channel, so channels run in parallel.
 
     /// V[ξ][c][t] for source channel `c` and the tile rows `rows`, from `plane` (that channel).
     func transformSource(_ plane: UnsafePointer<Float>, channel c: Int, rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let n = rows.count * tileColumns
-        // The six source rows of a tile row, split by column phase: strip[(r * 4 + m) * sx + k]
-        // is source column 4k + m - pad of row r, so column s of tile k is phase s % 4 at
-        // k + s / 4, and the tiles k..k+7 load as one contiguous vector.
-        let sx = tileColumns + 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * sx) { stripBuffer in
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
-                let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
-                // Zeros once: a source row writes the same columns of its strip row at every
-                // tile row, so only a strip row with no source row (above or below the source)
-                // needs clearing again.
-                strip.update(repeating: 0, count: 24 * sx)
-                for ty in rows {
-                    for r in 0..<6 {
-                        let y = 4 * ty + r - pad
-                        guard y >= 0 && y < sourceHeight else {
-                            (strip + r * 4 * sx).update(repeating: 0, count: 4 * sx)
-                            continue
-                        }
-                        kernels.splitRow(plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * 4 * sx,
-                                         phaseStride: sx)
-                    }
-                    let base = v + c * n + (ty - rows.lowerBound) * tileColumns
-                    for tx in stride(from: 0, to: tileColumns, by: 8) {
-                        kernels.input(strip: strip + tx, phaseStride: sx, into: base + tx, vStride: sourceChannels * n, work: work)
-                    }
-                }
+        withSourceStrip { strip, work in
+            for ty in rows {
+                transformSourceRow(plane, row: ty, strip: strip, work: work,
+                                   into: v + c * n + (ty - rows.lowerBound) * tileColumns, vStride: sourceStride(rows))
             }
         }
     }
 
-    /// Destination channel `o` of the tile rows `rows` from M[ξ][o][t]: Aᵀ m A + `bias`,
-    /// written to `plane` (that channel) where it lies inside the destination.
-    func transformProducts(_ m: UnsafePointer<Float>, channel o: Int, rows: Range<Int>, bias: Float,
-                           into plane: UnsafeMutablePointer<Float>) {
-        let n = rows.count * tileColumns
-        // strip[(a * 4 + b) * tileColumns + k] is output (a, b) of tile k: the inverse of the
-        // phase split in transformSource.
+    /// Floats of the strip `transformSourceRow` works in.
+    var sourceStripFloats: Int { 24 * (tileColumns + 1) }
+
+    /// Runs `body` with a cleared strip of `sourceStripFloats` and the lanes the kernels work in.
+    func withSourceStrip<R>(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<WinogradLanes>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: sourceStripFloats) { stripBuffer in
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
+                let strip = stripBuffer.baseAddress!
+                strip.update(repeating: 0, count: sourceStripFloats)
+                return body(strip, lanes.baseAddress!)
+            }
+        }
+    }
+
+    /// The tiles of tile row `ty` of one source channel, from `plane` (that channel): element ξ
+    /// of tile k goes to `v[ξ * vStride + k]`. `strip` (`sourceStripFloats`) must be all zeros
+    /// before the first call and then be passed to every later one unchanged: a source row
+    /// writes the same columns of its strip row at every tile row and in every channel, so only
+    /// a strip row with no source row (above or below the source) needs clearing again.
+    func transformSourceRow(_ plane: UnsafePointer<Float>, row ty: Int, strip: UnsafeMutablePointer<Float>,
+                            work: UnsafeMutablePointer<WinogradLanes>, into v: UnsafeMutablePointer<Float>, vStride: Int) {
+        // The six source rows of the tile row, split by column phase: strip[(r * 4 + m) * sx + k]
+        // is source column 4k + m - pad of row r, so column s of tile k is phase s % 4 at
+        // k + s / 4, and the tiles k..k+7 load as one contiguous vector.
+        let sx = tileColumns + 1
+        for r in 0..<6 {
+            let y = 4 * ty + r - pad
+            guard y >= 0 && y < sourceHeight else {
+                (strip + r * 4 * sx).update(repeating: 0, count: 4 * sx)
+                continue
+            }
+            kernels.splitRow(plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * 4 * sx, phaseStride: sx)
+        }
+        for tx in stride(from: 0, to: tileColumns, by: 8) {
+            kernels.input(strip: strip + tx, phaseStride: sx, into: v + tx, vStride: vStride, work: work)
+        }
+    }
+
+    /// Runs `body` with a strip of `16 tileColumns` floats and the lanes the kernels work in.
+    func withProductStrip<R>(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<WinogradLanes>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * tileColumns) { stripBuffer in
             withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: WinogradKernels.workLanes) { lanes in
-                let strip = stripBuffer.baseAddress!, work = lanes.baseAddress!
-                for ty in rows {
-                    let base = m + o * n + (ty - rows.lowerBound) * tileColumns
-                    for tx in stride(from: 0, to: tileColumns, by: 8) {
-                        kernels.output(base + tx, mStride: destinationChannels * n, bias: bias, into: strip + tx,
-                                       stripStride: tileColumns, work: work)
-                    }
-                    for a in 0..<4 {
-                        let yy = 4 * ty + a
-                        guard yy < destinationHeight else { break }
-                        kernels.mergeRow(strip + a * 4 * tileColumns, phaseStride: tileColumns, into: plane + yy * destinationWidth,
-                                         width: destinationWidth)
-                    }
-                }
+                body(stripBuffer.baseAddress!, lanes.baseAddress!)
             }
+        }
+    }
+
+    /// Tile row `ty` of one destination channel from its products (element ξ of tile k at
+    /// `m[ξ * mStride + k]`): Aᵀ m A + `bias`, written to `plane` (that channel) where it lies
+    /// inside the destination. `strip` holds `16 tileColumns` floats.
+    func transformProductsRow(_ m: UnsafePointer<Float>, mStride: Int, row ty: Int, bias: Float,
+                              strip: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<WinogradLanes>,
+                              into plane: UnsafeMutablePointer<Float>) {
+        // strip[(a * 4 + b) * tileColumns + k] is output (a, b) of tile k: the inverse of the
+        // phase split in transformSourceRow.
+        for tx in stride(from: 0, to: tileColumns, by: 8) {
+            kernels.output(m + tx, mStride: mStride, bias: bias, into: strip + tx, stripStride: tileColumns, work: work)
+        }
+        for a in 0..<4 {
+            let yy = 4 * ty + a
+            guard yy < destinationHeight else { break }
+            kernels.mergeRow(strip + a * 4 * tileColumns, phaseStride: tileColumns, into: plane + yy * destinationWidth,
+                             width: destinationWidth)
         }
     }
 
@@ -167,7 +229,7 @@ struct WinogradTiling {
                     let base = dm + o * n + (ty - rows.lowerBound) * tileColumns
                     for tx in stride(from: 0, to: tileColumns, by: 8) {
                         kernels.outputGradient(strip: strip + tx, stripStride: tileColumns, into: base + tx,
-                                               dmStride: destinationChannels * n, work: work)
+                                               dmStride: productStride(rows), work: work)
                     }
                 }
             }

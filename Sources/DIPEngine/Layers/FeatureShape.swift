@@ -43,17 +43,24 @@ struct ChannelParallel: Sendable {
 
     /// Calls `body(c)` for every c in 0..<count.
     func run(_ count: Int, _ body: (Int) -> Void) {
+        runBlocks(count) { _, block in
+            for c in block { body(c) }
+        }
+    }
+
+    /// Cuts 0..<count into `min(threads, count)` contiguous blocks (for cache locality) and
+    /// calls `body(part, block)` for each, part p running on its own thread; the parts are
+    /// 0..<threads, so a caller can give each its own scratch.
+    func runBlocks(_ count: Int, _ body: (_ part: Int, _ block: Range<Int>) -> Void) {
         let t = min(threads, count)
         if t <= 1 {
-            for c in 0..<count { body(c) }
+            if count > 0 { body(0, 0..<count) }
             return
         }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: t) { part in
-                // Contiguous blocks of channels per thread, for cache locality.
-                let lo = count * part / t, hi = count * (part + 1) / t
-                for c in lo..<hi { box.value(c) }
+                box.value(part, count * part / t ..< count * (part + 1) / t)
             }
         }
     }
