@@ -10,7 +10,10 @@ import CDNNL
 /// reorders its input and output (four activation reorders per layer and iteration), and it
 /// pads channels to blocks of 8 or 16, so the skip branches' 4-channel and the last layer's
 /// 3-channel outputs cost 4-5x their work. The skip network has a 1x1 layer at every level
-/// (issue 13).
+/// (issue 13). Measured per pass, 128->128 at 256x256, 2 threads, AMD EPYC (BENCHMARKS.md,
+/// sixth part), forward and forward + backward, ms: AVX-512 8 and 14 here against 11 and 23
+/// for oneDNN's convolution; capped to AVX2 13 and 23 against 16 and 29 (before the block
+/// copy, below, the products were the slower ones on AVX2).
 ///
 /// Determinism: the pixels are cut into fixed blocks whatever the thread count, each block's
 /// GEMM runs on one thread, and the weight gradient's per-block partial products are added in
@@ -23,27 +26,25 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// What runs, for `bench` and the records.
     let implementation: String
     private let backend: CPUBackend
-    /// Pixels per GEMM of the forward and backward-data passes: a 64x64 level is one block, a
-    /// 128x128 one already four, so two or more threads have work from there up.
-    static let columnBlock = 4096
+    /// Pixels per GEMM of the forward and backward-data passes: a 32x32 level is one block, a
+    /// 64x64 one already four, so two or more threads have work from there up; and the copy of
+    /// a block's rows (below) stays in the core's L2 (132 rows: 0.5 MiB).
+    static let columnBlock = 1024
+    /// Floats from one row of a copied block to the next: not a multiple of 4 KiB apart.
+    ///
+    /// Why copy: in the tensors, a block's rows (one per channel) lie a plane apart, and the
+    /// planes of the nets' levels (64x64 up) are multiples of 4 KiB, so the GEMM's packing
+    /// reads all rows at the same cache-set offset and the L1 evicts them as it goes. Measured
+    /// (128 -> 128 channels, 65536 pixels, 1 thread, dnnl_sgemm, AMD EPYC): AVX2 61 GFLOP/s with
+    /// the plane stride, 115 with 16 floats more; AVX-512 183 against 227. The copy reads each
+    /// row once in order, which the prefetchers follow.
+    static let copiedRowStride = columnBlock + 16
     /// Pixels per partial product of the weight gradient (64 partials at 512x512, 4 MiB of
     /// scratch for a 128->128 layer).
     static let reductionBlock = 4096
 
     /// Whether this kernel can run `g`: 1x1, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 1 && g.stride == 1 }
-
-    /// Whether the CPU backend should run `g` here rather than on oneDNN's convolution, on a
-    /// CPU where oneDNN's widest instruction set is `isa`. Measured per pass at 256x256 on an
-    /// AMD EPYC with AVX-512, 2 threads (BENCHMARKS.md): with AVX-512 the products beat oneDNN's
-    /// convolution and its reorders on every 1x1 layer of the nets (128->128: 10 + 6 + 8 ms
-    /// against 11 + 11 + 12). Capped to AVX2, oneDNN's sgemm reaches only half its cache-hot
-    /// rate on activations streamed from memory (128->128: 19 + 19 + 12 ms against 14 + 14 +
-    /// 17), so there it only pays where oneDNN pads a few output channels to a block of 8 (the
-    /// skip branches' 4 and the output's 3: 2.7 + 1.8 + 1.6 ms against 3.5 + 3.0 + 4.6).
-    static func preferred(for g: ConvGeometry, isa: String) -> Bool {
-        fits(g) && (isa.hasPrefix("avx512") || g.outChannels < 8)
-    }
 
     /// A kernel for `geometry`, which must be 1x1 stride 1 (else `EngineError.shape`).
     init(geometry g: ConvGeometry, backend: CPUBackend) throws {
@@ -72,13 +73,12 @@ final class PointwiseConvolution: ConvolutionKernel {
         try g.checkForward(input: input, weight: weight, bias: bias, output: output)
         let (x, w, b, y, p) = (input.pointer, weight.pointer, bias.pointer, output.pointer, pixels)
         try backend.withRuntime {
-            try backend.singleThreadedGEMMs(blocks(of: Self.columnBlock), what: "the forward 1x1 convolution \(g)") { j in
-                let (lo, n) = block(j, of: Self.columnBlock)
+            try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)") { lo, n, block, ld in
                 // The bias goes in first and the product is added to it (beta 1): one pass over
                 // the output instead of two.
                 for o in 0..<g.outChannels { (y + o * p + lo).update(repeating: b[o], count: n) }
                 return dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(g.outChannels), Int64(n),
-                                  Int64(g.inChannels), 1, w, Int64(g.inChannels), x + lo, Int64(p), 1, y + lo, Int64(p))
+                                  Int64(g.inChannels), 1, w, Int64(g.inChannels), block, Int64(ld), 1, y + lo, Int64(p))
             }
         }
     }
@@ -89,11 +89,30 @@ final class PointwiseConvolution: ConvolutionKernel {
         try g.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         let (dy, w, dx, p) = (gradOutput.pointer, weight.pointer, gradInput.pointer, pixels)
         try backend.withRuntime {
-            try backend.singleThreadedGEMMs(blocks(of: Self.columnBlock), what: "the backward-data 1x1 convolution \(g)") { j in
-                let (lo, n) = block(j, of: Self.columnBlock)
-                return dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
-                                  Int64(g.outChannels), 1, w, Int64(g.inChannels), dy + lo, Int64(p), 0, dx + lo, Int64(p))
+            try copiedBlockProducts(of: dy, rows: g.outChannels, what: "the backward-data 1x1 convolution \(g)") { lo, n, block, ld in
+                dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
+                           Int64(g.outChannels), 1, w, Int64(g.inChannels), block, Int64(ld), 0, dx + lo, Int64(p))
             }
+        }
+    }
+
+    /// Calls `gemm(lo, n, block, ld)` for every block of `columnBlock` pixels, each on one
+    /// thread with single-threaded oneDNN: `block` holds pixels lo..<lo+n of the `rows` planes
+    /// of `source`, copied, one row every `ld` floats (see `copiedRowStride`).
+    private func copiedBlockProducts(of source: UnsafePointer<Float>, rows: Int, what: @autoclosure () -> String,
+                                     _ gemm: (_ lo: Int, _ n: Int, _ block: UnsafePointer<Float>, _ ld: Int) -> dnnl_status_t) throws {
+        let p = pixels, ld = Self.copiedRowStride, perPart = rows * ld
+        let copies = backend.scratch(bytes: backend.threads * perPart * MemoryLayout<Float>.stride)
+            .bindMemory(to: Float.self, capacity: backend.threads * perPart)
+        try backend.singleThreadedBlocks(blocks(of: Self.columnBlock), what: what()) { part, js in
+            let copy = copies + part * perPart
+            for j in js {
+                let (lo, n) = block(j, of: Self.columnBlock)
+                for r in 0..<rows { (copy + r * ld).update(from: source + r * p + lo, count: n) }
+                let status = gemm(lo, n, copy, ld)
+                guard status == dnnl_success else { return status }
+            }
+            return dnnl_success
         }
     }
 
