@@ -10,10 +10,10 @@ import CDNNL
 /// reorders its input and output (four activation reorders per layer and iteration), and it
 /// pads channels to blocks of 8 or 16, so the skip branches' 4-channel and the last layer's
 /// 3-channel outputs cost 4-5x their work. The skip network has a 1x1 layer at every level
-/// (issue 13). Measured per pass, 128->128 at 256x256, 2 threads, AMD EPYC (BENCHMARKS.md,
-/// sixth part), forward and forward + backward, ms: AVX-512 8 and 14 here against 11 and 23
-/// for oneDNN's convolution; capped to AVX2 13 and 23 against 16 and 29 (before the block
-/// copy, below, the products were the slower ones on AVX2).
+/// (issue 13). Measured, 128->128 at 256x256, 2 threads, AMD EPYC (BENCHMARKS.md, sixth
+/// part), forward and backward (data and weights) ms: AVX-512 8 and 14 here against 11 and 23
+/// for oneDNN's convolution; capped to AVX2 13 and 23 against 16-18 and 28-32 (before the
+/// block copy, below, the products were the slower ones on AVX2).
 ///
 /// Determinism: the pixels are cut into fixed blocks whatever the thread count, each block's
 /// GEMM runs on one thread, and the weight gradient's per-block partial products are added in

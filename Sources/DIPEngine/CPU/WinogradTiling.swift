@@ -125,7 +125,8 @@ struct WinogradTiling {
 
     private static func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
 
-    // MARK: Sweeps over one chunk; each call handles one channel, so channels run in parallel.
+    // MARK: The transform steps: of one channel over a chunk (channels run in parallel), or of one
+    // channel over one tile row (the row-at-a-time passes run rows in parallel).
 
     /// V[ξ][c][t] for source channel `c` and the tile rows `rows`, from `plane` (that channel).
     func transformSource(_ plane: UnsafePointer<Float>, channel c: Int, rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
