@@ -94,7 +94,14 @@ final class InterruptFlag: @unchecked Sendable {
         lock.unlock()
         if n > 1 {
             onQuit()
-            exit(code)
+            // _exit, not exit: exit runs the atexit handlers and static destructors, which must
+            // not run twice at once or under threads still inside oneDNN and OpenMP. Seen in
+            // `make test` (SignalTests.secondSignal): onQuit removed the checkpoint being written,
+            // the main thread failed on it and was exiting too, and the two exits crashed in
+            // __run_exit_handlers (signal 11 instead of status 130). Only buffered output is
+            // worth saving.
+            fflush(nil)
+            _exit(code)
         }
         let what = sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "time limit near (SIGUSR1)" : "terminated (SIGTERM)"
         FileHandle.standardError.write(Data("\n\(what): finishing the current iteration and writing what we have (a second signal quits at once)\n".utf8))
