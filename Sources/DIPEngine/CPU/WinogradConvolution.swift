@@ -144,11 +144,11 @@ final class WinogradConvolution: ConvolutionKernel {
     /// After the filter transform, each thread takes its block of tile rows and runs one row
     /// at a time from source to destination: the row's V (all source channels), its 36
     /// products and its output transform (all destination channels). A row's V and M (about
-    /// 1.2 MiB at 132 -> 128 channels and 64 tiles) stay in that core's caches between the
-    /// three steps; a sweep per step over a chunk of many rows went through memory between
-    /// them, and the products waited on it (about half of the forward's time at 256x256).
-    /// Every row is computed the same way whichever thread takes it, so the bits do not depend
-    /// on the thread count.
+    /// 1.2 MiB at 132 -> 128 channels and 64 tiles) stay near that core between the three
+    /// steps, where a sweep per step over a 24 MiB chunk of many rows went through memory, and
+    /// no thread waits for another between steps. (Measured together with the skewed strides,
+    /// which did most of it: BENCHMARKS.md, sixth part.) Every row is computed the same way
+    /// whichever thread takes it, so the bits do not depend on the thread count.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           bias: (Int) -> Float) throws {
