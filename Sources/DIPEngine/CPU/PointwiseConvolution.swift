@@ -30,15 +30,16 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// 64x64 one already four, so two or more threads have work from there up; and the copy of
     /// a block's rows (below) stays in the core's L2 (132 rows: 0.5 MiB).
     static let columnBlock = 1024
-    /// Floats from one row of a copied block to the next: not a multiple of 4 KiB apart.
+    /// Floats from one row of a copied block to the next (`skewedStride`).
     ///
     /// Why copy: in the tensors, a block's rows (one per channel) lie a plane apart, and the
     /// planes of the nets' levels (64x64 up) are multiples of 4 KiB, so the GEMM's packing
-    /// reads all rows at the same cache-set offset and the L1 evicts them as it goes. Measured
-    /// (128 -> 128 channels, 65536 pixels, 1 thread, dnnl_sgemm, AMD EPYC): AVX2 61 GFLOP/s with
-    /// the plane stride, 115 with 16 floats more; AVX-512 183 against 227. The copy reads each
+    /// reads all rows at the same cache-set offset and the L1 evicts them as it goes.
+    /// `bench/sgemm_plane_stride.c` (128 -> 128 channels, 65536 pixels, blocks of 1024, 1
+    /// thread, AMD EPYC), forward / backward-data GFLOP/s: AVX2 54 / 57 with the plane stride,
+    /// 92 / 103 with 16 floats more; AVX-512 174 / 175 against 220 / 212. The copy reads each
     /// row once in order, which the prefetchers follow.
-    static let copiedRowStride = columnBlock + 16
+    static let copiedRowStride = skewedStride(columnBlock)
     /// Pixels per partial product of the weight gradient (64 partials at 512x512, 4 MiB of
     /// scratch for a 128->128 layer).
     static let reductionBlock = 4096

@@ -15,8 +15,9 @@
 /// - source tiles V: [36][sourceChannels][tiles],
 /// - products M: [36][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ].
 /// With tiles last, the transforms vectorise over 8 neighbouring tiles of a row, and every
-/// transformed element is written as 8 contiguous floats. The 36 elements ξ lie a `skewed`
-/// stride apart, not a packed one.
+/// transformed element is written as 8 contiguous floats. The 36 elements ξ lie a
+/// `skewedStride` apart, not a packed one: the eight-tile steps touch all 36 at once, and at
+/// the packed strides, (near) multiples of 4 KiB, they evicted each other from the L1.
 struct WinogradTiling {
     /// Channels of the source (the GEMM's inner dimension in forward).
     let sourceChannels: Int
@@ -66,13 +67,13 @@ struct WinogradTiling {
     }
 
     /// Floats from one element ξ to the next in U (or in its gradient; skewed).
-    var filterStride: Int { Self.skewed(destinationChannels * sourceChannels) }
+    var filterStride: Int { skewedStride(destinationChannels * sourceChannels) }
     /// Floats of U (or of its gradient).
     var filterFloats: Int { WinogradF43.elements * filterStride }
     /// Floats from one element ξ to the next in the V of the tile rows `rows` (skewed).
-    func sourceStride(_ rows: Range<Int>) -> Int { Self.skewed(sourceChannels * rows.count * tileColumns) }
+    func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * rows.count * tileColumns) }
     /// Floats from one element ξ to the next in the M (or dM) of the tile rows `rows` (skewed).
-    func productStride(_ rows: Range<Int>) -> Int { Self.skewed(destinationChannels * rows.count * tileColumns) }
+    func productStride(_ rows: Range<Int>) -> Int { skewedStride(destinationChannels * rows.count * tileColumns) }
     /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
     func keptOffset(_ rows: Range<Int>) -> Int {
         rows.lowerBound / rowsPerChunk * WinogradF43.elements * sourceStride(0..<rowsPerChunk)
@@ -101,12 +102,6 @@ struct WinogradTiling {
     var rowSourceFloats: Int { WinogradF43.elements * rowSourceStride }
     /// Floats of M for one tile row.
     var rowProductFloats: Int { WinogradF43.elements * rowProductStride }
-
-    /// A stride of at least `floats` that puts consecutive elements ξ 64 bytes apart modulo
-    /// 4 KiB. The eight-tile steps read or write all 36 elements at once; at strides that are
-    /// (near) multiples of 4 KiB those 36 lines fall into one or two sets of the 12-way L1
-    /// cache and evict each other at every step.
-    static func skewed(_ floats: Int) -> Int { (floats + 1023) / 1024 * 1024 + 16 }
 
     /// Byte offsets in the scratch arena for a sweep that takes one tile row at a time on each
     /// of `parts` threads: U, then per part its V and M of one row (part p's at `p * part`
