@@ -148,15 +148,22 @@ struct WinogradTests {
         }
     }
 
-    @Test("selection: ours for 3x3 stride 1 where oneDNN has no Winograd, never for other shapes or direct")
+    @Test("selection: ours for 3x3 stride 1 where oneDNN has no Winograd or is slower, never for other shapes or direct")
     func selection() throws {
         let cpu = try CPUBackend(threads: 1)
-        let g = Self.geometries[1]
-        for algorithm in [ConvAlgorithm.auto, .winograd] {
-            let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
-            #expect(kernel.algorithm == .winograd && kernel.implementation.contains("winograd"))
-            #expect((kernel is WinogradConvolution) == !CPUBackend.oneDNNHasWinograd, "\(algorithm) on \(CPUBackend.effectiveISA)")
+        // Small layers (oneDNN's where it has one), a 128x128 destination (ours on every ISA).
+        let small = ConvGeometry(inChannels: 132, outChannels: 128, kernel: 3, stride: 1, inputHeight: 66, inputWidth: 130)
+        let large = ConvGeometry(inChannels: 256, outChannels: 128, kernel: 3, stride: 1, inputHeight: 130, inputWidth: 130)
+        for (g, ours) in [(Self.geometries[1], !CPUBackend.oneDNNHasWinograd), (small, !CPUBackend.oneDNNHasWinograd),
+                          (large, true)] {
+            #expect(WinogradConvolution.outrunsOneDNNWinograd(g) == (g == large), "\(g)")
+            for algorithm in [ConvAlgorithm.auto, .winograd] {
+                let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
+                #expect(kernel.algorithm == .winograd && kernel.implementation.contains("winograd"))
+                #expect((kernel is WinogradConvolution) == ours, "\(g), \(algorithm) on \(CPUBackend.effectiveISA)")
+            }
         }
+        let g = Self.geometries[1]
         #expect(!(try cpu.makeConvolution(g, algorithm: .direct) is WinogradConvolution))
         let strided = ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, inputHeight: 9, inputWidth: 9)
         #expect(!(try cpu.makeConvolution(strided, algorithm: .winograd) is WinogradConvolution))

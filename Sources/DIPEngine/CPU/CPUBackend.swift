@@ -80,8 +80,9 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     static var oneDNNHasWinograd: Bool { effectiveISA.hasPrefix("avx512") }
 
     /// Prepares a convolution for `geometry`. `auto` and `winograd` mean Winograd for 3x3
-    /// stride-1 convolutions and direct elsewhere: oneDNN's own Winograd where it has one
-    /// (AVX-512), ours (WinogradConvolution) where it has none or refuses the shape. 1x1
+    /// stride-1 convolutions and direct elsewhere: ours (WinogradConvolution) where oneDNN has
+    /// none (below AVX-512), refuses the shape, or is the slower one
+    /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else. 1x1
     /// stride-1 convolutions are matrix products on the plain layout (PointwiseConvolution,
     /// direct, no reorders; faster than oneDNN's convolution on both ISAs), under every algorithm.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
@@ -92,7 +93,7 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         guard algorithm != .direct, WinogradConvolution.fits(geometry) else {
             return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
         }
-        if Self.oneDNNHasWinograd,
+        if Self.oneDNNHasWinograd, !WinogradConvolution.outrunsOneDNNWinograd(geometry),
            let own = try? OneDNNConvolution(geometry: geometry, algorithm: .winograd, backend: self) {
             return own
         }

@@ -1,4 +1,5 @@
 import CDNNL
+import CWinograd
 import DIPCore
 
 /// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions, written here: Debian's oneDNN 2.6 has
@@ -30,7 +31,11 @@ import DIPCore
 /// transformed input V is the exception: it is kept whole (2.25x the input) until the
 /// backward-weights pass of the same input, which then skips transforming that input again
 /// (the source's row split and transform took about 12 % of a table1 256 iteration on AVX2,
-/// half of it in this pass).
+/// half of it in this pass). Each row's V is computed in the row scratch and copied there with
+/// non-temporal stores once its products are done (`dip_stream_rows`): written straight from
+/// the transform, the kept V cost the forward's input transform twice its time (table1's
+/// 132->128 at 258x258 on AVX-512: 10-12 ms per thread and iteration, 5 ms with the copy,
+/// which itself takes about 2).
 final class WinogradConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
@@ -50,6 +55,16 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// Whether this kernel can run `g`: 3x3, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
+
+    /// Whether this kernel beats oneDNN 2.6's AVX-512 Winograd on `g` (which must fit), as
+    /// measured on an AVX-512 Zen (BENCHMARKS.md, seventh part): on destinations of 128x128 or
+    /// more (32 tiles per row and up) ours took 20-35 % less time per layer, and whole table1
+    /// iterations 10 % less at 256 and 512, text's 5 % less at 256 and as much at 512; on
+    /// smaller ones (short products, few rows to share between threads) oneDNN's was as fast
+    /// or faster.
+    static func outrunsOneDNNWinograd(_ g: ConvGeometry) -> Bool {
+        min(g.outputHeight, g.outputWidth) >= 128
+    }
 
     /// A Winograd kernel for `geometry`, which must be 3x3 stride 1 (else `EngineError.shape`);
     /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small); `kernels`
@@ -138,8 +153,8 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// destination = conv(source, filter) + bias(channel), the filter being `weight` as it is
     /// (forward) or rotated by 180 degrees with its channels swapped (backward-data). With
-    /// `keep`, the transformed source goes there (every chunk's V at `keptOffset`, as the
-    /// backward-weights pass reads it) instead of the scratch arena.
+    /// `keep`, the transformed source is also copied there (every chunk's V at `keptOffset`, as
+    /// the backward-weights pass reads it).
     ///
     /// After the filter transform, each thread takes its block of tile rows and runs one row
     /// at a time from source to destination: the row's V (all source channels), its 36
@@ -175,16 +190,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
                         for ty in rows {
-                            // The row's V: in the kept chunk layout (tiles of the chunk's rows
-                            // side by side) or on its own.
-                            let (v, ld, vStride): (UnsafeMutablePointer<Float>, Int, Int)
-                            if let keep {
-                                let chunk = t.chunk(holding: ty)
-                                (v, ld) = (keep + t.keptOffset(chunk) + (ty - chunk.lowerBound) * tc, chunk.count * tc)
-                                vStride = t.sourceStride(chunk)
-                            } else {
-                                (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
-                            }
+                            let (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
                             let mStride = t.rowProductStride
                             for c in 0..<ci {
                                 t.transformSourceRow(source + c * sourcePlane, row: ty, strip: sourceStrip, work: work,
@@ -200,6 +206,15 @@ final class WinogradConvolution: ConvolutionKernel {
                             for o in 0..<co {
                                 t.transformProductsRow(m + o * tc, mStride: mStride, row: ty, bias: bias(o),
                                                        strip: productStrip, work: work, into: destination + o * destinationPlane)
+                            }
+                            // The kept copy of the row's V, in the chunk layout (tiles of the
+                            // chunk's rows side by side), streamed past the caches.
+                            if let keep {
+                                let chunk = t.chunk(holding: ty), keptStride = t.sourceStride(chunk)
+                                let row = keep + t.keptOffset(chunk) + (ty - chunk.lowerBound) * tc
+                                for e in 0..<WinogradF43.elements {
+                                    dip_stream_rows(v + e * vStride, ld, row + e * keptStride, chunk.count * tc, ci, tc)
+                                }
                             }
                         }
                         return dnnl_success

@@ -1,0 +1,25 @@
+// A copy that bypasses the caches, for Sources/DIPEngine/CPU/WinogradConvolution.swift: the
+// forward keeps every tile row's transformed input (V) for the backward-weights pass, which
+// reads it back only after the rest of the forward and most of the backward. Written with
+// ordinary stores, each cache line of it is first read from memory for ownership and then
+// pushes the working set (the next rows' V and products) out of the caches on its way out.
+#ifndef DIP_STREAM_ROWS_H
+#define DIP_STREAM_ROWS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Copies `rows` runs of `count` floats, run r from `src + r * src_stride` to
+/// `dst + r * dst_stride`, with non-temporal stores where `dst` is 16-byte aligned (x86-64;
+/// elsewhere a plain copy), then fences them, so the data is in memory when this returns.
+void dip_stream_rows(const float *src, ptrdiff_t src_stride, float *dst, ptrdiff_t dst_stride, ptrdiff_t rows,
+                     ptrdiff_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
