@@ -187,6 +187,13 @@ final class WinogradConvolution: ConvolutionKernel {
             try backend.singleThreadedBlocks(t.tileRows, what: "the Winograd products of \(geometry)") { part, rows in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
                 let scratchSource = floats(layout.source + part * layout.part, t.rowSourceFloats)
+                // The products skip the tiles past the destination's edge (`usedTileColumns`);
+                // their M columns stay the zeros written here, so the output transform, which
+                // runs eight tiles at a time, reads defined values there and drops them.
+                let used = t.usedTileColumns
+                for e in 0..<WinogradF43.elements where used < tc {
+                    for o in 0..<co { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }
+                }
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
                         for ty in rows {
@@ -196,10 +203,10 @@ final class WinogradConvolution: ConvolutionKernel {
                                 t.transformSourceRow(source + c * sourcePlane, row: ty, strip: sourceStrip, work: work,
                                                      into: v + c * ld, vStride: vStride)
                             }
-                            // M[ξ] (co x tc) = U[ξ] (co x ci) · V[ξ] (ci x tc).
+                            // M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used).
                             for e in 0..<WinogradF43.elements {
                                 let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
-                                                        Int64(co), Int64(tc), Int64(ci), 1, u + e * t.filterStride, Int64(ci),
+                                                        Int64(co), Int64(used), Int64(ci), 1, u + e * t.filterStride, Int64(ci),
                                                         v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
                                 guard status == dnnl_success else { return status }
                             }

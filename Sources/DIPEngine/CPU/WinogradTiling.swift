@@ -34,6 +34,10 @@ struct WinogradTiling {
     /// Tiles per row, rounded up to a multiple of 8 (the vector width); the extra tiles read
     /// zeros, produce zeros, and are never written out.
     let tileColumns: Int
+    /// Tiles per row that reach into the destination (`tileColumns` before the rounding): the
+    /// products of the row-at-a-time passes cover only these (backward-data's destination of
+    /// 258 columns has 65 of 72, at 130 columns 33 of 40).
+    var usedTileColumns: Int { (destinationWidth + 3) / 4 }
     /// Tile rows per chunk: the products are done chunk by chunk so the scratch stays small.
     let rowsPerChunk: Int
     /// The code that runs the eight-tile steps of the sweeps (the same bits either way).
