@@ -58,10 +58,10 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// Whether this kernel beats oneDNN 2.6's AVX-512 Winograd on `g` (which must fit), as
     /// measured on an AVX-512 Zen (BENCHMARKS.md, seventh part): on destinations of 128x128 or
-    /// more (32 tiles per row and up) ours took 20-35 % less time per layer, and whole table1
-    /// iterations 10 % less at 256 and 512, text's 5 % less at 256 and as much at 512; on
-    /// smaller ones (short products, few rows to share between threads) oneDNN's was as fast
-    /// or faster.
+    /// more (32 tiles per row and up) ours took up to a third less time per layer and never
+    /// more, whole table1 iterations about 10 % less at 256 and 512, text's about 5 % less at
+    /// 256 and the same at 512; on smaller ones (short products, few rows to share between
+    /// threads) oneDNN's was as fast or faster.
     static func outrunsOneDNNWinograd(_ g: ConvGeometry) -> Bool {
         min(g.outputHeight, g.outputWidth) >= 128
     }
