@@ -191,8 +191,10 @@ final class WinogradConvolution: ConvolutionKernel {
                 // their M columns stay the zeros written here, so the output transform, which
                 // runs eight tiles at a time, reads defined values there and drops them.
                 let used = t.usedTileColumns
-                for e in 0..<WinogradF43.elements where used < tc {
-                    for o in 0..<co { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }
+                if used < tc {
+                    for e in 0..<WinogradF43.elements {
+                        for o in 0..<co { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }
+                    }
                 }
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
