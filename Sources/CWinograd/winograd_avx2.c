@@ -1,25 +1,12 @@
 #include "winograd_avx2.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#include <stdint.h>
+#include "avx2_lanes.h"
 
 // Bit-for-bit the Swift transforms (WinogradF43 in WinogradTransforms.swift): every line below
 // is the Swift line beside it, operation for operation, evaluated left to right as Swift does.
-// The target is "avx2" without "fma" and contraction is off, so no multiply and add can fuse.
-#pragma STDC FP_CONTRACT OFF
-
-#define DIP_AVX2 __attribute__((target("avx2")))
-#define DIP_INLINE static inline __attribute__((always_inline, target("avx2")))
 
 int dip_winograd_avx2_available(void) { return 1; }
-
-typedef __m256 lanes;
-
-DIP_INLINE lanes add(lanes a, lanes b) { return _mm256_add_ps(a, b); }
-DIP_INLINE lanes sub(lanes a, lanes b) { return _mm256_sub_ps(a, b); }
-/// `c * a`, Swift's scalar-times-vector.
-DIP_INLINE lanes mul(float c, lanes a) { return _mm256_mul_ps(_mm256_set1_ps(c), a); }
 
 // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
 
@@ -117,62 +104,22 @@ DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t st
 
 DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
                                            float *u, ptrdiff_t u_stride) {
-    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or 8 - t), when the
-    // offsets fit the gather's 32-bit indices; a scalar copy otherwise.
-    const int gather = 7 * q_stride + 8 <= INT32_MAX;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(gather ? (int)q_stride : 0));
     for (ptrdiff_t q = 0; q < columns; q += 8) {
-        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
-        const float *first = taps + q * q_stride;
         lanes w[9], work[18], out[36];
-        if (gather) {
-            // Lanes past the last filter are zero filters, as in the Swift path.
-            const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lane);
-            for (int t = 0; t < 9; t++) {
-                const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? 8 - t : t));
-                w[t] = width == 8 ? _mm256_i32gather_ps(first, at, 4)
-                                  : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), first, at, _mm256_castsi256_ps(valid), 4);
-            }
-        } else {
-            float gathered[9][8] __attribute__((aligned(32))) = {{0}};
-            for (ptrdiff_t l = 0; l < width; l++)
-                for (int t = 0; t < 9; t++) gathered[t][l] = first[l * q_stride + (rotated ? 8 - t : t)];
-            for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
-        }
+        load_filter_taps(taps, q_stride, q, columns, rotated, w);
         for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
         for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
-        if (width == 8) {
-            for (int e = 0; e < 36; e++) _mm256_storeu_ps(u + e * u_stride + q, out[e]);
-        } else {
-            float lanes_out[8] __attribute__((aligned(32)));
-            for (int e = 0; e < 36; e++) {
-                _mm256_store_ps(lanes_out, out[e]);
-                for (ptrdiff_t l = 0; l < width; l++) u[e * u_stride + q + l] = lanes_out[l];
-            }
-        }
+        store_filter_elements(out, 36, u, u_stride, q, columns);
     }
 }
 
 DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
     for (ptrdiff_t q = 0; q < columns; q += 8) {
-        const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
         lanes dU[36], work[18], out[9];
-        if (width == 8) {
-            for (int e = 0; e < 36; e++) dU[e] = _mm256_loadu_ps(du + e * du_stride + q);
-        } else {
-            float lanes_in[8] __attribute__((aligned(32))) = {0};
-            for (int e = 0; e < 36; e++) {
-                for (ptrdiff_t l = 0; l < width; l++) lanes_in[l] = du[e * du_stride + q + l];
-                dU[e] = _mm256_load_ps(lanes_in);
-            }
-        }
+        load_filter_elements(du, du_stride, q, columns, 36, dU);
         for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
         for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
-        float taps[9][8] __attribute__((aligned(32)));
-        for (int t = 0; t < 9; t++) _mm256_store_ps(taps[t], out[t]);
-        for (ptrdiff_t l = 0; l < width; l++)
-            for (int t = 0; t < 9; t++) dg[(q + l) * 9 + t] = taps[t][l];
+        store_filter_taps(out, dg, q, columns);
     }
 }
 

@@ -1,0 +1,92 @@
+// What the AVX2 Winograd kernels share (winograd_avx2.c for F(4x4, 3x3), winograd63_avx2.c for
+// F(6x6, 3x3)): the eight-lane operations in the order the Swift transforms do them, and the
+// loads and stores of a row of filters eight at a time. Private to CWinograd; x86-64 only.
+#ifndef DIP_AVX2_LANES_H
+#define DIP_AVX2_LANES_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// The target is "avx2" without "fma" and contraction is off, so no multiply and add can fuse:
+// every line of the kernels is the Swift line beside it, operation for operation.
+#pragma STDC FP_CONTRACT OFF
+
+#define DIP_AVX2 __attribute__((target("avx2")))
+#define DIP_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+typedef __m256 lanes;
+
+DIP_INLINE lanes add(lanes a, lanes b) { return _mm256_add_ps(a, b); }
+DIP_INLINE lanes sub(lanes a, lanes b) { return _mm256_sub_ps(a, b); }
+/// `c * a`, Swift's scalar-times-vector. The constants are Swift's Float(1.0 / 24) etc.: the
+/// double rounded to float, as the casts at the call sites write them.
+DIP_INLINE lanes mul(float c, lanes a) { return _mm256_mul_ps(_mm256_set1_ps(c), a); }
+
+/// The nine taps of the filters q .. q + 7 of a row (filter l's taps start at
+/// `taps + (q + l) * q_stride`, read back to front when `rotated`): w[t] holds tap t of the
+/// eight, lanes past `columns` zero (zero filters, as in the Swift path).
+DIP_INLINE void load_filter_taps(const float *taps, ptrdiff_t q_stride, ptrdiff_t q, ptrdiff_t columns, int rotated,
+                                 lanes w[9]) {
+    const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+    const float *first = taps + q * q_stride;
+    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or 8 - t), when the
+    // offsets fit the gather's 32-bit indices; a scalar copy otherwise.
+    if (7 * q_stride + 8 <= INT32_MAX) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)q_stride));
+        const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lane);
+        for (int t = 0; t < 9; t++) {
+            const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? 8 - t : t));
+            w[t] = width == 8 ? _mm256_i32gather_ps(first, at, 4)
+                              : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), first, at, _mm256_castsi256_ps(valid), 4);
+        }
+    } else {
+        float gathered[9][8] __attribute__((aligned(32))) = {{0}};
+        for (ptrdiff_t l = 0; l < width; l++)
+            for (int t = 0; t < 9; t++) gathered[t][l] = first[l * q_stride + (rotated ? 8 - t : t)];
+        for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+    }
+}
+
+/// Stores `count` elements of the filters q .. q + 7 of a row: element e of filter q + l goes to
+/// `u[e * u_stride + q + l]`, for the filters before `columns` only.
+DIP_INLINE void store_filter_elements(const lanes *out, int count, float *u, ptrdiff_t u_stride, ptrdiff_t q,
+                                      ptrdiff_t columns) {
+    const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+    if (width == 8) {
+        for (int e = 0; e < count; e++) _mm256_storeu_ps(u + e * u_stride + q, out[e]);
+    } else {
+        float lanes_out[8] __attribute__((aligned(32)));
+        for (int e = 0; e < count; e++) {
+            _mm256_store_ps(lanes_out, out[e]);
+            for (ptrdiff_t l = 0; l < width; l++) u[e * u_stride + q + l] = lanes_out[l];
+        }
+    }
+}
+
+/// The inverse of `store_filter_elements`: lanes past `columns` are zero.
+DIP_INLINE void load_filter_elements(const float *du, ptrdiff_t du_stride, ptrdiff_t q, ptrdiff_t columns, int count,
+                                     lanes *out) {
+    const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+    if (width == 8) {
+        for (int e = 0; e < count; e++) out[e] = _mm256_loadu_ps(du + e * du_stride + q);
+    } else {
+        float lanes_in[8] __attribute__((aligned(32))) = {0};
+        for (int e = 0; e < count; e++) {
+            for (ptrdiff_t l = 0; l < width; l++) lanes_in[l] = du[e * du_stride + q + l];
+            out[e] = _mm256_load_ps(lanes_in);
+        }
+    }
+}
+
+/// Stores the nine taps of the filters q .. q + 7 (before `columns`) at `dg + 9 (q + l)`.
+DIP_INLINE void store_filter_taps(const lanes out[9], float *dg, ptrdiff_t q, ptrdiff_t columns) {
+    const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
+    float taps[9][8] __attribute__((aligned(32)));
+    for (int t = 0; t < 9; t++) _mm256_store_ps(taps[t], out[t]);
+    for (ptrdiff_t l = 0; l < width; l++)
+        for (int t = 0; t < 9; t++) dg[(q + l) * 9 + t] = taps[t][l];
+}
+
+#endif
