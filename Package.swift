@@ -46,8 +46,8 @@ let package = Package(
         // (the same bits as the baseline ones).
         .target(name: "CLayerKernels"),
 
-        // Winograd F(4x4,3x3) tile transforms on 256-bit vectors (the Swift ones compile to
-        // 128-bit SSE in the baseline build): C for the same reason, chosen at run time.
+        // Winograd F(4x4,3x3) and F(6x6,3x3) tile transforms on 256-bit vectors (the Swift ones
+        // compile to 128-bit SSE in the baseline build): C for the same reason, chosen at run time.
         .target(name: "CWinograd"),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),

@@ -41,7 +41,8 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
 public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
     /// Direct convolution: the reference rounding.
     case direct
-    /// Winograd F(4x4, 3x3) where the shape allows it (3x3, stride 1); direct elsewhere.
+    /// Winograd (F(4x4, 3x3), or F(6x6, 3x3) on large layers) where the shape allows it (3x3,
+    /// stride 1); direct elsewhere.
     case winograd
     /// The backend's choice: on the CPU, Winograd for 3x3 stride-1 convolutions, direct
     /// elsewhere (the default; see BENCHMARKS.md for the measured comparison).

@@ -2,13 +2,14 @@ import DIPCore
 import Testing
 @testable import DIPEngine
 
-/// Our Winograd F(4x4, 3x3) kernel (WinogradConvolution), made directly rather than through
-/// CPUBackend's choice, so these tests run whatever instruction set oneDNN has here.
-@Suite("Winograd F(4x4,3x3) kernel")
+/// Our Winograd F(4x4, 3x3) and F(6x6, 3x3) kernels (WinogradConvolution), made directly rather
+/// than through CPUBackend's choice, so these tests run whatever instruction set oneDNN has here.
+@Suite("Winograd F(4x4,3x3) and F(6x6,3x3) kernels")
 struct WinogradTests {
     /// Odd channel counts (not multiples of the 8 lanes), sizes that are not multiples of the
-    /// 4x4 tile (partial tiles at the right and bottom), one tile and many, and a single row or
-    /// column of tiles.
+    /// 4x4 or 6x6 tile (partial tiles at the right and bottom), one tile and many, a single row
+    /// or column of tiles, and rows of more than 48 columns (whole blocks of the phase split by
+    /// six, and partial ones).
     static let geometries: [ConvGeometry] = [
         ConvGeometry(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, inputHeight: 7, inputWidth: 9),
         ConvGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, inputHeight: 13, inputWidth: 10),
@@ -16,7 +17,11 @@ struct WinogradTests {
         ConvGeometry(inChannels: 2, outChannels: 1, kernel: 3, stride: 1, inputHeight: 3, inputWidth: 3),
         ConvGeometry(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, inputHeight: 4, inputWidth: 75),
         ConvGeometry(inChannels: 64, outChannels: 40, kernel: 3, stride: 1, inputHeight: 22, inputWidth: 19),
+        ConvGeometry(inChannels: 5, outChannels: 7, kernel: 3, stride: 1, inputHeight: 15, inputWidth: 103),
     ]
+
+    /// Every geometry with each tile.
+    static let cases: [(WinogradTile, ConvGeometry)] = WinogradTile.allCases.flatMap { t in geometries.map { (t, $0) } }
 
     /// Uniform(-1, 1) inputs drawn from the auxiliary stream of `seed`.
     struct Data {
@@ -55,26 +60,27 @@ struct WinogradTests {
     }
 
     @Test("forward, backward-data and backward-weights match the reference loops to 1e-4 of the result's scale",
-          arguments: geometries)
-    func matchesReference(_ g: ConvGeometry) throws {
+          arguments: cases)
+    func matchesReference(_ tile: WinogradTile, _ g: ConvGeometry) throws {
         // Winograd F(4x4, 3x3) in Float32: the transforms have entries up to 8 (5 in Bᵀ, 1/24
         // in G), so each transformed product carries rounding a few tens of ulps of the tile's
         // scale, and the inverse transform adds it up over 36 elements. Measured here against
         // the Float32 reference loops (themselves ~5e-7 from Float64): at most 5.3e-6 forward,
         // 4.4e-6 backward-data, 2.7e-6 backward-weights, 9e-7 bias gradient. 1e-4 leaves room
         // for larger channel counts and is far below the O(0.1) error of a wrong tap, offset or
-        // tile.
+        // tile. F(6x6, 3x3) has larger entries (32 in Aᵀ, 5.25 in Bᵀ) and sums 64 elements:
+        // measured at most 7.8e-6 forward, 8.0e-6 backward-data, 4.3e-6 backward-weights.
         let cpu = try CPUBackend(threads: 2)
         let reference = try ReferenceBackend().makeConvolution(g, algorithm: .direct)
         // Small chunks, so the chunked products and the dU accumulation across chunks run too.
-        for kernel in [try WinogradConvolution(geometry: g, backend: cpu),
-                       try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: 1)] {
+        for kernel in [try WinogradConvolution(geometry: g, backend: cpu, tile: tile),
+                       try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: 1)] {
             for seed: UInt64 in [1, 2] {
                 let d = Data(g, seed: seed)
                 let got = try Self.run(kernel, d), want = try Self.run(reference, d)
                 for (k, name) in ["forward", "backward-data", "backward-weights", "bias gradient"].enumerated() {
                     let e = Self.relativeError(got[k], want[k])
-                    #expect(e <= 1e-4, "\(name) \(g): relative error \(e)")
+                    #expect(e <= 1e-4, "\(tile) \(name) \(g): relative error \(e)")
                 }
             }
         }
@@ -82,11 +88,11 @@ struct WinogradTests {
 
     @Test("the same bits call after call, kernel after kernel, and for 1, 2 and 3 threads")
     func deterministic() throws {
-        for g in [Self.geometries[2], Self.geometries[5]] {
+        for (tile, g) in WinogradTile.allCases.flatMap({ t in [(t, Self.geometries[2]), (t, Self.geometries[5])] }) {
             let d = Data(g, seed: 5)
             var results: [[UInt32]] = []
             for threads in [1, 1, 2, 2, 3] {
-                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads))
+                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile)
                 let first = try Self.run(kernel, d)
                 _ = try Self.run(kernel, Data(g, seed: 6))
                 let again = try Self.run(kernel, d)
@@ -96,12 +102,13 @@ struct WinogradTests {
             // Each tile row (forward, backward-data) or product (backward-weights) runs on one
             // thread and the other transforms are split by channel, so the thread count does
             // not change a single sum, also when the rows do not split evenly.
-            #expect(results.allSatisfy { $0 == results[0] }, "\(g)")
+            #expect(results.allSatisfy { $0 == results[0] }, "\(tile) \(g)")
         }
     }
 
-    @Test("backward-weights uses the forward's transformed input only for that input, with the same bits")
-    func keptSource() throws {
+    @Test("backward-weights uses the forward's transformed input only for that input, with the same bits",
+          arguments: WinogradTile.allCases)
+    func keptSource(_ tile: WinogradTile) throws {
         let g = Self.geometries[2], cpu = try CPUBackend(threads: 2)
         let (d, other) = (Data(g, seed: 7), Data(g, seed: 8))
         func weights(_ kernel: WinogradConvolution, _ x: Tensor) throws -> [UInt32] {
@@ -111,9 +118,9 @@ struct WinogradTests {
         }
         for chunkBytes in [WinogradTiling.defaultChunkBytes, 1] {
             // Transformed in the pass itself: a kernel that never ran forward.
-            let fresh = try weights(WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes), d.x)
-            let freshOther = try weights(WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes), other.x)
-            let kernel = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes)
+            let fresh = try weights(WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes), d.x)
+            let freshOther = try weights(WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes), other.x)
+            let kernel = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes)
             let (x, y) = (Tensor(g.inputDims), Tensor(g.outputDims))
             x.copy(from: d.x)
             try kernel.forward(input: x, weight: d.w, bias: d.b, output: y)
@@ -129,12 +136,12 @@ struct WinogradTests {
 
     @Test("the AVX2 tile transforms give the same bits as the portable Swift ones",
           .enabled(if: WinogradKernels.avx2.runs(on: HostCPU.flags), "this CPU has no AVX2"),
-          arguments: geometries)
-    func kernelsAgree(_ g: ConvGeometry) throws {
+          arguments: cases)
+    func kernelsAgree(_ tile: WinogradTile, _ g: ConvGeometry) throws {
         let cpu = try CPUBackend(threads: 2)
         for chunkBytes in [WinogradTiling.defaultChunkBytes, 1] {
-            let portable = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes, kernels: .portable)
-            let avx2 = try WinogradConvolution(geometry: g, backend: cpu, chunkBytes: chunkBytes, kernels: .avx2)
+            let portable = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes, kernels: .portable)
+            let avx2 = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes, kernels: .avx2)
             #expect(portable.implementation.contains("portable tile transforms") && avx2.implementation.contains("avx2 tile transforms"))
             for seed: UInt64 in [3, 4] {
                 let d = Data(g, seed: seed)
@@ -142,7 +149,7 @@ struct WinogradTests {
                 for (k, name) in ["forward", "backward-data", "backward-weights", "bias gradient"].enumerated() {
                     let differing = zip(got[k], want[k]).filter { $0.bitPattern != $1.bitPattern }.count
                     #expect(differing == 0,
-                            "\(name) \(g), chunks of \(chunkBytes) bytes, seed \(seed): \(differing) of \(want[k].count) values differ")
+                            "\(tile) \(name) \(g), chunks of \(chunkBytes) bytes, seed \(seed): \(differing) of \(want[k].count) values differ")
                 }
             }
         }
@@ -168,7 +175,19 @@ struct WinogradTests {
         let strided = ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, inputHeight: 9, inputWidth: 9)
         #expect(!(try cpu.makeConvolution(strided, algorithm: .winograd) is WinogradConvolution))
         #expect(throws: EngineError.self) { try WinogradConvolution(geometry: strided, backend: cpu) }
-        let ours = try WinogradConvolution(geometry: g, backend: cpu)
-        #expect(ours.implementation.hasPrefix("winograd F(4x4,3x3) (dip-report, oneDNN"))
+    }
+
+    @Test("F(6x6,3x3) for destinations of 128x128 or more, F(4x4,3x3) below, and the implementation says which")
+    func tileChoice() throws {
+        let cpu = try CPUBackend(threads: 1)
+        let cases = [(Self.geometries[1], WinogradTile.f43),
+                     (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 1, inputHeight: 129, inputWidth: 300), .f43),
+                     (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 1, inputHeight: 130, inputWidth: 130), .f63)]
+        for (g, tile) in cases {
+            #expect(WinogradTile.preferred(for: g) == tile, "\(g)")
+            let ours = try WinogradConvolution(geometry: g, backend: cpu)
+            #expect(ours.implementation.hasPrefix("winograd \(tile) (dip-report, oneDNN"), "\(ours.implementation)")
+        }
+        #expect(WinogradTile.f43.description == "F(4x4,3x3)" && WinogradTile.f63.description == "F(6x6,3x3)")
     }
 }

@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) tile transforms on eight lanes with 256-bit AVX vectors, for
+// Winograd F(4x4, 3x3) and F(6x6, 3x3) tile transforms on eight lanes with 256-bit AVX vectors, for
 // Sources/DIPEngine/CPU/WinogradTiling.swift and WinogradKernels.swift (the layouts, the
 // transforms' definitions and the portable Swift versions these must match are there and in
 // WinogradTransforms.swift).
@@ -55,6 +55,37 @@ void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pa
 /// The inverse, for one destination row (WinogradTiling.transformProducts): for x in
 /// 0..<width, row[x] = phases[(x % 4) * phase_stride + x / 4]; needs width <= 4 phase_stride.
 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width);
+
+// MARK: F(6x6, 3x3): 8x8 input tiles, 64 transformed elements, 6x6 output tiles. Each function
+// is the one above for F(4x4, 3x3) with 6 phases, 8 rows and columns and 64 elements in place of
+// 4, 6 and 36 (WinogradF63 in WinogradTransforms.swift).
+
+/// V = Bᵀ d B for eight 8x8 tiles: element (r, s) is the eight floats at
+/// `strip + (6 r + s % 6) * phase_stride + s / 6`; element ξ goes to `v + ξ * v_stride`.
+void dip_winograd63_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride);
+
+/// Y = Aᵀ m A + bias for eight tiles: element ξ at `m + ξ * m_stride`; output (a, b) to
+/// `strip + (6 a + b) * strip_stride`.
+void dip_winograd63_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride);
+
+/// dM = A dY Aᵀ for eight tiles: output gradient (a, b) at `strip + (6 a + b) * strip_stride`;
+/// element ξ to `dm + ξ * dm_stride`.
+void dip_winograd63_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride);
+
+/// U = G g Gᵀ for a row of filters, as dip_winograd_filter_row_avx2 with 64 elements.
+void dip_winograd63_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                    float *u, ptrdiff_t u_stride);
+
+/// dg = Gᵀ dU G for a row of filters, as dip_winograd_filter_gradient_row_avx2 with 64 elements.
+void dip_winograd63_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg);
+
+/// The phase split by six: for x in 0..<min(width, 6 phase_stride - pad), with xx = x + pad,
+/// writes row[x] to `phases[(xx % 6) * phase_stride + xx / 6]`; nothing else.
+void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride);
+
+/// The merge by six: for x in 0..<width, row[x] = phases[(x % 6) * phase_stride + x / 6]; needs
+/// width <= 6 phase_stride.
+void dip_winograd_merge6_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width);
 
 #ifdef __cplusplus
 }

@@ -2,13 +2,14 @@ import CDNNL
 import CWinograd
 import DIPCore
 
-/// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions, written here: Debian's oneDNN 2.6 has
-/// Winograd only for AVX-512, and on AVX2 its direct convolution already runs near the FMA
-/// peak, so only fewer multiplications make those machines faster (issue 13).
+/// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 convolutions, written here: Debian's
+/// oneDNN 2.6 has Winograd only for AVX-512, and on AVX2 its direct convolution already runs
+/// near the FMA peak, so only fewer multiplications make those machines faster (issue 13).
+/// Which of the two a layer gets is `WinogradTile.preferred(for:)`.
 ///
-/// Each pass transforms tiles eight at a time (WinogradF43, WinogradTiling; on AVX2 CPUs the
-/// same operations in 256-bit C, WinogradKernels, with the same bits), does the 36
-/// products of the transformed domain with oneDNN's `dnnl_sgemm`, and transforms back:
+/// Each pass transforms tiles eight at a time (WinogradF43 or WinogradF63, WinogradTiling; on
+/// AVX2 CPUs the same operations in 256-bit C, WinogradKernels, with the same bits), does the
+/// 36 or 64 products of the transformed domain with oneDNN's `dnnl_sgemm`, and transforms back:
 /// - forward: V = Bᵀ d B per input tile, U = G g Gᵀ per filter (every call: the weights change
 ///   every iteration), M[ξ] = U[ξ] · V[ξ], output = Aᵀ m A + bias;
 /// - backward-data: the "full" convolution of the output gradient (padded by 2 zeros) with the
@@ -20,15 +21,16 @@ import DIPCore
 ///   dM[ξ] · V[ξ]ᵀ, dW = Gᵀ dU G; the bias gradient is the plain sum of the output gradient.
 ///
 /// Determinism: forward and backward-data compute each tile row on one thread (its transforms
-/// and its 36 single-threaded GEMMs); backward-weights splits its transforms by channel and
+/// and its single-threaded GEMMs); backward-weights splits its transforms by channel and
 /// runs each GEMM ξ on one thread, chunks in order. So no sum depends on the schedule, and the
 /// bits are the same for every thread count.
 ///
 /// Memory: forward and backward-data hold one tile row's V and M per thread (about 1.2 MiB
-/// each at 128 channels and 256 columns); backward-weights processes a chunk of tile rows at
-/// a time (WinogradTiling), so the output gradient's transformed tiles take about 24 MiB of the
-/// backend's shared scratch arena, not the whole image's 2.25x blow-up. The forward's
-/// transformed input V is the exception: it is kept whole (2.25x the input) until the
+/// each at 128 channels and 256 columns, 1.5 MiB with F(6x6, 3x3)); backward-weights processes
+/// a chunk of tile rows at a time (WinogradTiling), so the output gradient's transformed tiles
+/// take about 24 MiB of the backend's shared scratch arena, not the whole image's 2-2.25x
+/// blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
+/// input, about 2x with F(6x6, 3x3)) until the
 /// backward-weights pass of the same input, which then skips transforming that input again
 /// (the source's row split and transform took about 12 % of a table1 256 iteration on AVX2,
 /// half of it in this pass). Each row's V is computed in the row scratch and copied there with
@@ -67,25 +69,27 @@ final class WinogradConvolution: ConvolutionKernel {
     }
 
     /// A Winograd kernel for `geometry`, which must be 3x3 stride 1 (else `EngineError.shape`);
+    /// `tile` is the algorithm (by default the faster one for the geometry; tests run both);
     /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small); `kernels`
     /// runs the tile transforms (tests compare the two; the result is the same bits).
-    init(geometry g: ConvGeometry, backend: CPUBackend, chunkBytes: Int = WinogradTiling.defaultChunkBytes,
-         kernels: WinogradKernels = .best) throws {
+    init(geometry g: ConvGeometry, backend: CPUBackend, tile: WinogradTile? = nil,
+         chunkBytes: Int = WinogradTiling.defaultChunkBytes, kernels: WinogradKernels = .best) throws {
+        let tile = tile ?? WinogradTile.preferred(for: g)
         try g.validate()
         guard Self.fits(g) else {
-            throw EngineError.shape("convolution \(g): Winograd F(4x4,3x3) needs a 3x3 stride-1 convolution; use --conv direct or auto")
+            throw EngineError.shape("convolution \(g): Winograd \(tile) needs a 3x3 stride-1 convolution; use --conv direct or auto")
         }
         guard kernels.runs(on: HostCPU.flags) else {
             throw EngineError.backend("convolution \(g): this CPU cannot run the \(kernels) Winograd tile transforms (it lacks the instructions); use WinogradKernels.best")
         }
         geometry = g
         self.backend = backend
-        forwardTiling = WinogradTiling(sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
+        forwardTiling = WinogradTiling(tile: tile, sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
                                        pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes, kernels: kernels)
-        backwardDataTiling = WinogradTiling(sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
+        backwardDataTiling = WinogradTiling(tile: tile, sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
                                             sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
                                             chunkBytes: chunkBytes, kernels: kernels)
-        implementation = "winograd F(4x4,3x3) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm, \(kernels) tile transforms)"
+        implementation = "winograd \(tile) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm, \(kernels) tile transforms)"
             + " for forward, backward-data and backward-weights"
     }
 
@@ -134,7 +138,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
                 parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
                 // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk.
-                try products { e in
+                try products(t.tile.elements) { e in
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
                                dm + e * t.productStride(rows), Int64(n), v + e * t.sourceStride(rows), Int64(n),
@@ -142,7 +146,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
             }
             parallel.run(g.outChannels) { o in
-                kernels.filterGradientRow(du + o * g.inChannels, stride: t.filterStride, columns: g.inChannels,
+                kernels.filterGradientRow(t.tile, du + o * g.inChannels, stride: t.filterStride, columns: g.inChannels,
                                           into: dw + o * g.inChannels * 9)
                 db[o] = planeSum(dy + o * outPlane, count: outPlane)
             }
@@ -157,7 +161,7 @@ final class WinogradConvolution: ConvolutionKernel {
     /// the backward-weights pass reads it).
     ///
     /// After the filter transform, each thread takes its block of tile rows and runs one row
-    /// at a time from source to destination: the row's V (all source channels), its 36
+    /// at a time from source to destination: the row's V (all source channels), its
     /// products and its output transform (all destination channels). A row's V and M (about
     /// 1.2 MiB at 132 -> 128 channels and 64 tiles) stay near that core between the three
     /// steps, where a sweep per step over a 24 MiB chunk of many rows went through memory, and
@@ -181,7 +185,7 @@ final class WinogradConvolution: ConvolutionKernel {
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
             parallel.run(co) { p in
-                kernels.filterRow(weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
+                kernels.filterRow(t.tile, weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
                                   into: u + p * ci, stride: t.filterStride)
             }
             try backend.singleThreadedBlocks(t.tileRows, what: "the Winograd products of \(geometry)") { part, rows in
@@ -192,7 +196,7 @@ final class WinogradConvolution: ConvolutionKernel {
                 // runs eight tiles at a time, reads defined values there and drops them.
                 let used = t.usedTileColumns
                 if used < tc {
-                    for e in 0..<WinogradF43.elements {
+                    for e in 0..<t.tile.elements {
                         for o in 0..<co { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }
                     }
                 }
@@ -206,7 +210,7 @@ final class WinogradConvolution: ConvolutionKernel {
                                                      into: v + c * ld, vStride: vStride)
                             }
                             // M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used).
-                            for e in 0..<WinogradF43.elements {
+                            for e in 0..<t.tile.elements {
                                 let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
                                                         Int64(co), Int64(used), Int64(ci), 1, u + e * t.filterStride, Int64(ci),
                                                         v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
@@ -221,7 +225,7 @@ final class WinogradConvolution: ConvolutionKernel {
                             if let keep {
                                 let chunk = t.chunk(holding: ty), keptStride = t.sourceStride(chunk)
                                 let row = keep + t.keptOffset(chunk) + (ty - chunk.lowerBound) * tc
-                                for e in 0..<WinogradF43.elements {
+                                for e in 0..<t.tile.elements {
                                     dip_stream_rows(v + e * vStride, ld, row + e * keptStride, chunk.count * tc, ci, tc)
                                 }
                             }
@@ -244,8 +248,8 @@ final class WinogradConvolution: ConvolutionKernel {
                 floats(layout.products, t.productFloats))
     }
 
-    /// Runs the 36 products, `gemm(ξ)`, each on one thread.
-    private func products(_ gemm: (Int) -> dnnl_status_t) throws {
-        try backend.singleThreadedGEMMs(WinogradF43.elements, what: "the Winograd products of \(geometry)", gemm)
+    /// Runs the `count` products, `gemm(ξ)`, each on one thread.
+    private func products(_ count: Int, _ gemm: (Int) -> dnnl_status_t) throws {
+        try backend.singleThreadedGEMMs(count, what: "the Winograd products of \(geometry)", gemm)
     }
 }

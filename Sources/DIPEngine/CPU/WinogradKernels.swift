@@ -2,8 +2,8 @@ import CWinograd
 import DIPCore
 
 /// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles,
-/// one 2-D transform of WinogradF43, store), the phase split and merge of a row, and the filter
-/// transforms of a row of U or dU.
+/// one 2-D transform of WinogradF43 or WinogradF63, store), the phase split and merge of a row,
+/// and the filter transforms of a row of U or dU.
 /// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
 /// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
 /// (CWinograd).
@@ -37,86 +37,115 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight).
-    static let workLanes = 108
+    /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight:
+    /// three of F(6x6, 3x3)'s 64 elements).
+    static let workLanes = 192
 
     // MARK: The phase split and merge of one row (data movement only).
 
-    /// For x in 0..<min(width, 4 phaseStride - pad), with xx = x + pad: row[x] goes to
-    /// `phases[(xx % 4) * phaseStride + xx / 4]`; nothing else is written.
+    /// For x in 0..<min(width, m phaseStride - pad), m the tile's output size, with xx = x + pad:
+    /// row[x] goes to `phases[(xx % m) * phaseStride + xx / m]`; nothing else is written.
     @inline(__always)
-    func splitRow(_ row: UnsafePointer<Float>, width: Int, pad: Int, into phases: UnsafeMutablePointer<Float>, phaseStride: Int) {
-        switch self {
-        case .avx2:
+    func splitRow(_ tile: WinogradTile, _ row: UnsafePointer<Float>, width: Int, pad: Int,
+                  into phases: UnsafeMutablePointer<Float>, phaseStride: Int) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_split_row_avx2(row, width, pad, phases, phaseStride)
-        case .portable:
-            for x in 0..<min(width, 4 * phaseStride - pad) {
+        case (.avx2, .f63):
+            dip_winograd_split6_row_avx2(row, width, pad, phases, phaseStride)
+        case (.portable, _):
+            let count = tile.outputSize
+            for x in 0..<min(width, count * phaseStride - pad) {
                 let xx = x + pad
-                phases[(xx & 3) * phaseStride + (xx >> 2)] = row[x]
+                phases[(xx % count) * phaseStride + xx / count] = row[x]
             }
         }
     }
 
-    /// For x in 0..<width (at most 4 phaseStride): row[x] = phases[(x % 4) * phaseStride + x / 4].
+    /// For x in 0..<width (at most m phaseStride, m the tile's output size):
+    /// row[x] = phases[(x % m) * phaseStride + x / m].
     @inline(__always)
-    func mergeRow(_ phases: UnsafePointer<Float>, phaseStride: Int, into row: UnsafeMutablePointer<Float>, width: Int) {
-        switch self {
-        case .avx2:
+    func mergeRow(_ tile: WinogradTile, _ phases: UnsafePointer<Float>, phaseStride: Int, into row: UnsafeMutablePointer<Float>,
+                  width: Int) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_merge_row_avx2(phases, phaseStride, row, width)
-        case .portable:
-            for x in 0..<width { row[x] = phases[(x & 3) * phaseStride + (x >> 2)] }
+        case (.avx2, .f63):
+            dip_winograd_merge6_row_avx2(phases, phaseStride, row, width)
+        case (.portable, _):
+            let count = tile.outputSize
+            for x in 0..<width { row[x] = phases[(x % count) * phaseStride + x / count] }
         }
     }
 
     // MARK: The eight-tile steps; `work` holds `workLanes` lanes (only the portable steps use it).
+    // m is the tile's output size, n = m + 2 its input size.
 
     /// V = Bᵀ d B for the eight tiles whose element (r, s) is the eight floats at
-    /// `strip + (4 r + s % 4) * phaseStride + s / 4`; element ξ goes to `v + ξ * vStride`.
+    /// `strip + (m r + s % m) * phaseStride + s / m`; element ξ goes to `v + ξ * vStride`.
     @inline(__always)
-    func input(strip: UnsafePointer<Float>, phaseStride: Int, into v: UnsafeMutablePointer<Float>, vStride: Int,
-               work: UnsafeMutablePointer<WinogradLanes>) {
-        switch self {
-        case .avx2:
+    func input(_ tile: WinogradTile, strip: UnsafePointer<Float>, phaseStride: Int, into v: UnsafeMutablePointer<Float>,
+               vStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_input_avx2(strip, phaseStride, v, vStride)
-        case .portable:
-            let d = work, out = work + 36, scratch = work + 72
-            for r in 0..<6 {
-                for s in 0..<6 { d[r * 6 + s] = loadLanes(strip + (r * 4 + s % 4) * phaseStride + s / 4) }
+        case (.avx2, .f63):
+            dip_winograd63_input_avx2(strip, phaseStride, v, vStride)
+        case (.portable, _):
+            let (m, n, elements) = (tile.outputSize, tile.inputSize, tile.elements)
+            let d = work, out = work + elements, scratch = work + 2 * elements
+            for r in 0..<n {
+                for s in 0..<n { d[r * n + s] = loadLanes(strip + (r * m + s % m) * phaseStride + s / m) }
             }
-            WinogradF43.input(d, out, work: scratch)
-            for e in 0..<36 { storeLanes(out[e], v + e * vStride) }
+            switch tile {
+            case .f43: WinogradF43.input(d, out, work: scratch)
+            case .f63: WinogradF63.input(d, out, work: scratch)
+            }
+            for e in 0..<elements { storeLanes(out[e], v + e * vStride) }
         }
     }
 
     /// Aᵀ m A + bias for the eight tiles whose element ξ is the eight floats at `m + ξ * mStride`;
-    /// output (a, b) goes to `strip + (4 a + b) * stripStride`.
+    /// output (a, b) goes to `strip + (m a + b) * stripStride`.
     @inline(__always)
-    func output(_ m: UnsafePointer<Float>, mStride: Int, bias: Float, into strip: UnsafeMutablePointer<Float>,
-                stripStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
-        switch self {
-        case .avx2:
+    func output(_ tile: WinogradTile, _ m: UnsafePointer<Float>, mStride: Int, bias: Float,
+                into strip: UnsafeMutablePointer<Float>, stripStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_output_avx2(m, mStride, bias, strip, stripStride)
-        case .portable:
-            let mt = work, y = work + 36, scratch = work + 52
-            for e in 0..<36 { mt[e] = loadLanes(m + e * mStride) }
-            WinogradF43.output(mt, y, work: scratch)
-            for e in 0..<16 { storeLanes(y[e] + bias, strip + e * stripStride) }
+        case (.avx2, .f63):
+            dip_winograd63_output_avx2(m, mStride, bias, strip, stripStride)
+        case (.portable, _):
+            let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
+            let mt = work, y = work + elements, scratch = work + 2 * elements
+            for e in 0..<elements { mt[e] = loadLanes(m + e * mStride) }
+            switch tile {
+            case .f43: WinogradF43.output(mt, y, work: scratch)
+            case .f63: WinogradF63.output(mt, y, work: scratch)
+            }
+            for e in 0..<outputs { storeLanes(y[e] + bias, strip + e * stripStride) }
         }
     }
 
     /// A dY Aᵀ for the eight tiles whose output gradient (a, b) is the eight floats at
-    /// `strip + (4 a + b) * stripStride`; element ξ goes to `dm + ξ * dmStride`.
+    /// `strip + (m a + b) * stripStride`; element ξ goes to `dm + ξ * dmStride`.
     @inline(__always)
-    func outputGradient(strip: UnsafePointer<Float>, stripStride: Int, into dm: UnsafeMutablePointer<Float>, dmStride: Int,
-                        work: UnsafeMutablePointer<WinogradLanes>) {
-        switch self {
-        case .avx2:
+    func outputGradient(_ tile: WinogradTile, strip: UnsafePointer<Float>, stripStride: Int,
+                        into dm: UnsafeMutablePointer<Float>, dmStride: Int, work: UnsafeMutablePointer<WinogradLanes>) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_output_gradient_avx2(strip, stripStride, dm, dmStride)
-        case .portable:
-            let dy = work, out = work + 16, scratch = work + 52
-            for e in 0..<16 { dy[e] = loadLanes(strip + e * stripStride) }
-            WinogradF43.outputGradient(dy, out, work: scratch)
-            for e in 0..<36 { storeLanes(out[e], dm + e * dmStride) }
+        case (.avx2, .f63):
+            dip_winograd63_output_gradient_avx2(strip, stripStride, dm, dmStride)
+        case (.portable, _):
+            let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
+            let dy = work, out = work + elements, scratch = work + 2 * elements
+            for e in 0..<outputs { dy[e] = loadLanes(strip + e * stripStride) }
+            switch tile {
+            case .f43: WinogradF43.outputGradient(dy, out, work: scratch)
+            case .f63: WinogradF63.outputGradient(dy, out, work: scratch)
+            }
+            for e in 0..<elements { storeLanes(out[e], dm + e * dmStride) }
         }
     }
 
@@ -125,14 +154,17 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     /// U = G g Gᵀ for the `columns` filters of one row of U: filter q's nine taps start at
     /// `taps + q * qStride` (row-major; read back to front when `rotated`), and its element ξ
     /// goes to `u + ξ * stride + q`.
-    func filterRow(_ taps: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
+    func filterRow(_ tile: WinogradTile, _ taps: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
                    into u: UnsafeMutablePointer<Float>, stride: Int) {
-        switch self {
-        case .avx2:
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
-        case .portable:
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-                let g = lanes.baseAddress!, out = g + 9, work = g + 45
+        case (.avx2, .f63):
+            dip_winograd63_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
+        case (.portable, _):
+            let elements = tile.elements
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 9 + 2 * elements) { lanes in
+                let g = lanes.baseAddress!, out = g + 9, work = out + elements
                 for q in Swift.stride(from: 0, to: columns, by: 8) {
                     let width = min(8, columns - q)
                     for tap in 0..<9 {
@@ -141,8 +173,11 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                         for l in 0..<width { value[l] = taps[(q + l) * qStride + from] }
                         g[tap] = value
                     }
-                    WinogradF43.filter(g, out, work: work)
-                    for e in 0..<36 {
+                    switch tile {
+                    case .f43: WinogradF43.filter(g, out, work: work)
+                    case .f63: WinogradF63.filter(g, out, work: work)
+                    }
+                    for e in 0..<elements {
                         let dst = u + e * stride + q
                         if width == 8 { storeLanes(out[e], dst) } else { for l in 0..<width { dst[l] = out[e][l] } }
                     }
@@ -153,16 +188,20 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
 
     /// dg = Gᵀ dU G for the `columns` filters of one row of dU: filter q's element ξ is at
     /// `du + ξ * stride + q`; its nine taps go to `dg + 9 q`.
-    func filterGradientRow(_ du: UnsafePointer<Float>, stride: Int, columns: Int, into dg: UnsafeMutablePointer<Float>) {
-        switch self {
-        case .avx2:
+    func filterGradientRow(_ tile: WinogradTile, _ du: UnsafePointer<Float>, stride: Int, columns: Int,
+                           into dg: UnsafeMutablePointer<Float>) {
+        switch (self, tile) {
+        case (.avx2, .f43):
             dip_winograd_filter_gradient_row_avx2(du, stride, columns, dg)
-        case .portable:
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 63) { lanes in
-                let dU = lanes.baseAddress!, out = dU + 36, work = dU + 45
+        case (.avx2, .f63):
+            dip_winograd63_filter_gradient_row_avx2(du, stride, columns, dg)
+        case (.portable, _):
+            let elements = tile.elements
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 9 + 2 * elements) { lanes in
+                let dU = lanes.baseAddress!, out = dU + elements, work = out + 9
                 for q in Swift.stride(from: 0, to: columns, by: 8) {
                     let width = min(8, columns - q)
-                    for e in 0..<36 {
+                    for e in 0..<elements {
                         let src = du + e * stride + q
                         if width == 8 {
                             dU[e] = loadLanes(src)
@@ -172,7 +211,10 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                             dU[e] = value
                         }
                     }
-                    WinogradF43.filterGradient(dU, out, work: work)
+                    switch tile {
+                    case .f43: WinogradF43.filterGradient(dU, out, work: work)
+                    case .f63: WinogradF63.filterGradient(dU, out, work: work)
+                    }
                     for l in 0..<width {
                         for tap in 0..<9 { dg[(q + l) * 9 + tap] = out[tap][l] }
                     }

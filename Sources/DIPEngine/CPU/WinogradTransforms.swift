@@ -129,3 +129,148 @@ enum WinogradF43 {
         for u in 0..<3 { gt(work + 6 * u, 1, dg + 3 * u, 1) }
     }
 }
+
+/// The tile transforms of Winograd F(6x6, 3x3) (interpolation points 0, ±1, ±2, ±1/2 and
+/// infinity, as Lavin & Gray and NNPACK): a 6x6 output tile from an 8x8 input tile with 64
+/// multiplications instead of 324, 1.78 per output against F(4x4, 3x3)'s 2.25. The larger
+/// entries (Aᵀ up to 32, Bᵀ up to 5.25) make its rounding error a few times F(4x4, 3x3)'s
+/// (WinogradTests measures both).
+///
+/// Layout and conventions as WinogradF43, with 8x8 tiles (ξ = 8 i + j) and 6x6 outputs; each
+/// 1-D transform below factors its matrix into sums and differences of the symmetric point
+/// pairs, as NNPACK does. CWinograd's winograd63_avx2.c repeats every operation in this order.
+enum WinogradF63 {
+    /// Elements of a transformed 8x8 tile: the number of batched products.
+    static let elements = 64
+
+    // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
+
+    /// Bᵀ (8 -> 8).
+    @inline(__always)
+    static func bt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let d0 = p[0], d1 = p[ps], d2 = p[2 * ps], d3 = p[3 * ps]
+        let d4 = p[4 * ps], d5 = p[5 * ps], d6 = p[6 * ps], d7 = p[7 * ps]
+        let t1 = (d2 + d6) - 4.25 * d4
+        let t2 = (d1 + d5) - 4.25 * d3
+        let t3 = (d6 + 0.25 * d2) - 1.25 * d4
+        let t4 = (0.5 * d1 - 2.5 * d3) + 2 * d5
+        let t5 = (d6 + 4 * d2) - 5 * d4
+        let t6 = (2 * d1 - 2.5 * d3) + 0.5 * d5
+        q[0] = (d0 - d6) + 5.25 * (d4 - d2)
+        q[qs] = t1 + t2
+        q[2 * qs] = t1 - t2
+        q[3 * qs] = t3 + t4
+        q[4 * qs] = t3 - t4
+        q[5 * qs] = t5 + t6
+        q[6 * qs] = t5 - t6
+        q[7 * qs] = (d7 - d1) + 5.25 * (d3 - d5)
+    }
+
+    /// Aᵀ (8 -> 6).
+    @inline(__always)
+    static func at(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let m0 = p[0], m1 = p[ps], m2 = p[2 * ps], m3 = p[3 * ps]
+        let m4 = p[4 * ps], m5 = p[5 * ps], m6 = p[6 * ps], m7 = p[7 * ps]
+        let s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4, s3 = m5 + m6, d3 = m5 - m6
+        q[0] = m0 + s1 + s2 + s3
+        q[qs] = d1 + 2 * d2 + 0.5 * d3
+        q[2 * qs] = s1 + 4 * s2 + 0.25 * s3
+        q[3 * qs] = d1 + 8 * d2 + 0.125 * d3
+        q[4 * qs] = s1 + 16 * s2 + 0.0625 * s3
+        q[5 * qs] = d1 + 32 * d2 + 0.03125 * d3 + m7
+    }
+
+    /// A = (Aᵀ)ᵀ (6 -> 8), the transpose of `at`.
+    @inline(__always)
+    static func a(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let y0 = p[0], y1 = p[ps], y2 = p[2 * ps], y3 = p[3 * ps], y4 = p[4 * ps], y5 = p[5 * ps]
+        let e1 = y0 + y2 + y4, o1 = y1 + y3 + y5
+        let e2 = y0 + 4 * y2 + 16 * y4, o2 = 2 * y1 + 8 * y3 + 32 * y5
+        let e3 = y0 + 0.25 * y2 + 0.0625 * y4
+        let o3 = 0.5 * y1 + 0.125 * y3 + 0.03125 * y5
+        q[0] = y0
+        q[qs] = e1 + o1
+        q[2 * qs] = e1 - o1
+        q[3 * qs] = e2 + o2
+        q[4 * qs] = e2 - o2
+        q[5 * qs] = e3 + o3
+        q[6 * qs] = e3 - o3
+        q[7 * qs] = y5
+    }
+
+    /// G (3 -> 8).
+    @inline(__always)
+    static func g(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let g0 = p[0], g1 = p[ps], g2 = p[2 * ps]
+        let s02 = g0 + g2
+        let small: WinogradLanes = g0 * Float(1.0 / 90) + g2 * Float(2.0 / 45)
+        let small1: WinogradLanes = g1 * Float(1.0 / 45)
+        let large: WinogradLanes = g0 * Float(32.0 / 45) + g2 * Float(8.0 / 45)
+        let large1: WinogradLanes = g1 * Float(16.0 / 45)
+        q[0] = g0
+        q[qs] = (s02 + g1) * Float(-2.0 / 9)
+        q[2 * qs] = (s02 - g1) * Float(-2.0 / 9)
+        q[3 * qs] = small + small1
+        q[4 * qs] = small - small1
+        q[5 * qs] = large + large1
+        q[6 * qs] = large - large1
+        q[7 * qs] = g2
+    }
+
+    /// Gᵀ (8 -> 3), the transpose of `g`.
+    @inline(__always)
+    static func gt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let u0 = p[0], u1 = p[ps], u2 = p[2 * ps], u3 = p[3 * ps]
+        let u4 = p[4 * ps], u5 = p[5 * ps], u6 = p[6 * ps], u7 = p[7 * ps]
+        let s12 = u1 + u2, d12 = u1 - u2, s34 = u3 + u4, d34 = u3 - u4, s56 = u5 + u6, d56 = u5 - u6
+        let ninths: WinogradLanes = s12 * Float(-2.0 / 9)
+        let first: WinogradLanes = u0 + ninths + s34 * Float(1.0 / 90)
+        q[0] = first + s56 * Float(32.0 / 45)
+        let middle: WinogradLanes = d12 * Float(-2.0 / 9) + d34 * Float(1.0 / 45)
+        q[qs] = middle + d56 * Float(16.0 / 45)
+        let last: WinogradLanes = ninths + s34 * Float(2.0 / 45) + s56 * Float(8.0 / 45)
+        q[2 * qs] = last + u7
+    }
+
+    // MARK: 2-D transforms; `work` holds at least 64 lanes.
+
+    /// V = Bᵀ d B: 8x8 -> 8x8.
+    @inline(__always)
+    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
+                      work: UnsafeMutablePointer<WinogradLanes>) {
+        for s in 0..<8 { bt(d + s, 8, work + s, 8) }
+        for i in 0..<8 { bt(work + 8 * i, 1, v + 8 * i, 1) }
+    }
+
+    /// Y = Aᵀ m A: 8x8 -> 6x6.
+    @inline(__always)
+    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        for s in 0..<8 { at(m + s, 8, work + s, 8) }
+        for r in 0..<6 { at(work + 8 * r, 1, y + 6 * r, 1) }
+    }
+
+    /// dM = A dY Aᵀ: 6x6 -> 8x8.
+    @inline(__always)
+    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        for b in 0..<6 { a(dy + b, 6, work + b, 6) }
+        for r in 0..<8 { a(work + 6 * r, 1, dm + 8 * r, 1) }
+    }
+
+    /// U = G g Gᵀ: 3x3 -> 8x8.
+    @inline(__always)
+    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        for v in 0..<3 { g(w + v, 3, work + v, 3) }
+        for i in 0..<8 { g(work + 3 * i, 1, u + 8 * i, 1) }
+    }
+
+    /// dg = Gᵀ dU G: 8x8 -> 3x3.
+    @inline(__always)
+    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        for j in 0..<8 { gt(du + j, 8, work + j, 8) }
+        for u in 0..<3 { gt(work + 8 * u, 1, dg + 3 * u, 1) }
+    }
+}
