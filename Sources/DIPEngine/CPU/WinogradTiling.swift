@@ -34,8 +34,9 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// A "source" of `sourceChannels` planes of `sourceHeight x sourceWidth`, read as if padded by
 /// `pad` zeros on every side, is convolved into a "destination" of `destinationChannels` planes
 /// of `destinationHeight x destinationWidth` (= source + 2 pad - 2). The destination is covered
-/// by m x m tiles (m = `tile.outputSize`, n = m + 2 inputs), `tileRows x tileColumns`; tiles that reach past its bottom or right edge read
-/// zeros beyond the source and their extra outputs are dropped. The forward pass is pad 0; the
+/// by m x m tiles (m = `tile.outputSize`, read from n x n inputs, n = m + 2),
+/// `tileRows x tileColumns`; tiles that reach past its bottom or right edge read zeros beyond
+/// the source and their extra outputs are dropped. The forward pass is pad 0; the
 /// backward-data pass is the "full" convolution of the output gradient, pad 2.
 ///
 /// Layouts (Float elements; t = tile index within a chunk or a tile row, row-major over the
@@ -66,8 +67,8 @@ struct WinogradTiling {
     /// zeros, produce zeros, and are never written out.
     let tileColumns: Int
     /// Tiles per row that reach into the destination (`tileColumns` before the rounding): the
-    /// products of the row-at-a-time passes cover only these (backward-data's destination of
-    /// 258 columns has 65 of 72, at 130 columns 33 of 40).
+    /// products of the row-at-a-time passes cover only these (with F(4x4, 3x3), backward-data's
+    /// destination of 258 columns has 65 of 72, at 130 columns 33 of 40).
     var usedTileColumns: Int { (destinationWidth + tile.outputSize - 1) / tile.outputSize }
     /// Tile rows per chunk: the products are done chunk by chunk so the scratch stays small.
     let rowsPerChunk: Int
