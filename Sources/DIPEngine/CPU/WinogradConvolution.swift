@@ -30,14 +30,13 @@ import DIPCore
 /// a chunk of tile rows at a time (WinogradTiling), so the output gradient's transformed tiles
 /// take about 24 MiB of the backend's shared scratch arena, not the whole image's 2-2.25x
 /// blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
-/// input, about 2x with F(6x6, 3x3)) until the
-/// backward-weights pass of the same input, which then skips transforming that input again
-/// (the source's row split and transform took about 12 % of a table1 256 iteration on AVX2,
-/// half of it in this pass). Each row's V is computed in the row scratch and copied there with
-/// non-temporal stores once its products are done (`dip_stream_rows`): written straight from
-/// the transform, the kept V cost the forward's input transform twice its time (table1's
-/// 132->128 at 258x258 on AVX-512: 10-12 ms per thread and iteration, 5 ms with the copy,
-/// which itself takes about 2).
+/// input, about 2x with F(6x6, 3x3)) until the backward-weights pass of the same input, which
+/// then skips transforming that input again (the source's row split and transform took about
+/// 12 % of a table1 256 iteration on AVX2, half of it in this pass). Each row's V is computed
+/// in the row scratch and copied there with non-temporal stores once its products are done
+/// (`dip_stream_rows`): written straight from the transform, the kept V cost the forward's
+/// input transform twice its time (table1's 132->128 at 258x258 on AVX-512: 10-12 ms per
+/// thread and iteration, 5 ms with the copy, which itself takes about 2).
 final class WinogradConvolution: ConvolutionKernel {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
