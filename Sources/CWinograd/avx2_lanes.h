@@ -1,6 +1,7 @@
 // What the AVX2 Winograd kernels share (winograd_avx2.c for F(4x4, 3x3), winograd63_avx2.c for
-// F(6x6, 3x3)): the eight-lane operations in the order the Swift transforms do them, and the
-// loads and stores of a row of filters eight at a time. Private to CWinograd; x86-64 only.
+// F(6x6, 3x3)): the eight-lane operations in the order the Swift transforms do them, the 4x4
+// transpose of the phase splits and merges, and the loads and stores of a row of filters eight
+// at a time. Private to CWinograd; x86-64 only.
 #ifndef DIP_AVX2_LANES_H
 #define DIP_AVX2_LANES_H
 
@@ -22,6 +23,16 @@ DIP_INLINE lanes sub(lanes a, lanes b) { return _mm256_sub_ps(a, b); }
 /// `c * a`, Swift's scalar-times-vector. The constants are Swift's Float(1.0 / 24) etc.: the
 /// double rounded to float, as the casts at the call sites write them.
 DIP_INLINE lanes mul(float c, lanes a) { return _mm256_mul_ps(_mm256_set1_ps(c), a); }
+
+/// A 4x4 transpose (the phase splits and merges) in each 128-bit half: half h of out[i] is element i of half h of r[0..3].
+DIP_INLINE void transpose4x4_halves(const lanes r[4], lanes out[4]) {
+    const lanes t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpacklo_ps(r[2], r[3]);
+    const lanes t2 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    out[0] = _mm256_shuffle_ps(t0, t1, 0x44);
+    out[1] = _mm256_shuffle_ps(t0, t1, 0xEE);
+    out[2] = _mm256_shuffle_ps(t2, t3, 0x44);
+    out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
+}
 
 /// The nine taps of the filters q .. q + 7 of a row (filter l's taps start at
 /// `taps + (q + l) * q_stride`, read back to front when `rotated`): w[t] holds tap t of the

@@ -149,16 +149,6 @@ DIP_AVX2 void dip_winograd63_filter_gradient_row_avx2(const float *du, ptrdiff_t
 // even tiles and 0 and 1 of the odd ones, {Q2, Q5, Q8, Q11} phases 2-5 of the odd ones; the
 // phases are then the even and odd tiles interleaved.
 
-/// A 4x4 transpose in each 128-bit half: half h of out[i] is element i of half h of r[0..3].
-DIP_INLINE void transpose4x4_halves(const lanes r[4], lanes out[4]) {
-    const lanes t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpacklo_ps(r[2], r[3]);
-    const lanes t2 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    out[0] = _mm256_shuffle_ps(t0, t1, 0x44);
-    out[1] = _mm256_shuffle_ps(t0, t1, 0xEE);
-    out[2] = _mm256_shuffle_ps(t2, t3, 0x44);
-    out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
-}
-
 /// The same on four quads.
 DIP_INLINE void transpose4x4(const __m128 r[4], __m128 out[4]) {
     const __m128 t0 = _mm_unpacklo_ps(r[0], r[1]), t1 = _mm_unpacklo_ps(r[2], r[3]);

@@ -131,25 +131,19 @@ DIP_INLINE void split_transpose(const lanes w[4], lanes out[4]) {
     const lanes x0 = _mm256_permute2f128_ps(w[0], w[2], 0x20), x1 = _mm256_permute2f128_ps(w[0], w[2], 0x31);
     const lanes x2 = _mm256_permute2f128_ps(w[1], w[3], 0x20), x3 = _mm256_permute2f128_ps(w[1], w[3], 0x31);
     // A 4x4 transpose in each half: rows are tiles, columns phases.
-    const lanes t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpacklo_ps(x2, x3);
-    const lanes t2 = _mm256_unpackhi_ps(x0, x1), t3 = _mm256_unpackhi_ps(x2, x3);
-    out[0] = _mm256_shuffle_ps(t0, t1, 0x44);
-    out[1] = _mm256_shuffle_ps(t0, t1, 0xEE);
-    out[2] = _mm256_shuffle_ps(t2, t3, 0x44);
-    out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
+    const lanes x[4] = {x0, x1, x2, x3};
+    transpose4x4_halves(x, out);
 }
 
 /// The inverse: u[m] = phase m of the eight tiles -> out[i] = p[8 i ..< 8 i + 8], p[4 k + m] = u[m][k].
 DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
-    const lanes a = _mm256_unpacklo_ps(u[0], u[1]), b = _mm256_unpacklo_ps(u[2], u[3]);
-    const lanes c = _mm256_unpackhi_ps(u[0], u[1]), d = _mm256_unpackhi_ps(u[2], u[3]);
+    lanes x[4];
+    transpose4x4_halves(u, x);
     // Each half now holds four tiles' four phases: tiles 0, 1 | 4, 5 and 2, 3 | 6, 7.
-    const lanes x0 = _mm256_shuffle_ps(a, b, 0x44), x1 = _mm256_shuffle_ps(a, b, 0xEE);
-    const lanes x2 = _mm256_shuffle_ps(c, d, 0x44), x3 = _mm256_shuffle_ps(c, d, 0xEE);
-    out[0] = _mm256_permute2f128_ps(x0, x1, 0x20);
-    out[1] = _mm256_permute2f128_ps(x2, x3, 0x20);
-    out[2] = _mm256_permute2f128_ps(x0, x1, 0x31);
-    out[3] = _mm256_permute2f128_ps(x2, x3, 0x31);
+    out[0] = _mm256_permute2f128_ps(x[0], x[1], 0x20);
+    out[1] = _mm256_permute2f128_ps(x[2], x[3], 0x20);
+    out[2] = _mm256_permute2f128_ps(x[0], x[1], 0x31);
+    out[3] = _mm256_permute2f128_ps(x[2], x[3], 0x31);
 }
 
 /// Lanes whose `r` lies in [lo, hi): the masks of a block's partial loads and stores (masked-off
