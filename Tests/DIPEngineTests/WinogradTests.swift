@@ -72,9 +72,12 @@ struct WinogradTests {
         // measured at most 7.8e-6 forward, 8.0e-6 backward-data, 4.3e-6 backward-weights.
         let cpu = try CPUBackend(threads: 2)
         let reference = try ReferenceBackend().makeConvolution(g, algorithm: .direct)
-        // Small chunks, so the chunked products and the dU accumulation across chunks run too.
-        for kernel in [try WinogradConvolution(geometry: g, backend: cpu, tile: tile),
-                       try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: 1)] {
+        // Small chunks, so the chunked products and the dU accumulation across chunks run too;
+        // bands of 1, 2 and 3 tile rows (with and without a position between rows, the last
+        // band short or not), whatever the preferred one is.
+        let kernels = try [nil, 1, 2, 3].map { try WinogradConvolution(geometry: g, backend: cpu, tile: tile, rowsPerBand: $0) }
+            + [try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: 1)]
+        for kernel in kernels {
             for seed: UInt64 in [1, 2] {
                 let d = Data(g, seed: seed)
                 let got = try Self.run(kernel, d), want = try Self.run(reference, d)
@@ -92,16 +95,16 @@ struct WinogradTests {
             let d = Data(g, seed: 5)
             var results: [[UInt32]] = []
             for threads in [1, 1, 2, 2, 3] {
-                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile)
+                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile, rowsPerBand: 2)
                 let first = try Self.run(kernel, d)
                 _ = try Self.run(kernel, Data(g, seed: 6))
                 let again = try Self.run(kernel, d)
                 #expect(first == again, "\(threads) threads, \(g)")
                 results.append(first.joined().map(\.bitPattern))
             }
-            // Each tile row (forward, backward-data) or product (backward-weights) runs on one
-            // thread and the other transforms are split by channel, so the thread count does
-            // not change a single sum, also when the rows do not split evenly.
+            // Each band of tile rows (forward, backward-data) or product (backward-weights) runs
+            // on one thread and the other transforms are split by channel, so the thread count
+            // does not change a single sum, also when the bands do not split evenly.
             #expect(results.allSatisfy { $0 == results[0] }, "\(tile) \(g)")
         }
     }
@@ -139,9 +142,11 @@ struct WinogradTests {
           arguments: cases)
     func kernelsAgree(_ tile: WinogradTile, _ g: ConvGeometry) throws {
         let cpu = try CPUBackend(threads: 2)
-        for chunkBytes in [WinogradTiling.defaultChunkBytes, 1] {
-            let portable = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes, kernels: .portable)
-            let avx2 = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, chunkBytes: chunkBytes, kernels: .avx2)
+        for (chunkBytes, rows) in [(WinogradTiling.defaultChunkBytes, 1), (1, 1), (WinogradTiling.defaultChunkBytes, 3)] {
+            let portable = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, rowsPerBand: rows, chunkBytes: chunkBytes,
+                                                   kernels: .portable)
+            let avx2 = try WinogradConvolution(geometry: g, backend: cpu, tile: tile, rowsPerBand: rows, chunkBytes: chunkBytes,
+                                               kernels: .avx2)
             #expect(portable.implementation.contains("portable tile transforms") && avx2.implementation.contains("avx2 tile transforms"))
             for seed: UInt64 in [3, 4] {
                 let d = Data(g, seed: seed)
@@ -149,7 +154,7 @@ struct WinogradTests {
                 for (k, name) in ["forward", "backward-data", "backward-weights", "bias gradient"].enumerated() {
                     let differing = zip(got[k], want[k]).filter { $0.bitPattern != $1.bitPattern }.count
                     #expect(differing == 0,
-                            "\(tile) \(name) \(g), chunks of \(chunkBytes) bytes, seed \(seed): \(differing) of \(want[k].count) values differ")
+                            "\(tile) \(name) \(g), chunks of \(chunkBytes) bytes, \(rows) rows a band, seed \(seed): \(differing) of \(want[k].count) values differ")
                 }
             }
         }
@@ -189,5 +194,28 @@ struct WinogradTests {
             #expect(ours.implementation.hasPrefix("winograd \(tile) (dip-report, oneDNN"), "\(ours.implementation)")
         }
         #expect(WinogradTile.f43.description == "F(4x4,3x3)" && WinogradTile.f63.description == "F(6x6,3x3)")
+    }
+
+    @Test("bands: the rows per band that transform the fewest positions, and where the rows lie")
+    func bands() {
+        func tiling(_ tile: WinogradTile, size: Int, pad: Int) -> WinogradTiling {
+            WinogradTiling(tile: tile, sourceChannels: 8, sourceHeight: size, sourceWidth: size, pad: pad, destinationChannels: 8)
+        }
+        // F(6x6, 3x3) forward at 256 columns: 43 tiles, the last overhanging by 2, so two rows
+        // side by side need no gap: 86 tiles in 88 positions.
+        let f63 = tiling(.f63, size: 258, pad: 0)
+        #expect((f63.tilesPerRow, f63.rowSlot, f63.rowsPerBand, f63.tileColumns, f63.usedTileColumns, f63.bands) == (43, 43, 2, 88, 86, 22))
+        #expect(f63.tileRows(ofBand: 21) == 42..<43)
+        // Its backward-data at 258 columns: the last tile's outputs are all kept, so a gap.
+        let d63 = tiling(.f63, size: 256, pad: 2)
+        #expect((d63.tilesPerRow, d63.rowSlot, d63.rowsPerBand, d63.tileColumns, d63.usedTileColumns) == (43, 44, 2, 88, 87))
+        // F(4x4, 3x3) backward-data at 66 columns: 17 tiles, three rows in 56 positions.
+        let d43 = tiling(.f43, size: 64, pad: 2)
+        #expect((d43.tilesPerRow, d43.rowSlot, d43.rowsPerBand, d43.tileColumns) == (17, 17, 3, 56))
+        // Where a taller band does not save positions, one row: 64 and 128 columns.
+        #expect(tiling(.f43, size: 66, pad: 0).rowsPerBand == 1 && tiling(.f63, size: 130, pad: 0).rowsPerBand == 1)
+        // At most as many rows as the grid has; asked for more, all of them.
+        #expect(WinogradTiling(tile: .f43, sourceChannels: 1, sourceHeight: 6, sourceWidth: 6, pad: 0, destinationChannels: 1,
+                               rowsPerBand: 5).rowsPerBand == 1)
     }
 }

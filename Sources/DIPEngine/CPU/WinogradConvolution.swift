@@ -20,20 +20,20 @@ import DIPCore
 /// - backward-weights: dM = A dY Aᵀ per output-gradient tile, dU[ξ] = Σ over chunks of
 ///   dM[ξ] · V[ξ]ᵀ, dW = Gᵀ dU G; the bias gradient is the plain sum of the output gradient.
 ///
-/// Determinism: forward and backward-data compute each tile row on one thread (its transforms
-/// and its single-threaded GEMMs); backward-weights splits its transforms by channel and
-/// runs each GEMM ξ on one thread, chunks in order. So no sum depends on the schedule, and the
-/// bits are the same for every thread count.
+/// Determinism: forward and backward-data compute each band of tile rows (WinogradTiling) on
+/// one thread (its transforms and its single-threaded GEMMs); backward-weights splits its
+/// transforms by channel and runs each GEMM ξ on one thread, chunks in order. So no sum depends
+/// on the schedule, and the bits are the same for every thread count.
 ///
-/// Memory: forward and backward-data hold one tile row's V and M per thread (about 1.2 MiB
-/// each at 128 channels and 256 columns, 1.5 MiB with F(6x6, 3x3)); backward-weights processes
-/// a chunk of tile rows at a time (WinogradTiling), so the output gradient's transformed tiles
-/// take about 24 MiB of the backend's shared scratch arena, not the whole image's 2-2.25x
-/// blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
+/// Memory: forward and backward-data hold one band's V and M per thread (each about 1.2 MiB at
+/// 128 channels and 256 columns with F(4x4, 3x3), 2.9 MiB with F(6x6, 3x3)'s two-row bands);
+/// backward-weights processes a chunk of bands at a time (WinogradTiling), so the output
+/// gradient's transformed tiles take about 24 MiB of the backend's shared scratch arena, not
+/// the whole image's 2-2.25x blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
 /// input, about 2x with F(6x6, 3x3)) until the backward-weights pass of the same input, which
 /// then skips transforming that input again (the source's row split and transform took about
-/// 12 % of a table1 256 iteration on AVX2, half of it in this pass). Each row's V is computed
-/// in the row scratch and copied there with non-temporal stores once its products are done
+/// 12 % of a table1 256 iteration on AVX2, half of it in this pass). Each band's V is computed
+/// in the band's scratch and copied there with non-temporal stores once its products are done
 /// (`dip_stream_rows`): written straight from the transform, the kept V cost the forward's
 /// input transform twice its time (table1's 132->128 at 258x258 on AVX-512: 10-12 ms per
 /// thread and iteration, 5 ms with the copy, which itself takes about 2).
@@ -67,13 +67,24 @@ final class WinogradConvolution: ConvolutionKernel {
         min(g.outputHeight, g.outputWidth) >= 128
     }
 
+    /// Tile rows per band unless told: nil (`WinogradTiling.preferredRowsPerBand`) on AVX2; one
+    /// where oneDNN's sgemm runs AVX-512, where our kernel runs only on destinations of 128x128
+    /// or more and the one taller band it would take there, F(6x6, 3x3)'s two rows at 256
+    /// columns, took 3-7 % more time per layer instead of 6-7 % less (BENCHMARKS.md, ninth
+    /// part): its products run fast enough there that the band's larger V and M cost more than
+    /// the positions saved.
+    static var defaultRowsPerBand: Int? { CPUBackend.effectiveISA.hasPrefix("avx512") ? 1 : nil }
+
     /// A Winograd kernel for `geometry`, which must be 3x3 stride 1 (else `EngineError.shape`);
     /// `tile` is the algorithm (by default the faster one for the geometry; tests run both);
-    /// `chunkBytes` bounds the transformed tiles of one chunk (tests make it small); `kernels`
-    /// runs the tile transforms (tests compare the two; the result is the same bits).
-    init(geometry g: ConvGeometry, backend: CPUBackend, tile: WinogradTile? = nil,
+    /// `rowsPerBand` the tile rows each step takes side by side (by default
+    /// `defaultRowsPerBand`; tests force several); `chunkBytes` bounds the transformed tiles of
+    /// one chunk (tests make it small); `kernels` runs the tile transforms (tests compare the
+    /// two; the result is the same bits).
+    init(geometry g: ConvGeometry, backend: CPUBackend, tile: WinogradTile? = nil, rowsPerBand: Int? = nil,
          chunkBytes: Int = WinogradTiling.defaultChunkBytes, kernels: WinogradKernels = .best) throws {
         let tile = tile ?? WinogradTile.preferred(for: g)
+        let rowsPerBand = rowsPerBand ?? Self.defaultRowsPerBand
         try g.validate()
         guard Self.fits(g) else {
             throw EngineError.shape("convolution \(g): Winograd \(tile) needs a 3x3 stride-1 convolution; use --conv direct or auto")
@@ -84,10 +95,11 @@ final class WinogradConvolution: ConvolutionKernel {
         geometry = g
         self.backend = backend
         forwardTiling = WinogradTiling(tile: tile, sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
-                                       pad: 0, destinationChannels: g.outChannels, chunkBytes: chunkBytes, kernels: kernels)
+                                       pad: 0, destinationChannels: g.outChannels, rowsPerBand: rowsPerBand, chunkBytes: chunkBytes,
+                                       kernels: kernels)
         backwardDataTiling = WinogradTiling(tile: tile, sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
                                             sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
-                                            chunkBytes: chunkBytes, kernels: kernels)
+                                            rowsPerBand: rowsPerBand, chunkBytes: chunkBytes, kernels: kernels)
         implementation = "winograd \(tile) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm, \(kernels) tile transforms)"
             + " for forward, backward-data and backward-weights"
     }
@@ -159,14 +171,14 @@ final class WinogradConvolution: ConvolutionKernel {
     /// `keep`, the transformed source is also copied there (every chunk's V at `keptOffset`, as
     /// the backward-weights pass reads it).
     ///
-    /// After the filter transform, each thread takes its block of tile rows and runs one row
-    /// at a time from source to destination: the row's V (all source channels), its
-    /// products and its output transform (all destination channels). A row's V and M (about
-    /// 1.2 MiB at 132 -> 128 channels and 64 tiles) stay near that core between the three
-    /// steps, where a sweep per step over a 24 MiB chunk of many rows went through memory, and
-    /// no thread waits for another between steps. (Measured together with the skewed strides,
-    /// which did most of it: BENCHMARKS.md, sixth part.) Every row is computed the same way
-    /// whichever thread takes it, so the bits do not depend on the thread count.
+    /// After the filter transform, each thread takes its block of bands and runs one band at a
+    /// time from source to destination: the band's V (all source channels), its products and
+    /// its output transform (all destination channels). A band's V and M (about 1.2 MiB at
+    /// 132 -> 128 channels and 64 tiles) stay near that core between the three steps, where a
+    /// sweep per step over a 24 MiB chunk of many rows went through memory, and no thread waits
+    /// for another between steps. (Measured together with the skewed strides, which did most
+    /// of it: BENCHMARKS.md, sixth part.) Every band is computed the same way whichever thread
+    /// takes it, so the bits do not depend on the thread count.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           bias: (Int) -> Float) throws {
@@ -187,12 +199,12 @@ final class WinogradConvolution: ConvolutionKernel {
                 kernels.filterRow(t.tile, weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
                                   into: u + p * ci, stride: t.filterStride)
             }
-            try backend.singleThreadedBlocks(t.tileRows, what: "the Winograd products of \(geometry)") { part, rows in
+            try backend.singleThreadedBlocks(t.bands, what: "the Winograd products of \(geometry)") { part, rows in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
                 let scratchSource = floats(layout.source + part * layout.part, t.rowSourceFloats)
-                // The products skip the tiles past the destination's edge (`usedTileColumns`);
+                // The products skip the positions past the band's last tile (`usedTileColumns`);
                 // their M columns stay the zeros written here, so the output transform, which
-                // runs eight tiles at a time, reads defined values there and drops them.
+                // runs eight positions at a time, reads defined values there and drops them.
                 let used = t.usedTileColumns
                 if used < tc {
                     for e in 0..<t.tile.elements {
@@ -201,11 +213,11 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
-                        for ty in rows {
+                        for band in rows {
                             let (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
                             let mStride = t.rowProductStride
                             for c in 0..<ci {
-                                t.transformSourceRow(source + c * sourcePlane, row: ty, strip: sourceStrip, work: work,
+                                t.transformSourceRow(source + c * sourcePlane, band: band, strip: sourceStrip, work: work,
                                                      into: v + c * ld, vStride: vStride)
                             }
                             // M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used).
@@ -216,14 +228,14 @@ final class WinogradConvolution: ConvolutionKernel {
                                 guard status == dnnl_success else { return status }
                             }
                             for o in 0..<co {
-                                t.transformProductsRow(m + o * tc, mStride: mStride, row: ty, bias: bias(o),
+                                t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
                                                        strip: productStrip, work: work, into: destination + o * destinationPlane)
                             }
-                            // The kept copy of the row's V, in the chunk layout (tiles of the
-                            // chunk's rows side by side), streamed past the caches.
+                            // The kept copy of the band's V, in the chunk layout (positions of the
+                            // chunk's bands side by side), streamed past the caches.
                             if let keep {
-                                let chunk = t.chunk(holding: ty), keptStride = t.sourceStride(chunk)
-                                let row = keep + t.keptOffset(chunk) + (ty - chunk.lowerBound) * tc
+                                let chunk = t.chunk(holding: band), keptStride = t.sourceStride(chunk)
+                                let row = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * tc
                                 for e in 0..<t.tile.elements {
                                     dip_stream_rows(v + e * vStride, ld, row + e * keptStride, chunk.count * tc, ci, tc)
                                 }

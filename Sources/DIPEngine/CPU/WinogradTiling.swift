@@ -27,20 +27,30 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     var description: String { "F(\(outputSize)x\(outputSize),3x3)" }
 }
 
-/// How one Winograd F(m x m, 3x3) valid convolution is cut into tiles, tile rows and chunks,
-/// where its scratch goes, and the transform steps (source tiles in, products out, output
-/// gradient in).
+/// How one Winograd F(m x m, 3x3) valid convolution is cut into tiles, bands of tile rows and
+/// chunks, where its scratch goes, and the transform steps (source tiles in, products out,
+/// output gradient in).
 ///
 /// A "source" of `sourceChannels` planes of `sourceHeight x sourceWidth`, read as if padded by
 /// `pad` zeros on every side, is convolved into a "destination" of `destinationChannels` planes
 /// of `destinationHeight x destinationWidth` (= source + 2 pad - 2). The destination is covered
-/// by m x m tiles (m = `tile.outputSize`, read from n x n inputs, n = m + 2),
-/// `tileRows x tileColumns`; tiles that reach past its bottom or right edge read zeros beyond
-/// the source and their extra outputs are dropped. The forward pass is pad 0; the
-/// backward-data pass is the "full" convolution of the output gradient, pad 2.
+/// by m x m tiles (m = `tile.outputSize`, read from n x n inputs, n = m + 2), `gridRows` rows
+/// of `tilesPerRow`; tiles that reach past its bottom or right edge read zeros beyond the
+/// source and their extra outputs are dropped. The forward pass is pad 0; the backward-data
+/// pass is the "full" convolution of the output gradient, pad 2.
 ///
-/// Layouts (Float elements; t = tile index within a chunk or a tile row, row-major over the
-/// chunk's tile rows, `tileColumns` per row):
+/// The passes do not take one tile row at a time but a band of `rowsPerBand` tile rows laid
+/// side by side, `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8
+/// lanes). A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
+/// at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on nothing and the
+/// products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
+/// positions. Where the last tile's two rightmost inputs feed a kept output (it overhangs the
+/// destination by less than 2 columns), `rowSlot` leaves one more position for them; elsewhere
+/// that tile reads them from the next row's first position, and they feed only outputs that
+/// are dropped (in exact arithmetic; in Float32 the tile's rounding is that of any inner tile).
+///
+/// Layouts (Float elements; t = position within a chunk or a band, row-major over the chunk's
+/// bands, `tileColumns` per band):
 /// - filter U: [n²][destinationChannels][sourceChannels],
 /// - source tiles V: [n²][sourceChannels][tiles],
 /// - products M: [n²][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ].
@@ -62,15 +72,24 @@ struct WinogradTiling {
     /// Destination rows and columns.
     let destinationHeight: Int, destinationWidth: Int
     /// Tile rows covering the destination.
-    let tileRows: Int
-    /// Tiles per row, rounded up to a multiple of 8 (the vector width); the extra tiles read
-    /// zeros, produce zeros, and are never written out.
+    let gridRows: Int
+    /// Tiles per tile row (the last may reach past the destination's right edge).
+    let tilesPerRow: Int
+    /// Tile rows per band.
+    let rowsPerBand: Int
+    /// Positions from one tile row of a band to the next: `tilesPerRow`, or one more where the
+    /// last tile overhangs the destination by less than 2 columns.
+    let rowSlot: Int
+    /// Bands covering the destination (the last may hold fewer tile rows).
+    let bands: Int
+    /// Positions per band, rounded up to a multiple of 8 (the vector width); the positions
+    /// that hold no tile read zeros (or, between rows, neighbours' columns), and their outputs
+    /// are never written out.
     let tileColumns: Int
-    /// Tiles per row that reach into the destination (`tileColumns` before the rounding): the
-    /// products of the row-at-a-time passes cover only these (with F(4x4, 3x3), backward-data's
-    /// destination of 258 columns has 65 of 72, at 130 columns 33 of 40).
-    var usedTileColumns: Int { (destinationWidth + tile.outputSize - 1) / tile.outputSize }
-    /// Tile rows per chunk: the products are done chunk by chunk so the scratch stays small.
+    /// Positions per band up to the last tile: the products of the band-at-a-time passes cover
+    /// only these.
+    var usedTileColumns: Int { (rowsPerBand - 1) * rowSlot + tilesPerRow }
+    /// Bands per chunk: the products are done chunk by chunk so the scratch stays small.
     let rowsPerChunk: Int
     /// The code that runs the eight-tile steps of the sweeps (the same bits either way).
     let kernels: WinogradKernels
@@ -79,8 +98,9 @@ struct WinogradTiling {
     /// (at least one tile row).
     static let defaultChunkBytes = 24 << 20
 
+    /// `rowsPerBand` (clamped to 1...gridRows) is by default `preferredRowsPerBand`.
     init(tile: WinogradTile, sourceChannels: Int, sourceHeight: Int, sourceWidth: Int, pad: Int, destinationChannels: Int,
-         chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
+         rowsPerBand: Int? = nil, chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
         self.tile = tile
         self.kernels = kernels
         self.sourceChannels = sourceChannels
@@ -91,26 +111,64 @@ struct WinogradTiling {
         destinationHeight = sourceHeight + 2 * pad - 2
         destinationWidth = sourceWidth + 2 * pad - 2
         let m = tile.outputSize
-        tileRows = (destinationHeight + m - 1) / m
-        tileColumns = ((destinationWidth + m - 1) / m + 7) / 8 * 8
+        gridRows = (destinationHeight + m - 1) / m
+        tilesPerRow = (destinationWidth + m - 1) / m
+        rowSlot = tilesPerRow + (m * tilesPerRow - destinationWidth < 2 ? 1 : 0)
+        let r = min(max(rowsPerBand ?? Self.preferredRowsPerBand(gridRows: gridRows, tilesPerRow: tilesPerRow, rowSlot: rowSlot), 1),
+                    gridRows)
+        self.rowsPerBand = r
+        bands = Self.bands(gridRows: gridRows, rowsPerBand: r)
+        tileColumns = Self.positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
         let bytesPerTile = tile.elements * (sourceChannels + destinationChannels) * MemoryLayout<Float>.stride
-        rowsPerChunk = min(tileRows, max(1, chunkBytes / (bytesPerTile * tileColumns)))
+        rowsPerChunk = min(bands, max(1, chunkBytes / (bytesPerTile * tileColumns)))
+    }
+
+    /// The rows per band that transform the fewest positions in all (bands times positions per
+    /// band), the fewest rows among equals, at most 4. Measured per layer (text 256, AVX2 cap,
+    /// BENCHMARKS.md, ninth part), time followed this count: F(6x6, 3x3) at 256 columns takes 2
+    /// (88 positions for 86 tiles, not 48 for 43), 6-7 % less time; F(4x4, 3x3)'s backward-data
+    /// at 66, 34 and 18 columns takes 3 (17, 9 and 5 tiles a row), 10-20 % less; where the count
+    /// stays the same, a taller band only made the row's V and M larger (up to 24 % more time at
+    /// 64 columns, where one row's fit the L2). It does not depend on the thread count, so
+    /// neither do the bits.
+    static func preferredRowsPerBand(gridRows: Int, tilesPerRow: Int, rowSlot: Int) -> Int {
+        func count(_ r: Int) -> Int {
+            bands(gridRows: gridRows, rowsPerBand: r) * positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
+        }
+        var (best, bestCount) = (1, count(1))
+        for r in stride(from: 2, through: min(4, gridRows), by: 1) where count(r) < bestCount {
+            (best, bestCount) = (r, count(r))
+        }
+        return best
+    }
+
+    private static func bands(gridRows: Int, rowsPerBand r: Int) -> Int { (gridRows + r - 1) / r }
+
+    /// Positions per band: up to the last tile of its last row, rounded up to the 8 lanes.
+    private static func positions(rowsPerBand r: Int, tilesPerRow: Int, rowSlot: Int) -> Int {
+        ((r - 1) * rowSlot + tilesPerRow + 7) / 8 * 8
+    }
+
+    /// The tile rows of band `b`, and where each starts: tile row `b * rowsPerBand + j` at
+    /// position `j * rowSlot`.
+    func tileRows(ofBand b: Int) -> Range<Int> {
+        b * rowsPerBand..<min(b * rowsPerBand + rowsPerBand, gridRows)
     }
 
     /// Tiles of the largest chunk.
     var chunkTiles: Int { rowsPerChunk * tileColumns }
-    /// The tile-row ranges of the chunks, in order.
+    /// The band ranges of the chunks, in order.
     var chunks: [Range<Int>] {
-        stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min($0 + rowsPerChunk, tileRows) }
+        stride(from: 0, to: bands, by: rowsPerChunk).map { $0..<min($0 + rowsPerChunk, bands) }
     }
 
     /// Floats from one element ξ to the next in U (or in its gradient; skewed).
     var filterStride: Int { skewedStride(destinationChannels * sourceChannels) }
     /// Floats of U (or of its gradient).
     var filterFloats: Int { tile.elements * filterStride }
-    /// Floats from one element ξ to the next in the V of the tile rows `rows` (skewed).
+    /// Floats from one element ξ to the next in the V of the bands `rows` (skewed).
     func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * rows.count * tileColumns) }
-    /// Floats from one element ξ to the next in the M (or dM) of the tile rows `rows` (skewed).
+    /// Floats from one element ξ to the next in the M (or dM) of the bands `rows` (skewed).
     func productStride(_ rows: Range<Int>) -> Int { skewedStride(destinationChannels * rows.count * tileColumns) }
     /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
     func keptOffset(_ rows: Range<Int>) -> Int {
@@ -118,7 +176,7 @@ struct WinogradTiling {
     }
     /// Floats of a V of every chunk, one after the other.
     var keptFloats: Int {
-        let last = chunk(holding: tileRows - 1)
+        let last = chunk(holding: bands - 1)
         return keptOffset(last) + tile.elements * sourceStride(last)
     }
     /// Floats of V for the largest chunk.
@@ -132,42 +190,42 @@ struct WinogradTiling {
         return (0, source, products, products + Self.pages(productFloats))
     }
 
-    /// Floats from one element ξ to the next in one tile row's V.
+    /// Floats from one element ξ to the next in one band's V.
     var rowSourceStride: Int { sourceStride(0..<1) }
-    /// Floats from one element ξ to the next in one tile row's M.
+    /// Floats from one element ξ to the next in one band's M.
     var rowProductStride: Int { productStride(0..<1) }
-    /// Floats of V for one tile row.
+    /// Floats of V for one band.
     var rowSourceFloats: Int { tile.elements * rowSourceStride }
-    /// Floats of M for one tile row.
+    /// Floats of M for one band.
     var rowProductFloats: Int { tile.elements * rowProductStride }
 
-    /// Byte offsets in the scratch arena for a sweep that takes one tile row at a time on each
-    /// of `parts` threads: U, then per part its V and M of one row (part p's at `p * part`
-    /// bytes further), each 4 KiB aligned, and the total.
+    /// Byte offsets in the scratch arena for a sweep that takes one band at a time on each of
+    /// `parts` threads: U, then per part its V and M of one band (part p's at `p * part` bytes
+    /// further), each 4 KiB aligned, and the total.
     func rowScratchLayout(parts: Int) -> (filter: Int, source: Int, products: Int, part: Int, bytes: Int) {
         let source = Self.pages(filterFloats), products = source + Self.pages(rowSourceFloats)
         let part = Self.pages(rowSourceFloats) + Self.pages(rowProductFloats)
         return (0, source, products, part, source + parts * part)
     }
 
-    /// The chunk that holds tile row `ty`.
-    func chunk(holding ty: Int) -> Range<Int> {
-        let first = ty / rowsPerChunk * rowsPerChunk
-        return first..<min(first + rowsPerChunk, tileRows)
+    /// The chunk that holds band `b`.
+    func chunk(holding b: Int) -> Range<Int> {
+        let first = b / rowsPerChunk * rowsPerChunk
+        return first..<min(first + rowsPerChunk, bands)
     }
 
     private static func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
 
     // MARK: The transform steps: of one channel over a chunk (channels run in parallel), or of one
-    // channel over one tile row (the row-at-a-time passes run rows in parallel).
+    // channel over one band (the band-at-a-time passes run bands in parallel).
 
-    /// V[ξ][c][t] for source channel `c` and the tile rows `rows`, from `plane` (that channel).
+    /// V[ξ][c][t] for source channel `c` and the bands `rows`, from `plane` (that channel).
     func transformSource(_ plane: UnsafePointer<Float>, channel c: Int, rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let n = rows.count * tileColumns
         withSourceStrip { strip, work in
-            for ty in rows {
-                transformSourceRow(plane, row: ty, strip: strip, work: work,
-                                   into: v + c * n + (ty - rows.lowerBound) * tileColumns, vStride: sourceStride(rows))
+            for b in rows {
+                transformSourceRow(plane, band: b, strip: strip, work: work,
+                                   into: v + c * n + (b - rows.lowerBound) * tileColumns, vStride: sourceStride(rows))
             }
         }
     }
@@ -186,32 +244,37 @@ struct WinogradTiling {
         }
     }
 
-    /// The tiles of tile row `ty` of one source channel, from `plane` (that channel): element ξ
-    /// of tile k goes to `v[ξ * vStride + k]`. `strip` (`sourceStripFloats`) must be all zeros
-    /// before the first call and then be passed to every later one unchanged: a source row
-    /// writes the same columns of its strip row at every tile row and in every channel, so only
-    /// a strip row with no source row (above or below the source) needs clearing again.
-    func transformSourceRow(_ plane: UnsafePointer<Float>, row ty: Int, strip: UnsafeMutablePointer<Float>,
+    /// The tiles of band `b` of one source channel, from `plane` (that channel): element ξ of
+    /// the tile at position k goes to `v[ξ * vStride + k]`. `strip` (`sourceStripFloats`) must
+    /// be all zeros before the first call and then be passed to every later one unchanged: a
+    /// source row writes the same columns of its tile row's part of the strip row at every band
+    /// and in every channel, so only a part with no source row (above or below the source, or
+    /// past the last tile row) needs clearing again.
+    func transformSourceRow(_ plane: UnsafePointer<Float>, band b: Int, strip: UnsafeMutablePointer<Float>,
                             work: UnsafeMutablePointer<WinogradLanes>, into v: UnsafeMutablePointer<Float>, vStride: Int) {
-        // The n source rows of the tile row, split by column phase (m phases):
-        // strip[(r * m + p) * sx + k] is source column mk + p - pad of row r, so column s of
-        // tile k is phase s % m at k + s / m, and the tiles k..k+7 load as one contiguous vector.
-        let sx = tileColumns + 1, m = tile.outputSize
+        // The n source rows of each tile row, split by column phase (m phases):
+        // strip[(r * m + p) * sx + j * rowSlot + k] is source column mk + p - pad of row r of
+        // the band's tile row j, so column s of its tile k is phase s % m at j * rowSlot + k + s / m,
+        // and the tiles at positions k..k+7 load as one contiguous vector. A tile row's split
+        // writes at most rowSlot positions (tilesPerRow + 1 where its last tile's two rightmost
+        // inputs are source columns), so the parts never overlap.
+        let sx = tileColumns + 1, m = tile.outputSize, first = b * rowsPerBand
         for r in 0..<tile.inputSize {
-            let y = m * ty + r - pad
-            guard y >= 0 && y < sourceHeight else {
-                (strip + r * m * sx).update(repeating: 0, count: m * sx)
-                continue
+            for j in 0..<rowsPerBand {
+                let y = m * (first + j) + r - pad, part = strip + r * m * sx + j * rowSlot
+                guard first + j < gridRows && y >= 0 && y < sourceHeight else {
+                    for p in 0..<m { (part + p * sx).update(repeating: 0, count: rowSlot) }
+                    continue
+                }
+                kernels.splitRow(tile, plane + y * sourceWidth, width: sourceWidth, pad: pad, into: part, phaseStride: sx)
             }
-            kernels.splitRow(tile, plane + y * sourceWidth, width: sourceWidth, pad: pad, into: strip + r * m * sx,
-                             phaseStride: sx)
         }
         for tx in stride(from: 0, to: tileColumns, by: 8) {
             kernels.input(tile, strip: strip + tx, phaseStride: sx, into: v + tx, vStride: vStride, work: work)
         }
     }
 
-    /// Floats of the strip of one tile row's outputs (m² tileColumns).
+    /// Floats of the strip of one band's outputs (m² tileColumns).
     var productStripFloats: Int { tile.outputSize * tile.outputSize * tileColumns }
 
     /// Runs `body` with a strip of `productStripFloats` and the lanes the kernels work in.
@@ -223,48 +286,55 @@ struct WinogradTiling {
         }
     }
 
-    /// Tile row `ty` of one destination channel from its products (element ξ of tile k at
-    /// `m[ξ * mStride + k]`): Aᵀ m A + `bias`, written to `plane` (that channel) where it lies
-    /// inside the destination. `strip` holds `productStripFloats`.
-    func transformProductsRow(_ m: UnsafePointer<Float>, mStride: Int, row ty: Int, bias: Float,
+    /// Band `b` of one destination channel from its products (element ξ of the tile at
+    /// position k at `m[ξ * mStride + k]`): Aᵀ m A + `bias`, written to `plane` (that channel)
+    /// where it lies inside the destination. `strip` holds `productStripFloats`.
+    func transformProductsRow(_ m: UnsafePointer<Float>, mStride: Int, band b: Int, bias: Float,
                               strip: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<WinogradLanes>,
                               into plane: UnsafeMutablePointer<Float>) {
-        // strip[(a * m + b) * tileColumns + k] is output (a, b) of tile k: the inverse of the
-        // phase split in transformSourceRow.
+        // strip[(a * m + c) * tileColumns + k] is output (a, c) of the tile at position k: the
+        // inverse of the phase split in transformSourceRow.
         for tx in stride(from: 0, to: tileColumns, by: 8) {
             kernels.output(tile, m + tx, mStride: mStride, bias: bias, into: strip + tx, stripStride: tileColumns, work: work)
         }
         let size = tile.outputSize
-        for a in 0..<size {
-            let yy = size * ty + a
-            guard yy < destinationHeight else { break }
-            kernels.mergeRow(tile, strip + a * size * tileColumns, phaseStride: tileColumns,
-                             into: plane + yy * destinationWidth, width: destinationWidth)
+        for (j, ty) in tileRows(ofBand: b).enumerated() {
+            for a in 0..<size {
+                let yy = size * ty + a
+                guard yy < destinationHeight else { break }
+                kernels.mergeRow(tile, strip + a * size * tileColumns + j * rowSlot, phaseStride: tileColumns,
+                                 into: plane + yy * destinationWidth, width: destinationWidth)
+            }
         }
     }
 
-    /// dM[ξ][o][t] = (A dY Aᵀ)[ξ] for destination channel `o` of the tile rows `rows`, from
+    /// dM[ξ][o][t] = (A dY Aᵀ)[ξ] for destination channel `o` of the bands `rows`, from
     /// `plane`, that channel of the destination's gradient. Outputs past the destination's
-    /// edge were dropped, so their gradient is zero.
+    /// edge were dropped, so their gradient is zero; so is the dM of every position that holds
+    /// no tile (its split columns are never written), whatever V holds there.
     func transformGradient(_ plane: UnsafePointer<Float>, channel o: Int, rows: Range<Int>,
                            into dm: UnsafeMutablePointer<Float>) {
         let n = rows.count * tileColumns
         let size = tile.outputSize
         withProductStrip { strip, work in
-            // Zeros once, as in transformSource: only rows past the destination's edge (in
-            // its last tile row) need clearing again.
+            // Zeros once, as in transformSource: only the parts of rows past the destination's
+            // edge (in its last tile row, or past the last tile row) need clearing again. A tile
+            // row's split writes tilesPerRow positions per phase.
             strip.update(repeating: 0, count: productStripFloats)
-            for ty in rows {
-                for a in 0..<size {
-                    let yy = size * ty + a
-                    guard yy < destinationHeight else {
-                        (strip + a * size * tileColumns).update(repeating: 0, count: size * tileColumns)
-                        continue
+            for b in rows {
+                for j in 0..<rowsPerBand {
+                    let ty = b * rowsPerBand + j
+                    for a in 0..<size {
+                        let yy = size * ty + a, part = strip + a * size * tileColumns + j * rowSlot
+                        guard ty < gridRows && yy < destinationHeight else {
+                            for p in 0..<size { (part + p * tileColumns).update(repeating: 0, count: tilesPerRow) }
+                            continue
+                        }
+                        kernels.splitRow(tile, plane + yy * destinationWidth, width: destinationWidth, pad: 0,
+                                         into: part, phaseStride: tileColumns)
                     }
-                    kernels.splitRow(tile, plane + yy * destinationWidth, width: destinationWidth, pad: 0,
-                                     into: strip + a * size * tileColumns, phaseStride: tileColumns)
                 }
-                let base = dm + o * n + (ty - rows.lowerBound) * tileColumns
+                let base = dm + o * n + (b - rows.lowerBound) * tileColumns
                 for tx in stride(from: 0, to: tileColumns, by: 8) {
                     kernels.outputGradient(tile, strip: strip + tx, stripStride: tileColumns, into: base + tx,
                                            dmStride: productStride(rows), work: work)
