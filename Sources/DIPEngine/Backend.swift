@@ -93,6 +93,15 @@ extension ConvolutionKernel {
     }
 }
 
+/// A convolution kernel whose input-gradient pass can fold the gradient of the reflection pad in
+/// front of it as it writes (ReflectionPad.foldBlock, the pad's own order and bits), so the
+/// padded input gradient is never written and read back.
+protocol FoldsReflectionPadGradient: ConvolutionKernel {
+    /// gradInput = the reflection pad's backward of d loss / d (padded) input, given d loss /
+    /// d output: the gradient of the unpadded input, [Cin, H - 2 pad, W - 2 pad].
+    func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws
+}
+
 /// The compute backend behind a fit, at two levels:
 /// - `makeTrainer`: the whole iteration (network, loss, perturbation, Adam) on the backend's
 ///   device. The Fitter talks only to this, so a GPU backend that keeps everything resident is a

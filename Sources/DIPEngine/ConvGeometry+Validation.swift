@@ -45,6 +45,19 @@ extension ConvGeometry {
         try expect(gradInput, inputDims, as: "input gradient")
     }
 
+    /// The tensors of an input-gradient pass that folds a reflection pad of `pad` (the input
+    /// being the padded one) have this geometry's shapes, and the pad leaves more than 2 pad
+    /// rows and columns (as ReflectionPad needs).
+    func checkBackwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, gradInput: Tensor) throws {
+        let (h, w) = (inputHeight - 2 * pad, inputWidth - 2 * pad)
+        guard pad >= 0, h > 2 * pad, w > 2 * pad else {
+            throw EngineError.shape("convolution \(self): a reflection pad of \(pad) leaves \(h)x\(w), too small to fold")
+        }
+        try expect(gradOutput, outputDims, as: "output gradient")
+        try expect(weight, weightDims, as: "weight")
+        try expect(gradInput, [inChannels, h, w], as: "unpadded input gradient")
+    }
+
     /// The tensors of a weight-gradient pass have this geometry's shapes.
     func checkBackwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
         try expect(input, inputDims, as: "input")

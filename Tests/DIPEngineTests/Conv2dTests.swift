@@ -28,6 +28,46 @@ struct Conv2dTests {
         expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-5, "conv d/db")
     }
 
+    /// CPUBackend, except that every 3x3 stride-1 convolution is our Winograd kernel with `tile` (CPUBackend
+    /// itself may pick oneDNN's on small images), whose backward-data folds the pad's gradient.
+    final class OwnWinogradBackend: ComputeBackend {
+        let cpu: CPUBackend
+        let tile: WinogradTile
+        init(threads: Int, tile: WinogradTile) throws {
+            cpu = try CPUBackend(threads: threads)
+            self.tile = tile
+        }
+        var name: String { "cpu-onednn, our Winograd" }
+        var threads: Int { cpu.threads }
+        func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+            WinogradConvolution.fits(geometry) ? try WinogradConvolution(geometry: geometry, backend: cpu, tile: tile)
+                : try cpu.makeConvolution(geometry, algorithm: algorithm)
+        }
+    }
+
+    @Test("convolution layer whose kernel folds the reflection pad's gradient: the gradients of pad + convolution",
+          arguments: [WinogradTile.f43, .f63])
+    func foldedPadGradient(_ tile: WinogradTile) throws {
+        // 9x11 padded to 11x13: F(4x4, 3x3)'s bands (4 rows) and F(6x6, 3x3)'s (6 or 12) end
+        // before the bottom border row or hold it with the row it reflects onto.
+        let s = FeatureShape(channels: 3, height: tile == .f43 ? 9 : 11, width: 11)
+        var rng = RandomStream(seed: 23, purpose: .weights)
+        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
+        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: tile), algorithm: .auto)
+        #expect(conv.convolution is WinogradConvolution)
+        let x = randomTensor(s.dims, seed: 24)
+        let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
+        let ref = { (v: [Double]) in referenceConv(v, s, out: 4, k: 3, stride: 1) }
+        expectClose(try conv.forward(x), ref(all), tol: 1e-4, "conv forward")
+        let g = randomTensor(o.dims, seed: 25)
+        let numeric = numericGradient(all, float64s(g), ref)
+        let gx = try #require(try conv.backward(g))
+        #expect(gx.dims == s.dims)
+        expectClose(gx, Array(numeric[0..<s.count]), tol: 1e-4, "conv d/dx")
+        expectClose(conv.gradWeight, Array(numeric[s.count..<(s.count + conv.weight.count)]), tol: 1e-4, "conv d/dw")
+        expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-4, "conv d/db")
+    }
+
     @Test("cost: weights and biases, MACs by hand, the pad's traffic included, no data pass for the code's convolutions")
     func cost() throws {
         // 2 -> 3 channels, 3x3 on 5x7 padded to 7x9.

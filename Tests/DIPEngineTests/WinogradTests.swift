@@ -137,6 +137,41 @@ struct WinogradTests {
         }
     }
 
+    @Test("backward-data folding the reflection pad: the bits of backward-data then ReflectionPad.backward",
+          arguments: cases)
+    func foldsReflectionPad(_ tile: WinogradTile, _ g: ConvGeometry) throws {
+        let unpadded = FeatureShape(channels: g.inChannels, height: g.inputHeight - 2, width: g.inputWidth - 2)
+        let d = Data(g, seed: 9)
+        guard unpadded.height > 2, unpadded.width > 2 else {
+            // Nothing left to fold onto: a clear error, not a trap.
+            let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: 1), tile: tile)
+            #expect(throws: EngineError.self) {
+                try kernel.backwardData(gradOutput: d.dy, weight: d.w, foldingReflectionPad: 1,
+                                        into: Tensor([g.inChannels, max(unpadded.height, 1), max(unpadded.width, 1)]))
+            }
+            return
+        }
+        let pad = ReflectionPad(pad: 1, parallel: ChannelParallel(threads: 1))
+        try pad.prepare(inputShape: unpadded)
+        // Bands of 1 to 3 tile rows on 1 to 3 threads: the bottom border row and the row it
+        // reflects onto fall in one band or in two, on one thread or two.
+        for (rows, threads) in [(nil, 2), (1, 1), (1, 3), (2, 2), (3, 3)] as [(Int?, Int)] {
+            let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile, rowsPerBand: rows)
+            let padded = Tensor(g.inputDims)
+            try kernel.backwardData(gradOutput: d.dy, weight: d.w, gradInput: padded)
+            let want = pad.backward(padded).array.map(\.bitPattern)
+            let folded = Tensor(unpadded.dims)
+            folded.buffer.update(repeating: .nan)
+            try kernel.backwardData(gradOutput: d.dy, weight: d.w, foldingReflectionPad: 1, into: folded)
+            #expect(folded.array.map(\.bitPattern) == want, "\(tile) \(g), \(rows.map(String.init) ?? "preferred") rows a band, \(threads) threads")
+        }
+        // The unpadded gradient's shape is checked.
+        let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: 1), tile: tile)
+        #expect(throws: EngineError.self) {
+            try kernel.backwardData(gradOutput: d.dy, weight: d.w, foldingReflectionPad: 1, into: Tensor(g.inputDims))
+        }
+    }
+
     @Test("the AVX2 tile transforms give the same bits as the portable Swift ones",
           .enabled(if: WinogradKernels.avx2.runs(on: HostCPU.flags), "this CPU has no AVX2"),
           arguments: cases)

@@ -37,7 +37,7 @@ import DIPCore
 /// (`dip_stream_rows`): written straight from the transform, the kept V cost the forward's
 /// input transform twice its time (table1's 132->128 at 258x258 on AVX-512: 10-12 ms per
 /// thread and iteration, 5 ms with the copy, which itself takes about 2).
-final class WinogradConvolution: ConvolutionKernel {
+final class WinogradConvolution: FoldsReflectionPadGradient {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
     /// Always Winograd.
@@ -125,6 +125,21 @@ final class WinogradConvolution: ConvolutionKernel {
                      destination: gradInput.pointer) { _ in 0 }
     }
 
+    /// gradInput = the reflection pad's backward of d loss / d (padded) input: each band's rows
+    /// of the padded gradient are folded into the unpadded one as the output transform writes
+    /// them (ReflectionPad.foldBlock), the same bits as `backwardData` followed by
+    /// `ReflectionPad.backward`, without writing the padded gradient and reading it back (that
+    /// pass took 4.9 ms of a text 256 iteration on AVX2 at 258x258, BENCHMARKS.md, tenth part).
+    func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws {
+        try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
+        let t = backwardDataTiling
+        guard t.tile.outputSize * t.rowsPerBand > 2 * pad else {
+            throw EngineError.shape("convolution \(geometry): a band of \(t.tile.outputSize * t.rowsPerBand) rows cannot fold a reflection pad of \(pad); fold it after the pass")
+        }
+        try convolve(t, source: gradOutput.pointer, weight: weight.pointer, rotated: true, destination: gradInput.pointer,
+                     foldingReflectionPad: pad) { _ in 0 }
+    }
+
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias. When `input` is the tensor the
     /// last forward read, that forward's transformed tiles are used instead of transforming it
     /// again (so Conv2d may reuse the tensor's memory in between).
@@ -169,7 +184,10 @@ final class WinogradConvolution: ConvolutionKernel {
     /// destination = conv(source, filter) + bias(channel), the filter being `weight` as it is
     /// (forward) or rotated by 180 degrees with its channels swapped (backward-data). With
     /// `keep`, the transformed source is also copied there (every chunk's V at `keptOffset`, as
-    /// the backward-weights pass reads it).
+    /// the backward-weights pass reads it). With `foldingReflectionPad`, the destination is the
+    /// unpadded input's gradient: each band's rows of each channel go to a block of the thread's
+    /// scratch and are folded from there (ReflectionPad.foldBlock), and the bottom border rows,
+    /// set aside, once every band is done.
     ///
     /// After the filter transform, each thread takes its block of bands and runs one band at a
     /// time from source to destination: the band's V (all source channels), its products and
@@ -181,13 +199,19 @@ final class WinogradConvolution: ConvolutionKernel {
     /// takes it, so the bits do not depend on the thread count.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
-                          bias: (Int) -> Float) throws {
+                          foldingReflectionPad: Int? = nil, bias: (Int) -> Float) throws {
         let (ci, co, tc) = (t.sourceChannels, t.destinationChannels, t.tileColumns)
-        let sourcePlane = t.sourceHeight * t.sourceWidth, destinationPlane = t.destinationHeight * t.destinationWidth
+        let fold = foldingReflectionPad.map { (pad: $0, height: t.destinationHeight - 2 * $0, width: t.destinationWidth - 2 * $0) }
+        let sourcePlane = t.sourceHeight * t.sourceWidth
+        let destinationPlane = fold.map { $0.height * $0.width } ?? t.destinationHeight * t.destinationWidth
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
             let layout = t.rowScratchLayout(parts: parallel.threads)
-            let arena = backend.scratch(bytes: layout.bytes)
+            // With a fold: the bottom border rows of every channel, then each thread's block.
+            let bottomFloats = co * (fold?.pad ?? 0) * t.destinationWidth
+            let bottomOffset = layout.bytes, blockOffset = bottomOffset + WinogradTiling.pages(bottomFloats)
+            let blockBytes = fold == nil ? 0 : WinogradTiling.pages(t.bandBlockFloats)
+            let arena = backend.scratch(bytes: blockOffset + parallel.threads * blockBytes)
             func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
                 (arena + offset).bindMemory(to: Float.self, capacity: count)
             }
@@ -227,9 +251,22 @@ final class WinogradConvolution: ConvolutionKernel {
                                                         v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
                                 guard status == dnnl_success else { return status }
                             }
-                            for o in 0..<co {
-                                t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
-                                                       strip: productStrip, work: work, into: destination + o * destinationPlane)
+                            if let fold {
+                                let rows = t.destinationRows(ofBand: band)
+                                let block = floats(blockOffset + part * blockBytes, t.bandBlockFloats)
+                                let bottom = floats(bottomOffset, bottomFloats)
+                                for o in 0..<co {
+                                    t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o), strip: productStrip,
+                                                           work: work, into: block, firstRow: rows.lowerBound)
+                                    ReflectionPad.foldBlock(block, rows: rows, pad: fold.pad, height: fold.height, width: fold.width,
+                                                            into: destination + o * destinationPlane,
+                                                            bottomBorder: bottom + o * fold.pad * t.destinationWidth)
+                                }
+                            } else {
+                                for o in 0..<co {
+                                    t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
+                                                           strip: productStrip, work: work, into: destination + o * destinationPlane)
+                                }
                             }
                             // The kept copy of the band's V, in the chunk layout (positions of the
                             // chunk's bands side by side), streamed past the caches.
@@ -243,6 +280,13 @@ final class WinogradConvolution: ConvolutionKernel {
                         }
                         return dnnl_success
                     }
+                }
+            }
+            if let fold {
+                let bottom = floats(bottomOffset, bottomFloats)
+                parallel.run(co) { o in
+                    ReflectionPad.foldBottomBorder(bottom + o * fold.pad * t.destinationWidth, pad: fold.pad, height: fold.height,
+                                                   width: fold.width, into: destination + o * destinationPlane)
                 }
             }
         }

@@ -155,6 +155,16 @@ struct WinogradTiling {
         b * rowsPerBand..<min(b * rowsPerBand + rowsPerBand, gridRows)
     }
 
+    /// The destination rows band `b` writes.
+    func destinationRows(ofBand b: Int) -> Range<Int> {
+        let rows = tileRows(ofBand: b), m = tile.outputSize
+        return m * rows.lowerBound..<min(m * rows.upperBound, destinationHeight)
+    }
+
+    /// Floats of one channel's rows of the tallest band, as `transformProductsRow` writes them
+    /// into a block (`firstRow` the band's first).
+    var bandBlockFloats: Int { rowsPerBand * tile.outputSize * destinationWidth }
+
     /// Tiles of the largest chunk.
     var chunkTiles: Int { rowsPerChunk * tileColumns }
     /// The band ranges of the chunks, in order.
@@ -214,7 +224,8 @@ struct WinogradTiling {
         return first..<min(first + rowsPerChunk, bands)
     }
 
-    private static func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
+    /// `floats` floats in bytes, rounded up to whole 4 KiB pages (the scratch layouts' alignment).
+    static func pages(_ floats: Int) -> Int { (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096 }
 
     // MARK: The transform steps: of one channel over a chunk (channels run in parallel), or of one
     // channel over one band (the band-at-a-time passes run bands in parallel).
@@ -288,10 +299,12 @@ struct WinogradTiling {
 
     /// Band `b` of one destination channel from its products (element ξ of the tile at
     /// position k at `m[ξ * mStride + k]`): Aᵀ m A + `bias`, written to `plane` (that channel)
-    /// where it lies inside the destination. `strip` holds `productStripFloats`.
+    /// where it lies inside the destination, destination row y at `plane + (y - firstRow) *
+    /// destinationWidth` (with `firstRow` the band's first row, a block of the band's rows
+    /// only). `strip` holds `productStripFloats`.
     func transformProductsRow(_ m: UnsafePointer<Float>, mStride: Int, band b: Int, bias: Float,
                               strip: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<WinogradLanes>,
-                              into plane: UnsafeMutablePointer<Float>) {
+                              into plane: UnsafeMutablePointer<Float>, firstRow: Int = 0) {
         // strip[(a * m + c) * tileColumns + k] is output (a, c) of the tile at position k: the
         // inverse of the phase split in transformSourceRow.
         for tx in stride(from: 0, to: tileColumns, by: 8) {
@@ -303,7 +316,7 @@ struct WinogradTiling {
                 let yy = size * ty + a
                 guard yy < destinationHeight else { break }
                 kernels.mergeRow(tile, strip + a * size * tileColumns + j * rowSlot, phaseStride: tileColumns,
-                                 into: plane + yy * destinationWidth, width: destinationWidth)
+                                 into: plane + (yy - firstRow) * destinationWidth, width: destinationWidth)
             }
         }
     }

@@ -118,9 +118,18 @@ final class Conv2d {
     /// Once the weight gradient is done the saved input is dead until the next forward, so the
     /// input gradient is written over it (the padded buffer, or for a 1x1 convolution the
     /// tensor the forward was given): the caller must not need that tensor after backward.
+    ///
+    /// A kernel that folds the pad's gradient as it writes (`FoldsReflectionPadGradient`)
+    /// writes the unpadded input gradient directly, after the weight gradients.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         kernelInput = nil
+        if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient {
+            try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            return try pad.backward { gradInput in
+                try folding.backwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad.pad, into: gradInput)
+            }
+        }
         try convolution.backward(input: x, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
                                  gradInput: needsInputGradient ? x : nil)
         guard needsInputGradient else { return nil }

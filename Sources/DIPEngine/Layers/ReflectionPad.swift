@@ -86,19 +86,82 @@ final class ReflectionPad {
         let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
         parallel.run(inputShape.channels) { c in
             let g = src.value + c * ho * wo, d = dst.value + c * h * w
-            // Interior rows first (a plain copy), then the border rows add onto them.
-            for y in 0..<h { (d + y * w).update(from: g + (y + p) * wo + p, count: w) }
-            for oy in 0..<ho {
-                let gr = g + oy * wo
-                let dr = d + Self.reflect(oy - p, h) * w
-                let interiorRow = oy >= p && oy < p + h
-                if !interiorRow { for x in 0..<w { dr[x] += gr[p + x] } }
-                for j in 0..<p {
-                    dr[p - j] += gr[j]
-                    dr[w - 2 - j] += gr[p + w + j]
-                }
-            }
+            for oy in p..<(p + h) { Self.copyInterior(g + oy * wo, paddedRow: oy, pad: p, height: h, width: w, into: d) }
+            for oy in 0..<ho { Self.addBorders(g + oy * wo, paddedRow: oy, pad: p, height: h, width: w, into: d) }
         }
         return gradInput
+    }
+
+    /// The input gradient written by `fold` straight from the padded gradient's producer (a
+    /// convolution's backward-data pass that folds its rows as `backward` does, with
+    /// `copyInterior` and `addBorders`), which saves writing the padded gradient and the pass
+    /// over it.
+    func backward(folding fold: (_ gradInput: Tensor) throws -> Void) rethrows -> Tensor {
+        let gradInput = gradients.tensor(inputShape)
+        try fold(gradInput)
+        return gradInput
+    }
+
+    // MARK: The fold, one padded row at a time
+    //
+    // One channel's fold is `copyInterior` for every interior padded row, then `addBorders` for
+    // every padded row in increasing order. A producer may fold a block of rows at a time, in
+    // row order, as long as each input row sees its operations in that order: the interior
+    // copy first, then the border additions of the padded rows that reflect onto it, lowest
+    // first. The CUDA kernel adds the terms in the same order, for the same bits.
+
+    /// Input row oy - p = padded row `oy`'s interior columns (`oy` must be an interior row,
+    /// p..<p + height); `plane` is the channel's input gradient, height x width.
+    @inline(__always)
+    static func copyInterior(_ row: UnsafePointer<Float>, paddedRow oy: Int, pad p: Int, height h: Int, width w: Int,
+                             into plane: UnsafeMutablePointer<Float>) {
+        (plane + (oy - p) * w).update(from: row + p, count: w)
+    }
+
+    /// Adds padded row `oy`'s border gradients onto the input row it reflects: its whole
+    /// interior width when `oy` is a border row, and its left and right border columns.
+    @inline(__always)
+    static func addBorders(_ row: UnsafePointer<Float>, paddedRow oy: Int, pad p: Int, height h: Int, width w: Int,
+                           into plane: UnsafeMutablePointer<Float>) {
+        let dr = plane + reflect(oy - p, h) * w
+        if oy < p || oy >= p + h { for x in 0..<w { dr[x] += row[p + x] } }
+        for j in 0..<p {
+            dr[p - j] += row[j]
+            dr[w - 2 - j] += row[p + w + j]
+        }
+    }
+
+    /// Folds one channel's padded rows `rows`, held in `block` (padded row oy at `block + (oy -
+    /// rows.lowerBound) * (width + 2 pad)`), into `plane` as `backward` does, except the bottom
+    /// border rows: those are copied to `bottomBorder` (`pad` padded rows) for
+    /// `foldBottomBorder`. Blocks of disjoint rows may be folded in any order, on any threads:
+    /// each writes only the input rows of its own interior rows, and of its top border rows
+    /// when it holds the first rows (then it must reach row 2 pad, their sources); the bottom
+    /// border rows, whose sources may lie in another block, come last in `backward` too.
+    static func foldBlock(_ block: UnsafePointer<Float>, rows: Range<Int>, pad p: Int, height h: Int, width w: Int,
+                          into plane: UnsafeMutablePointer<Float>, bottomBorder: UnsafeMutablePointer<Float>) {
+        precondition(rows.lowerBound > 0 || rows.count > 2 * p || rows.upperBound == h + 2 * p,
+                     "the first block of a reflection pad's fold must hold the sources of its top border")
+        let wo = w + 2 * p
+        for oy in rows where oy >= p && oy < p + h {
+            copyInterior(block + (oy - rows.lowerBound) * wo, paddedRow: oy, pad: p, height: h, width: w, into: plane)
+        }
+        for oy in rows {
+            let row = block + (oy - rows.lowerBound) * wo
+            if oy >= p + h {
+                (bottomBorder + (oy - p - h) * wo).update(from: row, count: wo)
+            } else {
+                addBorders(row, paddedRow: oy, pad: p, height: h, width: w, into: plane)
+            }
+        }
+    }
+
+    /// The bottom border rows `foldBlock` set aside, folded into `plane` once every block of
+    /// the channel is done.
+    static func foldBottomBorder(_ bottomBorder: UnsafePointer<Float>, pad p: Int, height h: Int, width w: Int,
+                                 into plane: UnsafeMutablePointer<Float>) {
+        for k in 0..<p {
+            addBorders(bottomBorder + k * (w + 2 * p), paddedRow: p + h + k, pad: p, height: h, width: w, into: plane)
+        }
     }
 }
