@@ -49,9 +49,11 @@ let package = Package(
         // Winograd F(4x4,3x3) and F(6x6,3x3) tile transforms on 256-bit vectors (the Swift ones
         // compile to 128-bit SSE in the baseline build): C for the same reason, chosen at run time.
         .target(name: "CWinograd"),
+        // The 1x1 convolutions' products on AVX2 or AVX-512 with FMA, chosen at run time.
+        .target(name: "CPointwise"),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd", "CPointwise"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",
@@ -67,7 +69,7 @@ let package = Package(
         // it is neither in a product nor in the executable.
         .target(name: "DIPTestSupport", path: "Tests/DIPTestSupport"),
         .testTarget(name: "DIPCoreTests", dependencies: ["DIPCore", "DIPTestSupport"], exclude: ["Golden", "Fixtures"]),
-        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport", "CDIPKernels", "CLayerKernels"]),
+        .testTarget(name: "DIPEngineTests", dependencies: ["DIPEngine", "DIPCore", "DIPTestSupport", "CDIPKernels", "CLayerKernels", "CPointwise"]),
         .testTarget(name: "DIPExperimentsTests", dependencies: ["DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"]),
         .testTarget(name: "DIPReportTests", dependencies: ["DIPReport", "DIPExperiments", "DIPEngine", "DIPCore", "DIPTestSupport"],
                     exclude: ["Fixtures"]),

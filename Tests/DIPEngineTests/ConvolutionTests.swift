@@ -1,3 +1,4 @@
+import CPointwise
 import DIPCore
 import Foundation
 import Testing
@@ -242,23 +243,43 @@ struct ConvolutionTests {
 
     @Test("1x1 stride-1 convolutions run as matrix products: right across pixel blocks, the same bits on 1, 2 and 3 threads")
     func pointwise() throws {
-        // 70x65 = 4550 pixels: five column blocks and two weight-gradient partials, the last of each short.
-        let g = ConvGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 1, inputHeight: 70, inputWidth: 65)
-        #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.columnBlock)
-        #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.reductionBlock)
-        var bits: [[UInt32]] = []
-        for threads in [1, 2, 3] {
-            let cpu = try CPUBackend(threads: threads)
-            for algorithm in ConvAlgorithm.allCases {
-                let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
-                #expect(kernel is PointwiseConvolution && kernel.algorithm == .direct, "\(algorithm)")
+        // 70x65 = 4550 pixels: five column blocks and two weight-gradient partials, the last of
+        // each short (the last block's 454 columns end inside a 16- and a 32-column step); 5 -> 7
+        // and 20 -> 13 channels: rows in whole and partial steps of 6 and 8, both ways.
+        let products: [PointwiseConvolution.Product] = [.sgemm, .fma(isa: Int32(DIP_POINTWISE_AVX2)),
+                                                        .fma(isa: Int32(DIP_POINTWISE_AVX512))].filter(\.runs)
+        for (cin, cout) in [(5, 7), (20, 13)] {
+            let g = ConvGeometry(inChannels: cin, outChannels: cout, kernel: 1, stride: 1, inputHeight: 70, inputWidth: 65)
+            #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.columnBlock)
+            #expect(g.inputHeight * g.inputWidth > PointwiseConvolution.reductionBlock)
+            var fmaBits: [[UInt32]] = []
+            for product in products {
+                var bits: [[UInt32]] = []
+                for threads in [1, 2, 3] {
+                    let cpu = try CPUBackend(threads: threads)
+                    for algorithm in ConvAlgorithm.allCases {
+                        let kernel = try cpu.makeConvolution(g, algorithm: algorithm)
+                        #expect(kernel is PointwiseConvolution && kernel.algorithm == .direct, "\(algorithm)")
+                    }
+                    let kernel = try PointwiseConvolution(geometry: g, backend: cpu, product: product)
+                    // Weight-gradient sums over 4550 pixels: still far below 1e-4 of their scale.
+                    try checkAgainstReference(kernel, tolerance: 1e-4, label: "pointwise, \(product), \(threads) threads")
+                    bits.append(try ConvResult(kernel, ConvData(g, seed: 9)).bits)
+                }
+                #expect(bits.allSatisfy { $0 == bits[0] }, "\(product), \(g)")
+                if product != .sgemm { fmaBits.append(bits[0]) }
             }
-            let kernel = try PointwiseConvolution(geometry: g, backend: cpu)
-            // Weight-gradient sums over 4550 pixels: still far below 1e-4 of their scale.
-            try checkAgainstReference(kernel, tolerance: 1e-4, label: "pointwise, \(threads) threads")
-            bits.append(try ConvResult(kernel, ConvData(g, seed: 9)).bits)
+            // The FMA kernels do the same operations in the same order on either width.
+            #expect(fmaBits.allSatisfy { $0 == fmaBits[0] }, "\(g)")
         }
-        #expect(bits.allSatisfy { $0 == bits[0] })
+        let g = ConvGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 1, inputHeight: 70, inputWidth: 65)
+        // The best product here is the one reported; one the CPU lacks is refused, not run.
+        let best = try PointwiseConvolution(geometry: g, backend: CPUBackend(threads: 1))
+        #expect(best.product == .best && best.implementation.contains(best.product.description))
+        if let missing = [PointwiseConvolution.Product.fma(isa: Int32(DIP_POINTWISE_AVX2)), .fma(isa: Int32(DIP_POINTWISE_AVX512))]
+            .first(where: { !$0.runs }) {
+            #expect(throws: EngineError.self) { try PointwiseConvolution(geometry: g, backend: CPUBackend(threads: 1), product: missing) }
+        }
         // The products run every 1x1 stride-1 layer, wide or narrow; a strided 1x1 is oneDNN's.
         let cpu = try CPUBackend(threads: 2)
         for outChannels in [128, 4] {

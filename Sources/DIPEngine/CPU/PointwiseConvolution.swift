@@ -1,4 +1,6 @@
 import CDNNL
+import CPointwise
+import DIPCore
 
 /// A 1x1 stride-1 convolution as the matrix product it is, on the plain [C, H, W] tensors the
 /// layers hold: with the P = H x W pixels as columns, output (Cout x P) = weight (Cout x Cin)
@@ -40,6 +42,41 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// 92 / 103 with 16 floats more; AVX-512 174 / 175 against 220 / 212. The copy reads each
     /// row once in order, which the prefetchers follow.
     static let copiedRowStride = skewedStride(columnBlock)
+    /// Which product runs forward and backward-data: our FMA kernels (CPointwise), 512-bit where
+    /// oneDNN runs AVX-512 (so an ISA cap holds for both), else 256-bit where the CPU has AVX2
+    /// and FMA; without either, oneDNN's sgemm. Measured, 128 -> 128 channels at 256x256, 2
+    /// threads, AMD EPYC (BENCHMARKS.md, tenth part): the forward's product 7.1 against 8.0 ms
+    /// AVX-512, 9.9 against 12.2 ms AVX2.
+    enum Product: Equatable, CustomStringConvertible {
+        case sgemm
+        case fma(isa: Int32)
+
+        /// The best this CPU and oneDNN's ISA allow.
+        static var best: Product {
+            let available = dip_pointwise_available()
+            if CPUBackend.effectiveISA.hasPrefix("avx512"), available & Int32(DIP_POINTWISE_AVX512) != 0 {
+                return .fma(isa: Int32(DIP_POINTWISE_AVX512))
+            }
+            if available & Int32(DIP_POINTWISE_AVX2) != 0 { return .fma(isa: Int32(DIP_POINTWISE_AVX2)) }
+            return .sgemm
+        }
+
+        /// Whether this CPU runs it.
+        var runs: Bool {
+            guard case .fma(let isa) = self else { return true }
+            return dip_pointwise_available() & isa != 0
+        }
+
+        var description: String {
+            switch self {
+            case .sgemm: "oneDNN \(CPUBackend.oneDNNVersion) sgemm"
+            case .fma(let isa): isa == Int32(DIP_POINTWISE_AVX512) ? "dip-report avx512 FMA kernel" : "dip-report avx2 FMA kernel"
+            }
+        }
+    }
+    /// The product of the forward and backward-data passes.
+    let product: Product
+
     /// Pixels per partial product of the weight gradient (64 partials at 512x512, 4 MiB of
     /// scratch for a 128->128 layer).
     static let reductionBlock = 4096
@@ -47,16 +84,22 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// Whether this kernel can run `g`: 1x1, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 1 && g.stride == 1 }
 
-    /// A kernel for `geometry`, which must be 1x1 stride 1 (else `EngineError.shape`).
-    init(geometry g: ConvGeometry, backend: CPUBackend) throws {
+    /// A kernel for `geometry`, which must be 1x1 stride 1 (else `EngineError.shape`);
+    /// `product` runs the forward and backward-data products (by default the best here; tests
+    /// run each).
+    init(geometry g: ConvGeometry, backend: CPUBackend, product: Product = .best) throws {
         try g.validate()
         guard Self.fits(g) else {
             throw EngineError.shape("convolution \(g): the pointwise kernel needs a 1x1 stride-1 convolution")
         }
+        guard product.runs else {
+            throw EngineError.backend("convolution \(g): this CPU cannot run the \(product) (it lacks the instructions); use Product.best")
+        }
         geometry = g
         self.backend = backend
-        implementation = "direct 1x1 as a matrix product (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm)"
-            + " for forward, backward-data and backward-weights"
+        self.product = product
+        implementation = "direct 1x1 as a matrix product (dip-report; \(product) for forward and backward-data,"
+            + " oneDNN \(CPUBackend.oneDNNVersion) sgemm for backward-weights)"
     }
 
     private var pixels: Int { geometry.inputHeight * geometry.inputWidth }
@@ -74,7 +117,12 @@ final class PointwiseConvolution: ConvolutionKernel {
         try g.checkForward(input: input, weight: weight, bias: bias, output: output)
         let (x, w, b, y, p) = (input.pointer, weight.pointer, bias.pointer, output.pointer, pixels)
         try backend.withRuntime {
-            try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)") { lo, n, block, ld in
+            try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)",
+                                    packing: (UnsafePointer(w), g.outChannels, g.inChannels, g.inChannels, 1)) { lo, n, block, ld, packed in
+                if case .fma(let isa) = product {
+                    dip_pointwise_product(isa, packed, g.outChannels, g.inChannels, block, ld, n, y + lo, p, b)
+                    return dnnl_success
+                }
                 // The bias goes in first and the product is added to it (beta 1): one pass over
                 // the output instead of two.
                 for o in 0..<g.outChannels { (y + o * p + lo).update(repeating: b[o], count: n) }
@@ -90,27 +138,47 @@ final class PointwiseConvolution: ConvolutionKernel {
         try g.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         let (dy, w, dx, p) = (gradOutput.pointer, weight.pointer, gradInput.pointer, pixels)
         try backend.withRuntime {
-            try copiedBlockProducts(of: dy, rows: g.outChannels, what: "the backward-data 1x1 convolution \(g)") { lo, n, block, ld in
-                dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
-                           Int64(g.outChannels), 1, w, Int64(g.inChannels), block, Int64(ld), 0, dx + lo, Int64(p))
+            // The product's matrix is weightᵀ: element (i, o) is weight[o, i].
+            try copiedBlockProducts(of: dy, rows: g.outChannels, what: "the backward-data 1x1 convolution \(g)",
+                                    packing: (UnsafePointer(w), g.inChannels, g.outChannels, 1, g.inChannels)) { lo, n, block, ld, packed in
+                if case .fma(let isa) = product {
+                    dip_pointwise_product(isa, packed, g.inChannels, g.outChannels, block, ld, n, dx + lo, p, nil)
+                    return dnnl_success
+                }
+                return dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
+                                  Int64(g.outChannels), 1, w, Int64(g.inChannels), block, Int64(ld), 0, dx + lo, Int64(p))
             }
         }
     }
 
-    /// Calls `gemm(lo, n, block, ld)` for every block of `columnBlock` pixels, each on one
-    /// thread with single-threaded oneDNN: `block` holds pixels lo..<lo+n of the `rows` planes
-    /// of `source`, copied, one row every `ld` floats (see `copiedRowStride`).
+    /// The matrix a product multiplies the blocks by: `rows` x `columns`, element (r, c) at
+    /// `weight + r * rowStride + c * columnStride`.
+    private typealias Packing = (weight: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int, columnStride: Int)
+
+    /// Calls `gemm(lo, n, block, ld, packed)` for every block of `columnBlock` pixels, each on
+    /// one thread with single-threaded oneDNN: `block` holds pixels lo..<lo+n of the `rows`
+    /// planes of `source`, copied, one row every `ld` floats (see `copiedRowStride`), and
+    /// `packed` the `packing` matrix as the FMA product reads it (packed once, before the
+    /// blocks; not with sgemm, which packs its own).
     private func copiedBlockProducts(of source: UnsafePointer<Float>, rows: Int, what: @autoclosure () -> String,
-                                     _ gemm: (_ lo: Int, _ n: Int, _ block: UnsafePointer<Float>, _ ld: Int) -> dnnl_status_t) throws {
+                                     packing m: Packing,
+                                     _ gemm: (_ lo: Int, _ n: Int, _ block: UnsafePointer<Float>, _ ld: Int,
+                                              _ packed: UnsafePointer<Float>) -> dnnl_status_t) throws {
         let p = pixels, ld = Self.copiedRowStride, perPart = rows * ld
-        let copies = backend.scratch(bytes: backend.threads * perPart * MemoryLayout<Float>.stride)
-            .bindMemory(to: Float.self, capacity: backend.threads * perPart)
+        let isa: Int32 = if case .fma(let isa) = product { isa } else { 0 }
+        let packedFloats = isa == 0 ? 0 : dip_pointwise_packed_floats(isa, m.rows, m.columns)
+        // The packed matrix first, then each thread's copy, each 64-byte aligned.
+        let packedSpan = (packedFloats + 15) / 16 * 16
+        let arena = backend.scratch(bytes: (packedSpan + backend.threads * perPart) * MemoryLayout<Float>.stride)
+            .bindMemory(to: Float.self, capacity: packedSpan + backend.threads * perPart)
+        let packed = arena, copies = arena + packedSpan
+        if isa != 0 { dip_pointwise_pack(isa, m.weight, m.rows, m.columns, m.rowStride, m.columnStride, packed) }
         try backend.singleThreadedBlocks(blocks(of: Self.columnBlock), what: what()) { part, js in
             let copy = copies + part * perPart
             for j in js {
                 let (lo, n) = block(j, of: Self.columnBlock)
                 for r in 0..<rows { (copy + r * ld).update(from: source + r * p + lo, count: n) }
-                let status = gemm(lo, n, copy, ld)
+                let status = gemm(lo, n, copy, ld, packed)
                 guard status == dnnl_success else { return status }
             }
             return dnnl_success

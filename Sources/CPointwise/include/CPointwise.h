@@ -1,0 +1,48 @@
+// The matrix product of a 1x1 convolution (Sources/DIPEngine/CPU/PointwiseConvolution.swift):
+// c = w · b (+ bias), with w small (output x input channels) and b a block of pixel columns,
+// on AVX2 (6 rows x 16 columns a step) or AVX-512 (8 x 32) with FMA.
+//
+// Why not oneDNN's sgemm, which the layer used: sgemm packs both operands at every call, and
+// the layer's products are short (the inner dimension is the channel count, 128 in the nets), so
+// on AVX-512 the packing took about a third of each product; and written a whole block of
+// columns per output row at a time, the output rows (a plane apart, a multiple of 4 KiB, so in
+// one cache set) are written in short runs that the caches keep evicting. Here the weights
+// are packed once per call (tiny), the block's rows (already copied by the caller, rows not a
+// plane apart) are read in place, and each step writes its rows' whole width before moving on.
+//
+// Each output is the sum over the inner dimension in increasing order, one fused multiply-add
+// at a time from zero, then plus the bias: the same operations on both instruction sets, so
+// the same bits on every CPU that runs either, whatever the block or thread split.
+//
+// Compiled with function attributes while the package stays baseline x86-64: call only a
+// version that dip_pointwise_available() reports, or the process dies of SIGILL.
+#ifndef DIP_POINTWISE_H
+#define DIP_POINTWISE_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The versions: 256-bit (AVX2 and FMA) and 512-bit (AVX-512F).
+enum { DIP_POINTWISE_AVX2 = 1, DIP_POINTWISE_AVX512 = 2 };
+
+/// The versions this build and CPU can run, as a bit set of the values above (0 off x86-64).
+int dip_pointwise_available(void);
+
+/// Floats of `w` packed for version `isa`: the m rows rounded up to the version's step.
+long dip_pointwise_packed_floats(int isa, long m, long k);
+
+/// Packs the m x k matrix whose element (o, i) is at `w + o * row_stride + i * column_stride`
+/// (a transpose is a swap of the strides) for version `isa`, the rows past m zero.
+void dip_pointwise_pack(int isa, const float *w, long m, long k, long row_stride, long column_stride, float *packed);
+
+/// c[o * ldc + j] = sum over i < k, in order, of packed(o, i) * b[i * ldb + j], plus bias[o]
+/// when bias is not NULL, for o < m and j < n.
+void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *b, long ldb, long n, float *c,
+                           long ldc, const float *bias);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,148 @@
+#include "CPointwise.h"
+
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
+
+// Rows of a step: the accumulators (rows x 2 vectors) plus the two loaded vectors and the
+// broadcast fit the registers (16 ymm, 32 zmm).
+enum { ROWS_AVX2 = 6, ROWS_AVX512 = 8 };
+
+// MARK: AVX2: 6 rows x 16 columns.
+
+/* Lane masks for the last columns: lanes below `count` (0...8) on. */
+AVX2 static inline __m256i lanes_below(long count) {
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), index);
+}
+
+AVX2 static void step_avx2(const float *w, long k, const float *b, long ldb, float *c, long ldc, const float *bias,
+                           long rows, long columns) {
+    __m256 acc[ROWS_AVX2][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < ROWS_AVX2; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    const __m256i m0 = lanes_below(columns < 8 ? columns : 8), m1 = lanes_below(columns < 8 ? 0 : columns - 8);
+    const int whole = columns >= 16;
+    for (long i = 0; i < k; i++) {
+        const float *bi = b + i * ldb;
+        __m256 b0 = whole ? _mm256_loadu_ps(bi) : _mm256_maskload_ps(bi, m0);
+        __m256 b1 = whole ? _mm256_loadu_ps(bi + 8) : _mm256_maskload_ps(bi + 8, m1);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < ROWS_AVX2; r++) {
+            __m256 a = _mm256_broadcast_ss(w + r * k + i);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    for (long r = 0; r < rows; r++) {
+        __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (bias) {
+            __m256 s = _mm256_set1_ps(bias[r]);
+            v0 = _mm256_add_ps(v0, s);
+            v1 = _mm256_add_ps(v1, s);
+        }
+        if (whole) {
+            _mm256_storeu_ps(c + r * ldc, v0);
+            _mm256_storeu_ps(c + r * ldc + 8, v1);
+        } else {
+            _mm256_maskstore_ps(c + r * ldc, m0, v0);
+            _mm256_maskstore_ps(c + r * ldc + 8, m1, v1);
+        }
+    }
+}
+
+AVX2 static void product_avx2(const float *w, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
+                              const float *bias) {
+    // A row step sweeps the block's whole width, so each output row is written in one run.
+    for (long o = 0; o < m; o += ROWS_AVX2) {
+        long rows = m - o < ROWS_AVX2 ? m - o : ROWS_AVX2;
+        for (long j = 0; j < n; j += 16) {
+            step_avx2(w + o * k, k, b + j, ldb, c + o * ldc + j, ldc, bias ? bias + o : NULL, rows, n - j < 16 ? n - j : 16);
+        }
+    }
+}
+
+// MARK: AVX-512: 8 rows x 32 columns.
+
+AVX512 static void step_avx512(const float *w, long k, const float *b, long ldb, float *c, long ldc,
+                               const float *bias, long rows, long columns) {
+    __m512 acc[ROWS_AVX512][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < ROWS_AVX512; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const __mmask16 m0 = columns >= 16 ? 0xffff : (__mmask16)((1u << columns) - 1);
+    const __mmask16 m1 = columns >= 32 ? 0xffff : columns <= 16 ? 0 : (__mmask16)((1u << (columns - 16)) - 1);
+    for (long i = 0; i < k; i++) {
+        const float *bi = b + i * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, bi), b1 = _mm512_maskz_loadu_ps(m1, bi + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < ROWS_AVX512; r++) {
+            __m512 a = _mm512_set1_ps(w[r * k + i]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    for (long r = 0; r < rows; r++) {
+        __m512 v0 = acc[r][0], v1 = acc[r][1];
+        if (bias) {
+            __m512 s = _mm512_set1_ps(bias[r]);
+            v0 = _mm512_add_ps(v0, s);
+            v1 = _mm512_add_ps(v1, s);
+        }
+        _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
+        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+    }
+}
+
+AVX512 static void product_avx512(const float *w, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
+                                  const float *bias) {
+    for (long o = 0; o < m; o += ROWS_AVX512) {
+        long rows = m - o < ROWS_AVX512 ? m - o : ROWS_AVX512;
+        for (long j = 0; j < n; j += 32) {
+            step_avx512(w + o * k, k, b + j, ldb, c + o * ldc + j, ldc, bias ? bias + o : NULL, rows,
+                        n - j < 32 ? n - j : 32);
+        }
+    }
+}
+
+int dip_pointwise_available(void) {
+    __builtin_cpu_init();
+    int isa = 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa |= DIP_POINTWISE_AVX2;
+    if (__builtin_cpu_supports("avx512f")) isa |= DIP_POINTWISE_AVX512;
+    return isa;
+}
+
+static long step_rows(int isa) { return isa == DIP_POINTWISE_AVX512 ? ROWS_AVX512 : ROWS_AVX2; }
+
+void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *b, long ldb, long n, float *c,
+                           long ldc, const float *bias) {
+    if (isa == DIP_POINTWISE_AVX512) product_avx512(packed, m, k, b, ldb, n, c, ldc, bias);
+    else if (isa == DIP_POINTWISE_AVX2) product_avx2(packed, m, k, b, ldb, n, c, ldc, bias);
+}
+
+#else
+
+int dip_pointwise_available(void) { return 0; }
+static long step_rows(int isa) { (void)isa; return 1; }
+void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *b, long ldb, long n, float *c,
+                           long ldc, const float *bias) {
+    (void)isa; (void)packed; (void)m; (void)k; (void)b; (void)ldb; (void)n; (void)c; (void)ldc; (void)bias;
+}
+
+#endif
+
+long dip_pointwise_packed_floats(int isa, long m, long k) {
+    long s = step_rows(isa);
+    return (m + s - 1) / s * s * k;
+}
+
+void dip_pointwise_pack(int isa, const float *w, long m, long k, long row_stride, long column_stride, float *packed) {
+    long rows = dip_pointwise_packed_floats(isa, m, k) / (k > 0 ? k : 1);
+    for (long o = 0; o < rows; o++) {
+        for (long i = 0; i < k; i++) packed[o * k + i] = o < m ? w[o * row_stride + i * column_stride] : 0.0f;
+    }
+}
