@@ -2,13 +2,13 @@
 // c = w · b (+ bias), with w small (output x input channels) and b a block of pixel columns,
 // on AVX2 (6 rows x 16 columns a step) or AVX-512 (8 x 32) with FMA.
 //
-// Why not oneDNN's sgemm, which the layer used: sgemm packs both operands at every call, and
-// the layer's products are short (the inner dimension is the channel count, 128 in the nets), so
-// on AVX-512 the packing took about a third of each product; and written a whole block of
-// columns per output row at a time, the output rows (a plane apart, a multiple of 4 KiB, so in
-// one cache set) are written in short runs that the caches keep evicting. Here the weights
-// are packed once per call (tiny), the block's rows (already copied by the caller, rows not a
-// plane apart) are read in place, and each step writes its rows' whole width before moving on.
+// Why not oneDNN's sgemm (which still runs where these do not pay, PointwiseConvolution.Product):
+// sgemm packs both operands at every call, and the layer's products are short (the inner
+// dimension is a channel count: 4 to 132 in the nets), so the packing is a large part of each
+// product; and a block's output rows lie a plane apart (a multiple of 4 KiB, so in one cache
+// set). Here the weights are packed once per call (tiny), the block's rows (already copied by
+// the caller, rows not a plane apart) are read in place, and each step of rows sweeps the
+// block's whole width, so each output row is written in one long run.
 //
 // Each output is the sum over the inner dimension in increasing order, one fused multiply-add
 // at a time from zero, then plus the bias: the same operations on both instruction sets, so

@@ -42,23 +42,25 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// 92 / 103 with 16 floats more; AVX-512 174 / 175 against 220 / 212. The copy reads each
     /// row once in order, which the prefetchers follow.
     static let copiedRowStride = skewedStride(columnBlock)
-    /// Which product runs forward and backward-data: our FMA kernels (CPointwise), 512-bit where
-    /// oneDNN runs AVX-512 (so an ISA cap holds for both), else 256-bit where the CPU has AVX2
-    /// and FMA; without either, oneDNN's sgemm. Measured, 128 -> 128 channels at 256x256, 2
-    /// threads, AMD EPYC (BENCHMARKS.md, tenth part): the forward's product 7.1 against 8.0 ms
-    /// AVX-512, 9.9 against 12.2 ms AVX2.
+    /// What runs a forward or backward-data product: our FMA kernels (CPointwise) or oneDNN's
+    /// sgemm.
     enum Product: Equatable, CustomStringConvertible {
         case sgemm
         case fma(isa: Int32)
 
-        /// The best this CPU and oneDNN's ISA allow.
-        static var best: Product {
+        /// The best for a product over `inner` channels here: on AVX2 (no AVX-512, or oneDNN
+        /// capped to AVX2, which caps ours too) the 256-bit kernel; where oneDNN runs AVX-512,
+        /// the 512-bit kernel for inner dimensions below 64 and sgemm from there. Measured per
+        /// layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth part): AVX2, 128 -> 128 at 256x256
+        /// forward 11.9 against 13.0 ms and 32 -> 128 3.4 against 5.4; AVX-512, 32 -> 4 at
+        /// 256x256 0.5 against 1.7-2.0 ms, but 128 -> 128 no faster (8.2 against 8.3 ms
+        /// forward, 15.9 against 15.0 backward), and 128 -> 1 0.25 ms slower.
+        static func best(inner: Int) -> Product {
             let available = dip_pointwise_available()
-            if CPUBackend.effectiveISA.hasPrefix("avx512"), available & Int32(DIP_POINTWISE_AVX512) != 0 {
-                return .fma(isa: Int32(DIP_POINTWISE_AVX512))
+            if CPUBackend.effectiveISA.hasPrefix("avx512") {
+                return inner < 64 && available & Int32(DIP_POINTWISE_AVX512) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX512)) : .sgemm
             }
-            if available & Int32(DIP_POINTWISE_AVX2) != 0 { return .fma(isa: Int32(DIP_POINTWISE_AVX2)) }
-            return .sgemm
+            return available & Int32(DIP_POINTWISE_AVX2) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX2)) : .sgemm
         }
 
         /// Whether this CPU runs it.
@@ -74,8 +76,10 @@ final class PointwiseConvolution: ConvolutionKernel {
             }
         }
     }
-    /// The product of the forward and backward-data passes.
-    let product: Product
+    /// The forward's product (inner dimension: the input channels).
+    let forwardProduct: Product
+    /// The backward-data pass's product (inner dimension: the output channels).
+    let backwardDataProduct: Product
 
     /// Pixels per partial product of the weight gradient (64 partials at 512x512, 4 MiB of
     /// scratch for a 128->128 layer).
@@ -85,21 +89,22 @@ final class PointwiseConvolution: ConvolutionKernel {
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 1 && g.stride == 1 }
 
     /// A kernel for `geometry`, which must be 1x1 stride 1 (else `EngineError.shape`);
-    /// `product` runs the forward and backward-data products (by default the best here; tests
-    /// run each).
-    init(geometry g: ConvGeometry, backend: CPUBackend, product: Product = .best) throws {
+    /// `product` runs the forward and backward-data products (by default each pass's best here,
+    /// `Product.best`; tests run each).
+    init(geometry g: ConvGeometry, backend: CPUBackend, product: Product? = nil) throws {
         try g.validate()
         guard Self.fits(g) else {
             throw EngineError.shape("convolution \(g): the pointwise kernel needs a 1x1 stride-1 convolution")
         }
-        guard product.runs else {
+        if let product, !product.runs {
             throw EngineError.backend("convolution \(g): this CPU cannot run the \(product) (it lacks the instructions); use Product.best")
         }
         geometry = g
         self.backend = backend
-        self.product = product
-        implementation = "direct 1x1 as a matrix product (dip-report; \(product) for forward and backward-data,"
-            + " oneDNN \(CPUBackend.oneDNNVersion) sgemm for backward-weights)"
+        forwardProduct = product ?? .best(inner: g.inChannels)
+        backwardDataProduct = product ?? .best(inner: g.outChannels)
+        implementation = "direct 1x1 as a matrix product (dip-report; \(forwardProduct) for forward, \(backwardDataProduct)"
+            + " for backward-data, oneDNN \(CPUBackend.oneDNNVersion) sgemm for backward-weights)"
     }
 
     private var pixels: Int { geometry.inputHeight * geometry.inputWidth }
@@ -117,9 +122,9 @@ final class PointwiseConvolution: ConvolutionKernel {
         try g.checkForward(input: input, weight: weight, bias: bias, output: output)
         let (x, w, b, y, p) = (input.pointer, weight.pointer, bias.pointer, output.pointer, pixels)
         try backend.withRuntime {
-            try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)",
+            try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)", product: forwardProduct,
                                     packing: (UnsafePointer(w), g.outChannels, g.inChannels, g.inChannels, 1)) { lo, n, block, ld, packed in
-                if case .fma(let isa) = product {
+                if case .fma(let isa) = forwardProduct {
                     dip_pointwise_product(isa, packed, g.outChannels, g.inChannels, block, ld, n, y + lo, p, b)
                     return dnnl_success
                 }
@@ -140,8 +145,9 @@ final class PointwiseConvolution: ConvolutionKernel {
         try backend.withRuntime {
             // The product's matrix is weightᵀ: element (i, o) is weight[o, i].
             try copiedBlockProducts(of: dy, rows: g.outChannels, what: "the backward-data 1x1 convolution \(g)",
+                                    product: backwardDataProduct,
                                     packing: (UnsafePointer(w), g.inChannels, g.outChannels, 1, g.inChannels)) { lo, n, block, ld, packed in
-                if case .fma(let isa) = product {
+                if case .fma(let isa) = backwardDataProduct {
                     dip_pointwise_product(isa, packed, g.inChannels, g.outChannels, block, ld, n, dx + lo, p, nil)
                     return dnnl_success
                 }
@@ -158,10 +164,10 @@ final class PointwiseConvolution: ConvolutionKernel {
     /// Calls `gemm(lo, n, block, ld, packed)` for every block of `columnBlock` pixels, each on
     /// one thread with single-threaded oneDNN: `block` holds pixels lo..<lo+n of the `rows`
     /// planes of `source`, copied, one row every `ld` floats (see `copiedRowStride`), and
-    /// `packed` the `packing` matrix as the FMA product reads it (packed once, before the
-    /// blocks; not with sgemm, which packs its own).
+    /// `packed` the `packing` matrix as `product` reads it (packed once, before the blocks; not
+    /// for sgemm, which packs its own).
     private func copiedBlockProducts(of source: UnsafePointer<Float>, rows: Int, what: @autoclosure () -> String,
-                                     packing m: Packing,
+                                     product: Product, packing m: Packing,
                                      _ gemm: (_ lo: Int, _ n: Int, _ block: UnsafePointer<Float>, _ ld: Int,
                                               _ packed: UnsafePointer<Float>) -> dnnl_status_t) throws {
         let p = pixels, ld = Self.copiedRowStride, perPart = rows * ld
