@@ -243,7 +243,9 @@ struct CUDAKernelEmulationTests {
         case .nearest: (0, 0)
         case let .bilinear(alignCorners): (1, alignCorners ? 1 : 0)
         }
-        for s in shapes + [FeatureShape(channels: 2, height: 1, width: 3), FeatureShape(channels: 1, height: 2, width: 1)] {
+        // 37 columns: the CPU backward's gather takes sources 1...32 eight at a time, the rest one by one.
+        for s in shapes + [FeatureShape(channels: 2, height: 1, width: 3), FeatureShape(channels: 1, height: 2, width: 1),
+                           FeatureShape(channels: 2, height: 4, width: 37)] {
             let layer = Upsample2x(mode: mode, parallel: serial)
             let o = layer.prepare(inputShape: s)
             let x = randomTensor(s.dims, seed: 7)
