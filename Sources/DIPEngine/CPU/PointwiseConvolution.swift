@@ -48,19 +48,20 @@ final class PointwiseConvolution: ConvolutionKernel {
         case sgemm
         case fma(isa: Int32)
 
-        /// The best for a product over `inner` channels here: on AVX2 (no AVX-512, or oneDNN
-        /// capped to AVX2, which caps ours too) the 256-bit kernel; where oneDNN runs AVX-512,
-        /// the 512-bit kernel for inner dimensions below 64 and sgemm from there. Measured per
-        /// layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth part): AVX2, 128 -> 128 at 256x256
-        /// forward 11.9 against 13.0 ms and 32 -> 128 3.4 against 5.4; AVX-512, 32 -> 4 at
-        /// 256x256 0.5 against 1.7-2.0 ms, but 128 -> 128 no faster (8.2 against 8.3 ms
-        /// forward, 15.9 against 15.0 backward), and 128 -> 1 0.25 ms slower.
-        static func best(inner: Int) -> Product {
+        /// The best for a product of `rows` output rows over `inner` channels here: on AVX2 (no
+        /// AVX-512, or oneDNN capped to AVX2, which caps ours too) the 256-bit kernel from 4
+        /// rows up; where oneDNN runs AVX-512, the 512-bit kernel for inner dimensions below
+        /// 64; sgemm otherwise. Measured per layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth
+        /// part): AVX2, 128 -> 128 at 256x256 forward 11.9 against 13.0 ms and 32 -> 128 3.4
+        /// against 5.4, but 128 -> 3 and 128 -> 1 (6-row steps of mostly padding) 0.25 ms
+        /// slower; AVX-512, 32 -> 4 at 256x256 0.5 against 1.7-2.0 ms, but 128 -> 128 no faster
+        /// (8.2 against 8.3 ms forward, 15.9 against 15.0 backward), and 128 -> 1 0.25 ms slower.
+        static func best(rows: Int, inner: Int) -> Product {
             let available = dip_pointwise_available()
             if CPUBackend.effectiveISA.hasPrefix("avx512") {
                 return inner < 64 && available & Int32(DIP_POINTWISE_AVX512) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX512)) : .sgemm
             }
-            return available & Int32(DIP_POINTWISE_AVX2) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX2)) : .sgemm
+            return rows >= 4 && available & Int32(DIP_POINTWISE_AVX2) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX2)) : .sgemm
         }
 
         /// Whether this CPU runs it.
@@ -97,12 +98,12 @@ final class PointwiseConvolution: ConvolutionKernel {
             throw EngineError.shape("convolution \(g): the pointwise kernel needs a 1x1 stride-1 convolution")
         }
         if let product, !product.runs {
-            throw EngineError.backend("convolution \(g): this CPU cannot run the \(product) (it lacks the instructions); use Product.best")
+            throw EngineError.backend("convolution \(g): this CPU cannot run the \(product) (it lacks the instructions); leave the product to the default")
         }
         geometry = g
         self.backend = backend
-        forwardProduct = product ?? .best(inner: g.inChannels)
-        backwardDataProduct = product ?? .best(inner: g.outChannels)
+        forwardProduct = product ?? .best(rows: g.outChannels, inner: g.inChannels)
+        backwardDataProduct = product ?? .best(rows: g.inChannels, inner: g.outChannels)
         implementation = "direct 1x1 as a matrix product (dip-report; \(forwardProduct) for forward, \(backwardDataProduct)"
             + " for backward-data, oneDNN \(CPUBackend.oneDNNVersion) sgemm for backward-weights)"
     }
