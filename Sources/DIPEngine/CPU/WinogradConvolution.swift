@@ -129,7 +129,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     /// of the padded gradient are folded into the unpadded one as the output transform writes
     /// them (ReflectionPad.foldBlock), the same bits as `backwardData` followed by
     /// `ReflectionPad.backward`, without writing the padded gradient and reading it back (that
-    /// pass took 4.9 ms of a text 256 iteration on AVX2 at 258x258, BENCHMARKS.md, tenth part).
+    /// pass took 4.6-4.9 ms of a text 256 iteration on AVX2 at 258x258, BENCHMARKS.md, tenth part).
     func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
         let t = backwardDataTiling
