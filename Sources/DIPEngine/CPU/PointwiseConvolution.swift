@@ -1,6 +1,5 @@
 import CDNNL
 import CPointwise
-import DIPCore
 
 /// A 1x1 stride-1 convolution as the matrix product it is, on the plain [C, H, W] tensors the
 /// layers hold: with the P = H x W pixels as columns, output (Cout x P) = weight (Cout x Cin)
