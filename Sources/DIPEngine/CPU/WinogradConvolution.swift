@@ -226,6 +226,9 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
             try backend.singleThreadedBlocks(t.bands, what: "the Winograd products of \(geometry)") { part, rows in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
                 let scratchSource = floats(layout.source + part * layout.part, t.rowSourceFloats)
+                // With a fold: this thread's block and every channel's bottom border rows.
+                let block = floats(blockOffset + part * blockBytes, fold == nil ? 0 : t.bandBlockFloats)
+                let bottom = floats(bottomOffset, bottomFloats)
                 // The products skip the positions past the band's last tile (`usedTileColumns`);
                 // their M columns stay the zeros written here, so the output transform, which
                 // runs eight positions at a time, reads defined values there and drops them.
@@ -253,8 +256,6 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                             }
                             if let fold {
                                 let rows = t.destinationRows(ofBand: band)
-                                let block = floats(blockOffset + part * blockBytes, t.bandBlockFloats)
-                                let bottom = floats(bottomOffset, bottomFloats)
                                 for o in 0..<co {
                                     t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o), strip: productStrip,
                                                            work: work, into: block, firstRow: rows.lowerBound)
