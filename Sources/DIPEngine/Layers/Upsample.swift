@@ -68,8 +68,9 @@ final class Upsample2x {
     /// `readers`' order, of weight * gradient[output] over the outputs that read source x; with
     /// `regular` weights, sources 1 to width - 2 eight at a time (the same operations, the same
     /// bits). It replaced a scatter that added each output column onto its two sources with a
-    /// scalar update each: table1's [128, 256, 256] backward took 3.4-3.5 ms per iteration
-    /// instead of 4.0-4.6 (2 threads, AMD EPYC, both ISAs; BENCHMARKS.md, tenth part).
+    /// scalar update each: table1's [128, 256, 256] backward (align_corners, so one source at a
+    /// time) took 3.4-3.5 ms per iteration instead of 4.0-4.6 (2 threads, AMD EPYC, both ISAs;
+    /// BENCHMARKS.md, tenth part).
     private struct ColumnGather {
         let readers: [[(output: Int, weight: Float)]]
         let regular: SIMD4<Float>?
