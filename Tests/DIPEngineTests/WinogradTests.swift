@@ -253,4 +253,29 @@ struct WinogradTests {
         #expect(WinogradTiling(tile: .f43, sourceChannels: 1, sourceHeight: 6, sourceWidth: 6, pad: 0, destinationChannels: 1,
                                rowsPerBand: 5).rowsPerBand == 1)
     }
+
+    @Test("the source rows a band reads, which the passes prefetch: every row its tiles read, and no other")
+    func sourceRowsOfBands() {
+        // A NaN in a source row shows in the band's V exactly when the band reads that row.
+        for (tile, size, pad, rows) in [(WinogradTile.f43, 18, 0, 1), (.f43, 16, 2, 3), (.f63, 26, 0, 2), (.f63, 24, 2, 1), (.f63, 23, 2, 2)] {
+            let t = WinogradTiling(tile: tile, sourceChannels: 1, sourceHeight: size, sourceWidth: size, pad: pad,
+                                   destinationChannels: 1, rowsPerBand: rows)
+            let vStride = t.tileColumns
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: tile.elements * vStride)
+            let plane = UnsafeMutablePointer<Float>.allocate(capacity: size * size)
+            defer { v.deallocate(); plane.deallocate() }
+            for band in 0..<t.bands {
+                let expected = t.sourceRows(ofBand: band)
+                for y in 0..<size {
+                    for i in 0..<size * size { plane[i] = Float(i % 7) }
+                    plane[y * size + size / 2] = .nan
+                    t.withSourceStrip { strip, work in
+                        t.transformSourceRow(plane, band: band, strip: strip, work: work, into: v, vStride: vStride)
+                    }
+                    let read = (0..<tile.elements * vStride).contains { v[$0].isNaN }
+                    #expect(read == expected.contains(y), "\(tile) size \(size) pad \(pad), band \(band), row \(y)")
+                }
+            }
+        }
+    }
 }

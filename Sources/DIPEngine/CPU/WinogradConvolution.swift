@@ -243,7 +243,13 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                         for band in rows {
                             let (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
                             let mStride = t.rowProductStride
+                            // The next channel's rows are asked for while this one's are transformed:
+                            // each channel's few rows are a short stream that the hardware prefetchers
+                            // find late. At text's 256->128 at 258x258 the source transform of a
+                            // forward took 10-11 ms a thread instead of 13 (BENCHMARKS.md, eleventh part).
+                            let read = t.sourceRows(ofBand: band), readBytes = read.count * t.sourceWidth * MemoryLayout<Float>.stride
                             for c in 0..<ci {
+                                if c + 1 < ci { dip_prefetch_bytes(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, readBytes, 0) }
                                 t.transformSourceRow(source + c * sourcePlane, band: band, strip: sourceStrip, work: work,
                                                      into: v + c * ld, vStride: vStride)
                             }
@@ -254,9 +260,19 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                                                         v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
                                 guard status == dnnl_success else { return status }
                             }
+                            // Likewise the next channel's destination rows, for writing.
+                            let written = t.destinationRows(ofBand: band), rowFloats = fold?.width ?? t.destinationWidth
+                            let writtenRows = fold.map { max(0, written.lowerBound - $0.pad)..<min($0.height, written.upperBound - $0.pad) } ?? written
+                            let writtenBytes = writtenRows.count * rowFloats * MemoryLayout<Float>.stride
+                            func prefetchDestination(_ o: Int) {
+                                if o + 1 < co, !writtenRows.isEmpty {
+                                    dip_prefetch_bytes(destination + (o + 1) * destinationPlane + writtenRows.lowerBound * rowFloats, writtenBytes, 1)
+                                }
+                            }
                             if let fold {
                                 let rows = t.destinationRows(ofBand: band)
                                 for o in 0..<co {
+                                    prefetchDestination(o)
                                     t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o), strip: productStrip,
                                                            work: work, into: block, firstRow: rows.lowerBound)
                                     ReflectionPad.foldBlock(block, rows: rows, pad: fold.pad, height: fold.height, width: fold.width,
@@ -265,6 +281,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                                 }
                             } else {
                                 for o in 0..<co {
+                                    prefetchDestination(o)
                                     t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
                                                            strip: productStrip, work: work, into: destination + o * destinationPlane)
                                 }

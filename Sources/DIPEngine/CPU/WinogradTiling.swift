@@ -155,6 +155,13 @@ struct WinogradTiling {
         b * rowsPerBand..<min(b * rowsPerBand + rowsPerBand, gridRows)
     }
 
+    /// The source rows band `b` reads (its tiles' rows that lie inside the source).
+    func sourceRows(ofBand b: Int) -> Range<Int> {
+        let rows = tileRows(ofBand: b), m = tile.outputSize
+        let first = min(max(0, m * rows.lowerBound - pad), sourceHeight)
+        return first..<max(first, min(sourceHeight, m * rows.upperBound + 2 - pad))
+    }
+
     /// The destination rows band `b` writes.
     func destinationRows(ofBand b: Int) -> Range<Int> {
         let rows = tileRows(ofBand: b), m = tile.outputSize
