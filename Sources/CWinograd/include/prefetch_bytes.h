@@ -3,7 +3,7 @@
 // of each 256-column plane for F(6x6, 3x3)), one plane after another, so every channel starts a
 // new short stream that the hardware prefetchers pick up only after its first misses. Asking for
 // the next channel's rows while the current one is transformed hides that start; the same holds
-// for the rows of the destination a band writes.
+// for the rows of the destination a band writes and for each channel's runs of the products.
 #ifndef DIP_PREFETCH_BYTES_H
 #define DIP_PREFETCH_BYTES_H
 

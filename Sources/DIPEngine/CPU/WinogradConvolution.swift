@@ -260,19 +260,27 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                                                         v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
                                 guard status == dnnl_success else { return status }
                             }
-                            // Likewise the next channel's destination rows, for writing.
+                            // Likewise, for the output transform, the next channel's destination rows
+                            // (for writing) and its products: 64 (or 36) short runs of M, one per
+                            // element, a row of the band apart. The products' prefetch took the
+                            // forward's output transform from about 4.4 to 3.7 ms a thread at text's
+                            // 258x258 layer on AVX-512 (BENCHMARKS.md, eleventh part).
                             let written = t.destinationRows(ofBand: band), rowFloats = fold?.width ?? t.destinationWidth
                             let writtenRows = fold.map { max(0, written.lowerBound - $0.pad)..<min($0.height, written.upperBound - $0.pad) } ?? written
                             let writtenBytes = writtenRows.count * rowFloats * MemoryLayout<Float>.stride
-                            func prefetchDestination(_ o: Int) {
-                                if o + 1 < co, !writtenRows.isEmpty {
+                            func prefetchNextChannel(_ o: Int) {
+                                guard o + 1 < co else { return }
+                                if !writtenRows.isEmpty {
                                     dip_prefetch_bytes(destination + (o + 1) * destinationPlane + writtenRows.lowerBound * rowFloats, writtenBytes, 1)
+                                }
+                                for e in 0..<t.tile.elements {
+                                    dip_prefetch_bytes(m + e * mStride + (o + 1) * tc, tc * MemoryLayout<Float>.stride, 0)
                                 }
                             }
                             if let fold {
                                 let rows = t.destinationRows(ofBand: band)
                                 for o in 0..<co {
-                                    prefetchDestination(o)
+                                    prefetchNextChannel(o)
                                     t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o), strip: productStrip,
                                                            work: work, into: block, firstRow: rows.lowerBound)
                                     ReflectionPad.foldBlock(block, rows: rows, pad: fold.pad, height: fold.height, width: fold.width,
@@ -281,7 +289,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                                 }
                             } else {
                                 for o in 0..<co {
-                                    prefetchDestination(o)
+                                    prefetchNextChannel(o)
                                     t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
                                                            strip: productStrip, work: work, into: destination + o * destinationPlane)
                                 }
