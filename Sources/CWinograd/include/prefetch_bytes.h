@@ -1,9 +1,10 @@
 // A prefetch of a short run of memory, for the band passes of
-// Sources/DIPEngine/CPU/WinogradConvolution.swift: a band reads a few rows of every channel (8 KiB
-// of each 256-column plane for F(6x6, 3x3)), one plane after another, so every channel starts a
-// new short stream that the hardware prefetchers pick up only after its first misses. Asking for
-// the next channel's rows while the current one is transformed hides that start; the same holds
-// for the rows of the destination a band writes and for each channel's runs of the products.
+// Sources/DIPEngine/CPU/WinogradConvolution.swift: a band reads a few rows of every channel (8
+// rows, about 8 KiB, of each 258-column plane for F(6x6, 3x3)), one plane after another, so every
+// channel starts a new short stream that the hardware prefetchers pick up only after its first
+// misses. Asking for the next channel's rows while the current one is transformed hides that
+// start; the same holds for the rows of the destination a band writes and for each channel's
+// runs of the products.
 #ifndef DIP_PREFETCH_BYTES_H
 #define DIP_PREFETCH_BYTES_H
 

@@ -246,7 +246,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                             // The next channel's rows are asked for while this one's are transformed:
                             // each channel's few rows are a short stream that the hardware prefetchers
                             // find late. At text's 256->128 at 258x258 the source transform of a
-                            // forward took 10-11 ms a thread instead of 13 (BENCHMARKS.md, eleventh part).
+                            // forward took 9.6-11.3 ms a thread instead of 13-14 on AVX-512 (BENCHMARKS.md,
+                            // eleventh part).
                             let read = t.sourceRows(ofBand: band), readBytes = read.count * t.sourceWidth * MemoryLayout<Float>.stride
                             for c in 0..<ci {
                                 if c + 1 < ci { dip_prefetch_bytes(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, readBytes, 0) }
