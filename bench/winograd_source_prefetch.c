@@ -3,16 +3,16 @@
 // one tile row (22 of the 43), for each of the 256 channels of a 258x258 source (68 MB, so from
 // memory), the phase split of the band's 8 source rows and the eight-tile input transforms into
 // the band's V. With PREFETCH 1 the next channel's rows are prefetched before each channel
-// (dip_prefetch_bytes, as the band loop does). A 64 MiB buffer is written between runs to push
+// (dip_prefetch_runs, as the band loop does). A 64 MiB buffer is written between runs to push
 // the source out of the caches. (Issue 13, BENCHMARKS.md, eleventh part.) Built with clang, as
 // SwiftPM builds the package's C:
 //
 //   clang -O2 -I Sources/CWinograd/include -o /tmp/winograd_source_prefetch \
-//       bench/winograd_source_prefetch.c Sources/CWinograd/winograd63_avx2.c Sources/CWinograd/prefetch_bytes.c
+//       bench/winograd_source_prefetch.c Sources/CWinograd/winograd63_avx2.c Sources/CWinograd/prefetch_runs.c
 //   /tmp/winograd_source_prefetch 0; /tmp/winograd_source_prefetch 1
 //
 // Prints, per run, the ms spent splitting rows and transforming tiles. Needs AVX2.
-#include "prefetch_bytes.h"
+#include "prefetch_runs.h"
 #include "winograd_avx2.h"
 
 #include <stdio.h>
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
             for (long c = 0; c < channels; c++) {
                 const double t0 = now();
                 if (prefetch && c + 1 < channels)
-                    dip_prefetch_bytes(source + ((c + 1) * height + first) * width, rows * width * (long)sizeof(float), 0);
+                    dip_prefetch_runs(source + ((c + 1) * height + first) * width, 1, 0, rows * width * (long)sizeof(float), 0);
                 const float *plane = source + c * height * width;
                 for (long r = 0; r < rows; r++)
                     dip_winograd_split6_row_avx2(plane + (first + r) * width, width, 0, strip + r * 6 * phase, phase);

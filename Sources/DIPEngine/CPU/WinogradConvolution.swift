@@ -250,7 +250,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                             // eleventh part).
                             let read = t.sourceRows(ofBand: band), readBytes = read.count * t.sourceWidth * MemoryLayout<Float>.stride
                             for c in 0..<ci {
-                                if c + 1 < ci { dip_prefetch_bytes(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, readBytes, 0) }
+                                if c + 1 < ci { dip_prefetch_runs(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, 1, 0, readBytes, 0) }
                                 t.transformSourceRow(source + c * sourcePlane, band: band, strip: sourceStrip, work: work,
                                                      into: v + c * ld, vStride: vStride)
                             }
@@ -267,16 +267,13 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                             // forward's output transform from about 4.4 to 3.7 ms a thread at text's
                             // 258x258 layer on AVX-512 (BENCHMARKS.md, eleventh part).
                             let written = t.destinationRows(ofBand: band), rowFloats = fold?.width ?? t.destinationWidth
-                            let writtenRows = fold.map { max(0, written.lowerBound - $0.pad)..<min($0.height, written.upperBound - $0.pad) } ?? written
-                            let writtenBytes = writtenRows.count * rowFloats * MemoryLayout<Float>.stride
+                            let writtenRows = fold.map { ReflectionPad.interiorRows(ofPaddedRows: written, pad: $0.pad, height: $0.height) } ?? written
+                            let floatBytes = MemoryLayout<Float>.stride
                             func prefetchNextChannel(_ o: Int) {
                                 guard o + 1 < co else { return }
-                                if !writtenRows.isEmpty {
-                                    dip_prefetch_bytes(destination + (o + 1) * destinationPlane + writtenRows.lowerBound * rowFloats, writtenBytes, 1)
-                                }
-                                for e in 0..<t.tile.elements {
-                                    dip_prefetch_bytes(m + e * mStride + (o + 1) * tc, tc * MemoryLayout<Float>.stride, 0)
-                                }
+                                dip_prefetch_runs(destination + (o + 1) * destinationPlane + writtenRows.lowerBound * rowFloats, 1, 0,
+                                                  writtenRows.count * rowFloats * floatBytes, 1)
+                                dip_prefetch_runs(m + (o + 1) * tc, t.tile.elements, mStride * floatBytes, tc * floatBytes, 0)
                             }
                             if let fold {
                                 let rows = t.destinationRows(ofBand: band)

@@ -131,6 +131,13 @@ final class ReflectionPad {
         }
     }
 
+    /// The input rows whose interiors padded rows `rows` hold (`copyInterior`'s destinations):
+    /// padded row oy is input row oy - pad where 0 <= oy - pad < height.
+    static func interiorRows(ofPaddedRows rows: Range<Int>, pad p: Int, height h: Int) -> Range<Int> {
+        let first = min(max(rows.lowerBound - p, 0), h)
+        return first..<max(first, min(rows.upperBound - p, h))
+    }
+
     /// Folds one channel's padded rows `rows`, held in `block` (padded row oy at `block + (oy -
     /// rows.lowerBound) * (width + 2 pad)`), into `plane` as `backward` does, except the bottom
     /// border rows: those are copied to `bottomBorder` (`pad` padded rows) for
@@ -143,8 +150,8 @@ final class ReflectionPad {
         precondition(rows.lowerBound > 0 || rows.count > 2 * p || rows.upperBound == h + 2 * p,
                      "the first block of a reflection pad's fold must hold the sources of its top border")
         let wo = w + 2 * p
-        for oy in rows where oy >= p && oy < p + h {
-            copyInterior(block + (oy - rows.lowerBound) * wo, paddedRow: oy, pad: p, height: h, width: w, into: plane)
+        for y in interiorRows(ofPaddedRows: rows, pad: p, height: h) {
+            copyInterior(block + (y + p - rows.lowerBound) * wo, paddedRow: y + p, pad: p, height: h, width: w, into: plane)
         }
         for oy in rows {
             let row = block + (oy - rows.lowerBound) * wo
