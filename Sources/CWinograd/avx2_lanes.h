@@ -34,6 +34,17 @@ DIP_INLINE void transpose4x4_halves(const lanes r[4], lanes out[4]) {
     out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
 }
 
+/// Lanes whose `r` lies in [lo, hi): the masks of a phase split's or merge's partial loads and
+/// stores (masked-off lanes are neither read nor written, so a partial block touches nothing
+/// outside its range).
+DIP_INLINE __m256i in_range(__m256i r, ptrdiff_t lo, ptrdiff_t hi) {
+    return _mm256_and_si256(_mm256_cmpgt_epi32(r, _mm256_set1_epi32((int)lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), r));
+}
+
+/// r = 8 i + j of a block's load/store vector i, lane j.
+#define DIP_ROW_OFFSETS(i) _mm256_setr_epi32(8 * (i), 8 * (i) + 1, 8 * (i) + 2, 8 * (i) + 3, 8 * (i) + 4, 8 * (i) + 5, 8 * (i) + 6, 8 * (i) + 7)
+
 /// The nine taps of the filters q .. q + 7 of a row (filter l's taps start at
 /// `taps + (q + l) * q_stride`, read back to front when `rotated`): w[t] holds tap t of the
 /// eight, lanes past `columns` zero (zero filters, as in the Swift path).

@@ -199,27 +199,40 @@ DIP_INLINE void merge6_block(const lanes ph[6], lanes w[6]) {
     w[5] = _mm256_set_m128(c[3], _mm256_extractf128_ps(r[3], 1));
 }
 
+/// r = 6 k + m of phase m, tile k (DIP_ROW_OFFSETS and in_range: avx2_lanes.h).
+#define DIP_PHASE6_OFFSETS(m) _mm256_setr_epi32((m), 6 + (m), 12 + (m), 18 + (m), 24 + (m), 30 + (m), 36 + (m), 42 + (m))
+
 DIP_AVX2 void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
     const ptrdiff_t end = width < 6 * phase_stride - pad ? width : 6 * phase_stride - pad;  // x < end
     // Padded columns xx = x + pad in blocks of 48 from xx = 0. A whole block (all 48 columns
-    // are source columns) moves as vectors; the first one when pad > 0 and the last one move
-    // only their source columns, one at a time (no division: r = 6 k + m).
+    // are source columns) moves with plain loads and stores; the first one when pad > 0 and
+    // the last one move only their source columns, with masks (as dip_winograd_split_row_avx2).
     for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 48) {
         float *out = phases + xx0 / 6;
+        lanes w[6], ph[6];
         if (xx0 >= pad && xx0 + 48 <= end + pad) {
             const float *p = row + (xx0 - pad);
-            lanes w[6], ph[6];
             for (int i = 0; i < 6; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
             split6_block(w, ph);
             for (int m = 0; m < 6; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
         } else {
             // Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad.
             const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 48 < end + pad ? xx0 + 48 : end + pad) - xx0;
-            for (ptrdiff_t k = 0; k < 8; k++)
-                for (ptrdiff_t m = 0; m < 6; m++) {
-                    const ptrdiff_t r = 6 * k + m;
-                    if (r >= lo && r < hi) out[m * phase_stride + k] = row[xx0 + r - pad];
-                }
+            // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
+            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
+            w[0] = _mm256_maskload_ps(p, in_range(DIP_ROW_OFFSETS(0), lo, hi));
+            w[1] = _mm256_maskload_ps(p + 8, in_range(DIP_ROW_OFFSETS(1), lo, hi));
+            w[2] = _mm256_maskload_ps(p + 16, in_range(DIP_ROW_OFFSETS(2), lo, hi));
+            w[3] = _mm256_maskload_ps(p + 24, in_range(DIP_ROW_OFFSETS(3), lo, hi));
+            w[4] = _mm256_maskload_ps(p + 32, in_range(DIP_ROW_OFFSETS(4), lo, hi));
+            w[5] = _mm256_maskload_ps(p + 40, in_range(DIP_ROW_OFFSETS(5), lo, hi));
+            split6_block(w, ph);
+            _mm256_maskstore_ps(out, in_range(DIP_PHASE6_OFFSETS(0), lo, hi), ph[0]);
+            _mm256_maskstore_ps(out + phase_stride, in_range(DIP_PHASE6_OFFSETS(1), lo, hi), ph[1]);
+            _mm256_maskstore_ps(out + 2 * phase_stride, in_range(DIP_PHASE6_OFFSETS(2), lo, hi), ph[2]);
+            _mm256_maskstore_ps(out + 3 * phase_stride, in_range(DIP_PHASE6_OFFSETS(3), lo, hi), ph[3]);
+            _mm256_maskstore_ps(out + 4 * phase_stride, in_range(DIP_PHASE6_OFFSETS(4), lo, hi), ph[4]);
+            _mm256_maskstore_ps(out + 5 * phase_stride, in_range(DIP_PHASE6_OFFSETS(5), lo, hi), ph[5]);
         }
     }
 }
@@ -227,18 +240,22 @@ DIP_AVX2 void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, pt
 DIP_AVX2 void dip_winograd_merge6_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
     for (ptrdiff_t x0 = 0; x0 < width; x0 += 48) {
         const float *in = phases + x0 / 6;
+        lanes ph[6], w[6];
         if (x0 + 48 <= width) {
-            lanes ph[6], w[6];
             for (int m = 0; m < 6; m++) ph[m] = _mm256_loadu_ps(in + m * phase_stride);
             merge6_block(ph, w);
             for (int i = 0; i < 6; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
         } else {
-            // The last, partial block: columns r = x - x0 in [0, width - x0).
-            for (ptrdiff_t k = 0; k < 8; k++)
-                for (ptrdiff_t m = 0; m < 6; m++) {
-                    const ptrdiff_t r = 6 * k + m;
-                    if (r < width - x0) row[x0 + r] = in[m * phase_stride + k];
-                }
+            // The last, partial block: columns r = x - x0 in [0, hi).
+            const ptrdiff_t hi = width - x0;
+            for (int m = 0; m < 6; m++) ph[m] = _mm256_maskload_ps(in + m * phase_stride, in_range(DIP_PHASE6_OFFSETS(m), 0, hi));
+            merge6_block(ph, w);
+            _mm256_maskstore_ps(row + x0, in_range(DIP_ROW_OFFSETS(0), 0, hi), w[0]);
+            _mm256_maskstore_ps(row + x0 + 8, in_range(DIP_ROW_OFFSETS(1), 0, hi), w[1]);
+            _mm256_maskstore_ps(row + x0 + 16, in_range(DIP_ROW_OFFSETS(2), 0, hi), w[2]);
+            _mm256_maskstore_ps(row + x0 + 24, in_range(DIP_ROW_OFFSETS(3), 0, hi), w[3]);
+            _mm256_maskstore_ps(row + x0 + 32, in_range(DIP_ROW_OFFSETS(4), 0, hi), w[4]);
+            _mm256_maskstore_ps(row + x0 + 40, in_range(DIP_ROW_OFFSETS(5), 0, hi), w[5]);
         }
     }
 }

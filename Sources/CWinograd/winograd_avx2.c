@@ -146,15 +146,7 @@ DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
     out[3] = _mm256_permute2f128_ps(x[2], x[3], 0x31);
 }
 
-/// Lanes whose `r` lies in [lo, hi): the masks of a block's partial loads and stores (masked-off
-/// lanes are neither read nor written, so a partial block touches nothing outside its range).
-DIP_INLINE __m256i in_range(__m256i r, ptrdiff_t lo, ptrdiff_t hi) {
-    return _mm256_and_si256(_mm256_cmpgt_epi32(r, _mm256_set1_epi32((int)lo - 1)),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), r));
-}
-
-/// r = 8 i + j of load/store vector i, lane j; and r = 4 k + m of phase m, tile k.
-#define DIP_ROW_OFFSETS(i) _mm256_setr_epi32(8 * (i), 8 * (i) + 1, 8 * (i) + 2, 8 * (i) + 3, 8 * (i) + 4, 8 * (i) + 5, 8 * (i) + 6, 8 * (i) + 7)
+/// r = 4 k + m of phase m, tile k (DIP_ROW_OFFSETS and in_range: avx2_lanes.h).
 #define DIP_PHASE_OFFSETS(m) _mm256_setr_epi32((m), 4 + (m), 8 + (m), 12 + (m), 16 + (m), 20 + (m), 24 + (m), 28 + (m))
 
 DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
