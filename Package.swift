@@ -51,9 +51,12 @@ let package = Package(
         .target(name: "CWinograd"),
         // The 1x1 convolutions' products on AVX2 or AVX-512 with FMA, chosen at run time.
         .target(name: "CPointwise"),
+        // The worker threads of the CPU backend's parallel regions (ChannelParallel): C for the
+        // futex and the atomics a spin-then-sleep wait needs.
+        .target(name: "CWorkerPool"),
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd", "CPointwise"]),
+        .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd", "CPointwise", "CWorkerPool"]),
         .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",

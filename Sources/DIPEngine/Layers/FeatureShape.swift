@@ -49,7 +49,7 @@ struct ChannelParallel: Sendable {
     }
 
     /// Cuts 0..<count into `min(threads, count)` contiguous blocks (for cache locality) and
-    /// calls `body(part, block)` for each, part p running on its own thread; the parts are
+    /// calls `body(part, block)` for each, the parts in parallel (WorkerPool); the parts are
     /// 0..<threads, so a caller can give each its own scratch.
     func runBlocks(_ count: Int, _ body: (_ part: Int, _ block: Range<Int>) -> Void) {
         let t = min(threads, count)
@@ -57,16 +57,11 @@ struct ChannelParallel: Sendable {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: t) { part in
-                box.value(part, count * part / t ..< count * (part + 1) / t)
-            }
-        }
+        WorkerPool.run(parts: t) { part in body(part, count * part / t ..< count * (part + 1) / t) }
     }
 }
 
-/// Lets a non-Sendable closure or pointer cross into `concurrentPerform`; the callers write
+/// Lets a non-Sendable closure or pointer cross into a parallel region; the callers write
 /// disjoint channels, so there is no data race.
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
