@@ -34,16 +34,48 @@ DIP_INLINE void transpose4x4_halves(const lanes r[4], lanes out[4]) {
     out[3] = _mm256_shuffle_ps(t2, t3, 0xEE);
 }
 
-/// Lanes whose `r` lies in [lo, hi): the masks of a phase split's or merge's partial loads and
-/// stores (masked-off lanes are neither read nor written, so a partial block touches nothing
-/// outside its range).
+// MARK: The partial blocks of the phase splits and merges. A block is `phases` x 8 floats of
+// a row (eight tiles of `phases` columns): float r = 8 i + lane is lane `lane` of load/store
+// vector i, and float r = phases k + m is tile k of phase m. Only the floats whose r lies in
+// [lo, hi) are read or written (masked-off lanes touch no memory and load as zeros), so a
+// block at a row's start or end moves exactly its columns.
+
+/// Lanes whose `r` lies in [lo, hi).
 DIP_INLINE __m256i in_range(__m256i r, ptrdiff_t lo, ptrdiff_t hi) {
     return _mm256_and_si256(_mm256_cmpgt_epi32(r, _mm256_set1_epi32((int)lo - 1)),
                             _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), r));
 }
 
-/// r = 8 i + j of a block's load/store vector i, lane j.
-#define DIP_ROW_OFFSETS(i) _mm256_setr_epi32(8 * (i), 8 * (i) + 1, 8 * (i) + 2, 8 * (i) + 3, 8 * (i) + 4, 8 * (i) + 5, 8 * (i) + 6, 8 * (i) + 7)
+/// r of each lane of vector i: 8 i + lane.
+DIP_INLINE __m256i row_offsets(int i) {
+    return _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * i));
+}
+
+/// r of each tile k (lane) of phase m: phases k + m.
+DIP_INLINE __m256i phase_offsets(int phases, int m) {
+    return _mm256_add_epi32(_mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(phases)),
+                            _mm256_set1_epi32(m));
+}
+
+/// w[i] = row floats 8 i ..< 8 i + 8 from `row`, for i < phases.
+DIP_INLINE void load_row_block(const float *row, int phases, ptrdiff_t lo, ptrdiff_t hi, lanes *w) {
+    for (int i = 0; i < phases; i++) w[i] = _mm256_maskload_ps(row + 8 * i, in_range(row_offsets(i), lo, hi));
+}
+
+/// The inverse: row floats 8 i ..< 8 i + 8 = w[i].
+DIP_INLINE void store_row_block(float *row, int phases, ptrdiff_t lo, ptrdiff_t hi, const lanes *w) {
+    for (int i = 0; i < phases; i++) _mm256_maskstore_ps(row + 8 * i, in_range(row_offsets(i), lo, hi), w[i]);
+}
+
+/// ph[m] = the eight tiles of phase m from `phases + m * phase_stride`.
+DIP_INLINE void load_phase_block(const float *in, ptrdiff_t phase_stride, int phases, ptrdiff_t lo, ptrdiff_t hi, lanes *ph) {
+    for (int m = 0; m < phases; m++) ph[m] = _mm256_maskload_ps(in + m * phase_stride, in_range(phase_offsets(phases, m), lo, hi));
+}
+
+/// The inverse: the eight tiles of phase m at `out + m * phase_stride` = ph[m].
+DIP_INLINE void store_phase_block(float *out, ptrdiff_t phase_stride, int phases, ptrdiff_t lo, ptrdiff_t hi, const lanes *ph) {
+    for (int m = 0; m < phases; m++) _mm256_maskstore_ps(out + m * phase_stride, in_range(phase_offsets(phases, m), lo, hi), ph[m]);
+}
 
 /// The nine taps of the filters q .. q + 7 of a row (filter l's taps start at
 /// `taps + (q + l) * q_stride`, read back to front when `rotated`): w[t] holds tap t of the

@@ -199,9 +199,6 @@ DIP_INLINE void merge6_block(const lanes ph[6], lanes w[6]) {
     w[5] = _mm256_set_m128(c[3], _mm256_extractf128_ps(r[3], 1));
 }
 
-/// r = 6 k + m of phase m, tile k (DIP_ROW_OFFSETS and in_range: avx2_lanes.h).
-#define DIP_PHASE6_OFFSETS(m) _mm256_setr_epi32((m), 6 + (m), 12 + (m), 18 + (m), 24 + (m), 30 + (m), 36 + (m), 42 + (m))
-
 DIP_AVX2 void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
     const ptrdiff_t end = width < 6 * phase_stride - pad ? width : 6 * phase_stride - pad;  // x < end
     // Padded columns xx = x + pad in blocks of 48 from xx = 0. A whole block (all 48 columns
@@ -220,19 +217,9 @@ DIP_AVX2 void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, pt
             const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 48 < end + pad ? xx0 + 48 : end + pad) - xx0;
             // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
             const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
-            w[0] = _mm256_maskload_ps(p, in_range(DIP_ROW_OFFSETS(0), lo, hi));
-            w[1] = _mm256_maskload_ps(p + 8, in_range(DIP_ROW_OFFSETS(1), lo, hi));
-            w[2] = _mm256_maskload_ps(p + 16, in_range(DIP_ROW_OFFSETS(2), lo, hi));
-            w[3] = _mm256_maskload_ps(p + 24, in_range(DIP_ROW_OFFSETS(3), lo, hi));
-            w[4] = _mm256_maskload_ps(p + 32, in_range(DIP_ROW_OFFSETS(4), lo, hi));
-            w[5] = _mm256_maskload_ps(p + 40, in_range(DIP_ROW_OFFSETS(5), lo, hi));
+            load_row_block(p, 6, lo, hi, w);
             split6_block(w, ph);
-            _mm256_maskstore_ps(out, in_range(DIP_PHASE6_OFFSETS(0), lo, hi), ph[0]);
-            _mm256_maskstore_ps(out + phase_stride, in_range(DIP_PHASE6_OFFSETS(1), lo, hi), ph[1]);
-            _mm256_maskstore_ps(out + 2 * phase_stride, in_range(DIP_PHASE6_OFFSETS(2), lo, hi), ph[2]);
-            _mm256_maskstore_ps(out + 3 * phase_stride, in_range(DIP_PHASE6_OFFSETS(3), lo, hi), ph[3]);
-            _mm256_maskstore_ps(out + 4 * phase_stride, in_range(DIP_PHASE6_OFFSETS(4), lo, hi), ph[4]);
-            _mm256_maskstore_ps(out + 5 * phase_stride, in_range(DIP_PHASE6_OFFSETS(5), lo, hi), ph[5]);
+            store_phase_block(out, phase_stride, 6, lo, hi, ph);
         }
     }
 }
@@ -248,14 +235,9 @@ DIP_AVX2 void dip_winograd_merge6_row_avx2(const float *phases, ptrdiff_t phase_
         } else {
             // The last, partial block: columns r = x - x0 in [0, hi).
             const ptrdiff_t hi = width - x0;
-            for (int m = 0; m < 6; m++) ph[m] = _mm256_maskload_ps(in + m * phase_stride, in_range(DIP_PHASE6_OFFSETS(m), 0, hi));
+            load_phase_block(in, phase_stride, 6, 0, hi, ph);
             merge6_block(ph, w);
-            _mm256_maskstore_ps(row + x0, in_range(DIP_ROW_OFFSETS(0), 0, hi), w[0]);
-            _mm256_maskstore_ps(row + x0 + 8, in_range(DIP_ROW_OFFSETS(1), 0, hi), w[1]);
-            _mm256_maskstore_ps(row + x0 + 16, in_range(DIP_ROW_OFFSETS(2), 0, hi), w[2]);
-            _mm256_maskstore_ps(row + x0 + 24, in_range(DIP_ROW_OFFSETS(3), 0, hi), w[3]);
-            _mm256_maskstore_ps(row + x0 + 32, in_range(DIP_ROW_OFFSETS(4), 0, hi), w[4]);
-            _mm256_maskstore_ps(row + x0 + 40, in_range(DIP_ROW_OFFSETS(5), 0, hi), w[5]);
+            store_row_block(row + x0, 6, 0, hi, w);
         }
     }
 }

@@ -146,9 +146,6 @@ DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
     out[3] = _mm256_permute2f128_ps(x[2], x[3], 0x31);
 }
 
-/// r = 4 k + m of phase m, tile k (DIP_ROW_OFFSETS and in_range: avx2_lanes.h).
-#define DIP_PHASE_OFFSETS(m) _mm256_setr_epi32((m), 4 + (m), 8 + (m), 12 + (m), 16 + (m), 20 + (m), 24 + (m), 28 + (m))
-
 DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
     const ptrdiff_t end = width < 4 * phase_stride - pad ? width : 4 * phase_stride - pad;  // x < end
     // Padded columns xx = x + pad in blocks of 32 from xx = 0. A whole block (all 32 columns
@@ -167,15 +164,9 @@ DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptr
             const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 32 < end + pad ? xx0 + 32 : end + pad) - xx0;
             // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
             const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
-            w[0] = _mm256_maskload_ps(p, in_range(DIP_ROW_OFFSETS(0), lo, hi));
-            w[1] = _mm256_maskload_ps(p + 8, in_range(DIP_ROW_OFFSETS(1), lo, hi));
-            w[2] = _mm256_maskload_ps(p + 16, in_range(DIP_ROW_OFFSETS(2), lo, hi));
-            w[3] = _mm256_maskload_ps(p + 24, in_range(DIP_ROW_OFFSETS(3), lo, hi));
+            load_row_block(p, 4, lo, hi, w);
             split_transpose(w, ph);
-            _mm256_maskstore_ps(out, in_range(DIP_PHASE_OFFSETS(0), lo, hi), ph[0]);
-            _mm256_maskstore_ps(out + phase_stride, in_range(DIP_PHASE_OFFSETS(1), lo, hi), ph[1]);
-            _mm256_maskstore_ps(out + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), lo, hi), ph[2]);
-            _mm256_maskstore_ps(out + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), lo, hi), ph[3]);
+            store_phase_block(out, phase_stride, 4, lo, hi, ph);
         }
     }
 }
@@ -191,15 +182,9 @@ DIP_AVX2 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_s
         } else {
             // The last, partial block: columns r = x - x0 in [0, hi).
             const ptrdiff_t hi = width - x0;
-            u[0] = _mm256_maskload_ps(in, in_range(DIP_PHASE_OFFSETS(0), 0, hi));
-            u[1] = _mm256_maskload_ps(in + phase_stride, in_range(DIP_PHASE_OFFSETS(1), 0, hi));
-            u[2] = _mm256_maskload_ps(in + 2 * phase_stride, in_range(DIP_PHASE_OFFSETS(2), 0, hi));
-            u[3] = _mm256_maskload_ps(in + 3 * phase_stride, in_range(DIP_PHASE_OFFSETS(3), 0, hi));
+            load_phase_block(in, phase_stride, 4, 0, hi, u);
             merge_transpose(u, w);
-            _mm256_maskstore_ps(row + x0, in_range(DIP_ROW_OFFSETS(0), 0, hi), w[0]);
-            _mm256_maskstore_ps(row + x0 + 8, in_range(DIP_ROW_OFFSETS(1), 0, hi), w[1]);
-            _mm256_maskstore_ps(row + x0 + 16, in_range(DIP_ROW_OFFSETS(2), 0, hi), w[2]);
-            _mm256_maskstore_ps(row + x0 + 24, in_range(DIP_ROW_OFFSETS(3), 0, hi), w[3]);
+            store_row_block(row + x0, 4, 0, hi, w);
         }
     }
 }
