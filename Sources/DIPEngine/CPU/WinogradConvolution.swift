@@ -1,5 +1,4 @@
 import CDNNL
-import CWinograd
 import DIPCore
 
 /// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 convolutions, written here: Debian's
@@ -190,8 +189,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     /// set aside, once every band is done.
     ///
     /// After the filter transform, each thread takes its block of bands and runs one band at a
-    /// time from source to destination: the band's V (all source channels), its products and
-    /// its output transform (all destination channels). A band's V and M (about 1.2 MiB at
+    /// time from source to destination (WinogradBandSteps): the band's V (all source channels),
+    /// its products and its output transform (all destination channels). A band's V and M (about 1.2 MiB at
     /// 132 -> 128 channels and 64 tiles) stay near that core between the three steps, where a
     /// sweep per step over a 24 MiB chunk of many rows went through memory, and no thread waits
     /// for another between steps. (Measured together with the skewed strides, which did most
@@ -200,7 +199,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           foldingReflectionPad: Int? = nil, bias: (Int) -> Float) throws {
-        let (ci, co, tc) = (t.sourceChannels, t.destinationChannels, t.tileColumns)
+        let (ci, co) = (t.sourceChannels, t.destinationChannels)
         let fold = foldingReflectionPad.map { (pad: $0, height: t.destinationHeight - 2 * $0, width: t.destinationWidth - 2 * $0) }
         let sourcePlane = t.sourceHeight * t.sourceWidth
         let destinationPlane = fold.map { $0.height * $0.width } ?? t.destinationHeight * t.destinationWidth
@@ -223,84 +222,24 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                 kernels.filterRow(t.tile, weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
                                   into: u + p * ci, stride: t.filterStride)
             }
+            let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, filter: u, destination: destination,
+                                          destinationPlane: destinationPlane, fold: fold, keep: keep)
             try backend.singleThreadedBlocks(t.bands, what: "the Winograd products of \(geometry)") { part, rows in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
-                let scratchSource = floats(layout.source + part * layout.part, t.rowSourceFloats)
+                let v = floats(layout.source + part * layout.part, t.rowSourceFloats)
                 // With a fold: this thread's block and every channel's bottom border rows.
                 let block = floats(blockOffset + part * blockBytes, fold == nil ? 0 : t.bandBlockFloats)
                 let bottom = floats(bottomOffset, bottomFloats)
-                // The products skip the positions past the band's last tile (`usedTileColumns`);
-                // their M columns stay the zeros written here, so the output transform, which
-                // runs eight positions at a time, reads defined values there and drops them.
-                let used = t.usedTileColumns
-                if used < tc {
-                    for e in 0..<t.tile.elements {
-                        for o in 0..<co { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }
-                    }
-                }
+                steps.clearUnusedProducts(m)
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
                         for band in rows {
-                            let (v, ld, vStride) = (scratchSource, tc, t.rowSourceStride)
-                            let mStride = t.rowProductStride
-                            // The next channel's rows are asked for while this one's are transformed:
-                            // each channel's few rows are a short stream that the hardware prefetchers
-                            // find late. At text's 256->128 at 258x258 the source transform of a
-                            // forward took 9.6-11.3 ms a thread instead of 13-14 on AVX-512 (BENCHMARKS.md,
-                            // eleventh part).
-                            let read = t.sourceRows(ofBand: band), readBytes = read.count * t.sourceWidth * MemoryLayout<Float>.stride
-                            for c in 0..<ci {
-                                if c + 1 < ci { dip_prefetch_runs(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, 1, 0, readBytes, 0) }
-                                t.transformSourceRow(source + c * sourcePlane, band: band, strip: sourceStrip, work: work,
-                                                     into: v + c * ld, vStride: vStride)
-                            }
-                            // M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used).
-                            for e in 0..<t.tile.elements {
-                                let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
-                                                        Int64(co), Int64(used), Int64(ci), 1, u + e * t.filterStride, Int64(ci),
-                                                        v + e * vStride, Int64(ld), 0, m + e * mStride, Int64(tc))
-                                guard status == dnnl_success else { return status }
-                            }
-                            // Likewise, for the output transform, the next channel's destination rows
-                            // (for writing) and its products: 64 (or 36) short runs of M, one per
-                            // element, a row of the band apart. The products' prefetch took the
-                            // forward's output transform from about 4.4 to 3.7 ms a thread at text's
-                            // 258x258 layer on AVX-512 (BENCHMARKS.md, eleventh part).
-                            let written = t.destinationRows(ofBand: band), rowFloats = fold?.width ?? t.destinationWidth
-                            let writtenRows = fold.map { ReflectionPad.interiorRows(ofPaddedRows: written, pad: $0.pad, height: $0.height) } ?? written
-                            let floatBytes = MemoryLayout<Float>.stride
-                            func prefetchNextChannel(_ o: Int) {
-                                guard o + 1 < co else { return }
-                                dip_prefetch_runs(destination + (o + 1) * destinationPlane + writtenRows.lowerBound * rowFloats, 1, 0,
-                                                  writtenRows.count * rowFloats * floatBytes, 1)
-                                dip_prefetch_runs(m + (o + 1) * tc, t.tile.elements, mStride * floatBytes, tc * floatBytes, 0)
-                            }
-                            if let fold {
-                                let rows = t.destinationRows(ofBand: band)
-                                for o in 0..<co {
-                                    prefetchNextChannel(o)
-                                    t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o), strip: productStrip,
-                                                           work: work, into: block, firstRow: rows.lowerBound)
-                                    ReflectionPad.foldBlock(block, rows: rows, pad: fold.pad, height: fold.height, width: fold.width,
-                                                            into: destination + o * destinationPlane,
-                                                            bottomBorder: bottom + o * fold.pad * t.destinationWidth)
-                                }
-                            } else {
-                                for o in 0..<co {
-                                    prefetchNextChannel(o)
-                                    t.transformProductsRow(m + o * tc, mStride: mStride, band: band, bias: bias(o),
-                                                           strip: productStrip, work: work, into: destination + o * destinationPlane)
-                                }
-                            }
-                            // The kept copy of the band's V, in the chunk layout (positions of the
-                            // chunk's bands side by side), streamed past the caches.
-                            if let keep {
-                                let chunk = t.chunk(holding: band), keptStride = t.sourceStride(chunk)
-                                let row = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * tc
-                                for e in 0..<t.tile.elements {
-                                    dip_stream_rows(v + e * vStride, ld, row + e * keptStride, chunk.count * tc, ci, tc)
-                                }
-                            }
+                            steps.transformSource(band: band, into: v, strip: sourceStrip, work: work)
+                            let status = steps.products(of: v, into: m)
+                            guard status == dnnl_success else { return status }
+                            steps.transformProducts(band: band, of: m, bias: bias, strip: productStrip, work: work, block: block,
+                                                    bottom: bottom)
+                            steps.keepSource(band: band, of: v)
                         }
                         return dnnl_success
                     }
