@@ -2,7 +2,7 @@
 // of a region runs on the calling thread and part p on worker p. A worker stays awake for a
 // short while after its part (spinning, then yielding its core) before it sleeps, so the next
 // region, usually microseconds away, finds it awake: Dispatch's concurrentPerform, whose
-// workers sleep at once, took 45-60 us a region to wake one here, and an iteration of the
+// workers sleep at once, took 42-64 us a region to wake one here, and an iteration of the
 // text net runs about 230 regions (BENCHMARKS.md, twelfth part).
 #ifndef DIP_WORKER_POOL_H
 #define DIP_WORKER_POOL_H

@@ -7,6 +7,9 @@ import CWinograd
 /// asked), and the kept copy of V. The pass's constants live here so each step reads as what it
 /// does; every band runs the same steps whichever thread takes it.
 struct WinogradBandSteps {
+    /// A reflection pad whose gradient the pass folds: its size, and the unpadded destination's.
+    typealias Fold = (pad: Int, height: Int, width: Int)
+
     /// The pass's tiling.
     let tiling: WinogradTiling
     /// The source planes, `sourcePlane` floats apart.
@@ -18,7 +21,7 @@ struct WinogradBandSteps {
     let destination: UnsafeMutablePointer<Float>
     let destinationPlane: Int
     /// With a fold: the reflection pad and the unpadded destination's size.
-    let fold: (pad: Int, height: Int, width: Int)?
+    let fold: Fold?
     /// Where the forward keeps every chunk's V (`tiling.keptOffset`), or nil.
     let keep: UnsafeMutablePointer<Float>?
 

@@ -190,17 +190,19 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     ///
     /// After the filter transform, each thread takes its block of bands and runs one band at a
     /// time from source to destination (WinogradBandSteps): the band's V (all source channels),
-    /// its products and its output transform (all destination channels). A band's V and M (about 1.2 MiB at
-    /// 132 -> 128 channels and 64 tiles) stay near that core between the three steps, where a
-    /// sweep per step over a 24 MiB chunk of many rows went through memory, and no thread waits
-    /// for another between steps. (Measured together with the skewed strides, which did most
-    /// of it: BENCHMARKS.md, sixth part.) Every band is computed the same way whichever thread
-    /// takes it, so the bits do not depend on the thread count.
+    /// its products and its output transform (all destination channels). A band's V and M
+    /// (about 1.2 MiB at 132 -> 128 channels and 64 tiles) stay near that core between the
+    /// three steps, where a sweep per step over a 24 MiB chunk of many rows went through memory,
+    /// and no thread waits for another between steps. (Measured together with the skewed
+    /// strides, which did most of it: BENCHMARKS.md, sixth part.) Every band is computed the
+    /// same way whichever thread takes it, so the bits do not depend on the thread count.
     private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           foldingReflectionPad: Int? = nil, bias: (Int) -> Float) throws {
         let (ci, co) = (t.sourceChannels, t.destinationChannels)
-        let fold = foldingReflectionPad.map { (pad: $0, height: t.destinationHeight - 2 * $0, width: t.destinationWidth - 2 * $0) }
+        let fold = foldingReflectionPad.map {
+            WinogradBandSteps.Fold(pad: $0, height: t.destinationHeight - 2 * $0, width: t.destinationWidth - 2 * $0)
+        }
         let sourcePlane = t.sourceHeight * t.sourceWidth
         let destinationPlane = fold.map { $0.height * $0.width } ?? t.destinationHeight * t.destinationWidth
         try backend.withRuntime {
