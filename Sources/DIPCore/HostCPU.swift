@@ -3,19 +3,47 @@ import Foundation
 /// What this machine's processor is, as /proc/cpuinfo names it: for records, benchmarks and
 /// the backend's description of where it runs.
 public enum HostCPU {
-    /// The model name, e.g. "AMD EPYC 9B14"; "unknown" where /proc/cpuinfo says nothing.
-    public static var modelName: String { field("model name") ?? "unknown" }
+    /// The model name ("unknown" where /proc/cpuinfo says nothing) with the vendor's family and
+    /// model numbers and the per-core L2 cache, e.g. "AMD EPYC (family 25, model 1, L2 512K)". A virtual machine often shows only
+    /// "AMD EPYC", and the machines that name covers differ in speed: a Zen 3 (family 25,
+    /// model 1, 512 KiB of L2 a core) ran text 256 at about 0.75 s an iteration where a Zen 5
+    /// (family 26, model 2, 1 MiB) capped to AVX2 ran it at 0.40 (BENCHMARKS.md, thirteenth
+    /// part), so a recorded figure needs the numbers to say which machine it came from.
+    public static var summary: String {
+        summary(cpuinfo: cpuinfo, level2: try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size",
+                                                       encoding: .utf8))
+    }
+
+    /// `summary` from the text of /proc/cpuinfo and of the L2 cache's sysfs `size` file (either
+    /// may be missing: then what it would add is left out).
+    static func summary(cpuinfo text: String?, level2: String?) -> String {
+        let name = field("model name", in: text) ?? "unknown"
+        var details: [String] = []
+        if let family = field("cpu family", in: text), let model = field("model", in: text) {
+            details.append("family \(family), model \(model)")
+        }
+        if let size = level2?.trimmingCharacters(in: .whitespacesAndNewlines), !size.isEmpty {
+            details.append("L2 \(size)")
+        }
+        return details.isEmpty ? name : "\(name) (\(details.joined(separator: ", ")))"
+    }
 
     /// The feature flags of the first processor ("avx2", "fma", "avx512f", ...), as the kernel
     /// reports them: only features it has enabled appear (AVX-512 is absent where the kernel
     /// does not save its registers). Read once; empty where /proc/cpuinfo says nothing.
-    public static let flags: Set<String> = Set((field("flags") ?? "").split(separator: " ").map(String.init))
+    public static let flags: Set<String> = Set((field("flags", in: cpuinfo) ?? "").split(separator: " ").map(String.init))
 
-    /// The value of the first line of /proc/cpuinfo named `name`.
-    private static func field(_ name: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
-              let colon = line.firstIndex(of: ":") else { return nil }
-        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    private static var cpuinfo: String? { try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) }
+
+    /// The value of the first line of `text` whose key (before the colon, blanks trimmed) is
+    /// `name`: "model" is not "model name".
+    private static func field(_ name: String, in text: String?) -> String? {
+        guard let text else { return nil }
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"),
+                  line[..<colon].trimmingCharacters(in: .whitespaces) == name else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return nil
     }
 }

@@ -6,7 +6,8 @@ public struct BackendFactory: Sendable {
     public let name: String
     /// The libraries doing its arithmetic and their versions (e.g. oneDNN 2.6.3).
     public let libraryVersions: [String: String]
-    /// Where its backends compute, e.g. "AMD EPYC 9B14, oneDNN ISA avx512_core".
+    /// Where its backends compute, e.g. "AMD EPYC 9B14 (family 25, model 17, L2 1024K), oneDNN
+    /// ISA avx512_core" (`HostCPU.summary`).
     public let device: String
     /// Whether its backends run L-BFGS fits (which need the parameters on the host); a GPU
     /// backend's fits with L-BFGS go to the CPU instead (`forFit`).

@@ -12,7 +12,7 @@ extension MachineInfo {
     /// This machine, running `threads` threads per run.
     public static func current(threads: Int) -> MachineInfo {
         let info = ProcessInfo.processInfo
-        return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: HostCPU.modelName,
+        return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: HostCPU.summary,
                            cores: info.activeProcessorCount, threads: threads)
     }
 }

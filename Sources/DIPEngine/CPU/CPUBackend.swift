@@ -160,7 +160,7 @@ extension BackendFactory {
     /// The oneDNN CPU backend.
     public static var cpu: BackendFactory {
         BackendFactory(name: CPUBackend.backendName, libraryVersions: ["oneDNN": CPUBackend.oneDNNVersion],
-                       device: "\(HostCPU.modelName), oneDNN ISA \(CPUBackend.effectiveISA)") {
+                       device: "\(HostCPU.summary), oneDNN ISA \(CPUBackend.effectiveISA)") {
             try CPUBackend(threads: $0)
         }
     }
