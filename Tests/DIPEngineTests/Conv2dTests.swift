@@ -68,6 +68,31 @@ struct Conv2dTests {
         expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-4, "conv d/db")
     }
 
+    /// A 64x64 input reaches 2x2 at table1's deepest level: too small for the fold, which needs
+    /// more than 2 pad rows and columns, though not for the pad (more than 1). The layer then
+    /// writes the padded gradient and runs the pad's backward (it used to stop the fit with
+    /// "too small to fold").
+    @Test("convolution layer with a folding kernel on inputs too small to fold: the gradients of pad + convolution",
+          arguments: [(2, 2), (2, 5), (5, 2)])
+    func tooSmallToFold(height: Int, width: Int) throws {
+        let s = FeatureShape(channels: 3, height: height, width: width)
+        var rng = RandomStream(seed: 26, purpose: .weights)
+        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
+        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: .f43), algorithm: .auto)
+        let kernel = try #require(conv.convolution as? WinogradConvolution)
+        #expect(!kernel.foldsReflectionPad(1))
+        let x = randomTensor(s.dims, seed: 27)
+        let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
+        let ref = { (v: [Double]) in referenceConv(v, s, out: 4, k: 3, stride: 1) }
+        expectClose(try conv.forward(x), ref(all), tol: 1e-4, "conv forward")
+        let g = randomTensor(o.dims, seed: 28)
+        let numeric = numericGradient(all, float64s(g), ref)
+        let gx = try #require(try conv.backward(g))
+        #expect(gx.dims == s.dims)
+        expectClose(gx, Array(numeric[0..<s.count]), tol: 1e-4, "conv d/dx")
+        expectClose(conv.gradWeight, Array(numeric[s.count..<(s.count + conv.weight.count)]), tol: 1e-4, "conv d/dw")
+    }
+
     @Test("cost: weights and biases, MACs by hand, the pad's traffic included, no data pass for the code's convolutions")
     func cost() throws {
         // 2 -> 3 channels, 3x3 on 5x7 padded to 7x9.

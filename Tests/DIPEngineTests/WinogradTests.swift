@@ -145,6 +145,7 @@ struct WinogradTests {
         guard unpadded.height > 2, unpadded.width > 2 else {
             // Nothing left to fold onto: a clear error, not a trap.
             let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: 1), tile: tile)
+            #expect(!kernel.foldsReflectionPad(1))
             #expect(throws: EngineError.self) {
                 try kernel.backwardData(gradOutput: d.dy, weight: d.w, foldingReflectionPad: 1,
                                         into: Tensor([g.inChannels, max(unpadded.height, 1), max(unpadded.width, 1)]))
@@ -157,6 +158,7 @@ struct WinogradTests {
         // reflects onto fall in one band or in two, on one thread or two.
         for (rows, threads) in [(nil, 2), (1, 1), (1, 3), (2, 2), (3, 3)] as [(Int?, Int)] {
             let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile, rowsPerBand: rows)
+            #expect(kernel.foldsReflectionPad(1))
             let padded = Tensor(g.inputDims)
             try kernel.backwardData(gradOutput: d.dy, weight: d.w, gradInput: padded)
             let want = pad.backward(padded).array.map(\.bitPattern)

@@ -132,12 +132,22 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
         let t = backwardDataTiling
-        guard t.tile.outputSize * t.rowsPerBand > 2 * pad else {
+        guard bandFolds(pad) else {
             throw EngineError.shape("convolution \(geometry): a band of \(t.tile.outputSize * t.rowsPerBand) rows cannot fold a reflection pad of \(pad); fold it after the pass")
         }
         try convolve(t, source: gradOutput.pointer, weight: weight.pointer, rotated: true, destination: gradInput.pointer,
                      foldingReflectionPad: pad) { _ in 0 }
     }
+
+    /// The geometry leaves more than 2 pad unpadded rows and columns, and a band of the
+    /// backward-data pass holds more than 2 pad rows (a block must reach row 2 pad to fold the
+    /// top border rows).
+    func foldsReflectionPad(_ pad: Int) -> Bool {
+        let (h, w) = (geometry.inputHeight - 2 * pad, geometry.inputWidth - 2 * pad)
+        return pad >= 0 && h > 2 * pad && w > 2 * pad && bandFolds(pad)
+    }
+
+    private func bandFolds(_ pad: Int) -> Bool { backwardDataTiling.tile.outputSize * backwardDataTiling.rowsPerBand > 2 * pad }
 
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias. When `input` is the tensor the
     /// last forward read, that forward's transformed tiles are used instead of transforming it

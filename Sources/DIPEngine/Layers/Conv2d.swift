@@ -120,11 +120,13 @@ final class Conv2d {
     /// tensor the forward was given): the caller must not need that tensor after backward.
     ///
     /// A kernel that folds the pad's gradient as it writes (`FoldsReflectionPadGradient`)
-    /// writes the unpadded input gradient directly, after the weight gradients.
+    /// writes the unpadded input gradient directly, after the weight gradients, where the
+    /// input is large enough to fold (a 2x2 level of a 64x64 input is not: there the padded
+    /// gradient is written and the pad's backward runs, as for any other kernel).
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         kernelInput = nil
-        if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient {
+        if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient, folding.foldsReflectionPad(pad.pad) {
             try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
             return try pad.backward { gradInput in
                 try folding.backwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad.pad, into: gradInput)
