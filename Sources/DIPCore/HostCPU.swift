@@ -4,11 +4,12 @@ import Foundation
 /// the backend's description of where it runs.
 public enum HostCPU {
     /// The model name ("unknown" where /proc/cpuinfo says nothing) with the vendor's family and
-    /// model numbers and the per-core L2 cache, e.g. "AMD EPYC (family 25, model 1, L2 512K)". A virtual machine often shows only
-    /// "AMD EPYC", and the machines that name covers differ in speed: a Zen 3 (family 25,
-    /// model 1, 512 KiB of L2 a core) ran text 256 at about 0.75 s an iteration where a Zen 5
-    /// (family 26, model 2, 1 MiB) capped to AVX2 ran it at 0.40 (BENCHMARKS.md, thirteenth
-    /// part), so a recorded figure needs the numbers to say which machine it came from.
+    /// model numbers and the per-core L2 cache, e.g. "AMD EPYC (family 25, model 1, L2 512K)".
+    ///
+    /// Why the numbers: a virtual machine often shows only "AMD EPYC", and the machines that
+    /// name covers differ in speed: a Zen 3 (family 25, model 1, 512 KiB of L2 a core) ran text
+    /// 256 at about 0.75 s an iteration where a Zen 5 (family 26, model 2, 1 MiB) capped to
+    /// AVX2 ran it at 0.40 (BENCHMARKS.md, thirteenth part). A recorded figure must say which.
     public static var summary: String {
         summary(cpuinfo: cpuinfo, level2: try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size",
                                                        encoding: .utf8))

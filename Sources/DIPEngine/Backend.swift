@@ -100,9 +100,8 @@ protocol FoldsReflectionPadGradient: ConvolutionKernel {
     /// gradInput = the reflection pad's backward of d loss / d (padded) input, given d loss /
     /// d output: the gradient of the unpadded input, [Cin, H - 2 pad, W - 2 pad].
     func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws
-    /// Whether `backwardData(…foldingReflectionPad: pad…)` runs at this kernel's geometry: a
-    /// fold needs more than 2 pad unpadded rows and columns (and may need more), where the pad
-    /// itself needs only more than `pad`. Where it does not, the caller writes the padded
+    /// Whether `backwardData(…foldingReflectionPad: pad…)` runs at this kernel's geometry (at
+    /// least `ConvGeometry.leavesRoomToFold`). Where it does not, the caller writes the padded
     /// gradient and runs the pad's own backward.
     func foldsReflectionPad(_ pad: Int) -> Bool
 }

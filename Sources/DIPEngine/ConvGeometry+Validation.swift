@@ -50,12 +50,19 @@ extension ConvGeometry {
     /// rows and columns (as ReflectionPad needs).
     func checkBackwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, gradInput: Tensor) throws {
         let (h, w) = (inputHeight - 2 * pad, inputWidth - 2 * pad)
-        guard pad >= 0, h > 2 * pad, w > 2 * pad else {
+        guard leavesRoomToFold(pad) else {
             throw EngineError.shape("convolution \(self): a reflection pad of \(pad) leaves \(h)x\(w), too small to fold")
         }
         try expect(gradOutput, outputDims, as: "output gradient")
         try expect(weight, weightDims, as: "weight")
         try expect(gradInput, [inChannels, h, w], as: "unpadded input gradient")
+    }
+
+    /// Whether the input, its reflection pad of `pad` taken off, keeps more than 2 pad rows and
+    /// columns: what folding the pad's gradient needs (ReflectionPad.foldBlock), where the pad
+    /// itself needs only more than `pad`.
+    func leavesRoomToFold(_ pad: Int) -> Bool {
+        pad >= 0 && inputHeight - 2 * pad > 2 * pad && inputWidth - 2 * pad > 2 * pad
     }
 
     /// The tensors of a weight-gradient pass have this geometry's shapes.

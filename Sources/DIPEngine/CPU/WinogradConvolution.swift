@@ -139,13 +139,9 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                      foldingReflectionPad: pad) { _ in 0 }
     }
 
-    /// The geometry leaves more than 2 pad unpadded rows and columns, and a band of the
-    /// backward-data pass holds more than 2 pad rows (a block must reach row 2 pad to fold the
-    /// top border rows).
-    func foldsReflectionPad(_ pad: Int) -> Bool {
-        let (h, w) = (geometry.inputHeight - 2 * pad, geometry.inputWidth - 2 * pad)
-        return pad >= 0 && h > 2 * pad && w > 2 * pad && bandFolds(pad)
-    }
+    /// The geometry leaves room to fold, and a band of the backward-data pass holds more than
+    /// 2 pad rows (a block must reach row 2 pad to fold the top border rows).
+    func foldsReflectionPad(_ pad: Int) -> Bool { geometry.leavesRoomToFold(pad) && bandFolds(pad) }
 
     private func bandFolds(_ pad: Int) -> Bool { backwardDataTiling.tile.outputSize * backwardDataTiling.rowsPerBand > 2 * pad }
 

@@ -126,7 +126,8 @@ final class Conv2d {
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         kernelInput = nil
-        if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient, folding.foldsReflectionPad(pad.pad) {
+        if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient,
+           folding.foldsReflectionPad(pad.pad) {
             try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
             return try pad.backward { gradInput in
                 try folding.backwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad.pad, into: gradInput)
