@@ -50,22 +50,9 @@ struct Conv2dTests {
     func foldedPadGradient(_ tile: WinogradTile) throws {
         // 9x11 padded to 11x13: F(4x4, 3x3)'s bands (4 rows) and F(6x6, 3x3)'s (6 or 12) end
         // before the bottom border row or hold it with the row it reflects onto.
-        let s = FeatureShape(channels: 3, height: tile == .f43 ? 9 : 11, width: 11)
-        var rng = RandomStream(seed: 23, purpose: .weights)
-        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
-        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: tile), algorithm: .auto)
-        #expect(conv.convolution is WinogradConvolution)
-        let x = randomTensor(s.dims, seed: 24)
-        let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
-        let ref = { (v: [Double]) in referenceConv(v, s, out: 4, k: 3, stride: 1) }
-        expectClose(try conv.forward(x), ref(all), tol: 1e-4, "conv forward")
-        let g = randomTensor(o.dims, seed: 25)
-        let numeric = numericGradient(all, float64s(g), ref)
-        let gx = try #require(try conv.backward(g))
-        #expect(gx.dims == s.dims)
-        expectClose(gx, Array(numeric[0..<s.count]), tol: 1e-4, "conv d/dx")
-        expectClose(conv.gradWeight, Array(numeric[s.count..<(s.count + conv.weight.count)]), tol: 1e-4, "conv d/dw")
-        expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-4, "conv d/db")
+        let kernel = try checkOwnWinogradLayer(FeatureShape(channels: 3, height: tile == .f43 ? 9 : 11, width: 11), tile: tile,
+                                               seed: 23)
+        #expect(kernel.foldsReflectionPad(1))
     }
 
     /// A 64x64 input reaches 2x2 at table1's deepest level: too small for the fold, which needs
@@ -75,22 +62,30 @@ struct Conv2dTests {
     @Test("convolution layer with a folding kernel on inputs too small to fold: the gradients of pad + convolution",
           arguments: [(2, 2), (2, 5), (5, 2)])
     func tooSmallToFold(height: Int, width: Int) throws {
-        let s = FeatureShape(channels: 3, height: height, width: width)
-        var rng = RandomStream(seed: 26, purpose: .weights)
-        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
-        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: .f43), algorithm: .auto)
-        let kernel = try #require(conv.convolution as? WinogradConvolution)
+        let kernel = try checkOwnWinogradLayer(FeatureShape(channels: 3, height: height, width: width), tile: .f43, seed: 26)
         #expect(!kernel.foldsReflectionPad(1))
-        let x = randomTensor(s.dims, seed: 27)
+    }
+
+    /// A 3 -> 4 channel 3x3 Conv2d on `s` whose kernel is our Winograd with `tile`: its forward
+    /// and its input, weight and bias gradients against `referenceConv` and its numeric gradient
+    /// (inputs from seeds `seed` to `seed + 2`). Returns the kernel.
+    private func checkOwnWinogradLayer(_ s: FeatureShape, tile: WinogradTile, seed: UInt64) throws -> WinogradConvolution {
+        var rng = RandomStream(seed: seed, purpose: .weights)
+        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
+        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: tile), algorithm: .auto)
+        let kernel = try #require(conv.convolution as? WinogradConvolution)
+        let x = randomTensor(s.dims, seed: seed + 1)
         let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
         let ref = { (v: [Double]) in referenceConv(v, s, out: 4, k: 3, stride: 1) }
         expectClose(try conv.forward(x), ref(all), tol: 1e-4, "conv forward")
-        let g = randomTensor(o.dims, seed: 28)
+        let g = randomTensor(o.dims, seed: seed + 2)
         let numeric = numericGradient(all, float64s(g), ref)
         let gx = try #require(try conv.backward(g))
         #expect(gx.dims == s.dims)
         expectClose(gx, Array(numeric[0..<s.count]), tol: 1e-4, "conv d/dx")
         expectClose(conv.gradWeight, Array(numeric[s.count..<(s.count + conv.weight.count)]), tol: 1e-4, "conv d/dw")
+        expectClose(conv.gradBias, Array(numeric[(s.count + conv.weight.count)...]), tol: 1e-4, "conv d/db")
+        return kernel
     }
 
     @Test("cost: weights and biases, MACs by hand, the pad's traffic included, no data pass for the code's convolutions")
