@@ -10,10 +10,10 @@ public enum HostCPU {
     /// name covers differ in speed: a Zen 3 (family 25, model 1, 512 KiB of L2 a core) ran text
     /// 256 at about 0.75 s an iteration where a Zen 5 (family 26, model 2, 1 MiB) capped to
     /// AVX2 ran it at 0.40 (BENCHMARKS.md, thirteenth part). A recorded figure must say which.
-    public static var summary: String {
+    /// Read once: every `BackendFactory.cpu` and every run's provenance asks for it.
+    public static let summary: String =
         summary(cpuinfo: cpuinfo, level2: try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size",
                                                        encoding: .utf8))
-    }
 
     /// `summary` from the text of /proc/cpuinfo and of the L2 cache's sysfs `size` file (either
     /// may be missing: then what it would add is left out).
