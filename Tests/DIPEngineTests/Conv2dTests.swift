@@ -62,22 +62,33 @@ struct Conv2dTests {
     @Test("convolution layer with a folding kernel on inputs too small to fold: the gradients of pad + convolution",
           arguments: [(2, 2), (2, 5), (5, 2)])
     func tooSmallToFold(height: Int, width: Int) throws {
-        let kernel = try checkOwnWinogradLayer(FeatureShape(channels: 3, height: height, width: width), tile: .f43, seed: 26)
+        // As in the network: the padded input in the buffer other layers share, which they
+        // overwrite between this layer's forward and backward.
+        let shared = SharedScratch(capacity: 3 * (height + 2) * (width + 2))
+        let kernel = try checkOwnWinogradLayer(FeatureShape(channels: 3, height: height, width: width), tile: .f43, seed: 26,
+                                               paddedInputs: shared)
         #expect(!kernel.foldsReflectionPad(1))
     }
 
     /// A 3 -> 4 channel 3x3 Conv2d on `s` whose kernel is our Winograd with `tile`: its forward
     /// and its input, weight and bias gradients against `referenceConv` and its numeric gradient
-    /// (inputs from seeds `seed` to `seed + 2`). Returns the kernel.
-    private func checkOwnWinogradLayer(_ s: FeatureShape, tile: WinogradTile, seed: UInt64) throws -> WinogradConvolution {
+    /// (inputs from seeds `seed` to `seed + 2`). With `paddedInputs`, the padded input lives
+    /// there and is overwritten with NaN between the forward and the backward. Returns the kernel.
+    private func checkOwnWinogradLayer(_ s: FeatureShape, tile: WinogradTile, seed: UInt64,
+                                       paddedInputs: SharedScratch? = nil) throws -> WinogradConvolution {
         var rng = RandomStream(seed: seed, purpose: .weights)
         let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, rng: &rng, parallel: ChannelParallel(threads: 2))
-        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: tile), algorithm: .auto)
+        let o = try conv.prepare(inputShape: s, backend: OwnWinogradBackend(threads: 2, tile: tile), algorithm: .auto,
+                                 paddedInputs: paddedInputs)
         let kernel = try #require(conv.convolution as? WinogradConvolution)
         let x = randomTensor(s.dims, seed: seed + 1)
         let all = float64s(x) + float64s(conv.weight) + float64s(conv.bias)
         let ref = { (v: [Double]) in referenceConv(v, s, out: 4, k: 3, stride: 1) }
         expectClose(try conv.forward(x), ref(all), tol: 1e-4, "conv forward")
+        if let paddedInputs {
+            let padded = FeatureShape(channels: s.channels, height: s.height + 2, width: s.width + 2)
+            try paddedInputs.view(padded).buffer.update(repeating: .nan)
+        }
         let g = randomTensor(o.dims, seed: seed + 2)
         let numeric = numericGradient(all, float64s(g), ref)
         let gx = try #require(try conv.backward(g))
