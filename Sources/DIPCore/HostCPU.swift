@@ -11,9 +11,27 @@ public enum HostCPU {
     /// 256 at about 0.75 s an iteration where a Zen 5 (family 26, model 2, 1 MiB) capped to
     /// AVX2 ran it at 0.40 (BENCHMARKS.md, thirteenth part). A recorded figure must say which.
     /// Read once: every `BackendFactory.cpu` and every run's provenance asks for it.
-    public static let summary: String =
-        summary(cpuinfo: cpuinfo, level2: try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size",
-                                                       encoding: .utf8))
+    public static let summary: String = summary(cpuinfo: cpuinfo, level2: level2Text)
+
+    /// The per-core L2 cache in bytes, from sysfs; nil where it says nothing readable. Kernels
+    /// that block their work to stay in a core's L2 size their blocks by it.
+    public static let level2Bytes: Int? = bytes(cacheSize: level2Text)
+
+    private static var level2Text: String? {
+        try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size", encoding: .utf8)
+    }
+
+    /// Bytes of a sysfs cache `size` ("512K", "1024K", "2M"; a bare number is bytes), or nil.
+    static func bytes(cacheSize text: String?) -> Int? {
+        guard var digits = text?.trimmingCharacters(in: .whitespacesAndNewlines), !digits.isEmpty else { return nil }
+        var scale = 1
+        if let unit = digits.last, let shift = ["K": 10, "M": 20, "G": 30][String(unit).uppercased()] {
+            scale = 1 << shift
+            digits.removeLast()
+        }
+        guard let count = Int(digits), count > 0 else { return nil }
+        return count * scale
+    }
 
     /// `summary` from the text of /proc/cpuinfo and of the L2 cache's sysfs `size` file (either
     /// may be missing: then what it would add is left out).

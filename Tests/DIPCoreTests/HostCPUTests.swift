@@ -44,4 +44,12 @@ struct HostCPUTests {
         #expect(!summary.isEmpty)
         #expect(!summary.hasPrefix(" ") && !summary.hasSuffix(" "))
     }
+
+    @Test("the L2 size in bytes from sysfs's cache size text, nil where unreadable")
+    func level2Bytes() {
+        #expect(HostCPU.bytes(cacheSize: "512K\n") == 512 << 10)
+        #expect(HostCPU.bytes(cacheSize: "1024K") == 1 << 20 && HostCPU.bytes(cacheSize: "2M") == 2 << 20)
+        #expect(HostCPU.bytes(cacheSize: "65536") == 65536)
+        for bad in [nil, "", "K", "12Q", "-4K", "0K"] { #expect(HostCPU.bytes(cacheSize: bad) == nil, "\(bad ?? "nil")") }
+    }
 }

@@ -242,15 +242,35 @@ struct WinogradTests {
         // side by side need no gap: 86 tiles in 88 positions.
         let f63 = tiling(.f63, size: 258, pad: 0)
         #expect((f63.tilesPerRow, f63.rowSlot, f63.rowsPerBand, f63.tileColumns, f63.usedTileColumns, f63.bands) == (43, 43, 2, 88, 86, 22))
-        #expect(f63.tileRows(ofBand: 21) == 42..<43)
+        // 43 rows in 22 bands: one of 1 row, the first, and 21 of 2, in order and without gaps.
+        #expect(f63.tileRows(ofBand: 0) == 0..<1 && f63.tileRows(ofBand: 1) == 1..<3 && f63.tileRows(ofBand: 21) == 41..<43)
+        #expect((1..<22).allSatisfy { f63.tileRows(ofBand: $0).lowerBound == f63.tileRows(ofBand: $0 - 1).upperBound })
+        #expect((f63.usedTileColumns(ofBand: 0), f63.usedTileColumns(ofBand: 1), f63.fewestUsedTileColumns) == (43, 86, 43))
         // Its backward-data at 258 columns: the last tile's outputs are all kept, so a gap.
         let d63 = tiling(.f63, size: 256, pad: 2)
         #expect((d63.tilesPerRow, d63.rowSlot, d63.rowsPerBand, d63.tileColumns, d63.usedTileColumns) == (43, 44, 2, 88, 87))
         // F(4x4, 3x3) backward-data at 66 columns: 17 tiles, three rows in 56 positions.
         let d43 = tiling(.f43, size: 64, pad: 2)
         #expect((d43.tilesPerRow, d43.rowSlot, d43.rowsPerBand, d43.tileColumns) == (17, 17, 3, 56))
-        // Where a taller band does not save positions, one row: 64 and 128 columns.
-        #expect(tiling(.f43, size: 66, pad: 0).rowsPerBand == 1 && tiling(.f63, size: 130, pad: 0).rowsPerBand == 1)
+        // Where a taller band does not save positions (F(4x4, 3x3) at 64 columns, F(6x6, 3x3) at
+        // 128): one row where one row's V and M fit the L2, else the tallest band that makes an
+        // even number of bands. Text's 128 channels in and out at 64 columns: 590 KB a row.
+        let row43 = 36 * 256 * 4, row63 = 64 * 384 * 4
+        func preferred(grid: Int, tiles: Int, slot: Int, bytes: Int, l2: Int?) -> Int {
+            WinogradTiling.preferredRowsPerBand(gridRows: grid, tilesPerRow: tiles, rowSlot: slot, bytesPerPosition: bytes,
+                                                level2Bytes: l2)
+        }
+        #expect(preferred(grid: 16, tiles: 16, slot: 16, bytes: row43, l2: 1 << 20) == 1)
+        #expect(preferred(grid: 16, tiles: 16, slot: 16, bytes: row43, l2: 512 << 10) == 4)
+        #expect(preferred(grid: 16, tiles: 16, slot: 16, bytes: row43, l2: nil) == 1)
+        #expect(preferred(grid: 22, tiles: 22, slot: 22, bytes: row63, l2: 1 << 20) == 4)
+        #expect(preferred(grid: 22, tiles: 22, slot: 22, bytes: 8 * 16 * 4, l2: 512 << 10) == 1)
+        // At 256 columns 4 rows tie with 2 (11 x 176 positions, 22 x 88) but make 11 bands.
+        #expect(preferred(grid: 43, tiles: 43, slot: 43, bytes: row63, l2: 512 << 10) == 2)
+        // An even split of 22 rows into 6 bands: 3, 4, 4, 3, 4, 4.
+        let split = WinogradTiling(tile: .f63, sourceChannels: 1, sourceHeight: 130, sourceWidth: 130, pad: 0,
+                                   destinationChannels: 1, rowsPerBand: 4)
+        #expect(split.bands == 6 && split.rowsPerBand == 4 && (0..<6).map { split.tileRows(ofBand: $0).count } == [3, 4, 4, 3, 4, 4])
         // At most as many rows as the grid has; asked for more, all of them.
         #expect(WinogradTiling(tile: .f43, sourceChannels: 1, sourceHeight: 6, sourceWidth: 6, pad: 0, destinationChannels: 1,
                                rowsPerBand: 5).rowsPerBand == 1)

@@ -44,25 +44,28 @@ struct WinogradBandSteps {
         }
     }
 
-    /// M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used) for every ξ, one single-threaded
-    /// sgemm each; the first failing status, or `dnnl_success`. The products skip the positions
-    /// past the band's last tile (`usedTileColumns`): `clearUnusedProducts` zeroed their M.
-    func products(of v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>) -> dnnl_status_t {
+    /// M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used) for every ξ of band `band`, one
+    /// single-threaded sgemm each; the first failing status, or `dnnl_success`. The products
+    /// skip the positions past the band's last tile (`usedTileColumns(ofBand:)`): their M holds
+    /// zeros (`clearUnusedProducts`) or an earlier band's products, which the output transform
+    /// drops.
+    func products(band: Int, of v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>) -> dnnl_status_t {
         let t = tiling, (ci, co, tc) = (t.sourceChannels, t.destinationChannels, t.tileColumns)
+        let used = t.usedTileColumns(ofBand: band)
         for e in 0..<t.tile.elements {
             let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
-                                    Int64(co), Int64(t.usedTileColumns), Int64(ci), 1, filter + e * t.filterStride, Int64(ci),
+                                    Int64(co), Int64(used), Int64(ci), 1, filter + e * t.filterStride, Int64(ci),
                                     v + e * t.rowSourceStride, Int64(tc), 0, m + e * t.rowProductStride, Int64(tc))
             guard status == dnnl_success else { return status }
         }
         return dnnl_success
     }
 
-    /// Zeros M's columns past the band's last tile once per thread: the products never write
-    /// them, and the output transform, which runs eight positions at a time, reads them (defined
-    /// values) and drops them.
+    /// Zeros M's columns past the shortest band's last tile once per thread: the products of a
+    /// band never write its columns past its last tile, and the output transform, which runs
+    /// eight positions at a time, reads them (defined values) and drops them.
     func clearUnusedProducts(_ m: UnsafeMutablePointer<Float>) {
-        let t = tiling, used = t.usedTileColumns, tc = t.tileColumns
+        let t = tiling, used = t.fewestUsedTileColumns, tc = t.tileColumns
         guard used < tc else { return }
         for e in 0..<t.tile.elements {
             for o in 0..<t.destinationChannels { (m + e * t.rowProductStride + o * tc + used).update(repeating: 0, count: tc - used) }

@@ -27,8 +27,9 @@ import DIPCore
 /// Memory: forward and backward-data hold one band's V and M per thread (each about 1.2 MiB at
 /// 128 channels and 256 columns with F(4x4, 3x3), 2.9 MiB with F(6x6, 3x3)'s two-row bands);
 /// backward-weights processes a chunk of bands at a time (WinogradTiling), so the output
-/// gradient's transformed tiles take about 24 MiB of the backend's shared scratch arena, not
-/// the whole image's 2-2.25x blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
+/// gradient's transformed tiles take at most about 96 MiB of the backend's shared scratch arena
+/// (32 MiB at text's 256->128 layer, whose V the forward kept), not the whole image's 2-2.25x
+/// blow-up. The forward's transformed input V is the exception: it is kept whole (2.25x the
 /// input, about 2x with F(6x6, 3x3)) until the backward-weights pass of the same input, which
 /// then skips transforming that input again (the source's row split and transform took about
 /// 12 % of a table1 256 iteration on AVX2, half of it in this pass). Each band's V is computed
@@ -133,17 +134,17 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
         let t = backwardDataTiling
         guard bandFolds(pad) else {
-            throw EngineError.shape("convolution \(geometry): a band of \(t.tile.outputSize * t.rowsPerBand) rows cannot fold a reflection pad of \(pad); fold it after the pass")
+            throw EngineError.shape("convolution \(geometry): a first band of \(t.destinationRows(ofBand: 0).count) rows cannot fold a reflection pad of \(pad); fold it after the pass")
         }
         try convolve(t, source: gradOutput.pointer, weight: weight.pointer, rotated: true, destination: gradInput.pointer,
                      foldingReflectionPad: pad) { _ in 0 }
     }
 
-    /// The geometry leaves room to fold, and a band of the backward-data pass holds more than
-    /// 2 pad rows (a block must reach row 2 pad to fold the top border rows).
+    /// The geometry leaves room to fold, and the first band of the backward-data pass holds
+    /// more than 2 pad rows (its block must reach row 2 pad to fold the top border rows).
     func foldsReflectionPad(_ pad: Int) -> Bool { geometry.leavesRoomToFold(pad) && bandFolds(pad) }
 
-    private func bandFolds(_ pad: Int) -> Bool { backwardDataTiling.tile.outputSize * backwardDataTiling.rowsPerBand > 2 * pad }
+    private func bandFolds(_ pad: Int) -> Bool { backwardDataTiling.destinationRows(ofBand: 0).count > 2 * pad }
 
     /// gradWeight, gradBias = d loss / d weight, d loss / d bias. When `input` is the tensor the
     /// last forward read, that forward's transformed tiles are used instead of transforming it
@@ -157,7 +158,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
         let kept = keptSource.take(for: input).map { $0.assumingMemoryBound(to: Float.self) }
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let (du, scratchSource, dm) = scratch(t)
+            let (du, scratchSource, dm) = scratch(t, kept: kept != nil)
             for (index, rows) in t.chunks.enumerated() {
                 let n = rows.count * t.tileColumns
                 let v: UnsafeMutablePointer<Float>
@@ -243,7 +244,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                     t.withProductStrip { productStrip, _ in
                         for band in rows {
                             steps.transformSource(band: band, into: v, strip: sourceStrip, work: work)
-                            let status = steps.products(of: v, into: m)
+                            let status = steps.products(band: band, of: v, into: m)
                             guard status == dnnl_success else { return status }
                             steps.transformProducts(band: band, of: m, bias: bias, strip: productStrip, work: work, block: block,
                                                     bottom: bottom)
@@ -263,14 +264,16 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
         }
     }
 
-    /// U, V and M (or dU, V and dM) of `t` in the backend's scratch arena.
-    private func scratch(_ t: WinogradTiling) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
-        let layout = t.scratchLayout
+    /// U, V and M (or dU, V and dM) of `t` in the backend's scratch arena; with `kept`, V has no
+    /// room there (the pass reads the kept one).
+    private func scratch(_ t: WinogradTiling, kept: Bool) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                                            UnsafeMutablePointer<Float>) {
+        let layout = t.scratchLayout(kept: kept)
         let arena = backend.scratch(bytes: layout.bytes)
         func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
             (arena + offset).bindMemory(to: Float.self, capacity: count)
         }
-        return (floats(layout.filter, t.filterFloats), floats(layout.source, t.sourceFloats),
+        return (floats(layout.filter, t.filterFloats), floats(layout.source, kept ? 0 : t.sourceFloats),
                 floats(layout.products, t.productFloats))
     }
 

@@ -1,3 +1,5 @@
+import DIPCore
+
 /// Which Winograd algorithm: F(m x m, 3x3) computes an m x m output tile from an (m + 2) x (m + 2)
 /// input tile with (m + 2)² multiplications.
 enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
@@ -39,9 +41,12 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// source and their extra outputs are dropped. The forward pass is pad 0; the backward-data
 /// pass is the "full" convolution of the output gradient, pad 2.
 ///
-/// The passes do not take one tile row at a time but a band of `rowsPerBand` tile rows laid
-/// side by side, `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8
-/// lanes). A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
+/// The passes do not take one tile row at a time but a band of tile rows laid side by side,
+/// `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8 lanes). The
+/// `bands` bands split the grid as evenly as whole rows allow (band b holds tile rows b G / B
+/// up to (b + 1) G / B, rounded down, of G rows in B bands), so any run of consecutive bands,
+/// such as a thread's block, holds its share of the rows within one; `rowsPerBand` is the
+/// tallest band's. A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
 /// at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on nothing and the
 /// products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
 /// positions. Where the last tile's two rightmost inputs feed a kept output (it overhangs the
@@ -75,32 +80,43 @@ struct WinogradTiling {
     let gridRows: Int
     /// Tiles per tile row (the last may reach past the destination's right edge).
     let tilesPerRow: Int
-    /// Tile rows per band.
+    /// Tile rows of the tallest band (the others hold as many or one fewer).
     let rowsPerBand: Int
     /// Positions from one tile row of a band to the next: `tilesPerRow`, or one more where the
     /// last tile overhangs the destination by less than 2 columns.
     let rowSlot: Int
-    /// Bands covering the destination (the last may hold fewer tile rows).
+    /// Bands covering the destination.
     let bands: Int
     /// Positions per band, rounded up to a multiple of 8 (the vector width); the positions
     /// that hold no tile read zeros (or, between rows, neighbours' columns), and their outputs
     /// are never written out.
     let tileColumns: Int
-    /// Positions per band up to the last tile: the products of the band-at-a-time passes cover
-    /// only these.
-    var usedTileColumns: Int { (rowsPerBand - 1) * rowSlot + tilesPerRow }
+    /// Positions of the tallest band up to its last tile.
+    var usedTileColumns: Int { usedTileColumns(rows: rowsPerBand) }
+    /// Positions of band `b` up to its last tile: the products of the band-at-a-time passes
+    /// cover only these.
+    func usedTileColumns(ofBand b: Int) -> Int { usedTileColumns(rows: tileRows(ofBand: b).count) }
+    /// Positions of the shortest band up to its last tile: past these, a band-at-a-time pass's
+    /// M may hold no product of the band at hand.
+    var fewestUsedTileColumns: Int { usedTileColumns(rows: gridRows / bands) }
+    private func usedTileColumns(rows: Int) -> Int { (rows - 1) * rowSlot + tilesPerRow }
     /// Bands per chunk: the products are done chunk by chunk so the scratch stays small.
     let rowsPerChunk: Int
     /// The code that runs the eight-tile steps of the sweeps (the same bits either way).
     let kernels: WinogradKernels
 
     /// The default scratch per chunk: V and M of one chunk together stay near this many bytes
-    /// (at least one tile row).
-    static let defaultChunkBytes = 24 << 20
+    /// (at least one band). Larger chunks mean fewer passes of the backward-weights products
+    /// over dU, each a longer sum: at text's 256->128 at 258x258 (2 chunks instead of 11) that
+    /// pass took 69-83 ms an iteration instead of 96-100 at 24 MiB on a Zen 3 (BENCHMARKS.md,
+    /// fourteenth part). Where the forward kept V, the pass holds only dM, a third of it there.
+    static let defaultChunkBytes = 96 << 20
 
-    /// `rowsPerBand` (clamped to 1...gridRows) is by default `preferredRowsPerBand`.
+    /// The grid is cut into `bands` bands (clamped to 1...gridRows), by default as many as
+    /// bands of `rowsPerBand` rows take (clamped to 1...gridRows; by default
+    /// `preferredRowsPerBand`).
     init(tile: WinogradTile, sourceChannels: Int, sourceHeight: Int, sourceWidth: Int, pad: Int, destinationChannels: Int,
-         rowsPerBand: Int? = nil, chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
+         rowsPerBand: Int? = nil, bands: Int? = nil, chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
         self.tile = tile
         self.kernels = kernels
         self.sourceChannels = sourceChannels
@@ -114,30 +130,51 @@ struct WinogradTiling {
         gridRows = (destinationHeight + m - 1) / m
         tilesPerRow = (destinationWidth + m - 1) / m
         rowSlot = tilesPerRow + (m * tilesPerRow - destinationWidth < 2 ? 1 : 0)
-        let r = min(max(rowsPerBand ?? Self.preferredRowsPerBand(gridRows: gridRows, tilesPerRow: tilesPerRow, rowSlot: rowSlot), 1),
+        let bytesPerPosition = tile.elements * (sourceChannels + destinationChannels) * MemoryLayout<Float>.stride
+        let r = min(max(rowsPerBand ?? Self.preferredRowsPerBand(gridRows: gridRows, tilesPerRow: tilesPerRow, rowSlot: rowSlot,
+                                                                  bytesPerPosition: bytesPerPosition), 1),
                     gridRows)
-        self.rowsPerBand = r
-        bands = Self.bands(gridRows: gridRows, rowsPerBand: r)
-        tileColumns = Self.positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
-        let bytesPerTile = tile.elements * (sourceChannels + destinationChannels) * MemoryLayout<Float>.stride
-        rowsPerChunk = min(bands, max(1, chunkBytes / (bytesPerTile * tileColumns)))
+        let count = min(max(bands ?? Self.bands(gridRows: gridRows, rowsPerBand: r), 1), gridRows)
+        self.bands = count
+        self.rowsPerBand = (gridRows + count - 1) / count
+        tileColumns = Self.positions(rowsPerBand: self.rowsPerBand, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
+        rowsPerChunk = min(count, max(1, chunkBytes / (bytesPerPosition * tileColumns)))
     }
 
+    /// The most a band's V and M may take where `preferredRowsPerBand` picks a taller band for
+    /// its products' sake alone: the 8.3 MiB of text's 130x130 layer in bands of 4 rows took
+    /// less time than single rows on the Zen 3, 16.5 MiB at 258x258 no less than 8.3 in bands
+    /// of 2 (fourteenth part); the two threads' bands then stay within half its 32 MiB L3.
+    static let tallBandBytes = 12 << 20
+
     /// The rows per band that transform the fewest positions in all (bands times positions per
-    /// band), the fewest rows among equals, at most 4. Measured per layer (text 256, AVX2 cap,
-    /// BENCHMARKS.md, ninth part), time followed this count: F(6x6, 3x3) at 256 columns takes 2
-    /// (88 positions for 86 tiles, not 48 for 43), 6-7 % less time; F(4x4, 3x3)'s backward-data
-    /// at 66, 34 and 18 columns takes 3 (17, 9 and 5 tiles a row), 10-20 % less; where the count
-    /// stays the same, a taller band only made the row's V and M larger (up to 24 % more time at
-    /// 64 columns, where one row's fit the L2). It does not depend on the thread count, so
-    /// neither do the bits.
-    static func preferredRowsPerBand(gridRows: Int, tilesPerRow: Int, rowSlot: Int) -> Int {
+    /// band), at most 4; among equals, where one row's V and M (`bytesPerPosition` a position)
+    /// fit in `level2Bytes` (1 MiB where unknown), the fewest rows, else the most that make an
+    /// even number of bands (two threads take half each) within `tallBandBytes`.
+    ///
+    /// Measured per layer (text 256, AVX2), time followed the count: F(6x6, 3x3) at 256 columns
+    /// takes 2 (88 positions for 86 tiles, not 48 for 43), 6-7 % less time; F(4x4, 3x3)'s
+    /// backward-data at 66, 34 and 18 columns takes 3 (17, 9 and 5 tiles a row), 10-20 % less
+    /// (a Zen 5, 1 MiB of L2, capped to AVX2; BENCHMARKS.md, ninth part). Where the count stays
+    /// the same, the taller band cost up to 24 % more time on that Zen 5 at 64 columns, where
+    /// one row's V and M fit its L2; on a Zen 3 (512 KiB), where one row's of text's 256->128 at
+    /// 130x130 (2.4 MiB) fits neither, bands of 3-4 rows (88 positions) took 12-20 % less time
+    /// than single rows (24), the products having wider matrices to work on (fourteenth part).
+    /// It depends on the machine, not on the thread count, so neither do the bits.
+    static func preferredRowsPerBand(gridRows: Int, tilesPerRow: Int, rowSlot: Int, bytesPerPosition: Int,
+                                     level2Bytes: Int? = HostCPU.level2Bytes) -> Int {
         func count(_ r: Int) -> Int {
-            bands(gridRows: gridRows, rowsPerBand: r) * positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
+            let b = bands(gridRows: gridRows, rowsPerBand: r)
+            return b * positions(rowsPerBand: (gridRows + b - 1) / b, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
         }
+        func bytes(_ r: Int) -> Int { positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot) * bytesPerPosition }
+        let rowFits = bytes(1) <= level2Bytes ?? 1 << 20
         var (best, bestCount) = (1, count(1))
-        for r in stride(from: 2, through: min(4, gridRows), by: 1) where count(r) < bestCount {
-            (best, bestCount) = (r, count(r))
+        for r in stride(from: 2, through: min(4, gridRows), by: 1) {
+            let c = count(r)
+            // An odd number of taller bands would leave one thread a band more than the other.
+            let taller = !rowFits && bands(gridRows: gridRows, rowsPerBand: r) % 2 == 0 && bytes(r) <= tallBandBytes
+            if c < bestCount || (c == bestCount && taller) { (best, bestCount) = (r, c) }
         }
         return best
     }
@@ -149,10 +186,9 @@ struct WinogradTiling {
         ((r - 1) * rowSlot + tilesPerRow + 7) / 8 * 8
     }
 
-    /// The tile rows of band `b`, and where each starts: tile row `b * rowsPerBand + j` at
-    /// position `j * rowSlot`.
+    /// The tile rows of band `b`, and where each starts: its row j at position `j * rowSlot`.
     func tileRows(ofBand b: Int) -> Range<Int> {
-        b * rowsPerBand..<min(b * rowsPerBand + rowsPerBand, gridRows)
+        b * gridRows / bands..<(b + 1) * gridRows / bands
     }
 
     /// The source rows band `b` reads (its tiles' rows that lie inside the source).
@@ -201,9 +237,10 @@ struct WinogradTiling {
     /// Floats of M for the largest chunk.
     var productFloats: Int { tile.elements * productStride(0..<rowsPerChunk) }
 
-    /// Byte offsets of U, V and M in the scratch arena, each 4 KiB aligned, and the total.
-    var scratchLayout: (filter: Int, source: Int, products: Int, bytes: Int) {
-        let source = Self.pages(filterFloats), products = source + Self.pages(sourceFloats)
+    /// Byte offsets of U, V and M in the scratch arena, each 4 KiB aligned, and the total; V
+    /// takes no room where it is `kept` elsewhere.
+    func scratchLayout(kept: Bool) -> (filter: Int, source: Int, products: Int, bytes: Int) {
+        let source = Self.pages(filterFloats), products = source + (kept ? 0 : Self.pages(sourceFloats))
         return (0, source, products, products + Self.pages(productFloats))
     }
 
@@ -276,11 +313,11 @@ struct WinogradTiling {
         // and the tiles at positions k..k+7 load as one contiguous vector. A tile row's split
         // writes at most rowSlot positions (tilesPerRow + 1 where its last tile's two rightmost
         // inputs are source columns), so the parts never overlap.
-        let sx = tileColumns + 1, m = tile.outputSize, first = b * rowsPerBand
+        let sx = tileColumns + 1, m = tile.outputSize, rows = tileRows(ofBand: b)
         for r in 0..<tile.inputSize {
             for j in 0..<rowsPerBand {
-                let y = m * (first + j) + r - pad, part = strip + r * m * sx + j * rowSlot
-                guard first + j < gridRows && y >= 0 && y < sourceHeight else {
+                let y = m * (rows.lowerBound + j) + r - pad, part = strip + r * m * sx + j * rowSlot
+                guard j < rows.count && y >= 0 && y < sourceHeight else {
                     for p in 0..<m { (part + p * sx).update(repeating: 0, count: rowSlot) }
                     continue
                 }
@@ -342,11 +379,12 @@ struct WinogradTiling {
             // row's split writes tilesPerRow positions per phase.
             strip.update(repeating: 0, count: productStripFloats)
             for b in rows {
+                let band = tileRows(ofBand: b)
                 for j in 0..<rowsPerBand {
-                    let ty = b * rowsPerBand + j
+                    let ty = band.lowerBound + j
                     for a in 0..<size {
                         let yy = size * ty + a, part = strip + a * size * tileColumns + j * rowSlot
-                        guard ty < gridRows && yy < destinationHeight else {
+                        guard j < band.count && yy < destinationHeight else {
                             for p in 0..<size { (part + p * tileColumns).update(repeating: 0, count: tilesPerRow) }
                             continue
                         }
