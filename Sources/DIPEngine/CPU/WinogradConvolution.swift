@@ -25,7 +25,8 @@ import DIPCore
 /// on the schedule, and the bits are the same for every thread count.
 ///
 /// Memory: forward and backward-data hold one band's V and M per thread (each about 1.2 MiB at
-/// 128 channels and 256 columns with F(4x4, 3x3), 2.9 MiB with F(6x6, 3x3)'s two-row bands);
+/// 128 channels and 256 columns with F(4x4, 3x3), 2.9 MiB with F(6x6, 3x3)'s two-row bands,
+/// at most `WinogradTiling.tallBandBytes` where a taller band is chosen for a small L2);
 /// backward-weights processes a chunk of bands at a time (WinogradTiling), so the output
 /// gradient's transformed tiles take at most about 96 MiB of the backend's shared scratch arena
 /// (32 MiB at text's 256->128 layer, whose V the forward kept), not the whole image's 2-2.25x
@@ -134,7 +135,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
         let t = backwardDataTiling
         guard bandFolds(pad) else {
-            throw EngineError.shape("convolution \(geometry): a first band of \(t.destinationRows(ofBand: 0).count) rows cannot fold a reflection pad of \(pad); fold it after the pass")
+            throw EngineError.shape("convolution \(geometry): the first band's \(t.destinationRows(ofBand: 0).count) rows cannot fold a reflection pad of \(pad); fold it after the pass")
         }
         try convolve(t, source: gradOutput.pointer, weight: weight.pointer, rotated: true, destination: gradInput.pointer,
                      foldingReflectionPad: pad) { _ in 0 }

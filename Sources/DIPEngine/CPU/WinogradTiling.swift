@@ -46,9 +46,9 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// `bands` bands split the grid as evenly as whole rows allow (band b holds tile rows b G / B
 /// up to (b + 1) G / B, rounded down, of G rows in B bands), so any run of consecutive bands,
 /// such as a thread's block, holds its share of the rows within one; `rowsPerBand` is the
-/// tallest band's. A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
-/// at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on nothing and the
-/// products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
+/// tallest band's. A lone row rounds up badly where its tile count is not a multiple of 8
+/// (F(6x6, 3x3) at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on
+/// nothing and the products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
 /// positions. Where the last tile's two rightmost inputs feed a kept output (it overhangs the
 /// destination by less than 2 columns), `rowSlot` leaves one more position for them; elsewhere
 /// that tile reads them from the next row's first position, and they feed only outputs that
@@ -112,11 +112,10 @@ struct WinogradTiling {
     /// fourteenth part). Where the forward kept V, the pass holds only dM, a third of it there.
     static let defaultChunkBytes = 96 << 20
 
-    /// The grid is cut into `bands` bands (clamped to 1...gridRows), by default as many as
-    /// bands of `rowsPerBand` rows take (clamped to 1...gridRows; by default
-    /// `preferredRowsPerBand`).
+    /// The grid is cut into as many bands as bands of `rowsPerBand` rows take (clamped to
+    /// 1...gridRows; by default `preferredRowsPerBand`), split evenly.
     init(tile: WinogradTile, sourceChannels: Int, sourceHeight: Int, sourceWidth: Int, pad: Int, destinationChannels: Int,
-         rowsPerBand: Int? = nil, bands: Int? = nil, chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
+         rowsPerBand: Int? = nil, chunkBytes: Int = defaultChunkBytes, kernels: WinogradKernels = .best) {
         self.tile = tile
         self.kernels = kernels
         self.sourceChannels = sourceChannels
@@ -134,7 +133,7 @@ struct WinogradTiling {
         let r = min(max(rowsPerBand ?? Self.preferredRowsPerBand(gridRows: gridRows, tilesPerRow: tilesPerRow, rowSlot: rowSlot,
                                                                   bytesPerPosition: bytesPerPosition), 1),
                     gridRows)
-        let count = min(max(bands ?? Self.bands(gridRows: gridRows, rowsPerBand: r), 1), gridRows)
+        let count = Self.bands(gridRows: gridRows, rowsPerBand: r)
         self.bands = count
         self.rowsPerBand = (gridRows + count - 1) / count
         tileColumns = Self.positions(rowsPerBand: self.rowsPerBand, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
@@ -142,9 +141,9 @@ struct WinogradTiling {
     }
 
     /// The most a band's V and M may take where `preferredRowsPerBand` picks a taller band for
-    /// its products' sake alone: the 8.3 MiB of text's 130x130 layer in bands of 4 rows took
-    /// less time than single rows on the Zen 3, 16.5 MiB at 258x258 no less than 8.3 in bands
-    /// of 2 (fourteenth part); the two threads' bands then stay within half its 32 MiB L3.
+    /// its products' sake alone. On the Zen 3 (BENCHMARKS.md, fourteenth part), text's 130x130
+    /// layers in bands of 4 rows (8.3 MiB) took less time than in single rows; its 258x258
+    /// layer in bands of 4 rows (16.5 MiB) took no less than in bands of 2 (8.3 MiB).
     static let tallBandBytes = 12 << 20
 
     /// The rows per band that transform the fewest positions in all (bands times positions per
@@ -157,9 +156,10 @@ struct WinogradTiling {
     /// backward-data at 66, 34 and 18 columns takes 3 (17, 9 and 5 tiles a row), 10-20 % less
     /// (a Zen 5, 1 MiB of L2, capped to AVX2; BENCHMARKS.md, ninth part). Where the count stays
     /// the same, the taller band cost up to 24 % more time on that Zen 5 at 64 columns, where
-    /// one row's V and M fit its L2; on a Zen 3 (512 KiB), where one row's of text's 256->128 at
-    /// 130x130 (2.4 MiB) fits neither, bands of 3-4 rows (88 positions) took 12-20 % less time
-    /// than single rows (24), the products having wider matrices to work on (fourteenth part).
+    /// one row's V and M fit its L2; on a Zen 3 (512 KiB), where those of one row of text's
+    /// 256->128 layer at 130x130 (2.4 MiB) fit no L2, bands of 3-4 rows (88 positions) took
+    /// 11-29 % less time than single rows (24), the products having wider matrices to work on
+    /// (fourteenth part).
     /// It depends on the machine, not on the thread count, so neither do the bits.
     static func preferredRowsPerBand(gridRows: Int, tilesPerRow: Int, rowSlot: Int, bytesPerPosition: Int,
                                      level2Bytes: Int? = HostCPU.level2Bytes) -> Int {
