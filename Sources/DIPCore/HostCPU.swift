@@ -23,14 +23,10 @@ public enum HostCPU {
 
     /// Bytes of a sysfs cache `size` ("512K", "1024K", "2M"; a bare number is bytes), or nil.
     static func bytes(cacheSize text: String?) -> Int? {
-        guard var digits = text?.trimmingCharacters(in: .whitespacesAndNewlines), !digits.isEmpty else { return nil }
-        var scale = 1
-        if let unit = digits.last, let shift = ["K": 10, "M": 20, "G": 30][String(unit).uppercased()] {
-            scale = 1 << shift
-            digits.removeLast()
+        guard let text, let bytes = ByteSize.bytes(text.trimmingCharacters(in: .whitespacesAndNewlines), plainUnit: 1) else {
+            return nil
         }
-        guard let count = Int(digits), count > 0 else { return nil }
-        return count * scale
+        return Int(exactly: bytes.rounded(.down))
     }
 
     /// `summary` from the text of /proc/cpuinfo and of the L2 cache's sysfs `size` file (either

@@ -81,14 +81,7 @@ struct SubmitCommand: ParsableCommand {
     }
 
     /// "4G", "3500M", "512K" or plain MiB, in bytes.
-    static func parseSize(_ text: String) -> Double? {
-        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
-        var t = text.uppercased()
-        if t.hasSuffix("B") { t.removeLast() }
-        let unit = t.last.flatMap { units[$0] }
-        guard let n = Double(unit == nil ? t : String(t.dropLast())), n > 0 else { return nil }
-        return n * (unit ?? 1_048_576)
-    }
+    static func parseSize(_ text: String) -> Double? { ByteSize.bytes(text, plainUnit: 1_048_576) }
 
     func run() throws {
         // Before minutes of planning and timing: without sbatch only a dry run can succeed.

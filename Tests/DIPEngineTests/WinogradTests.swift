@@ -252,9 +252,10 @@ struct WinogradTests {
         // F(4x4, 3x3) backward-data at 66 columns: 17 tiles, three rows in 56 positions.
         let d43 = tiling(.f43, size: 64, pad: 2)
         #expect((d43.tilesPerRow, d43.rowSlot, d43.rowsPerBand, d43.tileColumns) == (17, 17, 3, 56))
-        // Where a taller band does not save positions (F(4x4, 3x3) at 64 columns, F(6x6, 3x3) at
-        // 128): one row where one row's V and M fit the L2, else the tallest band that makes an
-        // even number of bands. Text's 128 channels in and out at 64 columns: 590 KB a row.
+        // Where a taller band does not save positions (an F(4x4, 3x3) grid of 16 x 16 tiles with
+        // no gap between rows; F(6x6, 3x3) at 128 columns): one row where one row's V and M fit
+        // the L2, else the tallest band that makes an even number of bands. F(4x4, 3x3) with
+        // 128 channels in and out: 590 KB for a row of 16 positions.
         let row43 = 36 * 256 * 4, row63 = 64 * 384 * 4
         func preferred(grid: Int, tiles: Int, slot: Int, bytes: Int, l2: Int?) -> Int {
             WinogradTiling.preferredRowsPerBand(gridRows: grid, tilesPerRow: tiles, rowSlot: slot, bytesPerPosition: bytes,
