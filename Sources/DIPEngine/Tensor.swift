@@ -23,7 +23,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(!dims.isEmpty && dims.allSatisfy { $0 > 0 }, "tensor dimensions must be positive: \(dims)")
         self.dims = dims
         self.count = dims.reduce(1, *)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = LargeAllocation.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
         let p = raw.bindMemory(to: Float.self, capacity: count)
         p.initialize(repeating: 0, count: count)
         self.buffer = UnsafeMutableBufferPointer(start: p, count: count)
@@ -127,7 +127,7 @@ final class TensorPool: @unchecked Sendable {
             storage = free.remove(at: best).storage
         } else {
             let bytes = (need + need / 50 + 4095) / 4096 * 4096
-            storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+            storage = LargeAllocation.allocate(bytes: bytes, alignment: 4096)
             sizes[storage] = bytes
         }
         lock.unlock()

@@ -114,7 +114,7 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         if bytes > arenaBytes || arena == nil {
             arena?.deallocate()
             let size = max(bytes, 4096)
-            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+            let p = LargeAllocation.allocate(bytes: size, alignment: 4096)
             #if DEBUG
             // NaN everywhere, so a primitive that reads a byte no reorder wrote shows up in tests.
             p.initializeMemory(as: Float.self, repeating: .nan, count: size / 4)

@@ -14,7 +14,7 @@ final class KeptForwardInput {
     /// until `kept(from:)`.
     func buffer(bytes: Int) -> UnsafeMutableRawPointer {
         input = nil
-        let buffer = storage ?? .allocate(byteCount: bytes, alignment: 4096)
+        let buffer = storage ?? LargeAllocation.allocate(bytes: bytes, alignment: 4096)
         storage = buffer
         return buffer
     }
