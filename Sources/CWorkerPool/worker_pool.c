@@ -124,3 +124,5 @@ int dip_pool_run(long parts, dip_pool_task task, void *context) {
     atomic_flag_clear_explicit(&busy, memory_order_release);
     return 0;
 }
+
+long dip_pool_claim(long *counter) { return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }

@@ -95,4 +95,32 @@ struct WorkerPoolTests {
             #expect(Array(seen) == Array(repeating: 1, count: count))
         }
     }
+
+    @Test("claimed indices: each runs exactly once, on one of the parts, whatever the thread and index counts",
+          arguments: [1, 2, 3, 8])
+    func claimedIndicesRunOnce(threads: Int) {
+        for count in [0, 1, 2, 7, 100] {
+            // Per index: how often it ran and the part that ran it (each index's slots are
+            // written by the one part that claimed it).
+            let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
+            let parts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
+            runs.initialize(repeating: 0)
+            parts.initialize(repeating: -1)
+            defer {
+                runs.deallocate()
+                parts.deallocate()
+            }
+            ChannelParallel(threads: threads).runClaiming(count) { part, next in
+                var last = -1
+                while let index = next() {
+                    #expect(index > last, "a part gets its indices in increasing order")
+                    last = index
+                    runs[index] += 1
+                    parts[index] = part
+                }
+            }
+            #expect(Array(runs.prefix(count)) == Array(repeating: 1, count: count))
+            #expect(parts.prefix(count).allSatisfy { (0..<max(1, min(threads, count))).contains($0) })
+        }
+    }
 }

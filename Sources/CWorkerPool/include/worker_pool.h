@@ -21,4 +21,8 @@ typedef void (*dip_pool_task)(void *context, long part);
 /// parts some other way.
 int dip_pool_run(long parts, dip_pool_task task, void *context);
 
+/// Returns `*counter` and adds 1 to it, atomically: the parts of a region that share the
+/// counter each claim the next index of their work this way (dynamic scheduling).
+long dip_pool_claim(long *counter);
+
 #endif

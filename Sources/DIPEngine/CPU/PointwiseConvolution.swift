@@ -179,9 +179,9 @@ final class PointwiseConvolution: ConvolutionKernel {
             .bindMemory(to: Float.self, capacity: packedSpan + backend.threads * perPart)
         let packed = arena, copies = arena + packedSpan
         if isa != 0 { dip_pointwise_pack(isa, m.weight, m.rows, m.columns, m.rowStride, m.columnStride, packed) }
-        try backend.singleThreadedBlocks(blocks(of: Self.columnBlock), what: what()) { part, js in
+        try backend.singleThreadedClaims(blocks(of: Self.columnBlock), what: what()) { part, next in
             let copy = copies + part * perPart
-            for j in js {
+            while let j = next() {
                 let (lo, n) = block(j, of: Self.columnBlock)
                 for r in 0..<rows { (copy + r * ld).update(from: source + r * p + lo, count: n) }
                 let status = gemm(lo, n, copy, ld, packed)

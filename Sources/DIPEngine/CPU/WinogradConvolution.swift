@@ -196,8 +196,9 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     /// scratch and are folded from there (ReflectionPad.foldBlock), and the bottom border rows,
     /// set aside, once every band is done.
     ///
-    /// After the filter transform, each thread takes its block of bands and runs one band at a
-    /// time from source to destination (WinogradBandSteps): the band's V (all source channels),
+    /// After the filter transform, each thread takes the next band no thread has taken yet
+    /// (`singleThreadedClaims`, so a thread slowed by another process takes fewer) and runs it
+    /// from source to destination (WinogradBandSteps): the band's V (all source channels),
     /// its products and its output transform (all destination channels). A band's V and M
     /// (about 1.2 MiB at 132 -> 128 channels and 64 tiles) stay near that core between the
     /// three steps, where a sweep per step over a 24 MiB chunk of many rows went through memory,
@@ -234,7 +235,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
             }
             let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, filter: u, destination: destination,
                                           destinationPlane: destinationPlane, fold: fold, keep: keep)
-            try backend.singleThreadedBlocks(t.bands, what: "the Winograd products of \(geometry)") { part, rows in
+            try backend.singleThreadedClaims(t.bands, what: "the Winograd products of \(geometry)") { part, next in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
                 let v = floats(layout.source + part * layout.part, t.rowSourceFloats)
                 // With a fold: this thread's block and every channel's bottom border rows.
@@ -243,7 +244,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
                 steps.clearUnusedProducts(m)
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
-                        for band in rows {
+                        while let band = next() {
                             steps.transformSource(band: band, into: v, strip: sourceStrip, work: work)
                             let status = steps.products(band: band, of: v, into: m)
                             guard status == dnnl_success else { return status }

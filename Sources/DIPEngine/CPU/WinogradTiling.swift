@@ -44,8 +44,8 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// The passes do not take one tile row at a time but a band of tile rows laid side by side,
 /// `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8 lanes). The
 /// `bands` bands split the grid as evenly as whole rows allow (band b holds tile rows b G / B
-/// up to (b + 1) G / B, rounded down, of G rows in B bands), so any run of consecutive bands,
-/// such as a thread's block, holds its share of the rows within one; `rowsPerBand` is the
+/// up to (b + 1) G / B, rounded down, of G rows in B bands), so bands differ by a row at most
+/// and the threads that take them in turn get like shares; `rowsPerBand` is the
 /// tallest band's. A lone row rounds up badly where its tile count is not a multiple of 8
 /// (F(6x6, 3x3) at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on
 /// nothing and the products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
