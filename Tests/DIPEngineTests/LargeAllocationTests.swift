@@ -26,7 +26,7 @@ struct LargeAllocationTests {
     }
 
     @Test("an activation of 2 MiB or more starts on a huge page and asks the kernel for huge pages")
-    func largeTensorsAskForHugePages() throws {
+    func largeTensorsAskForHugePages() {
         let tensor = Tensor([128, 64, 64])  // 2 MiB
         let pooled = TensorPool().tensor(FeatureShape(channels: 128, height: 130, width: 130))
         for pointer in [UnsafeRawPointer(tensor.pointer), UnsafeRawPointer(pooled.pointer)] {

@@ -45,10 +45,10 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8 lanes). The
 /// `bands` bands split the grid as evenly as whole rows allow (band b holds tile rows b G / B
 /// up to (b + 1) G / B, rounded down, of G rows in B bands), so bands differ by a row at most
-/// and the threads that take them in turn get like shares; `rowsPerBand` is the
-/// tallest band's. A lone row rounds up badly where its tile count is not a multiple of 8
-/// (F(6x6, 3x3) at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on
-/// nothing and the products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
+/// and the threads that take them in turn get like shares; `rowsPerBand` is the tallest
+/// band's. A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
+/// at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on nothing and the
+/// products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
 /// positions. Where the last tile's two rightmost inputs feed a kept output (it overhangs the
 /// destination by less than 2 columns), `rowSlot` leaves one more position for them; elsewhere
 /// that tile reads them from the next row's first position, and they feed only outputs that
