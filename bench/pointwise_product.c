@@ -1,8 +1,8 @@
 // The 1x1 layer's forward product, 128 -> 128 channels over 65536 pixels (a 256x256 level), in
-// blocks of 1024 pixels copied to rows 1040 floats apart as PointwiseConvolution does: oneDNN's
-// sgemm (the bias written first, beta 1) against our FMA kernel (Sources/CPointwise), the output
-// rows a plane apart; best of 5 runs, the blocks split between THREADS threads (default 2), each
-// calling single-threaded sgemm. (Issue 13.) Built with clang, as SwiftPM builds the package's C:
+// blocks of 1024 pixels copied as PointwiseConvolution does (for sgemm to rows 1040 floats apart,
+// for ours by dip_pointwise_copy): oneDNN's sgemm (the bias written first, beta 1) against our
+// FMA kernel (Sources/CPointwise), the output rows a plane apart; best of 5 runs, the blocks
+// split between THREADS threads (default 2), each calling single-threaded sgemm. (Issue 13.) Built with clang, as SwiftPM builds the package's C:
 //
 //   clang -O2 -pthread -I Sources/CPointwise/include -o /tmp/pointwise_product \
 //       bench/pointwise_product.c Sources/CPointwise/pointwise.c -ldnnl
@@ -37,10 +37,11 @@ static void *blocks_of(void *arg) {
     const long blocks = pixels / block;
     for (long b = blocks * part / threads; b < blocks * (part + 1) / threads; b++) {
         const long lo = b * block;
-        for (long r = 0; r < channels; r++) memcpy(copy + r * ld, x + r * pixels + lo, sizeof(float) * block);
         if (own) {
+            dip_pointwise_copy(isa, x + lo, pixels, channels, block, copy, ld);
             dip_pointwise_product(isa, packed, channels, channels, copy, ld, block, mine + lo, pixels, bias);
         } else {
+            for (long r = 0; r < channels; r++) memcpy(copy + r * ld, x + r * pixels + lo, sizeof(float) * block);
             for (long o = 0; o < channels; o++) for (long i = 0; i < block; i++) y[o * pixels + lo + i] = bias[o];
             dnnl_sgemm('N', 'N', channels, block, channels, 1, w, channels, copy, ld, 1, y + lo, pixels);
         }

@@ -6,9 +6,8 @@
 // sgemm packs both operands at every call, and the layer's products are short (the inner
 // dimension is a channel count: 4 to 132 in the nets), so the packing is a large part of each
 // product; and a block's output rows lie a plane apart (a multiple of 4 KiB, so in one cache
-// set). Here the weights are packed once per call (tiny), the block's rows (already copied by
-// the caller, rows not a plane apart) are read in place, and each step of rows sweeps the
-// block's whole width, so each output row is written in one long run.
+// set). Here the weights are packed once per call (tiny) and the block is copied once
+// (dip_pointwise_copy) into the layout the kernel reads fastest.
 //
 // Each output is the sum over the inner dimension in increasing order, one fused multiply-add
 // at a time from zero, then plus the bias: the same operations on both instruction sets, so
@@ -36,9 +35,16 @@ long dip_pointwise_packed_floats(int isa, long m, long k);
 /// (a transpose is a swap of the strides) for version `isa`, the rows past m zero.
 void dip_pointwise_pack(int isa, const float *w, long m, long k, long row_stride, long column_stride, float *packed);
 
-/// c[o * ldc + j] = sum over i < k, in order, of packed(o, i) * b[i * ldb + j], plus bias[o]
-/// when bias is not NULL, for o < m and j < n.
-void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *b, long ldb, long n, float *c,
+/// Copies columns [0, n) of `rows` rows (row r at `source + r * row_stride`) into `block`, laid
+/// out as version `isa`'s product reads them: AVX2 in panels of 16 columns (each panel's rows
+/// one after the other, so a step's loads are contiguous); AVX-512 in rows `ld` (>= n) floats
+/// apart. Either takes at most `rows * ld` floats when ld >= n rounded up to 16.
+void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows, long n, float *block, long ld);
+
+/// c[o * ldc + j] = sum over i < k, in order, of packed(o, i) * b(i, j), plus bias[o] when bias
+/// is not NULL, for o < m and j < n, where b is the k x n `block` as dip_pointwise_copy wrote it
+/// for the same `isa` and `ld`.
+void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
                            long ldc, const float *bias);
 
 #ifdef __cplusplus
