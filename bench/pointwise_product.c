@@ -2,7 +2,8 @@
 // blocks of 1024 pixels copied as PointwiseConvolution does (for sgemm to rows 1040 floats apart,
 // for ours by dip_pointwise_copy): oneDNN's sgemm (the bias written first, beta 1) against our
 // FMA kernel (Sources/CPointwise), the output rows a plane apart; best of 5 runs, the blocks
-// split between THREADS threads (default 2), each calling single-threaded sgemm. (Issue 13.) Built with clang, as SwiftPM builds the package's C:
+// split between THREADS threads (default 2), each calling single-threaded sgemm. (Issue 13.)
+// Built with clang, as SwiftPM builds the package's C:
 //
 //   clang -O2 -pthread -I Sources/CPointwise/include -o /tmp/pointwise_product \
 //       bench/pointwise_product.c Sources/CPointwise/pointwise.c -ldnnl
