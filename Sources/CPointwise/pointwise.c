@@ -3,6 +3,11 @@
 #include <stddef.h>
 #include <string.h>
 
+/* The row layout (sgemm's and the AVX-512 kernel's): row r at block + r * ld. */
+static void copy_rows(const float *source, long row_stride, long rows, long n, float *block, long ld) {
+    for (long r = 0; r < rows; r++) memcpy(block + r * ld, source + r * row_stride, (size_t)n * sizeof(float));
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -149,11 +154,8 @@ int dip_pointwise_available(void) {
 static long step_rows(int isa) { return isa == DIP_POINTWISE_AVX512 ? ROWS_AVX512 : ROWS_AVX2; }
 
 void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows, long n, float *block, long ld) {
-    if (isa == DIP_POINTWISE_AVX2) {
-        copy_panels_avx2(source, row_stride, rows, n, block);
-    } else if (isa == DIP_POINTWISE_AVX512) {
-        for (long r = 0; r < rows; r++) memcpy(block + r * ld, source + r * row_stride, (size_t)n * sizeof(float));
-    }
+    if (isa == DIP_POINTWISE_AVX2) copy_panels_avx2(source, row_stride, rows, n, block);
+    else copy_rows(source, row_stride, rows, n, block, ld);
 }
 
 void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
@@ -167,7 +169,8 @@ void dip_pointwise_product(int isa, const float *packed, long m, long k, const f
 int dip_pointwise_available(void) { return 0; }
 static long step_rows(int isa) { (void)isa; return 1; }
 void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows, long n, float *block, long ld) {
-    (void)isa; (void)source; (void)row_stride; (void)rows; (void)n; (void)block; (void)ld;
+    (void)isa;
+    copy_rows(source, row_stride, rows, n, block, ld);
 }
 void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
                            long ldc, const float *bias) {

@@ -37,8 +37,9 @@ void dip_pointwise_pack(int isa, const float *w, long m, long k, long row_stride
 
 /// Copies columns [0, n) of `rows` rows (row r at `source + r * row_stride`) into `block`, laid
 /// out as version `isa`'s product reads them: AVX2 in panels of 16 columns (each panel's rows
-/// one after the other, so a step's loads are contiguous); AVX-512 in rows `ld` (>= n) floats
-/// apart. Either takes at most `rows * ld` floats when ld >= n rounded up to 16.
+/// one after the other, so a step's loads are contiguous); AVX-512, or 0 (for a caller's own
+/// GEMM, e.g. oneDNN's sgemm), in rows `ld` (>= n) floats apart. Either takes at most
+/// `rows * ld` floats when ld >= n rounded up to 16. Any isa runs here: only the layout differs.
 void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows, long n, float *block, long ld);
 
 /// c[o * ldc + j] = sum over i < k, in order, of packed(o, i) * b(i, j), plus bias[o] when bias

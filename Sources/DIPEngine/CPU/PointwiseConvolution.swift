@@ -163,9 +163,10 @@ final class PointwiseConvolution: ConvolutionKernel {
 
     /// Calls `gemm(lo, n, block, ld, packed)` for every block of `columnBlock` pixels, each on
     /// one thread with single-threaded oneDNN: `block` holds pixels lo..<lo+n of the `rows`
-    /// planes of `source`, copied as `product` reads them (sgemm: one row every `ld` floats, see
-    /// `copiedRowStride`; our kernels: `dip_pointwise_copy`), and `packed` the `packing` matrix
-    /// as `product` reads it (packed once, before the blocks; not for sgemm, which packs its own).
+    /// planes of `source`, copied by `dip_pointwise_copy` as `product` reads them (for sgemm,
+    /// isa 0: one row every `ld` floats, see `copiedRowStride`), and `packed` the `packing`
+    /// matrix as `product` reads it (packed once, before the blocks; not for sgemm, which packs
+    /// its own).
     private func copiedBlockProducts(of source: UnsafePointer<Float>, rows: Int, what: @autoclosure () -> String,
                                      product: Product, packing m: Packing,
                                      _ gemm: (_ lo: Int, _ n: Int, _ block: UnsafePointer<Float>, _ ld: Int,
@@ -183,11 +184,7 @@ final class PointwiseConvolution: ConvolutionKernel {
             let copy = copies + part * perPart
             while let j = next() {
                 let (lo, n) = block(j, of: Self.columnBlock)
-                if isa != 0 {
-                    dip_pointwise_copy(isa, source + lo, p, rows, n, copy, ld)
-                } else {
-                    for r in 0..<rows { (copy + r * ld).update(from: source + r * p + lo, count: n) }
-                }
+                dip_pointwise_copy(isa, source + lo, p, rows, n, copy, ld)
                 let status = gemm(lo, n, copy, ld, packed)
                 guard status == dnnl_success else { return status }
             }

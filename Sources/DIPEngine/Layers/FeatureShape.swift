@@ -66,9 +66,9 @@ struct ChannelParallel: Sendable {
     /// part asks first, then nil: a part whose core another process holds for a while takes
     /// fewer indices instead of keeping the others waiting at the end (on a shared 2-core VM,
     /// the two threads' fixed halves of the products of text's 258x258 forward took 71 and
-    /// 81 ms an iteration; BENCHMARKS.md, fifteenth part). Only for work
-    /// whose result for an index does not depend on the part that runs it (the part picks its
-    /// scratch), so the bits do not depend on who took what.
+    /// 81 ms an iteration; BENCHMARKS.md, fifteenth part). Only for work whose result for an
+    /// index does not depend on the part that runs it (the part picks its scratch), so the bits
+    /// do not depend on who took what.
     func runClaiming(_ count: Int, _ body: (_ part: Int, _ next: @escaping () -> Int?) -> Void) {
         let t = min(threads, count)
         if t <= 1 {
