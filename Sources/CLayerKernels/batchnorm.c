@@ -10,24 +10,28 @@
 
 // MARK: Baseline versions (the reference order).
 
-static double sum_generic(const float *x, long n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    long i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += (double)x[i]; s1 += (double)x[i + 1]; s2 += (double)x[i + 2]; s3 += (double)x[i + 3];
-    }
-    for (; i < n; i++) s0 += (double)x[i];
-    return (s0 + s1) + (s2 + s3);
+/* Mean and biased variance from the sums of d = x - shift and of d^2 (shift: the plane's first
+   value, so d stays near the data's spread and S2 - S1^2 / n does not cancel). One rule for
+   both versions. */
+static void moments_from_sums(double shift, double s1, double s2, long n, double *mean, double *variance) {
+    double n_d = (double)n, m1 = s1 / n_d, v = (s2 - s1 * m1) / n_d;
+    *mean = shift + m1;
+    *variance = v > 0 ? v : 0;
 }
 
-static double sum_sq_generic(const float *x, long n, double m) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+static void moments_generic(const float *x, long n, double *mean, double *variance) {
+    const double shift = (double)x[0];
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
     long i = 0;
-#define SQ(k) ((double)x[k] - m) * ((double)x[k] - m)
-    for (; i + 4 <= n; i += 4) { s0 += SQ(i); s1 += SQ(i + 1); s2 += SQ(i + 2); s3 += SQ(i + 3); }
-    for (; i < n; i++) s0 += SQ(i);
-#undef SQ
-    return (s0 + s1) + (s2 + s3);
+#define D(k) ((double)x[k] - shift)
+    for (; i + 4 <= n; i += 4) {
+        double d0 = D(i), d1 = D(i + 1), d2 = D(i + 2), d3 = D(i + 3);
+        a0 += d0; a1 += d1; a2 += d2; a3 += d3;
+        b0 += d0 * d0; b1 += d1 * d1; b2 += d2 * d2; b3 += d3 * d3;
+    }
+    for (; i < n; i++) { double d = D(i); a0 += d; b0 += d * d; }
+#undef D
+    moments_from_sums(shift, (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3), n, mean, variance);
 }
 
 static void apply_generic(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
@@ -81,27 +85,21 @@ static void backward_apply_generic(const float *x, float *g, long n, float mean,
 #if defined(__x86_64__)
 #define AVX2 __attribute__((target("avx2")))
 
-AVX2 static double sum_avx2(const float *x, long n) {
-    __m256d acc = _mm256_setzero_pd();
-    long i = 0;
-    for (; i + 4 <= n; i += 4) acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
-    double s[4];
-    _mm256_storeu_pd(s, acc);
-    for (; i < n; i++) s[0] += (double)x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-AVX2 static double sum_sq_avx2(const float *x, long n, double m) {
-    __m256d acc = _mm256_setzero_pd(), vm = _mm256_set1_pd(m);
+AVX2 static void moments_avx2(const float *x, long n, double *mean, double *variance) {
+    const double shift = (double)x[0];
+    const __m256d vs = _mm256_set1_pd(shift);
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
     long i = 0;
     for (; i + 4 <= n; i += 4) {
-        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
-        acc = _mm256_add_pd(acc, _mm256_mul_pd(d, d));
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vs);
+        a = _mm256_add_pd(a, d);
+        b = _mm256_add_pd(b, _mm256_mul_pd(d, d));
     }
-    double s[4];
-    _mm256_storeu_pd(s, acc);
-    for (; i < n; i++) { double d = (double)x[i] - m; s[0] += d * d; }
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    double sa[4], sb[4];
+    _mm256_storeu_pd(sa, a);
+    _mm256_storeu_pd(sb, b);
+    for (; i < n; i++) { double d = (double)x[i] - shift; sa[0] += d; sb[0] += d * d; }
+    moments_from_sums(shift, (sa[0] + sa[1]) + (sa[2] + sa[3]), (sb[0] + sb[1]) + (sb[2] + sb[3]), n, mean, variance);
 }
 
 AVX2 static void apply_avx2(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
@@ -192,18 +190,11 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
 
 // MARK: Entry points (dispatch.c chooses the version).
 
-double dip_cpu_bn_sum(const float *x, long n) {
+void dip_cpu_bn_moments(const float *x, long n, double *mean, double *variance) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) return sum_avx2(x, n);
+    if (dip_layer_kernels_isa() == 1) { moments_avx2(x, n, mean, variance); return; }
 #endif
-    return sum_generic(x, n);
-}
-
-double dip_cpu_bn_sum_squared_deviation(const float *x, long n, double mean) {
-#if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) return sum_sq_avx2(x, n, mean);
-#endif
-    return sum_sq_generic(x, n, mean);
+    moments_generic(x, n, mean, variance);
 }
 
 void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,

@@ -19,10 +19,10 @@ int dip_layer_kernels_isa(void);
 /// for the tests that compare both.
 void dip_layer_kernels_force(int isa);
 
-/// sum_{i<n} (double)x[i].
-double dip_cpu_bn_sum(const float *x, long n);
-/// sum_{i<n} ((double)x[i] - mean)^2.
-double dip_cpu_bn_sum_squared_deviation(const float *x, long n, double mean);
+/// The mean and biased variance of x[0..<n] (n >= 1) in one pass: with d = (double)x[i] - x[0],
+/// S1 = sum d and S2 = sum d^2 (Float64, four interleaved partial sums, lane i % 4, added as
+/// (l0 + l1) + (l2 + l3)), mean = x[0] + S1 / n and variance = max(0, (S2 - S1 (S1 / n)) / n).
+void dip_cpu_bn_moments(const float *x, long n, double *mean, double *variance);
 /// y = (x - mean) * scale + shift, then LeakyReLU (y > 0 ? y : y * slope) when hasSlope, over
 /// `rows` rows of `width` values: x is dense, y's rows are `rowStride` apart.
 void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,

@@ -12,7 +12,11 @@ import Foundation
 /// Sums (mean, variance, and the two reductions of the backward) are accumulated in Float64
 /// with four interleaved partial sums in a fixed order per channel: a plane can hold 2.6e5
 /// values, where a Float32 running sum would lose about 4 digits, and Float64 is cheap here
-/// because the pass is memory-bound. One thread owns each channel, so the result does not
+/// because the pass is memory-bound. Mean and variance come from one pass over the input
+/// (`dip_cpu_bn_moments`: sums of d = x - x[0] and d², which in Float64 lose nothing that
+/// matters unless the mean lies some 1e5 standard deviations from the first value), where a
+/// second pass for the squared deviations from the mean took 20-25 % of the forward's time
+/// (BENCHMARKS.md, seventeenth part). One thread owns each channel, so the result does not
 /// depend on the thread count.
 final class BatchNorm {
     /// PyTorch's default epsilon.
@@ -86,15 +90,15 @@ final class BatchNorm {
     }
 
     /// 2C parameters (gamma, beta), no MACs, with or without the fused activation (it runs
-    /// inside the same passes). The forward reads the input three times (mean, variance,
-    /// normalise), writes the output once, reads gamma, beta and the running statistics and
+    /// inside the same passes). The forward reads the input twice (mean and variance together,
+    /// then normalise), writes the output once, reads gamma, beta and the running statistics and
     /// writes the running statistics; the backward reads input and output gradient in each of
-    /// its three passes (two sums, then the input gradient, written over the output gradient),
-    /// reads gamma and writes the two parameter gradients.
+    /// its two passes (both sums together, then the input gradient, written over the output
+    /// gradient), reads gamma and writes the two parameter gradients.
     static func cost(inputShape s: FeatureShape) -> LayerCost {
         let n = s.count, c = s.channels
-        return LayerCost(parameters: 2 * c, forwardValues: 3 * n + n + 4 * c + 2 * c,
-                         backwardValues: 3 * 2 * n + n + c + 2 * c)
+        return LayerCost(parameters: 2 * c, forwardValues: 2 * n + n + 4 * c + 2 * c,
+                         backwardValues: 2 * 2 * n + n + c + 2 * c)
     }
 
     /// The LeakyReLU the network fuses into the BatchNorm before it: no parameters, no MACs and
@@ -138,8 +142,8 @@ final class BatchNorm {
         parallel.run(channels) { c in
             let xp = xs.value + c * n, yp = out.plane(c)
             // The passes are CLayerKernels' (an AVX2 version where the CPU has it, same bits).
-            let m = dip_cpu_bn_sum(xp, n) / Double(n)
-            let variance = dip_cpu_bn_sum_squared_deviation(xp, n, m) / Double(n)
+            var m = 0.0, variance = 0.0
+            dip_cpu_bn_moments(xp, n, &m, &variance)
             let inv = 1 / (variance + Self.epsilon).squareRoot()
             let (gamma, beta, rm, rv) = params.value
             let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
