@@ -2,7 +2,8 @@
 
 // Ported operation for operation from DIPCore/SeededRandom.swift (RandomStream.philox,
 // boxMuller, DeterministicMath.log and sinCosTwoPi), as the CUDA kernel dip_perturb is; the
-// AVX2 version runs four Box-Muller pairs (two blocks) at once with the same operations.
+// AVX2 version runs four blocks at once (Philox in vector lanes, then two groups of four
+// Box-Muller pairs) with the same operations.
 #pragma STDC FP_CONTRACT OFF
 
 #if defined(__x86_64__)
@@ -177,28 +178,70 @@ AVX2 static void sincos4(__m256d u, __m256d *sinOut, __m256d *cosOut) {
     *cosOut = _mm256_xor_pd(cv, _mm256_and_pd(cosNeg, sign));
 }
 
+/* Philox4x32-10 of four blocks at once, block b + j in 64-bit lane j (philox's operations lane
+   by lane, each word in the low half of its lane): w[m] lane j is word m of block b + j. */
+AVX2 static void philox4(unsigned long long b, unsigned long long substream, unsigned int k0, unsigned int k1,
+                         __m256i w[4]) {
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFFLL);
+    const __m256i blocks = _mm256_add_epi64(_mm256_set1_epi64x((long long)b), _mm256_setr_epi64x(0, 1, 2, 3));
+    __m256i c0 = _mm256_and_si256(blocks, low), c1 = _mm256_srli_epi64(blocks, 32);
+    __m256i c2 = _mm256_set1_epi64x((long long)(substream & 0xFFFFFFFFULL)), c3 = _mm256_set1_epi64x((long long)(substream >> 32));
+    const __m256i m0 = _mm256_set1_epi64x(0xD2511F53LL), m1 = _mm256_set1_epi64x(0xCD9E8D57LL);
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+        __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
+        __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), _mm256_set1_epi64x(k0));
+        __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), _mm256_set1_epi64x(k1));
+        c1 = _mm256_and_si256(p1, low);
+        c3 = _mm256_and_si256(p0, low);
+        c0 = n0;
+        c2 = n2;
+    }
+    w[0] = c0; w[1] = c1; w[2] = c2; w[3] = c3;
+}
+
+/* Words below 2^32, one in each 64-bit lane, as exact doubles: their bits under 2^52's, less 2^52. */
+AVX2 static inline __m256d words_to_double(__m256i w) {
+    const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(w, magic)), _mm256_set1_pd(4503599627370496.0));
+}
+
+/* 0 + sigma * (r cos, r sin) of the Box-Muller pairs (a, c), four lanes, as floats. */
+AVX2 static inline void box_muller4(__m256i a, __m256i c, __m256d sigma, __m128 *cosValues, __m128 *sinValues) {
+    const __m256d half = _mm256_set1_pd(0.5), scale = _mm256_set1_pd(0x1p-32);
+    __m256d u1 = _mm256_mul_pd(_mm256_add_pd(words_to_double(a), half), scale);
+    __m256d u2 = _mm256_mul_pd(_mm256_add_pd(words_to_double(c), half), scale);
+    __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), log4(u1)));
+    __m256d s, co;
+    sincos4(u2, &s, &co);
+    *cosValues = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, co))));
+    *sinValues = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, s))));
+}
+
 AVX2 static void perturb_avx2(const float *z, float *out, long n, unsigned long long lo, unsigned long long hi,
                               unsigned int k0, unsigned int k1, unsigned long long substream, double sigma) {
-    const __m256d half = _mm256_set1_pd(0.5), scale = _mm256_set1_pd(0x1p-32), sd = _mm256_set1_pd(sigma);
+    const __m256d sd = _mm256_set1_pd(sigma);
     unsigned long long b = lo;
-    // Two whole blocks at a time: four Box-Muller pairs, lane j the pair of words (2j, 2j+1).
-    for (; b + 2 <= hi && (long)(4 * (b + 2)) <= n; b += 2) {
-        unsigned int w0[4], w1[4];
-        block_words(b, substream, k0, k1, w0);
-        block_words(b + 1, substream, k0, k1, w1);
-        __m256d a = _mm256_setr_pd((double)w0[0], (double)w0[2], (double)w1[0], (double)w1[2]);
-        __m256d c = _mm256_setr_pd((double)w0[1], (double)w0[3], (double)w1[1], (double)w1[3]);
-        __m256d u1 = _mm256_mul_pd(_mm256_add_pd(a, half), scale), u2 = _mm256_mul_pd(_mm256_add_pd(c, half), scale);
-        __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), log4(u1)));
-        __m256d s, co;
-        sincos4(u2, &s, &co);
-        // Value 2j of the pair is r cos, value 2j + 1 is r sin; then 0 + sigma * value.
-        __m256d zc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sd, _mm256_mul_pd(r, co)));
-        __m256d zs = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sd, _mm256_mul_pd(r, s)));
-        __m128 fc = _mm256_cvtpd_ps(zc), fs = _mm256_cvtpd_ps(zs);
-        __m256 noise = _mm256_setr_m128(_mm_unpacklo_ps(fc, fs), _mm_unpackhi_ps(fc, fs));
+    // Four whole blocks at a time, their words made in vector lanes (block b + j in lane j):
+    // the pairs (w0, w1) give each block's values 0 and 1, (w2, w3) its values 2 and 3, two
+    // independent Box-Muller chains. One block's Philox words went through memory into the
+    // vectors, and one chain's divide, square root and polynomials waited on each other: the
+    // draw of 2^21 values took 21-26 ms on one Zen 3 thread, 13-16 ms now
+    // (bench/perturbation_draw.c; BENCHMARKS.md, seventeenth part).
+    for (; b + 4 <= hi && (long)(4 * (b + 4)) <= n; b += 4) {
+        __m256i w[4];
+        philox4(b, substream, k0, k1, w);
+        __m128 c01, s01, c23, s23;
+        box_muller4(w[0], w[1], sd, &c01, &s01);
+        box_muller4(w[2], w[3], sd, &c23, &s23);
+        // Row j of the transpose: block b + j's values (r cos, r sin of its first pair, then of
+        // its second).
+        _MM_TRANSPOSE4_PS(c01, s01, c23, s23);
         long i = (long)(4 * b);
-        _mm256_storeu_ps(out + i, _mm256_add_ps(noise, _mm256_loadu_ps(z + i)));
+        _mm_storeu_ps(out + i, _mm_add_ps(c01, _mm_loadu_ps(z + i)));
+        _mm_storeu_ps(out + i + 4, _mm_add_ps(s01, _mm_loadu_ps(z + i + 4)));
+        _mm_storeu_ps(out + i + 8, _mm_add_ps(c23, _mm_loadu_ps(z + i + 8)));
+        _mm_storeu_ps(out + i + 12, _mm_add_ps(s23, _mm_loadu_ps(z + i + 12)));
     }
     for (; b < hi; b++) perturb_block(z, out, n, b, k0, k1, substream, sigma);
 }
