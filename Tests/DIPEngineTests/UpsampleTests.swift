@@ -1,3 +1,4 @@
+import CLayerKernels
 import DIPCore
 import Foundation
 import Testing
@@ -21,6 +22,24 @@ struct UpsampleTests {
             let g = randomTensor(o.dims, seed: 12)
             expectClose(layer.backward(g), numericGradient(float64s(x), float64s(g)) { referenceUpsample($0, s, mode) },
                         tol: 1e-5, "upsample \(mode) backward")
+        }
+    }
+
+    @Test("bilinear's interpolation across rows gives the same bits on the baseline and AVX2 versions (CLayerKernels)",
+          arguments: [true, false])
+    func bilinearVersions(alignCorners: Bool) {
+        defer { dip_layer_kernels_force(-1) }
+        // 37 and 64 columns: eight-value steps, the tails, and a last step whose sources reach the row's end.
+        for s in [FeatureShape(channels: 2, height: 3, width: 37), FeatureShape(channels: 1, height: 4, width: 64),
+                  FeatureShape(channels: 1, height: 2, width: 5)] {
+            var outputs: [[Float]] = []
+            for isa: Int32 in [0, 1] {
+                dip_layer_kernels_force(isa)
+                let layer = Upsample2x(mode: .bilinear(alignCorners: alignCorners), parallel: serial)
+                layer.prepare(inputShape: s)
+                outputs.append(layer.forward(randomTensor(s.dims, seed: 21)).array)
+            }
+            #expect(outputs[0].map(\.bitPattern) == outputs[1].map(\.bitPattern), "forward \(s)")
         }
     }
 

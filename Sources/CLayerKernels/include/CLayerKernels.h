@@ -1,6 +1,7 @@
-// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift) and the
-// perturbation's draw, in C so that an AVX2 version can be chosen at run time while the package
-// stays baseline x86-64 (Swift has no per-function target attribute).
+// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift), the
+// perturbation's draw and the bilinear upsampling's interpolation across rows, in C so that an
+// AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift has no
+// per-function target attribute).
 //
 // Every function gives the same bits whichever version runs: the Float64 sums keep four
 // interleaved partial sums (element i goes to sum i % 4, the tail to sum 0, then
@@ -42,6 +43,11 @@ void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, flo
 /// DeterministicMath's log and sinCosTwoPi: the bits of RandomStream.fillNormal plus z.
 void dip_cpu_perturb(const float *z, float *out, long n, unsigned long long lo, unsigned long long hi,
                      unsigned int key0, unsigned int key1, unsigned long long substream, double sigma);
+
+/// One source row of the bilinear upsampling interpolated across: out[o] = l0[o] * row[i0[o]] +
+/// l1[o] * row[i1[o]] for o < wo (row has w values; i0 is ascending and i0[o] <= i1[o]).
+void dip_cpu_upsample_across(const float *row, long w, const int *i0, const int *i1, const float *l0, const float *l1,
+                             long wo, float *out);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,5 @@
+import CLayerKernels
+
 /// Upsample(scale_factor = 2), nearest or bilinear, with PyTorch's index formulas
 /// (docs/semantics.md §3.4).
 final class Upsample2x {
@@ -10,6 +12,8 @@ final class Upsample2x {
     private(set) var output = FeatureWindow(Tensor([4]), FeatureShape(channels: 1, height: 2, width: 2))
     private var gradients = TensorPool()
     private var rows = Taps(count: 0), cols = Taps(count: 0)
+    /// cols' indices as the forward's C pass takes them.
+    private var columnIndices = Taps(count: 0).cIndices
     private var columnGather = ColumnGather(Taps(count: 0), sources: 0)
 
     /// For each output index: the two source indices and their weights, as PyTorch's CPU
@@ -33,6 +37,9 @@ final class Upsample2x {
                 l0[d] = Float(1 - lambda1)
             }
         }
+
+        /// i0 and i1 as the C kernels take them.
+        var cIndices: (i0: [Int32], i1: [Int32]) { (i0.map { Int32($0) }, i1.map { Int32($0) }) }
 
         /// For each source index, the output indices that read it with their weights, in the
         /// order the backward's scatter adds them (output index ascending, i0's term before
@@ -146,6 +153,7 @@ final class Upsample2x {
         if case let .bilinear(ac) = mode {
             rows = Taps(input: s.height, output: outputShape.height, alignCorners: ac)
             cols = Taps(input: s.width, output: outputShape.width, alignCorners: ac)
+            columnIndices = cols.cIndices
             columnGather = ColumnGather(cols, sources: s.width)
         }
         return outputShape
@@ -166,22 +174,19 @@ final class Upsample2x {
                 }
             }
         case .bilinear:
-            let taps = UncheckedBox((rows, cols))
+            let taps = UncheckedBox((rows, cols, columnIndices))
             parallel.run(inputShape.channels) { c in
-                let (r, k) = taps.value
+                let (r, k, columnIndices) = taps.value
                 let s = src.value + c * h * w, d = out.plane(c)
                 // Each source row interpolated across once (it feeds up to four output rows),
                 // then every output row is two of those rows weighted: h0 * (w0 a[x0] + w1 a[x1])
                 // + h1 * (w0 b[x0] + w1 b[x1]), the same operations as pixel by pixel.
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: h * wo) { across in
                     let across = across.baseAddress!
-                    k.i0.withUnsafeBufferPointer { cx0 in k.i1.withUnsafeBufferPointer { cx1 in
-                    k.l0.withUnsafeBufferPointer { lx0 in k.l1.withUnsafeBufferPointer { lx1 in
-                        for y in 0..<h {
-                            let sr = s + y * w, ar = across + y * wo
-                            for ox in 0..<wo { ar[ox] = lx0[ox] * sr[cx0[ox]] + lx1[ox] * sr[cx1[ox]] }
-                        }
-                    }}}}
+                    // CLayerKernels' pass: eight outputs at a time on AVX2, the same operations.
+                    for y in 0..<h {
+                        dip_cpu_upsample_across(s + y * w, w, columnIndices.i0, columnIndices.i1, k.l0, k.l1, wo, across + y * wo)
+                    }
                     for oy in 0..<ho {
                         weightedRows(across + r.i0[oy] * wo, r.l0[oy], across + r.i1[oy] * wo, r.l1[oy], into: d + oy * rs, count: wo)
                     }
