@@ -38,7 +38,7 @@ final class Upsample2x {
             }
         }
 
-        /// i0 and i1 as the C kernels take them.
+        /// i0 and i1 as CLayerKernels' `dip_cpu_upsample_across` takes them.
         var cIndices: (i0: [Int32], i1: [Int32]) { (i0.map { Int32($0) }, i1.map { Int32($0) }) }
 
         /// For each source index, the output indices that read it with their weights, in the
