@@ -3,8 +3,9 @@
 // The bilinear upsampling's interpolation across a source row (Sources/DIPEngine/Layers/
 // Upsample.swift). Its taps' sources are not a fixed stride apart (align_corners), which the
 // Swift loop did one value at a time; the AVX2 version takes eight at a time with the same
-// operations. (The backward's column gather, written likewise with AVX2 gathers, ran no faster
-// than the Swift one on a Zen 3 and stayed in Swift.)
+// operations. (The backward's column gather stays in Swift: its sources' readers follow a
+// pattern that eight-lane loads and per-source weights serve; AVX2 gather instructions ran it
+// no faster than scalar code on a Zen 3.)
 #pragma STDC FP_CONTRACT OFF
 
 #if defined(__x86_64__)

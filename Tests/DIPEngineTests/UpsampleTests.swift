@@ -43,6 +43,23 @@ struct UpsampleTests {
         }
     }
 
+    @Test("bilinear's backward gather takes eight sources at a time for both alignments (outputs 2x - 1 ... 2x + 2 read x from x = 2)",
+          arguments: [true, false])
+    func bilinearGatherIsRegular(alignCorners: Bool) {
+        for n in [4, 5, 37, 64, 128, 256] {
+            let taps = Upsample2x.Taps(input: n, output: 2 * n, alignCorners: alignCorners)
+            let weights = Upsample2x.Taps.regularWeights(taps.readers(sources: n))
+            #expect(weights != nil, "\(n) -> \(2 * n)")
+            // Reader k of source x is output 2x - 1 + k, with that output's tap weight on x.
+            for x in 2..<(n - 1) {
+                for k in 0..<4 {
+                    let o = 2 * x - 1 + k
+                    #expect(weights?[k][x] == (taps.i0[o] == x ? taps.l0[o] : taps.l1[o]), "\(n): source \(x), reader \(k)")
+                }
+            }
+        }
+    }
+
     @Test("bilinear matches PyTorch's documented example for [[1, 2], [3, 4]]")
     func bilinearPyTorchExample() {
         // torch.nn.Upsample documentation (PyTorch 1.x): input [[1, 2], [3, 4]], scale_factor 2.

@@ -53,19 +53,19 @@ final class Upsample2x {
             return r
         }
 
-        /// The four weights when every source index x but the first and last is read by
-        /// exactly the outputs 2x - 1, 2x, 2x + 1 and 2x + 2, in that order, with the same
-        /// weights (twice the size without align_corners): then the gather can take eight
-        /// sources at a time. Nil otherwise.
-        static func regularWeights(_ readers: [[(output: Int, weight: Float)]]) -> SIMD4<Float>? {
-            guard readers.count >= 3 else { return nil }
-            var weights: SIMD4<Float>?
-            for x in 1..<(readers.count - 1) {
+        /// The four readers' weights of every source index, `weights[k][x]` reader k's, when
+        /// every source index x from 2 to the last but one is read by exactly the outputs
+        /// 2x - 1, 2x, 2x + 1 and 2x + 2, in that order: then the gather can take eight sources
+        /// at a time. Nil otherwise. Both alignments have that pattern at scale 2 (without
+        /// align_corners the weights are the same for every x, with it they drift with x);
+        /// source 1 has a fifth reader, output 0 (at weight 0 without align_corners).
+        static func regularWeights(_ readers: [[(output: Int, weight: Float)]]) -> [[Float]]? {
+            guard readers.count >= 4 else { return nil }
+            var weights = [[Float]](repeating: [Float](repeating: 0, count: readers.count), count: 4)
+            for x in 2..<(readers.count - 1) {
                 let r = readers[x]
                 guard r.map(\.output) == [2 * x - 1, 2 * x, 2 * x + 1, 2 * x + 2] else { return nil }
-                let w = SIMD4(r[0].weight, r[1].weight, r[2].weight, r[3].weight)
-                if let weights, weights != w { return nil }
-                weights = w
+                for k in 0..<4 { weights[k][x] = r[k].weight }
             }
             return weights
         }
@@ -73,14 +73,17 @@ final class Upsample2x {
 
     /// The column step of the bilinear backward, as a gather: row[x] = the sum, onto zero and in
     /// `readers`' order, of weight * gradient[output] over the outputs that read source x; with
-    /// `regular` weights, sources 1 to width - 2 eight at a time (the same operations, the same
+    /// `regular` weights, sources 2 to width - 2 eight at a time (the same operations, the same
     /// bits). It replaced a scatter that added each output column onto its two sources with a
-    /// scalar update each: table1's [128, 256, 256] backward (align_corners, so one source at a
-    /// time) took 3.4-3.5 ms per iteration instead of 4.0-4.6 (2 threads, AMD EPYC, both ISAs;
-    /// BENCHMARKS.md, tenth part).
+    /// scalar update each: table1's [128, 256, 256] backward (align_corners, then one source at
+    /// a time) took 3.4-3.5 ms per iteration instead of 4.0-4.6 (2 threads, AMD EPYC, both ISAs;
+    /// BENCHMARKS.md, tenth part). Until the regular pattern was checked from source 2 (source
+    /// 1 has a fifth reader), no size had it, and every source took the scalar `one`: with each
+    /// source's own weights, eight at a time, the gather took 0.27 % of a table1 256 iteration's
+    /// CPU time instead of 0.87-1.00 % on a Zen 3 (BENCHMARKS.md, seventeenth part).
     private struct ColumnGather {
         let readers: [[(output: Int, weight: Float)]]
-        let regular: SIMD4<Float>?
+        let regular: [[Float]]?
 
         init(_ taps: Taps, sources: Int) {
             readers = taps.readers(sources: sources)
@@ -103,19 +106,22 @@ final class Upsample2x {
             @inline(__always) func load16(_ i: Int) -> SIMD16<Float> {
                 UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
             }
-            let (a, b, c, d) = (SIMD8(repeating: k[0]), SIMD8(repeating: k[1]), SIMD8(repeating: k[2]), SIMD8(repeating: k[3]))
             one(g, 0, into: row)
-            var x = 1
-            // Sources x..<x+8 read outputs 2x - 1 ... 2x + 17, all inside while x + 8 <= w - 1.
-            while x + 8 <= w - 1 {
-                let before = load16(2 * x - 2), here = load16(2 * x), after = load16(2 * x + 2)
-                var acc = SIMD8<Float>(repeating: 0) + a * before.oddHalf
-                acc = acc + b * here.evenHalf
-                acc = acc + c * here.oddHalf
-                acc = acc + d * after.evenHalf
-                storeLanes(acc, row + x)
-                x += 8
-            }
+            one(g, 1, into: row)
+            var x = 2
+            k[0].withUnsafeBufferPointer { a in k[1].withUnsafeBufferPointer { b in
+            k[2].withUnsafeBufferPointer { c in k[3].withUnsafeBufferPointer { d in
+                // Sources x..<x+8 read outputs 2x - 1 ... 2x + 17, all inside while x + 8 <= w - 1.
+                while x + 8 <= w - 1 {
+                    let before = load16(2 * x - 2), here = load16(2 * x), after = load16(2 * x + 2)
+                    var acc = SIMD8<Float>(repeating: 0) + loadLanes(a.baseAddress! + x) * before.oddHalf
+                    acc = acc + loadLanes(b.baseAddress! + x) * here.evenHalf
+                    acc = acc + loadLanes(c.baseAddress! + x) * here.oddHalf
+                    acc = acc + loadLanes(d.baseAddress! + x) * after.evenHalf
+                    storeLanes(acc, row + x)
+                    x += 8
+                }
+            }}}}
             while x < w { one(g, x, into: row); x += 1 }
         }
     }
