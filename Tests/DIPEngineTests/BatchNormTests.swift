@@ -81,6 +81,25 @@ struct BatchNormTests {
         }
     }
 
+    @Test("the one-pass mean and variance agree with the two-pass ones where the first value is far from the rest or all are equal")
+    func momentsAgainstTwoPasses() {
+        defer { dip_layer_kernels_force(-1) }
+        var rng = RandomStream(seed: 12, purpose: .auxiliary)
+        let spread = (0..<4099).map { _ in rng.uniform() * 2 - 1 }
+        // An outlier first (the shift), a large offset with a small spread, and a constant plane.
+        for x in [[Float(1000)] + spread, spread.map { 3e4 + $0 * 1e-2 }, [Float](repeating: 2.5, count: 100)] {
+            let n = Double(x.count), mean = x.reduce(0.0) { $0 + Double($1) } / n
+            let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+            for isa: Int32 in [0, 1] {
+                dip_layer_kernels_force(isa)
+                var m = 0.0, v = 0.0
+                dip_cpu_bn_moments(x, x.count, &m, &v)
+                #expect(abs(m - mean) <= 1e-12 * max(1, abs(mean)), "mean \(m) against \(mean)")
+                #expect(abs(v - variance) <= 1e-9 * max(variance, 1e-30), "variance \(v) against \(variance)")
+            }
+        }
+    }
+
     @Test("BatchNorm gives the same bits on 1 and 3 threads")
     func batchNormThreads() throws {
         let s = FeatureShape(channels: 5, height: 9, width: 11)
