@@ -190,9 +190,13 @@ final class Upsample2x {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: h * wo) { across in
                     let across = across.baseAddress!
                     // CLayerKernels' pass: eight outputs at a time on AVX2, the same operations.
-                    for y in 0..<h {
-                        dip_cpu_upsample_across(s + y * w, w, columnIndices.i0, columnIndices.i1, k.l0, k.l1, wo, across + y * wo)
-                    }
+                    columnIndices.i0.withUnsafeBufferPointer { i0 in columnIndices.i1.withUnsafeBufferPointer { i1 in
+                    k.l0.withUnsafeBufferPointer { l0 in k.l1.withUnsafeBufferPointer { l1 in
+                        for y in 0..<h {
+                            dip_cpu_upsample_across(s + y * w, w, i0.baseAddress, i1.baseAddress, l0.baseAddress, l1.baseAddress,
+                                                    wo, across + y * wo)
+                        }
+                    }}}}
                     for oy in 0..<ho {
                         weightedRows(across + r.i0[oy] * wo, r.l0[oy], across + r.i1[oy] * wo, r.l1[oy], into: d + oy * rs, count: wo)
                     }
