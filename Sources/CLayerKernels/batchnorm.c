@@ -10,6 +10,25 @@
 
 // MARK: Baseline versions (the reference order).
 
+/* The end of a plane sum (dip_cpu_plane_sum): the 32 partial sums of the whole blocks added lane
+   by lane as (s[l] + s[8 + l]) + (s[16 + l] + s[24 + l]), those eight added in order from zero,
+   then the `count` values of the tail in order. One rule for both versions and the fused pass. */
+static float plane_sum_finish(const float s[32], const float *tail, long count) {
+    float sum = 0;
+    for (int l = 0; l < 8; l++) sum += (s[l] + s[8 + l]) + (s[16 + l] + s[24 + l]);
+    for (long i = 0; i < count; i++) sum += tail[i];
+    return sum;
+}
+
+static float plane_sum_generic(const float *p, long n) {
+    float s[32] = {0};
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int l = 0; l < 32; l++) s[l] += p[i + l];
+    }
+    return plane_sum_finish(s, p + i, n - i);
+}
+
 /* Mean and biased variance from the sums of d = x - shift and of d^2 (shift: the plane's first
    value, so d stays near the data's spread and S2 - S1^2 / n does not cancel). One rule for
    both versions. */
@@ -73,17 +92,35 @@ static void backward_sums_generic(const float *x, const float *g, long n, float 
 }
 
 static void backward_apply_generic(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                                   float invStd, float k, float a, float b) {
+                                   float invStd, float k, float a, float b, float *planeSum) {
     for (long i = 0; i < n; i++) {
         float xhat = (x[i] - mean) * invStd;
         g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
     }
+    if (planeSum) *planeSum = plane_sum_generic(g, n);
 }
 
 // MARK: AVX2 versions: the same operations, 4 doubles or 8 floats at a time.
 
 #if defined(__x86_64__)
 #define AVX2 __attribute__((target("avx2")))
+
+AVX2 static float plane_sum_avx2(const float *p, long n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + i + 24));
+    }
+    float s[32];
+    _mm256_storeu_ps(s, s0);
+    _mm256_storeu_ps(s + 8, s1);
+    _mm256_storeu_ps(s + 16, s2);
+    _mm256_storeu_ps(s + 24, s3);
+    return plane_sum_finish(s, p + i, n - i);
+}
 
 AVX2 static void moments_avx2(const float *x, long n, double *mean, double *variance) {
     const double shift = (double)x[0];
@@ -168,21 +205,48 @@ AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, floa
 }
 
 AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                                     float invStd, float k, float a, float b) {
+                                     float invStd, float k, float a, float b, float *planeSum) {
     const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
     const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
     const __m256 vK = _mm256_set1_ps(k), va = _mm256_set1_ps(a), vB = _mm256_set1_ps(b);
+#define DIP_DX(j)                                                                                                      \
+    ({                                                                                                                 \
+        __m256 xv = _mm256_loadu_ps(x + (j));                                                                          \
+        __m256 d = dy8(xv, _mm256_loadu_ps(g + (j)), vm, vs, vb, vk);                                                  \
+        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);                                                        \
+        _mm256_mul_ps(vK, _mm256_sub_ps(_mm256_sub_ps(d, va), _mm256_mul_ps(xhat, vB)));                               \
+    })
     long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 xv = _mm256_loadu_ps(x + i);
-        __m256 d = dy8(xv, _mm256_loadu_ps(g + i), vm, vs, vb, vk);
-        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);
-        __m256 r = _mm256_mul_ps(vK, _mm256_sub_ps(_mm256_sub_ps(d, va), _mm256_mul_ps(xhat, vB)));
-        _mm256_storeu_ps(g + i, r);
+    // With `planeSum`, the whole blocks of 32 are summed as they are written (plane_sum_avx2's
+    // order), so the plane is not read again for the convolution's bias gradient.
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    if (planeSum) {
+        for (; i + 32 <= n; i += 32) {
+            __m256 r0 = DIP_DX(i), r1 = DIP_DX(i + 8), r2 = DIP_DX(i + 16), r3 = DIP_DX(i + 24);
+            _mm256_storeu_ps(g + i, r0);
+            _mm256_storeu_ps(g + i + 8, r1);
+            _mm256_storeu_ps(g + i + 16, r2);
+            _mm256_storeu_ps(g + i + 24, r3);
+            s0 = _mm256_add_ps(s0, r0);
+            s1 = _mm256_add_ps(s1, r1);
+            s2 = _mm256_add_ps(s2, r2);
+            s3 = _mm256_add_ps(s3, r3);
+        }
     }
+    const long whole = i;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(g + i, DIP_DX(i));
+#undef DIP_DX
     for (; i < n; i++) {
         float xhat = (x[i] - mean) * invStd;
         g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
+    }
+    if (planeSum) {
+        float s[32];
+        _mm256_storeu_ps(s, s0);
+        _mm256_storeu_ps(s + 8, s1);
+        _mm256_storeu_ps(s + 16, s2);
+        _mm256_storeu_ps(s + 24, s3);
+        *planeSum = plane_sum_finish(s, g + whole, n - whole);
     }
 }
 #undef AVX2
@@ -214,9 +278,19 @@ void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean
 }
 
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                           float invStd, float k, float a, float b) {
+                           float invStd, float k, float a, float b, float *planeSum) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { backward_apply_avx2(x, g, n, mean, scale, shift, slope, invStd, k, a, b); return; }
+    if (dip_layer_kernels_isa() == 1) {
+        backward_apply_avx2(x, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+        return;
+    }
 #endif
-    backward_apply_generic(x, g, n, mean, scale, shift, slope, invStd, k, a, b);
+    backward_apply_generic(x, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+}
+
+float dip_cpu_plane_sum(const float *p, long n) {
+#if defined(__x86_64__)
+    if (dip_layer_kernels_isa() == 1) return plane_sum_avx2(p, n);
+#endif
+    return plane_sum_generic(p, n);
 }

@@ -93,6 +93,16 @@ extension ConvolutionKernel {
     }
 }
 
+/// A kernel whose bias gradient is `planeSum` of each channel of the output gradient. The layer
+/// that writes that gradient can sum it as it writes (BatchNorm's backward, which follows every
+/// convolution of the nets but the last) and save the kernel a pass over it (the plane sums took
+/// 0.7 % of a text 256 iteration's CPU time on a Zen 3, BENCHMARKS.md, eighteenth part).
+protocol PlaneSumBiasGradient: ConvolutionKernel {
+    /// `backwardWeights` with `gradBias` left as it is: the caller has put the plane sums of
+    /// `gradOutput` there.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, keepingSummedBias gradBias: Tensor) throws
+}
+
 /// A convolution kernel whose input-gradient pass can fold the gradient of the reflection pad in
 /// front of it as it writes (ReflectionPad.foldBlock, the pad's own order and bits), so the
 /// padded input gradient is never written and read back.

@@ -277,8 +277,8 @@ final class SkipLevel {
     /// Gradients come from the network's pool and go back to it as soon as they are consumed.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         var g = gradOutput
-        if let up1x1Conv, let up1x1BN { g = try up1x1Conv.backward(up1x1BN.backward(g))! }
-        g = try upConv.backward(upBN.backward(g))!
+        if let up1x1Conv, let up1x1BN { g = try Self.backward(up1x1Conv, up1x1BN, g)! }
+        g = try Self.backward(upConv, upBN, g)!
         g = concatBN.backward(g)
         // The skip branch runs first, so that while the deeper levels run only its input
         // gradient is held (none at level 0), not the concat's.
@@ -286,15 +286,18 @@ final class SkipLevel {
         if let concat, let skipConv, let skipBN {
             let gSkip: Tensor
             (gSkip, g) = concat.backward(g)
-            gS = try skipConv.backward(skipBN.backward(gSkip))
+            gS = try Self.backward(skipConv, skipBN, gSkip)
         }
 
         g = upsample.backward(g)
         if let deeper { g = try deeper.backward(g)! }
-        g = try downConv2.backward(downBN2.backward(g))!
-        g = downBN.backward(g)
-        if let downPool { g = downPool.backward(g) }
-        let gX = try downConv.backward(g)
+        g = try Self.backward(downConv2, downBN2, g)!
+        let gX: Tensor?
+        if let downPool {
+            gX = try downConv.backward(downPool.backward(downBN.backward(g)))
+        } else {
+            gX = try Self.backward(downConv, downBN, g)
+        }
 
         if let gX, let gS {
             // X feeds both branches: the skip branch's gradient adds onto the encoder's.
@@ -302,6 +305,14 @@ final class SkipLevel {
             for j in 0..<gX.count { a[j] += b[j] }
         }
         return gX
+    }
+
+    /// The backward of a convolution the forward ran just before `bn`: where the convolution's
+    /// bias gradient is the plane sum of its output gradient, `bn`'s backward, which writes that
+    /// gradient, sums it as it writes (the same bits as the convolution's own pass over it).
+    static func backward(_ conv: Conv2d, _ bn: BatchNorm, _ g: Tensor) throws -> Tensor? {
+        guard conv.biasGradientIsPlaneSum else { return try conv.backward(bn.backward(g)) }
+        return try conv.backward(bn.backward(g, planeSums: conv.gradBias.pointer), biasGradientSummed: true)
     }
 
     /// This level's state_dict entries and its deeper levels', in upstream's order. `prefix` is

@@ -41,11 +41,11 @@ struct BatchNormTests {
         #expect(bn.numBatchesTracked.pointer[0] == 1)
     }
 
-    @Test("the C passes (AVX2 and baseline) give the bits of their Swift reference expressions, tails and signs included")
+    @Test("the C passes (AVX2 and baseline) give the bits of their Swift reference expressions, tails and signs included, the plane sum too")
     func passesMatchReference() {
         defer { dip_layer_kernels_force(-1) }
         var rng = RandomStream(seed: 11, purpose: .auxiliary)
-        for n in [1, 3, 4, 7, 8, 9, 13, 100, 1031] {
+        for n in [1, 3, 4, 7, 8, 9, 13, 31, 32, 33, 100, 1031] {
             let x = (0..<n).map { _ in rng.uniform() * 4 - 2 }, g = (0..<n).map { _ in rng.uniform() * 2 - 1 }
             let meanF: Float = 0.125, scale: Float = 1.5, shift: Float = -0.25, slope: Float = 0.2, invF: Float = 0.75
             let k: Float = 0.9, a: Float = 0.01, b: Float = -0.02
@@ -62,6 +62,15 @@ struct BatchNormTests {
             let sumDy = BatchNorm.sum(n) { Double(dy($0)) }
             let sumDyXhat = BatchNorm.sum(n) { Double(dy($0)) * Double((x[$0] - meanF) * invF) }
             let dx = (0..<n).map { i in k * (dy(i) - a - (x[i] - meanF) * invF * b) }
+            // The plane sum of dx by the rule of dip_cpu_plane_sum (PlaneSum.swift's Swift loop
+            // before it moved to C): element i of each whole block of 32 to partial sum i % 32,
+            // the 32 added lane by lane, the lanes in order from zero, then the tail in order.
+            let whole = n / 32 * 32
+            var partial = [Float](repeating: 0, count: 32)
+            for i in 0..<whole { partial[i % 32] += dx[i] }
+            var dxSum: Float = 0
+            for l in 0..<8 { dxSum += (partial[l] + partial[8 + l]) + (partial[16 + l] + partial[24 + l]) }
+            for i in whole..<n { dxSum += dx[i] }
             for isa: Int32 in [0, 1] {
                 dip_layer_kernels_force(isa)
                 let what = "n \(n), \(dip_layer_kernels_isa() == 1 ? "AVX2" : "baseline")"
@@ -75,8 +84,14 @@ struct BatchNormTests {
                 dip_cpu_bn_backward_sums(x, g, n, meanF, scale, shift, slope, invF, &sa, &sb)
                 #expect(sa.bitPattern == sumDy.bitPattern && sb.bitPattern == sumDyXhat.bitPattern, "\(what): backward sums")
                 var gx = g
-                dip_cpu_bn_backward_apply(x, &gx, n, meanF, scale, shift, slope, invF, k, a, b)
+                dip_cpu_bn_backward_apply(x, &gx, n, meanF, scale, shift, slope, invF, k, a, b, nil)
                 #expect(gx.map(\.bitPattern) == dx.map(\.bitPattern), "\(what): backward apply")
+                #expect(dip_cpu_plane_sum(dx, n).bitPattern == dxSum.bitPattern, "\(what): plane sum")
+                // The apply that sums what it writes: the same dx, and their plane sum.
+                var summed = g, sum: Float = .nan
+                dip_cpu_bn_backward_apply(x, &summed, n, meanF, scale, shift, slope, invF, k, a, b, &sum)
+                #expect(summed.map(\.bitPattern) == dx.map(\.bitPattern) && sum.bitPattern == dxSum.bitPattern,
+                        "\(what): backward apply with its plane sum")
             }
         }
     }

@@ -55,6 +55,36 @@ struct Conv2dTests {
         #expect(kernel.foldsReflectionPad(1))
     }
 
+    @Test("convolution + BatchNorm backward, the bias gradient summed as the BatchNorm writes the gradient: the bits of the two apart",
+          arguments: [(3, 1, 13, 14), (3, 1, 2, 3), (1, 1, 9, 37), (3, 2, 12, 11)])
+    func biasGradientSummedByBatchNorm(kernel k: Int, stride: Int, height: Int, width: Int) throws {
+        // Our Winograd with and without the pad's fold, the 1x1 kernel (both sum the plane), and
+        // oneDNN's stride-2 convolution (its own bias gradient: nothing to fuse).
+        let s = FeatureShape(channels: 3, height: height, width: width)
+        let backend = try OwnWinogradBackend(threads: 2, tile: .f43)
+        func layers() throws -> (Conv2d, BatchNorm) {
+            var rng = RandomStream(seed: 27, purpose: .weights)
+            let parallel = ChannelParallel(threads: 2)
+            let conv = Conv2d(inChannels: 3, outChannels: 5, kernel: k, stride: stride, rng: &rng, parallel: parallel)
+            let o = try conv.prepare(inputShape: s, backend: backend, algorithm: .auto)
+            let bn = BatchNorm(channels: 5, negativeSlope: 0.2, gammaInit: .uniform, rng: &rng, parallel: parallel)
+            try bn.prepare(inputShape: o)
+            return (conv, bn)
+        }
+        let (apart, fused) = (try layers(), try layers())
+        #expect(fused.0.biasGradientIsPlaneSum == (stride == 1), "\(fused.0.geometry!)")
+        var results: [[UInt32]] = []
+        for (conv, bn) in [apart, fused] {
+            let x = randomTensor(s.dims, seed: 28)
+            let y = bn.forward(try conv.forward(x))
+            let g = randomTensor(y.dims, seed: 29)
+            let gx = try #require(conv === apart.0 ? try conv.backward(bn.backward(g)) : try SkipLevel.backward(conv, bn, g))
+            results.append((gx.array + conv.gradWeight.array + conv.gradBias.array + bn.gradWeight.array + bn.gradBias.array)
+                .map(\.bitPattern))
+        }
+        #expect(results[0] == results[1], "\(k)x\(k)/\(stride) at \(height)x\(width)")
+    }
+
     /// A 64x64 input reaches 2x2 at table1's deepest level: too small for the fold, which needs
     /// more than 2 pad rows and columns, though not for the pad (more than 1). The layer then
     /// writes the padded gradient and runs the pad's backward (it used to stop the fit with

@@ -1,9 +1,11 @@
 // BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift), the
+// convolutions' bias-gradient plane sum (fused into BatchNorm's backward where one follows), the
 // perturbation's draw and the bilinear upsampling's interpolation across rows, in C so that an
 // AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift has no
 // per-function target attribute).
 //
-// Every function gives the same bits whichever version runs: the Float64 sums keep four
+// Every function gives the same bits whichever version runs: the plane sum keeps 32 float partial
+// sums in a fixed order (dip_cpu_plane_sum), the Float64 sums keep four
 // interleaved partial sums (element i goes to sum i % 4, the tail to sum 0, then
 // (s0 + s1) + (s2 + s3)), which is exactly one 256-bit vector of doubles, and the elementwise
 // parts are the same float operations in the same order, never contracted into FMAs.
@@ -33,9 +35,16 @@ void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowS
 /// xhat = (x - mean) * invStd: sumDy = sum (double)dy, sumDyXhat = sum (double)dy * (double)xhat.
 void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean, float scale, float shift, float slope,
                           float invStd, double *sumDy, double *sumDyXhat);
-/// dx = k * (dy - a - xhat * b), written over g (each element is read before it is written).
+/// dx = k * (dy - a - xhat * b), written over g (each element is read before it is written);
+/// with `planeSum`, also the plane sum of the dx written (dip_cpu_plane_sum's bits), there.
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                           float invStd, float k, float a, float b);
+                           float invStd, float k, float a, float b, float *planeSum);
+
+/// The sum of p[0..<n] (n >= 0) in a fixed order, the convolutions' bias gradients: 32 float
+/// partial sums, element i of each whole block of 32 values to sum i % 32, added lane by lane as
+/// (s[l] + s[8 + l]) + (s[16 + l] + s[24 + l]) for l < 8, those eight added in order from zero,
+/// then the values past the last whole block in order.
+float dip_cpu_plane_sum(const float *p, long n);
 
 /// The perturbation's draw (Sources/DIPEngine/Perturbation.swift) over blocks lo..<hi of n
 /// values: out[i] = (float)(0.0 + sigma * normal_i) + z[i], where values 4b..4b+3 come from

@@ -19,7 +19,7 @@ import CPointwise
 /// Determinism: the pixels are cut into fixed blocks whatever the thread count, each block's
 /// GEMM runs on one thread, and the weight gradient's per-block partial products are added in
 /// block order, so the bits are the same on any number of threads.
-final class PointwiseConvolution: ConvolutionKernel {
+final class PointwiseConvolution: PlaneSumBiasGradient {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
     /// A direct convolution.
@@ -194,6 +194,15 @@ final class PointwiseConvolution: ConvolutionKernel {
 
     /// gradWeight = gradOutput · inputᵀ, gradBias = the pixel sums of gradOutput.
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, summingBias: true)
+    }
+
+    /// `backwardWeights`, the bias gradient left to the caller.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, keepingSummedBias gradBias: Tensor) throws {
+        try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, summingBias: false)
+    }
+
+    private func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor, summingBias: Bool) throws {
         let g = geometry
         try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         let (x, dy, dw, db, p) = (input.pointer, gradOutput.pointer, gradWeight.pointer, gradBias.pointer, pixels)
@@ -216,7 +225,7 @@ final class PointwiseConvolution: ConvolutionKernel {
                     let other = partial(j) + o * g.inChannels
                     for i in 0..<g.inChannels { row[i] += other[i] }
                 }
-                db[o] = planeSum(dy + o * p, count: p)
+                if summingBias { db[o] = planeSum(dy + o * p, count: p) }
             }
         }
     }

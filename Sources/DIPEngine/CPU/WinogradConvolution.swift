@@ -38,7 +38,7 @@ import DIPCore
 /// (`dip_stream_rows`): written straight from the transform, the kept V cost the forward's
 /// input transform twice its time (table1's 132->128 at 258x258 on AVX-512: 10-12 ms per
 /// thread and iteration, 5 ms with the copy, which itself takes about 2).
-final class WinogradConvolution: FoldsReflectionPadGradient {
+final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradient {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
     /// Always Winograd.
@@ -151,6 +151,15 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
     /// last forward read, that forward's transformed tiles are used instead of transforming it
     /// again (so Conv2d may reuse the tensor's memory in between).
     func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, summingBias: true)
+    }
+
+    /// `backwardWeights`, the bias gradient left to the caller.
+    func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, keepingSummedBias gradBias: Tensor) throws {
+        try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, summingBias: false)
+    }
+
+    private func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor, summingBias: Bool) throws {
         let g = geometry
         try g.checkBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
         let t = forwardTiling
@@ -181,7 +190,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient {
             parallel.run(g.outChannels) { o in
                 kernels.filterGradientRow(t.tile, du + o * g.inChannels, stride: t.filterStride, columns: g.inChannels,
                                           into: dw + o * g.inChannels * 9)
-                db[o] = planeSum(dy + o * outPlane, count: outPlane)
+                if summingBias { db[o] = planeSum(dy + o * outPlane, count: outPlane) }
             }
         }
     }

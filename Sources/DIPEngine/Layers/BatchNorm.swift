@@ -161,14 +161,17 @@ final class BatchNorm {
     }
 
     /// Fills gradWeight and gradBias (overwriting) and returns d loss / d input, written over
-    /// `gradOutput` (each element is read before its own slot is written).
-    func backward(_ gradOutput: Tensor) -> Tensor {
+    /// `gradOutput` (each element is read before its own slot is written). With `planeSums`
+    /// (one per channel), also the `planeSum` of each channel of d loss / d input, as it is
+    /// written: the bias gradient of the convolution before (PlaneSumBiasGradient).
+    func backward(_ gradOutput: Tensor, planeSums: UnsafeMutablePointer<Float>? = nil) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm.backward before forward") }
         precondition(gradOutput.count == shape.count, "BatchNorm.backward got \(gradOutput.dims) for \(shape)")
         let n = shape.plane
         let xs = UncheckedBox(x.pointer), gs = UncheckedBox(gradOutput.pointer)
         let st = UncheckedBox((mean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
+        let sums = UncheckedBox(planeSums)
         let slope = negativeSlope ?? 1
         parallel.run(channels) { c in
             let xp = xs.value + c * n, gp = gs.value + c * n, dx = gp
@@ -184,7 +187,7 @@ final class BatchNorm {
             dBeta[c] = Float(sumDy)
             let k = Float(Double(gamma[c]) * inv)
             let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
-            dip_cpu_bn_backward_apply(xp, dx, n, meanF, scale, shift, slope, invF, k, a, b)
+            dip_cpu_bn_backward_apply(xp, dx, n, meanF, scale, shift, slope, invF, k, a, b, sums.value.map { $0 + c })
         }
         return gradOutput
     }

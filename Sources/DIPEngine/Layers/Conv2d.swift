@@ -112,8 +112,14 @@ final class Conv2d {
         return output
     }
 
-    /// Overwrites gradWeight and gradBias; returns d loss / d input, or nil when
-    /// `needsInputGradient` is false.
+    /// Whether the kernel's bias gradient is the `planeSum` of each channel of the output
+    /// gradient, which the layer writing that gradient may then compute as it writes it
+    /// (`backward(_:biasGradientSummed:)`).
+    var biasGradientIsPlaneSum: Bool { convolution is any PlaneSumBiasGradient }
+
+    /// Overwrites gradWeight and gradBias (or, with `biasGradientSummed`, leaves gradBias as the
+    /// caller wrote it: the plane sums of `gradOutput`, only where `biasGradientIsPlaneSum`);
+    /// returns d loss / d input, or nil when `needsInputGradient` is false.
     ///
     /// Once the weight gradient is done the saved input is dead until the next forward, so the
     /// input gradient is written over it (the padded buffer, or for a 1x1 convolution the
@@ -123,18 +129,33 @@ final class Conv2d {
     /// writes the unpadded input gradient directly, after the weight gradients, where the
     /// input is large enough to fold (a 2x2 level of a 64x64 input is not: there the padded
     /// gradient is written and the pad's backward runs, as for any other kernel).
-    func backward(_ gradOutput: Tensor) throws -> Tensor? {
+    func backward(_ gradOutput: Tensor, biasGradientSummed: Bool = false) throws -> Tensor? {
         guard let convolution, let x = kernelInput else { preconditionFailure("Conv2d.backward before forward") }
         kernelInput = nil
+        let summed = biasGradientSummed ? convolution as? any PlaneSumBiasGradient : nil
+        precondition(!biasGradientSummed || summed != nil, "Conv2d.backward: this kernel's bias gradient is not a plane sum")
+        func weights() throws {
+            if let summed {
+                try summed.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, keepingSummedBias: gradBias)
+            } else {
+                try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            }
+        }
         if needsInputGradient, let pad, let folding = convolution as? any FoldsReflectionPadGradient,
            folding.foldsReflectionPad(pad.pad) {
-            try convolution.backwardWeights(input: x, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            try weights()
             return try pad.backward { gradInput in
                 try folding.backwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad.pad, into: gradInput)
             }
         }
-        try convolution.backward(input: x, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
-                                 gradInput: needsInputGradient ? x : nil)
+        if summed != nil {
+            // Weights first: the input gradient is written over the input.
+            try weights()
+            if needsInputGradient { try convolution.backwardData(gradOutput: gradOutput, weight: weight, gradInput: x) }
+        } else {
+            try convolution.backward(input: x, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
+                                     gradInput: needsInputGradient ? x : nil)
+        }
         guard needsInputGradient else { return nil }
         return pad?.backward(x) ?? x
     }
