@@ -122,21 +122,49 @@ AVX2 static float plane_sum_avx2(const float *p, long n) {
     return plane_sum_finish(s, p + i, n - i);
 }
 
-AVX2 static void moments_avx2(const float *x, long n, double *mean, double *variance) {
+/* One plane's running sums of the moments: four values (elements i..i+3) into its two vectors. */
+AVX2 __attribute__((always_inline)) static inline void moments_step(const float *x, __m256d vs, __m256d *a, __m256d *b) {
+    __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x)), vs);
+    *a = _mm256_add_pd(*a, d);
+    *b = _mm256_add_pd(*b, _mm256_mul_pd(d, d));
+}
+
+/* The plane's values from `i` on, then its moments from the sums. */
+AVX2 static void moments_finish(const float *x, long i, long n, __m256d a, __m256d b, double *mean, double *variance) {
     const double shift = (double)x[0];
-    const __m256d vs = _mm256_set1_pd(shift);
-    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
-    long i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vs);
-        a = _mm256_add_pd(a, d);
-        b = _mm256_add_pd(b, _mm256_mul_pd(d, d));
-    }
     double sa[4], sb[4];
     _mm256_storeu_pd(sa, a);
     _mm256_storeu_pd(sb, b);
     for (; i < n; i++) { double d = (double)x[i] - shift; sa[0] += d; sb[0] += d * d; }
     moments_from_sums(shift, (sa[0] + sa[1]) + (sa[2] + sa[3]), (sb[0] + sb[1]) + (sb[2] + sb[3]), n, mean, variance);
+}
+
+/* Two planes at a time, each with its own sums in its own order (so the bits are those of one
+   plane at a time): their four chains of additions overlap, and the two streams keep more
+   reads in flight, where one plane's pass waits on memory (BENCHMARKS.md, nineteenth part). */
+AVX2 static void moments_avx2(const float *x, long n, long planes, double *mean, double *variance) {
+    const __m256d zero = _mm256_setzero_pd();
+    long p = 0;
+    for (; p + 2 <= planes; p += 2) {
+        const float *x0 = x + p * n, *x1 = x0 + n;
+        const __m256d v0 = _mm256_set1_pd((double)x0[0]), v1 = _mm256_set1_pd((double)x1[0]);
+        __m256d a0 = zero, b0 = zero, a1 = zero, b1 = zero;
+        long i = 0;
+        for (; i + 4 <= n; i += 4) {
+            moments_step(x0 + i, v0, &a0, &b0);
+            moments_step(x1 + i, v1, &a1, &b1);
+        }
+        moments_finish(x0, i, n, a0, b0, mean + p, variance + p);
+        moments_finish(x1, i, n, a1, b1, mean + p + 1, variance + p + 1);
+    }
+    if (p < planes) {
+        const float *x0 = x + p * n;
+        const __m256d v0 = _mm256_set1_pd((double)x0[0]);
+        __m256d a0 = zero, b0 = zero;
+        long i = 0;
+        for (; i + 4 <= n; i += 4) moments_step(x0 + i, v0, &a0, &b0);
+        moments_finish(x0, i, n, a0, b0, mean + p, variance + p);
+    }
 }
 
 AVX2 static void apply_avx2(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
@@ -165,25 +193,33 @@ AVX2 static inline __m256 dy8(__m256 x, __m256 g, __m256 vm, __m256 vs, __m256 v
     return _mm256_blendv_ps(_mm256_mul_ps(g, vk), g, _mm256_cmp_ps(pre, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
-AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, float mean, float scale, float shift,
-                                    float slope, float invStd, double *sumDy, double *sumDyXhat) {
-    const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
-    const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
-    // Both sums in one pass (each keeps its own order), each a vector of four partial sums:
-    // 8 floats give two groups of four, added one after the other, elements i..i+3 then
-    // i+4..i+7, as the reference adds them.
-    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
-    long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 xv = _mm256_loadu_ps(x + i);
-        __m256 d = dy8(xv, _mm256_loadu_ps(g + i), vm, vs, vb, vk);
-        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vi);
-        __m256d dlo = _mm256_cvtps_pd(_mm256_castps256_ps128(d)), dhi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
-        a = _mm256_add_pd(a, dlo);
-        a = _mm256_add_pd(a, dhi);
-        b = _mm256_add_pd(b, _mm256_mul_pd(dlo, _mm256_cvtps_pd(_mm256_castps256_ps128(xhat))));
-        b = _mm256_add_pd(b, _mm256_mul_pd(dhi, _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1))));
-    }
+/* The constants of one plane's backward passes, as vectors. */
+typedef struct { __m256 mean, scale, shift, slope, invStd; } bn_plane_avx2;
+
+AVX2 static bn_plane_avx2 bn_plane(float mean, float scale, float shift, float slope, float invStd) {
+    bn_plane_avx2 q = {_mm256_set1_ps(mean), _mm256_set1_ps(scale), _mm256_set1_ps(shift), _mm256_set1_ps(slope),
+                       _mm256_set1_ps(invStd)};
+    return q;
+}
+
+/* One plane's two backward sums, each a vector of four partial sums: 8 floats (elements
+   i..i+7) give two groups of four, added one after the other, i..i+3 then i+4..i+7, as the
+   reference adds them. */
+AVX2 __attribute__((always_inline)) static inline void backward_sums_step(const float *x, const float *g, bn_plane_avx2 q,
+                                                                         __m256d *a, __m256d *b) {
+    __m256 xv = _mm256_loadu_ps(x);
+    __m256 d = dy8(xv, _mm256_loadu_ps(g), q.mean, q.scale, q.shift, q.slope);
+    __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, q.mean), q.invStd);
+    __m256d dlo = _mm256_cvtps_pd(_mm256_castps256_ps128(d)), dhi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+    *a = _mm256_add_pd(*a, dlo);
+    *a = _mm256_add_pd(*a, dhi);
+    *b = _mm256_add_pd(*b, _mm256_mul_pd(dlo, _mm256_cvtps_pd(_mm256_castps256_ps128(xhat))));
+    *b = _mm256_add_pd(*b, _mm256_mul_pd(dhi, _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1))));
+}
+
+/* The plane's values from `i` on (groups of four, then one at a time into sum 0), then both sums. */
+AVX2 static void backward_sums_finish(const float *x, const float *g, long i, long n, float mean, float scale, float shift,
+                                      float slope, float invStd, __m256d a, __m256d b, double *sumDy, double *sumDyXhat) {
     double sa[4], sb[4];
     _mm256_storeu_pd(sa, a);
     _mm256_storeu_pd(sb, b);
@@ -202,6 +238,36 @@ AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, floa
     }
     *sumDy = (sa[0] + sa[1]) + (sa[2] + sa[3]);
     *sumDyXhat = (sb[0] + sb[1]) + (sb[2] + sb[3]);
+}
+
+/* Two planes at a time, each in its own order, as moments_avx2. */
+AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, long planes, const float *mean,
+                                    const float *scale, const float *shift, float slope, const float *invStd,
+                                    double *sumDy, double *sumDyXhat) {
+    const __m256d zero = _mm256_setzero_pd();
+    long p = 0;
+    for (; p + 2 <= planes; p += 2) {
+        const float *x0 = x + p * n, *g0 = g + p * n, *x1 = x0 + n, *g1 = g0 + n;
+        const bn_plane_avx2 q0 = bn_plane(mean[p], scale[p], shift[p], slope, invStd[p]);
+        const bn_plane_avx2 q1 = bn_plane(mean[p + 1], scale[p + 1], shift[p + 1], slope, invStd[p + 1]);
+        __m256d a0 = zero, b0 = zero, a1 = zero, b1 = zero;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            backward_sums_step(x0 + i, g0 + i, q0, &a0, &b0);
+            backward_sums_step(x1 + i, g1 + i, q1, &a1, &b1);
+        }
+        backward_sums_finish(x0, g0, i, n, mean[p], scale[p], shift[p], slope, invStd[p], a0, b0, sumDy + p, sumDyXhat + p);
+        backward_sums_finish(x1, g1, i, n, mean[p + 1], scale[p + 1], shift[p + 1], slope, invStd[p + 1], a1, b1,
+                             sumDy + p + 1, sumDyXhat + p + 1);
+    }
+    if (p < planes) {
+        const float *x0 = x + p * n, *g0 = g + p * n;
+        const bn_plane_avx2 q0 = bn_plane(mean[p], scale[p], shift[p], slope, invStd[p]);
+        __m256d a0 = zero, b0 = zero;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) backward_sums_step(x0 + i, g0 + i, q0, &a0, &b0);
+        backward_sums_finish(x0, g0, i, n, mean[p], scale[p], shift[p], slope, invStd[p], a0, b0, sumDy + p, sumDyXhat + p);
+    }
 }
 
 AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
@@ -254,11 +320,11 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
 
 // MARK: Entry points (dispatch.c chooses the version).
 
-void dip_cpu_bn_moments(const float *x, long n, double *mean, double *variance) {
+void dip_cpu_bn_moments(const float *x, long n, long planes, double *mean, double *variance) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { moments_avx2(x, n, mean, variance); return; }
+    if (dip_layer_kernels_isa() == 1) { moments_avx2(x, n, planes, mean, variance); return; }
 #endif
-    moments_generic(x, n, mean, variance);
+    for (long p = 0; p < planes; p++) moments_generic(x + p * n, n, mean + p, variance + p);
 }
 
 void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
@@ -269,12 +335,17 @@ void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowS
     apply_generic(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope);
 }
 
-void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean, float scale, float shift, float slope,
-                          float invStd, double *sumDy, double *sumDyXhat) {
+void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long planes, const float *mean, const float *scale,
+                              const float *shift, float slope, const float *invStd, double *sumDy, double *sumDyXhat) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { backward_sums_avx2(x, g, n, mean, scale, shift, slope, invStd, sumDy, sumDyXhat); return; }
+    if (dip_layer_kernels_isa() == 1) {
+        backward_sums_avx2(x, g, n, planes, mean, scale, shift, slope, invStd, sumDy, sumDyXhat);
+        return;
+    }
 #endif
-    backward_sums_generic(x, g, n, mean, scale, shift, slope, invStd, sumDy, sumDyXhat);
+    for (long p = 0; p < planes; p++)
+        backward_sums_generic(x + p * n, g + p * n, n, mean[p], scale[p], shift[p], slope, invStd[p], sumDy + p,
+                              sumDyXhat + p);
 }
 
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,

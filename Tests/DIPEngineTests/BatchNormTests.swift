@@ -75,13 +75,14 @@ struct BatchNormTests {
                 dip_layer_kernels_force(isa)
                 let what = "n \(n), \(dip_layer_kernels_isa() == 1 ? "AVX2" : "baseline")"
                 var m = 0.0, v = 0.0
-                dip_cpu_bn_moments(x, n, &m, &v)
+                dip_cpu_bn_moments(x, n, 1, &m, &v)
                 #expect(m.bitPattern == mean.bitPattern && v.bitPattern == variance.bitPattern, "\(what): moments")
                 var y = [Float](repeating: 0, count: n)
                 dip_cpu_bn_apply(x, &y, 1, n, n, meanF, scale, shift, 1, slope)
                 #expect(y.map(\.bitPattern) == applied.map(\.bitPattern), "\(what): apply")
                 var sa = 0.0, sb = 0.0
-                dip_cpu_bn_backward_sums(x, g, n, meanF, scale, shift, slope, invF, &sa, &sb)
+                var (meanV, scaleV, shiftV, invV) = (meanF, scale, shift, invF)
+                dip_cpu_bn_backward_sums(x, g, n, 1, &meanV, &scaleV, &shiftV, slope, &invV, &sa, &sb)
                 #expect(sa.bitPattern == sumDy.bitPattern && sb.bitPattern == sumDyXhat.bitPattern, "\(what): backward sums")
                 var gx = g
                 dip_cpu_bn_backward_apply(x, &gx, n, meanF, scale, shift, slope, invF, k, a, b, nil)
@@ -96,6 +97,47 @@ struct BatchNormTests {
         }
     }
 
+    @Test("the moments and backward sums of several planes at once (AVX2: two at a time) are those of each plane alone")
+    func passesOverPlanes() {
+        defer { dip_layer_kernels_force(-1) }
+        var rng = RandomStream(seed: 13, purpose: .auxiliary)
+        for (n, planes) in [(1, 2), (7, 2), (8, 3), (9, 2), (33, 5), (1031, 2), (4096, 4)] {
+            let x = (0..<(n * planes)).map { _ in rng.uniform() * 4 - 2 }
+            let g = (0..<(n * planes)).map { _ in rng.uniform() * 2 - 1 }
+            // Each plane its own constants, so a plane that read another's would show.
+            var means = (0..<planes).map { Float($0) * 0.25 - 0.5 }, scales = (0..<planes).map { 1 + Float($0) * 0.5 }
+            var shifts = (0..<planes).map { Float($0) * 0.1 - 0.2 }, invs = (0..<planes).map { 0.5 + Float($0) * 0.125 }
+            let slope: Float = 0.2
+            for isa: Int32 in [0, 1] {
+                dip_layer_kernels_force(isa)
+                let what = "n \(n), \(planes) planes, \(dip_layer_kernels_isa() == 1 ? "AVX2" : "baseline")"
+                var m = [Double](repeating: .nan, count: planes), v = m, sa = m, sb = m
+                dip_cpu_bn_moments(x, n, planes, &m, &v)
+                dip_cpu_bn_backward_sums(x, g, n, planes, &means, &scales, &shifts, slope, &invs, &sa, &sb)
+                for p in 0..<planes {
+                    let xp = Array(x[(p * n)..<((p + 1) * n)]), gp = Array(g[(p * n)..<((p + 1) * n)])
+                    var m1 = 0.0, v1 = 0.0, sa1 = 0.0, sb1 = 0.0
+                    var (mean, scale, shift, inv) = (means[p], scales[p], shifts[p], invs[p])
+                    dip_cpu_bn_moments(xp, n, 1, &m1, &v1)
+                    dip_cpu_bn_backward_sums(xp, gp, n, 1, &mean, &scale, &shift, slope, &inv, &sa1, &sb1)
+                    #expect(m[p].bitPattern == m1.bitPattern && v[p].bitPattern == v1.bitPattern, "\(what): plane \(p) moments")
+                    #expect(sa[p].bitPattern == sa1.bitPattern && sb[p].bitPattern == sb1.bitPattern, "\(what): plane \(p) sums")
+                }
+            }
+        }
+    }
+
+    @Test("BatchNorm takes planes in pairs only where a pair of planes (and of gradients) fits half the L2")
+    func planesAtOnce() {
+        // A 256x256 plane: a pair of inputs takes 512 KiB, with their gradients 1 MiB.
+        #expect(BatchNorm.planesAtOnce(plane: 65536, arrays: 1, level2Bytes: 2 << 20) == 2)
+        #expect(BatchNorm.planesAtOnce(plane: 65536, arrays: 2, level2Bytes: 2 << 20) == 2)
+        #expect(BatchNorm.planesAtOnce(plane: 65536, arrays: 2, level2Bytes: 1 << 20) == 1)
+        #expect(BatchNorm.planesAtOnce(plane: 65536, arrays: 1, level2Bytes: 512 << 10) == 1)
+        #expect(BatchNorm.planesAtOnce(plane: 16384, arrays: 2, level2Bytes: 512 << 10) == 2)
+        #expect(BatchNorm.planesAtOnce(plane: 65536, arrays: 1, level2Bytes: nil) == 2)
+    }
+
     @Test("the one-pass mean and variance agree with the two-pass ones where the first value is far from the rest or all are equal")
     func momentsAgainstTwoPasses() {
         defer { dip_layer_kernels_force(-1) }
@@ -108,7 +150,7 @@ struct BatchNormTests {
             for isa: Int32 in [0, 1] {
                 dip_layer_kernels_force(isa)
                 var m = 0.0, v = 0.0
-                dip_cpu_bn_moments(x, x.count, &m, &v)
+                dip_cpu_bn_moments(x, x.count, 1, &m, &v)
                 #expect(abs(m - mean) <= 1e-12 * max(1, abs(mean)), "mean \(m) against \(mean)")
                 #expect(abs(v - variance) <= 1e-9 * max(variance, 1e-30), "variance \(v) against \(variance)")
             }

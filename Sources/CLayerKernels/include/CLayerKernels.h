@@ -22,19 +22,24 @@ int dip_layer_kernels_isa(void);
 /// for the tests that compare both.
 void dip_layer_kernels_force(int isa);
 
-/// The mean and biased variance of x[0..<n] (n >= 1) in one pass: with d = (double)x[i] - x[0],
+/// The mean and biased variance of each of `planes` planes of n values (n >= 1), plane p at
+/// x + p * n, into mean[p] and variance[p], each in one pass: with d = (double)x[i] - x[0],
 /// S1 = sum d and S2 = sum d^2 (Float64, four interleaved partial sums, lane i % 4, added as
 /// (l0 + l1) + (l2 + l3)), mean = x[0] + S1 / n and variance = max(0, (S2 - S1 (S1 / n)) / n).
-void dip_cpu_bn_moments(const float *x, long n, double *mean, double *variance);
+/// The AVX2 version reads two planes at a time (the bits are those of one at a time).
+void dip_cpu_bn_moments(const float *x, long n, long planes, double *mean, double *variance);
 /// y = (x - mean) * scale + shift, then LeakyReLU (y > 0 ? y : y * slope) when hasSlope, over
 /// `rows` rows of `width` values: x is dense, y's rows are `rowStride` apart.
 void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
                   float shift, int hasSlope, float slope);
-/// The backward's two sums over one plane, where dy = pre > 0 ? g : g * slope with
-/// pre = (x - mean) * scale + shift (slope 1 without the activation) and
-/// xhat = (x - mean) * invStd: sumDy = sum (double)dy, sumDyXhat = sum (double)dy * (double)xhat.
-void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, float mean, float scale, float shift, float slope,
-                          float invStd, double *sumDy, double *sumDyXhat);
+/// The backward's two sums over each of `planes` planes of n values (plane p at x + p * n and
+/// g + p * n, with mean[p], scale[p], shift[p] and invStd[p], into sumDy[p] and sumDyXhat[p]),
+/// where dy = pre > 0 ? g : g * slope with pre = (x - mean) * scale + shift (slope 1 without
+/// the activation) and xhat = (x - mean) * invStd: sumDy = sum (double)dy,
+/// sumDyXhat = sum (double)dy * (double)xhat. The AVX2 version reads two planes at a time (the
+/// bits are those of one at a time).
+void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long planes, const float *mean, const float *scale,
+                              const float *shift, float slope, const float *invStd, double *sumDy, double *sumDyXhat);
 /// dx = k * (dy - a - xhat * b), written over g (each element is read before it is written);
 /// with `planeSum`, also the plane sum of the dx written (dip_cpu_plane_sum's bits), there.
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,

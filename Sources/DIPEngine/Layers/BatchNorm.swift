@@ -16,8 +16,9 @@ import Foundation
 /// (`dip_cpu_bn_moments`: sums of d = x - x[0] and d², which in Float64 lose nothing that
 /// matters unless the mean lies some 1e5 standard deviations from the first value), where a
 /// second pass for the squared deviations from the mean took 20-25 % of the forward's time
-/// (BENCHMARKS.md, seventeenth part). One thread owns each channel, so the result does not
-/// depend on the thread count.
+/// (BENCHMARKS.md, seventeenth part). One thread owns each channel (or pair of channels,
+/// `planesAtOnce`), whose sums do not depend on its neighbour, so the result does not depend on
+/// the thread count.
 final class BatchNorm {
     /// PyTorch's default epsilon.
     static let epsilon = 1e-5
@@ -139,22 +140,31 @@ final class BatchNorm {
         let xs = UncheckedBox(x.pointer), st = UncheckedBox((mean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, bias.pointer, runningMean.pointer, runningVar.pointer))
         let slope = negativeSlope
-        parallel.run(channels) { c in
-            let xp = xs.value + c * n, yp = out.plane(c)
-            // The passes are CLayerKernels' (an AVX2 version where the CPU has it, same bits).
-            var m = 0.0, variance = 0.0
-            dip_cpu_bn_moments(xp, n, &m, &variance)
-            let inv = 1 / (variance + Self.epsilon).squareRoot()
-            let (gamma, beta, rm, rv) = params.value
-            let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
-            st.value.0[c] = m
-            st.value.1[c] = inv
-            st.value.2[c] = scale
-            st.value.3[c] = shift
-            dip_cpu_bn_apply(xp, yp, h, w, out.rowStride, meanF, scale, shift, slope == nil ? 0 : 1, slope ?? 1)
-            let mom = Self.momentum
-            rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
-            rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
+        let group = Self.planesAtOnce(plane: n, arrays: 1), channels = channels
+        parallel.run((channels + group - 1) / group) { unit in
+            let first = unit * group, count = min(group, channels - first)
+            // The passes are CLayerKernels' (an AVX2 version where the CPU has it, same bits):
+            // the moments of the unit's planes together, then each plane's apply, which reads
+            // the plane back from the L2.
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * group) { sums in
+                let means = sums.baseAddress!, variances = means + group
+                dip_cpu_bn_moments(xs.value + first * n, n, count, means, variances)
+                for c in first..<(first + count) {
+                    let m = means[c - first], variance = variances[c - first]
+                    let inv = 1 / (variance + Self.epsilon).squareRoot()
+                    let (gamma, beta, rm, rv) = params.value
+                    let meanF = Float(m), scale = Float(Double(gamma[c]) * inv), shift = beta[c]
+                    st.value.0[c] = m
+                    st.value.1[c] = inv
+                    st.value.2[c] = scale
+                    st.value.3[c] = shift
+                    dip_cpu_bn_apply(xs.value + c * n, out.plane(c), h, w, out.rowStride, meanF, scale, shift,
+                                     slope == nil ? 0 : 1, slope ?? 1)
+                    let mom = Self.momentum
+                    rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
+                    rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
+                }
+            }
         }
         numBatchesTracked.pointer[0] += 1
         return out.tensor
@@ -173,23 +183,49 @@ final class BatchNorm {
         let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
         let sums = UncheckedBox(planeSums)
         let slope = negativeSlope ?? 1
-        parallel.run(channels) { c in
-            let xp = xs.value + c * n, gp = gs.value + c * n, dx = gp
-            let meanF = Float(st.value.0[c]), inv = st.value.1[c], invF = Float(inv)
-            let scale = st.value.2[c], shift = st.value.3[c]
+        let group = Self.planesAtOnce(plane: n, arrays: 2), channels = channels
+        parallel.run((channels + group - 1) / group) { unit in
+            let first = unit * group, count = min(group, channels - first)
+            let (mean, invStd, scale, shift) = st.value
             // The activation's derivative needs the sign of the pre-activation: recomputed
             // from the input by the forward's own expression, so the output need not be kept.
-            // Without the activation the slope is 1 and both branches give the gradient.
-            var sumDy = 0.0, sumDyXhat = 0.0
-            dip_cpu_bn_backward_sums(xp, gp, n, meanF, scale, shift, slope, invF, &sumDy, &sumDyXhat)
-            let (gamma, dGamma, dBeta) = params.value
-            dGamma[c] = Float(sumDyXhat)
-            dBeta[c] = Float(sumDy)
-            let k = Float(Double(gamma[c]) * inv)
-            let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
-            dip_cpu_bn_backward_apply(xp, dx, n, meanF, scale, shift, slope, invF, k, a, b, sums.value.map { $0 + c })
+            // Without the activation the slope is 1 and both branches give the gradient. The
+            // sums of the unit's planes together, then each plane's input gradient.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { floats in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * group) { doubles in
+                    let meansF = floats.baseAddress!, invsF = meansF + group
+                    let sumsDy = doubles.baseAddress!, sumsDyXhat = sumsDy + group
+                    for j in 0..<count {
+                        meansF[j] = Float(mean[first + j])
+                        invsF[j] = Float(invStd[first + j])
+                    }
+                    dip_cpu_bn_backward_sums(xs.value + first * n, gs.value + first * n, n, count, meansF, scale + first,
+                                             shift + first, slope, invsF, sumsDy, sumsDyXhat)
+                    for c in first..<(first + count) {
+                        let j = c - first, sumDy = sumsDy[j], sumDyXhat = sumsDyXhat[j], inv = invStd[c]
+                        let (gamma, dGamma, dBeta) = params.value
+                        dGamma[c] = Float(sumDyXhat)
+                        dBeta[c] = Float(sumDy)
+                        let k = Float(Double(gamma[c]) * inv)
+                        let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
+                        let dx = gs.value + c * n
+                        dip_cpu_bn_backward_apply(xs.value + c * n, dx, n, meansF[j], scale[c], shift[c], slope, invsF[j],
+                                                  k, a, b, sums.value.map { $0 + c })
+                    }
+                }
+            }
         }
         return gradOutput
+    }
+
+    /// Planes a thread's pass takes at once: two where both planes' `arrays` arrays (the input,
+    /// and in the backward the gradient) fit in half the L2 (1 MiB where unknown), so each
+    /// plane's second pass still finds them there; else one. Two at once kept more reads in
+    /// flight: the backward's sums 20-35 % faster, the moments about 15 %, on an Intel Xeon
+    /// with 2 MiB of L2 (BENCHMARKS.md, nineteenth part); a Zen 3's 512 KiB holds no pair of
+    /// 256x256 planes. The bits are those of one plane at a time.
+    static func planesAtOnce(plane: Int, arrays: Int, level2Bytes: Int? = HostCPU.level2Bytes) -> Int {
+        2 * arrays * plane * MemoryLayout<Float>.stride <= (level2Bytes ?? 1 << 20) / 2 ? 2 : 1
     }
 
     /// sum_{i<n} term(i) in Float64 with four interleaved partial sums (a fixed order).
