@@ -1,3 +1,4 @@
+import CWinograd
 import DIPCore
 import Testing
 @testable import DIPEngine
@@ -134,6 +135,29 @@ struct WinogradTests {
             // Another tensor than the forward's: its own tiles, never the kept ones.
             try kernel.forward(input: d.x, weight: d.w, bias: d.b, output: y)
             #expect(try weights(kernel, other.x) == freshOther)
+        }
+    }
+
+    @Test("the kept copy (dip_stream_rows) writes every float of every run and nothing beside them, whatever the runs' alignment")
+    func streamRows() {
+        // Runs that start anywhere in a 64-byte line and span none, part of one, or several
+        // whole lines (24 and 48 floats: the F(6x6, 3x3) bands at 130 and 258 columns).
+        let rows = 5, sentinel = Float(-7.5)
+        for count in [1, 3, 15, 16, 17, 24, 31, 48, 50] {
+            for offset in 0..<16 {
+                let stride = count + 21
+                let src = (0..<(rows * stride)).map { Float($0) * 0.5 + 1 }
+                // 64-byte aligned storage, the destination `offset` floats into it.
+                let storage = UnsafeMutableRawPointer.allocate(byteCount: (rows * stride + 64) * 4, alignment: 64)
+                defer { storage.deallocate() }
+                let all = storage.bindMemory(to: Float.self, capacity: rows * stride + 64)
+                all.initialize(repeating: sentinel, count: rows * stride + 64)
+                dip_stream_rows(src, stride, all + offset, stride, rows, count)
+                var expected = [Float](repeating: sentinel, count: rows * stride + 64)
+                for r in 0..<rows { for i in 0..<count { expected[offset + r * stride + i] = src[r * stride + i] } }
+                let written = Array(UnsafeBufferPointer(start: all, count: rows * stride + 64))
+                #expect(written == expected, "count \(count), offset \(offset)")
+            }
         }
     }
 

@@ -13,9 +13,10 @@ extern "C" {
 #endif
 
 /// Copies `rows` runs of `count` floats, run r from `src + r * src_stride` to
-/// `dst + r * dst_stride`, with non-temporal stores where `dst` is 16-byte aligned (x86-64;
-/// elsewhere a plain copy), then fences them (sfence): every later store of the caller, the
-/// unlock that lets another thread read the buffer included, is ordered after them.
+/// `dst + r * dst_stride`, with non-temporal stores for the whole 64-byte lines of each run and
+/// ordinary ones for the parts of lines at its ends (x86-64; elsewhere a plain copy), then fences
+/// them (sfence): every later store of the caller, the unlock that lets another thread read the
+/// buffer included, is ordered after them.
 void dip_stream_rows(const float *src, ptrdiff_t src_stride, float *dst, ptrdiff_t dst_stride, ptrdiff_t rows,
                      ptrdiff_t count);
 
