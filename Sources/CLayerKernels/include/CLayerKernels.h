@@ -1,4 +1,4 @@
-// BatchNorm's passes over one channel plane (Sources/DIPEngine/Layers/BatchNorm.swift), the
+// BatchNorm's passes over channel planes (Sources/DIPEngine/Layers/BatchNorm.swift), the
 // convolutions' bias-gradient plane sum (fused into BatchNorm's backward where one follows), the
 // perturbation's draw and the bilinear upsampling's interpolation across rows, in C so that an
 // AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift has no
