@@ -17,6 +17,10 @@ public enum HostCPU {
     /// that block their work to stay in a core's L2 size their blocks by it.
     public static let level2Bytes: Int? = bytes(cacheSize: level2Text)
 
+    /// The L2 size those kernels assume where `level2Bytes` is nil: 1 MiB, between the 512 KiB
+    /// of a Zen 3 and the 2 MiB of a recent Xeon, so no machine is far from it.
+    public static let assumedLevel2Bytes = 1 << 20
+
     private static var level2Text: String? {
         try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index2/size", encoding: .utf8)
     }

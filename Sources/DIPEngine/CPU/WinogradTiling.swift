@@ -148,8 +148,9 @@ struct WinogradTiling {
 
     /// The rows per band that transform the fewest positions in all (bands times positions per
     /// band), at most 4; among equals, where one row's V and M (`bytesPerPosition` a position)
-    /// fit in `level2Bytes` (1 MiB where unknown), the fewest rows, else the most that make an
-    /// even number of bands (two threads take half each) within `tallBandBytes`.
+    /// fit in `level2Bytes` (`HostCPU.assumedLevel2Bytes` where unknown), the fewest rows, else
+    /// the most that make an even number of bands (two threads take half each) within
+    /// `tallBandBytes`.
     ///
     /// Measured per layer (text 256, AVX2), time followed the count: F(6x6, 3x3) at 256 columns
     /// takes 2 (88 positions for 86 tiles, not 48 for 43), 6-7 % less time; F(4x4, 3x3)'s
@@ -168,7 +169,7 @@ struct WinogradTiling {
             return b * positions(rowsPerBand: (gridRows + b - 1) / b, tilesPerRow: tilesPerRow, rowSlot: rowSlot)
         }
         func bytes(_ r: Int) -> Int { positions(rowsPerBand: r, tilesPerRow: tilesPerRow, rowSlot: rowSlot) * bytesPerPosition }
-        let rowFits = bytes(1) <= level2Bytes ?? 1 << 20
+        let rowFits = bytes(1) <= level2Bytes ?? HostCPU.assumedLevel2Bytes
         var (best, bestCount) = (1, count(1))
         for r in stride(from: 2, through: min(4, gridRows), by: 1) {
             let c = count(r)
