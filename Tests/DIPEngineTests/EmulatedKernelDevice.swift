@@ -54,7 +54,13 @@ final class EmulatedKernelDevice: KernelDevice {
 
     func allocate(bytes: Int) throws -> any DeviceAllocation {
         try refuseWhileRecording("an allocation")
-        return try host.allocate(floats: (bytes + 3) / 4)
+        // cuMemAlloc's memory holds whatever was there before (within a process, what an earlier
+        // allocation left): a fresh allocation here is NaN, so code that reads memory it never
+        // wrote fails here as it would on a card.
+        let allocation = try host.allocate(floats: (bytes + 3) / 4)
+        let floats = UnsafeMutablePointer<Float>(bitPattern: UInt(allocation.pointer.address))!
+        floats.update(repeating: .nan, count: (bytes + 3) / 4)
+        return allocation
     }
 
     private func address(_ p: DevicePointer) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(p.address))! }
@@ -170,8 +176,10 @@ final class EmulatedKernelDevice: KernelDevice {
         default: throw EngineError.backend("emulated kernel device: no kernel \(kernel)")
         }
         let grid = max(1, (items + block - 1) / block)
-        for b in 0..<grid {
-            for t in 0..<block {
+        // Last block and thread first: a card runs them in no set order, and a kernel whose
+        // result depended on running in index order would pass a forward walk by chance.
+        for b in (0..<grid).reversed() {
+            for t in (0..<block).reversed() {
                 dip_emu_set_thread(UInt32(grid), UInt32(block), UInt32(b), UInt32(t))
                 body()
             }

@@ -22,7 +22,9 @@ extension CUDASelfTest {
             }
             for net in ["table1", "text"] {
                 record("one iteration of the \(net) net, \(math.rawValue), against the CPU trainer") {
-                    try iterationCheck(net: net, ordinal: ordinal, math: math)
+                    try iterationCheck(net: net, math: math) {
+                        KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math))
+                    }
                 }
             }
             record("plain iterations replayed from a recorded graph, \(math.rawValue), against eager ones") {
@@ -32,46 +34,105 @@ extension CUDASelfTest {
     }
 
     /// One evaluation and one Adam step of `net` at the smallest size it takes (at least 64),
-    /// on the GPU and on the CPU from the same weights and noise: the loss, every parameter's
-    /// gradient and the Adam update where the gradient is not noise.
-    static func iterationCheck(net: String, ordinal: Int, math: GPUMathMode) throws -> String {
+    /// on the GPU (the kernel sequences `makeOps` gives: the card's, or the tests' emulation) and
+    /// on the CPU from the same weights and noise: the loss, every parameter's gradient and the
+    /// Adam update.
+    ///
+    /// The yardstick is the CPU against itself: a whole iteration's gradients are ill-conditioned
+    /// (rounding differences of 1e-7 in each convolution come out as 0.1-2 % in some tensors,
+    /// through the BatchNorms), so two correct fp32 CPU paths (oneDNN's Winograd and its direct
+    /// convolutions) already differ by that much. In strict math the GPU must stay within 10 times
+    /// that spread, tensor by tensor (relative L2 error; the worst and the median), and its Adam
+    /// step must match where the gradient's sign is beyond doubt (|g| over twice the largest
+    /// disagreement in its tensor). TF32 runs the same code with cuDNN's math type changed: its
+    /// ~3e-4 per convolution (checked call by call above) comes out through the same conditioning
+    /// as ~10 % per tensor on an H200 (median 0.10, worst 0.47, measured), so there the check is
+    /// the loss, the Adam step where the sign is beyond doubt, and gradients that point the same
+    /// way (median error under 0.5; a tensor wired wrongly is at 1 or more); the strict run is the
+    /// one that checks the wiring against the CPU.
+    static func iterationCheck(net: String, math: GPUMathMode, makeOps: () throws -> any DeviceOps) throws -> String {
         let channels = net == "table1" ? 1 : 3
         let skip = try SkipConfig.preset(net, outputChannels: channels)
         let side = max(64, NetworkSummary.smallestFittingMultiple(skip))
         let problem = try syntheticProblem(skip, channels: channels, side: side)
         let cpu = try CPUBackend(threads: 1)
         let host = try HostTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem)
+        let direct = try HostTrainer(network: try SkipNetwork(config: skip, backend: try CPUBackend(threads: 1), convAlgorithm: .direct, seed: 0),
+                                     problem: problem)
         let device = try DeviceTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem,
-                                       ops: KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math)))
+                                       ops: try makeOps())
         let a = try host.evaluate(iteration: 0, keepOutput: false), b = try device.evaluate(iteration: 0, keepOutput: false)
+        _ = try direct.evaluate(iteration: 0, keepOutput: false)
         let lossError = abs(a.loss - b.loss) / a.loss
         let hostGradients = (host.hostParameters ?? []).map { $0.gradient!.array }
+        let directGradients = (direct.hostParameters ?? []).map { $0.gradient!.array }
         let deviceGradients = try device.gradientsOnHost()
-        var gradientError = 0.0
-        for (g, d) in zip(hostGradients, deviceGradients) {
-            let scale = g.map { abs(Double($0)) }.max() ?? 0
-            guard scale > 0 else { continue }
-            for (x, y) in zip(g, d) { gradientError = max(gradientError, abs(Double(x) - Double(y)) / scale) }
+        let keys = (host.hostParameters ?? []).map(\.key)
+        // An offset whose gradient is zero in exact arithmetic (a bias before a BatchNorm) holds
+        // rounding noise on every side: held to being near zero, not compared.
+        let (zeroGradient, parameterTensors) = try zeroGradientOffsets(skip, side: side)
+        guard parameterTensors == hostGradients.count, hostGradients.count == deviceGradients.count else {
+            throw CUDAError.invalidArgument("\(hostGradients.count) parameter tensors on the host, \(deviceGradients.count) on the device, \(parameterTensors) in the layers")
         }
+        func relativeL2(_ x: [Float], from reference: [Float]) -> Double {
+            let difference = zip(x, reference).reduce(0.0) { let d = Double($1.0) - Double($1.1); return $0 + d * d }
+            let norm = reference.reduce(0.0) { $0 + Double($1) * Double($1) }
+            return norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()
+        }
+        let largest = hostGradients.joined().map { abs(Double($0)) }.max() ?? 0
+        var deviceErrors: [Double] = [], cpuErrors: [Double] = [], zeroGradientLargest = 0.0, worstKey = "-"
+        for index in hostGradients.indices {
+            let g = hostGradients[index], d = deviceGradients[index]
+            if zeroGradient.contains(index) {
+                zeroGradientLargest = max(zeroGradientLargest, (g + d).map { abs(Double($0)) }.max() ?? 0)
+                continue
+            }
+            let e = relativeL2(d, from: g)
+            if e > (deviceErrors.max() ?? -1) { worstKey = keys[index] }
+            deviceErrors.append(e)
+            cpuErrors.append(relativeL2(directGradients[index], from: g))
+        }
+        let zeroGradientError = largest > 0 ? zeroGradientLargest / largest : zeroGradientLargest
+        func median(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.sorted()[x.count / 2] }
+        let worst = (device: deviceErrors.max() ?? 0, cpu: cpuErrors.max() ?? 0)
+        let middle = (device: median(deviceErrors), cpu: median(cpuErrors))
+
         for trainer in [host, device] as [any NetworkTrainer] {
             try trainer.startAdam(learningRate: 0.01)
             try trainer.adamStep()
         }
         try device.pullState()
-        // Adam's first step moves a parameter by about lr * sign(gradient): compare it where the
-        // gradient is well above the rounding noise (a bias before a BatchNorm has a gradient that
-        // is zero in exact arithmetic, hence a random sign).
-        var updateError = 0.0
-        for ((p, q), g) in zip(zip(host.network.tensors.filter { !$0.isBuffer }, device.network.tensors.filter { !$0.isBuffer }), hostGradients) {
-            let scale = g.map { abs($0) }.max() ?? 0
-            for i in 0..<g.count where abs(g[i]) > 1e-3 * scale {
-                updateError = max(updateError, abs(Double(p.value.pointer[i]) - Double(q.value.pointer[i])) / 0.01)
+        // Adam's first step moves a parameter by about lr * sign(gradient): compared where the
+        // sign is beyond doubt: |g| above twice the tensor's largest disagreement (between the
+        // CPU paths or with the device). So this checks Adam and the state's way back, not the
+        // gradients again.
+        var updateError = 0.0, compared = 0
+        let hostTensors = host.network.tensors.filter { !$0.isBuffer }, deviceTensors = device.network.tensors.filter { !$0.isBuffer }
+        func largestDifference(_ x: [Float], _ y: [Float]) -> Double { zip(x, y).map { abs(Double($0) - Double($1)) }.max() ?? 0 }
+        for index in hostGradients.indices where !zeroGradient.contains(index) {
+            let g = hostGradients[index]
+            let doubt = 2 * max(largestDifference(g, directGradients[index]), largestDifference(g, deviceGradients[index]))
+            let p = hostTensors[index].value.pointer, q = deviceTensors[index].value.pointer
+            for i in g.indices where Double(abs(g[i])) > doubt {
+                updateError = max(updateError, abs(Double(p[i]) - Double(q[i])) / 0.01)
+                compared += 1
             }
         }
-        let bound = math == .strict ? 1e-3 : 2e-2
-        let figures = String(format: "%dx%d: loss %.2e, gradients %.2e, Adam update %.2e (of lr)", side, side, lossError, gradientError, updateError)
-        guard lossError <= bound, gradientError <= bound, updateError <= 0.1 else {
-            throw CUDAError.invalidArgument("\(figures): above the bounds (\(bound), \(bound), 0.1)")
+        let figures = String(format: "%dx%d: loss %.2e; gradients (relative L2, %d tensors) worst %.2e (%@), median %.2e; the CPU's own spread worst %.2e, median %.2e; Adam update %.2e of lr at %d signs beyond doubt; %d zero-gradient offsets within %.1e of the largest gradient",
+                             side, side, lossError, deviceErrors.count, worst.device, worstKey, middle.device, worst.cpu, middle.cpu,
+                             updateError, compared, zeroGradient.count, zeroGradientError)
+        let passed: Bool
+        switch math {
+        case .strict:
+            passed = lossError <= 1e-4 && worst.device <= 10 * worst.cpu && middle.device <= 10 * middle.cpu
+                && updateError <= 0.1 && zeroGradientError <= 1e-4
+        case .tf32:
+            passed = lossError <= 2e-2 && middle.device <= 0.5 && updateError <= 0.1 && zeroGradientError <= 1e-4
+        }
+        guard passed else {
+            throw CUDAError.invalidArgument(figures + (math == .strict
+                ? ": bounds: loss 1e-4, gradients 10x the CPU's spread (worst and median), Adam update 0.1, zero gradients 1e-4"
+                : ": bounds: loss 2e-2, median gradient error 0.5, Adam update 0.1, zero gradients 1e-4"))
         }
         return figures
     }
@@ -100,13 +161,13 @@ extension CUDASelfTest {
         let skip = try SkipConfig.preset(net, outputChannels: channels)
         let problem = try syntheticProblem(skip, channels: channels, side: side)
         let cpu = try CPUBackend(threads: 1)
-        func trainer() throws -> DeviceTrainer {
+        func trainer(records: Bool) throws -> DeviceTrainer {
             let t = try DeviceTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem,
-                                      ops: KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math)))
+                                      ops: KernelDeviceOps(device: try CUDAKernelDevice(ordinal: ordinal, math: math, records: records)))
             try t.startAdam(learningRate: 0.01)
             return t
         }
-        let eager = try trainer(), replayed = try trainer()
+        let eager = try trainer(records: false), replayed = try trainer(records: true)
         let clock = ContinuousClock()
         var eagerLosses: [Double] = [], replayedLosses: [Double] = []
         var eagerSeconds = 0.0, replayedSeconds = 0.0
@@ -135,5 +196,39 @@ extension CUDASelfTest {
         }
         return "\(net) " + String(format: "%dx%d, %d iterations: same bits; eager %.2f ms, replayed %.2f ms per iteration", side, side,
                                     2 * n, 1000 * eagerSeconds / Double(n), 1000 * replayedSeconds / Double(n))
+    }
+
+    /// The indices (among the network's parameters, in canonical order) of the per-channel
+    /// offsets (convolution biases, BatchNorm betas) whose gradient is zero in exact arithmetic:
+    /// those whose output reaches the loss only through a BatchNorm, by way of operations that
+    /// turn a per-channel constant into per-channel constants (convolutions over reflection
+    /// padding, upsampling, pooling, concatenation). The BatchNorm takes each channel's mean
+    /// out, and with it the offset. Parameters come in layer order, two per convolution
+    /// (weight, bias) and two per BatchNorm (gamma, beta), as DeviceTrainer lays them out; also
+    /// returns how many there are in all.
+    static func zeroGradientOffsets(_ skip: SkipConfig, side: Int) throws -> (Set<Int>, parameters: Int) {
+        let layers = try NetworkSummary(config: skip, height: side, width: side).layers
+        var readers: [Int: [NetworkSummary.Layer]] = [:]
+        for layer in layers { for input in layer.inputs { readers[input, default: []].append(layer) } }
+        func onlyBatchNormsSee(_ value: Int) -> Bool {
+            guard let r = readers[value], !r.isEmpty else { return false }  // the network's output
+            return r.allSatisfy { reader in
+                switch reader.operation {
+                case .batchNorm: return true
+                case .convolution, .upsample, .averagePool, .concat: return onlyBatchNormsSee(reader.output)
+                case .leakyReLU, .sigmoid: return false
+                }
+            }
+        }
+        var result = Set<Int>(), parameter = 0
+        for layer in layers {
+            switch layer.operation {
+            case .convolution, .batchNorm:
+                if onlyBatchNormsSee(layer.output) { result.insert(parameter + 1) }
+                parameter += 2
+            default: break
+            }
+        }
+        return (result, parameter)
     }
 }

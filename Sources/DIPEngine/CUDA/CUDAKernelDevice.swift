@@ -12,6 +12,9 @@ final class CUDAKernelDevice: KernelDevice {
     let context: CUDAContext
     let stream: CUDAStream
     let math: GPUMathMode
+    /// Whether `capture` records (false: it answers `.unsupported`, and work runs eagerly; the
+    /// self-test's eager side).
+    let records: Bool
     private let module: CUDAModule
     /// Every kernel of the module, resolved at once: with lazy loading (the default since CUDA
     /// 12.2) a kernel's code is loaded when its function is first got, which must not happen
@@ -23,7 +26,8 @@ final class CUDAKernelDevice: KernelDevice {
     /// The device `ordinal` with convolutions in `math`. Throws, naming what is missing, where
     /// there is no driver, no such device, no cuDNN 9, or a card older than compute capability
     /// 8.0 (the PTX targets Ampere and Hopper).
-    init(ordinal: Int = 0, math: GPUMathMode) throws {
+    init(ordinal: Int = 0, math: GPUMathMode, records: Bool = true) throws {
+        self.records = records
         let driver = try CUDADriver.shared()
         let info = try driver.deviceInfo(ordinal)
         let cc = info.computeCapability
@@ -80,6 +84,7 @@ final class CUDAKernelDevice: KernelDevice {
     }
 
     func capture(_ enqueue: () throws -> Void) throws -> DeviceCapture {
+        guard records else { return .unsupported }
         switch try stream.capture(enqueue) {
         case let .graph(graph): return .graph(Replay(graph: graph, stream: stream))
         case let .failed(reason): return .failed(reason)
