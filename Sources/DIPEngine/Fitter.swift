@@ -273,6 +273,7 @@ public final class Fitter {
         let loss = evaluation.loss
         loop.timings.forward += evaluation.forwardSeconds
         loop.timings.backward += evaluation.backwardSeconds
+        if evaluation.batchedSeconds > 0 { loop.timings.batched = (loop.timings.batched ?? 0) + evaluation.batchedSeconds }
         loop.losses.append(loss)
         guard loss.isFinite else { throw Divergence(iteration: iteration) }
         if let out = evaluation.output {

@@ -27,6 +27,9 @@ public struct TrainerEvaluation {
     public var forwardSeconds: Double
     /// Seconds spent in the loss and the backward pass.
     public var backwardSeconds: Double
+    /// Seconds of an evaluation the device ran as one recorded piece of work, which it cannot
+    /// time phase by phase (the two above are then 0).
+    public var batchedSeconds: Double = 0
 }
 
 /// What a batch of plain iterations (`NetworkTrainer.train`) gave.

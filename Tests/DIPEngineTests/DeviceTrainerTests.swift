@@ -235,7 +235,10 @@ struct KernelDeviceOpsTests {
 
     @Test("a recorded iteration replayed (frozen arguments, as a CUDA graph) gives the eager kernel sequence's bits")
     func recordedIterations() throws {
-        let (p, config) = try smallFit(side: 20, alignCorners: false, iterations: 30, every: 8, interval: 10)
+        var (p, config) = try smallFit(side: 20, alignCorners: false, iterations: 40, every: 8, interval: 3)
+        // A step large enough that backtracking restores the parameters: between a replayed
+        // evaluation and the replayed Adam step.
+        config.optimizer = .adam(learningRate: 1.0)
         let devices = Devices()
         func backend(recording: Bool) -> DeviceTrainerBackend {
             DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
@@ -246,18 +249,58 @@ struct KernelDeviceOpsTests {
         }
         let replayed = try Fitter(problem: p, config: config, seed: 4, backend: backend(recording: true))
         let a = try replayed.run()
-        #expect(devices.all.map(\.captures) == [1], "one iteration recorded once: \(devices.all.map(\.captures))")
+        // A plain iteration and its two halves (the sampled iterations' evaluation, and Adam's
+        // step after a possible restore), each recorded once.
+        #expect(devices.all.map(\.captures) == [3], "three pieces recorded once: \(devices.all.map(\.captures))")
         #expect(replayed.algorithmSummary.contains("replayed from one recorded graph"), "\(replayed.algorithmSummary)")
         let b = try Fitter(problem: p, config: config, seed: 4, backend: backend(recording: false)).run()
         let losses = a.losses.map(\.bitPattern) == b.losses.map(\.bitPattern)
         #expect(losses, "losses differ between replayed and eager batches")
         #expect(a.finalImage == b.finalImage)
         #expect(a.curve == b.curve)
+        #expect(a.backtracks == b.backtracks)
+        #expect(!a.backtracks.isEmpty, "no restore happened: the test does not reach it")
         #expect((a.timings.batched ?? 0) > 0)
         // And both follow the host trainer.
         let h = try Fitter(problem: p, config: config, seed: 4, backend: host).run()
         let worst = zip(h.losses, a.losses).map { abs($0 - $1) / $0 }.max() ?? 0
         #expect(h.losses.count == a.losses.count && worst < 1e-5, "losses differ from the host's by \(worst) relative")
+    }
+
+    @Test("a step-terms table refilled mid-fit (the iteration recorded again) gives the bits of one that never is")
+    func stepTermsRefill() throws {
+        let skip = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
+        let problem = try CUDASelfTest.syntheticProblem(skip, channels: 3, side: 20)
+        func run(reserve: Int) throws -> (losses: [UInt64], parameters: [[UInt32]], captures: Int) {
+            let device = EmulatedKernelDevice(convolutions: host)
+            let network = try SkipNetwork(config: skip, backend: host, seed: 5)
+            let t = try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: device), stepTermsReserve: reserve)
+            try t.startAdam(learningRate: 0.01)
+            var losses: [Double] = []
+            var iteration = 0
+            for _ in 0..<4 {
+                losses.append(try t.evaluate(iteration: iteration, keepOutput: true).loss)
+                try t.adamStep()
+                iteration += 1
+                losses += try t.train(from: iteration, count: 5).losses
+                iteration += 5
+            }
+            try t.pullState()
+            return (losses.map(\.bitPattern), network.tensors.map { $0.value.array.map(\.bitPattern) }, device.captures)
+        }
+        let refilled = try run(reserve: 4), once = try run(reserve: DeviceTrainer.stepTermsReserve)
+        #expect(once.captures == 3, "recorded once: \(once.captures) captures")
+        #expect(refilled.captures > 3, "the small table was never refilled: \(refilled.captures) captures")
+        #expect(refilled.losses == once.losses)
+        #expect(refilled.parameters == once.parameters)
+    }
+
+    @Test("the GPU self-test's whole-iteration check (loss, every gradient, the Adam update) passes on the emulated kernels", arguments: ["table1", "text"])
+    func selfTestIteration(net: String) throws {
+        let summary = try CUDASelfTest.iterationCheck(net: net, math: .strict) {
+            KernelDeviceOps(device: EmulatedKernelDevice(convolutions: ReferenceBackend()))
+        }
+        #expect(summary.contains("64x64"), "\(summary)")
     }
 }
 

@@ -63,14 +63,26 @@ final class DeviceTrainer: NetworkTrainer {
     private let loss: any DeviceMaskedMSE
     /// Adam's step terms (Float pairs) for steps 1...capacity at the current learning rate.
     private var stepTerms: (table: any DeviceAllocation, capacity: Int)?
-    /// The recorded iteration, once the first Adam step has run (or a batch asked for it).
+    private let stepTermsReserve: Int
+    /// The recorded work, once the first Adam step has run (or a batch asked for it).
     private var replay = Replay.notRecorded
 
     private enum Replay {
         case notRecorded
-        case graph(any DeviceGraph)
+        case graphs(Recorded)
         /// The device records nothing (nil) or recording failed (why): run the work eagerly.
         case eager(String?)
+    }
+
+    /// What is recorded: a plain iteration (the batches), and the same iteration in its two
+    /// halves for the sampled ones, which need the output and, at a backtracking check, a
+    /// restore between the backward pass and Adam's step. Several fits sharing a card each
+    /// launch hundreds of kernels and cuDNN calls per eager iteration, and contend for the
+    /// driver and cuDNN while doing so; a replay is one launch.
+    private struct Recorded {
+        let iteration: any DeviceGraph
+        let evaluation: any DeviceGraph
+        let step: any DeviceGraph
     }
     /// Keeps every activation, gradient and scratch allocation alive.
     private let storage: [any DeviceAllocation]
@@ -114,7 +126,10 @@ final class DeviceTrainer: NetworkTrainer {
     /// A scratch gradient as large as the largest activation that is read twice.
     private let scratch: DevicePointer?
 
-    init(network: SkipNetwork, problem: TrainingProblem, ops: any DeviceOps) throws {
+    /// `stepTermsReserve`: the first step-terms table's steps (tests make it small, to refill).
+    init(network: SkipNetwork, problem: TrainingProblem, ops: any DeviceOps,
+         stepTermsReserve: Int = DeviceTrainer.stepTermsReserve) throws {
+        self.stepTermsReserve = max(1, stepTermsReserve)
         self.network = network
         self.ops = ops
         self.problem = problem
@@ -255,7 +270,7 @@ final class DeviceTrainer: NetworkTrainer {
         let iterations: String
         switch replay {
         case .notRecorded: iterations = "not yet recorded"
-        case .graph: iterations = "replayed from one recorded graph"
+        case .graphs: iterations = "replayed from one recorded graph"
         case .eager(nil): iterations = "run eagerly"
         case let .eager(why?): iterations = "run eagerly, recording failed: \(why)"
         }
@@ -268,10 +283,18 @@ final class DeviceTrainer: NetworkTrainer {
         let clock = ContinuousClock()
         let t0 = clock.now
         try ops.upload(value: UInt64(iteration), to: iterationCounter)
+        let out = values[outputValue]!
+        if case let .graphs(recorded) = replay {
+            // The backward pass runs whatever the loss, as in a batch: a non-finite loss ends
+            // the fit, and the state after it is not used.
+            try recorded.evaluation.replay()
+            let value = try ops.download(Double.self, from: lossValue.pointer)[0]
+            return TrainerEvaluation(loss: value, output: keepOutput ? try download(out) : nil,
+                                     forwardSeconds: 0, backwardSeconds: 0, batchedSeconds: (clock.now - t0).seconds)
+        }
         try perturb()
         try forward()
         let t1 = clock.now
-        let out = values[outputValue]!
         try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
                          loss: lossValue.pointer)
         let value = try ops.download(Double.self, from: lossValue.pointer)[0]
@@ -295,7 +318,7 @@ final class DeviceTrainer: NetworkTrainer {
         let t0 = clock.now
         try ops.upload(value: UInt64(iteration), to: iterationCounter)
         switch replay {
-        case let .graph(graph): for _ in 0..<count { try graph.replay() }
+        case let .graphs(recorded): for _ in 0..<count { try recorded.iteration.replay() }
         case .eager, .notRecorded: for _ in 0..<count { try iterationWork() }
         }
         let ring = try ops.download(Double.self, count: Self.lossLogCapacity, from: lossLog.pointer)
@@ -304,17 +327,23 @@ final class DeviceTrainer: NetworkTrainer {
         return TrainerRun(losses: losses, batchedSeconds: (clock.now - t0).seconds)
     }
 
-    /// Records one plain iteration for replay, or notes why it runs eagerly.
+    /// Records a plain iteration and its two halves for replay, or notes why they run eagerly.
     private func record() throws {
-        switch try ops.capture({ try iterationWork() }) {
-        case let .graph(graph):
-            replay = .graph(graph)
-        case .unsupported:
-            replay = .eager(nil)
-        case let .failed(reason):
-            replay = .eager(reason)
-            FileHandle.standardError.write(Data("dip-report: \(ops.name): recording an iteration failed (\(reason)); iterations run eagerly\n".utf8))
+        var graphs: [any DeviceGraph] = []
+        for work in [iterationWork, evaluationWork, stepWork] {
+            switch try ops.capture(work) {
+            case let .graph(graph):
+                graphs.append(graph)
+            case .unsupported:
+                replay = .eager(nil)
+                return
+            case let .failed(reason):
+                replay = .eager(reason)
+                FileHandle.standardError.write(Data("dip-report: \(ops.name): recording an iteration failed (\(reason)); iterations run eagerly\n".utf8))
+                return
+            }
         }
+        replay = .graphs(Recorded(iteration: graphs[0], evaluation: graphs[1], step: graphs[2]))
     }
 
     /// One plain iteration as the device runs it, reading the iteration number and Adam's step
@@ -329,9 +358,25 @@ final class DeviceTrainer: NetworkTrainer {
                          loss: lossValue.pointer)
         try ops.storeLoss(lossValue.pointer, into: lossLog.pointer, capacity: Self.lossLogCapacity, index: stepCounter)
         try backward()
+        try stepWork()
+        try ops.increment(iterationCounter)
+    }
+
+    /// A sampled iteration's first half, for the iteration in the counter: perturb, forward,
+    /// loss (into `lossValue`), backward. The counters stay as they are.
+    private func evaluationWork() throws {
+        try perturb()
+        try forward()
+        let out = values[outputValue]!
+        try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
+                         loss: lossValue.pointer)
+        try backward()
+    }
+
+    /// Adam's step: advances the step counter and updates the parameters from the gradients.
+    private func stepWork() throws {
         try ops.increment(stepCounter)
         try adamUpdate()
-        try ops.increment(iterationCounter)
     }
 
     func render(perturbedBy iteration: Int?) throws -> Tensor {
@@ -456,8 +501,7 @@ final class DeviceTrainer: NetworkTrainer {
         guard var state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
         state.steps += 1
         try reserveStepTerms(state.steps)
-        try ops.increment(stepCounter)
-        try adamUpdate()
+        if case let .graphs(recorded) = replay { try recorded.step.replay() } else { try stepWork() }
         adam = state
         // Record the plain iteration now, after a whole eager one has run (cuDNN and the kernels
         // are loaded and warm), so the first batch replays at once and recording counts as the
@@ -489,13 +533,19 @@ final class DeviceTrainer: NetworkTrainer {
         return table
     }
 
-    /// Makes the step-terms table cover steps 1...`steps`: twice that, at least 4096 steps, so a
-    /// fit refills it a few times at most (each refill moves the table, so the recorded iteration
-    /// is recorded again).
+    /// Steps the first step-terms table covers: 65,536 (512 KiB), more than any protocol's fit
+    /// (the paper's is 11,000), so a fit allocates it once. A refill allocates, frees and records
+    /// again, and on a card shared by several fits the allocation and the free each wait for
+    /// the whole device, every other fit's queued batch included: on an H200 with 8 fits at
+    /// once, the 4,096-step table of before stalled fits for minutes at steps 4,096 and 8,192.
+    static let stepTermsReserve = 65_536
+
+    /// Makes the step-terms table cover steps 1...`steps`: twice that, at least `reserve` steps
+    /// (each refill moves the table, so the recorded iteration is recorded again).
     private func reserveStepTerms(_ steps: Int) throws {
         guard let state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
         if let terms = stepTerms, terms.capacity >= steps { return }
-        let capacity = max(4096, 2 * steps)
+        let capacity = max(stepTermsReserve, 2 * steps)
         let table = Self.stepTermsTable(steps: capacity, learningRate: state.learningRate)
         let allocation = try ops.allocate(floats: table.count)
         try table.withUnsafeBufferPointer { try ops.upload($0, to: allocation.pointer) }
