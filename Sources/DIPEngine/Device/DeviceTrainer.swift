@@ -535,9 +535,9 @@ final class DeviceTrainer: NetworkTrainer {
 
     /// Steps the first step-terms table covers: 65,536 (512 KiB), more than any protocol's fit
     /// (the paper's is 11,000), so a fit allocates it once. A refill allocates, frees and records
-    /// again, and on a card shared by several fits the allocation and the free each wait for
-    /// the whole device, every other fit's queued batch included: on an H200 with 8 fits at
-    /// once, the 4,096-step table of before stalled fits for minutes at steps 4,096 and 8,192.
+    /// again: on an H200 with 8 fits at once, the 4,096-step table of before stalled fits for
+    /// minutes at steps 4,096 and 8,192 (most likely because cuMemAlloc and cuMemFree wait for
+    /// the whole device, every other fit's queued batch included).
     static let stepTermsReserve = 65_536
 
     /// Makes the step-terms table cover steps 1...`steps`: twice that, at least `reserve` steps
