@@ -99,6 +99,10 @@ def main():
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--no-tf32", action="store_true", help="FP32 convolutions on the GPU (dip-report's --gpu-math strict)")
+    p.add_argument("--cudnn-benchmark", action="store_true",
+                   help="GPU: let cuDNN time its algorithms per shape (torch.backends.cudnn.benchmark) instead of its heuristics")
+    p.add_argument("--deterministic", action="store_true",
+                   help="GPU: deterministic cuDNN algorithms only (torch.backends.cudnn.deterministic), as dip-report uses")
     a = p.parse_args()
     if a.iters < 1 or a.psnr_every < 1:
         raise SystemExit(f"--iters {a.iters}, --psnr-every {a.psnr_every}: both at least 1")
@@ -109,6 +113,8 @@ def main():
         # PyTorch's defaults for cuDNN convolutions are TF32 on and autotuning off; deterministic
         # algorithms, as dip-report uses, would only slow it: the fair comparison is its default.
         torch.backends.cudnn.allow_tf32 = not a.no_tf32
+        torch.backends.cudnn.benchmark = a.cudnn_benchmark
+        torch.backends.cudnn.deterministic = a.deterministic
     net, cout = build(a.net)
     params = sum(t.numel() for t in net.parameters())
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
@@ -159,7 +165,9 @@ def main():
     # The same keys as dip-report's BenchmarkResult, so `dip-report bench --peer` reads it.
     res = {
         "implementation": f"pytorch {torch.__version__}" + (" channels_last" if a.channels_last else "")
-                          + (f" cuda ({torch.cuda.get_device_name()}{', fp32' if a.no_tf32 else ', tf32'})" if a.device == "cuda" else ""),
+                          + (f" cuda ({torch.cuda.get_device_name()}{', fp32' if a.no_tf32 else ', tf32'}"
+                             + (", cudnn.benchmark" if a.cudnn_benchmark else "") + (", deterministic" if a.deterministic else "") + ")"
+                             if a.device == "cuda" else ""),
         "net": a.net, "size": a.size, "threads": a.threads, "conv": "pytorch default",
         "iterations": a.iters, "iterationSeconds": mean, "medianIterationSeconds": statistics.median(tot),
         "psnrEvery": a.psnr_every,

@@ -39,10 +39,17 @@ cat <<'ONDEVICE'
 #                                                       --jobs 4 and 8)
 #   4. dip-report run gpu-table1 --device cuda        (paper protocol, cameraman house montage
 #                                                       peppers, seeds 0 1 2, --jobs 4 on one card)
+#   0. scripts/cuda/device-check.py                   (every kernel's PTX vs its host build, bit for bit)
 # Run from the repository root (bench/dip_torch.py is the peer). Logs: $OUT (the device
 # tool's folder) or ./gpu-out; summary.txt has every step's exit code and last lines.
 # A step whose command or option this build lacks is reported PENDING, not run.
+# GPU_CHECK_STEPS (default kernels,selftest,bench,estimate,fits) picks steps, so a first look
+# at a card can stop after the quick ones; GPU_BENCH_ITERATIONS (default 50) sizes step 2,
+# GPU_ESTIMATE_JOBS (default "4 8") step 3, GPU_FIT_SEEDS (default 0,1,2) and GPU_FIT_JOBS
+# (default 4) step 4.
 set -u
+steps=${GPU_CHECK_STEPS:-kernels,selftest,bench,estimate,fits}
+want() { case ",$steps," in *",$1,"*) return 0 ;; esac; return 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$PWD/gpu-out}
 mkdir -p "$out"
@@ -86,33 +93,71 @@ python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.vers
 LD_LIBRARY_PATH="$work/dip-gpu/lib:$work/dip-gpu/lib/fallback" ldd "$work/dip-gpu/bin/dip-report" | grep 'not found' | tee -a "$summary"
 "$dip" --help > /dev/null 2>&1 || { log "the carried dip-report does not start here:"; "$dip" --help 2>&1 | head -n 5 | tee -a "$summary"; }
 
-if has gpu-selftest; then
+if want kernels; then
+    if [ -f "$here/libdipkernels_host.so" ] && [ -f scripts/cuda/device-check.py ]; then
+        step kernels 90 python3 scripts/cuda/device-check.py "$here/libdipkernels_host.so" --time
+    else
+        log "PENDING kernels: needs $here/libdipkernels_host.so and scripts/cuda/device-check.py (run from the repository root)"
+    fi
+fi
+
+if ! want selftest; then :
+elif has gpu-selftest; then
     step gpu-selftest 120 "$dip" gpu-selftest
 else
     log "PENDING gpu-selftest: not in this build (expected: dip-report gpu-selftest)"
 fi
 
-if has bench --device; then
-    step bench 150 "$dip" bench --device cuda --peer --iterations 50
+if ! want bench; then :
+elif has bench --device; then
+    step bench 150 "$dip" bench --device cuda --peer --iterations "${GPU_BENCH_ITERATIONS:-50}"
 else
     log "PENDING bench: this build's bench has no --device (expected: dip-report bench --device cuda --peer --iterations 50)"
 fi
 
-if has run --device; then
+if ! want estimate && ! want fits; then :
+elif has run --device; then
     # The whole paper Table 1 (13 images x 3 seeds x 11000 iterations) on this card: the
     # estimate times short fits here, as 4 and as 8 fits sharing the card (issue 14's target:
     # under one hour).
-    for jobs in 4 8; do
+    want estimate && for jobs in ${GPU_ESTIMATE_JOBS:-4 8}; do
         step "table1-estimate-jobs$jobs" 90 "$dip" run table1-paper --profile paper --seeds 0,1,2 --device cuda \
-            --jobs "$jobs" --dry-run --data "$work/dip-gpu/data" --results "$out/estimate"
+            --jobs "$jobs" --dry-run --data "$work/dip-gpu/data" --results "$work/estimate"
     done
     # Paper protocol: table1 net, Adam LR 0.001, 11000 iterations, sigma_p 0.03, 50 % Bernoulli
     # masks; PyTorch on an H100, seed 0, final (best) PSNR: cameraman 29.70 (29.70), house
     # 38.78 (38.91), montage 31.61 (35.31), peppers 32.38 (33.17).
-    step table1-fits "$(left)" "$dip" run gpu-table1 --catalog "$work/dip-gpu/gpu-table1.json" --profile paper \
-        --seeds 0,1,2 --device cuda --jobs 4 --no-estimate --data "$work/dip-gpu/data" --results "$out/results"
-    has status && "$dip" status --results "$out/results" 2>&1 | tee -a "$summary"
-    log "PyTorch H100 seed 0 final (best) PSNR: cameraman 29.70 (29.70), house 38.78 (38.91), montage 31.61 (35.31), peppers 32.38 (33.17)"
+    # The results stay outside $OUT (the device tool brings back 8 files at most); status
+    # prints each fit's PSNR into the summary.
+    if want fits; then
+        step table1-fits "$(left)" "$dip" run gpu-table1 --catalog "$work/dip-gpu/gpu-table1.json" --profile paper \
+            --seeds "${GPU_FIT_SEEDS:-0,1,2}" --device cuda --jobs "${GPU_FIT_JOBS:-4}" --no-estimate --data "$work/dip-gpu/data" --results "$work/results"
+        has status && "$dip" status --results "$work/results" 2>&1 | tee -a "$summary"
+        # Each finished fit's PSNR and time (and every record, one JSON line each, for the note).
+        python3 - "$work/results" "$out/records.jsonl" <<'RECORDS' 2>&1 | tee -a "$summary"
+import glob, json, os, sys
+rows = []
+with open(sys.argv[2], "w") as lines:
+    for path in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.json"), recursive=True)):
+        if path.endswith(".checkpoint.json"):
+            continue
+        try:
+            r = json.load(open(path))
+        except Exception:
+            continue
+        if "key" not in r or "final" not in r:
+            continue
+        r.pop("losses", None)
+        lines.write(json.dumps(r) + "\n")
+        f, b = r.get("final") or {}, r.get("best") or {}
+        rows.append((r.get("label", "?"), os.path.basename(path), r.get("status"), f.get("psnr"), b.get("psnr"),
+                     r.get("bestIteration"), r.get("wallSeconds") or 0, (r.get("machine") or {}).get("device")))
+for row in rows:
+    print("   record %s %s: %s, final PSNR %s, best %s at %s, %.0f s, %s" % row)
+print("   %d records" % len(rows))
+RECORDS
+        log "PyTorch H100 seed 0 final (best) PSNR: cameraman 29.70 (29.70), house 38.78 (38.91), montage 31.61 (35.31), peppers 32.38 (33.17)"
+    fi
 else
     log "PENDING table1-fits: this build's run has no --device (expected: dip-report run gpu-table1 --catalog gpu-table1.json --profile paper --seeds 0,1,2 --device cuda --jobs 4 --no-estimate --data DATA --results RESULTS)"
 fi
@@ -204,6 +249,9 @@ rm "$STAGE/table1-paper.json"
 
 mkdir -p "$CARRY"
 rm -f "$CARRY/dip-gpu.tar.xz"
+# The kernels' host build, for step 0 (scripts/cuda/device-check.py on the card).
+cc -std=c11 -O2 -shared -fPIC -ISources/CDIPKernels/include -o "$CARRY/libdipkernels_host.so" \
+    Sources/CDIPKernels/host_emulation.c -lm
 tar -C "$(dirname "$STAGE")" -cJf "$CARRY/dip-gpu.tar.xz" "$(basename "$STAGE")"
 write_run_on_gpu > "$CARRY/run-on-gpu.sh"
 chmod +x "$CARRY/run-on-gpu.sh"
