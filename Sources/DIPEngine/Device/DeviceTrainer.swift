@@ -351,13 +351,8 @@ final class DeviceTrainer: NetworkTrainer {
     /// Adam. The backward runs whatever the loss: a non-finite loss ends the fit (the Fitter
     /// sees it in the batch's losses), and the state after it is not used.
     private func iterationWork() throws {
-        try perturb()
-        try forward()
-        let out = values[outputValue]!
-        try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
-                         loss: lossValue.pointer)
+        try evaluationWork()
         try ops.storeLoss(lossValue.pointer, into: lossLog.pointer, capacity: Self.lossLogCapacity, index: stepCounter)
-        try backward()
         try stepWork()
         try ops.increment(iterationCounter)
     }
