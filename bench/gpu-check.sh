@@ -151,7 +151,7 @@ with open(sys.argv[2], "w") as lines:
         lines.write(json.dumps(r) + "\n")
         f, b = r.get("final") or {}, r.get("best") or {}
         rows.append((r.get("label", "?"), os.path.basename(path), r.get("status"), f.get("psnr"), b.get("psnr"),
-                     r.get("bestIteration"), r.get("wallSeconds") or 0, (r.get("machine") or {}).get("device")))
+                     r.get("bestIteration"), r.get("wallSeconds") or 0, (r.get("software") or {}).get("device")))
 for row in rows:
     print("   record %s %s: %s, final PSNR %s, best %s at %s, %.0f s, %s" % row)
 print("   %d records" % len(rows))
