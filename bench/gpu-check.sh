@@ -150,10 +150,11 @@ with open(sys.argv[2], "w") as lines:
         r.pop("losses", None)
         lines.write(json.dumps(r) + "\n")
         f, b = r.get("final") or {}, r.get("best") or {}
-        rows.append((r.get("label", "?"), os.path.basename(path), r.get("status"), f.get("psnr"), b.get("psnr"),
+        key = r.get("key") or {}
+        rows.append((key.get("image", "?"), key.get("seed", "?"), r.get("status"), f.get("psnr"), b.get("psnr"),
                      r.get("bestIteration"), r.get("wallSeconds") or 0, (r.get("software") or {}).get("device")))
 for row in rows:
-    print("   record %s %s: %s, final PSNR %s, best %s at %s, %.0f s, %s" % row)
+    print("   record %s seed %s: %s, final PSNR %s, best %s at %s, %.0f s, %s" % row)
 print("   %d records" % len(rows))
 RECORDS
         log "PyTorch H100 seed 0 final (best) PSNR: cameraman 29.70 (29.70), house 38.78 (38.91), montage 31.61 (35.31), peppers 32.38 (33.17)"
