@@ -139,6 +139,15 @@ AVX2 static void moments_finish(const float *x, long i, long n, __m256d a, __m25
     moments_from_sums(shift, (sa[0] + sa[1]) + (sa[2] + sa[3]), (sb[0] + sb[1]) + (sb[2] + sb[3]), n, mean, variance);
 }
 
+/* One plane alone. */
+AVX2 static void moments_plane_avx2(const float *x, long n, double *mean, double *variance) {
+    const __m256d v = _mm256_set1_pd((double)x[0]);
+    __m256d a = _mm256_setzero_pd(), b = a;
+    long i = 0;
+    for (; i + 4 <= n; i += 4) moments_step(x + i, v, &a, &b);
+    moments_finish(x, i, n, a, b, mean, variance);
+}
+
 /* Two planes at a time, each with its own sums in its own order (so the bits are those of one
    plane at a time): their four chains of additions overlap, and the two streams keep more
    reads in flight, where one plane's pass waits on memory (BENCHMARKS.md, nineteenth part). */
@@ -157,14 +166,7 @@ AVX2 static void moments_avx2(const float *x, long n, long planes, double *mean,
         moments_finish(x0, i, n, a0, b0, mean + p, variance + p);
         moments_finish(x1, i, n, a1, b1, mean + p + 1, variance + p + 1);
     }
-    if (p < planes) {
-        const float *x0 = x + p * n;
-        const __m256d v0 = _mm256_set1_pd((double)x0[0]);
-        __m256d a0 = zero, b0 = zero;
-        long i = 0;
-        for (; i + 4 <= n; i += 4) moments_step(x0 + i, v0, &a0, &b0);
-        moments_finish(x0, i, n, a0, b0, mean + p, variance + p);
-    }
+    if (p < planes) moments_plane_avx2(x + p * n, n, mean + p, variance + p);
 }
 
 AVX2 static void apply_avx2(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
@@ -240,6 +242,16 @@ AVX2 static void backward_sums_finish(const float *x, const float *g, long i, lo
     *sumDyXhat = (sb[0] + sb[1]) + (sb[2] + sb[3]);
 }
 
+/* One plane alone. */
+AVX2 static void backward_sums_plane_avx2(const float *x, const float *g, long n, float mean, float scale, float shift,
+                                          float slope, float invStd, double *sumDy, double *sumDyXhat) {
+    const bn_plane_avx2 q = bn_plane(mean, scale, shift, slope, invStd);
+    __m256d a = _mm256_setzero_pd(), b = a;
+    long i = 0;
+    for (; i + 8 <= n; i += 8) backward_sums_step(x + i, g + i, q, &a, &b);
+    backward_sums_finish(x, g, i, n, mean, scale, shift, slope, invStd, a, b, sumDy, sumDyXhat);
+}
+
 /* Two planes at a time, each in its own order, as moments_avx2. */
 AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, long planes, const float *mean,
                                     const float *scale, const float *shift, float slope, const float *invStd,
@@ -260,14 +272,9 @@ AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, long
         backward_sums_finish(x1, g1, i, n, mean[p + 1], scale[p + 1], shift[p + 1], slope, invStd[p + 1], a1, b1,
                              sumDy + p + 1, sumDyXhat + p + 1);
     }
-    if (p < planes) {
-        const float *x0 = x + p * n, *g0 = g + p * n;
-        const bn_plane_avx2 q0 = bn_plane(mean[p], scale[p], shift[p], slope, invStd[p]);
-        __m256d a0 = zero, b0 = zero;
-        long i = 0;
-        for (; i + 8 <= n; i += 8) backward_sums_step(x0 + i, g0 + i, q0, &a0, &b0);
-        backward_sums_finish(x0, g0, i, n, mean[p], scale[p], shift[p], slope, invStd[p], a0, b0, sumDy + p, sumDyXhat + p);
-    }
+    if (p < planes)
+        backward_sums_plane_avx2(x + p * n, g + p * n, n, mean[p], scale[p], shift[p], slope, invStd[p], sumDy + p,
+                                 sumDyXhat + p);
 }
 
 AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
