@@ -251,8 +251,8 @@ rm "$STAGE/table1-paper.json"
 mkdir -p "$CARRY"
 rm -f "$CARRY/dip-gpu.tar.xz"
 # The kernels' host build, for step 0 (scripts/cuda/device-check.py on the card).
-cc -std=c11 -O2 -shared -fPIC -ISources/CDIPKernels/include -o "$CARRY/libdipkernels_host.so" \
-    Sources/CDIPKernels/host_emulation.c -lm
+make -s cuda-host-lib
+cp .build-cuda/libdipkernels_host.so "$CARRY/libdipkernels_host.so"
 tar -C "$(dirname "$STAGE")" -cJf "$CARRY/dip-gpu.tar.xz" "$(basename "$STAGE")"
 write_run_on_gpu > "$CARRY/run-on-gpu.sh"
 chmod +x "$CARRY/run-on-gpu.sh"
