@@ -57,9 +57,9 @@ final class EmulatedKernelDevice: KernelDevice {
         // cuMemAlloc's memory holds whatever was there before (within a process, what an earlier
         // allocation left): a fresh allocation here is NaN, so code that reads memory it never
         // wrote fails here as it would on a card.
-        let allocation = try host.allocate(floats: (bytes + 3) / 4)
-        let floats = UnsafeMutablePointer<Float>(bitPattern: UInt(allocation.pointer.address))!
-        floats.update(repeating: .nan, count: (bytes + 3) / 4)
+        let count = (bytes + 3) / 4
+        let allocation = try host.allocate(floats: count)
+        UnsafeMutablePointer<Float>(bitPattern: UInt(allocation.pointer.address))!.update(repeating: .nan, count: count)
         return allocation
     }
 
