@@ -43,7 +43,8 @@ cat <<'ONDEVICE'
 # Run from the repository root (bench/dip_torch.py is the peer). Logs: $OUT (the device
 # tool's folder) or ./gpu-out; summary.txt has every step's exit code and last lines.
 # A step whose command or option this build lacks is reported PENDING, not run.
-# GPU_CHECK_STEPS (default kernels,selftest,bench,estimate,fits) picks steps, so a first look
+# GPU_CHECK_STEPS (default kernels,selftest,bench,estimate,fits; also table1: the whole paper
+# Table 1 with --jobs GPU_TABLE1_JOBS, default 16, for the time left) picks steps, so a first look
 # at a card can stop after the quick ones; GPU_BENCH_ITERATIONS (default 50) sizes step 2,
 # GPU_ESTIMATE_JOBS (default "4 8") step 3, GPU_FIT_SEEDS (default 0,1,2) and GPU_FIT_JOBS
 # (default 4) step 4.
@@ -161,6 +162,17 @@ RECORDS
     fi
 else
     log "PENDING table1-fits: this build's run has no --device (expected: dip-report run gpu-table1 --catalog gpu-table1.json --profile paper --seeds 0,1,2 --device cuda --jobs 4 --no-estimate --data DATA --results RESULTS)"
+fi
+# The whole paper Table 1 (39 fits) on this card, --jobs GPU_TABLE1_JOBS (default 16), for the
+# time left, checkpointing every 2 minutes (what an interrupted run keeps); the progress lines
+# (every 30 s, each fit's iteration) give the card's throughput, nvidia-smi's samples its use.
+# Not in the default steps: it takes all the time there is.
+if want table1; then
+    ( while :; do date -u +%T; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; sleep 10; done ) > "$out/table1-smi.txt" 2>&1 &
+    smi=$!
+    step table1-paper "$(left)" "$dip" run table1-paper --profile paper --seeds 0,1,2 --device cuda --jobs "${GPU_TABLE1_JOBS:-16}" \
+        --checkpoint-minutes 2 --data "$work/dip-gpu/data" --results "$work/table1"
+    kill "$smi" 2>/dev/null
 fi
 log "done after $(( $(date +%s) - start ))s"
 rm -rf "$work"

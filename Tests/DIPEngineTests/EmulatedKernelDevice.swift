@@ -22,6 +22,8 @@ final class EmulatedKernelDevice: KernelDevice {
 
     /// Whether `capture` records (false: it answers `.unsupported`, and work runs eagerly).
     let records: Bool
+    /// The turns the trainer takes (a test gives one to see which).
+    var gate: DeviceGate?
 
     init(convolutions backend: any ComputeBackend, records: Bool = true) {
         host = HostDeviceOps(backend: backend)

@@ -25,10 +25,13 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
         throw EngineError.backend("the CUDA backend has no convolutions on host memory; fits run through its trainer")
     }
 
-    /// A trainer whose whole fit stays on the GPU.
+    /// A trainer whose whole fit stays on the GPU. Set up in an exclusive turn of the device
+    /// (`DeviceGate`): its stream, module, cuDNN handle and memory while other fits wait.
     public func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
-        let device = try CUDAKernelDevice(ordinal: ordinal, math: math)
-        return try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: device))
+        try DeviceGate.cuda(ordinal: ordinal).exclusive {
+            let device = try CUDAKernelDevice(ordinal: ordinal, math: math)
+            return try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: device))
+        }
     }
 }
 

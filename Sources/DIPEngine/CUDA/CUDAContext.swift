@@ -44,6 +44,18 @@ public final class CUDAContext: @unchecked Sendable {
         }
     }
 
+    /// The turns of the fits sharing this device in this process (its primary context).
+    var gate: DeviceGate { DeviceGate.cuda(ordinal: ordinal) }
+
+    /// Runs `body` (a call that allocates, frees or unloads: such calls wait for every stream of
+    /// the context) bound to this context in an exclusive turn of its gate.
+    func exclusively<T>(_ body: () throws -> T) throws -> T {
+        try gate.exclusive {
+            try bind()
+            return try body()
+        }
+    }
+
     /// Waits for all work on every stream of this context.
     public func synchronize() throws {
         try bind()

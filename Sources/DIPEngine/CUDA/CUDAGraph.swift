@@ -12,8 +12,7 @@ public final class CUDAGraph: @unchecked Sendable {
     }
 
     deinit {
-        try? context.bind()
-        _ = context.api.cuGraphExecDestroy(exec)
+        _ = try? context.exclusively { _ = context.api.cuGraphExecDestroy(exec) }
     }
 
     /// Enqueues one replay of the graph on `stream` (no wait).

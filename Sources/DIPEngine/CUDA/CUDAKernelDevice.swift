@@ -12,6 +12,7 @@ final class CUDAKernelDevice: KernelDevice {
     let context: CUDAContext
     let stream: CUDAStream
     let math: GPUMathMode
+    var gate: DeviceGate? { context.gate }
     /// Whether `capture` records (false: it answers `.unsupported`, and work runs eagerly; the
     /// self-test's eager side).
     let records: Bool

@@ -39,9 +39,10 @@ public final class DeviceBuffer: @unchecked Sendable {
         }
         self.context = context
         self.byteCount = byteCount
-        try context.bind()
         var address: CUdeviceptr = 0
-        try context.check(context.api.cuMemAlloc(&address, byteCount), "cuMemAlloc(\(byteCount) bytes)")
+        try context.exclusively {
+            try context.check(context.api.cuMemAlloc(&address, byteCount), "cuMemAlloc(\(byteCount) bytes)")
+        }
         self.address = address
         DeviceMemoryTally.add(byteCount)
     }
@@ -52,8 +53,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     }
 
     deinit {
-        try? context.bind()
-        _ = context.api.cuMemFree(address)
+        _ = try? context.exclusively { _ = context.api.cuMemFree(address) }
         DeviceMemoryTally.add(-byteCount)
     }
 
@@ -144,17 +144,17 @@ public final class PinnedHostBuffer: @unchecked Sendable {
         }
         self.context = context
         self.byteCount = byteCount
-        try context.bind()
         var pointer: UnsafeMutableRawPointer?
-        try context.check(context.api.cuMemAllocHost(&pointer, byteCount), "cuMemAllocHost(\(byteCount) bytes)")
+        try context.exclusively {
+            try context.check(context.api.cuMemAllocHost(&pointer, byteCount), "cuMemAllocHost(\(byteCount) bytes)")
+        }
         guard let pointer else { throw CUDAError.invalidArgument("cuMemAllocHost(\(byteCount) bytes) returned no memory") }
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
         self.pointer = pointer
     }
 
     deinit {
-        try? context.bind()
-        _ = context.api.cuMemFreeHost(pointer)
+        _ = try? context.exclusively { _ = context.api.cuMemFreeHost(pointer) }
     }
 
     /// The contents as Floats. Read only after the stream that filled it was synchronized.

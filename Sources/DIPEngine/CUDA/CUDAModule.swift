@@ -59,8 +59,7 @@ public final class CUDAModule: @unchecked Sendable {
     }
 
     deinit {
-        try? context.bind()
-        _ = context.api.cuModuleUnload(handle)
+        _ = try? context.exclusively { _ = context.api.cuModuleUnload(handle) }
     }
 
     /// The kernel `name` (its extern "C" name).

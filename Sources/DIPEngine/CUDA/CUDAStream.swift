@@ -19,8 +19,7 @@ public final class CUDAStream: @unchecked Sendable {
     }
 
     deinit {
-        try? context.bind()
-        _ = context.api.cuStreamDestroy(handle)
+        _ = try? context.exclusively { _ = context.api.cuStreamDestroy(handle) }
     }
 
     /// Waits until everything enqueued so far has run; an error from earlier asynchronous work

@@ -114,7 +114,6 @@ public final class CuDNNHandle: @unchecked Sendable {
     }
 
     deinit {
-        try? context.bind()
-        _ = cudnn.api.cudnnDestroy(handle)
+        _ = try? context.exclusively { _ = cudnn.api.cudnnDestroy(handle) }
     }
 }

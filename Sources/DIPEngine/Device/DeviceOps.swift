@@ -87,6 +87,8 @@ enum DeviceCapture {
 protocol DeviceOps: AnyObject {
     /// "cuda (NVIDIA H200, cuDNN 9.x, TF32)", for logs and records.
     var name: String { get }
+    /// The turns of the fits sharing this device (`DeviceGate`); nil where fits share nothing.
+    var gate: DeviceGate? { get }
 
     /// Allocates `count` Float32 values (contents undefined).
     func allocate(floats count: Int) throws -> any DeviceAllocation

@@ -280,6 +280,10 @@ final class DeviceTrainer: NetworkTrainer {
     // MARK: The iteration
 
     func evaluate(iteration: Int, keepOutput: Bool) throws -> TrainerEvaluation {
+        try turn(settingUp: false) { try evaluateNow(iteration: iteration, keepOutput: keepOutput) }
+    }
+
+    private func evaluateNow(iteration: Int, keepOutput: Bool) throws -> TrainerEvaluation {
         let clock = ContinuousClock()
         let t0 = clock.now
         try ops.upload(value: UInt64(iteration), to: iterationCounter)
@@ -312,6 +316,10 @@ final class DeviceTrainer: NetworkTrainer {
         guard count >= 1, count <= Self.lossLogCapacity else {
             throw EngineError.invalidConfig("device trainer: a batch of \(count) iterations (1...\(Self.lossLogCapacity))")
         }
+        return try turn(settingUp: !stepTermsCover(state.steps + count)) { try trainNow(from: iteration, count: count, state: state) }
+    }
+
+    private func trainNow(from iteration: Int, count: Int, state: (learningRate: Double, steps: Int)) throws -> TrainerRun {
         try reserveStepTerms(state.steps + count)
         if case .notRecorded = replay { try record() }
         let clock = ContinuousClock()
@@ -326,6 +334,19 @@ final class DeviceTrainer: NetworkTrainer {
         let losses = (0..<count).map { ring[(state.steps + $0) % Self.lossLogCapacity] }
         return TrainerRun(losses: losses, batchedSeconds: (clock.now - t0).seconds)
     }
+
+    /// Runs `body` in a turn of the device's gate (`DeviceGate`, where fits share the device):
+    /// exclusive while the fit sets up (nothing recorded yet, so its first eager iteration loads
+    /// kernels and its recording instantiates graphs; or `settingUp`: the step-terms table must
+    /// grow, which allocates and records again), shared once it replays.
+    private func turn<T>(settingUp: Bool, _ body: () throws -> T) throws -> T {
+        guard let gate = ops.gate else { return try body() }
+        if case .notRecorded = replay { return try gate.exclusive(body) }
+        return settingUp ? try gate.exclusive(body) : try gate.shared(body)
+    }
+
+    /// Whether the step-terms table covers steps 1...`steps` (else a refill allocates).
+    private func stepTermsCover(_ steps: Int) -> Bool { (stepTerms?.capacity ?? 0) >= steps }
 
     /// Records a plain iteration and its two halves for replay, or notes why they run eagerly.
     private func record() throws {
@@ -375,6 +396,10 @@ final class DeviceTrainer: NetworkTrainer {
     }
 
     func render(perturbedBy iteration: Int?) throws -> Tensor {
+        try turn(settingUp: false) { try renderNow(perturbedBy: iteration) }
+    }
+
+    private func renderNow(perturbedBy iteration: Int?) throws -> Tensor {
         if let iteration {
             try ops.upload(value: UInt64(iteration), to: iterationCounter)
             try perturb()
@@ -493,6 +518,11 @@ final class DeviceTrainer: NetworkTrainer {
     }
 
     func adamStep() throws {
+        guard let state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
+        try turn(settingUp: !stepTermsCover(state.steps + 1)) { try adamStepNow() }
+    }
+
+    private func adamStepNow() throws {
         guard var state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
         state.steps += 1
         try reserveStepTerms(state.steps)
@@ -539,7 +569,7 @@ final class DeviceTrainer: NetworkTrainer {
     /// (each refill moves the table, so the recorded iteration is recorded again).
     private func reserveStepTerms(_ steps: Int) throws {
         guard let state = adam else { throw EngineError.invalidConfig("Adam used before startAdam") }
-        if let terms = stepTerms, terms.capacity >= steps { return }
+        if stepTermsCover(steps) { return }
         let capacity = max(stepTermsReserve, 2 * steps)
         let table = Self.stepTermsTable(steps: capacity, learningRate: state.learningRate)
         let allocation = try ops.allocate(floats: table.count)

@@ -7,6 +7,8 @@ import DIPCore
 /// any machine), and a device's operations are checked against it one by one.
 final class HostDeviceOps: DeviceOps {
     let name: String
+    /// Each host fit has its own memory and layers: nothing to take turns on.
+    var gate: DeviceGate? { nil }
     private let backend: any ComputeBackend
     private let parallel: ChannelParallel
     /// Every allocation by start address, so a pointer into one can be viewed as a Tensor.

@@ -6,6 +6,8 @@ import DIPCore
 protocol KernelDevice: AnyObject {
     /// "cuda (NVIDIA H200, ...)" or "host emulation".
     var name: String { get }
+    /// The turns of the fits sharing this device, if several can.
+    var gate: DeviceGate? { get }
     /// Allocates `bytes` bytes (contents undefined).
     func allocate(bytes: Int) throws -> any DeviceAllocation
     /// Copies host bytes to the device.
@@ -27,6 +29,7 @@ protocol KernelDevice: AnyObject {
 final class KernelDeviceOps: DeviceOps {
     let device: any KernelDevice
     var name: String { device.name }
+    var gate: DeviceGate? { device.gate }
     /// Pixels (BatchNorm) or values (loss) per partial sum: the kernels' DIP_REDUCE_TILE, part of
     /// the fixed summation order.
     static let reduceTile = 256
