@@ -29,11 +29,11 @@ public struct StoreStatus: Sendable {
         public var id: String
         /// Runs stored (records).
         public var stored = 0
-        /// Runs fitted now.
+        /// Runs fitted now (planned, or found by their live claims).
         public var running: [Running] = []
         /// Planned runs that failed.
         public var failed: [Failed] = []
-        /// Planned runs with a checkpoint, waiting to resume.
+        /// Runs with a checkpoint, waiting to resume (planned, or found by their files).
         public var checkpointed = 0
         /// Planned runs with nothing yet.
         public var missing = 0
@@ -109,6 +109,15 @@ public struct StoreStatus: Sendable {
                 left += run.iterations
             }
         }
+        // Runs no plan names (`dip-report run` freezes none): in flight or checkpointed, found by
+        // their files, so a plain run shows what it is doing and what an interruption kept.
+        for key in unplannedKeys(store) where planned[key] == nil && stored[key] == nil {
+            if let c = store.currentClaim(key), !c.isStale(now: now) {
+                bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) }
+            } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+                bump(key.experiment) { $0.checkpointed += 1 }
+            }
+        }
         let elapsed = now.timeIntervalSince(since)
         let eta: Double? = recentDone > 0 && elapsed > 0 ? Double(left) / (Double(recentDone) / elapsed) : nil
         var queue: [String: Int]?
@@ -123,6 +132,26 @@ public struct StoreStatus: Sendable {
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
                            queue: queue, plan: newest?.id)
+    }
+
+    /// The keys of the claims and checkpoints in the results folder
+    /// (`<experiment>/<image>/<hash>-s<seed>.claim` or `.checkpoint`).
+    static func unplannedKeys(_ store: ResultStore) -> Set<RunKey> {
+        let fm = FileManager.default
+        var keys = Set<RunKey>()
+        func entries(_ path: String) -> [String] { ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") } }
+        for experiment in entries(store.root) {
+            let experimentFolder = (store.root as NSString).appendingPathComponent(experiment)
+            for image in entries(experimentFolder) {
+                for name in entries((experimentFolder as NSString).appendingPathComponent(image))
+                where name.hasSuffix(".claim") || name.hasSuffix(".checkpoint") {
+                    guard let stem = ResultStore.stemPrefix(name), stem.count == name.count - (name.hasSuffix(".claim") ? 6 : 11),
+                          let dash = stem.range(of: "-s", options: .backwards), let seed = UInt64(stem[dash.upperBound...]) else { continue }
+                    keys.insert(RunKey(experiment: experiment, image: image, configHash: String(stem[..<dash.lowerBound]), seed: seed))
+                }
+            }
+        }
+        return keys
     }
 
     /// Runs a task's log reports as FAILED (the runner's line "FAILED <key>: why"), with the

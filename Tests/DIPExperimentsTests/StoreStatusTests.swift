@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+@testable import DIPExperiments
+
+@Suite("Status of a results folder")
+struct StoreStatusTests {
+    @Test("runs of a plain `run` (no frozen plan) show as running by their live claims and as checkpointed by their checkpoints")
+    func unplannedRuns() throws {
+        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let running = RunKey(experiment: "table1-paper", image: "barbara", configHash: "8682dfa25902", seed: 0)
+        let interrupted = RunKey(experiment: "table1-paper", image: "boat", configHash: "e2bafad265e7", seed: 2)
+        let abandoned = RunKey(experiment: "width", image: "kate", configHash: "0123456789ab", seed: 1)
+        guard case let .acquired(claim, _) = try store.claim(running, job: nil, iterations: 11000) else {
+            Issue.record("a free key must be claimed"); return
+        }
+        defer { claim.release() }
+        try FileManager.default.createDirectory(atPath: store.folder(for: interrupted), withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: interrupted), contents: Data("checkpoint".utf8)))
+        // A claim whose holder is gone and nothing else: no run to show.
+        try FileManager.default.createDirectory(atPath: store.folder(for: abandoned), withIntermediateDirectories: true)
+        let old = Date().addingTimeInterval(-7200)
+        let stale = RunClaim(host: RunClaim.localHost, pid: Int32.max, job: nil, started: old, heartbeat: old,
+                             iteration: 5, iterations: 10, token: "stale")
+        try stale.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: abandoned)))
+
+        let status = try StoreStatus.read(results: store.root)
+        let table1 = status.experiments.first { $0.id == "table1-paper" }
+        #expect(table1?.running.map(\.key) == [running])
+        #expect(table1?.checkpointed == 1)
+        #expect(table1?.stored == 0 && table1?.missing == 0)
+        #expect(!status.experiments.contains { $0.id == "width" }, "a stale claim alone is no run: \(status.experiments.map(\.id))")
+    }
+}
