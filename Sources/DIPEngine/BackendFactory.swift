@@ -17,8 +17,8 @@ public struct BackendFactory: Sendable {
     /// each job has threads of its own.
     public let jobsShareDevice: Bool
     /// Whether its backends compute on this machine's CPU cores, so the CPU's FMA peak is their
-    /// ceiling (`bench` measures it only then).
-    let computesOnHostCPU: Bool
+    /// ceiling (`bench` measures it only then) and the runner's estimate may time crops.
+    public let computesOnHostCPU: Bool
     /// The most memory its fits have held so far in this process, in MiB, where they compute:
     /// the process's peak resident set for the CPU, the device allocations' peak for a GPU.
     let peakMemoryMiB: @Sendable () -> Double

@@ -81,6 +81,9 @@ extension Runner {
                 let left = Self.measurementBudget - (clock.now - start).seconds
                 if left <= 0 && !timings.isEmpty { break }
                 if i == cheapest && timings.isEmpty { try measure(i); continue }
+                // The prior is a 2-core CPU's: on a device it says nothing, and the plan's largest
+                // class (timed at its own size there) is timed whatever it predicts.
+                if !options.backend.computesOnHostCPU && timings.isEmpty { try measure(i); continue }
                 // A timed fit costs its set-up and first evaluation (about 2 evaluations) and the timed ones.
                 let work = classes[i].measuredWork
                 let evaluation = timings.count < 2 ? Self.priorSeconds(work) : model.evaluationSeconds(work)
@@ -197,16 +200,19 @@ extension Runner {
         var setup: Double
     }
 
-    /// The size a class is measured at: its own up to 256 a side, else a square crop of 128
-    /// (raised to the network's smallest side), so the measurement stays short.
-    private static func measuredSize(_ key: EstimateClass) -> (height: Int, width: Int) {
-        guard max(key.height, key.width) > 256 else { return (key.height, key.width) }
+    /// The size a class is measured at: on the host CPU its own up to 256 a side, else a square
+    /// crop of 128 (raised to the network's smallest side), so the measurement stays short; on a
+    /// device its own (an H200 runs a 512x512 iteration in 18 ms, and a 128x128 one is bound by
+    /// launches, not arithmetic, so it says nothing of 512's cost: a crop made the estimate of
+    /// the paper's Table 1 half the time the card took).
+    private static func measuredSize(_ key: EstimateClass, onHostCPU: Bool) -> (height: Int, width: Int) {
+        guard onHostCPU, max(key.height, key.width) > 256 else { return (key.height, key.width) }
         let side = max(128, Profile.minimumSide(key.network))
         return (min(side, key.height), min(side, key.width))
     }
 
     private func measuredSummary(_ key: EstimateClass, channels: Int) throws -> NetworkSummary {
-        let (h, w) = Self.measuredSize(key)
+        let (h, w) = Self.measuredSize(key, onHostCPU: options.backend.computesOnHostCPU)
         let (wh, ww) = Fitter.workingSize(for: key.network, height: h, width: w)
         return try NetworkSummary(config: key.network, height: wh, width: ww)
     }
@@ -215,11 +221,12 @@ extension Runner {
     /// evaluations until `timedSeconds` have passed (at least 1, at most 30). Their mean, not
     /// their median, is the evaluation's time: the runs will be slowed by whatever else the
     /// machine does as much as these are. Nil when not one evaluation after the warm-up ran.
-    /// `ready` is called once the fit is set up, before its first evaluation (the concurrent
-    /// timing lines its fits up there).
+    /// `ready` is called once the fit is set up and has run its warm-up evaluation, before the
+    /// timed ones (the concurrent timing lines its fits up there: a device fit's set-up includes
+    /// recording its iteration, and several fits set up one at a time).
     private func timeEvaluations(_ key: EstimateClass, config original: FitConfig, channels: Int,
                                  backend: any ComputeBackend, ready: () -> Void = {}) throws -> EvaluationTiming? {
-        let (h, w) = Self.measuredSize(key)
+        let (h, w) = Self.measuredSize(key, onHostCPU: options.backend.computesOnHostCPU)
         let maximum = 30
         var config = original
         config.iterations = 1 + maximum + 1
@@ -232,11 +239,13 @@ extension Runner {
         let clock = ContinuousClock()
         let start = clock.now
         let fitter = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 0, backend: backend)
-        ready()
         // Progress comes after each iteration, or after each batch on a device that runs
-        // iterations in batches: count iterations, not reports.
+        // iterations in batches: count iterations, not reports. The first comes after the warm-up.
         var marks: [(done: Int, at: ContinuousClock.Instant)] = []
-        _ = try fitter.run(progress: { marks.append(($0.iteration, clock.now)) }, shouldCancel: {
+        _ = try fitter.run(progress: {
+            if marks.isEmpty { ready() }
+            marks.append(($0.iteration, clock.now))
+        }, shouldCancel: {
             guard let first = marks.first, let last = marks.last, marks.count > 1 else { return false }
             return last.done - first.done >= maximum || (last.at - first.at).seconds >= Self.timedSeconds
         })
@@ -250,8 +259,8 @@ extension Runner {
 
     /// How much slower one evaluation of class `c` runs as one of `options.jobs` fits at once on
     /// the shared device than alone (`alone` seconds): each fit on its own thread and backend, as
-    /// `execute` runs jobs, lined up after their set-up so their timed evaluations overlap. At
-    /// least 1. The first job's backend is `backend`, the estimate's own.
+    /// `execute` runs jobs, lined up after their set-up and warm-up so their timed evaluations
+    /// overlap. At least 1. The first job's backend is `backend`, the estimate's own.
     private func sharedDeviceSlowdown(_ c: NetworkClass, alone: Double, backend: any ComputeBackend) throws -> Double {
         let jobs = options.jobs
         let results = Mutex<[Result<EvaluationTiming?, any Error>]>([])
@@ -264,9 +273,10 @@ extension Runner {
             let own = UncheckedBox(backends[job])
             let thread = Thread { [self] in
                 defer { group.leave() }
+                var arrived = false
                 let r = Result { try timeEvaluations(c.key, config: c.config, channels: c.channels, backend: own.value,
-                                                     ready: { lineUp.arrive() }) }
-                if case .failure = r { lineUp.arrive() }  // never leave the others waiting
+                                                     ready: { arrived = true; lineUp.arrive() }) }
+                if !arrived { lineUp.arrive() }  // failed or ended before its warm-up: never leave the others waiting
                 results.withLock { $0.append(r) }
             }
             thread.stackSize = 16 << 20
