@@ -173,6 +173,21 @@ if want table1; then
     step table1-paper "$(left)" "$dip" run table1-paper --profile paper --seeds 0,1,2 --device cuda --jobs "${GPU_TABLE1_JOBS:-16}" \
         --checkpoint-minutes 2 --data "$work/dip-gpu/data" --results "$work/table1"
     kill "$smi" 2>/dev/null
+    # The card's rate from the progress lines (every 30 s, each fit's iteration): iterations a
+    # second over all fits, and how many fits moved, per interval.
+    python3 - "$out/table1-paper.log" <<'RATE' 2>&1 | tee -a "$summary"
+import re, sys
+previous, at = None, None
+for line in open(sys.argv[1]):
+    m = re.match(r"runs \d+/\d+\s+elapsed (\S+)", line)
+    if not m:
+        continue
+    now = {k: int(i) for k, i in re.findall(r"(\S+) (\d+)/\d+", line)}
+    if previous is not None:
+        moved = {k: now[k] - previous.get(k, 0) for k in now if now[k] > previous.get(k, 0)}
+        print("   at %s: %d fits moved, %.0f iterations/s in all" % (m.group(1), len(moved), sum(moved.values()) / 30.0))
+    previous = now
+RATE
 fi
 log "done after $(( $(date +%s) - start ))s"
 rm -rf "$work"
