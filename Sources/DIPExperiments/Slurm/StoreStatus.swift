@@ -111,7 +111,7 @@ public struct StoreStatus: Sendable {
         }
         // Runs no plan names (`dip-report run` freezes none): in flight or checkpointed, found by
         // their files, so a plain run shows what it is doing and what an interruption kept.
-        for key in unplannedKeys(store) where planned[key] == nil && stored[key] == nil {
+        for key in claimedOrCheckpointedKeys(store) where planned[key] == nil && stored[key] == nil {
             if let c = store.currentClaim(key), !c.isStale(now: now) {
                 bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) }
             } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
@@ -136,7 +136,7 @@ public struct StoreStatus: Sendable {
 
     /// The keys of the claims and checkpoints in the results folder
     /// (`<experiment>/<image>/<hash>-s<seed>.claim` or `.checkpoint`).
-    static func unplannedKeys(_ store: ResultStore) -> Set<RunKey> {
+    static func claimedOrCheckpointedKeys(_ store: ResultStore) -> Set<RunKey> {
         let fm = FileManager.default
         var keys = Set<RunKey>()
         func entries(_ path: String) -> [String] { ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") } }
@@ -145,8 +145,10 @@ public struct StoreStatus: Sendable {
             for image in entries(experimentFolder) {
                 for name in entries((experimentFolder as NSString).appendingPathComponent(image))
                 where name.hasSuffix(".claim") || name.hasSuffix(".checkpoint") {
-                    guard let stem = ResultStore.stemPrefix(name), stem.count == name.count - (name.hasSuffix(".claim") ? 6 : 11),
-                          let dash = stem.range(of: "-s", options: .backwards), let seed = UInt64(stem[dash.upperBound...]) else { continue }
+                    // "<hash>-s<seed>" and nothing more before the extension.
+                    let stem = (name as NSString).deletingPathExtension
+                    guard ResultStore.stemPrefix(stem) == stem, let dash = stem.range(of: "-s", options: .backwards),
+                          let seed = UInt64(stem[dash.upperBound...]) else { continue }
                     keys.insert(RunKey(experiment: experiment, image: image, configHash: String(stem[..<dash.lowerBound]), seed: seed))
                 }
             }
