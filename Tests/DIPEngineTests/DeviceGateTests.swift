@@ -1,3 +1,4 @@
+import DIPCore
 import Foundation
 import Synchronization
 import Testing
@@ -78,6 +79,51 @@ struct DeviceGateTests {
             done.signal()
         }.start()
         #expect(done.wait(timeout: .now() + 20) == .success)
+    }
+
+    @Test("three whole fits sharing one device's turns run at once, finish, and each gives the bits it gives alone")
+    func fitsShareTurns() throws {
+        var net = SkipConfig.uniform(depth: 2, channels: 4, skip: 2, inputChannels: 3, outputChannels: 3)
+        net.upsampling = .bilinear(alignCorners: false)
+        var settings = FitConfig(network: net, inputCode: .noise(channels: 3, scale: 0.1), perturbation: 0.03,
+                                 optimizer: .adam(learningRate: 0.05), iterations: 24,
+                                 backtracking: Backtracking(interval: 4, threshold: 0.05), finalRender: .lastPerturbed)
+        settings.psnrEvery = 5
+        let config = settings
+        var img = Image(channels: 3, height: 16, width: 16)
+        for c in 0..<3 { for y in 0..<16 { for x in 0..<16 { img[c, y, x] = 0.2 + 0.03 * Float(x % 7) + 0.02 * Float((y + c) % 5) } } }
+        let problem = try FitProblem(image: img, mask: try BernoulliMask.make(channels: 1, height: 16, width: 16, keepFraction: 0.5, seed: 2))
+        let gate = DeviceGate()
+        // Each fit has its own host backend (convolutions) and emulated device, as each job of
+        // `run` has its own backend; the gate is the one they share, as fits on one card do.
+        @Sendable func fit(seed: UInt64, sharing: DeviceGate?) throws -> [UInt64] {
+            let backend = DeviceTrainerBackend(try CPUBackend(threads: 1), name: "cuda-kernels-emulated") {
+                let device = EmulatedKernelDevice(convolutions: $0)
+                device.gate = sharing
+                return KernelDeviceOps(device: device)
+            }
+            let r = try Fitter(problem: problem, config: config, seed: seed, backend: backend).run()
+            return r.losses.map(\.bitPattern) + r.curve.map { ($0.psnr ?? .nan).bitPattern }
+        }
+        let alone = try (0..<3).map { try fit(seed: UInt64(10 + $0), sharing: nil) }
+        let together = Mutex([Int: Result<[UInt64], any Error>]())
+        let done = DispatchGroup()
+        for k in 0..<3 {
+            done.enter()
+            Thread {
+                let r = Result { try fit(seed: UInt64(10 + k), sharing: gate) }
+                together.withLock { $0[k] = r }
+                done.leave()
+            }.start()
+        }
+        #expect(done.wait(timeout: .now() + 300) == .success, "three fits sharing a gate did not finish in 5 minutes")
+        for k in 0..<3 {
+            let r = try #require(together.withLock { $0[k] })
+            #expect(try r.get() == alone[k], "fit \(k): other bits when sharing the device")
+        }
+        // Each fit set up in exclusive turns (its first eager iteration, its recording) and
+        // iterated in shared ones.
+        #expect(gate.turns.exclusive >= 6 && gate.turns.shared > 6, "\(gate.turns)")
     }
 
     @Test("a device fit sets up in exclusive turns (first eager iteration, recording, a step-terms refill) and iterates in shared ones")
