@@ -12,7 +12,8 @@ public final class CUDAGraph: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = context.api.cuGraphExecDestroy(exec) }
+        try? context.bind()
+        _ = context.api.cuGraphExecDestroy(exec)
     }
 
     /// Enqueues one replay of the graph on `stream` (no wait).

@@ -53,7 +53,8 @@ public final class DeviceBuffer: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = context.api.cuMemFree(address) }
+        try? context.bind()
+        _ = context.api.cuMemFree(address)
         DeviceMemoryTally.add(-byteCount)
     }
 
@@ -154,7 +155,8 @@ public final class PinnedHostBuffer: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = context.api.cuMemFreeHost(pointer) }
+        try? context.bind()
+        _ = context.api.cuMemFreeHost(pointer)
     }
 
     /// The contents as Floats. Read only after the stream that filled it was synchronized.

@@ -59,7 +59,8 @@ public final class CUDAModule: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = context.api.cuModuleUnload(handle) }
+        try? context.bind()
+        _ = context.api.cuModuleUnload(handle)
     }
 
     /// The kernel `name` (its extern "C" name).

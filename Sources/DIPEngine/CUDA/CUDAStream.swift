@@ -19,7 +19,8 @@ public final class CUDAStream: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = context.api.cuStreamDestroy(handle) }
+        try? context.bind()
+        _ = context.api.cuStreamDestroy(handle)
     }
 
     /// Waits until everything enqueued so far has run; an error from earlier asynchronous work

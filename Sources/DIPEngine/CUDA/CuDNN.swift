@@ -114,6 +114,7 @@ public final class CuDNNHandle: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? context.exclusively { _ = cudnn.api.cudnnDestroy(handle) }
+        try? context.bind()
+        _ = cudnn.api.cudnnDestroy(handle)
     }
 }

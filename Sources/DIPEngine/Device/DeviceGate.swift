@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 /// Turns between the fits that share one device (`--jobs N` on one GPU): any number of fits may
-/// run their iterations at once (shared turns), while a fit's set-up (allocating, freeing,
-/// loading kernels, recording graphs: `exclusive` turns) waits for the iterations in flight and
-/// keeps new ones out until it is done.
+/// run their iterations at once (shared turns), while a fit's set-up (allocating, loading
+/// kernels, recording graphs: `exclusive` turns) waits for the iterations in flight and keeps
+/// new ones out until it is done.
 ///
 /// Why: on an H200 with 8 or 16 fits in one process, fits that were setting up waited minutes
 /// while the others iterated (16 jobs: 13 of them at iteration 0 for two minutes, one for over
@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// Exclusive turns are preferred: once one waits, no new shared turn starts, so a set-up cannot
 /// starve (a plain reader-writer lock prefers readers). Turns nest on one thread: a thread
-/// already holding a turn runs nested ones at once, whatever their kind (so a free inside a
-/// batch never deadlocks; it just gets no quiet device).
+/// already holding a turn runs nested ones at once, whatever their kind (so an allocation inside
+/// a batch never deadlocks; it just gets no quiet device).
 final class DeviceGate: @unchecked Sendable {
     private let condition = NSCondition()
     private var sharers = 0
