@@ -28,7 +28,7 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
     /// A trainer whose whole fit stays on the GPU. Set up in an exclusive turn of the device
     /// (`DeviceGate`): its stream, module, cuDNN handle and memory while other fits wait.
     public func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
-        try DeviceGate.cuda(ordinal: ordinal).exclusive {
+        try CUDAContext.gate(ordinal: ordinal).exclusive {
             let device = try CUDAKernelDevice(ordinal: ordinal, math: math)
             return try DeviceTrainer(network: network, problem: problem, ops: KernelDeviceOps(device: device))
         }

@@ -1,4 +1,5 @@
 import CCUDA
+import Synchronization
 
 /// The primary context of one device: the context the CUDA runtime (and so cuDNN, which runs
 /// on the runtime) uses for that device, so our own allocations, modules and streams and
@@ -45,7 +46,20 @@ public final class CUDAContext: @unchecked Sendable {
     }
 
     /// The turns of the fits sharing this device in this process (its primary context).
-    var gate: DeviceGate { DeviceGate.cuda(ordinal: ordinal) }
+    var gate: DeviceGate { Self.gate(ordinal: ordinal) }
+
+    private static let gates = Mutex([Int: DeviceGate]())
+
+    /// The one gate of device `ordinal` in this process: every fit on it shares its primary
+    /// context.
+    static func gate(ordinal: Int) -> DeviceGate {
+        gates.withLock { gates in
+            if let g = gates[ordinal] { return g }
+            let g = DeviceGate()
+            gates[ordinal] = g
+            return g
+        }
+    }
 
     /// Runs `body` (a call that allocates: allocations wait for every stream of the context)
     /// bound to this context in an exclusive turn of its gate. Frees and unloads take no turn:

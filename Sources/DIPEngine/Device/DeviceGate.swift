@@ -85,17 +85,4 @@ final class DeviceGate: @unchecked Sendable {
 
     private static let serial = Mutex(0)
     private static func nextSerial() -> Int { serial.withLock { $0 += 1; return $0 } }
-
-    private static let cudaGates = Mutex([Int: DeviceGate]())
-
-    /// The one gate of CUDA device `ordinal` in this process (its primary context is shared by
-    /// every fit on it).
-    static func cuda(ordinal: Int) -> DeviceGate {
-        cudaGates.withLock { gates in
-            if let g = gates[ordinal] { return g }
-            let g = DeviceGate()
-            gates[ordinal] = g
-            return g
-        }
-    }
 }

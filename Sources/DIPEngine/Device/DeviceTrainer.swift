@@ -299,8 +299,7 @@ final class DeviceTrainer: NetworkTrainer {
         try perturb()
         try forward()
         let t1 = clock.now
-        try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
-                         loss: lossValue.pointer)
+        try computeLoss()
         let value = try ops.download(Double.self, from: lossValue.pointer)[0]
         if value.isFinite { try backward() }
         return TrainerEvaluation(loss: value, output: keepOutput ? try download(out) : nil,
@@ -383,10 +382,15 @@ final class DeviceTrainer: NetworkTrainer {
     private func evaluationWork() throws {
         try perturb()
         try forward()
+        try computeLoss()
+        try backward()
+    }
+
+    /// The masked MSE of the output (into `lossValue`) and its gradient.
+    private func computeLoss() throws {
         let out = values[outputValue]!
         try loss.compute(output: out.data, target: target.pointer, mask: mask.pointer, gradient: out.gradient,
                          loss: lossValue.pointer)
-        try backward()
     }
 
     /// Adam's step: advances the step counter and updates the parameters from the gradients.

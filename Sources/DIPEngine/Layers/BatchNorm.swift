@@ -221,10 +221,10 @@ final class BatchNorm {
     /// Planes a thread's pass takes at once: two where the two planes of each of the pass's
     /// `arrays` arrays (the input, and in the backward the gradient) fit in half the L2
     /// (`HostCPU.assumedLevel2Bytes` where unknown), so each plane's second pass still finds them
-    /// there; else one. Two at once kept more reads in
-    /// flight: the backward's sums 20-35 % faster, the moments about 15 %, on an Intel Xeon
-    /// with 2 MiB of L2 (BENCHMARKS.md, nineteenth part); a Zen 3's 512 KiB holds no pair of
-    /// 256x256 planes. The bits are those of one plane at a time.
+    /// there; else one. Two at once kept more reads in flight: the backward's sums 20-35 %
+    /// faster, the moments about 15 %, on an Intel Xeon with 2 MiB of L2 (BENCHMARKS.md,
+    /// nineteenth part); a Zen 3's 512 KiB holds no pair of 256x256 planes. The bits are those of
+    /// one plane at a time.
     static func planesAtOnce(plane: Int, arrays: Int, level2Bytes: Int? = HostCPU.level2Bytes) -> Int {
         2 * arrays * plane * MemoryLayout<Float>.stride <= (level2Bytes ?? HostCPU.assumedLevel2Bytes) / 2 ? 2 : 1
     }
