@@ -13,7 +13,7 @@ extension MachineInfo {
     public static func current(threads: Int) -> MachineInfo {
         let info = ProcessInfo.processInfo
         return MachineInfo(host: info.hostName, os: info.operatingSystemVersionString, cpu: HostCPU.summary,
-                           cores: info.activeProcessorCount, threads: threads)
+                           cores: HostCPU.usableCores, threads: threads)
     }
 }
 

@@ -30,7 +30,7 @@ public struct RunnerOptions: Sendable {
                 threadsPerJob: Int? = nil, force: Bool = false,
                 checkpoints: CheckpointSchedule = CheckpointSchedule(seconds: 300), backend: BackendFactory = .cpu,
                 schedulerJob: String? = nil) {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = HostCPU.usableCores
         let d = RunnerOptions.defaultParallelism(cores: cores, memoryBytes: ProcessInfo.processInfo.physicalMemory)
         self.dataDirectory = dataDirectory
         self.profile = profile

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPCore
 import DIPEngine
 import Foundation
 
@@ -59,7 +60,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threads ?? HostCPU.usableCores
         let nets = net.map { [$0] } ?? ["table1", "text"]
         let sizes = size.map { [$0] } ?? [256, 512]
         if nets.count == 1 && sizes.count == 1 && !peer {
@@ -89,7 +90,7 @@ struct BenchCommand: ParsableCommand {
                                               "--json", "--device", onGPU ? "cuda" : "cpu"]
                                                 + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
                                                 + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
-                                             environment: OpenMPWaitPolicy.userEnvironment(ProcessInfo.processInfo.environment)))
+                                             environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment)))
                 }
             }
         }

@@ -11,9 +11,9 @@ struct DIPReportCommand: ParsableCommand {
                       InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
                       PSNRCommand.self, DataCommand.self, GPUSelfTestCommand.self])
 
-    /// Restarts with a short OpenMP spin first (see `OpenMPWaitPolicy`), then parses and runs.
+    /// Restarts with dip-report's OpenMP settings first (see `OpenMPLaunch`), then parses and runs.
     static func main() {
-        OpenMPWaitPolicy.relaunchIfNeeded()
+        OpenMPLaunch.relaunchIfNeeded()
         main(nil)
     }
 }

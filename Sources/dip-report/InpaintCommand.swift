@@ -175,7 +175,7 @@ struct InpaintCommand: ParsableCommand {
         config.convAlgorithm = conv
         config.psnrEvery = psnrEvery
 
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threads ?? HostCPU.usableCores
         if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
         let asked = try devices.factory()
         let factory = asked.forFit(config)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPCore
 import Foundation
 
 /// How many threads (or concurrent runs) a flag may ask for. More than the cores only slows a
@@ -9,8 +10,8 @@ enum Parallelism {
     /// The most threads per core a flag may ask for.
     static let oversubscription = 4
 
-    /// The cores this process may use.
-    static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// The cores this process may use (its CPU affinity: a Slurm allocation or `taskset` narrows it).
+    static var cores: Int { HostCPU.usableCores }
 
     /// The largest value allowed.
     static var limit: Int { oversubscription * cores }
@@ -20,13 +21,13 @@ enum Parallelism {
         guard let value else { return }
         if value < 1 { throw ValidationError("\(flag) \(value): at least 1") }
         if value > limit {
-            throw ValidationError("\(flag) \(value): at most \(limit) (\(oversubscription) per core; this machine has \(cores) core\(cores == 1 ? "" : "s")); more threads than cores only slow the work down")
+            throw ValidationError("\(flag) \(value): at most \(limit) (\(oversubscription) per core; this process may use \(cores) core\(cores == 1 ? "" : "s")); more threads than cores only slow the work down")
         }
     }
 
     /// A warning when `value` exceeds the cores (allowed, but slower than the cores would be).
     static func warning(_ value: Int?, flag: String) -> String? {
         guard let value, value > cores else { return nil }
-        return "warning: \(flag) \(value) is more than the \(cores) core\(cores == 1 ? "" : "s") of this machine; the work will run slower, not faster"
+        return "warning: \(flag) \(value) is more than the \(cores) core\(cores == 1 ? "" : "s") this process may use; the work will run slower, not faster"
     }
 }

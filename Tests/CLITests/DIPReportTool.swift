@@ -27,16 +27,20 @@ enum DIPReportTool {
         return fallback
     }()
 
-    /// Runs `dip-report arguments...` in `directory` and waits for it.
-    static func run(_ arguments: [String], in directory: String) throws -> Result {
+    /// Runs `dip-report arguments...` in `directory` and waits for it; with `launcher` (a
+    /// program and its arguments, e.g. `taskset -c 0`), through it; `extra` added to the
+    /// environment.
+    static func run(_ arguments: [String], in directory: String, launcher: [String] = [],
+                    environment extra: [String: String] = [:]) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? executable)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var environment = ProcessInfo.processInfo.environment
-        // Set, so the tool does not restart itself with it (OpenMPWaitPolicy).
+        // Set, so the tool does not restart itself with it (OpenMPLaunch).
         environment["GOMP_SPINCOUNT"] = environment["GOMP_SPINCOUNT"] ?? "1000"
         environment["DIP_FONTS"] = SharedTestData.packageRoot.appendingPathComponent("fonts").path
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -82,8 +86,8 @@ final class Scratch {
     }
 
     /// Runs the tool in this folder.
-    func run(_ arguments: [String]) throws -> DIPReportTool.Result {
-        try DIPReportTool.run(arguments, in: path)
+    func run(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws -> DIPReportTool.Result {
+        try DIPReportTool.run(arguments, in: path, launcher: launcher, environment: environment)
     }
 
     /// Runs `inpaint` on the small image with the smallest network, a few iterations and one

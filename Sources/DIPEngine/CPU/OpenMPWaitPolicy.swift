@@ -14,14 +14,14 @@ import Glibc
 /// iteration against 0.66-0.68 s).
 ///
 /// libgomp reads `GOMP_SPINCOUNT` and `OMP_WAIT_POLICY` once, when it is loaded, which for a
-/// program linked with oneDNN is before `main`; hence the re-execution.
+/// program linked with oneDNN is before `main`; hence the re-execution (`OpenMPLaunch`).
 public enum OpenMPWaitPolicy {
     /// The spin count `dip-report` runs with unless the user chose a policy.
     public static let spinCount = 1000
 
     /// Set in the re-executed process, so that child programs (the PyTorch peer) can be given
     /// the user's own settings back.
-    public static let marker = "DIP_REPORT_SET_GOMP_SPINCOUNT"
+    static let marker = "DIP_REPORT_SET_GOMP_SPINCOUNT"
 
     /// Whether a process with this environment should restart with `spinCount`: not when the
     /// user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` (theirs wins), nor after a restart.
@@ -29,25 +29,17 @@ public enum OpenMPWaitPolicy {
         environment["GOMP_SPINCOUNT"] == nil && environment["OMP_WAIT_POLICY"] == nil && environment[marker] == nil
     }
 
-    /// Re-executes this program (same arguments) with `GOMP_SPINCOUNT` set when `needsRelaunch`
-    /// says so; returns only when it does not or when the re-execution fails (then the program
-    /// goes on with libgomp's defaults, slower on busy cores but correct). Call it first in
-    /// `main`, before any thread starts.
-    public static func relaunchIfNeeded() {
-        #if os(Linux)
-        guard needsRelaunch(ProcessInfo.processInfo.environment) else { return }
-        setenv("GOMP_SPINCOUNT", String(spinCount), 1)
-        setenv(marker, "1", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // Still here: execv failed. Leave the environment as it was.
-        unsetenv("GOMP_SPINCOUNT")
-        unsetenv(marker)
-        #endif
+    /// The environment to restart with: `spinCount` and the marker added.
+    static func adjusted(_ environment: [String: String]) -> [String: String] {
+        var e = environment
+        e["GOMP_SPINCOUNT"] = String(spinCount)
+        e[marker] = "1"
+        return e
     }
 
     /// The environment for a program that should run as the user would run it (the PyTorch
     /// peer of `bench`): without the spin count this process added.
-    public static func userEnvironment(_ environment: [String: String]) -> [String: String] {
+    static func userEnvironment(_ environment: [String: String]) -> [String: String] {
         guard environment[marker] != nil else { return environment }
         var e = environment
         e[marker] = nil

@@ -1,0 +1,36 @@
+import DIPCore
+import DIPTestSupport
+import Foundation
+import Testing
+
+/// The CPUs the tool runs its threads on: those its process was given (a Slurm allocation,
+/// `taskset`), whatever the machine has and whatever OpenMP's binding variables say.
+@Suite("the CPUs the tool uses")
+struct UsableCoresTests {
+    static let data = SharedTestData.folder(holding: "dip-inpainting/library.png")
+    static let taskset = ["/usr/bin/taskset", "/bin/taskset"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("a CPU set of one CPU gives one job of one thread, and bounds --threads by it",
+          .enabled(if: data != nil && taskset != nil))
+    func cpuSetBoundsDefaults() throws {
+        let s = try Scratch()
+        let cpu = try #require(CPUAffinity.current()?.first)
+        let launcher = [Self.taskset!, "-c", "\(cpu)"]
+        let r = try s.run(["run", "library", "--profile", "smoke", "--dry-run", "--data", Self.data!], launcher: launcher)
+        #expect(r.status == 0 && r.stdout.contains("1 job x 1 thread on 1 core;"), "\(r.stdout)\(r.stderr)")
+        let many = try s.run(["inpaint", "image.png", "--mask", "mask.png", "--out", "out.png", "--threads", "5"], launcher: launcher)
+        #expect(many.status == 64 && many.stderr.contains("--threads 5: at most 4 (4 per core; this process may use 1 core)"), "\(many.stderr)")
+    }
+
+    @Test("OpenMP's thread binding does not put the tool's threads on one core",
+          .enabled(if: data != nil && (CPUAffinity.current()?.count ?? 0) >= 2),
+          arguments: [["OMP_PROC_BIND": "true"], ["OMP_PLACES": "cores"], ["OMP_PROC_BIND": "spread", "OMP_PLACES": "threads"]])
+    func bindingIgnored(_ binding: [String: String]) throws {
+        let s = try Scratch()
+        let cpus = try #require(CPUAffinity.current())
+        let r = try s.run(["run", "library", "--profile", "smoke", "--dry-run", "--data", Self.data!], environment: binding)
+        #expect(r.status == 0 && r.stdout.contains("on \(cpus.count) cores;"), "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("ignored: OpenMP's thread binding would put all of dip-report's own threads on CPU"), "\(r.stderr)")
+        #expect(r.stderr.contains("they run unbound on CPUs \(CPUAffinity.list(cpus))"), "\(r.stderr)")
+    }
+}
