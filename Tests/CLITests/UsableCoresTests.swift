@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The CPUs the tool runs its threads on: those its process was given (a Slurm allocation,
-/// `taskset`), whatever the machine has and whatever OpenMP's binding variables say.
-@Suite("the CPUs the tool uses")
+/// `taskset`), whatever the machine has and whatever OpenMP's variables say.
+@Suite("the CPUs and threads the tool uses")
 struct UsableCoresTests {
     static let data = SharedTestData.folder(holding: "dip-inpainting/library.png")
     static let taskset = ["/usr/bin/taskset", "/bin/taskset"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -32,5 +32,21 @@ struct UsableCoresTests {
         #expect(r.status == 0 && r.stdout.contains("on \(cpus.count) cores;"), "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("ignored: OpenMP's thread binding would put all of dip-report's own threads on CPU"), "\(r.stderr)")
         #expect(r.stderr.contains("they run unbound on CPUs \(CPUAffinity.list(cpus))"), "\(r.stderr)")
+    }
+
+    static let peppers = SharedTestData.folder(holding: "seed-report/peppers256.png").map { $0 + "/seed-report/peppers256.png" }
+
+    @Test("OpenMP settings that shrink teams do not hang a fit", .enabled(if: peppers != nil), .timeLimit(.minutes(1)),
+          arguments: [["OMP_DYNAMIC": "true"], ["OMP_THREAD_LIMIT": "1"]])
+    func teamsKeepTheirSize(_ setting: [String: String]) throws {
+        let s = try Scratch()
+        // table1's direct backward-weights at 256x256 waits at a barrier for both threads: with
+        // a smaller team the fit spun on one core until killed (BENCHMARKS.md, twenty-first part).
+        let r = try s.run(["inpaint", Self.peppers!, "--bernoulli", "0.5", "--out", "out.png", "--net", "table1",
+                           "--conv", "direct", "--iterations", "2", "--threads", "2"], environment: setting)
+        #expect(r.status == 0, "\(r.stderr)")
+        let name = setting.keys.first!
+        #expect(r.stderr.contains("dip-report: \(name)=\(setting[name]!) ignored: oneDNN waits for every thread"), "\(r.stderr)")
+        #expect(s.exists("out.png"))
     }
 }
