@@ -13,12 +13,16 @@ public enum HostCPU {
     /// Read once: every `BackendFactory.cpu` and every run's provenance asks for it.
     public static let summary: String = summary(cpuinfo: cpuinfo, level2: level2Text)
 
-    /// The logical CPUs this process may run on: its affinity mask where the system gives one
-    /// (`CPUAffinity`), else the processors online. Thread and job counts default to it and are
-    /// bounded by it: in a Slurm allocation of 4 CPUs on a 64-core node, or under `taskset -c
-    /// 0-1`, the machine's count would start 16 or 32 threads on those few CPUs. Read each time
-    /// it is asked (the mask can change while the program runs).
-    public static var usableCores: Int { CPUAffinity.current()?.count ?? ProcessInfo.processInfo.activeProcessorCount }
+    /// The logical CPUs this process may use: its affinity mask where the system gives one
+    /// (`CPUAffinity`), else the processors online, and no more than a control group's CPU
+    /// quota allows (`CPUQuota`). Thread and job counts default to it and are bounded by it: in
+    /// a Slurm allocation of 4 CPUs on a 64-core node, under `taskset -c 0-1` or in a container
+    /// run with `--cpus 2`, the machine's count would start 16 or 32 threads on those few CPUs.
+    /// Read each time it is asked (the mask can change while the program runs).
+    public static var usableCores: Int {
+        let cpus = CPUAffinity.current()?.count ?? ProcessInfo.processInfo.activeProcessorCount
+        return min(cpus, CPUQuota.current() ?? cpus)
+    }
 
     /// The per-core L2 cache in bytes, from sysfs; nil where it says nothing readable. Kernels
     /// that block their work to stay in a core's L2 size their blocks by it.

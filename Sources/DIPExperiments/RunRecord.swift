@@ -61,8 +61,8 @@ public struct MachineInfo: Sendable, Hashable, Codable {
     public var os: String
     /// CPU model name (from /proc/cpuinfo where available).
     public var cpu: String
-    /// Logical cores the run's process could use: its CPU affinity, which a Slurm allocation or
-    /// `taskset` narrows (records written before 2026-12-04 hold the machine's count).
+    /// Logical cores the run's process could use (`HostCPU.usableCores`: its CPU affinity within
+    /// a control group's CPU quota); records written before 2026-12-04 hold the machine's count.
     public var cores: Int
     /// Threads the run used.
     public var threads: Int

@@ -10,7 +10,8 @@ enum Parallelism {
     /// The most threads per core a flag may ask for.
     static let oversubscription = 4
 
-    /// The cores this process may use (its CPU affinity: a Slurm allocation or `taskset` narrows it).
+    /// The cores this process may use (`HostCPU.usableCores`: a Slurm allocation, `taskset` or a
+    /// container's CPU quota narrows it).
     static var cores: Int { HostCPU.usableCores }
 
     /// The largest value allowed.

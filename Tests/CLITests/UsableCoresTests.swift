@@ -23,13 +23,13 @@ struct UsableCoresTests {
     }
 
     @Test("OpenMP's thread binding does not put the tool's threads on one core",
-          .enabled(if: data != nil && (CPUAffinity.current()?.count ?? 0) >= 2),
+          .enabled(if: data != nil && (CPUAffinity.current()?.count ?? 0) >= 2 && HostCPU.usableCores >= 2),
           arguments: [["OMP_PROC_BIND": "true"], ["OMP_PLACES": "cores"], ["OMP_PROC_BIND": "spread", "OMP_PLACES": "threads"]])
     func bindingIgnored(_ binding: [String: String]) throws {
         let s = try Scratch()
         let cpus = try #require(CPUAffinity.current())
         let r = try s.run(["run", "library", "--profile", "smoke", "--dry-run", "--data", Self.data!], environment: binding)
-        #expect(r.status == 0 && r.stdout.contains("on \(cpus.count) cores;"), "\(r.stdout)\(r.stderr)")
+        #expect(r.status == 0 && r.stdout.contains("on \(HostCPU.usableCores) cores;"), "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("ignored: OpenMP's thread binding would put all of dip-report's own threads on CPU"), "\(r.stderr)")
         #expect(r.stderr.contains("they run unbound on CPUs \(CPUAffinity.list(cpus))"), "\(r.stderr)")
     }
@@ -48,5 +48,36 @@ struct UsableCoresTests {
         let name = setting.keys.first!
         #expect(r.stderr.contains("dip-report: \(name)=\(setting[name]!) ignored: oneDNN waits for every thread"), "\(r.stderr)")
         #expect(s.exists("out.png"))
+    }
+
+    /// A control group of its own with a quota of one CPU (v1's cpu controller or v2's
+    /// cpu.max), where this process may make one (root, writable cgroup mounts); nil elsewhere.
+    static func oneCPUGroup() -> String? {
+        guard getuid() == 0, (CPUAffinity.current()?.count ?? 0) >= 2 else { return nil }
+        let name = "dip-report-test-\(UUID().uuidString)"
+        let manager = FileManager.default
+        for (root, files) in [("/sys/fs/cgroup/cpu", ["cpu.cfs_quota_us": "100000", "cpu.cfs_period_us": "100000"]),
+                              ("/sys/fs/cgroup", ["cpu.max": "100000 100000"])] {
+            let group = root + "/" + name
+            guard (try? manager.createDirectory(atPath: group, withIntermediateDirectories: false)) != nil else { continue }
+            if files.allSatisfy({ (try? $0.value.write(toFile: group + "/" + $0.key, atomically: false, encoding: .utf8)) != nil }) {
+                return group
+            }
+            rmdir(group)
+        }
+        return nil
+    }
+
+    static let canMakeGroups: Bool = oneCPUGroup().map { rmdir($0); return true } ?? false
+
+    @Test("a control group's quota of one CPU gives one job of one thread", .enabled(if: data != nil && canMakeGroups))
+    func quotaBoundsDefaults() throws {
+        let s = try Scratch()
+        let group = try #require(Self.oneCPUGroup())
+        defer { rmdir(group) }
+        // The shell joins the group, then becomes dip-report.
+        let launcher = ["/bin/sh", "-c", "echo $$ > '\(group)/cgroup.procs' && exec \"$0\" \"$@\""]
+        let r = try s.run(["run", "library", "--profile", "smoke", "--dry-run", "--data", Self.data!], launcher: launcher)
+        #expect(r.status == 0 && r.stdout.contains("1 job x 1 thread on 1 core;"), "\(r.stdout)\(r.stderr)")
     }
 }

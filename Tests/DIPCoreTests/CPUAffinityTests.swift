@@ -14,7 +14,7 @@ struct CPUAffinityTests {
     }
 
     #if os(Linux)
-    @Test("the mask read is the one the kernel reports, and usableCores counts it")
+    @Test("the mask read is the one the kernel reports, and usableCores counts it (within a quota)")
     func currentMatchesProc() throws {
         let cpus = try #require(CPUAffinity.current())
         #expect(cpus == cpus.sorted() && !cpus.isEmpty)
@@ -22,7 +22,7 @@ struct CPUAffinityTests {
         let status = try String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
         #expect(CPUAffinity.list(cpus) == line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces))
-        #expect(HostCPU.usableCores == cpus.count)
+        #expect(HostCPU.usableCores == min(cpus.count, CPUQuota.current() ?? cpus.count))
     }
 
     @Test("a thread narrowed to one CPU reads one usable core, and widened again reads them all")
