@@ -4,10 +4,10 @@ import Foundation
 /// systemd `CPUQuota=` or a scheduler's limit. Such a quota leaves the affinity mask whole (every
 /// CPU of the machine), so thread counts taken from the mask alone would start a thread per CPU
 /// and have the quota throttle them.
-public enum CPUQuota {
+enum CPUQuota {
     /// The smallest quota on this process's control groups and their parents, rounded up to
     /// whole CPUs; nil where none is set (or the system says nothing readable).
-    public static func current() -> Int? {
+    static func current() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return nil }
         return limit(cgroups: text) { try? String(contentsOfFile: $0, encoding: .utf8) }
     }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// How long oneDNN's OpenMP threads (libgomp) spin before they sleep, chosen before the
 /// process starts.
@@ -15,9 +12,9 @@ import Glibc
 ///
 /// libgomp reads `GOMP_SPINCOUNT` and `OMP_WAIT_POLICY` once, when it is loaded, which for a
 /// program linked with oneDNN is before `main`; hence the re-execution (`OpenMPLaunch`).
-public enum OpenMPWaitPolicy {
+enum OpenMPWaitPolicy {
     /// The spin count `dip-report` runs with unless the user chose a policy.
-    public static let spinCount = 1000
+    static let spinCount = 1000
 
     /// Set in the re-executed process, so that child programs (the PyTorch peer) can be given
     /// the user's own settings back.
@@ -25,7 +22,7 @@ public enum OpenMPWaitPolicy {
 
     /// Whether a process with this environment should restart with `spinCount`: not when the
     /// user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` (theirs wins), nor after a restart.
-    public static func needsRelaunch(_ environment: [String: String]) -> Bool {
+    static func needsRelaunch(_ environment: [String: String]) -> Bool {
         environment["GOMP_SPINCOUNT"] == nil && environment["OMP_WAIT_POLICY"] == nil && environment[marker] == nil
     }
 
