@@ -27,9 +27,14 @@ enum DIPReportTool {
         return fallback
     }()
 
-    /// Runs `dip-report arguments...` in `directory` and waits for it; with `launcher` (a
-    /// program and its arguments, e.g. `taskset -c 0`), through it; `extra` added to the
-    /// environment.
+    /// Longest a run may take before it is killed: a hung tool then fails its test (status 9,
+    /// SIGKILL) instead of stalling the whole test run, which Swift Testing's time limits cannot
+    /// interrupt while this waits for the process.
+    static let deadline: TimeInterval = 15 * 60
+
+    /// Runs `dip-report arguments...` in `directory` and waits for it (at most `deadline`);
+    /// with `launcher` (a program and its arguments, e.g. `taskset -c 0`), through it; `extra`
+    /// added to the environment.
     static func run(_ arguments: [String], in directory: String, launcher: [String] = [],
                     environment extra: [String: String] = [:]) throws -> Result {
         let process = Process()
@@ -46,6 +51,10 @@ enum DIPReportTool {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + deadline, execute: watchdog)
+        defer { watchdog.cancel() }
         // Read both pipes while it runs: a full pipe would block the tool.
         let group = DispatchGroup()
         nonisolated(unsafe) var outData = Data(), errData = Data()
