@@ -148,11 +148,16 @@ struct OpenMPRuntime: @unchecked Sendable {
 
     /// The runtime, or nil when libgomp is not in the process.
     static func loaded() -> OpenMPRuntime? {
-        guard let handle = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD),
-              let set = dlsym(handle, "omp_set_num_threads"),
-              let get = dlsym(handle, "omp_get_max_threads") else { return nil }
-        return OpenMPRuntime(setNumThreads: unsafeBitCast(set, to: (@convention(c) (Int32) -> Void).self),
-                             getMaxThreads: unsafeBitCast(get, to: (@convention(c) () -> Int32).self))
+        guard let set = function("omp_set_num_threads", as: (@convention(c) (Int32) -> Void).self),
+              let get = function("omp_get_max_threads", as: (@convention(c) () -> Int32).self) else { return nil }
+        return OpenMPRuntime(setNumThreads: set, getMaxThreads: get)
+    }
+
+    /// The C function `name` of the libgomp libdnnl loaded, as `type`; nil where libgomp is not
+    /// in the process or lacks it. (Also for the OpenMP settings read at start-up, `OpenMPLaunch`.)
+    static func function<T>(_ name: String, as type: T.Type) -> T? {
+        guard let handle = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD), let symbol = dlsym(handle, name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
     }
 }
 

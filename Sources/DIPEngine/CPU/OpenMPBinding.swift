@@ -26,15 +26,12 @@ enum OpenMPBinding {
     /// The CPUs of all of libgomp's places, in increasing order, where it binds threads; nil
     /// where it does not (or is not loaded).
     static func places() -> [Int]? {
-        guard let runtime = OpenMPLaunch.libgomp(), let bindSymbol = dlsym(runtime, "omp_get_proc_bind"),
-              let countSymbol = dlsym(runtime, "omp_get_num_places"), let sizeSymbol = dlsym(runtime, "omp_get_place_num_procs"),
-              let idsSymbol = dlsym(runtime, "omp_get_place_proc_ids") else {
-            return nil
-        }
         typealias Query = @convention(c) () -> Int32
-        let bind = unsafeBitCast(bindSymbol, to: Query.self), count = unsafeBitCast(countSymbol, to: Query.self)
-        let size = unsafeBitCast(sizeSymbol, to: (@convention(c) (Int32) -> Int32).self)
-        let ids = unsafeBitCast(idsSymbol, to: (@convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Void).self)
+        guard let bind = OpenMPRuntime.function("omp_get_proc_bind", as: Query.self),
+              let count = OpenMPRuntime.function("omp_get_num_places", as: Query.self),
+              let size = OpenMPRuntime.function("omp_get_place_num_procs", as: (@convention(c) (Int32) -> Int32).self),
+              let ids = OpenMPRuntime.function("omp_get_place_proc_ids", as: (@convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Void).self)
+        else { return nil }
         // omp_proc_bind_false is 0.
         guard bind() != 0, count() > 0 else { return nil }
         var all = Set<Int>()

@@ -72,9 +72,6 @@ public enum OpenMPLaunch {
         environment.keys.contains { $0.hasPrefix(savedPrefix) }
     }
 
-    /// The libgomp that libdnnl loaded, or nil.
-    static func libgomp() -> UnsafeMutableRawPointer? { dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD) }
-
     private static func apply(_ name: String, _ value: String?) {
         if let value { setenv(name, value, 1) } else { unsetenv(name) }
     }

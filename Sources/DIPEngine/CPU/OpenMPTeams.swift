@@ -14,11 +14,10 @@ enum OpenMPTeams {
     /// What shrinks teams in this process's runtime: dynamic adjustment on, and the thread
     /// limit where one is set; (false, nil) where libgomp is not loaded.
     static func shrinking() -> (dynamic: Bool, threadLimit: Int?) {
-        guard let runtime = OpenMPLaunch.libgomp(), let dynamicSymbol = dlsym(runtime, "omp_get_dynamic"),
-              let limitSymbol = dlsym(runtime, "omp_get_thread_limit") else { return (false, nil) }
         typealias Query = @convention(c) () -> Int32
-        let limit = unsafeBitCast(limitSymbol, to: Query.self)()
-        return (unsafeBitCast(dynamicSymbol, to: Query.self)() != 0, limit == Int32.max ? nil : Int(limit))
+        guard let dynamic = OpenMPRuntime.function("omp_get_dynamic", as: Query.self),
+              let limit = OpenMPRuntime.function("omp_get_thread_limit", as: Query.self)?() else { return (false, nil) }
+        return (dynamic() != 0, limit == Int32.max ? nil : Int(limit))
     }
 
     /// The line standard error gets for each setting the restart turns off.
