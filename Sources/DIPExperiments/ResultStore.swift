@@ -39,6 +39,13 @@ public struct ResultStore: Sendable {
     /// The common stem of a key's files: "<hash>-s<seed>".
     public static func stem(_ key: RunKey) -> String { "\(key.configHash)-s\(key.seed)" }
 
+    /// The key of `experiment`/`image` whose `stem` is `stem` exactly; nil for other names.
+    static func key(experiment: String, image: String, stem: String) -> RunKey? {
+        guard stemPrefix(stem) == stem, let dash = stem.range(of: "-s", options: .backwards),
+              let seed = UInt64(stem[dash.upperBound...]) else { return nil }
+        return RunKey(experiment: experiment, image: image, configHash: String(stem[..<dash.lowerBound]), seed: seed)
+    }
+
     /// The record's path.
     public func recordPath(for key: RunKey) -> String {
         (folder(for: key) as NSString).appendingPathComponent(Self.stem(key) + ".json")

@@ -146,10 +146,9 @@ public struct StoreStatus: Sendable {
                 for name in entries((experimentFolder as NSString).appendingPathComponent(image))
                 where name.hasSuffix(".claim") || name.hasSuffix(".checkpoint") {
                     // "<hash>-s<seed>" and nothing more before the extension.
-                    let stem = (name as NSString).deletingPathExtension
-                    guard ResultStore.stemPrefix(stem) == stem, let dash = stem.range(of: "-s", options: .backwards),
-                          let seed = UInt64(stem[dash.upperBound...]) else { continue }
-                    keys.insert(RunKey(experiment: experiment, image: image, configHash: String(stem[..<dash.lowerBound]), seed: seed))
+                    if let key = ResultStore.key(experiment: experiment, image: image, stem: (name as NSString).deletingPathExtension) {
+                        keys.insert(key)
+                    }
                 }
             }
         }
