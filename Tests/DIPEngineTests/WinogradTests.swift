@@ -252,7 +252,8 @@ struct WinogradTests {
         for (g, tile) in cases {
             #expect(WinogradTile.preferred(for: g) == tile, "\(g)")
             let ours = try WinogradConvolution(geometry: g, backend: cpu)
-            #expect(ours.implementation.hasPrefix("winograd \(tile) (dip-report, oneDNN"), "\(ours.implementation)")
+            #expect(ours.products == .best && ours.implementation.hasPrefix("winograd \(tile) (dip-report; \(WinogradProducts.best), "),
+                    "\(ours.implementation)")
         }
         #expect(WinogradTile.f43.description == "F(4x4,3x3)" && WinogradTile.f63.description == "F(6x6,3x3)")
     }

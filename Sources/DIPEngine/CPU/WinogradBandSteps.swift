@@ -15,8 +15,11 @@ struct WinogradBandSteps {
     /// The source planes, `sourcePlane` floats apart.
     let source: UnsafePointer<Float>
     let sourcePlane: Int
-    /// U, every element ξ `tiling.filterStride` apart.
+    /// What runs the products, and U as it reads it: every element ξ `filterStride` apart
+    /// (`tiling.filterStride(for: products)`).
+    let products: WinogradProducts
     let filter: UnsafePointer<Float>
+    let filterStride: Int
     /// The destination planes, `destinationPlane` floats apart (the unpadded ones with a fold).
     let destination: UnsafeMutablePointer<Float>
     let destinationPlane: Int
@@ -45,18 +48,26 @@ struct WinogradBandSteps {
     }
 
     /// M[ξ] (co x used) = U[ξ] (co x ci) · V[ξ] (ci x used) for every ξ of band `band`, one
-    /// single-threaded sgemm each; the first failing status, or `dnnl_success`. The products
-    /// skip the positions past the band's last tile (`usedTileColumns(ofBand:)`): their M holds
-    /// zeros (`clearUnusedProducts`) or an earlier band's products, which the output transform
-    /// drops.
+    /// single-threaded product each (`products`); the first failing status, or `dnnl_success`.
+    /// The products skip the positions past the band's last tile (`usedTileColumns(ofBand:)`):
+    /// their M holds zeros (`clearUnusedProducts`) or an earlier band's products, which the
+    /// output transform drops.
     func products(band: Int, of v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>) -> dnnl_status_t {
         let t = tiling, (ci, co, tc) = (t.sourceChannels, t.destinationChannels, t.tileColumns)
-        let used = t.usedTileColumns(ofBand: band)
-        for e in 0..<t.tile.elements {
-            let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
-                                    Int64(co), Int64(used), Int64(ci), 1, filter + e * t.filterStride, Int64(ci),
-                                    v + e * t.rowSourceStride, Int64(tc), 0, m + e * t.rowProductStride, Int64(tc))
-            guard status == dnnl_success else { return status }
+        let used = t.usedTileColumns(ofBand: band), elements = t.tile.elements
+        for e in 0..<elements {
+            let u = filter + e * filterStride, ve = v + e * t.rowSourceStride, me = m + e * t.rowProductStride
+            switch products {
+            case .packed:
+                // The next element's U (after the last, the first: the next band's) is asked
+                // for while this one's products run: the 64 U[ξ] of a 132 -> 128 pass (4.3 MiB)
+                // leave the L2 between bands.
+                dip_winograd_products(u, co, ci, ve, tc, used, me, tc, filter + (e + 1) % elements * filterStride)
+            case .sgemm:
+                let status = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
+                                        Int64(co), Int64(used), Int64(ci), 1, u, Int64(ci), ve, Int64(tc), 0, me, Int64(tc))
+                guard status == dnnl_success else { return status }
+            }
         }
         return dnnl_success
     }

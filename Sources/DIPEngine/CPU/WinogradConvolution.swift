@@ -48,6 +48,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     private let backend: CPUBackend
     /// The code that runs the tile transforms: the tilings' choice, made once in init.
     private var kernels: WinogradKernels { forwardTiling.kernels }
+    /// What runs the products of the forward and backward-data passes.
+    let products: WinogradProducts
     /// input -> output (pad 0).
     private let forwardTiling: WinogradTiling
     /// output gradient -> input gradient (pad 2).
@@ -81,9 +83,11 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     /// `rowsPerBand` the tile rows each step takes side by side (by default
     /// `defaultRowsPerBand`; tests force several); `chunkBytes` bounds the transformed tiles of
     /// one chunk (tests make it small); `kernels` runs the tile transforms (tests compare the
-    /// two; the result is the same bits).
+    /// two; the result is the same bits); `products` what runs the forward and backward-data
+    /// products (by default `WinogradProducts.best`; tests run both, again the same bits).
     init(geometry g: ConvGeometry, backend: CPUBackend, tile: WinogradTile? = nil, rowsPerBand: Int? = nil,
-         chunkBytes: Int = WinogradTiling.defaultChunkBytes, kernels: WinogradKernels = .best) throws {
+         chunkBytes: Int = WinogradTiling.defaultChunkBytes, kernels: WinogradKernels = .best,
+         products: WinogradProducts = .best) throws {
         let tile = tile ?? WinogradTile.preferred(for: g)
         let rowsPerBand = rowsPerBand ?? Self.defaultRowsPerBand
         try g.validate()
@@ -93,15 +97,19 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         guard kernels.runs(on: HostCPU.flags) else {
             throw EngineError.backend("convolution \(g): this CPU cannot run the \(kernels) Winograd tile transforms (it lacks the instructions); use WinogradKernels.best")
         }
+        guard products.runs else {
+            throw EngineError.backend("convolution \(g): this CPU cannot run the \(products) (it lacks the instructions); use WinogradProducts.best")
+        }
         geometry = g
         self.backend = backend
+        self.products = products
         forwardTiling = WinogradTiling(tile: tile, sourceChannels: g.inChannels, sourceHeight: g.inputHeight, sourceWidth: g.inputWidth,
                                        pad: 0, destinationChannels: g.outChannels, rowsPerBand: rowsPerBand, chunkBytes: chunkBytes,
                                        kernels: kernels)
         backwardDataTiling = WinogradTiling(tile: tile, sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
                                             sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
                                             rowsPerBand: rowsPerBand, chunkBytes: chunkBytes, kernels: kernels)
-        implementation = "winograd \(tile) (dip-report, oneDNN \(CPUBackend.oneDNNVersion) sgemm, \(kernels) tile transforms)"
+        implementation = "winograd \(tile) (dip-report; \(products), \(kernels) tile transforms)"
             + " for forward, backward-data and backward-weights"
     }
 
@@ -225,7 +233,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         let destinationPlane = fold.map { $0.height * $0.width } ?? t.destinationHeight * t.destinationWidth
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let layout = t.rowScratchLayout(parts: parallel.threads)
+            let layout = t.rowScratchLayout(parts: parallel.threads, products: products)
             // With a fold: the bottom border rows of every channel, then each thread's block.
             let bottomFloats = co * (fold?.pad ?? 0) * t.destinationWidth
             let bottomOffset = layout.bytes, blockOffset = bottomOffset + WinogradTiling.pages(bottomFloats)
@@ -234,15 +242,23 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
             func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
                 (arena + offset).bindMemory(to: Float.self, capacity: count)
             }
-            let u = floats(layout.filter, t.filterFloats)
+            let filterStride = t.filterStride(for: products)
+            let u = floats(layout.filter, t.tile.elements * filterStride)
             // Forward: filter (p = o, q = i) is weight[o, i]; backward-data: filter (p = i, q = o)
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
             let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
-            parallel.run(co) { p in
-                kernels.filterRow(t.tile, weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
-                                  into: u + p * ci, stride: t.filterStride)
+            switch products {
+            case .sgemm:
+                parallel.run(co) { p in
+                    kernels.filterRow(t.tile, weight + p * pStride, qStride: qStride, columns: ci, rotated: rotated,
+                                      into: u + p * ci, stride: filterStride)
+                }
+            case .packed:
+                packFilter(t, weight: weight, pStride: pStride, qStride: qStride, rotated: rotated, into: u, stride: filterStride,
+                           parallel: parallel)
             }
-            let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, filter: u, destination: destination,
+            let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, products: products, filter: u,
+                                          filterStride: filterStride, destination: destination,
                                           destinationPlane: destinationPlane, fold: fold, keep: keep)
             try backend.singleThreadedClaims(t.bands, what: "the Winograd products of \(geometry)") { part, next in
                 let m = floats(layout.products + part * layout.part, t.rowProductFloats)
@@ -271,6 +287,26 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                     ReflectionPad.foldBottomBorder(bottom + o * fold.pad * t.destinationWidth, pad: fold.pad, height: fold.height,
                                                    width: fold.width, into: destination + o * destinationPlane)
                 }
+            }
+        }
+    }
+
+    /// U in the layout of `dip_winograd_products` (CWinograd's winograd_products.h), straight
+    /// from the filter transform: for each source channel q, the filters of a block's
+    /// destination channels are the transform's columns (their taps `pStride` apart), so each
+    /// element ξ of the block's row q comes out as the contiguous run the kernel loads; the rows
+    /// that pad the last block to 16 are zeros.
+    private func packFilter(_ t: WinogradTiling, weight: UnsafePointer<Float>, pStride: Int, qStride: Int, rotated: Bool,
+                            into u: UnsafeMutablePointer<Float>, stride: Int, parallel: ChannelParallel) {
+        let (ci, co, block) = (t.sourceChannels, t.destinationChannels, WinogradProducts.packedBlockRows)
+        parallel.run(ci) { q in
+            for first in Swift.stride(from: 0, to: co, by: block) {
+                let width = min(block, co - first), padded = (width + 15) / 16 * 16
+                let row = u + first * ci + q * padded
+                kernels.filterRow(t.tile, weight + q * qStride + first * pStride, qStride: pStride, columns: width,
+                                  rotated: rotated, into: row, stride: stride)
+                guard padded > width else { continue }
+                for e in 0..<t.tile.elements { (row + e * stride + width).update(repeating: 0, count: padded - width) }
             }
         }
     }

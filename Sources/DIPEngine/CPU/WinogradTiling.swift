@@ -220,6 +220,13 @@ struct WinogradTiling {
     var filterStride: Int { skewedStride(destinationChannels * sourceChannels) }
     /// Floats of U (or of its gradient).
     var filterFloats: Int { tile.elements * filterStride }
+    /// Floats from one element ξ to the next in U packed for our AVX-512 products
+    /// (`WinogradProducts.packed`; skewed).
+    var packedFilterStride: Int {
+        skewedStride(WinogradProducts.packedFloats(rows: destinationChannels, inner: sourceChannels))
+    }
+    /// Floats from one element ξ to the next in U as `products` reads it.
+    func filterStride(for products: WinogradProducts) -> Int { products == .packed ? packedFilterStride : filterStride }
     /// Floats from one element ξ to the next in the V of the bands `rows` (skewed).
     func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * rows.count * tileColumns) }
     /// Floats from one element ξ to the next in the M (or dM) of the bands `rows` (skewed).
@@ -255,10 +262,10 @@ struct WinogradTiling {
     var rowProductFloats: Int { tile.elements * rowProductStride }
 
     /// Byte offsets in the scratch arena for a sweep that takes one band at a time on each of
-    /// `parts` threads: U, then per part its V and M of one band (part p's at `p * part` bytes
-    /// further), each 4 KiB aligned, and the total.
-    func rowScratchLayout(parts: Int) -> (filter: Int, source: Int, products: Int, part: Int, bytes: Int) {
-        let source = Self.pages(filterFloats), products = source + Self.pages(rowSourceFloats)
+    /// `parts` threads: U as `products` reads it, then per part its V and M of one band (part
+    /// p's at `p * part` bytes further), each 4 KiB aligned, and the total.
+    func rowScratchLayout(parts: Int, products: WinogradProducts) -> (filter: Int, source: Int, products: Int, part: Int, bytes: Int) {
+        let source = Self.pages(tile.elements * filterStride(for: products)), products = source + Self.pages(rowSourceFloats)
         let part = Self.pages(rowSourceFloats) + Self.pages(rowProductFloats)
         return (0, source, products, part, source + parts * part)
     }
