@@ -6,21 +6,25 @@ import Testing
 struct OpenMPWaitPolicyTests {
     @Test("the program restarts with a short spin only when the user chose no OpenMP policy, and once")
     func relaunchDecision() {
-        #expect(OpenMPWaitPolicy.needsRelaunch(["PATH": "/usr/bin"]))
-        #expect(!OpenMPWaitPolicy.needsRelaunch(["GOMP_SPINCOUNT": "300000"]))
-        #expect(!OpenMPWaitPolicy.needsRelaunch(["OMP_WAIT_POLICY": "active"]))
-        #expect(!OpenMPWaitPolicy.needsRelaunch([OpenMPWaitPolicy.marker: "1", "GOMP_SPINCOUNT": "1000"]))
-        // A marker without the count (someone unset it) must not loop either.
-        #expect(!OpenMPWaitPolicy.needsRelaunch([OpenMPWaitPolicy.marker: "1"]))
+        #expect(OpenMPWaitPolicy.applies(["PATH": "/usr/bin"]))
+        #expect(!OpenMPWaitPolicy.applies(["GOMP_SPINCOUNT": "300000"]))
+        #expect(!OpenMPWaitPolicy.applies(["OMP_WAIT_POLICY": "active"]))
+        // The restart saved the user's (absent) count: it overrides nothing again, even where
+        // someone unset the count it set.
+        let restarted = OpenMPLaunch.overriding("GOMP_SPINCOUNT", with: "1000", in: ["PATH": "/usr/bin"])
+        #expect(restarted["GOMP_SPINCOUNT"] == "1000" && OpenMPLaunch.restarted(restarted))
+        var unset = restarted
+        unset["GOMP_SPINCOUNT"] = nil
+        #expect(OpenMPLaunch.restarted(unset))
     }
 
     @Test("a child run as the user would run it gets back the environment without the added spin count")
     func userEnvironment() {
-        let ours = ["PATH": "/usr/bin", "GOMP_SPINCOUNT": "1000", OpenMPWaitPolicy.marker: "1"]
-        #expect(OpenMPWaitPolicy.userEnvironment(ours) == ["PATH": "/usr/bin"])
+        let ours = OpenMPLaunch.overriding("GOMP_SPINCOUNT", with: "1000", in: ["PATH": "/usr/bin"])
+        #expect(OpenMPLaunch.userEnvironment(ours) == ["PATH": "/usr/bin"])
         // The user's own setting is theirs: kept.
         let theirs = ["PATH": "/usr/bin", "GOMP_SPINCOUNT": "5"]
-        #expect(OpenMPWaitPolicy.userEnvironment(theirs) == theirs)
+        #expect(OpenMPLaunch.userEnvironment(theirs) == theirs)
     }
 }
 
@@ -43,7 +47,8 @@ struct OpenMPOverrideTests {
     @Test("a child run as the user would run it gets the spin count and the binding back")
     func userEnvironmentOfBoth() {
         let theirs = ["PATH": "/usr/bin", "OMP_PROC_BIND": "true"]
-        let restarted = OpenMPLaunch.overriding("OMP_PROC_BIND", with: "false", in: OpenMPWaitPolicy.adjusted(theirs))
+        let restarted = OpenMPLaunch.overriding("OMP_PROC_BIND", with: "false",
+                                                in: OpenMPLaunch.overriding("GOMP_SPINCOUNT", with: "1000", in: theirs))
         #expect(restarted["GOMP_SPINCOUNT"] == "1000" && restarted["OMP_PROC_BIND"] == "false")
         #expect(OpenMPLaunch.userEnvironment(restarted) == theirs)
     }

@@ -18,9 +18,11 @@ public enum OpenMPLaunch {
         #if os(Linux)
         let environment = ProcessInfo.processInfo.environment
         var wanted = environment
-        if OpenMPWaitPolicy.needsRelaunch(environment) { wanted = OpenMPWaitPolicy.adjusted(wanted) }
         var notes: [String] = []
         if !restarted(environment) {
+            if OpenMPWaitPolicy.applies(environment) {
+                wanted = overriding("GOMP_SPINCOUNT", with: String(OpenMPWaitPolicy.spinCount), in: wanted)
+            }
             // Binding only where it narrows this thread: a single place holding every CPU the
             // user gave OpenMP (`GOMP_CPU_AFFINITY=3`) binds nothing away. The restarted
             // program inherits this thread's mask: widen it from the place libgomp bound it to.
@@ -38,15 +40,20 @@ public enum OpenMPLaunch {
         let changed = Set(wanted.keys).union(environment.keys).filter { wanted[$0] != environment[$0] }
         for name in changed { apply(name, wanted[name]) }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // Still here: execv failed. Leave the environment as it was.
+        // Still here: execv failed. Leave the environment as it was, and say that the notes
+        // above did not take effect.
+        let reason = String(cString: strerror(errno))
         for name in changed { apply(name, environment[name]) }
+        if !notes.isEmpty {
+            FileHandle.standardError.write(Data("dip-report: could not restart (\(reason)); running with those settings as they are\n".utf8))
+        }
         #endif
     }
 
     /// The environment for a program that should run as the user would run it (the PyTorch
     /// peer of `bench`): without what the restart changed.
     public static func userEnvironment(_ environment: [String: String]) -> [String: String] {
-        var e = OpenMPWaitPolicy.userEnvironment(environment)
+        var e = environment
         for (key, original) in environment where key.hasPrefix(savedPrefix) {
             e[key] = nil
             e[String(key.dropFirst(savedPrefix.count))] = original.isEmpty ? nil : original

@@ -16,31 +16,10 @@ enum OpenMPWaitPolicy {
     /// The spin count `dip-report` runs with unless the user chose a policy.
     static let spinCount = 1000
 
-    /// Set in the re-executed process, so that child programs (the PyTorch peer) can be given
-    /// the user's own settings back.
-    static let marker = "DIP_REPORT_SET_GOMP_SPINCOUNT"
-
-    /// Whether a process with this environment should restart with `spinCount`: not when the
-    /// user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` (theirs wins), nor after a restart.
-    static func needsRelaunch(_ environment: [String: String]) -> Bool {
-        environment["GOMP_SPINCOUNT"] == nil && environment["OMP_WAIT_POLICY"] == nil && environment[marker] == nil
-    }
-
-    /// The environment to restart with: `spinCount` and the marker added.
-    static func adjusted(_ environment: [String: String]) -> [String: String] {
-        var e = environment
-        e["GOMP_SPINCOUNT"] = String(spinCount)
-        e[marker] = "1"
-        return e
-    }
-
-    /// The environment for a program that should run as the user would run it (the PyTorch
-    /// peer of `bench`): without the spin count this process added.
-    static func userEnvironment(_ environment: [String: String]) -> [String: String] {
-        guard environment[marker] != nil else { return environment }
-        var e = environment
-        e[marker] = nil
-        e["GOMP_SPINCOUNT"] = nil
-        return e
+    /// Whether a process with this environment should run with `spinCount`: not when the user
+    /// set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` (theirs wins). The restart saves and gives
+    /// children back the user's environment as for every setting it overrides (`OpenMPLaunch`).
+    static func applies(_ environment: [String: String]) -> Bool {
+        environment["GOMP_SPINCOUNT"] == nil && environment["OMP_WAIT_POLICY"] == nil
     }
 }
