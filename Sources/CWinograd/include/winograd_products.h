@@ -14,8 +14,11 @@
 // tile positions in 24 accumulators: per source channel, three loads of U and eight broadcasts
 // of V. Each output is the sum over the source channels in increasing order, one fused
 // multiply-add at a time from zero: the order of oneDNN 2.6's AVX-512 sgemm, whose results it
-// reproduces to the bit (Tests/DIPEngineTests/WinogradProductsTests; oneDNN's AVX2 sgemm sums
-// in another order, but this kernel never stands in for it).
+// reproduces to the bit (Tests/DIPEngineTests/WinogradProductsTests). That sgemm
+// (jit_avx512_common_gemm_f32 on avx512_core) cuts the inner dimension into blocks of 384 on
+// every CPU, so products over up to 384 source channels (all the nets': 256 at most) are one
+// in-order sum there; oneDNN's AVX2 sgemm sums in another order, but this kernel never stands in
+// for it.
 //
 // Compiled with a function attribute while the package stays baseline x86-64: call only where
 // dip_winograd_products_available() says so, or the process dies of SIGILL.
