@@ -108,7 +108,8 @@ enum LocalRun {
         let iterations = pending.reduce(0) { $0 + $1.iterations }
         print("profile \(profile.name): \(profile.summary)")
         print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
-        print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(HostCPU.usableCores) core\(HostCPU.usableCores == 1 ? "" : "s"); results in \(selection.results)")
+        let cores = HostCPU.usableCores
+        print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(cores) core\(cores == 1 ? "" : "s"); results in \(selection.results)")
         // Runs blocked by unreadable records are work the user asked for that cannot happen:
         // never a silent success (issue 11.12); --force does not overwrite files it did not write.
         let blockedMessage = "\(blocked) run\(blocked == 1 ? " is" : "s are") blocked by unreadable records (listed above); move or delete those files and run again (--force never overwrites files dip-report cannot read)"

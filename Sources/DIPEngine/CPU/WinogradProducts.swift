@@ -14,9 +14,10 @@ enum WinogradProducts: Sendable, Equatable, CustomStringConvertible {
 
     /// The kernel where oneDNN runs AVX-512 and the CPU has AVX-512F, VL and DQ, else sgemm (an
     /// AVX2 machine, or oneDNN capped to AVX2, which stands for one). Measured on an Intel Xeon
-    /// with AVX-512 (BENCHMARKS.md, twenty-second part): a band's 64 products of 128 x 132 by 132
-    /// x 22 (130x130 layers) ran at 110-128 GFLOP/s on one thread against sgemm's 86-96, and
-    /// about as fast as sgemm's at 43 columns (258x258).
+    /// with AVX-512 (BENCHMARKS.md, twenty-second part), one thread: a band's 64 products of 128
+    /// x 132 by 132 x 22 (130x130 layers) at 140 GFLOP/s against sgemm's 98; at 43 columns
+    /// (258x258) about as fast as sgemm (133 against 131; 116 against 131 with 132 rows, padded
+    /// to 144); whole table1 and text iterations at 256 took 5-10 % less time.
     static var best: WinogradProducts { matching(oneDNNISA: CPUBackend.effectiveISA, cpuFlags: HostCPU.flags) }
 
     /// The rule of `best` for oneDNN's instruction set `oneDNNISA` (`CPUBackend.effectiveISA`)
