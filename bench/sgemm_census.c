@@ -1,0 +1,78 @@
+// Where a fit's oneDNN sgemm time goes, shape by shape: an LD_PRELOAD wrapper of `dnnl_sgemm`
+// that times every call (CLOCK_MONOTONIC around the real one) and, when the process exits,
+// prints to stderr the total CPU seconds spent in sgemm and, for each shape (transposes, m, n,
+// k) taking at least 1 % of it, the calls, the seconds and the GFLOP/s (2 x MACs). The calls of
+// both threads add up, so the seconds are CPU seconds, not wall time. (Issue 13: the profile
+// names sgemm's JIT kernels, not which layer called them; BENCHMARKS.md, twenty-second and
+// twenty-third parts.)
+//
+//   clang -O2 -shared -fPIC -o /tmp/sgemm_census.so bench/sgemm_census.c -ldl
+//   LD_PRELOAD=/tmp/sgemm_census.so .build/release/dip-report bench --net table1 --size 256 --threads 2 --iterations 10
+//   (add DNNL_MAX_CPU_ISA=AVX2 for oneDNN's AVX2 kernels on an AVX-512 CPU)
+//
+// The warm-up iteration counts too (iterations + 1 of them); oneDNN's own convolutions do not
+// call dnnl_sgemm and are not counted.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+typedef int (*sgemm_t)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float,
+                       float *, int64_t);
+
+enum { SHAPES = 512 };
+
+static struct shape {
+    char transa, transb;
+    int64_t m, n, k;
+    double seconds;
+    long calls;
+} shapes[SHAPES];
+static int count;
+static long uncounted;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    static sgemm_t real;
+    if (!real) real = (sgemm_t)dlsym(RTLD_NEXT, "dnnl_sgemm");
+    if (!real) return 5; // dnnl_runtime_error: no libdnnl behind this wrapper
+    const double start = now();
+    const int status = real(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const double seconds = now() - start;
+    pthread_mutex_lock(&lock);
+    int i = 0;
+    while (i < count && !(shapes[i].transa == transa && shapes[i].transb == transb && shapes[i].m == m && shapes[i].n == n &&
+                          shapes[i].k == k))
+        i++;
+    if (i == count && count < SHAPES) shapes[count++] = (struct shape){transa, transb, m, n, k, 0, 0};
+    if (i < count) {
+        shapes[i].seconds += seconds;
+        shapes[i].calls++;
+    } else {
+        uncounted++;
+    }
+    pthread_mutex_unlock(&lock);
+    return status;
+}
+
+__attribute__((destructor)) static void report(void) {
+    double total = 0;
+    for (int i = 0; i < count; i++) total += shapes[i].seconds;
+    if (count == 0) return;
+    fprintf(stderr, "sgemm: %.3f s of CPU in %d shapes%s\n", total, count, uncounted ? " (more shapes not counted)" : "");
+    for (int i = 0; i < count; i++) {
+        const struct shape *s = &shapes[i];
+        if (s->seconds < 0.01 * total) continue;
+        fprintf(stderr, "  %c%c %5ld x %5ld x %5ld: %7ld calls, %7.3f s, %6.1f GFLOP/s\n", s->transa, s->transb, (long)s->m,
+                (long)s->n, (long)s->k, s->calls, s->seconds, 2.0 * s->m * s->n * s->k * s->calls / s->seconds / 1e9);
+    }
+}
