@@ -121,15 +121,18 @@ struct WinogradBandSteps {
         }
     }
 
-    /// The kept copy of the band's V, in the chunk layout (positions of the chunk's bands side
-    /// by side), streamed past the caches; nothing without `keep`.
+    /// The kept copy of the band's V, in the chunk layout (the chunk's bands one after the
+    /// other, `tiling.chunkBandStride` positions each), streamed past the caches; nothing
+    /// without `keep`. Bands run on any thread in any order here, so each copies exactly its
+    /// own positions.
     func keepSource(band: Int, of v: UnsafePointer<Float>) {
         guard let keep else { return }
-        let t = tiling, tc = t.tileColumns
+        let t = tiling, positions = t.chunkBandStride
         let chunk = t.chunk(holding: band), keptStride = t.sourceStride(chunk)
-        let row = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * tc
+        let row = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * positions
         for e in 0..<t.tile.elements {
-            dip_stream_rows(v + e * t.rowSourceStride, tc, row + e * keptStride, chunk.count * tc, t.sourceChannels, tc)
+            dip_stream_rows(v + e * t.rowSourceStride, t.tileColumns, row + e * keptStride, t.chunkChannelStride(chunk),
+                            t.sourceChannels, positions)
         }
     }
 }

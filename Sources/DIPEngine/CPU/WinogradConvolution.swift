@@ -178,7 +178,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
             let parallel = ChannelParallel(threads: backend.threads)
             let (du, scratchSource, dm) = scratch(t, kept: kept != nil)
             for (index, rows) in t.chunks.enumerated() {
-                let n = rows.count * t.tileColumns
+                let n = t.chunkPositions(rows), ld = t.chunkChannelStride(rows)
                 let v: UnsafeMutablePointer<Float>
                 if let kept {
                     v = kept + t.keptOffset(rows)
@@ -187,11 +187,12 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                     parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
                 }
                 parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
-                // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk.
+                // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk; n
+                // counts the chunk's positions up to each band's last tile (chunkBandStride).
                 try products(t.tile.elements) { e in
                     dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
-                               dm + e * t.productStride(rows), Int64(n), v + e * t.sourceStride(rows), Int64(n),
+                               dm + e * t.productStride(rows), Int64(ld), v + e * t.sourceStride(rows), Int64(ld),
                                index == 0 ? 0 : 1, du + e * t.filterStride, Int64(g.inChannels))
                 }
             }

@@ -54,8 +54,8 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// that tile reads them from the next row's first position, and they feed only outputs that
 /// are dropped (in exact arithmetic; in Float32 the tile's rounding is that of any inner tile).
 ///
-/// Layouts (Float elements; t = position within a chunk or a band, row-major over the chunk's
-/// bands, `tileColumns` per band):
+/// Layouts (Float elements; t = position within a band, `tileColumns` of them, or within a
+/// chunk, its bands one after the other `chunkBandStride` apart):
 /// - filter U: [n²][destinationChannels][sourceChannels],
 /// - source tiles V: [n²][sourceChannels][tiles],
 /// - products M: [n²][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ].
@@ -209,8 +209,6 @@ struct WinogradTiling {
     /// into a block (`firstRow` the band's first).
     var bandBlockFloats: Int { rowsPerBand * tile.outputSize * destinationWidth }
 
-    /// Tiles of the largest chunk.
-    var chunkTiles: Int { rowsPerChunk * tileColumns }
     /// The band ranges of the chunks, in order.
     var chunks: [Range<Int>] {
         stride(from: 0, to: bands, by: rowsPerChunk).map { $0..<min($0 + rowsPerChunk, bands) }
@@ -227,10 +225,25 @@ struct WinogradTiling {
     }
     /// Floats from one element ξ to the next in U as `products` reads it.
     func filterStride(for products: WinogradProducts) -> Int { products == .packed ? packedFilterStride : filterStride }
+    /// Positions from one band to the next in a chunk's V and dM: the tallest band's up to its
+    /// last tile, not its `tileColumns`, so the backward-weights products, whose inner
+    /// dimension is the chunk's positions, multiply no position past a band's last tile (at
+    /// 258x258 with F(6x6, 3x3), 43 tiles in 48 positions: a tenth of the work, on zeros).
+    var chunkBandStride: Int { usedTileColumns }
+    /// Positions of the bands `rows` in a chunk's V and dM: the backward-weights products'
+    /// inner dimension.
+    func chunkPositions(_ rows: Range<Int>) -> Int { rows.count * chunkBandStride }
+    /// Floats from one channel to the next in the V and dM of the bands `rows`: their positions,
+    /// and room for the last band's eight-position steps past its last tile. A band's transform
+    /// writes all its `tileColumns` positions; past its last tile they fall on the next band's
+    /// first, which that band (transformed after it, by the same thread) writes over, and past
+    /// the last band into this room rather than into the next channel (another thread's). One
+    /// band's: `tileColumns`.
+    func chunkChannelStride(_ rows: Range<Int>) -> Int { chunkPositions(rows) + tileColumns - chunkBandStride }
     /// Floats from one element ξ to the next in the V of the bands `rows` (skewed).
-    func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * rows.count * tileColumns) }
+    func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * chunkChannelStride(rows)) }
     /// Floats from one element ξ to the next in the M (or dM) of the bands `rows` (skewed).
-    func productStride(_ rows: Range<Int>) -> Int { skewedStride(destinationChannels * rows.count * tileColumns) }
+    func productStride(_ rows: Range<Int>) -> Int { skewedStride(destinationChannels * chunkChannelStride(rows)) }
     /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
     func keptOffset(_ rows: Range<Int>) -> Int {
         rows.lowerBound / rowsPerChunk * tile.elements * sourceStride(0..<rowsPerChunk)
@@ -282,13 +295,15 @@ struct WinogradTiling {
     // MARK: The transform steps: of one channel over a chunk (channels run in parallel), or of one
     // channel over one band (the band-at-a-time passes run bands in parallel).
 
-    /// V[ξ][c][t] for source channel `c` and the bands `rows`, from `plane` (that channel).
+    /// V[ξ][c][t] for source channel `c` and the bands `rows`, from `plane` (that channel), in
+    /// the chunk layout (`chunkChannelStride`). The bands go in order: each writes over the
+    /// previous one's positions past its last tile.
     func transformSource(_ plane: UnsafePointer<Float>, channel c: Int, rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        let n = rows.count * tileColumns
+        let n = chunkChannelStride(rows)
         withSourceStrip { strip, work in
             for b in rows {
                 transformSourceRow(plane, band: b, strip: strip, work: work,
-                                   into: v + c * n + (b - rows.lowerBound) * tileColumns, vStride: sourceStride(rows))
+                                   into: v + c * n + (b - rows.lowerBound) * chunkBandStride, vStride: sourceStride(rows))
             }
         }
     }
@@ -376,10 +391,11 @@ struct WinogradTiling {
     /// dM[ξ][o][t] = (A dY Aᵀ)[ξ] for destination channel `o` of the bands `rows`, from
     /// `plane`, that channel of the destination's gradient. Outputs past the destination's
     /// edge were dropped, so their gradient is zero; so is the dM of every position that holds
-    /// no tile (its split columns are never written), whatever V holds there.
+    /// no tile (its split columns are never written), whatever V holds there. The chunk layout
+    /// and the order of the bands are `transformSource`'s.
     func transformGradient(_ plane: UnsafePointer<Float>, channel o: Int, rows: Range<Int>,
                            into dm: UnsafeMutablePointer<Float>) {
-        let n = rows.count * tileColumns
+        let n = chunkChannelStride(rows)
         let size = tile.outputSize
         withProductStrip { strip, work in
             // Zeros once, as in transformSource: only the parts of rows past the destination's
@@ -400,7 +416,7 @@ struct WinogradTiling {
                                          into: part, phaseStride: tileColumns)
                     }
                 }
-                let base = dm + o * n + (b - rows.lowerBound) * tileColumns
+                let base = dm + o * n + (b - rows.lowerBound) * chunkBandStride
                 for tx in stride(from: 0, to: tileColumns, by: 8) {
                     kernels.outputGradient(tile, strip: strip + tx, stripStride: tileColumns, into: base + tx,
                                            dmStride: productStride(rows), work: work)
