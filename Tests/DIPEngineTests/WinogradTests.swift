@@ -161,6 +161,29 @@ struct WinogradTests {
         }
     }
 
+    @Test("the kept position-major copy (dip_stream_transposed) is the transpose, every float of the run and nothing beside it")
+    func streamTransposed() {
+        // Rows (channels) past a 4-row block and past the 512-row block, positions past a group
+        // of 8 (43 and 22: F(6x6, 3x3)'s bands at 258 and 130 columns), runs starting anywhere in
+        // a 64-byte line.
+        let sentinel = Float(-7.5)
+        for (rows, count) in [(1, 1), (3, 5), (4, 8), (7, 9), (132, 43), (128, 22), (513, 17), (1030, 8)] {
+            for offset in [0, 1, 5, 15] {
+                let stride = count + 5, total = rows * count
+                let src = (0..<(rows * stride)).map { Float($0) * 0.25 + 1 }
+                let storage = UnsafeMutableRawPointer.allocate(byteCount: (total + 64) * 4, alignment: 64)
+                defer { storage.deallocate() }
+                let all = storage.bindMemory(to: Float.self, capacity: total + 64)
+                all.initialize(repeating: sentinel, count: total + 64)
+                dip_stream_transposed(src, stride, rows, count, all + offset)
+                var expected = [Float](repeating: sentinel, count: total + 64)
+                for r in 0..<rows { for k in 0..<count { expected[offset + k * rows + r] = src[r * stride + k] } }
+                let written = Array(UnsafeBufferPointer(start: all, count: total + 64))
+                #expect(written == expected, "\(rows) rows of \(count), offset \(offset)")
+            }
+        }
+    }
+
     @Test("backward-data folding the reflection pad: the bits of backward-data then ReflectionPad.backward",
           arguments: cases)
     func foldsReflectionPad(_ tile: WinogradTile, _ g: ConvGeometry) throws {

@@ -121,18 +121,17 @@ struct WinogradBandSteps {
         }
     }
 
-    /// The kept copy of the band's V, in the chunk layout (the chunk's bands one after the
-    /// other, `tiling.chunkBandStride` positions each), streamed past the caches; nothing
-    /// without `keep`. Bands run on any thread in any order here, so each copies exactly its
-    /// own positions.
+    /// The kept copy of the band's V, position-major in the chunk layout (the chunk's bands one
+    /// after the other, `tiling.chunkBandStride` positions of every channel each;
+    /// `tiling.transposedStride`), streamed past the caches; nothing without `keep`. Bands run
+    /// on any thread in any order here, so each copies exactly its own positions.
     func keepSource(band: Int, of v: UnsafePointer<Float>) {
         guard let keep else { return }
         let t = tiling, positions = t.chunkBandStride
-        let chunk = t.chunk(holding: band), keptStride = t.sourceStride(chunk)
-        let row = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * positions
+        let chunk = t.chunk(holding: band), keptStride = t.transposedStride(chunk)
+        let run = keep + t.keptOffset(chunk) + (band - chunk.lowerBound) * positions * t.sourceChannels
         for e in 0..<t.tile.elements {
-            dip_stream_rows(v + e * t.rowSourceStride, t.tileColumns, row + e * keptStride, t.chunkChannelStride(chunk),
-                            t.sourceChannels, positions)
+            dip_stream_transposed(v + e * t.rowSourceStride, t.tileColumns, t.sourceChannels, positions, run + e * keptStride)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CDNNL
+import CWinograd
 import DIPCore
 
 /// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 convolutions, written here: Debian's
@@ -176,23 +177,31 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         let kept = keptSource.take(for: input).map { $0.assumingMemoryBound(to: Float.self) }
         try backend.withRuntime {
             let parallel = ChannelParallel(threads: backend.threads)
-            let (du, scratchSource, dm) = scratch(t, kept: kept != nil)
+            let (du, scratchSource, scratchTransposed, dm) = scratch(t, kept: kept != nil)
             for (index, rows) in t.chunks.enumerated() {
                 let n = t.chunkPositions(rows), ld = t.chunkChannelStride(rows)
                 let v: UnsafeMutablePointer<Float>
                 if let kept {
                     v = kept + t.keptOffset(rows)
                 } else {
-                    v = scratchSource
-                    parallel.run(g.inChannels) { c in t.transformSource(x + c * inPlane, channel: c, rows: rows, into: v) }
+                    // As the forward would have kept it: transformed, then position-major.
+                    v = scratchTransposed
+                    parallel.run(g.inChannels) { c in
+                        t.transformSource(x + c * inPlane, channel: c, rows: rows, into: scratchSource)
+                    }
+                    parallel.run(t.tile.elements) { e in
+                        dip_stream_transposed(scratchSource + e * t.sourceStride(rows), ld, g.inChannels, n,
+                                              v + e * t.transposedStride(rows))
+                    }
                 }
                 parallel.run(g.outChannels) { o in t.transformGradient(dy + o * outPlane, channel: o, rows: rows, into: dm) }
-                // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ]ᵀ (n x Cin), chunk after chunk; n
-                // counts the chunk's positions up to each band's last tile (chunkBandStride).
+                // dU[ξ] (Cout x Cin) += dM[ξ] (Cout x n) · V[ξ] (n x Cin, position-major), chunk
+                // after chunk; n counts the chunk's positions up to each band's last tile
+                // (chunkBandStride).
                 try products(t.tile.elements) { e in
-                    dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
+                    dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
                                Int64(g.outChannels), Int64(g.inChannels), Int64(n), 1,
-                               dm + e * t.productStride(rows), Int64(ld), v + e * t.sourceStride(rows), Int64(ld),
+                               dm + e * t.productStride(rows), Int64(ld), v + e * t.transposedStride(rows), Int64(g.inChannels),
                                index == 0 ? 0 : 1, du + e * t.filterStride, Int64(g.inChannels))
                 }
             }
@@ -312,17 +321,17 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         }
     }
 
-    /// U, V and M (or dU, V and dM) of `t` in the backend's scratch arena; with `kept`, V has no
-    /// room there (the pass reads the kept one).
+    /// dU, V (channel-major and position-major) and dM of `t` in the backend's scratch arena;
+    /// with `kept`, neither V has room there (the pass reads the kept one).
     private func scratch(_ t: WinogradTiling, kept: Bool) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                                            UnsafeMutablePointer<Float>) {
+                                                            UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
         let layout = t.scratchLayout(kept: kept)
         let arena = backend.scratch(bytes: layout.bytes)
         func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
             (arena + offset).bindMemory(to: Float.self, capacity: count)
         }
         return (floats(layout.filter, t.filterFloats), floats(layout.source, kept ? 0 : t.sourceFloats),
-                floats(layout.products, t.productFloats))
+                floats(layout.transposed, kept ? 0 : t.transposedFloats), floats(layout.products, t.productFloats))
     }
 
     /// Runs the `count` products, `gemm(ξ)`, each on one thread.

@@ -58,7 +58,9 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// chunk, its bands one after the other `chunkBandStride` apart):
 /// - filter U: [n²][destinationChannels][sourceChannels],
 /// - source tiles V: [n²][sourceChannels][tiles],
-/// - products M: [n²][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ].
+/// - products M: [n²][destinationChannels][tiles], so M[ξ] = U[ξ] · V[ξ];
+/// - the backward-weights pass's V: [n²][tiles][sourceChannels] (`transposedStride`; the
+///   forward keeps it so), so dU[ξ] = dM[ξ] · V[ξ]ᵀ reads both operands as they lie.
 /// With tiles last, the transforms vectorise over 8 neighbouring tiles of a row, and every
 /// transformed element is written as 8 contiguous floats. The n² elements ξ lie a
 /// `skewedStride` apart, not a packed one: the eight-tile steps touch all of them at once, and at
@@ -244,25 +246,35 @@ struct WinogradTiling {
     func sourceStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * chunkChannelStride(rows)) }
     /// Floats from one element ξ to the next in the M (or dM) of the bands `rows` (skewed).
     func productStride(_ rows: Range<Int>) -> Int { skewedStride(destinationChannels * chunkChannelStride(rows)) }
-    /// Where chunk `rows`'s V starts in a V of every chunk, one after the other.
+    /// Floats from one element ξ to the next in the position-major V of the bands `rows`
+    /// ([ξ][position][channel], `chunkPositions(rows)` positions of `sourceChannels` floats;
+    /// skewed), the one the backward-weights products read: with V[ξ] as positions x channels,
+    /// dU[ξ] = dM[ξ] · V[ξ]ᵀ is sgemm's `N N`, which runs these shapes 15-20 % faster than its
+    /// `N T` on the channel-major V (BENCHMARKS.md, twenty-fourth part).
+    func transposedStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * chunkPositions(rows)) }
+    /// Where chunk `rows`'s position-major V starts in a V of every chunk, one after the other.
     func keptOffset(_ rows: Range<Int>) -> Int {
-        rows.lowerBound / rowsPerChunk * tile.elements * sourceStride(0..<rowsPerChunk)
+        rows.lowerBound / rowsPerChunk * transposedFloats
     }
-    /// Floats of a V of every chunk, one after the other.
+    /// Floats of a position-major V of every chunk, one after the other (the forward's kept V).
     var keptFloats: Int {
         let last = chunk(holding: bands - 1)
-        return keptOffset(last) + tile.elements * sourceStride(last)
+        return keptOffset(last) + tile.elements * transposedStride(last)
     }
     /// Floats of V for the largest chunk.
     var sourceFloats: Int { tile.elements * sourceStride(0..<rowsPerChunk) }
+    /// Floats of the position-major V for the largest chunk.
+    var transposedFloats: Int { tile.elements * transposedStride(0..<rowsPerChunk) }
     /// Floats of M for the largest chunk.
     var productFloats: Int { tile.elements * productStride(0..<rowsPerChunk) }
 
-    /// Byte offsets of U, V and M in the scratch arena, each 4 KiB aligned, and the total; V
-    /// takes no room where it is `kept` elsewhere.
-    func scratchLayout(kept: Bool) -> (filter: Int, source: Int, products: Int, bytes: Int) {
-        let source = Self.pages(filterFloats), products = source + (kept ? 0 : Self.pages(sourceFloats))
-        return (0, source, products, products + Self.pages(productFloats))
+    /// Byte offsets of the backward-weights pass's dU, V (as transformed, channel-major), V
+    /// position-major and dM in the scratch arena, each 4 KiB aligned, and the total; neither V
+    /// takes room where the forward `kept` the position-major one.
+    func scratchLayout(kept: Bool) -> (filter: Int, source: Int, transposed: Int, products: Int, bytes: Int) {
+        let source = Self.pages(filterFloats), transposed = source + (kept ? 0 : Self.pages(sourceFloats))
+        let products = transposed + (kept ? 0 : Self.pages(transposedFloats))
+        return (0, source, transposed, products, products + Self.pages(productFloats))
     }
 
     /// Floats from one element ξ to the next in one band's V.
