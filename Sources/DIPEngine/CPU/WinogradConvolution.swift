@@ -35,10 +35,10 @@ import DIPCore
 /// input, about 2x with F(6x6, 3x3)) until the backward-weights pass of the same input, which
 /// then skips transforming that input again (the source's row split and transform took about
 /// 12 % of a table1 256 iteration on AVX2, half of it in this pass). Each band's V is computed
-/// in the band's scratch and copied there with non-temporal stores once its products are done
-/// (`dip_stream_rows`): written straight from the transform, the kept V cost the forward's
-/// input transform twice its time (table1's 132->128 at 258x258 on AVX-512: 10-12 ms per
-/// thread and iteration, 5 ms with the copy, which itself takes about 2).
+/// in the band's scratch and copied there, position-major, with non-temporal stores once its
+/// products are done (`dip_stream_transposed`): written straight from the transform, the kept
+/// V cost the forward's input transform twice its time (table1's 132->128 at 258x258 on
+/// AVX-512: 10-12 ms per thread and iteration, 5 ms with the copy, which itself takes about 2).
 final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradient {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry

@@ -1,7 +1,6 @@
-#include "stream_rows.h"
+#include "stream_transposed.h"
 
 #include <stdint.h>
-#include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -10,10 +9,10 @@
 /* One run of `count` floats from `s` to `d`: non-temporal stores for the whole 64-byte lines,
    ordinary ones for the parts of lines at its ends; no fence. SSE's 16-byte streaming store is
    baseline x86-64, so no run-time dispatch is needed. Only whole lines are streamed, four stores
-   in a row: a row of 24 floats (96 bytes: F(6x6, 3x3) at 130x130) starts mid-line every other
-   band, and streaming its half lines, which the write-combining buffers flush as partial writes,
-   copied 2.1-2.4 GB/s against 6.8 this way; 192-byte rows 10.5 against 13.4 (one thread, a C
-   program on an Intel Xeon; BENCHMARKS.md, nineteenth part). */
+   in a row: when the kept copy was one short run per channel, 24-float runs (96 bytes, starting
+   mid-line every other band) copied 2.1-2.4 GB/s with their half lines streamed, which the
+   write-combining buffers flush as partial writes, against 6.8 this way; 192-byte runs 10.5
+   against 13.4 (one thread, a C program on an Intel Xeon; BENCHMARKS.md, nineteenth part). */
 static void stream_run(const float *s, float *d, ptrdiff_t count) {
     ptrdiff_t i = 0;
     while (i < count && ((uintptr_t)(d + i) & 63) != 0) { d[i] = s[i]; i++; }
@@ -26,16 +25,6 @@ static void stream_run(const float *s, float *d, ptrdiff_t count) {
     for (; i < count; i++) d[i] = s[i];
 }
 #endif
-
-void dip_stream_rows(const float *src, ptrdiff_t src_stride, float *dst, ptrdiff_t dst_stride, ptrdiff_t rows,
-                     ptrdiff_t count) {
-#if defined(__x86_64__)
-    for (ptrdiff_t r = 0; r < rows; r++) stream_run(src + r * src_stride, dst + r * dst_stride, count);
-    _mm_sfence();
-#else
-    for (ptrdiff_t r = 0; r < rows; r++) memcpy(dst + r * dst_stride, src + r * src_stride, (size_t)count * sizeof(float));
-#endif
-}
 
 /* Positions a group takes, and source rows a block of a group: the group's transposed block
    (16 KiB at most) stays in the L1 between the transposes that write it and the streaming copy
