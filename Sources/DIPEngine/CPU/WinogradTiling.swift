@@ -249,8 +249,9 @@ struct WinogradTiling {
     /// Floats from one element ξ to the next in the position-major V of the bands `rows`
     /// ([ξ][position][channel], `chunkPositions(rows)` positions of `sourceChannels` floats;
     /// skewed), the one the backward-weights products read: with V[ξ] as positions x channels,
-    /// dU[ξ] = dM[ξ] · V[ξ]ᵀ is sgemm's `N N`, which runs these shapes 15-20 % faster than its
-    /// `N T` on the channel-major V (BENCHMARKS.md, twenty-fourth part).
+    /// dU[ξ] = dM[ξ] · V[ξ]ᵀ is sgemm's `N N`, which oneDNN 2.6 runs the nets' shapes 4-17 %
+    /// faster than its `N T` on the channel-major V with AVX-512, and from 3 % slower to 16 %
+    /// faster capped to AVX2 (BENCHMARKS.md, twenty-fourth part).
     func transposedStride(_ rows: Range<Int>) -> Int { skewedStride(sourceChannels * chunkPositions(rows)) }
     /// Where chunk `rows`'s position-major V starts in a V of every chunk, one after the other.
     func keptOffset(_ rows: Range<Int>) -> Int {
