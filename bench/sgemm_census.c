@@ -46,10 +46,15 @@ static double now(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+static sgemm_t real;
+static pthread_once_t found = PTHREAD_ONCE_INIT;
+
+// The real dnnl_sgemm, looked up once (both threads call the wrapper from the first iteration on).
+static void find_real(void) { real = (sgemm_t)dlsym(RTLD_NEXT, "dnnl_sgemm"); }
+
 int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    static sgemm_t real;
-    if (!real) real = (sgemm_t)dlsym(RTLD_NEXT, "dnnl_sgemm");
+    pthread_once(&found, find_real);
     if (!real) return 5; // dnnl_runtime_error: no libdnnl behind this wrapper
     const double start = now();
     const int status = real(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
