@@ -11,8 +11,8 @@ exact (float64 transforms and sums), which is the best case for the rounded vari
 
 Inputs as a BatchNorm + LeakyReLU(0.2) leaves them (standard normal, then the slope), weights as
 PyTorch's default init (uniform within 1/sqrt(9 x channels)). Needs numpy and torch (for the
-round-to-nearest-even bf16 conversion). Prints the error's RMS and largest magnitude, each relative
-to the exact output's RMS, over the seeds.
+round-to-nearest-even bf16 conversion). Prints the error's RMS and its largest magnitude, each
+relative to the exact output's RMS, the worst of the seeds.
 """
 import sys
 
