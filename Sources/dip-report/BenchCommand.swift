@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations (on the same device).")
     var peer = false
 
-    @Option(name: .customLong("peer-script"), help: "Path of the peer script.")
+    @Option(name: .customLong("peer-script"), help: "Path of the peer script (relative to the current directory).")
     var peerScript: String = "bench/dip_torch.py"
 
     @Flag(help: "Print JSON lines instead of a table.")
@@ -57,6 +57,12 @@ struct BenchCommand: ParsableCommand {
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
         if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
+        // Checked before anything runs: the peer goes after our own (long) runs, and python3's
+        // own message about a missing file would come only then, inside a failed child's.
+        if peer, !FileManager.default.isReadableFile(atPath: peerScript) {
+            throw ValidationError("--peer-script \(peerScript): no such file from \(FileManager.default.currentDirectoryPath); "
+                                  + "run bench from the repository's root (where bench/dip_torch.py is) or give the script's path")
+        }
     }
 
     func run() throws {

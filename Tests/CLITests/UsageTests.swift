@@ -53,13 +53,18 @@ struct UsageTests {
         #expect(full.status == 0, "\(full.stderr)")
     }
 
-    @Test("bench refuses iteration and sampling counts below 1, naming the flag")
+    @Test("bench refuses iteration and sampling counts below 1 and a missing peer script, naming the flag")
     func benchValues() throws {
         let s = try Scratch()
         for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
             #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
         }
+        // Outside the repository's root the default peer script is not there: said before any run.
+        let peer = try s.run(["bench", "--net", "table1", "--size", "64", "--peer"])
+        #expect(peer.status == 64 && peer.stderr.contains("--peer-script bench/dip_torch.py: no such file"), "\(peer.stderr)")
+        let named = try s.run(["bench", "--net", "table1", "--size", "64", "--peer", "--peer-script", "nowhere.py"])
+        #expect(named.status == 64 && named.stderr.contains("--peer-script nowhere.py: no such file"), "\(named.stderr)")
     }
 
     @Test("sizes state their limit; net's errors are usage errors, not 'diverged' (11.15)")
