@@ -20,7 +20,11 @@ struct BenchCommand: ParsableCommand {
             fit it measures the machine's FMA peak for the instruction set oneDNN uses, on the \
             same threads (about 0.2 s), and prints the effective GFLOP/s as a share of it.
 
-            Example: dip-report bench --threads 2 --peer
+            With --rounds N each configuration runs N times, ours and the peer's in turns, and a \
+            line per configuration gives the range and median of each and of the rounds' ratios: \
+            on a shared machine one pair of runs gives the ratio of the moment.
+
+            Example: dip-report bench --threads 2 --peer --rounds 3
             """)
 
     @Option(help: "Network preset (default: table1 and text).")
@@ -49,6 +53,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("peer-script"), help: "Path of the peer script (relative to the current directory).")
     var peerScript: String = "bench/dip_torch.py"
 
+    @Option(help: "Runs of each configuration, ours and the peer's in turns, 1 to \(Self.maxRounds); above 1 a line per configuration gives the range and median of each and of the rounds' ratios.")
+    var rounds: Int = 1
+
+    /// The most `--rounds`: each is a fresh process per configuration (and one for the peer).
+    static let maxRounds = 20
+
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
@@ -57,6 +67,7 @@ struct BenchCommand: ParsableCommand {
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
         if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
+        if !(1...Self.maxRounds).contains(rounds) { throw ValidationError("--rounds \(rounds): from 1 to \(Self.maxRounds)") }
         // Checked before anything runs: the peer goes after our own (long) runs, and python3's
         // own message about a missing file would come only then, inside a failed child's.
         if peer, !FileManager.default.isReadableFile(atPath: peerScript) {
@@ -69,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         let threadCount = threads ?? HostCPU.usableCores
         let nets = net.map { [$0] } ?? ["table1", "text"]
         let sizes = size.map { [$0] } ?? [256, 512]
-        if nets.count == 1 && sizes.count == 1 && !peer {
+        if nets.count == 1 && sizes.count == 1 && !peer && rounds == 1 {
             // One configuration in this process.
             let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
                                       psnrEvery: psnrEvery, conv: conv, backends: try devices.factory())
@@ -77,6 +88,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         var rows: [BenchmarkResult] = []
+        var summaries: [String] = []
         let sampling = psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []
         // Resolved once here, so `auto` means the same device for every child and the peer.
         let factory = try devices.factory()
@@ -84,26 +96,39 @@ struct BenchCommand: ParsableCommand {
         let device = ["--device", onGPU ? "cuda" : "cpu", "--gpu-math", devices.gpuMath.rawValue]
         for n in nets {
             for s in sizes {
-                let ours = try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
-                                         "--threads", "\(threadCount)", "--iterations", "\(iterations)",
-                                         "--conv", conv.rawValue, "--json"] + sampling + device)
-                rows.append(ours)
-                if peer {
-                    // PyTorch runs with the user's OpenMP settings, as they would run it, and samples
-                    // PSNR as often as we did.
-                    rows.append(try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
-                                              "--threads", "\(threadCount)", "--iters", "\(iterations)",
-                                              "--json", "--device", onGPU ? "cuda" : "cpu"]
-                                                + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
-                                                + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
-                                             environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment)))
+                var oursSeconds: [Double] = [], peerSeconds: [Double] = [], peerName = "peer"
+                for _ in 0..<rounds {
+                    let ours = try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
+                                             "--threads", "\(threadCount)", "--iterations", "\(iterations)",
+                                             "--conv", conv.rawValue, "--json"] + sampling + device)
+                    rows.append(ours)
+                    oursSeconds.append(ours.iterationSeconds)
+                    if peer {
+                        // PyTorch runs with the user's OpenMP settings, as they would run it, and
+                        // samples PSNR as often as we did.
+                        let theirs = try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
+                                                   "--threads", "\(threadCount)", "--iters", "\(iterations)",
+                                                   "--json", "--device", onGPU ? "cuda" : "cpu"]
+                                                     + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
+                                                     + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
+                                                  environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment))
+                        rows.append(theirs)
+                        peerSeconds.append(theirs.iterationSeconds)
+                        peerName = theirs.implementation.split(separator: " ").first.map(String.init) ?? peerName
+                    }
+                }
+                if rounds > 1 {
+                    summaries.append("\(n) \(s), \(rounds) rounds: "
+                                     + BenchmarkRounds(ours: oursSeconds, peer: peerSeconds).summary(peerName: peerName))
                 }
             }
         }
-        emit(rows)
+        emit(rows, summaries: summaries)
     }
 
-    private func emit(_ rows: [BenchmarkResult]) {
+    /// The table of `rows`, then what ran where, then `summaries` (`--rounds`); with --json the
+    /// rows alone, one JSON line each.
+    private func emit(_ rows: [BenchmarkResult], summaries: [String] = []) {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -137,14 +162,26 @@ struct BenchCommand: ParsableCommand {
         // What ran where: the ISA oneDNN chose, the machine's FMA peak for it, and the algorithms
         // `--conv` resolved to.
         for device in Set(rows.compactMap(\.device)).sorted() { print("device: \(device)") }
-        for p in Set(rows.compactMap(\.fmaPeak).map(Self.describe)).sorted() { print("FMA peak: \(p)") }
-        for r in rows { if let c = r.convolutions { print("\(r.net) \(r.size): \(c)") } }
+        // One line per kernel and thread count, a range where runs (--rounds) measured several.
+        let measured = Dictionary(grouping: rows.compactMap(\.fmaPeak)) { "\($0.isa) \($0.threads)" }
+        for key in measured.keys.sorted() { print("FMA peak: " + Self.describe(measured[key]!)) }
+        var described = Set<String>()
+        for r in rows {
+            if let c = r.convolutions, described.insert("\(r.net) \(r.size)").inserted { print("\(r.net) \(r.size): \(c)") }
+        }
+        for line in summaries { print(line) }
     }
 
-    /// "190 GFLOP/s (avx2 FMA, 2 threads; 96 on 1 thread)".
-    private static func describe(_ p: FMAPeak) -> String {
-        String(format: "%.0f GFLOP/s (%@ FMA, %d thread%@", p.gflops, p.isa, p.threads, p.threads == 1 ? "" : "s")
-            + (p.threads > 1 ? String(format: "; %.0f on 1 thread)", p.singleThreadGFLOPs) : ")")
+    /// "190 GFLOP/s (avx2 FMA, 2 threads; 96 on 1 thread)" for peaks of one kernel and thread
+    /// count, with ranges ("188-190") where they differ.
+    private static func describe(_ peaks: [FMAPeak]) -> String {
+        func range(_ values: [Double]) -> String {
+            let lo = String(format: "%.0f", values.min() ?? 0), hi = String(format: "%.0f", values.max() ?? 0)
+            return lo == hi ? lo : "\(lo)-\(hi)"
+        }
+        let p = peaks[0]
+        return "\(range(peaks.map(\.gflops))) GFLOP/s (\(p.isa) FMA, \(p.threads) thread\(p.threads == 1 ? "" : "s")"
+            + (p.threads > 1 ? "; \(range(peaks.map(\.singleThreadGFLOPs))) on 1 thread)" : ")")
     }
 
     /// Runs a child benchmark process and decodes its one JSON line.

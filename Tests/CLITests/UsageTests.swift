@@ -53,18 +53,34 @@ struct UsageTests {
         #expect(full.status == 0, "\(full.stderr)")
     }
 
-    @Test("bench refuses iteration and sampling counts below 1 and a missing peer script, naming the flag")
+    @Test("bench refuses iteration, sampling and round counts out of range and a missing peer script, naming the flag")
     func benchValues() throws {
         let s = try Scratch()
         for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
             #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
         }
+        for value in ["0", "21"] {
+            let r = try s.run(["bench", "--net", "table1", "--size", "64", "--rounds", value])
+            #expect(r.status == 64 && r.stderr.contains("--rounds \(value): from 1 to 20"), "\(r.stderr)")
+        }
         // Outside the repository's root the default peer script is not there: said before any run.
         let peer = try s.run(["bench", "--net", "table1", "--size", "64", "--peer"])
         #expect(peer.status == 64 && peer.stderr.contains("--peer-script bench/dip_torch.py: no such file"), "\(peer.stderr)")
         let named = try s.run(["bench", "--net", "table1", "--size", "64", "--peer", "--peer-script", "nowhere.py"])
         #expect(named.status == 64 && named.stderr.contains("--peer-script nowhere.py: no such file"), "\(named.stderr)")
+    }
+
+    @Test("bench --rounds runs each configuration that many times and sums the rounds up")
+    func benchRounds() throws {
+        let s = try Scratch()
+        let r = try s.run(["bench", "--net", "table1", "--size", "64", "--iterations", "1", "--threads", "1", "--rounds", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("dip-report") && $0.contains("table1") }
+        #expect(rows.count == 2, "\(r.stdout)")
+        #expect(r.stdout.contains("table1 64, 2 rounds: ours ") && r.stdout.contains(" s (median "), "\(r.stdout)")
+        // What ran where is said once per configuration, not once per round.
+        #expect(r.stdout.components(separatedBy: "table1 64: ").count == 2, "\(r.stdout)")
     }
 
     @Test("sizes state their limit; net's errors are usage errors, not 'diverged' (11.15)")
