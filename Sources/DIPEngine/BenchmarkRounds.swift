@@ -5,11 +5,11 @@ import Foundation
 /// within minutes (PyTorch's by up to 30 % on the Intel Xeon of BENCHMARKS.md), so one pair of
 /// runs gives a ratio of the moment; the median of the rounds' ratios, each of two runs taken
 /// back to back, is the figure to quote.
-public struct BenchmarkRounds: Sendable, Equatable {
+public struct BenchmarkRounds: Sendable {
     /// Our seconds per iteration, round by round.
-    public let ours: [Double]
+    let ours: [Double]
     /// The peer's, round by round (empty without a peer).
-    public let peer: [Double]
+    let peer: [Double]
 
     /// `ours` and `peer` round by round; `peer` is empty or as long as `ours`.
     public init(ours: [Double], peer: [Double] = []) {
@@ -19,7 +19,7 @@ public struct BenchmarkRounds: Sendable, Equatable {
     }
 
     /// Each round's ratio: ours over the peer's of the same round.
-    public var ratios: [Double] { zip(ours, peer).map { $0 / $1 } }
+    var ratios: [Double] { zip(ours, peer).map { $0 / $1 } }
 
     /// The middle value, or the mean of the middle two (nil for none).
     static func median(_ values: [Double]) -> Double? {
