@@ -120,131 +120,191 @@ static void perturb_generic(const float *z, float *out, long n, unsigned long lo
 #if defined(__x86_64__)
 #define AVX2 __attribute__((target("avx2")))
 
-/* log of four positive normal doubles, log_scalar's operations lane by lane. */
-AVX2 static __m256d log4(__m256d x) {
-    const __m256i bits = _mm256_castpd_si256(x);
-    // The biased exponent as an exact double: its bits under 2^52's, minus 2^52.
+// The vector versions take `G` groups of four lanes at once, each step for every group before
+// the next step: one group's Philox rounds and polynomial steps wait on each other (each step
+// on the last one's result), and with two chains in flight the draw ran at the latency of those
+// chains, not at the machine's throughput. `G` is a constant where they are inlined.
+#define DIP_INLINE AVX2 __attribute__((always_inline)) static inline
+#define EACH for (int g = 0; g < G; g++)
+
+/* log of G x four positive normal doubles, log_scalar's operations lane by lane. */
+DIP_INLINE void log4(const int G, const __m256d *x, __m256d *out) {
     const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
-    __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), magic)),
-                              _mm256_set1_pd(4503599627370496.0));
-    e = _mm256_sub_pd(e, _mm256_set1_pd(1023.0));
-    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
-                                                    _mm256_set1_epi64x(0x3FF0000000000000LL)));
-    __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
-    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
-    e = _mm256_blendv_pd(e, _mm256_add_pd(e, _mm256_set1_pd(1.0)), big);
     const __m256d one = _mm256_set1_pd(1.0);
-    __m256d s = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
-    __m256d s2 = _mm256_mul_pd(s, s);
-    __m256d p = _mm256_set1_pd(1.0 / 21.0);
-#define STEP(c) p = _mm256_add_pd(_mm256_mul_pd(p, s2), _mm256_set1_pd(c));
+    __m256d e[G], m[G], s[G], s2[G], p[G];
+    EACH {
+        const __m256i bits = _mm256_castpd_si256(x[g]);
+        // The biased exponent as an exact double: its bits under 2^52's, minus 2^52.
+        e[g] = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), magic)),
+                             _mm256_set1_pd(4503599627370496.0));
+        e[g] = _mm256_sub_pd(e[g], _mm256_set1_pd(1023.0));
+        m[g] = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+                                                   _mm256_set1_epi64x(0x3FF0000000000000LL)));
+        __m256d big = _mm256_cmp_pd(m[g], _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+        m[g] = _mm256_blendv_pd(m[g], _mm256_mul_pd(m[g], _mm256_set1_pd(0.5)), big);
+        e[g] = _mm256_blendv_pd(e[g], _mm256_add_pd(e[g], one), big);
+    }
+    EACH s[g] = _mm256_div_pd(_mm256_sub_pd(m[g], one), _mm256_add_pd(m[g], one));
+    EACH { s2[g] = _mm256_mul_pd(s[g], s[g]); p[g] = _mm256_set1_pd(1.0 / 21.0); }
+#define STEP(c) EACH p[g] = _mm256_add_pd(_mm256_mul_pd(p[g], s2[g]), _mm256_set1_pd(c));
     LOG_TERMS(STEP)
 #undef STEP
-    __m256d lnm = _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), s), p);
-    return _mm256_add_pd(_mm256_mul_pd(e, _mm256_set1_pd(ln2hi)),
-                         _mm256_add_pd(lnm, _mm256_mul_pd(e, _mm256_set1_pd(ln2lo))));
+    EACH {
+        __m256d lnm = _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), s[g]), p[g]);
+        out[g] = _mm256_add_pd(_mm256_mul_pd(e[g], _mm256_set1_pd(ln2hi)),
+                               _mm256_add_pd(lnm, _mm256_mul_pd(e[g], _mm256_set1_pd(ln2lo))));
+    }
 }
 
-/* sin and cos of 2 pi u for four u in [0, 1), sincos_scalar's operations lane by lane. */
-AVX2 static void sincos4(__m256d u, __m256d *sinOut, __m256d *cosOut) {
-    __m256d t = _mm256_mul_pd(u, _mm256_set1_pd(8.0));
-    __m256d kd = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256d f = _mm256_sub_pd(t, kd);
-    __m256i k = _mm256_cvtepi32_epi64(_mm256_cvttpd_epi32(t));
+/* sin and cos of 2 pi u for G x four u in [0, 1), sincos_scalar's operations lane by lane. */
+DIP_INLINE void sincos4(const int G, const __m256d *u, __m256d *sinOut, __m256d *cosOut) {
     const __m256i zero = _mm256_setzero_si256();
 #define HAS(bitsValue, v) _mm256_castsi256_pd(_mm256_xor_si256(_mm256_cmpeq_epi64(_mm256_and_si256((v), _mm256_set1_epi64x(bitsValue)), zero), _mm256_set1_epi64x(-1)))
-    __m256d odd = HAS(1, k);
-    f = _mm256_blendv_pd(f, _mm256_sub_pd(_mm256_set1_pd(1.0), f), odd);
-    __m256d r = _mm256_mul_pd(f, _mm256_set1_pd(quarterPi)), r2 = _mm256_mul_pd(r, r);
-    __m256d sp = _mm256_set1_pd(-1.0 / 1307674368000.0);
-#define STEP(c) sp = _mm256_add_pd(_mm256_mul_pd(sp, r2), _mm256_set1_pd(c));
-    SIN_TERMS(STEP)
+    __m256i k[G];
+    __m256d r[G], r2[G], sp[G], cp[G];
+    EACH {
+        __m256d t = _mm256_mul_pd(u[g], _mm256_set1_pd(8.0));
+        __m256d kd = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256d f = _mm256_sub_pd(t, kd);
+        k[g] = _mm256_cvtepi32_epi64(_mm256_cvttpd_epi32(t));
+        f = _mm256_blendv_pd(f, _mm256_sub_pd(_mm256_set1_pd(1.0), f), HAS(1, k[g]));
+        r[g] = _mm256_mul_pd(f, _mm256_set1_pd(quarterPi));
+        r2[g] = _mm256_mul_pd(r[g], r[g]);
+        sp[g] = _mm256_set1_pd(-1.0 / 1307674368000.0);
+        cp[g] = _mm256_set1_pd(1.0 / 20922789888000.0);
+    }
+    // The sine's and the cosine's polynomials are independent: their steps alternate.
+#define STEP(c) EACH sp[g] = _mm256_add_pd(_mm256_mul_pd(sp[g], r2[g]), _mm256_set1_pd(c));
+#define CSTEP(c) EACH cp[g] = _mm256_add_pd(_mm256_mul_pd(cp[g], r2[g]), _mm256_set1_pd(c));
+    CSTEP(-1.0 / 87178291200.0)
+    STEP(+1.0 / 6227020800.0) CSTEP(+1.0 / 479001600.0)
+    STEP(-1.0 / 39916800.0) CSTEP(-1.0 / 3628800.0)
+    STEP(+1.0 / 362880.0) CSTEP(+1.0 / 40320.0)
+    STEP(-1.0 / 5040.0) CSTEP(-1.0 / 720.0)
+    STEP(+1.0 / 120.0) CSTEP(+1.0 / 24.0)
+    STEP(-1.0 / 6.0) CSTEP(-0.5)
 #undef STEP
-    __m256d sr = _mm256_add_pd(r, _mm256_mul_pd(_mm256_mul_pd(r, r2), sp));
-    __m256d cp = _mm256_set1_pd(1.0 / 20922789888000.0);
-#define STEP(c) cp = _mm256_add_pd(_mm256_mul_pd(cp, r2), _mm256_set1_pd(c));
-    COS_TERMS(STEP)
-#undef STEP
-    __m256d cr = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(r2, cp));
+#undef CSTEP
     // Octants 1 and 2 (mod 4) swap sine and cosine; the sine is negative in octants 4-7, the
     // cosine in 2-5.
     const __m256i one = _mm256_set1_epi64x(1), two = _mm256_set1_epi64x(2);
-    __m256d swap = HAS(2, _mm256_add_epi64(k, one));
-    __m256d sinNeg = HAS(4, k), cosNeg = HAS(4, _mm256_add_epi64(k, two));
-#undef HAS
     const __m256d sign = _mm256_set1_pd(-0.0);
-    __m256d sv = _mm256_blendv_pd(sr, cr, swap), cv = _mm256_blendv_pd(cr, sr, swap);
-    *sinOut = _mm256_xor_pd(sv, _mm256_and_pd(sinNeg, sign));
-    *cosOut = _mm256_xor_pd(cv, _mm256_and_pd(cosNeg, sign));
+    EACH {
+        __m256d sr = _mm256_add_pd(r[g], _mm256_mul_pd(_mm256_mul_pd(r[g], r2[g]), sp[g]));
+        __m256d cr = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(r2[g], cp[g]));
+        __m256d swap = HAS(2, _mm256_add_epi64(k[g], one));
+        __m256d sinNeg = HAS(4, k[g]), cosNeg = HAS(4, _mm256_add_epi64(k[g], two));
+        __m256d sv = _mm256_blendv_pd(sr, cr, swap), cv = _mm256_blendv_pd(cr, sr, swap);
+        sinOut[g] = _mm256_xor_pd(sv, _mm256_and_pd(sinNeg, sign));
+        cosOut[g] = _mm256_xor_pd(cv, _mm256_and_pd(cosNeg, sign));
+    }
+#undef HAS
 }
 
-/* Philox4x32-10 of four blocks at once, block b + j in 64-bit lane j (philox's operations lane
-   by lane, each word in the low half of its lane): w[m] lane j is word m of block b + j. */
-AVX2 static void philox4(unsigned long long b, unsigned long long substream, unsigned int k0, unsigned int k1,
-                         __m256i w[4]) {
+/* Philox4x32-10 of G x four blocks, blocks b + 4 h + j of group h in 64-bit lane j (philox's
+   operations lane by lane, each word in the low half of its lane): w[4 h + m] lane j is word m
+   of block b + 4 h + j. */
+DIP_INLINE void philox4(const int G, unsigned long long b, unsigned long long substream, unsigned int k0,
+                        unsigned int k1, __m256i *w) {
     const __m256i low = _mm256_set1_epi64x(0xFFFFFFFFLL);
-    const __m256i blocks = _mm256_add_epi64(_mm256_set1_epi64x((long long)b), _mm256_setr_epi64x(0, 1, 2, 3));
-    __m256i c0 = _mm256_and_si256(blocks, low), c1 = _mm256_srli_epi64(blocks, 32);
-    __m256i c2 = _mm256_set1_epi64x((long long)(substream & 0xFFFFFFFFULL)), c3 = _mm256_set1_epi64x((long long)(substream >> 32));
+    __m256i c0[G], c1[G], c2[G], c3[G];
+    EACH {
+        const __m256i blocks = _mm256_add_epi64(_mm256_set1_epi64x((long long)(b + 4 * (unsigned)g)),
+                                                _mm256_setr_epi64x(0, 1, 2, 3));
+        c0[g] = _mm256_and_si256(blocks, low);
+        c1[g] = _mm256_srli_epi64(blocks, 32);
+        c2[g] = _mm256_set1_epi64x((long long)(substream & 0xFFFFFFFFULL));
+        c3[g] = _mm256_set1_epi64x((long long)(substream >> 32));
+    }
     const __m256i m0 = _mm256_set1_epi64x(0xD2511F53LL), m1 = _mm256_set1_epi64x(0xCD9E8D57LL);
     for (int round = 0; round < 10; round++) {
         if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
-        __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
-        __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), _mm256_set1_epi64x(k0));
-        __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), _mm256_set1_epi64x(k1));
-        c1 = _mm256_and_si256(p1, low);
-        c3 = _mm256_and_si256(p0, low);
-        c0 = n0;
-        c2 = n2;
+        const __m256i vk0 = _mm256_set1_epi64x(k0), vk1 = _mm256_set1_epi64x(k1);
+        EACH {
+            __m256i p0 = _mm256_mul_epu32(c0[g], m0), p1 = _mm256_mul_epu32(c2[g], m1);
+            __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[g]), vk0);
+            __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[g]), vk1);
+            c1[g] = _mm256_and_si256(p1, low);
+            c3[g] = _mm256_and_si256(p0, low);
+            c0[g] = n0;
+            c2[g] = n2;
+        }
     }
-    w[0] = c0; w[1] = c1; w[2] = c2; w[3] = c3;
+    EACH { w[4 * g] = c0[g]; w[4 * g + 1] = c1[g]; w[4 * g + 2] = c2[g]; w[4 * g + 3] = c3[g]; }
 }
 
 /* Words below 2^32, one in each 64-bit lane, as exact doubles: their bits under 2^52's, less 2^52. */
-AVX2 static inline __m256d words_to_double(__m256i w) {
+DIP_INLINE __m256d words_to_double(__m256i w) {
     const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
     return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(w, magic)), _mm256_set1_pd(4503599627370496.0));
 }
 
-/* 0 + sigma * (r cos, r sin) of the Box-Muller pairs (a, c), four lanes, as floats. */
-AVX2 static inline void box_muller4(__m256i a, __m256i c, __m256d sigma, __m128 *cosValues, __m128 *sinValues) {
+/* 0 + sigma * (r cos, r sin) of the Box-Muller pairs (a[h], c[h]), G x four lanes, as floats. */
+DIP_INLINE void box_muller4(const int G, const __m256i *a, const __m256i *c, __m256d sigma, __m128 *cosValues,
+                            __m128 *sinValues) {
     const __m256d half = _mm256_set1_pd(0.5), scale = _mm256_set1_pd(0x1p-32);
-    __m256d u1 = _mm256_mul_pd(_mm256_add_pd(words_to_double(a), half), scale);
-    __m256d u2 = _mm256_mul_pd(_mm256_add_pd(words_to_double(c), half), scale);
-    __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), log4(u1)));
-    __m256d s, co;
-    sincos4(u2, &s, &co);
-    *cosValues = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, co))));
-    *sinValues = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, s))));
+    __m256d u1[G], u2[G], l[G], s[G], co[G];
+    EACH {
+        u1[g] = _mm256_mul_pd(_mm256_add_pd(words_to_double(a[g]), half), scale);
+        u2[g] = _mm256_mul_pd(_mm256_add_pd(words_to_double(c[g]), half), scale);
+    }
+    log4(G, u1, l);
+    sincos4(G, u2, s, co);
+    EACH {
+        __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), l[g]));
+        cosValues[g] = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, co[g]))));
+        sinValues[g] = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(sigma, _mm256_mul_pd(r, s[g]))));
+    }
 }
 
-AVX2 static void perturb_avx2(const float *z, float *out, long n, unsigned long long lo, unsigned long long hi,
-                              unsigned int k0, unsigned int k1, unsigned long long substream, double sigma) {
-    const __m256d sd = _mm256_set1_pd(sigma);
-    unsigned long long b = lo;
-    // Four whole blocks at a time, their words made in vector lanes (block b + j in lane j):
-    // the pairs (w0, w1) give each block's values 0 and 1, (w2, w3) its values 2 and 3, two
-    // independent Box-Muller chains. One block's Philox words went through memory into the
-    // vectors, and one chain's divide, square root and polynomials waited on each other: the
-    // draw of 2^21 values took 21-26 ms on one Zen 3 thread, 13-16 ms now
-    // (bench/perturbation_draw.c; BENCHMARKS.md, seventeenth part).
-    for (; b + 4 <= hi && (long)(4 * (b + 4)) <= n; b += 4) {
-        __m256i w[4];
-        philox4(b, substream, k0, k1, w);
-        __m128 c01, s01, c23, s23;
-        box_muller4(w[0], w[1], sd, &c01, &s01);
-        box_muller4(w[2], w[3], sd, &c23, &s23);
-        // Row j of the transpose: block b + j's values (r cos, r sin of its first pair, then of
-        // its second).
+/* Blocks b ..< b + 4 G, all inside n: their words in vector lanes (block b + 4 h + j in lane j of
+   group h), then the pairs (w0, w1) give each block's values 0 and 1, (w2, w3) its values 2 and
+   3, 2 G independent Box-Muller chains. */
+DIP_INLINE void perturb_blocks(const int G, const float *z, float *out, unsigned long long b, unsigned int k0,
+                               unsigned int k1, unsigned long long substream, __m256d sigma) {
+    __m256i w[4 * G], a[2 * G], c[2 * G];
+    philox4(G, b, substream, k0, k1, w);
+    EACH {
+        a[2 * g] = w[4 * g]; c[2 * g] = w[4 * g + 1];
+        a[2 * g + 1] = w[4 * g + 2]; c[2 * g + 1] = w[4 * g + 3];
+    }
+    __m128 cv[2 * G], sv[2 * G];
+    box_muller4(2 * G, a, c, sigma, cv, sv);
+    EACH {
+        __m128 c01 = cv[2 * g], s01 = sv[2 * g], c23 = cv[2 * g + 1], s23 = sv[2 * g + 1];
+        // Row j of the transpose: block b + 4 g + j's values (r cos, r sin of its first pair,
+        // then of its second).
         _MM_TRANSPOSE4_PS(c01, s01, c23, s23);
-        long i = (long)(4 * b);
+        long i = (long)(4 * (b + 4 * (unsigned)g));
         _mm_storeu_ps(out + i, _mm_add_ps(c01, _mm_loadu_ps(z + i)));
         _mm_storeu_ps(out + i + 4, _mm_add_ps(s01, _mm_loadu_ps(z + i + 4)));
         _mm_storeu_ps(out + i + 8, _mm_add_ps(c23, _mm_loadu_ps(z + i + 8)));
         _mm_storeu_ps(out + i + 12, _mm_add_ps(s23, _mm_loadu_ps(z + i + 12)));
     }
+}
+#undef EACH
+
+/* Groups of four blocks a step of the wide loop takes (bench/perturbation_draw.c builds it with
+   others: -DPERTURB_GROUPS=N). */
+#ifndef PERTURB_GROUPS
+#define PERTURB_GROUPS 3
+#endif
+
+AVX2 static void perturb_avx2(const float *z, float *out, long n, unsigned long long lo, unsigned long long hi,
+                              unsigned int k0, unsigned int k1, unsigned long long substream, double sigma) {
+    const __m256d sd = _mm256_set1_pd(sigma);
+    unsigned long long b = lo;
+    // One block at a time, the draw of 2^21 values took 21-26 ms on one Zen 3 thread; four
+    // blocks in vector lanes, 13-16 ms (bench/perturbation_draw.c; BENCHMARKS.md, seventeenth
+    // part). On an Intel Xeon thread (AVX2 code) four blocks took 11.7-12.4 ms, twelve in three
+    // groups whose steps alternate 7.2-7.3 (two groups 7.7-8.0, four 8.3-8.4: the chains'
+    // values no longer fit the 16 registers; BENCHMARKS.md, twenty-sixth part).
+    const unsigned long long wide = 4 * PERTURB_GROUPS;
+    for (; b + wide <= hi && (long)(4 * (b + wide)) <= n; b += wide) perturb_blocks(PERTURB_GROUPS, z, out, b, k0, k1, substream, sd);
+    for (; b + 4 <= hi && (long)(4 * (b + 4)) <= n; b += 4) perturb_blocks(1, z, out, b, k0, k1, substream, sd);
     for (; b < hi; b++) perturb_block(z, out, n, b, k0, k1, substream, sigma);
 }
+#undef DIP_INLINE
 #undef AVX2
 #endif
 

@@ -8,7 +8,7 @@ import Testing
 @Suite("Perturbation")
 struct PerturbationTests {
     @Test("z + sigma N(0, 1) has RandomStream.fillNormal's bits on both versions, any size, any thread count",
-          arguments: [1, 3, 4, 7, 8, 9, 13, 255, 1000, 4099, 70001])
+          arguments: [1, 3, 4, 7, 8, 9, 13, 16, 48, 64, 255, 1000, 4099, 70001])
     func matchesFillNormal(count n: Int) {
         defer { dip_layer_kernels_force(-1) }
         let sigma: Float = 0.03, seed: UInt64 = 77, iteration = 1234
