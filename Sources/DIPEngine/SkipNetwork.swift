@@ -174,8 +174,11 @@ final class SkipLevel {
     let upBN: BatchNorm
     let up1x1Conv: Conv2d?
     let up1x1BN: BatchNorm?
+    /// The threads of the level's own passes (the skip gradient's sum).
+    private let parallel: ChannelParallel
 
     init(_ c: SkipConfig, level i: Int, gammaInit: GammaInit, rng: inout RandomStream, parallel: ChannelParallel) {
+        self.parallel = parallel
         let inChannels = i == 0 ? c.inputChannels : c.down[i - 1]
         let readsCode = i == 0            // level 0 reads z, whose gradient nobody needs
         let slope: Float = 0.2
@@ -300,9 +303,14 @@ final class SkipLevel {
         }
 
         if let gX, let gS {
-            // X feeds both branches: the skip branch's gradient adds onto the encoder's.
-            let a = gX.pointer, b = gS.pointer
-            for j in 0..<gX.count { a[j] += b[j] }
+            // X feeds both branches: the skip branch's gradient adds onto the encoder's, in
+            // blocks on the level's threads (one thread left the other core idle for this
+            // pass; each element's sum is the same on any thread).
+            let a = UncheckedBox(gX.pointer), b = UncheckedBox(UnsafePointer(gS.pointer)), n = gX.count
+            parallel.runBlocks((n + 4095) / 4096) { _, blocks in
+                let range = blocks.lowerBound * 4096 ..< min(blocks.upperBound * 4096, n)
+                for j in range { a.value[j] += b.value[j] }
+            }
         }
         return gX
     }
