@@ -7,6 +7,9 @@
 //   clang -O2 -I Sources/CLayerKernels/include -o /tmp/perturbation_draw bench/perturbation_draw.c \
 //       Sources/CLayerKernels/perturbation.c Sources/CLayerKernels/dispatch.c -lm
 //   /tmp/perturbation_draw
+//
+// The AVX2 version takes PERTURB_GROUPS groups of four blocks a step (3 unless the build says
+// otherwise): add -DPERTURB_GROUPS=N to the clang line to time another count.
 #include "CLayerKernels.h"
 
 #include <stdio.h>
