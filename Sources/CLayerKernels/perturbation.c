@@ -300,7 +300,8 @@ AVX2 static void perturb_avx2(const float *z, float *out, long n, unsigned long 
     // groups whose steps alternate 7.2-7.3 (two groups 7.7-8.0, four 8.3-8.4: the chains'
     // values no longer fit the 16 registers; BENCHMARKS.md, twenty-sixth part).
     const unsigned long long wide = 4 * PERTURB_GROUPS;
-    for (; b + wide <= hi && (long)(4 * (b + wide)) <= n; b += wide) perturb_blocks(PERTURB_GROUPS, z, out, b, k0, k1, substream, sd);
+    for (; b + wide <= hi && (long)(4 * (b + wide)) <= n; b += wide)
+        perturb_blocks(PERTURB_GROUPS, z, out, b, k0, k1, substream, sd);
     for (; b + 4 <= hi && (long)(4 * (b + 4)) <= n; b += 4) perturb_blocks(1, z, out, b, k0, k1, substream, sd);
     for (; b < hi; b++) perturb_block(z, out, n, b, k0, k1, substream, sigma);
 }
