@@ -67,9 +67,13 @@ def winograd(f, x, w, rounding):
 
 
 def main():
-    channels = int(sys.argv[1]) if len(sys.argv) > 1 else 128
-    side = int(sys.argv[2]) if len(sys.argv) > 2 else 48
-    seeds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    values = []
+    for index, (name, default) in enumerate((("channels", 128), ("side", 48), ("seeds", 3)), start=1):
+        text = sys.argv[index] if len(sys.argv) > index else str(default)
+        if not text.isdigit() or int(text) < 1:
+            sys.exit(f"{name} '{text}': give a whole number from 1 (usage: winograd_bf16_error.py [channels] [side] [seeds])")
+        values.append(int(text))
+    channels, side, seeds = values
     if side % 12:
         sys.exit(f"side {side}: use a multiple of 12 (whole F(6x6) and F(4x4) tiles)")
     rows = {}
