@@ -116,6 +116,18 @@ protocol FoldsReflectionPadGradient: ConvolutionKernel {
     func foldsReflectionPad(_ pad: Int) -> Bool
 }
 
+/// A convolution kernel that can read its padded input as BatchNorm's output of an unpadded
+/// tensor (`NormalizedPaddedInput`), building each row as it reads it, so the BatchNorm need not
+/// write the padded tensor for the kernel to read back. It keeps what its backward-weights pass
+/// needs (`keepsForwardInput`), so nothing reads the padded input later either.
+protocol NormalizesItsInput: ConvolutionKernel {
+    /// `forward(input: padded, …)` where `padded` holds the rows `input` describes: the same
+    /// output bits, and the same kept data, recorded as from `padded`, whose memory is neither
+    /// read nor written. `padded` is the tensor the caller passes to `backwardWeights`.
+    func forward(normalizing input: NormalizedPaddedInput, standingFor padded: Tensor, weight: Tensor, bias: Tensor,
+                 output: Tensor) throws
+}
+
 /// The compute backend behind a fit, at two levels:
 /// - `makeTrainer`: the whole iteration (network, loss, perturbation, Adam) on the backend's
 ///   device. The Fitter talks only to this, so a GPU backend that keeps everything resident is a

@@ -263,15 +263,13 @@ final class SkipLevel {
 
         var d = try downConv.forward(x)
         if let downPool { d = downPool.forward(d) }
-        d = downBN.forward(d)
-        d = downBN2.forward(try downConv2.forward(d))
+        d = downBN2.forward(try Self.forward(downBN, downConv2, d))
         if let deeper { d = try deeper.forward(d) }
         d = upsample.forward(d)
 
         var y = d
         if let concat, let s { y = concat.forward(skip: s, deeper: d) }
-        y = concatBN.forward(y)
-        y = upBN.forward(try upConv.forward(y))
+        y = upBN.forward(try Self.forward(concatBN, upConv, y))
         if let up1x1Conv, let up1x1BN { y = up1x1BN.forward(try up1x1Conv.forward(y)) }
         return y
     }
@@ -313,6 +311,14 @@ final class SkipLevel {
             }
         }
         return gX
+    }
+
+    /// `conv.forward(bn.forward(x))`; where the convolution's kernel builds its padded input
+    /// from the BatchNorm's statistics (`Conv2d.normalizingPad`), the BatchNorm computes only
+    /// those and its output is never written (the same bits).
+    static func forward(_ bn: BatchNorm, _ conv: Conv2d, _ x: Tensor) throws -> Tensor {
+        guard let pad = conv.normalizingPad else { return try conv.forward(bn.forward(x)) }
+        return try conv.forward(normalized: bn.normalizedInput(x, padded: pad))
     }
 
     /// The backward of a convolution the forward ran just before `bn`: where the convolution's

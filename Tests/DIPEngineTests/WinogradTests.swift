@@ -198,6 +198,60 @@ struct WinogradTests {
         }
     }
 
+    @Test("forward of a BatchNorm's output built row by row (NormalizesItsInput): the bits of BatchNorm, pad, then forward",
+          arguments: cases)
+    func normalizedInput(_ tile: WinogradTile, _ g: ConvGeometry) throws {
+        let unpadded = FeatureShape(channels: g.inChannels, height: g.inputHeight - 2, width: g.inputWidth - 2)
+        guard unpadded.height > 1, unpadded.width > 1, unpadded.plane > 1 else { return }
+        let d = Data(g, seed: 11)
+        let x = Tensor(unpadded.dims)
+        RandomStream(seed: 11, purpose: .auxiliary, substream: 5).fillUniform(x.buffer, low: -2, high: 3)
+        for slope in [Float(0.2), nil] {
+            var rng = RandomStream(seed: 12, purpose: .weights)
+            let bn = BatchNorm(channels: g.inChannels, negativeSlope: slope, gammaInit: .uniform, rng: &rng,
+                               parallel: ChannelParallel(threads: 1))
+            // Some shifts negative, some positive: the activation's both branches in every plane.
+            for c in 0..<g.inChannels { bn.bias.pointer[c] = Float(c % 3) - 1 }
+            let pad = ReflectionPad(pad: 1, parallel: ChannelParallel(threads: 1))
+            try pad.prepare(inputShape: unpadded)
+            try bn.prepare(inputShape: unpadded, into: pad.interior)
+            let padded = pad.forward(bn.forward(x))
+            // Bands of 1 to 3 tile rows on 1 to 3 threads: rows reflected at the top and the bottom
+            // fall in one band or in several.
+            for (rows, threads) in [(nil, 2), (1, 1), (1, 3), (2, 2), (3, 3)] as [(Int?, Int)] {
+                let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: threads), tile: tile,
+                                                     rowsPerBand: rows)
+                let (y, dw, db) = (Tensor(g.outputDims), Tensor(g.weightDims), Tensor(g.biasDims))
+                try kernel.forward(input: padded, weight: d.w, bias: d.b, output: y)
+                try kernel.backwardWeights(input: padded, gradOutput: d.dy, gradWeight: dw, gradBias: db)
+                // The tensor it stands for is neither read nor written: NaNs there change nothing.
+                let standIn = Tensor(g.inputDims)
+                standIn.buffer.update(repeating: .nan)
+                let (y2, dw2, db2) = (Tensor(g.outputDims), Tensor(g.weightDims), Tensor(g.biasDims))
+                y2.buffer.update(repeating: .nan)
+                try kernel.forward(normalizing: bn.normalizedInput(x, padded: 1), standingFor: standIn, weight: d.w,
+                                   bias: d.b, output: y2)
+                try kernel.backwardWeights(input: standIn, gradOutput: d.dy, gradWeight: dw2, gradBias: db2)
+                let label = "\(tile) \(g), slope \(slope.map { "\($0)" } ?? "none"), \(rows.map(String.init) ?? "preferred") rows a band, \(threads) threads"
+                #expect(y2.array.map(\.bitPattern) == y.array.map(\.bitPattern), "\(label)")
+                #expect(dw2.array.map(\.bitPattern) == dw.array.map(\.bitPattern), "\(label)")
+                #expect(db2.array.map(\.bitPattern) == db.array.map(\.bitPattern), "\(label)")
+                #expect(standIn.array.allSatisfy { $0.isNaN }, "\(label)")
+            }
+        }
+        // A normalized input of another size is refused, not read past its end.
+        let kernel = try WinogradConvolution(geometry: g, backend: CPUBackend(threads: 1), tile: tile)
+        var rng = RandomStream(seed: 12, purpose: .weights)
+        let bn = BatchNorm(channels: g.inChannels, negativeSlope: nil, gammaInit: .one, rng: &rng, parallel: ChannelParallel(threads: 1))
+        let smaller = FeatureShape(channels: g.inChannels, height: unpadded.height, width: unpadded.width - 1)
+        guard smaller.width > 1 else { return }
+        try bn.prepare(inputShape: smaller)
+        #expect(throws: EngineError.self) {
+            try kernel.forward(normalizing: bn.normalizedInput(Tensor(smaller.dims), padded: 1), standingFor: Tensor(g.inputDims),
+                               weight: d.w, bias: d.b, output: Tensor(g.outputDims))
+        }
+    }
+
     @Test("the AVX2 tile transforms give the same bits as the portable Swift ones",
           .enabled(if: WinogradKernels.avx2.runs(on: HostCPU.flags), "this CPU has no AVX2"),
           arguments: cases)

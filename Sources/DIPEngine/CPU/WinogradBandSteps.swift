@@ -12,9 +12,11 @@ struct WinogradBandSteps {
 
     /// The pass's tiling.
     let tiling: WinogradTiling
-    /// The source planes, `sourcePlane` floats apart.
+    /// The source planes, `sourcePlane` floats apart; or, with `normalized`, no planes: each
+    /// band's rows are built from it (the forward of a `NormalizesItsInput` call).
     let source: UnsafePointer<Float>
     let sourcePlane: Int
+    let normalized: NormalizedPaddedInput?
     /// What runs the products, and U as it reads it: every element ξ `filterStride` apart
     /// (`tiling.filterStride(for: products)`).
     let products: WinogradProducts
@@ -29,15 +31,32 @@ struct WinogradBandSteps {
     let keep: UnsafeMutablePointer<Float>?
 
     /// The band's V (one band's scratch): element ξ of position k of channel c at
-    /// `v + ξ * tiling.rowSourceStride + c * tiling.tileColumns + k`.
+    /// `v + ξ * tiling.rowSourceStride + c * tiling.tileColumns + k`. With `normalized`, each
+    /// channel's rows of the band are first built in `rows` (`tiling.bandSourceRowFloats`).
     func transformSource(band: Int, into v: UnsafeMutablePointer<Float>, strip: UnsafeMutablePointer<Float>,
-                         work: UnsafeMutablePointer<WinogradLanes>) {
+                         work: UnsafeMutablePointer<WinogradLanes>, rows: UnsafeMutablePointer<Float>) {
         let t = tiling
         // The next channel's rows are asked for while this one's are transformed: each
         // channel's few rows are a short stream that the hardware prefetchers find late. At
         // text's 256->128 at 258x258 the source transform of a forward took 9.6-11.3 ms a
         // thread instead of 13-14 on AVX-512 (BENCHMARKS.md, eleventh part).
         let read = t.sourceRows(ofBand: band), readBytes = read.count * t.sourceWidth * MemoryLayout<Float>.stride
+        if let normalized {
+            // The rows in the L1, straight from the BatchNorm's input: its output is never
+            // written to memory and read back.
+            let from = normalized.sourceRows(ofPaddedRows: read), plane = normalized.shape.plane
+            let fromBytes = from.count * normalized.shape.width * MemoryLayout<Float>.stride
+            for c in 0..<t.sourceChannels {
+                if c + 1 < t.sourceChannels {
+                    dip_prefetch_runs(normalized.source + (c + 1) * plane + from.lowerBound * normalized.shape.width, 1, 0,
+                                      fromBytes, 0)
+                }
+                for y in read { normalized.row(channel: c, paddedRow: y, into: rows + (y - read.lowerBound) * t.sourceWidth) }
+                t.transformSourceRow(rows, firstRow: read.lowerBound, band: band, strip: strip, work: work,
+                                     into: v + c * t.tileColumns, vStride: t.rowSourceStride)
+            }
+            return
+        }
         for c in 0..<t.sourceChannels {
             if c + 1 < t.sourceChannels {
                 dip_prefetch_runs(source + (c + 1) * sourcePlane + read.lowerBound * t.sourceWidth, 1, 0, readBytes, 0)

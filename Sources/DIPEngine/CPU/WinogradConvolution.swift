@@ -39,7 +39,7 @@ import DIPCore
 /// products are done (`dip_stream_transposed`): written straight from the transform, the kept
 /// V cost the forward's input transform twice its time (table1's 132->128 at 258x258 on
 /// AVX-512: 10-12 ms per thread and iteration, 5 ms with the copy, which itself takes about 2).
-final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradient {
+final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradient, NormalizesItsInput {
     /// The geometry this kernel was made for.
     let geometry: ConvGeometry
     /// Always Winograd.
@@ -126,6 +126,23 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         try convolve(t, source: input.pointer, weight: weight.pointer, rotated: false, destination: output.pointer,
                      keep: kept) { b[$0] }
         keptSource.kept(from: input)
+    }
+
+    /// The forward of the padded input that `input` describes, each band's rows built from it
+    /// in the thread's L1 as the source transform reads them (the same bits as `forward` of the
+    /// padded tensor); the transformed tiles are kept as from `padded`, which is not touched.
+    func forward(normalizing input: NormalizedPaddedInput, standingFor padded: Tensor, weight: Tensor, bias: Tensor,
+                 output: Tensor) throws {
+        try geometry.checkForward(input: padded, weight: weight, bias: bias, output: output)
+        guard input.paddedShape.dims == geometry.inputDims else {
+            throw EngineError.shape("convolution \(geometry) got a normalized input of \(input.paddedShape) padded")
+        }
+        let t = forwardTiling, b = bias.pointer
+        let floats = t.keptFloats
+        let kept = keptSource.buffer(bytes: floats * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: floats)
+        try convolve(t, source: input.source, normalized: input, weight: weight.pointer, rotated: false,
+                     destination: output.pointer, keep: kept) { b[$0] }
+        keptSource.kept(from: padded)
     }
 
     /// gradInput = d loss / d input, given d loss / d output.
@@ -232,7 +249,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     /// and no thread waits for another between steps. (Measured together with the skewed
     /// strides, which did most of it: BENCHMARKS.md, sixth part.) Every band is computed the
     /// same way whichever thread takes it, so the bits do not depend on the thread count.
-    private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, weight: UnsafePointer<Float>, rotated: Bool,
+    private func convolve(_ t: WinogradTiling, source: UnsafePointer<Float>, normalized: NormalizedPaddedInput? = nil,
+                          weight: UnsafePointer<Float>, rotated: Bool,
                           destination: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>? = nil,
                           foldingReflectionPad: Int? = nil, bias: (Int) -> Float) throws {
         let (ci, co) = (t.sourceChannels, t.destinationChannels)
@@ -248,7 +266,10 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
             let bottomFloats = co * (fold?.pad ?? 0) * t.destinationWidth
             let bottomOffset = layout.bytes, blockOffset = bottomOffset + WinogradTiling.pages(bottomFloats)
             let blockBytes = fold == nil ? 0 : WinogradTiling.pages(t.bandBlockFloats)
-            let arena = backend.scratch(bytes: blockOffset + parallel.threads * blockBytes)
+            // With a normalized source: each thread's rows of a band, built there (a few KiB).
+            let rowsOffset = blockOffset + parallel.threads * blockBytes
+            let rowsBytes = normalized == nil ? 0 : WinogradTiling.pages(t.bandSourceRowFloats)
+            let arena = backend.scratch(bytes: rowsOffset + parallel.threads * rowsBytes)
             func floats(_ offset: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
                 (arena + offset).bindMemory(to: Float.self, capacity: count)
             }
@@ -267,7 +288,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                 packFilter(t, weight: weight, pStride: pStride, qStride: qStride, rotated: rotated, into: u, stride: filterStride,
                            parallel: parallel)
             }
-            let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, products: products, filter: u,
+            let steps = WinogradBandSteps(tiling: t, source: source, sourcePlane: sourcePlane, normalized: normalized,
+                                          products: products, filter: u,
                                           filterStride: filterStride, destination: destination,
                                           destinationPlane: destinationPlane, fold: fold, keep: keep)
             try backend.singleThreadedClaims(t.bands, what: "the Winograd products of \(geometry)") { part, next in
@@ -275,12 +297,13 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                 let v = floats(layout.source + part * layout.part, t.rowSourceFloats)
                 // With a fold: this thread's block and every channel's bottom border rows.
                 let block = floats(blockOffset + part * blockBytes, fold == nil ? 0 : t.bandBlockFloats)
+                let rows = floats(rowsOffset + part * rowsBytes, normalized == nil ? 0 : t.bandSourceRowFloats)
                 let bottom = floats(bottomOffset, bottomFloats)
                 steps.clearUnusedProducts(m)
                 return t.withSourceStrip { sourceStrip, work in
                     t.withProductStrip { productStrip, _ in
                         while let band = next() {
-                            steps.transformSource(band: band, into: v, strip: sourceStrip, work: work)
+                            steps.transformSource(band: band, into: v, strip: sourceStrip, work: work, rows: rows)
                             let status = steps.products(band: band, of: v, into: m)
                             guard status == dnnl_success else { return status }
                             steps.transformProducts(band: band, of: m, bias: bias, strip: productStrip, work: work, block: block,

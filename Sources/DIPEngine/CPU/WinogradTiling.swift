@@ -207,6 +207,10 @@ struct WinogradTiling {
         return m * rows.lowerBound..<min(m * rows.upperBound, destinationHeight)
     }
 
+    /// Floats of one channel's source rows of the tallest band (`sourceRows(ofBand:)`), one row
+    /// after the other.
+    var bandSourceRowFloats: Int { (rowsPerBand * tile.outputSize + 2) * sourceWidth }
+
     /// Floats of one channel's rows of the tallest band, as `transformProductsRow` writes them
     /// into a block (`firstRow` the band's first).
     var bandBlockFloats: Int { rowsPerBand * tile.outputSize * destinationWidth }
@@ -335,13 +339,14 @@ struct WinogradTiling {
         }
     }
 
-    /// The tiles of band `b` of one source channel, from `plane` (that channel): element ξ of
-    /// the tile at position k goes to `v[ξ * vStride + k]`. `strip` (`sourceStripFloats`) must
+    /// The tiles of band `b` of one source channel, from `plane` (that channel's rows from
+    /// `firstRow` on, which must hold every row of `sourceRows(ofBand: b)`): element ξ of the
+    /// tile at position k goes to `v[ξ * vStride + k]`. `strip` (`sourceStripFloats`) must
     /// be all zeros before the first call and then be passed to every later one unchanged: a
     /// source row writes the same columns of its tile row's part of the strip row at every band
     /// and in every channel, so only a part with no source row (above or below the source, or
     /// past the last tile row) needs clearing again.
-    func transformSourceRow(_ plane: UnsafePointer<Float>, band b: Int, strip: UnsafeMutablePointer<Float>,
+    func transformSourceRow(_ plane: UnsafePointer<Float>, firstRow: Int = 0, band b: Int, strip: UnsafeMutablePointer<Float>,
                             work: UnsafeMutablePointer<WinogradLanes>, into v: UnsafeMutablePointer<Float>, vStride: Int) {
         // The n source rows of each tile row, split by column phase (m phases):
         // strip[(r * m + p) * sx + j * rowSlot + k] is source column mk + p - pad of row r of
@@ -357,7 +362,8 @@ struct WinogradTiling {
                     for p in 0..<m { (part + p * sx).update(repeating: 0, count: rowSlot) }
                     continue
                 }
-                kernels.splitRow(tile, plane + y * sourceWidth, width: sourceWidth, pad: pad, into: part, phaseStride: sx)
+                kernels.splitRow(tile, plane + (y - firstRow) * sourceWidth, width: sourceWidth, pad: pad, into: part,
+                                 phaseStride: sx)
             }
         }
         for tx in stride(from: 0, to: tileColumns, by: 8) {

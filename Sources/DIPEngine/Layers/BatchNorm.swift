@@ -47,8 +47,10 @@ final class BatchNorm {
     private let parallel: ChannelParallel
     private let mean: UnsafeMutablePointer<Double>
     private let invStd: UnsafeMutablePointer<Double>
-    /// gamma * invStd and beta as the forward applied them, so the backward can recompute the
-    /// activation's sign from the input instead of keeping the output.
+    /// The mean, gamma * invStd and beta as the forward applied them, so the backward can
+    /// recompute the activation's sign from the input instead of keeping the output, and a
+    /// consumer can apply them itself (`normalizedInput`).
+    private let appliedMean: UnsafeMutablePointer<Float>
     private let scale: UnsafeMutablePointer<Float>
     private let shift: UnsafeMutablePointer<Float>
     private(set) var shape = FeatureShape(channels: 1, height: 1, width: 1)
@@ -77,8 +79,10 @@ final class BatchNorm {
         invStd = .allocate(capacity: channels)
         mean.initialize(repeating: 0, count: channels)
         invStd.initialize(repeating: 1, count: channels)
+        appliedMean = .allocate(capacity: channels)
         scale = .allocate(capacity: channels)
         shift = .allocate(capacity: channels)
+        appliedMean.initialize(repeating: 0, count: channels)
         scale.initialize(repeating: 1, count: channels)
         shift.initialize(repeating: 0, count: channels)
     }
@@ -86,6 +90,7 @@ final class BatchNorm {
     deinit {
         mean.deallocate()
         invStd.deallocate()
+        appliedMean.deallocate()
         scale.deallocate()
         shift.deallocate()
     }
@@ -134,10 +139,26 @@ final class BatchNorm {
     /// and updates the running statistics. Returns the tensor written: the whole buffer when
     /// the output is a window of a consumer's buffer.
     func forward(_ x: Tensor) -> Tensor {
+        run(x, applying: true)
+        return output.tensor
+    }
+
+    /// The forward without its output: the statistics of `x` (and the running statistics'
+    /// update) as `forward` computes them, and the output described for a padded convolution
+    /// that applies them as it reads (`NormalizesItsInput`), reflection-padded by `pad`. The
+    /// backward is the same as after `forward`.
+    func normalizedInput(_ x: Tensor, padded pad: Int) -> NormalizedPaddedInput {
+        run(x, applying: false)
+        return NormalizedPaddedInput(source: x.pointer, shape: shape, pad: pad, mean: appliedMean, scale: scale,
+                                     shift: shift, slope: negativeSlope)
+    }
+
+    private func run(_ x: Tensor, applying: Bool) {
+        precondition(x.count == shape.count, "BatchNorm.forward got \(x.dims) for \(shape)")
         input = x
         let n = shape.plane, h = shape.height, w = shape.width
         let out = output
-        let xs = UncheckedBox(x.pointer), st = UncheckedBox((mean, invStd, scale, shift))
+        let xs = UncheckedBox(x.pointer), st = UncheckedBox((mean, invStd, scale, shift, appliedMean))
         let params = UncheckedBox((weight.pointer, bias.pointer, runningMean.pointer, runningVar.pointer))
         let slope = negativeSlope
         let group = Self.planesAtOnce(plane: n, arrays: 1), channels = channels
@@ -145,7 +166,7 @@ final class BatchNorm {
             let first = unit * group, count = min(group, channels - first)
             // The passes are CLayerKernels' (an AVX2 version where the CPU has it, same bits):
             // the moments of the unit's planes together, then each plane's apply, which reads
-            // the plane back from the L2.
+            // the plane back from the L2 (or, not applying, leaves it to the consumer).
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * group) { sums in
                 let means = sums.baseAddress!, variances = means + group
                 dip_cpu_bn_moments(xs.value + first * n, n, count, means, variances)
@@ -158,8 +179,11 @@ final class BatchNorm {
                     st.value.1[c] = inv
                     st.value.2[c] = scale
                     st.value.3[c] = shift
-                    dip_cpu_bn_apply(xs.value + c * n, out.plane(c), h, w, out.rowStride, meanF, scale, shift,
-                                     slope == nil ? 0 : 1, slope ?? 1)
+                    st.value.4[c] = meanF
+                    if applying {
+                        dip_cpu_bn_apply(xs.value + c * n, out.plane(c), h, w, out.rowStride, meanF, scale, shift,
+                                         slope == nil ? 0 : 1, slope ?? 1)
+                    }
                     let mom = Self.momentum
                     rm[c] = Float((1 - mom) * Double(rm[c]) + mom * m)
                     rv[c] = Float((1 - mom) * Double(rv[c]) + mom * variance * Double(n) / Double(n - 1))
@@ -167,7 +191,6 @@ final class BatchNorm {
             }
         }
         numBatchesTracked.pointer[0] += 1
-        return out.tensor
     }
 
     /// Fills gradWeight and gradBias (overwriting) and returns d loss / d input, written over

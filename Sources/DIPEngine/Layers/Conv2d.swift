@@ -112,6 +112,28 @@ final class Conv2d {
         return output
     }
 
+    /// The reflection pad of a convolution whose kernel builds its padded input itself from a
+    /// BatchNorm's statistics (`forward(normalized:)`); nil where the input must be written
+    /// (no pad, or a kernel that reads a tensor).
+    var normalizingPad: Int? {
+        guard let pad, convolution is any NormalizesItsInput else { return nil }
+        return pad.pad
+    }
+
+    /// output = conv(input's padded rows, weight) + bias, with `input` from the BatchNorm in
+    /// front (`BatchNorm.normalizedInput(_:padded: normalizingPad)`): the same bits as
+    /// `forward` of that BatchNorm's output, which is never written.
+    func forward(normalized input: NormalizedPaddedInput) throws -> Tensor {
+        guard let kernel = convolution as? any NormalizesItsInput, let pad, input.pad == pad.pad else {
+            preconditionFailure("Conv2d.forward(normalized:) where normalizingPad is nil or another pad")
+        }
+        // The padded buffer stands for the input: the kernel keeps what its backward reads,
+        // and the backward may write the padded gradient there.
+        kernelInput = pad.output
+        try kernel.forward(normalizing: input, standingFor: pad.output, weight: weight, bias: bias, output: output)
+        return output
+    }
+
     /// Whether the kernel's bias gradient is the `planeSum` of each channel of the output
     /// gradient, which the layer writing that gradient may then compute as it writes it
     /// (`backward(_:biasGradientSummed:)`).

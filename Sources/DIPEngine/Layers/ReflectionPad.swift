@@ -52,8 +52,18 @@ final class ReflectionPad {
     }
 
     /// Source index of padded index `i` in 0..<n+2p.
-    @inline(__always) private static func reflect(_ i: Int, _ n: Int) -> Int {
+    @inline(__always) static func reflect(_ i: Int, _ n: Int) -> Int {
         i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i)
+    }
+
+    /// Fills a padded row's `pad` border columns on each side from its own interior (`width`
+    /// values from `row + pad`), as the forward pads every row.
+    @inline(__always)
+    static func reflectColumns(_ row: UnsafeMutablePointer<Float>, pad p: Int, width w: Int) {
+        for j in 0..<p {
+            row[j] = row[2 * p - j]
+            row[p + w + j] = row[p + w - 2 - j]
+        }
     }
 
     /// Pads `input` into `output`; when `input` is `output` itself (a producer wrote the
@@ -70,9 +80,8 @@ final class ReflectionPad {
             for oy in 0..<ho {
                 let sr = s + Self.reflect(oy - p, h) * stride
                 let dr = d + oy * wo
-                for j in 0..<p { dr[j] = sr[p - j] }
                 if !inPlace || oy < p || oy >= p + h { (dr + p).update(from: sr, count: w) }
-                for j in 0..<p { dr[p + w + j] = sr[w - 2 - j] }
+                Self.reflectColumns(dr, pad: p, width: w)
             }
         }
         return output
