@@ -49,16 +49,22 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
 
         /// The best for a product of `rows` output rows over `inner` channels here: on AVX2 (no
         /// AVX-512, or oneDNN capped to AVX2, which caps ours too) the 256-bit kernel from 4
-        /// rows up; where oneDNN runs AVX-512, the 512-bit kernel for inner dimensions below
-        /// 64; sgemm otherwise. Measured per layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth
-        /// part): AVX2, 128 -> 128 at 256x256 forward 11.9 against 13.0 ms and 32 -> 128 3.4
-        /// against 5.4, but 128 -> 3 and 128 -> 1 (6-row steps of mostly padding) 0.25 ms
-        /// slower; AVX-512, 32 -> 4 at 256x256 0.5 against 1.7-2.0 ms, but 128 -> 128 no faster
-        /// (8.2 against 8.3 ms forward, 15.9 against 15.0 backward), and 128 -> 1 0.25 ms slower.
+        /// rows up; where oneDNN runs AVX-512, the 512-bit kernel from 4 rows up where the
+        /// inner dimension is below 64 or the rows fewer than 16; sgemm otherwise. Measured per
+        /// layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth part): AVX2, 128 -> 128 at 256x256
+        /// forward 11.9 against 13.0 ms and 32 -> 128 3.4 against 5.4, but 128 -> 3 and 128 -> 1
+        /// (6-row steps of mostly padding) 0.25 ms slower; AVX-512, 32 -> 4 at 256x256 0.5
+        /// against 1.7-2.0 ms, but 128 -> 128 no faster (8.2 against 8.3 ms forward, 15.9 against
+        /// 15.0 backward), and 128 -> 1 0.25 ms slower. On an AVX-512 Intel Xeon (twenty-seventh
+        /// part) table1's 128 -> 4 skip layer at 128x128 took 0.44-0.49 ms against sgemm's 1.7
+        /// (which packs the 128 x 1024 block for a 4-row product), while 128 -> 128 at 256x256
+        /// stayed faster on sgemm (forward 9.3 against 9.7-9.9 ms, its backward with the
+        /// BatchNorm's 16.7 against 21) and so did 128 -> 3 (2.0 against 2.4 with the sigmoid).
         static func best(rows: Int, inner: Int) -> Product {
             let available = dip_pointwise_available()
             if CPUBackend.effectiveISA.hasPrefix("avx512") {
-                return inner < 64 && available & Int32(DIP_POINTWISE_AVX512) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX512)) : .sgemm
+                let ours = rows >= 4 && (inner < 64 || rows < 16) && available & Int32(DIP_POINTWISE_AVX512) != 0
+                return ours ? .fma(isa: Int32(DIP_POINTWISE_AVX512)) : .sgemm
             }
             return rows >= 4 && available & Int32(DIP_POINTWISE_AVX2) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX2)) : .sgemm
         }
