@@ -47,6 +47,8 @@ public struct BenchmarkResult: Sendable, Codable {
     public var device: String?
     /// Which convolution algorithms ran and oneDNN's implementation of the largest (nil for the peer).
     public var convolutions: String?
+    /// Seconds per timed iteration of each step of the passes (`layers: true`; nil otherwise).
+    public var layers: [LayerTime]?
 }
 
 /// Times fits of a network on a synthetic image, the way the benchmark command needs it.
@@ -58,9 +60,11 @@ public enum Benchmark {
     /// Runs a fit of 1 + `iterations` Adam iterations of `net` at `size` x `size`, sampling PSNR
     /// every `psnrEvery` iterations as a fit does (nil: a fit's default), and times the
     /// `iterations` after the first (whose first touch of every buffer no later iteration
-    /// repeats), phase by phase; then measures the FMA peak at `threads` threads.
+    /// repeats), phase by phase; then measures the FMA peak at `threads` threads. With `layers`,
+    /// also each step of the passes (a host backend's only: a device trainer runs its own).
     public static func run(net: String, size: Int, threads: Int, iterations: Int, psnrEvery: Int? = nil,
-                           conv: ConvAlgorithm = .auto, backends: BackendFactory = .cpu) throws -> BenchmarkResult {
+                           conv: ConvAlgorithm = .auto, backends: BackendFactory = .cpu,
+                           layers: Bool = false) throws -> BenchmarkResult {
         let channels = net == "table1" ? 1 : 3
         var config = FitConfig(network: try SkipConfig.preset(net, outputChannels: channels))
         config.inputCode = .upstream(for: config.network)
@@ -76,6 +80,13 @@ public enum Benchmark {
         let backend = try backends.make(threads: threads)
         let problem = try FitProblem(image: image, mask: mask)
         let fitter = try Fitter(problem: problem, config: config, seed: 0, backend: backend)
+        let clock: LayerClock? = layers ? LayerClock() : nil
+        if let clock {
+            guard fitter.runsHostNetwork else {
+                throw EngineError.invalidConfig("per-layer times (--layers) are measured on the CPU only: \(backends.name) runs its own kernels")
+            }
+            fitter.network.layerClock = clock
+        }
         // Progress comes after every iteration, or after every batch where a device runs
         // iterations in batches: each stamp is (iterations done, seconds, phase seconds so far).
         // The first stamp is the end of the untimed first iteration (primitive creation, first
@@ -84,7 +95,14 @@ public enum Benchmark {
         // fit's, and subtracting it gave negative forward times.)
         var stamps: [(done: Int, elapsed: Double, timings: FitTimings)] = []
         stamps.reserveCapacity(config.iterations)
-        let result = try fitter.run(progress: { stamps.append(($0.iteration, $0.elapsed, $0.timings)) })
+        let result = try fitter.run(progress: {
+            stamps.append(($0.iteration, $0.elapsed, $0.timings))
+            // The steps of the timed iterations only, as every other figure: not the warm-up,
+            // nor the final render after the last.
+            if stamps.count == 1 { clock?.reset() }
+            if $0.iteration >= config.iterations { fitter.network.layerClock = nil }
+        })
+        fitter.network.layerClock = nil
         let n = Double(iterations)
         // The rate a fit shows: the timed iterations' total time over their number (the first
         // stamp is the end of the untimed first iteration).
@@ -111,7 +129,8 @@ public enum Benchmark {
                                fmaPeak: backends.computesOnHostCPU ? FMAPeak.measure(threads: threads) : nil,
                                peakMemoryMiB: backends.peakMemoryMiB(),
                                device: backends.device,
-                               convolutions: fitter.algorithmSummary)
+                               convolutions: fitter.algorithmSummary,
+                               layers: clock.map { $0.perIteration(stamps.count > 1 ? iterations : iterations + 1) })
     }
 
     /// Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB).

@@ -45,6 +45,8 @@ public final class Fitter {
     /// The network being fitted, on the host: keys, shapes, and its values after `run` returns
     /// (or after `loadWeights`).
     public var network: SkipNetwork { trainer.network }
+    /// Whether the network's own layers run the fit (a host trainer), not a device's kernels.
+    var runsHostNetwork: Bool { trainer is HostTrainer }
     /// The size the network runs at (the image size, or larger when it had to be padded).
     public let workingHeight: Int
     /// See `workingHeight`.

@@ -32,10 +32,10 @@ final class HostTrainer: NetworkTrainer {
     func evaluate(iteration: Int, keepOutput: Bool) throws -> TrainerEvaluation {
         let clock = ContinuousClock()
         let t0 = clock.now
-        perturb(iteration: iteration)
+        network.step(.forward, "perturbation") { perturb(iteration: iteration) }
         let out = try network.forward(zIt)
         let t1 = clock.now
-        let loss = try lossAndGradient(out)
+        let loss = try network.step(.backward, "loss") { try lossAndGradient(out) }
         // A diverged fit stops here: its gradient is of no use.
         if loss.isFinite { try network.backward(gradOutput: gradient) }
         return TrainerEvaluation(loss: loss, output: keepOutput ? out : nil,

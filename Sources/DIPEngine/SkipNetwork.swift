@@ -36,6 +36,10 @@ public final class SkipNetwork {
     /// the layer below has consumed it.
     private let gradients = TensorPool()
     private var forwardDone = false
+    /// Times each step of the passes where set (`bench --layers`); nil: no clock is read.
+    var layerClock: LayerClock? {
+        didSet { root.clock = layerClock }
+    }
 
     /// Builds and initialises the network (see the type's comment for the draw order).
     public init(config: SkipConfig, backend: any ComputeBackend, gammaInit: GammaInit = .uniform,
@@ -124,7 +128,7 @@ public final class SkipNetwork {
             throw EngineError.shape("input code is \(z.dims) but the network was prepared for \(s.dims)")
         }
         let y = try root.forward(z)
-        let out = sigmoid.forward(try outputConv.forward(y))
+        let out = try step(.forward, "output conv + sigmoid") { sigmoid.forward(try outputConv.forward(y)) }
         forwardDone = true
         return out
     }
@@ -140,11 +144,17 @@ public final class SkipNetwork {
         guard gradOutput.dims == expected else {
             throw EngineError.shape("output gradient is \(gradOutput.dims), expected \(expected)")
         }
-        guard let g = try outputConv.backward(sigmoid.backward(gradOutput)) else {
+        guard let g = try step(.backward, "output conv + sigmoid", { try outputConv.backward(sigmoid.backward(gradOutput)) }) else {
             preconditionFailure("the output convolution always returns its input gradient")
         }
         forwardDone = false
         _ = try root.backward(g)
+    }
+
+    /// `body`, timed as `name` of `pass` where a layer clock is set.
+    func step<T>(_ pass: LayerTime.Pass, _ name: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
+        guard let layerClock else { return try body() }
+        return try layerClock.time(pass, name(), body)
     }
 }
 
@@ -176,9 +186,16 @@ final class SkipLevel {
     let up1x1BN: BatchNorm?
     /// The threads of the level's own passes (the skip gradient's sum).
     private let parallel: ChannelParallel
+    /// The level's index, 0 at the top.
+    let level: Int
+    /// Times each step of this level's passes and the deeper levels' where set.
+    var clock: LayerClock? {
+        didSet { deeper?.clock = clock }
+    }
 
     init(_ c: SkipConfig, level i: Int, gammaInit: GammaInit, rng: inout RandomStream, parallel: ChannelParallel) {
         self.parallel = parallel
+        level = i
         let inChannels = i == 0 ? c.inputChannels : c.down[i - 1]
         let readsCode = i == 0            // level 0 reads z, whose gradient nobody needs
         let slope: Float = 0.2
@@ -259,18 +276,26 @@ final class SkipLevel {
     /// `prepare`) returns that buffer, and the next layer then skips its copy.
     func forward(_ x: Tensor) throws -> Tensor {
         var s: Tensor?
-        if let skipConv, let skipBN { s = skipBN.forward(try skipConv.forward(x)) }
+        if let skipConv, let skipBN {
+            let c = try step(.forward, "skip conv") { try skipConv.forward(x) }
+            s = step(.forward, "skip BN") { skipBN.forward(c) }
+        }
 
-        var d = try downConv.forward(x)
-        if let downPool { d = downPool.forward(d) }
-        d = downBN2.forward(try Self.forward(downBN, downConv2, d))
+        var d = try step(.forward, "down conv") { try downConv.forward(x) }
+        if let downPool { d = step(.forward, "down pool") { downPool.forward(d) } }
+        d = try step(.forward, "down BN + conv 2") { try Self.forward(downBN, downConv2, d) }
+        d = step(.forward, "down BN 2") { downBN2.forward(d) }
         if let deeper { d = try deeper.forward(d) }
-        d = upsample.forward(d)
+        d = step(.forward, "upsample") { upsample.forward(d) }
 
         var y = d
-        if let concat, let s { y = concat.forward(skip: s, deeper: d) }
-        y = upBN.forward(try Self.forward(concatBN, upConv, y))
-        if let up1x1Conv, let up1x1BN { y = up1x1BN.forward(try up1x1Conv.forward(y)) }
+        if let concat, let s { y = step(.forward, "concat") { concat.forward(skip: s, deeper: d) } }
+        y = try step(.forward, "concat BN + up conv") { try Self.forward(concatBN, upConv, y) }
+        y = step(.forward, "up BN") { upBN.forward(y) }
+        if let up1x1Conv, let up1x1BN {
+            y = try step(.forward, "1x1 conv") { try up1x1Conv.forward(y) }
+            y = step(.forward, "1x1 BN") { up1x1BN.forward(y) }
+        }
         return y
     }
 
@@ -278,26 +303,26 @@ final class SkipLevel {
     /// Gradients come from the network's pool and go back to it as soon as they are consumed.
     func backward(_ gradOutput: Tensor) throws -> Tensor? {
         var g = gradOutput
-        if let up1x1Conv, let up1x1BN { g = try Self.backward(up1x1Conv, up1x1BN, g)! }
-        g = try Self.backward(upConv, upBN, g)!
-        g = concatBN.backward(g)
+        if let up1x1Conv, let up1x1BN { g = try step(.backward, "1x1 BN + conv") { try Self.backward(up1x1Conv, up1x1BN, g)! } }
+        g = try step(.backward, "up BN + conv") { try Self.backward(upConv, upBN, g)! }
+        g = step(.backward, "concat BN") { concatBN.backward(g) }
         // The skip branch runs first, so that while the deeper levels run only its input
         // gradient is held (none at level 0), not the concat's.
         var gS: Tensor?
         if let concat, let skipConv, let skipBN {
             let gSkip: Tensor
-            (gSkip, g) = concat.backward(g)
-            gS = try Self.backward(skipConv, skipBN, gSkip)
+            (gSkip, g) = step(.backward, "concat") { concat.backward(g) }
+            gS = try step(.backward, "skip BN + conv") { try Self.backward(skipConv, skipBN, gSkip) }
         }
 
-        g = upsample.backward(g)
+        g = step(.backward, "upsample") { upsample.backward(g) }
         if let deeper { g = try deeper.backward(g)! }
-        g = try Self.backward(downConv2, downBN2, g)!
+        g = try step(.backward, "down BN 2 + conv 2") { try Self.backward(downConv2, downBN2, g)! }
         let gX: Tensor?
         if let downPool {
-            gX = try downConv.backward(downPool.backward(downBN.backward(g)))
+            gX = try step(.backward, "down BN + pool + conv") { try downConv.backward(downPool.backward(downBN.backward(g))) }
         } else {
-            gX = try Self.backward(downConv, downBN, g)
+            gX = try step(.backward, "down BN + conv") { try Self.backward(downConv, downBN, g) }
         }
 
         if let gX, let gS {
@@ -305,12 +330,20 @@ final class SkipLevel {
             // blocks on the level's threads (one thread left the other core idle for this
             // pass; each element's sum is the same on any thread).
             let a = UncheckedBox(gX.pointer), b = UncheckedBox(UnsafePointer(gS.pointer)), n = gX.count
-            parallel.runBlocks((n + 4095) / 4096) { _, blocks in
-                let range = blocks.lowerBound * 4096 ..< min(blocks.upperBound * 4096, n)
-                for j in range { a.value[j] += b.value[j] }
+            step(.backward, "skip gradient added") {
+                parallel.runBlocks((n + 4095) / 4096) { _, blocks in
+                    let range = blocks.lowerBound * 4096 ..< min(blocks.upperBound * 4096, n)
+                    for j in range { a.value[j] += b.value[j] }
+                }
             }
         }
         return gX
+    }
+
+    /// `body`, timed as this level's step `name` of `pass` where a layer clock is set.
+    private func step<T>(_ pass: LayerTime.Pass, _ name: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
+        guard let clock else { return try body() }
+        return try clock.time(pass, "L\(level) " + name(), body)
     }
 
     /// `conv.forward(bn.forward(x))`; where the convolution's kernel builds its padded input

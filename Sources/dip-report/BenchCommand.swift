@@ -59,6 +59,9 @@ struct BenchCommand: ParsableCommand {
     /// The most `--rounds`: each is a fresh process per configuration (and one for the peer).
     static let maxRounds = 20
 
+    @Flag(help: "Also print the time of each step of the passes (each layer, or a BatchNorm with the convolution it feeds), per iteration; CPU only.")
+    var layers = false
+
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
@@ -83,7 +86,7 @@ struct BenchCommand: ParsableCommand {
         if nets.count == 1 && sizes.count == 1 && !peer && rounds == 1 {
             // One configuration in this process.
             let r = try Benchmark.run(net: nets[0], size: sizes[0], threads: threadCount, iterations: iterations,
-                                      psnrEvery: psnrEvery, conv: conv, backends: try devices.factory())
+                                      psnrEvery: psnrEvery, conv: conv, backends: try devices.factory(), layers: layers)
             emit([r])
             return
         }
@@ -100,7 +103,8 @@ struct BenchCommand: ParsableCommand {
                 for _ in 0..<rounds {
                     let ours = try runChild([CommandLine.arguments[0], "bench", "--net", n, "--size", "\(s)",
                                              "--threads", "\(threadCount)", "--iterations", "\(iterations)",
-                                             "--conv", conv.rawValue, "--json"] + sampling + device)
+                                             "--conv", conv.rawValue, "--json"] + sampling + device
+                                            + (layers ? ["--layers"] : []))
                     rows.append(ours)
                     oursSeconds.append(ours.iterationSeconds)
                     if peer {
@@ -170,6 +174,22 @@ struct BenchCommand: ParsableCommand {
             if let c = r.convolutions, described.insert("\(r.net) \(r.size)").inserted { print("\(r.net) \(r.size): \(c)") }
         }
         for line in summaries { print(line) }
+        for r in rows { if let steps = r.layers { printSteps(steps, of: r) } }
+    }
+
+    /// Each step's milliseconds and share of the iteration, then what the steps leave out.
+    private func printSteps(_ steps: [LayerTime], of r: BenchmarkResult) {
+        print("\(r.net) \(r.size), each step of the passes (ms an iteration over the \(r.iterations) timed iterations, share of "
+              + String(format: "%.1f ms", 1000 * r.iterationSeconds) + "):")
+        let width = max(20, steps.map(\.step.count).max() ?? 0)
+        for s in steps {
+            print("  " + s.pass.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + s.step.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: "  %8.2f  %5.1f %%", 1000 * s.seconds, 100 * s.seconds / r.iterationSeconds))
+        }
+        let total = steps.reduce(0) { $0 + $1.seconds }
+        print(String(format: "  the steps: %.1f of %.1f ms; the rest is Adam, PSNR sampling and the loop's own work",
+                     1000 * total, 1000 * r.iterationSeconds))
     }
 
     /// "190 GFLOP/s (avx2 FMA, 2 threads; 96 on 1 thread)" for peaks of one kernel and thread

@@ -83,6 +83,20 @@ struct UsageTests {
         #expect(r.stdout.components(separatedBy: "table1 64: ").count == 2, "\(r.stdout)")
     }
 
+    @Test("bench --layers prints each step's milliseconds and share after the table, in every child's run")
+    func benchLayers() throws {
+        let s = try Scratch()
+        for extra in [[], ["--rounds", "2"]] {
+            let r = try s.run(["bench", "--net", "table1", "--size", "64", "--iterations", "1", "--threads", "1", "--layers"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let headers = r.stdout.components(separatedBy: "table1 64, each step of the passes (ms an iteration").count - 1
+            #expect(headers == (extra.isEmpty ? 1 : 2), "\(r.stdout)")
+            #expect(r.stdout.contains("  forward  L0 concat BN + up conv") && r.stdout.contains("  backward L0 up BN + conv"),
+                    "\(r.stdout)")
+            #expect(r.stdout.contains("  the steps: "), "\(r.stdout)")
+        }
+    }
+
     @Test("sizes state their limit; net's errors are usage errors, not 'diverged' (11.15)")
     func sizes() throws {
         let s = try Scratch()
