@@ -121,6 +121,9 @@ protocol FoldsReflectionPadGradient: ConvolutionKernel {
 /// write the padded tensor for the kernel to read back. It keeps what its backward-weights pass
 /// needs (`keepsForwardInput`), so nothing reads the padded input later either.
 protocol NormalizesItsInput: ConvolutionKernel {
+    /// Whether building the rows pays at this kernel's geometry; where it does not, the caller
+    /// writes the padded input as for any kernel (`forward(normalizing:…)` still works).
+    var normalizingPays: Bool { get }
     /// `forward(input: padded, …)` where `padded` holds the rows `input` describes: the same
     /// output bits, and the same kept data, recorded as from `padded`, whose memory is neither
     /// read nor written. `padded` is the tensor the caller passes to `backwardWeights`.

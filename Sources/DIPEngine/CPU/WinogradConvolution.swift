@@ -128,6 +128,14 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         keptSource.kept(from: input)
     }
 
+    /// Where the destination is 128x128 or more: on smaller layers the BatchNorm's output
+    /// stays in the caches between its pass and ours, and building each band's rows cost more
+    /// than it saved (text 256 capped to AVX2, an Intel Xeon: 0.1-0.3 ms more at each of the
+    /// 64x64 and smaller levels, 3 ms less at 256x256; BENCHMARKS.md, twenty-seventh part).
+    /// The same threshold as `outrunsOneDNNWinograd`, so both instruction sets fuse the same
+    /// layers.
+    var normalizingPays: Bool { Self.outrunsOneDNNWinograd(geometry) }
+
     /// The forward of the padded input that `input` describes, each band's rows built from it
     /// in the thread's L1 as the source transform reads them (the same bits as `forward` of the
     /// padded tensor); the transformed tiles are kept as from `padded`, which is not touched.

@@ -114,9 +114,9 @@ final class Conv2d {
 
     /// The reflection pad of a convolution whose kernel builds its padded input itself from a
     /// BatchNorm's statistics (`forward(normalized:)`); nil where the input must be written
-    /// (no pad, or a kernel that reads a tensor).
+    /// (no pad, a kernel that reads a tensor, or one where building the rows does not pay).
     var normalizingPad: Int? {
-        guard let pad, convolution is any NormalizesItsInput else { return nil }
+        guard let pad, let kernel = convolution as? any NormalizesItsInput, kernel.normalizingPays else { return nil }
         return pad.pad
     }
 
