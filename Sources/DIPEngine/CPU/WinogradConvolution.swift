@@ -61,19 +61,22 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     /// Whether this kernel can run `g`: 3x3, stride 1.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 1 }
 
-    /// Whether this kernel beats oneDNN 2.6's AVX-512 Winograd on `g` (which must fit), as
-    /// measured on an AVX-512 Zen (BENCHMARKS.md, seventh part): on destinations of 128x128 or
-    /// more (32 tiles per row and up) ours took up to a third less time per layer and never
-    /// more, whole table1 iterations about 10 % less at 256 and 512, text's about 5 % less at
-    /// 256 and the same at 512; on smaller ones (short products, few rows to share between
-    /// threads) oneDNN's was as fast or faster.
+    /// Whether this kernel beats oneDNN 2.6's AVX-512 Winograd on `g` (which must fit): on
+    /// destinations of 32x32 or more. On an AVX-512 Zen (BENCHMARKS.md, seventh part), before
+    /// our AVX-512 products kernel, ours took up to a third less time per layer from 128x128 up
+    /// (whole table1 iterations about 10 % less at 256 and 512, text's about 5 % less at 256)
+    /// and oneDNN's was as fast or faster below. With that kernel, on an AVX-512 Intel Xeon
+    /// (twenty-seventh part, `bench --layers`, three rounds each), ours was also the faster at
+    /// 64x64 and 32x32: a layer's forward 0.05-0.35 ms slower, its backward with the BatchNorm
+    /// after it 0.3-2.4 ms faster, about 3 ms less an iteration at text's 64x64 layers and 1 at
+    /// its 32x32 ones (table1: 2 and 1).
     static func outrunsOneDNNWinograd(_ g: ConvGeometry) -> Bool {
-        min(g.outputHeight, g.outputWidth) >= 128
+        min(g.outputHeight, g.outputWidth) >= 32
     }
 
     /// Tile rows per band unless told: nil (`WinogradTiling.preferredRowsPerBand`) on AVX2; one
-    /// where oneDNN's sgemm runs AVX-512, where our kernel runs only on destinations of 128x128
-    /// or more and the one taller band it would take there, F(6x6, 3x3)'s two rows at 256
+    /// where oneDNN's sgemm runs AVX-512, where (when our kernel ran only on destinations of
+    /// 128x128 or more) the one taller band it would take there, F(6x6, 3x3)'s two rows at 256
     /// columns, took 3-7 % more time per layer instead of 6-7 % less (BENCHMARKS.md, ninth
     /// part): its products run fast enough there that the band's larger V and M cost more than
     /// the positions saved.
@@ -132,9 +135,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     /// stays in the caches between its pass and ours, and building each band's rows cost more
     /// than it saved (text 256 capped to AVX2, an Intel Xeon: 0.1-0.3 ms more at each of the
     /// 64x64 and smaller levels, 3 ms less at 256x256; BENCHMARKS.md, twenty-seventh part).
-    /// The same threshold as `outrunsOneDNNWinograd`, so both instruction sets fuse the same
-    /// layers.
-    var normalizingPays: Bool { Self.outrunsOneDNNWinograd(geometry) }
+    var normalizingPays: Bool { min(geometry.outputHeight, geometry.outputWidth) >= 128 }
 
     /// The forward of the padded input that `input` describes, each band's rows built from it
     /// in the thread's L1 as the source transform reads them (the same bits as `forward` of the
