@@ -40,6 +40,14 @@ final class LayerClock {
         return try body()
     }
 
+    /// `body`, timed as `step` of `pass` on `clock` where there is one (the label built only
+    /// then); without a clock just `body`. What every layer's step calls.
+    static func time<T>(on clock: LayerClock?, _ pass: LayerTime.Pass, _ step: @autoclosure () -> String,
+                        _ body: () throws -> T) rethrows -> T {
+        guard let clock else { return try body() }
+        return try clock.time(pass, step(), body)
+    }
+
     /// Forgets the sums (not the order): the iterations from here on are the ones measured.
     func reset() {
         for i in times.indices { times[i].seconds = 0 }

@@ -153,8 +153,7 @@ public final class SkipNetwork {
 
     /// `body`, timed as `name` of `pass` where a layer clock is set.
     func step<T>(_ pass: LayerTime.Pass, _ name: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
-        guard let layerClock else { return try body() }
-        return try layerClock.time(pass, name(), body)
+        try LayerClock.time(on: layerClock, pass, name(), body)
     }
 }
 
@@ -342,8 +341,7 @@ final class SkipLevel {
 
     /// `body`, timed as this level's step `name` of `pass` where a layer clock is set.
     private func step<T>(_ pass: LayerTime.Pass, _ name: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
-        guard let clock else { return try body() }
-        return try clock.time(pass, "L\(level) " + name(), body)
+        try LayerClock.time(on: clock, pass, "L\(level) " + name(), body)
     }
 
     /// `conv.forward(bn.forward(x))`; where the convolution's kernel builds its padded input

@@ -202,27 +202,25 @@ final class BatchNorm {
         precondition(gradOutput.count == shape.count, "BatchNorm.backward got \(gradOutput.dims) for \(shape)")
         let n = shape.plane
         let xs = UncheckedBox(x.pointer), gs = UncheckedBox(gradOutput.pointer)
-        let st = UncheckedBox((mean, invStd, scale, shift))
+        let st = UncheckedBox((appliedMean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
         let sums = UncheckedBox(planeSums)
         let slope = negativeSlope ?? 1
         let group = Self.planesAtOnce(plane: n, arrays: 2), channels = channels
         parallel.run((channels + group - 1) / group) { unit in
             let first = unit * group, count = min(group, channels - first)
-            let (mean, invStd, scale, shift) = st.value
+            let (meansF, invStd, scale, shift) = st.value
             // The activation's derivative needs the sign of the pre-activation: recomputed
             // from the input by the forward's own expression, so the output need not be kept.
             // Without the activation the slope is 1 and both branches give the gradient. The
             // sums of the unit's planes together, then each plane's input gradient.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { floats in
+            // The means as the forward applied them (`appliedMean`), 1/std in Float likewise.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: group) { floats in
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * group) { doubles in
-                    let meansF = floats.baseAddress!, invsF = meansF + group
+                    let invsF = floats.baseAddress!
                     let sumsDy = doubles.baseAddress!, sumsDyXhat = sumsDy + group
-                    for j in 0..<count {
-                        meansF[j] = Float(mean[first + j])
-                        invsF[j] = Float(invStd[first + j])
-                    }
-                    dip_cpu_bn_backward_sums(xs.value + first * n, gs.value + first * n, n, count, meansF, scale + first,
+                    for j in 0..<count { invsF[j] = Float(invStd[first + j]) }
+                    dip_cpu_bn_backward_sums(xs.value + first * n, gs.value + first * n, n, count, meansF + first, scale + first,
                                              shift + first, slope, invsF, sumsDy, sumsDyXhat)
                     for c in first..<(first + count) {
                         let j = c - first, sumDy = sumsDy[j], sumDyXhat = sumsDyXhat[j], inv = invStd[c]
@@ -232,7 +230,7 @@ final class BatchNorm {
                         let k = Float(Double(gamma[c]) * inv)
                         let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
                         let dx = gs.value + c * n
-                        dip_cpu_bn_backward_apply(xs.value + c * n, dx, n, meansF[j], scale[c], shift[c], slope, invsF[j],
+                        dip_cpu_bn_backward_apply(xs.value + c * n, dx, n, meansF[c], scale[c], shift[c], slope, invsF[j],
                                                   k, a, b, sums.value.map { $0 + c })
                     }
                 }
