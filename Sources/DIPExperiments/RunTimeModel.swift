@@ -131,7 +131,8 @@ public struct RunTimeModel: Sendable, Hashable {
     /// each `seconds_i` (least squares on errors divided by the measured time, so a 5 ms and a
     /// 500 ms measurement count alike). Exact for the few features used here: every subset of
     /// features in `preference` is solved unconstrained and the best solution without a negative
-    /// coefficient wins, the earlier subset among equally good ones. Features that are zero in
+    /// coefficient wins, a later subset only where its squared error is below `clearlyBetter`
+    /// times the earlier one's. Features that are zero in
     /// every row get 0; with no usable measurement every coefficient is 0.
     public static func fitNonNegative(_ rows: [[Double]], seconds: [Double],
                                       preference: [[Int]] = featurePreference) -> [Double] {
@@ -152,8 +153,12 @@ public struct RunTimeModel: Sendable, Hashable {
                 let e = zip(subset, x).reduce(0) { $0 + row[$1.0] * $1.1 } - target
                 r += e * e
             }
-            // A later subset must be clearly better to win a tie (rounding makes exact fits differ by ~1e-30).
-            if best == nil || r < best!.residual - 1e-12 {
+            // A later subset must be clearly better to win: where the measurements cannot tell
+            // the features apart (timed at nearly the same work, as the crops of a plan's large
+            // images are), which one fits their noise best is chance, and their predictions for
+            // the full-size work differ many times over; the preference decides there. (The
+            // 1e-12: exact fits differ by rounding, ~1e-30.)
+            if best == nil || r < best!.residual * Self.clearlyBetter - 1e-12 {
                 var c = [Double](repeating: 0, count: n)
                 for (j, v) in zip(subset, x) { c[j] = v / scale[j] }
                 best = (r, c)
@@ -161,6 +166,13 @@ public struct RunTimeModel: Sendable, Hashable {
         }
         return best?.coefficients ?? [Double](repeating: 0, count: n)
     }
+
+    /// How much smaller a later subset's squared relative error must be to win over an earlier
+    /// one in `fitNonNegative`. Noise of a few per cent between timings of nearly the same work
+    /// moved the single features' errors by 10-20 % against each other (the paper's Table 1, an
+    /// estimate's three crops: 11h43m or 137h from one invocation to the next); a feature the
+    /// measurements really call for fits them many times better.
+    static let clearlyBetter = 0.5
 
     /// Least squares by the normal equations (at most 3 unknowns here), nil when singular.
     static func leastSquares(_ a: [[Double]], _ b: [Double]) -> [Double]? {
