@@ -132,8 +132,8 @@ public struct RunTimeModel: Sendable, Hashable {
     /// 500 ms measurement count alike). Exact for the few features used here: every subset of
     /// features in `preference` is solved unconstrained and the best solution without a negative
     /// coefficient wins, a later subset only where its squared error is below `clearlyBetter`
-    /// times the earlier one's. Features that are zero in
-    /// every row get 0; with no usable measurement every coefficient is 0.
+    /// times the earlier one's. Features that are zero in every row get 0; with no usable
+    /// measurement every coefficient is 0.
     public static func fitNonNegative(_ rows: [[Double]], seconds: [Double],
                                       preference: [[Int]] = featurePreference) -> [Double] {
         let n = rows.first?.count ?? 0
@@ -169,9 +169,10 @@ public struct RunTimeModel: Sendable, Hashable {
 
     /// How much smaller a later subset's squared relative error must be to win over an earlier
     /// one in `fitNonNegative`. Noise of a few per cent between timings of nearly the same work
-    /// moved the single features' errors by 10-20 % against each other (the paper's Table 1, an
-    /// estimate's three crops: 11h43m or 137h from one invocation to the next); a feature the
-    /// measurements really call for fits them many times better.
+    /// moved the single features' errors by about 10 % against each other (the paper's Table 1,
+    /// an estimate's three crops: layers 7.4e-4, activations 8.1e-4, so 11h43m instead of 137h
+    /// in about half the invocations); a feature the measurements really call for fits them many
+    /// times better.
     static let clearlyBetter = 0.5
 
     /// Least squares by the normal equations (at most 3 unknowns here), nil when singular.
