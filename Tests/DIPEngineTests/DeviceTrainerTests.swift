@@ -302,6 +302,48 @@ struct KernelDeviceOpsTests {
         }
         #expect(summary.contains("64x64"), "\(summary)")
     }
+
+    @Test("the whole-iteration check fails a device whose 1x1 layers' weight gradients come out half again too large")
+    func selfTestIterationCatchesOneWrongTensor() throws {
+        // Five of table1's 82 compared tensors, each 50 % off: the median stays, and the worst
+        // (0.5) is under 10 times the largest spread, so only the tensor-by-tensor bound sees it.
+        #expect(throws: CUDAError.self) {
+            try CUDASelfTest.iterationCheck(net: "table1", math: .strict) {
+                KernelDeviceOps(device: EmulatedKernelDevice(convolutions: ScaledWeightGradients(kernel: 1, by: 1.5)))
+            }
+        }
+    }
+}
+
+/// Plain-loop convolutions whose weight gradients come out scaled by `factor` for the layers of
+/// `kernel` x `kernel` (a device that computes one kind of layer wrongly).
+private final class ScaledWeightGradients: ComputeBackend, @unchecked Sendable {
+    let loops = ReferenceBackend(), kernel: Int, factor: Float
+    init(kernel: Int, by factor: Float) { (self.kernel, self.factor) = (kernel, factor) }
+    var name: String { "scaled weight gradients" }
+    var threads: Int { 1 }
+    func makeConvolution(_ g: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+        let k = try loops.makeConvolution(g, algorithm: algorithm)
+        return g.kernel == kernel ? Scaled(k, factor) : k
+    }
+
+    private final class Scaled: ConvolutionKernel {
+        let base: any ConvolutionKernel, factor: Float
+        init(_ base: any ConvolutionKernel, _ factor: Float) { (self.base, self.factor) = (base, factor) }
+        var geometry: ConvGeometry { base.geometry }
+        var algorithm: ConvAlgorithm { base.algorithm }
+        var implementation: String { base.implementation }
+        func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
+            try base.forward(input: input, weight: weight, bias: bias, output: output)
+        }
+        func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
+            try base.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        }
+        func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+            try base.backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            for i in 0..<gradWeight.count { gradWeight.pointer[i] *= factor }
+        }
+    }
 }
 
 /// The emulated devices a test's backend made (one per fit).

@@ -39,10 +39,12 @@ extension CUDASelfTest {
     /// Adam update.
     ///
     /// The yardstick is the CPU against itself: a whole iteration's gradients are ill-conditioned
-    /// (rounding differences of 1e-7 in each convolution come out as 0.1-2 % in some tensors,
-    /// through the BatchNorms), so two correct fp32 CPU paths (oneDNN's Winograd and its direct
-    /// convolutions) already differ by that much. In strict math the GPU must stay within 10 times
-    /// that spread, tensor by tensor (relative L2 error; the worst and the median), and its Adam
+    /// (rounding differences of 1e-7 in each convolution come out as 0.1-10 % in some tensors,
+    /// through the BatchNorms), so two correct fp32 CPU paths already differ by that much: the CPU
+    /// trainer and `OtherRounding`, where every convolution rounds otherwise, as every one of the
+    /// GPU's does. In strict math the GPU must stay within 10 times that spread (relative L2
+    /// error): each tensor within 10 times its own (or the median tensor's, where larger), and
+    /// the median tensor within 10 times the median; and its Adam
     /// step must match where the gradient's sign is beyond doubt (|g| over twice the largest
     /// disagreement in its tensor). TF32 runs the same code with cuDNN's math type changed: its
     /// ~3e-4 per convolution (checked call by call above) comes out through the same conditioning
@@ -57,7 +59,7 @@ extension CUDASelfTest {
         let problem = try syntheticProblem(skip, channels: channels, side: side)
         let cpu = try CPUBackend(threads: 1)
         let host = try HostTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem)
-        let direct = try HostTrainer(network: try SkipNetwork(config: skip, backend: try CPUBackend(threads: 1), convAlgorithm: .direct, seed: 0),
+        let direct = try HostTrainer(network: try SkipNetwork(config: skip, backend: try OtherRounding(), convAlgorithm: .direct, seed: 0),
                                      problem: problem)
         let device = try DeviceTrainer(network: try SkipNetwork(config: skip, backend: cpu, seed: 0), problem: problem,
                                        ops: try makeOps())
@@ -81,6 +83,7 @@ extension CUDASelfTest {
         }
         let largest = hostGradients.joined().map { abs(Double($0)) }.max() ?? 0
         var deviceErrors: [Double] = [], cpuErrors: [Double] = [], zeroGradientLargest = 0.0, worstKey = "-"
+        var comparedKeys: [String] = []
         for index in hostGradients.indices {
             let g = hostGradients[index], d = deviceGradients[index]
             if zeroGradient.contains(index) {
@@ -89,6 +92,7 @@ extension CUDASelfTest {
             }
             let e = relativeL2(d, from: g)
             if e > (deviceErrors.max() ?? -1) { worstKey = keys[index] }
+            comparedKeys.append(keys[index])
             deviceErrors.append(e)
             cpuErrors.append(relativeL2(directGradients[index], from: g))
         }
@@ -96,6 +100,12 @@ extension CUDASelfTest {
         func median(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.sorted()[x.count / 2] }
         let worst = (device: deviceErrors.max() ?? 0, cpu: cpuErrors.max() ?? 0)
         let middle = (device: median(deviceErrors), cpu: median(cpuErrors))
+        // Tensor by tensor against that tensor's own spread, and never against less than the
+        // median one (two paths may agree on a tensor by chance): a tensor the GPU wires wrongly
+        // is at 1 or more where the CPU paths differ by a few per cent.
+        let ratios = zip(deviceErrors, cpuErrors).map { $0 / max($1, middle.cpu, .leastNormalMagnitude) }
+        let worstRatio = ratios.indices.max { ratios[$0] < ratios[$1] }
+        let ratioKey = worstRatio.map { comparedKeys[$0] } ?? "-"
 
         for trainer in [host, device] as [any NetworkTrainer] {
             try trainer.startAdam(learningRate: 0.01)
@@ -118,23 +128,42 @@ extension CUDASelfTest {
                 compared += 1
             }
         }
-        let figures = String(format: "%dx%d: loss %.2e; gradients (relative L2, %d tensors) worst %.2e (%@), median %.2e; the CPU's own spread worst %.2e, median %.2e; Adam update %.2e of lr at %d signs beyond doubt; %d zero-gradient offsets within %.1e of the largest gradient",
+        let figures = String(format: "%dx%d: loss %.2e; gradients (relative L2, %d tensors) worst %.2e (%@), median %.2e; the CPU's own spread worst %.2e, median %.2e; largest ratio to the tensor's spread %.1f (%@); Adam update %.2e of lr at %d signs beyond doubt; %d zero-gradient offsets within %.1e of the largest gradient",
                              side, side, lossError, deviceErrors.count, worst.device, worstKey, middle.device, worst.cpu, middle.cpu,
-                             updateError, compared, zeroGradient.count, zeroGradientError)
+                             worstRatio.map { ratios[$0] } ?? 0, ratioKey, updateError, compared, zeroGradient.count, zeroGradientError)
         let passed: Bool
         switch math {
         case .strict:
-            passed = lossError <= 1e-4 && worst.device <= 10 * worst.cpu && middle.device <= 10 * middle.cpu
+            passed = lossError <= 1e-4 && (worstRatio.map { ratios[$0] } ?? 0) <= 10 && middle.device <= 10 * middle.cpu
                 && updateError <= 0.1 && zeroGradientError <= 1e-4
         case .tf32:
             passed = lossError <= 2e-2 && middle.device <= 0.5 && updateError <= 0.1 && zeroGradientError <= 1e-4
         }
         guard passed else {
             throw CUDAError.invalidArgument(figures + (math == .strict
-                ? ": bounds: loss 1e-4, gradients 10x the CPU's spread (worst and median), Adam update 0.1, zero gradients 1e-4"
+                ? ": bounds: loss 1e-4, gradients 10x the CPU's spread (each tensor's, at least the median one, and the median), Adam update 0.1, zero gradients 1e-4"
                 : ": bounds: loss 2e-2, median gradient error 0.5, Adam update 0.1, zero gradients 1e-4"))
         }
         return figures
+    }
+
+    /// The yardstick's second CPU path: oneDNN's direct convolutions for the 3x3 stride-1 layers
+    /// (the CPU trainer's are Winograd) and plain Float32 loops (`ReferenceBackend`) for the
+    /// others (the trainer's are oneDNN's and our 1x1 kernel). Where the two paths shared the
+    /// stride-2 and 1x1 layers, they agreed far better than either did with a third: on a Zen 3
+    /// (oneDNN's AVX2 kernels) text's worst tensor was 0.7 % apart between them and 10 % from the
+    /// same iteration with plain loops for every convolution (or with oneDNN capped to SSE4.1),
+    /// though each of those convolutions agreed with the loops to 5e-7, so the GPU's kernels,
+    /// emulated with the loops, failed a check meant for rounding.
+    private final class OtherRounding: ComputeBackend {
+        let direct: CPUBackend
+        let loops = ReferenceBackend()
+        init() throws { direct = try CPUBackend(threads: 1) }
+        var name: String { "oneDNN direct 3x3 stride 1, plain loops otherwise" }
+        var threads: Int { 1 }
+        func makeConvolution(_ g: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
+            g.kernel == 3 && g.stride == 1 ? try direct.makeConvolution(g, algorithm: .direct) : try loops.makeConvolution(g, algorithm: algorithm)
+        }
     }
 
     /// A random image with a 50 % mask as a training problem for `skip` at `side` x `side`:
