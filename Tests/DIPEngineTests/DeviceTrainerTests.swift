@@ -327,21 +327,21 @@ private final class ScaledWeightGradients: ComputeBackend, @unchecked Sendable {
         return g.kernel == kernel ? Scaled(k, factor) : k
     }
 
-    private final class Scaled: ConvolutionKernel {
-        let base: any ConvolutionKernel, factor: Float
-        init(_ base: any ConvolutionKernel, _ factor: Float) { (self.base, self.factor) = (base, factor) }
-        var geometry: ConvGeometry { base.geometry }
-        var algorithm: ConvAlgorithm { base.algorithm }
-        var implementation: String { base.implementation }
-        func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
-            try base.forward(input: input, weight: weight, bias: bias, output: output)
+    private final class Scaled: ForwardingConvolution {
+        let factor: Float
+        init(_ base: any ConvolutionKernel, _ factor: Float) {
+            self.factor = factor
+            super.init(base)
         }
-        func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
-            try base.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
-        }
-        func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
+        override func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
             try base.backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
             for i in 0..<gradWeight.count { gradWeight.pointer[i] *= factor }
+        }
+        // Both passes through this class's own, so the scaling is in whichever the caller uses.
+        override func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
+                               gradInput: Tensor?) throws {
+            try backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+            if let gradInput { try backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput) }
         }
     }
 }

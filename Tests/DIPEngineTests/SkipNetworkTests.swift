@@ -17,27 +17,13 @@ final class ThreadedReferenceBackend: ComputeBackend {
 /// The CPU backend's kernels, saying whether they keep their forward's input as they do, or,
 /// with `rereads`, that none does; counts the kernels that say they keep it.
 final class KeepingCPUBackend: ComputeBackend, @unchecked Sendable {
-    final class Kernel: ConvolutionKernel {
-        let base: any ConvolutionKernel
-        let keepsForwardInput: Bool
-        init(_ base: any ConvolutionKernel, keeps: Bool) { (self.base, keepsForwardInput) = (base, keeps) }
-        var geometry: ConvGeometry { base.geometry }
-        var algorithm: ConvAlgorithm { base.algorithm }
-        var implementation: String { base.implementation }
-        func forward(input: Tensor, weight: Tensor, bias: Tensor, output: Tensor) throws {
-            try base.forward(input: input, weight: weight, bias: bias, output: output)
+    final class Kernel: ForwardingConvolution {
+        let keeps: Bool
+        init(_ base: any ConvolutionKernel, keeps: Bool) {
+            self.keeps = keeps
+            super.init(base)
         }
-        func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
-            try base.backwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
-        }
-        func backwardWeights(input: Tensor, gradOutput: Tensor, gradWeight: Tensor, gradBias: Tensor) throws {
-            try base.backwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
-        }
-        func backward(input: Tensor, gradOutput: Tensor, weight: Tensor, gradWeight: Tensor, gradBias: Tensor,
-                      gradInput: Tensor?) throws {
-            try base.backward(input: input, gradOutput: gradOutput, weight: weight, gradWeight: gradWeight, gradBias: gradBias,
-                              gradInput: gradInput)
-        }
+        override var keepsForwardInput: Bool { keeps }
     }
     let cpu: CPUBackend
     let rereads: Bool
