@@ -32,11 +32,11 @@ enum DIPReportTool {
     /// interrupt while this waits for the process.
     static let deadline: TimeInterval = 15 * 60
 
-    /// Runs `dip-report arguments...` in `directory` and waits for it (at most `deadline`);
-    /// with `launcher` (a program and its arguments, e.g. `taskset -c 0`), through it; `extra`
-    /// added to the environment.
+    /// Runs `dip-report arguments...` in `directory` and waits for it (at most `killedAfter`
+    /// seconds, `deadline` unless said); with `launcher` (a program and its arguments, e.g.
+    /// `taskset -c 0`), through it; `extra` added to the environment.
     static func run(_ arguments: [String], in directory: String, launcher: [String] = [],
-                    environment extra: [String: String] = [:]) throws -> Result {
+                    environment extra: [String: String] = [:], killedAfter: TimeInterval = deadline) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher.first ?? executable)
         process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable] + arguments
@@ -53,7 +53,7 @@ enum DIPReportTool {
         try process.run()
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + deadline, execute: watchdog)
+        DispatchQueue.global().asyncAfter(deadline: .now() + killedAfter, execute: watchdog)
         defer { watchdog.cancel() }
         // Read both pipes while it runs: a full pipe would block the tool.
         let group = DispatchGroup()
@@ -94,9 +94,11 @@ final class Scratch {
         return lstat(file(name), &info) == 0
     }
 
-    /// Runs the tool in this folder.
-    func run(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws -> DIPReportTool.Result {
-        try DIPReportTool.run(arguments, in: path, launcher: launcher, environment: environment)
+    /// Runs the tool in this folder (killed after `killedAfter` seconds; `DIPReportTool.deadline`
+    /// unless said).
+    func run(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:],
+             killedAfter: TimeInterval = DIPReportTool.deadline) throws -> DIPReportTool.Result {
+        try DIPReportTool.run(arguments, in: path, launcher: launcher, environment: environment, killedAfter: killedAfter)
     }
 
     /// Runs `inpaint` on the small image with the smallest network, a few iterations and one
