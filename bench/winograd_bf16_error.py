@@ -66,25 +66,49 @@ def winograd(f, x, w, rounding):
     return Y.transpose(0, 1, 3, 2, 4).reshape(w.shape[0], tiles * m, tiles * m)
 
 
-def main():
+def arguments(script, multiple, tiles):
+    """channels, side and seeds from the command line (defaults 128, 48, 3); the side a
+    multiple of `multiple`, so that every tile in `tiles` (a phrase for the message) fits whole."""
     values = []
     for index, (name, default) in enumerate((("channels", 128), ("side", 48), ("seeds", 3)), start=1):
         text = sys.argv[index] if len(sys.argv) > index else str(default)
         if not text.isdigit() or int(text) < 1:
-            sys.exit(f"{name} '{text}': give a whole number from 1 (usage: winograd_bf16_error.py [channels] [side] [seeds])")
+            sys.exit(f"{name} '{text}': give a whole number from 1 (usage: {script} [channels] [side] [seeds])")
         values.append(int(text))
-    channels, side, seeds = values
-    if side % 12:
-        sys.exit(f"side {side}: use a multiple of 12 (whole F(6x6) and F(4x4) tiles)")
-    rows = {}
+    if values[1] % multiple:
+        sys.exit(f"side {values[1]}: use a multiple of {multiple} (whole {tiles} tiles)")
+    return values
+
+
+def problem(channels, side, seed):
+    """Input planes (side + 2 square) as a BatchNorm + LeakyReLU(0.2) leaves them, weights as
+    PyTorch's default init, and the exact output with its RMS."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((channels, side + 2, side + 2))
+    x = np.where(x > 0, x, 0.2 * x)
+    bound = 1 / np.sqrt(9 * channels)
+    w = rng.uniform(-bound, bound, (channels, channels, 3, 3))
+    exact = direct(x, w)
+    return x, w, exact, np.sqrt((exact ** 2).mean())
+
+
+def report(channels, side, seeds, errors):
+    """Prints each result's worst RMS and largest error over the seeds (relative to the
+    exact output's RMS); `errors` maps a name to one (y - exact, scale) pair a seed."""
+    print(f"{channels} -> {channels} channels, {side}x{side} outputs, seeds 0-{seeds - 1}; error relative to the exact output's RMS")
+    width = max(len(name) for name in errors)
+    print(f"{'':{width}s} {'RMS':>10s} {'largest':>10s}")
+    for name, pairs in errors.items():
+        rms = max(np.sqrt((e ** 2).mean()) / scale for e, scale in pairs)
+        largest = max(np.abs(e).max() / scale for e, scale in pairs)
+        print(f"{name:{width}s} {rms:10.2e} {largest:10.2e}")
+
+
+def main():
+    channels, side, seeds = arguments("winograd_bf16_error.py", 12, "F(6x6) and F(4x4)")
+    errors = {}
     for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((channels, side + 2, side + 2))
-        x = np.where(x > 0, x, 0.2 * x)
-        bound = 1 / np.sqrt(9 * channels)
-        w = rng.uniform(-bound, bound, (channels, channels, 3, 3))
-        exact = direct(x, w)
-        scale = np.sqrt((exact ** 2).mean())
+        x, w, exact, scale = problem(channels, side, seed)
         results = {
             "direct, fp32 operands": direct(fp32(x), fp32(w)),
             "direct, bf16 operands (oneDNN bf16)": direct(bf16(x), bf16(w)),
@@ -94,14 +118,8 @@ def main():
             "F(6x6,3x3), bf16 U and V": winograd(F63, x, w, bf16),
         }
         for name, y in results.items():
-            e = y - exact
-            rows.setdefault(name, []).append((np.sqrt((e ** 2).mean()) / scale, np.abs(e).max() / scale))
-    print(f"{channels} -> {channels} channels, {side}x{side} outputs, seeds 0-{seeds - 1}; error relative to the exact output's RMS")
-    print(f"{'':40s} {'RMS':>10s} {'largest':>10s}")
-    for name, values in rows.items():
-        rms = max(v[0] for v in values)
-        largest = max(v[1] for v in values)
-        print(f"{name:40s} {rms:10.2e} {largest:10.2e}")
+            errors.setdefault(name, []).append((y - exact, scale))
+    report(channels, side, seeds, errors)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from winograd_bf16_error import F43, F63
+from winograd_bf16_error import F43, F63, arguments, direct, problem, report
 
 
 def lavin(m, points):
@@ -48,15 +48,6 @@ def lavin(m, points):
 
 def matrices(f, dtype):
     return [np.array([[float(v) for v in row] for row in f[k]], dtype) for k in ("AT", "G", "BT")]
-
-
-def direct(x, w):
-    side = x.shape[1] - 2
-    y = np.zeros((w.shape[0], side, side))
-    for ky in range(3):
-        for kx in range(3):
-            y += np.einsum("kc,cyx->kyx", w[:, :, ky, kx], x[:, ky:ky + side, kx:kx + side])
-    return y
 
 
 def winograd(f, x, w, dtype):
@@ -89,24 +80,10 @@ TILES = {
 
 
 def main():
-    values = []
-    for index, (name, default) in enumerate((("channels", 128), ("side", 48), ("seeds", 3)), start=1):
-        text = sys.argv[index] if len(sys.argv) > index else str(default)
-        if not text.isdigit() or int(text) < 1:
-            sys.exit(f"{name} '{text}': give a whole number from 1 (usage: winograd_tile_error.py [channels] [side] [seeds])")
-        values.append(int(text))
-    channels, side, seeds = values
-    if side % 24:
-        sys.exit(f"side {side}: use a multiple of 24 (whole F(4x4), F(6x6) and F(8x8) tiles)")
-    rows = {}
+    channels, side, seeds = arguments("winograd_tile_error.py", 24, "F(4x4), F(6x6) and F(8x8)")
+    errors = {}
     for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((channels, side + 2, side + 2))
-        x = np.where(x > 0, x, 0.2 * x)
-        bound = 1 / np.sqrt(9 * channels)
-        w = rng.uniform(-bound, bound, (channels, channels, 3, 3))
-        exact = direct(x, w)
-        scale = np.sqrt((exact ** 2).mean())
+        x, w, exact, scale = problem(channels, side, seed)
         results = {"direct, fp32 operands, exact sums": direct(x.astype(np.float32).astype(np.float64),
                                                                w.astype(np.float32).astype(np.float64))}
         for name, f in TILES.items():
@@ -115,12 +92,8 @@ def main():
                 sys.exit(f"{name}: the transforms do not give the convolution")
             results[name + ", fp32"] = winograd(f, x, w, np.float32)
         for name, y in results.items():
-            e = y - exact
-            rows.setdefault(name, []).append((np.sqrt((e ** 2).mean()) / scale, np.abs(e).max() / scale))
-    print(f"{channels} -> {channels} channels, {side}x{side} outputs, seeds 0-{seeds - 1}; error relative to the exact output's RMS")
-    print(f"{'':48s} {'RMS':>10s} {'largest':>10s}")
-    for name, values in rows.items():
-        print(f"{name:48s} {max(v[0] for v in values):10.2e} {max(v[1] for v in values):10.2e}")
+            errors.setdefault(name, []).append((y - exact, scale))
+    report(channels, side, seeds, errors)
 
 
 if __name__ == "__main__":
