@@ -1,0 +1,46 @@
+import Foundation
+
+/// How much more memory this process can take before the kernel has to reclaim it or kill
+/// something: what a fit checks before it allocates its activations, so that an image too large
+/// for the machine is an error naming the sizes instead of minutes of swapping and a kill by the
+/// out-of-memory killer.
+public enum HostMemory {
+    /// The smaller of /proc/meminfo's MemAvailable and, for every control group limiting this
+    /// process's memory (a container's, a Slurm job's, a systemd unit's) and its parents, the
+    /// limit less what the group already uses; nil where neither is readable.
+    public static func available() -> UInt64? {
+        let read: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
+        return available(meminfo: read("/proc/meminfo"), cgroups: read("/proc/self/cgroup"), read: read)
+    }
+
+    /// v1's memory controller.
+    static let memoryRoots = ["/sys/fs/cgroup/memory"]
+
+    /// `available` from the texts of /proc/meminfo and /proc/self/cgroup, reading the groups'
+    /// files through `read`: v2's `memory.max` ("max": none) less `memory.current`, v1's
+    /// `memory.limit_in_bytes` (a huge number: none) less `memory.usage_in_bytes`.
+    static func available(meminfo: String?, cgroups: String?, read: (String) -> String?) -> UInt64? {
+        var candidates: [UInt64] = []
+        if let meminfo, let kib = field("MemAvailable", in: meminfo) { candidates.append(kib * 1024) }
+        for folder in ControlGroups.folders(cgroups: cgroups ?? "", controller: "memory", v1Roots: memoryRoots) {
+            let (limitFile, usageFile) = folder.unified ? ("memory.max", "memory.current")
+                                                        : ("memory.limit_in_bytes", "memory.usage_in_bytes")
+            guard let limit = number(read(folder.path + "/" + limitFile)), limit < UInt64(1) << 60,
+                  let usage = number(read(folder.path + "/" + usageFile)) else { continue }
+            candidates.append(limit > usage ? limit - usage : 0)
+        }
+        return candidates.min()
+    }
+
+    /// The number of kB on a /proc/meminfo line "NAME:   N kB".
+    private static func field(_ name: String, in text: String) -> UInt64? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return line.dropFirst(name.count + 1).split(whereSeparator: \.isWhitespace).first.flatMap { UInt64($0) }
+        }
+        return nil
+    }
+
+    private static func number(_ text: String?) -> UInt64? {
+        text.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}
