@@ -147,6 +147,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel
     /// A trainer for `network` (built and initialised, not yet prepared) on `problem`.
     func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer
+    /// Whether its trainers hold a fit's activations in host memory, so that a fit first checks
+    /// the host has room for them (`FitMemory.requireRoom`); a device's trainer holds them in
+    /// the device's memory.
+    var trainsInHostMemory: Bool { get }
 }
 
 extension ComputeBackend {
@@ -154,4 +158,7 @@ extension ComputeBackend {
     public func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {
         try HostTrainer(network: network, problem: problem)
     }
+
+    /// The host trainer's activations live in host memory.
+    public var trainsInHostMemory: Bool { true }
 }

@@ -71,6 +71,10 @@ public enum Benchmark {
         config.iterations = iterations + 1
         if let psnrEvery { config.psnrEvery = psnrEvery }
         config.convAlgorithm = conv
+        // Before the image: at a size the machine cannot hold, that allocation would fail first.
+        if backends.computesOnHostCPU {
+            try FitMemory.requireRoom(network: config.network, height: size, width: size, optimizer: config.optimizer)
+        }
         // A synthetic image: speed does not depend on the pixels.
         var image = Image(channels: channels, height: size, width: size)
         image.pixels.withUnsafeMutableBufferPointer {

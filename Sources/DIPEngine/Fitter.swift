@@ -61,6 +61,10 @@ public final class Fitter {
         guard config.network.outputChannels == problem.image.channels else {
             throw EngineError.invalidConfig("the network outputs \(config.network.outputChannels) channels but the image has \(problem.image.channels)")
         }
+        if backend.trainsInHostMemory {
+            try FitMemory.requireRoom(network: config.network, height: problem.image.height, width: problem.image.width,
+                                      optimizer: config.optimizer)
+        }
         self.problem = problem
         self.config = config
         self.seed = seed

@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Network preset (default: table1 and text).")
     var net: String?
 
-    @Option(help: "Side of the square input (default: 256 and 512).")
+    @Option(help: "Side of the square input, 64 to 16384 (default: 256 and 512).")
     var size: Int?
 
     @Option(help: "Threads (default: all cores).")
@@ -69,7 +69,9 @@ struct BenchCommand: ParsableCommand {
         if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
-        if let s = size, s < 64 { throw ValidationError("--size \(s): at least 64") }
+        if let s = size, !(64...16384).contains(s) {
+            throw ValidationError("--size \(s): from 64 to 16384 (a fit at a size its machine cannot hold says so before it starts)")
+        }
         if !(1...Self.maxRounds).contains(rounds) { throw ValidationError("--rounds \(rounds): from 1 to \(Self.maxRounds)") }
         // Checked before anything runs: the peer goes after our own (long) runs, and python3's
         // own message about a missing file would come only then, inside a failed child's.

@@ -53,13 +53,22 @@ struct UsageTests {
         #expect(full.status == 0, "\(full.stderr)")
     }
 
-    @Test("bench refuses iteration, sampling and round counts out of range and a missing peer script, naming the flag")
+    @Test("bench refuses sizes, iteration, sampling and round counts out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
     func benchValues() throws {
         let s = try Scratch()
         for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
             #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
         }
+        for value in ["63", "100000"] {
+            let r = try s.run(["bench", "--net", "table1", "--size", value])
+            #expect(r.status == 64 && r.stderr.contains("--size \(value): from 64 to 16384"), "\(r.stderr)")
+        }
+        // A size the machine cannot hold (table1 at 16384x16384 needs about 2.9 TiB): refused
+        // before anything is allocated, naming what it needs.
+        let huge = try s.run(["bench", "--net", "table1", "--size", "16384", "--iterations", "1", "--threads", "1"])
+        #expect(huge.status == 1 && huge.stderr.contains("image size '16384x16384'") && huge.stderr.contains("needs about"),
+                "\(huge.stderr)")
         for value in ["0", "21"] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", "--rounds", value])
             #expect(r.status == 64 && r.stderr.contains("--rounds \(value): from 1 to 20"), "\(r.stderr)")

@@ -25,6 +25,9 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
         throw EngineError.backend("the CUDA backend has no convolutions on host memory; fits run through its trainer")
     }
 
+    /// Its fits' activations live in the GPU's memory.
+    public var trainsInHostMemory: Bool { false }
+
     /// A trainer whose whole fit stays on the GPU. Set up in an exclusive turn of the device
     /// (`DeviceGate`): its stream, module, cuDNN handle and memory while other fits wait.
     public func makeTrainer(network: SkipNetwork, problem: TrainingProblem) throws -> any NetworkTrainer {

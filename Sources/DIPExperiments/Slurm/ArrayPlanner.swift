@@ -48,9 +48,8 @@ public struct ArrayPlanner: Sendable {
             let peak: Double
             switch run.configuration.method {
             case let .dip(config):
-                var lbfgs = false
-                if case .lbfgs = config.optimizer { lbfgs = true }
-                peak = try RunResources.peakBytes(network: config.network, height: run.size.height, width: run.size.width, lbfgs: lbfgs)
+                peak = try FitMemory.peakBytes(network: config.network, height: run.size.height, width: run.size.width,
+                                               optimizer: config.optimizer)
             case .tv:
                 peak = RunResources.tvPeakBytes(values: run.channels * run.size.width * run.size.height)
             }
