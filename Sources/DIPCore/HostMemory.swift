@@ -13,6 +13,20 @@ public enum HostMemory {
         return available(meminfo: read("/proc/meminfo"), cgroups: read("/proc/self/cgroup"), read: read)
     }
 
+    /// The bytes this process holds in memory now (resident pages, /proc/self/statm); nil where
+    /// that is unreadable.
+    public static func resident() -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        return resident(statm: text, pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))))
+    }
+
+    /// `resident` from the text of /proc/self/statm ("SIZE RESIDENT SHARED ..." in pages).
+    static func resident(statm: String, pageSize: UInt64) -> UInt64? {
+        let fields = statm.split(whereSeparator: \.isWhitespace)
+        guard fields.count >= 2, let pages = UInt64(fields[1]) else { return nil }
+        return pages * pageSize
+    }
+
     /// v1's memory controller.
     static let memoryRoots = ["/sys/fs/cgroup/memory"]
 

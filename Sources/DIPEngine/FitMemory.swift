@@ -31,21 +31,27 @@ public enum FitMemory {
     static let activationBytes = 5.8
 
     /// Throws, naming the sizes, when a fit of `network` on a `height` x `width` image needs more
-    /// memory (`peakBytes`) than this process can still take (`available`, by default
-    /// `HostMemory.available()`; nothing is checked where that is unknown). A fit on the host
-    /// calls it before building its network: past that point the allocation itself fails, or
-    /// the machine swaps until the out-of-memory killer ends the process (a 4096x4096 `inpaint`
-    /// with the table1 net did, after a minute, on a 24 GiB machine).
+    /// memory (`peakBytes`) than this process can have: what it can still take (`available`, by
+    /// default `HostMemory.available()`; nothing is checked where that is unknown) plus what it
+    /// holds already (`resident`, by default `HostMemory.resident()`), since a run after another
+    /// in the same process reuses the memory the first one freed but the C library kept, which
+    /// neither the kernel's nor a control group's figure counts as available. (So two jobs of
+    /// one process credit each other's memory: the check catches a fit no machine of this size
+    /// could hold, not two that only fit one after the other.) A fit on the host calls it before
+    /// building its network: past that point the allocation itself fails, or the machine swaps
+    /// until the out-of-memory killer ends the process (a 4096x4096 `inpaint` with its default
+    /// net did, after a minute, on a 24 GiB machine).
     static func requireRoom(network: SkipConfig, height: Int, width: Int, optimizer: OptimizerChoice,
-                            available: UInt64? = HostMemory.available()) throws {
+                            available: UInt64? = HostMemory.available(), resident: UInt64? = HostMemory.resident()) throws {
         guard let available else { return }
         let needed = try peakBytes(network: network, height: height, width: width, optimizer: optimizer)
-        guard needed > Double(available) else { return }
+        let room = Double(available) + Double(resident ?? 0)
+        guard needed > room else { return }
         func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }
         throw DIPError.invalidValue(
             name: "image size", value: "\(width)x\(height)",
             reason: "a fit of this network at this size needs about \(gib(needed)) of memory (it keeps every activation "
-                + "for the backward pass) and this process can take \(gib(Double(available))) more here; "
+                + "for the backward pass) and this process can have \(gib(room)) here; "
                 + "use a smaller image or a crop of it, or free memory (fewer jobs at once)")
     }
 }

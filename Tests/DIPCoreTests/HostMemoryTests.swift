@@ -45,6 +45,13 @@ struct HostMemoryTests {
                                                   "/sys/fs/cgroup/memory/x/memory.usage_in_bytes": "0"]) == 20_000_000 * 1024)
     }
 
+    @Test("resident bytes: statm's second field in pages")
+    func residentPages() {
+        #expect(HostMemory.resident(statm: "1000 250 30 1 0 100 0\n", pageSize: 4096) == 250 * 4096)
+        #expect(HostMemory.resident(statm: "", pageSize: 4096) == nil)
+        #expect((HostMemory.resident() ?? 0) > 0)
+    }
+
     @Test("on this machine: a positive figure no larger than MemAvailable")
     func here() throws {
         let text = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
