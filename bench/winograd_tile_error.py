@@ -119,38 +119,33 @@ STRIDE2_TILES = {
 }
 
 
+def errors(tiles, channels, problem_side, seeds, convolve, prepare):
+    """Each tile's float32 output against the exact `convolve(x, w)`, and fp32 operands'
+    direct one, over the seeds: the pairs `report` prints. `prepare` turns (x, w) into the
+    tiles' stride-1 problem."""
+    result = {}
+    for seed in range(seeds):
+        x, w, _, _ = problem(channels, problem_side, seed)
+        exact = convolve(x, w)
+        scale = np.sqrt((exact ** 2).mean())
+        outputs = {"direct, fp32 operands, exact sums": convolve(x.astype(np.float32).astype(np.float64),
+                                                                 w.astype(np.float32).astype(np.float64))}
+        xt, wt = prepare(x, w)
+        for name, f in tiles.items():
+            # The construction must be right before its rounding means anything.
+            if np.abs(winograd(f, xt, wt, np.float64) - exact).max() > 1e-9 * scale:
+                sys.exit(f"{name}: the transforms do not give the convolution")
+            outputs[name + ", fp32"] = winograd(f, xt, wt, np.float32)
+        for name, y in outputs.items():
+            result.setdefault(name, []).append((y - exact, scale))
+    return result
+
+
 def main():
     channels, side, seeds = arguments("winograd_tile_error.py", 24, "F(4x4), F(6x6) and F(8x8)")
-    errors = {}
-    for seed in range(seeds):
-        x, w, exact, scale = problem(channels, side, seed)
-        results = {"direct, fp32 operands, exact sums": direct(x.astype(np.float32).astype(np.float64),
-                                                               w.astype(np.float32).astype(np.float64))}
-        for name, f in TILES.items():
-            # The construction must be right before its rounding means anything.
-            if np.abs(winograd(f, x, w, np.float64) - exact).max() > 1e-9 * scale:
-                sys.exit(f"{name}: the transforms do not give the convolution")
-            results[name + ", fp32"] = winograd(f, x, w, np.float32)
-        for name, y in results.items():
-            errors.setdefault(name, []).append((y - exact, scale))
-    report(channels, side, seeds, errors)
-
+    report(channels, side, seeds, errors(TILES, channels, side, seeds, direct, lambda x, w: (x, w)))
     print("\nstride 2 (the nets' down convolutions), the same channels and outputs:")
-    errors = {}
-    for seed in range(seeds):
-        x, w, _, _ = problem(channels, 2 * side, seed)
-        exact = stride2_direct(x, w)
-        scale = np.sqrt((exact ** 2).mean())
-        results = {"direct, fp32 operands, exact sums": stride2_direct(x.astype(np.float32).astype(np.float64),
-                                                                       w.astype(np.float32).astype(np.float64))}
-        xs, ws = space_to_depth(x, w)
-        for name, f in STRIDE2_TILES.items():
-            if np.abs(winograd(f, xs, ws, np.float64) - exact).max() > 1e-9 * scale:
-                sys.exit(f"{name}: the transforms do not give the convolution")
-            results[name + ", fp32"] = winograd(f, xs, ws, np.float32)
-        for name, y in results.items():
-            errors.setdefault(name, []).append((y - exact, scale))
-    report(channels, side, seeds, errors)
+    report(channels, side, seeds, errors(STRIDE2_TILES, channels, 2 * side, seeds, stride2_direct, space_to_depth))
 
 
 if __name__ == "__main__":
