@@ -69,6 +69,10 @@ struct BenchCommand: ParsableCommand {
         if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
+        // Here, not in each child process: every child would fail on it, each saying so.
+        if let net, !SkipConfig.presetNames.contains(net) {
+            throw ValidationError("--net \(net): unknown network preset; choose one of \(SkipConfig.presetNames.joined(separator: ", "))")
+        }
         if let s = size, !(64...16384).contains(s) {
             throw ValidationError("--size \(s): from 64 to 16384 (a fit at a size its machine cannot hold says so before it starts)")
         }

@@ -53,13 +53,17 @@ struct UsageTests {
         #expect(full.status == 0, "\(full.stderr)")
     }
 
-    @Test("bench refuses sizes, iteration, sampling and round counts out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
+    @Test("bench refuses unknown presets, sizes, iteration, sampling and round counts out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
     func benchValues() throws {
         let s = try Scratch()
         for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
             #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
         }
+        // A wrong preset is refused once, before any child process (none would run).
+        let net = try s.run(["bench", "--net", "nope"])
+        #expect(net.status == 64 && net.stderr.contains("--net nope: unknown network preset; choose one of table1")
+                && !net.stderr.contains("benchmark process failed"), "\(net.stderr)")
         for value in ["63", "100000"] {
             let r = try s.run(["bench", "--net", "table1", "--size", value])
             #expect(r.status == 64 && r.stderr.contains("--size \(value): from 64 to 16384"), "\(r.stderr)")
