@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Network preset (default: table1 and text).")
     var net: String?
 
-    @Option(help: "Side of the square input, 64 to 16384 (default: 256 and 512).")
+    @Option(help: "Side of the square input, 64 to \(Image.maxSide) (default: 256 and 512).")
     var size: Int?
 
     @Option(help: "Threads (default: all cores).")
@@ -73,8 +73,8 @@ struct BenchCommand: ParsableCommand {
         if let net, !SkipConfig.presetNames.contains(net) {
             throw ValidationError("--net \(net): unknown network preset; choose one of \(SkipConfig.presetNames.joined(separator: ", "))")
         }
-        if let s = size, !(64...16384).contains(s) {
-            throw ValidationError("--size \(s): from 64 to 16384 (a fit at a size its machine cannot hold says so before it starts)")
+        if let s = size, !(64...Image.maxSide).contains(s) {
+            throw ValidationError("--size \(s): from 64 to \(Image.maxSide) (a fit at a size its machine cannot hold says so before it starts)")
         }
         if !(1...Self.maxRounds).contains(rounds) { throw ValidationError("--rounds \(rounds): from 1 to \(Self.maxRounds)") }
         // Checked before anything runs: the peer goes after our own (long) runs, and python3's
