@@ -1,5 +1,5 @@
 // What the AVX2 Winograd kernels share (winograd_avx2.c for F(4x4, 3x3), winograd63_avx2.c for
-// F(6x6, 3x3)): the eight-lane operations in the order the Swift transforms do them, the 4x4
+// F(6x6, 3x3), winograd62_avx2.c for F(6x6, 2x2)): the eight-lane operations in the order the Swift transforms do them, the 4x4
 // transpose of the phase splits and merges, and the loads and stores of a row of filters eight
 // at a time. Private to CWinograd; x86-64 only.
 #ifndef DIP_AVX2_LANES_H
@@ -77,29 +77,29 @@ DIP_INLINE void store_phase_block(float *out, ptrdiff_t phase_stride, int phases
     for (int m = 0; m < phases; m++) _mm256_maskstore_ps(out + m * phase_stride, in_range(phase_offsets(phases, m), lo, hi), ph[m]);
 }
 
-/// The nine taps of the filters q .. q + 7 of a row (filter l's taps start at
-/// `taps + (q + l) * q_stride`, read back to front when `rotated`): w[t] holds tap t of the
-/// eight, lanes past `columns` zero (zero filters, as in the Swift path).
+/// The `count` taps (9 of a 3x3 filter, 4 of a 2x2 one) of the filters q .. q + 7 of a row
+/// (filter l's taps start at `taps + (q + l) * q_stride`, read back to front when `rotated`):
+/// w[t] holds tap t of the eight, lanes past `columns` zero (zero filters, as in the Swift path).
 DIP_INLINE void load_filter_taps(const float *taps, ptrdiff_t q_stride, ptrdiff_t q, ptrdiff_t columns, int rotated,
-                                 lanes w[9]) {
+                                 int count, lanes *w) {
     const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
     const float *first = taps + q * q_stride;
-    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or 8 - t), when the
+    // Tap t of the eight filters is one gather at offsets l * q_stride + t (or count - 1 - t), when the
     // offsets fit the gather's 32-bit indices; a scalar copy otherwise.
     if (7 * q_stride + 8 <= INT32_MAX) {
         const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)q_stride));
         const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)width), lane);
-        for (int t = 0; t < 9; t++) {
-            const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? 8 - t : t));
+        for (int t = 0; t < count; t++) {
+            const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32(rotated ? count - 1 - t : t));
             w[t] = width == 8 ? _mm256_i32gather_ps(first, at, 4)
                               : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), first, at, _mm256_castsi256_ps(valid), 4);
         }
     } else {
         float gathered[9][8] __attribute__((aligned(32))) = {{0}};
         for (ptrdiff_t l = 0; l < width; l++)
-            for (int t = 0; t < 9; t++) gathered[t][l] = first[l * q_stride + (rotated ? 8 - t : t)];
-        for (int t = 0; t < 9; t++) w[t] = _mm256_load_ps(gathered[t]);
+            for (int t = 0; t < count; t++) gathered[t][l] = first[l * q_stride + (rotated ? count - 1 - t : t)];
+        for (int t = 0; t < count; t++) w[t] = _mm256_load_ps(gathered[t]);
     }
 }
 
@@ -134,13 +134,14 @@ DIP_INLINE void load_filter_elements(const float *du, ptrdiff_t du_stride, ptrdi
     }
 }
 
-/// Stores the nine taps of the filters q .. q + 7 (before `columns`) at `dg + 9 (q + l)`.
-DIP_INLINE void store_filter_taps(const lanes out[9], float *dg, ptrdiff_t q, ptrdiff_t columns) {
+/// Stores the `count` taps (9 or 4) of the filters q .. q + 7 (before `columns`) at
+/// `dg + count (q + l)`.
+DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdiff_t q, ptrdiff_t columns) {
     const ptrdiff_t width = columns - q < 8 ? columns - q : 8;
     float taps[9][8] __attribute__((aligned(32)));
-    for (int t = 0; t < 9; t++) _mm256_store_ps(taps[t], out[t]);
+    for (int t = 0; t < count; t++) _mm256_store_ps(taps[t], out[t]);
     for (ptrdiff_t l = 0; l < width; l++)
-        for (int t = 0; t < 9; t++) dg[(q + l) * 9 + t] = taps[t][l];
+        for (int t = 0; t < count; t++) dg[(q + l) * count + t] = taps[t][l];
 }
 
 #endif

@@ -122,7 +122,7 @@ DIP_AVX2 void dip_winograd63_filter_row_avx2(const float *taps, ptrdiff_t q_stri
                                              float *u, ptrdiff_t u_stride) {
     for (ptrdiff_t q = 0; q < columns; q += 8) {
         lanes w[9], work[24], out[64];
-        load_filter_taps(taps, q_stride, q, columns, rotated, w);
+        load_filter_taps(taps, q_stride, q, columns, rotated, 9, w);
         for (int v = 0; v < 3; v++) g8(w + v, 3, work + v, 3);
         for (int i = 0; i < 8; i++) g8(work + 3 * i, 1, out + 8 * i, 1);
         store_filter_elements(out, 64, u, u_stride, q, columns);
@@ -135,7 +135,7 @@ DIP_AVX2 void dip_winograd63_filter_gradient_row_avx2(const float *du, ptrdiff_t
         load_filter_elements(du, du_stride, q, columns, 64, dU);
         for (int j = 0; j < 8; j++) gt8(dU + j, 8, work + j, 8);
         for (int u = 0; u < 3; u++) gt8(work + 8 * u, 1, out + 3 * u, 1);
-        store_filter_taps(out, dg, q, columns);
+        store_filter_taps(out, 9, dg, q, columns);
     }
 }
 

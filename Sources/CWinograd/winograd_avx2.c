@@ -106,7 +106,7 @@ DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride
                                            float *u, ptrdiff_t u_stride) {
     for (ptrdiff_t q = 0; q < columns; q += 8) {
         lanes w[9], work[18], out[36];
-        load_filter_taps(taps, q_stride, q, columns, rotated, w);
+        load_filter_taps(taps, q_stride, q, columns, rotated, 9, w);
         for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
         for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
         store_filter_elements(out, 36, u, u_stride, q, columns);
@@ -119,7 +119,7 @@ DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t d
         load_filter_elements(du, du_stride, q, columns, 36, dU);
         for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
         for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
-        store_filter_taps(out, dg, q, columns);
+        store_filter_taps(out, 9, dg, q, columns);
     }
 }
 

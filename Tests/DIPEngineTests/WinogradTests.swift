@@ -3,9 +3,10 @@ import DIPCore
 import Testing
 @testable import DIPEngine
 
-/// Our Winograd F(4x4, 3x3) and F(6x6, 3x3) kernels (WinogradConvolution), made directly rather
-/// than through CPUBackend's choice, so these tests run whatever instruction set oneDNN has here.
-@Suite("Winograd F(4x4,3x3) and F(6x6,3x3) kernels")
+/// Our Winograd F(4x4, 3x3), F(6x6, 3x3) and F(6x6, 2x2) kernels (WinogradConvolution), made
+/// directly rather than through CPUBackend's choice, so these tests run whatever instruction set
+/// oneDNN has here.
+@Suite("Winograd F(4x4,3x3), F(6x6,3x3) and F(6x6,2x2) kernels")
 struct WinogradTests {
     /// Odd channel counts (not multiples of the 8 lanes), sizes that are not multiples of the
     /// 4x4 or 6x6 tile (partial tiles at the right and bottom), one tile and many, a single row
@@ -21,8 +22,26 @@ struct WinogradTests {
         ConvGeometry(inChannels: 5, outChannels: 7, kernel: 3, stride: 1, inputHeight: 15, inputWidth: 103),
     ]
 
-    /// Every geometry with each tile.
-    static let cases: [(WinogradTile, ConvGeometry)] = WinogradTile.allCases.flatMap { t in geometries.map { (t, $0) } }
+    /// 2x2 stride-1 convolutions for F(6x6, 2x2), as StrideTwoWinograd makes them: the same
+    /// kinds of shapes, and destinations whose width is a multiple of 6 (the last tile's
+    /// rightmost input feeds a kept output, so its row takes one more position) or not.
+    static let geometries2x2: [ConvGeometry] = [
+        ConvGeometry(inChannels: 12, outChannels: 5, kernel: 2, stride: 1, inputHeight: 7, inputWidth: 9),
+        ConvGeometry(inChannels: 17, outChannels: 16, kernel: 2, stride: 1, inputHeight: 13, inputWidth: 13),
+        ConvGeometry(inChannels: 36, outChannels: 11, kernel: 2, stride: 1, inputHeight: 43, inputWidth: 38),
+        ConvGeometry(inChannels: 2, outChannels: 1, kernel: 2, stride: 1, inputHeight: 2, inputWidth: 2),
+        ConvGeometry(inChannels: 4, outChannels: 2, kernel: 2, stride: 1, inputHeight: 4, inputWidth: 75),
+        ConvGeometry(inChannels: 64, outChannels: 40, kernel: 2, stride: 1, inputHeight: 22, inputWidth: 19),
+        ConvGeometry(inChannels: 20, outChannels: 7, kernel: 2, stride: 1, inputHeight: 15, inputWidth: 103),
+    ]
+
+    /// The geometries a tile runs: 3x3 or 2x2.
+    static func geometries(for tile: WinogradTile) -> [ConvGeometry] { tile.filterSize == 2 ? geometries2x2 : geometries }
+
+    /// Every geometry with each tile that runs it.
+    static let cases: [(WinogradTile, ConvGeometry)] = WinogradTile.allCases.flatMap { t in geometries(for: t).map { (t, $0) } }
+    /// The 3x3 ones: the reflection pad's fold and the normalized input serve 3x3 layers only.
+    static let threeByThreeCases = cases.filter { $0.0.filterSize == 3 }
 
     /// Uniform(-1, 1) inputs drawn from the auxiliary stream of `seed`.
     struct Data {
@@ -71,6 +90,8 @@ struct WinogradTests {
         // for larger channel counts and is far below the O(0.1) error of a wrong tap, offset or
         // tile. F(6x6, 3x3) has larger entries (32 in Aᵀ, 5.25 in Bᵀ) and sums 64 elements:
         // measured at most 7.8e-6 forward, 8.0e-6 backward-data, 4.3e-6 backward-weights.
+        // F(6x6, 2x2) (entries up to 32 in Aᵀ, 5.25 in Bᵀ, 49 elements): at most 9.7e-6 forward,
+        // 7.6e-6 backward-data, 5.3e-6 backward-weights.
         let cpu = try CPUBackend(threads: 2)
         let reference = try ReferenceBackend().makeConvolution(g, algorithm: .direct)
         // Small chunks, so the chunked products and the dU accumulation across chunks run too;
@@ -92,7 +113,7 @@ struct WinogradTests {
 
     @Test("the same bits call after call, kernel after kernel, and for 1, 2 and 3 threads")
     func deterministic() throws {
-        for (tile, g) in WinogradTile.allCases.flatMap({ t in [(t, Self.geometries[2]), (t, Self.geometries[5])] }) {
+        for (tile, g) in WinogradTile.allCases.flatMap({ t in [(t, Self.geometries(for: t)[2]), (t, Self.geometries(for: t)[5])] }) {
             let d = Data(g, seed: 5)
             var results: [[UInt32]] = []
             for threads in [1, 1, 2, 2, 3] {
@@ -113,7 +134,7 @@ struct WinogradTests {
     @Test("backward-weights uses the forward's transformed input only for that input, with the same bits",
           arguments: WinogradTile.allCases)
     func keptSource(_ tile: WinogradTile) throws {
-        let g = Self.geometries[2], cpu = try CPUBackend(threads: 2)
+        let g = Self.geometries(for: tile)[2], cpu = try CPUBackend(threads: 2)
         let (d, other) = (Data(g, seed: 7), Data(g, seed: 8))
         func weights(_ kernel: WinogradConvolution, _ x: Tensor) throws -> [UInt32] {
             let (dw, db) = (Tensor(g.weightDims), Tensor(g.biasDims))
@@ -162,7 +183,7 @@ struct WinogradTests {
     }
 
     @Test("backward-data folding the reflection pad: the bits of backward-data then ReflectionPad.backward",
-          arguments: cases)
+          arguments: threeByThreeCases)
     func foldsReflectionPad(_ tile: WinogradTile, _ g: ConvGeometry) throws {
         let unpadded = FeatureShape(channels: g.inChannels, height: g.inputHeight - 2, width: g.inputWidth - 2)
         let d = Data(g, seed: 9)
@@ -199,7 +220,7 @@ struct WinogradTests {
     }
 
     @Test("forward of a BatchNorm's output built row by row (NormalizesItsInput): the bits of BatchNorm, pad, then forward",
-          arguments: cases)
+          arguments: threeByThreeCases)
     func normalizedInput(_ tile: WinogradTile, _ g: ConvGeometry) throws {
         let unpadded = FeatureShape(channels: g.inChannels, height: g.inputHeight - 2, width: g.inputWidth - 2)
         guard unpadded.height > 1, unpadded.width > 1, unpadded.plane > 1 else { return }
@@ -310,6 +331,10 @@ struct WinogradTests {
                     "\(ours.implementation)")
         }
         #expect(WinogradTile.f43.description == "F(4x4,3x3)" && WinogradTile.f63.description == "F(6x6,3x3)")
+        #expect(WinogradTile.f62.description == "F(6x6,2x2)" && WinogradTile.preferred(for: Self.geometries2x2[1]) == .f62)
+        // A tile runs only its own filter size.
+        #expect(throws: EngineError.self) { try WinogradConvolution(geometry: Self.geometries[1], backend: cpu, tile: .f62) }
+        #expect(throws: EngineError.self) { try WinogradConvolution(geometry: Self.geometries2x2[1], backend: cpu, tile: .f63) }
     }
 
     @Test("bands: the rows per band that transform the fewest positions, and where the rows lie")
@@ -331,6 +356,11 @@ struct WinogradTests {
         // F(4x4, 3x3) backward-data at 66 columns: 17 tiles, three rows in 56 positions.
         let d43 = tiling(.f43, size: 64, pad: 2)
         #expect((d43.tilesPerRow, d43.rowSlot, d43.rowsPerBand, d43.tileColumns) == (17, 17, 3, 56))
+        // F(6x6, 2x2): a destination of 126 columns (21 whole tiles) needs the last tile's
+        // rightmost input in a position of its own; one of 128 (22 tiles, 4 columns over) does not.
+        #expect((tiling(.f62, size: 127, pad: 0).tilesPerRow, tiling(.f62, size: 127, pad: 0).rowSlot) == (21, 22))
+        #expect((tiling(.f62, size: 129, pad: 0).tilesPerRow, tiling(.f62, size: 129, pad: 0).rowSlot) == (22, 22))
+        #expect((tiling(.f62, size: 128, pad: 1).destinationWidth, tiling(.f62, size: 128, pad: 1).rowSlot) == (129, 22))
         // Where a taller band does not save positions (an F(4x4, 3x3) grid of 16 x 16 tiles with
         // no gap between rows; F(6x6, 3x3) at 128 columns): one row where one row's V and M fit
         // the L2, else the tallest band that makes an even number of bands. F(4x4, 3x3) with
@@ -359,7 +389,8 @@ struct WinogradTests {
     @Test("the source rows a band reads, which the passes prefetch: every row its tiles read, and no other")
     func sourceRowsOfBands() {
         // A NaN in a source row shows in the band's V exactly when the band reads that row.
-        for (tile, size, pad, rows) in [(WinogradTile.f43, 18, 0, 1), (.f43, 16, 2, 3), (.f63, 26, 0, 2), (.f63, 24, 2, 1), (.f63, 23, 2, 2)] {
+        for (tile, size, pad, rows) in [(WinogradTile.f43, 18, 0, 1), (.f43, 16, 2, 3), (.f63, 26, 0, 2), (.f63, 24, 2, 1), (.f63, 23, 2, 2),
+                                        (.f62, 25, 0, 2), (.f62, 24, 1, 1), (.f62, 23, 1, 3)] {
             let t = WinogradTiling(tile: tile, sourceChannels: 1, sourceHeight: size, sourceWidth: size, pad: pad,
                                    destinationChannels: 1, rowsPerBand: rows)
             let vStride = t.tileColumns

@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) and F(6x6, 3x3) tile transforms on eight lanes with 256-bit AVX vectors, for
+// Winograd F(4x4, 3x3), F(6x6, 3x3) and F(6x6, 2x2) tile transforms on eight lanes with 256-bit AVX vectors, for
 // Sources/DIPEngine/CPU/WinogradTiling.swift and WinogradKernels.swift (the layouts, the
 // transforms' definitions and the portable Swift versions these must match are there and in
 // WinogradTransforms.swift).
@@ -86,6 +86,30 @@ void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t p
 /// The merge by six: for x in 0..<width, row[x] = phases[(x % 6) * phase_stride + x / 6]; needs
 /// width <= 6 phase_stride.
 void dip_winograd_merge6_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width);
+
+// MARK: F(6x6, 2x2): 7x7 input tiles, 49 transformed elements, 6x6 output tiles, 2x2 filters
+// (WinogradF62 in WinogradTransforms.swift). The phase split and merge are the ones by six above.
+
+/// V = Bᵀ d B for eight 7x7 tiles: element (r, s) is the eight floats at
+/// `strip + (6 r + s % 6) * phase_stride + s / 6`; element ξ goes to `v + ξ * v_stride`.
+void dip_winograd62_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride);
+
+/// Y = Aᵀ m A + bias for eight tiles: element ξ at `m + ξ * m_stride`; output (a, b) to
+/// `strip + (6 a + b) * strip_stride`.
+void dip_winograd62_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride);
+
+/// dM = A dY Aᵀ for eight tiles: output gradient (a, b) at `strip + (6 a + b) * strip_stride`;
+/// element ξ to `dm + ξ * dm_stride`.
+void dip_winograd62_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride);
+
+/// U = G g Gᵀ for a row of 2x2 filters (four taps each, read back to front when `rotated`), as
+/// dip_winograd_filter_row_avx2 with 49 elements.
+void dip_winograd62_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                    float *u, ptrdiff_t u_stride);
+
+/// dg = Gᵀ dU G for a row of filters, as dip_winograd_filter_gradient_row_avx2 with 49 elements
+/// and four taps a filter, stored at `dg + 4 q`.
+void dip_winograd62_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg);
 
 #ifdef __cplusplus
 }

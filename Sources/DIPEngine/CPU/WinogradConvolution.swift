@@ -5,7 +5,9 @@ import DIPCore
 /// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 convolutions, written here: Debian's
 /// oneDNN 2.6 has Winograd only for AVX-512, and on AVX2 its direct convolution already runs
 /// near the FMA peak, so only fewer multiplications make those machines faster (issue 13).
-/// Which of the two a layer gets is `WinogradTile.preferred(for:)`.
+/// Which of the two a layer gets is `WinogradTile.preferred(for:)`. The same machinery runs
+/// F(6x6, 2x2) for the 2x2 stride-1 convolutions StrideTwoWinograd makes of stride-2 ones (below,
+/// 3x3 and 9 taps stand for r x r and r²; the backward-data pad is r - 1).
 ///
 /// Each pass transforms tiles eight at a time (WinogradF43 or WinogradF63, WinogradTiling; on
 /// AVX2 CPUs the same operations in 256-bit C, WinogradKernels, with the same bits), does the
@@ -53,7 +55,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     let products: WinogradProducts
     /// input -> output (pad 0).
     private let forwardTiling: WinogradTiling
-    /// output gradient -> input gradient (pad 2).
+    /// output gradient -> input gradient (pad 2, or r - 1).
     private let backwardDataTiling: WinogradTiling
     /// The last forward's V, every chunk in order.
     private let keptSource = KeptForwardInput()
@@ -95,8 +97,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         let tile = tile ?? WinogradTile.preferred(for: g)
         let rowsPerBand = rowsPerBand ?? Self.defaultRowsPerBand
         try g.validate()
-        guard Self.fits(g) else {
-            throw EngineError.shape("convolution \(g): Winograd \(tile) needs a 3x3 stride-1 convolution; use --conv direct or auto")
+        guard g.stride == 1, g.kernel == tile.filterSize else {
+            throw EngineError.shape("convolution \(g): Winograd \(tile) needs a \(tile.filterSize)x\(tile.filterSize) stride-1 convolution; use --conv direct or auto")
         }
         guard kernels.runs(on: HostCPU.flags) else {
             throw EngineError.backend("convolution \(g): this CPU cannot run the \(kernels) Winograd tile transforms (it lacks the instructions); use WinogradKernels.best")
@@ -111,7 +113,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                                        pad: 0, destinationChannels: g.outChannels, rowsPerBand: rowsPerBand, chunkBytes: chunkBytes,
                                        kernels: kernels)
         backwardDataTiling = WinogradTiling(tile: tile, sourceChannels: g.outChannels, sourceHeight: g.outputHeight,
-                                            sourceWidth: g.outputWidth, pad: 2, destinationChannels: g.inChannels,
+                                            sourceWidth: g.outputWidth, pad: tile.filterSize - 1, destinationChannels: g.inChannels,
                                             rowsPerBand: rowsPerBand, chunkBytes: chunkBytes, kernels: kernels)
         implementation = "winograd \(tile) (dip-report; \(products), \(kernels) tile transforms)"
             + " for forward, backward-data and backward-weights"
@@ -233,7 +235,7 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
             }
             parallel.run(g.outChannels) { o in
                 kernels.filterGradientRow(t.tile, du + o * g.inChannels, stride: t.filterStride, columns: g.inChannels,
-                                          into: dw + o * g.inChannels * 9)
+                                          into: dw + o * g.inChannels * t.tile.taps)
                 if summingBias { db[o] = planeSum(dy + o * outPlane, count: outPlane) }
             }
         }
@@ -286,7 +288,8 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
             let u = floats(layout.filter, t.tile.elements * filterStride)
             // Forward: filter (p = o, q = i) is weight[o, i]; backward-data: filter (p = i, q = o)
             // is weight[o, i] rotated, where the kernel's input channels are the destination.
-            let (pStride, qStride) = rotated ? (9, co * 9) : (ci * 9, 9)
+            let taps = t.tile.taps
+            let (pStride, qStride) = rotated ? (taps, co * taps) : (ci * taps, taps)
             switch products {
             case .sgemm:
                 parallel.run(co) { p in

@@ -51,7 +51,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
         switch (self, tile) {
         case (.avx2, .f43):
             dip_winograd_split_row_avx2(row, width, pad, phases, phaseStride)
-        case (.avx2, .f63):
+        case (.avx2, .f63), (.avx2, .f62):
             dip_winograd_split6_row_avx2(row, width, pad, phases, phaseStride)
         case (.portable, _):
             let count = tile.outputSize
@@ -70,7 +70,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
         switch (self, tile) {
         case (.avx2, .f43):
             dip_winograd_merge_row_avx2(phases, phaseStride, row, width)
-        case (.avx2, .f63):
+        case (.avx2, .f63), (.avx2, .f62):
             dip_winograd_merge6_row_avx2(phases, phaseStride, row, width)
         case (.portable, _):
             let count = tile.outputSize
@@ -91,6 +91,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_input_avx2(strip, phaseStride, v, vStride)
         case (.avx2, .f63):
             dip_winograd63_input_avx2(strip, phaseStride, v, vStride)
+        case (.avx2, .f62):
+            dip_winograd62_input_avx2(strip, phaseStride, v, vStride)
         case (.portable, _):
             let (m, n, elements) = (tile.outputSize, tile.inputSize, tile.elements)
             let d = work, out = work + elements, scratch = work + 2 * elements
@@ -100,6 +102,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             switch tile {
             case .f43: WinogradF43.input(d, out, work: scratch)
             case .f63: WinogradF63.input(d, out, work: scratch)
+            case .f62: WinogradF62.input(d, out, work: scratch)
             }
             for e in 0..<elements { storeLanes(out[e], v + e * vStride) }
         }
@@ -115,6 +118,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_output_avx2(m, mStride, bias, strip, stripStride)
         case (.avx2, .f63):
             dip_winograd63_output_avx2(m, mStride, bias, strip, stripStride)
+        case (.avx2, .f62):
+            dip_winograd62_output_avx2(m, mStride, bias, strip, stripStride)
         case (.portable, _):
             let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
             let mt = work, y = work + elements, scratch = work + 2 * elements
@@ -122,6 +127,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             switch tile {
             case .f43: WinogradF43.output(mt, y, work: scratch)
             case .f63: WinogradF63.output(mt, y, work: scratch)
+            case .f62: WinogradF62.output(mt, y, work: scratch)
             }
             for e in 0..<outputs { storeLanes(y[e] + bias, strip + e * stripStride) }
         }
@@ -137,6 +143,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_output_gradient_avx2(strip, stripStride, dm, dmStride)
         case (.avx2, .f63):
             dip_winograd63_output_gradient_avx2(strip, stripStride, dm, dmStride)
+        case (.avx2, .f62):
+            dip_winograd62_output_gradient_avx2(strip, stripStride, dm, dmStride)
         case (.portable, _):
             let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
             let dy = work, out = work + elements, scratch = work + 2 * elements
@@ -144,6 +152,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             switch tile {
             case .f43: WinogradF43.outputGradient(dy, out, work: scratch)
             case .f63: WinogradF63.outputGradient(dy, out, work: scratch)
+            case .f62: WinogradF62.outputGradient(dy, out, work: scratch)
             }
             for e in 0..<elements { storeLanes(out[e], dm + e * dmStride) }
         }
@@ -151,7 +160,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
 
     // MARK: One row of the filter transforms, eight filters at a time.
 
-    /// U = G g Gᵀ for the `columns` filters of one row of U: filter q's nine taps start at
+    /// U = G g Gᵀ for the `columns` filters of one row of U: filter q's r² taps start at
     /// `taps + q * qStride` (row-major; read back to front when `rotated`), and its element ξ
     /// goes to `u + ξ * stride + q`.
     func filterRow(_ tile: WinogradTile, _ taps: UnsafePointer<Float>, qStride: Int, columns: Int, rotated: Bool,
@@ -161,14 +170,17 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
         case (.avx2, .f63):
             dip_winograd63_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
+        case (.avx2, .f62):
+            dip_winograd62_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
         case (.portable, _):
             let elements = tile.elements
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 9 + 2 * elements) { lanes in
-                let g = lanes.baseAddress!, out = g + 9, work = out + elements
+            let tapCount = tile.taps
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: tapCount + 2 * elements) { lanes in
+                let g = lanes.baseAddress!, out = g + tapCount, work = out + elements
                 for q in Swift.stride(from: 0, to: columns, by: 8) {
                     let width = min(8, columns - q)
-                    for tap in 0..<9 {
-                        let from = rotated ? 8 - tap : tap
+                    for tap in 0..<tapCount {
+                        let from = rotated ? tapCount - 1 - tap : tap
                         var value = WinogradLanes()
                         for l in 0..<width { value[l] = taps[(q + l) * qStride + from] }
                         g[tap] = value
@@ -176,6 +188,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                     switch tile {
                     case .f43: WinogradF43.filter(g, out, work: work)
                     case .f63: WinogradF63.filter(g, out, work: work)
+                    case .f62: WinogradF62.filter(g, out, work: work)
                     }
                     for e in 0..<elements {
                         let dst = u + e * stride + q
@@ -187,7 +200,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// dg = Gᵀ dU G for the `columns` filters of one row of dU: filter q's element ξ is at
-    /// `du + ξ * stride + q`; its nine taps go to `dg + 9 q`.
+    /// `du + ξ * stride + q`; its r² taps go to `dg + r² q`.
     func filterGradientRow(_ tile: WinogradTile, _ du: UnsafePointer<Float>, stride: Int, columns: Int,
                            into dg: UnsafeMutablePointer<Float>) {
         switch (self, tile) {
@@ -195,10 +208,13 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_filter_gradient_row_avx2(du, stride, columns, dg)
         case (.avx2, .f63):
             dip_winograd63_filter_gradient_row_avx2(du, stride, columns, dg)
+        case (.avx2, .f62):
+            dip_winograd62_filter_gradient_row_avx2(du, stride, columns, dg)
         case (.portable, _):
             let elements = tile.elements
-            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: 9 + 2 * elements) { lanes in
-                let dU = lanes.baseAddress!, out = dU + elements, work = out + 9
+            let tapCount = tile.taps
+            withUnsafeTemporaryAllocation(of: WinogradLanes.self, capacity: tapCount + 2 * elements) { lanes in
+                let dU = lanes.baseAddress!, out = dU + elements, work = out + tapCount
                 for q in Swift.stride(from: 0, to: columns, by: 8) {
                     let width = min(8, columns - q)
                     for e in 0..<elements {
@@ -214,9 +230,10 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                     switch tile {
                     case .f43: WinogradF43.filterGradient(dU, out, work: work)
                     case .f63: WinogradF63.filterGradient(dU, out, work: work)
+                    case .f62: WinogradF62.filterGradient(dU, out, work: work)
                     }
                     for l in 0..<width {
-                        for tap in 0..<9 { dg[(q + l) * 9 + tap] = out[tap][l] }
+                        for tap in 0..<tapCount { dg[(q + l) * tapCount + tap] = out[tap][l] }
                     }
                 }
             }

@@ -1,45 +1,57 @@
 import DIPCore
 
-/// Which Winograd algorithm: F(m x m, 3x3) computes an m x m output tile from an (m + 2) x (m + 2)
-/// input tile with (m + 2)² multiplications.
+/// Which Winograd algorithm: F(m x m, r x r) computes an m x m output tile of an r x r valid
+/// convolution from an (m + r - 1) x (m + r - 1) input tile with (m + r - 1)² multiplications.
 enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// F(4x4, 3x3): 36 multiplications per 16 outputs (WinogradF43).
     case f43
     /// F(6x6, 3x3): 64 multiplications per 36 outputs (WinogradF63), 21 % fewer per output.
     case f63
+    /// F(6x6, 2x2): 49 multiplications per 36 outputs (WinogradF62), for the stride-2 3x3
+    /// convolutions over their input's phases (StrideTwoWinograd).
+    case f62
+
+    /// The tiles of 3x3 convolutions.
+    static let threeByThree: [WinogradTile] = [.f43, .f63]
 
     /// Outputs per tile side (m).
     var outputSize: Int { self == .f43 ? 4 : 6 }
-    /// Inputs per tile side (m + 2).
-    var inputSize: Int { outputSize + 2 }
+    /// Filter taps per side (r).
+    var filterSize: Int { self == .f62 ? 2 : 3 }
+    /// Filter taps (r²).
+    var taps: Int { filterSize * filterSize }
+    /// Inputs per tile side (m + r - 1).
+    var inputSize: Int { outputSize + filterSize - 1 }
     /// Transformed elements per tile: the number of batched products.
     var elements: Int { inputSize * inputSize }
 
-    /// The faster of the two for the 3x3 stride-1 convolution `g`, measured per layer (both
-    /// passes and the weights' gradient, AVX2 cap on an AVX-512 Zen, BENCHMARKS.md, eighth
-    /// part): F(6x6, 3x3) on destinations of 128x128 or more, where it took 3-11 % less time
-    /// (the 21 % fewer products, less the dearer output transform and the tile columns past the
-    /// edge, 43 tiles rounded to 48 at 256 columns); F(4x4, 3x3) on smaller ones, where the
-    /// rounding and the transforms outweighed the products (up to twice the time at 8x8).
+    /// The faster of F(4x4, 3x3) and F(6x6, 3x3) for the 3x3 stride-1 convolution `g`, measured
+    /// per layer (both passes and the weights' gradient, AVX2 cap on an AVX-512 Zen, BENCHMARKS.md,
+    /// eighth part): F(6x6, 3x3) on destinations of 128x128 or more, where it took 3-11 % less
+    /// time (the 21 % fewer products, less the dearer output transform and the tile columns past
+    /// the edge, 43 tiles rounded to 48 at 256 columns); F(4x4, 3x3) on smaller ones, where the
+    /// rounding and the transforms outweighed the products (up to twice the time at 8x8). 2x2
+    /// convolutions have only F(6x6, 2x2).
     static func preferred(for g: ConvGeometry) -> WinogradTile {
-        min(g.outputHeight, g.outputWidth) >= 128 ? .f63 : .f43
+        if g.kernel == 2 { return .f62 }
+        return min(g.outputHeight, g.outputWidth) >= 128 ? .f63 : .f43
     }
 
-    /// "F(4x4,3x3)" or "F(6x6,3x3)".
-    var description: String { "F(\(outputSize)x\(outputSize),3x3)" }
+    /// "F(4x4,3x3)", "F(6x6,3x3)" or "F(6x6,2x2)".
+    var description: String { "F(\(outputSize)x\(outputSize),\(filterSize)x\(filterSize))" }
 }
 
-/// How one Winograd F(m x m, 3x3) valid convolution is cut into tiles, bands of tile rows and
+/// How one Winograd F(m x m, r x r) valid convolution is cut into tiles, bands of tile rows and
 /// chunks, where its scratch goes, and the transform steps (source tiles in, products out,
 /// output gradient in).
 ///
 /// A "source" of `sourceChannels` planes of `sourceHeight x sourceWidth`, read as if padded by
 /// `pad` zeros on every side, is convolved into a "destination" of `destinationChannels` planes
-/// of `destinationHeight x destinationWidth` (= source + 2 pad - 2). The destination is covered
-/// by m x m tiles (m = `tile.outputSize`, read from n x n inputs, n = m + 2), `gridRows` rows
+/// of `destinationHeight x destinationWidth` (= source + 2 pad - (r - 1)). The destination is
+/// covered by m x m tiles (m = `tile.outputSize`, read from n x n inputs, n = m + r - 1), `gridRows` rows
 /// of `tilesPerRow`; tiles that reach past its bottom or right edge read zeros beyond the
 /// source and their extra outputs are dropped. The forward pass is pad 0; the backward-data
-/// pass is the "full" convolution of the output gradient, pad 2.
+/// pass is the "full" convolution of the output gradient, pad r - 1.
 ///
 /// The passes do not take one tile row at a time but a band of tile rows laid side by side,
 /// `rowSlot` positions apart, in `tileColumns` positions (rounded up to the 8 lanes). The
@@ -49,8 +61,8 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// band's. A lone row rounds up badly where its tile count is not a multiple of 8 (F(6x6, 3x3)
 /// at 256 columns: 43 tiles in 48 positions, 10 % of the transforms spent on nothing and the
 /// products 43 wide); two such rows fill 86 of 88. Each row's split writes only its own
-/// positions. Where the last tile's two rightmost inputs feed a kept output (it overhangs the
-/// destination by less than 2 columns), `rowSlot` leaves one more position for them; elsewhere
+/// positions. Where the last tile's r - 1 rightmost inputs feed a kept output (it overhangs the
+/// destination by less than r - 1 columns), `rowSlot` leaves one more position for them; elsewhere
 /// that tile reads them from the next row's first position, and they feed only outputs that
 /// are dropped (in exact arithmetic; in Float32 the tile's rounding is that of any inner tile).
 ///
@@ -85,7 +97,7 @@ struct WinogradTiling {
     /// Tile rows of the tallest band (the others hold as many or one fewer).
     let rowsPerBand: Int
     /// Positions from one tile row of a band to the next: `tilesPerRow`, or one more where the
-    /// last tile overhangs the destination by less than 2 columns.
+    /// last tile overhangs the destination by less than r - 1 columns.
     let rowSlot: Int
     /// Bands covering the destination.
     let bands: Int
@@ -125,12 +137,13 @@ struct WinogradTiling {
         self.sourceWidth = sourceWidth
         self.pad = pad
         self.destinationChannels = destinationChannels
-        destinationHeight = sourceHeight + 2 * pad - 2
-        destinationWidth = sourceWidth + 2 * pad - 2
+        let overlap = tile.filterSize - 1
+        destinationHeight = sourceHeight + 2 * pad - overlap
+        destinationWidth = sourceWidth + 2 * pad - overlap
         let m = tile.outputSize
         gridRows = (destinationHeight + m - 1) / m
         tilesPerRow = (destinationWidth + m - 1) / m
-        rowSlot = tilesPerRow + (m * tilesPerRow - destinationWidth < 2 ? 1 : 0)
+        rowSlot = tilesPerRow + (m * tilesPerRow - destinationWidth < overlap ? 1 : 0)
         let bytesPerPosition = tile.elements * (sourceChannels + destinationChannels) * MemoryLayout<Float>.stride
         let r = min(max(rowsPerBand ?? Self.preferredRowsPerBand(gridRows: gridRows, tilesPerRow: tilesPerRow, rowSlot: rowSlot,
                                                                   bytesPerPosition: bytesPerPosition), 1),
@@ -198,7 +211,7 @@ struct WinogradTiling {
     func sourceRows(ofBand b: Int) -> Range<Int> {
         let rows = tileRows(ofBand: b), m = tile.outputSize
         let first = min(max(0, m * rows.lowerBound - pad), sourceHeight)
-        return first..<max(first, min(sourceHeight, m * rows.upperBound + 2 - pad))
+        return first..<max(first, min(sourceHeight, m * rows.upperBound + tile.filterSize - 1 - pad))
     }
 
     /// The destination rows band `b` writes.
@@ -209,7 +222,7 @@ struct WinogradTiling {
 
     /// Floats of one channel's source rows of the tallest band (`sourceRows(ofBand:)`), one row
     /// after the other.
-    var bandSourceRowFloats: Int { (rowsPerBand * tile.outputSize + 2) * sourceWidth }
+    var bandSourceRowFloats: Int { (rowsPerBand * tile.outputSize + tile.filterSize - 1) * sourceWidth }
 
     /// Floats of one channel's rows of the tallest band, as `transformProductsRow` writes them
     /// into a block (`firstRow` the band's first).
@@ -352,7 +365,7 @@ struct WinogradTiling {
         // strip[(r * m + p) * sx + j * rowSlot + k] is source column mk + p - pad of row r of
         // the band's tile row j, so column s of its tile k is phase s % m at j * rowSlot + k + s / m,
         // and the tiles at positions k..k+7 load as one contiguous vector. A tile row's split
-        // writes at most rowSlot positions (tilesPerRow + 1 where its last tile's two rightmost
+        // writes at most rowSlot positions (tilesPerRow + 1 where its last tile's r - 1 rightmost
         // inputs are source columns), so the parts never overlap.
         let sx = tileColumns + 1, m = tile.outputSize, rows = tileRows(ofBand: b)
         for r in 0..<tile.inputSize {

@@ -274,3 +274,147 @@ enum WinogradF63 {
         for u in 0..<3 { gt(work + 8 * u, 1, dg + 3 * u, 1) }
     }
 }
+
+/// The tile transforms of Winograd F(6x6, 2x2) (interpolation points ±1, ±2, ±1/2 and infinity):
+/// a 6x6 output tile of a 2x2 valid convolution from a 7x7 input tile with 49 multiplications
+/// instead of 144. The stride-2 3x3 convolutions run through it over their input's four phases
+/// (StrideTwoWinograd): 4 x 49 / 36 = 5.44 multiplications an output and channel pair against
+/// the direct 9.
+///
+/// The points are F(6x6, 3x3)'s without 0: symmetric, so every 1-D transform factors into sums
+/// and differences of the pairs as WinogradF63's do, and with 0 in place of -1/2 the rounding was
+/// larger (128 -> 128 channels at 48x48 outputs, float32 against exact: RMS 5.4e-6, largest
+/// 8.9e-5, against 6.2e-6 / 1.0e-4; `bench/winograd_tile_error.py`'s construction). Rows of Bᵀ
+/// for the negative points are negated, and the rows of G with them, so the pairs read e ± o.
+///
+/// Layout and conventions as WinogradF43, with 7x7 tiles (ξ = 7 i + j), 6x6 outputs and 2x2
+/// filters; elements ordered by point: 1, -1, 2, -2, 1/2, -1/2, infinity. CWinograd's
+/// winograd62_avx2.c repeats every operation in this order.
+enum WinogradF62 {
+    /// Elements of a transformed 7x7 tile: the number of batched products.
+    static let elements = 49
+
+    // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
+
+    /// Bᵀ (7 -> 7).
+    @inline(__always)
+    static func bt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let d0 = p[0], d1 = p[ps], d2 = p[2 * ps], d3 = p[3 * ps]
+        let d4 = p[4 * ps], d5 = p[5 * ps], d6 = p[6 * ps]
+        let e1 = (d0 + d4) - 4.25 * d2
+        let o1 = (d1 + d5) - 4.25 * d3
+        let e2 = (0.5 * d0 + 2 * d4) - 2.5 * d2
+        let o2 = (0.25 * d1 + d5) - 1.25 * d3
+        let e3 = (2 * d0 + 0.5 * d4) - 2.5 * d2
+        let o3 = (4 * d1 + d5) - 5 * d3
+        q[0] = e1 + o1
+        q[qs] = e1 - o1
+        q[2 * qs] = e2 + o2
+        q[3 * qs] = e2 - o2
+        q[4 * qs] = e3 + o3
+        q[5 * qs] = e3 - o3
+        q[6 * qs] = (d6 - d0) + 5.25 * (d2 - d4)
+    }
+
+    /// Aᵀ (7 -> 6).
+    @inline(__always)
+    static func at(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let m0 = p[0], m1 = p[ps], m2 = p[2 * ps], m3 = p[3 * ps]
+        let m4 = p[4 * ps], m5 = p[5 * ps], m6 = p[6 * ps]
+        let s1 = m0 + m1, d1 = m0 - m1, s2 = m2 + m3, d2 = m2 - m3, s3 = m4 + m5, d3 = m4 - m5
+        q[0] = (s1 + s2) + s3
+        q[qs] = (d1 + 2 * d2) + 0.5 * d3
+        q[2 * qs] = (s1 + 4 * s2) + 0.25 * s3
+        q[3 * qs] = (d1 + 8 * d2) + 0.125 * d3
+        q[4 * qs] = (s1 + 16 * s2) + 0.0625 * s3
+        q[5 * qs] = ((d1 + 32 * d2) + 0.03125 * d3) + m6
+    }
+
+    /// A = (Aᵀ)ᵀ (6 -> 7), the transpose of `at`.
+    @inline(__always)
+    static func a(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let y0 = p[0], y1 = p[ps], y2 = p[2 * ps], y3 = p[3 * ps], y4 = p[4 * ps], y5 = p[5 * ps]
+        let e1 = (y0 + y2) + y4, o1 = (y1 + y3) + y5
+        let e2 = (y0 + 4 * y2) + 16 * y4, o2 = (2 * y1 + 8 * y3) + 32 * y5
+        let e3 = (y0 + 0.25 * y2) + 0.0625 * y4
+        let o3 = (0.5 * y1 + 0.125 * y3) + 0.03125 * y5
+        q[0] = e1 + o1
+        q[qs] = e1 - o1
+        q[2 * qs] = e2 + o2
+        q[3 * qs] = e2 - o2
+        q[4 * qs] = e3 + o3
+        q[5 * qs] = e3 - o3
+        q[6 * qs] = y5
+    }
+
+    /// G (2 -> 7).
+    @inline(__always)
+    static func g(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let g0 = p[0], g1 = p[ps]
+        let small: WinogradLanes = g0 * Float(1.0 / 45)
+        let small1: WinogradLanes = g1 * Float(2.0 / 45)
+        let large: WinogradLanes = g0 * Float(16.0 / 45)
+        let large1: WinogradLanes = g1 * Float(8.0 / 45)
+        q[0] = (g0 + g1) * Float(-2.0 / 9)
+        q[qs] = (g0 - g1) * Float(-2.0 / 9)
+        q[2 * qs] = small + small1
+        q[3 * qs] = small - small1
+        q[4 * qs] = large + large1
+        q[5 * qs] = large - large1
+        q[6 * qs] = g1
+    }
+
+    /// Gᵀ (7 -> 2), the transpose of `g`.
+    @inline(__always)
+    static func gt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let u0 = p[0], u1 = p[ps], u2 = p[2 * ps], u3 = p[3 * ps]
+        let u4 = p[4 * ps], u5 = p[5 * ps], u6 = p[6 * ps]
+        let s01 = u0 + u1, d01 = u0 - u1, s23 = u2 + u3, d23 = u2 - u3, s45 = u4 + u5, d45 = u4 - u5
+        let first: WinogradLanes = s01 * Float(-2.0 / 9) + s23 * Float(1.0 / 45)
+        q[0] = first + s45 * Float(16.0 / 45)
+        let second: WinogradLanes = d01 * Float(-2.0 / 9) + d23 * Float(2.0 / 45)
+        q[qs] = (second + d45 * Float(8.0 / 45)) + u6
+    }
+
+    // MARK: 2-D transforms; `work` holds at least 49 lanes.
+
+    /// V = Bᵀ d B: 7x7 -> 7x7.
+    @inline(__always)
+    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
+                      work: UnsafeMutablePointer<WinogradLanes>) {
+        for s in 0..<7 { bt(d + s, 7, work + s, 7) }
+        for i in 0..<7 { bt(work + 7 * i, 1, v + 7 * i, 1) }
+    }
+
+    /// Y = Aᵀ m A: 7x7 -> 6x6.
+    @inline(__always)
+    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        for s in 0..<7 { at(m + s, 7, work + s, 7) }
+        for r in 0..<6 { at(work + 7 * r, 1, y + 6 * r, 1) }
+    }
+
+    /// dM = A dY Aᵀ: 6x6 -> 7x7.
+    @inline(__always)
+    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        for b in 0..<6 { a(dy + b, 6, work + b, 6) }
+        for r in 0..<7 { a(work + 6 * r, 1, dm + 7 * r, 1) }
+    }
+
+    /// U = G g Gᵀ: 2x2 -> 7x7.
+    @inline(__always)
+    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        for v in 0..<2 { g(w + v, 2, work + v, 2) }
+        for i in 0..<7 { g(work + 2 * i, 1, u + 7 * i, 1) }
+    }
+
+    /// dg = Gᵀ dU G: 7x7 -> 2x2.
+    @inline(__always)
+    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        for j in 0..<7 { gt(du + j, 7, work + j, 7) }
+        for u in 0..<2 { gt(work + 7 * u, 1, dg + 2 * u, 1) }
+    }
+}
