@@ -82,13 +82,18 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// Prepares a convolution for `geometry`. `auto` and `winograd` mean Winograd for 3x3
     /// stride-1 convolutions and direct elsewhere: ours (WinogradConvolution) where oneDNN has
     /// none (below AVX-512), refuses the shape, or is the slower one
-    /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else. 1x1
+    /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else; and for the
+    /// 3x3 stride-2 ones where ours is the faster (StrideTwoWinograd.pays: large layers below
+    /// AVX-512), oneDNN's direct kernels elsewhere. 1x1
     /// stride-1 convolutions are matrix products on the plain layout (PointwiseConvolution,
     /// direct, no reorders; faster than oneDNN's convolution on both ISAs), under every algorithm.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {
         try geometry.validate()
         if PointwiseConvolution.fits(geometry) {
             return try PointwiseConvolution(geometry: geometry, backend: self)
+        }
+        if algorithm != .direct, StrideTwoWinograd.fits(geometry), StrideTwoWinograd.pays(geometry) {
+            return try StrideTwoWinograd(geometry: geometry, backend: self)
         }
         guard algorithm != .direct, WinogradConvolution.fits(geometry) else {
             return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)

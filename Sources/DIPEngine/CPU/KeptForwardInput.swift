@@ -22,6 +22,10 @@ final class KeptForwardInput {
     /// The forward that read `tensor` has filled the buffer.
     func kept(from tensor: Tensor) { input = tensor.pointer }
 
+    /// Nothing counts as kept any more: the tensor the forward read now holds other data under
+    /// the same address (StrideTwoWinograd's phases, split again from another input).
+    func discard() { input = nil }
+
     /// The kept data when it came from `tensor`, once; nil otherwise (the pass derives it again).
     func take(for tensor: Tensor) -> UnsafeMutableRawPointer? {
         defer { input = nil }

@@ -156,6 +156,10 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
         keptSource.kept(from: padded)
     }
 
+    /// Forgets the last forward's transformed input: its tensor now holds other data under the
+    /// same address, so the next backward-weights pass must transform it again.
+    func discardKeptInput() { keptSource.discard() }
+
     /// gradInput = d loss / d input, given d loss / d output.
     func backwardData(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) throws {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, gradInput: gradInput)
