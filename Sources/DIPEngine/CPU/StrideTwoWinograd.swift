@@ -4,8 +4,9 @@ import DIPCore
 /// A 3x3 stride-2 convolution as a 2x2 stride-1 one over its input's four phases, through
 /// Winograd F(6x6, 2x2) (WinogradConvolution): 4 x 49 / 36 = 5.44 multiplications an output and
 /// channel pair instead of the direct 9. On AVX2 the nets' stride-2 layers ran on oneDNN's direct
-/// kernels at about 77 % of the FMA peak forward and 62-70 % backward, 15-17 % of a table1
-/// iteration (BENCHMARKS.md, twenty-ninth part): the layers furthest from the peak.
+/// kernels at about 77 % of the FMA peak forward and 54-70 % backward, 15-17 % of a table1
+/// iteration (BENCHMARKS.md, twenty-ninth part): the layers furthest from the peak. Where it pays
+/// is `pays`.
 ///
 /// Phase (p, q) of input channel c is the plane x[c, 2Y + p, 2X + q], channel 4c + 2p + q of a
 /// [4 Cin, Ho + 1, Wo + 1] tensor (zeros where 2Y + p or 2X + q falls past the input); its 2x2
@@ -22,7 +23,8 @@ import DIPCore
 /// merge are data movement only.
 ///
 /// Memory: the phases (the input's size, once per layer), the 2x2 filters and their gradient,
-/// and what the 2x2 convolution keeps (its transformed input, about 1.4x the input).
+/// and what the 2x2 convolution keeps (its transformed input, about 1.4x the input): a table1
+/// 512 fit's peak 49 MiB higher (2130 MiB), text's 55 (3129).
 final class StrideTwoWinograd: PlaneSumBiasGradient {
     /// The geometry this kernel was made for (3x3, stride 2).
     let geometry: ConvGeometry
@@ -46,14 +48,16 @@ final class StrideTwoWinograd: PlaneSumBiasGradient {
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 2 }
 
     /// Whether this kernel is the faster one for `g` (which must fit): where oneDNN has no
-    /// Winograd (below AVX-512; there its direct kernels run the stride-2 layers, and ours was not
-    /// measured against them) and the destination is 128x128 or more. Measured per layer on a
-    /// Zen 3 (AVX2, 2 threads, `bench --layers`; BENCHMARKS.md, thirtieth part): the forward runs
-    /// no faster than oneDNN's direct one (our Winograd passes reach about half the peak in
-    /// products, so 1.65x fewer of them only draw level with its 77 %) and slower below 128x128;
-    /// the backward passes, where oneDNN's direct kernels reach 54-62 % of the peak, take 20-45 %
-    /// less time from 128x128 on and no less at 64x64. A table1 512 iteration's four large
-    /// stride-2 layers: 40 ms less of about 1300.
+    /// Winograd (below AVX-512: there oneDNN's direct kernels run the stride-2 layers, and ours
+    /// was not measured against them on AVX-512) and the destination is 128x128 or more.
+    /// Measured per layer on a Zen 3 (AVX2, 2 threads, `bench --layers`; BENCHMARKS.md,
+    /// thirtieth part): the forward is level with oneDNN's direct one at 256x256 destinations,
+    /// up to 17 % slower at 128x128 and far slower below (5.44 products against 9 do not make up
+    /// for our passes' transforms and smaller products, where oneDNN's direct forward reaches
+    /// 77 % of the peak); the backward passes, at 54-62 % of the peak on oneDNN, take 27-46 %
+    /// less time from 128x128 on, the same at 64x64 and more at 32x32. So a table1 512
+    /// iteration's stride-2 layers take about 40 ms less of 1300, text's 45 of 1900; at 256 the
+    /// one layer chosen saves about 1 ms.
     static func pays(_ g: ConvGeometry) -> Bool {
         !CPUBackend.oneDNNHasWinograd && min(g.outputHeight, g.outputWidth) >= 128
     }
