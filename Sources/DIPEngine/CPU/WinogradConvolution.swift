@@ -137,7 +137,9 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     /// stays in the caches between its pass and ours, and building each band's rows cost more
     /// than it saved (text 256 capped to AVX2, an Intel Xeon: 0.1-0.3 ms more at each of the
     /// 64x64 and smaller levels, 3 ms less at 256x256; BENCHMARKS.md, twenty-seventh part).
-    var normalizingPays: Bool { min(geometry.outputHeight, geometry.outputWidth) >= 128 }
+    /// Only 3x3 kernels build rows (the nets' layers; the 2x2 ones of StrideTwoWinograd read
+    /// their phases as they lie, and the row building was tested for 3x3 only).
+    var normalizingPays: Bool { geometry.kernel == 3 && min(geometry.outputHeight, geometry.outputWidth) >= 128 }
 
     /// The forward of the padded input that `input` describes, each band's rows built from it
     /// in the thread's L1 as the source transform reads them (the same bits as `forward` of the
@@ -175,6 +177,9 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
     func backwardData(gradOutput: Tensor, weight: Tensor, foldingReflectionPad pad: Int, into gradInput: Tensor) throws {
         try geometry.checkBackwardData(gradOutput: gradOutput, weight: weight, foldingReflectionPad: pad, gradInput: gradInput)
         let t = backwardDataTiling
+        guard geometry.kernel == 3 else {
+            throw EngineError.shape("convolution \(geometry): only 3x3 kernels fold a reflection pad; fold it after the pass")
+        }
         guard bandFolds(pad) else {
             throw EngineError.shape("convolution \(geometry): the first band's \(t.destinationRows(ofBand: 0).count) rows cannot fold a reflection pad of \(pad); fold it after the pass")
         }
@@ -182,9 +187,11 @@ final class WinogradConvolution: FoldsReflectionPadGradient, PlaneSumBiasGradien
                      foldingReflectionPad: pad) { _ in 0 }
     }
 
-    /// The geometry leaves room to fold, and the first band of the backward-data pass holds
-    /// more than 2 pad rows (its block must reach row 2 pad to fold the top border rows).
-    func foldsReflectionPad(_ pad: Int) -> Bool { geometry.leavesRoomToFold(pad) && bandFolds(pad) }
+    /// A 3x3 kernel (the fold was tested for 3x3 only; StrideTwoWinograd's 2x2 ones write the
+    /// phases' gradient), the geometry leaves room to fold, and the first band of the
+    /// backward-data pass holds more than 2 pad rows (its block must reach row 2 pad to fold the
+    /// top border rows).
+    func foldsReflectionPad(_ pad: Int) -> Bool { geometry.kernel == 3 && geometry.leavesRoomToFold(pad) && bandFolds(pad) }
 
     private func bandFolds(_ pad: Int) -> Bool { backwardDataTiling.destinationRows(ofBand: 0).count > 2 * pad }
 

@@ -2,7 +2,7 @@ import CWinograd
 import DIPCore
 
 /// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles,
-/// one 2-D transform of WinogradF43 or WinogradF63, store), the phase split and merge of a row,
+/// one 2-D transform of WinogradF43, WinogradF63 or WinogradF62, store), the phase split and merge of a row,
 /// and the filter transforms of a row of U or dU.
 /// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
 /// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
@@ -79,7 +79,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     }
 
     // MARK: The eight-tile steps; `work` holds `workLanes` lanes (only the portable steps use it).
-    // m is the tile's output size, n = m + 2 its input size.
+    // m is the tile's output size, n = m + r - 1 its input size.
 
     /// V = Bᵀ d B for the eight tiles whose element (r, s) is the eight floats at
     /// `strip + (m r + s % m) * phaseStride + s / m`; element ξ goes to `v + ξ * vStride`.

@@ -11,9 +11,6 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// convolutions over their input's phases (StrideTwoWinograd).
     case f62
 
-    /// The tiles of 3x3 convolutions.
-    static let threeByThree: [WinogradTile] = [.f43, .f63]
-
     /// Outputs per tile side (m).
     var outputSize: Int { self == .f43 ? 4 : 6 }
     /// Filter taps per side (r).
