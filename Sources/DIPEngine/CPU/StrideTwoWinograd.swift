@@ -177,42 +177,37 @@ final class StrideTwoWinograd: PlaneSumBiasGradient {
         }
     }
 
-    /// The 2x2 filter of phase (p, q) of each channel pair: tap (a, b) is w[2a + p, 2b + q], or 0
-    /// where 2a + p or 2b + q is 3.
+    /// Where tap k of the 16 a channel pair has over its four 2x2 filters (k = 4 (2p + q) + 2a + b,
+    /// phase (p, q), tap (a, b)) lies among the 3x3 filter's 9 (3 ky + kx with ky = 2a + p,
+    /// kx = 2b + q), or nil where that would be row or column 3: the one correspondence both
+    /// directions below follow.
+    private static let threeByThreeTap: [Int?] = (0..<16).map { k in
+        let (phase, tap) = (k / 4, k % 4)
+        let (ky, kx) = (2 * (tap / 2) + phase / 2, 2 * (tap % 2) + phase % 2)
+        return ky < 3 && kx < 3 ? 3 * ky + kx : nil
+    }
+
+    /// The 2x2 filters of each channel pair from its 3x3 one, zeros where no tap lies.
     private func arrangeFilters(_ weight: Tensor) {
-        let g = geometry, ci = g.inChannels
+        let g = geometry, ci = g.inChannels, map = Self.threeByThreeTap
         let (w, u) = (weight.pointer, phaseWeight.pointer)
         ChannelParallel(threads: backend.threads).run(g.outChannels) { o in
             for c in 0..<ci {
                 let taps = w + (o * ci + c) * 9, phase = u + (o * ci + c) * 16
-                for p in 0..<2 {
-                    for q in 0..<2 {
-                        let filter = phase + (2 * p + q) * 4
-                        for a in 0..<2 {
-                            for b in 0..<2 {
-                                let (ky, kx) = (2 * a + p, 2 * b + q)
-                                filter[2 * a + b] = ky < 3 && kx < 3 ? taps[3 * ky + kx] : 0
-                            }
-                        }
-                    }
-                }
+                for k in 0..<16 { phase[k] = map[k].map { taps[$0] } ?? 0 }
             }
         }
     }
 
-    /// gradWeight[o, c, ky, kx] = the 2x2 filters' gradient at phase (ky % 2, kx % 2), tap
-    /// (ky / 2, kx / 2).
+    /// Each 3x3 tap's gradient from the 2x2 filters' gradient; the taps that lie nowhere (zeros
+    /// in every forward) have no gradient to give.
     private func gatherFilterGradient(into gradWeight: Tensor) {
-        let g = geometry, ci = g.inChannels
+        let g = geometry, ci = g.inChannels, map = Self.threeByThreeTap
         let (du, dw) = (phaseWeightGradient.pointer, gradWeight.pointer)
         ChannelParallel(threads: backend.threads).run(g.outChannels) { o in
             for c in 0..<ci {
                 let phase = du + (o * ci + c) * 16, taps = dw + (o * ci + c) * 9
-                for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        taps[3 * ky + kx] = phase[(2 * (ky % 2) + kx % 2) * 4 + 2 * (ky / 2) + kx / 2]
-                    }
-                }
+                for k in 0..<16 { if let t = map[k] { taps[t] = phase[k] } }
             }
         }
     }
