@@ -189,26 +189,28 @@ final class StrideTwoWinograd: PlaneSumBiasGradient {
 
     /// The 2x2 filters of each channel pair from its 3x3 one, zeros where no tap lies.
     private func arrangeFilters(_ weight: Tensor) {
-        let g = geometry, ci = g.inChannels, map = Self.threeByThreeTap
-        let (w, u) = (weight.pointer, phaseWeight.pointer)
-        ChannelParallel(threads: backend.threads).run(g.outChannels) { o in
-            for c in 0..<ci {
-                let taps = w + (o * ci + c) * 9, phase = u + (o * ci + c) * 16
-                for k in 0..<16 { phase[k] = map[k].map { taps[$0] } ?? 0 }
-            }
+        let map = Self.threeByThreeTap
+        forEachChannelPair(phases: phaseWeight, taps: weight) { phase, taps in
+            for k in 0..<16 { phase[k] = map[k].map { taps[$0] } ?? 0 }
         }
     }
 
     /// Each 3x3 tap's gradient from the 2x2 filters' gradient; the taps that lie nowhere (zeros
     /// in every forward) have no gradient to give.
     private func gatherFilterGradient(into gradWeight: Tensor) {
-        let g = geometry, ci = g.inChannels, map = Self.threeByThreeTap
-        let (du, dw) = (phaseWeightGradient.pointer, gradWeight.pointer)
-        ChannelParallel(threads: backend.threads).run(g.outChannels) { o in
-            for c in 0..<ci {
-                let phase = du + (o * ci + c) * 16, taps = dw + (o * ci + c) * 9
-                for k in 0..<16 { if let t = map[k] { taps[t] = phase[k] } }
-            }
+        let map = Self.threeByThreeTap
+        forEachChannelPair(phases: phaseWeightGradient, taps: gradWeight) { phase, taps in
+            for k in 0..<16 { if let t = map[k] { taps[t] = phase[k] } }
+        }
+    }
+
+    /// `body(phase, taps)` for every channel pair (o, c), in parallel over o: its 16 floats of
+    /// `phases` ([Cout, 4 Cin, 2, 2]) and its 9 of `taps` ([Cout, Cin, 3, 3]).
+    private func forEachChannelPair(phases: Tensor, taps: Tensor,
+                                    _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let ci = geometry.inChannels, (sixteen, nine) = (phases.pointer, taps.pointer)
+        ChannelParallel(threads: backend.threads).run(geometry.outChannels) { o in
+            for c in 0..<ci { body(sixteen + (o * ci + c) * 16, nine + (o * ci + c) * 9) }
         }
     }
 }
