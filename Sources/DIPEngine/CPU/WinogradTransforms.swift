@@ -2,6 +2,78 @@
 /// transforms) or eight channels (filter transforms) go through a transform together.
 typealias WinogradLanes = SIMD8<Float>
 
+/// The 1-D transforms of one Winograd F(m x m, r x r) (n = m + r - 1 interpolation points),
+/// each reading p[k * ps] and writing q[k * qs]; the 2-D transforms below apply them to the
+/// columns, then to the rows, the same way for every tile (CWinograd's kernels in that order).
+protocol WinogradTileTransforms {
+    /// m.
+    static var outputSize: Int { get }
+    /// r.
+    static var filterSize: Int { get }
+    /// Bᵀ (n -> n).
+    static func bt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int)
+    /// Aᵀ (n -> m).
+    static func at(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int)
+    /// A (m -> n), the transpose of `at`.
+    static func a(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int)
+    /// G (r -> n).
+    static func g(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int)
+    /// Gᵀ (n -> r), the transpose of `g`.
+    static func gt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int)
+}
+
+// MARK: 2-D transforms of n x n tiles (row-major), m x m outputs and r x r filters; `work`
+// holds at least n² lanes.
+extension WinogradTileTransforms {
+    /// n.
+    @inline(__always) static var inputSize: Int { outputSize + filterSize - 1 }
+
+    /// V = Bᵀ d B: n x n -> n x n.
+    @inline(__always)
+    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
+                      work: UnsafeMutablePointer<WinogradLanes>) {
+        let n = inputSize
+        for s in 0..<n { bt(d + s, n, work + s, n) }
+        for i in 0..<n { bt(work + n * i, 1, v + n * i, 1) }
+    }
+
+    /// Y = Aᵀ m A: n x n -> m x m.
+    @inline(__always)
+    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        let (n, size) = (inputSize, outputSize)
+        for s in 0..<n { at(m + s, n, work + s, n) }
+        for r in 0..<size { at(work + n * r, 1, y + size * r, 1) }
+    }
+
+    /// dM = A dY Aᵀ: m x m -> n x n.
+    @inline(__always)
+    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        let (n, size) = (inputSize, outputSize)
+        for b in 0..<size { a(dy + b, size, work + b, size) }
+        for r in 0..<n { a(work + size * r, 1, dm + n * r, 1) }
+    }
+
+    /// U = G g Gᵀ: r x r -> n x n.
+    @inline(__always)
+    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
+                       work: UnsafeMutablePointer<WinogradLanes>) {
+        let (n, taps) = (inputSize, filterSize)
+        for v in 0..<taps { g(w + v, taps, work + v, taps) }
+        for i in 0..<n { g(work + taps * i, 1, u + n * i, 1) }
+    }
+
+    /// dg = Gᵀ dU G: n x n -> r x r.
+    @inline(__always)
+    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
+                               work: UnsafeMutablePointer<WinogradLanes>) {
+        let (n, taps) = (inputSize, filterSize)
+        for j in 0..<n { gt(du + j, n, work + j, n) }
+        for u in 0..<taps { gt(work + n * u, 1, dg + taps * u, 1) }
+    }
+}
+
 /// The tile transforms of Winograd F(4x4, 3x3) (Lavin & Gray 2016, interpolation points 0, ±1,
 /// ±2 and infinity): a 4x4 output tile of a 3x3 valid convolution is
 /// `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` for the 6x6 input tile d and the 3x3 filter g, which takes
@@ -18,9 +90,8 @@ typealias WinogradLanes = SIMD8<Float>
 /// the x86-64 baseline, where a fused multiply-add would be a library call per lane. CWinograd
 /// repeats these operations in the same order on 256-bit vectors (WinogradKernels), so both
 /// give the same bits: a change here is a change there (WinogradTests compares the two).
-enum WinogradF43 {
-    /// Elements of a transformed 6x6 tile: the number of batched products.
-    static let elements = 36
+enum WinogradF43: WinogradTileTransforms {
+    static let outputSize = 4, filterSize = 3
 
     // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
 
@@ -86,48 +157,6 @@ enum WinogradF43 {
         q[qs] = d12 * Float(1.0 / 6) + d34 * Float(1.0 / 12)
         q[2 * qs] = (s34 - s12) * Float(1.0 / 6) + u5
     }
-
-    // MARK: 2-D transforms; `work` holds at least 36 lanes.
-
-    /// V = Bᵀ d B: 6x6 -> 6x6.
-    @inline(__always)
-    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
-                      work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<6 { bt(d + s, 6, work + s, 6) }
-        for i in 0..<6 { bt(work + 6 * i, 1, v + 6 * i, 1) }
-    }
-
-    /// Y = Aᵀ m A: 6x6 -> 4x4.
-    @inline(__always)
-    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<6 { at(m + s, 6, work + s, 6) }
-        for r in 0..<4 { at(work + 6 * r, 1, y + 4 * r, 1) }
-    }
-
-    /// dM = A dY Aᵀ: 4x4 -> 6x6.
-    @inline(__always)
-    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for b in 0..<4 { a(dy + b, 4, work + b, 4) }
-        for r in 0..<6 { a(work + 4 * r, 1, dm + 6 * r, 1) }
-    }
-
-    /// U = G g Gᵀ: 3x3 -> 6x6.
-    @inline(__always)
-    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for v in 0..<3 { g(w + v, 3, work + v, 3) }
-        for i in 0..<6 { g(work + 3 * i, 1, u + 6 * i, 1) }
-    }
-
-    /// dg = Gᵀ dU G: 6x6 -> 3x3.
-    @inline(__always)
-    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for j in 0..<6 { gt(du + j, 6, work + j, 6) }
-        for u in 0..<3 { gt(work + 6 * u, 1, dg + 3 * u, 1) }
-    }
 }
 
 /// The tile transforms of Winograd F(6x6, 3x3) (interpolation points 0, ±1, ±2, ±1/2 and
@@ -139,9 +168,8 @@ enum WinogradF43 {
 /// Layout and conventions as WinogradF43, with 8x8 tiles (ξ = 8 i + j) and 6x6 outputs; each
 /// 1-D transform below factors its matrix into sums and differences of the symmetric point
 /// pairs, as NNPACK does. CWinograd's winograd63_avx2.c repeats every operation in this order.
-enum WinogradF63 {
-    /// Elements of a transformed 8x8 tile: the number of batched products.
-    static let elements = 64
+enum WinogradF63: WinogradTileTransforms {
+    static let outputSize = 6, filterSize = 3
 
     // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
 
@@ -231,48 +259,6 @@ enum WinogradF63 {
         let last: WinogradLanes = ninths + s34 * Float(2.0 / 45) + s56 * Float(8.0 / 45)
         q[2 * qs] = last + u7
     }
-
-    // MARK: 2-D transforms; `work` holds at least 64 lanes.
-
-    /// V = Bᵀ d B: 8x8 -> 8x8.
-    @inline(__always)
-    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
-                      work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<8 { bt(d + s, 8, work + s, 8) }
-        for i in 0..<8 { bt(work + 8 * i, 1, v + 8 * i, 1) }
-    }
-
-    /// Y = Aᵀ m A: 8x8 -> 6x6.
-    @inline(__always)
-    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<8 { at(m + s, 8, work + s, 8) }
-        for r in 0..<6 { at(work + 8 * r, 1, y + 6 * r, 1) }
-    }
-
-    /// dM = A dY Aᵀ: 6x6 -> 8x8.
-    @inline(__always)
-    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for b in 0..<6 { a(dy + b, 6, work + b, 6) }
-        for r in 0..<8 { a(work + 6 * r, 1, dm + 8 * r, 1) }
-    }
-
-    /// U = G g Gᵀ: 3x3 -> 8x8.
-    @inline(__always)
-    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for v in 0..<3 { g(w + v, 3, work + v, 3) }
-        for i in 0..<8 { g(work + 3 * i, 1, u + 8 * i, 1) }
-    }
-
-    /// dg = Gᵀ dU G: 8x8 -> 3x3.
-    @inline(__always)
-    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for j in 0..<8 { gt(du + j, 8, work + j, 8) }
-        for u in 0..<3 { gt(work + 8 * u, 1, dg + 3 * u, 1) }
-    }
 }
 
 /// The tile transforms of Winograd F(6x6, 2x2) (interpolation points ±1, ±2, ±1/2 and infinity):
@@ -290,9 +276,8 @@ enum WinogradF63 {
 /// Layout and conventions as WinogradF43, with 7x7 tiles (ξ = 7 i + j), 6x6 outputs and 2x2
 /// filters; elements ordered by point: 1, -1, 2, -2, 1/2, -1/2, infinity. CWinograd's
 /// winograd62_avx2.c repeats every operation in this order.
-enum WinogradF62 {
-    /// Elements of a transformed 7x7 tile: the number of batched products.
-    static let elements = 49
+enum WinogradF62: WinogradTileTransforms {
+    static let outputSize = 6, filterSize = 2
 
     // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
 
@@ -374,47 +359,5 @@ enum WinogradF62 {
         q[0] = first + s45 * Float(16.0 / 45)
         let second: WinogradLanes = d01 * Float(-2.0 / 9) + d23 * Float(2.0 / 45)
         q[qs] = (second + d45 * Float(8.0 / 45)) + u6
-    }
-
-    // MARK: 2-D transforms; `work` holds at least 49 lanes.
-
-    /// V = Bᵀ d B: 7x7 -> 7x7.
-    @inline(__always)
-    static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
-                      work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<7 { bt(d + s, 7, work + s, 7) }
-        for i in 0..<7 { bt(work + 7 * i, 1, v + 7 * i, 1) }
-    }
-
-    /// Y = Aᵀ m A: 7x7 -> 6x6.
-    @inline(__always)
-    static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for s in 0..<7 { at(m + s, 7, work + s, 7) }
-        for r in 0..<6 { at(work + 7 * r, 1, y + 6 * r, 1) }
-    }
-
-    /// dM = A dY Aᵀ: 6x6 -> 7x7.
-    @inline(__always)
-    static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for b in 0..<6 { a(dy + b, 6, work + b, 6) }
-        for r in 0..<7 { a(work + 6 * r, 1, dm + 7 * r, 1) }
-    }
-
-    /// U = G g Gᵀ: 2x2 -> 7x7.
-    @inline(__always)
-    static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
-                       work: UnsafeMutablePointer<WinogradLanes>) {
-        for v in 0..<2 { g(w + v, 2, work + v, 2) }
-        for i in 0..<7 { g(work + 2 * i, 1, u + 7 * i, 1) }
-    }
-
-    /// dg = Gᵀ dU G: 7x7 -> 2x2.
-    @inline(__always)
-    static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
-                               work: UnsafeMutablePointer<WinogradLanes>) {
-        for j in 0..<7 { gt(du + j, 7, work + j, 7) }
-        for u in 0..<2 { gt(work + 7 * u, 1, dg + 2 * u, 1) }
     }
 }
