@@ -1,5 +1,6 @@
 // What the AVX2 Winograd kernels share (winograd_avx2.c for F(4x4, 3x3), winograd63_avx2.c for
-// F(6x6, 3x3), winograd62_avx2.c for F(6x6, 2x2)): the eight-lane operations in the order the Swift transforms do them, the 4x4
+// F(6x6, 3x3), winograd62_avx2.c for F(6x6, 2x2), winograd83_avx2.c for F(8x8, 3x3)): the
+// eight-lane operations in the order the Swift transforms do them, the 4x4
 // transpose of the phase splits and merges, and the loads and stores of a row of filters eight
 // at a time. Private to CWinograd; x86-64 only.
 #ifndef DIP_AVX2_LANES_H

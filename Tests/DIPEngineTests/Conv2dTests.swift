@@ -46,10 +46,11 @@ struct Conv2dTests {
     }
 
     @Test("convolution layer whose kernel folds the reflection pad's gradient: the gradients of pad + convolution",
-          arguments: [WinogradTile.f43, .f63])
+          arguments: [WinogradTile.f43, .f63, .f83])
     func foldedPadGradient(_ tile: WinogradTile) throws {
         // 9x11 padded to 11x13: F(4x4, 3x3)'s bands (4 rows) and F(6x6, 3x3)'s (6 or 12) end
-        // before the bottom border row or hold it with the row it reflects onto.
+        // before the bottom border row or hold it with the row it reflects onto, and so do
+        // F(8x8, 3x3)'s (8 or 16).
         let kernel = try checkOwnWinogradLayer(FeatureShape(channels: 3, height: tile == .f43 ? 9 : 11, width: 11), tile: tile,
                                                seed: 23)
         #expect(kernel.foldsReflectionPad(1))

@@ -3,15 +3,15 @@ import DIPCore
 import Testing
 @testable import DIPEngine
 
-/// Our Winograd F(4x4, 3x3), F(6x6, 3x3) and F(6x6, 2x2) kernels (WinogradConvolution), made
+/// Our Winograd F(4x4, 3x3), F(6x6, 3x3), F(8x8, 3x3) and F(6x6, 2x2) kernels (WinogradConvolution), made
 /// directly rather than through CPUBackend's choice, so these tests run whatever instruction set
 /// oneDNN has here.
-@Suite("Winograd F(4x4,3x3), F(6x6,3x3) and F(6x6,2x2) kernels")
+@Suite("Winograd F(4x4,3x3), F(6x6,3x3), F(8x8,3x3) and F(6x6,2x2) kernels")
 struct WinogradTests {
     /// Odd channel counts (not multiples of the 8 lanes), sizes that are not multiples of the
-    /// 4x4 or 6x6 tile (partial tiles at the right and bottom), one tile and many, a single row
-    /// or column of tiles, and rows of more than 48 columns (whole blocks of the phase split by
-    /// six, and partial ones).
+    /// 4x4, 6x6 or 8x8 tile (partial tiles at the right and bottom), one tile and many, a single
+    /// row or column of tiles, and rows of more than 48 and 64 columns (whole blocks of the phase
+    /// splits by six and eight, and partial ones).
     static let geometries: [ConvGeometry] = [
         ConvGeometry(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, inputHeight: 7, inputWidth: 9),
         ConvGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, inputHeight: 13, inputWidth: 10),
@@ -318,18 +318,23 @@ struct WinogradTests {
         #expect(throws: EngineError.self) { try WinogradConvolution(geometry: strided, backend: cpu) }
     }
 
-    @Test("F(6x6,3x3) for destinations of 128x128 or more, F(4x4,3x3) below, and the implementation says which")
+    @Test("the large tile for destinations of 128x128 or more (F(8x8,3x3) with AVX2 transforms and sgemm products), F(4x4,3x3) below, and the implementation says which")
     func tileChoice() throws {
         let cpu = try CPUBackend(threads: 1)
         let cases = [(Self.geometries[1], WinogradTile.f43),
                      (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 1, inputHeight: 129, inputWidth: 300), .f43),
-                     (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 1, inputHeight: 130, inputWidth: 130), .f63)]
+                     (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 1, inputHeight: 130, inputWidth: 130), WinogradTile.large)]
         for (g, tile) in cases {
             #expect(WinogradTile.preferred(for: g) == tile, "\(g)")
             let ours = try WinogradConvolution(geometry: g, backend: cpu)
             #expect(ours.products == .best && ours.implementation.hasPrefix("winograd \(tile) (dip-report; \(WinogradProducts.best), "),
                     "\(ours.implementation)")
         }
+        #expect(WinogradTile.largeTile(kernels: .avx2, products: .sgemm) == .f83)
+        #expect(WinogradTile.largeTile(kernels: .avx2, products: .packed) == .f63)
+        #expect(WinogradTile.largeTile(kernels: .portable, products: .sgemm) == .f63)
+        #expect(WinogradTile.preferred(for: cases[2].0, large: .f63) == .f63)
+        #expect(WinogradTile.f83.description == "F(8x8,3x3)")
         #expect(WinogradTile.f43.description == "F(4x4,3x3)" && WinogradTile.f63.description == "F(6x6,3x3)")
         #expect(WinogradTile.f62.description == "F(6x6,2x2)" && WinogradTile.preferred(for: Self.geometries2x2[1]) == .f62)
         // A tile runs only its own filter size.

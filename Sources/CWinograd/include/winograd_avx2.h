@@ -111,6 +111,36 @@ void dip_winograd62_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdi
 /// and four taps a filter, stored at `dg + 4 q`.
 void dip_winograd62_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg);
 
+// MARK: F(8x8, 3x3): 10x10 input tiles, 100 transformed elements, 8x8 output tiles
+// (WinogradF83 in WinogradTransforms.swift), with the phase split and merge by eight.
+
+/// V = Bᵀ d B for eight 10x10 tiles: element (r, s) is the eight floats at
+/// `strip + (8 r + s % 8) * phase_stride + s / 8`; element ξ goes to `v + ξ * v_stride`.
+void dip_winograd83_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride);
+
+/// Y = Aᵀ m A + bias for eight tiles: element ξ at `m + ξ * m_stride`; output (a, b) to
+/// `strip + (8 a + b) * strip_stride`.
+void dip_winograd83_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride);
+
+/// dM = A dY Aᵀ for eight tiles: output gradient (a, b) at `strip + (8 a + b) * strip_stride`;
+/// element ξ to `dm + ξ * dm_stride`.
+void dip_winograd83_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride);
+
+/// U = G g Gᵀ for a row of 3x3 filters, as dip_winograd_filter_row_avx2 with 100 elements.
+void dip_winograd83_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
+                                    float *u, ptrdiff_t u_stride);
+
+/// dg = Gᵀ dU G for a row of filters, as dip_winograd_filter_gradient_row_avx2 with 100 elements.
+void dip_winograd83_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg);
+
+/// The phase split by eight: for x in 0..<min(width, 8 phase_stride - pad), with xx = x + pad,
+/// writes row[x] to `phases[(xx % 8) * phase_stride + xx / 8]`; nothing else.
+void dip_winograd_split8_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride);
+
+/// The merge by eight: for x in 0..<width, row[x] = phases[(x % 8) * phase_stride + x / 8]; needs
+/// width <= 8 phase_stride.
+void dip_winograd_merge8_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,19 +2,20 @@ import CWinograd
 import DIPCore
 
 /// Which code runs the inner steps of the Winograd sweeps: the eight-tile steps (load eight tiles,
-/// one 2-D transform of WinogradF43, WinogradF63 or WinogradF62, store), the phase split and merge of a row,
+/// one 2-D transform of WinogradF43, WinogradF63, WinogradF62 or WinogradF83, store), the phase split and merge of a row,
 /// and the filter transforms of a row of U or dU.
 /// Either the Swift SIMD8 transforms and scalar loops, which the baseline x86-64 build turns into
 /// 4-lane SSE and one float at a time, or the same operations on 8-lane AVX registers in C
 /// (CWinograd).
 ///
-/// Both do the same multiplies and adds in the same order with no fused multiply-add, and move
-/// the same floats to the same places, so they give the same bits: which one runs changes the
-/// speed, never a result.
+/// Both do the same multiplies and adds in the same order, fusing a multiply and an add exactly
+/// where the other does (only F(8x8, 3x3)'s transforms do), and move the same floats to the
+/// same places, so they give the same bits: which one runs changes the speed, never a result.
 enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     /// Swift SIMD8<Float>: every CPU.
     case portable
-    /// CWinograd's 256-bit kernels: x86-64 CPUs with AVX2.
+    /// CWinograd's 256-bit kernels: x86-64 CPUs with AVX2 and FMA (F(8x8, 3x3)'s fuse
+    /// multiply and add; every CPU with AVX2 the nets meet has FMA too).
     case avx2
 
     /// The fastest kernels this CPU runs.
@@ -25,7 +26,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     func runs(on flags: Set<String>) -> Bool {
         switch self {
         case .portable: true
-        case .avx2: dip_winograd_avx2_available() != 0 && flags.contains("avx2")
+        case .avx2: dip_winograd_avx2_available() != 0 && flags.contains("avx2") && flags.contains("fma")
         }
     }
 
@@ -38,8 +39,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// Lanes of the `work` buffer each step below needs (the portable steps' tiles in flight:
-    /// three of F(6x6, 3x3)'s 64 elements).
-    static let workLanes = 192
+    /// three of F(8x8, 3x3)'s 100 elements).
+    static let workLanes = 300
 
     // MARK: The phase split and merge of one row (data movement only).
 
@@ -53,6 +54,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_split_row_avx2(row, width, pad, phases, phaseStride)
         case (.avx2, .f63), (.avx2, .f62):
             dip_winograd_split6_row_avx2(row, width, pad, phases, phaseStride)
+        case (.avx2, .f83):
+            dip_winograd_split8_row_avx2(row, width, pad, phases, phaseStride)
         case (.portable, _):
             let count = tile.outputSize
             for x in 0..<min(width, count * phaseStride - pad) {
@@ -72,6 +75,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd_merge_row_avx2(phases, phaseStride, row, width)
         case (.avx2, .f63), (.avx2, .f62):
             dip_winograd_merge6_row_avx2(phases, phaseStride, row, width)
+        case (.avx2, .f83):
+            dip_winograd_merge8_row_avx2(phases, phaseStride, row, width)
         case (.portable, _):
             let count = tile.outputSize
             for x in 0..<width { row[x] = phases[(x % count) * phaseStride + x / count] }
@@ -93,6 +98,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd63_input_avx2(strip, phaseStride, v, vStride)
         case (.avx2, .f62):
             dip_winograd62_input_avx2(strip, phaseStride, v, vStride)
+        case (.avx2, .f83):
+            dip_winograd83_input_avx2(strip, phaseStride, v, vStride)
         case (.portable, _):
             let (m, n, elements) = (tile.outputSize, tile.inputSize, tile.elements)
             let d = work, out = work + elements, scratch = work + 2 * elements
@@ -103,6 +110,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             case .f43: WinogradF43.input(d, out, work: scratch)
             case .f63: WinogradF63.input(d, out, work: scratch)
             case .f62: WinogradF62.input(d, out, work: scratch)
+            case .f83: WinogradF83.input(d, out, work: scratch)
             }
             for e in 0..<elements { storeLanes(out[e], v + e * vStride) }
         }
@@ -120,6 +128,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd63_output_avx2(m, mStride, bias, strip, stripStride)
         case (.avx2, .f62):
             dip_winograd62_output_avx2(m, mStride, bias, strip, stripStride)
+        case (.avx2, .f83):
+            dip_winograd83_output_avx2(m, mStride, bias, strip, stripStride)
         case (.portable, _):
             let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
             let mt = work, y = work + elements, scratch = work + 2 * elements
@@ -128,6 +138,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             case .f43: WinogradF43.output(mt, y, work: scratch)
             case .f63: WinogradF63.output(mt, y, work: scratch)
             case .f62: WinogradF62.output(mt, y, work: scratch)
+            case .f83: WinogradF83.output(mt, y, work: scratch)
             }
             for e in 0..<outputs { storeLanes(y[e] + bias, strip + e * stripStride) }
         }
@@ -145,6 +156,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd63_output_gradient_avx2(strip, stripStride, dm, dmStride)
         case (.avx2, .f62):
             dip_winograd62_output_gradient_avx2(strip, stripStride, dm, dmStride)
+        case (.avx2, .f83):
+            dip_winograd83_output_gradient_avx2(strip, stripStride, dm, dmStride)
         case (.portable, _):
             let (outputs, elements) = (tile.outputSize * tile.outputSize, tile.elements)
             let dy = work, out = work + elements, scratch = work + 2 * elements
@@ -153,6 +166,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             case .f43: WinogradF43.outputGradient(dy, out, work: scratch)
             case .f63: WinogradF63.outputGradient(dy, out, work: scratch)
             case .f62: WinogradF62.outputGradient(dy, out, work: scratch)
+            case .f83: WinogradF83.outputGradient(dy, out, work: scratch)
             }
             for e in 0..<elements { storeLanes(out[e], dm + e * dmStride) }
         }
@@ -172,6 +186,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd63_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
         case (.avx2, .f62):
             dip_winograd62_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
+        case (.avx2, .f83):
+            dip_winograd83_filter_row_avx2(taps, qStride, columns, rotated ? 1 : 0, u, stride)
         case (.portable, _):
             let elements = tile.elements
             let tapCount = tile.taps
@@ -189,6 +205,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                     case .f43: WinogradF43.filter(g, out, work: work)
                     case .f63: WinogradF63.filter(g, out, work: work)
                     case .f62: WinogradF62.filter(g, out, work: work)
+                    case .f83: WinogradF83.filter(g, out, work: work)
                     }
                     for e in 0..<elements {
                         let dst = u + e * stride + q
@@ -210,6 +227,8 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
             dip_winograd63_filter_gradient_row_avx2(du, stride, columns, dg)
         case (.avx2, .f62):
             dip_winograd62_filter_gradient_row_avx2(du, stride, columns, dg)
+        case (.avx2, .f83):
+            dip_winograd83_filter_gradient_row_avx2(du, stride, columns, dg)
         case (.portable, _):
             let elements = tile.elements
             let tapCount = tile.taps
@@ -231,6 +250,7 @@ enum WinogradKernels: Sendable, CaseIterable, CustomStringConvertible {
                     case .f43: WinogradF43.filterGradient(dU, out, work: work)
                     case .f63: WinogradF63.filterGradient(dU, out, work: work)
                     case .f62: WinogradF62.filterGradient(dU, out, work: work)
+                    case .f83: WinogradF83.filterGradient(dU, out, work: work)
                     }
                     for l in 0..<width {
                         for tap in 0..<tapCount { dg[(q + l) * tapCount + tap] = out[tap][l] }

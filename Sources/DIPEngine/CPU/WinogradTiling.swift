@@ -10,9 +10,18 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// F(6x6, 2x2): 49 multiplications per 36 outputs (WinogradF62), for the stride-2 3x3
     /// convolutions over their input's phases (StrideTwoWinograd).
     case f62
+    /// F(8x8, 3x3): 100 multiplications per 64 outputs (WinogradF83), 12 % fewer per output than
+    /// F(6x6, 3x3), with about five times its rounding.
+    case f83
 
     /// Outputs per tile side (m).
-    var outputSize: Int { self == .f43 ? 4 : 6 }
+    var outputSize: Int {
+        switch self {
+        case .f43: 4
+        case .f63, .f62: 6
+        case .f83: 8
+        }
+    }
     /// Filter taps per side (r).
     var filterSize: Int { self == .f62 ? 2 : 3 }
     /// Filter taps (r²).
@@ -22,19 +31,33 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// Transformed elements per tile: the number of batched products.
     var elements: Int { inputSize * inputSize }
 
-    /// The faster of F(4x4, 3x3) and F(6x6, 3x3) for the 3x3 stride-1 convolution `g`, measured
-    /// per layer (both passes and the weights' gradient, AVX2 cap on an AVX-512 Zen, BENCHMARKS.md,
-    /// eighth part): F(6x6, 3x3) on destinations of 128x128 or more, where it took 3-11 % less
-    /// time (the 21 % fewer products, less the dearer output transform and the tile columns past
-    /// the edge, 43 tiles rounded to 48 at 256 columns); F(4x4, 3x3) on smaller ones, where the
-    /// rounding and the transforms outweighed the products (up to twice the time at 8x8). 2x2
+    /// The tile for the 3x3 stride-1 convolution `g`: `large` on destinations of 128x128 or
+    /// more, F(4x4, 3x3) on smaller ones. Measured per layer (both passes and the weights'
+    /// gradient, AVX2 cap on an AVX-512 Zen, BENCHMARKS.md, eighth part): F(6x6, 3x3) took 3-11 %
+    /// less time than F(4x4, 3x3) from 128x128 up (the 21 % fewer products, less the dearer
+    /// output transform and the tile columns past the edge), F(4x4, 3x3) less below, where the
+    /// rounding and the transforms outweighed the products (up to twice the time at 8x8); at
+    /// 64x64 both larger tiles stay slower than F(4x4, 3x3) on a Zen 3 (thirty-first part). 2x2
     /// convolutions have only F(6x6, 2x2).
-    static func preferred(for g: ConvGeometry) -> WinogradTile {
+    static func preferred(for g: ConvGeometry, large: WinogradTile = .large) -> WinogradTile {
         if g.kernel == 2 { return .f62 }
-        return min(g.outputHeight, g.outputWidth) >= 128 ? .f63 : .f43
+        return min(g.outputHeight, g.outputWidth) >= 128 ? large : .f43
     }
 
-    /// "F(4x4,3x3)", "F(6x6,3x3)" or "F(6x6,2x2)".
+    /// The large tile here: `largeTile(kernels: .best, products: .best)`.
+    static var large: WinogradTile { largeTile(kernels: .best, products: .best) }
+
+    /// F(8x8, 3x3) where its transforms run fused on AVX2 and sgemm runs the products (an AVX2
+    /// machine, or oneDNN capped to AVX2), where it was measured faster than F(6x6, 3x3); F(6x6,
+    /// 3x3) elsewhere: the portable transforms would fuse by a library call per lane, and with
+    /// the AVX-512 products kernel it has not been measured. On a Zen 3 (thirty-first part),
+    /// `bench --layers`: the 3x3 steps' forward 7-12 % less time, their backward 4-5 % less; a
+    /// table1 512 iteration on one thread (the paper profile's own mode) about 2.5 % less.
+    static func largeTile(kernels: WinogradKernels, products: WinogradProducts) -> WinogradTile {
+        kernels == .avx2 && products == .sgemm ? .f83 : .f63
+    }
+
+    /// "F(4x4,3x3)", "F(6x6,3x3)", "F(6x6,2x2)" or "F(8x8,3x3)".
     var description: String { "F(\(outputSize)x\(outputSize),\(filterSize)x\(filterSize))" }
 }
 

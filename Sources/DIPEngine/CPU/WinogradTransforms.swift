@@ -361,3 +361,147 @@ enum WinogradF62: WinogradTileTransforms {
         q[qs] = (second + d45 * Float(8.0 / 45)) + u6
     }
 }
+
+/// The tile transforms of Winograd F(8x8, 3x3) (interpolation points 0, ±5/4, ±4/5, ±5/2, ±2/5
+/// and infinity): an 8x8 output tile from a 10x10 input tile with 100 multiplications instead of
+/// 576, 1.56 per output against F(6x6, 3x3)'s 1.78. Its rows also fit the destinations the
+/// nets have (32 tiles across 256 columns, where F(6x6, 3x3) takes 43 and drops 2 columns), so
+/// the products' widths are multiples of 8. The price is rounding: with these points (the best
+/// of a search, BENCHMARKS.md, twenty-ninth part) float32 lands about five times as far from the
+/// exact result as F(6x6, 3x3) (`python3 bench/winograd83_transforms.py check`: RMS 2.3e-5 of
+/// the output's RMS, largest 5.0e-4, at 128 -> 128 channels, against 4.4e-6 and 6.8e-5), still
+/// about a hundredth of a bf16 direct convolution's; WinogradTests holds every tile to 1e-4 of
+/// the result's scale against plain loops.
+///
+/// Layout and conventions as WinogradF43, with 10x10 tiles (ξ = 10 i + j) and 8x8 outputs;
+/// elements ordered by point: 0, 5/4, -5/4, 4/5, -4/5, 5/2, -5/2, 2/5, -2/5, infinity. Each
+/// 1-D transform is a pair's even part e plus or minus its odd part o (or, for Aᵀ and Gᵀ, the
+/// pair's sum s and difference t weighted by the point's powers), written out by
+/// `bench/winograd83_transforms.py` (`swift`), which derives them from the points; the constants
+/// are the float32 values of the exact fractions. Unlike the other tiles' transforms these fuse
+/// each multiply with the add after it (`addingProduct`, one rounding): the coefficients are no
+/// powers of two, and unfused the transforms took about twice F(6x6, 3x3)'s operations a tile,
+/// which cost the backward passes what the products saved (BENCHMARKS.md, thirty-first part).
+/// On the x86-64 baseline `addingProduct` is a library call per lane, so this portable version is
+/// slow; CWinograd's winograd83_avx2.c (AVX2 with FMA) repeats every operation in this order (the
+/// same script's `c`), with the same bits.
+enum WinogradF83: WinogradTileTransforms {
+    static let outputSize = 8, filterSize = 3
+
+    // MARK: 1-D transforms: p[k * ps] in, q[k * qs] out.
+
+    /// Bᵀ (10 -> 10).
+    @inline(__always)
+    static func bt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let d0 = p[0], d1 = p[ps], d2 = p[2 * ps], d3 = p[3 * ps], d4 = p[4 * ps]
+        let d5 = p[5 * ps], d6 = p[6 * ps], d7 = p[7 * ps], d8 = p[8 * ps], d9 = p[9 * ps]
+        let e1: WinogradLanes = (-0x1.47ae14p-1 * d2).addingProduct(0x1.468db8p+2, d4).addingProduct(-0x1.c33334p+2, d6) + d8
+        let o1: WinogradLanes = (-0x1.99999ap-1 * d1).addingProduct(0x1.983126p+2, d3).addingProduct(-0x1.1ap+3, d5).addingProduct(0x1.4p+0, d7)
+        let e2: WinogradLanes = (-0x1.9p+0 * d2).addingProduct(0x1.608p+3, d4).addingProduct(-0x1.fe3d7p+2, d6) + d8
+        let o2: WinogradLanes = (-0x1.4p+0 * d1).addingProduct(0x1.1ap+3, d3).addingProduct(-0x1.983126p+2, d5).addingProduct(0x1.99999ap-1, d7)
+        let e3: WinogradLanes = (-0x1.47ae14p-3 * d2).addingProduct(0x1.5a36e2p+0, d4).addingProduct(-0x1.2e6666p+1, d6) + d8
+        let o3: WinogradLanes = (-0x1.99999ap-2 * d1).addingProduct(0x1.b0c49cp+1, d3).addingProduct(-0x1.7ap+2, d5).addingProduct(0x1.4p+1, d7)
+        let e4: WinogradLanes = (-0x1.9p+2 * d2).addingProduct(0x1.d88p+3, d4).addingProduct(-0x1.0e7ae2p+3, d6) + d8
+        let o4: WinogradLanes = (-0x1.4p+1 * d1).addingProduct(0x1.7ap+2, d3).addingProduct(-0x1.b0c49cp+1, d5).addingProduct(0x1.99999ap-2, d7)
+        q[0] = d0.addingProduct(-0x1.13999ap+3, d2).addingProduct(0x1.01e36ep+4, d4).addingProduct(-0x1.13999ap+3, d6) + d8
+        q[qs] = e1 + o1
+        q[2 * qs] = e1 - o1
+        q[3 * qs] = e2 + o2
+        q[4 * qs] = e2 - o2
+        q[5 * qs] = e3 + o3
+        q[6 * qs] = e3 - o3
+        q[7 * qs] = e4 + o4
+        q[8 * qs] = e4 - o4
+        q[9 * qs] = d1.addingProduct(-0x1.13999ap+3, d3).addingProduct(0x1.01e36ep+4, d5).addingProduct(-0x1.13999ap+3, d7) + d9
+    }
+
+    /// Aᵀ (10 -> 8).
+    @inline(__always)
+    static func at(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let m0 = p[0], m1 = p[ps], m2 = p[2 * ps], m3 = p[3 * ps], m4 = p[4 * ps]
+        let m5 = p[5 * ps], m6 = p[6 * ps], m7 = p[7 * ps], m8 = p[8 * ps], m9 = p[9 * ps]
+        let s1: WinogradLanes = m1 + m2
+        let t1: WinogradLanes = m1 - m2
+        let s2: WinogradLanes = m3 + m4
+        let t2: WinogradLanes = m3 - m4
+        let s3: WinogradLanes = m5 + m6
+        let t3: WinogradLanes = m5 - m6
+        let s4: WinogradLanes = m7 + m8
+        let t4: WinogradLanes = m7 - m8
+        q[0] = (((m0 + s1) + s2) + s3) + s4
+        q[qs] = (0x1.4p+0 * t1).addingProduct(0x1.99999ap-1, t2).addingProduct(0x1.4p+1, t3).addingProduct(0x1.99999ap-2, t4)
+        q[2 * qs] = (0x1.9p+0 * s1).addingProduct(0x1.47ae14p-1, s2).addingProduct(0x1.9p+2, s3).addingProduct(0x1.47ae14p-3, s4)
+        q[3 * qs] = (0x1.f4p+0 * t1).addingProduct(0x1.0624dep-1, t2).addingProduct(0x1.f4p+3, t3).addingProduct(0x1.0624dep-4, t4)
+        q[4 * qs] = (0x1.388p+1 * s1).addingProduct(0x1.a36e2ep-2, s2).addingProduct(0x1.388p+5, s3).addingProduct(0x1.a36e2ep-6, s4)
+        q[5 * qs] = (0x1.86ap+1 * t1).addingProduct(0x1.4f8b58p-2, t2).addingProduct(0x1.86ap+6, t3).addingProduct(0x1.4f8b58p-7, t4)
+        q[6 * qs] = (0x1.e848p+1 * s1).addingProduct(0x1.0c6f7ap-2, s2).addingProduct(0x1.e848p+7, s3).addingProduct(0x1.0c6f7ap-8, s4)
+        q[7 * qs] = (0x1.312dp+2 * t1).addingProduct(0x1.ad7f2ap-3, t2).addingProduct(0x1.312dp+9, t3).addingProduct(0x1.ad7f2ap-10, t4) + m9
+    }
+
+    /// A = (Aᵀ)ᵀ (8 -> 10), the transpose of `at`.
+    @inline(__always)
+    static func a(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let y0 = p[0], y1 = p[ps], y2 = p[2 * ps], y3 = p[3 * ps], y4 = p[4 * ps]
+        let y5 = p[5 * ps], y6 = p[6 * ps], y7 = p[7 * ps]
+        let e1: WinogradLanes = y0.addingProduct(0x1.9p+0, y2).addingProduct(0x1.388p+1, y4).addingProduct(0x1.e848p+1, y6)
+        let o1: WinogradLanes = (0x1.4p+0 * y1).addingProduct(0x1.f4p+0, y3).addingProduct(0x1.86ap+1, y5).addingProduct(0x1.312dp+2, y7)
+        let e2: WinogradLanes = y0.addingProduct(0x1.47ae14p-1, y2).addingProduct(0x1.a36e2ep-2, y4).addingProduct(0x1.0c6f7ap-2, y6)
+        let o2: WinogradLanes = (0x1.99999ap-1 * y1).addingProduct(0x1.0624dep-1, y3).addingProduct(0x1.4f8b58p-2, y5).addingProduct(0x1.ad7f2ap-3, y7)
+        let e3: WinogradLanes = y0.addingProduct(0x1.9p+2, y2).addingProduct(0x1.388p+5, y4).addingProduct(0x1.e848p+7, y6)
+        let o3: WinogradLanes = (0x1.4p+1 * y1).addingProduct(0x1.f4p+3, y3).addingProduct(0x1.86ap+6, y5).addingProduct(0x1.312dp+9, y7)
+        let e4: WinogradLanes = y0.addingProduct(0x1.47ae14p-3, y2).addingProduct(0x1.a36e2ep-6, y4).addingProduct(0x1.0c6f7ap-8, y6)
+        let o4: WinogradLanes = (0x1.99999ap-2 * y1).addingProduct(0x1.0624dep-4, y3).addingProduct(0x1.4f8b58p-7, y5).addingProduct(0x1.ad7f2ap-10, y7)
+        q[0] = y0
+        q[qs] = e1 + o1
+        q[2 * qs] = e1 - o1
+        q[3 * qs] = e2 + o2
+        q[4 * qs] = e2 - o2
+        q[5 * qs] = e3 + o3
+        q[6 * qs] = e3 - o3
+        q[7 * qs] = e4 + o4
+        q[8 * qs] = e4 - o4
+        q[9 * qs] = y7
+    }
+
+    /// G (3 -> 10).
+    @inline(__always)
+    static func g(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let g0 = p[0], g1 = p[ps], g2 = p[2 * ps]
+        let e1: WinogradLanes = (-0x1.b03e92p-5 * g0).addingProduct(-0x1.51b0e2p-4, g2)
+        let o1: WinogradLanes = -0x1.0e271cp-4 * g1
+        let e2: WinogradLanes = (0x1.420c14p-2 * g0).addingProduct(0x1.9c386cp-3, g2)
+        let o2: WinogradLanes = 0x1.01a344p-2 * g1
+        let e3: WinogradLanes = (0x1.05e6dcp-11 * g0).addingProduct(0x1.9938b8p-9, g2)
+        let o3: WinogradLanes = 0x1.476092p-10 * g1
+        let e4: WinogradLanes = (-0x1.86439ap-1 * g0).addingProduct(-0x1.f389bcp-4, g2)
+        let o4: WinogradLanes = -0x1.383616p-2 * g1
+        q[0] = g0
+        q[qs] = e1 + o1
+        q[2 * qs] = e1 - o1
+        q[3 * qs] = e2 + o2
+        q[4 * qs] = e2 - o2
+        q[5 * qs] = e3 + o3
+        q[6 * qs] = e3 - o3
+        q[7 * qs] = e4 + o4
+        q[8 * qs] = e4 - o4
+        q[9 * qs] = g2
+    }
+
+    /// Gᵀ (10 -> 3), the transpose of `g`.
+    @inline(__always)
+    static func gt(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {
+        let u0 = p[0], u1 = p[ps], u2 = p[2 * ps], u3 = p[3 * ps], u4 = p[4 * ps]
+        let u5 = p[5 * ps], u6 = p[6 * ps], u7 = p[7 * ps], u8 = p[8 * ps], u9 = p[9 * ps]
+        let s1: WinogradLanes = u1 + u2
+        let t1: WinogradLanes = u1 - u2
+        let s2: WinogradLanes = u3 + u4
+        let t2: WinogradLanes = u3 - u4
+        let s3: WinogradLanes = u5 + u6
+        let t3: WinogradLanes = u5 - u6
+        let s4: WinogradLanes = u7 + u8
+        let t4: WinogradLanes = u7 - u8
+        q[0] = u0.addingProduct(-0x1.b03e92p-5, s1).addingProduct(0x1.420c14p-2, s2).addingProduct(0x1.05e6dcp-11, s3).addingProduct(-0x1.86439ap-1, s4)
+        q[qs] = (-0x1.0e271cp-4 * t1).addingProduct(0x1.01a344p-2, t2).addingProduct(0x1.476092p-10, t3).addingProduct(-0x1.383616p-2, t4)
+        q[2 * qs] = (-0x1.51b0e2p-4 * s1).addingProduct(0x1.9c386cp-3, s2).addingProduct(0x1.9938b8p-9, s3).addingProduct(-0x1.f389bcp-4, s4) + u9
+    }
+}
