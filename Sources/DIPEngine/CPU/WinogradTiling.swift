@@ -51,7 +51,7 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
     /// machine, or oneDNN capped to AVX2), where it was measured faster than F(6x6, 3x3); F(6x6,
     /// 3x3) elsewhere: the portable transforms would fuse by a library call per lane, and with
     /// the AVX-512 products kernel it has not been measured. On a Zen 3 (thirty-first part),
-    /// `bench --layers`: the 3x3 steps' forward 7-12 % less time, their backward 4-5 % less; a
+    /// `bench --layers`: the 3x3 steps' forward 7-14 % less time, their backward 1-6 % less; a
     /// table1 512 iteration on one thread (the paper profile's own mode) about 2.5 % less.
     static func largeTile(kernels: WinogradKernels, products: WinogradProducts) -> WinogradTile {
         kernels == .avx2 && products == .sgemm ? .f83 : .f63
