@@ -1,8 +1,8 @@
 // What the AVX2 Winograd kernels share (winograd_avx2.c for F(4x4, 3x3), winograd63_avx2.c for
 // F(6x6, 3x3), winograd62_avx2.c for F(6x6, 2x2), winograd83_avx2.c for F(8x8, 3x3)): the
-// eight-lane operations in the order the Swift transforms do them, the 4x4
-// transpose of the phase splits and merges, and the loads and stores of a row of filters eight
-// at a time. Private to CWinograd; x86-64 only.
+// eight-lane operations in the order the Swift transforms do them, the 4x4 transpose of the
+// phase splits and merges, and the loads and stores of a row of filters eight at a time.
+// Private to CWinograd; x86-64 only.
 #ifndef DIP_AVX2_LANES_H
 #define DIP_AVX2_LANES_H
 
@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 // The target is "avx2" without "fma" and contraction is off, so no multiply and add can fuse:
-// every line of the kernels is the Swift line beside it, operation for operation.
+// every line of the kernels is the Swift line beside it, operation for operation. (F(8x8, 3x3)'s
+// kernels fuse where its Swift transforms do, with an explicit fused multiply-add of their own.)
 #pragma STDC FP_CONTRACT OFF
 
 #define DIP_AVX2 __attribute__((target("avx2")))

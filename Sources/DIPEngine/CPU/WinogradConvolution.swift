@@ -2,16 +2,17 @@ import CDNNL
 import CWinograd
 import DIPCore
 
-/// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 convolutions, written here: Debian's
-/// oneDNN 2.6 has Winograd only for AVX-512, and on AVX2 its direct convolution already runs
-/// near the FMA peak, so only fewer multiplications make those machines faster (issue 13).
-/// Which of the two a layer gets is `WinogradTile.preferred(for:)`. The same machinery runs
+/// Winograd F(4x4, 3x3), F(6x6, 3x3) and F(8x8, 3x3) for 3x3 stride-1 convolutions, written
+/// here: Debian's oneDNN 2.6 has Winograd only for AVX-512, and on AVX2 its direct convolution
+/// already runs near the FMA peak, so only fewer multiplications make those machines faster
+/// (issue 13). Which one a layer gets is `WinogradTile.preferred(for:)`. The same machinery runs
 /// F(6x6, 2x2) for the 2x2 stride-1 convolutions StrideTwoWinograd makes of stride-2 ones (below,
 /// 3x3 and 9 taps stand for r x r and r²; the backward-data pad is r - 1).
 ///
-/// Each pass transforms tiles eight at a time (WinogradF43 or WinogradF63, WinogradTiling; on
-/// AVX2 CPUs the same operations in 256-bit C, WinogradKernels, with the same bits), does the
-/// 36 or 64 products of the transformed domain with oneDNN's `dnnl_sgemm`, and transforms back:
+/// Each pass transforms tiles eight at a time (WinogradF43, WinogradF63 or WinogradF83,
+/// WinogradTiling; on AVX2 CPUs the same operations in 256-bit C, WinogradKernels, with the same
+/// bits), does the 36, 64 or 100 products of the transformed domain with oneDNN's `dnnl_sgemm`,
+/// and transforms back:
 /// - forward: V = Bᵀ d B per input tile, U = G g Gᵀ per filter (every call: the weights change
 ///   every iteration), M[ξ] = U[ξ] · V[ξ], output = Aᵀ m A + bias;
 /// - backward-data: the "full" convolution of the output gradient (padded by 2 zeros) with the
