@@ -11,15 +11,23 @@ Aᵀ column j is the powers of p_j. With the points in ± pairs, every 1-D trans
 an even part e and an odd part o per pair, the pair's two rows being e + o and e - o (for
 Bᵀ: x (x ± a) P(x²) = x² P(x²) ± a x P(x²)), as NNPACK and WinogradF63 do.
 
+Each sum runs left to right; a term whose coefficient is not 1 or -1 enters by a fused
+multiply-add (Swift `addingProduct`, C `fmadd`, one rounding), which halves the transforms'
+operations against a multiply and an add.
+
     python3 bench/winograd83_transforms.py swift|c     # the transforms' code
     python3 bench/winograd83_transforms.py check [channels] [side] [seeds]
                                                       # exactness, then float32 error
 
-`check` first verifies the rational matrices against a direct convolution exactly (Fractions),
-then runs the 2-D tile transforms in float32 in the emitted order (every sum as written, no fused
-multiply-add) and the products in float32 (numpy's sums), as winograd_tile_error.py does, and
-prints the error's RMS and largest magnitude relative to the exact output's RMS, the worst
-of the seeds. Needs numpy (and torch, through winograd_bf16_error.py's inputs).
+`swift` prints the 1-D transforms as they stand in WinogradF83 (below its MARK line), `c` as
+they stand in winograd83_avx2.c (after `fmadd`); a change to the points or the order is made
+here and pasted into both (WinogradTests then checks that the two give the same bits).
+`check` first verifies the rational matrices against a direct convolution exactly (Fractions)
+and the factored transforms against the matrices, then runs the 2-D tile transforms in float32
+in the emitted order (fused where the code fuses) and the products in float32 (numpy's sums),
+as winograd_tile_error.py does, and prints the error's RMS and largest magnitude relative to the
+exact output's RMS, the worst of the seeds. Needs numpy (and torch, through
+winograd_bf16_error.py's inputs).
 """
 import re
 import sys
@@ -256,7 +264,7 @@ def emit(lang):
                 lines.append(f"        {target} = {render(e, 'swift', names)}")
             lines += ["    }", ""]
         else:
-            lines += [f"/// {doc}", f"DIP_INLINE void {cname}(const lanes *p, int ps, lanes *q, int qs) {{"]
+            lines += [f"/// {doc}", f"DIP_INLINE_FMA void {cname}(const lanes *p, int ps, lanes *q, int qs) {{"]
             for i in range(0, len(inputs), 5):
                 lines.append("    const lanes " + ", ".join(f"{v} = p[{'0' if j == 0 else 'ps' if j == 1 else f'{j} * ps'}]"
                                                             for j, v in enumerate(inputs[i:i + 5], start=i)) + ";")
