@@ -146,4 +146,69 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         for (int t = 0; t < count; t++) dg[(q + l) * count + t] = taps[t][l];
 }
 
+// MARK: The sweeps' eight-tile steps of a tile F(M x M, R x R), N = M + R - 1 its input size:
+// load, the 2-D transform (columns, then rows, as Swift's WinogradTileTransforms), store. Tiles
+// differ in their sizes and 1-D transforms only, so one macro writes the five steps each tile's
+// file defines: DIP_WINOGRAD_STEPS(NAME, TARGET, M, R, BT, AT, A, G, GT) defines
+// dip_winograd<NAME>_input_avx2, _output_avx2, _output_gradient_avx2, _filter_row_avx2 and
+// _filter_gradient_row_avx2 (winograd_avx2.h) with the function attribute TARGET. The filter
+// rows take eight filters a step, the last step padded with zero filters whose results are not
+// stored (as the Swift path does).
+#define DIP_WINOGRAD_STEPS(NAME, TARGET, M, R, BT, AT, A, G, GT)                                                       \
+    TARGET void dip_winograd##NAME##_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) { \
+        enum { n = (M) + (R) - 1 };                                                                                    \
+        lanes d[n * n], work[n * n], out[n * n];                                                                       \
+        for (int r = 0; r < n; r++)                                                                                    \
+            for (int s = 0; s < n; s++)                                                                                \
+                d[r * n + s] = _mm256_loadu_ps(strip + ((M) * r + s % (M)) * phase_stride + s / (M));                  \
+        for (int s = 0; s < n; s++) BT(d + s, n, work + s, n);                                                         \
+        for (int i = 0; i < n; i++) BT(work + n * i, 1, out + n * i, 1);                                               \
+        for (int e = 0; e < n * n; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);                                   \
+    }                                                                                                                  \
+                                                                                                                       \
+    TARGET void dip_winograd##NAME##_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip,         \
+                                                 ptrdiff_t strip_stride) {                                             \
+        enum { n = (M) + (R) - 1 };                                                                                    \
+        lanes mt[n * n], work[n * (M)], y[(M) * (M)];                                                                  \
+        for (int e = 0; e < n * n; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);                                     \
+        for (int s = 0; s < n; s++) AT(mt + s, n, work + s, n);                                                        \
+        for (int r = 0; r < (M); r++) AT(work + n * r, 1, y + (M) * r, 1);                                             \
+        const lanes b = _mm256_set1_ps(bias);                                                                          \
+        for (int e = 0; e < (M) * (M); e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));                  \
+    }                                                                                                                  \
+                                                                                                                       \
+    TARGET void dip_winograd##NAME##_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm,       \
+                                                          ptrdiff_t dm_stride) {                                       \
+        enum { n = (M) + (R) - 1 };                                                                                    \
+        lanes dy[(M) * (M)], work[n * (M)], out[n * n];                                                                \
+        for (int e = 0; e < (M) * (M); e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);                         \
+        for (int b = 0; b < (M); b++) A(dy + b, (M), work + b, (M));                                                   \
+        for (int r = 0; r < n; r++) A(work + (M) * r, 1, out + n * r, 1);                                              \
+        for (int e = 0; e < n * n; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);                                  \
+    }                                                                                                                  \
+                                                                                                                       \
+    TARGET void dip_winograd##NAME##_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns,         \
+                                                     int rotated, float *u, ptrdiff_t u_stride) {                      \
+        enum { n = (M) + (R) - 1 };                                                                                    \
+        for (ptrdiff_t q = 0; q < columns; q += 8) {                                                                   \
+            lanes w[(R) * (R)], work[n * (R)], out[n * n];                                                             \
+            load_filter_taps(taps, q_stride, q, columns, rotated, (R) * (R), w);                                       \
+            for (int v = 0; v < (R); v++) G(w + v, (R), work + v, (R));                                                \
+            for (int i = 0; i < n; i++) G(work + (R) * i, 1, out + n * i, 1);                                          \
+            store_filter_elements(out, n * n, u, u_stride, q, columns);                                                \
+        }                                                                                                              \
+    }                                                                                                                  \
+                                                                                                                       \
+    TARGET void dip_winograd##NAME##_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, \
+                                                              float *dg) {                                             \
+        enum { n = (M) + (R) - 1 };                                                                                    \
+        for (ptrdiff_t q = 0; q < columns; q += 8) {                                                                   \
+            lanes dU[n * n], work[n * (R)], out[(R) * (R)];                                                            \
+            load_filter_elements(du, du_stride, q, columns, n * n, dU);                                                \
+            for (int j = 0; j < n; j++) GT(dU + j, n, work + j, n);                                                    \
+            for (int u = 0; u < (R); u++) GT(work + n * u, 1, out + (R) * u, 1);                                       \
+            store_filter_taps(out, (R) * (R), dg, q, columns);                                                         \
+        }                                                                                                              \
+    }
+
 #endif

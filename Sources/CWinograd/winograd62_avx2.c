@@ -83,56 +83,9 @@ DIP_INLINE void gt7(const lanes *p, int ps, lanes *q, int qs) {
     q[qs] = add(add(second, mul((float)(8.0 / 45), d45)), u6);
 }
 
-// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
-// store.
+// MARK: The sweeps' eight-tile steps (avx2_lanes.h).
 
-DIP_AVX2 void dip_winograd62_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
-    lanes d[49], work[49], out[49];
-    for (int r = 0; r < 7; r++)
-        for (int s = 0; s < 7; s++)
-            d[r * 7 + s] = _mm256_loadu_ps(strip + (6 * r + s % 6) * phase_stride + s / 6);
-    for (int s = 0; s < 7; s++) bt7(d + s, 7, work + s, 7);
-    for (int i = 0; i < 7; i++) bt7(work + 7 * i, 1, out + 7 * i, 1);
-    for (int e = 0; e < 49; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
-}
-
-DIP_AVX2 void dip_winograd62_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
-    lanes mt[49], work[42], y[36];
-    for (int e = 0; e < 49; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
-    for (int s = 0; s < 7; s++) at7(mt + s, 7, work + s, 7);
-    for (int r = 0; r < 6; r++) at7(work + 7 * r, 1, y + 6 * r, 1);
-    const lanes b = _mm256_set1_ps(bias);
-    for (int e = 0; e < 36; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
-}
-
-DIP_AVX2 void dip_winograd62_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
-    lanes dy[36], work[42], out[49];
-    for (int e = 0; e < 36; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
-    for (int b = 0; b < 6; b++) a7(dy + b, 6, work + b, 6);
-    for (int r = 0; r < 7; r++) a7(work + 6 * r, 1, out + 7 * r, 1);
-    for (int e = 0; e < 49; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
-}
-
-DIP_AVX2 void dip_winograd62_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
-                                             float *u, ptrdiff_t u_stride) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes w[4], work[14], out[49];
-        load_filter_taps(taps, q_stride, q, columns, rotated, 4, w);
-        for (int v = 0; v < 2; v++) g7(w + v, 2, work + v, 2);
-        for (int i = 0; i < 7; i++) g7(work + 2 * i, 1, out + 7 * i, 1);
-        store_filter_elements(out, 49, u, u_stride, q, columns);
-    }
-}
-
-DIP_AVX2 void dip_winograd62_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes dU[49], work[14], out[4];
-        load_filter_elements(du, du_stride, q, columns, 49, dU);
-        for (int j = 0; j < 7; j++) gt7(dU + j, 7, work + j, 7);
-        for (int u = 0; u < 2; u++) gt7(work + 7 * u, 1, out + 2 * u, 1);
-        store_filter_taps(out, 4, dg, q, columns);
-    }
-}
+DIP_WINOGRAD_STEPS(62, DIP_AVX2, 6, 2, bt7, at7, a7, g7, gt7)
 
 #else
 

@@ -88,56 +88,9 @@ DIP_INLINE void gt8(const lanes *p, int ps, lanes *q, int qs) {
     q[2 * qs] = add(add(add(ninths, mul((float)(2.0 / 45), s34)), mul((float)(8.0 / 45), s56)), u7);
 }
 
-// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
-// store.
+// MARK: The sweeps' eight-tile steps (avx2_lanes.h).
 
-DIP_AVX2 void dip_winograd63_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
-    lanes d[64], work[64], out[64];
-    for (int r = 0; r < 8; r++)
-        for (int s = 0; s < 8; s++)
-            d[r * 8 + s] = _mm256_loadu_ps(strip + (6 * r + s % 6) * phase_stride + s / 6);
-    for (int s = 0; s < 8; s++) bt8(d + s, 8, work + s, 8);
-    for (int i = 0; i < 8; i++) bt8(work + 8 * i, 1, out + 8 * i, 1);
-    for (int e = 0; e < 64; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
-}
-
-DIP_AVX2 void dip_winograd63_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
-    lanes mt[64], work[48], y[36];
-    for (int e = 0; e < 64; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
-    for (int s = 0; s < 8; s++) at8(mt + s, 8, work + s, 8);
-    for (int r = 0; r < 6; r++) at8(work + 8 * r, 1, y + 6 * r, 1);
-    const lanes b = _mm256_set1_ps(bias);
-    for (int e = 0; e < 36; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
-}
-
-DIP_AVX2 void dip_winograd63_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
-    lanes dy[36], work[48], out[64];
-    for (int e = 0; e < 36; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
-    for (int b = 0; b < 6; b++) a8(dy + b, 6, work + b, 6);
-    for (int r = 0; r < 8; r++) a8(work + 6 * r, 1, out + 8 * r, 1);
-    for (int e = 0; e < 64; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
-}
-
-DIP_AVX2 void dip_winograd63_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
-                                             float *u, ptrdiff_t u_stride) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes w[9], work[24], out[64];
-        load_filter_taps(taps, q_stride, q, columns, rotated, 9, w);
-        for (int v = 0; v < 3; v++) g8(w + v, 3, work + v, 3);
-        for (int i = 0; i < 8; i++) g8(work + 3 * i, 1, out + 8 * i, 1);
-        store_filter_elements(out, 64, u, u_stride, q, columns);
-    }
-}
-
-DIP_AVX2 void dip_winograd63_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes dU[64], work[24], out[9];
-        load_filter_elements(du, du_stride, q, columns, 64, dU);
-        for (int j = 0; j < 8; j++) gt8(dU + j, 8, work + j, 8);
-        for (int u = 0; u < 3; u++) gt8(work + 8 * u, 1, out + 3 * u, 1);
-        store_filter_taps(out, 9, dg, q, columns);
-    }
-}
+DIP_WINOGRAD_STEPS(63, DIP_AVX2, 6, 3, bt8, at8, a8, g8, gt8)
 
 // MARK: Phase split and merge by six: data movement only, 48 floats (8 tiles x 6 phases) at a
 // time, each phase (or each eight output columns) one gather.

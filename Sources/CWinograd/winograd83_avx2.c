@@ -130,56 +130,9 @@ DIP_INLINE_FMA void gt10(const lanes *p, int ps, lanes *q, int qs) {
     q[2 * qs] = add(fmadd(-0x1.f389bcp-4f, s4, fmadd(0x1.9938b8p-9f, s3, fmadd(0x1.9c386cp-3f, s2, mul(-0x1.51b0e2p-4f, s1)))), u9);
 }
 
-// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
-// store.
+// MARK: The sweeps' eight-tile steps (avx2_lanes.h).
 
-DIP_AVX2_FMA void dip_winograd83_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
-    lanes d[100], work[100], out[100];
-    for (int r = 0; r < 10; r++)
-        for (int s = 0; s < 10; s++)
-            d[r * 10 + s] = _mm256_loadu_ps(strip + (8 * r + s % 8) * phase_stride + s / 8);
-    for (int s = 0; s < 10; s++) bt10(d + s, 10, work + s, 10);
-    for (int i = 0; i < 10; i++) bt10(work + 10 * i, 1, out + 10 * i, 1);
-    for (int e = 0; e < 100; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
-}
-
-DIP_AVX2_FMA void dip_winograd83_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
-    lanes mt[100], work[80], y[64];
-    for (int e = 0; e < 100; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
-    for (int s = 0; s < 10; s++) at10(mt + s, 10, work + s, 10);
-    for (int r = 0; r < 8; r++) at10(work + 10 * r, 1, y + 8 * r, 1);
-    const lanes b = _mm256_set1_ps(bias);
-    for (int e = 0; e < 64; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
-}
-
-DIP_AVX2_FMA void dip_winograd83_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
-    lanes dy[64], work[80], out[100];
-    for (int e = 0; e < 64; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
-    for (int b = 0; b < 8; b++) a10(dy + b, 8, work + b, 8);
-    for (int r = 0; r < 10; r++) a10(work + 8 * r, 1, out + 10 * r, 1);
-    for (int e = 0; e < 100; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
-}
-
-DIP_AVX2_FMA void dip_winograd83_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
-                                             float *u, ptrdiff_t u_stride) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes w[9], work[30], out[100];
-        load_filter_taps(taps, q_stride, q, columns, rotated, 9, w);
-        for (int v = 0; v < 3; v++) g10(w + v, 3, work + v, 3);
-        for (int i = 0; i < 10; i++) g10(work + 3 * i, 1, out + 10 * i, 1);
-        store_filter_elements(out, 100, u, u_stride, q, columns);
-    }
-}
-
-DIP_AVX2_FMA void dip_winograd83_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes dU[100], work[30], out[9];
-        load_filter_elements(du, du_stride, q, columns, 100, dU);
-        for (int j = 0; j < 10; j++) gt10(dU + j, 10, work + j, 10);
-        for (int u = 0; u < 3; u++) gt10(work + 10 * u, 1, out + 3 * u, 1);
-        store_filter_taps(out, 9, dg, q, columns);
-    }
-}
+DIP_WINOGRAD_STEPS(83, DIP_AVX2_FMA, 8, 3, bt10, at10, a10, g10, gt10)
 
 // MARK: Phase split and merge by eight: data movement only, 64 floats (8 tiles x 8 phases) at a
 // time. Float 8 k + m of a block is phase m of tile k, so a block's eight loads are the eight

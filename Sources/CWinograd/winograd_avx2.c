@@ -69,59 +69,9 @@ DIP_INLINE void gt(const lanes *p, int ps, lanes *q, int qs) {
     q[2 * qs] = add(mul((float)(1.0 / 6), sub(s34, s12)), u5);
 }
 
-// MARK: The sweeps' eight-tile steps: load, the 2-D transform (columns, then rows, as Swift),
-// store.
+// MARK: The sweeps' eight-tile steps (avx2_lanes.h).
 
-DIP_AVX2 void dip_winograd_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) {
-    lanes d[36], work[36], out[36];
-    for (int r = 0; r < 6; r++)
-        for (int s = 0; s < 6; s++)
-            d[r * 6 + s] = _mm256_loadu_ps(strip + (4 * r + s % 4) * phase_stride + s / 4);
-    for (int s = 0; s < 6; s++) bt(d + s, 6, work + s, 6);
-    for (int i = 0; i < 6; i++) bt(work + 6 * i, 1, out + 6 * i, 1);
-    for (int e = 0; e < 36; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);
-}
-
-DIP_AVX2 void dip_winograd_output_avx2(const float *m, ptrdiff_t m_stride, float bias, float *strip, ptrdiff_t strip_stride) {
-    lanes mt[36], work[24], y[16];
-    for (int e = 0; e < 36; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);
-    for (int s = 0; s < 6; s++) at(mt + s, 6, work + s, 6);
-    for (int r = 0; r < 4; r++) at(work + 6 * r, 1, y + 4 * r, 1);
-    const lanes b = _mm256_set1_ps(bias);
-    for (int e = 0; e < 16; e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));
-}
-
-DIP_AVX2 void dip_winograd_output_gradient_avx2(const float *strip, ptrdiff_t strip_stride, float *dm, ptrdiff_t dm_stride) {
-    lanes dy[16], work[24], out[36];
-    for (int e = 0; e < 16; e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);
-    for (int b = 0; b < 4; b++) a(dy + b, 4, work + b, 4);
-    for (int r = 0; r < 6; r++) a(work + 4 * r, 1, out + 6 * r, 1);
-    for (int e = 0; e < 36; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);
-}
-
-// The filter rows: eight filters a step, the last step padded with zero filters whose results
-// are not stored (as the Swift path does).
-
-DIP_AVX2 void dip_winograd_filter_row_avx2(const float *taps, ptrdiff_t q_stride, ptrdiff_t columns, int rotated,
-                                           float *u, ptrdiff_t u_stride) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes w[9], work[18], out[36];
-        load_filter_taps(taps, q_stride, q, columns, rotated, 9, w);
-        for (int v = 0; v < 3; v++) g(w + v, 3, work + v, 3);
-        for (int i = 0; i < 6; i++) g(work + 3 * i, 1, out + 6 * i, 1);
-        store_filter_elements(out, 36, u, u_stride, q, columns);
-    }
-}
-
-DIP_AVX2 void dip_winograd_filter_gradient_row_avx2(const float *du, ptrdiff_t du_stride, ptrdiff_t columns, float *dg) {
-    for (ptrdiff_t q = 0; q < columns; q += 8) {
-        lanes dU[36], work[18], out[9];
-        load_filter_elements(du, du_stride, q, columns, 36, dU);
-        for (int j = 0; j < 6; j++) gt(dU + j, 6, work + j, 6);
-        for (int u = 0; u < 3; u++) gt(work + 6 * u, 1, out + 3 * u, 1);
-        store_filter_taps(out, 9, dg, q, columns);
-    }
-}
+DIP_WINOGRAD_STEPS(, DIP_AVX2, 4, 3, bt, at, a, g, gt)
 
 // MARK: Phase split and merge: data movement only, 32 floats (8 tiles x 4 phases) at a time.
 
