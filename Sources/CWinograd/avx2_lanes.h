@@ -211,4 +211,55 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         }                                                                                                              \
     }
 
+// MARK: The phase split and merge of a row by P phases (the tile's output size): blocks of 8 P
+// floats, eight tiles of P phases, each moved by SPLIT (w[i] = floats 8 i ..< 8 i + 8 of the
+// block -> ph[m] = phase m of its eight tiles) or MERGE (the inverse). A whole block moves with
+// plain loads and stores; the first one when pad > 0 and the last one move only their source
+// columns, with masks. DIP_WINOGRAD_PHASE_ROWS(NAME, P, SPLIT, MERGE) defines
+// dip_winograd_split<NAME>_row_avx2 and dip_winograd_merge<NAME>_row_avx2 (winograd_avx2.h).
+#define DIP_WINOGRAD_PHASE_ROWS(NAME, P, SPLIT, MERGE)                                                                 \
+    DIP_AVX2 void dip_winograd_split##NAME##_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases,   \
+                                                      ptrdiff_t phase_stride) {                                        \
+        const ptrdiff_t end = width < (P) * phase_stride - pad ? width : (P) * phase_stride - pad; /* x < end */        \
+        /* Padded columns xx = x + pad in blocks of 8 P from xx = 0. */                                                \
+        for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 8 * (P)) {                                                     \
+            float *out = phases + xx0 / (P);                                                                           \
+            lanes w[P], ph[P];                                                                                         \
+            if (xx0 >= pad && xx0 + 8 * (P) <= end + pad) {                                                            \
+                const float *p = row + (xx0 - pad);                                                                    \
+                for (int i = 0; i < (P); i++) w[i] = _mm256_loadu_ps(p + 8 * i);                                       \
+                SPLIT(w, ph);                                                                                          \
+                for (int m = 0; m < (P); m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);                         \
+            } else {                                                                                                   \
+                /* Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad. */                       \
+                const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0;                                                    \
+                const ptrdiff_t hi = (xx0 + 8 * (P) < end + pad ? xx0 + 8 * (P) : end + pad) - xx0;                    \
+                /* The address of column r is row + (xx0 - pad) + r; lanes before the row are masked. */               \
+                const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));          \
+                load_row_block(p, (P), lo, hi, w);                                                                     \
+                SPLIT(w, ph);                                                                                          \
+                store_phase_block(out, phase_stride, (P), lo, hi, ph);                                                 \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+                                                                                                                       \
+    DIP_AVX2 void dip_winograd_merge##NAME##_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row,           \
+                                                      ptrdiff_t width) {                                               \
+        for (ptrdiff_t x0 = 0; x0 < width; x0 += 8 * (P)) {                                                            \
+            const float *in = phases + x0 / (P);                                                                       \
+            lanes ph[P], w[P];                                                                                         \
+            if (x0 + 8 * (P) <= width) {                                                                               \
+                for (int m = 0; m < (P); m++) ph[m] = _mm256_loadu_ps(in + m * phase_stride);                          \
+                MERGE(ph, w);                                                                                          \
+                for (int i = 0; i < (P); i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);                                \
+            } else {                                                                                                   \
+                /* The last, partial block: columns r = x - x0 in [0, hi). */                                          \
+                const ptrdiff_t hi = width - x0;                                                                       \
+                load_phase_block(in, phase_stride, (P), 0, hi, ph);                                                    \
+                MERGE(ph, w);                                                                                          \
+                store_row_block(row + x0, (P), 0, hi, w);                                                              \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
 #endif

@@ -152,48 +152,7 @@ DIP_INLINE void merge6_block(const lanes ph[6], lanes w[6]) {
     w[5] = _mm256_set_m128(c[3], _mm256_extractf128_ps(r[3], 1));
 }
 
-DIP_AVX2 void dip_winograd_split6_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
-    const ptrdiff_t end = width < 6 * phase_stride - pad ? width : 6 * phase_stride - pad;  // x < end
-    // Padded columns xx = x + pad in blocks of 48 from xx = 0. A whole block (all 48 columns
-    // are source columns) moves with plain loads and stores; the first one when pad > 0 and
-    // the last one move only their source columns, with masks (as dip_winograd_split_row_avx2).
-    for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 48) {
-        float *out = phases + xx0 / 6;
-        lanes w[6], ph[6];
-        if (xx0 >= pad && xx0 + 48 <= end + pad) {
-            const float *p = row + (xx0 - pad);
-            for (int i = 0; i < 6; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
-            split6_block(w, ph);
-            for (int m = 0; m < 6; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
-        } else {
-            // Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad.
-            const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 48 < end + pad ? xx0 + 48 : end + pad) - xx0;
-            // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
-            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
-            load_row_block(p, 6, lo, hi, w);
-            split6_block(w, ph);
-            store_phase_block(out, phase_stride, 6, lo, hi, ph);
-        }
-    }
-}
-
-DIP_AVX2 void dip_winograd_merge6_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
-    for (ptrdiff_t x0 = 0; x0 < width; x0 += 48) {
-        const float *in = phases + x0 / 6;
-        lanes ph[6], w[6];
-        if (x0 + 48 <= width) {
-            for (int m = 0; m < 6; m++) ph[m] = _mm256_loadu_ps(in + m * phase_stride);
-            merge6_block(ph, w);
-            for (int i = 0; i < 6; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
-        } else {
-            // The last, partial block: columns r = x - x0 in [0, hi).
-            const ptrdiff_t hi = width - x0;
-            load_phase_block(in, phase_stride, 6, 0, hi, ph);
-            merge6_block(ph, w);
-            store_row_block(row + x0, 6, 0, hi, w);
-        }
-    }
-}
+DIP_WINOGRAD_PHASE_ROWS(6, 6, split6_block, merge6_block)
 
 #else
 

@@ -157,43 +157,7 @@ DIP_INLINE void transpose8x8(const lanes in[8], lanes out[8]) {
     }
 }
 
-DIP_AVX2 void dip_winograd_split8_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
-    const ptrdiff_t end = width < 8 * phase_stride - pad ? width : 8 * phase_stride - pad;  // x < end
-    // Padded columns xx = x + pad in blocks of 64 from xx = 0, as dip_winograd_split6_row_avx2.
-    for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 64) {
-        float *out = phases + xx0 / 8;
-        lanes w[8], ph[8];
-        if (xx0 >= pad && xx0 + 64 <= end + pad) {
-            const float *p = row + (xx0 - pad);
-            for (int i = 0; i < 8; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
-            transpose8x8(w, ph);
-            for (int m = 0; m < 8; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
-        } else {
-            const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 64 < end + pad ? xx0 + 64 : end + pad) - xx0;
-            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
-            load_row_block(p, 8, lo, hi, w);
-            transpose8x8(w, ph);
-            store_phase_block(out, phase_stride, 8, lo, hi, ph);
-        }
-    }
-}
-
-DIP_AVX2 void dip_winograd_merge8_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
-    for (ptrdiff_t x0 = 0; x0 < width; x0 += 64) {
-        const float *in = phases + x0 / 8;
-        lanes ph[8], w[8];
-        if (x0 + 64 <= width) {
-            for (int m = 0; m < 8; m++) ph[m] = _mm256_loadu_ps(in + m * phase_stride);
-            transpose8x8(ph, w);
-            for (int i = 0; i < 8; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
-        } else {
-            const ptrdiff_t hi = width - x0;
-            load_phase_block(in, phase_stride, 8, 0, hi, ph);
-            transpose8x8(ph, w);
-            store_row_block(row + x0, 8, 0, hi, w);
-        }
-    }
-}
+DIP_WINOGRAD_PHASE_ROWS(8, 8, transpose8x8, transpose8x8)
 
 #else
 

@@ -96,48 +96,7 @@ DIP_INLINE void merge_transpose(const lanes u[4], lanes out[4]) {
     out[3] = _mm256_permute2f128_ps(x[2], x[3], 0x31);
 }
 
-DIP_AVX2 void dip_winograd_split_row_avx2(const float *row, ptrdiff_t width, ptrdiff_t pad, float *phases, ptrdiff_t phase_stride) {
-    const ptrdiff_t end = width < 4 * phase_stride - pad ? width : 4 * phase_stride - pad;  // x < end
-    // Padded columns xx = x + pad in blocks of 32 from xx = 0. A whole block (all 32 columns
-    // are source columns) moves with plain loads and stores; the first one when pad > 0 and
-    // the last one move only their source columns, with masks.
-    for (ptrdiff_t xx0 = 0; xx0 < end + pad; xx0 += 32) {
-        lanes w[4], ph[4];
-        float *out = phases + xx0 / 4;
-        if (xx0 >= pad && xx0 + 32 <= end + pad) {
-            const float *p = row + (xx0 - pad);
-            for (int i = 0; i < 4; i++) w[i] = _mm256_loadu_ps(p + 8 * i);
-            split_transpose(w, ph);
-            for (int m = 0; m < 4; m++) _mm256_storeu_ps(out + m * phase_stride, ph[m]);
-        } else {
-            // Columns r = xx - xx0 in [lo, hi) of this block are source column xx - pad.
-            const ptrdiff_t lo = (xx0 > pad ? xx0 : pad) - xx0, hi = (xx0 + 32 < end + pad ? xx0 + 32 : end + pad) - xx0;
-            // The address of column r is row + (xx0 - pad) + r; lanes before the row are masked.
-            const float *p = (const float *)((const char *)row + (xx0 - pad) * (ptrdiff_t)sizeof(float));
-            load_row_block(p, 4, lo, hi, w);
-            split_transpose(w, ph);
-            store_phase_block(out, phase_stride, 4, lo, hi, ph);
-        }
-    }
-}
-
-DIP_AVX2 void dip_winograd_merge_row_avx2(const float *phases, ptrdiff_t phase_stride, float *row, ptrdiff_t width) {
-    for (ptrdiff_t x0 = 0; x0 < width; x0 += 32) {
-        lanes u[4], w[4];
-        const float *in = phases + x0 / 4;
-        if (x0 + 32 <= width) {
-            for (int m = 0; m < 4; m++) u[m] = _mm256_loadu_ps(in + m * phase_stride);
-            merge_transpose(u, w);
-            for (int i = 0; i < 4; i++) _mm256_storeu_ps(row + x0 + 8 * i, w[i]);
-        } else {
-            // The last, partial block: columns r = x - x0 in [0, hi).
-            const ptrdiff_t hi = width - x0;
-            load_phase_block(in, phase_stride, 4, 0, hi, u);
-            merge_transpose(u, w);
-            store_row_block(row + x0, 4, 0, hi, w);
-        }
-    }
-}
+DIP_WINOGRAD_PHASE_ROWS(, 4, split_transpose, merge_transpose)
 
 #else
 
