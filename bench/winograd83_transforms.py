@@ -245,35 +245,33 @@ DOC = {"bt": ("Bᵀ (10 -> 10).", "bt10"), "at": ("Aᵀ (10 -> 8).", "at10"), "a
        "g": ("G (3 -> 10).", "g10"), "gt": ("Gᵀ (10 -> 3), the transpose of `g`.", "gt10")}
 
 
+# Per language: the function's opening lines, the loads' line, a temporary, an output, the end.
+SYNTAX = {
+    "swift": dict(head=lambda name, cname, doc: [f"    /// {doc}", "    @inline(__always)",
+                                                f"    static func {name}(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, "
+                                                "_ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {"],
+                  loads="        let {}", temp="        let {}: WinogradLanes = {}", out="        {} = {}", end=["    }", ""]),
+    "c": dict(head=lambda name, cname, doc: [f"/// {doc}", f"DIP_INLINE_FMA void {cname}(const lanes *p, int ps, lanes *q, int qs) {{"],
+              loads="    const lanes {};", temp="    const lanes {} = {};", out="    {} = {};", end=["}", ""]),
+}
+
+
 def emit(lang):
-    lines = []
+    syntax, lines = SYNTAX[lang], []
     for name, (inputs, temps, q) in transforms().items():
         doc, cname = DOC[name]
         names = {v: v for v in inputs}
         names.update({t: t for t, _ in temps})
-        if lang == "swift":
-            lines += [f"    /// {doc}", "    @inline(__always)",
-                      f"    static func {name}(_ p: UnsafePointer<WinogradLanes>, _ ps: Int, _ q: UnsafeMutablePointer<WinogradLanes>, _ qs: Int) {{"]
-            for i in range(0, len(inputs), 5):
-                lines.append("        let " + ", ".join(f"{v} = p[{'0' if j == 0 else 'ps' if j == 1 else f'{j} * ps'}]"
-                                                      for j, v in enumerate(inputs[i:i + 5], start=i)))
-            for t, e in temps:
-                lines.append(f"        let {t}: WinogradLanes = {render(e, 'swift', names)}")
-            for i, e in enumerate(q):
-                target = "q[0]" if i == 0 else "q[qs]" if i == 1 else f"q[{i} * qs]"
-                lines.append(f"        {target} = {render(e, 'swift', names)}")
-            lines += ["    }", ""]
-        else:
-            lines += [f"/// {doc}", f"DIP_INLINE_FMA void {cname}(const lanes *p, int ps, lanes *q, int qs) {{"]
-            for i in range(0, len(inputs), 5):
-                lines.append("    const lanes " + ", ".join(f"{v} = p[{'0' if j == 0 else 'ps' if j == 1 else f'{j} * ps'}]"
-                                                            for j, v in enumerate(inputs[i:i + 5], start=i)) + ";")
-            for t, e in temps:
-                lines.append(f"    const lanes {t} = {render(e, 'c', names)};")
-            for i, e in enumerate(q):
-                target = "q[0]" if i == 0 else "q[qs]" if i == 1 else f"q[{i} * qs]"
-                lines.append(f"    {target} = {render(e, 'c', names)};")
-            lines += ["}", ""]
+        lines += syntax["head"](name, cname, doc)
+        for i in range(0, len(inputs), 5):
+            loads = ", ".join(f"{v} = p[{'0' if j == 0 else 'ps' if j == 1 else f'{j} * ps'}]"
+                              for j, v in enumerate(inputs[i:i + 5], start=i))
+            lines.append(syntax["loads"].format(loads))
+        for t, e in temps:
+            lines.append(syntax["temp"].format(t, render(e, lang, names)))
+        for i, e in enumerate(q):
+            lines.append(syntax["out"].format("q[0]" if i == 0 else "q[qs]" if i == 1 else f"q[{i} * qs]", render(e, lang, names)))
+        lines += syntax["end"]
     return "\n".join(lines)
 
 
