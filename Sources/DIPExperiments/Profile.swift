@@ -68,7 +68,13 @@ public struct Profile: Sendable, Hashable, Codable {
         name: "paper", summary: "the protocols as written (docs/semantics.md §4.2, §6): native sizes, full widths, full iteration counts",
         defaultSeeds: [0, 1, 2])
 
-    /// About 35 minutes for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
+    /// How long the quick profile takes on 2 cores, as `run` and `build` say it (and README):
+    /// `make report` in fresh clones on Zen 3s took 24m16s and 28m17s with its build (stops 46
+    /// and 44) and 23m35s with it built (stop 47), about 35 minutes by the estimate on an Intel
+    /// Xeon.
+    public static let quickDuration = "25-35 minutes on 2 cores"
+
+    /// `quickDuration` for the whole catalog on a 2-core CPU (release build, one seed, two jobs of
     /// one thread). Before the era experiment it took 19m24s (the depth sweep's depth-8 runs were
     /// the largest part; with 1/20 of the iterations 11m59s, the time two jobs saved went into
     /// iterations); era's 39 Table-1 runs add about 14 minutes by the printed estimate, scaled to

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPExperiments
 import DIPReport
 import Foundation
 
@@ -12,7 +13,7 @@ struct BuildCommand: ParsableCommand {
             and jobs (it first prints what it will run and how long that will take here, and \
             skips every run already stored), then `dip-report render`. The default profile is \
             `paper`, the full replication (hours per image on a CPU); `quick` gives a complete \
-            report in about 35 minutes on 2 cores, `smoke` checks the plumbing in a minute. \
+            report in \(Profile.quickDuration), `smoke` checks the plumbing in under 2 minutes. \
             Interrupted builds resume where they stopped.
 
             Examples:

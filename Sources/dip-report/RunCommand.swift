@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
             era (it compares with table1-paper's runs, so `run era` plans those too; stored ones \
             are reused) (and those of --catalog FILE, a JSON array of experiments: `run optimizers \
             --print-catalog` prints one to start from).
-            Profiles: paper (the protocols as written), quick (about 35 minutes on 2 cores), \
+            Profiles: paper (the protocols as written), quick (\(Profile.quickDuration)), \
             smoke (under 2 minutes; checks the plumbing).
 
             Examples:
