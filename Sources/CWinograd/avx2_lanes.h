@@ -154,6 +154,14 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
 // _filter_gradient_row_avx2 (winograd_avx2.h) with the function attribute TARGET. The filter
 // rows take eight filters a step, the last step padded with zero filters whose results are not
 // stored (as the Swift path does).
+/// The 2-D transform by the 1-D transform T (K -> L): the K x K block x to the L x L block y,
+/// the columns into work (L x K), then its rows (Swift's WinogradTileTransforms.separable).
+#define DIP_SEPARABLE(T, K, L, x, work, y)                                                                             \
+    do {                                                                                                               \
+        for (int c_ = 0; c_ < (K); c_++) T((x) + c_, (K), (work) + c_, (K));                                           \
+        for (int r_ = 0; r_ < (L); r_++) T((work) + (K) * r_, 1, (y) + (L) * r_, 1);                                   \
+    } while (0)
+
 #define DIP_WINOGRAD_STEPS(NAME, TARGET, M, R, BT, AT, A, G, GT)                                                       \
     TARGET void dip_winograd##NAME##_input_avx2(const float *strip, ptrdiff_t phase_stride, float *v, ptrdiff_t v_stride) { \
         enum { n = (M) + (R) - 1 };                                                                                    \
@@ -161,8 +169,7 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         for (int r = 0; r < n; r++)                                                                                    \
             for (int s = 0; s < n; s++)                                                                                \
                 d[r * n + s] = _mm256_loadu_ps(strip + ((M) * r + s % (M)) * phase_stride + s / (M));                  \
-        for (int s = 0; s < n; s++) BT(d + s, n, work + s, n);                                                         \
-        for (int i = 0; i < n; i++) BT(work + n * i, 1, out + n * i, 1);                                               \
+        DIP_SEPARABLE(BT, n, n, d, work, out);                                                                         \
         for (int e = 0; e < n * n; e++) _mm256_storeu_ps(v + e * v_stride, out[e]);                                   \
     }                                                                                                                  \
                                                                                                                        \
@@ -171,8 +178,7 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         enum { n = (M) + (R) - 1 };                                                                                    \
         lanes mt[n * n], work[n * (M)], y[(M) * (M)];                                                                  \
         for (int e = 0; e < n * n; e++) mt[e] = _mm256_loadu_ps(m + e * m_stride);                                     \
-        for (int s = 0; s < n; s++) AT(mt + s, n, work + s, n);                                                        \
-        for (int r = 0; r < (M); r++) AT(work + n * r, 1, y + (M) * r, 1);                                             \
+        DIP_SEPARABLE(AT, n, (M), mt, work, y);                                                                        \
         const lanes b = _mm256_set1_ps(bias);                                                                          \
         for (int e = 0; e < (M) * (M); e++) _mm256_storeu_ps(strip + e * strip_stride, add(y[e], b));                  \
     }                                                                                                                  \
@@ -182,8 +188,7 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         enum { n = (M) + (R) - 1 };                                                                                    \
         lanes dy[(M) * (M)], work[n * (M)], out[n * n];                                                                \
         for (int e = 0; e < (M) * (M); e++) dy[e] = _mm256_loadu_ps(strip + e * strip_stride);                         \
-        for (int b = 0; b < (M); b++) A(dy + b, (M), work + b, (M));                                                   \
-        for (int r = 0; r < n; r++) A(work + (M) * r, 1, out + n * r, 1);                                              \
+        DIP_SEPARABLE(A, (M), n, dy, work, out);                                                                       \
         for (int e = 0; e < n * n; e++) _mm256_storeu_ps(dm + e * dm_stride, out[e]);                                  \
     }                                                                                                                  \
                                                                                                                        \
@@ -193,8 +198,7 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         for (ptrdiff_t q = 0; q < columns; q += 8) {                                                                   \
             lanes w[(R) * (R)], work[n * (R)], out[n * n];                                                             \
             load_filter_taps(taps, q_stride, q, columns, rotated, (R) * (R), w);                                       \
-            for (int v = 0; v < (R); v++) G(w + v, (R), work + v, (R));                                                \
-            for (int i = 0; i < n; i++) G(work + (R) * i, 1, out + n * i, 1);                                          \
+            DIP_SEPARABLE(G, (R), n, w, work, out);                                                                    \
             store_filter_elements(out, n * n, u, u_stride, q, columns);                                                \
         }                                                                                                              \
     }                                                                                                                  \
@@ -205,8 +209,7 @@ DIP_INLINE void store_filter_taps(const lanes *out, int count, float *dg, ptrdif
         for (ptrdiff_t q = 0; q < columns; q += 8) {                                                                   \
             lanes dU[n * n], work[n * (R)], out[(R) * (R)];                                                            \
             load_filter_elements(du, du_stride, q, columns, n * n, dU);                                                \
-            for (int j = 0; j < n; j++) GT(dU + j, n, work + j, n);                                                    \
-            for (int u = 0; u < (R); u++) GT(work + n * u, 1, out + (R) * u, 1);                                       \
+            DIP_SEPARABLE(GT, n, (R), dU, work, out);                                                                  \
             store_filter_taps(out, (R) * (R), dg, q, columns);                                                         \
         }                                                                                                              \
     }

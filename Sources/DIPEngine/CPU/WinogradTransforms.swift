@@ -28,49 +28,51 @@ extension WinogradTileTransforms {
     /// n.
     @inline(__always) static var inputSize: Int { outputSize + filterSize - 1 }
 
+    /// A 1-D transform: p[k * ps] in, q[k * qs] out.
+    typealias OneD = (UnsafePointer<WinogradLanes>, Int, UnsafeMutablePointer<WinogradLanes>, Int) -> Void
+
+    /// The 2-D transform by `t` (k -> l): the k x k block `x` to the l x l block `y`, the
+    /// columns into `work` (l x k), then its rows. Every 2-D transform below is one of these.
+    @inline(__always)
+    static func separable(_ t: OneD, from k: Int, to l: Int, _ x: UnsafePointer<WinogradLanes>,
+                          _ y: UnsafeMutablePointer<WinogradLanes>, work: UnsafeMutablePointer<WinogradLanes>) {
+        for c in 0..<k { t(x + c, k, work + c, k) }
+        for r in 0..<l { t(work + k * r, 1, y + l * r, 1) }
+    }
+
     /// V = Bᵀ d B: n x n -> n x n.
     @inline(__always)
     static func input(_ d: UnsafePointer<WinogradLanes>, _ v: UnsafeMutablePointer<WinogradLanes>,
                       work: UnsafeMutablePointer<WinogradLanes>) {
-        let n = inputSize
-        for s in 0..<n { bt(d + s, n, work + s, n) }
-        for i in 0..<n { bt(work + n * i, 1, v + n * i, 1) }
+        separable(bt, from: inputSize, to: inputSize, d, v, work: work)
     }
 
     /// Y = Aᵀ m A: n x n -> m x m.
     @inline(__always)
     static func output(_ m: UnsafePointer<WinogradLanes>, _ y: UnsafeMutablePointer<WinogradLanes>,
                        work: UnsafeMutablePointer<WinogradLanes>) {
-        let (n, size) = (inputSize, outputSize)
-        for s in 0..<n { at(m + s, n, work + s, n) }
-        for r in 0..<size { at(work + n * r, 1, y + size * r, 1) }
+        separable(at, from: inputSize, to: outputSize, m, y, work: work)
     }
 
     /// dM = A dY Aᵀ: m x m -> n x n.
     @inline(__always)
     static func outputGradient(_ dy: UnsafePointer<WinogradLanes>, _ dm: UnsafeMutablePointer<WinogradLanes>,
                                work: UnsafeMutablePointer<WinogradLanes>) {
-        let (n, size) = (inputSize, outputSize)
-        for b in 0..<size { a(dy + b, size, work + b, size) }
-        for r in 0..<n { a(work + size * r, 1, dm + n * r, 1) }
+        separable(a, from: outputSize, to: inputSize, dy, dm, work: work)
     }
 
     /// U = G g Gᵀ: r x r -> n x n.
     @inline(__always)
     static func filter(_ w: UnsafePointer<WinogradLanes>, _ u: UnsafeMutablePointer<WinogradLanes>,
                        work: UnsafeMutablePointer<WinogradLanes>) {
-        let (n, taps) = (inputSize, filterSize)
-        for v in 0..<taps { g(w + v, taps, work + v, taps) }
-        for i in 0..<n { g(work + taps * i, 1, u + n * i, 1) }
+        separable(g, from: filterSize, to: inputSize, w, u, work: work)
     }
 
     /// dg = Gᵀ dU G: n x n -> r x r.
     @inline(__always)
     static func filterGradient(_ du: UnsafePointer<WinogradLanes>, _ dg: UnsafeMutablePointer<WinogradLanes>,
                                work: UnsafeMutablePointer<WinogradLanes>) {
-        let (n, taps) = (inputSize, filterSize)
-        for j in 0..<n { gt(du + j, n, work + j, n) }
-        for u in 0..<taps { gt(work + n * u, 1, dg + taps * u, 1) }
+        separable(gt, from: inputSize, to: filterSize, du, dg, work: work)
     }
 }
 
