@@ -36,7 +36,7 @@ extension SoftwareInfo {
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { return nil }
+            do { try ChildProcess.run(p) } catch { return nil }
             let data = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             guard p.terminationStatus == 0 else { return nil }

@@ -273,6 +273,7 @@ extension Runner {
             let own = UncheckedBox(backends[job])
             let thread = Thread { [self] in
                 defer { group.leave() }
+                InterruptSignals.blockInThisThread()  // it computes (see Runner.execute)
                 var arrived = false
                 let r = Result { try timeEvaluations(c.key, config: c.config, channels: c.channels, backend: own.value,
                                                      ready: { arrived = true; lineUp.arrive() }) }

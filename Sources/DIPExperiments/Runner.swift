@@ -109,6 +109,10 @@ public final class Runner: @unchecked Sendable {
             group.enter()
             let thread = Thread { [self] in
                 defer { group.leave() }
+                // This thread, and the OpenMP and pool threads it starts, compute: they must not
+                // take the stop signals. Inherited from the main thread already; said again for
+                // a runner started from any other thread (a Dispatch worker sets its own mask).
+                InterruptSignals.blockInThisThread()
                 let backend: JobBackends
                 do { backend = try JobBackends(options.backend, threads: options.threadsPerJob) } catch {
                     summary.update { $0.stoppedEarly = true; $0.stopReason = "\(error)" }

@@ -219,7 +219,7 @@ struct BenchCommand: ParsableCommand {
         p.arguments = Array(argv.dropFirst())
         let pipe = Pipe()
         p.standardOutput = pipe
-        try p.run()
+        try ChildProcess.run(p)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self)

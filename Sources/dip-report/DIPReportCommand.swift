@@ -11,9 +11,12 @@ struct DIPReportCommand: ParsableCommand {
                       InpaintCommand.self, NetCommand.self, BenchCommand.self, MaskCommand.self,
                       PSNRCommand.self, DataCommand.self, GPUSelfTestCommand.self])
 
-    /// Restarts with dip-report's OpenMP settings first (see `OpenMPLaunch`), then parses and runs.
+    /// Restarts with dip-report's OpenMP settings first (see `OpenMPLaunch`), routes the signals
+    /// to a thread of their own while this is the only thread (`SignalRouter`), then parses and
+    /// runs.
     static func main() {
         OpenMPLaunch.relaunchIfNeeded()
+        SignalRouter.start()
         main(nil)
     }
 }

@@ -20,12 +20,14 @@ enum CLI {
         let process = Process()
         let log: String
 
-        init(_ arguments: [String], environment extra: [String: String] = [:], log: String) throws {
+        /// Starts dip-report with `arguments`, or with `wrapper` first (a command such as
+        /// `timeout 5` that runs dip-report, given as its last word).
+        init(_ arguments: [String], environment extra: [String: String] = [:], log: String, wrapper: [String] = []) throws {
             self.log = log
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.executableURL = URL(fileURLWithPath: CLI.executable!)
-            process.arguments = arguments
+            process.executableURL = URL(fileURLWithPath: wrapper.first ?? CLI.executable!)
+            process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [CLI.executable!] + arguments
             var env = ProcessInfo.processInfo.environment
             env["GOMP_SPINCOUNT"] = env["GOMP_SPINCOUNT"] ?? "1000"
             for (k, v) in extra { env[k] = v }

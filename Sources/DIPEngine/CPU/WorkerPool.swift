@@ -1,4 +1,5 @@
 import CWorkerPool
+import DIPCore
 import Dispatch
 
 /// Runs the parts of a parallel region on the pool of CWorkerPool (part 0 on the calling
@@ -21,7 +22,12 @@ enum WorkerPool {
             }
             guard status != 0 else { return true }
             let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in box.value(part) }
+            // Dispatch's workers set their own signal mask; they compute here, so they block
+            // the stop signals first (InterruptSignals).
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                InterruptSignals.blockInThisThread()
+                box.value(part)
+            }
             return false
         }
     }

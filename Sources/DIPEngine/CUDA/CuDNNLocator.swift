@@ -1,3 +1,4 @@
+import DIPCore
 import Foundation
 
 /// Where cuDNN 9 may be, in the order tried:
@@ -101,7 +102,7 @@ struct CuDNNLocator {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
+        do { try ChildProcess.run(process) } catch { return nil }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,

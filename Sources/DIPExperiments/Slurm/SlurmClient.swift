@@ -29,7 +29,7 @@ public enum SlurmClient {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try ChildProcess.run(p)
         // Read before waiting: a full pipe would block the child.
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()

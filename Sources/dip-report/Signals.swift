@@ -1,0 +1,152 @@
+import DIPCore
+import Foundation
+
+/// Where SIGINT, SIGTERM and SIGUSR1 go: a handler that only writes the signal's number into a
+/// pipe, and a thread of their own that reads it and tells the listener (`InterruptFlag`), or
+/// ends the process as the signal's default action would when nobody listens (so `render`,
+/// `bench` and the rest stop on Ctrl-C as they always did).
+///
+/// `start()` blocks them in the main thread first (`InterruptSignals`): no computing thread
+/// takes them, and whichever other thread does (Dispatch's, this one) only writes a byte. Before,
+/// libdispatch's signal sources took them, whose handler ran on the computing main thread and
+/// corrupted the heap (`InterruptSignals` says how). Child processes start with an empty mask
+/// (`ChildProcess`).
+final class SignalRouter: @unchecked Sendable {
+    private static let shared = SignalRouter()
+    private let lock = NSLock()
+    private var listener: (@Sendable (Int32) -> Void)?
+
+    /// Blocks the signals in the calling thread, installs the handler and starts the thread that
+    /// reads the pipe; call it first in `main`.
+    static func start() {
+        InterruptSignals.blockInThisThread()
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            // No pipe, no routing: the signals keep their default action (the process ends).
+            var set = InterruptSignals.set
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            return
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }  // not a child's to inherit
+        signalPipeWrite = ends[1]
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            let saved = errno
+            var byte = UInt8(truncatingIfNeeded: sig)
+            _ = write(signalPipeWrite, &byte, 1)
+            errno = saved
+        }
+        action.sa_flags = SA_RESTART
+        sigemptyset(&action.sa_mask)
+        for sig in InterruptSignals.all { sigaction(sig, &action, nil) }
+        let readEnd = ends[0]
+        let reader = Thread {
+            // Its name in ps and /proc (pthread_setname_np is not imported into Swift here).
+            try? "dip-signals".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            // The one thread made to take them (it inherited the main thread's block): were
+            // every thread to block them, they would wait, pending, for ever.
+            var set = InterruptSignals.set
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            while true {
+                var byte: UInt8 = 0
+                let n = read(readEnd, &byte, 1)
+                if n == 1 { shared.deliver(Int32(byte)) } else if n < 0, errno == EINTR { continue } else { return }
+            }
+        }
+        reader.start()
+    }
+
+    /// Hands every later signal to `listener` (on the signal thread) instead of ending the process.
+    static func listen(_ listener: @escaping @Sendable (Int32) -> Void) {
+        shared.lock.lock()
+        shared.listener = listener
+        shared.lock.unlock()
+    }
+
+    private func deliver(_ sig: Int32) {
+        lock.lock()
+        let listener = listener
+        lock.unlock()
+        if let listener { listener(sig); return }
+        // Nobody listens: the signal's default action, which ends the process with it.
+        signal(sig, SIG_DFL)
+        var one = sigset_t()
+        sigemptyset(&one)
+        sigaddset(&one, sig)
+        pthread_sigmask(SIG_UNBLOCK, &one, nil)
+        raise(sig)
+    }
+}
+
+/// The pipe's write end, for the handler: set before the handler is installed, never changed.
+nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
+
+/// Turns Ctrl-C (SIGINT), SIGTERM (what `kill`, `timeout` and Slurm's time limit send) and
+/// SIGUSR1 (Slurm's warning before a time limit, `sbatch --signal=B:USR1@N`) into a flag the
+/// fit polls, so a stopped fit still checkpoints and writes what it has. A second request exits
+/// at once, after `onQuit` (which removes half-written files): another signal, or the first one
+/// again a second or more later. The first signal repeated sooner is the same request: `timeout`
+/// sends SIGTERM to the process and then at once to its whole process group, and Slurm may
+/// signal every process of a step, so a fit stopped that way used to quit before writing
+/// anything. The exit status is 128 + the first signal's number: 130 interrupted, 143
+/// terminated, 138 warned of the time limit.
+///
+/// The signals come from `SignalRouter`'s thread.
+final class InterruptFlag: @unchecked Sendable {
+    /// How long a repeat of the first signal counts as the same request.
+    static let repeatWindow: TimeInterval = 1
+    private let lock = NSLock()
+    private var count = 0
+    private var first: (signal: Int32, at: Date)?
+    private let onQuit: @Sendable () -> Void
+
+    private init(onQuit: @escaping @Sendable () -> Void) { self.onQuit = onQuit }
+
+    /// Takes the process's signals from here on; `onQuit` runs before a second request exits.
+    static func install(onQuit: @escaping @Sendable () -> Void = {}) -> InterruptFlag {
+        let flag = InterruptFlag(onQuit: onQuit)
+        SignalRouter.listen { [flag] in flag.received($0) }
+        return flag
+    }
+
+    private func received(_ sig: Int32) {
+        lock.lock()
+        if let first, first.signal == sig, Date().timeIntervalSince(first.at) < Self.repeatWindow {
+            lock.unlock()
+            return
+        }
+        count += 1
+        let n = count
+        if first == nil { first = (sig, Date()) }
+        let code = 128 + (first?.signal ?? sig)
+        lock.unlock()
+        if n > 1 {
+            onQuit()
+            // _exit, not exit: exit runs the atexit handlers and static destructors, which must
+            // not run twice at once or under threads still inside oneDNN and OpenMP. Seen in
+            // `make test` (SignalTests.secondSignal): onQuit removed the checkpoint being written,
+            // the main thread failed on it and was exiting too, and the two exits crashed in
+            // __run_exit_handlers (signal 11 instead of status 130). Only buffered output is
+            // worth saving.
+            fflush(nil)
+            _exit(code)
+        }
+        let what = sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "time limit near (SIGUSR1)" : "terminated (SIGTERM)"
+        FileHandle.standardError.write(Data("\n\(what): finishing the current iteration and writing what we have (another signal quits at once)\n".utf8))
+    }
+
+    /// Whether a signal arrived.
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return count > 0
+    }
+
+    /// The exit status for the signal that arrived first (128 + its number), nil when none did.
+    var exitStatus: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return first.map { 128 + $0.signal }
+    }
+}
+
