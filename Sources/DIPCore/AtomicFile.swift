@@ -58,6 +58,24 @@ public enum AtomicFile {
         }
     }
 
+    /// The most bytes a file name may have (NAME_MAX on Linux's file systems).
+    public static let nameLimit = 255
+
+    /// `stem + suffix`, the stem cut short at a character boundary where the whole would pass
+    /// `nameLimit` bytes: names made from a user's file name stay names the system accepts.
+    public static func name(_ stem: String, suffix: String) -> String {
+        var kept = Substring(stem)
+        while kept.utf8.count + suffix.utf8.count > nameLimit, !kept.isEmpty { kept = kept.dropLast() }
+        return kept + suffix
+    }
+
+    /// `.NAME.tmp-PID-N`, the temporary file for `name`: hidden, unique to this process and
+    /// write, and no longer than a name may be (a 250-byte output name was valid, its temporary's
+    /// was not, and the write failed after the whole fit).
+    static func temporaryName(for name: String) -> String {
+        Self.name("." + name, suffix: ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
     /// Writes `bytes` to `path` atomically, creating parent directories as needed.
     public static func write(_ bytes: some Collection<UInt8>, to path: String) throws {
         try write(Data(bytes), to: path)
@@ -73,7 +91,7 @@ public enum AtomicFile {
         } catch {
             throw DIPError.io(path: dir.path, reason: "cannot create directory (\(error.localizedDescription))")
         }
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let tmp = dir.appendingPathComponent(temporaryName(for: url.lastPathComponent))
         // Plain POSIX calls rather than FileManager.createFile: that one only answers true or
         // false, and "No space left on device" is the one thing a user needs to read here.
         if let failure = writeNew(data, to: tmp.path) {
@@ -125,7 +143,7 @@ public enum AtomicFile {
         } catch {
             throw DIPError.io(path: dir.path, reason: "cannot create directory (\(error.localizedDescription))")
         }
-        return dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        return dir.appendingPathComponent(temporaryName(for: url.lastPathComponent)).path
     }
 
     /// Renames a finished temporary file over `path`; removes the temporary on failure.

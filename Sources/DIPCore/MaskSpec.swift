@@ -43,6 +43,10 @@ public enum MaskSpec: Sendable, Hashable, Codable {
         case let .text(stamps, fontPath):
             let path = try fontPath ?? FontDirectory.locate(TextMask.seedReportFontFile)
             let mask = try TextMask.render(stamps, height: height, width: width, fontPath: path)
+            if MaskStatistics(mask).known == 0 {
+                throw DIPError.invalidValue(name: "--text", value: stamps.map(\.text).joined(separator: " | "),
+                                            reason: "covers every pixel of this \(width)x\(height) image, so nothing is known to fit; use a smaller --font-size or move it with --at")
+            }
             let missing = try TextMask.missingCharacters(in: stamps, fontPath: path)
             return Made(mask: mask, notes: TextMask.missingCharactersNote(missing, fontPath: path).map { [$0] } ?? [],
                         summary: "text, \(stamps.count) string\(stamps.count == 1 ? "" : "s") in \(URL(fileURLWithPath: path).lastPathComponent)")

@@ -1,4 +1,5 @@
 import DIPCore
+import Foundation
 
 /// How BatchNorm's gamma starts: the paper era's PyTorch (<= 1.1) drew it from U(0, 1),
 /// today's PyTorch sets it to 1 (docs/semantics.md §3.7).
@@ -141,15 +142,36 @@ public struct FitConfig: Sendable, Hashable, Codable {
         self.convAlgorithm = convAlgorithm
     }
 
+    /// The most iterations a fit may run: far more than any experiment needs (the paper's
+    /// longest take 11,000; a million of the smallest net's fastest iterations is hours), and few
+    /// enough that what is kept per iteration (the loss curve, reserved up front) and the counts
+    /// made from it stay far from overflow. Beyond 2^60 or so the reservation's size wrapped and
+    /// corrupted the heap.
+    public static let maxIterations = 10_000_000
+
+    /// What is wrong with `iterations` as a fit's (or a TV baseline's) iteration count, nil when
+    /// it is usable: the one rule the engine, the catalog and the command line apply.
+    public static func iterationsProblem(_ iterations: Int) -> String? {
+        (1...maxIterations).contains(iterations) ? nil : "at least 1 and at most \(maxIterations.formatted(.number.grouping(.automatic)))"
+    }
+
+    /// What is wrong with `rate` as a learning rate, nil when it is usable: a positive number
+    /// that stays one in single precision, where the updates are made (1e-50 became 0 there and
+    /// the fit never moved).
+    public static func learningRateProblem(_ rate: Double) -> String? {
+        (Double(Float.leastNormalMagnitude)...Double(Float.greatestFiniteMagnitude)).contains(rate) ? nil
+            : "give a positive learning rate from \(Float.leastNormalMagnitude) to \(Float.greatestFiniteMagnitude) (it is used in single precision)"
+    }
+
     /// Checks the numbers make sense; messages name the value.
     public func validate() throws {
         try network.validate()
         guard network.inputChannels == inputCode.channels else {
             throw EngineError.invalidConfig("the network takes \(network.inputChannels) input channels but the input code has \(inputCode.channels)")
         }
-        guard iterations >= 1 else { throw EngineError.invalidConfig("iterations = \(iterations): must be at least 1") }
-        guard optimizer.learningRate > 0, optimizer.learningRate.isFinite else {
-            throw EngineError.invalidConfig("learning rate = \(optimizer.learningRate): must be a positive number")
+        if let problem = Self.iterationsProblem(iterations) { throw EngineError.invalidConfig("iterations = \(iterations): \(problem)") }
+        if let problem = Self.learningRateProblem(optimizer.learningRate) {
+            throw EngineError.invalidConfig("learning rate = \(optimizer.learningRate): \(problem)")
         }
         guard perturbation >= 0, perturbation.isFinite else {
             throw EngineError.invalidConfig("sigma_p = \(perturbation): must be 0 or positive")

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPEngine
 import Foundation
 
 /// Total-variation inpainting, the classical baseline of Table 1: per channel,
@@ -20,8 +21,8 @@ public enum TVInpainting {
               mask.channels == 1 || mask.channels == image.channels else {
             throw DIPError.mismatch("TV inpainting: the mask is \(mask.sizeDescription) but the image is \(image.sizeDescription)")
         }
-        guard config.iterations >= 1 else {
-            throw DIPError.invalidValue(name: "TV iterations", value: "\(config.iterations)", reason: "must be at least 1")
+        if let problem = FitConfig.iterationsProblem(config.iterations) {
+            throw DIPError.invalidValue(name: "TV iterations", value: "\(config.iterations)", reason: problem)
         }
         if let l = config.dataWeight, !(l > 0) {
             throw DIPError.invalidValue(name: "TV data weight", value: "\(l)", reason: "must be positive (or absent for exact known pixels)")

@@ -66,7 +66,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
+        if let problem = FitConfig.iterationsProblem(iterations) { throw ValidationError("--iterations \(iterations): \(problem)") }
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
         // Here, not in each child process: every child would fail on it, each saying so.

@@ -123,10 +123,11 @@ struct InpaintCommand: ParsableCommand {
         if perChannel && bernoulli == nil { throw ValidationError("--per-channel applies to --bernoulli only (a mask file is per channel when its channels differ)") }
         if maskSeed != nil && bernoulli == nil { throw ValidationError("--mask-seed applies to --bernoulli only") }
         if invert && mask == nil { throw ValidationError("--invert applies to --mask only") }
-        if iterations < 1 { throw ValidationError("--iterations \(iterations): at least 1") }
+        if let problem = FitConfig.iterationsProblem(iterations) { throw ValidationError("--iterations \(iterations): \(problem)") }
         if psnrEvery < 1 { throw ValidationError("--psnr-every \(psnrEvery): at least 1") }
-        if !(lr > 0 && lr <= Double(Float.greatestFiniteMagnitude)) {
-            throw ValidationError("--lr \(lr): give a positive learning rate of at most \(Float.greatestFiniteMagnitude) (it is used in single precision)")
+        if let problem = FitConfig.learningRateProblem(lr) { throw ValidationError("--lr \(lr): \(problem)") }
+        if noGroundTruth, let bestOut {
+            throw ValidationError("--best-out \(bestOut): the best iterate is the one of highest PSNR against the image, which --no-ground-truth turns off; leave one of them out")
         }
         if !(sigmaP >= 0 && sigmaP.isFinite) { throw ValidationError("--sigma-p \(sigmaP): give a standard deviation of 0 or more (0 turns the perturbation off)") }
         try Parallelism.check(threads, flag: "--threads")

@@ -69,7 +69,7 @@ enum OutputFiles {
         let url = URL(fileURLWithPath: target.path)
         let ext = url.pathExtension
         let stem = url.deletingPathExtension().lastPathComponent
-        let name = "\(stem.isEmpty ? "output" : stem).unsaved-\(getpid())\(ext.isEmpty ? "" : ".\(ext)")"
+        let name = AtomicFile.name(stem.isEmpty ? "output" : stem, suffix: ".unsaved-\(getpid())\(ext.isEmpty ? "" : ".\(ext)")")
         let folders = [url.deletingLastPathComponent().path, FileManager.default.currentDirectoryPath, NSTemporaryDirectory()]
         for folder in folders where !folder.isEmpty {
             let candidate = (folder as NSString).appendingPathComponent(name)

@@ -11,9 +11,14 @@ struct UsageTests {
         (["--bernoulli", "0.5", "--threads", "4294967296"], "--threads 4294967296: at most"),
         (["--bernoulli", "0.5", "--threads", "0"], "--threads 0: at least 1"),
         (["--bernoulli", "0.5", "--iterations", "-5"], "--iterations -5: at least 1"),
+        // Bounded: far larger counts reserved a wrapped size for the loss curve and corrupted the heap.
+        (["--bernoulli", "0.5", "--iterations", "2305843009213693951"], "--iterations 2305843009213693951: at least 1 and at most"),
         (["--bernoulli", "0.5", "--lr", "inf"], "--lr inf"),
         (["--bernoulli", "0.5", "--lr", "nan"], "--lr nan"),
         (["--bernoulli", "0.5", "--lr", "1e39"], "--lr 1e+39"),
+        // Zero in single precision, where the updates are made: the fit never moved.
+        (["--bernoulli", "0.5", "--lr", "1e-50"], "--lr 1e-50: give a positive learning rate from"),
+        (["--bernoulli", "0.5", "--no-ground-truth", "--best-out", "b.png"], "--best-out b.png: the best iterate"),
         (["--bernoulli", "1"], "--bernoulli 1.0"),
         (["--mask", "mask.png", "--per-channel"], "--per-channel applies to --bernoulli"),
         (["--bernoulli", "0.5", "--invert"], "--invert applies to --mask"),
@@ -51,14 +56,27 @@ struct UsageTests {
         // Keeping everything is a valid mask file (no holes), just not something to inpaint.
         let full = try s.run(["mask", "--size", "16x16", "--bernoulli", "1", "--out", "full.png"])
         #expect(full.status == 0, "\(full.stderr)")
+        // Text that covers the whole image: refused by `mask` as by `inpaint`, not written.
+        let text = try s.run(["mask", "--size", "8x8", "--text", "M", "--font-size", "2000", "--at", "-300,-300", "--out", "t.png"])
+        #expect(text.status == 1 && text.stderr.contains("covers every pixel of this 8x8 image"), "\(text.stderr)")
+        #expect(!s.exists("t.png"))
+    }
+
+    @Test("an output name as long as a name may be (250 bytes) is written: its temporary name is cut to fit")
+    func longOutputName() throws {
+        let s = try Scratch()
+        let name = String(repeating: "b", count: 246) + ".png"
+        let r = try s.inpaint(["--bernoulli", "0.5", "--out", name], iterations: 2)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(s.exists(name), "\(r.stderr)")
     }
 
     @Test("bench refuses unknown presets, sizes, iteration, sampling and round counts out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
     func benchValues() throws {
         let s = try Scratch()
-        for (flag, value) in [("--iterations", "0"), ("--psnr-every", "0")] {
+        for (flag, value) in [("--iterations", "0"), ("--iterations", "9223372036854775807"), ("--psnr-every", "0")] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", flag, value])
-            #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag): \(r.stderr)")
+            #expect(r.status == 64 && r.stderr.contains("\(flag) \(value): at least 1"), "\(flag) \(value): \(r.stderr)")
         }
         // A wrong preset is refused once, before any child process (none would run).
         let net = try s.run(["bench", "--net", "nope"])
