@@ -1,3 +1,5 @@
+import DIPCore
+
 /// Every knob of upstream's `skip()` network (docs/semantics.md §4.1); the architecture, nothing else.
 ///
 /// Level i has `down[i]` channels in its encoder, `up[i]` in its decoder and `skip[i]` in its
@@ -78,6 +80,9 @@ public struct SkipConfig: Sendable, Hashable, Codable {
             EngineError.invalidConfig("\(name) = \(value): \(why)")
         }
         guard depth >= 1 else { throw bad("depth", depth, "the network needs at least one level") }
+        guard depth <= Self.maxDepth else {
+            throw bad("depth", depth, "at most \(Self.maxDepth) levels: each halves the image, and images have at most \(Image.maxSide) pixels a side")
+        }
         guard up.count == depth, skip.count == depth else {
             throw bad("channel lists", "down \(down.count), up \(up.count), skip \(skip.count)", "all three need one entry per level")
         }
@@ -89,8 +94,21 @@ public struct SkipConfig: Sendable, Hashable, Codable {
         guard skip.allSatisfy({ $0 >= 0 }) else { throw bad("skip channels", skip, "must be 0 (no skip) or more") }
         for (name, k) in [("kernel down", kernelDown), ("kernel up", kernelUp), ("kernel skip", kernelSkip)] {
             guard k >= 1, k % 2 == 1 else { throw bad(name, k, "must be an odd size of at least 1") }
+            guard k <= Self.maxKernel else { throw bad(name, k, "at most \(Self.maxKernel)") }
+        }
+        for (name, counts) in [("input channels", [inputChannels]), ("output channels", [outputChannels]),
+                               ("down channels", down), ("up channels", up), ("skip channels", skip)] {
+            if let c = counts.first(where: { $0 > Self.maxChannels }) { throw bad(name, c, "at most \(Self.maxChannels) a layer") }
         }
     }
+
+    /// The most levels: each halves the image, whose sides are at most `Image.maxSide` (2^14).
+    public static let maxDepth = Image.maxSide.trailingZeroBitCount
+    /// The most channels a layer may have (upstream's nets have at most 256), and the largest
+    /// kernel (they use 1, 3 and 5). With these bounds and `Image.maxSide` a network's
+    /// multiply-accumulates stay far inside Int (each layer under 2^55): a record or catalog that
+    /// asked for 10^9 channels or levels overflowed them.
+    public static let maxChannels = 1024, maxKernel = 11
 
     /// The smallest side length the input may have: each level halves it, and reflection padding
     /// needs more pixels than the pad at every level.

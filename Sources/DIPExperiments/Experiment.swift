@@ -231,7 +231,8 @@ extension Experiment {
 
     /// What makes this experiment unusable, one line each (empty when it is fine): an id or image
     /// name that could leave the results folder, a configuration without images, or a method
-    /// with fewer than one iteration (it used to run one silently).
+    /// the engine would refuse (`FitConfig.validate`: fewer than one iteration used to run one
+    /// silently, a network too deep or wide overflowed the estimate).
     public var problems: [String] {
         var found: [String] = []
         if !Self.isSafeName(id) {
@@ -247,8 +248,12 @@ extension Experiment {
             case let .dip(config): iterations = config.iterations
             case let .tv(config): iterations = config.iterations
             }
-            if iterations < 1 {
-                found.append("configuration '\(spec.label)' has \(iterations) iterations; give at least 1")
+            if let problem = FitConfig.iterationsProblem(iterations) {
+                found.append("configuration '\(spec.label)' has \(iterations) iterations; \(problem)")
+            } else if case let .dip(config) = spec.method {
+                // The whole configuration, network included, before anything is estimated or
+                // fitted: a 30-level network overflowed the estimate's multiply-accumulates.
+                do { try config.validate() } catch { found.append("configuration '\(spec.label)': \(error)") }
             }
         }
         return found

@@ -258,9 +258,47 @@ public struct RunRecord: Sendable, Codable {
         guard let v = header.version, v <= currentVersion else {
             throw DIPError.badFile(path: path, reason: "has schema version \(header.version.map(String.init) ?? "missing"), newer than this dip-report reads (\(currentVersion)); update dip-report")
         }
-        do { return try decoder.decode(RunRecord.self, from: data) } catch {
+        let record: RunRecord
+        do { record = try decoder.decode(RunRecord.self, from: data) } catch {
             throw DIPError.badFile(path: path, reason: "is a damaged run record (\(Self.describe(error))); delete it to run it again")
         }
+        if let problem = record.impossibleValue {
+            throw DIPError.badFile(path: path, reason: "is a damaged run record (\(problem)); delete it to run it again")
+        }
+        return record
+    }
+
+    /// The longest time a record may say a run took: about 32 years.
+    static let maxSeconds = 1e9
+
+    /// The first value no run can have written, in a few words, nil when there is none. The
+    /// report computes from these (a network's layers and multiply-accumulates from its
+    /// configuration and size, durations from the timings), so a record edited by hand or
+    /// damaged into valid JSON with 10^9 channels or seconds crashed `render` on an overflow.
+    var impossibleValue: String? {
+        func bad(_ field: String, _ value: Any) -> String { "impossible value \(value) at '\(field)'" }
+        let sides = 1...Image.maxSide
+        guard sides.contains(size.width), sides.contains(size.height) else { return bad("size", size) }
+        guard (1...4).contains(channels) else { return bad("channels", channels) }
+        guard (0...1).contains(holeFraction) else { return bad("holeFraction", holeFraction) }
+        let counts = 0...FitConfig.maxIterations
+        for (field, value) in [("iterations", iterations), ("stoppedAt", stoppedAt), ("bestIteration", bestIteration),
+                               ("timings.iterations", timings.iterations), ("resumes", resumes)] {
+            if let value, !counts.contains(value) { return bad(field, value) }
+        }
+        if let point = curve.first(where: { !counts.contains($0.iteration) }) { return bad("curve.iteration", point.iteration) }
+        let seconds = 0...Self.maxSeconds
+        for (field, value) in [("wallSeconds", wallSeconds), ("timings.forward", timings.forward), ("timings.backward", timings.backward),
+                               ("timings.optimizer", timings.optimizer), ("timings.total", timings.total), ("timings.batched", timings.batched)] {
+            if let value, !seconds.contains(value) { return bad(field, value) }
+        }
+        switch configuration.method {
+        case let .dip(config):
+            do { try config.validate() } catch { return "its configuration: \(error)" }
+        case let .tv(config):
+            if let problem = FitConfig.iterationsProblem(config.iterations) { return bad("configuration.method.tv.iterations", "\(config.iterations) (\(problem))") }
+        }
+        return nil
     }
 
     /// A decoding error in a few words.

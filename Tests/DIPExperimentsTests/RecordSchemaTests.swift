@@ -62,6 +62,36 @@ struct RecordSchemaTests {
         #expect(String(decoding: FileManager.default.contents(atPath: foreign)!, as: UTF8.self) == "{\"hello\": 1}")
     }
 
+    @Test("valid JSON with values no run can write (10^9 pixels or channels, 1e308 seconds, a hole fraction of 2) is a damaged record, named, never rendered",
+          arguments: ["size", "channels", "holeFraction", "wallSeconds", "bestIteration", "network"])
+    func impossibleValues(field: String) throws {
+        let root = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ResultStore(root: root)
+        var record = try Self.sampleRecord()
+        switch field {
+        case "size": record.size = ImageSize(width: 1_000_000_000, height: 1_000_000_000)
+        case "channels": record.channels = 0
+        case "holeFraction": record.holeFraction = 2
+        case "wallSeconds": record.wallSeconds = 1e308
+        case "bestIteration": record.bestIteration = -5
+        default:
+            guard case var .dip(config) = record.configuration.method else { Issue.record("a DIP run expected"); return }
+            config.network.down[0] = 1_000_000_000
+            record.configuration.method = .dip(config)
+        }
+        let path = store.recordPath(for: record.key)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try record.encoded().write(to: URL(fileURLWithPath: path))
+        let scan = store.scan()
+        #expect(scan.records.isEmpty)
+        #expect(scan.problems.count == 1 && scan.problems[0].path == path && scan.problems[0].reason.contains("damaged run record"),
+                "\(scan.problems)")
+        // The unaltered record is fine.
+        try Self.sampleRecord().encoded().write(to: URL(fileURLWithPath: path))
+        #expect(store.scan().records.count == 1, "\(store.scan().problems)")
+    }
+
     @Test("a record that names a picture outside its folder is reported and never read (11.7)")
     func pictureEscape() throws {
         let root = Self.tempDir()
