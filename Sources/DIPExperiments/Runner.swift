@@ -269,6 +269,11 @@ public final class Runner: @unchecked Sendable {
         if !options.force, FileManager.default.fileExists(atPath: ckPath) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
+                // A checkpoint of another run (copied or renamed by hand) failed the run on every
+                // attempt in the fitter; it is no more use than a damaged one.
+                guard ck.config == config, ck.seed == run.key.seed else {
+                    throw DIPError.badFile(path: ckPath, reason: "was written for another configuration or seed")
+                }
                 guard let json = ck.attachments[Self.sideStateAttachment] else {
                     throw DIPError.badFile(path: ckPath, reason: "holds no runner state (written by an older dip-report)")
                 }
@@ -279,7 +284,7 @@ public final class Runner: @unchecked Sendable {
                 side = s
                 side.resumes += 1
             } catch {
-                events(.note("\(ckPath): unreadable checkpoint (\(error)); starting \(run.key) afresh"))
+                events(.note("\(ckPath): unusable checkpoint (\(error)); starting \(run.key) afresh"))
             }
         }
         let writer: FitCheckpointWriter

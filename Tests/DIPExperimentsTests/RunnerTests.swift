@@ -124,6 +124,35 @@ struct RunnerTests {
         #expect(!FileManager.default.fileExists(atPath: FitCheckpointWriter.historyDirectory(for: parted.checkpointPath(for: r2.key))))
     }
 
+    @Test("a checkpoint of another seed in a run's place is noted and the run starts afresh, instead of failing every time",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func foreignCheckpoint() throws {
+        let exp = Catalog.experiments.first { $0.id == "optimizers" }!
+        var one = exp
+        one.runs = [exp.runs[1]]
+        let store = try ResultStore(root: tempDir())
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        func options(seed: UInt64) -> RunnerOptions {
+            RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [seed], jobs: 1, threadsPerJob: 1,
+                          checkpoints: CheckpointSchedule(iterations: 3))
+        }
+        let first = Runner(store: store, options: options(seed: 1))
+        let checkpointed = EventLog()
+        _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpointed.add(e) } },
+                          shouldCancel: { !checkpointed.all.isEmpty })
+        let seed1 = try #require(first.plan([one]).runs.first?.key)
+        let second = Runner(store: store, options: options(seed: 2))
+        let seed2 = try #require(second.plan([one]).runs.first?.key)
+        try FileManager.default.copyItem(atPath: store.checkpointPath(for: seed1), toPath: store.checkpointPath(for: seed2))
+        let log = EventLog()
+        let summary = second.execute(try second.plan([one]), events: { log.add($0) })
+        #expect(summary.done == 1 && summary.failed == 0, "\(log.all)")
+        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
+        #expect(notes.contains { $0.contains(store.checkpointPath(for: seed2)) && $0.contains("another configuration or seed") && $0.contains("afresh") },
+                "\(notes)")
+        #expect(store.scan().records.map(\.key) == [seed2])
+    }
+
     @Test("a fit that diverges is stored as diverged, without a final picture it cannot show",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func divergedIsStored() throws {
