@@ -40,11 +40,16 @@ public struct RunClaim: Codable, Sendable, Equatable {
     /// "host pid 123 (job 45_6), heartbeat 12s ago".
     public func describe(now: Date = Date()) -> String {
         let age = Int(now.timeIntervalSince(heartbeat).rounded())
+        if token == Self.unreadableToken { return "an unreadable claim file, last changed \(age)s ago" }
         return "\(host) pid \(pid)\(job.map { " (job \($0))" } ?? ""), heartbeat \(age)s ago"
     }
 
     /// This machine's host name.
     public static let localHost = ProcessInfo.processInfo.hostName
+
+    /// The token of a claim file that is not a claim: it counts as held, its heartbeat its
+    /// modification time, so it goes stale like a claim whose holder died.
+    static let unreadableToken = "unreadable"
 
     static func decode(_ data: Data) throws -> RunClaim {
         let d = JSONDecoder()
@@ -123,7 +128,7 @@ extension ResultStore {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         if let c = try? RunClaim.decode(data) { return c }
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
-        return RunClaim(host: "?", pid: 0, job: nil, started: modified, heartbeat: modified, token: "unreadable")
+        return RunClaim(host: "?", pid: 0, job: nil, started: modified, heartbeat: modified, token: RunClaim.unreadableToken)
     }
 
     /// Takes the claim on `key` for this process, or says who holds it. A stale claim (dead

@@ -32,12 +32,19 @@ struct BuildCommand: ParsableCommand {
         // A run that failed or diverged still leaves the others stored: render them, then report
         // the failure. A signal (130, 143) stops at once.
         var failure: ExitCode? = nil
+        var elsewhere = 0
         do {
-            try LocalRun.perform(selection: selection, experimentIDs: [], execution: execution)
+            elsewhere = try LocalRun.perform(selection: selection, experimentIDs: [], execution: execution)
         } catch let code as ExitCode where code.rawValue == 1 { failure = code }
         let summary = try ReportRenderer.render(resultsFolder: selection.results, outFolder: out,
                                                 commandLine: CommandLine.arguments.joined(separator: " "))
         RenderCommand.print(summary)
+        if elsewhere > 0 {
+            // Another runner on this results folder (a second build, Slurm tasks) still holds
+            // them: this page lacks them, and the last of two renders replaces the other's page.
+            printNote("\(elsewhere) run\(elsewhere == 1 ? " was" : "s were") in flight on other runners, so this page lacks \(elsewhere == 1 ? "it" : "them"); "
+                      + "once they are stored (`dip-report status --results \(selection.results)`), `dip-report render` makes the whole page")
+        }
         if let failure { throw failure }
     }
 }

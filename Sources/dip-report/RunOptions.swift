@@ -87,9 +87,11 @@ struct CheckpointOptions: ParsableArguments {
 /// with a live display, and turn the outcome into an exit status.
 enum LocalRun {
     /// Plans and runs `experimentIDs` (all when empty); throws `ExitCode` 130/143 when a signal
-    /// stopped it, 1 when a run failed.
+    /// stopped it, 1 when a run failed. Returns how many runs were left to other runners (in
+    /// flight elsewhere when their turn came).
+    @discardableResult
     static func perform(selection: SelectionOptions, experimentIDs: [String], execution: ExecutionOptions,
-                        force: Bool = false, dryRun: Bool = false, estimate: Bool = true) throws {
+                        force: Bool = false, dryRun: Bool = false, estimate: Bool = true) throws -> Int {
         let profile = try Profile.named(selection.profile)
         let selected = try selection.experiments(experimentIDs)
         let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
@@ -116,7 +118,7 @@ enum LocalRun {
         guard !pending.isEmpty else {
             print("nothing to run")
             if blocked > 0 { printError(blockedMessage); throw ExitCode.failure }
-            return
+            return 0
         }
         if estimate, profile.name != Profile.smoke.name {
             let est = try runner.estimate(plan)
@@ -124,18 +126,21 @@ enum LocalRun {
                          ProgressPrinter.duration(est.seconds), est.macsPerSecond / 1e9))
         }
         fflush(nil)  // the plan and estimate should be seen before hours of work start
-        if dryRun { return }
-        try execute(plan, runner: runner)
+        if dryRun { return 0 }
+        let elsewhere = try execute(plan, runner: runner)
         if blocked > 0 { printError(blockedMessage); throw ExitCode.failure }
+        return elsewhere
     }
 
     /// Prints (and, with `remove`, deletes) what interrupted or concurrent runners left behind.
     static func reportLeftovers(_ store: ResultStore, remove: Bool) {
-        for l in store.sweep(remove: remove) { printError("leftover: \(l)") }
+        for l in store.sweep(remove: remove) { printNote("leftover: \(l)") }
     }
 
-    /// Runs `plan` with the live display; the exit status says how it ended.
-    static func execute(_ plan: RunPlan, runner: Runner) throws {
+    /// Runs `plan` with the live display; the exit status says how it ended. Returns how many
+    /// runs were left to other runners.
+    @discardableResult
+    static func execute(_ plan: RunPlan, runner: Runner) throws -> Int {
         let pending = plan.pending
         let interrupt = InterruptFlag.install(onQuit: { runner.removeOwnTemporaries() })
         let work: @Sendable (PlannedRun) -> Double = { Double(max($0.macsPerForward, 50 * $0.size.width * $0.size.height * $0.channels)) * Double($0.iterations) }
@@ -170,5 +175,6 @@ enum LocalRun {
             throw ExitCode(interrupt.exitStatus ?? 1)
         }
         if summary.failed > 0 { throw ExitCode(1) }
+        return summary.claimedElsewhere
     }
 }

@@ -11,7 +11,9 @@ struct StatusCommand: ParsableCommand {
             Reads the results folder only: records, the claims of runs in flight (holder, job id, \
             progress at the last heartbeat), checkpoints, the plans `submit` froze and their Slurm \
             logs (a run a task reported FAILED is shown with the log's last lines). Where squeue \
-            exists it adds the queue states of the plans' jobs. --watch redraws every 10 seconds.
+            exists it adds the queue states of the plans' jobs. Missing runs and iterations left are \
+            known from such a plan only: `run` and `build` freeze none. Damaged files are listed. \
+            --watch redraws every 10 seconds.
             """)
 
     @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))
@@ -44,8 +46,18 @@ struct StatusCommand: ParsableCommand {
                 lines += f.lastLines.map { "      | \($0)" }
             }
         }
-        let eta = s.iterationsLeft == 0 ? "" : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
-        lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
+        if s.plan == nil {
+            // `run` and `build` freeze no plan, so nothing here says which runs are still to do.
+            lines.append("no plan from `submit` in this folder: runs not yet started are not counted as missing, nor their iterations as left; "
+                         + "`dip-report run --dry-run` with the same profile, experiments and seeds lists what is left")
+        } else {
+            let eta = s.iterationsLeft == 0 ? "" : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
+            lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
+        }
+        if !s.unreadable.isEmpty {
+            lines.append("\(s.unreadable.count) unreadable file\(s.unreadable.count == 1 ? "" : "s"), counted nowhere above:")
+            lines += s.unreadable.map { "  \($0)" }
+        }
         if let q = s.queue {
             lines.append("queue: " + (q.isEmpty ? "no job of the plans is queued or running" : q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
         }

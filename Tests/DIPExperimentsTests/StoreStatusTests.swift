@@ -30,5 +30,23 @@ struct StoreStatusTests {
         #expect(table1?.checkpointed == 1)
         #expect(table1?.stored == 0 && table1?.missing == 0)
         #expect(!status.experiments.contains { $0.id == "width" }, "a stale claim alone is no run: \(status.experiments.map(\.id))")
+        #expect(status.plan == nil && status.unreadable.isEmpty)
+    }
+
+    @Test("damaged records and plans are listed, not silently left out of the counts")
+    func unreadableFiles() throws {
+        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let key = RunKey(experiment: "table1-paper", image: "barbara", configHash: "8682dfa25902", seed: 0)
+        try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
+        let record = store.folder(for: key) + "/8682dfa25902-s0.json"
+        #expect(FileManager.default.createFile(atPath: record, contents: Data("{\"schema\": ".utf8)))
+        let plans = FrozenPlan.folder(results: store.root)
+        try FileManager.default.createDirectory(atPath: plans, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: plans + "/p1.json", contents: Data("xx".utf8)))
+        let status = try StoreStatus.read(results: store.root)
+        #expect(status.unreadable.count == 2, "\(status.unreadable)")
+        #expect(status.unreadable.contains { $0.hasPrefix(record) }, "\(status.unreadable)")
+        #expect(status.unreadable.contains { $0.hasPrefix(plans + "/p1.json") && $0.contains("unreadable plan") }, "\(status.unreadable)")
     }
 }

@@ -51,11 +51,16 @@ public struct StoreStatus: Sendable {
     public var queue: [String: Int]?
     /// The newest plan's id.
     public var plan: String?
+    /// Files that are not what their names say (damaged records, unreadable plans), "path:
+    /// why" each; their runs are counted nowhere above.
+    public var unreadable: [String] = []
 
     /// Reads the status of the results folder `results`.
     public static func read(results: String, now: Date = Date()) throws -> StoreStatus {
         let store = try ResultStore(root: results, create: false)
-        let records = store.scan().records
+        let scan = store.scan()
+        let records = scan.records
+        var unreadable = scan.problems.map(\.description)
         var stored: [RunKey: RunRecord] = [:]
         for r in records { stored[r.key] = r }
 
@@ -68,7 +73,11 @@ public struct StoreStatus: Sendable {
         var jobs: [String] = []
         for f in planFiles {
             let path = (plansFolder as NSString).appendingPathComponent(f)
-            guard let p = try? FrozenPlan.read(path) else { continue }
+            let p: FrozenPlan
+            do { p = try FrozenPlan.read(path) } catch {
+                unreadable.append("\(path): an unreadable plan (\(error)); its runs are not counted")
+                continue
+            }
             for r in p.runs { planned[r.key] = r }
             newest = p
             let j = BatchScript.submittedJobs(planPath: path)
@@ -131,7 +140,7 @@ public struct StoreStatus: Sendable {
             experiments[i].failed.sort { $0.key.description < $1.key.description }
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
-                           queue: queue, plan: newest?.id)
+                           queue: queue, plan: newest?.id, unreadable: unreadable)
     }
 
     /// The keys of the claims and checkpoints in the results folder
