@@ -22,3 +22,11 @@ enum OptimizerName: String, CaseIterable, ExpressibleByArgument {
         }
     }
 }
+
+/// Refuses a `--net` that names no preset, as a usage error (exit 64) before any work; the
+/// engine would refuse it later with exit 1.
+func checkPreset(_ name: String) throws {
+    if !SkipConfig.presetNames.contains(name) {
+        throw ValidationError("--net \(name): unknown network preset; choose one of \(SkipConfig.presetNames.joined(separator: ", "))")
+    }
+}

@@ -70,9 +70,7 @@ struct BenchCommand: ParsableCommand {
         if let p = psnrEvery, p < 1 { throw ValidationError("--psnr-every \(p): at least 1") }
         try Parallelism.check(threads, flag: "--threads")
         // Here, not in each child process: every child would fail on it, each saying so.
-        if let net, !SkipConfig.presetNames.contains(net) {
-            throw ValidationError("--net \(net): unknown network preset; choose one of \(SkipConfig.presetNames.joined(separator: ", "))")
-        }
+        if let net { try checkPreset(net) }
         if let s = size, !(64...Image.maxSide).contains(s) {
             throw ValidationError("--size \(s): from 64 to \(Image.maxSide) (a fit at a size its machine cannot hold says so before it starts)")
         }

@@ -124,6 +124,7 @@ struct InpaintCommand: ParsableCommand {
         if maskSeed != nil && bernoulli == nil { throw ValidationError("--mask-seed applies to --bernoulli only") }
         if invert && mask == nil { throw ValidationError("--invert applies to --mask only") }
         if let problem = FitConfig.iterationsProblem(iterations) { throw ValidationError("--iterations \(iterations): \(problem)") }
+        try checkPreset(net)
         if psnrEvery < 1 { throw ValidationError("--psnr-every \(psnrEvery): at least 1") }
         if let problem = FitConfig.learningRateProblem(lr) { throw ValidationError("--lr \(lr): \(problem)") }
         if noGroundTruth, let bestOut {

@@ -24,6 +24,7 @@ struct UsageTests {
         (["--bernoulli", "0.5", "--invert"], "--invert applies to --mask"),
         (["--bernoulli", "0.5", "--conv", "fast"], "'direct', 'winograd' or 'auto'"),
         (["--bernoulli", "0.5", "--optimizer", "sgd"], "'adam' and 'lbfgs'"),
+        (["--bernoulli", "0.5", "--net", "nope"], "--net nope: unknown network preset; choose one of table1"),
         (["--bernoulli", "0.5", "--gamma-init", "zero"], "'uniform' and 'one'"),
     ] as [([String], String)])
     func inpaintValues(arguments: [String], expected: String) throws {
