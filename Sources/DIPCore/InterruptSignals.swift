@@ -7,7 +7,8 @@ import Foundation
 /// A handler runs on whichever thread the kernel picks, on that thread's stack. Picked while in
 /// oneDNN's JIT code, a handler's frame landed outside any stack, below a heap block
 /// (AddressSanitizer: a 128-byte write 1680 bytes before one), and the fit aborted with
-/// "corrupted size vs. prev_size" (a signal during `inpaint` or `run`, about one in ten). So
+/// "corrupted size vs. prev_size" (6 of about 25 `inpaint`s stopped by two signals 20 ms
+/// apart, release and ASan builds). So
 /// every thread that computes blocks them: the main thread from the start (the threads it
 /// starts inherit the block), Dispatch's workers (which set a mask of their own) before they
 /// compute, and the runner's threads again in case they were started from one. The executable

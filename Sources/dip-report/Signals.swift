@@ -28,6 +28,8 @@ final class SignalRouter: @unchecked Sendable {
             return
         }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }  // not a child's to inherit
+        // A handler must never block: with the pipe full (64 KiB of signals unread) a byte is dropped.
+        _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
         signalPipeWrite = ends[1]
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { sig in
