@@ -281,7 +281,7 @@ public struct RunRecord: Sendable, Codable {
         guard sides.contains(size.width), sides.contains(size.height) else { return bad("size", size) }
         guard (1...4).contains(channels) else { return bad("channels", channels) }
         guard (0...1).contains(holeFraction) else { return bad("holeFraction", holeFraction) }
-        let counts = 0...FitConfig.maxIterations
+        let counts = 0...2 * FitConfig.maxIterations  // with room for L-BFGS's warm-up steps
         for (field, value) in [("iterations", iterations), ("stoppedAt", stoppedAt), ("bestIteration", bestIteration),
                                ("timings.iterations", timings.iterations), ("resumes", resumes)] {
             if let value, !counts.contains(value) { return bad(field, value) }
