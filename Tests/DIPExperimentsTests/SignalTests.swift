@@ -29,6 +29,18 @@ struct SignalTests {
         return (p, store)
     }
 
+    /// Starts a million-iteration `inpaint` of a 48x48 random picture in `folder` (out.png, and
+    /// curve.json with `curve`), under `wrapper` when given.
+    private func startLongInpaint(_ folder: String, seed: UInt64, threads: Int = 1, curve: Bool = true,
+                                  wrapper: [String] = []) throws -> CLI.Running {
+        var img = Image(channels: 1, height: 48, width: 48)
+        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: seed, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
+        try PNGCodec.write(img, to: folder + "/in.png")
+        return try CLI.Running(["inpaint", folder + "/in.png", "--bernoulli", "0.5", "--net", "text", "--iterations", "1000000",
+                                "--threads", "\(threads)", "--out", folder + "/out.png"] + (curve ? ["--curve", folder + "/curve.json"] : []),
+                               log: folder + "/log", wrapper: wrapper)
+    }
+
     @Test("SIGTERM stops `run` after the current iteration: the fit is checkpointed, the claim released, exit 143",
           .enabled(if: canRunCLI, "needs the built dip-report and ../shared/data"))
     func runTerminated() throws {
@@ -48,11 +60,7 @@ struct SignalTests {
     func inpaintTerminated() throws {
         let folder = tempFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var img = Image(channels: 1, height: 48, width: 48)
-        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 3, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-        try PNGCodec.write(img, to: folder + "/in.png")
-        let p = try CLI.Running(["inpaint", folder + "/in.png", "--bernoulli", "0.5", "--net", "text", "--iterations", "1000000",
-                                 "--threads", "1", "--out", folder + "/out.png", "--curve", folder + "/curve.json"], log: folder + "/log")
+        let p = try startLongInpaint(folder, seed: 3)
         usleep(4_000_000)
         // Twice, as `timeout` does (to the process, then to its group): one request. Sent at
         // once the two are often handled as one; 0.2 s apart they reach the handler apart.
@@ -71,13 +79,8 @@ struct SignalTests {
     func inpaintUnderTimeout() throws {
         let folder = tempFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var img = Image(channels: 1, height: 48, width: 48)
-        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 4, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-        try PNGCodec.write(img, to: folder + "/in.png")
         // timeout signals the fit, then its own process group: two SIGTERMs at once.
-        let p = try CLI.Running(["inpaint", folder + "/in.png", "--bernoulli", "0.5", "--net", "text", "--iterations", "1000000",
-                                 "--threads", "1", "--out", folder + "/out.png", "--curve", folder + "/curve.json"],
-                                log: folder + "/log", wrapper: ["/usr/bin/timeout", "4"])
+        let p = try startLongInpaint(folder, seed: 4, wrapper: ["/usr/bin/timeout", "4"])
         #expect(p.wait(timeout: 60) == 124, "timeout says 124 when it stopped the command: \(p.output)")
         #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
         #expect(FileManager.default.fileExists(atPath: folder + "/curve.json"), "\(p.output)")
@@ -90,11 +93,7 @@ struct SignalTests {
     func signalsBlockedInEveryThread() throws {
         let folder = tempFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var img = Image(channels: 1, height: 48, width: 48)
-        img.pixels.withUnsafeMutableBufferPointer { RandomStream(seed: 5, purpose: .auxiliary).fillUniform($0, low: 0, high: 1) }
-        try PNGCodec.write(img, to: folder + "/in.png")
-        let p = try CLI.Running(["inpaint", folder + "/in.png", "--bernoulli", "0.5", "--net", "text", "--iterations", "1000000",
-                                 "--threads", "2", "--out", folder + "/out.png"], log: folder + "/log")
+        let p = try startLongInpaint(folder, seed: 5, threads: 2, curve: false)
         usleep(4_000_000)
         // A handler that ran on a thread inside oneDNN's JIT code corrupted the heap (about one
         // signal in ten): every thread must block them, OpenMP's and the worker pool's included.
