@@ -1,8 +1,8 @@
 import Foundation
 
 /// The signals that ask dip-report to stop (Ctrl-C's SIGINT, SIGTERM from `kill`, `timeout` and
-/// Slurm, Slurm's SIGUSR1 warning before a time limit), and keeping them off the threads that
-/// compute.
+/// Slurm, Slurm's SIGUSR1 warning before a time limit, SIGHUP when the terminal or SSH session
+/// that started it closes), and keeping them off the threads that compute.
 ///
 /// A handler runs on whichever thread the kernel picks, on that thread's stack. Picked while in
 /// oneDNN's JIT code, a handler's frame landed outside any stack, below a heap block
@@ -14,10 +14,10 @@ import Foundation
 /// compute, and the runner's threads again in case they were started from one. The executable
 /// takes them on a thread of its own.
 public enum InterruptSignals {
-    /// SIGINT, SIGTERM and SIGUSR1.
-    public static let all: [Int32] = [SIGINT, SIGTERM, SIGUSR1]
+    /// SIGINT, SIGTERM, SIGUSR1 and SIGHUP.
+    public static let all: [Int32] = [SIGINT, SIGTERM, SIGUSR1, SIGHUP]
 
-    /// The three as a signal set.
+    /// The four as a signal set.
     public static var set: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
@@ -25,7 +25,7 @@ public enum InterruptSignals {
         return set
     }
 
-    /// Blocks the three in the calling thread (and in the threads it starts from now on).
+    /// Blocks the four in the calling thread (and in the threads it starts from now on).
     public static func blockInThisThread() {
         var set = Self.set
         pthread_sigmask(SIG_BLOCK, &set, nil)

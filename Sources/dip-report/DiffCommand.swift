@@ -1,3 +1,4 @@
+import DIPCore
 import ArgumentParser
 import DIPExperiments
 import DIPReport
@@ -75,24 +76,24 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let a = try ResultDiff.outcomes(resultsFolder: first)
-        for p in a.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
+        for p in a.problems { StandardStreams.error("skipped \(p)\n") }
         if let within {
             let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
             if json { print(try ResultDiff.json(comparisons), terminator: "") } else {
                 let table = ResultDiff.table(comparisons)
                 print(csv ? table.csv() : table.aligned(), terminator: "")
             }
-            for c in comparisons { FileHandle.standardError.write(Data((ResultDiff.summaryLine(c) + "\n").utf8)) }
+            for c in comparisons { StandardStreams.error(ResultDiff.summaryLine(c) + "\n") }
         } else if let second {
             let b = try ResultDiff.outcomes(resultsFolder: second)
-            for p in b.problems { FileHandle.standardError.write(Data("skipped \(p)\n".utf8)) }
+            for p in b.problems { StandardStreams.error("skipped \(p)\n") }
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
                 let table = ResultDiff.table(d.differences)
                 print(csv ? table.csv() : table.aligned(), terminator: "")
             }
             let beyond = d.differences.filter { $0.beyondSpread == true }.count
-            FileHandle.standardError.write(Data("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n".utf8))
+            StandardStreams.error("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
         } else {
             let groups = ResultDiff.acrossSeeds(a.runs)
             if json { print(try ResultDiff.json(groups), terminator: "") } else {

@@ -1,3 +1,4 @@
+import DIPCore
 import ArgumentParser
 import DIPReport
 import Foundation
@@ -34,7 +35,7 @@ struct RenderCommand: ParsableCommand {
 
     /// The lines both `render` and `build` print after rendering.
     static func print(_ summary: RenderSummary) {
-        for problem in summary.problems { FileHandle.standardError.write(Data("skipped \(problem)\n".utf8)) }
+        for problem in summary.problems { StandardStreams.error("skipped \(problem)\n") }
         for note in summary.notes { printNote(note) }
         for file in summary.createdFiles { Swift.print("created \(file) with placeholder text: edit it and render again") }
         Swift.print(String(format: "wrote %@ (%.1f MB, %d runs) in %.1f s", summary.pagePath,

@@ -1,7 +1,7 @@
 import DIPCore
 import Foundation
 
-/// Where SIGINT, SIGTERM and SIGUSR1 go: a handler that only writes the signal's number into a
+/// Where SIGINT, SIGTERM, SIGUSR1 and SIGHUP go (`InterruptSignals.all`): a handler that only writes the signal's number into a
 /// pipe, and a thread of their own that reads it and tells the listener (`InterruptFlag`), or
 /// ends the process as the signal's default action would when nobody listens (so `render`,
 /// `bench` and the rest stop on Ctrl-C as they always did).
@@ -11,6 +11,12 @@ import Foundation
 /// libdispatch's signal sources took them, whose handler ran on the computing main thread and
 /// corrupted the heap (`InterruptSignals` says how). Child processes start with an empty mask
 /// (`ChildProcess`).
+///
+/// SIGPIPE gets a handler that does nothing: a write to a pipe whose reader is gone (`| tee`,
+/// `| less` quit) then fails with EPIPE, which `StandardStreams` and stdio drop, instead of
+/// ending a fit. A handler rather than SIG_IGN, because an ignored signal stays ignored in the
+/// programs dip-report starts (Foundation's `Process` does not reset it), and a handled one does
+/// not. SIGPIPE comes to the thread that wrote, never to one inside oneDNN.
 final class SignalRouter: @unchecked Sendable {
     private static let shared = SignalRouter()
     private let lock = NSLock()
@@ -41,6 +47,11 @@ final class SignalRouter: @unchecked Sendable {
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
         for sig in InterruptSignals.all { sigaction(sig, &action, nil) }
+        var nothing = sigaction()
+        nothing.__sigaction_handler.sa_handler = { _ in }
+        nothing.sa_flags = SA_RESTART
+        sigemptyset(&nothing.sa_mask)
+        sigaction(SIGPIPE, &nothing, nil)
         let readEnd = ends[0]
         let reader = Thread {
             // Its name in ps and /proc (pthread_setname_np is not imported into Swift here).
@@ -83,15 +94,16 @@ final class SignalRouter: @unchecked Sendable {
 /// The pipe's write end, for the handler: set before the handler is installed, never changed.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 
-/// Turns Ctrl-C (SIGINT), SIGTERM (what `kill`, `timeout` and Slurm's time limit send) and
-/// SIGUSR1 (Slurm's warning before a time limit, `sbatch --signal=B:USR1@N`) into a flag the
-/// fit polls, so a stopped fit still checkpoints and writes what it has. A second request exits
-/// at once, after `onQuit` (which removes half-written files): another signal, or the first one
-/// again a second or more later. The first signal repeated sooner is the same request: `timeout`
-/// sends SIGTERM to the process and then at once to its whole process group, and Slurm may
-/// signal every process of a step, so a fit stopped that way used to quit before writing
+/// Turns Ctrl-C (SIGINT), SIGTERM (what `kill`, `timeout` and Slurm's time limit send), SIGUSR1
+/// (Slurm's warning before a time limit, `sbatch --signal=B:USR1@N`) and SIGHUP (the terminal or
+/// SSH session closed; what is written to it from then on is dropped, `StandardStreams`) into a
+/// flag the fit polls, so a stopped fit still checkpoints and writes what it has. A second request
+/// exits at once, after `onQuit` (which removes half-written files): another signal, or the first
+/// one again a second or more later. The first signal repeated sooner is the same request:
+/// `timeout` sends SIGTERM to the process and then at once to its whole process group, and Slurm
+/// may signal every process of a step, so a fit stopped that way used to quit before writing
 /// anything. The exit status is 128 + the first signal's number: 130 interrupted, 143
-/// terminated, 138 warned of the time limit.
+/// terminated, 138 warned of the time limit, 129 hung up.
 ///
 /// The signals come from `SignalRouter`'s thread.
 final class InterruptFlag: @unchecked Sendable {
@@ -133,8 +145,13 @@ final class InterruptFlag: @unchecked Sendable {
             fflush(nil)
             _exit(code)
         }
-        let what = sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "time limit near (SIGUSR1)" : "terminated (SIGTERM)"
-        FileHandle.standardError.write(Data("\n\(what): finishing the current iteration and writing what we have (another signal quits at once)\n".utf8))
+        let what = switch sig {
+        case SIGINT: "interrupted"
+        case SIGUSR1: "time limit near (SIGUSR1)"
+        case SIGHUP: "hung up (SIGHUP)"
+        default: "terminated (SIGTERM)"
+        }
+        StandardStreams.error("\n\(what): finishing the current iteration and writing what we have (another signal quits at once)\n")
     }
 
     /// Whether a signal arrived.

@@ -1,3 +1,4 @@
+import DIPCore
 import DIPEngine
 import Foundation
 
@@ -27,7 +28,7 @@ final class ProgressPrinter {
             lastDraw = Date()
             let width = 24, filled = total > 0 ? width * p.iteration / total : width
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardOutput.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
+            StandardStreams.output("\r[\(bar)] \(text)\u{1B}[K")
         } else {
             let step = max(1, total / 20)
             if p.iteration % step == 0 || p.iteration == p.iterations, p.iteration != lastPrinted {
@@ -138,7 +139,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
 
     private func clear() {
         guard isTerminal, drawnLines > 0 else { return }
-        FileHandle.standardOutput.write(Data(("\u{1B}[\(drawnLines)A\r\u{1B}[J").utf8))
+        StandardStreams.output("\u{1B}[\(drawnLines)A\r\u{1B}[J")
         drawnLines = 0
     }
 
@@ -161,7 +162,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
             lines.append("  " + Self.bar(Double(a.done) / Double(max(1, a.total)), width: 16)
                          + " \(a.done)/\(a.total) \(key) (\(a.label))\(psnr)")
         }
-        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        StandardStreams.output(lines.joined(separator: "\n") + "\n")
         drawnLines = lines.count
     }
 }

@@ -17,11 +17,13 @@ private let canRunCLI = CLI.executable != nil && experimentData != nil
 struct SignalTests {
     /// Starts `run` of a long fit and waits until the fit is under way (its claim exists and a
     /// second has passed).
-    private func startLongRun(_ folder: String, channels: Int = 8, extra: [String] = []) throws -> (CLI.Running, ResultStore) {
+    private func startLongRun(_ folder: String, channels: Int = 8, extra: [String] = [],
+                              wrapper: [String] = []) throws -> (CLI.Running, ResultStore) {
         let catalog = try CLI.slowCatalog(id: "long", iterations: 100_000, channels: channels, in: folder)
         let results = folder + "/results"
         let p = try CLI.Running(["run", "long", "--catalog", catalog, "--profile", "paper", "--seeds", "0", "--results", results,
-                                 "--threads", "1", "--no-estimate", "--data", experimentData!] + extra, log: folder + "/log")
+                                 "--threads", "1", "--no-estimate", "--data", experimentData!] + extra, log: folder + "/log",
+                               wrapper: wrapper)
         let store = try ResultStore(root: results)
         let started = CLI.waitUntil(timeout: 120) { !CLI.files(under: results, containing: ".claim").isEmpty }
         #expect(started, "the run never started: \(p.output)")
@@ -39,6 +41,20 @@ struct SignalTests {
         return try CLI.Running(["inpaint", folder + "/in.png", "--bernoulli", "0.5", "--net", "text", "--iterations", "1000000",
                                 "--threads", "\(threads)", "--out", folder + "/out.png"] + (curve ? ["--curve", folder + "/curve.json"] : []),
                                log: folder + "/log", wrapper: wrapper)
+    }
+
+    /// The processes `parent` started (Linux's /proc).
+    private func children(of parent: Int32) -> [Int32] {
+        let text = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { Int32($0) }
+    }
+
+    /// Whether `pid` still runs (one that ended may stay a zombie: nobody here is its parent).
+    private func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), stat.distance(from: close, to: stat.endIndex) > 2 else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
     }
 
     @Test("SIGTERM stops `run` after the current iteration: the fit is checkpointed, the claim released, exit 143",
@@ -87,7 +103,47 @@ struct SignalTests {
         #expect(p.output.contains("status: cancelled"), "\(p.output)")
     }
 
-    @Test("no computing thread of a running fit takes SIGINT, SIGTERM or SIGUSR1: all block them but the signal thread",
+    @Test("closing the terminal of a `run` (SIGHUP, then every write fails) stops it after the current iteration: checkpointed, claim released",
+          .enabled(if: canRunCLI && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+                   "needs the built dip-report, ../shared/data and util-linux's script"))
+    func runHungUp() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // `script` gives the run a terminal of its own (the folder's path has no spaces); killing
+        // `script` closes that terminal as a dropped SSH session does: the kernel sends SIGHUP
+        // and every later write to the terminal fails (EIO). The default action of SIGHUP lost
+        // the fit in flight; FileHandle's writes trapped on EIO.
+        let (p, store) = try startLongRun(folder, wrapper: ["/bin/sh", "-c", "exec /usr/bin/script -qfc \"exec $*\" /dev/null", "sh"])
+        let run = try #require(children(of: p.process.processIdentifier).first, "script started nothing: \(p.output)")
+        p.signal(SIGKILL)
+        p.wait(timeout: 30)
+        #expect(CLI.waitUntil(timeout: 60) { !isRunning(run) }, "the run goes on after its terminal closed")
+        #expect(CLI.files(under: store.root, containing: ".checkpoint").count == 1, "\(p.output)")
+        #expect(CLI.files(under: store.root, containing: ".claim").isEmpty, "the claim is given back")
+        if isRunning(run) { kill(run, SIGKILL) }
+    }
+
+    @Test("with the reader of its output gone (`| head`), `inpaint` goes on, and SIGTERM still stops it with its outputs written",
+          .enabled(if: CLI.executable != nil && FileManager.default.isExecutableFile(atPath: "/bin/bash"),
+                   "needs the built dip-report and bash"))
+    func inpaintReaderGone() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // head quits after the first byte; later writes fail (EPIPE). SIGPIPE's default action
+        // ended the fit at the next write (here: the message the signal below prints).
+        let p = try startLongInpaint(folder, seed: 6, wrapper: ["/bin/bash", "-c", "set -o pipefail; \"$@\" 2>&1 | head -c 1", "bash"])
+        usleep(4_000_000)
+        let fit = try #require(children(of: p.process.processIdentifier).first { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("inpaint")
+        }, "no fit was started: \(p.output)")
+        #expect(isRunning(fit))
+        kill(fit, SIGTERM)
+        #expect(p.wait(timeout: 60) == 143, "pipefail: the fit's own status")
+        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/curve.json"))
+    }
+
+    @Test("no computing thread of a running fit takes SIGINT, SIGTERM, SIGUSR1 or SIGHUP: all block them but the signal thread",
           .enabled(if: CLI.executable != nil && FileManager.default.fileExists(atPath: "/proc/self/task"),
                    "needs the built dip-report and Linux's /proc"))
     func signalsBlockedInEveryThread() throws {
@@ -107,7 +163,7 @@ struct SignalTests {
             let status = try String(contentsOfFile: "\(tasks)/\(t)/status", encoding: .utf8)
             let line = status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
             let mask = line.flatMap { UInt64($0.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
-            for sig in [SIGINT, SIGTERM, SIGUSR1] {
+            for sig in InterruptSignals.all {
                 #expect(mask & (1 << UInt64(sig - 1)) != 0, "thread \(t) takes signal \(sig): SigBlk \(String(mask, radix: 16))")
             }
         }

@@ -36,7 +36,7 @@ public enum OpenMPLaunch {
             notes += OpenMPTeams.notes(environment, dynamic: teams.dynamic, threadLimit: teams.threadLimit)
         }
         guard wanted != environment else { return }
-        for note in notes { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+        for note in notes { StandardStreams.error(note + "\n") }
         let changed = Set(wanted.keys).union(environment.keys).filter { wanted[$0] != environment[$0] }
         for name in changed { apply(name, wanted[name]) }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
@@ -45,7 +45,7 @@ public enum OpenMPLaunch {
         let reason = String(cString: strerror(errno))
         for name in changed { apply(name, environment[name]) }
         if !notes.isEmpty {
-            FileHandle.standardError.write(Data("dip-report: could not restart (\(reason)); running with those settings as they are\n".utf8))
+            StandardStreams.error("dip-report: could not restart (\(reason)); running with those settings as they are\n")
         }
         #endif
     }

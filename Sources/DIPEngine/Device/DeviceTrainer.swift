@@ -359,7 +359,7 @@ final class DeviceTrainer: NetworkTrainer {
                 return
             case let .failed(reason):
                 replay = .eager(reason)
-                FileHandle.standardError.write(Data("dip-report: \(ops.name): recording an iteration failed (\(reason)); iterations run eagerly\n".utf8))
+                StandardStreams.error("dip-report: \(ops.name): recording an iteration failed (\(reason)); iterations run eagerly\n")
                 return
             }
         }
