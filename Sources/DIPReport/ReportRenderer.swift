@@ -25,7 +25,16 @@ public struct RenderSummary: Sendable {
 /// Renders the report from stored results only: it reads records and their PNGs, draws the
 /// figures and writes `<out>/index.html` (atomically), creating `<out>/discussion.md` and
 /// `<out>/conclusion.md` with placeholder text when they do not exist. It never fits anything.
+///
+/// Renders of one folder take turns (`<out>/.render.lock`), each reading the store only once it
+/// holds the lock: so of two builds on one results folder that finish close together, the page
+/// renamed last is the one that read the store last. Without the turns, the build whose render
+/// started first (before the other's last run was stored) could rename its page last and leave
+/// a page without that run.
 public enum ReportRenderer {
+    /// The lock file renders of one folder take turns on.
+    static let lockName = ".render.lock"
+
     /// The versions of the libraries that shape the page, pinned exactly in Package.swift
     /// (SwiftPM offers no way to read them at run time; a test checks these against it).
     static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
@@ -37,6 +46,20 @@ public enum ReportRenderer {
                               slowMarkdownSeconds: Double = 2) throws -> RenderSummary {
         let start = Date()
         let store = try ResultStore(root: resultsFolder, create: false)
+        return try FileLock.withExclusive((outFolder as NSString).appendingPathComponent(lockName)) { lock in
+            var summary = try render(store: store, resultsFolder: resultsFolder, outFolder: outFolder, commandLine: commandLine,
+                                     fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
+            if case let .waited(seconds) = lock, seconds >= 1 {
+                summary.notes.append(String(format: "waited %.0f s for another render of %@ to finish", seconds, outFolder))
+            }
+            summary.seconds = Date().timeIntervalSince(start)
+            return summary
+        }
+    }
+
+    /// The render itself, once it is this render's turn.
+    private static func render(store: ResultStore, resultsFolder: String, outFolder: String, commandLine: String,
+                               fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
         let scan = store.scan()
         let templates = try ReportTemplates.files()
         let discussionPath = (outFolder as NSString).appendingPathComponent("discussion.md")
@@ -72,7 +95,7 @@ public enum ReportRenderer {
         return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: scan.records.count,
                              problems: page.problems,
                              createdFiles: [discussion.created ? discussionPath : nil, conclusion.created ? conclusionPath : nil].compactMap { $0 },
-                             notes: notes, seconds: Date().timeIntervalSince(start))
+                             notes: notes, seconds: 0)
     }
 
 }

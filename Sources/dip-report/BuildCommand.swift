@@ -41,7 +41,8 @@ struct BuildCommand: ParsableCommand {
         RenderCommand.print(summary)
         if elsewhere > 0 {
             // Another runner on this results folder (a second build, Slurm tasks) still holds
-            // them: this page lacks them, and the last of two renders replaces the other's page.
+            // them: this page lacks them. Renders take turns (ReportRenderer), so another
+            // build's render, once its runs are stored, replaces this page with a whole one.
             printNote("\(elsewhere) run\(elsewhere == 1 ? " was" : "s were") in flight on other runners, so this page lacks \(elsewhere == 1 ? "it" : "them"); "
                       + "once they are stored (`dip-report status --results \(selection.results)`), `dip-report render` makes the whole page")
         }

@@ -159,6 +159,36 @@ struct ReportPageTests {
         #expect(html.contains("&lt;script&gt;alert"))
     }
 
+    @Test("renders of one folder take turns, each reading the store in its turn: a run stored while another render holds the folder is on the page")
+    func rendersTakeTurns() throws {
+        let results = SyntheticResults.temporaryFolder("results-turns")
+        let out = SyntheticResults.temporaryFolder("out-turns")
+        let store = try ResultStore(root: results)
+        try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 0)
+        final class Outcome: @unchecked Sendable { var summary: RenderSummary?; var error: (any Error)? }
+        let outcome = Outcome()
+        let finished = DispatchSemaphore(value: 0)
+        // This test takes the turn another build's render would hold (a lock of its own open
+        // file, which a second open in the same process waits for as another process would).
+        try FileLock.withExclusive((out as NSString).appendingPathComponent(ReportRenderer.lockName)) { lock in
+            #expect(lock == .free)
+            Thread.detachNewThread {
+                do { outcome.summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test") } catch {
+                    outcome.error = error
+                }
+                finished.signal()
+            }
+            #expect(finished.wait(timeout: .now() + 1.5) == .timedOut, "the render did not wait for its turn")
+            // The other build's last run is stored while it still renders.
+            try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 1)
+        }
+        #expect(finished.wait(timeout: .now() + 120) == .success)
+        #expect(outcome.error == nil, "\(String(describing: outcome.error))")
+        let summary = try #require(outcome.summary)
+        #expect(summary.records == 2, "the render read the store before its turn")
+        #expect(summary.notes.contains { $0.hasPrefix("waited ") && $0.contains("for another render of \(out)") }, "\(summary.notes)")
+    }
+
     @Test("an empty results folder renders a page that says so; a missing one is a clear error")
     func emptyAndMissing() throws {
         let results = SyntheticResults.temporaryFolder("results-empty")
