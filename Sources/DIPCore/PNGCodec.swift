@@ -44,6 +44,26 @@ public enum PNGCodec {
         return try decode([UInt8](data), name: path)
     }
 
+    /// The width and height a PNG file's header states, read from its first 24 bytes without
+    /// decoding it (a picture that is not the size it should be can be set aside before its
+    /// pixels cost memory and time).
+    public static func dimensions(_ path: String) throws -> (width: Int, height: Int) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DIPError.io(path: path, reason: "cannot open it (check that it exists and its permissions)")
+        }
+        defer { try? handle.close() }
+        let bytes = [UInt8]((try? handle.read(upToCount: 24)) ?? Data())
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw DIPError.badFile(path: path, reason: "not a PNG file (it does not start with the PNG signature)")
+        }
+        // The first chunk must be IHDR: its length (13) and type, then width and height.
+        guard bytes.count == 24, Array(bytes[12..<16]) == Array("IHDR".utf8) else {
+            throw DIPError.badFile(path: path, reason: "not a readable PNG (no IHDR chunk first)")
+        }
+        func big(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        return (big(16), big(20))
+    }
+
     /// Decodes PNG bytes; `name` (usually the file's path) is what error messages call them.
     public static func decode(_ bytes: [UInt8], name: String) throws -> DecodedPNG {
         if bytes.isEmpty {

@@ -16,7 +16,8 @@ public struct RenderSummary: Sendable {
     /// User Markdown files created with placeholder text by this render.
     public var createdFiles: [String]
     /// What the user should know about this render: pictures of stored runs that are missing or
-    /// unreadable (the page shows those runs without them), and what made it slow.
+    /// unreadable or of another size than the run's image (the page shows those runs without
+    /// them), and what made it slow.
     public var notes: [String]
     /// Seconds spent.
     public var seconds: Double
@@ -205,7 +206,17 @@ struct PageBuilder {
             if listed != nil { pictureProblems.add("\(path): the \(role) picture of \(record.key) is missing; the page shows the run without it") }
             return nil
         }
-        do { return try PNGCodec.read(path).image } catch {
+        do {
+            // Checked before decoding: a picture of another size (a damaged or replaced file)
+            // is no picture of this run, and one of 16384² took 48 s and 7.9 GB to embed.
+            let (width, height) = try PNGCodec.dimensions(path)
+            guard width == record.size.width, height == record.size.height else {
+                pictureProblems.add("\(path): the \(role) picture of \(record.key) is \(width)x\(height), but the run's image is \(record.size); "
+                                    + "the page shows the run without it")
+                return nil
+            }
+            return try PNGCodec.read(path).image
+        } catch {
             pictureProblems.add("\(path): the \(role) picture of \(record.key) cannot be read (\(error)); the page shows the run without it")
             return nil
         }

@@ -99,6 +99,20 @@ struct PNGCodecTests {
         #expect(decoded.bitDepth == (fixture.bits == 16 ? 16 : 8))
     }
 
+    @Test("A file's width and height come from its header, as decoding gives them; a file that is no PNG is refused by name",
+          arguments: fixtures)
+    func dimensions(_ fixture: PNGFixture) throws {
+        let path = ImagingTestData.fixture(fixture.file)
+        let size = try PNGCodec.dimensions(path)
+        #expect(size.width == fixture.expected.width && size.height == fixture.expected.height)
+        let folder = try ImagingTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (name, bytes) in [("text.png", Array("not a png".utf8)), ("short.png", Array(PNGCodec.signature) + [0, 0, 0, 13])] {
+            try Data(bytes).write(to: URL(fileURLWithPath: folder + "/" + name))
+            #expect { try PNGCodec.dimensions(folder + "/" + name) } throws: { "\($0)".contains(name) }
+        }
+    }
+
     /// A deterministic image whose samples are exactly representable at `bits` bits.
     static func levelImage(channels: Int, height: Int, width: Int, bits: Int) -> Image {
         var image = Image(channels: channels, height: height, width: width)

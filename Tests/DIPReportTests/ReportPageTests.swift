@@ -20,7 +20,7 @@ struct ReportPageTests {
         return (try! String(contentsOfFile: summary.pagePath, encoding: .utf8), out, results)
     }()
 
-    @Test("a picture a record lists but the folder lacks or cannot read is named in the render's notes, and the page still renders (11.15)")
+    @Test("a picture a record lists but the folder lacks, cannot read or holds at another size is named in the render's notes, and the page still renders (11.15)")
     func missingPictures() throws {
         let results = SyntheticResults.temporaryFolder("results-missing")
         let out = SyntheticResults.temporaryFolder("out-missing")
@@ -32,10 +32,14 @@ struct ReportPageTests {
         let final = try #require(files.first { $0.hasSuffix("-final.png") })
         try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(best))
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(final)))
+        // A picture of another size (a replaced file) is no picture of this run: set aside unread.
+        let clean = try #require(files.first { $0.hasSuffix("-clean.png") })
+        try PNGCodec.write(Image(channels: 1, height: 30, width: 31), to: (folder as NSString).appendingPathComponent(clean))
         let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
         #expect(summary.notes.contains { $0.contains(best) && $0.contains("the best picture") && $0.contains("is missing") }, "\(summary.notes)")
         #expect(summary.notes.contains { $0.contains(final) && $0.contains("cannot be read") }, "\(summary.notes)")
-        #expect(summary.notes.count == 2)
+        #expect(summary.notes.contains { $0.contains(clean) && $0.contains("is 31x30, but the run's image is 24x24") }, "\(summary.notes)")
+        #expect(summary.notes.count == 3)
     }
 
     @Test("a render says when the user's Markdown took long to convert, naming the file and its size (11.10)")
