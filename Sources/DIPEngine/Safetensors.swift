@@ -229,6 +229,10 @@ public struct SafetensorsFile: Sendable, Equatable {
     /// Reads and validates the file at `path`; every problem is an EngineError.weights naming
     /// the file.
     public static func read(from path: String) throws -> SafetensorsFile {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw EngineError.weights("\(path): is a folder; give the .safetensors file (as --save-weights wrote it)")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -284,7 +288,9 @@ public struct SafetensorsFile: Sendable, Equatable {
             }
             guard let offsets = Self.integers(fields["data_offsets"]), offsets.count == 2,
                   offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw fail("tensor '\(name)' has no valid data_offsets ([begin, end] with begin <= end)")
+                let given = fields["data_offsets"].map { "\($0)" } ?? "none"
+                throw fail("tensor '\(name)' has no valid data_offsets (\(given.prefix(80))): they are [begin, end], "
+                           + "whole numbers with 0 <= begin <= end, byte offsets within the data section")
             }
             var elements = 1
             for d in shape {

@@ -39,6 +39,11 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             let dir = options.directory
+            guard FileManager.default.fileExists(atPath: dir) else {
+                // Not 32 lines of "missing": the folder itself is (a typo, or not fetched yet).
+                printError("data folder '\(dir)' does not exist; run `dip-report data fetch --data \(dir)` to download the test images into it, or give the folder that holds them (--data DIR or DIP_DATA)")
+                throw ExitCode(1)
+            }
             let statuses = DatasetManifest.standard.verify(dataDirectory: dir)
             var rows = [["set", "file", "size", "status"]]
             for s in statuses {

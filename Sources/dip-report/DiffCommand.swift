@@ -77,6 +77,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let a = try ResultDiff.outcomes(resultsFolder: first)
         for p in a.problems { StandardStreams.error("skipped \(p)\n") }
+        if a.runs.isEmpty { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
         if let within {
             let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
             if json { print(try ResultDiff.json(comparisons), terminator: "") } else {
@@ -87,6 +88,7 @@ struct DiffCommand: ParsableCommand {
         } else if let second {
             let b = try ResultDiff.outcomes(resultsFolder: second)
             for p in b.problems { StandardStreams.error("skipped \(p)\n") }
+            if b.runs.isEmpty { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
                 let table = ResultDiff.table(d.differences)

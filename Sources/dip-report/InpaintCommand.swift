@@ -130,7 +130,11 @@ struct InpaintCommand: ParsableCommand {
         if noGroundTruth, let bestOut {
             throw ValidationError("--best-out \(bestOut): the best iterate is the one of highest PSNR against the image, which --no-ground-truth turns off; leave one of them out")
         }
-        if !(sigmaP >= 0 && sigmaP.isFinite) { throw ValidationError("--sigma-p \(sigmaP): give a standard deviation of 0 or more (0 turns the perturbation off)") }
+        if !(sigmaP >= 0 && sigmaP.isFinite) {
+            // Read in single precision as the fit uses it: a value beyond 3.4e38 reads as inf.
+            throw ValidationError("--sigma-p \(sigmaP): give a standard deviation of 0 or more, at most \(Float.greatestFiniteMagnitude) "
+                                  + "(it is used in single precision, where larger values read as inf; 0 turns the perturbation off)")
+        }
         try Parallelism.check(threads, flag: "--threads")
         try OutputFiles.check(outputs, inputs: inputs)
     }

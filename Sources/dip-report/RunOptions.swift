@@ -9,7 +9,8 @@ struct SelectionOptions: ParsableArguments {
     @Option(help: "Profile: paper (the full replication), quick or smoke.")
     var profile: String = "paper"
 
-    @Option(help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
+    // .unconditional: "-1" is this option's (wrong) value, not a flag the value is missing before.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
     var seeds: String?
 
     @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))

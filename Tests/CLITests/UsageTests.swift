@@ -19,6 +19,8 @@ struct UsageTests {
         // Zero in single precision, where the updates are made: the fit never moved.
         (["--bernoulli", "0.5", "--lr", "1e-50"], "--lr 1e-50: give a positive learning rate from"),
         (["--bernoulli", "0.5", "--no-ground-truth", "--best-out", "b.png"], "--best-out b.png: the best iterate"),
+        // Beyond Float's range the value reads as inf: the message says where the range ends.
+        (["--bernoulli", "0.5", "--sigma-p", "1e300"], "at most 3.4028235e+38"),
         (["--bernoulli", "1"], "--bernoulli 1.0"),
         (["--mask", "mask.png", "--per-channel"], "--per-channel applies to --bernoulli"),
         (["--bernoulli", "0.5", "--invert"], "--invert applies to --mask"),
@@ -165,7 +167,7 @@ struct UsageTests {
         #expect(values.count == 2 && values[0] == values[1], "\(r.stdout)")
     }
 
-    @Test("diff and data name their own arguments (11.15)")
+    @Test("diff, data and run name their own arguments (11.15)")
     func folderArguments() throws {
         let s = try Scratch()
         let diff = try s.run(["diff", "no-such-results"])
@@ -173,6 +175,20 @@ struct UsageTests {
         #expect(!diff.stderr.contains("give --results"), "\(diff.stderr)")
         let verify = try s.run(["data", "verify", "--data", "image.png"])
         #expect(verify.status == 64 && verify.stderr.contains("is a file"), "\(verify.stderr)")
+        // A folder that is not there is named once, not as every image missing.
+        let none = try s.run(["data", "verify", "--data", "no-such-data"])
+        #expect(none.status == 1 && none.stderr.contains("data folder 'no-such-data' does not exist; run `dip-report data fetch"), "\(none.stderr)")
+        #expect(!none.stdout.contains("missing"), "\(none.stdout)")
+        // A negative seed is this flag's wrong value, not a flag that leaves --seeds without one.
+        let seeds = try s.run(["run", "--seeds", "-1", "--dry-run"])
+        #expect(seeds.status == 64 && seeds.stderr.contains("--seeds -1: give comma-separated non-negative integers"), "\(seeds.stderr)")
+        // A folder given for the weights to start from (an input: exit 1, as an unreadable one).
+        let weights = try s.inpaint(["--bernoulli", "0.5", "--load-weights", ".", "--out", "o.png"])
+        #expect(weights.status == 1 && weights.stderr.contains(".: is a folder; give the .safetensors file"), "\(weights.stderr)")
+        // An empty folder given to diff is said to hold nothing (the table alone was empty).
+        try FileManager.default.createDirectory(atPath: s.path + "/empty", withIntermediateDirectories: true)
+        let empty = try s.run(["diff", "empty"])
+        #expect(empty.status == 0 && empty.stderr.contains("empty holds no stored runs"), "\(empty.stderr)")
         // A data folder that cannot be written is named as the problem, not the mirror.
         let fetch = try s.run(["data", "fetch", "--data", "/proc/dip-data", "--mirror", s.path])
         #expect(fetch.status == 1 && fetch.stderr.contains("cannot store the test images in /proc/dip-data"), "\(fetch.stderr)")
