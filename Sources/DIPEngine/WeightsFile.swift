@@ -36,6 +36,11 @@ public enum WeightsFile {
                 do { try entry.copy(into: t.value) } catch let e as EngineError {
                     throw EngineError.weights("\(path): '\(t.key)': \(e.description)")
                 }
+                // Else the fit would diverge at its first iteration and blame the learning rate.
+                if let i = (0..<t.value.count).first(where: { !t.value.pointer[$0].isFinite }) {
+                    throw EngineError.weights("\(path): '\(t.key)' holds \(t.value.pointer[i]) at index \(i); "
+                                              + "these weights come from a fit that diverged, or the file is damaged")
+                }
             }
         }
     }

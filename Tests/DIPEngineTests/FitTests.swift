@@ -153,6 +153,15 @@ struct FitTests {
         other.skip = [0, 0]
         let h = try SkipNetwork(config: other, backend: backend, seed: 0)
         #expect(throws: EngineError.self) { try WeightsFile.load(path, into: h) }
+
+        // Weights holding NaN (a diverged fit's) are refused by name, not fitted into a
+        // divergence at the first iteration that blames the learning rate.
+        let key = f.network.tensors[1].key
+        f.network.tensors[1].value.pointer[2] = .nan
+        try WeightsFile.save(f.network, to: path)
+        #expect { try WeightsFile.load(path, into: g) } throws: {
+            "\($0)".contains("'\(key)' holds nan at index 2; these weights come from a fit that diverged")
+        }
     }
 
     @Test("a mask of the wrong size is refused")
