@@ -46,7 +46,15 @@ final class SignalRouter: @unchecked Sendable {
         }
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
-        for sig in InterruptSignals.all { sigaction(sig, &action, nil) }
+        for sig in InterruptSignals.all {
+            // A signal the process was started with ignored stays ignored: `nohup` ignores
+            // SIGHUP so that a build outlives its terminal, and a shell's `&` ignores SIGINT.
+            var inherited = sigaction()
+            sigaction(sig, nil, &inherited)
+            let ignore = unsafeBitCast(SIG_IGN, to: Int.self)
+            if let handler = inherited.__sigaction_handler.sa_handler, unsafeBitCast(handler, to: Int.self) == ignore { continue }
+            sigaction(sig, &action, nil)
+        }
         var nothing = sigaction()
         nothing.__sigaction_handler.sa_handler = { _ in }
         nothing.sa_flags = SA_RESTART

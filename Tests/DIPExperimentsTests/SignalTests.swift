@@ -123,6 +123,23 @@ struct SignalTests {
         if isRunning(run) { kill(run, SIGKILL) }
     }
 
+    @Test("under `nohup` a fit outlives SIGHUP, as nohup promises; SIGTERM still stops it with its outputs",
+          .enabled(if: CLI.executable != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/nohup"),
+                   "needs the built dip-report and coreutils' nohup"))
+    func inpaintUnderNohup() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // nohup starts it with SIGHUP ignored; taking SIGHUP as a stop request must not undo that.
+        let p = try startLongInpaint(folder, seed: 7, wrapper: ["/usr/bin/nohup"])
+        usleep(4_000_000)
+        p.signal(SIGHUP)
+        usleep(1_500_000)
+        #expect(p.process.isRunning, "SIGHUP stopped a fit started under nohup: \(p.output)")
+        p.signal(SIGTERM)
+        #expect(p.wait(timeout: 60) == 143, "\(p.output)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
+    }
+
     @Test("with the reader of its output gone (`| head`), `inpaint` goes on, and SIGTERM still stops it with its outputs written",
           .enabled(if: CLI.executable != nil && FileManager.default.isExecutableFile(atPath: "/bin/bash"),
                    "needs the built dip-report and bash"))
