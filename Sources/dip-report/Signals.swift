@@ -47,12 +47,15 @@ final class SignalRouter: @unchecked Sendable {
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
         for sig in InterruptSignals.all {
-            // A signal the process was started with ignored stays ignored: `nohup` ignores
-            // SIGHUP so that a build outlives its terminal, and a shell's `&` ignores SIGINT.
+            // SIGHUP ignored at the start stays ignored: `nohup` ignores it so that a build
+            // outlives its terminal. (SIGINT, which a non-interactive shell ignores for its
+            // background jobs, is taken as it always was: scripts, CI and the tests start runs
+            // that way and send it to stop them.)
             var inherited = sigaction()
             sigaction(sig, nil, &inherited)
             let ignore = unsafeBitCast(SIG_IGN, to: Int.self)
-            if let handler = inherited.__sigaction_handler.sa_handler, unsafeBitCast(handler, to: Int.self) == ignore { continue }
+            if sig == SIGHUP, let handler = inherited.__sigaction_handler.sa_handler,
+               unsafeBitCast(handler, to: Int.self) == ignore { continue }
             sigaction(sig, &action, nil)
         }
         var nothing = sigaction()
