@@ -105,13 +105,26 @@ public final class Fitter {
         try trainer.pushState()
     }
 
-    /// The size the network must run at for an image of `height` x `width`: the image size when
-    /// every level has a skip branch (its concat crops to fit), else the next multiple of
-    /// 2^depth, where the image is placed in the middle of a canvas the loss ignores.
+    /// The size the network must run at for an image of `height` x `width`, each side on its own
+    /// (rows and columns never interact): the image's side when every level has a skip branch
+    /// (its concat crops to fit), else the next multiple of 2^depth; and where the network cannot
+    /// run at that side (a side too small for its levels' padding), the smallest one above it that
+    /// it can. The image is placed in the middle of a canvas the loss ignores.
     public static func workingSize(for net: SkipConfig, height: Int, width: Int) -> (Int, Int) {
-        if net.skip.allSatisfy({ $0 > 0 }) && net.downsampling == .stride { return (height, width) }
+        (workingSide(for: net, side: height), workingSide(for: net, side: width))
+    }
+
+    private static func workingSide(for net: SkipConfig, side: Int) -> Int {
         let d = net.sizeDivisor
-        return ((height + d - 1) / d * d, (width + d - 1) / d * d)
+        let crops = net.skip.allSatisfy({ $0 > 0 }) && net.downsampling == .stride
+        let first = crops ? side : (side + d - 1) / d * d
+        if NetworkSummary.fits(net, side: first) { return first }
+        // Every multiple of 2^depth from the smallest that fits fits too, so this ends there
+        // at the latest.
+        let step = crops ? 1 : d
+        var next = first + step
+        while !NetworkSummary.fits(net, side: next) { next += step }
+        return next
     }
 
     /// Adam steps upstream's optimize() runs before L-BFGS.

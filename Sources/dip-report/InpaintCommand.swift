@@ -194,7 +194,8 @@ struct InpaintCommand: ParsableCommand {
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
         print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
         if fitter.isPadded {
-            printNote("this network needs sizes divisible by \(config.network.sizeDivisor); fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas and cropping back to \(img.width)x\(img.height)")
+            printNote("network \(net) cannot run at \(img.width)x\(img.height) (`dip-report net \(net) --size \(img.width)x\(img.height)` says why); "
+                      + "fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas whose border the loss ignores, and cropping back")
         }
 
         let interrupt = InterruptFlag.install()

@@ -121,6 +121,30 @@ struct FitTests {
         #expect(r.status == .done)
     }
 
+    @Test("an image too small for the network's levels runs on the smallest canvas that fits, side by side, and crops back",
+          arguments: [[4, 4], [0, 0]])
+    func padsSmallSizes(skip: [Int]) throws {
+        var config = tinyConfig(iterations: 2)
+        config.network.skip = skip
+        // A side that fits keeps its size (cropping nets) or its multiple of 2^depth: no
+        // stored result changes.
+        let fitting = Fitter.workingSize(for: config.network, height: 24, width: 30)
+        #expect(fitting == (skip[0] > 0 ? (24, 30) : (24, 32)))
+        for (height, width) in [(5, 6), (2, 40)] {
+            let (h, w) = Fitter.workingSize(for: config.network, height: height, width: width)
+            #expect(NetworkSummary.fits(config.network, side: h) && NetworkSummary.fits(config.network, side: w))
+            #expect(!NetworkSummary.fits(config.network, side: h - 1) || (skip[0] == 0 && (h - 1) % 4 != 0), "\(h) is not the smallest")
+            var image = syntheticImage(channels: 1, size: 40)
+            image = Image(channels: 1, height: height, width: width, pixels: Array(image.pixels.prefix(height * width)))
+            let p = try FitProblem(image: image, mask: try BernoulliMask.make(channels: 1, height: height, width: width, keepFraction: 0.5, seed: 0))
+            let f = try Fitter(problem: p, config: config, seed: 0, backend: backend)
+            #expect(f.workingHeight == h && f.workingWidth == w && f.isPadded == (h != height || w != width))
+            #expect(h > height || height == 5, "a side of 2 is too small for two levels of 3x3 convolutions")
+            let r = try f.run()
+            #expect(r.finalImage.height == height && r.finalImage.width == width && r.status == .done)
+        }
+    }
+
     @Test("L-BFGS runs upstream's Adam warm-up, then lowers the loss further")
     func lbfgs() throws {
         var config = tinyConfig(iterations: 10, lr: 0.01)
