@@ -18,8 +18,9 @@ extension MachineInfo {
 }
 
 extension SoftwareInfo {
-    /// This build running on `backend`: tool version, the git commit of the current folder
-    /// (with "+dirty" when the tree has uncommitted changes; "unknown" outside a repository), the
+    /// This build running on `backend`: tool version, the git commit of the checkout it was built
+    /// from (with "+dirty" when the tree has uncommitted changes; "unknown" where that checkout
+    /// is not on this machine), the
     /// backend's own name, its oneDNN version ("" for a backend without oneDNN), where it computes
     /// and all its libraries' versions.
     public static func current(backend: BackendFactory) -> SoftwareInfo {
@@ -27,12 +28,19 @@ extension SoftwareInfo {
                      backend: backend.name, device: backend.device, libraries: backend.librarySummary)
     }
 
-    /// `git rev-parse HEAD`, or "unknown".
-    static func gitCommit() -> String {
+    /// The checkout this binary was built from: the package root, three folders above this
+    /// source file as the compiler saw it. Not the working folder: a researcher runs the tool from
+    /// their own project's repository, whose commit says nothing about the code that fitted.
+    static let buildCheckout = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// `git rev-parse HEAD` in `checkout` (with "+dirty"), or "unknown" where it is no repository.
+    static func gitCommit(of checkout: String = buildCheckout) -> String {
+        guard FileManager.default.fileExists(atPath: checkout) else { return "unknown" }
         func git(_ args: [String]) -> String? {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git"] + args
+            p.arguments = ["git", "-C", checkout] + args
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice

@@ -1,5 +1,6 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
@@ -10,6 +11,32 @@ struct RecordSchemaTests {
         let p = NSTemporaryDirectory() + "dip-store-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
+    }
+
+    @Test("a record's commit is that of the checkout the tool was built from, not of the working folder's repository",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "needs git"))
+    func commitOfTheBuild() throws {
+        #expect(URL(fileURLWithPath: SoftwareInfo.buildCheckout).standardized == SharedTestData.packageRoot.standardized)
+        // A researcher's own repository (where they may run the tool) has a commit of its own.
+        let other = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        let git = { (args: [String]) throws -> String in
+            let p = Process(), out = Pipe()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            p.arguments = ["-C", other, "-c", "user.name=t", "-c", "user.email=t@example.org"] + args
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(SoftwareInfo.gitCommit(of: other) == "unknown", "not a repository yet")
+        _ = try git(["init", "-q"])
+        _ = try git(["commit", "-q", "--allow-empty", "-m", "theirs"])
+        let theirs = try git(["rev-parse", "HEAD"])
+        #expect(theirs.count == 40 && SoftwareInfo.gitCommit(of: other) == theirs)
+        #expect(SoftwareInfo.gitCommit(of: other + "/gone") == "unknown")
+        #expect(!SoftwareInfo.gitCommit().hasPrefix(theirs))
     }
 
     static func sampleRecord(seed: UInt64 = 0) throws -> RunRecord {
