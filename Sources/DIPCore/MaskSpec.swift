@@ -29,8 +29,8 @@ public enum MaskSpec: Sendable, Hashable, Codable {
         switch self {
         case let .bernoulli(keep, seed, perChannel):
             if perChannel, let channels, channels != 3 {
-                throw DIPError.invalidValue(name: "--per-channel", value: "\(channels) channel(s)",
-                                            reason: "draws one mask per colour channel, but the image is gray; leave --per-channel out")
+                // A flag without a value: the message names the flag, not a made-up value.
+                throw DIPError.mismatch("--per-channel draws one mask per colour channel, but the image has \(channels) channel\(channels == 1 ? "" : "s") (gray); leave --per-channel out")
             }
             let mask = try BernoulliMask.make(channels: perChannel ? 3 : 1, height: height, width: width,
                                               keepFraction: keep, seed: seed)

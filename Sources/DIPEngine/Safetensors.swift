@@ -139,7 +139,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// Copies an F32 entry into `tensor`, whose dimensions must equal the entry's shape.
         public func copy(into tensor: Tensor) throws {
             guard shape == tensor.dims else {
-                throw EngineError.weights("tensor has shape \(shape), the network expects \(tensor.dims)")
+                throw EngineError.weights("has shape \(shape), the network expects \(tensor.dims)")
             }
             let values = try float32Values()
             values.withUnsafeBufferPointer { tensor.pointer.update(from: $0.baseAddress!, count: values.count) }

@@ -33,8 +33,8 @@ public enum WeightsFile {
                 let v: Float = entry.dtype == .int64 ? Float(try entry.int64Values().first ?? 0) : try entry.float32Values().first ?? 0
                 t.value.pointer[0] = v
             } else {
-                do { try entry.copy(into: t.value) } catch let e as EngineError {
-                    throw EngineError.weights("\(path): '\(t.key)': \(e.description)")
+                do { try entry.copy(into: t.value) } catch let EngineError.weights(reason) {
+                    throw EngineError.weights("\(path): '\(t.key)': \(reason)")
                 }
                 // Else the fit would diverge at its first iteration and blame the learning rate.
                 if let i = (0..<t.value.count).first(where: { !t.value.pointer[$0].isFinite }) {

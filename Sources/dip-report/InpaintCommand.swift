@@ -192,7 +192,8 @@ struct InpaintCommand: ParsableCommand {
         if let loadWeights { try fitter.loadWeights(loadWeights) }
 
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
-        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iterations, sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
+        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iteration\(iterations == 1 ? "" : "s"), sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
+        if let loadWeights { print("starting from the weights in \(loadWeights)") }
         if fitter.isPadded {
             printNote("network \(net) cannot run at \(img.width)x\(img.height) (`dip-report net \(net) --size \(img.width)x\(img.height)` says why); "
                       + "fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas whose border the loss ignores, and cropping back")
@@ -203,7 +204,7 @@ struct InpaintCommand: ParsableCommand {
         let result = try fitter.run(progress: { bar.update($0) }, shouldCancel: { interrupt.isSet })
         bar.finish()
 
-        print("status: \(result.status); \(result.timings.iterations) iterations in \(String(format: "%.1f", result.timings.total)) s")
+        print("status: \(result.status); \(result.timings.iterations) iteration\(result.timings.iterations == 1 ? "" : "s") in \(String(format: "%.1f", result.timings.total)) s")
         print("ran: \(fitter.algorithmSummary)")
         if let p = result.finalPSNR {
             print(String(format: "final PSNR %.2f dB (holes %.2f dB)", p, result.finalPSNRHoles ?? .nan)

@@ -167,6 +167,24 @@ struct UsageTests {
         #expect(values.count == 2 && values[0] == values[1], "\(r.stdout)")
     }
 
+    @Test("inpaint says where its weights came from, names a flag without a value as the flag, and says 'weights' once")
+    func inpaintWording() throws {
+        let s = try Scratch()
+        let gray = try s.inpaint(["--bernoulli", "0.5", "--per-channel", "--out", "o.png"])
+        #expect(gray.status == 1 && gray.stderr.contains("Error: --per-channel draws one mask per colour channel, but the image has 1 channel (gray)"), "\(gray.stderr)")
+        let saved = try s.inpaint(["--bernoulli", "0.5", "--out", "o.png", "--save-weights", "w.safetensors"], iterations: 1)
+        #expect(saved.status == 0 && saved.stdout.contains(", 1 iteration, ") && saved.stdout.contains("1 iteration in "), "\(saved.stdout)")
+        let loaded = try s.inpaint(["--bernoulli", "0.5", "--out", "o.png", "--load-weights", "w.safetensors"], iterations: 1)
+        #expect(loaded.status == 0 && loaded.stdout.contains("starting from the weights in w.safetensors"), "\(loaded.stdout)")
+        // The gray network's weights for a colour image: the output layer has another shape.
+        try PNGCodec.write(Image(channels: 3, height: 16, width: 16, value: 0.5), to: s.file("rgb.png"))
+        let wider = try s.run(["inpaint", "rgb.png", "--net", "library-depth2", "--iterations", "1", "--threads", "1", "--bernoulli", "0.5",
+                               "--out", "o.png", "--load-weights", "w.safetensors"])
+        let line = wider.stderr.split(separator: "\n").first { $0.hasPrefix("Error: weights: w.safetensors: '") }
+        #expect(wider.status == 1 && line?.contains("has shape") == true && line?.components(separatedBy: "weights:").count == 2,
+                "\(wider.stderr)")
+    }
+
     @Test("diff, data and run name their own arguments (11.15)")
     func folderArguments() throws {
         let s = try Scratch()
