@@ -1,10 +1,10 @@
 import DIPCore
 import Foundation
 
-/// Where SIGINT, SIGTERM, SIGUSR1 and SIGHUP go (`InterruptSignals.all`): a handler that only writes the signal's number into a
-/// pipe, and a thread of their own that reads it and tells the listener (`InterruptFlag`), or
-/// ends the process as the signal's default action would when nobody listens (so `render`,
-/// `bench` and the rest stop on Ctrl-C as they always did).
+/// Where SIGINT, SIGTERM, SIGUSR1 and SIGHUP go (`InterruptSignals.all`): a handler that only
+/// writes the signal's number into a pipe, and a thread of their own that reads it and tells the
+/// listener (`InterruptFlag`), or ends the process as the signal's default action would when
+/// nobody listens (so `render`, `bench` and the rest stop on Ctrl-C as they always did).
 ///
 /// `start()` blocks them in the main thread first (`InterruptSignals`): no computing thread
 /// takes them, and whichever other thread does (Dispatch's, this one) only writes a byte. Before,
