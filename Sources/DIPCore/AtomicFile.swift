@@ -89,7 +89,7 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         } catch {
-            throw DIPError.io(path: dir.path, reason: "cannot create directory (\(error.localizedDescription))")
+            throw DIPError.io(path: dir.path, reason: "cannot create directory (\(FileErrorText.describe(error, makingFolder: dir.path)))")
         }
         let tmp = dir.appendingPathComponent(temporaryName(for: url.lastPathComponent))
         // Plain POSIX calls rather than FileManager.createFile: that one only answers true or
@@ -141,7 +141,7 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         } catch {
-            throw DIPError.io(path: dir.path, reason: "cannot create directory (\(error.localizedDescription))")
+            throw DIPError.io(path: dir.path, reason: "cannot create directory (\(FileErrorText.describe(error, makingFolder: dir.path)))")
         }
         return dir.appendingPathComponent(temporaryName(for: url.lastPathComponent)).path
     }

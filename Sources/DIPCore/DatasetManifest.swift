@@ -221,7 +221,7 @@ public struct DatasetManifest: Sendable {
     static func check(_ entry: Entry, at path: String) -> State {
         let attributes: [FileAttributeKey: Any]
         do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
-            return FileManager.default.fileExists(atPath: path) ? .unreadable(reason: "\(error.localizedDescription)") : .missing
+            return FileManager.default.fileExists(atPath: path) ? .unreadable(reason: "\(FileErrorText.describe(error))") : .missing
         }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
         if size != entry.bytes { return .wrongSize(actual: size) }

@@ -39,7 +39,7 @@ public enum PNGCodec {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw DIPError.io(path: path, reason: "cannot read (\(error.localizedDescription))")
+            throw DIPError.io(path: path, reason: "cannot read (\(FileErrorText.describe(error)))")
         }
         return try decode([UInt8](data), name: path)
     }

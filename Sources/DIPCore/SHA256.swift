@@ -41,7 +41,7 @@ public struct SHA256 {
         while true {
             let chunk: Data?
             do { chunk = try handle.read(upToCount: 1 << 20) } catch {
-                throw DIPError.io(path: path, reason: "read failed (\(error.localizedDescription))")
+                throw DIPError.io(path: path, reason: "read failed (\(FileErrorText.describe(error)))")
             }
             guard let chunk, !chunk.isEmpty else { break }
             h.update(chunk)

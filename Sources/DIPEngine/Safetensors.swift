@@ -237,7 +237,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw EngineError.weights("\(path): cannot read the file (\(error.localizedDescription)); check the path")
+            throw EngineError.weights("\(path): cannot read the file (\(FileErrorText.describe(error))); check the path")
         }
         return try SafetensorsFile(bytes: [UInt8](data), source: path)
     }

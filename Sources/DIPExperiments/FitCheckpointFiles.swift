@@ -1,3 +1,4 @@
+import DIPCore
 import DIPEngine
 import Foundation
 
@@ -51,7 +52,7 @@ public final class FitCheckpointWriter {
         let fm = FileManager.default
         for p in [path, historyDirectory(for: path)] where fm.fileExists(atPath: p) {
             do { try fm.removeItem(atPath: p) } catch {
-                throw EngineError.weights("\(p): cannot remove the old checkpoint (\(error.localizedDescription))")
+                throw EngineError.weights("\(p): cannot remove the old checkpoint (\(FileErrorText.describe(error)))")
             }
         }
     }
@@ -63,7 +64,7 @@ public final class FitCheckpointWriter {
         let history = checkpoint.lbfgs?.history ?? []
         if !history.isEmpty {
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw EngineError.weights("\(directory): cannot create the checkpoint's pair folder (\(error.localizedDescription))")
+                throw EngineError.weights("\(directory): cannot create the checkpoint's pair folder (\(FileErrorText.describe(error, makingFolder: directory)))")
             }
         }
         for pair in history where !pairsOnDisk.contains(pair.serial) {

@@ -24,7 +24,7 @@ public struct ResultStore: Sendable {
             }
         } else if create {
             do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
-                throw DIPError.io(path: root, reason: "cannot create the results folder (\(error.localizedDescription))")
+                throw DIPError.io(path: root, reason: "cannot create the results folder (\(FileErrorText.describe(error, makingFolder: root)))")
             }
         } else {
             throw DIPError.io(path: root, reason: "no such results folder; run `dip-report run` first or give --results")
@@ -287,7 +287,7 @@ public struct ResultStore: Sendable {
     /// Creates a run's folder; the error says what failed, and the runner adds what to do.
     private func createFolder(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw DIPError.io(path: path, reason: "cannot create the folder (\(error.localizedDescription))")
+            throw DIPError.io(path: path, reason: "cannot create the folder (\(FileErrorText.describe(error, makingFolder: path)))")
         }
     }
 }

@@ -140,7 +140,7 @@ extension ResultStore {
     public func claim(_ key: RunKey, job: String?, iterations: Int?, staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
         let path = claimPath(for: key)
         do { try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true) } catch {
-            throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(error.localizedDescription))")
+            throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(FileErrorText.describe(error, makingFolder: folder(for: key))))")
         }
         let now = Date()
         let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, started: now, heartbeat: now,

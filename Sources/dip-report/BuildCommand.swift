@@ -28,6 +28,11 @@ struct BuildCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to write index.html into.", valueName: "DIR"))
     var out = "report"
 
+    func validate() throws {
+        try OutputFiles.checkFolder(selection.results, flag: "--results")
+        try OutputFiles.checkFolder(out, flag: "--out")
+    }
+
     func run() throws {
         // A run that failed or diverged still leaves the others stored: render them, then report
         // the failure. A signal (130, 143) stops at once.

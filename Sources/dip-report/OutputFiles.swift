@@ -45,6 +45,13 @@ enum OutputFiles {
         }
     }
 
+    /// Refuses, naming the flag, a folder a command will write into that cannot be made or
+    /// written (a file in its place or on its path, no permission): checked before any fit, so
+    /// that a typo never costs finished runs.
+    static func checkFolder(_ path: String, flag: String) throws {
+        if let problem = folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
+    }
+
     /// Where a write of `target` landed.
     enum Outcome {
         /// Where asked.
@@ -93,28 +100,8 @@ enum OutputFiles {
         folderProblem(writingIn: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
-    /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
-    /// be made in it or its nearest existing ancestor.
-    static func folderProblem(writingIn folder: String) -> String? {
-        var folder = URL(fileURLWithPath: folder).path
-        var info = stat()
-        while stat(folder, &info) != 0 {
-            let parent = (folder as NSString).deletingLastPathComponent
-            if parent == folder || parent.isEmpty { return "no folder on its path exists" }
-            folder = parent
-        }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
-            return "\(folder) is a file, not a folder, so nothing can be written under it"
-        }
-        let probe = (folder as NSString).appendingPathComponent(".dip-report-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            return "cannot create files in \(folder) (\(String(cString: strerror(errno)))); choose a folder you can write to"
-        }
-        close(fd)
-        unlink(probe)
-        return nil
-    }
+    /// Why files cannot be made in `folder` (`FileErrorText.folderProblem`).
+    static func folderProblem(writingIn folder: String) -> String? { FileErrorText.folderProblem(writingIn: folder) }
 }
 
 /// What makes two paths the same file: device and inode when it exists (hard links and

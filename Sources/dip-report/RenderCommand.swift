@@ -27,6 +27,10 @@ struct RenderCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to write index.html into (and keep discussion.md, conclusion.md in).", valueName: "DIR"))
     var out = "report"
 
+    func validate() throws {
+        try OutputFiles.checkFolder(out, flag: "--out")
+    }
+
     func run() throws {
         let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out,
                                                 commandLine: CommandLine.arguments.joined(separator: " "))

@@ -57,6 +57,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if plan == nil, task != nil { throw ValidationError("--task needs --plan FILE") }
+        if plan == nil, !printCatalog { try OutputFiles.checkFolder(selection.results, flag: "--results") }
     }
 
     func run() throws {

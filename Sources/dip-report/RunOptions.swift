@@ -78,7 +78,10 @@ struct CheckpointOptions: ParsableArguments {
     var checkpointMinutes: Double = 5
 
     func validate() throws {
-        if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes \(checkpointMinutes): must be positive") }
+        // Finite: the schedule is stored in plans and checkpoints as JSON, which has no infinity.
+        if !(checkpointMinutes > 0 && checkpointMinutes <= 10_080) {
+            throw ValidationError("--checkpoint-minutes \(checkpointMinutes): more than 0 and at most 10080 (a week)")
+        }
     }
 
     var schedule: CheckpointSchedule { CheckpointSchedule(seconds: checkpointMinutes * 60) }

@@ -72,13 +72,33 @@ struct SubmitCommand: ParsableCommand {
     var noEstimate = false
 
     func validate() throws {
-        if cpusPerTask < 1 { throw ValidationError("--cpus-per-task \(cpusPerTask): at least 1") }
+        if !(1...Self.maxCPUsPerTask).contains(cpusPerTask) {
+            throw ValidationError("--cpus-per-task \(cpusPerTask): at least 1 and at most \(Self.maxCPUsPerTask)")
+        }
         if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel \(maxParallel): at least 1") }
-        if packSeconds < 0 { throw ValidationError("--pack-seconds \(packSeconds): 0 (one task per run) or more") }
-        if warningSeconds < 1 { throw ValidationError("--warning-seconds \(warningSeconds): at least 1") }
-        if let time, BatchScript.parseTime(time) == nil { throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00") }
+        if !(0...Self.maxPackSeconds).contains(packSeconds) {
+            throw ValidationError("--pack-seconds \(packSeconds): 0 (one task per run) to \(Int(Self.maxPackSeconds)) (a week)")
+        }
+        // Slurm's --signal takes at most 65535 s.
+        if !(1...65535).contains(warningSeconds) { throw ValidationError("--warning-seconds \(warningSeconds): at least 1 and at most 65535") }
+        if let time {
+            guard let limit = BatchScript.parseTime(time) else {
+                throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00")
+            }
+            if let problem = BatchScript.warningProblem(warningSeconds: warningSeconds, timeLimit: limit) {
+                throw ValidationError("--warning-seconds \(warningSeconds) with --time \(time): \(problem)")
+            }
+        }
         if memPerRun != "auto", Self.parseSize(memPerRun) == nil { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
+        // The render job writes --out once every fit is done: checked now, not after the fits.
+        try OutputFiles.checkFolder(selection.results, flag: "--results")
+        try OutputFiles.checkFolder(out, flag: "--out")
     }
+
+    /// Threads (and CPUs) one task may ask for.
+    static let maxCPUsPerTask = 1024
+    /// Seconds a packed task may be made to last at most.
+    static let maxPackSeconds = 604_800.0
 
     /// "4G", "3500M", "512K" or plain MiB, in bytes.
     static func parseSize(_ text: String) -> Double? { ByteSize.bytes(text, plainUnit: 1_048_576) }
@@ -114,6 +134,13 @@ struct SubmitCommand: ParsableCommand {
         let stored = plan.runs.filter { $0.state == .stored }.count
         print("profile \(profile.name): \(plan.runs.count) runs, \(plan.pending.count) missing, \(stored) stored in \(results)")
         guard !plan.pending.isEmpty else { print("nothing to submit"); return }
+        let inFlight = plan.pending.compactMap { run in store.currentClaim(run.key).flatMap { $0.isStale() ? nil : (run.key, $0) } }
+        if let (key, claim) = inFlight.first {
+            // Their tasks will find them claimed and leave them; the render job does not wait.
+            printNote("\(inFlight.count) of the missing runs \(inFlight.count == 1 ? "is" : "are") being fitted by another runner now (\(key): \(claim.describe())); "
+                      + "the render job runs when this plan's arrays end and lacks any still in flight then: once `dip-report status --results \(BatchScript.quote(results))` "
+                      + "shows them stored, `dip-report render --results \(BatchScript.quote(results)) --out \(BatchScript.quote(Self.absolute(out)))` makes the whole page")
+        }
 
         var planner = ArrayPlanner()
         planner.measure = !noEstimate
@@ -124,6 +151,10 @@ struct SubmitCommand: ParsableCommand {
         if planner.measure { print("timing short fits of the plan's networks here for the estimate (--no-estimate skips it)..."); fflush(nil) }
         let runs = try planner.estimateRuns(plan, runner: runner)
         let tasks = planner.tasks(runs)
+        if let shortest = tasks.map(\.timeLimit).min(),
+           let problem = BatchScript.warningProblem(warningSeconds: warningSeconds, timeLimit: shortest) {
+            throw ValidationError("--warning-seconds \(warningSeconds) with the shortest task's time limit: \(problem)")
+        }
         let software = SoftwareInfo.current(backend: options.backend)
         let id = Self.planID()
         let frozen = FrozenPlan(id: id, created: Date(), tool: software.tool, commit: software.commit,

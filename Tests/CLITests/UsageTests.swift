@@ -185,6 +185,29 @@ struct UsageTests {
                 "\(wider.stderr)")
     }
 
+    @Test("build, render and submit refuse an output folder they could not write, and submit's Slurm values out of range, before any fit")
+    func folderAndSlurmValues() throws {
+        let s = try Scratch()
+        let cases: [([String], String)] = [
+            (["build", "--profile", "smoke", "--out", "image.png/report"], "--out 'image.png/report':"),
+            (["build", "--profile", "smoke", "--results", "image.png/results"], "--results 'image.png/results':"),
+            (["render", "--results", ".", "--out", "image.png/report"], "--out 'image.png/report':"),
+            (["run", "--profile", "smoke", "--results", "image.png"], "--results 'image.png':"),
+            (["submit", "--profile", "smoke", "--out", "image.png/report", "--dry-run"], "--out 'image.png/report':"),
+            (["submit", "--profile", "smoke", "--checkpoint-minutes", "inf", "--dry-run"], "--checkpoint-minutes inf: more than 0 and at most 10080"),
+            (["submit", "--profile", "smoke", "--pack-seconds", "nan", "--dry-run"], "--pack-seconds nan: 0 (one task per run) to"),
+            (["submit", "--profile", "smoke", "--cpus-per-task", "5000", "--dry-run"], "--cpus-per-task 5000: at least 1 and at most 1024"),
+            (["submit", "--profile", "smoke", "--time", "1", "--warning-seconds", "120", "--dry-run"],
+             "--warning-seconds 120 with --time 1: the warning comes less than half the time limit"),
+            (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try s.run(arguments)
+            #expect(r.status == 64 && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+        }
+        #expect(!s.exists("results"), "nothing is created for a refused command")
+    }
+
     @Test("diff, data and run name their own arguments (11.15)")
     func folderArguments() throws {
         let s = try Scratch()

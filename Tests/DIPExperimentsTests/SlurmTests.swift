@@ -153,6 +153,9 @@ struct SlurmPlanTests {
         }
         #expect(out.contains("--array=0-61%4"), "\(out)")
         #expect(out.contains("--dependency=afterany:<array1>"), "\(out)")
+        // The render job asks for no more time than the tasks (5 minutes here), which the
+        // partition accepts; a fixed 30 minutes stayed pending for ever on a shorter partition.
+        #expect(out.contains("_render.out --time=00:05:00 "), "\(out)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".jobs")))
     }
 

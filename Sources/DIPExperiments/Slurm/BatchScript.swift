@@ -76,6 +76,20 @@ public struct BatchScript: Sendable {
         return groups
     }
 
+    /// Why a warning `warningSeconds` before a limit of `timeLimit` seconds leaves a task too little
+    /// time to fit (nil when it leaves at least half): warned sooner, a task checkpoints and
+    /// requeues again and again, each slot mostly spent waiting to start.
+    public static func warningProblem(warningSeconds: Int, timeLimit: Int) -> String? {
+        guard warningSeconds * 2 > timeLimit else { return nil }
+        return "the warning comes less than half the time limit (\(slurmTime(timeLimit))) after a task starts, "
+            + "so it would checkpoint and requeue before fitting much; give --warning-seconds at most \(timeLimit / 2) or a longer --time"
+    }
+
+    /// The render job's time limit: 30 minutes (a render reads records and PNGs; it never fits),
+    /// but no longer than the longest array's, which the partition has accepted: a partition
+    /// whose limit is shorter would hold a 30-minute job pending for ever.
+    public var renderTimeLimit: Int { min(1800, submissions.map(\.timeLimit).max() ?? 1800) }
+
     /// Slurm's D-HH:MM:SS.
     public static func slurmTime(_ seconds: Int) -> String {
         let d = seconds / 86400, h = (seconds % 86400) / 3600, m = (seconds % 3600) / 60, s = seconds % 60
@@ -138,7 +152,7 @@ public struct BatchScript: Sendable {
     public func renderCommand(after jobs: [String]) -> [String] {
         var c = ["sbatch", "--parsable", "--dependency=afterany:\(jobs.joined(separator: ":"))",
                  "--job-name=dip-\(plan.id)-render", "--output=\(FrozenPlan.logFolder(results: plan.results))/%j_render.out",
-                 "--time=00:30:00", "--mem=2048M", "--cpus-per-task=1"]
+                 "--time=\(Self.slurmTime(renderTimeLimit))", "--mem=2048M", "--cpus-per-task=1"]
         if let p = request.partition { c.append("--partition=\(p)") }
         if let a = request.account { c.append("--account=\(a)") }
         c += request.extraArguments
@@ -206,16 +220,28 @@ extension BatchScript {
         try FileManager.default.createDirectory(atPath: FrozenPlan.logFolder(results: plan.results), withIntermediateDirectories: true)
     }
 
-    /// Submits the arrays, then the render job after them; records and returns the job ids.
+    /// Submits the arrays, then the render job after them; records and returns the job ids. When
+    /// sbatch refuses one after others were queued, the queued ones are recorded (`status`
+    /// follows them) and the error names them: they run whatever happens to this command.
     public func submit() throws -> (arrays: [String], render: String) {
         guard SlurmClient.find("sbatch") != nil else {
             throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
         }
         var arrays: [String] = []
-        for s in submissions { arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s)))) }
-        let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays)))
-        try AtomicFile.write(Data((arrays + ["render \(render)"]).joined(separator: "\n").utf8 + [10]), to: jobsPath)
-        return (arrays, render)
+        func record(_ lines: [String]) throws {
+            try AtomicFile.write(Data(lines.joined(separator: "\n").utf8 + [10]), to: jobsPath)
+        }
+        do {
+            for s in submissions { arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s)))) }
+            let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays)))
+            try record(arrays + ["render \(render)"])
+            return (arrays, render)
+        } catch where !arrays.isEmpty {
+            try? record(arrays)
+            let which = "array job\(arrays.count == 1 ? "" : "s") \(arrays.joined(separator: ", "))"
+            throw DIPError.mismatch("\(error)\nAlready queued: \(which), which will fit their runs; `dip-report status --results \(plan.results)` follows them. "
+                                    + "Render once they end (`dip-report render --results \(plan.results) --out \(plan.out)`), or cancel them: scancel \(arrays.joined(separator: " "))")
+        }
     }
 
     /// The job ids recorded for the plan at `planPath` (arrays, render), empty when not submitted.

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Foundation's file errors in words. On Linux their `localizedDescription` reads "The operation
+/// could not be completed. (NSCocoaErrorDomain error 512.)", which tells a user nothing; the
+/// POSIX error under it ("Not a directory", "Permission denied") says what went wrong, and where
+/// Foundation keeps none, the folder's path does.
+public enum FileErrorText {
+    /// The POSIX reason under `error` when it has one; else, for a failure to make the folder
+    /// `folder`, what on its path stops it; else the error's description.
+    public static func describe(_ error: Error, makingFolder folder: String? = nil) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if let folder, let reason = folderProblem(writingIn: folder) { return reason }
+        return ns.localizedDescription
+    }
+
+    /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
+    /// be made in it or its nearest existing ancestor: a file where a folder on its path should
+    /// be, no folder on its path at all, or a folder that cannot be written (permissions, a
+    /// read-only file system). Commands check their output folders with it before any work.
+    public static func folderProblem(writingIn folder: String) -> String? {
+        var folder = URL(fileURLWithPath: folder).path
+        var info = stat()
+        while stat(folder, &info) != 0 {
+            let parent = (folder as NSString).deletingLastPathComponent
+            if parent == folder || parent.isEmpty { return "no folder on its path exists" }
+            folder = parent
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            return "\(folder) is a file, not a folder, so nothing can be written under it"
+        }
+        let probe = (folder as NSString).appendingPathComponent(".dip-report-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            return "cannot create files in \(folder) (\(String(cString: strerror(errno)))); choose a folder you can write to"
+        }
+        close(fd)
+        unlink(probe)
+        return nil
+    }
+}
