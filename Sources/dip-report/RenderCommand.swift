@@ -42,8 +42,8 @@ struct RenderCommand: ParsableCommand {
         for problem in summary.problems { StandardStreams.error("skipped \(problem)\n") }
         for note in summary.notes { printNote(note) }
         for file in summary.createdFiles { Swift.print("created \(file) with placeholder text: edit it and render again") }
-        Swift.print(String(format: "wrote %@ (%.1f MB, %d runs) in %.1f s", summary.pagePath,
-                           Double(summary.bytes) / 1_000_000, summary.records, summary.seconds))
+        Swift.print(String(format: "wrote %@ (%.1f MB, %d run%@) in %.1f s", summary.pagePath,
+                           Double(summary.bytes) / 1_000_000, summary.records, summary.records == 1 ? "" : "s", summary.seconds))
         Swift.print("open it in a browser, e.g. xdg-open \(summary.pagePath) (macOS: open \(summary.pagePath))")
     }
 }

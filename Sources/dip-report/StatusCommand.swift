@@ -34,7 +34,9 @@ struct StatusCommand: ParsableCommand {
     }
 
     static func format(_ s: StoreStatus) -> String {
-        var lines = ["\(s.plan.map { "plan \($0): " } ?? "")experiment: stored / running / failed / checkpointed / missing"]
+        // A plan never submitted (a dry run, or sbatch refused it) queues nothing: say so.
+        let plan = s.plan.map { "plan \($0)" + (s.planSubmitted ? "" : " (never submitted: a --dry-run, or sbatch refused it)") + ": " }
+        var lines = ["\(plan ?? "")experiment: stored / running / failed / checkpointed / missing"]
         for e in s.experiments {
             lines.append("  \(e.id): \(e.stored) / \(e.running.count) / \(e.failed.count) / \(e.checkpointed) / \(e.missing)")
             for r in e.running {
@@ -58,6 +60,7 @@ struct StatusCommand: ParsableCommand {
             lines.append("\(s.unreadable.count) unreadable file\(s.unreadable.count == 1 ? "" : "s"), counted nowhere above:")
             lines += s.unreadable.map { "  \($0)" }
         }
+        if let problem = s.queueProblem { lines.append("queue: not known: \(problem)") }
         if let q = s.queue {
             lines.append("queue: " + (q.isEmpty ? "no job of the plans is queued or running" : q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
         }

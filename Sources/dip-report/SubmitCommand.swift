@@ -106,7 +106,7 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         // Before minutes of planning and timing: without sbatch only a dry run can succeed.
         if !dryRun, SlurmClient.find("sbatch") == nil {
-            throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
+            throw DIPError.mismatch(SlurmClient.missingSbatch)
         }
         let profile = try Profile.named(selection.profile)
         let selected = try selection.experiments(experiments)
@@ -176,7 +176,7 @@ struct SubmitCommand: ParsableCommand {
         try script.write()
 
         let seconds = tasks.map(\.seconds).sorted()
-        print("plan \(id): \(runs.count) runs in \(tasks.count) tasks (\(runs.count - tasks.count) packed with others); estimated seconds per task: longest \(Int(seconds.last!.rounded())), median \(Int(seconds[seconds.count / 2].rounded())), total \(Int(seconds.reduce(0, +).rounded())) at \(cpusPerTask) thread\(cpusPerTask == 1 ? "" : "s") per run")
+        print("plan \(id): \(runs.count) run\(runs.count == 1 ? "" : "s") in \(tasks.count) task\(tasks.count == 1 ? "" : "s") (\(runs.count - tasks.count) packed with others); estimated seconds per task: longest \(Int(seconds.last!.rounded())), median \(Int(seconds[seconds.count / 2].rounded())), total \(Int(seconds.reduce(0, +).rounded())) at \(cpusPerTask) thread\(cpusPerTask == 1 ? "" : "s") per run")
         var widths = [10, 50, tasks.count]
         if let maxParallel { widths.append(maxParallel) }
         let walls = Set(widths).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }

@@ -156,7 +156,15 @@ struct SlurmPlanTests {
         // The render job asks for no more time than the tasks (5 minutes here), which the
         // partition accepts; a fixed 30 minutes stayed pending for ever on a shorter partition.
         #expect(out.contains("_render.out --time=00:05:00 "), "\(out)")
-        #expect(!FileManager.default.fileExists(atPath: folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".jobs")))
+        let jobsFile = folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".jobs")
+        #expect(!FileManager.default.fileExists(atPath: jobsFile))
+        // status says the plan queued nothing, rather than showing it as if it were live.
+        let (_, dry) = try CLI.run(["status", "--results", folder + "/results"])
+        #expect(dry.contains("plan \(plan.id) (never submitted: a --dry-run, or sbatch refused it)"), "\(dry)")
+        // Once submitted, a queue that cannot be read is said to be unknown, and why.
+        try "4242\nrender 4243\n".write(toFile: jobsFile, atomically: true, encoding: .utf8)
+        let (_, submitted) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
+        #expect(!submitted.contains("never submitted") && submitted.contains("queue: not known: squeue is not on PATH"), "\(submitted)")
     }
 
     @Test("without sbatch, submit says what to install or where to run, and suggests --dry-run",

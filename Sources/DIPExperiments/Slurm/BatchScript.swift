@@ -225,7 +225,7 @@ extension BatchScript {
     /// follows them) and the error names them: they run whatever happens to this command.
     public func submit() throws -> (arrays: [String], render: String) {
         guard SlurmClient.find("sbatch") != nil else {
-            throw DIPError.invalidValue(name: "sbatch", value: "", reason: SlurmClient.missingSbatch)
+            throw DIPError.mismatch(SlurmClient.missingSbatch)
         }
         var arrays: [String] = []
         func record(_ lines: [String]) throws {

@@ -20,8 +20,8 @@ public enum SlurmClient {
     @discardableResult
     public static func run(_ arguments: [String]) throws -> String {
         guard let exe = find(arguments[0]) else {
-            throw DIPError.invalidValue(name: "command", value: arguments[0],
-                                        reason: arguments[0] == "sbatch" ? missingSbatch : "not found on PATH")
+            throw arguments[0] == "sbatch" ? DIPError.mismatch(missingSbatch)
+                : DIPError.invalidValue(name: "command", value: arguments[0], reason: "not found on PATH")
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
@@ -53,10 +53,13 @@ public enum SlurmClient {
     }
 
     /// Queue states of the jobs (array tasks included) of `jobs`, as squeue prints them
-    /// ("123_4" -> "RUNNING"); nil when squeue is not available.
-    public static func queueStates(jobs: [String]) -> [String: String]? {
-        guard !jobs.isEmpty, find("squeue") != nil,
-              let text = try? run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"]) else { return nil }
+    /// ("123_4" -> "RUNNING"). Throws, saying why, when squeue is not on PATH or fails (no
+    /// controller, a SLURM_CONF that points nowhere).
+    public static func queueStates(jobs: [String]) throws -> [String: String] {
+        guard find("squeue") != nil else {
+            throw DIPError.mismatch("squeue is not on PATH (run status where Slurm's client is, e.g. the login node)")
+        }
+        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
         var states: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")

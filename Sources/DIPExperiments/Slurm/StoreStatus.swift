@@ -47,10 +47,16 @@ public struct StoreStatus: Sendable {
     public var iterationsLeft: Int
     /// Seconds left at the throughput seen since the newest plan was made; nil before any.
     public var etaSeconds: Double?
-    /// Queue states of the plans' jobs ("RUNNING" -> 3); nil without squeue or jobs.
+    /// Queue states of the plans' jobs ("RUNNING" -> 3); nil when no plan was submitted or the
+    /// queue could not be read (`queueProblem`).
     public var queue: [String: Int]?
+    /// Why the queue of submitted plans could not be read (squeue missing or failing).
+    public var queueProblem: String?
     /// The newest plan's id.
     public var plan: String?
+    /// Whether the newest plan's jobs were submitted (false after `submit --dry-run`, or when
+    /// sbatch refused its first array).
+    public var planSubmitted = false
     /// Files that are not what their names say (damaged records, unreadable plans), "path:
     /// why" each; their runs are counted nowhere above.
     public var unreadable: [String] = []
@@ -70,6 +76,7 @@ public struct StoreStatus: Sendable {
             .filter { $0.hasSuffix(".json") }.sorted()
         var planned: [RunKey: FrozenPlan.Run] = [:]
         var newest: FrozenPlan?
+        var newestPath: String?
         var jobs: [String] = []
         for f in planFiles {
             let path = (plansFolder as NSString).appendingPathComponent(f)
@@ -80,6 +87,7 @@ public struct StoreStatus: Sendable {
             }
             for r in p.runs { planned[r.key] = r }
             newest = p
+            newestPath = path
             let j = BatchScript.submittedJobs(planPath: path)
             jobs += j.arrays + (j.render.map { [$0] } ?? [])
         }
@@ -130,17 +138,24 @@ public struct StoreStatus: Sendable {
         let elapsed = now.timeIntervalSince(since)
         let eta: Double? = recentDone > 0 && elapsed > 0 ? Double(left) / (Double(recentDone) / elapsed) : nil
         var queue: [String: Int]?
-        if let states = SlurmClient.queueStates(jobs: jobs) {
-            queue = [:]
-            for s in states.values { queue![s, default: 0] += 1 }
+        var queueProblem: String?
+        if !jobs.isEmpty {
+            do {
+                queue = [:]
+                for s in try SlurmClient.queueStates(jobs: jobs).values { queue![s, default: 0] += 1 }
+            } catch {
+                queue = nil
+                queueProblem = "\(error)"
+            }
         }
+        let planSubmitted = newestPath.map { !BatchScript.submittedJobs(planPath: $0).arrays.isEmpty } ?? false
         var experiments = byExperiment.values.sorted { $0.id < $1.id }
         for i in experiments.indices {
             experiments[i].running.sort { $0.key.description < $1.key.description }
             experiments[i].failed.sort { $0.key.description < $1.key.description }
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
-                           queue: queue, plan: newest?.id, unreadable: unreadable)
+                           queue: queue, queueProblem: queueProblem, plan: newest?.id, planSubmitted: planSubmitted, unreadable: unreadable)
     }
 
     /// The keys of the claims and checkpoints in the results folder
