@@ -175,7 +175,14 @@ enum LocalRun {
         display.finish()
         print("\(summary.done) done, \(summary.diverged) diverged, \(summary.failed) failed, \(summary.interrupted) interrupted, \(summary.skipped) skipped\(summary.claimedElsewhere > 0 ? ", \(summary.claimedElsewhere) left to other runners" : "")")
         if let why = summary.stopReason {
-            printError("stopped early: \(why); run the same command again to carry on")
+            if interrupt.exitStatus == 128 + SIGUSR1 {
+                // Not an error: submit's batch script requeues the task, which resumes.
+                printNote("stopped for the time limit (SIGUSR1); the batch script of `submit` requeues the task, which resumes from the checkpoints above")
+            } else if interrupt.isSet {
+                printNote("stopped as asked (\(why)); run the same command again to carry on from the checkpoints above")
+            } else {
+                printError("stopped early: \(why); run the same command again to carry on")
+            }
             throw ExitCode(interrupt.exitStatus ?? 1)
         }
         if summary.failed > 0 { throw ExitCode(1) }
