@@ -165,6 +165,14 @@ struct SlurmPlanTests {
         try "4242\nrender 4243\n".write(toFile: jobsFile, atomically: true, encoding: .utf8)
         let (_, submitted) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
         #expect(!submitted.contains("never submitted") && submitted.contains("queue: not known: squeue is not on PATH"), "\(submitted)")
+        // A task that failed as a whole (before any run of it started) shows its runs as failed,
+        // with its log, not as missing.
+        let log = FrozenPlan.logFolder(results: folder + "/results") + "/4242_0.out"
+        try "dip-report task 0 of plan \(plan.id) on node (job 4242_0, restart 0)\nError: /data: 1 test image is missing\n"
+            .write(toFile: log, atomically: true, encoding: .utf8)
+        let (_, failed) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
+        let key = plan.runs[plan.tasks[0].runs[0]].key
+        #expect(failed.contains("failed \(key): see \(log)") && failed.contains("| Error: /data: 1 test image is missing"), "\(failed)")
     }
 
     @Test("without sbatch, submit says what to install or where to run, and suggests --dry-run",

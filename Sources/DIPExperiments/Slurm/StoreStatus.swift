@@ -75,6 +75,7 @@ public struct StoreStatus: Sendable {
         let planFiles = ((try? FileManager.default.contentsOfDirectory(atPath: plansFolder)) ?? [])
             .filter { $0.hasSuffix(".json") }.sorted()
         var planned: [RunKey: FrozenPlan.Run] = [:]
+        var submittedPlans: [(plan: FrozenPlan, arrays: [String])] = []
         var newest: FrozenPlan?
         var newestPath: String?
         var jobs: [String] = []
@@ -90,6 +91,7 @@ public struct StoreStatus: Sendable {
             newestPath = path
             let j = BatchScript.submittedJobs(planPath: path)
             jobs += j.arrays + (j.render.map { [$0] } ?? [])
+            submittedPlans.append((p, j.arrays))
         }
 
         var byExperiment: [String: Experiment] = [:]
@@ -100,7 +102,18 @@ public struct StoreStatus: Sendable {
         }
         for r in records { bump(r.key.experiment) { $0.stored += 1 } }
 
-        let failures = failedRuns(logFolder: FrozenPlan.logFolder(results: results))
+        var failures = failedRuns(logFolder: FrozenPlan.logFolder(results: results))
+        // A task that failed before any run of it started (its data folder gone, say) names no
+        // run in its log: its runs are failed too, or they would show as merely missing.
+        for (plan, arrays) in submittedPlans {
+            for array in arrays {
+                for (t, task) in plan.tasks.enumerated() {
+                    let log = (FrozenPlan.logFolder(results: results) as NSString).appendingPathComponent("\(array)_\(t).out")
+                    guard let lastLines = failedWhole(log: log) else { continue }
+                    for r in task.runs where failures[plan.runs[r].key] == nil { failures[plan.runs[r].key] = (log, lastLines) }
+                }
+            }
+        }
         var done = 0, left = 0, recentDone = 0
         let since = newest?.created ?? now
         for (key, run) in planned {
@@ -196,6 +209,16 @@ public struct StoreStatus: Sendable {
             }
         }
         return failed
+    }
+
+    /// The last lines of a task's log whose latest attempt (after its last "dip-report task"
+    /// line: requeues append) ended with an error of the task as a whole; nil otherwise.
+    static func failedWhole(log: String) -> [String]? {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n").map(String.init)
+        let start = lines.lastIndex { $0.hasPrefix("dip-report task ") }.map { $0 + 1 } ?? 0
+        guard lines[start...].contains(where: { $0.hasPrefix("Error: ") }) else { return nil }
+        return Array(lines.suffix(5))
     }
 
     /// A key from its description "experiment/image/hash-sSEED".
