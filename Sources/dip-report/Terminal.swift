@@ -66,6 +66,9 @@ final class RunsProgressDisplay: @unchecked Sendable {
     private let totalWork: Double
     private var finishedRuns = 0
     private var finishedWork = 0.0
+    /// Work of resumed runs done before this process (their checkpoints'): counted as done, but
+    /// not in the rate, or a resumed run's ETA came out as if those iterations took no time.
+    private var restoredWork = 0.0
     private var active: [String: Active] = [:]
     private var drawnLines = 0
     private var lastDraw = Date.distantPast
@@ -91,6 +94,7 @@ final class RunsProgressDisplay: @unchecked Sendable {
     func started(key: String, label: String, total: Int, work: Double, resumedAt: Int?) {
         lock.lock(); defer { lock.unlock() }
         active[key] = Active(label: label, done: resumedAt ?? 0, total: total, psnr: nil, work: work)
+        restoredWork += work * Double(resumedAt ?? 0) / Double(max(1, total))
         draw(force: true)
     }
 
@@ -127,8 +131,8 @@ final class RunsProgressDisplay: @unchecked Sendable {
 
     private func overall() -> String {
         let elapsed = Date().timeIntervalSince(start)
-        let w = doneWork
-        let eta = w > 0 ? elapsed * (totalWork - w) / w : .infinity
+        let w = doneWork, here = w - restoredWork
+        let eta = here > 0 ? elapsed * (totalWork - w) / here : .infinity
         return "runs \(finishedRuns)/\(totalRuns)  elapsed \(ProgressPrinter.duration(elapsed))  ETA \(ProgressPrinter.duration(eta))"
     }
 
