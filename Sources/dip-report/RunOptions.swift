@@ -152,6 +152,8 @@ enum LocalRun {
         let summary = runner.execute(plan, events: { event in
             switch event {
             case let .started(run, _, resumedAt):
+                // Said in the log too: a requeued task's log should show where it carried on.
+                if let resumedAt { display.line("resumed \(run.key) (\(run.label)) from its checkpoint at iteration \(resumedAt)") }
                 display.started(key: run.key.description, label: run.label, total: run.iterations, work: work(run), resumedAt: resumedAt)
             case let .progress(key, done, total, psnr):
                 display.progress(key: key.description, done: done, total: total, psnr: psnr)

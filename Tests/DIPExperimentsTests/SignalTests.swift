@@ -69,6 +69,12 @@ struct SignalTests {
         #expect(CLI.files(under: store.root, containing: ".checkpoint").count == 1)
         #expect(CLI.files(under: store.root, containing: ".claim").isEmpty, "the claim is given back")
         #expect(store.scan().records.isEmpty)
+        // The next run carries on from the checkpoint, and its log says so (a requeued task's too).
+        let again = try CLI.Running(["run", "long", "--catalog", folder + "/long.json", "--profile", "paper", "--seeds", "0", "--results", store.root,
+                                     "--threads", "1", "--no-estimate", "--data", experimentData!], log: folder + "/again.log")
+        #expect(CLI.waitUntil(timeout: 60) { again.output.contains("from its checkpoint at iteration") }, "\(again.output)")
+        again.signal(SIGTERM)
+        #expect(again.wait(timeout: 60) == 143, "\(again.output)")
     }
 
     @Test("SIGTERM stops `inpaint` after the current iteration and it still writes the picture and the curve (exit 143)",
