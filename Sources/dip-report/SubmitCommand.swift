@@ -218,6 +218,9 @@ struct SubmitCommand: ParsableCommand {
 enum PlanTask {
     static func perform(planFile: String, task: Int?) throws {
         let environment = ProcessInfo.processInfo.environment
+        if task == nil, let given = environment["SLURM_ARRAY_TASK_ID"], Int(given) == nil {
+            throw ValidationError("SLURM_ARRAY_TASK_ID '\(given)' is no task index; give --task I")
+        }
         guard let index = task ?? environment["SLURM_ARRAY_TASK_ID"].flatMap({ Int($0) }) else {
             throw ValidationError("--plan needs --task I (or SLURM_ARRAY_TASK_ID, which Slurm sets in an array task)")
         }
