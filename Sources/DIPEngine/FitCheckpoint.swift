@@ -184,6 +184,14 @@ public struct FitCheckpoint: Sendable {
         return file
     }
 
+    /// The loop iterations completed that a checkpoint's metadata (`mainFile()`'s) states, nil
+    /// when it states none: what a progress report needs, without its tensors.
+    public static func stepsCompleted(metadata: [String: String]) -> Int? {
+        struct Steps: Decodable { var step: Int }
+        guard let json = metadata["state"] else { return nil }
+        return (try? JSONDecoder().decode(Steps.self, from: Data(json.utf8)))?.step
+    }
+
     /// Decodes a checkpoint from its `mainFile()`, read from `path` (named in errors);
     /// `pair(serial)` supplies L-BFGS's curvature pair of that serial.
     public init(mainFile file: SafetensorsFile, path: String,

@@ -242,6 +242,37 @@ public struct SafetensorsFile: Sendable, Equatable {
         return try SafetensorsFile(bytes: [UInt8](data), source: path)
     }
 
+    /// The string map under a header's "__metadata__" (empty when it has none).
+    private static func metadata(of header: [String: Any], fail: (String) -> EngineError) throws -> [String: String] {
+        var metadata: [String: String] = [:]
+        if let meta = header["__metadata__"] {
+            guard let map = meta as? [String: Any] else { throw fail("__metadata__ is not an object") }
+            for (k, v) in map {
+                guard let s = v as? String else { throw fail("__metadata__ value for '\(k)' is not a string") }
+                metadata[k] = s
+            }
+        }
+        return metadata
+    }
+
+    /// The metadata of the file at `path`, read from its header alone: a checkpoint's tensors
+    /// are hundreds of megabytes, its state a few kilobytes.
+    public static func readMetadata(from path: String) throws -> [String: String] {
+        func fail(_ why: String) -> EngineError { EngineError.weights("\(path): not a valid safetensors file: \(why)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError.weights("\(path): cannot open the file") }
+        defer { try? handle.close() }
+        let lengthBytes = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+        guard lengthBytes.count == 8 else { throw fail("too short for the 8-byte header length") }
+        let length = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard length >= 2, length <= UInt64(maximumHeaderSize) else { throw fail("header length \(length) is out of range") }
+        let headerBytes = (try? handle.read(upToCount: Int(length))) ?? Data()
+        guard headerBytes.count == Int(length),
+              let header = (try? JSONSerialization.jsonObject(with: headerBytes, options: [])) as? [String: Any] else {
+            throw fail("the header is not a JSON object")
+        }
+        return try metadata(of: header, fail: fail)
+    }
+
     /// Parses and validates `bytes`; `source` names the file in error messages.
     public init(bytes: [UInt8], source: String) throws {
         func fail(_ why: String) -> EngineError {
@@ -265,14 +296,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         }
         guard let header = object as? [String: Any] else { throw fail("the header is not a JSON object") }
 
-        var metadata: [String: String] = [:]
-        if let meta = header["__metadata__"] {
-            guard let map = meta as? [String: Any] else { throw fail("__metadata__ is not an object") }
-            for (k, v) in map {
-                guard let s = v as? String else { throw fail("__metadata__ value for '\(k)' is not a string") }
-                metadata[k] = s
-            }
-        }
+        let metadata = try Self.metadata(of: header, fail: fail)
 
         struct Info { var name: String; var dtype: DType; var shape: [Int]; var begin: Int; var end: Int }
         var infos: [Info] = []

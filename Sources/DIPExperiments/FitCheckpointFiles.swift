@@ -17,6 +17,12 @@ extension FitCheckpoint {
             try FitCheckpointWriter.readPair(serial, checkpoint: path)
         }
     }
+
+    /// The iterations the checkpoint at `path` completed, from its header alone; nil when it is
+    /// no readable checkpoint.
+    static func completedSteps(at path: String) -> Int? {
+        (try? SafetensorsFile.readMetadata(from: path)).flatMap { FitCheckpoint.stepsCompleted(metadata: $0) }
+    }
 }
 
 /// Writes a fit's checkpoints to one path, one after another. An L-BFGS checkpoint holds up to
@@ -46,6 +52,7 @@ public final class FitCheckpointWriter {
 
     /// The folder of an L-BFGS checkpoint's pairs.
     public static func historyDirectory(for path: String) -> String { path + ".lbfgs" }
+
 
     /// Removes the checkpoint at `path` with its pairs (nothing there is fine).
     public static func remove(at path: String) throws {

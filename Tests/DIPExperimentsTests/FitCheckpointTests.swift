@@ -56,6 +56,9 @@ struct FitCheckpointTests {
         try withExtras.write(to: path)
         let loaded = try FitCheckpoint.read(from: path)
         #expect(loaded.step == 13)
+        // What status counts as done, read from the header alone; no checkpoint, no count.
+        #expect(FitCheckpoint.completedSteps(at: path) == 13)
+        #expect(FitCheckpoint.completedSteps(at: path + ".missing") == nil)
         #expect(loaded.attachments == ["runner": "{\"wallSeconds\":1.5}"] && loaded.attachedImages["drop"] == picture)
         let resumed = try Fitter(problem: p, config: c, seed: 5, backend: backend).run(resumingFrom: loaded)
         #expect(!whole.backtracks.isEmpty)

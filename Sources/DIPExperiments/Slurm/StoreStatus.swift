@@ -1,4 +1,5 @@
 import DIPCore
+import DIPEngine
 import Foundation
 
 /// Where a results folder stands, from the folder alone (records, claims, checkpoints, plans and
@@ -133,7 +134,10 @@ public struct StoreStatus: Sendable {
                 left += run.iterations
             } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                 bump(key.experiment) { $0.checkpointed += 1 }
-                left += run.iterations
+                // What the checkpoint holds is done: a resumed run carries on from there.
+                let kept = min(FitCheckpoint.completedSteps(at: store.checkpointPath(for: key)) ?? 0, run.iterations)
+                done += kept
+                left += run.iterations - kept
             } else {
                 bump(key.experiment) { $0.missing += 1 }
                 left += run.iterations
