@@ -16,9 +16,11 @@ public enum SlurmClient {
     public static let missingSbatch = "sbatch is not on PATH: run `dip-report submit` on a Slurm login node (or `module load slurm` there), install Slurm's client (Debian: apt-get install slurm-client) for a cluster you can reach, try a private local cluster with scripts/slurm-local/start-cluster.sh, or add --dry-run to write the plan and script without submitting"
 
     /// Runs `arguments` (arguments[0] looked up on PATH); its standard output, trimmed. A
-    /// non-zero exit throws with the command and its standard error.
+    /// non-zero exit throws with the command and its standard error; so does a command still
+    /// running after `timeout` seconds, which is stopped (squeue retries an unreachable
+    /// controller for a minute without a word).
     @discardableResult
-    public static func run(_ arguments: [String]) throws -> String {
+    public static func run(_ arguments: [String], timeout: Double? = nil) throws -> String {
         guard let exe = find(arguments[0]) else {
             throw arguments[0] == "sbatch" ? DIPError.mismatch(missingSbatch)
                 : DIPError.invalidValue(name: "command", value: arguments[0], reason: "not found on PATH")
@@ -30,13 +32,26 @@ public enum SlurmClient {
         p.standardOutput = out
         p.standardError = err
         try ChildProcess.run(p)
-        // Read before waiting: a full pipe would block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        // Both pipes read at once, before waiting: a full pipe would block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let o = Box(), e = Box()
+        let group = DispatchGroup()
+        for (pipe, box) in [(out, o), (err, e)] {
+            DispatchQueue.global().async(group: group) { box.data = pipe.fileHandleForReading.readDataToEndOfFile() }
+        }
+        if let timeout, group.wait(timeout: .now() + timeout) == .timedOut {
+            p.terminate()
+            p.waitUntilExit()
+            // A child of the command may still hold the pipes open: do not wait for it.
+            _ = group.wait(timeout: .now() + 1)
+            throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
+                                        reason: "no answer in \(Int(timeout)) s, stopped (is the Slurm controller up, and SLURM_CONF right?)")
+        }
+        group.wait()
         p.waitUntilExit()
-        let stdout = String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let stdout = String(decoding: o.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard p.terminationStatus == 0 else {
-            let stderr = String(decoding: e, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let stderr = String(decoding: e.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
                                         reason: "exited with status \(p.terminationStatus): \(stderr.isEmpty ? stdout : stderr)")
         }
@@ -52,6 +67,9 @@ public enum SlurmClient {
         return id
     }
 
+    /// Seconds `status` waits for squeue.
+    static let queueTimeout = 15.0
+
     /// Queue states of the jobs (array tasks included) of `jobs`, as squeue prints them
     /// ("123_4" -> "RUNNING"). Throws, saying why, when squeue is not on PATH or fails (no
     /// controller, a SLURM_CONF that points nowhere).
@@ -59,7 +77,7 @@ public enum SlurmClient {
         guard find("squeue") != nil else {
             throw DIPError.mismatch("squeue is not on PATH (run status where Slurm's client is, e.g. the login node)")
         }
-        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
+        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"], timeout: queueTimeout)
         var states: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")
