@@ -142,12 +142,17 @@ struct ReportPageTests {
         #expect(html.contains("dip-report render --results"))
     }
 
-    @Test("user Markdown is created once, then kept across rebuilds and rendered")
-    func userMarkdownKept() throws {
-        let results = SyntheticResults.temporaryFolder("results-md")
-        let out = SyntheticResults.temporaryFolder("out-md")
+    /// A results folder with one run (table1-paper, barbara, seed 0) and a report folder.
+    private func oneRun(_ name: String) throws -> (results: String, out: String, store: ResultStore) {
+        let results = SyntheticResults.temporaryFolder("results-\(name)")
         let store = try ResultStore(root: results)
         try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 0)
+        return (results, SyntheticResults.temporaryFolder("out-\(name)"), store)
+    }
+
+    @Test("user Markdown is created once, then kept across rebuilds and rendered")
+    func userMarkdownKept() throws {
+        let (results, out, _) = try oneRun("md")
         let first = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
         #expect(first.createdFiles.count == 2)
         let discussion = (out as NSString).appendingPathComponent("discussion.md")
@@ -165,10 +170,7 @@ struct ReportPageTests {
 
     @Test("renders of one folder take turns, each reading the store in its turn: a run stored while another render holds the folder is on the page")
     func rendersTakeTurns() throws {
-        let results = SyntheticResults.temporaryFolder("results-turns")
-        let out = SyntheticResults.temporaryFolder("out-turns")
-        let store = try ResultStore(root: results)
-        try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 0)
+        let (results, out, store) = try oneRun("turns")
         final class Outcome: @unchecked Sendable { var summary: RenderSummary?; var error: (any Error)? }
         let outcome = Outcome()
         let finished = DispatchSemaphore(value: 0)
