@@ -52,6 +52,17 @@ enum OutputFiles {
         if let problem = folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
     }
 
+    /// Runs `body`, which may create `folder`; when it throws and the folder was not there
+    /// before, removes it again while it is still empty: a command refused while planning (data
+    /// missing, fonts missing) leaves nothing behind.
+    static func removingCreatedFolder<T>(_ folder: String, _ body: () throws -> T) rethrows -> T {
+        let existed = FileManager.default.fileExists(atPath: folder)
+        do { return try body() } catch {
+            if !existed { rmdir(folder) }  // rmdir removes only an empty folder
+            throw error
+        }
+    }
+
     /// Where a write of `target` landed.
     enum Outcome {
         /// Where asked.

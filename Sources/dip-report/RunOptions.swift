@@ -101,10 +101,12 @@ enum LocalRun {
         let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
                                     seeds: selection.seedList, jobs: execution.jobs, threadsPerJob: execution.threads,
                                     force: force, checkpoints: execution.checkpoint.schedule, backend: try execution.devices.factory())
-        let store = try ResultStore(root: selection.results)
-        let runner = Runner(store: store, options: options)
-        reportLeftovers(store, remove: !dryRun)
-        let plan = try runner.plan(selected)
+        let (runner, plan) = try OutputFiles.removingCreatedFolder(selection.results) {
+            let store = try ResultStore(root: selection.results)
+            let runner = Runner(store: store, options: options)
+            reportLeftovers(store, remove: !dryRun)
+            return (runner, try runner.plan(selected))
+        }
 
         for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
         let pending = plan.pending

@@ -126,10 +126,13 @@ struct SubmitCommand: ParsableCommand {
                 print("no usable GPU here: the estimate costs GPU fits at a prior rate (PyTorch on an H100), so their time limits are generous")
             }
         }
-        let store = try ResultStore(root: results)
-        let runner = Runner(store: store, options: options)
-        LocalRun.reportLeftovers(store, remove: false)
-        let plan = try runner.plan(selected)
+        let (runner, plan) = try OutputFiles.removingCreatedFolder(results) {
+            let store = try ResultStore(root: results)
+            let runner = Runner(store: store, options: options)
+            LocalRun.reportLeftovers(store, remove: false)
+            return (runner, try runner.plan(selected))
+        }
+        let store = runner.store
         for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
         let stored = plan.runs.filter { $0.state == .stored }.count
         print("profile \(profile.name): \(plan.runs.count) runs, \(plan.pending.count) missing, \(stored) stored in \(results)")

@@ -206,6 +206,11 @@ struct UsageTests {
             #expect(r.status == 64 && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
         }
         #expect(!s.exists("results"), "nothing is created for a refused command")
+        // Refused while planning (no test images there): the results folder it made is gone again.
+        for command in ["run", "submit"] {
+            let r = try s.run([command, "--profile", "smoke", "--results", "fresh", "--data", "nowhere", "--dry-run", "--no-estimate"])
+            #expect(r.status == 1 && r.stderr.contains("test images are missing") && !s.exists("fresh"), "\(command): \(r.stderr)")
+        }
     }
 
     @Test("diff, data and run name their own arguments (11.15)")
