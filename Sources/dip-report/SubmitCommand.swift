@@ -89,7 +89,11 @@ struct SubmitCommand: ParsableCommand {
                 throw ValidationError("--warning-seconds \(warningSeconds) with --time \(time): \(problem)")
             }
         }
-        if memPerRun != "auto", Self.parseSize(memPerRun) == nil { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
+        if memPerRun != "auto" {
+            guard let bytes = Self.parseSize(memPerRun) else { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
+            // Less cannot hold a fit (the smallest net and image, with oneDNN's buffers).
+            if bytes < 256 * 1_048_576 { throw ValidationError("--mem-per-run \(memPerRun): at least 256M (auto sizes it from each run's network and image)") }
+        }
         // The render job writes --out once every fit is done: checked now, not after the fits.
         try OutputFiles.checkFolder(selection.results, flag: "--results")
         try OutputFiles.checkFolder(out, flag: "--out")

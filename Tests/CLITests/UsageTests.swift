@@ -200,6 +200,7 @@ struct UsageTests {
             (["submit", "--profile", "smoke", "--time", "1", "--warning-seconds", "120", "--dry-run"],
              "--warning-seconds 120 with --time 1: the warning comes less than half the time limit"),
             (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),
+            (["submit", "--profile", "smoke", "--mem-per-run", "10K", "--dry-run"], "--mem-per-run 10K: at least 256M"),
         ]
         for (arguments, expected) in cases {
             let r = try s.run(arguments)

@@ -77,7 +77,9 @@ public struct ArrayPlanner: Sendable {
             let peak = g.map { runs[$0].peakBytes }.max() ?? 0
             return FrozenPlan.Task(runs: g, seconds: seconds, peakBytes: peak,
                                    timeLimit: timeLimit ?? Self.bucketedTime(seconds * Self.timeMargin + Self.timeAllowance),
-                                   memoryMiB: Self.bucketedMemory(memoryBytes ?? peak * RunResources.slurmMargin))
+                                   // A size the user gave is asked for as given (in whole MiB); estimates in steps.
+                                   memoryMiB: memoryBytes.map { Int(($0 / 1_048_576).rounded(.up)) }
+                                       ?? Self.bucketedMemory(peak * RunResources.slurmMargin))
         }
         return tasks.enumerated().sorted { ($0.element.seconds, -$0.offset) > ($1.element.seconds, -$1.offset) }.map(\.element)
     }
