@@ -259,18 +259,40 @@ public struct SafetensorsFile: Sendable, Equatable {
     /// are hundreds of megabytes, its state a few kilobytes.
     public static func readMetadata(from path: String) throws -> [String: String] {
         func fail(_ why: String) -> EngineError { EngineError.weights("\(path): not a valid safetensors file: \(why)") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError.weights("\(path): cannot open the file") }
-        defer { try? handle.close() }
-        let lengthBytes = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
-        guard lengthBytes.count == 8 else { throw fail("too short for the 8-byte header length") }
-        let length = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard length >= 2, length <= UInt64(maximumHeaderSize) else { throw fail("header length \(length) is out of range") }
-        let headerBytes = (try? handle.read(upToCount: Int(length))) ?? Data()
-        guard headerBytes.count == Int(length),
-              let header = (try? JSONSerialization.jsonObject(with: headerBytes, options: [])) as? [String: Any] else {
-            throw fail("the header is not a JSON object")
+        guard let handle = FileHandle(forReadingAtPath: path),
+              let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue else {
+            throw EngineError.weights("\(path): cannot open the file")
         }
+        defer { try? handle.close() }
+        let (header, _) = try header(size: size, next: { [UInt8]((try? handle.read(upToCount: $0)) ?? Data()) }, fail: fail)
         return try metadata(of: header, fail: fail)
+    }
+
+    /// The header of a safetensors file of `size` bytes whose bytes `next(count)` hands out in
+    /// order (fewer at the end): its JSON object and its length. One reading for a whole file in
+    /// memory and for a header read alone from disk.
+    private static func header(size: Int, next: (Int) -> [UInt8],
+                               fail: (String) -> EngineError) throws -> (object: [String: Any], length: Int) {
+        let lengthBytes = next(8)
+        guard lengthBytes.count == 8 else { throw fail("\(size) bytes, too short for the 8-byte header length") }
+        let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(maximumHeaderSize) else {
+            throw fail("header length \(headerLength) exceeds the \(maximumHeaderSize)-byte limit (corrupt or not safetensors)")
+        }
+        let n = Int(headerLength)
+        guard 8 + n <= size else {
+            throw fail("header length \(n) runs past the end of the \(size)-byte file (truncated?)")
+        }
+        let text = next(n)
+        guard n >= 2, text.count == n, text[0] == UInt8(ascii: "{") else { throw fail("the header is not a JSON object") }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(text), options: [])
+        } catch {
+            throw fail("the header is not valid JSON")
+        }
+        guard let header = object as? [String: Any] else { throw fail("the header is not a JSON object") }
+        return (header, n)
     }
 
     /// Parses and validates `bytes`; `source` names the file in error messages.
@@ -278,23 +300,11 @@ public struct SafetensorsFile: Sendable, Equatable {
         func fail(_ why: String) -> EngineError {
             EngineError.weights("\(source): not a valid safetensors file: \(why)")
         }
-        guard bytes.count >= 8 else { throw fail("\(bytes.count) bytes, too short for the 8-byte header length") }
-        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(Self.maximumHeaderSize) else {
-            throw fail("header length \(headerLength) exceeds the \(Self.maximumHeaderSize)-byte limit (corrupt or not safetensors)")
-        }
-        let n = Int(headerLength)
-        guard 8 + n <= bytes.count else {
-            throw fail("header length \(n) runs past the end of the \(bytes.count)-byte file (truncated?)")
-        }
-        guard n >= 2, bytes[8] == UInt8(ascii: "{") else { throw fail("the header is not a JSON object") }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + n]), options: [])
-        } catch {
-            throw fail("the header is not valid JSON")
-        }
-        guard let header = object as? [String: Any] else { throw fail("the header is not a JSON object") }
+        var at = 0
+        let (header, n) = try Self.header(size: bytes.count, next: { count in
+            defer { at = min(bytes.count, at + count) }
+            return Array(bytes[at..<min(bytes.count, at + count)])
+        }, fail: fail)
 
         let metadata = try Self.metadata(of: header, fail: fail)
 

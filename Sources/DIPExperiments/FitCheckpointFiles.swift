@@ -53,7 +53,6 @@ public final class FitCheckpointWriter {
     /// The folder of an L-BFGS checkpoint's pairs.
     public static func historyDirectory(for path: String) -> String { path + ".lbfgs" }
 
-
     /// Removes the checkpoint at `path` with its pairs (nothing there is fine).
     public static func remove(at path: String) throws {
         let fm = FileManager.default

@@ -81,7 +81,7 @@ struct DataCommand: ParsableCommand {
             let dir = options.directory
             // A folder that cannot be written fails every file alike; say so instead of
             // blaming the mirror for each of them.
-            if let problem = OutputFiles.folderProblem(writingIn: dir) {
+            if let problem = FileErrorText.folderProblem(writingIn: dir) {
                 printError("cannot store the test images in \(dir): \(problem)")
                 throw ExitCode.failure
             }

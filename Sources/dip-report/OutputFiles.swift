@@ -49,7 +49,7 @@ enum OutputFiles {
     /// written (a file in its place or on its path, no permission): checked before any fit, so
     /// that a typo never costs finished runs.
     static func checkFolder(_ path: String, flag: String) throws {
-        if let problem = folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
+        if let problem = FileErrorText.folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
     }
 
     /// Runs `body`, which may create `folder`; when it throws and the folder was not there
@@ -108,11 +108,8 @@ enum OutputFiles {
     /// Why files cannot be made in the folder of `path`, or nil when a probe file could be made
     /// in its nearest existing ancestor (the write creates the missing folders).
     private static func folderProblem(for path: String) -> String? {
-        folderProblem(writingIn: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        FileErrorText.folderProblem(writingIn: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
-
-    /// Why files cannot be made in `folder` (`FileErrorText.folderProblem`).
-    static func folderProblem(writingIn folder: String) -> String? { FileErrorText.folderProblem(writingIn: folder) }
 }
 
 /// What makes two paths the same file: device and inode when it exists (hard links and

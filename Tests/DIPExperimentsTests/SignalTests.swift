@@ -43,6 +43,14 @@ struct SignalTests {
                                log: folder + "/log", wrapper: wrapper)
     }
 
+    /// Expects the `inpaint` started by `startLongInpaint` in `folder` to end with 143 (SIGTERM)
+    /// and its picture (and curve, when it asked for one) written.
+    private func expectTerminatedWithOutputs(_ p: CLI.Running, in folder: String, curve: Bool = true) {
+        #expect(p.wait(timeout: 60) == 143, "\(p.output)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
+        if curve { #expect(FileManager.default.fileExists(atPath: folder + "/curve.json"), "\(p.output)") }
+    }
+
     /// The processes `parent` started (Linux's /proc).
     private func children(of parent: Int32) -> [Int32] {
         let text = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
@@ -89,9 +97,7 @@ struct SignalTests {
         p.signal(SIGTERM)
         usleep(200_000)
         p.signal(SIGTERM)
-        #expect(p.wait(timeout: 60) == 143, "\(p.output)")
-        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
-        #expect(FileManager.default.fileExists(atPath: folder + "/curve.json"))
+        expectTerminatedWithOutputs(p, in: folder)
         #expect(p.output.contains("status: cancelled"), "\(p.output)")
     }
 
@@ -142,8 +148,7 @@ struct SignalTests {
         usleep(1_500_000)
         #expect(p.process.isRunning, "SIGHUP stopped a fit started under nohup: \(p.output)")
         p.signal(SIGTERM)
-        #expect(p.wait(timeout: 60) == 143, "\(p.output)")
-        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
+        expectTerminatedWithOutputs(p, in: folder)
     }
 
     @Test("with the reader of its output gone (`| head`), `inpaint` goes on, and SIGTERM still stops it with its outputs written",
@@ -161,9 +166,7 @@ struct SignalTests {
         }, "no fit was started: \(p.output)")
         #expect(isRunning(fit))
         kill(fit, SIGTERM)
-        #expect(p.wait(timeout: 60) == 143, "pipefail: the fit's own status")
-        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"))
-        #expect(FileManager.default.fileExists(atPath: folder + "/curve.json"))
+        expectTerminatedWithOutputs(p, in: folder)  // pipefail: the status is the fit's own
     }
 
     @Test("no computing thread of a running fit takes SIGINT, SIGTERM, SIGUSR1 or SIGHUP: all block them but the signal thread",
@@ -192,8 +195,7 @@ struct SignalTests {
         }
         #expect(signalThreads == 1)
         p.signal(SIGTERM)
-        #expect(p.wait(timeout: 60) == 143, "\(p.output)")
-        #expect(FileManager.default.fileExists(atPath: folder + "/out.png"), "\(p.output)")
+        expectTerminatedWithOutputs(p, in: folder, curve: false)
     }
 
     @Test("a child process (bench's peer) starts with no signal blocked, so Ctrl-C and kill reach it",

@@ -78,7 +78,7 @@ public struct StoreStatus: Sendable {
         var planned: [RunKey: FrozenPlan.Run] = [:]
         var submittedPlans: [(plan: FrozenPlan, arrays: [String])] = []
         var newest: FrozenPlan?
-        var newestPath: String?
+        var planSubmitted = false
         var jobs: [String] = []
         for f in planFiles {
             let path = (plansFolder as NSString).appendingPathComponent(f)
@@ -89,8 +89,8 @@ public struct StoreStatus: Sendable {
             }
             for r in p.runs { planned[r.key] = r }
             newest = p
-            newestPath = path
             let j = BatchScript.submittedJobs(planPath: path)
+            planSubmitted = !j.arrays.isEmpty
             jobs += j.arrays + (j.render.map { [$0] } ?? [])
             submittedPlans.append((p, j.arrays))
         }
@@ -103,14 +103,17 @@ public struct StoreStatus: Sendable {
         }
         for r in records { bump(r.key.experiment) { $0.stored += 1 } }
 
-        var failures = failedRuns(logFolder: FrozenPlan.logFolder(results: results))
+        // Every task log, read once (`status --watch` reads them every 10 seconds).
+        let logFolder = FrozenPlan.logFolder(results: results)
+        let logs = readLogs(logFolder)
+        var failures = failedRuns(logs)
         // A task that failed before any run of it started (its data folder gone, say) names no
         // run in its log: its runs are failed too, or they would show as merely missing.
         for (plan, arrays) in submittedPlans {
             for array in arrays {
                 for (t, task) in plan.tasks.enumerated() {
-                    let log = (FrozenPlan.logFolder(results: results) as NSString).appendingPathComponent("\(array)_\(t).out")
-                    guard let lastLines = failedWhole(log: log) else { continue }
+                    let log = (logFolder as NSString).appendingPathComponent("\(array)_\(t).out")
+                    guard let lines = logs[log], let lastLines = failedWhole(lines) else { continue }
                     for r in task.runs where failures[plan.runs[r].key] == nil { failures[plan.runs[r].key] = (log, lastLines) }
                 }
             }
@@ -165,7 +168,6 @@ public struct StoreStatus: Sendable {
                 queueProblem = "\(error)"
             }
         }
-        let planSubmitted = newestPath.map { !BatchScript.submittedJobs(planPath: $0).arrays.isEmpty } ?? false
         var experiments = byExperiment.values.sorted { $0.id < $1.id }
         for i in experiments.indices {
             experiments[i].running.sort { $0.key.description < $1.key.description }
@@ -196,15 +198,12 @@ public struct StoreStatus: Sendable {
         return keys
     }
 
-    /// Runs a task's log reports as FAILED (the runner's line "FAILED <key>: why"), with the
-    /// newest log that says so and its last lines. A later "done <key>" in the same log clears it.
-    static func failedRuns(logFolder: String) -> [RunKey: (log: String, lastLines: [String])] {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: logFolder)) ?? []).filter { $0.hasSuffix(".out") }.sorted()
+    /// Runs the task logs (`readLogs`) report as FAILED (the runner's line "FAILED <key>: why"),
+    /// with the newest log that says so and its last lines. A later "done <key>" in the same log
+    /// clears it.
+    static func failedRuns(_ logs: [String: [String]]) -> [RunKey: (log: String, lastLines: [String])] {
         var failed: [RunKey: (log: String, lastLines: [String])] = [:]
-        for f in files {
-            let path = (logFolder as NSString).appendingPathComponent(f)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-            let lines = text.split(separator: "\n").map(String.init)
+        for (path, lines) in logs.sorted(by: { $0.key < $1.key }) {
             for line in lines {
                 for (prefix, isFailure) in [("FAILED ", true), ("done ", false), ("DIVERGED ", false)] where line.hasPrefix(prefix) {
                     guard let key = parseKey(String(line.dropFirst(prefix.count).prefix { $0 != ":" && $0 != " " })) else { continue }
@@ -215,11 +214,20 @@ public struct StoreStatus: Sendable {
         return failed
     }
 
-    /// The last lines of a task's log whose latest attempt (after its last "dip-report task"
-    /// line: requeues append) ended with an error of the task as a whole; nil otherwise.
-    static func failedWhole(log: String) -> [String]? {
-        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n").map(String.init)
+    /// The lines of the task logs (`.out`) in `logFolder`, by path.
+    static func readLogs(_ logFolder: String) -> [String: [String]] {
+        var logs: [String: [String]] = [:]
+        for f in ((try? FileManager.default.contentsOfDirectory(atPath: logFolder)) ?? []) where f.hasSuffix(".out") {
+            let path = (logFolder as NSString).appendingPathComponent(f)
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) { logs[path] = text.split(separator: "\n").map(String.init) }
+        }
+        return logs
+    }
+
+    /// The last lines of a task's log (its `lines`) whose latest attempt (after its last
+    /// "dip-report task" line: requeues append) ended with an error of the task as a whole; nil
+    /// otherwise.
+    static func failedWhole(_ lines: [String]) -> [String]? {
         let start = lines.lastIndex { $0.hasPrefix("dip-report task ") }.map { $0 + 1 } ?? 0
         guard lines[start...].contains(where: { $0.hasPrefix("Error: ") }) else { return nil }
         return Array(lines.suffix(5))
