@@ -7,12 +7,22 @@ extension GPUMathMode: ExpressibleByArgument {}
 
 /// Where fits compute: `inpaint`, `bench`, `run`, `build` and `submit`.
 struct DeviceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Where fits compute: cpu, cuda (an NVIDIA GPU of compute capability 8.0 or newer, its driver and cuDNN 9), or auto (cuda when usable, else cpu).",
+    // Optional, with the defaults applied below, so that `run --plan` can refuse what was given.
+    @Option(name: .customLong("device"), help: ArgumentHelp("Where fits compute: cpu, cuda (an NVIDIA GPU of compute capability 8.0 or newer, its driver and cuDNN 9), or auto (cuda when usable, else cpu) (default: cpu).",
                                discussion: "On cuda the whole fit stays on the GPU. L-BFGS fits run on the CPU whatever the device (they need the parameters in host memory)."))
-    var device: ComputeDevice = .cpu
+    var givenDevice: ComputeDevice?
 
-    @Option(name: .customLong("gpu-math"), help: "GPU convolution arithmetic: tf32 (tensor cores, PyTorch's default) or strict (FP32 FMA, closest to the CPU).")
-    var gpuMath: GPUMathMode = .tf32
+    @Option(name: .customLong("gpu-math"), help: "GPU convolution arithmetic: tf32 (tensor cores, PyTorch's default) or strict (FP32 FMA, closest to the CPU) (default: tf32).")
+    var givenGPUMath: GPUMathMode?
+
+    /// The device: the given one, else cpu.
+    var device: ComputeDevice { givenDevice ?? .cpu }
+
+    /// The GPU arithmetic: the given one, else tf32.
+    var gpuMath: GPUMathMode { givenGPUMath ?? .tf32 }
+
+    /// The flags given on the command line.
+    var givenFlags: [String] { [("--device", givenDevice != nil), ("--gpu-math", givenGPUMath != nil)].filter(\.1).map(\.0) }
 
     /// The factory of the chosen device; throws, saying what is missing, when cuda is asked for
     /// and no GPU is usable.

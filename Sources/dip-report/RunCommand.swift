@@ -57,6 +57,16 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if plan == nil, task != nil { throw ValidationError("--task needs --plan FILE") }
+        if plan != nil {
+            // The plan fixes these; running its task with other values silently would not be
+            // what the user asked for, and running with them would break the plan's bookkeeping.
+            let given = (experiments.isEmpty ? [] : ["experiment names (\(experiments.joined(separator: " ")))"])
+                + selection.givenFlags + execution.givenFlags
+                + [("--print-catalog", printCatalog), ("--force", force), ("--dry-run", dryRun), ("--no-estimate", noEstimate)].filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError("--plan fixes the runs, profile, seeds, threads, checkpoints, device and folders, so \(given.joined(separator: ", ")) cannot go with it; leave \(given.count == 1 ? "it" : "them") out (`dip-report submit` makes a new plan)")
+            }
+        }
         if plan == nil, !printCatalog { try OutputFiles.checkFolder(selection.results, flag: "--results") }
     }
 

@@ -6,15 +6,23 @@ import Foundation
 
 /// Which runs: the options `run`, `build` and `submit` share.
 struct SelectionOptions: ParsableArguments {
-    @Option(help: "Profile: paper (the full replication), quick or smoke.")
-    var profile: String = "paper"
+    // Optional, with the default applied below: `run --plan` refuses what was given (the plan
+    // fixes it), and a default cannot be told from a given value otherwise.
+    @Option(name: .customLong("profile"), help: "Profile: paper (the full replication), quick or smoke (default: paper).")
+    var givenProfile: String?
+
+    /// The profile's name: the given one, else paper.
+    var profile: String { givenProfile ?? "paper" }
 
     // .unconditional: "-1" is this option's (wrong) value, not a flag the value is missing before.
     @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated seeds (default: the profile's; paper: 0,1,2).", valueName: "0,1,2"))
     var seeds: String?
 
-    @Option(help: ArgumentHelp("The results folder.", valueName: "DIR"))
-    var results: String = "results"
+    @Option(name: .customLong("results"), help: ArgumentHelp("The results folder (default: results).", valueName: "DIR"))
+    var givenResults: String?
+
+    /// The results folder: the given one, else ./results.
+    var results: String { givenResults ?? "results" }
 
     @OptionGroup var dataOptions: DataCommand.DataOptions
 
@@ -23,6 +31,12 @@ struct SelectionOptions: ParsableArguments {
 
     func validate() throws {
         if let seeds, Self.parseSeeds(seeds) == nil { throw ValidationError("--seeds \(seeds): give comma-separated non-negative integers, e.g. 0,1,2") }
+    }
+
+    /// The flags given on the command line (`run --plan` names them: the plan fixes them).
+    var givenFlags: [String] {
+        [("--profile", givenProfile != nil), ("--seeds", seeds != nil), ("--results", givenResults != nil),
+         ("--data", dataOptions.data != nil), ("--catalog", catalog != nil)].filter(\.1).map(\.0)
     }
 
     /// The seeds given, duplicates dropped; nil for the profile's.
@@ -70,12 +84,23 @@ struct ExecutionOptions: ParsableArguments {
             throw ValidationError("--jobs \(jobs) x --threads \(threads): at most \(Parallelism.limit) threads in all (\(Parallelism.oversubscription) per core on \(Parallelism.cores) cores)")
         }
     }
+
+    /// The flags given on the command line.
+    var givenFlags: [String] {
+        [("--jobs", jobs != nil), ("--threads", threads != nil)].filter(\.1).map(\.0) + checkpoint.givenFlags + devices.givenFlags
+    }
 }
 
 /// How often fits checkpoint: `run`, `build` and `submit`.
 struct CheckpointOptions: ParsableArguments {
-    @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints of a long run.")
-    var checkpointMinutes: Double = 5
+    @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints of a long run (default: 5).")
+    var givenCheckpointMinutes: Double?
+
+    /// Minutes between checkpoints: the given number, else 5.
+    var checkpointMinutes: Double { givenCheckpointMinutes ?? 5 }
+
+    /// The flags given on the command line.
+    var givenFlags: [String] { givenCheckpointMinutes == nil ? [] : ["--checkpoint-minutes"] }
 
     func validate() throws {
         // Finite: the schedule is stored in plans and checkpoints as JSON, which has no infinity.

@@ -229,6 +229,11 @@ struct UsageTests {
         // A negative seed is this flag's wrong value, not a flag that leaves --seeds without one.
         let seeds = try s.run(["run", "--seeds", "-1", "--dry-run"])
         #expect(seeds.status == 64 && seeds.stderr.contains("--seeds -1: give comma-separated non-negative integers"), "\(seeds.stderr)")
+        // A plan's task runs as planned: what it fixes, given anyway, is refused, not ignored
+        // (even a value equal to the default, which the plan may not have).
+        let planned = try s.run(["run", "--plan", "plan.json", "--task", "0", "--threads", "8", "--profile", "paper", "table1-paper"])
+        #expect(planned.status == 64 && planned.stderr.contains("experiment names (table1-paper), --profile, --threads cannot go with it"),
+                "\(planned.stderr)")
         // A folder given for the weights to start from (an input: exit 1, as an unreadable one).
         let weights = try s.inpaint(["--bernoulli", "0.5", "--load-weights", ".", "--out", "o.png"])
         #expect(weights.status == 1 && weights.stderr.contains(".: is a folder; give the .safetensors file"), "\(weights.stderr)")
