@@ -184,9 +184,10 @@ struct SubmitCommand: ParsableCommand {
 
         let seconds = tasks.map(\.seconds).sorted()
         print("plan \(id): \(runs.count) run\(runs.count == 1 ? "" : "s") in \(tasks.count) task\(tasks.count == 1 ? "" : "s") (\(runs.count - tasks.count) packed with others); estimated seconds per task: longest \(Int(seconds.last!.rounded())), median \(Int(seconds[seconds.count / 2].rounded())), total \(Int(seconds.reduce(0, +).rounded())) at \(cpusPerTask) thread\(cpusPerTask == 1 ? "" : "s") per run")
-        var widths = [10, 50, tasks.count]
-        if let maxParallel { widths.append(maxParallel) }
-        let walls = Set(widths).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
+        // More at once than there are tasks, or than --max-parallel lets run, is not a case:
+        // one task showed "1 at once: 17s; 10 at once: 17s; 50 at once: 17s".
+        let widest = min(tasks.count, maxParallel ?? tasks.count)
+        let walls = Set([10, 50, widest].map { min($0, widest) }).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
         print("estimated wall time on nodes like this one, with " + walls.joined(separator: "; "))
         print("plan: \(planPath)\nscript: \(script.path)\nlogs: \(FrozenPlan.logFolder(results: results))/<job>_<task>.out")
         let lines = script.submissions.map { script.arrayCommand($0) } + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" })]

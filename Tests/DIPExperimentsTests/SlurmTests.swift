@@ -152,6 +152,9 @@ struct SlurmPlanTests {
             #expect(script.contains(part), "the script lacks \(part)")
         }
         #expect(out.contains("--array=0-61%4"), "\(out)")
+        // With at most 4 at once, 10 or 50 at once is no case to estimate.
+        let wall = out.split(separator: "\n").first { $0.hasPrefix("estimated wall time") }
+        #expect(wall?.hasSuffix(" with 4 at once: " + (wall?.split(separator: " ").last ?? "")) == true, "\(out)")
         #expect(out.contains("--dependency=afterany:<array1>"), "\(out)")
         // The render job asks for no more time than the tasks (5 minutes here), which the
         // partition accepts; a fixed 30 minutes stayed pending for ever on a shorter partition.
