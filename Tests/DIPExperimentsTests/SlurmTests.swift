@@ -205,6 +205,32 @@ struct SlurmPlanTests {
         #expect(ArraySubmission(tasks: [0, 1, 2, 5, 7, 8], timeLimit: 60, memoryMiB: 512).arraySpec(maxParallel: 3) == "0-2,5,7-8%3")
     }
 
+    @Test("a Slurm command that does not answer in time is stopped with everything it started, and said so")
+    func silentCommand() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // A wrapper script (site squeue wrappers are common) whose own child never answers.
+        let script = folder + "/squeue"
+        try "#!/bin/sh\nsleep 300 &\necho $! > \(folder)/child\nwait\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let started = Date()
+        #expect {
+            try SlurmClient.run([script], timeout: 1)
+        } throws: { "\($0)".contains("no answer in 1 s, stopped") }
+        #expect(Date().timeIntervalSince(started) < 10)
+        let child = try #require(Int32(try String(contentsOfFile: folder + "/child", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Gone, or a zombie waiting for its new parent to reap it: either way not running.
+        var running = true
+        for _ in 0..<40 {
+            let stat = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)) ?? ""
+            running = !stat.isEmpty && !stat.contains(") Z ")
+            if !running { break }
+            usleep(50_000)
+        }
+        #expect(!running, "the wrapper's child \(child) still runs")
+    }
+
     @Test("cuda tasks planned where no GPU is: Adam fits at the prior GPU rate (table1 at 512: PyTorch's 17.6 ms an iteration), TV runs as on the CPU",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func gpuPrior() throws {

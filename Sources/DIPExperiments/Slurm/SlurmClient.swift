@@ -3,8 +3,10 @@ import Foundation
 
 /// Slurm's client commands (sbatch, squeue), found on PATH and run as child processes.
 public enum SlurmClient {
-    /// The absolute path of `command` on PATH, nil when it is not there.
+    /// The absolute path of `command` on PATH (a path, when it holds a slash, as given), nil
+    /// when it is not there.
     public static func find(_ command: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if command.contains("/") { return FileManager.default.isExecutableFile(atPath: command) ? command : nil }
         for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let p = "\(dir)/\(command)"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
@@ -40,8 +42,7 @@ public enum SlurmClient {
             DispatchQueue.global().async(group: group) { box.data = pipe.fileHandleForReading.readDataToEndOfFile() }
         }
         if let timeout, group.wait(timeout: .now() + timeout) == .timedOut {
-            p.terminate()
-            p.waitUntilExit()
+            stop(p)
             // A child of the command may still hold the pipes open: do not wait for it.
             _ = group.wait(timeout: .now() + 1)
             throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
@@ -56,6 +57,19 @@ public enum SlurmClient {
                                         reason: "exited with status \(p.terminationStatus): \(stderr.isEmpty ? stdout : stderr)")
         }
         return stdout
+    }
+
+    /// Ends `process` and what it started: Foundation starts each child as the leader of a
+    /// process group of its own, so the group's signal reaches a wrapper script's children
+    /// too (`terminate()` alone left them running). SIGTERM first, SIGKILL to what is left
+    /// after two seconds; returns once the command has exited.
+    private static func stop(_ process: Process) {
+        let pid = process.processIdentifier
+        let group = getpgid(pid) == pid ? -pid : pid
+        kill(group, SIGTERM)
+        for _ in 0..<40 where process.isRunning { usleep(50_000) }
+        kill(group, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// The job id in `sbatch --parsable` output ("123" or "123;cluster").
