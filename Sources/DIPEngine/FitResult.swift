@@ -126,32 +126,37 @@ public struct FitProgress: Sendable {
 
 extension FitResult {
     /// The curve as JSON: every iteration's loss, the sampled PSNR points, the best iterate and
-    /// the status; the file `dip-report inpaint --curve` writes.
-    public func curveJSON() throws -> [UInt8] {
-        struct Payload: Encodable {
-            var schema = "dip-report/curve"
-            var version = 1
-            var seed: UInt64
-            var config: FitConfig
-            var status: String
-            var iterations: Int
-            var finalPSNR: Double?
-            var finalPSNRHoles: Double?
-            var bestPSNR: Double?
-            var bestIteration: Int?
-            var backtracks: [Int]
-            var seconds: Double
-            var samples: [CurvePoint]
-            var losses: [Double]
-        }
-        let p = Payload(seed: seed, config: config, status: status.description, iterations: timings.iterations,
-                        finalPSNR: finalPSNR, finalPSNRHoles: finalPSNRHoles, bestPSNR: best?.psnr,
-                        bestIteration: best?.iteration, backtracks: backtracks, seconds: timings.total,
-                        samples: curve, losses: losses)
+    /// the status, with `inputs` (what the fit ran on, where and with which build) beside them;
+    /// the file `dip-report inpaint --curve` writes (docs/results.md).
+    public func curveJSON(inputs: some Encodable) throws -> [UInt8] {
+        let p = CurvePayload(inputs: inputs, seed: seed, config: config, status: status.description, iterations: timings.iterations,
+                             finalPSNR: finalPSNR, finalPSNRHoles: finalPSNRHoles, bestPSNR: best?.psnr,
+                             bestIteration: best?.iteration, backtracks: backtracks, seconds: timings.total,
+                             samples: curve, losses: losses)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // JSON has no infinity or NaN: a perfect fit's PSNR is "inf", a diverged loss "nan".
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return Array(try encoder.encode(p))
     }
+}
+
+/// The curve file's fields, in `curveJSON`'s order of meaning (the encoder sorts the keys).
+private struct CurvePayload<Inputs: Encodable>: Encodable {
+    var schema = "dip-report/curve"
+    // 2: `inputs` added; two curves could not be told apart by what they were fitted to.
+    var version = 2
+    var inputs: Inputs
+    var seed: UInt64
+    var config: FitConfig
+    var status: String
+    var iterations: Int
+    var finalPSNR: Double?
+    var finalPSNRHoles: Double?
+    var bestPSNR: Double?
+    var bestIteration: Int?
+    var backtracks: [Int]
+    var seconds: Double
+    var samples: [CurvePoint]
+    var losses: [Double]
 }

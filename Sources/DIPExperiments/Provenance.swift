@@ -8,6 +8,34 @@ public enum ToolVersion {
     public static let current = "0.5.0"
 }
 
+/// What one `inpaint` fit ran on, written into its curve file so that the file says which
+/// image, mask, machine and build made it, as a stored run's record does.
+public struct FitInputs: Sendable, Codable {
+    /// The image's path as given.
+    public var image: String
+    /// SHA-256 of the image file, read before the fit.
+    public var imageSHA256: String
+    /// How the mask was made (`MaskSpec.Made.summary`: the file, or the Bernoulli or text recipe).
+    public var mask: String
+    /// SHA-256 of the mask file, when the mask came from one.
+    public var maskSHA256: String?
+    /// The weights the fit started from (`--load-weights`), when given.
+    public var startWeights: String?
+    /// The machine, with the threads the fit used.
+    public var machine: MachineInfo
+    /// The build and backend that computed.
+    public var software: SoftwareInfo
+
+    /// Describes a fit of `image` (hashed now) with the mask `mask` (its file hashed, when it
+    /// has one) on this machine with `threads` threads and `backend`.
+    public static func current(image: String, mask: String, maskFile: String?, startWeights: String?,
+                               threads: Int, backend: BackendFactory) throws -> FitInputs {
+        FitInputs(image: image, imageSHA256: try SHA256.hex(ofFileAt: image), mask: mask,
+                  maskSHA256: try maskFile.map { try SHA256.hex(ofFileAt: $0) }, startWeights: startWeights,
+                  machine: .current(threads: threads), software: .current(backend: backend))
+    }
+}
+
 extension MachineInfo {
     /// This machine, running `threads` threads per run.
     public static func current(threads: Int) -> MachineInfo {

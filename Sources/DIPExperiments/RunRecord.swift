@@ -81,7 +81,7 @@ public struct MachineInfo: Sendable, Hashable, Codable {
 public struct SoftwareInfo: Sendable, Hashable, Codable {
     /// dip-report's version (`ToolVersion.current`).
     public var tool: String
-    /// The git commit of the working tree, or "unknown".
+    /// The git commit of the checkout the binary was built from (with "+dirty"), or "unknown".
     public var commit: String
     /// oneDNN's version, e.g. "2.6.3".
     public var oneDNN: String

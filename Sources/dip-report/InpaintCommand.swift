@@ -1,6 +1,7 @@
 import ArgumentParser
 import DIPCore
 import DIPEngine
+import DIPExperiments
 import Foundation
 
 /// `dip-report inpaint`: fits a Deep Image Prior network to one image and writes the result.
@@ -199,6 +200,12 @@ struct InpaintCommand: ParsableCommand {
                       + "fitting on a \(fitter.workingWidth)x\(fitter.workingHeight) canvas whose border the loss ignores, and cropping back")
         }
 
+        // Hashed before the fit: the files may change while it runs.
+        let inputs = try curve.map { _ in
+            try FitInputs.current(image: image, mask: made.summary, maskFile: mask, startWeights: loadWeights,
+                                  threads: threadCount, backend: factory)
+        }
+
         let interrupt = InterruptFlag.install()
         let bar = ProgressPrinter(total: Fitter.plannedEvaluations(config))
         let result = try fitter.run(progress: { bar.update($0) }, shouldCancel: { interrupt.isSet })
@@ -211,7 +218,7 @@ struct InpaintCommand: ParsableCommand {
                   + (result.best.map { String(format: "; best %.2f dB at iteration %d", $0.psnr, $0.iteration) } ?? ""))
         }
         if !result.backtracks.isEmpty { print("backtracked \(result.backtracks.count) time(s), at iterations \(result.backtracks.map(String.init).joined(separator: ", "))") }
-        let failures = save(result, network: fitter.network)
+        let failures = save(result, network: fitter.network, inputs: inputs)
 
         if case let .diverged(i) = result.status {
             printError("the fit diverged at iteration \(i) (the loss became NaN or infinite); lower --lr (it was \(lr))")
@@ -225,7 +232,7 @@ struct InpaintCommand: ParsableCommand {
     /// during the fit, say) goes to a fallback name and never stops the others. A diverged
     /// fit's final picture and weights hold NaN and are not written. Returns how many outputs
     /// could not be written where asked.
-    private func save(_ result: FitResult, network: SkipNetwork) -> Int {
+    private func save(_ result: FitResult, network: SkipNetwork, inputs: FitInputs?) -> Int {
         let finite = result.finalImage.pixels.allSatisfy { $0.isFinite }
         var jobs: [(NamedPath, (String) throws -> Void)] = []
         if finite {
@@ -241,8 +248,8 @@ struct InpaintCommand: ParsableCommand {
                 printNote("--best-out \(bestOut) not written: no PSNR was sampled (--no-ground-truth, or the fit stopped before its first sample)")
             }
         }
-        if let curve {
-            jobs.append((NamedPath(flag: "--curve", path: curve), { try AtomicFile.write(try result.curveJSON(), to: $0) }))
+        if let curve, let inputs {
+            jobs.append((NamedPath(flag: "--curve", path: curve), { try AtomicFile.write(try result.curveJSON(inputs: inputs), to: $0) }))
         }
         if let saveWeights {
             if finite {

@@ -1,3 +1,4 @@
+import DIPCore
 import Foundation
 import Testing
 
@@ -78,5 +79,14 @@ struct InpaintFaultTests {
         for name in ["sub/dir/out.png", "best.png", "curve.json", "w.safetensors"] { #expect(s.exists(name), "\(name)") }
         // library-depth2 pads 16x16 to a multiple of 4? It does not need to; any note goes to stderr.
         #expect(!r.stdout.contains("note:") && !r.stdout.contains("warning:"), "\(r.stdout)")
+        // The curve says what it was fitted to, where and by which build.
+        let curve = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.file("curve.json")))) as? [String: Any]
+        let inputs = curve?["inputs"] as? [String: Any]
+        #expect(curve?["version"] as? Int == 2 && (curve?["losses"] as? [Any])?.count == 3, "\(String(describing: curve))")
+        let imageHash = try SHA256.hex(ofFileAt: s.file("image.png")), maskHash = try SHA256.hex(ofFileAt: s.file("mask.png"))
+        #expect(inputs?["image"] as? String == "image.png" && inputs?["imageSHA256"] as? String == imageHash)
+        #expect(inputs?["maskSHA256"] as? String == maskHash && (inputs?["mask"] as? String)?.contains("mask.png") == true)
+        #expect((inputs?["machine"] as? [String: Any])?["threads"] as? Int == 1, "\(String(describing: inputs))")
+        #expect(((inputs?["software"] as? [String: Any])?["commit"] as? String)?.isEmpty == false, "\(String(describing: inputs))")
     }
 }
