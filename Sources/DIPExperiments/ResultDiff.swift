@@ -202,9 +202,12 @@ public enum ResultDiff {
                    seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
     }
 
-    /// Every readable record's outcome in a results folder, with the files that were skipped.
-    public static func outcomes(resultsFolder: String) throws -> (runs: [RunOutcome], problems: [String]) {
+    /// The outcomes of the runs a results folder's report counts (`RecordSelection`: one
+    /// profile, `profile` or the fullest stored, and one configuration per label and image),
+    /// with the files that were skipped and what was left off.
+    public static func outcomes(resultsFolder: String, profile: String? = nil) throws -> (runs: [RunOutcome], problems: [String], leftOff: [String]) {
         let scan = try ResultStore(root: resultsFolder, create: false).scan()
-        return (scan.records.map(outcome), scan.problems.map(\.description))
+        let selection = RecordSelection(scan.records, profile: profile)
+        return (selection.records.map(outcome), scan.problems.map(\.description), selection.notes)
     }
 }

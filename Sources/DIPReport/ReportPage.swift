@@ -14,6 +14,10 @@ struct ReportPage {
     var hasProblems: Bool
     /// Files of the results folder that were skipped, with why.
     var problems: [String]
+    /// Whether `leftOff` is non-empty.
+    var hasLeftOff: Bool
+    /// Stored runs this page does not count (other profiles, older configurations of a label).
+    var leftOff: [String]
     /// Section 2: the masks used.
     var masks: GalleryView?
     /// Section 4: network diagrams.

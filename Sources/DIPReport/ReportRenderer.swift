@@ -40,16 +40,17 @@ public enum ReportRenderer {
     /// (SwiftPM offers no way to read them at run time; a test checks these against it).
     static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
 
-    /// Renders the results in `resultsFolder` into `outFolder`/index.html.
+    /// Renders the results in `resultsFolder` into `outFolder`/index.html: the runs of
+    /// `profile` (by default the fullest profile stored; `RecordSelection`).
     /// `slowMarkdownSeconds`: a discussion or conclusion that takes longer to convert gets a note.
-    public static func render(resultsFolder: String, outFolder: String, commandLine: String,
+    public static func render(resultsFolder: String, outFolder: String, commandLine: String, profile: String? = nil,
                               fontPath: String? = nil, now: Date = Date(),
                               slowMarkdownSeconds: Double = 2) throws -> RenderSummary {
         let start = Date()
         let store = try ResultStore(root: resultsFolder, create: false)
         return try FileLock.withExclusive((outFolder as NSString).appendingPathComponent(lockName)) { lock in
             var summary = try render(store: store, resultsFolder: resultsFolder, outFolder: outFolder, commandLine: commandLine,
-                                     fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
+                                     profile: profile, fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
             if case let .waited(seconds) = lock, seconds >= 1 {
                 summary.notes.append(String(format: "waited %.0f s for another render of %@ to finish", seconds, outFolder))
             }
@@ -60,18 +61,21 @@ public enum ReportRenderer {
 
     /// The render itself, once it is this render's turn.
     private static func render(store: ResultStore, resultsFolder: String, outFolder: String, commandLine: String,
-                               fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
+                               profile: String?, fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
         let scan = store.scan()
+        let selection = RecordSelection(scan.records, profile: profile)
         let templates = try ReportTemplates.files()
         let discussionPath = (outFolder as NSString).appendingPathComponent("discussion.md")
         let conclusionPath = (outFolder as NSString).appendingPathComponent("conclusion.md")
         let discussion = try UserMarkdown.readOrCreate(discussionPath, placeholder: templates["discussion.md"] ?? "## Discussion\n")
         let conclusion = try UserMarkdown.readOrCreate(conclusionPath, placeholder: templates["conclusion.md"] ?? "## Conclusion\n")
-        var builder = PageBuilder(store: store, records: scan.records, fontPath: fontPath)
+        var builder = PageBuilder(store: store, records: selection.records, fontPath: fontPath)
         var page = try builder.build(now: now, commandLine: commandLine, resultsFolder: resultsFolder)
         page.problems = scan.problems.map(\.description)
         page.hasProblems = !page.problems.isEmpty
-        var notes = builder.pictureProblems.lines
+        page.leftOff = selection.notes
+        page.hasLeftOff = !selection.notes.isEmpty
+        var notes = selection.notes + builder.pictureProblems.lines
         // Markdown of megabytes takes Ink tens of seconds: say so, so a slow render is explained.
         func markdown(_ text: String, _ path: String) -> String {
             let t0 = Date()
@@ -93,7 +97,7 @@ public enum ReportRenderer {
         }
         let pagePath = (outFolder as NSString).appendingPathComponent("index.html")
         try AtomicFile.write(Data(html.utf8), to: pagePath)
-        return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: scan.records.count,
+        return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: selection.records.count,
                              problems: page.problems,
                              createdFiles: [discussion.created ? discussionPath : nil, conclusion.created ? conclusionPath : nil].compactMap { $0 },
                              notes: notes, seconds: 0)
@@ -137,7 +141,7 @@ struct PageBuilder {
         let page = ReportPage(
             title: "Deep Image Prior: inpainting, reproduced",
             generatedAt: formatter.string(from: now), recordCount: records.count, banner: banner,
-            hasProblems: false, problems: [],
+            hasProblems: false, problems: [], hasLeftOff: false, leftOff: [],
             masks: try masks(),
             architecture: try architecture().figures, layerTables: try architecture().tables,
             table1Ran: ran(["table1-paper", "table1-seed", "table1-tv"]),

@@ -42,7 +42,7 @@ struct BuildCommand: ParsableCommand {
             elsewhere = try LocalRun.perform(selection: selection, experimentIDs: [], execution: execution)
         } catch let code as ExitCode where code.rawValue == 1 { failure = code }
         let summary = try ReportRenderer.render(resultsFolder: selection.results, outFolder: out,
-                                                commandLine: CommandLine.arguments.joined(separator: " "))
+                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: selection.profile)
         RenderCommand.print(summary)
         if elsewhere > 0 {
             // Another runner on this results folder (a second build, Slurm tasks) still holds

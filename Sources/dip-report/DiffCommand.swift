@@ -11,6 +11,10 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare results: across seeds in one result set, or run by run between two.",
         discussion: """
+            Each folder counts the runs its report page counts: one profile's (--profile; by \
+            default the fullest stored) and, per experiment, label and image, the newest \
+            configuration's; what is left off is named on standard error.
+
             With one results folder: per experiment, configuration and image, the mean, range \
             (min-max) and standard deviation of the final and best PSNR over seeds, and whether \
             the paper's Table-1 value lies inside the seeds' range. The report's Appendix A is \
@@ -56,10 +60,14 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --within: the configuration label the others are compared with.", valueName: "LABEL"))
     var reference: String?
 
+    @Option(help: ArgumentHelp("The profile whose runs are compared, in each folder (default: each folder's fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
+    var profile: String?
+
     func validate() throws {
         if csv && json { throw ValidationError("choose one of --csv and --json") }
         if within != nil && second != nil { throw ValidationError("--within compares configurations inside one results folder; give only A") }
         if reference != nil && within == nil { throw ValidationError("--reference needs --within EXPERIMENT") }
+        if let profile { try SelectionOptions.checkProfile(profile) }
         // Checked here so that the message names diff's own arguments (the store's own message
         // suggests run's --results, which diff does not have).
         for (name, folder) in [("A", first), ("B", second)] {
@@ -75,8 +83,9 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let a = try ResultDiff.outcomes(resultsFolder: first)
+        let a = try ResultDiff.outcomes(resultsFolder: first, profile: profile)
         for p in a.problems { StandardStreams.error("skipped \(p)\n") }
+        for n in a.leftOff { printNote("\(first): \(n)") }
         if a.runs.isEmpty { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
         if let within {
             let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
@@ -86,8 +95,9 @@ struct DiffCommand: ParsableCommand {
             }
             for c in comparisons { StandardStreams.error(ResultDiff.summaryLine(c) + "\n") }
         } else if let second {
-            let b = try ResultDiff.outcomes(resultsFolder: second)
+            let b = try ResultDiff.outcomes(resultsFolder: second, profile: profile)
             for p in b.problems { StandardStreams.error("skipped \(p)\n") }
+            for n in b.leftOff { printNote("\(second): \(n)") }
             if b.runs.isEmpty { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {

@@ -1,5 +1,6 @@
 import DIPCore
 import ArgumentParser
+import DIPExperiments
 import DIPReport
 import Foundation
 
@@ -14,7 +15,9 @@ struct RenderCommand: ParsableCommand {
             self-contained page, OUT/index.html, that works offline: open it in any browser. \
             Sections 8 and 9 come from OUT/discussion.md and OUT/conclusion.md, created with \
             placeholder text the first time and never overwritten: edit them and render again. \
-            Damaged or foreign JSON files in the results folder are listed and skipped.
+            Damaged or foreign JSON files in the results folder are listed and skipped. The page \
+            counts one profile's runs (--profile; by default the fullest stored) and, per \
+            experiment, label and image, the newest configuration's; it names what it left off.
 
             Examples:
               dip-report render
@@ -27,13 +30,17 @@ struct RenderCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to write index.html into (and keep discussion.md, conclusion.md in).", valueName: "DIR"))
     var out = "report"
 
+    @Option(help: ArgumentHelp("The profile whose runs the page shows (default: the fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
+    var profile: String?
+
     func validate() throws {
+        if let profile { try SelectionOptions.checkProfile(profile) }
         try OutputFiles.checkFolder(out, flag: "--out")
     }
 
     func run() throws {
         let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out,
-                                                commandLine: CommandLine.arguments.joined(separator: " "))
+                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: profile)
         RenderCommand.print(summary)
     }
 

@@ -30,6 +30,7 @@ struct SelectionOptions: ParsableArguments {
     var catalog: String?
 
     func validate() throws {
+        if let givenProfile { try Self.checkProfile(givenProfile) }
         if let seeds, Self.parseSeeds(seeds) == nil { throw ValidationError("--seeds \(seeds): give comma-separated non-negative integers, e.g. 0,1,2") }
     }
 
@@ -37,6 +38,11 @@ struct SelectionOptions: ParsableArguments {
     var givenFlags: [String] {
         [("--profile", givenProfile != nil), ("--seeds", seeds != nil), ("--results", givenResults != nil),
          ("--data", dataOptions.data != nil), ("--catalog", catalog != nil)].filter(\.1).map(\.0)
+    }
+
+    /// Refuses a profile name that is none of the profiles, as a usage error (exit 64).
+    static func checkProfile(_ name: String) throws {
+        do { _ = try Profile.named(name) } catch { throw ValidationError("\(error)") }
     }
 
     /// The seeds given, duplicates dropped; nil for the profile's.

@@ -63,6 +63,41 @@ struct DiffTests {
         #expect(decoded == far.differences)
     }
 
+    @Test("runs of another profile, and of an older configuration under the same label, are left off and named, not pooled")
+    func selection() throws {
+        let folder = SyntheticResults.temporaryFolder("selection")
+        let store = try ResultStore(root: folder)
+        for seed: UInt64 in [0, 1] {
+            try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)",
+                                      image: "barbara", seed: seed, profile: "smoke")
+            try SyntheticResults.save(store, experiment: "width", group: "experiment2", label: "width 4", image: "kate", seed: seed,
+                                      profile: "smoke", finishedAt: "2026-02-01T00:00:00Z")
+        }
+        // The same label and seed 0 again: under the quick profile, and under an older smoke configuration.
+        try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)",
+                                  image: "barbara", seed: 0, profile: "quick", offset: 5, gammaInit: .one)
+        try SyntheticResults.save(store, experiment: "width", group: "experiment2", label: "width 4", image: "kate", seed: 0,
+                                  profile: "smoke", offset: 9, gammaInit: .one, finishedAt: "2025-12-01T00:00:00Z")
+
+        // By default the fullest profile stored (quick), alone: its one seed, not a mean with smoke's.
+        let quick = try ResultDiff.outcomes(resultsFolder: folder)
+        #expect(quick.runs.count == 1 && quick.runs[0].finalPSNR == SyntheticResults.finalPSNR(image: "barbara", seed: 0, offset: 5))
+        #expect(quick.leftOff == ["5 runs of the smoke profile left off (give --profile smoke to see them)"], "\(quick.leftOff)")
+        // Smoke: its own four runs; the older width configuration is named, not counted.
+        let smoke = try ResultDiff.outcomes(resultsFolder: folder, profile: "smoke")
+        #expect(smoke.runs.count == 4 && smoke.runs.allSatisfy { $0.finalPSNR == SyntheticResults.finalPSNR(image: $0.image, seed: $0.seed, offset: 0) })
+        #expect(smoke.leftOff.count == 2 && smoke.leftOff[0].hasPrefix("1 run of the quick profile left off")
+                && smoke.leftOff[1].hasPrefix("1 run of width left off: an older configuration under the same label"), "\(smoke.leftOff)")
+        let kate = try #require(ResultDiff.acrossSeeds(smoke.runs).first { $0.image == "kate" })
+        #expect(kate.seeds == [0, 1])
+        // The page counts what the diff counts, and says what it left off.
+        let out = SyntheticResults.temporaryFolder("selection-page")
+        let summary = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test", profile: "smoke")
+        #expect(summary.records == 4 && summary.notes.contains { $0.hasPrefix("1 run of width left off") })
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        #expect(html.contains("Stored runs not counted on this page") && html.contains("1 run of the quick profile left off"))
+    }
+
     @Test("CSV quotes cells with commas and quotes")
     func csvQuoting() {
         let t = TextTable(header: ["a", "b"], rows: [["x,y", "say \"hi\""]])

@@ -28,7 +28,8 @@ enum SyntheticResults {
     static func save(_ store: ResultStore, experiment: String, group: String, label: String, image: String,
                      seed: UInt64, profile: String = "smoke", offset: Double = 0, side: Int = 24,
                      network: SkipConfig = SkipConfig.uniform(depth: 2, channels: 4, skip: 4, outputChannels: 1),
-                     gammaInit: GammaInit = .uniform, status: RunStatus = .done) throws {
+                     gammaInit: GammaInit = .uniform, status: RunStatus = .done,
+                     finishedAt: String = "2026-01-01T00:00:00Z") throws {
         let fit = FitConfig(network: network, iterations: 30, gammaInit: gammaInit, psnrEvery: 3)
         let configuration = RunConfiguration(imageFile: "bm3d/\(image).png", preprocessing: Preprocessing(),
                                              mask: .bernoulli(keep: 0.5, perChannel: true), method: .dip(fit))
@@ -53,7 +54,7 @@ enum SyntheticResults {
             size: DIPExperiments.ImageSize(width: side, height: side), channels: 1, maskSummary: "Bernoulli 50 % holes",
             holeFraction: 0.5, corruptedPSNR: 8, status: status, stoppedAt: nil, iterations: 30, curve: curve, losses: [],
             backtracks: [], final: Scores(psnr: final), best: Scores(psnr: best.psnr!), bestIteration: best.iteration,
-            worstDrop: worstDrop, timings: FitTimings(), wallSeconds: 1.5, resumes: 0, finishedAt: "2026-01-01T00:00:00Z",
+            worstDrop: worstDrop, timings: FitTimings(), wallSeconds: 1.5, resumes: 0, finishedAt: finishedAt,
             machine: MachineInfo(host: "test-host", os: "Linux", cpu: "test cpu", cores: 2, threads: 2),
             software: SoftwareInfo(tool: "test", commit: "abc1234", oneDNN: "2.6.3", backend: "cpu"),
             images: Dictionary(uniqueKeysWithValues: images.keys.map { ($0, ResultStore.imageFileName(key, $0)) }))

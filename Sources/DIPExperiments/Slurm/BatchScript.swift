@@ -156,7 +156,7 @@ public struct BatchScript: Sendable {
         if let p = request.partition { c.append("--partition=\(p)") }
         if let a = request.account { c.append("--account=\(a)") }
         c += request.extraArguments
-        let render = [plan.executable, "render", "--results", plan.results, "--out", plan.out]
+        let render = [plan.executable, "render", "--results", plan.results, "--out", plan.out, "--profile", plan.profile]
         return c + ["--wrap", render.map(Self.quote).joined(separator: " ")]
     }
 
