@@ -57,7 +57,9 @@ let package = Package(
 
         .target(name: "DIPCore", dependencies: ["CPNG", "CCairo", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DIPEngine", dependencies: ["DIPCore", "CDNNL", "CCUDA", "CFMAKernel", "CLayerKernels", "CWinograd", "CPointwise", "CWorkerPool"]),
-        .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"]),
+        // The commit of the checkout being built, written by a plugin into the build folder.
+        .plugin(name: "BuildCommit", capability: .buildTool()),
+        .target(name: "DIPExperiments", dependencies: ["DIPCore", "DIPEngine"], plugins: ["BuildCommit"]),
         .target(name: "DIPReport", dependencies: [
             "DIPCore", "DIPEngine", "DIPExperiments", "CCairo",
             .product(name: "Mustache", package: "swift-mustache"),

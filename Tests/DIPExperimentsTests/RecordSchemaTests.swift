@@ -13,30 +13,21 @@ struct RecordSchemaTests {
         return p
     }
 
-    @Test("a record's commit is that of the checkout the tool was built from, not of the working folder's repository",
+    @Test("a record's commit is the one the tool was built from, fixed at build time: a commit of this checkout, whatever the working folder",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "needs git"))
     func commitOfTheBuild() throws {
-        #expect(URL(fileURLWithPath: SoftwareInfo.buildCheckout).standardized == SharedTestData.packageRoot.standardized)
-        // A researcher's own repository (where they may run the tool) has a commit of its own.
-        let other = Self.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: other) }
-        let git = { (args: [String]) throws -> String in
-            let p = Process(), out = Pipe()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            p.arguments = ["-C", other, "-c", "user.name=t", "-c", "user.email=t@example.org"] + args
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        #expect(SoftwareInfo.gitCommit(of: other) == "unknown", "not a repository yet")
-        _ = try git(["init", "-q"])
-        _ = try git(["commit", "-q", "--allow-empty", "-m", "theirs"])
-        let theirs = try git(["rev-parse", "HEAD"])
-        #expect(theirs.count == 40 && SoftwareInfo.gitCommit(of: other) == theirs)
-        #expect(SoftwareInfo.gitCommit(of: other + "/gone") == "unknown")
-        #expect(!SoftwareInfo.gitCommit().hasPrefix(theirs))
+        // Read at run time it named whatever the checkout (or, before, the working folder's
+        // repository) held when the run ended, not the code that ran.
+        let commit = SoftwareInfo.current(backend: try ComputeDevice.cpu.factory(math: .tf32)).commit
+        #expect(commit == buildCommit)
+        let sha = String(commit.prefix(40))
+        #expect(sha.count == 40 && sha.allSatisfy(\.isHexDigit) && (commit.count == 40 || commit.dropFirst(40) == "+dirty"), "\(commit)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-C", SharedTestData.packageRoot.path, "cat-file", "-e", sha + "^{commit}"]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(sha) is no commit of \(SharedTestData.packageRoot.path)")
     }
 
     static func sampleRecord(seed: UInt64 = 0) throws -> RunRecord {
