@@ -32,25 +32,51 @@ public struct NormalisedMask: Sendable, Equatable {
 /// and puts it into the form the fit expects. Upstream's issue tracker shows how often masks go
 /// wrong: wrong size, anti-aliased edges, RGB files, and above all inverted polarity.
 public enum MaskFile {
-    /// Fraction of holes above which the polarity is suspected to be inverted.
-    public static let invertedSuspicionThreshold = 0.5
+    /// Fraction of holes above which the polarity is suspected to be inverted. Above a half:
+    /// Table 1's own Bernoulli masks hold 50 % holes and drew the warning (50.1 %); an inverted
+    /// text or scribble mask holds 90 % and more.
+    public static let invertedSuspicionThreshold = 0.8
 
     /// Checks `mask` (read from `path`, named in messages) against an image of
     /// `height` x `width` (and `channels`, when known) and normalises it.
     ///
     /// - Wrong size: error naming both sizes.
-    /// - Several channels that are all equal: collapsed to one channel (noted). Unequal
-    ///   channels are kept as a per-channel mask if they match the image's channel count.
-    /// - Values other than 0 and 1: thresholded, at least 0.5 counts as known (noted, with
-    ///   the number of such elements).
+    /// - Its values read as known or hole as `binarise` says (noted).
     /// - `invert`: swaps known and hole after thresholding, for masks drawn with white holes.
-    /// - More than half holes: a note that the polarity may be inverted (hint `--invert`).
-    /// - All holes or no holes: error, since there is nothing known or nothing to inpaint.
+    /// - More than `invertedSuspicionThreshold` holes: a note that the polarity may be inverted.
+    /// - All holes or no holes: error, since there is nothing known or nothing to inpaint; the
+    ///   notes of the reading go into the message (they often say why, e.g. 0/255 confusion).
     public static func normalise(_ mask: Image, path: String, height: Int, width: Int,
                                  channels: Int? = nil, invert: Bool = false) throws -> NormalisedMask {
         guard mask.height == height, mask.width == width else {
             throw DIPError.mismatch("\(path): the mask is \(mask.width)x\(mask.height) but the image is \(width)x\(height); masks must have the image's size (make one with `dip-report mask --like IMAGE`)")
         }
+        var read = try binarise(mask, path: path, channels: channels, invert: invert)
+        let stats = MaskStatistics(read.mask)
+        // What the reading noted may be why (values neither 0 nor 255): said with the error.
+        let why = read.notes.map { "; " + $0.replacingOccurrences(of: "\(path): ", with: "") }.joined()
+        if stats.holes == stats.elements {
+            throw DIPError.badFile(path: path, reason: "every pixel is a hole after \(invert ? "inverting" : "reading"), so nothing is known to fit; 255 (white) must mean known\(invert ? " (drop --invert?)" : "")" + why)
+        }
+        if stats.holes == 0 {
+            throw DIPError.badFile(path: path, reason: "has no holes after \(invert ? "inverting" : "reading"), so there is nothing to inpaint; 0 (black) must mark the holes\(invert ? " (drop --invert?)" : " (or pass --invert if white marks them)")" + why)
+        }
+        if stats.holeFraction > invertedSuspicionThreshold {
+            let percent = (stats.holeFraction * 1000).rounded() / 10
+            read.notes.append("warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert")
+        }
+        return read
+    }
+
+    /// Reads `mask`'s values as known (1) or hole (0), saying in `notes` what it did:
+    ///
+    /// - Several channels that are all equal: collapsed to one channel. Unequal channels are
+    ///   kept as a per-channel mask if they match `channels` (when given), else an error.
+    /// - Values only 0 and 1 of 255 (a 0/1 array saved as 8-bit, as numpy masks often are):
+    ///   1 reads as known. Thresholded at 50 % they would all be holes.
+    /// - Other values than 0 and 255: thresholded, at least 0.5 counts as known.
+    /// - `invert`: swaps known and hole afterwards.
+    public static func binarise(_ mask: Image, path: String, channels: Int? = nil, invert: Bool = false) throws -> NormalisedMask {
         var notes: [String] = []
         var m = mask
         if m.channels > 1 {
@@ -66,30 +92,24 @@ public enum MaskFile {
                 notes.append("\(path): the \(m.channels) channels differ, used as a per-channel mask")
             }
         }
+        let oneOf255 = m.pixels.contains { abs($0 * 255 - 1) < 1e-3 }
+            && m.pixels.allSatisfy { $0 == 0 || abs($0 * 255 - 1) < 1e-3 }
+        let threshold: Float = oneOf255 ? 0.5 / 255 : 0.5
         var nonBinary = 0
         for i in m.pixels.indices {
             let v = m.pixels[i]
             if v != 0 && v != 1 { nonBinary += 1 }
             // NaN compares false and so becomes a hole, the safe reading of a broken value.
-            var known = v >= 0.5
+            var known = v >= threshold
             if invert { known.toggle() }
             m.pixels[i] = known ? 1 : 0
         }
-        if nonBinary > 0 {
+        if oneOf255 {
+            notes.append("\(path): its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save 255 for known to silence this")
+        } else if nonBinary > 0 {
             notes.append("\(path): \(nonBinary) of \(m.pixels.count) values were neither 0 nor 255 (anti-aliased or lossy?); thresholded at 50 %, at least half-white counts as known")
         }
-        if invert { notes.append("\(path): inverted, so white now marks holes") }
-        let stats = MaskStatistics(m)
-        if stats.holes == stats.elements {
-            throw DIPError.badFile(path: path, reason: "every pixel is a hole after \(invert ? "inverting" : "reading"), so nothing is known to fit; 255 (white) must mean known\(invert ? " (drop --invert?)" : "")")
-        }
-        if stats.holes == 0 {
-            throw DIPError.badFile(path: path, reason: "has no holes after \(invert ? "inverting" : "reading"), so there is nothing to inpaint; 0 (black) must mark the holes\(invert ? " (drop --invert?)" : " (or pass --invert if white marks them)")")
-        }
-        if stats.holeFraction > invertedSuspicionThreshold {
-            let percent = (stats.holeFraction * 1000).rounded() / 10
-            notes.append("warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert")
-        }
+        if invert { notes.append("\(path): inverted: its white pixels are the holes") }
         return NormalisedMask(mask: m, notes: notes)
     }
 }

@@ -10,8 +10,9 @@ struct PSNRCommand: ParsableCommand {
         discussion: """
             PSNR is upstream's: 10 log10(1/MSE) with samples in [0, 1], the MSE over all channels and \
             pixels. SSIM is scikit-image's structural_similarity with an 11x11 Gaussian window \
-            (sigma 1.5), data range 1, averaged over channels. With --mask (white = known pixel, \
-            black = hole, as the DIP repository's masks) the scores are also given over the holes \
+            (sigma 1.5), data range 1, averaged over channels. With --mask (white, 255 = known \
+            pixel, black, 0 = hole, as the DIP repository's masks; read as `inpaint` reads one: \
+            grey values thresholded at half, a 0/1 file read as 1 = known, each said) the scores are also given over the holes \
             only and the known pixels only; those SSIMs average the SSIM map over the region within \
             the same 5-pixel border crop as the whole-image score (so a region covering every pixel \
             scores exactly the whole image).
@@ -23,7 +24,7 @@ struct PSNRCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The image to compare with it.", valueName: "B.png"))
     var second: String
 
-    @Option(name: .long, help: ArgumentHelp("A mask of the same size: white (1) = known pixel, black (0) = hole.", valueName: "M.png"))
+    @Option(name: .long, help: ArgumentHelp("A mask of the same size: white (255) = known pixel, black (0) = hole.", valueName: "M.png"))
     var mask: String?
 
     func run() throws {
@@ -32,12 +33,17 @@ struct PSNRCommand: ParsableCommand {
             throw DIPError.mismatch("\(first) is \(a.sizeDescription) but \(second) is \(b.sizeDescription); "
                 + "PSNR needs two images of the same size and colour mode")
         }
-        let m = try mask.map(load)
-        if let m, let maskPath = mask {
-            if m.height != a.height || m.width != a.width || !(m.channels == 1 || m.channels == a.channels) {
-                throw DIPError.mismatch("mask \(maskPath) is \(m.sizeDescription) but the images are \(a.sizeDescription); "
+        var m: Image? = nil
+        if let maskPath = mask {
+            let raw = try load(maskPath)
+            if raw.height != a.height || raw.width != a.width {
+                throw DIPError.mismatch("mask \(maskPath) is \(raw.sizeDescription) but the images are \(a.sizeDescription); "
                     + "the mask needs the same size and should be grayscale")
             }
+            // Read as inpaint reads a mask (0/1 files, grey values, channels), saying how.
+            let read = try MaskFile.binarise(raw, path: maskPath, channels: a.channels)
+            for note in read.notes { printNote(note) }
+            m = read.mask
         }
         let scores = try Metrics.scores(a, b, mask: m)
         print("A: \(first) (\(a.sizeDescription))")

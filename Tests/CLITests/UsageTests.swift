@@ -214,6 +214,19 @@ struct UsageTests {
         }
     }
 
+    @Test("psnr reads a mask as inpaint does: a 0/1 file is 1 = known, said on stderr (it was all holes, silently)")
+    func psnrZeroOneMask() throws {
+        let s = try Scratch()
+        var m = try BernoulliMask.make(channels: 1, height: 16, width: 16, keepFraction: 0.5, seed: 1)
+        for i in m.pixels.indices { m.pixels[i] /= 255 }
+        try PNGCodec.write(m, to: s.file("m01.png"))
+        let zeroOne = try s.run(["psnr", "image.png", "image.png", "--mask", "m01.png"])
+        let proper = try s.run(["psnr", "image.png", "image.png", "--mask", "mask.png"])
+        #expect(zeroOne.status == 0 && zeroOne.stderr.contains("m01.png: its values are 0 and 1 (out of 255)"), "\(zeroOne.stderr)")
+        let table = { (r: DIPReportTool.Result) in r.stdout.split(separator: "\n").filter { $0.hasPrefix("holes") || $0.hasPrefix("known") } }
+        #expect(table(zeroOne) == table(proper) && table(proper).count == 2, "\(zeroOne.stdout)")
+    }
+
     @Test("diff, data and run name their own arguments (11.15)")
     func folderArguments() throws {
         let s = try Scratch()

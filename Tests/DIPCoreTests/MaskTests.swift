@@ -308,14 +308,34 @@ struct MaskFileTests {
         #expect(result.notes.contains { $0.contains("3 of 40") })
     }
 
-    @Test("mostly holes raises the polarity warning with the --invert hint, and --invert flips")
+    @Test("mostly holes raises the polarity warning with the --invert hint, and --invert flips; Table 1's half holes do not")
     func polarity() throws {
-        let m = mask(holes: 8)
+        let m = mask(holes: 9)
         let result = try MaskFile.normalise(m, path: "m.png", height: 4, width: 10)
-        #expect(result.notes.contains { $0.hasPrefix("warning:") && $0.contains("--invert") && $0.contains("80.0 %") })
+        #expect(result.notes.contains { $0.hasPrefix("warning:") && $0.contains("--invert") && $0.contains("90.0 %") })
         let inverted = try MaskFile.normalise(m, path: "m.png", height: 4, width: 10, invert: true)
-        #expect(MaskStatistics(inverted.mask).holes == 8)
+        #expect(MaskStatistics(inverted.mask).holes == 4)  // the one known column, 4 rows
         #expect(!inverted.notes.contains { $0.hasPrefix("warning:") })
+        #expect(inverted.notes.contains("m.png: inverted: its white pixels are the holes"))
+        // A Bernoulli mask of Table 1 holds about half holes: a valid mask, no suspicion.
+        let half = try BernoulliMask.make(channels: 1, height: 64, width: 64, keepFraction: 0.5, seed: 1)
+        #expect(MaskStatistics(half).holeFraction > 0.5)
+        #expect(try MaskFile.normalise(half, path: "m.png", height: 64, width: 64).notes.isEmpty)
+    }
+
+    @Test("a 0/1 mask saved as 8 bits reads 1 as known, and says so; a mask read as all holes says what it saw")
+    func zeroOne() throws {
+        var m = mask(holes: 3)
+        for i in m.pixels.indices where m.pixels[i] == 1 { m.pixels[i] = 1 / 255 }
+        let result = try MaskFile.normalise(m, path: "m01.png", height: 4, width: 10)
+        #expect(result.mask == mask(holes: 3))
+        #expect(result.notes == ["m01.png: its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save 255 for known to silence this"])
+        // Grey values that all fall below half: the error names them, not only "all holes".
+        var dark = mask(holes: 3)
+        for i in dark.pixels.indices where dark.pixels[i] == 1 { dark.pixels[i] = 0.3 }
+        #expect {
+            try MaskFile.normalise(dark, path: "dark.png", height: 4, width: 10)
+        } throws: { "\($0)".contains("every pixel is a hole") && "\($0)".contains("28 of 40 values were neither 0 nor 255") }
     }
 
     @Test("an RGB mask with equal channels becomes one channel; unequal ones stay per-channel")
