@@ -95,12 +95,15 @@ public struct SeedGroup: Sendable, Hashable, Codable {
     public var final: Spread?
     /// Best PSNR over seeds.
     public var best: Spread?
-    /// The paper's value for this image and experiment, when it has one.
-    public var paper: Double?
-    /// Whether the paper's value lies inside the seeds' final-PSNR range.
-    public var paperInsideFinal: Bool?
+    /// The published value this experiment's image is compared with, when there is one
+    /// (`ResultDiff.reference`).
+    public var reference: Double?
+    /// Where it was published: "paper" or "seed report".
+    public var referenceSource: String?
+    /// Whether the reference lies inside the seeds' final-PSNR range.
+    public var referenceInsideFinal: Bool?
     /// Whether it lies inside the seeds' best-PSNR range.
-    public var paperInsideBest: Bool?
+    public var referenceInsideBest: Bool?
 }
 
 /// Diff (b): one run present in two result sets.
@@ -134,11 +137,19 @@ public struct RunDifference: Sendable, Hashable, Codable {
 
 /// The two diffs of `dip-report diff`, over flat run outcomes.
 public enum ResultDiff {
-    /// The paper's Table-1 value that an experiment's image is compared with: only Table-1
-    /// experiments have one (the seed protocol's "peppers256" is the paper's Peppers).
-    public static func paperValue(experiment: String, image: String) -> Double? {
-        guard experiment.hasPrefix("table1") else { return nil }
-        return ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)]
+    /// The published value an experiment's image is compared with, and where it was published:
+    /// the paper's DIP row for the paper protocol's runs, the seed report's Table 1 for the seed
+    /// protocol's (whose numbers it reproduces), none for TV (the paper's Table 1 has no TV
+    /// row; comparing TV with DIP's value said "paper in range: no" as if TV were DIP).
+    public static func reference(experiment: String, image: String) -> (value: Double, source: String)? {
+        switch experiment {
+        case "table1-paper":
+            return ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)].map { ($0, "paper") }
+        case "table1-seed":
+            return ReferenceNumbers.seedReport[image].map { ($0, "seed report") }
+        default:
+            return nil
+        }
     }
 
     /// Diff (a): every (experiment, label, image) with its seeds' statistics, sorted.
@@ -147,11 +158,12 @@ public enum ResultDiff {
         return groups.values.map { members -> SeedGroup in
             let first = members[0]
             let final = Spread(members.compactMap(\.finalPSNR)), best = Spread(members.compactMap(\.bestPSNR))
-            let paper = paperValue(experiment: first.experiment, image: first.image)
+            let ref = reference(experiment: first.experiment, image: first.image)
             return SeedGroup(experiment: first.experiment, label: first.label, image: first.image,
-                             seeds: members.map(\.seed).sorted(), final: final, best: best, paper: paper,
-                             paperInsideFinal: paper.flatMap { p in final.map { $0.contains(p) } },
-                             paperInsideBest: paper.flatMap { p in best.map { $0.contains(p) } })
+                             seeds: members.map(\.seed).sorted(), final: final, best: best,
+                             reference: ref?.value, referenceSource: ref?.source,
+                             referenceInsideFinal: ref.flatMap { r in final.map { $0.contains(r.value) } },
+                             referenceInsideBest: ref.flatMap { r in best.map { $0.contains(r.value) } })
         }.sorted { ($0.experiment, $0.label, $0.image) < ($1.experiment, $1.label, $1.image) }
     }
 

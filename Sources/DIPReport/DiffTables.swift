@@ -6,12 +6,12 @@ extension ResultDiff {
     /// Diff (a) as a table.
     public static func table(_ groups: [SeedGroup]) -> TextTable {
         TextTable(header: ["experiment", "configuration", "image", "seeds", "final mean", "final min", "final max", "final std",
-                           "best mean", "best min", "best max", "best std", "paper", "paper in final range", "paper in best range"],
+                           "best mean", "best min", "best max", "best std", "reference", "from", "in final range", "in best range"],
                   rows: groups.map { g in
                       [g.experiment, g.label, g.image, "\(g.seeds.count)",
                        f(g.final?.mean), f(g.final?.min), f(g.final?.max), f(g.final?.std),
                        f(g.best?.mean), f(g.best?.min), f(g.best?.max), f(g.best?.std),
-                       f(g.paper), yesNo(g.paperInsideFinal), yesNo(g.paperInsideBest)]
+                       f(g.reference), g.referenceSource ?? "", yesNo(g.referenceInsideFinal), yesNo(g.referenceInsideBest)]
                   }, numericColumns: Set(3...12))
     }
 

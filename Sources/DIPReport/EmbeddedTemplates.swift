@@ -142,7 +142,7 @@ replication, which did not, and what would settle the open ones?
 </section>
 
 <section id="seeds"><h2>Appendix A: spread across seeds</h2>
-<p>Per experiment, configuration and image: the mean, range and standard deviation (n − 1) of the final and best PSNR over seeds, and whether the paper's value lies inside the seeds' range. The same table is printed by <code>dip-report diff</code>.</p>
+<p>Per experiment, configuration and image: the mean, range and standard deviation (n − 1) of the final and best PSNR over seeds, and whether the published value lies inside the seeds' range: the paper's Table 1 for the paper protocol, the seed report's for the seed protocol (its numbers are best PSNRs), none for TV (the paper has no TV row). The same table is printed by <code>dip-report diff</code>.</p>
 {{#seedTable}}{{> table}}{{/seedTable}}
 </section>
 

@@ -17,8 +17,9 @@ struct DiffCommand: ParsableCommand {
 
             With one results folder: per experiment, configuration and image, the mean, range \
             (min-max) and standard deviation of the final and best PSNR over seeds, and whether \
-            the paper's Table-1 value lies inside the seeds' range. The report's Appendix A is \
-            this table.
+            the published value lies inside the seeds' range (the paper's Table 1 for \
+            table1-paper, the seed report's for table1-seed, none for TV). The report's \
+            Appendix A is this table.
 
             With two folders A and B (two commits, two machines, two profiles): every run present \
             in both, matched by experiment, configuration label, image and seed, with B - A for \

@@ -28,9 +28,12 @@ struct DiffTests {
         let final = try #require(barbara.final)
         #expect(abs(final.mean - 32.67) < 1e-9 && abs(final.min - 32.42) < 1e-9 && abs(final.max - 32.92) < 1e-9)
         #expect(abs(final.std! - 0.5 / 2.0.squareRoot()) < 1e-9)
-        #expect(barbara.paper == 32.22 && barbara.paperInsideFinal == false)
+        #expect(barbara.reference == 32.22 && barbara.referenceSource == "paper" && barbara.referenceInsideFinal == false)
         let kate = try #require(groups.first { $0.image == "kate" })
-        #expect(kate.paper == nil && kate.paperInsideFinal == nil)
+        #expect(kate.reference == nil && kate.referenceInsideFinal == nil)
+        // The seed protocol is compared with the seed report's numbers, TV with none.
+        #expect(ResultDiff.reference(experiment: "table1-seed", image: "barbara")! == (33.28, "seed report"))
+        #expect(ResultDiff.reference(experiment: "table1-tv", image: "barbara") == nil)
         let text = ResultDiff.table(groups).aligned()
         #expect(text.contains("32.67") && text.contains("32.22"))
         // Columns line up: every line of the table is as long as the rule or shorter.
