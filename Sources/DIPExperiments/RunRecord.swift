@@ -271,6 +271,9 @@ public struct RunRecord: Sendable, Codable {
     /// The longest time a record may say a run took: about 32 years.
     static let maxSeconds = 1e9
 
+    /// The highest finite PSNR a record may hold, dB (see `impossibleValue`).
+    static let maxPSNR = 1000.0
+
     /// The first value no run can have written, in a few words, nil when there is none. The
     /// report computes from these (a network's layers and multiply-accumulates from its
     /// configuration and size, durations from the timings), so a record edited by hand or
@@ -291,6 +294,23 @@ public struct RunRecord: Sendable, Codable {
         for (field, value) in [("wallSeconds", wallSeconds), ("timings.forward", timings.forward), ("timings.backward", timings.backward),
                                ("timings.optimizer", timings.optimizer), ("timings.total", timings.total), ("timings.batched", timings.batched)] {
             if let value, !seconds.contains(value) { return bad(field, value) }
+        }
+        // PSNR of pictures in [0, 1] is at least 0 dB, and a Float32 picture that differs at all
+        // stays below 1000 dB; +inf is a perfect match. A hand-edited 1e308 printed as a
+        // 300-digit mean, and a "done" run's NaN final was dropped from its mean silently.
+        func psnrProblem(_ field: String, _ value: Double?, nanAllowed: Bool = false) -> String? {
+            guard let value else { return nil }
+            if value.isNaN { return nanAllowed ? nil : bad(field, value) }
+            return value == .infinity || (0...Self.maxPSNR).contains(value) ? nil : bad(field, value)
+        }
+        for (name, scores) in [("final", final), ("best", best)] {
+            guard let scores else { continue }
+            if let p = psnrProblem("\(name).psnr", scores.psnr) ?? psnrProblem("\(name).psnrHoles", scores.psnrHoles, nanAllowed: true) { return p }
+            if let ssim = scores.ssim, !ssim.isNaN, !(-1...1).contains(ssim) { return bad("\(name).ssim", ssim) }
+        }
+        if let p = psnrProblem("corruptedPSNR", corruptedPSNR) { return p }
+        for point in curve {
+            if let p = psnrProblem("curve.psnr", point.psnr, nanAllowed: true) ?? psnrProblem("curve.psnrHoles", point.psnrHoles, nanAllowed: true) { return p }
         }
         switch configuration.method {
         case let .dip(config):

@@ -81,7 +81,7 @@ struct RecordSchemaTests {
     }
 
     @Test("valid JSON with values no run can write (10^9 pixels or channels, 1e308 seconds, a hole fraction of 2) is a damaged record, named, never rendered",
-          arguments: ["size", "channels", "holeFraction", "wallSeconds", "bestIteration", "network"])
+          arguments: ["size", "channels", "holeFraction", "wallSeconds", "bestIteration", "network", "final", "best", "nan", "ssim"])
     func impossibleValues(field: String) throws {
         let root = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -93,6 +93,11 @@ struct RecordSchemaTests {
         case "holeFraction": record.holeFraction = 2
         case "wallSeconds": record.wallSeconds = 1e308
         case "bestIteration": record.bestIteration = -5
+        // PSNR: pictures in [0, 1] score from 0 to under 1000 dB (or exactly +inf).
+        case "final": record.final = Scores(psnr: 1e308)
+        case "best": record.best = Scores(psnr: -5)
+        case "nan": record.final = Scores(psnr: .nan)
+        case "ssim": record.final = Scores(psnr: 30, ssim: 3)
         default:
             guard case var .dip(config) = record.configuration.method else { Issue.record("a DIP run expected"); return }
             config.network.down[0] = 1_000_000_000
