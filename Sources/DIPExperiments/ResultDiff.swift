@@ -21,10 +21,13 @@ public struct RunOutcome: Sendable, Hashable, Codable {
     /// The hashed configuration, so two configurations can be told apart by knob (nil when
     /// the outcome was not read from a record).
     public var configuration: RunConfiguration?
+    /// How the run ended (done when not said).
+    public var status: RunStatus
 
     /// Creates an outcome.
     public init(experiment: String, label: String, image: String, configHash: String, seed: UInt64,
-                finalPSNR: Double?, bestPSNR: Double?, configuration: RunConfiguration? = nil) {
+                finalPSNR: Double?, bestPSNR: Double?, configuration: RunConfiguration? = nil, status: RunStatus = .done) {
+        self.status = status
         self.experiment = experiment
         self.label = label
         self.image = image
@@ -131,8 +134,15 @@ public struct RunDifference: Sendable, Hashable, Codable {
     /// The larger of the two sets' seed ranges (max - min of final PSNR) for this configuration
     /// and image; nil when neither set has two seeds of it.
     public var seedRange: Double?
-    /// Whether |final or best difference| exceeds that range; nil when the range is unknown.
+    /// Whether |final or best difference| exceeds that range; nil when the range is unknown
+    /// or a side did not finish.
     public var beyondSpread: Bool?
+    /// How the run ended in A and in B: a run that diverged on one side is a difference no
+    /// PSNR delta shows (its final PSNR is missing), so the table says so instead.
+    public var statusA: RunStatus, statusB: RunStatus
+
+    /// Whether both sides ran every iteration.
+    public var bothDone: Bool { statusA == .done && statusB == .done }
 }
 
 /// The two diffs of `dip-report diff`, over flat run outcomes.
@@ -184,11 +194,11 @@ public enum ResultDiff {
             let fd = delta(ra.finalPSNR, rb.finalPSNR), bd = delta(ra.bestPSNR, rb.bestPSNR)
             let largest = [fd, bd].compactMap { $0 }.map(abs).max()
             var beyond: Bool? = nil
-            if let range, let largest { beyond = largest > range }
+            if let range, let largest, ra.status == .done, rb.status == .done { beyond = largest > range }
             out.append(RunDifference(experiment: ra.experiment, label: ra.label, image: ra.image, seed: ra.seed,
                                      hashA: ra.configHash, hashB: rb.configHash, finalA: ra.finalPSNR, finalB: rb.finalPSNR,
                                      bestA: ra.bestPSNR, bestB: rb.bestPSNR, finalDelta: fd, bestDelta: bd,
-                                     seedRange: range, beyondSpread: beyond))
+                                     seedRange: range, beyondSpread: beyond, statusA: ra.status, statusB: rb.status))
         }
         out.sort { ($0.experiment, $0.label, $0.image, $0.seed) < ($1.experiment, $1.label, $1.image, $1.seed) }
         let onlyA = a.filter { indexB[key($0)] == nil }, onlyB = b.filter { indexA[key($0)] == nil }
@@ -211,7 +221,8 @@ public enum ResultDiff {
     /// The flat outcome of a record, for the diffs.
     public static func outcome(_ r: RunRecord) -> RunOutcome {
         RunOutcome(experiment: r.key.experiment, label: r.label, image: r.key.image, configHash: r.key.configHash,
-                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration)
+                   seed: r.key.seed, finalPSNR: r.final?.psnr, bestPSNR: r.best?.psnr, configuration: r.configuration,
+                   status: r.status)
     }
 
     /// The outcomes of the runs a results folder's report counts (`RecordSelection`: one

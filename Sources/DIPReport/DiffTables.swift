@@ -22,8 +22,15 @@ extension ResultDiff {
                   rows: differences.map { d in
                       [d.experiment, d.label, d.image, "\(d.seed)", f(d.finalA), f(d.finalB), signed(d.finalDelta),
                        f(d.bestA), f(d.bestB), signed(d.bestDelta), f(d.seedRange),
-                       d.beyondSpread.map { $0 ? "YES" : "no" } ?? "unknown", d.hashA == d.hashB ? "yes" : "no"]
+                       spreadCell(d), d.hashA == d.hashB ? "yes" : "no"]
                   }, numericColumns: Set(3...10))
+    }
+
+    /// "YES", "no" or "unknown" (one seed); a run that did not finish on a side says so.
+    private static func spreadCell(_ d: RunDifference) -> String {
+        let ended = [("A", d.statusA), ("B", d.statusB)].filter { $0.1 != .done }.map { "\($0.1.rawValue.uppercased()) in \($0.0)" }
+        if !ended.isEmpty { return ended.joined(separator: ", ") }
+        return d.beyondSpread.map { $0 ? "YES" : "no" } ?? "unknown"
     }
 
     /// Diff (c) as a table, run by run.

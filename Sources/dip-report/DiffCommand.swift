@@ -106,7 +106,10 @@ struct DiffCommand: ParsableCommand {
                 print(csv ? table.csv() : table.aligned(), terminator: "")
             }
             let beyond = d.differences.filter { $0.beyondSpread == true }.count
-            StandardStreams.error("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
+            let unfinished = d.differences.filter { !$0.bothDone }.count
+            StandardStreams.error("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread"
+                                  + (unfinished > 0 ? ", \(unfinished) that did not finish on one side (diverged or cancelled)" : "")
+                                  + "; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
         } else {
             let groups = ResultDiff.acrossSeeds(a.runs)
             if json { print(try ResultDiff.json(groups), terminator: "") } else {

@@ -61,6 +61,13 @@ struct DiffTests {
         let csv = ResultDiff.table(far.differences).csv()
         #expect(csv.hasPrefix("experiment,configuration,image,seed,"))
         #expect(csv.contains("table1-paper,DIP (paper protocol),barbara,0,31.22,33.22,+2.00"))
+        // A run that diverged in B is said to have, not counted as within the spread.
+        let d2 = SyntheticResults.temporaryFolder("D")
+        try SyntheticResults.save(try ResultStore(root: d2), experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)",
+                                  image: "barbara", seed: 0, status: .diverged)
+        let diverged = ResultDiff.between(a, try ResultDiff.outcomes(resultsFolder: d2).runs).differences
+        #expect(diverged.count == 1 && diverged[0].beyondSpread == nil && !diverged[0].bothDone)
+        #expect(ResultDiff.table(diverged).csv().contains(",DIVERGED in B,"), "\(ResultDiff.table(diverged).csv())")
         let json = try ResultDiff.json(far.differences)
         let decoded = try JSONDecoder().decode([RunDifference].self, from: Data(json.utf8))
         #expect(decoded == far.differences)
