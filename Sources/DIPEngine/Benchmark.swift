@@ -9,6 +9,10 @@ public struct BenchmarkResult: Sendable, Codable {
     public var net: String
     /// Side of the square input.
     public var size: Int
+    /// The canvas side the network ran at, where it needs more than `size` (as `inpaint` fits
+    /// such an image: on a larger canvas, cropped back); nil where it ran at `size`. The time
+    /// is a `size` image's; the MACs and GFLOP/s are the canvas's.
+    public var canvas: Int?
     /// Threads used.
     public var threads: Int
     /// Convolution algorithm.
@@ -123,7 +127,8 @@ public enum Benchmark {
         // never prepares.
         let macs = try NetworkSummary(config: config.network, height: fitter.workingHeight, width: fitter.workingWidth).macs
         return BenchmarkResult(implementation: "dip-report \(backends.description)",
-                               net: net, size: size, threads: threads, conv: conv.rawValue, iterations: iterations,
+                               net: net, size: size, canvas: fitter.isPadded ? max(fitter.workingHeight, fitter.workingWidth) : nil,
+                               threads: threads, conv: conv.rawValue, iterations: iterations,
                                iterationSeconds: mean, medianIterationSeconds: median, psnrEvery: config.psnrEvery,
                                forwardSeconds: (t.forward - first.forward) / n,
                                backwardSeconds: (t.backward - first.backward) / n,

@@ -96,6 +96,7 @@ struct BenchCommand: ParsableCommand {
         }
         var rows: [BenchmarkResult] = []
         var summaries: [String] = []
+        var peerFailure: String? = nil
         let sampling = psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []
         // Resolved once here, so `auto` means the same device for every child and the peer.
         let factory = try devices.factory()
@@ -111,27 +112,36 @@ struct BenchCommand: ParsableCommand {
                                             + (layers ? ["--layers"] : []))
                     rows.append(ours)
                     oursSeconds.append(ours.iterationSeconds)
-                    if peer {
+                    if peer, peerFailure == nil {
                         // PyTorch runs with the user's OpenMP settings, as they would run it, and
-                        // samples PSNR as often as we did.
-                        let theirs = try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
-                                                   "--threads", "\(threadCount)", "--iters", "\(iterations)",
-                                                   "--json", "--device", onGPU ? "cuda" : "cpu"]
-                                                     + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
-                                                     + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
-                                                  environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment))
-                        rows.append(theirs)
-                        peerSeconds.append(theirs.iterationSeconds)
-                        peerName = theirs.implementation.split(separator: " ").first.map(String.init) ?? peerName
+                        // samples PSNR as often as we did. A peer that fails (PyTorch missing, a
+                        // script error) stops the peer's runs, not ours: they are shown.
+                        do {
+                            let theirs = try runChild(["/usr/bin/env", "python3", peerScript, "--net", n, "--size", "\(s)",
+                                                       "--threads", "\(threadCount)", "--iters", "\(iterations)",
+                                                       "--json", "--device", onGPU ? "cuda" : "cpu"]
+                                                         + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
+                                                         + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
+                                                      environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment))
+                            rows.append(theirs)
+                            peerSeconds.append(theirs.iterationSeconds)
+                            peerName = theirs.implementation.split(separator: " ").first.map(String.init) ?? peerName
+                        } catch {
+                            peerFailure = "\(error)"
+                        }
                     }
                 }
-                if rounds > 1 {
+                if rounds > 1, peerFailure == nil {
                     summaries.append("\(n) \(s), \(rounds) rounds: "
                                      + BenchmarkRounds(ours: oursSeconds, peer: peerSeconds).summary(peerName: peerName))
                 }
             }
         }
         emit(rows, summaries: summaries)
+        if let peerFailure {
+            printError("the peer failed, so its rows are missing (ours are above): \(peerFailure)")
+            throw ExitCode.failure
+        }
     }
 
     /// The table of `rows`, then what ran where, then `summaries` (`--rounds`); with --json the
@@ -162,7 +172,13 @@ struct BenchCommand: ParsableCommand {
                   + share + String(format: "  %8.0f", r.peakMemoryMiB))
         }
         if let r = rows.first(where: { $0.psnrEvery != nil }) {
-            print("s/iter: \(r.iterations) timed iterations after a warm-up one, PSNR sampled every \(r.psnrEvery!) as in a fit; their total over their number")
+            print("s/iter: \(r.iterations) timed iteration\(r.iterations == 1 ? "" : "s") after a warm-up one, PSNR sampled every \(r.psnrEvery!) as in a fit; their total over their number")
+        }
+        var padded = Set<String>()
+        for r in rows {
+            guard let canvas = r.canvas, padded.insert("\(r.net) \(r.size)").inserted else { continue }
+            print("\(r.net) \(r.size): the network needs a \(canvas)x\(canvas) canvas, so it ran there as `inpaint` runs such an image; "
+                  + "s/iter is a \(r.size)x\(r.size) image's, GFLOP/s the canvas's")
         }
         if rows.contains(where: { $0.batchedSeconds != nil }) {
             print("fwd/bwd/opt: - where most iterations ran in batches (replayed graphs on a GPU), which are not timed phase by phase")
@@ -222,7 +238,8 @@ struct BenchCommand: ParsableCommand {
         p.waitUntilExit()
         guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self)
             .split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
-            throw ValidationError("benchmark process failed: \(argv.joined(separator: " ")) (exit \(p.terminationStatus))")
+            // A run that failed is no usage error (64): its own message is on standard error above.
+            throw DIPError.mismatch("benchmark process failed: \(argv.joined(separator: " ")) (exit \(p.terminationStatus))")
         }
         return try JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
     }

@@ -117,6 +117,20 @@ struct UsageTests {
         #expect(r.stdout.components(separatedBy: "table1 64: ").count == 2, "\(r.stdout)")
     }
 
+    @Test("bench says when a net ran on a larger canvas than --size, and a failing peer leaves our row standing (exit 1, not 64)")
+    func benchCanvasAndPeerFailure() throws {
+        let s = try Scratch()
+        let canvas = try s.run(["bench", "--net", "library-depth6", "--size", "64", "--iterations", "1", "--threads", "1"])
+        #expect(canvas.status == 0 && canvas.stdout.contains("library-depth6 64: the network needs a 192x192 canvas"), "\(canvas.stdout)")
+        #expect(canvas.stdout.contains("1 timed iteration after"), "\(canvas.stdout)")
+        // A peer script that is no Python at all (a user's wrong path).
+        try "this is not python\n".write(toFile: s.file("peer.py"), atomically: true, encoding: .utf8)
+        let peer = try s.run(["bench", "--net", "table1", "--size", "64", "--iterations", "1", "--threads", "1", "--peer", "--peer-script", "peer.py"])
+        #expect(peer.status == 1 && peer.stderr.contains("the peer failed, so its rows are missing (ours are above)"), "\(peer.stderr)")
+        #expect(peer.stdout.split(separator: "\n").contains { $0.hasPrefix("dip-report") && $0.contains("table1") }, "\(peer.stdout)")
+        #expect(!peer.stderr.contains("Usage:"), "\(peer.stderr)")
+    }
+
     @Test("bench --layers prints each step's milliseconds and share after the table, in every child's run")
     func benchLayers() throws {
         let s = try Scratch()
