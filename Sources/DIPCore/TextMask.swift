@@ -14,6 +14,32 @@ public struct TextStamp: Sendable, Codable, Hashable {
     /// The ascender line, in pixels from the top.
     public var y: Double
 
+    /// Em sizes a stamp may have, in pixels.
+    public static let fontSizes: ClosedRange<Double> = 1...2000
+    /// Largest magnitude of a position coordinate, pixels (far beyond any image's 16384).
+    public static let maxCoordinate = 1e6
+
+    /// What is wrong with drawing `text` as a stamp, nil when nothing: one line of printable
+    /// characters. A line break is refused: PIL's `draw.text` lays several lines out with its
+    /// own spacing rules, which these masks do not reproduce.
+    public static func textProblem(_ text: String) -> String? {
+        if text.isEmpty { return "is empty; give a string to draw" }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "holds a line break or another control character; give each line as its own --text with its own --at"
+        }
+        return nil
+    }
+
+    /// What is wrong with an em size, nil when nothing.
+    public static func fontSizeProblem(_ size: Double) -> String? {
+        fontSizes.contains(size) ? nil : "must be from \(TextMask.format(fontSizes.lowerBound)) to \(TextMask.format(fontSizes.upperBound)) pixels"
+    }
+
+    /// What is wrong with a position, nil when nothing.
+    public static func positionProblem(x: Double, y: Double) -> String? {
+        abs(x) < maxCoordinate && abs(y) < maxCoordinate ? nil : "each coordinate must be under \(Int(maxCoordinate)) pixels in magnitude"
+    }
+
     /// A stamp of `text` at `fontSize` px whose line box starts at (x, y).
     public init(text: String, fontSize: Double, x: Double, y: Double) {
         self.text = text
@@ -212,16 +238,14 @@ public enum TextMask {
 private extension FreeTypeFace {
     /// Baseline and ink box of a stamp, from unhinted FreeType metrics.
     func layout(_ stamp: TextStamp) throws -> (baseline: Double, box: TextBox) {
-        guard !stamp.text.isEmpty else {
-            throw DIPError.invalidValue(name: "text", value: "", reason: "is empty; give a string to draw")
+        if let problem = TextStamp.textProblem(stamp.text) {
+            throw DIPError.invalidValue(name: "text", value: stamp.text, reason: problem)
         }
-        guard stamp.fontSize.isFinite, stamp.fontSize >= 1, stamp.fontSize <= 2000 else {
-            throw DIPError.invalidValue(name: "font size", value: TextMask.format(stamp.fontSize),
-                                        reason: "must be from 1 to 2000 pixels")
+        if let problem = TextStamp.fontSizeProblem(stamp.fontSize) {
+            throw DIPError.invalidValue(name: "font size", value: TextMask.format(stamp.fontSize), reason: problem)
         }
-        guard stamp.x.isFinite, stamp.y.isFinite, abs(stamp.x) < 1e6, abs(stamp.y) < 1e6 else {
-            throw DIPError.invalidValue(name: "text position", value: "\(stamp.x),\(stamp.y)",
-                                        reason: "must be finite pixel coordinates")
+        if let problem = TextStamp.positionProblem(x: stamp.x, y: stamp.y) {
+            throw DIPError.invalidValue(name: "text position", value: "\(stamp.x),\(stamp.y)", reason: problem)
         }
         // 72 dpi makes points equal pixels: the same scale as FT_Set_Pixel_Sizes for whole sizes.
         let size26 = FT_F26Dot6((stamp.fontSize * 64).rounded())

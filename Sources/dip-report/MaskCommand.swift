@@ -72,6 +72,9 @@ struct MaskCommand: ParsableCommand {
             throw ValidationError("choose one kind of mask: --bernoulli, --text, --preset or --from")
         }
         if size != nil && like != nil { throw ValidationError("give --size or --like, not both") }
+        if size == nil && like == nil && from == nil && preset == nil {
+            throw ValidationError("give --size WxH or --like IMAGE.png: a \(text.isChosen ? "--text" : "--bernoulli") mask needs a size")
+        }
         if (preview == nil) != (previewOut == nil) {
             throw ValidationError("--preview and --preview-out go together")
         }
@@ -118,9 +121,7 @@ struct MaskCommand: ParsableCommand {
         } else {
             spec = .bernoulli(keep: bernoulli ?? 0.5, seed: seed ?? 0, perChannel: perChannel)
         }
-        guard let t = target else {
-            throw DIPError.invalidValue(name: "mask size", value: "unknown", reason: "give --size WxH or --like IMAGE.png")
-        }
+        guard let t = target else { throw ValidationError("give --size WxH or --like IMAGE.png") }  // validate() saw to it
         let made = try spec.make(height: t.height, width: t.width, channels: t.channels)
         let mask = made.mask, notes = made.notes, what = made.summary
 

@@ -4,10 +4,10 @@ import DIPCore
 /// The text-mask flags that `mask` and `inpaint` share: strings drawn as holes, each with a
 /// size and a position, in one font.
 struct TextMaskOptions: ParsableArguments {
-    @Option(name: .customLong("text"), help: ArgumentHelp("A string to draw as holes; repeat for several, paired in order with --font-size and --at.", valueName: "STRING"))
+    @Option(name: .customLong("text"), help: ArgumentHelp("A string to draw as holes, one line; repeat for several (each line its own), paired in order with --font-size and --at.", valueName: "STRING"))
     var texts: [String] = []
 
-    @Option(name: .customLong("font-size"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Em size in pixels of each --text (once for all, or once per --text).", valueName: "PX"))
+    @Option(name: .customLong("font-size"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Em size in pixels of each --text (once for all, or once per --text), 1 to 2000.", valueName: "PX"))
     var fontSizes: [Double] = []
 
     @Option(name: .customLong("at"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Top-left of each --text, as PIL's draw.text((X, Y)) places it (y is the ascender line).", valueName: "X,Y"))
@@ -30,6 +30,16 @@ struct TextMaskOptions: ParsableArguments {
         }
         if positions.count != texts.count {
             throw ValidationError("give one --at X,Y per --text (got \(texts.count) --text, \(positions.count) --at)")
+        }
+        // The stamp's own rules (TextStamp), named by flag here: usage errors, exit 64.
+        for t in texts {
+            if let problem = TextStamp.textProblem(t) { throw ValidationError("--text \(String(reflecting: t)): \(problem)") }
+        }
+        for size in fontSizes {
+            if let problem = TextStamp.fontSizeProblem(size) { throw ValidationError("--font-size \(size): \(problem)") }
+        }
+        for p in positions {
+            if let problem = TextStamp.positionProblem(x: p.x, y: p.y) { throw ValidationError("--at \(p.x),\(p.y): \(problem)") }
         }
     }
 

@@ -28,6 +28,11 @@ struct UsageTests {
         (["--bernoulli", "0.5", "--optimizer", "sgd"], "'adam' and 'lbfgs'"),
         (["--bernoulli", "0.5", "--net", "nope"], "--net nope: unknown network preset; choose one of table1"),
         (["--bernoulli", "0.5", "--gamma-init", "zero"], "'uniform' and 'one'"),
+        // The text mask's own limits, named by flag (they were "font size '0'", exit 1).
+        (["--text", "Hi", "--font-size", "0", "--at", "1,1"], "--font-size 0.0: must be from 1 to 2000 pixels"),
+        (["--text", "Hi", "--font-size", "9", "--at=1e6,0"], "--at 1000000.0,0.0: each coordinate must be under 1000000"),
+        (["--text", "a\nb", "--font-size", "9", "--at", "1,1"], "--text \"a\\nb\": holds a line break"),
+        (["--text", "", "--font-size", "9", "--at", "1,1"], "--text \"\": is empty"),
     ] as [([String], String)])
     func inpaintValues(arguments: [String], expected: String) throws {
         let s = try Scratch()
@@ -253,6 +258,9 @@ struct UsageTests {
         let none = try s.run(["data", "verify", "--data", "no-such-data"])
         #expect(none.status == 1 && none.stderr.contains("data folder 'no-such-data' does not exist; run `dip-report data fetch"), "\(none.stderr)")
         #expect(!none.stdout.contains("missing"), "\(none.stdout)")
+        // A Bernoulli or text mask needs a size: said as a usage error.
+        let sizeless = try s.run(["mask", "--out", "m.png"])
+        #expect(sizeless.status == 64 && sizeless.stderr.contains("give --size WxH or --like IMAGE.png: a --bernoulli mask needs a size"), "\(sizeless.stderr)")
         // A negative seed is this flag's wrong value, not a flag that leaves --seeds without one.
         let seeds = try s.run(["run", "--seeds", "-1", "--dry-run"])
         #expect(seeds.status == 64 && seeds.stderr.contains("--seeds -1: give comma-separated non-negative integers"), "\(seeds.stderr)")
