@@ -238,8 +238,9 @@ struct InpaintCommand: ParsableCommand {
         if finite {
             jobs.append((NamedPath(flag: "--out", path: out), { try PNGCodec.write(result.finalImage, to: $0) }))
         } else {
-            printError("--out \(out) not written: the final picture holds NaN after the fit diverged"
-                       + (result.best != nil && bestOut == nil ? " (its best iterate is finite: --best-out keeps it)" : ""))
+            // A note: the one error of a diverged fit is the divergence itself, said after this.
+            printNote("--out \(out) not written: the final picture holds NaN after the fit diverged"
+                      + (result.best != nil && bestOut == nil ? " (its best iterate was finite: run again with --best-out to keep it)" : ""))
         }
         if let bestOut {
             if let best = result.best {
@@ -256,7 +257,7 @@ struct InpaintCommand: ParsableCommand {
                 let metadata = ["seed": "\(seed)", "preset": net]
                 jobs.append((NamedPath(flag: "--save-weights", path: saveWeights), { try WeightsFile.save(network, to: $0, metadata: metadata) }))
             } else {
-                printError("--save-weights \(saveWeights) not written: the weights hold NaN after the fit diverged")
+                printNote("--save-weights \(saveWeights) not written: the weights hold NaN after the fit diverged")
             }
         }
         var wrote: [String] = []

@@ -17,6 +17,8 @@ struct InpaintFaultTests {
         #expect(!s.exists("x.png"))
         let curve = try String(contentsOfFile: s.file("c.json"), encoding: .utf8)
         #expect(curve.contains("\"status\":\"diverged at iteration"))
+        // One error, the divergence; what was not written is a note.
+        #expect(r.stderr.components(separatedBy: "Error: ").count == 2 && r.stderr.contains("note: --out x.png not written"), "\(r.stderr)")
     }
 
     @Test("bad output paths are refused before the fit starts, with the flag named (11.2, 11.3)",
