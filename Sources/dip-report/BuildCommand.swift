@@ -30,7 +30,7 @@ struct BuildCommand: ParsableCommand {
 
     func validate() throws {
         try OutputFiles.checkFolder(selection.results, flag: "--results")
-        try OutputFiles.checkFolder(out, flag: "--out")
+        try OutputFiles.checkReportFolder(out, results: selection.results)
     }
 
     func run() throws {

@@ -72,14 +72,7 @@ struct DiffCommand: ParsableCommand {
         // Checked here so that the message names diff's own arguments (the store's own message
         // suggests run's --results, which diff does not have).
         for (name, folder) in [("A", first), ("B", second)] {
-            guard let folder else { continue }
-            var isFolder: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
-                throw ValidationError("\(name) '\(folder)': no such results folder; give the folder that `dip-report run --results` wrote (default ./results)")
-            }
-            if !isFolder.boolValue {
-                throw ValidationError("\(name) '\(folder)': is a file, not a results folder; give the folder that `dip-report run --results` wrote")
-            }
+            if let folder, let problem = OutputFiles.resultsToReadProblem(folder) { throw ValidationError("\(name) '\(folder)': \(problem)") }
         }
     }
 

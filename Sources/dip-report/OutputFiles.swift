@@ -49,7 +49,35 @@ enum OutputFiles {
     /// written (a file in its place or on its path, no permission): checked before any fit, so
     /// that a typo never costs finished runs.
     static func checkFolder(_ path: String, flag: String) throws {
+        if path.isEmpty { throw ValidationError("\(flag) '': give a folder (write . for the current one)") }
         if let problem = FileErrorText.folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
+    }
+
+    /// What is wrong with `folder` as a results folder to read (render, diff), nil when nothing.
+    static func resultsToReadProblem(_ folder: String) -> String? {
+        var isFolder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
+            return "no such results folder; give the folder that `dip-report run --results` wrote (default ./results)"
+        }
+        return isFolder.boolValue ? nil : "is a file, not a results folder; give the folder that `dip-report run --results` wrote"
+    }
+
+    /// Checks the folder a page is written to (`--out`) against the results folder it is read
+    /// from, before anything runs: writable (`checkFolder`), not the results folder or inside
+    /// it (the page and the user's discussion.md would sit among the runs), and with no folder
+    /// where index.html goes (the render failed only after creating discussion.md).
+    static func checkReportFolder(_ out: String, results: String) throws {
+        try checkFolder(out, flag: "--out")
+        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let o = resolved(out), r = resolved(results)
+        if o == r || o.hasPrefix(r.hasSuffix("/") ? r : r + "/") {
+            throw ValidationError("--out '\(out)' is \(o == r ? "" : "inside ")the results folder '\(results)': the page and your discussion.md would sit among the runs; choose another folder (default ./report)")
+        }
+        var isFolder: ObjCBool = false
+        let page = (out as NSString).appendingPathComponent("index.html")
+        if FileManager.default.fileExists(atPath: page, isDirectory: &isFolder), isFolder.boolValue {
+            throw ValidationError("--out '\(out)': \(page) is a folder, where the page goes; move it away or choose another --out")
+        }
     }
 
     /// Runs `body`, which may create `folder`; when it throws and the folder was not there

@@ -35,7 +35,8 @@ struct RenderCommand: ParsableCommand {
 
     func validate() throws {
         if let profile { try SelectionOptions.checkProfile(profile) }
-        try OutputFiles.checkFolder(out, flag: "--out")
+        if let problem = OutputFiles.resultsToReadProblem(results) { throw ValidationError("--results '\(results)': \(problem)") }
+        try OutputFiles.checkReportFolder(out, results: results)
     }
 
     func run() throws {

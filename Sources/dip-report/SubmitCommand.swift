@@ -96,7 +96,7 @@ struct SubmitCommand: ParsableCommand {
         }
         // The render job writes --out once every fit is done: checked now, not after the fits.
         try OutputFiles.checkFolder(selection.results, flag: "--results")
-        try OutputFiles.checkFolder(out, flag: "--out")
+        try OutputFiles.checkReportFolder(out, results: selection.results)
     }
 
     /// Threads (and CPUs) one task may ask for.

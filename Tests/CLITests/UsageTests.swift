@@ -211,6 +211,12 @@ struct UsageTests {
             (["build", "--profile", "smoke", "--out", "image.png/report"], "--out 'image.png/report':"),
             (["build", "--profile", "smoke", "--results", "image.png/results"], "--results 'image.png/results':"),
             (["render", "--results", ".", "--out", "image.png/report"], "--out 'image.png/report':"),
+            // Not the current folder by accident, not inside the results, not over a folder named index.html.
+            (["render", "--results", ".", "--out", ""], "--out '': give a folder"),
+            (["render", "--results", "res", "--out", "res/page"], "--out 'res/page' is inside the results folder 'res'"),
+            (["build", "--profile", "smoke", "--results", "res", "--out", "./res/"], "--out './res/' is the results folder 'res'"),
+            (["render", "--results", "res", "--out", "taken"], "--out 'taken': taken/index.html is a folder, where the page goes"),
+            (["render", "--results", "nowhere"], "--results 'nowhere': no such results folder"),
             (["run", "--profile", "smoke", "--results", "image.png"], "--results 'image.png':"),
             (["submit", "--profile", "smoke", "--out", "image.png/report", "--dry-run"], "--out 'image.png/report':"),
             (["submit", "--profile", "smoke", "--checkpoint-minutes", "inf", "--dry-run"], "--checkpoint-minutes inf: more than 0 and at most 10080"),
@@ -221,11 +227,13 @@ struct UsageTests {
             (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),
             (["submit", "--profile", "smoke", "--mem-per-run", "10K", "--dry-run"], "--mem-per-run 10K: at least 256M"),
         ]
+        try FileManager.default.createDirectory(atPath: s.file("res"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: s.file("taken/index.html"), withIntermediateDirectories: true)
         for (arguments, expected) in cases {
             let r = try s.run(arguments)
             #expect(r.status == 64 && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
         }
-        #expect(!s.exists("results"), "nothing is created for a refused command")
+        #expect(!s.exists("results") && !s.exists("taken/discussion.md"), "nothing is created for a refused command")
         // Refused while planning (no test images there): the results folder it made is gone again.
         for command in ["run", "submit"] {
             let r = try s.run([command, "--profile", "smoke", "--results", "fresh", "--data", "nowhere", "--dry-run", "--no-estimate"])
