@@ -200,7 +200,8 @@ details.ran { background: #f7f5ec; border-left: 3px solid #b8860b; padding: .3re
 details.pic[open] { width: 100%; } details.pic img.full { width: auto; max-width: 100%; border: 1px solid #999; margin-top: .3rem; }
 .pic span { display: block; } .hint { color: #999; }
 pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .78rem; }
-.user { border-left: 3px solid var(--rule); padding-left: .8rem; } .omitted { color: var(--neg); }
+.user { border-left: 3px solid var(--rule); padding-left: .8rem; overflow-wrap: anywhere; } .omitted { color: var(--neg); }
+.user table { display: block; overflow-x: auto; } .user td, .user th { white-space: normal; text-align: left; } .user img { max-width: 100%; }
 dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; } dl.prov dt { font-weight: 600; } dl.prov dd { margin: 0; overflow-wrap: anywhere; }
 @media (max-width: 640px) { body { font-size: 15px; } main { padding: .6rem; } .plots { grid-template-columns: 1fr; } nav.toc ol { columns: 1; } }
 @media print { nav.toc, .hint { display: none; } details.pic > img.full { display: none; } h2 { page-break-before: auto; } figure, table { page-break-inside: avoid; } .plots { display: block; } body { font-size: 11pt; } }

@@ -78,6 +78,10 @@ public enum ReportRenderer {
         var notes = selection.notes + builder.pictureProblems.lines
         // Markdown of megabytes takes Ink tens of seconds: say so, so a slow render is explained.
         func markdown(_ text: String, _ path: String) -> String {
+            // An emptied file is said to be empty, not shown as a blank section.
+            if text.allSatisfy(\.isWhitespace) {
+                return "<p class=\"note\">(\(HTMLText.escape(path)) is empty: write this section there and render again)</p>"
+            }
             let t0 = Date()
             let html = UserMarkdown.html(text)
             let seconds = Date().timeIntervalSince(t0)

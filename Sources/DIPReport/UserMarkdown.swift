@@ -55,17 +55,46 @@ enum UserMarkdown {
     /// brackets takes exponential time (70 of them never finished; found by Fuzz/markdown.swift).
     private static let openBracket: Character = "\u{E001}"
 
+    /// Stand in for `>` (except the blockquote markers that open a line) and for every `"`,
+    /// for the same reason as `lessThan`: Ink copies a link's target into `href="..."` as typed,
+    /// so a `>` or `"` in it ended the tag early and the rest of the target leaked into the page
+    /// as text. Shown as `&gt;` and `&quot;` at the end, inside attributes as in text.
+    private static let greaterThan: Character = "\u{E002}"
+    private static let quote: Character = "\u{E003}"
+
+    /// The user's text as Ink should see it: `<`, `"` and `>` outside a line's leading
+    /// blockquote markers replaced by their stand-ins; the stand-ins themselves, typed, and NUL
+    /// (not allowed in HTML text) as U+FFFD.
+    static func standIns(_ text: String) -> [Character] {
+        var out: [Character] = []
+        out.reserveCapacity(text.count)
+        var lineStart = true
+        for c in text {
+            switch c {
+            case "<": out.append(lessThan)
+            case "\"": out.append(quote)
+            case ">": out.append(lineStart ? ">" : greaterThan)
+            case lessThan, greaterThan, quote, openBracket, "\0": out.append("\u{FFFD}")
+            default: out.append(c)
+            }
+            if c.isNewline { lineStart = true } else if c != " " && c != "\t" && c != ">" { lineStart = false }
+        }
+        return out
+    }
+
     /// How far a link's text or target may reach, in characters; a `[` whose `]` or `)` lies
     /// further is shown as text. It bounds the scan, so the whole guard is linear.
     private static let linkReach = 4000
 
-    /// Safe HTML for the Markdown `text`: every `<` the user typed is shown as text, the
+    /// Safe HTML for the Markdown `text`: every `<`, `>` and `"` the user typed is shown as text, the
     /// Markdown around it keeps its meaning, and links Ink writes that are not safe lose their
     /// tag but keep their text.
     static func html(_ text: String) -> String {
-        let guarded = guardBrackets(text.map { $0 == "<" ? lessThan : $0 == lessThan || $0 == openBracket ? "\u{FFFD}" : $0 })
+        let guarded = guardBrackets(standIns(text))
         return sanitise(MarkdownParser().html(from: String(guarded)))
             .replacingOccurrences(of: String(lessThan), with: "&lt;")
+            .replacingOccurrences(of: String(greaterThan), with: "&gt;")
+            .replacingOccurrences(of: String(quote), with: "&quot;")
             .replacingOccurrences(of: String(openBracket), with: "[")
     }
 

@@ -166,6 +166,11 @@ struct ReportPageTests {
         #expect(html.contains("Barbara <em>improved</em>."))
         #expect(!html.contains("<script>alert('md')"))
         #expect(html.contains("&lt;script&gt;alert"))
+        // Emptied: said so where the section goes, and not replaced by the placeholder.
+        try "\n  \n".write(toFile: discussion, atomically: true, encoding: .utf8)
+        let third = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(try String(contentsOfFile: third.pagePath, encoding: .utf8).contains("discussion.md is empty: write this section there"))
+        #expect(try String(contentsOfFile: discussion, encoding: .utf8) == "\n  \n")
     }
 
     @Test("renders of one folder take turns, each reading the store in its turn: a run stored while another render holds the folder is on the page")

@@ -65,6 +65,16 @@ struct UserMarkdownTests {
         #expect(!html.contains("href") && !html.contains("&lt;a") && !html.contains("</a>"), "\(html)")
     }
 
+    @Test("a link target or picture text holding > or \" stays inside its tag; NUL is replaced (an audit saw 'y\">' and 'alert(1)' leak as text)")
+    func quotesAndAngles() {
+        #expect(UserMarkdown.html("[lt](https://a.com/<x>y)") == "<p><a href=\"https://a.com/&lt;x&gt;y\" rel=\"noopener noreferrer\">lt</a></p>")
+        #expect(UserMarkdown.html("[x](data:text/html,<script>alert(1)</script>)") == "<p>x</p>")
+        #expect(UserMarkdown.html("![a\"b](data:image/png;base64,AAAA)") == "<img src=\"data:image/png;base64,AAAA\" alt=\"a&quot;b\">")
+        #expect(UserMarkdown.html("a\u{0}b") == "<p>a\u{FFFD}b</p>")
+        // Blockquote markers still open a quote; a > inside the line is text.
+        #expect(UserMarkdown.html("> a > b") == "<blockquote><p>a &gt; b</p></blockquote>")
+    }
+
     @Test("a dangling link or a folder in place of discussion.md is refused, never replaced (issue 11.8)")
     func specialFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-\(UUID().uuidString)").path
