@@ -22,7 +22,9 @@ module() {
 
 module DIPCore Sources/DIPCore/*.swift
 module DIPEngine $(find Sources/DIPEngine -name '*.swift')
-module DIPExperiments Sources/DIPExperiments/*.swift
+# The commit a package build records (Plugins/BuildCommit writes it there); here, a fixed one.
+[ -f "$OUT/BuildCommit.swift" ] || printf 'let buildCommit = "fuzz build"\n' > "$OUT/BuildCommit.swift"
+module DIPExperiments Sources/DIPExperiments/*.swift "$OUT/BuildCommit.swift"
 module Ink $(find .build/checkouts/Ink/Sources/Ink -name '*.swift')
 
 LIBS="-L$OUT -lDIPCore -lpng16 -lcairo -lfreetype"

@@ -128,7 +128,9 @@ extension ResultDiff {
         }
         let own = labels(experiment)
         guard !own.isEmpty else {
-            throw DIPError.invalidValue(name: "--within", value: experiment, reason: "the results hold no runs of this experiment")
+            let stored = Set(runs.map(\.experiment)).sorted()
+            throw DIPError.invalidValue(name: "--within", value: experiment, reason: "the results hold no runs of this experiment"
+                                        + (stored.isEmpty ? "" : "; they hold \(stored.joined(separator: ", "))"))
         }
         let baseline = entry?.baseline.map { id in labels(id).map { (experiment: id, label: $0) } } ?? []
         let candidates = baseline + own.map { (experiment: experiment, label: $0) }
@@ -142,7 +144,13 @@ extension ResultDiff {
         } else {
             reference = candidates[0]
         }
-        return candidates.filter { $0 != reference }.map { compare(runs, label: $0, reference: reference) }
+        let others = candidates.filter { $0 != reference }
+        guard !others.isEmpty else {
+            // An empty table and exit 0 said nothing; there is nothing to compare with.
+            throw DIPError.invalidValue(name: "--within", value: experiment,
+                                        reason: "its runs here are of one configuration ('\(reference.label)'), so there is nothing to compare it with")
+        }
+        return others.map { compare(runs, label: $0, reference: reference) }
     }
 
     /// One line per configuration: the mean difference, its spread over seeds and the images

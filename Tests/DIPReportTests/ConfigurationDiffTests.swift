@@ -55,6 +55,9 @@ struct ConfigurationDiffTests {
         #expect(c.map(\.label) == ["DIP (paper protocol)", "gamma U(0,1), align_corners false", "gamma 1, align_corners false (today's PyTorch)"])
         #expect(c[0].knobs == ["gammaInit: one → uniform"] && abs(c[0].meanFinalDelta! - 0.95) < 1e-9)
         #expect { try ResultDiff.within(runs, experiment: "era", referenceLabel: "nope") } throws: { "\($0)".contains("gamma 1, align_corners true") }
-        #expect { try ResultDiff.within(runs, experiment: "width") } throws: { "\($0)".contains("no runs of this experiment") }
+        #expect { try ResultDiff.within(runs, experiment: "width") } throws: { "\($0)".contains("no runs of this experiment; they hold era, table1-paper") }
+        // One configuration alone: nothing to compare, said (it was an empty table, exit 0).
+        let one = runs.filter { $0.experiment == "table1-paper" }
+        #expect { try ResultDiff.within(one, experiment: "table1-paper") } throws: { "\($0)".contains("of one configuration ('DIP (paper protocol)')") }
     }
 }
