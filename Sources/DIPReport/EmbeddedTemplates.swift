@@ -55,7 +55,7 @@ replication, which did not, and what would settle the open ones?
 <p>A reproduction of the inpainting results of <em>Deep Image Prior</em> (Ulyanov, Vedaldi, Lempitsky, CVPR 2018), following the outline of a student reproduction report (TU Delft, 2020) and going beyond it: several seeds per run, best and final iterates side by side, a classical baseline on the very same masks. Generated {{generatedAt}} from {{recordCount}} stored runs.</p>
 {{#banner}}<div class="banner" role="note"><strong>Not comparable to the paper.</strong> {{.}}</div>{{/banner}}
 {{#hasLeftOff}}<div class="banner" role="note"><strong>Stored runs not counted on this page:</strong><ul>{{#leftOff}}<li>{{.}}</li>{{/leftOff}}</ul></div>{{/hasLeftOff}}
-{{#hasProblems}}<div class="problems"><strong>Files in the results folder that were skipped:</strong><ul>{{#problems}}<li>{{.}}</li>{{/problems}}</ul></div>{{/hasProblems}}
+{{#hasProblems}}<div class="problems"><strong>Files in the results folder that were skipped or set aside:</strong><ul>{{#problems}}<li>{{.}}</li>{{/problems}}</ul></div>{{/hasProblems}}
 <nav class="toc"><ol>
 <li><a href="#s1">Introduction</a></li><li><a href="#s2">Single image restoration with deep image priors</a></li>
 <li><a href="#s3">Objective and methods</a></li><li><a href="#s4">Default architecture</a></li>

@@ -71,11 +71,15 @@ public enum ReportRenderer {
         let conclusion = try UserMarkdown.readOrCreate(conclusionPath, placeholder: templates["conclusion.md"] ?? "## Conclusion\n")
         var builder = PageBuilder(store: store, records: selection.records, fontPath: fontPath)
         var page = try builder.build(now: now, commandLine: commandLine, resultsFolder: resultsFolder)
-        page.problems = scan.problems.map(\.description)
+        // Pictures set aside are shown on the page too: a run without its tiles said nothing there.
+        page.problems = scan.problems.map(\.description) + builder.pictureProblems.lines
         page.hasProblems = !page.problems.isEmpty
         page.leftOff = selection.notes
         page.hasLeftOff = !selection.notes.isEmpty
         var notes = selection.notes + builder.pictureProblems.lines
+        if scan.records.isEmpty {
+            notes.append("\(resultsFolder) holds no stored runs, so the page has none (is it the results folder a `run` or `build` wrote?)")
+        }
         // Markdown of megabytes takes Ink tens of seconds: say so, so a slow render is explained.
         func markdown(_ text: String, _ path: String) -> String {
             // An emptied file is said to be empty, not shown as a blank section.
@@ -102,7 +106,7 @@ public enum ReportRenderer {
         let pagePath = (outFolder as NSString).appendingPathComponent("index.html")
         try AtomicFile.write(Data(html.utf8), to: pagePath)
         return RenderSummary(pagePath: pagePath, bytes: html.utf8.count, records: selection.records.count,
-                             problems: page.problems,
+                             problems: scan.problems.map(\.description),
                              createdFiles: [discussion.created ? discussionPath : nil, conclusion.created ? conclusionPath : nil].compactMap { $0 },
                              notes: notes, seconds: 0)
     }
