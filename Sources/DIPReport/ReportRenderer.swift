@@ -118,6 +118,8 @@ struct PageBuilder {
     let store: ResultStore
     let records: [RunRecord]
     let fontPath: String?
+    /// The smallest PSNR fall shown as a drop: one that prints as 0.00 dB is none.
+    static let visibleFall = 0.005
     /// Plots are drawn at 1.5 device pixels per unit: sharp enough on phones, half the bytes of 2x.
     let plotScale = 1.5
     /// Pictures that records list but the folder lacks or cannot decode (one line each).
@@ -143,7 +145,7 @@ struct PageBuilder {
             }
             banner = "These results come from the \(notPaper.joined(separator: " and ")) profile\(notPaper.count > 1 ? "s" : "") "
                 + "(\(summaries.joined(separator: "; "))), so the numbers are not comparable to the paper's. "
-                + "Run `make report PROFILE=paper` for the full replication."
+                + "Run \"make report PROFILE=paper\" for the full replication."
         }
         let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome))
         let page = ReportPage(
@@ -468,7 +470,7 @@ struct PageBuilder {
                     delta = CellView(String(format: "%+.2f", d), title: keys(group), cls: d >= 0 ? "pos" : "neg")
                 }
                 let bestIts = group.compactMap(\.bestIteration).map(String.init).joined(separator: ", ")
-                let drop = group.compactMap(\.worstDrop).max { $0.fall < $1.fall }
+                let drop = group.compactMap(\.worstDrop).filter { $0.fall >= Self.visibleFall }.max { $0.fall < $1.fall }
                 rows.append(RowView(cells: [CellView(name, head: true), statCell(group) { $0.best?.psnr }, statCell(group) { $0.final?.psnr },
                                             CellView(bestIts.isEmpty ? "–" : bestIts, title: keys(group)),
                                             CellView(drop.map { String(format: "%.2f dB at %d", $0.fall, $0.iteration) } ?? "–", title: keys(group)),
@@ -482,7 +484,7 @@ struct PageBuilder {
                     outputs.append(try EmbeddedImage(best, caption: "\(name): best" + (r.best.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
                 }
                 for r in group {
-                    guard let d = r.worstDrop, let pic = image(r, "drop") else { continue }
+                    guard let d = r.worstDrop, d.fall >= Self.visibleFall, let pic = image(r, "drop") else { continue }
                     drops.append(try EmbeddedImage(pic, caption: "\(name) s\(r.key.seed): " + String(format: "%.2f → %.2f dB at iteration %d", d.fromPSNR, d.psnr, d.iteration)))
                 }
             }
