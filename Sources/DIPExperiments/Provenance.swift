@@ -6,6 +6,9 @@ import Foundation
 public enum ToolVersion {
     /// The current version.
     public static let current = "0.5.0"
+
+    /// What `dip-report --version` prints: the version and the commit it was built from.
+    public static var withCommit: String { "\(current) (commit \(buildCommit))" }
 }
 
 /// What one `inpaint` fit ran on, written into its curve file so that the file says which

@@ -266,6 +266,9 @@ struct UsageTests {
         let none = try s.run(["data", "verify", "--data", "no-such-data"])
         #expect(none.status == 1 && none.stderr.contains("data folder 'no-such-data' does not exist; run `dip-report data fetch"), "\(none.stderr)")
         #expect(!none.stdout.contains("missing"), "\(none.stdout)")
+        // --version names the version and the commit the binary was built from.
+        let version = try s.run(["--version"])
+        #expect(version.status == 0 && version.stdout.contains(" (commit "), "\(version.stdout)\(version.stderr)")
         // A Bernoulli or text mask needs a size: said as a usage error.
         let sizeless = try s.run(["mask", "--out", "m.png"])
         #expect(sizeless.status == 64 && sizeless.stderr.contains("give --size WxH or --like IMAGE.png: a --bernoulli mask needs a size"), "\(sizeless.stderr)")
