@@ -41,7 +41,8 @@ public enum AtomicFile {
             }
             return target
         case S_IFDIR:
-            throw DIPError.io(path: path, reason: "is a folder; give a file name (e.g. \((path as NSString).appendingPathComponent("out.png")))")
+            // No example name: one suffix does not fit every output (PNG, JSON, safetensors).
+            throw DIPError.io(path: path, reason: "is a folder; give the path of a file (in it or elsewhere)")
         default:
             throw DIPError.io(path: path, reason: "is \(kind(of: info.st_mode)), not a regular file; files are written whole and renamed into place, which would replace it, so write to a regular file (and copy it there if you need to)")
         }

@@ -137,6 +137,9 @@ struct InpaintCommand: ParsableCommand {
                                   + "(it is used in single precision, where larger values read as inf; 0 turns the perturbation off)")
         }
         try Parallelism.check(threads, flag: "--threads")
+        for picture in [("--out", out), ("--best-out", bestOut)] {
+            if let path = picture.1 { try OutputFiles.checkPNGName(NamedPath(flag: picture.0, path: path)) }
+        }
         try OutputFiles.check(outputs, inputs: inputs)
     }
 

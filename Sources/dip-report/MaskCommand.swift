@@ -89,6 +89,7 @@ struct MaskCommand: ParsableCommand {
         let outputs = [NamedPath(flag: "--out", path: out)] + (previewOut.map { [NamedPath(flag: "--preview-out", path: $0)] } ?? [])
         let inputs = [("--like", like), ("--from", from), ("--preview", preview), ("--font", text.font)]
             .compactMap { flag, path in path.map { NamedPath(flag: flag, path: $0) } }
+        for picture in outputs { try OutputFiles.checkPNGName(picture) }
         try OutputFiles.check(outputs, inputs: inputs)
     }
 

@@ -53,6 +53,18 @@ enum OutputFiles {
         if let problem = FileErrorText.folderProblem(writingIn: path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
     }
 
+    /// Suffixes of picture formats dip-report does not write: an output named so would hold PNG
+    /// data under a name that every viewer reads as another format.
+    private static let otherPictureSuffixes: Set<String> = ["jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp", "ppm", "pgm", "exr", "heic"]
+
+    /// Refuses a PNG output named with another picture format's suffix.
+    static func checkPNGName(_ target: NamedPath) throws {
+        let suffix = (target.path as NSString).pathExtension.lowercased()
+        if otherPictureSuffixes.contains(suffix) {
+            throw ValidationError("\(target.flag) \(target.path): dip-report writes PNG only (lossless, so the PSNR of what it wrote is the PSNR it reported); name it \(((target.path as NSString).deletingPathExtension as NSString).appendingPathExtension("png") ?? "out.png")")
+        }
+    }
+
     /// What is wrong with `folder` as a results folder to read (render, diff), nil when nothing.
     static func resultsToReadProblem(_ folder: String) -> String? {
         var isFolder: ObjCBool = false

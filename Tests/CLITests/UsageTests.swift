@@ -28,6 +28,8 @@ struct UsageTests {
         (["--bernoulli", "0.5", "--optimizer", "sgd"], "'adam' and 'lbfgs'"),
         (["--bernoulli", "0.5", "--net", "nope"], "--net nope: unknown network preset; choose one of table1"),
         (["--bernoulli", "0.5", "--gamma-init", "zero"], "'uniform' and 'one'"),
+        // PNG only: a .jpg name would hold PNG data that viewers read as JPEG.
+        (["--bernoulli", "0.5", "--best-out", "b.JPG"], "--best-out b.JPG: dip-report writes PNG only"),
         // The text mask's own limits, named by flag (they were "font size '0'", exit 1).
         (["--text", "Hi", "--font-size", "0", "--at", "1,1"], "--font-size 0.0: must be from 1 to 2000 pixels"),
         (["--text", "Hi", "--font-size", "9", "--at=1e6,0"], "--at 1000000.0,0.0: each coordinate must be under 1000000"),
