@@ -101,7 +101,7 @@ struct BenchCommand: ParsableCommand {
         // Resolved once here, so `auto` means the same device for every child and the peer.
         let factory = try devices.factory()
         let onGPU = factory.name != BackendFactory.cpu.name
-        let device = ["--device", onGPU ? "cuda" : "cpu", "--gpu-math", devices.gpuMath.rawValue]
+        let device = ["--device", onGPU ? "cuda" : "cpu"] + (onGPU ? ["--gpu-math", devices.gpuMath.rawValue] : [])
         for n in nets {
             for s in sizes {
                 var oursSeconds: [Double] = [], peerSeconds: [Double] = [], peerName = "peer"

@@ -25,6 +25,13 @@ struct DeviceOptions: ParsableArguments {
     var givenFlags: [String] { [("--device", givenDevice != nil), ("--gpu-math", givenGPUMath != nil)].filter(\.1).map(\.0) }
 
     /// The factory of the chosen device; throws, saying what is missing, when cuda is asked for
-    /// and no GPU is usable.
-    func factory() throws -> BackendFactory { try device.factory(math: gpuMath) }
+    /// and no GPU is usable. A --gpu-math given for fits that run on the CPU is noted (it
+    /// changes nothing there, which the user may not expect).
+    func factory() throws -> BackendFactory {
+        let f = try device.factory(math: gpuMath)
+        if givenGPUMath != nil, f.name == BackendFactory.cpu.name {
+            printNote("--gpu-math \(gpuMath.rawValue) changes nothing here: the fits run on the CPU (\(device == .auto ? "no usable GPU was found" : "--device \(device.rawValue)"))")
+        }
+        return f
+    }
 }
