@@ -159,6 +159,19 @@ public struct DatasetManifest: Sendable {
     /// The base URL to download from: `mirror` (the `--mirror` option), else the
     /// `DIP_DATA_MIRROR` environment variable, else `defaultBase`. A bare path (no scheme)
     /// becomes a file URL, so `--mirror /srv/mirror` works.
+    /// What is wrong with `mirror` as a place to fetch from, nil when nothing: an http(s) or
+    /// file URL, or a folder that exists. (Anything else failed file by file, each blaming the
+    /// mirror; an empty one fell back to GitHub silently.)
+    public static func mirrorProblem(_ mirror: String) -> String? {
+        if mirror.isEmpty { return "is empty; give a URL or a folder (or leave it out for GitHub)" }
+        if let scheme = mirror.range(of: "://").map({ mirror[..<$0.lowerBound].lowercased() }) {
+            return ["http", "https", "file"].contains(scheme) ? nil : "fetches over \(scheme)://, which dip-report does not; give an http(s):// or file:// URL or a folder"
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: mirror, isDirectory: &isFolder) else { return "is no URL, and no such folder exists" }
+        return isFolder.boolValue ? nil : "is a file; give the folder laid out as OWNER/NAME/COMMIT/PATH"
+    }
+
     public static func base(mirror: String?,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         let chosen: String

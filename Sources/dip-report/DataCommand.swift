@@ -77,6 +77,14 @@ struct DataCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Base URL or folder replacing https://raw.githubusercontent.com (default: $DIP_DATA_MIRROR).", valueName: "URL"))
         var mirror: String?
 
+        func validate() throws {
+            if let mirror, let problem = DatasetManifest.mirrorProblem(mirror) { throw ValidationError("--mirror '\(mirror)': \(problem)") }
+            if mirror == nil, let env = ProcessInfo.processInfo.environment["DIP_DATA_MIRROR"], !env.isEmpty,
+               let problem = DatasetManifest.mirrorProblem(env) {
+                throw ValidationError("DIP_DATA_MIRROR '\(env)': \(problem)")
+            }
+        }
+
         func run() throws {
             let dir = options.directory
             // A folder that cannot be written fails every file alike; say so instead of

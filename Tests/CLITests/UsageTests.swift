@@ -290,6 +290,11 @@ struct UsageTests {
         let empty = try s.run(["diff", "empty"])
         #expect(empty.status == 0 && empty.stderr.contains("empty holds no stored runs"), "\(empty.stderr)")
         // A data folder that cannot be written is named as the problem, not the mirror.
+        // A mirror that cannot be fetched from is one usage error (it failed file by file, or fell back silently).
+        for (mirror, expected) in [("ftp://x", "fetches over ftp://"), ("", "is empty"), ("image.png", "is a file")] {
+            let r = try s.run(["data", "fetch", "--data", "d", "--mirror", mirror])
+            #expect(r.status == 64 && r.stderr.contains("--mirror '\(mirror)': \(expected)") && !s.exists("d"), "\(r.stderr)")
+        }
         let fetch = try s.run(["data", "fetch", "--data", "/proc/dip-data", "--mirror", s.path])
         #expect(fetch.status == 1 && fetch.stderr.contains("cannot store the test images in /proc/dip-data"), "\(fetch.stderr)")
         #expect(!fetch.stderr.contains("could not be fetched from"), "\(fetch.stderr)")
