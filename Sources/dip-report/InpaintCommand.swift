@@ -61,7 +61,7 @@ struct InpaintCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(name: .customLong("sigma-p"), parsing: .unconditional, help: "Std of the per-iteration input perturbation (0 = off).")
-    var sigmaP: Float = 0.03
+    var sigmaP: Double = 0.03  // read as typed (a Float read 1e300 as inf, and the message echoed that)
 
     @Option(name: .customLong("gamma-init"), help: "BatchNorm gamma start: uniform (paper era) or one (modern PyTorch).")
     var gammaInit: GammaInit = .uniform
@@ -131,8 +131,8 @@ struct InpaintCommand: ParsableCommand {
         if noGroundTruth, let bestOut {
             throw ValidationError("--best-out \(bestOut): the best iterate is the one of highest PSNR against the image, which --no-ground-truth turns off; leave one of them out")
         }
-        if !(sigmaP >= 0 && sigmaP.isFinite) {
-            // Read in single precision as the fit uses it: a value beyond 3.4e38 reads as inf.
+        if !(sigmaP >= 0 && sigmaP <= Double(Float.greatestFiniteMagnitude)) {
+            // Used in single precision: a value beyond 3.4e38 would be inf there.
             throw ValidationError("--sigma-p \(sigmaP): give a standard deviation of 0 or more, at most \(Float.greatestFiniteMagnitude) "
                                   + "(it is used in single precision, where larger values read as inf; 0 turns the perturbation off)")
         }
@@ -173,7 +173,7 @@ struct InpaintCommand: ParsableCommand {
         config.inputCode = .upstream(for: config.network)
         config.iterations = iterations
         config.optimizer = optimizer.choice(learningRate: lr)
-        config.perturbation = sigmaP
+        config.perturbation = Float(sigmaP)
         config.gammaInit = gammaInit
         if let alignCorners {
             guard case .bilinear = config.network.upsampling else {

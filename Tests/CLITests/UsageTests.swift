@@ -20,7 +20,7 @@ struct UsageTests {
         (["--bernoulli", "0.5", "--lr", "1e-50"], "--lr 1e-50: give a positive learning rate from"),
         (["--bernoulli", "0.5", "--no-ground-truth", "--best-out", "b.png"], "--best-out b.png: the best iterate"),
         // Beyond Float's range the value reads as inf: the message says where the range ends.
-        (["--bernoulli", "0.5", "--sigma-p", "1e300"], "at most 3.4028235e+38"),
+        (["--bernoulli", "0.5", "--sigma-p", "1e300"], "--sigma-p 1e+300: give a standard deviation of 0 or more, at most 3.4028235e+38"),
         (["--bernoulli", "1"], "--bernoulli 1.0"),
         (["--mask", "mask.png", "--per-channel"], "--per-channel applies to --bernoulli"),
         (["--bernoulli", "0.5", "--invert"], "--invert applies to --mask"),
