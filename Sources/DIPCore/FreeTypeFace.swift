@@ -41,7 +41,11 @@ package final class FreeTypeFace {
         let error = FT_New_Face(lib, path, 0, &face)
         guard error == 0, let face else {
             FT_Done_FreeType(lib)
-            // FreeType reports a missing file and a corrupt one alike; tell them apart for the user.
+            // FreeType reports a missing file, a folder and a corrupt one alike; tell them apart for the user.
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                throw DIPError.io(path: path, reason: "is a folder, not a font file; \(notAFontHint)")
+            }
             if !FileManager.default.isReadableFile(atPath: path) {
                 throw DIPError.io(path: path, reason: "cannot open the font file (\(missingHint))")
             }

@@ -216,7 +216,8 @@ public enum TextMask {
 
     /// The font at `fontPath` through FreeType, refused unless scalable: stamps come in any size.
     private static func loadFont(_ fontPath: String) throws -> FreeTypeFace {
-        let font = try FreeTypeFace(path: fontPath, missingHint: "check the path, or pass --font",
+        // The path is --font's, or the fonts folder's FreeSansBold (found there, so present).
+        let font = try FreeTypeFace(path: fontPath, missingHint: "check the --font path",
                                     notAFontHint: "give a TrueType or OpenType file such as fonts/FreeSansBold.ttf")
         guard font.isScalable else {
             throw DIPError.badFile(path: fontPath, reason: "is a bitmap font; text masks need a scalable (TrueType or OpenType) font")
