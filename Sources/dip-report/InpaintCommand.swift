@@ -153,6 +153,7 @@ struct InpaintCommand: ParsableCommand {
     func run() throws {
         let decoded = try PNGCodec.read(image)
         if decoded.droppedAlpha { printNote("\(image) has an alpha channel; it was ignored") }
+        if decoded.bitDepth > 8 { printNote("\(image) has \(decoded.bitDepth) bits a sample; the fit reads them all, and the pictures it writes have 8") }
         let img = decoded.image
         let spec: MaskSpec
         if let mask { spec = .file(path: mask, invert: invert) }
