@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
             Example: dip-report bench --threads 2 --peer --rounds 3
             """)
 
-    @Option(help: "Network preset (default: table1 and text).")
+    @Option(help: ArgumentHelp("Network preset: \(SkipConfig.presetNames.joined(separator: ", ")) (default: table1 and text).", valueName: "PRESET"))
     var net: String?
 
     @Option(help: "Side of the square input, 64 to \(Image.maxSide) (default: 256 and 512).")

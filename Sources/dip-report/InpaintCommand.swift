@@ -48,10 +48,10 @@ struct InpaintCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network preset: \(SkipConfig.presetNames.joined(separator: ", ")).", valueName: "PRESET"))
     var net: String = "text"
 
-    @Option(parsing: .unconditional, help: "Iterations (at least 1).")
+    @Option(parsing: .unconditional, help: "Iterations (1 to \(FitConfig.maxIterations)).")
     var iterations: Int = 3000
 
-    @Option(parsing: .unconditional, help: "Learning rate (positive, at most 3.4e38).")
+    @Option(parsing: .unconditional, help: "Learning rate (\(Float.leastNormalMagnitude) to \(Float.greatestFiniteMagnitude): it is used in single precision).")
     var lr: Double = 0.01
 
     @Option(help: "Optimiser.")
