@@ -70,7 +70,11 @@ struct BarChart: Sendable {
                 let y0 = py(0), y1 = py(v)
                 c.rect(cx - barWidth / 2, min(y0, y1), barWidth, max(abs(y1 - y0), 0.5),
                        fill: v >= 0 ? .positive : .negative)
-                let labelY = v >= 0 ? y1 - 3 : y1 + 11
+                // Beyond the whisker's end too, where it reaches past the bar: on it, the
+                // whisker struck through the figures.
+                let w = b.whisker.flatMap { $0.lowerBound.isFinite && $0.upperBound.isFinite ? $0 : nil }
+                let tip = v >= 0 ? max(v, w?.upperBound ?? v) : min(v, w?.lowerBound ?? v)
+                let labelY = v >= 0 ? py(tip) - 3 : py(tip) + 11
                 c.text(String(format: "%+.2f", v), x: cx, y: labelY, size: 8.5, align: .centre)
             } else {
                 c.text("n/a", x: cx, y: py(0) - 3, size: 8.5, colour: .reference, align: .centre)
