@@ -177,5 +177,15 @@ public struct FitConfig: Sendable, Hashable, Codable {
             throw EngineError.invalidConfig("sigma_p = \(perturbation): must be 0 or positive")
         }
         guard psnrEvery >= 1 else { throw EngineError.invalidConfig("PSNR interval = \(psnrEvery): must be at least 1") }
+        if case let .noise(_, scale) = inputCode, !(scale >= 0 && scale.isFinite) {
+            throw EngineError.invalidConfig("input code scale = \(scale): must be 0 or positive")
+        }
+        if let b = backtracking {
+            // The interval divides the iteration counter: 0 trapped in the middle of a fit.
+            guard b.interval >= 1 else { throw EngineError.invalidConfig("backtracking interval = \(b.interval): must be at least 1") }
+            guard b.threshold >= 0, b.threshold.isFinite else {
+                throw EngineError.invalidConfig("backtracking threshold = \(b.threshold): must be 0 dB or more")
+            }
+        }
     }
 }

@@ -136,10 +136,7 @@ public enum Catalog {
         guard let data = FileManager.default.contents(atPath: userFile) else {
             throw DIPError.io(path: userFile, reason: "cannot read the catalog file")
         }
-        let extra: [Experiment]
-        do { extra = try JSONDecoder().decode([Experiment].self, from: data) } catch {
-            throw DIPError.badFile(path: userFile, reason: "is not a JSON array of experiments (\(RunRecord.describe(error))); see `dip-report run --help`")
-        }
+        let extra = try CatalogFile.decode(data, path: userFile)
         var ids = Set(experiments.map(\.id))
         for e in extra {
             if let problem = e.problems.first {

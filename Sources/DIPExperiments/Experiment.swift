@@ -43,6 +43,40 @@ public struct Preprocessing: Sendable, Hashable, Codable {
     }
 }
 
+extension Preprocessing {
+    /// What no preparation can do, one line each, named by field: every size within
+    /// `Image.maxSide` (a 100000-pixel resize failed an allocation of 120 GB, even in a dry run).
+    var problems: [String] {
+        var found: [String] = []
+        let sides = 1...Image.maxSide
+        if let colour, colour != "gray", colour != "rgb" { found.append("colour '\(colour)' must be \"gray\" or \"rgb\" (or left out)") }
+        if let r = resize, !sides.contains(r.width) || !sides.contains(r.height) {
+            found.append("resize \(r) must have sides from 1 to \(Image.maxSide)")
+        }
+        if let m = cropToMultipleOf, !sides.contains(m) { found.append("cropToMultipleOf \(m) must be from 1 to \(Image.maxSide)") }
+        if let c = centreCrop, !sides.contains(c.width) || !sides.contains(c.height) {
+            found.append("centreCrop \(c) must have sides from 1 to \(Image.maxSide)")
+        }
+        if let p = reflectionPad, !(0...Image.maxSide / 4).contains(p) { found.append("reflectionPad \(p) must be from 0 to \(Image.maxSide / 4)") }
+        return found
+    }
+}
+
+extension MaskRecipe {
+    /// What no run can use, nil when nothing.
+    var problem: String? {
+        switch self {
+        case let .bernoulli(keep, _):
+            // As inpaint's --bernoulli: at 1 nothing is left to inpaint, at 0 nothing is known.
+            return keep > 0 && keep < 1 ? nil : "bernoulli keep \(keep) must be more than 0 and less than 1 (the fraction of pixels kept)"
+        case .seedReportText:
+            return nil
+        case let .file(path):
+            return Experiment.dataPathProblem(path).map { "file '\(path)' \($0)" }
+        }
+    }
+}
+
 /// A width and height in pixels.
 public struct ImageSize: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Width.
@@ -229,6 +263,22 @@ extension Experiment {
         name.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]{0,63}/) != nil
     }
 
+    /// Whether `text` can stand as a label or group on the page: non-empty, one line, no
+    /// control characters.
+    static func isShownText(_ text: String) -> Bool {
+        !text.trimmingCharacters(in: .whitespaces).isEmpty
+            && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// What is wrong with `path` as a file of the data folder, nil when nothing: relative, and
+    /// never leaving the folder (the data folder is where runs read, and what records name).
+    static func dataPathProblem(_ path: String) -> String? {
+        if path.isEmpty { return "is empty" }
+        if path.hasPrefix("/") { return "is absolute; give it relative to the data folder (--data)" }
+        if path.split(separator: "/").contains("..") { return "leaves the data folder ('..'); copy the file into it" }
+        return nil
+    }
+
     /// What makes this experiment unusable, one line each (empty when it is fine): an id or image
     /// name that could leave the results folder, a configuration without images, or a method
     /// the engine would refuse (`FitConfig.validate`: fewer than one iteration used to run one
@@ -238,7 +288,28 @@ extension Experiment {
         if !Self.isSafeName(id) {
             found.append("the id '\(id)' may hold only letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 64); it names a folder of the results")
         }
+        if !Self.isShownText(group) { found.append("the group '\(group)' must be a non-empty line of text (a report section such as experiment2)") }
+        if runs.isEmpty { found.append("it has no configurations (runs is empty), so nothing would run") }
+        // The page and diff tell configurations apart by label, and runs of one image by its
+        // name: two of either were both fitted, then one was left off as if it were stale.
+        var labels = Set<String>()
         for spec in runs {
+            if !Self.isShownText(spec.label) { found.append("a configuration's label '\(spec.label)' must be a non-empty line of text") }
+            if !labels.insert(spec.label).inserted { found.append("two configurations share the label '\(spec.label)'; give each its own") }
+            // Within a configuration (across them, labels tell runs apart: table1-tv's two
+            // protocols each have a "boat" of their own).
+            var files: [String: String] = [:]
+            for image in spec.images {
+                if let other = files.updateValue(image.file, forKey: image.name) {
+                    found.append("configuration '\(spec.label)': the image name '\(image.name)' is given twice\(other == image.file ? "" : ", for \(other) and \(image.file)"); give each image its own name")
+                }
+                if let problem = Self.dataPathProblem(image.file) { found.append("configuration '\(spec.label)': image file '\(image.file)' \(problem)") }
+            }
+            for problem in spec.preprocessing.problems { found.append("configuration '\(spec.label)': preprocessing.\(problem)") }
+            if let problem = spec.mask.problem { found.append("configuration '\(spec.label)': mask: \(problem)") }
+            if case let .tv(tv) = spec.method, let w = tv.dataWeight, !(w > 0 && w.isFinite) {
+                found.append("configuration '\(spec.label)': method.tv.dataWeight \(w) must be positive (or left out, to keep the known pixels exactly)")
+            }
             if spec.images.isEmpty { found.append("configuration '\(spec.label)' has no images") }
             for image in spec.images where !Self.isSafeName(image.name) {
                 found.append("configuration '\(spec.label)': the image name '\(image.name)' may hold only letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 64); it names a folder of the results")

@@ -64,20 +64,30 @@ extension Runner {
         guard !options.seeds.isEmpty else {
             throw DIPError.invalidValue(name: "--seeds", value: "", reason: "give at least one seed, e.g. --seeds 0,1,2")
         }
-        var missing: [String] = []
+        var missing: [String] = [], missingOwn: [String] = []
+        let known = Set(DatasetManifest.standard.entries.map(\.relativePath))
         for e in experiments {
             for s in e.runs {
                 var files = s.images.map(\.file)
                 if case let .file(m) = s.mask { files.append(m) }
                 for f in files {
                     let path = (options.dataDirectory as NSString).appendingPathComponent(f)
-                    if !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
+                    var isFolder: ObjCBool = false
+                    let there = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && !isFolder.boolValue
+                    if !there, !missing.contains(path), !missingOwn.contains(path) {
+                        // `data fetch` gets the test images; a catalog's own files are the user's to copy.
+                        if known.contains(f) { missing.append(path) } else { missingOwn.append(path) }
+                    }
                 }
             }
         }
         if !missing.isEmpty {
             throw DIPError.io(path: options.dataDirectory,
                               reason: "\(missing.count) test image\(missing.count == 1 ? " is" : "s are") missing: \(missing.joined(separator: ", ")). Get them with `dip-report data fetch --data \(options.dataDirectory)`, or point --data (or DIP_DATA) at the folder that holds them")
+        }
+        if !missingOwn.isEmpty {
+            throw DIPError.io(path: options.dataDirectory,
+                              reason: "\(missingOwn.count) file\(missingOwn.count == 1 ? "" : "s") that a --catalog experiment names \(missingOwn.count == 1 ? "is" : "are") not there (or \(missingOwn.count == 1 ? "is a folder" : "are folders")): \(missingOwn.joined(separator: ", ")). Copy your own images and masks into the data folder, at the paths the catalog gives")
         }
         let scan = store.scan()
         var problems = scan.problems

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPEngine
 import DIPTestSupport
 import Foundation
 import Testing
@@ -56,7 +57,14 @@ struct CatalogTests {
     func badFiles() throws {
         let broken = try file("[{\"id\": \"x\"}]")
         defer { try? FileManager.default.removeItem(atPath: broken) }
-        #expect { try Catalog.all(userFile: broken) } throws: { "\($0)".contains(broken) && "\($0)".contains("JSON array of experiments") }
+        #expect { try Catalog.all(userFile: broken) } throws: { "\($0)".contains(broken) && "\($0)".contains("experiment 'x' lacks the field") }
+        // Where the JSON breaks, and the wrong shape, are named.
+        for (text, expected) in [("[{\"id\": ", "is not valid JSON ("), ("{}", "must hold a JSON array of experiments"),
+                                 ("[{\"id\": \"x\", \"group\": 3}]", "experiment 'x', group should be a string")] {
+            let path = try file(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect { try Catalog.all(userFile: path) } throws: { "\($0)".contains(expected) }
+        }
         #expect { try Catalog.all(userFile: "/nonexistent/catalog.json") } throws: { "\($0)".contains("/nonexistent/catalog.json") }
         #expect { try Catalog.select(["nope"], from: Catalog.experiments) } throws: { "\($0)".contains("optimizers") }
     }
@@ -90,6 +98,58 @@ struct CatalogTests {
         }
         #expect(Experiment.isSafeName("table1-paper") && Experiment.isSafeName("kate_2.v1"))
         #expect(!Experiment.isSafeName("a/b") && !Experiment.isSafeName("..") && !Experiment.isSafeName("") && !Experiment.isSafeName("a b"))
+    }
+
+    @Test("a catalog is checked whole when it loads: unknown fields, sizes, masks, TV weights, backtracking, empty or repeated configurations, each named where it is")
+    func checkedWhenLoaded() throws {
+        let template = Catalog.experiments.first { $0.id == "optimizers" }!
+        var mine = template
+        mine.id = "mine"
+        let label = mine.runs[0].label
+        func rejected(_ e: Experiment, _ expected: String, edit: (String) -> String = { $0 }) throws {
+            let path = try file(edit(try Catalog.json([e])))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect { try Catalog.all(userFile: path) } throws: { "\($0)".contains(path) && "\($0)".contains(expected) }
+        }
+        // The printed template loads as it is (renamed): the strict reading accepts its own format.
+        let ok = try file(try Catalog.json([mine]))
+        defer { try? FileManager.default.removeItem(atPath: ok) }
+        #expect(try Catalog.all(userFile: ok).last == mine)
+        // A misspelt field, and gammaInit put into the network (it belongs to the dip method).
+        try rejected(mine, "experiment 'mine', configuration '\(label)', preprocessing has the field 'resise'") {
+            $0.replacingOccurrences(of: "\"preprocessing\" : {", with: "\"preprocessing\" : { \"resise\" : {\"width\": 4, \"height\": 4},")
+        }
+        try rejected(mine, "has the field 'gammaInit'") {
+            $0.replacingOccurrences(of: "\"network\" : {", with: "\"network\" : { \"gammaInit\" : \"one\",")
+        }
+        var big = mine
+        big.runs[0].preprocessing.resize = ImageSize(width: 100_000, height: 100_000)
+        try rejected(big, "configuration '\(label)': preprocessing.resize 100000x100000 must have sides from 1 to 16384")
+        var keep = mine
+        keep.runs[0].mask = .bernoulli(keep: 1.5, perChannel: false)
+        try rejected(keep, "mask: bernoulli keep 1.5 must be more than 0 and less than 1")
+        var empty = mine
+        empty.runs = []
+        try rejected(empty, "it has no configurations")
+        var twice = mine
+        twice.runs[1].label = label
+        try rejected(twice, "two configurations share the label '\(label)'")
+        var names = mine
+        names.runs[0].images.append(ImageRef(name: names.runs[0].images[0].name, file: "bm3d/boat.png"))
+        try rejected(names, "is given twice, for")
+        var outside = mine
+        outside.runs[0].images[0].file = "../secret.png"
+        try rejected(outside, "leaves the data folder")
+        var backtrack = mine
+        if case var .dip(config) = backtrack.runs[0].method {
+            config.backtracking = Backtracking(interval: 0)
+            backtrack.runs[0].method = .dip(config)
+        }
+        try rejected(backtrack, "backtracking interval = 0: must be at least 1")
+        var tv = Catalog.experiments.first { $0.id == "table1-tv" }!
+        tv.id = "my-tv"
+        tv.runs[0].method = .tv(TVConfig(iterations: 30, dataWeight: -1))
+        try rejected(tv, "method.tv.dataWeight -1.0 must be positive")
     }
 
     @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
