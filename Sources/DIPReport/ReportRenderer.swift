@@ -44,13 +44,13 @@ public enum ReportRenderer {
     /// `profile` (by default the fullest profile stored; `RecordSelection`).
     /// `slowMarkdownSeconds`: a discussion or conclusion that takes longer to convert gets a note.
     public static func render(resultsFolder: String, outFolder: String, commandLine: String, profile: String? = nil,
-                              fontPath: String? = nil, now: Date = Date(),
+                              catalog: [Experiment] = Catalog.experiments, fontPath: String? = nil, now: Date = Date(),
                               slowMarkdownSeconds: Double = 2) throws -> RenderSummary {
         let start = Date()
         let store = try ResultStore(root: resultsFolder, create: false)
         return try FileLock.withExclusive((outFolder as NSString).appendingPathComponent(lockName)) { lock in
             var summary = try render(store: store, resultsFolder: resultsFolder, outFolder: outFolder, commandLine: commandLine,
-                                     profile: profile, fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
+                                     profile: profile, catalog: catalog, fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
             if case let .waited(seconds) = lock, seconds >= 1 {
                 summary.notes.append(String(format: "waited %.0f s for another render of %@ to finish", seconds, outFolder))
             }
@@ -61,7 +61,7 @@ public enum ReportRenderer {
 
     /// The render itself, once it is this render's turn.
     private static func render(store: ResultStore, resultsFolder: String, outFolder: String, commandLine: String,
-                               profile: String?, fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
+                               profile: String?, catalog: [Experiment], fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
         let scan = store.scan()
         let selection = RecordSelection(scan.records, profile: profile)
         let templates = try ReportTemplates.files()
@@ -69,7 +69,7 @@ public enum ReportRenderer {
         let conclusionPath = (outFolder as NSString).appendingPathComponent("conclusion.md")
         let discussion = try UserMarkdown.readOrCreate(discussionPath, placeholder: templates["discussion.md"] ?? "## Discussion\n")
         let conclusion = try UserMarkdown.readOrCreate(conclusionPath, placeholder: templates["conclusion.md"] ?? "## Conclusion\n")
-        var builder = PageBuilder(store: store, records: selection.records, fontPath: fontPath)
+        var builder = PageBuilder(store: store, records: selection.records, catalog: catalog, fontPath: fontPath)
         var page = try builder.build(now: now, commandLine: commandLine, resultsFolder: resultsFolder)
         // Pictures set aside are shown on the page too: a run without its tiles said nothing there.
         page.problems = scan.problems.map(\.description) + builder.pictureProblems.lines
@@ -117,6 +117,9 @@ public enum ReportRenderer {
 struct PageBuilder {
     let store: ResultStore
     let records: [RunRecord]
+    /// The experiments the page knows by id: the built-in catalog and a user's (`--catalog`),
+    /// for titles, descriptions and the order of configurations.
+    let catalog: [Experiment]
     let fontPath: String?
     /// The smallest PSNR fall shown as a drop: one that prints as 0.00 dB is none.
     static let visibleFall = 0.005
@@ -125,9 +128,10 @@ struct PageBuilder {
     /// Pictures that records list but the folder lacks or cannot decode (one line each).
     let pictureProblems = ProblemLog()
 
-    init(store: ResultStore, records: [RunRecord], fontPath: String?) {
+    init(store: ResultStore, records: [RunRecord], catalog: [Experiment] = Catalog.experiments, fontPath: String?) {
         self.store = store
         self.records = records
+        self.catalog = catalog
         self.fontPath = fontPath
     }
 
@@ -190,8 +194,8 @@ struct PageBuilder {
     /// Labels of an experiment in catalog order (user experiments: order of first appearance).
     func labels(_ experiment: String) -> [String] {
         let present = Set(of(experiment).map(\.label))
-        let catalog = Catalog.experiments.first { $0.id == experiment }?.runs.map(\.label) ?? []
-        var ordered = catalog.filter(present.contains)
+        let written = catalog.first { $0.id == experiment }?.runs.map(\.label) ?? []
+        var ordered = written.filter(present.contains)
         for r in of(experiment) where !ordered.contains(r.label) { ordered.append(r.label) }
         return ordered
     }
@@ -412,10 +416,10 @@ struct PageBuilder {
         return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
 
-    /// The seed report's value for a built-in sweep configuration (its typed point in the catalog).
-    static func seedReportValue(experiment: String, label: String) -> Double? {
+    /// The seed report's value for a sweep configuration (its typed point in the catalog).
+    func seedReportValue(experiment: String, label: String) -> Double? {
         // The catalog types the sweep point; the label only finds the configuration.
-        Catalog.experiments.first { $0.id == experiment }?.runs.first { $0.label == label }?.seedReportPoint?.publishedPSNR
+        catalog.first { $0.id == experiment }?.runs.first { $0.label == label }?.seedReportPoint?.publishedPSNR
     }
 
     /// Users' experiments whose group is neither experiment2 nor experiment3 (nil when none).
@@ -438,7 +442,7 @@ struct PageBuilder {
     func sweep(_ experiment: String) throws -> SweepView? {
         let runs = of(experiment)
         guard !runs.isEmpty else { return nil }
-        let info = Catalog.experiments.first { $0.id == experiment }
+        let info = catalog.first { $0.id == experiment }
         let labels = labels(experiment)
         let images = Array(Set(runs.map(\.key.image))).sorted()
         var rows: [RowView] = []
@@ -462,7 +466,7 @@ struct PageBuilder {
                     name += " (on \(group[0].size), the others \(usual))"
                     otherWindow = true
                 }
-                let seedValue = Self.seedReportValue(experiment: experiment, label: label)
+                let seedValue = seedReportValue(experiment: experiment, label: label)
                 let best = Spread(group.compactMap { $0.best?.psnr })
                 var delta = CellView("–", cls: "na")
                 if let seedValue, let best {

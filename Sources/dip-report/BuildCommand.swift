@@ -42,7 +42,8 @@ struct BuildCommand: ParsableCommand {
             elsewhere = try LocalRun.perform(selection: selection, experimentIDs: [], execution: execution)
         } catch let code as ExitCode where code.rawValue == 1 { failure = code }
         let summary = try ReportRenderer.render(resultsFolder: selection.results, outFolder: out,
-                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: selection.profile)
+                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: selection.profile,
+                                                catalog: try Catalog.all(userFile: selection.catalog))
         RenderCommand.print(summary)
         if elsewhere > 0 {
             // Another runner on this results folder (a second build, Slurm tasks) still holds

@@ -61,6 +61,9 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --within: the configuration label the others are compared with.", valueName: "LABEL"))
     var reference: String?
 
+    @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run): --within takes their baselines and the order of their configurations from it.", valueName: "FILE"))
+    var catalog: String?
+
     @Option(help: ArgumentHelp("The profile whose runs are compared, in each folder (default: each folder's fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
     var profile: String?
 
@@ -82,7 +85,8 @@ struct DiffCommand: ParsableCommand {
         for n in a.leftOff { printNote("\(first): \(n)") }
         if a.runs.isEmpty { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
         if let within {
-            let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference)
+            let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference,
+                                                    catalog: try Catalog.all(userFile: catalog))
             if json { print(try ResultDiff.json(comparisons), terminator: "") } else {
                 let table = ResultDiff.table(comparisons)
                 print(csv ? table.csv() : table.aligned(), terminator: "")

@@ -33,6 +33,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The profile whose runs the page shows (default: the fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
     var profile: String?
 
+    @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run or build): the page shows their titles, descriptions and order of configurations.", valueName: "FILE"))
+    var catalog: String?
+
     func validate() throws {
         if let profile { try SelectionOptions.checkProfile(profile) }
         if let problem = OutputFiles.resultsToReadProblem(results) { throw ValidationError("--results '\(results)': \(problem)") }
@@ -41,7 +44,8 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out,
-                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: profile)
+                                                commandLine: CommandLine.arguments.joined(separator: " "), profile: profile,
+                                                catalog: try Catalog.all(userFile: catalog))
         RenderCommand.print(summary)
     }
 

@@ -1,3 +1,4 @@
+import DIPEngine
 import DIPExperiments
 import Foundation
 import Testing
@@ -106,6 +107,30 @@ struct DiffTests {
         #expect(summary.records == 4 && summary.notes.contains { $0.hasPrefix("1 run of width left off") })
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         #expect(html.contains("Stored runs not counted on this page") && html.contains("1 run of the quick profile left off"))
+    }
+
+    @Test("with the user's catalog, the page shows their experiment's title and description and keeps their order of configurations")
+    func userCatalogOnThePage() throws {
+        let folder = SyntheticResults.temporaryFolder("user-catalog")
+        let store = try ResultStore(root: folder)
+        for (label, gamma) in [("zeta first", GammaInit.uniform), ("alpha second", GammaInit.one)] {
+            try SyntheticResults.save(store, experiment: "mine", group: "experiment2", label: label, image: "kate", seed: 0, gammaInit: gamma)
+        }
+        var mine = Catalog.experiments.first { $0.id == "width" }!
+        mine.id = "mine"
+        mine.title = "My own sweep"
+        mine.description = "Two settings of mine."
+        mine.runs = [mine.runs[0], mine.runs[1]]
+        mine.runs[0].label = "zeta first"
+        mine.runs[1].label = "alpha second"
+        let out = SyntheticResults.temporaryFolder("user-catalog-page")
+        let plain = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test")
+        #expect(!(try String(contentsOfFile: plain.pagePath, encoding: .utf8)).contains("My own sweep"))
+        let summary = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test", catalog: Catalog.experiments + [mine])
+        let html = try String(contentsOfFile: summary.pagePath, encoding: .utf8)
+        #expect(html.contains("My own sweep") && html.contains("Two settings of mine."))
+        let zeta = try #require(html.range(of: ">zeta first<")), alpha = try #require(html.range(of: ">alpha second<"))
+        #expect(zeta.lowerBound < alpha.lowerBound, "the catalog's order, not the hashes'")
     }
 
     @Test("CSV quotes cells with commas and quotes")

@@ -157,6 +157,7 @@ public struct BatchScript: Sendable {
         if let a = request.account { c.append("--account=\(a)") }
         c += request.extraArguments
         let render = [plan.executable, "render", "--results", plan.results, "--out", plan.out, "--profile", plan.profile]
+            + (userExperiments.isEmpty ? [] : ["--catalog", catalogPath])
         return c + ["--wrap", render.map(Self.quote).joined(separator: " ")]
     }
 
@@ -212,9 +213,21 @@ extension BatchScript {
     /// Where the job ids of a submitted plan are kept (one per line: the arrays, then "render ID").
     public var jobsPath: String { (planPath as NSString).deletingPathExtension + ".jobs" }
 
-    /// Writes the script (executable) beside the plan, and the log folder Slurm writes into (a
-    /// missing one fails every task before it starts).
+    /// The plan's experiments that are not built in (a user's --catalog).
+    var userExperiments: [Experiment] {
+        let builtIn = Set(Catalog.experiments.map(\.id))
+        return plan.experiments.filter { !builtIn.contains($0.id) }
+    }
+
+    /// Beside the plan, `<id>.catalog.json`: the user's experiments, for the render job's page
+    /// (their titles and order of configurations), whatever became of the file they came from.
+    public var catalogPath: String { (planPath as NSString).deletingPathExtension + ".catalog.json" }
+
+    /// Writes the script (executable) beside the plan, the user's experiments when there are
+    /// any (`catalogPath`), and the log folder Slurm writes into (a missing one fails every
+    /// task before it starts).
     public func write() throws {
+        if !userExperiments.isEmpty { try AtomicFile.write(Data(try Catalog.json(userExperiments).utf8), to: catalogPath) }
         try AtomicFile.write(Data(text.utf8), to: path)
         chmod(path, 0o755)
         try FileManager.default.createDirectory(atPath: FrozenPlan.logFolder(results: plan.results), withIntermediateDirectories: true)
