@@ -51,6 +51,9 @@ public struct RunPlan: Sendable {
     public var problems: [ResultStore.Problem]
     /// The profile.
     public var profile: Profile
+    /// What the user should know about stored runs, one line each: those fitted to another
+    /// version of their image file (edited in place since), kept unless `--force` fits them again.
+    public var notes: [String] = []
 
     /// Runs that will run.
     public var pending: [PlannedRun] { runs.filter(\.willRun) }
@@ -92,6 +95,8 @@ extension Runner {
         let scan = store.scan()
         var problems = scan.problems
         var runs: [PlannedRun] = []
+        let stored = Dictionary(scan.records.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var changedFiles: [String: [RunKey]] = [:]  // image file -> stored runs fitted to another version of it
         for e in experiments {
             for raw in e.runs {
                 let spec = options.profile.apply(raw)
@@ -125,6 +130,11 @@ extension Runner {
                             state = .blocked(bad.reason)
                         } else if store.hasRecordFile(key) {
                             state = options.force ? .missing : .stored
+                            // The key hashes the file's path, not its content: a file edited in
+                            // place would reuse runs of its old pixels without a word.
+                            if let r = stored[key], r.imageSHA256 != img.sha256, !runs.contains(where: { $0.key == key }) {
+                                changedFiles[ref.file, default: []].append(key)
+                            }
                         } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                             state = options.force ? .missing : .checkpointed
                         }
@@ -138,7 +148,14 @@ extension Runner {
             }
         }
         problems.sort { $0.path < $1.path }
-        return RunPlan(runs: runs, problems: problems, profile: options.profile)
+        var plan = RunPlan(runs: runs, problems: problems, profile: options.profile)
+        plan.notes = changedFiles.sorted { $0.key < $1.key }.map { file, keys in
+            let n = keys.count, them = n == 1 ? "it" : "them"
+            let named = keys.prefix(3).map { store.recordPath(for: $0) }.joined(separator: ", ") + (n > 3 ? " and \(n - 3) more" : "")
+            return "\(n) stored run\(n == 1 ? " was" : "s were") fitted to another version of \(file) (its SHA-256 differs now): \(named)"
+                + (options.force ? "; --force fits \(them) again" : "; \(n == 1 ? "it is" : "they are") kept: delete \(them) (or run with --force) to fit \(them) again, or restore the file")
+        }
+        return plan
     }
 
     /// The prepared image of a spec (cached: many runs share an image).

@@ -140,6 +140,7 @@ enum LocalRun {
         }
 
         for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
+        for n in plan.notes { printNote(n) }
         let pending = plan.pending
         let stored = plan.runs.filter { $0.state == .stored }.count
         let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count

@@ -53,6 +53,35 @@ struct CatalogTests {
         #expect(plan.runs.map(\.key.seed) == [0, 1])
     }
 
+    @Test("a stored run of an image file edited in place since is named when planning, kept unless forced",
+          .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func editedImage() throws {
+        var mine = Catalog.experiments.first { $0.id == "library" }!
+        mine.id = "my-library"
+        mine.runs = [mine.runs[0]]
+        let results = NSTemporaryDirectory() + "catalog-edited-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let store = try ResultStore(root: results)
+        let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
+        let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
+        // A record of this run whose image hash is another file's: as if the file changed since.
+        var record = try RecordSchemaTests.sampleRecord()
+        record.key = run.key
+        record.configuration = run.configuration
+        record.imageSHA256 = String(repeating: "0", count: 64)
+        try store.save(record, images: [:])
+        let plan = try Runner(store: store, options: options).plan([mine])
+        #expect(plan.runs.first?.state == .stored)
+        #expect(plan.notes.count == 1 && plan.notes[0].hasPrefix("1 stored run was fitted to another version of \(mine.runs[0].images[0].file)"), "\(plan.notes)")
+        var forced = options
+        forced.force = true
+        #expect(try Runner(store: store, options: forced).plan([mine]).runs.first?.state == .missing)
+        // The same hash as the file: nothing said.
+        record.imageSHA256 = try SHA256.hex(ofFileAt: libraryData! + "/" + mine.runs[0].images[0].file)
+        try store.save(record, images: [:], force: true)
+        #expect(try Runner(store: store, options: options).plan([mine]).notes.isEmpty)
+    }
+
     @Test("bad catalog files are refused with the file named and what is wrong")
     func badFiles() throws {
         let broken = try file("[{\"id\": \"x\"}]")
