@@ -182,7 +182,8 @@ public enum Catalog {
         if ids.isEmpty { return all }
         return try ids.map { id in
             guard let e = all.first(where: { $0.id == id }) else {
-                throw DIPError.invalidValue(name: "experiment", value: id, reason: "unknown; choose from \(all.map(\.id).joined(separator: ", "))")
+                throw DIPError.invalidValue(name: "experiment", value: id, reason: "unknown; choose from \(all.map(\.id).joined(separator: ", "))"
+                                            + (all.count == experiments.count ? " (an experiment of your own needs --catalog FILE)" : ""))
             }
             return e
         }
