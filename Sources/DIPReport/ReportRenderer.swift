@@ -453,8 +453,12 @@ struct PageBuilder {
         // and its row says on what it ran.
         var usualSize: [String: ImageSize] = [:]
         for img in images {
-            let sizes = runs.filter { $0.key.image == img }.map(\.size)
-            usualSize[img] = Dictionary(grouping: sizes) { $0 }.max { $0.value.count < $1.value.count }?.key
+            // The size most configurations ran at; on a tie the smaller, since the note says
+            // the marked row ran on a larger window (a tie was decided by dictionary order).
+            let configurations = Dictionary(grouping: runs.filter { $0.key.image == img }, by: \.size).mapValues { Set($0.map(\.label)).count }
+            usualSize[img] = configurations.max { a, b in
+                (a.value, -a.key.width * a.key.height) < (b.value, -b.key.width * b.key.height)
+            }?.key
         }
         var otherWindow = false
         for (li, label) in labels.enumerated() {
