@@ -156,9 +156,6 @@ public struct DatasetManifest: Sendable {
     /// Where files are published unless a mirror is given.
     public static let defaultBase = "https://raw.githubusercontent.com"
 
-    /// The base URL to download from: `mirror` (the `--mirror` option), else the
-    /// `DIP_DATA_MIRROR` environment variable, else `defaultBase`. A bare path (no scheme)
-    /// becomes a file URL, so `--mirror /srv/mirror` works.
     /// What is wrong with `mirror` as a place to fetch from, nil when nothing: an http(s) or
     /// file URL, or a folder that exists. (Anything else failed file by file, each blaming the
     /// mirror; an empty one fell back to GitHub silently.)
@@ -172,6 +169,9 @@ public struct DatasetManifest: Sendable {
         return isFolder.boolValue ? nil : "is a file; give the folder laid out as OWNER/NAME/COMMIT/PATH"
     }
 
+    /// The base URL to download from: `mirror` (the `--mirror` option), else the
+    /// `DIP_DATA_MIRROR` environment variable, else `defaultBase`. A bare path (no scheme)
+    /// becomes a file URL, so `--mirror /srv/mirror` works.
     public static func base(mirror: String?,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         let chosen: String

@@ -68,6 +68,12 @@ public enum MaskFile {
         return read
     }
 
+    /// Whether every value of `mask` is 0 or 1 of 255, and some are 1: a 0/1 array saved as 8
+    /// bits (as numpy masks often are), whose 1 means known.
+    public static func isZeroOneOf255(_ mask: Image) -> Bool {
+        mask.pixels.contains { abs($0 * 255 - 1) < 1e-3 } && mask.pixels.allSatisfy { $0 == 0 || abs($0 * 255 - 1) < 1e-3 }
+    }
+
     /// Reads `mask`'s values as known (1) or hole (0), saying in `notes` what it did:
     ///
     /// - Several channels that are all equal: collapsed to one channel. Unequal channels are
@@ -92,8 +98,7 @@ public enum MaskFile {
                 notes.append("\(path): the \(m.channels) channels differ, used as a per-channel mask")
             }
         }
-        let oneOf255 = m.pixels.contains { abs($0 * 255 - 1) < 1e-3 }
-            && m.pixels.allSatisfy { $0 == 0 || abs($0 * 255 - 1) < 1e-3 }
+        let oneOf255 = isZeroOneOf255(m)
         let threshold: Float = oneOf255 ? 0.5 / 255 : 0.5
         var nonBinary = 0
         for i in m.pixels.indices {

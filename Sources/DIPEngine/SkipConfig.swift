@@ -173,7 +173,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable, Equatable {
     /// One line a person can act on.
     public var description: String {
         switch self {
-        case let .invalidConfig(s): return "invalid network configuration: \(s)"
+        case let .invalidConfig(s): return "invalid fit configuration: \(s)"
         case let .shape(s): return "shape error: \(s)"
         case let .backend(s): return "compute backend error: \(s)"
         case let .weights(s): return "weights: \(s)"

@@ -101,14 +101,31 @@ enum CatalogFile {
             return "\(location(steps(ctx.codingPath), tree: tree)) is null where \(describe(type)) belongs"
         case let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty:
             // The file parsed as JSON already; Foundation's decoder says only "not valid JSON"
-            // (and no path) for a number its field cannot hold.
-            return "a value does not fit its field (a fraction where a whole number belongs, or a number too large for it?)"
+            // (and no path) for a number its field cannot hold: found by decoding each
+            // experiment, then each of its configurations, on its own.
+            return "\(narrowedLocation(tree)): a value does not fit its field (a fraction where a whole number belongs, or a number too large for it?)"
         case let DecodingError.dataCorrupted(ctx):
             let detail = ctx.underlyingError.map { ($0 as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\($0)" }
             return "\(location(steps(ctx.codingPath), tree: tree)): \(detail ?? ctx.debugDescription)"
         default:
             return "\(error)"
         }
+    }
+
+    /// The experiment (and configuration) of `tree` that fails to decode on its own.
+    private static func narrowedLocation(_ tree: Any) -> String {
+        func fails<T: Decodable>(_ type: T.Type, _ value: Any) -> Bool {
+            guard let data = try? JSONSerialization.data(withJSONObject: value) else { return true }
+            return (try? JSONDecoder().decode(type, from: data)) == nil
+        }
+        for (i, element) in (tree as? [Any] ?? []).enumerated() where fails(Experiment.self, element) {
+            let runs = ((element as? [String: Any])?["runs"] as? [Any]) ?? []
+            if let j = runs.indices.first(where: { fails(RunSpec.self, runs[$0]) }) {
+                return location([.index(i), .key("runs"), .index(j)], tree: tree)
+            }
+            return location([.index(i)], tree: tree)
+        }
+        return "the file"
     }
 
     private static func describe(_ type: Any.Type) -> String {

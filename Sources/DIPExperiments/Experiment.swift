@@ -268,6 +268,7 @@ extension Experiment {
     static func isShownText(_ text: String) -> Bool {
         !text.trimmingCharacters(in: .whitespaces).isEmpty
             && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            && !text.contains(where: \.isNewline)
     }
 
     /// What is wrong with `path` as a file of the data folder, nil when nothing: relative, and

@@ -25,7 +25,8 @@ public struct RecordSelection: Sendable {
         notes = []
         let inProfile = all.filter { $0.profile == chosen }
         for (name, count) in counts.sorted(by: { $0.key < $1.key }) where name != chosen {
-            notes.append("\(count) run\(count == 1 ? "" : "s") of the \(name) profile left off (give --profile \(name) to see \(count == 1 ? "it" : "them"))")
+            let hint = Profile.all.contains { $0.name == name } ? "give --profile \(name) to see \(count == 1 ? "it" : "them")" : "a profile this version does not know"
+            notes.append("\(count) run\(count == 1 ? "" : "s") of the \(name) profile left off (\(hint))")
         }
         if let asked, inProfile.isEmpty, !all.isEmpty {
             notes.append("no runs of the \(asked) profile are stored here")

@@ -156,7 +156,7 @@ public enum ResultDiff {
         case "table1-paper":
             return ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)].map { ($0, "paper") }
         case "table1-seed":
-            return ReferenceNumbers.seedReport[image].map { ($0, "seed report") }
+            return ReferenceNumbers.seedReport[ReferenceNumbers.table1Column(forImage: image)].map { ($0, "seed report") }
         default:
             return nil
         }
@@ -172,7 +172,8 @@ public enum ResultDiff {
             return SeedGroup(experiment: first.experiment, label: first.label, image: first.image,
                              seeds: members.map(\.seed).sorted(), final: final, best: best,
                              reference: ref?.value, referenceSource: ref?.source,
-                             referenceInsideFinal: ref.flatMap { r in final.map { $0.contains(r.value) } },
+                             // The seed report published best PSNRs: a final range says nothing of them.
+                             referenceInsideFinal: ref.flatMap { r in r.source == "seed report" ? nil : final.map { $0.contains(r.value) } },
                              referenceInsideBest: ref.flatMap { r in best.map { $0.contains(r.value) } })
         }.sorted { ($0.experiment, $0.label, $0.image) < ($1.experiment, $1.label, $1.image) }
     }
@@ -226,11 +227,11 @@ public enum ResultDiff {
     }
 
     /// The outcomes of the runs a results folder's report counts (`RecordSelection`: one
-    /// profile, `profile` or the fullest stored, and one configuration per label and image),
-    /// with the files that were skipped and what was left off.
-    public static func outcomes(resultsFolder: String, profile: String? = nil) throws -> (runs: [RunOutcome], problems: [String], leftOff: [String]) {
+    /// profile, `profile` or the most thorough stored, and one configuration per label and image),
+    /// with the files that were skipped, what was left off and how many runs are stored in all.
+    public static func outcomes(resultsFolder: String, profile: String? = nil) throws -> (runs: [RunOutcome], problems: [String], leftOff: [String], stored: Int) {
         let scan = try ResultStore(root: resultsFolder, create: false).scan()
         let selection = RecordSelection(scan.records, profile: profile)
-        return (selection.records.map(outcome), scan.problems.map(\.description), selection.notes)
+        return (selection.records.map(outcome), scan.problems.map(\.description), selection.notes, scan.records.count)
     }
 }

@@ -41,7 +41,7 @@ public enum ReportRenderer {
     static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
 
     /// Renders the results in `resultsFolder` into `outFolder`/index.html: the runs of
-    /// `profile` (by default the fullest profile stored; `RecordSelection`).
+    /// `profile` (by default the most thorough profile stored; `RecordSelection`).
     /// `slowMarkdownSeconds`: a discussion or conclusion that takes longer to convert gets a note.
     public static func render(resultsFolder: String, outFolder: String, commandLine: String, profile: String? = nil,
                               catalog: [Experiment] = Catalog.experiments, fontPath: String? = nil, now: Date = Date(),

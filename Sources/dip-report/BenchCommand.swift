@@ -239,7 +239,7 @@ struct BenchCommand: ParsableCommand {
         guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self)
             .split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
             // A run that failed is no usage error (64): its own message is on standard error above.
-            throw DIPError.mismatch("benchmark process failed: \(argv.joined(separator: " ")) (exit \(p.terminationStatus))")
+            throw DIPError.invalidValue(name: "benchmark process", value: argv.joined(separator: " "), reason: "failed (exit \(p.terminationStatus))")
         }
         return try JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
     }

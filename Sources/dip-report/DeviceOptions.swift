@@ -25,11 +25,12 @@ struct DeviceOptions: ParsableArguments {
     var givenFlags: [String] { [("--device", givenDevice != nil), ("--gpu-math", givenGPUMath != nil)].filter(\.1).map(\.0) }
 
     /// The factory of the chosen device; throws, saying what is missing, when cuda is asked for
-    /// and no GPU is usable. A --gpu-math given for fits that run on the CPU is noted (it
-    /// changes nothing there, which the user may not expect).
-    func factory() throws -> BackendFactory {
+    /// and no GPU is usable. With `noting`, a --gpu-math given for fits that run here on the
+    /// CPU is noted (it changes nothing there, which the user may not expect); `submit` says
+    /// nothing, since its tasks resolve the device on their own nodes.
+    func factory(noting: Bool = true) throws -> BackendFactory {
         let f = try device.factory(math: gpuMath)
-        if givenGPUMath != nil, f.name == BackendFactory.cpu.name {
+        if noting, givenGPUMath != nil, f.name == BackendFactory.cpu.name {
             printNote("--gpu-math \(gpuMath.rawValue) changes nothing here: the fits run on the CPU (\(device == .auto ? "no usable GPU was found" : "--device \(device.rawValue)"))")
         }
         return f

@@ -12,7 +12,7 @@ struct DiffCommand: ParsableCommand {
         abstract: "Compare results: across seeds in one result set, or run by run between two.",
         discussion: """
             Each folder counts the runs its report page counts: one profile's (--profile; by \
-            default the fullest stored) and, per experiment, label and image, the newest \
+            default the most thorough stored) and, per experiment, label and image, the newest \
             configuration's; what is left off is named on standard error.
 
             With one results folder: per experiment, configuration and image, the mean, range \
@@ -64,7 +64,7 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run): --within takes their baselines and the order of their configurations from it.", valueName: "FILE"))
     var catalog: String?
 
-    @Option(help: ArgumentHelp("The profile whose runs are compared, in each folder (default: each folder's fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
+    @Option(help: ArgumentHelp("The profile whose runs are compared, in each folder (default: each folder's most thorough stored: paper, else quick, else smoke).", valueName: "NAME"))
     var profile: String?
 
     func validate() throws {
@@ -72,6 +72,7 @@ struct DiffCommand: ParsableCommand {
         if within != nil && second != nil { throw ValidationError("--within compares configurations inside one results folder; give only A") }
         if reference != nil && within == nil { throw ValidationError("--reference needs --within EXPERIMENT") }
         if let profile { try SelectionOptions.checkProfile(profile) }
+        if catalog != nil && within == nil { throw ValidationError("--catalog applies to --within (which takes baselines and the order of configurations from it)") }
         // Checked here so that the message names diff's own arguments (the store's own message
         // suggests run's --results, which diff does not have).
         for (name, folder) in [("A", first), ("B", second)] {
@@ -83,7 +84,7 @@ struct DiffCommand: ParsableCommand {
         let a = try ResultDiff.outcomes(resultsFolder: first, profile: profile)
         for p in a.problems { StandardStreams.error("skipped \(p)\n") }
         for n in a.leftOff { printNote("\(first): \(n)") }
-        if a.runs.isEmpty { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
+        if a.stored == 0 { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
         if let within {
             let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference,
                                                     catalog: try Catalog.all(userFile: catalog))
@@ -96,7 +97,7 @@ struct DiffCommand: ParsableCommand {
             let b = try ResultDiff.outcomes(resultsFolder: second, profile: profile)
             for p in b.problems { StandardStreams.error("skipped \(p)\n") }
             for n in b.leftOff { printNote("\(second): \(n)") }
-            if b.runs.isEmpty { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
+            if b.stored == 0 { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
                 let table = ResultDiff.table(d.differences)

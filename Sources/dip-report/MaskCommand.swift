@@ -72,8 +72,8 @@ struct MaskCommand: ParsableCommand {
             throw ValidationError("choose one kind of mask: --bernoulli, --text, --preset or --from")
         }
         if size != nil && like != nil { throw ValidationError("give --size or --like, not both") }
-        if size == nil && like == nil && from == nil && preset == nil {
-            throw ValidationError("give --size WxH or --like IMAGE.png: a \(text.isChosen ? "--text" : "--bernoulli") mask needs a size")
+        if size == nil && like == nil && preview == nil && from == nil && preset == nil {
+            throw ValidationError("give --size WxH, --like IMAGE.png or --preview IMAGE.png: a \(text.isChosen ? "--text" : "--bernoulli") mask needs a size")
         }
         if (preview == nil) != (previewOut == nil) {
             throw ValidationError("--preview and --preview-out go together")

@@ -80,7 +80,17 @@ enum OutputFiles {
     /// where index.html goes (the render failed only after creating discussion.md).
     static func checkReportFolder(_ out: String, results: String) throws {
         try checkFolder(out, flag: "--out")
-        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        // Through links, also under a folder not made yet: resolvingSymlinksInPath leaves a path
+        // that does not exist as it is, so `link-to-results/report` passed.
+        func resolved(_ path: String) -> String {
+            var head = URL(fileURLWithPath: path).standardizedFileURL
+            var tail: [String] = []
+            while !FileManager.default.fileExists(atPath: head.path), head.path != "/" {
+                tail.insert(head.lastPathComponent, at: 0)
+                head.deleteLastPathComponent()
+            }
+            return tail.reduce(head.resolvingSymlinksInPath()) { $0.appendingPathComponent($1) }.standardizedFileURL.path
+        }
         let o = resolved(out), r = resolved(results)
         if o == r || o.hasPrefix(r.hasSuffix("/") ? r : r + "/") {
             throw ValidationError("--out '\(out)' is \(o == r ? "" : "inside ")the results folder '\(results)': the page and your discussion.md would sit among the runs; choose another folder (default ./report)")

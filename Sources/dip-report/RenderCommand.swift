@@ -16,7 +16,7 @@ struct RenderCommand: ParsableCommand {
             Sections 8 and 9 come from OUT/discussion.md and OUT/conclusion.md, created with \
             placeholder text the first time and never overwritten: edit them and render again. \
             Damaged or foreign JSON files in the results folder are listed and skipped. The page \
-            counts one profile's runs (--profile; by default the fullest stored) and, per \
+            counts one profile's runs (--profile; by default the most thorough stored) and, per \
             experiment, label and image, the newest configuration's; it names what it left off.
 
             Examples:
@@ -30,7 +30,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to write index.html into (and keep discussion.md, conclusion.md in).", valueName: "DIR"))
     var out = "report"
 
-    @Option(help: ArgumentHelp("The profile whose runs the page shows (default: the fullest stored: paper, else quick, else smoke).", valueName: "NAME"))
+    @Option(help: ArgumentHelp("The profile whose runs the page shows (default: the most thorough stored: paper, else quick, else smoke).", valueName: "NAME"))
     var profile: String?
 
     @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run or build): the page shows their titles, descriptions and order of configurations.", valueName: "FILE"))

@@ -123,7 +123,7 @@ struct SubmitCommand: ParsableCommand {
         // of hours for minutes of work).
         var gpuPrior = false
         if devices.device != .cpu {
-            if let here = try? devices.factory(), here.name != BackendFactory.cpu.name {
+            if let here = try? devices.factory(noting: false), here.name != BackendFactory.cpu.name {
                 options.backend = here
             } else if devices.device == .cuda {
                 gpuPrior = true

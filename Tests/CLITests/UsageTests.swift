@@ -218,6 +218,8 @@ struct UsageTests {
             (["render", "--results", "res", "--out", "res/page"], "--out 'res/page' is inside the results folder 'res'"),
             (["build", "--profile", "smoke", "--results", "res", "--out", "./res/"], "--out './res/' is the results folder 'res'"),
             (["render", "--results", "res", "--out", "taken"], "--out 'taken': taken/index.html is a folder, where the page goes"),
+            // Through a link to the results, under a folder not made yet.
+            (["render", "--results", "res", "--out", "reslink/report"], "--out 'reslink/report' is inside the results folder 'res'"),
             (["render", "--results", "nowhere"], "--results 'nowhere': no such results folder"),
             (["run", "--profile", "smoke", "--results", "image.png"], "--results 'image.png':"),
             (["submit", "--profile", "smoke", "--out", "image.png/report", "--dry-run"], "--out 'image.png/report':"),
@@ -231,6 +233,7 @@ struct UsageTests {
         ]
         try FileManager.default.createDirectory(atPath: s.file("res"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: s.file("taken/index.html"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: s.file("reslink"), withDestinationPath: "res")
         for (arguments, expected) in cases {
             let r = try s.run(arguments)
             #expect(r.status == 64 && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
@@ -273,7 +276,9 @@ struct UsageTests {
         #expect(version.status == 0 && version.stdout.contains(" (commit "), "\(version.stdout)\(version.stderr)")
         // A Bernoulli or text mask needs a size: said as a usage error.
         let sizeless = try s.run(["mask", "--out", "m.png"])
-        #expect(sizeless.status == 64 && sizeless.stderr.contains("give --size WxH or --like IMAGE.png: a --bernoulli mask needs a size"), "\(sizeless.stderr)")
+        #expect(sizeless.status == 64 && sizeless.stderr.contains("give --size WxH, --like IMAGE.png or --preview IMAGE.png: a --bernoulli mask needs a size"), "\(sizeless.stderr)")
+        let previewed = try s.run(["mask", "--bernoulli", "0.5", "--preview", "image.png", "--preview-out", "p.png", "--out", "m.png"])
+        #expect(previewed.status == 0 && s.exists("m.png") && s.exists("p.png"), "--preview gives the size: \(previewed.stderr)")
         // A negative seed is this flag's wrong value, not a flag that leaves --seeds without one.
         let seeds = try s.run(["run", "--seeds", "-1", "--dry-run"])
         #expect(seeds.status == 64 && seeds.stderr.contains("--seeds -1: give comma-separated non-negative integers"), "\(seeds.stderr)")

@@ -181,6 +181,20 @@ struct CatalogTests {
         try rejected(tv, "method.tv.dataWeight -1.0 must be positive")
     }
 
+    @Test("a catalog's 0/1 mask file reads 1 as known, as inpaint and psnr read it (every pixel was a hole)")
+    func zeroOneMaskFile() throws {
+        let data = NSTemporaryDirectory() + "catalog-mask-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
+        let proper = try BernoulliMask.make(channels: 1, height: 16, width: 16, keepFraction: 0.5, seed: 3)
+        var zeroOne = proper
+        for i in zeroOne.pixels.indices { zeroOne.pixels[i] /= 255 }
+        try PNGCodec.write(zeroOne, to: data + "/mine/m01.png")
+        let m = try Preparation.sourceMask(.file("mine/m01.png"), height: 16, width: 16, channels: 1, dataDirectory: data,
+                                           preprocessing: Preprocessing())
+        #expect(m == proper)
+    }
+
     @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
     func emptyGeometry() throws {
         let img = Image(channels: 1, height: 8, width: 8)

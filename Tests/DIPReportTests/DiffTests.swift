@@ -34,6 +34,7 @@ struct DiffTests {
         #expect(kate.reference == nil && kate.referenceInsideFinal == nil)
         // The seed protocol is compared with the seed report's numbers, TV with none.
         #expect(ResultDiff.reference(experiment: "table1-seed", image: "barbara")! == (33.28, "seed report"))
+        #expect(ResultDiff.reference(experiment: "table1-seed", image: "peppers256")! == (41.64, "seed report"), "the seed protocol's file name")
         #expect(ResultDiff.reference(experiment: "table1-tv", image: "barbara") == nil)
         let text = ResultDiff.table(groups).aligned()
         #expect(text.contains("32.67") && text.contains("32.22"))
