@@ -416,6 +416,12 @@ struct PageBuilder {
         return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
 
+    /// The network depth the catalog writes for a configuration (nil for TV or an unknown one).
+    func writtenDepth(experiment: String, label: String) -> Int? {
+        guard case let .dip(config)? = catalog.first(where: { $0.id == experiment })?.runs.first(where: { $0.label == label })?.method else { return nil }
+        return config.network.depth
+    }
+
     /// The seed report's value for a sweep configuration (its typed point in the catalog).
     func seedReportValue(experiment: String, label: String) -> Double? {
         // The catalog types the sweep point; the label only finds the configuration.
@@ -469,6 +475,12 @@ struct PageBuilder {
                 if let usual = usualSize[img], group[0].size != usual {
                     name += " (on \(group[0].size), the others \(usual))"
                     otherWindow = true
+                }
+                // A reduced profile's size cap takes levels from a net that needs more pixels
+                // ("depth 10" ran 8 in smoke): the row says so rather than its label alone.
+                if let written = writtenDepth(experiment: experiment, label: label), case let .dip(ran) = group[0].configuration.method,
+                   ran.network.depth != written {
+                    name += " (ran with \(ran.network.depth) levels of \(written) under this profile)"
                 }
                 let seedValue = seedReportValue(experiment: experiment, label: label)
                 let best = Spread(group.compactMap { $0.best?.psnr })

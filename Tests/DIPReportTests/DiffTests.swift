@@ -130,7 +130,9 @@ struct DiffTests {
         let summary = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test", catalog: Catalog.experiments + [mine])
         let html = try String(contentsOfFile: summary.pagePath, encoding: .utf8)
         #expect(html.contains("My own sweep") && html.contains("Two settings of mine."))
-        let zeta = try #require(html.range(of: ">zeta first<")), alpha = try #require(html.range(of: ">alpha second<"))
+        // The synthetic runs used a 2-level network where the catalog writes 5: the rows say so.
+        let zeta = try #require(html.range(of: ">zeta first (ran with 2 levels of 5 under this profile)<"))
+        let alpha = try #require(html.range(of: ">alpha second (ran with 2 levels of 5 under this profile)<"))
         #expect(zeta.lowerBound < alpha.lowerBound, "the catalog's order, not the hashes'")
     }
 
