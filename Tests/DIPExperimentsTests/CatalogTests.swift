@@ -16,6 +16,14 @@ struct CatalogTests {
         return path
     }
 
+    /// The library experiment's first configuration as a user's own experiment, "my-library".
+    private func myLibrary() -> Experiment {
+        var mine = Catalog.experiments.first { $0.id == "library" }!
+        mine.id = "my-library"
+        mine.runs = [mine.runs[0]]
+        return mine
+    }
+
     @Test("the printed catalog reads back as a user's catalog: same experiments, ids must be new")
     func roundTrip() throws {
         let printed = try Catalog.json(Catalog.experiments)
@@ -38,9 +46,7 @@ struct CatalogTests {
     @Test("a user's experiment is planned like a built-in one, with its own run keys",
           .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func userExperimentPlans() throws {
-        var mine = Catalog.experiments.first { $0.id == "library" }!
-        mine.id = "my-library"
-        mine.runs = [mine.runs[0]]
+        let mine = myLibrary()
         let path = try file(try Catalog.json([mine]))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let selected = try Catalog.select(["my-library"], from: try Catalog.all(userFile: path))
@@ -56,9 +62,7 @@ struct CatalogTests {
     @Test("a stored run of an image file edited in place since is named when planning, kept unless forced",
           .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func editedImage() throws {
-        var mine = Catalog.experiments.first { $0.id == "library" }!
-        mine.id = "my-library"
-        mine.runs = [mine.runs[0]]
+        let mine = myLibrary()
         let results = NSTemporaryDirectory() + "catalog-edited-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: results) }
         let store = try ResultStore(root: results)
