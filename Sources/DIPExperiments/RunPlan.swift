@@ -54,6 +54,10 @@ public struct RunPlan: Sendable {
     /// What the user should know about stored runs, one line each: those fitted to another
     /// version of their image file (edited in place since), kept unless `--force` fits them again.
     public var notes: [String] = []
+    /// Stored records whose label or group the catalog has changed since (neither is hashed, so
+    /// the runs are the same), with the catalog's: `Runner.relabel` writes them, and the page
+    /// and diff then show the runs under their current names instead of the old ones.
+    public var relabelled: [RunRecord] = []
 
     /// Runs that will run.
     public var pending: [PlannedRun] { runs.filter(\.willRun) }
@@ -97,6 +101,7 @@ extension Runner {
         var runs: [PlannedRun] = []
         let stored = Dictionary(scan.records.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         var changedFiles: [String: [RunKey]] = [:]  // image file -> stored runs fitted to another version of it
+        var relabelled: [RunRecord] = []
         for e in experiments {
             for raw in e.runs {
                 let spec = options.profile.apply(raw)
@@ -135,6 +140,11 @@ extension Runner {
                             if let r = stored[key], r.imageSHA256 != img.sha256, !runs.contains(where: { $0.key == key }) {
                                 changedFiles[ref.file, default: []].append(key)
                             }
+                            if var r = stored[key], r.label != spec.label || r.group != e.group, !runs.contains(where: { $0.key == key }) {
+                                r.label = spec.label
+                                r.group = e.group
+                                relabelled.append(r)
+                            }
                         } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                             state = options.force ? .missing : .checkpointed
                         }
@@ -149,6 +159,7 @@ extension Runner {
         }
         problems.sort { $0.path < $1.path }
         var plan = RunPlan(runs: runs, problems: problems, profile: options.profile)
+        plan.relabelled = relabelled
         plan.notes = changedFiles.sorted { $0.key < $1.key }.map { file, keys in
             let n = keys.count, them = n == 1 ? "it" : "them"
             let named = keys.prefix(3).map { store.recordPath(for: $0) }.joined(separator: ", ") + (n > 3 ? " and \(n - 3) more" : "")

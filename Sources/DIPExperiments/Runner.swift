@@ -174,6 +174,15 @@ public final class Runner: @unchecked Sendable {
         return perform(run, job: job, backend: backend, claim: handle, events: events, shouldCancel: shouldCancel)
     }
 
+    /// Writes the catalog's current labels and groups into the stored records of `plan` that
+    /// carry older ones (`RunPlan.relabelled`; the record alone, atomically, pictures untouched).
+    /// Returns how many were written.
+    @discardableResult
+    public func relabel(_ plan: RunPlan) throws -> Int {
+        for record in plan.relabelled { try store.save(record, images: [:], force: true) }
+        return plan.relabelled.count
+    }
+
     /// Removes the temporary files this process has open in the folders of the runs in flight
     /// (a checkpoint half-written when the user insists on quitting at once). Call it just
     /// before exiting without waiting for the jobs.

@@ -141,6 +141,7 @@ enum LocalRun {
 
         for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
         for n in plan.notes { printNote(n) }
+        try relabel(plan, runner: runner, dryRun: dryRun)
         let pending = plan.pending
         let stored = plan.runs.filter { $0.state == .stored }.count
         let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count
@@ -168,6 +169,15 @@ enum LocalRun {
         let elsewhere = try execute(plan, runner: runner)
         if blocked > 0 { printError(blockedMessage); throw ExitCode.failure }
         return elsewhere
+    }
+
+    /// Gives stored runs the catalog's new labels and groups (`Runner.relabel`; neither is
+    /// hashed, so a renamed configuration keeps its runs), saying how many; a dry run only says.
+    static func relabel(_ plan: RunPlan, runner: Runner, dryRun: Bool) throws {
+        let n = plan.relabelled.count
+        guard n > 0 else { return }
+        if !dryRun { try runner.relabel(plan) }
+        print("\(n) stored run\(n == 1 ? "" : "s") \(dryRun ? "would take" : "took") the catalog's new label or group")
     }
 
     /// Prints (and, with `remove`, deletes) what interrupted or concurrent runners left behind.

@@ -139,6 +139,7 @@ struct SubmitCommand: ParsableCommand {
         let store = runner.store
         for p in plan.problems { printError("\(p) (skipped, not overwritten)") }
         for n in plan.notes { printNote(n) }
+        try LocalRun.relabel(plan, runner: runner, dryRun: dryRun)
         let stored = plan.runs.filter { $0.state == .stored }.count
         print("profile \(profile.name): \(plan.runs.count) runs, \(plan.pending.count) missing, \(stored) stored in \(results)")
         guard !plan.pending.isEmpty else { print("nothing to submit"); return }

@@ -86,6 +86,32 @@ struct CatalogTests {
         #expect(try Runner(store: store, options: options).plan([mine]).notes.isEmpty)
     }
 
+    @Test("a configuration renamed in the catalog keeps its stored runs, which take the new label and group",
+          .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func relabelled() throws {
+        var mine = myLibrary()
+        let results = NSTemporaryDirectory() + "catalog-relabel-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let store = try ResultStore(root: results)
+        let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
+        let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
+        var record = try RecordSchemaTests.sampleRecord()
+        record.key = run.key
+        record.configuration = run.configuration
+        record.label = run.label
+        record.group = mine.group
+        try store.save(record, images: [:])
+        #expect(try Runner(store: store, options: options).plan([mine]).relabelled.isEmpty)
+        mine.runs[0].label = "renamed"
+        mine.group = "experiment3"
+        let runner = Runner(store: store, options: options)
+        let plan = try runner.plan([mine])
+        #expect(plan.runs.first?.state == .stored && plan.relabelled.count == 1)
+        #expect(try runner.relabel(plan) == 1)
+        let stored = try #require(try store.load(run.key))
+        #expect(stored.label == "renamed" && stored.group == "experiment3" && stored.curve == record.curve)
+    }
+
     @Test("bad catalog files are refused with the file named and what is wrong")
     func badFiles() throws {
         let broken = try file("[{\"id\": \"x\"}]")
