@@ -24,6 +24,24 @@ struct CatalogTests {
         return mine
     }
 
+    /// A new results folder holding one record, at the key of `mine`'s first planned run (smoke,
+    /// seed 0): a sample record with that run's configuration, label and group, then `edit`.
+    private func storedRecord(of mine: Experiment, _ edit: (inout RunRecord) -> Void = { _ in })
+        throws -> (results: String, store: ResultStore, options: RunnerOptions, record: RunRecord) {
+        let results = NSTemporaryDirectory() + "catalog-stored-\(UUID().uuidString)"
+        let store = try ResultStore(root: results)
+        let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
+        let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
+        var record = try RecordSchemaTests.sampleRecord()
+        record.key = run.key
+        record.configuration = run.configuration
+        record.label = run.label
+        record.group = mine.group
+        edit(&record)
+        try store.save(record, images: [:])
+        return (results, store, options, record)
+    }
+
     @Test("the printed catalog reads back as a user's catalog: same experiments, ids must be new")
     func roundTrip() throws {
         let printed = try Catalog.json(Catalog.experiments)
@@ -63,17 +81,9 @@ struct CatalogTests {
           .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func editedImage() throws {
         let mine = myLibrary()
-        let results = NSTemporaryDirectory() + "catalog-edited-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: results) }
-        let store = try ResultStore(root: results)
-        let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
-        let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
         // A record of this run whose image hash is another file's: as if the file changed since.
-        var record = try RecordSchemaTests.sampleRecord()
-        record.key = run.key
-        record.configuration = run.configuration
-        record.imageSHA256 = String(repeating: "0", count: 64)
-        try store.save(record, images: [:])
+        var (results, store, options, record) = try storedRecord(of: mine) { $0.imageSHA256 = String(repeating: "0", count: 64) }
+        defer { try? FileManager.default.removeItem(atPath: results) }
         let plan = try Runner(store: store, options: options).plan([mine])
         #expect(plan.runs.first?.state == .stored)
         #expect(plan.notes.count == 1 && plan.notes[0].hasPrefix("1 stored run was fitted to another version of \(mine.runs[0].images[0].file)"), "\(plan.notes)")
@@ -90,17 +100,8 @@ struct CatalogTests {
           .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func relabelled() throws {
         var mine = myLibrary()
-        let results = NSTemporaryDirectory() + "catalog-relabel-\(UUID().uuidString)"
+        let (results, store, options, record) = try storedRecord(of: mine)
         defer { try? FileManager.default.removeItem(atPath: results) }
-        let store = try ResultStore(root: results)
-        let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
-        let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
-        var record = try RecordSchemaTests.sampleRecord()
-        record.key = run.key
-        record.configuration = run.configuration
-        record.label = run.label
-        record.group = mine.group
-        try store.save(record, images: [:])
         #expect(try Runner(store: store, options: options).plan([mine]).relabelled.isEmpty)
         mine.runs[0].label = "renamed"
         mine.group = "experiment3"
@@ -108,7 +109,7 @@ struct CatalogTests {
         let plan = try runner.plan([mine])
         #expect(plan.runs.first?.state == .stored && plan.relabelled.count == 1)
         #expect(try runner.relabel(plan) == 1)
-        let stored = try #require(try store.load(run.key))
+        let stored = try #require(try store.load(record.key))
         #expect(stored.label == "renamed" && stored.group == "experiment3" && stored.curve == record.curve)
     }
 
