@@ -129,6 +129,9 @@ public enum Catalog {
                    baseline: "table1-paper"),
     ]
 
+    /// Whether `id` is one of the built-in experiments (else a user's, from `--catalog`).
+    public static func isBuiltIn(_ id: String) -> Bool { experiments.contains { $0.id == id } }
+
     /// The built-in experiments plus those of a user's catalog file (a JSON array of Experiment);
     /// a user's id may not repeat a built-in one.
     public static func all(userFile: String? = nil) throws -> [Experiment] {

@@ -418,14 +418,19 @@ struct PageBuilder {
 
     /// The network depth the catalog writes for a configuration (nil for TV or an unknown one).
     func writtenDepth(experiment: String, label: String) -> Int? {
-        guard case let .dip(config)? = catalog.first(where: { $0.id == experiment })?.runs.first(where: { $0.label == label })?.method else { return nil }
+        guard case let .dip(config)? = spec(experiment: experiment, label: label)?.method else { return nil }
         return config.network.depth
     }
 
     /// The seed report's value for a sweep configuration (its typed point in the catalog).
     func seedReportValue(experiment: String, label: String) -> Double? {
         // The catalog types the sweep point; the label only finds the configuration.
-        catalog.first { $0.id == experiment }?.runs.first { $0.label == label }?.seedReportPoint?.publishedPSNR
+        spec(experiment: experiment, label: label)?.seedReportPoint?.publishedPSNR
+    }
+
+    /// The configuration the catalog writes under `label` in `experiment` (nil when unknown).
+    func spec(experiment: String, label: String) -> RunSpec? {
+        catalog.first { $0.id == experiment }?.runs.first { $0.label == label }
     }
 
     /// Users' experiments whose group is neither experiment2 nor experiment3 (nil when none).
@@ -439,8 +444,7 @@ struct PageBuilder {
 
     /// The experiments of users' catalogs whose group passes `include`.
     func userSweeps(where include: (String) -> Bool) throws -> [SweepView] {
-        let builtIn = Set(Catalog.experiments.map(\.id))
-        let ids = records.filter { include($0.group) && !builtIn.contains($0.key.experiment) }.map(\.key.experiment)
+        let ids = records.filter { include($0.group) && !Catalog.isBuiltIn($0.key.experiment) }.map(\.key.experiment)
         var seen = Set<String>()
         return try ids.filter { seen.insert($0).inserted }.compactMap { try sweep($0) }
     }

@@ -215,8 +215,7 @@ extension BatchScript {
 
     /// The plan's experiments that are not built in (a user's --catalog).
     var userExperiments: [Experiment] {
-        let builtIn = Set(Catalog.experiments.map(\.id))
-        return plan.experiments.filter { !builtIn.contains($0.id) }
+        plan.experiments.filter { !Catalog.isBuiltIn($0.id) }
     }
 
     /// Beside the plan, `<id>.catalog.json`: the user's experiments, for the render job's page
