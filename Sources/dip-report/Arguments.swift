@@ -40,3 +40,9 @@ struct TextPoint: ExpressibleByArgument {
         self.y = y
     }
 }
+
+/// The flags of `pairs` (flag, whether given) that were given, in order: what `run --plan`
+/// names when it refuses flags the plan fixes.
+func flagsGiven(_ pairs: [(flag: String, given: Bool)]) -> [String] {
+    pairs.filter(\.given).map(\.flag)
+}

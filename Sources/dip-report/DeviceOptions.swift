@@ -22,7 +22,7 @@ struct DeviceOptions: ParsableArguments {
     var gpuMath: GPUMathMode { givenGPUMath ?? .tf32 }
 
     /// The flags given on the command line.
-    var givenFlags: [String] { [("--device", givenDevice != nil), ("--gpu-math", givenGPUMath != nil)].filter(\.1).map(\.0) }
+    var givenFlags: [String] { flagsGiven([("--device", givenDevice != nil), ("--gpu-math", givenGPUMath != nil)]) }
 
     /// The factory of the chosen device; throws, saying what is missing, when cuda is asked for
     /// and no GPU is usable. With `noting`, a --gpu-math given for fits that run here on the

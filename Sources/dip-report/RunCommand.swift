@@ -62,7 +62,7 @@ struct RunCommand: ParsableCommand {
             // what the user asked for, and running with them would break the plan's bookkeeping.
             let given = (experiments.isEmpty ? [] : ["experiment names (\(experiments.joined(separator: " ")))"])
                 + selection.givenFlags + execution.givenFlags
-                + [("--print-catalog", printCatalog), ("--force", force), ("--dry-run", dryRun), ("--no-estimate", noEstimate)].filter(\.1).map(\.0)
+                + flagsGiven([("--print-catalog", printCatalog), ("--force", force), ("--dry-run", dryRun), ("--no-estimate", noEstimate)])
             if !given.isEmpty {
                 throw ValidationError("--plan fixes the runs, profile, seeds, threads, checkpoints, device and folders, so \(given.joined(separator: ", ")) cannot go with it; leave \(given.count == 1 ? "it" : "them") out (`dip-report submit` makes a new plan)")
             }

@@ -36,8 +36,8 @@ struct SelectionOptions: ParsableArguments {
 
     /// The flags given on the command line (`run --plan` names them: the plan fixes them).
     var givenFlags: [String] {
-        [("--profile", givenProfile != nil), ("--seeds", seeds != nil), ("--results", givenResults != nil),
-         ("--data", dataOptions.data != nil), ("--catalog", catalog != nil)].filter(\.1).map(\.0)
+        flagsGiven([("--profile", givenProfile != nil), ("--seeds", seeds != nil), ("--results", givenResults != nil),
+         ("--data", dataOptions.data != nil), ("--catalog", catalog != nil)])
     }
 
     /// Refuses a profile name that is none of the profiles, as a usage error (exit 64).
@@ -93,7 +93,7 @@ struct ExecutionOptions: ParsableArguments {
 
     /// The flags given on the command line.
     var givenFlags: [String] {
-        [("--jobs", jobs != nil), ("--threads", threads != nil)].filter(\.1).map(\.0) + checkpoint.givenFlags + devices.givenFlags
+        flagsGiven([("--jobs", jobs != nil), ("--threads", threads != nil)]) + checkpoint.givenFlags + devices.givenFlags
     }
 }
 
