@@ -98,21 +98,20 @@ struct StrideTwoWinogradTests {
         #expect(dw.array.map(\.bitPattern) == Array(fresh.prefix(dw.count)) && db.array.allSatisfy { $0 == 42 })
     }
 
-    @Test("selection: for large stride-2 layers where oneDNN has no Winograd, never for direct or other shapes")
+    @Test("selection: for stride-2 layers with destinations of 128x128 or more on every ISA, never for direct or other shapes")
     func selection() throws {
         let cpu = try CPUBackend(threads: 1)
         let large = ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 2, inputHeight: 258, inputWidth: 258)
         let small = ConvGeometry(inChannels: 8, outChannels: 8, kernel: 3, stride: 2, inputHeight: 130, inputWidth: 258)
-        #expect(StrideTwoWinograd.pays(large) == !CPUBackend.oneDNNHasWinograd && !StrideTwoWinograd.pays(small))
+        #expect(StrideTwoWinograd.pays(large) && !StrideTwoWinograd.pays(small))
         for algorithm in [ConvAlgorithm.auto, .winograd] {
             let kernel = try cpu.makeConvolution(large, algorithm: algorithm)
-            #expect((kernel is StrideTwoWinograd) == !CPUBackend.oneDNNHasWinograd, "\(algorithm) on \(CPUBackend.effectiveISA)")
+            #expect(kernel is StrideTwoWinograd, "\(algorithm) on \(CPUBackend.effectiveISA)")
             #expect(!(try cpu.makeConvolution(small, algorithm: algorithm) is StrideTwoWinograd))
         }
         #expect(!(try cpu.makeConvolution(large, algorithm: .direct) is StrideTwoWinograd))
-        if let ours = try cpu.makeConvolution(large, algorithm: .auto) as? StrideTwoWinograd {
-            #expect(ours.algorithm == .winograd && ours.implementation.hasPrefix("winograd F(6x6,2x2) over the input's four phases"))
-        }
+        let ours = try #require(try cpu.makeConvolution(large, algorithm: .auto) as? StrideTwoWinograd)
+        #expect(ours.algorithm == .winograd && ours.implementation.hasPrefix("winograd F(6x6,2x2) over the input's four phases"))
         #expect(throws: EngineError.self) { try StrideTwoWinograd(geometry: WinogradTests.geometries[1], backend: cpu) }
     }
 }

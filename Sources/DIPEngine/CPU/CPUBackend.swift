@@ -83,8 +83,8 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// stride-1 convolutions and direct elsewhere: ours (WinogradConvolution) where oneDNN has
     /// none (below AVX-512), refuses the shape, or is the slower one
     /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else; and for the
-    /// 3x3 stride-2 ones where ours is the faster (StrideTwoWinograd.pays: large layers below
-    /// AVX-512), oneDNN's direct kernels elsewhere. 1x1
+    /// 3x3 stride-2 ones where ours is the faster (StrideTwoWinograd.pays: large layers, on
+    /// every ISA), oneDNN's direct kernels elsewhere. 1x1
     /// stride-1 convolutions are matrix products on the plain layout (PointwiseConvolution,
     /// direct, no reorders; faster than oneDNN's convolution on both ISAs), under every algorithm.
     public func makeConvolution(_ geometry: ConvGeometry, algorithm: ConvAlgorithm) throws -> any ConvolutionKernel {

@@ -5,8 +5,8 @@ import DIPCore
 /// Winograd F(6x6, 2x2) (WinogradConvolution): 4 x 49 / 36 = 5.44 multiplications an output and
 /// channel pair instead of the direct 9. On AVX2 the nets' stride-2 layers ran on oneDNN's direct
 /// kernels at about 77 % of the FMA peak forward and 54-70 % backward, 15-17 % of a table1
-/// iteration (BENCHMARKS.md, twenty-ninth part): the layers furthest from the peak. Where it pays
-/// is `pays`.
+/// iteration (BENCHMARKS.md, twenty-ninth part): the layers furthest from the peak, on
+/// AVX-512 too. Where it pays is `pays`.
 ///
 /// Phase (p, q) of input channel c is the plane x[c, 2Y + p, 2X + q], channel 4c + 2p + q of a
 /// [4 Cin, Ho + 1, Wo + 1] tensor (zeros where 2Y + p or 2X + q falls past the input); its 2x2
@@ -47,19 +47,21 @@ final class StrideTwoWinograd: PlaneSumBiasGradient {
     /// Whether this kernel can run `g`: 3x3, stride 2.
     static func fits(_ g: ConvGeometry) -> Bool { g.kernel == 3 && g.stride == 2 }
 
-    /// Whether this kernel is the faster one for `g` (which must fit): where oneDNN has no
-    /// Winograd (below AVX-512: there oneDNN's direct kernels run the stride-2 layers, and ours
-    /// was not measured against them on AVX-512) and the destination is 128x128 or more.
-    /// Measured per layer on a Zen 3 (AVX2, 2 threads, `bench --layers`; BENCHMARKS.md,
-    /// thirtieth part): the forward is level with oneDNN's direct one at 256x256 destinations,
-    /// up to 17 % slower at 128x128 and far slower below (5.44 products against 9 do not make up
-    /// for our passes' transforms and smaller products, where oneDNN's direct forward reaches
-    /// 77 % of the peak); the backward passes, at 54-62 % of the peak on oneDNN, take 27-46 %
-    /// less time from 128x128 on, the same at 64x64 and more at 32x32. So a table1 512
-    /// iteration's stride-2 layers take about 40 ms less of 1300, text's 45 of 1900; at 256 the
-    /// one layer chosen saves about 1 ms.
+    /// Whether this kernel is the faster one for `g` (which must fit): where the destination is
+    /// 128x128 or more, on every ISA (oneDNN 2.6 has no stride-2 Winograd; its direct kernels run
+    /// the other stride-2 layers). Measured per layer with `bench --layers`: on a Zen 3 (AVX2, 2
+    /// threads; BENCHMARKS.md, thirtieth part) the forward is level with oneDNN's direct one at
+    /// 256x256 destinations, up to 17 % slower at 128x128 and far slower below (5.44 products
+    /// against 9 do not make up for our passes' transforms and smaller products, where oneDNN's
+    /// direct forward reaches 77 % of the peak); the backward passes, at 54-62 % of the peak on
+    /// oneDNN, take 27-46 % less time from 128x128 on, the same at 64x64 and more at 32x32. So a
+    /// table1 512 iteration's stride-2 layers take about 40 ms less of 1300, text's 45 of 1900.
+    /// On an Intel Xeon with AVX-512 (thirty-second part) likewise: table1 512 on one thread (the
+    /// paper profile's own mode) each large layer's forward 8-13 ms slower and its backward 34-46
+    /// ms faster; table1 256 on two threads its one such layer level (forward 2.7 ms slower,
+    /// backward 2.3 faster).
     static func pays(_ g: ConvGeometry) -> Bool {
-        !CPUBackend.oneDNNHasWinograd && min(g.outputHeight, g.outputWidth) >= 128
+        min(g.outputHeight, g.outputWidth) >= 128
     }
 
     /// A kernel for `geometry`, which must be 3x3 stride 2 (else `EngineError.shape`);

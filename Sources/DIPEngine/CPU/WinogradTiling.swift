@@ -44,17 +44,19 @@ enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
         return min(g.outputHeight, g.outputWidth) >= 128 ? large : .f43
     }
 
-    /// The large tile here: `largeTile(kernels: .best, products: .best)`.
-    static var large: WinogradTile { largeTile(kernels: .best, products: .best) }
+    /// The large tile here: `largeTile(kernels: .best)`.
+    static var large: WinogradTile { largeTile(kernels: .best) }
 
-    /// F(8x8, 3x3) where its transforms run fused on AVX2 and sgemm runs the products (an AVX2
-    /// machine, or oneDNN capped to AVX2), where it was measured faster than F(6x6, 3x3); F(6x6,
-    /// 3x3) elsewhere: the portable transforms would fuse by a library call per lane, and with
-    /// the AVX-512 products kernel it has not been measured. On a Zen 3 (thirty-first part),
-    /// `bench --layers`: the 3x3 steps' forward 7-14 % less time, their backward 1-6 % less; a
-    /// table1 512 iteration on one thread (the paper profile's own mode) about 2.5 % less.
-    static func largeTile(kernels: WinogradKernels, products: WinogradProducts) -> WinogradTile {
-        kernels == .avx2 && products == .sgemm ? .f83 : .f63
+    /// F(8x8, 3x3) where its transforms run fused on AVX2 (every x86-64 CPU with AVX2 and FMA,
+    /// whichever runs the products), where it was measured faster than F(6x6, 3x3); F(6x6, 3x3)
+    /// elsewhere: the portable transforms would fuse by a library call per lane. `bench --layers`,
+    /// the 3x3 steps: on a Zen 3 with sgemm's products (thirty-first part) the forward 7-14 % less
+    /// time, the backward 1-6 % less, a table1 512 iteration on one thread (the paper profile's
+    /// own mode) about 2.5 % less; on an Intel Xeon with AVX-512 and our products kernel
+    /// (thirty-second part) the 256x256 layer's forward 11-12 % less, its backward 14-21 % less,
+    /// whole table1 and text 256 iterations 8-10 % less.
+    static func largeTile(kernels: WinogradKernels) -> WinogradTile {
+        kernels == .avx2 ? .f83 : .f63
     }
 
     /// "F(4x4,3x3)", "F(6x6,3x3)", "F(6x6,2x2)" or "F(8x8,3x3)".
