@@ -19,12 +19,16 @@ public enum FileErrorText {
 
     /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
     /// be made in it or its nearest existing ancestor: a file where a folder on its path should
-    /// be, no folder on its path at all, or a folder that cannot be written (permissions, a
-    /// read-only file system). Commands check their output folders with it before any work.
+    /// be, a link on its path to nothing, no folder on its path at all, or a folder that cannot
+    /// be written (permissions, a read-only file system). Commands check their output folders with it before any work.
     public static func folderProblem(writingIn folder: String) -> String? {
         var folder = URL(fileURLWithPath: folder).path
         var info = stat()
         while stat(folder, &info) != 0 {
+            // A link whose target is missing: making the folder would fail on the link itself.
+            if lstat(folder, &info) == 0, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: folder) {
+                return "\(folder) is a link to \(target), which does not exist; make that folder or remove the link"
+            }
             let parent = (folder as NSString).deletingLastPathComponent
             if parent == folder || parent.isEmpty { return "no folder on its path exists" }
             folder = parent

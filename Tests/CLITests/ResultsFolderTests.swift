@@ -22,7 +22,7 @@ struct ResultsFolderTests {
         #expect(!s.exists("escape") && !FileManager.default.fileExists(atPath: s.file("../escape")))
     }
 
-    @Test("render never replaces a dangling-link discussion.md, and says what a folder there is (11.8)")
+    @Test("render never replaces a dangling-link discussion.md, refuses a dangling link as --out, and says what a folder there is (11.8)")
     func discussionLink() throws {
         let s = try Scratch()
         try FileManager.default.createDirectory(atPath: s.file("results"), withIntermediateDirectories: true)
@@ -32,6 +32,10 @@ struct ResultsFolderTests {
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("does not exist"), "\(r.stderr)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.file("report/discussion.md")) == "/nonexistent/discussion.md")
+        // A report folder that is such a link: a usage error naming it, before any work.
+        try FileManager.default.createSymbolicLink(atPath: s.file("elsewhere"), withDestinationPath: "/nonexistent/report")
+        let linked = try s.run(["render", "--results", "results", "--out", "elsewhere"])
+        #expect(linked.status == 64 && linked.stderr.contains("is a link to /nonexistent/report, which does not exist"), "\(linked.stderr)")
 
         try FileManager.default.removeItem(atPath: s.file("report/discussion.md"))
         try FileManager.default.createDirectory(atPath: s.file("report/discussion.md"), withIntermediateDirectories: false)

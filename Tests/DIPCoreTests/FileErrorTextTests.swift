@@ -23,5 +23,9 @@ struct FileErrorTextTests {
             return text.contains("cannot create directory") && !text.contains("NSCocoaErrorDomain")
         }
         #expect(FileErrorText.folderProblem(writingIn: root + "/new/deeper") == nil, "a missing folder under a writable one can be made")
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: root + "/gone")
+        for path in [root + "/link", root + "/link/deeper"] {
+            #expect(FileErrorText.folderProblem(writingIn: path) == "\(root)/link is a link to \(root)/gone, which does not exist; make that folder or remove the link")
+        }
     }
 }
