@@ -20,7 +20,8 @@ public enum FileErrorText {
     /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
     /// be made in it or its nearest existing ancestor: a file where a folder on its path should
     /// be, a link on its path to nothing, no folder on its path at all, or a folder that cannot
-    /// be written (permissions, a read-only file system). Commands check their output folders with it before any work.
+    /// be written (permissions, a read-only file system). Commands check their output folders
+    /// with it before any work.
     public static func folderProblem(writingIn folder: String) -> String? {
         var folder = URL(fileURLWithPath: folder).path
         var info = stat()

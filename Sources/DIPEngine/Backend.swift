@@ -41,9 +41,9 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
 public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
     /// Direct convolution: the reference rounding.
     case direct
-    /// Winograd (F(4x4, 3x3), or F(8x8, 3x3) or F(6x6, 3x3) on large layers) where the shape allows it (3x3,
-    /// stride 1; on the CPU also the large 3x3 stride-2 layers by F(6x6, 2x2) over their input's
-    /// phases, where that is the faster); direct elsewhere.
+    /// Winograd (F(4x4, 3x3), or F(8x8, 3x3) or F(6x6, 3x3) on large layers) where the shape
+    /// allows it (3x3, stride 1; on the CPU also the large 3x3 stride-2 layers by F(6x6, 2x2)
+    /// over their input's phases, where that is the faster); direct elsewhere.
     case winograd
     /// The backend's choice: on the CPU, Winograd for 3x3 stride-1 convolutions and where it
     /// pays for stride-2 ones, direct elsewhere (the default; see BENCHMARKS.md for the measured

@@ -82,7 +82,7 @@ struct WinogradProductsTests {
     /// partial, in both passes (132 -> 100 and back), as the nets' 132 -> 128 layers have; but
     /// not those where a band can hold a single tile (one tile a row): oneDNN's sgemm of one
     /// column is a matrix-vector product that sums in another order, where the kernel keeps
-    /// its own (the nets' bands hold 11 tiles or more).
+    /// its own (where the kernel runs, from 32x32 destinations, a row holds 8 tiles or more).
     static let cases: [(WinogradTile, ConvGeometry)] = (WinogradTests.cases + WinogradTile.allCases.map {
         ($0, ConvGeometry(inChannels: 132, outChannels: 100, kernel: $0.filterSize, stride: 1, inputHeight: 14, inputWidth: 27))
     }).filter { tile, g in g.outputWidth > tile.outputSize }
