@@ -79,6 +79,16 @@ public enum Preparation {
         public var mask: Image
         /// "Bernoulli keep 0.5, seed 1, per channel".
         public var summary: String
+        /// SHA-256 of the mask file that was read (`maskFileSHA256`); nil for drawn masks.
+        public var fileSHA256: String?
+    }
+
+    /// SHA-256 of the file a `.file` recipe reads from `dataDirectory`; nil for drawn masks.
+    /// Runs are keyed by the file's path, not its content, so records keep this to tell a mask
+    /// edited in place since (as they keep the image's).
+    public static func maskFileSHA256(_ recipe: MaskRecipe, dataDirectory: String) throws -> String? {
+        guard case let .file(rel) = recipe else { return nil }
+        return try SHA256.hex(ofFileAt: (dataDirectory as NSString).appendingPathComponent(rel))
     }
 
     /// Where a recipe's holes are centred at the source size (text and file masks), so a profile's
@@ -171,7 +181,8 @@ public enum Preparation {
             let (out, _) = try geometry(m, rest, focus: nil, origin: prepared.cropOrigin)
             let binary = Image(channels: out.channels, height: out.height, width: out.width,
                                pixels: out.pixels.map { $0 >= 0.5 ? 1 : 0 })
-            return PreparedMask(mask: binary, summary: recipe.summary)
+            return PreparedMask(mask: binary, summary: recipe.summary,
+                                fileSHA256: try maskFileSHA256(recipe, dataDirectory: dataDirectory))
         }
     }
 }

@@ -100,11 +100,12 @@ extension Runner {
         var problems = scan.problems
         var runs: [PlannedRun] = []
         let stored = Dictionary(scan.records.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        var changedFiles: [String: [RunKey]] = [:]  // image file -> stored runs fitted to another version of it
+        var changedFiles: [String: [RunKey]] = [:]  // image or mask file -> stored runs fitted to another version of it
         var relabelled: [RunRecord] = []
         for e in experiments {
             for raw in e.runs {
                 let spec = options.profile.apply(raw)
+                let maskSHA256 = try Preparation.maskFileSHA256(spec.mask, dataDirectory: options.dataDirectory)
                 for ref in spec.images {
                     let img = try preparedImage(ref, spec: spec)
                     var method = spec.method
@@ -135,10 +136,13 @@ extension Runner {
                             state = .blocked(bad.reason)
                         } else if store.hasRecordFile(key) {
                             state = options.force ? .missing : .stored
-                            // The key hashes the file's path, not its content: a file edited in
-                            // place would reuse runs of its old pixels without a word.
-                            if let r = stored[key], r.imageSHA256 != img.sha256, !runs.contains(where: { $0.key == key }) {
-                                changedFiles[ref.file, default: []].append(key)
+                            // The key hashes the files' paths, not their content: an image or mask
+                            // file edited in place would reuse runs of its old pixels without a word.
+                            if let r = stored[key], !runs.contains(where: { $0.key == key }) {
+                                if r.imageSHA256 != img.sha256 { changedFiles[ref.file, default: []].append(key) }
+                                if case let .file(maskFile) = spec.mask, let was = r.maskSHA256, was != maskSHA256 {
+                                    changedFiles[maskFile, default: []].append(key)
+                                }
                             }
                             if var r = stored[key], r.label != spec.label || r.group != e.group, !runs.contains(where: { $0.key == key }) {
                                 r.label = spec.label

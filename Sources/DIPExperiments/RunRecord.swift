@@ -149,6 +149,9 @@ public struct RunRecord: Sendable, Codable {
     public var configuration: RunConfiguration
     /// SHA-256 of the image file that was read.
     public var imageSHA256: String
+    /// SHA-256 of the mask file that was read, for a file mask; nil for drawn masks and in
+    /// records written before it was kept.
+    public var maskSHA256: String?
     /// The prepared (fitted and measured) size.
     public var size: ImageSize
     /// Channels of the prepared image.
@@ -197,7 +200,7 @@ public struct RunRecord: Sendable, Codable {
 
     /// Creates a record of the current schema.
     public init(key: RunKey, group: String, label: String, profile: String, configuration: RunConfiguration,
-                imageSHA256: String, size: ImageSize, channels: Int, maskSummary: String, holeFraction: Double,
+                imageSHA256: String, maskSHA256: String? = nil, size: ImageSize, channels: Int, maskSummary: String, holeFraction: Double,
                 corruptedPSNR: Double, status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint],
                 losses: [Double], backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?,
                 worstDrop: WorstDrop?, timings: FitTimings, wallSeconds: Double, resumes: Int, finishedAt: String,
@@ -210,6 +213,7 @@ public struct RunRecord: Sendable, Codable {
         self.profile = profile
         self.configuration = configuration
         self.imageSHA256 = imageSHA256
+        self.maskSHA256 = maskSHA256
         self.size = size
         self.channels = channels
         self.maskSummary = maskSummary

@@ -409,7 +409,8 @@ public final class Runner: @unchecked Sendable {
         for r in roles { names[r] = ResultStore.imageFileName(run.key, r) }
         let holes = MaskStatistics(mask.mask).holeFraction
         return RunRecord(key: run.key, group: run.group, label: run.label, profile: options.profile.name,
-                         configuration: run.configuration, imageSHA256: img.sha256, size: run.size, channels: run.channels,
+                         configuration: run.configuration, imageSHA256: img.sha256, maskSHA256: mask.fileSHA256,
+                         size: run.size, channels: run.channels,
                          maskSummary: mask.summary, holeFraction: holes,
                          corruptedPSNR: try Metrics.psnr(img.image.masked(by: mask.mask), img.image),
                          status: status, stoppedAt: stoppedAt, iterations: iterations, curve: curve, losses: losses,

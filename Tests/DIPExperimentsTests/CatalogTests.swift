@@ -96,6 +96,29 @@ struct CatalogTests {
         #expect(try Runner(store: store, options: options).plan([mine]).notes.isEmpty)
     }
 
+    @Test("a stored run of a mask file edited in place since is named when planning; records without the mask's hash say nothing",
+          .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func editedMask() throws {
+        let mine = myLibrary()
+        guard case let .file(maskFile) = mine.runs[0].mask else { Issue.record("the library runs use a mask file"); return }
+        let maskHash = try SHA256.hex(ofFileAt: libraryData! + "/" + maskFile)
+        let imageHash = try SHA256.hex(ofFileAt: libraryData! + "/" + mine.runs[0].images[0].file)
+        // A record of this run whose mask hash is another file's: as if the mask changed since.
+        var (results, store, options, record) = try storedRecord(of: mine) {
+            $0.imageSHA256 = imageHash
+            $0.maskSHA256 = String(repeating: "0", count: 64)
+        }
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let plan = try Runner(store: store, options: options).plan([mine])
+        #expect(plan.runs.first?.state == .stored)
+        #expect(plan.notes.count == 1 && plan.notes[0].hasPrefix("1 stored run was fitted to another version of \(maskFile)"), "\(plan.notes)")
+        for hash in [maskHash, nil] {
+            record.maskSHA256 = hash
+            try store.save(record, images: [:], force: true)
+            #expect(try Runner(store: store, options: options).plan([mine]).notes.isEmpty, "\(String(describing: hash))")
+        }
+    }
+
     @Test("a configuration renamed in the catalog keeps its stored runs, which take the new label and group",
           .enabled(if: libraryData != nil, "needs ../shared/data (or DIP_DATA)"))
     func relabelled() throws {

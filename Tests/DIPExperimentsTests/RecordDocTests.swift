@@ -71,7 +71,7 @@ struct RecordDocTests {
         timings.iterations = 8
         return RunRecord(key: key, group: "experiment1", label: "DIP (paper protocol)", profile: "smoke",
                          configuration: configuration, imageSHA256: String(repeating: "ab", count: 32),
-                         size: ImageSize(width: 66, height: 66), channels: 1, maskSummary: "Bernoulli keep 0.5, seed 1",
+                         maskSHA256: String(repeating: "cd", count: 32), size: ImageSize(width: 66, height: 66), channels: 1, maskSummary: "Bernoulli keep 0.5, seed 1",
                          holeFraction: 0.5, corruptedPSNR: 6.2, status: .diverged, stoppedAt: 7, iterations: 8,
                          curve: [CurvePoint(iteration: 0, loss: 0.1, psnr: 12, psnrHoles: 10, psnrKnown: 15),
                                  CurvePoint(iteration: 3, loss: 0.05, psnr: 11, psnrHoles: 9, psnrKnown: 16)],

@@ -55,6 +55,12 @@ struct RunnerTests {
                 #expect(FileManager.default.fileExists(atPath: store.imagePath(for: r.key, role)), "\(r.key) lacks \(role)")
             }
             #expect(r.images[.mask] != nil && r.images[.final] != nil)
+            // A mask file's hash is kept (planning tells an edited one), a drawn mask has none.
+            if case let .file(m) = r.configuration.mask {
+                #expect(r.maskSHA256 == (try SHA256.hex(ofFileAt: experimentData! + "/" + m)), "\(r.key)")
+            } else {
+                #expect(r.maskSHA256 == nil, "\(r.key)")
+            }
             #expect(r.holeFraction > 0 && r.holeFraction < 1, "\(r.key): the crop must keep holes")
             if r.status == .done { #expect(r.final != nil) }
             if case .dip = r.configuration.method {
