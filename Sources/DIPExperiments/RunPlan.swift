@@ -52,7 +52,8 @@ public struct RunPlan: Sendable {
     /// The profile.
     public var profile: Profile
     /// What the user should know about stored runs, one line each: those fitted to another
-    /// version of their image file (edited in place since), kept unless `--force` fits them again.
+    /// version of their image or mask file (edited in place since), kept unless `--force` fits
+    /// them again.
     public var notes: [String] = []
     /// Stored records whose label or group the catalog has changed since (neither is hashed, so
     /// the runs are the same), with the catalog's: `Runner.relabel` writes them, and the page
@@ -102,6 +103,7 @@ extension Runner {
         let stored = Dictionary(scan.records.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         var changedFiles: [String: [RunKey]] = [:]  // image or mask file -> stored runs fitted to another version of it
         var relabelled: [RunRecord] = []
+        var plannedKeys = Set<RunKey>()
         for e in experiments {
             for raw in e.runs {
                 let spec = options.profile.apply(raw)
@@ -131,6 +133,8 @@ extension Runner {
                     let hash = try conf.hash()
                     for seed in options.seeds {
                         let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)
+                        // A key met again (configurations that hash alike, a seed given twice) is the same run: the first plans it.
+                        guard plannedKeys.insert(key).inserted else { continue }
                         var state = PlannedRun.State.missing
                         if let bad = problems.first(where: { $0.path == store.recordPath(for: key) }) {
                             state = .blocked(bad.reason)
@@ -138,13 +142,13 @@ extension Runner {
                             state = options.force ? .missing : .stored
                             // The key hashes the files' paths, not their content: an image or mask
                             // file edited in place would reuse runs of its old pixels without a word.
-                            if let r = stored[key], !runs.contains(where: { $0.key == key }) {
+                            if let r = stored[key] {
                                 if r.imageSHA256 != img.sha256 { changedFiles[ref.file, default: []].append(key) }
                                 if case let .file(maskFile) = spec.mask, let was = r.maskSHA256, was != maskSHA256 {
                                     changedFiles[maskFile, default: []].append(key)
                                 }
                             }
-                            if var r = stored[key], r.label != spec.label || r.group != e.group, !runs.contains(where: { $0.key == key }) {
+                            if var r = stored[key], r.label != spec.label || r.group != e.group {
                                 r.label = spec.label
                                 r.group = e.group
                                 relabelled.append(r)
@@ -152,7 +156,6 @@ extension Runner {
                         } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                             state = options.force ? .missing : .checkpointed
                         }
-                        if runs.contains(where: { $0.key == key }) { continue }
                         runs.append(PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
                                                configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),
                                                channels: img.image.channels, iterations: iterations, macsPerForward: macs,
