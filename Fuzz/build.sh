@@ -6,8 +6,23 @@ set -eu
 cd "$(dirname "$0")/.."
 OUT=.build-fuzz
 mkdir -p "$OUT"
+
+# What the instrumented modules stand on but the fuzzers need not look inside, as the package's
+# own release build makes it: swift-crypto (DIPCore's SHA-256) and DIPEngine's C targets. Their
+# objects go into one static library; their modules are read from that build.
+swift build -c release --target DIPExperiments
+BIN=$(swift build -c release --show-bin-path)
+DEPS="Crypto CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CCUDA CFMAKernel CLayerKernels CWinograd CPointwise CWorkerPool"
+rm -f "$OUT/libdeps.a"
+# shellcheck disable=SC2046
+ar rcs "$OUT/libdeps.a" $(for d in $DEPS; do find "$BIN/$d.build" -name '*.o'; done)
+MODULES="-I $BIN/Modules"
+for map in "$BIN"/*.build/module.modulemap; do MODULES="$MODULES -Xcc -fmodule-map-file=$map"; done
+
 # -O, not the package's -Ounchecked: a Swift runtime trap (overflow, index) must crash here.
-FLAGS="-sanitize=fuzzer,address -O -wmo -parse-as-library -swift-version 6 -package-name dip_report -I $OUT -I Sources/CPNG -I Sources/CCairo -I Sources/CDNNL"
+# The toolchain's lld links: the system's gold prints a warning for each of AddressSanitizer's
+# check routines (some 700 lines a build).
+FLAGS="-sanitize=fuzzer,address -use-ld=lld -O -wmo -parse-as-library -swift-version 6 -package-name dip_report -I $OUT $MODULES -I Sources/CPNG -I Sources/CCairo -I Sources/CDNNL"
 CFLAGS=$(pkg-config --cflags cairo-ft libpng | sed 's/-I/-Xcc -I/g')
 
 # module NAME SOURCES...: a static library and its .swiftmodule in $OUT.
@@ -27,7 +42,7 @@ module DIPEngine $(find Sources/DIPEngine -name '*.swift')
 module DIPExperiments Sources/DIPExperiments/*.swift "$OUT/BuildCommit.swift"
 module Ink $(find .build/checkouts/Ink/Sources/Ink -name '*.swift')
 
-LIBS="-L$OUT -lDIPCore -lpng16 -lcairo -lfreetype"
+LIBS="-L$OUT -lDIPCore -ldeps -lpng16 -lcairo -lfreetype"
 # target NAME LIBRARIES...: the executable $OUT/fuzz-NAME from Fuzz/NAME.swift.
 target() {
     name=$1; shift
