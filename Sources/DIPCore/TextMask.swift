@@ -19,15 +19,15 @@ public struct TextStamp: Sendable, Codable, Hashable {
     /// Largest magnitude of a position coordinate, pixels (far beyond any image's 16384).
     public static let maxCoordinate = 1e6
 
-    /// What is wrong with drawing `text` as a stamp, nil when nothing: one line of printable
-    /// characters. A line break is refused: PIL's `draw.text` lays several lines out with its
-    /// own spacing rules, which these masks do not reproduce.
+    /// What is wrong with drawing `text` as a stamp, nil when nothing: `OneLineText`'s rule. A
+    /// line break is refused: PIL's `draw.text` lays several lines out with its own spacing
+    /// rules, which these masks do not reproduce.
     public static func textProblem(_ text: String) -> String? {
-        if text.isEmpty { return "is empty; give a string to draw" }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "holds a line break or another control character; give each line as its own --text with its own --at"
+        switch OneLineText.problem(text) {
+        case nil: nil
+        case .blank: text.isEmpty ? "is empty; give a string to draw" : "is blank (spaces only), which draws nothing; give a string to draw"
+        case .notOneLine: "holds a line break or another control character; give each line as its own --text with its own --at"
         }
-        return nil
     }
 
     /// What is wrong with an em size, nil when nothing.

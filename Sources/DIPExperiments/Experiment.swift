@@ -263,13 +263,8 @@ extension Experiment {
         name.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]{0,63}/) != nil
     }
 
-    /// Whether `text` can stand as a label or group on the page: non-empty, one line, no
-    /// control characters.
-    static func isShownText(_ text: String) -> Bool {
-        !text.trimmingCharacters(in: .whitespaces).isEmpty
-            && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
-            && !text.contains(where: \.isNewline)
-    }
+    /// Whether `text` can stand as a label or group on the page (`OneLineText`'s rule).
+    static func isShownText(_ text: String) -> Bool { OneLineText.problem(text) == nil }
 
     /// What is wrong with `path` as a file of the data folder, nil when nothing: relative, and
     /// never leaving the folder (the data folder is where runs read, and what records name).

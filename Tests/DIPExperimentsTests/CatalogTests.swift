@@ -217,6 +217,14 @@ struct CatalogTests {
         var twice = mine
         twice.runs[1].label = label
         try rejected(twice, "two configurations share the label '\(label)'")
+        // A label or group the page could not show on one line (OneLineText): a Unicode line
+        // separator is no control character, spaces alone are no text.
+        var separated = mine
+        separated.runs[0].label = "Adam\u{2028}lr 0.01"
+        try rejected(separated, "a configuration's label 'Adam\u{2028}lr 0.01' must be a non-empty line of text")
+        var blank = mine
+        blank.group = "  "
+        try rejected(blank, "the group '  ' must be a non-empty line of text")
         var names = mine
         names.runs[0].images.append(ImageRef(name: names.runs[0].images[0].name, file: "bm3d/boat.png"))
         try rejected(names, "is given twice, for")
