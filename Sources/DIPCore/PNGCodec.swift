@@ -28,6 +28,13 @@ public enum PNGCodec {
 
     /// Reads the PNG file at `path`.
     public static func read(_ path: String) throws -> DecodedPNG {
+        try decode(fileBytes(path), name: path)
+    }
+
+    /// The bytes of the file at `path`, with `read`'s errors for a missing, directory or
+    /// unreadable path: for a caller that also hashes what it decodes (the same bytes, so a file
+    /// changed in between cannot pass one version's hash off as another's pixels).
+    public static func fileBytes(_ path: String) throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw DIPError.io(path: path, reason: "no such file (check the path and the data folder)")
@@ -41,7 +48,7 @@ public enum PNGCodec {
         } catch {
             throw DIPError.io(path: path, reason: "cannot read (\(FileErrorText.describe(error)))")
         }
-        return try decode([UInt8](data), name: path)
+        return [UInt8](data)
     }
 
     /// The width and height a PNG file's header states, read from its first 24 bytes without

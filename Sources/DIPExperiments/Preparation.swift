@@ -79,7 +79,8 @@ public enum Preparation {
         public var mask: Image
         /// "Bernoulli keep 0.5, seed 1, per channel".
         public var summary: String
-        /// SHA-256 of the mask file that was read (`maskFileSHA256`); nil for drawn masks.
+        /// SHA-256 of the mask file's bytes as they were decoded (what `maskFileSHA256` gives while
+        /// the file is unchanged); nil for drawn masks.
         public var fileSHA256: String?
     }
 
@@ -104,7 +105,7 @@ public enum Preparation {
             p.reflectionPad = nil
             let full = try image(source, dataDirectory: dataDirectory, preprocessing: p)
             let m = try sourceMask(recipe, height: full.image.height, width: full.image.width,
-                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: p)
+                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: p).mask
             return densestWindow(m, side: preprocessing.centreCrop!)
         }
     }
@@ -133,29 +134,32 @@ public enum Preparation {
         return best > 0 ? at : nil
     }
 
-    /// A text or file mask at the prepared size of the crop/pad pipeline `p` (no window).
+    /// A text or file mask at the prepared size of the crop/pad pipeline `p` (no window), and for
+    /// a file the SHA-256 of the bytes it was decoded from (`PreparedMask.fileSHA256`).
     static func sourceMask(_ recipe: MaskRecipe, height: Int, width: Int, channels: Int, dataDirectory: String,
-                           preprocessing p: Preprocessing) throws -> Image {
+                           preprocessing p: Preprocessing) throws -> (mask: Image, fileSHA256: String?) {
         switch recipe {
         case .bernoulli:
             preconditionFailure("Bernoulli masks are drawn at the prepared size")
         case .seedReportText:
             // Drawn at the resized size, where the strings' positions are meant.
             let made = try MaskSpec.seedReportText.make(height: height, width: width, channels: channels)
-            return made.mask
+            return (made.mask, nil)
         case let .file(rel):
             let path = (dataDirectory as NSString).appendingPathComponent(rel)
             guard FileManager.default.fileExists(atPath: path) else {
                 throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
             }
-            var raw = try PNGCodec.read(path).image
+            let bytes = try PNGCodec.fileBytes(path)
+            var raw = try PNGCodec.decode(bytes, name: path).image
             if raw.channels > 1 { raw = raw.channel(0) }
             // A 0/1 file reads 1 as known, as inpaint and psnr read it (every pixel was a hole).
             // Other masks go on unchanged: their grey values are resized, then thresholded.
             if MaskFile.isZeroOneOf255(raw) { raw.pixels = raw.pixels.map { $0 > 0 ? 1 : 0 } }
             let (m, _) = try geometry(raw, Preprocessing(resize: p.resize, cropToMultipleOf: p.cropToMultipleOf), focus: nil)
             let binary = Image(channels: 1, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
-            return try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask
+            return (try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask,
+                    SHA256.hex(of: bytes))
         }
     }
 
@@ -175,14 +179,14 @@ public enum Preparation {
             sizeOnly.centreCrop = nil
             sizeOnly.reflectionPad = nil
             let full = try image(source, dataDirectory: dataDirectory, preprocessing: sizeOnly)
-            let m = try sourceMask(recipe, height: full.image.height, width: full.image.width,
-                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: sizeOnly)
+            let (m, fileSHA256) = try sourceMask(recipe, height: full.image.height, width: full.image.width,
+                                                 channels: full.image.channels, dataDirectory: dataDirectory,
+                                                 preprocessing: sizeOnly)
             let rest = Preprocessing(centreCrop: preprocessing.centreCrop, reflectionPad: preprocessing.reflectionPad)
             let (out, _) = try geometry(m, rest, focus: nil, origin: prepared.cropOrigin)
             let binary = Image(channels: out.channels, height: out.height, width: out.width,
                                pixels: out.pixels.map { $0 >= 0.5 ? 1 : 0 })
-            return PreparedMask(mask: binary, summary: recipe.summary,
-                                fileSHA256: try maskFileSHA256(recipe, dataDirectory: dataDirectory))
+            return PreparedMask(mask: binary, summary: recipe.summary, fileSHA256: fileSHA256)
         }
     }
 }
