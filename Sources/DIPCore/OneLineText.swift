@@ -13,7 +13,7 @@ public enum OneLineText {
 
     /// What is wrong with `text`, nil when nothing.
     public static func problem(_ text: String) -> Problem? {
-        if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace && $0.properties.generalCategory == .spaceSeparator }) {
+        if text.unicodeScalars.allSatisfy({ $0.properties.generalCategory == .spaceSeparator }) {
             return .blank
         }
         if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) || text.contains(where: \.isNewline) {
