@@ -59,6 +59,12 @@ package final class FreeTypeFace {
         if !ownedByCairo { FT_Done_FreeType(library) }
     }
 
+    /// Whether the face has a glyph for `scalar` (cairo draws the font's empty box for one it
+    /// lacks; it has no fallback to another font).
+    package func hasGlyph(_ scalar: Unicode.Scalar) -> Bool {
+        FT_Get_Char_Index(face, FT_ULong(scalar.value)) != 0
+    }
+
     /// True for outline (TrueType, OpenType) fonts, false for bitmap-only ones, which draw
     /// only at the sizes they carry.
     package var isScalable: Bool {

@@ -77,6 +77,7 @@ public enum ReportRenderer {
         page.leftOff = selection.notes
         page.hasLeftOff = !selection.notes.isEmpty
         var notes = selection.notes + builder.pictureProblems.lines
+            + FigureGlyphs.notes(labels: selection.records.map(\.label), fontPath: fontPath)
         if scan.records.isEmpty {
             notes.append("\(resultsFolder) holds no stored runs, so the page has none (is it the results folder a `run` or `build` wrote?)")
         }

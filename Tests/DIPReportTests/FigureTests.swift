@@ -120,3 +120,15 @@ struct FigureTests {
         }
     }
 }
+
+@Suite("Figure labels the figures' font cannot draw")
+struct FigureGlyphTests {
+    @Test("a label with a character DejaVu Sans lacks gets one note naming the label and the character; others none")
+    func missingGlyphs() {
+        let notes = FigureGlyphs.notes(labels: ["Adam, lr 0.01", "β = 0.9", "Adam 🚀", "Adam 🚀", "SGD 🚀🚀 深"], fontPath: nil)
+        #expect(notes.count == 2, "\(notes)")
+        #expect(notes.first?.contains("'Adam 🚀' holds 🚀 (U+1F680)") == true && notes.first?.contains("DejaVuSans.ttf") == true,
+                "\(notes)")
+        #expect(notes.last?.contains("🚀 (U+1F680), 深 (U+6DF1)") == true, "\(notes)")
+    }
+}
