@@ -13,6 +13,7 @@ enum FigureGlyphs {
     static func notes(labels: [String], fontPath: String?) -> [String] {
         guard let path = try? fontPath ?? FontDirectory.locate(Canvas.labelFontFile),
               let font = try? FreeTypeFace(path: path, missingHint: "", notAFontHint: "") else { return [] }
+        let file = (path as NSString).lastPathComponent
         var seen = Set<String>()
         return labels.compactMap { label in
             guard seen.insert(label).inserted else { return nil }
@@ -22,7 +23,6 @@ enum FigureGlyphs {
             }
             guard !missing.isEmpty else { return nil }
             let named = missing.map { "\(Character($0)) (U+\(String($0.value, radix: 16, uppercase: true)))" }
-            let file = (path as NSString).lastPathComponent
             return "the label '\(label)' holds \(named.joined(separator: ", ")), which the figures' font \(file) has no glyph for: its figures draw a box there (the page's text shows it)"
         }
     }
