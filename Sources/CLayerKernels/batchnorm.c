@@ -329,7 +329,7 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
 
 void dip_cpu_bn_moments(const float *x, long n, long planes, double *mean, double *variance) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { moments_avx2(x, n, planes, mean, variance); return; }
+    if (dip_layer_kernels_isa() >= 1) { moments_avx2(x, n, planes, mean, variance); return; }
 #endif
     for (long p = 0; p < planes; p++) moments_generic(x + p * n, n, mean + p, variance + p);
 }
@@ -337,7 +337,7 @@ void dip_cpu_bn_moments(const float *x, long n, long planes, double *mean, doubl
 void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowStride, float mean, float scale,
                   float shift, int hasSlope, float slope) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { apply_avx2(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope); return; }
+    if (dip_layer_kernels_isa() >= 1) { apply_avx2(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope); return; }
 #endif
     apply_generic(x, y, rows, width, rowStride, mean, scale, shift, hasSlope, slope);
 }
@@ -345,7 +345,7 @@ void dip_cpu_bn_apply(const float *x, float *y, long rows, long width, long rowS
 void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long planes, const float *mean, const float *scale,
                               const float *shift, float slope, const float *invStd, double *sumDy, double *sumDyXhat) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) {
+    if (dip_layer_kernels_isa() >= 1) {
         backward_sums_avx2(x, g, n, planes, mean, scale, shift, slope, invStd, sumDy, sumDyXhat);
         return;
     }
@@ -358,7 +358,7 @@ void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long plane
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
                            float invStd, float k, float a, float b, float *planeSum) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) {
+    if (dip_layer_kernels_isa() >= 1) {
         backward_apply_avx2(x, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
         return;
     }
@@ -368,7 +368,7 @@ void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, flo
 
 float dip_cpu_plane_sum(const float *p, long n) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) return plane_sum_avx2(p, n);
+    if (dip_layer_kernels_isa() >= 1) return plane_sum_avx2(p, n);
 #endif
     return plane_sum_generic(p, n);
 }

@@ -43,7 +43,7 @@ AVX2 static void across_avx2(const float *row, long w, const int *i0, const int 
 void dip_cpu_upsample_across(const float *row, long w, const int *i0, const int *i1, const float *l0, const float *l1,
                              long wo, float *out) {
 #if defined(__x86_64__)
-    if (dip_layer_kernels_isa() == 1) { across_avx2(row, w, i0, i1, l0, l1, wo, out); return; }
+    if (dip_layer_kernels_isa() >= 1) { across_avx2(row, w, i0, i1, l0, l1, wo, out); return; }
 #endif
     (void)w;
     across_generic(row, i0, i1, l0, l1, 0, wo, out);

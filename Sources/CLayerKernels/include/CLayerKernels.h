@@ -1,8 +1,8 @@
 // BatchNorm's passes over channel planes (Sources/DIPEngine/Layers/BatchNorm.swift), the
 // convolutions' bias-gradient plane sum (fused into BatchNorm's backward where one follows), the
 // perturbation's draw and the bilinear upsampling's interpolation across rows, in C so that an
-// AVX2 version can be chosen at run time while the package stays baseline x86-64 (Swift has no
-// per-function target attribute).
+// AVX2 version (and for the perturbation an AVX-512 one) can be chosen at run time while the
+// package stays baseline x86-64 (Swift has no per-function target attribute).
 //
 // Every function gives the same bits whichever version runs: the plane sum keeps 32 float partial
 // sums in a fixed order (dip_cpu_plane_sum), the Float64 sums keep four
@@ -16,11 +16,17 @@
 extern "C" {
 #endif
 
-/// Which version the functions below run: 1 for AVX2 (the CPU has it), 0 for the baseline one.
+/// Which version the functions below run: 2 for AVX-512F (the CPU has it; only the perturbation
+/// has a version of its own there, the others run their AVX2 one), 1 for AVX2, 0 for the
+/// baseline one; never above the cap (`dip_layer_kernels_cap`).
 int dip_layer_kernels_isa(void);
-/// Forces a version (0 baseline, 1 AVX2 where the CPU has it; anything else: the CPU's best),
-/// for the tests that compare both.
+/// Forces a version (0 baseline, 1 AVX2, 2 AVX-512F, each where the CPU has it and the cap
+/// allows it; anything else: the best of those), for the tests that compare them.
 void dip_layer_kernels_force(int isa);
+/// The widest version that may run from now on (2 unless set): the CPU backend sets 1 where
+/// oneDNN is capped below AVX-512 (DNNL_MAX_CPU_ISA), so that such a run stands for an AVX2
+/// machine in these kernels too.
+void dip_layer_kernels_cap(int isa);
 
 /// The mean and biased variance of each of `planes` planes of n values (n >= 1), plane p at
 /// x + p * n, into mean[p] and variance[p], each in one pass: with d = (double)x[i] - x[0],

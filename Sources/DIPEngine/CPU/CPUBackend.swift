@@ -1,4 +1,5 @@
 import CDNNL
+import CLayerKernels
 import DIPCore
 import Foundation
 
@@ -53,6 +54,9 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         try dnnlCheck(status, "dnnl_stream_create")
         self.engine = engine!
         self.stream = stream!
+        // The layer kernels go no wider than oneDNN: capped to AVX2 (DNNL_MAX_CPU_ISA), a run
+        // stands for an AVX2 machine in the perturbation's draw too.
+        dip_layer_kernels_cap(Self.effectiveISA.hasPrefix("avx512") ? 2 : 1)
     }
 
     deinit {
