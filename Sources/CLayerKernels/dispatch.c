@@ -30,5 +30,7 @@ void dip_layer_kernels_force(int isa) {
 
 void dip_layer_kernels_cap(int isa) {
     cap = isa < 0 ? 0 : isa;
-    chosen = best();
+    // Only lowers a choice made already: a version a test forced stays where the cap allows it
+    // (every CPU backend sets the cap, tests make backends while others force versions).
+    if (chosen > cap) chosen = cap;
 }
