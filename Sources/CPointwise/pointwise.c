@@ -92,11 +92,23 @@ AVX2 static void product_avx2(const float *w, long m, long k, const float *panel
     // 128 -> 128 forward at 256x256 (bench/pointwise_product.c, 2 threads, copy included) took
     // a median 1.06x sgemm's time in the same run, now 0.99x (10 alternating runs on a Zen 3,
     // BENCHMARKS.md, sixteenth part).
-    for (long j = 0; j < n; j += 16) {
-        const float *panel = panels + j * k;
-        for (long o = 0; o < m; o += ROWS_AVX2) {
-            long rows = m - o < ROWS_AVX2 ? m - o : ROWS_AVX2;
-            step_avx2(w + o * k, k, panel, 16, c + o * ldc + j, ldc, bias ? bias + o : NULL, rows, n - j < 16 ? n - j : 16);
+    // With a short inner dimension the stores are the work, and one panel's steps store to all
+    // m rows, m streams a plane apart (one cache set); there the rows go in groups of two steps,
+    // all panels a group. The 128 <- 3 backward-data of the output layer (65536 pixels, one
+    // thread, an AVX-512 Intel Xeon capped to AVX2, BENCHMARKS.md, thirty-fourth part) took 17.3
+    // ms with all rows a panel, 4.2 in groups of 12 rows; 128 <- 32 16.3 against 8.5; 128 <- 128
+    // 32.3 against 30.7 (kept all rows: it was measured on a Zen 3, whose 512 KiB L2 a block
+    // then read once a group may not hold).
+    const long group = k < 64 ? 2 * ROWS_AVX2 : m;
+    for (long g = 0; g < m; g += group) {
+        const long end = m - g < group ? m : g + group;
+        for (long j = 0; j < n; j += 16) {
+            const float *panel = panels + j * k;
+            for (long o = g; o < end; o += ROWS_AVX2) {
+                long rows = end - o < ROWS_AVX2 ? end - o : ROWS_AVX2;
+                step_avx2(w + o * k, k, panel, 16, c + o * ldc + j, ldc, bias ? bias + o : NULL, rows,
+                          n - j < 16 ? n - j : 16);
+            }
         }
     }
 }

@@ -245,7 +245,8 @@ struct ConvolutionTests {
     func pointwise() throws {
         // 70x65 = 4550 pixels: five column blocks and two weight-gradient partials, the last of
         // each short (the last block's 454 columns end inside a 16- and a 32-column step); 5 -> 7
-        // and 20 -> 13 channels: rows in whole and partial steps of 6 and 8, both ways.
+        // and 20 -> 13 channels: rows in whole and partial steps of 6 and 8, both ways (and on
+        // AVX2, with inner dimensions this short, a group of two steps of 6 and a partial group).
         let products: [PointwiseConvolution.Product] = [.sgemm, .fma(isa: Int32(DIP_POINTWISE_AVX2)),
                                                         .fma(isa: Int32(DIP_POINTWISE_AVX512))].filter(\.runs)
         for (cin, cout) in [(5, 7), (20, 13)] {
