@@ -1,11 +1,11 @@
 // The vector steps of the perturbation's draw, written once for any width: perturbation.c
 // includes this file once per instruction set, after defining what a vector is and how its
-// operations are spelled there (PL_* below), and gets log, sincos, philox, box_muller,
+// operations are spelled there (the list below), and gets log, sincos, philox, box_muller,
 // perturb_blocks and perturb (the version dip_cpu_perturb calls) with the width's suffix (4 for
 // AVX2's four doubles, 8 for AVX-512's eight).
 // Each function does log_scalar's, sincos_scalar's, philox's and box_muller's operations lane by
-// lane, in their order, so every width gives the scalar code's bits. Private to CLayerKernels;
-// x86-64 only; no include guard, on purpose.
+// lane, in their order, never contracted (the includer's FP_CONTRACT OFF), so every width gives
+// the scalar code's bits. Private to CLayerKernels; x86-64 only; no include guard, on purpose.
 //
 // What the includer defines:
 //   PL_TARGET            the width's target attribute
@@ -18,8 +18,8 @@
 //   D_*, I_*             the operations on them, one intrinsic each (D_GT and I_TEST give masks,
 //                        SELECT(m, a, b) takes b where m is set, NEGATE_WHERE flips signs where m
 //                        is set, F_QUARTER(v, h) is floats 4h..4h+3 of v as an __m128)
-// and, outside, LOG_TERMS, ln2hi, ln2lo, quarterPi and store_blocks4. The file undefines the
-// PL_* definitions at its end, so the next width starts from none.
+// and, outside, LOG_TERMS, ln2hi, ln2lo, quarterPi and store_blocks4. The file undefines all of
+// the list at its end, so the next width starts from none.
 //
 // The vector versions take `G` groups of lanes at once, each step for every group before the
 // next step: one group's Philox rounds and polynomial steps wait on each other (each step on the
