@@ -91,13 +91,14 @@ static void backward_sums_generic(const float *x, const float *g, long n, float 
     *sumDyXhat = (b[0] + b[1]) + (b[2] + b[3]);
 }
 
-static void backward_apply_generic(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                                   float invStd, float k, float a, float b, float *planeSum) {
+/* dst may be g: each element is read before its own slot is written. */
+static void backward_apply_generic(const float *x, const float *g, float *dst, long n, float mean, float scale, float shift,
+                                   float slope, float invStd, float k, float a, float b, float *planeSum) {
     for (long i = 0; i < n; i++) {
         float xhat = (x[i] - mean) * invStd;
-        g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
+        dst[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
     }
-    if (planeSum) *planeSum = plane_sum_generic(g, n);
+    if (planeSum) *planeSum = plane_sum_generic(dst, n);
 }
 
 // MARK: AVX2 versions: the same operations, 4 doubles or 8 floats at a time.
@@ -277,8 +278,8 @@ AVX2 static void backward_sums_avx2(const float *x, const float *g, long n, long
                                  sumDyXhat + p);
 }
 
-AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                                     float invStd, float k, float a, float b, float *planeSum) {
+AVX2 static void backward_apply_avx2(const float *x, const float *g, float *dst, long n, float mean, float scale,
+                                     float shift, float slope, float invStd, float k, float a, float b, float *planeSum) {
     const __m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift);
     const __m256 vk = _mm256_set1_ps(slope), vi = _mm256_set1_ps(invStd);
     const __m256 vK = _mm256_set1_ps(k), va = _mm256_set1_ps(a), vB = _mm256_set1_ps(b);
@@ -296,10 +297,10 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
     if (planeSum) {
         for (; i + 32 <= n; i += 32) {
             __m256 r0 = DIP_DX(i), r1 = DIP_DX(i + 8), r2 = DIP_DX(i + 16), r3 = DIP_DX(i + 24);
-            _mm256_storeu_ps(g + i, r0);
-            _mm256_storeu_ps(g + i + 8, r1);
-            _mm256_storeu_ps(g + i + 16, r2);
-            _mm256_storeu_ps(g + i + 24, r3);
+            _mm256_storeu_ps(dst + i, r0);
+            _mm256_storeu_ps(dst + i + 8, r1);
+            _mm256_storeu_ps(dst + i + 16, r2);
+            _mm256_storeu_ps(dst + i + 24, r3);
             s0 = _mm256_add_ps(s0, r0);
             s1 = _mm256_add_ps(s1, r1);
             s2 = _mm256_add_ps(s2, r2);
@@ -307,11 +308,11 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
         }
     }
     const long whole = i;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(g + i, DIP_DX(i));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, DIP_DX(i));
 #undef DIP_DX
     for (; i < n; i++) {
         float xhat = (x[i] - mean) * invStd;
-        g[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
+        dst[i] = k * (dy_of(x[i], g[i], mean, scale, shift, slope) - a - xhat * b);
     }
     if (planeSum) {
         float s[32];
@@ -319,7 +320,7 @@ AVX2 static void backward_apply_avx2(const float *x, float *g, long n, float mea
         _mm256_storeu_ps(s + 8, s1);
         _mm256_storeu_ps(s + 16, s2);
         _mm256_storeu_ps(s + 24, s3);
-        *planeSum = plane_sum_finish(s, g + whole, n - whole);
+        *planeSum = plane_sum_finish(s, dst + whole, n - whole);
     }
 }
 #undef AVX2
@@ -355,15 +356,25 @@ void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long plane
                               sumDyXhat + p);
 }
 
-void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
-                           float invStd, float k, float a, float b, float *planeSum) {
+static void backward_apply(const float *x, const float *g, float *dst, long n, float mean, float scale, float shift,
+                           float slope, float invStd, float k, float a, float b, float *planeSum) {
 #if defined(__x86_64__)
     if (dip_layer_kernels_isa() >= 1) {
-        backward_apply_avx2(x, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+        backward_apply_avx2(x, g, dst, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
         return;
     }
 #endif
-    backward_apply_generic(x, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+    backward_apply_generic(x, g, dst, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+}
+
+void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
+                           float invStd, float k, float a, float b, float *planeSum) {
+    backward_apply(x, g, g, n, mean, scale, shift, slope, invStd, k, a, b, planeSum);
+}
+
+void dip_cpu_bn_backward_apply_into(const float *x, const float *g, float *dx, long n, float mean, float scale,
+                                    float shift, float slope, float invStd, float k, float a, float b) {
+    backward_apply(x, g, dx, n, mean, scale, shift, slope, invStd, k, a, b, NULL);
 }
 
 float dip_cpu_plane_sum(const float *p, long n) {

@@ -304,17 +304,42 @@ final class SkipLevel {
         var g = gradOutput
         if let up1x1Conv, let up1x1BN { g = try step(.backward, "1x1 BN + conv") { try Self.backward(up1x1Conv, up1x1BN, g)! } }
         g = try step(.backward, "up BN + conv") { try Self.backward(upConv, upBN, g)! }
-        g = step(.backward, "concat BN") { concatBN.backward(g) }
+        // Where the concat crops nothing, the concat BatchNorm hands the input gradient of the
+        // upsample's channels to the upsample's backward a row at a time, after the skip
+        // branch, so that gradient is never written whole and read back (32 MiB at table1's
+        // 256x256 level); the skip channels' gradient is written first, as the skip branch
+        // reads it. The same bits as the BatchNorm's backward, then the concat's and the
+        // upsample's.
+        let all = concatBN.channels, fromUpsample = all - upsample.inputShape.channels
+        let handsOff = concat.map { $0.skipWindow != nil && $0.deeperWindow != nil } ?? true
+        if !handsOff {
+            g = step(.backward, "concat BN") { concatBN.backward(g) }
+        } else if fromUpsample > 0 {
+            step(.backward, "concat BN") { concatBN.backward(g, channels: 0..<fromUpsample) }
+        }
         // The skip branch runs first, so that while the deeper levels run only its input
         // gradient is held (none at level 0), not the concat's.
         var gS: Tensor?
         if let concat, let skipConv, let skipBN {
-            let gSkip: Tensor
-            (gSkip, g) = step(.backward, "concat") { concat.backward(g) }
+            let (gSkip, gDeeper) = step(.backward, "concat") { concat.backward(g) }
+            // Handing off, the BatchNorm reads the deeper channels from the whole gradient.
+            if !handsOff { g = gDeeper }
             gS = try step(.backward, "skip BN + conv") { try Self.backward(skipConv, skipBN, gSkip) }
         }
-
-        g = step(.backward, "upsample") { upsample.backward(g) }
+        if handsOff {
+            g = step(.backward, "concat BN + upsample") {
+                let gradInput = upsample.makeGradInput()
+                concatBN.backward(g, handingOff: fromUpsample..<all) { c, rows in
+                    upsample.backward(channel: c, into: gradInput) { oy, scratch in
+                        rows.row(oy, into: scratch)
+                        return UnsafePointer(scratch)
+                    }
+                }
+                return gradInput
+            }
+        } else {
+            g = step(.backward, "upsample") { upsample.backward(g) }
+        }
         if let deeper { g = try deeper.backward(g)! }
         g = try step(.backward, "down BN 2 + conv 2") { try Self.backward(downConv2, downBN2, g)! }
         let gX: Tensor?

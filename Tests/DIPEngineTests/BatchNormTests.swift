@@ -87,6 +87,10 @@ struct BatchNormTests {
                 var gx = g
                 dip_cpu_bn_backward_apply(x, &gx, n, meanF, scale, shift, slope, invF, k, a, b, nil)
                 #expect(gx.map(\.bitPattern) == dx.map(\.bitPattern), "\(what): backward apply")
+                // Into another buffer (a consumer's row), g left as it was.
+                var into = [Float](repeating: .nan, count: n)
+                dip_cpu_bn_backward_apply_into(x, g, &into, n, meanF, scale, shift, slope, invF, k, a, b)
+                #expect(into.map(\.bitPattern) == dx.map(\.bitPattern), "\(what): backward apply into a row")
                 #expect(dip_cpu_plane_sum(dx, n).bitPattern == dxSum.bitPattern, "\(what): plane sum")
                 // The apply that sums what it writes: the same dx, and their plane sum.
                 var summed = g, sum: Float = .nan
@@ -171,6 +175,36 @@ struct BatchNormTests {
         }
         let (a, b) = (try run(1), try run(3))
         #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
+    }
+
+    @Test("a BatchNorm's backward in two channel ranges, the second handed to a consumer row by row, gives the whole backward's bits",
+          arguments: [Float(0.2), nil])
+    func batchNormHandsOffRows(slope: Float?) throws {
+        // 11 columns: an eight-value step and a tail in every row.
+        let s = FeatureShape(channels: 5, height: 9, width: 11)
+        func bn() throws -> BatchNorm {
+            var rng = RandomStream(seed: 40, purpose: .weights)
+            let layer = BatchNorm(channels: 5, negativeSlope: slope, gammaInit: .uniform, rng: &rng,
+                                  parallel: ChannelParallel(threads: 3))
+            try layer.prepare(inputShape: s)
+            _ = layer.forward(randomTensor(s.dims, seed: 41))
+            return layer
+        }
+        let (plain, split) = (try bn(), try bn())
+        let expected = plain.backward(randomTensor(s.dims, seed: 42)).array.map(\.bitPattern)
+        let g = randomTensor(s.dims, seed: 42), before = g.array, rows = Tensor(s.dims)
+        let kept = 2 * s.plane
+        split.backward(g, channels: 0..<2)
+        #expect(Array(g.array[kept...]) == Array(before[kept...]), "the other channels left as they were")
+        let out = UncheckedBox(rows.pointer)
+        split.backward(g, handingOff: 2..<5) { c, made in
+            #expect(made.width == s.width)
+            for r in 0..<s.height { made.row(r, into: out.value + (2 + c) * s.plane + r * s.width) }
+        }
+        #expect(Array(g.array[kept...]) == Array(before[kept...]), "the handed-off channels not written")
+        #expect(Array(g.array[..<kept]).map(\.bitPattern) == Array(expected[..<kept]), "the channels written")
+        #expect(Array(rows.array[kept...]).map(\.bitPattern) == Array(expected[kept...]), "the channels handed off")
+        #expect(plain.gradWeight.array == split.gradWeight.array && plain.gradBias.array == split.gradBias.array)
     }
 
     @Test("a 1x1 plane is refused by BatchNorm (no batch statistics)")

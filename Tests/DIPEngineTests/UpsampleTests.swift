@@ -25,6 +25,29 @@ struct UpsampleTests {
         }
     }
 
+    @Test("the backward a channel at a time, its gradient rows made into scratch as it asks, gives the whole backward's bits",
+          arguments: [SkipConfig.Upsampling.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)])
+    func backwardFromMadeRows(mode: SkipConfig.Upsampling) {
+        let s = FeatureShape(channels: 3, height: 9, width: 13)
+        let layer = Upsample2x(mode: mode, parallel: serial)
+        let o = layer.prepare(inputShape: s)
+        _ = layer.forward(randomTensor(s.dims, seed: 13))
+        let g = randomTensor(o.dims, seed: 14)
+        let expected = layer.backward(g).array
+        let gradInput = layer.makeGradInput()
+        for c in 0..<s.channels {
+            var asked: [Int] = []
+            layer.backward(channel: c, into: gradInput) { oy, scratch in
+                asked.append(oy)
+                // Always into scratch: nearest reads two rows at once, so the turns must hold both.
+                scratch.update(from: g.pointer + c * o.plane + oy * o.width, count: o.width)
+                return UnsafePointer(scratch)
+            }
+            #expect(asked == Array(0..<o.height), "rows asked in order, each once")
+        }
+        #expect(gradInput.array.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
     @Test("bilinear's interpolation across rows gives the same bits on the baseline and AVX2 versions (CLayerKernels)",
           arguments: [true, false])
     func bilinearVersions(alignCorners: Bool) {

@@ -50,6 +50,9 @@ void dip_cpu_bn_backward_sums(const float *x, const float *g, long n, long plane
 /// with `planeSum`, also the plane sum of the dx written (dip_cpu_plane_sum's bits), there.
 void dip_cpu_bn_backward_apply(const float *x, float *g, long n, float mean, float scale, float shift, float slope,
                            float invStd, float k, float a, float b, float *planeSum);
+/// The same dx into `dx` (n values), g left as it is: a consumer's rows, made as it reads them.
+void dip_cpu_bn_backward_apply_into(const float *x, const float *g, float *dx, long n, float mean, float scale,
+                                    float shift, float slope, float invStd, float k, float a, float b);
 
 /// The sum of p[0..<n] (n >= 0) in a fixed order, the convolutions' bias gradients: 32 float
 /// partial sums, element i of each whole block of 32 values to sum i % 32, added lane by lane as

@@ -198,17 +198,57 @@ final class BatchNorm {
     /// (one per channel), also the `planeSum` of each channel of d loss / d input, as it is
     /// written: the bias gradient of the convolution before (PlaneSumBiasGradient).
     func backward(_ gradOutput: Tensor, planeSums: UnsafeMutablePointer<Float>? = nil) -> Tensor {
+        backward(gradOutput, channels: 0..<channels, planeSums: planeSums, handingTo: nil)
+        return gradOutput
+    }
+
+    /// `backward` for channels `range` alone: their parameter gradients, and their input
+    /// gradient written over theirs in `gradOutput`; the other channels are left as they are.
+    /// Each channel's bits do not depend on the others, so calls over ranges that cover all
+    /// channels give `backward`'s bits.
+    func backward(_ gradOutput: Tensor, channels range: Range<Int>) {
+        backward(gradOutput, channels: range, planeSums: nil, handingTo: nil)
+    }
+
+    /// One channel's input gradient, made a row at a time for a consumer that reads each row
+    /// once (`backward(_:handingOff:to:)`): the values `backward` would write over the
+    /// gradient, the same bits.
+    struct GradientRows {
+        /// Values a row.
+        let width: Int
+        fileprivate let x: UnsafePointer<Float>, g: UnsafePointer<Float>
+        fileprivate let mean: Float, scale: Float, shift: Float, slope: Float, invStd: Float, k: Float, a: Float, b: Float
+
+        /// Row `r` into `out` (`width` values).
+        func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+            dip_cpu_bn_backward_apply_into(x + r * width, g + r * width, out, width, mean, scale, shift, slope, invStd, k, a, b)
+        }
+    }
+
+    /// `backward(_:channels:)` for channels `range`, but their input gradient is not written:
+    /// `consumer(c - range.lowerBound, rows)` gets each of them, on the thread that made the
+    /// channel's sums, right after them (its planes then still in that core's L2), and reads it
+    /// row by row. So a layer that reads the gradient once (the upsample behind the concat)
+    /// takes it without the whole tensor being written and read back.
+    func backward(_ gradOutput: Tensor, handingOff range: Range<Int>, to consumer: (Int, GradientRows) -> Void) {
+        // Optional closures escape; this one is only called before `backward` returns.
+        withoutActuallyEscaping(consumer) { backward(gradOutput, channels: range, planeSums: nil, handingTo: $0) }
+    }
+
+    private func backward(_ gradOutput: Tensor, channels range: Range<Int>, planeSums: UnsafeMutablePointer<Float>?,
+                          handingTo consumer: ((Int, GradientRows) -> Void)?) {
         guard let x = input else { preconditionFailure("BatchNorm.backward before forward") }
         precondition(gradOutput.count == shape.count, "BatchNorm.backward got \(gradOutput.dims) for \(shape)")
-        let n = shape.plane
+        precondition(range.lowerBound >= 0 && range.upperBound <= channels, "BatchNorm.backward of channels \(range) of \(channels)")
+        let n = shape.plane, width = shape.width
         let xs = UncheckedBox(x.pointer), gs = UncheckedBox(gradOutput.pointer)
         let st = UncheckedBox((appliedMean, invStd, scale, shift))
         let params = UncheckedBox((weight.pointer, gradWeight.pointer, gradBias.pointer))
         let sums = UncheckedBox(planeSums)
         let slope = negativeSlope ?? 1
-        let group = Self.planesAtOnce(plane: n, arrays: 2), channels = channels
-        parallel.run((channels + group - 1) / group) { unit in
-            let first = unit * group, count = min(group, channels - first)
+        let group = Self.planesAtOnce(plane: n, arrays: 2)
+        parallel.run((range.count + group - 1) / group) { unit in
+            let first = range.lowerBound + unit * group, count = min(group, range.upperBound - first)
             let (meansF, invStd, scale, shift) = st.value
             // The activation's derivative needs the sign of the pre-activation: recomputed
             // from the input by the forward's own expression, so the output need not be kept.
@@ -229,14 +269,19 @@ final class BatchNorm {
                         dBeta[c] = Float(sumDy)
                         let k = Float(Double(gamma[c]) * inv)
                         let a = Float(sumDy / Double(n)), b = Float(sumDyXhat / Double(n))
-                        let dx = gs.value + c * n
-                        dip_cpu_bn_backward_apply(xs.value + c * n, dx, n, meansF[c], scale[c], shift[c], slope, invsF[j],
-                                                  k, a, b, sums.value.map { $0 + c })
+                        let xc = xs.value + c * n, dx = gs.value + c * n
+                        if let consumer {
+                            consumer(c - range.lowerBound,
+                                     GradientRows(width: width, x: xc, g: dx, mean: meansF[c], scale: scale[c], shift: shift[c],
+                                                  slope: slope, invStd: invsF[j], k: k, a: a, b: b))
+                        } else {
+                            dip_cpu_bn_backward_apply(xc, dx, n, meansF[c], scale[c], shift[c], slope, invsF[j], k, a, b,
+                                                      sums.value.map { $0 + c })
+                        }
                     }
                 }
             }
         }
-        return gradOutput
     }
 
     /// Planes a thread's pass takes at once: two where the two planes of each of the pass's

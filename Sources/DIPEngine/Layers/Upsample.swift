@@ -208,23 +208,38 @@ final class Upsample2x {
 
     /// Adds each output gradient onto the source pixels it was interpolated from.
     func backward(_ gradOutput: Tensor) -> Tensor {
+        let plane = outputShape.plane, wo = outputShape.width
+        let gradInput = makeGradInput()
+        let src = UncheckedBox(UnsafePointer(gradOutput.pointer))
+        parallel.run(inputShape.channels) { c in
+            let g = src.value + c * plane
+            backward(channel: c, into: gradInput) { oy, _ in g + oy * wo }
+        }
+        return gradInput
+    }
+
+    /// A tensor for the input gradient (`backward(channel:into:gradientRow:)` fills it).
+    func makeGradInput() -> Tensor { gradients.tensor(inputShape) }
+
+    /// Channel `c` of the backward into `gradInput`, the output gradient's rows from
+    /// `gradientRow(oy, scratch)`: row oy (output-wide), either where it already lies or made
+    /// into `scratch`. Rows are asked for in order, and a row must stay valid while the next
+    /// one is made (nearest adds two rows at once): the two scratch rows take turns. Channels
+    /// may run on several threads at once.
+    func backward(channel c: Int, into gradInput: Tensor,
+                  gradientRow: (_ oy: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
         let h = inputShape.height, w = inputShape.width, ho = 2 * h, wo = 2 * w
-        let gradInput = gradients.tensor(inputShape)
-        let src = UncheckedBox(gradOutput.pointer), dst = UncheckedBox(gradInput.pointer)
-        switch mode {
-        case .nearest:
-            parallel.run(inputShape.channels) { c in
-                let g = src.value + c * ho * wo, d = dst.value + c * h * w
+        let d = gradInput.pointer + c * h * w, r = rows, k = columnGather
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wo) { scratch in
+            let scratch = scratch.baseAddress!
+            func row(_ oy: Int) -> UnsafePointer<Float> { gradientRow(oy, scratch + (oy & 1) * wo) }
+            switch mode {
+            case .nearest:
                 for y in 0..<h {
-                    let g0 = g + 2 * y * wo, g1 = g0 + wo, dr = d + y * w
+                    let g0 = row(2 * y), g1 = row(2 * y + 1), dr = d + y * w
                     for x in 0..<w { dr[x] = (g0[2 * x] + g0[2 * x + 1]) + (g1[2 * x] + g1[2 * x + 1]) }
                 }
-            }
-        case .bilinear:
-            let taps = UncheckedBox((rows, columnGather))
-            parallel.run(inputShape.channels) { c in
-                let (r, k) = taps.value
-                let g = src.value + c * ho * wo, d = dst.value + c * h * w
+            case .bilinear:
                 // The forward's two steps transposed: each gradient row onto its two source
                 // rows (still output-wide; whole rows eight lanes at a time, in row order), then
                 // each of those rows' columns onto their two source columns (in column order).
@@ -233,14 +248,14 @@ final class Upsample2x {
                     let down = down.baseAddress!
                     down.update(repeating: 0, count: h * wo)
                     for oy in 0..<ho {
-                        accumulate(g + oy * wo, r.l0[oy], into: down + r.i0[oy] * wo, count: wo)
-                        accumulate(g + oy * wo, r.l1[oy], into: down + r.i1[oy] * wo, count: wo)
+                        let g = row(oy)
+                        accumulate(g, r.l0[oy], into: down + r.i0[oy] * wo, count: wo)
+                        accumulate(g, r.l1[oy], into: down + r.i1[oy] * wo, count: wo)
                     }
                     for y in 0..<h { k.run(down + y * wo, into: d + y * w) }
                 }
             }
         }
-        return gradInput
     }
 }
 
