@@ -40,7 +40,7 @@ static void *blocks_of(void *arg) {
         const long lo = b * block;
         if (own) {
             dip_pointwise_copy(isa, x + lo, pixels, channels, block, copy, ld);
-            dip_pointwise_product(isa, packed, channels, channels, copy, ld, block, mine + lo, pixels, bias);
+            dip_pointwise_product(isa, packed, channels, channels, copy, ld, block, mine + lo, pixels, bias, 0);
         } else {
             for (long r = 0; r < channels; r++) memcpy(copy + r * ld, x + r * pixels + lo, sizeof(float) * block);
             for (long o = 0; o < channels; o++) for (long i = 0; i < block; i++) y[o * pixels + lo + i] = bias[o];

@@ -116,7 +116,7 @@ AVX2 static void product_avx2(const float *w, long m, long k, const float *panel
 // MARK: AVX-512: 8 rows x 32 columns.
 
 AVX512 static void step_avx512(const float *w, long k, const float *b, long ldb, float *c, long ldc,
-                               const float *bias, long rows, long columns) {
+                               const float *bias, long rows, long columns, int streaming) {
     __m512 acc[ROWS_AVX512][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < ROWS_AVX512; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -139,20 +139,28 @@ AVX512 static void step_avx512(const float *w, long k, const float *b, long ldb,
             v0 = _mm512_add_ps(v0, s);
             v1 = _mm512_add_ps(v1, s);
         }
-        _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
-        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+        // A whole step's row from a 64-byte boundary fills two lines, which a non-temporal store
+        // writes without reading them first.
+        if (streaming && columns == 32 && ((unsigned long)(c + r * ldc) & 63) == 0) {
+            _mm512_stream_ps(c + r * ldc, v0);
+            _mm512_stream_ps(c + r * ldc + 16, v1);
+        } else {
+            _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
+            _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+        }
     }
 }
 
 AVX512 static void product_avx512(const float *w, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
-                                  const float *bias) {
+                                  const float *bias, int streaming) {
     for (long o = 0; o < m; o += ROWS_AVX512) {
         long rows = m - o < ROWS_AVX512 ? m - o : ROWS_AVX512;
         for (long j = 0; j < n; j += 32) {
             step_avx512(w + o * k, k, b + j, ldb, c + o * ldc + j, ldc, bias ? bias + o : NULL, rows,
-                        n - j < 32 ? n - j : 32);
+                        n - j < 32 ? n - j : 32, streaming);
         }
     }
+    if (streaming) _mm_sfence();
 }
 
 int dip_pointwise_available(void) {
@@ -171,8 +179,8 @@ void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows
 }
 
 void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
-                           long ldc, const float *bias) {
-    if (isa == DIP_POINTWISE_AVX512) product_avx512(packed, m, k, block, ld, n, c, ldc, bias);
+                           long ldc, const float *bias, int streaming) {
+    if (isa == DIP_POINTWISE_AVX512) product_avx512(packed, m, k, block, ld, n, c, ldc, bias, streaming);
     else if (isa == DIP_POINTWISE_AVX2) product_avx2(packed, m, k, block, n, c, ldc, bias);
 }
 
@@ -185,8 +193,9 @@ void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows
     copy_rows(source, row_stride, rows, n, block, ld);
 }
 void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
-                           long ldc, const float *bias) {
+                           long ldc, const float *bias, int streaming) {
     (void)isa; (void)packed; (void)m; (void)k; (void)block; (void)ld; (void)n; (void)c; (void)ldc; (void)bias;
+    (void)streaming;
 }
 
 #endif

@@ -276,7 +276,8 @@ struct ConvolutionTests {
         let g = ConvGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 1, inputHeight: 70, inputWidth: 65)
         // Each pass's best product here is the one reported; one the CPU lacks is refused, not run.
         let best = try PointwiseConvolution(geometry: g, backend: CPUBackend(threads: 1))
-        #expect(best.forwardProduct == .best(rows: 7, inner: 5) && best.backwardDataProduct == .best(rows: 5, inner: 7))
+        #expect(best.forwardProduct == .best(rows: 7, inner: 5, forward: true)
+                && best.backwardDataProduct == .best(rows: 5, inner: 7, forward: false))
         #expect(best.implementation.contains("\(best.forwardProduct) for forward, \(best.backwardDataProduct) for backward-data"))
         if let missing = [PointwiseConvolution.Product.fma(isa: Int32(DIP_POINTWISE_AVX2)), .fma(isa: Int32(DIP_POINTWISE_AVX512))]
             .first(where: { !$0.runs }) {

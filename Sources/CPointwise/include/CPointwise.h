@@ -44,9 +44,14 @@ void dip_pointwise_copy(int isa, const float *source, long row_stride, long rows
 
 /// c[o * ldc + j] = sum over i < k, in order, of packed(o, i) * b(i, j), plus bias[o] when bias
 /// is not NULL, for o < m and j < n, where b is the k x n `block` as dip_pointwise_copy wrote it
-/// for the same `isa` and `ld`.
+/// for the same `isa` and `ld`. With `streaming`, the AVX-512 version writes the whole 64-byte
+/// lines of c with non-temporal stores (not read first, not kept in the caches; fenced before
+/// the return): for an output that is not in the caches and is read only after the call. (The
+/// AVX2 version ignores it: on an AVX-512 Xeon capped to AVX2 the 128 -> 128 forward at 256x256
+/// and the BatchNorm reading its output took 28.1-30.5 ms streamed against 28.9-33.1, no clear
+/// gain; BENCHMARKS.md, thirty-fifth part.)
 void dip_pointwise_product(int isa, const float *packed, long m, long k, const float *block, long ld, long n, float *c,
-                           long ldc, const float *bias);
+                           long ldc, const float *bias, int streaming);
 
 #ifdef __cplusplus
 }

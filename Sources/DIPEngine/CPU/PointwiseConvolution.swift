@@ -47,23 +47,27 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
         case sgemm
         case fma(isa: Int32)
 
-        /// The best for a product of `rows` output rows over `inner` channels here: on AVX2 (no
-        /// AVX-512, or oneDNN capped to AVX2, which caps ours too) the 256-bit kernel from 4
-        /// rows up; where oneDNN runs AVX-512, the 512-bit kernel from 4 rows up where the
-        /// inner dimension is below 64 or the rows fewer than 16; sgemm otherwise. Measured per
-        /// layer, 2 threads, AMD EPYC (BENCHMARKS.md, tenth part): AVX2, 128 -> 128 at 256x256
-        /// forward 11.9 against 13.0 ms and 32 -> 128 3.4 against 5.4, but 128 -> 3 and 128 -> 1
-        /// (6-row steps of mostly padding) 0.25 ms slower; AVX-512, 32 -> 4 at 256x256 0.5
-        /// against 1.7-2.0 ms, but 128 -> 128 no faster (8.2 against 8.3 ms forward, 15.9 against
-        /// 15.0 backward), and 128 -> 1 0.25 ms slower. On an AVX-512 Intel Xeon (twenty-seventh
+        /// The best for a product of `rows` output rows over `inner` channels here, for the
+        /// forward (`forward`: its output is written with non-temporal stores) or the
+        /// backward-data pass: on AVX2 (no AVX-512, or oneDNN capped to AVX2, which caps ours
+        /// too) the 256-bit kernel from 4 rows up; where oneDNN runs AVX-512, the 512-bit kernel
+        /// from 4 rows up for the forward, and for the backward-data pass where the inner
+        /// dimension is below 64 or the rows fewer than 16; sgemm otherwise. Measured per layer,
+        /// 2 threads, AMD EPYC (BENCHMARKS.md, tenth part): AVX2, 128 -> 128 at 256x256 forward
+        /// 11.9 against 13.0 ms and 32 -> 128 3.4 against 5.4, but 128 -> 3 and 128 -> 1 (6-row
+        /// steps of mostly padding) 0.25 ms slower; AVX-512, 32 -> 4 at 256x256 0.5 against
+        /// 1.7-2.0 ms, 128 -> 128 level (8.2 against 8.3 ms forward, 15.9 against 15.0
+        /// backward), and 128 -> 1 0.25 ms slower. On an AVX-512 Intel Xeon (twenty-seventh
         /// part) table1's 128 -> 4 skip layer at 128x128 took 0.44-0.49 ms against sgemm's 1.7
-        /// (which packs the 128 x 1024 block for a 4-row product), while 128 -> 128 at 256x256
-        /// stayed faster on sgemm (forward 9.3 against 9.7-9.9 ms, its backward with the
-        /// BatchNorm's 16.7 against 21) and so did 128 -> 3 (2.0 against 2.4 with the sigmoid).
-        static func best(rows: Int, inner: Int) -> Product {
+        /// (which packs the 128 x 1024 block for a 4-row product); there (thirty-fifth part)
+        /// the 128 -> 128 forward at 256x256 took 15.7-16.7 ms against sgemm's 19.0-22.3 in a
+        /// net, whose output rows are cold (sgemm reads each line before writing it), and with
+        /// non-temporal stores 12.6-14.0 against 14.9-16.1, while its backward-data stayed
+        /// level (41.4-46.2 against 39.9-45.6 with the BatchNorm and the weight gradient).
+        static func best(rows: Int, inner: Int, forward: Bool) -> Product {
             let available = dip_pointwise_available()
             if CPUBackend.effectiveISA.hasPrefix("avx512") {
-                let ours = rows >= 4 && (inner < 64 || rows < 16) && available & Int32(DIP_POINTWISE_AVX512) != 0
+                let ours = rows >= 4 && (forward || inner < 64 || rows < 16) && available & Int32(DIP_POINTWISE_AVX512) != 0
                 return ours ? .fma(isa: Int32(DIP_POINTWISE_AVX512)) : .sgemm
             }
             return rows >= 4 && available & Int32(DIP_POINTWISE_AVX2) != 0 ? .fma(isa: Int32(DIP_POINTWISE_AVX2)) : .sgemm
@@ -107,8 +111,8 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
         }
         geometry = g
         self.backend = backend
-        forwardProduct = product ?? .best(rows: g.outChannels, inner: g.inChannels)
-        backwardDataProduct = product ?? .best(rows: g.inChannels, inner: g.outChannels)
+        forwardProduct = product ?? .best(rows: g.outChannels, inner: g.inChannels, forward: true)
+        backwardDataProduct = product ?? .best(rows: g.inChannels, inner: g.outChannels, forward: false)
         implementation = "direct 1x1 as a matrix product (dip-report; \(forwardProduct) for forward, \(backwardDataProduct)"
             + " for backward-data, oneDNN \(CPUBackend.oneDNNVersion) sgemm for backward-weights)"
     }
@@ -131,7 +135,9 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
             try copiedBlockProducts(of: x, rows: g.inChannels, what: "the forward 1x1 convolution \(g)", product: forwardProduct,
                                     packing: (UnsafePointer(w), g.outChannels, g.inChannels, g.inChannels, 1)) { lo, n, block, ld, packed in
                 if case .fma(let isa) = forwardProduct {
-                    dip_pointwise_product(isa, packed, g.outChannels, g.inChannels, block, ld, n, y + lo, p, b)
+                    // Streamed (the AVX-512 kernel): the output was last touched an iteration
+                    // ago, and its next reader (the BatchNorm behind) comes after the layer.
+                    dip_pointwise_product(isa, packed, g.outChannels, g.inChannels, block, ld, n, y + lo, p, b, 1)
                     return dnnl_success
                 }
                 // The bias goes in first and the product is added to it (beta 1): one pass over
@@ -154,7 +160,9 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
                                     product: backwardDataProduct,
                                     packing: (UnsafePointer(w), g.inChannels, g.outChannels, 1, g.inChannels)) { lo, n, block, ld, packed in
                 if case .fma(let isa) = backwardDataProduct {
-                    dip_pointwise_product(isa, packed, g.inChannels, g.outChannels, block, ld, n, dx + lo, p, nil)
+                    // Not streamed: dx is written over the input, which the weight gradient
+                    // has just read into the caches.
+                    dip_pointwise_product(isa, packed, g.inChannels, g.outChannels, block, ld, n, dx + lo, p, nil, 0)
                     return dnnl_success
                 }
                 return dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(g.inChannels), Int64(n),
