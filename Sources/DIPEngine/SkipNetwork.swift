@@ -311,7 +311,7 @@ final class SkipLevel {
         // reads it. The same bits as the BatchNorm's backward, then the concat's and the
         // upsample's.
         let all = concatBN.channels, fromUpsample = all - upsample.inputShape.channels
-        let handsOff = concat.map { $0.skipWindow != nil && $0.deeperWindow != nil } ?? true
+        let handsOff = concat?.cropsNothing ?? true
         if !handsOff {
             g = step(.backward, "concat BN") { concatBN.backward(g) }
         } else if fromUpsample > 0 {

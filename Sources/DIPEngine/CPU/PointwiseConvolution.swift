@@ -48,7 +48,7 @@ final class PointwiseConvolution: PlaneSumBiasGradient {
         case fma(isa: Int32)
 
         /// The best for a product of `rows` output rows over `inner` channels here, for the
-        /// forward (`forward`: its output is written with non-temporal stores) or the
+        /// forward (`forward`; the 512-bit kernel streams its output there) or the
         /// backward-data pass: on AVX2 (no AVX-512, or oneDNN capped to AVX2, which caps ours
         /// too) the 256-bit kernel from 4 rows up; where oneDNN runs AVX-512, the 512-bit kernel
         /// from 4 rows up for the forward, and for the backward-data pass where the inner

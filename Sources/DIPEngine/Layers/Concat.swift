@@ -39,6 +39,11 @@ final class Concat {
     /// The deeper channels of `output`, likewise.
     var deeperWindow: FeatureWindow? { window(deeperShape, firstChannel: skipShape.channels) }
 
+    /// Whether both inputs have the output's size: then the backward's gradients are views of
+    /// the output gradient's two channel ranges, and each input channel's gradient is the
+    /// output gradient's channel as it is.
+    var cropsNothing: Bool { skipWindow != nil && deeperWindow != nil }
+
     private func window(_ s: FeatureShape, firstChannel: Int) -> FeatureWindow? {
         guard s.height == outputShape.height, s.width == outputShape.width else { return nil }
         return FeatureWindow(output, s, offset: firstChannel * s.plane, rowStride: s.width, planeStride: s.plane)
@@ -69,7 +74,8 @@ final class Concat {
     /// crop dropped get zero.
     func backward(_ gradOutput: Tensor) -> (skip: Tensor, deeper: Tensor) {
         if let s = skipWindow, let d = deeperWindow {
-            // Nothing was cropped: the two gradients are the two channel ranges, no copy.
+            // Nothing was cropped (`cropsNothing`): the two gradients are the two channel
+            // ranges, no copy.
             return (Tensor(viewing: gradOutput, offset: s.offset, dims: s.shape.dims),
                     Tensor(viewing: gradOutput, offset: d.offset, dims: d.shape.dims))
         }
