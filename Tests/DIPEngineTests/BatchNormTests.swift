@@ -43,7 +43,8 @@ struct BatchNormTests {
 
     @Test("the C passes (AVX2 and baseline) give the bits of their Swift reference expressions, tails and signs included, the plane sum too")
     func passesMatchReference() {
-        defer { dip_layer_kernels_force(-1) }
+        LayerKernelVersions.begin()
+        defer { LayerKernelVersions.end() }
         var rng = RandomStream(seed: 11, purpose: .auxiliary)
         for n in [1, 3, 4, 7, 8, 9, 13, 31, 32, 33, 100, 1031] {
             let x = (0..<n).map { _ in rng.uniform() * 4 - 2 }, g = (0..<n).map { _ in rng.uniform() * 2 - 1 }
@@ -103,7 +104,8 @@ struct BatchNormTests {
 
     @Test("the moments and backward sums of several planes at once (AVX2: two at a time) are those of each plane alone")
     func passesOverPlanes() {
-        defer { dip_layer_kernels_force(-1) }
+        LayerKernelVersions.begin()
+        defer { LayerKernelVersions.end() }
         var rng = RandomStream(seed: 13, purpose: .auxiliary)
         for (n, planes) in [(1, 2), (7, 2), (8, 3), (9, 2), (33, 5), (1031, 2), (4096, 4)] {
             let x = (0..<(n * planes)).map { _ in rng.uniform() * 4 - 2 }
@@ -144,7 +146,8 @@ struct BatchNormTests {
 
     @Test("the one-pass mean and variance agree with the two-pass ones where the first value is far from the rest or all are equal")
     func momentsAgainstTwoPasses() {
-        defer { dip_layer_kernels_force(-1) }
+        LayerKernelVersions.begin()
+        defer { LayerKernelVersions.end() }
         var rng = RandomStream(seed: 12, purpose: .auxiliary)
         let spread = (0..<4099).map { _ in rng.uniform() * 2 - 1 }
         // An outlier first (the shift), a large offset with a small spread, and a constant plane.

@@ -51,7 +51,8 @@ struct UpsampleTests {
     @Test("bilinear's interpolation across rows gives the same bits on the baseline and AVX2 versions (CLayerKernels)",
           arguments: [true, false])
     func bilinearVersions(alignCorners: Bool) {
-        defer { dip_layer_kernels_force(-1) }
+        LayerKernelVersions.begin()
+        defer { LayerKernelVersions.end() }
         // 37 and 64 columns: eight-value steps, the tails, and a last step whose sources reach the row's end.
         for s in [FeatureShape(channels: 2, height: 3, width: 37), FeatureShape(channels: 1, height: 4, width: 64),
                   FeatureShape(channels: 1, height: 2, width: 5)] {
