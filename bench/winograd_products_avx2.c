@@ -88,18 +88,12 @@ enum { ROWS = 16, COLUMNS = 6 };
                          : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",    \
                            "xmm11", "xmm12", "xmm13", "xmm14", "memory", "cc");                                        \
     }
-DIP_SUMS(sums, 1, Z)
-DIP_SUMS(sums, 2, Z)
-DIP_SUMS(sums, 3, Z)
-DIP_SUMS(sums, 4, Z)
-DIP_SUMS(sums, 5, Z)
-DIP_SUMS(sums, 6, Z)
-DIP_SUMS(more, 1, L)
-DIP_SUMS(more, 2, L)
-DIP_SUMS(more, 3, L)
-DIP_SUMS(more, 4, L)
-DIP_SUMS(more, 5, L)
-DIP_SUMS(more, 6, L)
+// sums1 ... sums6 and more1 ... more6.
+#define DIP_SUMS_1_TO_6(name, INIT)                                                                                    \
+    DIP_SUMS(name, 1, INIT) DIP_SUMS(name, 2, INIT) DIP_SUMS(name, 3, INIT) DIP_SUMS(name, 4, INIT)                    \
+    DIP_SUMS(name, 5, INIT) DIP_SUMS(name, 6, INIT)
+DIP_SUMS_1_TO_6(sums, Z)
+DIP_SUMS_1_TO_6(more, L)
 
 /* sums (or continues them, `more`) for a step of `columns` (1-6) columns. */
 AVX2 static void step(int columns, int more, const float *u, ptrdiff_t u_stride, const float *v, ptrdiff_t v_stride,
