@@ -2,7 +2,8 @@
 // contract, on U packed in its layout), measured against oneDNN's AVX2 sgemm by
 // bench/winograd_products_packed.c and in the net, and not kept (BENCHMARKS.md, thirty-sixth
 // part): alone, on one thread, it ran as fast as sgemm or faster, but in whole capped text 256
-// iterations on an Intel Xeon the net ran no faster with it (in 7 of 8 pairs of runs slower).
+// iterations on an Intel Xeon the net ran no faster with it (slower in 7 of 8 pairs in a noisy
+// spell, level over 7 pairs in a quieter one).
 // Kept here so that it can be measured on a real AVX2 machine (a Zen 3), where sgemm's packing
 // cost more (twenty-third part).
 //
