@@ -310,12 +310,13 @@ final class SkipLevel {
         // 256x256 level); the skip channels' gradient is written first, as the skip branch
         // reads it. The same bits as the BatchNorm's backward, then the concat's and the
         // upsample's.
-        let all = concatBN.channels, fromUpsample = all - upsample.inputShape.channels
+        // The concat's channels: the skip branch's, then from `firstUpsampled` on the upsample's.
+        let all = concatBN.channels, firstUpsampled = all - upsample.inputShape.channels
         let handsOff = concat?.cropsNothing ?? true
         if !handsOff {
             g = step(.backward, "concat BN") { concatBN.backward(g) }
-        } else if fromUpsample > 0 {
-            step(.backward, "concat BN") { concatBN.backward(g, channels: 0..<fromUpsample) }
+        } else if firstUpsampled > 0 {
+            step(.backward, "concat BN") { concatBN.backward(g, channels: 0..<firstUpsampled) }
         }
         // The skip branch runs first, so that while the deeper levels run only its input
         // gradient is held (none at level 0), not the concat's.
@@ -329,7 +330,7 @@ final class SkipLevel {
         if handsOff {
             g = step(.backward, "concat BN + upsample") {
                 let gradInput = upsample.makeGradInput()
-                concatBN.backward(g, handingOff: fromUpsample..<all) { c, rows in
+                concatBN.backward(g, handingOff: firstUpsampled..<all) { c, rows in
                     upsample.backward(channel: c, into: gradInput) { oy, scratch in
                         rows.row(oy, into: scratch)
                         return UnsafePointer(scratch)
