@@ -85,12 +85,70 @@ AVX512 static inline __attribute__((always_inline)) void block(int Q, int R, con
     for (int q = 0; q < Q; q++) store_transposed(acc[q], m + 16 * q * m_stride, m_stride, R, valid - 16 * q);
 }
 
+/* The 48 x 8 block of `block` (the same fused multiply-adds in the same order, so the same bits)
+   with the channel loop in assembly: clang keeps the 24 accumulators, 3 U vectors and all 8
+   broadcasts live (35 registers of 32) and stores and reloads 3 accumulators every source channel
+   (llvm-mca: 13.7 cycles a step against 12 for its 24 multiply-adds; BENCHMARKS.md, thirty-third
+   part). Here the accumulators are the assembly's operands, in zmm0-23, and U and the broadcasts
+   take zmm24-31, a broadcast register reused three steps later. The prefetches go between runs
+   of `RUN` channels, their lines spread as `block` spreads them. */
+enum { RUN = 8 };
+
+#define DIP_ACC(q, j) [a##q##j] "+v"(acc[q][j])
+#define DIP_FMA3(j, b)                                                                                                 \
+    "vbroadcastss " #j "*4(%[v]), %%zmm" #b "\n\t"                                                                  \
+    "vfmadd231ps %%zmm24, %%zmm" #b ", %[a0" #j "]\n\t"                                                             \
+    "vfmadd231ps %%zmm25, %%zmm" #b ", %[a1" #j "]\n\t"                                                             \
+    "vfmadd231ps %%zmm26, %%zmm" #b ", %[a2" #j "]\n\t"
+
+AVX512 static void block_48x8(const float *u, ptrdiff_t inner, const float *v, ptrdiff_t v_stride, float *m,
+                              ptrdiff_t m_stride, int valid, const char *prefetch, ptrdiff_t lines) {
+    __m512 acc[3][8];
+    for (int q = 0; q < 3; q++) {
+        for (int j = 0; j < 8; j++) acc[q][j] = _mm512_setzero_ps();
+    }
+    const ptrdiff_t v_bytes = v_stride * (ptrdiff_t)sizeof(float);
+    ptrdiff_t due = 0;
+    for (ptrdiff_t k0 = 0; k0 < inner; k0 += RUN) {
+        ptrdiff_t count = inner - k0 < RUN ? inner - k0 : RUN;
+        __asm__ volatile("1:\n\t"
+                         "vmovups (%[u]), %%zmm24\n\t"
+                         "vmovups 64(%[u]), %%zmm25\n\t"
+                         "vmovups 128(%[u]), %%zmm26\n\t"
+                         DIP_FMA3(0, 27) DIP_FMA3(1, 28) DIP_FMA3(2, 29) DIP_FMA3(3, 30)
+                         DIP_FMA3(4, 31) DIP_FMA3(5, 27) DIP_FMA3(6, 28) DIP_FMA3(7, 29)
+                         "add $192, %[u]\n\t"
+                         "add %[vs], %[v]\n\t"
+                         "dec %[k]\n\t"
+                         "jnz 1b\n\t"
+                         : DIP_ACC(0, 0), DIP_ACC(0, 1), DIP_ACC(0, 2), DIP_ACC(0, 3), DIP_ACC(0, 4), DIP_ACC(0, 5),
+                           DIP_ACC(0, 6), DIP_ACC(0, 7), DIP_ACC(1, 0), DIP_ACC(1, 1), DIP_ACC(1, 2), DIP_ACC(1, 3),
+                           DIP_ACC(1, 4), DIP_ACC(1, 5), DIP_ACC(1, 6), DIP_ACC(1, 7), DIP_ACC(2, 0), DIP_ACC(2, 1),
+                           DIP_ACC(2, 2), DIP_ACC(2, 3), DIP_ACC(2, 4), DIP_ACC(2, 5), DIP_ACC(2, 6), DIP_ACC(2, 7),
+                           [u] "+r"(u), [v] "+r"(v), [k] "+r"(count)
+                         : [vs] "r"(v_bytes)
+                         : "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory", "cc");
+        const ptrdiff_t steps = inner - k0 < RUN ? inner - k0 : RUN;
+        for (due += lines * steps; due >= inner; due -= inner) {
+            _mm_prefetch(prefetch, _MM_HINT_T1);
+            prefetch += 64;
+        }
+    }
+    for (int q = 0; q < 3; q++) store_transposed(acc[q], m + 16 * q * m_stride, m_stride, 8, valid - 16 * q);
+}
+#undef DIP_FMA3
+#undef DIP_ACC
+
 /* `block` with Q and R known to the compiler, so each case keeps its accumulators in registers. */
 AVX512 static void block_of(int Q, int R, const float *u, ptrdiff_t inner, const float *v, ptrdiff_t v_stride, float *m,
                             ptrdiff_t m_stride, int valid, const char *prefetch, ptrdiff_t lines) {
 #define DIP_CASE(q, r)                                                                                                 \
     case 8 * (q - 1) + r - 1: block(q, r, u, inner, v, v_stride, m, m_stride, valid, prefetch, lines); return;
 #define DIP_CASES(q) DIP_CASE(q, 1) DIP_CASE(q, 2) DIP_CASE(q, 3) DIP_CASE(q, 4) DIP_CASE(q, 5) DIP_CASE(q, 6) DIP_CASE(q, 7) DIP_CASE(q, 8)
+    if (Q == 3 && R == 8) {
+        block_48x8(u, inner, v, v_stride, m, m_stride, valid, prefetch, lines);
+        return;
+    }
     switch (8 * (Q - 1) + R - 1) {
         DIP_CASES(1)
         DIP_CASES(2)

@@ -39,7 +39,7 @@ struct WinogradProductsTests {
     @Test("each output is the in-order fused multiply-add sum, bit for bit; nothing outside the rows and columns is written",
           .enabled(if: WinogradProducts.packed.runs, "this CPU has no AVX-512F, VL and DQ"),
           arguments: [(1, 1, 1), (5, 3, 7), (16, 9, 8), (17, 4, 9), (48, 20, 22), (49, 33, 43), (100, 7, 15),
-                      (128, 132, 43), (132, 128, 22), (40, 64, 50)])
+                      (128, 132, 43), (132, 128, 22), (40, 64, 50), (128, 256, 32)])
     func matchesFusedSums(_ rows: Int, _ inner: Int, _ columns: Int) {
         var rng = RandomStream(seed: UInt64(rows * 10_000 + inner * 100 + columns), purpose: .auxiliary, substream: 0)
         let vStride = columns + 5, mStride = columns + 3
