@@ -1,12 +1,13 @@
 // The 1x1 layers' weight gradient as PointwiseConvolution runs it: one partial product per block
 // of 4096 pixels of a 256x256 plane (both operands' rows a plane apart), the blocks split
-// between THREADS threads (default 2): oneDNN's sgemm `N T` against our AVX-512 kernel
-// (below: b transposed a chunk at a time, 7-8 rows of a broadcast against 48 columns of bᵀ), in turns, best of
-// ROUNDS (default 7), for the nets' shapes (output x input channels: 128 x 128, 128 x 32, 3 x
-// 128, 1 x 128, 4 x 32, 4 x 128). Checks that ours gives the bits of the plain in-order FMA loop
-// and prints its largest difference from sgemm. (Issue 13: sgemm ran these at 80-100 GFLOP/s a
-// thread on an AVX-512 Xeon where its `N N` products reach 120-140, and the small shapes at
-// 6-15; `bench/sgemm_census.c`.) Built with clang, as SwiftPM builds the package's C:
+// between THREADS threads (default 2): oneDNN's sgemm `N T` against an AVX-512 kernel of ours
+// (below, measured and not kept: b transposed a chunk at a time, 7-8 rows of a broadcast against
+// 48 columns of bᵀ), in turns, best of ROUNDS (default 7), for the nets' shapes (output x input
+// channels: 128 x 128, 128 x 32, 3 x 128, 1 x 128, 4 x 32, 4 x 128). Checks that ours gives the
+// bits of the plain in-order FMA loop and prints its largest difference from sgemm. (Issue 13:
+// sgemm ran these at 80-100 GFLOP/s a thread on an AVX-512 Xeon where its `N N` products reach
+// 120-140, and the small shapes at 6-15; `bench/sgemm_census.c`; BENCHMARKS.md, thirty-seventh
+// part.) Built with clang, as SwiftPM builds the package's C:
 //
 //   clang -O2 -pthread -I Sources/CPointwise/include -o /tmp/pointwise_weight_gradient \
 //       bench/pointwise_weight_gradient.c Sources/CPointwise/pointwise.c -ldnnl -lm

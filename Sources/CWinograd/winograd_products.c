@@ -89,9 +89,9 @@ AVX512 static inline __attribute__((always_inline)) void block(int Q, int R, con
    with the channel loop in assembly: clang keeps the 24 accumulators, 3 U vectors and all 8
    broadcasts live (35 registers of 32) and stores and reloads 3 accumulators every source channel
    (llvm-mca: 13.7 cycles a step against 12 for its 24 multiply-adds; BENCHMARKS.md, thirty-third
-   part). Here the accumulators are the assembly's operands, in zmm0-23, and U and the broadcasts
-   take zmm24-31, a broadcast register reused three steps later. The prefetches go between runs
-   of `RUN` channels, their lines spread as `block` spreads them. */
+   part). Here the accumulators are the assembly's operands, in zmm0-23, U takes zmm24-26 and the
+   eight broadcasts take zmm27-31 in turn. The prefetches go between runs of `RUN` channels, their
+   lines spread as `block` spreads them. */
 enum { RUN = 8 };
 
 #define DIP_ACC(q, j) [a##q##j] "+v"(acc[q][j])
@@ -110,7 +110,8 @@ AVX512 static void block_48x8(const float *u, ptrdiff_t inner, const float *v, p
     const ptrdiff_t v_bytes = v_stride * (ptrdiff_t)sizeof(float);
     ptrdiff_t due = 0;
     for (ptrdiff_t k0 = 0; k0 < inner; k0 += RUN) {
-        ptrdiff_t count = inner - k0 < RUN ? inner - k0 : RUN;
+        const ptrdiff_t steps = inner - k0 < RUN ? inner - k0 : RUN;
+        ptrdiff_t count = steps; // the assembly counts it down
         __asm__ volatile("1:\n\t"
                          "vmovups (%[u]), %%zmm24\n\t"
                          "vmovups 64(%[u]), %%zmm25\n\t"
@@ -128,7 +129,6 @@ AVX512 static void block_48x8(const float *u, ptrdiff_t inner, const float *v, p
                            [u] "+r"(u), [v] "+r"(v), [k] "+r"(count)
                          : [vs] "r"(v_bytes)
                          : "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory", "cc");
-        const ptrdiff_t steps = inner - k0 < RUN ? inner - k0 : RUN;
         for (due += lines * steps; due >= inner; due -= inner) {
             _mm_prefetch(prefetch, _MM_HINT_T1);
             prefetch += 64;
