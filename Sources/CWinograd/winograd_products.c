@@ -144,18 +144,17 @@ AVX512 static void block_of(int Q, int R, const float *u, ptrdiff_t inner, const
                             ptrdiff_t m_stride, int valid, const char *prefetch, ptrdiff_t lines) {
 #define DIP_CASE(q, r)                                                                                                 \
     case 8 * (q - 1) + r - 1: block(q, r, u, inner, v, v_stride, m, m_stride, valid, prefetch, lines); return;
-#define DIP_CASES(q) DIP_CASE(q, 1) DIP_CASE(q, 2) DIP_CASE(q, 3) DIP_CASE(q, 4) DIP_CASE(q, 5) DIP_CASE(q, 6) DIP_CASE(q, 7) DIP_CASE(q, 8)
-    if (Q == 3 && R == 8) {
-        block_48x8(u, inner, v, v_stride, m, m_stride, valid, prefetch, lines);
-        return;
-    }
+#define DIP_CASES_TO_7(q) DIP_CASE(q, 1) DIP_CASE(q, 2) DIP_CASE(q, 3) DIP_CASE(q, 4) DIP_CASE(q, 5) DIP_CASE(q, 6) DIP_CASE(q, 7)
+#define DIP_CASES(q) DIP_CASES_TO_7(q) DIP_CASE(q, 8)
     switch (8 * (Q - 1) + R - 1) {
         DIP_CASES(1)
         DIP_CASES(2)
-        DIP_CASES(3)
+        DIP_CASES_TO_7(3)
+    case 8 * 2 + 7: block_48x8(u, inner, v, v_stride, m, m_stride, valid, prefetch, lines); return;
     default: return;
     }
 #undef DIP_CASES
+#undef DIP_CASES_TO_7
 #undef DIP_CASE
 }
 
