@@ -12,7 +12,9 @@
 //   clang -O2 -ISources/CWinograd/include -o /tmp/wp bench/winograd_products_packed.c \
 //       Sources/CWinograd/winograd_products.c bench/winograd_products_avx2.c -ldnnl -lm
 //   OMP_NUM_THREADS=1 /tmp/wp                      (the nets' shapes)
-//   OMP_NUM_THREADS=1 /tmp/wp rows inner columns [elements]
+//   OMP_NUM_THREADS=1 /tmp/wp rows inner columns [elements [sets]]
+//     (sets: bands cycle through that many copies of V and M, so each band's V comes from beyond
+//     the L2 as a freshly transformed one does in the network; 1, the default, reuses one)
 //   DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 /tmp/wp   (sgemm on AVX2 where the CPU has AVX-512)
 //
 // Needs an x86-64 CPU with AVX2 and FMA; the AVX-512 column needs AVX-512F, VL and DQ.
@@ -48,6 +50,7 @@ static void pack(const float *u, long rows, long inner, float *packed) {
 }
 
 static int versions;
+static long sets = 1; // copies of V and M the bands cycle through
 
 static double time_kernel(int isa, long e_count, const float *p, long packed_floats, long rows, long inner, const float *v,
                           long ld, long columns, float *m) {
@@ -57,11 +60,13 @@ static double time_kernel(int isa, long e_count, const float *p, long packed_flo
         for (int b = 0; b < BANDS; b++)
             for (long e = 0; e < e_count; e++)
                 if (isa == AVX512)
-                    dip_winograd_products(p + e * packed_floats, rows, inner, v + e * inner * ld, ld, columns, m + e * rows * ld,
+                    dip_winograd_products(p + e * packed_floats, rows, inner, v + (b % sets * e_count + e) * inner * ld, ld,
+                                          columns, m + (b % sets * e_count + e) * rows * ld,
                                           ld, p + (e + 1) % e_count * packed_floats);
                 else
-                    dip_winograd_products_avx2(p + e * packed_floats, rows, inner, v + e * inner * ld, ld, columns,
-                                               m + e * rows * ld, ld, p + (e + 1) % e_count * packed_floats,
+                    dip_winograd_products_avx2(p + e * packed_floats, rows, inner, v + (b % sets * e_count + e) * inner * ld,
+                                               ld, columns, m + (b % sets * e_count + e) * rows * ld, ld,
+                                               p + (e + 1) % e_count * packed_floats,
                                                packed_floats / 16);
         double t = now() - t0;
         if (t < best) best = t;
@@ -72,19 +77,19 @@ static double time_kernel(int isa, long e_count, const float *p, long packed_flo
 static void run(long rows, long inner, long columns, long e_count) {
     const long ld = (columns + 7) / 8 * 8, packed_floats = dip_winograd_packed_floats(rows, inner);
     float *u = malloc(sizeof(float) * e_count * rows * inner), *p = aligned_alloc(64, sizeof(float) * e_count * packed_floats);
-    float *v = malloc(sizeof(float) * e_count * inner * ld), *m1 = calloc(e_count * rows * ld, sizeof(float));
-    float *m[3] = {0, calloc(e_count * rows * ld, sizeof(float)), calloc(e_count * rows * ld, sizeof(float))};
+    float *v = malloc(sizeof(float) * sets * e_count * inner * ld), *m1 = calloc(sets * e_count * rows * ld, sizeof(float));
+    float *m[3] = {0, calloc(sets * e_count * rows * ld, sizeof(float)), calloc(sets * e_count * rows * ld, sizeof(float))};
     srand(1);
     for (long i = 0; i < e_count * rows * inner; i++) u[i] = rand() / (float)RAND_MAX - 0.5f;
-    for (long i = 0; i < e_count * inner * ld; i++) v[i] = rand() / (float)RAND_MAX - 0.5f;
+    for (long i = 0; i < sets * e_count * inner * ld; i++) v[i] = rand() / (float)RAND_MAX - 0.5f;
     for (long e = 0; e < e_count; e++) pack(u + e * rows * inner, rows, inner, p + e * packed_floats);
     double best_sgemm = 1e9, best[3] = {0, 0, 0};
     for (int r = 0; r < RUNS; r++) {
         double t0 = now();
         for (int b = 0; b < BANDS; b++)
             for (long e = 0; e < e_count; e++)
-                dnnl_sgemm('N', 'N', rows, columns, inner, 1, u + e * rows * inner, inner, v + e * inner * ld, ld, 0,
-                           m1 + e * rows * ld, ld);
+                dnnl_sgemm('N', 'N', rows, columns, inner, 1, u + e * rows * inner, inner,
+                           v + (b % sets * e_count + e) * inner * ld, ld, 0, m1 + (b % sets * e_count + e) * rows * ld, ld);
         double t1 = now();
         if (t1 - t0 < best_sgemm) best_sgemm = t1 - t0;
     }
@@ -125,6 +130,7 @@ int main(int argc, char **argv) {
     if (argc >= 4) {
         long e_count = argc >= 5 ? atol(argv[4]) : 64;
         if (e_count < 1 || e_count > MAX_ELEMENTS) e_count = 64;
+        if (argc >= 6) sets = atol(argv[5]) < 1 ? 1 : atol(argv[5]) > 16 ? 16 : atol(argv[5]);
         run(atol(argv[1]), atol(argv[2]), atol(argv[3]), e_count);
         return 0;
     }
