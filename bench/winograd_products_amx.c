@@ -26,7 +26,7 @@
 //
 // Needs Linux, an x86-64 CPU with AMX-BF16 and AVX-512 (Sapphire Rapids or later); says so and
 // stops elsewhere.
-#include "winograd_products.h"
+#include "winograd_packed_u.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -126,15 +126,6 @@ AMX static void products_amx(const uint16_t *const u[3], const uint16_t *const v
         }
 }
 
-static void pack(const float *u, long rows, long inner, float *packed) {
-    for (long first = 0; first < rows; first += DIP_WINOGRAD_PRODUCT_BLOCK) {
-        long width = rows - first < DIP_WINOGRAD_PRODUCT_BLOCK ? rows - first : DIP_WINOGRAD_PRODUCT_BLOCK;
-        long padded = (width + 15) / 16 * 16;
-        for (long k = 0; k < inner; k++)
-            for (long r = 0; r < padded; r++) packed[first * inner + k * padded + r] = r < width ? u[(first + r) * inner + k] : 0;
-    }
-}
-
 // V (inner x columns floats) into its three parts, pairs of inner rows interleaved.
 static void split_v(const float *v, long inner, long inner_padded, long columns, uint16_t *const part[3]) {
     for (long k = 0; k < inner_padded; k++)
@@ -174,7 +165,7 @@ AMX static void run(long rows, long inner, long columns, long e_count) {
     for (long i = 0; i < e_count * rows * inner; i++) u[i] = rand() / (float)RAND_MAX - 0.5f;
     for (long i = 0; i < e_count * inner * columns; i++) v[i] = rand() / (float)RAND_MAX - 0.5f;
     for (long e = 0; e < e_count; e++) {
-        pack(u + e * rows * inner, rows, inner, packed + e * pf);
+        pack_u(u + e * rows * inner, rows, inner, packed + e * pf);
         for (long r = 0; r < rows; r++)
             for (long k = 0; k < kp; k++) {
                 uint16_t s[3] = {0, 0, 0};

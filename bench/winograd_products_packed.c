@@ -18,7 +18,7 @@
 //   DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 /tmp/wp   (sgemm on AVX2 where the CPU has AVX-512)
 //
 // Needs an x86-64 CPU with AVX2 and FMA; the AVX-512 column needs AVX-512F, VL and DQ.
-#include "winograd_products.h"
+#include "winograd_packed_u.h"
 
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -37,16 +37,6 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-// winograd_products.h's layout, written out from its description.
-static void pack(const float *u, long rows, long inner, float *packed) {
-    for (long first = 0; first < rows; first += DIP_WINOGRAD_PRODUCT_BLOCK) {
-        long width = rows - first < DIP_WINOGRAD_PRODUCT_BLOCK ? rows - first : DIP_WINOGRAD_PRODUCT_BLOCK;
-        long padded = (width + 15) / 16 * 16;
-        for (long k = 0; k < inner; k++)
-            for (long r = 0; r < padded; r++) packed[first * inner + k * padded + r] = r < width ? u[(first + r) * inner + k] : 0;
-    }
 }
 
 static int versions;
@@ -82,7 +72,7 @@ static void run(long rows, long inner, long columns, long e_count) {
     srand(1);
     for (long i = 0; i < e_count * rows * inner; i++) u[i] = rand() / (float)RAND_MAX - 0.5f;
     for (long i = 0; i < sets * e_count * inner * ld; i++) v[i] = rand() / (float)RAND_MAX - 0.5f;
-    for (long e = 0; e < e_count; e++) pack(u + e * rows * inner, rows, inner, p + e * packed_floats);
+    for (long e = 0; e < e_count; e++) pack_u(u + e * rows * inner, rows, inner, p + e * packed_floats);
     double best_sgemm = 1e9, best[3] = {0, 0, 0};
     for (int r = 0; r < RUNS; r++) {
         double t0 = now();
