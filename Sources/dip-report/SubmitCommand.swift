@@ -14,7 +14,8 @@ struct SubmitCommand: ParsableCommand {
             (run keys, configurations, estimated seconds and memory per run, this tool's commit), \
             writes <id>.sbatch beside it (one array task per run, or per pack of runs shorter than \
             a minute), submits it with sbatch (one array per time/memory size), then a render job \
-            that runs after the arrays however they end. Each task runs \
+            that runs after the arrays however they end, and after the jobs of earlier submissions \
+            over the same results folder that are still queued. Each task runs \
             `dip-report run --plan FILE --task I` with this very executable; a task warned of its \
             time limit (SIGUSR1) checkpoints and requeues itself, and resumes to the same bits.
 
@@ -145,9 +146,10 @@ struct SubmitCommand: ParsableCommand {
         guard !plan.pending.isEmpty else { print("nothing to submit"); return }
         let inFlight = plan.pending.compactMap { run in store.currentClaim(run.key).flatMap { $0.isStale() ? nil : (run.key, $0) } }
         if let (key, claim) = inFlight.first {
-            // Their tasks will find them claimed and leave them; the render job does not wait.
+            // Their tasks will find them claimed and leave them; the render job waits for them only
+            // where their runner is a job of an earlier submission here that is still queued.
             printNote("\(inFlight.count) of the missing runs \(inFlight.count == 1 ? "is" : "are") being fitted by another runner now (\(key): \(claim.describe())); "
-                      + "the render job runs when this plan's arrays end and lacks any still in flight then: once `dip-report status --results \(BatchScript.quote(results))` "
+                      + "the render job waits for the jobs of earlier submissions over this results folder, not for a runner outside Slurm; should it lack some, once `dip-report status --results \(BatchScript.quote(results))` "
                       + "shows them stored, `dip-report render --results \(BatchScript.quote(results)) --out \(BatchScript.quote(Self.absolute(out)))` makes the whole page")
         }
 
@@ -192,7 +194,8 @@ struct SubmitCommand: ParsableCommand {
         let walls = Set([10, 50, widest].map { min($0, widest) }).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
         print("estimated wall time on nodes like this one, with " + walls.joined(separator: "; "))
         print("plan: \(planPath)\nscript: \(script.path)\nlogs: \(FrozenPlan.logFolder(results: results))/<job>_<task>.out")
-        let lines = script.submissions.map { script.arrayCommand($0) } + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" })]
+        let lines = script.submissions.map { script.arrayCommand($0) }
+            + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" } + script.otherLiveJobs())]
         if dryRun {
             print("dry run: would submit")
             for l in lines { print("  " + l.map(BatchScript.quote).joined(separator: " ")) }
@@ -200,6 +203,9 @@ struct SubmitCommand: ParsableCommand {
         }
         let jobs = try script.submit()
         print("submitted: array job\(jobs.arrays.count == 1 ? "" : "s") \(jobs.arrays.joined(separator: ", ")); render job \(jobs.render) (after the arrays, however they end)")
+        if !jobs.alsoAfter.isEmpty {
+            print("the render job also waits for the jobs of earlier submissions over this results folder that are still queued: \(jobs.alsoAfter.joined(separator: ", "))")
+        }
         print("follow it: dip-report status --results \(BatchScript.quote(results)) --watch; squeue -j \((jobs.arrays + [jobs.render]).joined(separator: ","))")
     }
 

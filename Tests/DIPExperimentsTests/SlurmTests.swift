@@ -126,6 +126,40 @@ struct SlurmTests {
         #expect(scan.records.count == 10 && scan.problems.isEmpty)
         #expect(store.sweep(remove: false).isEmpty)
     }
+
+    @Test("a submission over a results folder whose earlier submission is still queued renders only after that one's jobs end, and its page holds every run",
+          .enabled(if: clusterGate, "\(clusterWhy)"))
+    func renderAfterEarlierSubmissions() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cluster = try LocalCluster()
+        defer { cluster.stop() }
+        let args = ["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!, "--results", folder + "/results",
+                    "--out", folder + "/report", "--no-estimate", "--pack-seconds", "0"]
+        // The first submission's jobs may start only in an hour: they stay queued throughout
+        // (waitForJobs, which releases such jobs as requeued ones, is never asked about them).
+        let (firstStatus, firstOut) = try CLI.run(args + ["--sbatch-arg=--begin=now+3600"], environment: cluster.environment)
+        let (secondStatus, secondOut) = try CLI.run(args, environment: cluster.environment)
+        #expect(firstStatus == 0 && secondStatus == 0, "\(firstOut)\n\(secondOut)")
+        guard let first = submittedJobs(firstOut), let second = submittedJobs(secondOut) else {
+            Issue.record("\(firstOut)\n\(secondOut)"); return
+        }
+        let earlier = first.arrays + [first.render]
+        #expect(secondOut.contains("that are still queued: \(earlier.joined(separator: ", "))"), "\(secondOut)")
+        let dependency = cluster.shell("scontrol -o show job \(second.render)").1
+        for j in earlier { #expect(dependency.contains("afterany:\(j)"), "\(dependency)") }
+        // The second array fits every run; its render job still waits for the first submission.
+        var requeued = 0
+        #expect(cluster.waitForJobs(second.arrays, timeout: 600, requeued: &requeued), "the second array did not finish")
+        #expect(try ResultStore(root: folder + "/results").scan().records.count == 5)
+        #expect(cluster.jobStates(second.render) == ["PENDING"], "\(cluster.shell("scontrol -o show job \(second.render)").1)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/report/index.html"))
+        _ = cluster.shell("scancel \(earlier.joined(separator: " "))")
+        #expect(cluster.waitForJobs([second.render], timeout: 600, requeued: &requeued), "the render job did not finish")
+        #expect(cluster.jobStates(second.render) == ["COMPLETED"])
+        let page = (try? String(contentsOfFile: folder + "/report/index.html", encoding: .utf8)) ?? ""
+        #expect(!page.isEmpty, "the render job writes the page once the first submission's jobs end")
+    }
 }
 
 @Suite("Slurm: plans and scripts")

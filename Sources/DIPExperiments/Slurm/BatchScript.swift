@@ -148,7 +148,8 @@ public struct BatchScript: Sendable {
          "--time=\(Self.slurmTime(s.timeLimit))", "--mem=\(s.memoryMiB)M", path]
     }
 
-    /// The command line of the render job, after every array has ended however it ended.
+    /// The command line of the render job, after every job of `jobs` (this plan's arrays, and
+    /// `otherLiveJobs`) has ended however it ended.
     public func renderCommand(after jobs: [String]) -> [String] {
         var c = ["sbatch", "--parsable", "--dependency=afterany:\(jobs.joined(separator: ":"))",
                  "--job-name=dip-\(plan.id)-render", "--output=\(FrozenPlan.logFolder(results: plan.results))/%j_render.out",
@@ -232,10 +233,31 @@ extension BatchScript {
         try FileManager.default.createDirectory(atPath: FrozenPlan.logFolder(results: plan.results), withIntermediateDirectories: true)
     }
 
-    /// Submits the arrays, then the render job after them; records and returns the job ids. When
+    /// The jobs of the results folder's other submitted plans that the queue still holds: their
+    /// arrays and render jobs, by the `.jobs` files beside their plans, in file order. The render
+    /// job renders the whole folder, so it waits for these too: otherwise a submission made while
+    /// another's runs are still fitting renders without them, and where both write one report
+    /// folder, the render that started first may write last. Empty where squeue cannot tell.
+    public func otherLiveJobs() -> [String] {
+        let folder = FrozenPlan.folder(results: plan.results), mine = (jobsPath as NSString).lastPathComponent
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { $0.hasSuffix(".jobs") && $0 != mine }.sorted()
+        let ids = files.flatMap { f -> [String] in
+            let j = Self.submittedJobs(planPath: (folder as NSString).appendingPathComponent(f))
+            return j.arrays + (j.render.map { [$0] } ?? [])
+        }
+        // squeue names array tasks "123_4"; a job it no longer holds is not listed (or, asked
+        // for alone, makes it fail).
+        guard !ids.isEmpty, let states = try? SlurmClient.queueStates(jobs: ids) else { return [] }
+        let held = Set(states.keys.map { String($0.prefix { $0 != "_" }) })
+        return ids.filter(held.contains)
+    }
+
+    /// Submits the arrays, then the render job after them and after `otherLiveJobs`; records and
+    /// returns the job ids (`alsoAfter`: the other plans' jobs the render job waits for). When
     /// sbatch refuses one after others were queued, the queued ones are recorded (`status`
     /// follows them) and the error names them: they run whatever happens to this command.
-    public func submit() throws -> (arrays: [String], render: String) {
+    public func submit() throws -> (arrays: [String], render: String, alsoAfter: [String]) {
         guard SlurmClient.find("sbatch") != nil else {
             throw DIPError.mismatch(SlurmClient.missingSbatch)
         }
@@ -245,9 +267,10 @@ extension BatchScript {
         }
         do {
             for s in submissions { arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s)))) }
-            let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays)))
+            let others = otherLiveJobs()
+            let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays + others)))
             try record(arrays + ["render \(render)"])
-            return (arrays, render)
+            return (arrays, render, others)
         } catch where !arrays.isEmpty {
             try? record(arrays)
             let which = "array job\(arrays.count == 1 ? "" : "s") \(arrays.joined(separator: ", "))"
