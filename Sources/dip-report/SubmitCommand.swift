@@ -194,9 +194,9 @@ struct SubmitCommand: ParsableCommand {
         let walls = Set([10, 50, widest].map { min($0, widest) }).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
         print("estimated wall time on nodes like this one, with " + walls.joined(separator: "; "))
         print("plan: \(planPath)\nscript: \(script.path)\nlogs: \(FrozenPlan.logFolder(results: results))/<job>_<task>.out")
-        let lines = script.submissions.map { script.arrayCommand($0) }
-            + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" } + script.otherLiveJobs())]
         if dryRun {
+            let lines = script.submissions.map { script.arrayCommand($0) }
+                + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" } + script.otherLiveJobs())]
             print("dry run: would submit")
             for l in lines { print("  " + l.map(BatchScript.quote).joined(separator: " ")) }
             return
