@@ -12,7 +12,8 @@
 //   - avx512: the kernel the network runs (Sources/CWinograd/winograd_products.c), on fp32;
 //   - amx x6: the six part products above on AMX tiles, U and V already split and laid out as
 //     the tiles read them (U's parts [row][inner], V's parts in pairs of inner rows, "VNNI"),
-//     the inner dimension padded to a multiple of 32 with zeros;
+//     the inner dimension padded to a multiple of 32 with zeros, the next element's U parts
+//     asked into the L2 before each element, as the fp32 kernel asks for its next U;
 //   - amx x3: hi·hi, hi·mid and mid·hi only (about 16 bits);
 //   - amx x1: hi·hi (bf16 operands, for scale);
 // and the split of one band's V into the three parts' layout (what the source transform would
