@@ -100,7 +100,8 @@ public enum MaskRecipe: Sendable, Hashable, Codable {
     /// A Bernoulli mask keeping `keep` of the pixels, drawn from the run's seed at the prepared
     /// size; `perChannel` gives colour images one mask per channel (upstream's get_bernoulli_mask).
     case bernoulli(keep: Double, perChannel: Bool)
-    /// The seed report's three strings in FreeSansBold, drawn at the prepared size.
+    /// The seed report's three strings in FreeSansBold, drawn at the resized size and prepared
+    /// like the image.
     case seedReportText
     /// A mask file in the data folder (relative path), prepared like the image.
     case file(String)

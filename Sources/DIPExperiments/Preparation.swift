@@ -13,12 +13,17 @@ public enum Preparation {
         public var sha256: String
         /// The crop window's top-left in the resized (or source) image, when a window was cut.
         public var cropOrigin: (top: Int, left: Int)?
+        /// The image's shape after the resize and crop-to-multiple steps, before the window and
+        /// the padding: where text and file masks are made (so a run's mask needs no second
+        /// decode of the image to learn it).
+        public var sourceShape: (channels: Int, height: Int, width: Int)
     }
 
-    /// Reads `ref` from `dataDirectory` and prepares it. `focus` centres the profile's crop window
-    /// on a point (e.g. the holes of a text mask) instead of the image's centre.
+    /// Reads `ref` from `dataDirectory` and prepares it. With a text or file `mask` and a
+    /// centre-crop window, the window is centred on the mask's holes (the densest window of
+    /// them) instead of the image's centre, so a small crop still has holes to fill.
     public static func image(_ ref: ImageRef, dataDirectory: String, preprocessing: Preprocessing,
-                             focus: (y: Int, x: Int)? = nil) throws -> PreparedImage {
+                             mask recipe: MaskRecipe? = nil) throws -> PreparedImage {
         let path = (dataDirectory as NSString).appendingPathComponent(ref.file)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
@@ -32,14 +37,32 @@ public enum Preparation {
         case let other?:
             throw DIPError.invalidValue(name: "colour", value: other, reason: "must be gray or rgb (or absent)")
         }
-        let (out, origin) = try geometry(img, preprocessing, focus: focus)
-        return PreparedImage(image: out, sha256: SHA256.hex(of: bytes), cropOrigin: origin)
+        let sized = try sizeSteps(img, preprocessing)
+        let shape = (channels: sized.channels, height: sized.height, width: sized.width)
+        var focus: (y: Int, x: Int)?
+        switch recipe {
+        case nil, .bernoulli?:
+            break  // uniform holes: the centre is as good as any
+        case .seedReportText?, .file?:
+            if let side = preprocessing.centreCrop {
+                let m = try sourceMask(recipe!, height: shape.height, width: shape.width, channels: shape.channels,
+                                       dataDirectory: dataDirectory, preprocessing: preprocessing).mask
+                focus = densestWindow(m, side: side)
+            }
+        }
+        let (out, origin) = try windowSteps(sized, preprocessing, focus: focus)
+        return PreparedImage(image: out, sha256: SHA256.hex(of: bytes), cropOrigin: origin, sourceShape: shape)
     }
 
     /// The geometric steps (resize, crop to a multiple, centre-crop window, pad), applied alike to
     /// images and to masks made at the source size.
     static func geometry(_ input: Image, _ p: Preprocessing, focus: (y: Int, x: Int)?,
                          origin fixed: (top: Int, left: Int)? = nil) throws -> (Image, (top: Int, left: Int)?) {
+        try windowSteps(try sizeSteps(input, p), p, focus: focus, origin: fixed)
+    }
+
+    /// The steps that set the size: resize, then crop to a multiple.
+    private static func sizeSteps(_ input: Image, _ p: Preprocessing) throws -> Image {
         var img = input
         if let r = p.resize, r.width != img.width || r.height != img.height {
             guard r.width >= 1, r.height >= 1 else {
@@ -48,6 +71,14 @@ public enum Preparation {
             img = img.resizedLikePillow(height: r.height, width: r.width)
         }
         if let d = p.cropToMultipleOf { img = try img.centreCropped(toMultipleOf: d) }
+        return img
+    }
+
+    /// The steps after the size: the centre-crop window (at `fixed`, or centred on `focus`, or on
+    /// the image's centre), then the reflection padding.
+    private static func windowSteps(_ input: Image, _ p: Preprocessing, focus: (y: Int, x: Int)?,
+                                    origin fixed: (top: Int, left: Int)? = nil) throws -> (Image, (top: Int, left: Int)?) {
+        var img = input
         var origin: (top: Int, left: Int)?
         if let c = p.centreCrop, c.width < img.width || c.height < img.height {
             // A catalog file can say anything: a window must have pixels (the crop's own
@@ -90,24 +121,6 @@ public enum Preparation {
     public static func maskFileSHA256(_ recipe: MaskRecipe, dataDirectory: String) throws -> String? {
         guard case let .file(rel) = recipe else { return nil }
         return try SHA256.hex(ofFileAt: (dataDirectory as NSString).appendingPathComponent(rel))
-    }
-
-    /// Where a recipe's holes are centred at the source size (text and file masks), so a profile's
-    /// crop keeps them; nil for Bernoulli masks (uniform, the centre is as good as any).
-    public static func focus(of recipe: MaskRecipe, source: ImageRef, dataDirectory: String,
-                             preprocessing: Preprocessing) throws -> (y: Int, x: Int)? {
-        guard preprocessing.centreCrop != nil else { return nil }
-        switch recipe {
-        case .bernoulli: return nil
-        case .seedReportText, .file:
-            var p = preprocessing
-            p.centreCrop = nil
-            p.reflectionPad = nil
-            let full = try image(source, dataDirectory: dataDirectory, preprocessing: p)
-            let m = try sourceMask(recipe, height: full.image.height, width: full.image.width,
-                                   channels: full.image.channels, dataDirectory: dataDirectory, preprocessing: p).mask
-            return densestWindow(m, side: preprocessing.centreCrop!)
-        }
     }
 
     /// The centre of the crop window holding the most hole pixels (searched on an 8-pixel grid,
@@ -156,7 +169,7 @@ public enum Preparation {
             // A 0/1 file reads 1 as known, as inpaint and psnr read it (every pixel was a hole).
             // Other masks go on unchanged: their grey values are resized, then thresholded.
             if MaskFile.isZeroOneOf255(raw) { raw.pixels = raw.pixels.map { $0 > 0 ? 1 : 0 } }
-            let (m, _) = try geometry(raw, Preprocessing(resize: p.resize, cropToMultipleOf: p.cropToMultipleOf), focus: nil)
+            let m = try sizeSteps(raw, p)
             let binary = Image(channels: 1, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
             return (try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask,
                     SHA256.hex(of: bytes))
@@ -166,7 +179,7 @@ public enum Preparation {
     /// The mask of a run at the prepared image's size: Bernoulli masks are drawn there from the
     /// run's seed (upstream draws Barbara's at 514²); text and file masks are made at the source
     /// size and go through the image's own crop and padding.
-    public static func mask(_ recipe: MaskRecipe, for prepared: PreparedImage, source: ImageRef, seed: UInt64,
+    public static func mask(_ recipe: MaskRecipe, for prepared: PreparedImage, seed: UInt64,
                             dataDirectory: String, preprocessing: Preprocessing) throws -> PreparedMask {
         let img = prepared.image
         switch recipe {
@@ -175,15 +188,10 @@ public enum Preparation {
             let made = try spec.make(height: img.height, width: img.width, channels: img.channels)
             return PreparedMask(mask: made.mask, summary: made.summary)
         case .seedReportText, .file:
-            var sizeOnly = preprocessing
-            sizeOnly.centreCrop = nil
-            sizeOnly.reflectionPad = nil
-            let full = try image(source, dataDirectory: dataDirectory, preprocessing: sizeOnly)
-            let (m, fileSHA256) = try sourceMask(recipe, height: full.image.height, width: full.image.width,
-                                                 channels: full.image.channels, dataDirectory: dataDirectory,
-                                                 preprocessing: sizeOnly)
-            let rest = Preprocessing(centreCrop: preprocessing.centreCrop, reflectionPad: preprocessing.reflectionPad)
-            let (out, _) = try geometry(m, rest, focus: nil, origin: prepared.cropOrigin)
+            let shape = prepared.sourceShape
+            let (m, fileSHA256) = try sourceMask(recipe, height: shape.height, width: shape.width, channels: shape.channels,
+                                                 dataDirectory: dataDirectory, preprocessing: preprocessing)
+            let (out, _) = try windowSteps(m, preprocessing, focus: nil, origin: prepared.cropOrigin)
             let binary = Image(channels: out.channels, height: out.height, width: out.width,
                                pixels: out.pixels.map { $0 >= 0.5 ? 1 : 0 })
             return PreparedMask(mask: binary, summary: recipe.summary, fileSHA256: fileSHA256)

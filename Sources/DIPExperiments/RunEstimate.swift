@@ -140,7 +140,7 @@ extension Runner {
         for run in pending where maskSeconds[run.spec.mask] == nil {
             let prepared = try preparedImage(run.image, spec: run.spec)
             maskSeconds[run.spec.mask] = try Self.repeatedSeconds(atLeast: 0.02, atMost: 3) {
-                _ = try Preparation.mask(run.spec.mask, for: prepared, source: run.image, seed: run.key.seed,
+                _ = try Preparation.mask(run.spec.mask, for: prepared, seed: run.key.seed,
                                          dataDirectory: options.dataDirectory, preprocessing: run.spec.preprocessing)
             }
         }

@@ -183,9 +183,8 @@ extension Runner {
         lock.lock()
         if let p = prepared[id] { lock.unlock(); return p }
         lock.unlock()
-        let focus = try Preparation.focus(of: spec.mask, source: ref, dataDirectory: options.dataDirectory,
-                                          preprocessing: spec.preprocessing)
-        let p = try Preparation.image(ref, dataDirectory: options.dataDirectory, preprocessing: spec.preprocessing, focus: focus)
+        let p = try Preparation.image(ref, dataDirectory: options.dataDirectory, preprocessing: spec.preprocessing,
+                                      mask: spec.mask)
         lock.lock()
         prepared[id] = p
         lock.unlock()

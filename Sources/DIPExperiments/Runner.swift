@@ -213,7 +213,7 @@ public final class Runner: @unchecked Sendable {
         let started = Date()
         do {
             let img = try preparedImage(run.image, spec: run.spec)
-            let mask = try Preparation.mask(run.spec.mask, for: img, source: run.image, seed: run.key.seed,
+            let mask = try Preparation.mask(run.spec.mask, for: img, seed: run.key.seed,
                                             dataDirectory: options.dataDirectory, preprocessing: run.spec.preprocessing)
             switch run.configuration.method {
             case let .tv(tv):

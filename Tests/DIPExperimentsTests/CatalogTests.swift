@@ -259,6 +259,38 @@ struct CatalogTests {
         #expect(m.fileSHA256 == (try SHA256.hex(ofFileAt: data + "/mine/m01.png")))
     }
 
+    @Test("a file mask's holes off the centre: the crop window moves onto them, and the run's mask is that window of the file")
+    func cropWindowFollowsHoles() throws {
+        let data = NSTemporaryDirectory() + "catalog-focus-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
+        var picture = Image(channels: 3, height: 64, width: 64)
+        for i in picture.pixels.indices { picture.pixels[i] = Float(i % 251) / 250 }
+        try PNGCodec.write(picture, to: data + "/mine/picture.png")
+        // Known everywhere but a 10x10 block of holes near the bottom-right corner.
+        var holes = Image(channels: 1, height: 64, width: 64)
+        for y in 0..<64 { for x in 0..<64 { holes[0, y, x] = (48..<58).contains(y) && (44..<54).contains(x) ? 0 : 1 } }
+        try PNGCodec.write(holes, to: data + "/mine/holes.png")
+        let ref = ImageRef(name: "picture", file: "mine/picture.png")
+        let recipe = MaskRecipe.file("mine/holes.png")
+        let p = Preprocessing(centreCrop: ImageSize(width: 16, height: 16), reflectionPad: 1)
+
+        let prepared = try Preparation.image(ref, dataDirectory: data, preprocessing: p, mask: recipe)
+        #expect(prepared.sourceShape == (channels: 3, height: 64, width: 64))
+        let origin = try #require(prepared.cropOrigin)
+        // The window holds every hole (the centred one, at 24, 24, holds none).
+        #expect((origin.top...(origin.top + 6)).contains(48) && (origin.left...(origin.left + 6)).contains(44))
+        #expect(prepared.image.height == 18 && prepared.image.width == 18)
+        let mask = try Preparation.mask(recipe, for: prepared, seed: 0, dataDirectory: data, preprocessing: p).mask
+        let window = holes.cropped(top: origin.top, left: origin.left, height: 16, width: 16).reflectionPadded(by: 1)
+        #expect(mask.height == 18 && mask.width == 18)
+        for c in 0..<mask.channels { #expect(mask.channel(c) == window) }
+        #expect(holes.cropped(top: origin.top, left: origin.left, height: 16, width: 16).pixels.filter { $0 == 0 }.count == 100)
+        // Bernoulli masks are uniform: their window stays centred.
+        let centred = try Preparation.image(ref, dataDirectory: data, preprocessing: p, mask: .bernoulli(keep: 0.5, perChannel: false))
+        #expect(centred.cropOrigin! == (top: 24, left: 24))
+    }
+
     @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
     func emptyGeometry() throws {
         let img = Image(channels: 1, height: 8, width: 8)
