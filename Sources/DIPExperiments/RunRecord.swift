@@ -77,6 +77,40 @@ public struct MachineInfo: Sendable, Hashable, Codable {
     }
 }
 
+/// Where a stretch of a run's iterations was computed: what, besides the seed, sets its bits
+/// (the same seed on the same CPU with the same threads and backend gives the same numbers).
+public struct ComputeStretch: Sendable, Hashable, Codable {
+    /// Loop iterations completed before the stretch began (0 for the first).
+    public var fromIteration: Int
+    /// CPU model (`MachineInfo.cpu`).
+    public var cpu: String
+    /// Threads.
+    public var threads: Int
+    /// The compute backend's name (`SoftwareInfo.backend`).
+    public var backend: String
+    /// Where it computed (`SoftwareInfo.device`).
+    public var device: String?
+
+    /// Creates a stretch.
+    public init(fromIteration: Int, cpu: String, threads: Int, backend: String, device: String?) {
+        self.fromIteration = fromIteration
+        self.cpu = cpu
+        self.threads = threads
+        self.backend = backend
+        self.device = device
+    }
+
+    /// True when `other` computes the same bits (everything but where the stretch began agrees).
+    func sameSetup(as other: ComputeStretch) -> Bool {
+        cpu == other.cpu && threads == other.threads && backend == other.backend && device == other.device
+    }
+
+    /// "2 threads, cpu-onednn on <device>".
+    public var setupSummary: String {
+        "\(threads) thread\(threads == 1 ? "" : "s"), \(backend) on \(device ?? cpu)"
+    }
+}
+
 /// The software that produced a run.
 public struct SoftwareInfo: Sendable, Hashable, Codable {
     /// dip-report's version (`ToolVersion.current`).
@@ -197,6 +231,10 @@ public struct RunRecord: Sendable, Codable {
     public var software: SoftwareInfo
     /// The PNGs beside the record: role -> file name in the same folder.
     public var images: [RunImage: String]
+    /// Where its iterations were computed, stretch by stretch, when a resume changed the setup
+    /// (threads, CPU or backend) part way; nil when every iteration ran in the setup `machine`
+    /// and `software` name. Such a run's numbers match an uninterrupted run in none of them.
+    public var computeStretches: [ComputeStretch]?
 
     /// Creates a record of the current schema.
     public init(key: RunKey, group: String, label: String, profile: String, configuration: RunConfiguration,
@@ -204,7 +242,8 @@ public struct RunRecord: Sendable, Codable {
                 corruptedPSNR: Double, status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint],
                 losses: [Double], backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?,
                 worstDrop: WorstDrop?, timings: FitTimings, wallSeconds: Double, resumes: Int, finishedAt: String,
-                machine: MachineInfo, software: SoftwareInfo, images: [RunImage: String]) {
+                machine: MachineInfo, software: SoftwareInfo, images: [RunImage: String],
+                computeStretches: [ComputeStretch]? = nil) {
         schema = RunRecord.schemaName
         version = RunRecord.currentVersion
         self.key = key
@@ -236,6 +275,7 @@ public struct RunRecord: Sendable, Codable {
         self.machine = machine
         self.software = software
         self.images = images
+        self.computeStretches = computeStretches
     }
 
     /// The record as JSON: sorted keys, pretty-printed, infinities as "inf" strings (a perfect
@@ -294,6 +334,9 @@ public struct RunRecord: Sendable, Codable {
             if let value, !counts.contains(value) { return bad(field, value) }
         }
         if let point = curve.first(where: { !counts.contains($0.iteration) }) { return bad("curve.iteration", point.iteration) }
+        if let stretch = computeStretches?.first(where: { !counts.contains($0.fromIteration) || $0.threads < 1 }) {
+            return bad("computeStretches", "\(stretch.fromIteration) / \(stretch.threads) threads")
+        }
         let seconds = 0...Self.maxSeconds
         for (field, value) in [("wallSeconds", wallSeconds), ("timings.forward", timings.forward), ("timings.backward", timings.backward),
                                ("timings.optimizer", timings.optimizer), ("timings.total", timings.total), ("timings.batched", timings.batched)] {

@@ -206,6 +206,9 @@ public final class Runner: @unchecked Sendable {
         var wallSeconds: Double
         var resumes: Int
         var dropIteration: Int?
+        /// Where the iterations so far were computed (nil in checkpoints of dip-report 0.5.0 and
+        /// before, which did not say).
+        var stretches: [ComputeStretch]?
     }
 
     private func perform(_ run: PlannedRun, job: Int, backend: JobBackends, claim: ClaimHandle,
@@ -273,7 +276,9 @@ public final class Runner: @unchecked Sendable {
         let fitter = try Fitter(problem: problem, config: config, seed: run.key.seed, backend: backend)
         let ckPath = store.checkpointPath(for: run.key)
         var checkpoint: FitCheckpoint?
-        var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil)
+        let here = ComputeStretch(fromIteration: 0, cpu: HostCPU.summary, threads: machineThreads,
+                                  backend: software.backend, device: software.device)
+        var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil, stretches: [here])
         var dropImage: Image?
         if !options.force, FileManager.default.fileExists(atPath: ckPath) {
             do {
@@ -292,6 +297,16 @@ public final class Runner: @unchecked Sendable {
                 checkpoint = ck
                 side = s
                 side.resumes += 1
+                // Same seed, same setup, same bits: a resume in another setup (more threads,
+                // another node's CPU) is kept, but said, here and in the record.
+                if let last = s.stretches?.last, !last.sameSetup(as: here) {
+                    var next = here
+                    next.fromIteration = ck.step
+                    side.stretches = s.stretches! + [next]
+                    events(.note("\(run.key) resumes at iteration \(ck.step) on \(here.setupSummary); it ran on \(last.setupSummary) "
+                                 + "before, so its numbers will match an uninterrupted run on neither (its record lists both; "
+                                 + "delete \(ckPath) to fit it afresh in one setup)"))
+                }
             } catch {
                 events(.note("\(ckPath): unusable checkpoint (\(error)); starting \(run.key) afresh"))
             }
@@ -371,7 +386,8 @@ public final class Runner: @unchecked Sendable {
                                     backtracks: result.backtracks, final: final, best: best,
                                     bestIteration: result.best?.iteration, drop: drop, timings: result.timings,
                                     wall: side.wallSeconds + Date().timeIntervalSince(started), resumes: side.resumes,
-                                    hasBest: result.best != nil, hasDrop: images[.drop] != nil, hasFinal: finalIsFinite)
+                                    hasBest: result.best != nil, hasDrop: images[.drop] != nil, hasFinal: finalIsFinite,
+                                    stretches: side.stretches.flatMap { $0.count > 1 ? $0 : nil })
         try save(record, images)
         try? FitCheckpointWriter.remove(at: ckPath)
         events(.finished(run, record))
@@ -400,7 +416,7 @@ public final class Runner: @unchecked Sendable {
                             status: RunStatus, stoppedAt: Int?, iterations: Int, curve: [CurvePoint], losses: [Double],
                             backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?, drop: WorstDrop?,
                             timings: FitTimings, wall: Double, resumes: Int, hasBest: Bool, hasDrop: Bool,
-                            hasFinal: Bool = true) throws -> RunRecord {
+                            hasFinal: Bool = true, stretches: [ComputeStretch]? = nil) throws -> RunRecord {
         var names: [RunImage: String] = [:]
         var roles: [RunImage] = [.mask, .corrupted, .clean]
         if hasFinal { roles.insert(.final, at: 0) }
@@ -417,7 +433,8 @@ public final class Runner: @unchecked Sendable {
                          backtracks: backtracks, final: final, best: best, bestIteration: bestIteration, worstDrop: drop,
                          timings: timings, wallSeconds: wall, resumes: resumes,
                          finishedAt: ISO8601DateFormatter().string(from: Date()),
-                         machine: MachineInfo.current(threads: machineThreads), software: software, images: names)
+                         machine: MachineInfo.current(threads: machineThreads), software: software, images: names,
+                         computeStretches: stretches)
     }
 
     private func save(_ record: RunRecord, _ images: [RunImage: Image]) throws {

@@ -554,6 +554,11 @@ struct PageBuilder {
         }
         let total = records.reduce(0) { $0 + $1.wallSeconds }
         func join(_ a: [String]) -> String { a.isEmpty ? "–" : a.joined(separator: "; ") }
+        // A run resumed in another setup holds numbers no uninterrupted run reproduces.
+        let mixed = records.filter { ($0.computeStretches?.count ?? 0) > 1 }.map { r in
+            "\(r.key): " + r.computeStretches!.map { "\($0.setupSummary) from iteration \($0.fromIteration)" }.joined(separator: ", then ")
+        }.sorted()
+        let mixedRow = mixed.isEmpty ? [] : [NameValue(name: "Resumed in another setup", value: join(mixed))]
         return [
             NameValue(name: "Command", value: commandLine),
             NameValue(name: "Results folder", value: resultsFolder),
@@ -564,6 +569,7 @@ struct PageBuilder {
             NameValue(name: "oneDNN", value: join(onednn)),
             NameValue(name: "Backends", value: join(backends)),
             NameValue(name: "Machines", value: join(machines)),
+        ] + mixedRow + [
             NameValue(name: "Runs finished", value: finished.isEmpty ? "–" : "\(finished.first!) to \(finished.last!)"),
             NameValue(name: "Compute time", value: "\(Self.duration(total)) in all; " + join(durations)),
             NameValue(name: "Rendering", value: "\(TextMask.rendererVersion), \(ReportRenderer.libraryVersions)"),

@@ -82,7 +82,9 @@ struct RecordDocTests {
                          machine: MachineInfo(host: "h", os: "Linux 6.1", cpu: "c", cores: 2, threads: 1),
                          software: SoftwareInfo(tool: ToolVersion.current, commit: "abc", oneDNN: "2.6.3", backend: "cpu-onednn",
                                                 device: "AMD EPYC 9B14, oneDNN ISA avx512_core", libraries: "oneDNN 2.6.3"),
-                         images: names)
+                         images: names,
+                         computeStretches: [ComputeStretch(fromIteration: 0, cpu: "c", threads: 2, backend: "cpu-onednn", device: "d"),
+                                            ComputeStretch(fromIteration: 3, cpu: "c", threads: 1, backend: "cpu-onednn", device: "d")])
     }
 
     /// The catalog's configurations (as written and as the smoke profile runs them), plus the

@@ -121,6 +121,7 @@ struct RunnerTests {
         let r1 = try #require(whole.scan().records.first), r2 = try #require(parted.scan().records.first)
         #expect(numbers(r1) == numbers(r2))
         #expect(r2.resumes == 1)
+        #expect(r2.computeStretches == nil)
         for role in r1.images.keys {
             let x = FileManager.default.contents(atPath: whole.imagePath(for: r1.key, role))
             let y = FileManager.default.contents(atPath: parted.imagePath(for: r2.key, role))
@@ -128,6 +129,38 @@ struct RunnerTests {
         }
         #expect(!FileManager.default.fileExists(atPath: parted.checkpointPath(for: r2.key)))
         #expect(!FileManager.default.fileExists(atPath: FitCheckpointWriter.historyDirectory(for: parted.checkpointPath(for: r2.key))))
+    }
+
+    @Test("a run resumed on another thread count is finished, noted, and its record lists where each stretch ran",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func resumeInAnotherSetup() throws {
+        let exp = Catalog.experiments.first { $0.id == "optimizers" }!
+        var one = exp
+        one.runs = [exp.runs[1]]
+        let store = try ResultStore(root: tempDir())
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        func options(threads: Int) -> RunnerOptions {
+            RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [1], jobs: 1, threadsPerJob: threads,
+                          checkpoints: CheckpointSchedule(iterations: 3))
+        }
+        let first = Runner(store: store, options: options(threads: 1))
+        let checkpoints = EventLog()
+        _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpoints.add(e) } },
+                          shouldCancel: { !checkpoints.all.isEmpty })
+        let key = try #require(first.plan([one]).runs.first?.key)
+        let ck = try FitCheckpoint.read(from: store.checkpointPath(for: key))
+
+        let second = Runner(store: store, options: options(threads: 2))
+        let log = EventLog()
+        _ = second.execute(try second.plan([one]), events: { log.add($0) })
+        let notes = log.all.compactMap { e -> String? in if case let .note(text) = e { return text } else { return nil } }
+        #expect(notes.contains { $0.contains("resumes at iteration \(ck.step) on 2 threads") && $0.contains("ran on 1 thread,") })
+        let record = try #require(store.scan().records.first)
+        #expect(record.status == .done && record.resumes == 1 && record.machine.threads == 2)
+        let stretches = try #require(record.computeStretches)
+        #expect(stretches.map(\.fromIteration) == [0, ck.step])
+        #expect(stretches.map(\.threads) == [1, 2])
+        #expect(stretches.allSatisfy { $0.cpu == record.machine.cpu && $0.backend == record.software.backend })
     }
 
     @Test("a checkpoint of another seed in a run's place is noted and the run starts afresh, instead of failing every time",

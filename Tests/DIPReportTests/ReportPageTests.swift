@@ -145,6 +145,20 @@ struct ReportPageTests {
         #expect(html.contains("dip-report render --results"))
     }
 
+    @Test("a run resumed in another setup is listed in the provenance with where each stretch ran; a page without one has no such row")
+    func resumedInAnotherSetup() throws {
+        let (results, out, store) = try oneRun("stretches")
+        let plain = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(!(try String(contentsOfFile: plain.pagePath, encoding: .utf8)).contains("Resumed in another setup"))
+        try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "kodim01", seed: 0,
+                                  computeStretches: [ComputeStretch(fromIteration: 0, cpu: "test cpu", threads: 1, backend: "cpu", device: nil),
+                                                     ComputeStretch(fromIteration: 12, cpu: "test cpu", threads: 2, backend: "cpu", device: nil)])
+        let page = try String(contentsOfFile: try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test").pagePath,
+                              encoding: .utf8)
+        #expect(page.contains("Resumed in another setup"))
+        #expect(page.contains("1 thread, cpu on test cpu from iteration 0, then 2 threads, cpu on test cpu from iteration 12"))
+    }
+
     /// A results folder with one run (table1-paper, barbara, seed 0) and a report folder.
     private func oneRun(_ name: String) throws -> (results: String, out: String, store: ResultStore) {
         let results = SyntheticResults.temporaryFolder("results-\(name)")
