@@ -28,7 +28,8 @@ public struct CurvePoint: Sendable, Codable, Hashable {
 public enum FitStatus: Sendable, Codable, Hashable, CustomStringConvertible {
     /// All iterations ran.
     case done
-    /// The loss became NaN or infinite at this iteration; the fit stopped there.
+    /// The loss became NaN or infinite at this iteration (or, after the last update, the final
+    /// picture: then `iteration` is the number of iterations run); the fit stopped there.
     case diverged(iteration: Int)
     /// The caller cancelled before this iteration.
     case cancelled(iteration: Int)

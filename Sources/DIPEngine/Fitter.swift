@@ -493,6 +493,11 @@ public final class Fitter {
         case .lastPerturbed: out = try trainer.render(perturbedBy: max(0, loop.timings.iterations - 1))
         }
         let finalImage = image(from: out)
+        // The last update can make the parameters NaN after the last finite loss: the final
+        // render is then the first evaluation to show it, and the fit diverged there.
+        if case .done = loop.status, !finalImage.pixels.allSatisfy({ $0.isFinite }) {
+            loop.status = .diverged(iteration: loop.timings.iterations)
+        }
         try trainer.pullState()
         loop.timings.forward += (ContinuousClock.now - t).seconds
         loop.timings.total = loop.priorSeconds + loop.elapsed

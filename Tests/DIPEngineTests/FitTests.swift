@@ -98,6 +98,15 @@ struct FitTests {
         #expect(r.finalPSNR == nil)
     }
 
+    @Test("a fit whose only update makes the parameters NaN ends diverged at that iteration, not done")
+    func divergesInTheLastUpdate() throws {
+        let r = try Fitter(problem: try problem(), config: tinyConfig(iterations: 1, lr: 1e38), seed: 0, backend: backend).run()
+        // The one loss was computed before the update, finite; the final picture is not.
+        #expect(r.losses.count == 1 && r.losses[0].isFinite)
+        #expect(r.status == .diverged(iteration: 1))
+        #expect(r.finalPSNR == nil)
+    }
+
     @Test("cancellation stops before the next iteration and keeps what was done")
     func cancels() throws {
         var n = 0
