@@ -102,7 +102,8 @@ public struct DatasetManifest: Sendable {
         case wrongSize(actual: Int)
         /// The size is right but the SHA-256 is `actual`.
         case wrongHash(actual: String)
-        /// The file exists but could not be read.
+        /// Something is there but cannot be read as the file: `reason` says what ("a folder, not
+        /// the image file", "unreadable (Permission denied)", ...).
         case unreadable(reason: String)
 
         /// A short word or phrase for tables.
@@ -112,7 +113,7 @@ public struct DatasetManifest: Sendable {
             case .missing: return "missing"
             case let .wrongSize(actual): return "wrong size (\(actual) bytes)"
             case .wrongHash: return "wrong sha256"
-            case .unreadable: return "unreadable"
+            case let .unreadable(reason): return reason
             }
         }
     }
@@ -231,18 +232,30 @@ public struct DatasetManifest: Sendable {
     }
 
     /// The state of the file at `path` against `entry`.
+    /// A symbolic link is followed (a data folder may link its images from a shared store).
     static func check(_ entry: Entry, at path: String) -> State {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
-            return FileManager.default.fileExists(atPath: path) ? .unreadable(reason: "\(FileErrorText.describe(error))") : .missing
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let error = errno
+            var link = stat()
+            if lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { " (\($0))" } ?? ""
+                return .unreadable(reason: "a symbolic link to nothing\(target)")
+            }
+            return error == ENOENT ? .missing : .unreadable(reason: "unreadable (\(String(cString: strerror(error))))")
         }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return .unreadable(reason: "a folder, not the image file")
+        default: return .unreadable(reason: "not a regular file")
+        }
+        let size = Int(info.st_size)
         if size != entry.bytes { return .wrongSize(actual: size) }
         do {
             let digest = try SHA256.hex(ofFileAt: path)
             return digest == entry.sha256 ? .present : .wrongHash(actual: digest)
         } catch {
-            return .unreadable(reason: "\(error)")
+            return .unreadable(reason: "unreadable (\(error))")
         }
     }
 

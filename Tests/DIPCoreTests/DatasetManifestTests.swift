@@ -115,6 +115,32 @@ struct DatasetManifestTests {
         #expect(states[2] == .wrongSize(actual: 69))
     }
 
+    @Test("verify follows a symbolic link to a good file (fetch leaves it and its target alone) and names a folder or a link to nothing")
+    func verifyLinks() throws {
+        let toy = ToyData()
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = "\(root)/store", dir = "\(root)/data"
+        for (path, bytes) in toy.contents { try AtomicFile.write(bytes, to: "\(store)/\(path)") }
+        try FileManager.default.createDirectory(atPath: "\(dir)/one", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(dir)/two", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/one/a.png", withDestinationPath: "\(store)/one/a.png")
+        try FileManager.default.createDirectory(atPath: "\(dir)/one/b.png", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/two/c.png", withDestinationPath: "\(store)/gone.png")
+        let states = toy.manifest.verify(dataDirectory: dir).map(\.state)
+        #expect(states[0] == .present)
+        #expect(states[1] == .unreadable(reason: "a folder, not the image file"))
+        #expect(states[2] == .unreadable(reason: "a symbolic link to nothing (\(store)/gone.png)"))
+
+        // A fetch with no mirror at all touches nothing that is present.
+        let inode = try FileManager.default.attributesOfItem(atPath: "\(store)/one/a.png")[.systemFileNumber] as? Int
+        let outcomes = toy.manifest.fetch(dataDirectory: dir, using: URLSessionDownloader(),
+                                          base: URL(fileURLWithPath: "\(root)/no-mirror").absoluteString)
+        #expect(outcomes[0].result == .alreadyPresent)
+        #expect((try FileManager.default.attributesOfItem(atPath: "\(store)/one/a.png")[.systemFileNumber] as? Int) == inode)
+        #expect((try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/one/a.png")) == "\(store)/one/a.png")
+    }
+
     @Test("verify on a copy of real images flags a corrupted one", .enabled(if: haveSharedData, "no shared data folder"))
     func verifyRealCopy() throws {
         let small = DatasetManifest(entries: DatasetManifest.standard.entries.filter { $0.fileName.hasSuffix("_mask.png") })
