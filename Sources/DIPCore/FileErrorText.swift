@@ -17,6 +17,24 @@ public enum FileErrorText {
         return ns.localizedDescription
     }
 
+    /// The most bytes a path may have, its terminating zero included (Linux's PATH_MAX).
+    static let pathLimit = 4096
+
+    /// Why the system would refuse `path` for its length, nil when it would not: a name (a part
+    /// between slashes) over `AtomicFile.nameLimit` bytes, or the whole (made absolute) reaching
+    /// `pathLimit`. Checked before any work, where a fit would otherwise end in "File name too
+    /// long" with its outputs under fallback names.
+    public static func lengthProblem(_ path: String) -> String? {
+        if let long = path.split(separator: "/").first(where: { $0.utf8.count > AtomicFile.nameLimit }) {
+            return "the name '\(long.prefix(24))…' is \(long.utf8.count) bytes long, more than the \(AtomicFile.nameLimit) a file or folder name may have; choose a shorter name"
+        }
+        let absolute = URL(fileURLWithPath: path).path
+        if absolute.utf8.count >= pathLimit {
+            return "the path is \(absolute.utf8.count) bytes long (made absolute), more than the \(pathLimit - 1) a path may have; choose a shorter one"
+        }
+        return nil
+    }
+
     /// Why files cannot be made in `folder` (created if missing), or nil when a probe file could
     /// be made in it or its nearest existing ancestor: a file where a folder on its path should
     /// be, a link on its path to nothing, no folder on its path at all, or a folder that cannot
@@ -24,6 +42,7 @@ public enum FileErrorText {
     /// with it before any work.
     public static func folderProblem(writingIn folder: String) -> String? {
         var folder = URL(fileURLWithPath: folder).path
+        if let problem = lengthProblem(folder) { return problem }
         var info = stat()
         while stat(folder, &info) != 0 {
             // A link whose target is missing: making the folder would fail on the link itself.

@@ -14,8 +14,8 @@ struct NamedPath {
 /// finished fit, and written at the end so that a write that still fails keeps the work under
 /// another name.
 enum OutputFiles {
-    /// Refuses, naming the flag and the path, an output that is empty, a folder, a device, FIFO
-    /// or socket, a link to nothing, in a folder that cannot be created or written (a file on
+    /// Refuses, naming the flag and the path, an output that is empty, too long a name or path,
+    /// a folder, a device, FIFO or socket, a link to nothing, in a folder that cannot be created or written (a file on
     /// the way, /proc, a removed working folder), the same file as another output, or one of the
     /// inputs (which the write would destroy).
     static func check(_ outputs: [NamedPath], inputs: [NamedPath]) throws {
@@ -24,6 +24,10 @@ enum OutputFiles {
             seen.append((input, FileIdentity(input.path)))
         }
         for output in outputs {
+            if let problem = FileErrorText.lengthProblem(output.path) {
+                let shown = output.path.count > 80 ? output.path.prefix(80) + "…" : output.path
+                throw ValidationError("\(output.flag) '\(shown)': \(problem)")
+            }
             let destination: String
             do { destination = try AtomicFile.destination(for: output.path) } catch {
                 throw ValidationError("\(output.flag) '\(output.path)': \(reason(error))")

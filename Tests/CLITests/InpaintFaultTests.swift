@@ -45,6 +45,22 @@ struct InpaintFaultTests {
         #expect(lstat(s.file("fifo"), &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
     }
 
+    @Test("an output name or path too long for the system is refused before the fit, and no folder of it is made")
+    func tooLongOutputs() throws {
+        let s = try Scratch()
+        let longName = String(repeating: "a", count: 300) + ".png"
+        let deep = Array(repeating: String(repeating: "d", count: 200), count: 25).joined(separator: "/") + "/x.png"
+        for (path, words) in [(longName, "more than the 255 a file or folder name may have"), (deep, "more than the 4095 a path may have")] {
+            let r = try s.inpaint(["--bernoulli", "0.5", "--out", path], iterations: 200)
+            #expect(r.status == 64, "\(r.stderr)")
+            #expect(r.stderr.contains("--out '") && r.stderr.contains(words), "\(r.stderr)")
+            #expect(!r.stdout.contains("iter "), "\(r.stdout)")
+        }
+        #expect(!s.exists(String(repeating: "d", count: 200)))
+        let run = try s.run(["run", "--profile", "smoke", "--results", longName, "--dry-run"])
+        #expect(run.status == 64 && run.stderr.contains("more than the 255"), "\(run.stderr)")
+    }
+
     @Test("an output that is an input, or two outputs that are one file, are refused (11.4)")
     func outputsClash() throws {
         let s = try Scratch()
