@@ -85,6 +85,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let threadCount = threads ?? HostCPU.usableCores
+        if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
         let nets = net.map { [$0] } ?? ["table1", "text"]
         let sizes = size.map { [$0] } ?? [256, 512]
         if nets.count == 1 && sizes.count == 1 && !peer && rounds == 1 {

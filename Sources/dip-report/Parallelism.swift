@@ -28,7 +28,17 @@ enum Parallelism {
 
     /// A warning when `value` exceeds the cores (allowed, but slower than the cores would be).
     static func warning(_ value: Int?, flag: String) -> String? {
-        guard let value, value > cores else { return nil }
-        return "warning: \(flag) \(value) is more than the \(cores) core\(cores == 1 ? "" : "s") this process may use; the work will run slower, not faster"
+        guard let value else { return nil }
+        return warning(total: value, what: "\(flag) \(value) is")
+    }
+
+    /// A warning when `jobs` runs at once of `threads` threads each exceed the cores.
+    static func warning(jobs: Int, threads: Int) -> String? {
+        warning(total: jobs * threads, what: "\(jobs) job\(jobs == 1 ? "" : "s") x \(threads) thread\(threads == 1 ? "" : "s") (--jobs, --threads) are")
+    }
+
+    private static func warning(total: Int, what: String) -> String? {
+        guard total > cores else { return nil }
+        return "warning: \(what) more than the \(cores) core\(cores == 1 ? "" : "s") this process may use; the work will run slower, not faster"
     }
 }

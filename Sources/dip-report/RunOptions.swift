@@ -151,6 +151,7 @@ enum LocalRun {
         print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
         let cores = HostCPU.usableCores
         print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(cores) core\(cores == 1 ? "" : "s"); results in \(selection.results)")
+        if let warning = Parallelism.warning(jobs: options.jobs, threads: options.threadsPerJob) { printNote(warning) }
         // Runs blocked by unreadable records are work the user asked for that cannot happen:
         // never a silent success (issue 11.12); --force does not overwrite files it did not write.
         let blockedMessage = "\(blocked) run\(blocked == 1 ? " is" : "s are") blocked by unreadable records (listed above); move or delete those files and run again (--force never overwrites files dip-report cannot read)"

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPTestSupport
 import Foundation
 import Testing
 
@@ -53,6 +54,12 @@ struct UsageTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("warning: --threads \(threads) is more than the"), "\(r.stderr)")
         #expect(!r.stdout.contains("warning"))
+        // run and build warn for all their jobs' threads together.
+        if let data = SharedTestData.folder(holding: "dip-inpainting/library.png") {
+            let plan = try s.run(["run", "--profile", "smoke", "--data", data, "--jobs", "1", "--threads", "\(threads)", "--dry-run"])
+            #expect(plan.status == 0, "\(plan.stderr)")
+            #expect(plan.stderr.contains("warning: 1 job x \(threads) threads (--jobs, --threads) are more than the"), "\(plan.stderr)")
+        }
     }
 
     @Test("a Bernoulli mask with no known pixel is refused like the same mask from a file (11.11)")
