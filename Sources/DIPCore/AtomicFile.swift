@@ -14,6 +14,9 @@ public enum AtomicFile {
         guard !path.isEmpty else {
             throw DIPError.invalidValue(name: "output path", value: "", reason: "is empty; give a file name")
         }
+        if namesAStream(path) {
+            throw DIPError.io(path: path, reason: "names one of this process's open streams, not a file: files are written whole and renamed into place, which would replace whatever the stream goes to; give a file path (and `cat` it)")
+        }
         var info = stat()
         guard lstat(path, &info) == 0 else { return path }  // nothing there yet: the write makes it
         switch info.st_mode & S_IFMT {
@@ -46,6 +49,17 @@ public enum AtomicFile {
         default:
             throw DIPError.io(path: path, reason: "is \(kind(of: info.st_mode)), not a regular file; files are written whole and renamed into place, which would replace it, so write to a regular file (and copy it there if you need to)")
         }
+    }
+
+    /// True for /dev/stdout, /dev/fd/N, /proc/self/fd/N and the like: links to whatever the
+    /// stream is (a terminal, a pipe, the file a shell redirected it to), which a rename would
+    /// replace (`--curve /dev/stdout > log` lost the log) or could not reach (a pipe).
+    static func namesAStream(_ path: String) -> Bool {
+        let p = URL(fileURLWithPath: path).standardizedFileURL.path
+        if ["/dev/stdin", "/dev/stdout", "/dev/stderr"].contains(p) || p.hasPrefix("/dev/fd/") { return true }
+        let parts = p.split(separator: "/")
+        return parts.count >= 4 && parts[0] == "proc" && (parts[1] == "self" || parts[1].allSatisfy(\.isNumber))
+            && parts[2] == "fd"
     }
 
     /// "a character device", "a FIFO", ... for messages.

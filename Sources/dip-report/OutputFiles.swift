@@ -24,6 +24,9 @@ enum OutputFiles {
             seen.append((input, FileIdentity(input.path)))
         }
         for output in outputs {
+            if output.path == "-" {
+                throw ValidationError("\(output.flag) '-': dip-report writes files, not standard output; give a file name (./- for a file named -)")
+            }
             if let problem = FileErrorText.lengthProblem(output.path) {
                 let shown = output.path.count > 80 ? output.path.prefix(80) + "…" : output.path
                 throw ValidationError("\(output.flag) '\(shown)': \(problem)")

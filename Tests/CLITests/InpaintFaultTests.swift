@@ -26,6 +26,7 @@ struct InpaintFaultTests {
               ("--out", "folder"), ("--out", ""), ("--out", "image.png/x.png"), ("--out", "/proc/x.png"),
               ("--out", "/dev/full"), ("--out", "/dev/null"), ("--out", "fifo"), ("--out", "dangling"),
               ("--curve", "folder"), ("--best-out", "folder"), ("--save-weights", "folder"),
+              ("--curve", "/dev/stdout"), ("--curve", "/proc/self/fd/1"), ("--out", "-"),
           ])
     func badOutputs(flag: String, path: String) throws {
         let s = try Scratch()
