@@ -304,6 +304,11 @@ extension Experiment {
             }
             for problem in spec.preprocessing.problems { found.append("configuration '\(spec.label)': preprocessing.\(problem)") }
             if let problem = spec.mask.problem { found.append("configuration '\(spec.label)': mask: \(problem)") }
+            // Set from each image when it runs (gray 1, colour 3): any other value was replaced
+            // without a word, and the run's hash was that of the catalog's own.
+            if case let .dip(config) = spec.method, ![1, 3].contains(config.network.outputChannels) {
+                found.append("configuration '\(spec.label)': method.dip.network.outputChannels \(config.network.outputChannels) must be 1 or 3; each run sets it from its image (1 for gray, 3 for colour) anyway")
+            }
             if case let .tv(tv) = spec.method, let w = tv.dataWeight, !(w > 0 && w.isFinite) {
                 found.append("configuration '\(spec.label)': method.tv.dataWeight \(w) must be positive (or left out, to keep the known pixels exactly)")
             }

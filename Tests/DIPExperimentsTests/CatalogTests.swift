@@ -237,6 +237,12 @@ struct CatalogTests {
             backtrack.runs[0].method = .dip(config)
         }
         try rejected(backtrack, "backtracking interval = 0: must be at least 1")
+        var channels = mine
+        if case var .dip(config) = channels.runs[0].method {
+            config.network.outputChannels = 5
+            channels.runs[0].method = .dip(config)
+        }
+        try rejected(channels, "method.dip.network.outputChannels 5 must be 1 or 3")
         var tv = Catalog.experiments.first { $0.id == "table1-tv" }!
         tv.id = "my-tv"
         tv.runs[0].method = .tv(TVConfig(iterations: 30, dataWeight: -1))
