@@ -17,6 +17,18 @@ public enum FileErrorText {
         return ns.localizedDescription
     }
 
+    /// Why the file at `path` could not be read, in a few words: "no such file", "a folder, not
+    /// a file", or the system's reason ("Permission denied").
+    public static func readProblem(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let error = errno
+            return error == ENOENT ? "no such file" : String(cString: strerror(error))
+        }
+        if info.st_mode & S_IFMT == S_IFDIR { return "a folder, not a file" }
+        return access(path, R_OK) == 0 ? "it could not be read" : String(cString: strerror(errno))
+    }
+
     /// The most bytes a path may have, its terminating zero included (Linux's PATH_MAX).
     static let pathLimit = 4096
 

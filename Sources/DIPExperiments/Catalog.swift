@@ -137,7 +137,7 @@ public enum Catalog {
     public static func all(userFile: String? = nil) throws -> [Experiment] {
         guard let userFile else { return experiments }
         guard let data = FileManager.default.contents(atPath: userFile) else {
-            throw DIPError.io(path: userFile, reason: "cannot read the catalog file")
+            throw DIPError.io(path: userFile, reason: "cannot read the catalog file (\(FileErrorText.readProblem(userFile)))")
         }
         let extra = try CatalogFile.decode(data, path: userFile)
         var ids = Set(experiments.map(\.id))

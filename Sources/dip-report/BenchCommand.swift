@@ -30,16 +30,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network preset: \(SkipConfig.presetNames.joined(separator: ", ")) (default: table1 and text).", valueName: "PRESET"))
     var net: String?
 
-    @Option(help: "Side of the square input, 64 to \(Image.maxSide) (default: 256 and 512).")
+    @Option(parsing: .unconditional, help: "Side of the square input, 64 to \(Image.maxSide) (default: 256 and 512).")
     var size: Int?
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Timed iterations after one warm-up.")
+    @Option(parsing: .unconditional, help: "Timed iterations after one warm-up.")
     var iterations: Int = Benchmark.defaultIterations
 
-    @Option(name: .customLong("psnr-every"), help: "Sample PSNR every this many iterations, as a fit does (default: a fit's default, 10).")
+    @Option(name: .customLong("psnr-every"), parsing: .unconditional, help: "Sample PSNR every this many iterations, as a fit does (default: a fit's default, 10).")
     var psnrEvery: Int?
 
     @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("peer-script"), help: "Path of the peer script (relative to the current directory).")
     var peerScript: String = "bench/dip_torch.py"
 
-    @Option(help: "Runs of each configuration, ours and the peer's in turns, 1 to \(Self.maxRounds); above 1 a line per configuration gives the range and median of each and of the rounds' ratios.")
+    @Option(parsing: .unconditional, help: "Runs of each configuration, ours and the peer's in turns, 1 to \(Self.maxRounds); above 1 a line per configuration gives the range and median of each and of the rounds' ratios.")
     var rounds: Int = 1
 
     /// The most `--rounds`: each is a fresh process per configuration (and one for the peer).

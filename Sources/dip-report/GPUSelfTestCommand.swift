@@ -16,7 +16,7 @@ struct GPUSelfTestCommand: ParsableCommand {
             a check fails, 3 when no GPU is usable.
             """)
 
-    @Option(help: "The device ordinal (after CUDA_VISIBLE_DEVICES).")
+    @Option(parsing: .unconditional, help: "The device ordinal (after CUDA_VISIBLE_DEVICES).")
     var ordinal: Int = 0
 
     func run() throws {

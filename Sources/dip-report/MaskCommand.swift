@@ -30,7 +30,7 @@ struct MaskCommand: ParsableCommand {
         case seedReport = "seed-report"
     }
 
-    @Option(help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512 (each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mask size as WIDTHxHEIGHT, e.g. 512x512 (each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
     var size: ImageSize?
 
     @Option(help: ArgumentHelp("Take the size from this PNG (and check --from against it).", valueName: "IMAGE.png"))

@@ -23,7 +23,7 @@ struct NetCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The network preset.", valueName: "PRESET"))
     var preset: String
 
-    @Option(help: ArgumentHelp("Input size as WIDTHxHEIGHT, like every size in dip-report (default 512x512; each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Input size as WIDTHxHEIGHT, like every size in dip-report (default 512x512; each side 1 to \(Image.maxSide)).", valueName: "WxH"), transform: ImageSize.parse)
     var size: ImageSize?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Output channels: 1 (gray) or 3 (RGB).", valueName: "1|3"))

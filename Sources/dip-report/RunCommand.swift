@@ -52,7 +52,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run one task of a plan made by `dip-report submit` (what each Slurm array task does); the plan fixes the runs, profile, seeds, threads and folders.", valueName: "FILE"))
     var plan: String?
 
-    @Option(help: ArgumentHelp("The task of --plan to run (default: $SLURM_ARRAY_TASK_ID).", valueName: "I"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The task of --plan to run (default: $SLURM_ARRAY_TASK_ID).", valueName: "I"))
     var task: Int?
 
     func validate() throws {

@@ -72,10 +72,10 @@ struct SelectionOptions: ParsableArguments {
 
 /// How runs go on this machine: `run` and `build`.
 struct ExecutionOptions: ParsableArguments {
-    @Option(help: "Runs at once (default: one per core, one per 6 GiB of memory at most).")
+    @Option(parsing: .unconditional, help: "Runs at once (default: one per core, one per 6 GiB of memory at most).")
     var jobs: Int?
 
-    @Option(help: "Threads per run (default: cores / jobs).")
+    @Option(parsing: .unconditional, help: "Threads per run (default: cores / jobs).")
     var threads: Int?
 
     @OptionGroup var checkpoint: CheckpointOptions
@@ -99,7 +99,7 @@ struct ExecutionOptions: ParsableArguments {
 
 /// How often fits checkpoint: `run`, `build` and `submit`.
 struct CheckpointOptions: ParsableArguments {
-    @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints of a long run (default: 5).")
+    @Option(name: .customLong("checkpoint-minutes"), parsing: .unconditional, help: "Minutes between checkpoints of a long run (default: 5).")
     var givenCheckpointMinutes: Double?
 
     /// Minutes between checkpoints: the given number, else 5.

@@ -45,25 +45,25 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Time limit of every task (default: each task's estimate x1.5 + 2 min, in steps). A run longer than the limit goes on over several requeued slots.", valueName: "HH:MM:SS"))
     var time: String?
 
-    @Option(name: .customLong("cpus-per-task"), help: "Threads per run, and CPUs per task.")
+    @Option(name: .customLong("cpus-per-task"), parsing: .unconditional, help: "Threads per run, and CPUs per task.")
     var cpusPerTask = 1
 
     @Option(name: .customLong("mem-per-run"), help: ArgumentHelp("Memory per task: auto (the run's estimated peak + 25 %) or a size such as 4G or 3500M.", valueName: "auto|SIZE"))
     var memPerRun = "auto"
 
-    @Option(name: .customLong("max-parallel"), help: ArgumentHelp("Tasks of an array running at once (sbatch --array=...%K).", valueName: "K"))
+    @Option(name: .customLong("max-parallel"), parsing: .unconditional, help: ArgumentHelp("Tasks of an array running at once (sbatch --array=...%K).", valueName: "K"))
     var maxParallel: Int?
 
     @Option(help: ArgumentHelp("Generic resources per task, passed to sbatch (e.g. gpu:1).", valueName: "GRES"))
     var gres: String?
 
-    @Option(name: .customLong("warning-seconds"), help: "Seconds before the time limit at which a task checkpoints and requeues itself (sbatch --signal=B:USR1@N).")
+    @Option(name: .customLong("warning-seconds"), parsing: .unconditional, help: "Seconds before the time limit at which a task checkpoints and requeues itself (sbatch --signal=B:USR1@N).")
     var warningSeconds = 120
 
     @Option(name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Another sbatch option, as it is (repeatable), e.g. --sbatch-arg=--qos=long.", valueName: "ARG"))
     var sbatchArgs: [String] = []
 
-    @Option(name: .customLong("pack-seconds"), help: "Runs estimated shorter than this are packed into tasks of at least this many seconds (a task costs seconds of scheduling and start-up).")
+    @Option(name: .customLong("pack-seconds"), parsing: .unconditional, help: "Runs estimated shorter than this are packed into tasks of at least this many seconds (a task costs seconds of scheduling and start-up).")
     var packSeconds = 60.0
 
     @Flag(name: .customLong("dry-run"), help: "Write the plan and the script and print the sbatch lines; submit nothing.")

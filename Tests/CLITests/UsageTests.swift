@@ -237,6 +237,13 @@ struct UsageTests {
              "--warning-seconds 120 with --time 1: the warning comes less than half the time limit"),
             (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),
             (["submit", "--profile", "smoke", "--mem-per-run", "10K", "--dry-run"], "--mem-per-run 10K: at least 256M"),
+            // A negative number is the option's value, not another option ("Missing value for ...").
+            (["submit", "--profile", "smoke", "--warning-seconds", "-1", "--dry-run"], "--warning-seconds -1: at least 1"),
+            (["submit", "--profile", "smoke", "--pack-seconds", "-3", "--dry-run"], "--pack-seconds -3.0: 0 (one task per run) to"),
+            (["run", "--profile", "smoke", "--checkpoint-minutes", "-1", "--dry-run"], "--checkpoint-minutes -1.0: more than 0"),
+            (["run", "--profile", "smoke", "--jobs", "-1", "--dry-run"], "--jobs -1: at least 1"),
+            (["mask", "--size", "-5x5", "--bernoulli", "0.5", "--out", "m.png"], "'-5x5' is invalid for '--size"),
+            (["bench", "--threads", "-2"], "--threads -2: at least 1"),
         ]
         try FileManager.default.createDirectory(atPath: s.file("res"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: s.file("taken/index.html"), withIntermediateDirectories: true)
@@ -246,6 +253,8 @@ struct UsageTests {
             #expect(r.status == 64 && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
         }
         #expect(!s.exists("results") && !s.exists("taken/discussion.md"), "nothing is created for a refused command")
+        let plan = try s.run(["run", "--plan", "nope.json", "--task", "1"])
+        #expect(plan.status == 1 && plan.stderr.contains("nope.json: cannot read the plan file (no such file)"), "\(plan.stderr)")
         // Refused while planning (no test images there): the results folder it made is gone again.
         for command in ["run", "submit"] {
             let r = try s.run([command, "--profile", "smoke", "--results", "fresh", "--data", "nowhere", "--dry-run", "--no-estimate"])

@@ -117,7 +117,7 @@ public struct FrozenPlan: Codable, Sendable {
     /// Reads a plan file; a missing, damaged or newer file names itself and what to do.
     public static func read(_ path: String) throws -> FrozenPlan {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DIPError.io(path: path, reason: "cannot read the plan file; `dip-report submit --dry-run` writes one")
+            throw DIPError.io(path: path, reason: "cannot read the plan file (\(FileErrorText.readProblem(path))); `dip-report submit --dry-run` writes one")
         }
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
