@@ -285,13 +285,13 @@ extension Experiment {
         if !Self.isSafeName(id) {
             found.append("the id '\(id)' may hold only letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 64); it names a folder of the results")
         }
-        if !Self.isShownText(group) { found.append("the group '\(group)' must be a non-empty line of text (a report section such as experiment2)") }
+        if !Self.isShownText(group) { found.append("the group '\(group)' must be a non-empty line of text, without line breaks, tabs or other control characters (a report section such as experiment2)") }
         if runs.isEmpty { found.append("it has no configurations (runs is empty), so nothing would run") }
         // The page and diff tell configurations apart by label, and runs of one image by its
         // name: two of either were both fitted, then one was left off as if it were stale.
         var labels = Set<String>()
         for spec in runs {
-            if !Self.isShownText(spec.label) { found.append("a configuration's label '\(spec.label)' must be a non-empty line of text") }
+            if !Self.isShownText(spec.label) { found.append("a configuration's label '\(spec.label)' must be a non-empty line of text, without line breaks, tabs or other control characters") }
             if !labels.insert(spec.label).inserted { found.append("two configurations share the label '\(spec.label)'; give each its own") }
             // Within a configuration (across them, labels tell runs apart: table1-tv's two
             // protocols each have a "boat" of their own).

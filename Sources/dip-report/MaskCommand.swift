@@ -110,6 +110,13 @@ struct MaskCommand: ParsableCommand {
         let spec: MaskSpec
         if let from {
             spec = .file(path: from, invert: invert)
+            if let size, like == nil, preview == nil {
+                // No image to match: the message below would speak of one.
+                let d = try PNGCodec.dimensions(from)
+                if d.width != size.width || d.height != size.height {
+                    throw DIPError.mismatch("\(from): the mask is \(d.width)x\(d.height) but --size is \(size.width)x\(size.height); --from checks a mask, it does not resize one (leave --size out to keep the mask's own size)")
+                }
+            }
             if target == nil {
                 let decoded = try PNGCodec.read(from)
                 target = (decoded.image.height, decoded.image.width, nil)

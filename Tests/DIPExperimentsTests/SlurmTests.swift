@@ -239,6 +239,27 @@ struct SlurmPlanTests {
         #expect(ArraySubmission(tasks: [0, 1, 2, 5, 7, 8], timeLimit: 60, memoryMiB: 512).arraySpec(maxParallel: 3) == "0-2,5,7-8%3")
     }
 
+    @Test("a Slurm command that finds no cluster says what to do; its other failures are passed on as they are")
+    func noCluster() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // What Debian's sbatch 22.05 printed on a machine with no slurm.conf and no DNS SRV record.
+        let script = folder + "/sbatch"
+        try "#!/bin/sh\necho 'sbatch: error: fetch_config: DNS SRV lookup failed' >&2\necho 'sbatch: error: _establish_config_source: failed to fetch config' >&2\nexit 1\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        #expect { try SlurmClient.run([script]) } throws: {
+            "\($0)".contains("failed to fetch config (no Slurm cluster answers from here") && "\($0)".contains("--dry-run")
+        }
+        try "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid account' >&2\nexit 1\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        #expect { try SlurmClient.run([script]) } throws: {
+            "\($0)".hasSuffix("Invalid account") && !"\($0)".contains("no Slurm cluster")
+        }
+    }
+
     @Test("a Slurm command that does not answer in time is stopped with everything it started, and said so")
     func silentCommand() throws {
         let folder = tempFolder()

@@ -53,10 +53,21 @@ public enum SlurmClient {
         let stdout = String(decoding: o.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard p.terminationStatus == 0 else {
             let stderr = String(decoding: e.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let said = stderr.isEmpty ? stdout : stderr
             throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
-                                        reason: "exited with status \(p.terminationStatus): \(stderr.isEmpty ? stdout : stderr)")
+                                        reason: "exited with status \(p.terminationStatus): \(said)\(unreachableHint(said))")
         }
         return stdout
+    }
+
+    /// What to do when a Slurm command's words say it found no cluster (no slurm.conf, no
+    /// controller answering); "" otherwise.
+    static func unreachableHint(_ said: String) -> String {
+        let markers = ["Could not establish a configuration source", "Unable to contact slurm controller",
+                       "Could not open configuration file", "failed to fetch config", "slurm.conf"]
+        guard markers.contains(where: said.contains) else { return "" }
+        return " (no Slurm cluster answers from here: run this on the cluster's login node, point SLURM_CONF at its slurm.conf, "
+            + "start a private local cluster with `make slurm-up`, or add --dry-run to write the plan and script without submitting)"
     }
 
     /// Ends `process` and what it started: Foundation starts each child as the leader of a
