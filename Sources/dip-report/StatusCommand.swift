@@ -52,7 +52,7 @@ struct StatusCommand: ParsableCommand {
             // `run` and `build` freeze no plan, so nothing here says which runs are still to do.
             let damaged = s.unreadable.contains { $0.contains("an unreadable plan") }
             lines.append("no \(damaged ? "readable " : "")plan from `submit` in this folder: runs not yet started are not counted as missing, nor their iterations as left; "
-                         + "`dip-report run --dry-run` with the same profile, experiments and seeds lists what is left")
+                         + "`dip-report run --dry-run` with the same profile, experiments and seeds counts what is left")
         } else {
             let eta = s.iterationsLeft == 0 ? "" : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
             lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
