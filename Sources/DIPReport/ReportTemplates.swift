@@ -35,6 +35,9 @@ enum ReportTemplates {
             }
             files[name] = text
         }
+        guard files["report.mustache"] != nil else {
+            throw DIPError.io(path: folder, reason: "holds no report.mustache (\(environmentVariable) names this folder): point it at a copy of the repository's Templates/, or unset it to use the built-in templates")
+        }
         return files
     }
 

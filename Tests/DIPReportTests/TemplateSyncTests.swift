@@ -23,6 +23,16 @@ struct TemplateSyncTests {
                                                 "sweep.mustache", "style.mustache", "discussion.md", "conclusion.md"]))
     }
 
+    @Test("a DIP_TEMPLATES folder without report.mustache is refused naming the folder and the variable")
+    func emptyTemplatesFolder() throws {
+        let folder = NSTemporaryDirectory() + "templates-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect { try ReportTemplates.files(environment: ["DIP_TEMPLATES": folder]) } throws: {
+            "\($0)".contains(folder) && "\($0)".contains("holds no report.mustache (DIP_TEMPLATES names this folder)")
+        }
+    }
+
     @Test("every template parses")
     func parse() throws {
         _ = try ReportTemplates.library(files: EmbeddedTemplates.files)
