@@ -41,14 +41,14 @@ extension Runner {
             guard case let .dip(config) = run.configuration.method else { classOfRun.append(nil); continue }
             let key = EstimateClass(network: config.network, height: run.size.height, width: run.size.width)
             if let i = classes.firstIndex(where: { $0.key == key }) {
-                classes[i].evaluations += Double(run.iterations)
+                classes[i].evaluations += Double(run.iterationsLeft)
                 classOfRun.append(i)
             } else {
                 let (h, w) = Fitter.workingSize(for: config.network, height: run.size.height, width: run.size.width)
                 classes.append(NetworkClass(
                     key: key, work: EvaluationWork(try NetworkSummary(config: config.network, height: h, width: w)),
                     measuredWork: EvaluationWork(try measuredSummary(key, channels: run.channels)),
-                    evaluations: Double(run.iterations), config: config, channels: run.channels))
+                    evaluations: Double(run.iterationsLeft), config: config, channels: run.channels))
                 classOfRun.append(classes.count - 1)
             }
         }
@@ -151,7 +151,7 @@ extension Runner {
             switch (run.configuration.method, classIndex) {
             case let (.dip(config), i?):
                 let c = classes[i]
-                return model.dipSeconds(work: c.work, evaluations: run.iterations, values: values, psnrEvery: config.psnrEvery,
+                return model.dipSeconds(work: c.work, evaluations: run.iterationsLeft, values: values, psnrEvery: config.psnrEvery,
                                         backtrackingInterval: config.backtracking?.interval,
                                         evaluationScale: c.scale * sharing) + extra
             case let (.tv(tv), _):

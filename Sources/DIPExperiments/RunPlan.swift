@@ -26,6 +26,11 @@ public struct PlannedRun: Sendable {
     public var macsPerForward: Int
     /// What the store holds for it.
     public var state: State
+    /// Iterations its checkpoint already holds (`.checkpointed`; 0 otherwise): a resume runs
+    /// the rest, which is what the plan's totals and estimate count.
+    public var iterationsDone = 0
+    /// Iterations still to run when it runs.
+    public var iterationsLeft: Int { iterations - iterationsDone }
 
     /// What the store holds for a planned run.
     public enum State: Sendable, Equatable {
@@ -156,10 +161,15 @@ extension Runner {
                         } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                             state = options.force ? .missing : .checkpointed
                         }
-                        runs.append(PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
-                                               configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),
-                                               channels: img.image.channels, iterations: iterations, macsPerForward: macs,
-                                               state: state))
+                        var run = PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
+                                             configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),
+                                             channels: img.image.channels, iterations: iterations, macsPerForward: macs,
+                                             state: state)
+                        if state == .checkpointed {
+                            // From its header alone; an unreadable one is fitted afresh.
+                            run.iterationsDone = min(FitCheckpoint.completedSteps(at: store.checkpointPath(for: key)) ?? 0, iterations)
+                        }
+                        runs.append(run)
                     }
                 }
             }

@@ -146,7 +146,7 @@ enum LocalRun {
         let stored = plan.runs.filter { $0.state == .stored }.count
         let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count
         let resumable = pending.filter { $0.state == .checkpointed }.count
-        let iterations = pending.reduce(0) { $0 + $1.iterations }
+        let iterations = pending.reduce(0) { $0 + $1.iterationsLeft }
         print("profile \(profile.name): \(profile.summary)")
         print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
         let cores = HostCPU.usableCores

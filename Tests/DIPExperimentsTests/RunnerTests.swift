@@ -151,8 +151,12 @@ struct RunnerTests {
         let ck = try FitCheckpoint.read(from: store.checkpointPath(for: key))
 
         let second = Runner(store: store, options: options(threads: 2))
+        let plan = try second.plan([one])
+        // The plan counts what is left (its totals and estimate), not the whole fit again.
+        #expect(ck.step > 0 && plan.pending.map(\.iterationsDone) == [ck.step])
+        #expect(plan.pending[0].iterationsLeft == plan.pending[0].iterations - ck.step)
         let log = EventLog()
-        _ = second.execute(try second.plan([one]), events: { log.add($0) })
+        _ = second.execute(plan, events: { log.add($0) })
         let notes = log.all.compactMap { e -> String? in if case let .note(text) = e { return text } else { return nil } }
         #expect(notes.contains { $0.contains("resumes at iteration \(ck.step) on 2 threads") && $0.contains("ran on 1 thread,") })
         let record = try #require(store.scan().records.first)
