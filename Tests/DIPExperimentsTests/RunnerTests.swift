@@ -30,6 +30,19 @@ private func numbers(_ r: RunRecord) -> String {
 
 @Suite("The runner", .serialized)
 struct RunnerTests {
+    /// The optimizers experiment with only its run `index` (1: Adam at LR 0.01, 3: L-BFGS).
+    static func optimizersRun(_ index: Int) -> Experiment {
+        var one = Catalog.experiments.first { $0.id == "optimizers" }!
+        one.runs = [one.runs[index]]
+        return one
+    }
+
+    /// The smoke profile, one job, a checkpoint every 3 iterations.
+    static func checkpointing(seed: UInt64 = 1, threads: Int = 1) -> RunnerOptions {
+        RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [seed], jobs: 1, threadsPerJob: threads,
+                      checkpoints: CheckpointSchedule(iterations: 3))
+    }
+
     @Test("smoke profile end to end: every experiment, two seeds, records and pictures stored; a second run skips them all",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func smoke() throws {
@@ -84,13 +97,9 @@ struct RunnerTests {
     @Test("an interrupted run (Adam or L-BFGS) resumes from its checkpoint to the record of an uninterrupted run",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"), arguments: [1, 3])
     func resume(runIndex: Int) throws {
-        let exp = Catalog.experiments.first { $0.id == "optimizers" }!
-        var one = exp
-        one.runs = [exp.runs[runIndex]]
+        let one = Self.optimizersRun(runIndex)
         let whole = try ResultStore(root: tempDir())
-        let schedule = CheckpointSchedule(iterations: 3)
-        let opts = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [1], jobs: 1, threadsPerJob: 1,
-                                 checkpoints: schedule)
+        let opts = Self.checkpointing()
         let a = Runner(store: whole, options: opts)
         _ = a.execute(try a.plan([one]), events: { _ in })
 
@@ -134,23 +143,17 @@ struct RunnerTests {
     @Test("a run resumed on another thread count is finished, noted, and its record lists where each stretch ran",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func resumeInAnotherSetup() throws {
-        let exp = Catalog.experiments.first { $0.id == "optimizers" }!
-        var one = exp
-        one.runs = [exp.runs[1]]
+        let one = Self.optimizersRun(1)
         let store = try ResultStore(root: tempDir())
         defer { try? FileManager.default.removeItem(atPath: store.root) }
-        func options(threads: Int) -> RunnerOptions {
-            RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [1], jobs: 1, threadsPerJob: threads,
-                          checkpoints: CheckpointSchedule(iterations: 3))
-        }
-        let first = Runner(store: store, options: options(threads: 1))
+        let first = Runner(store: store, options: Self.checkpointing(threads: 1))
         let checkpoints = EventLog()
         _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpoints.add(e) } },
                           shouldCancel: { !checkpoints.all.isEmpty })
         let key = try #require(first.plan([one]).runs.first?.key)
         let ck = try FitCheckpoint.read(from: store.checkpointPath(for: key))
 
-        let second = Runner(store: store, options: options(threads: 2))
+        let second = Runner(store: store, options: Self.checkpointing(threads: 2))
         let plan = try second.plan([one])
         // The plan counts what is left (its totals and estimate), not the whole fit again.
         #expect(ck.step > 0 && plan.pending.map(\.iterationsDone) == [ck.step])
@@ -170,21 +173,15 @@ struct RunnerTests {
     @Test("a checkpoint of another seed in a run's place is noted and the run starts afresh, instead of failing every time",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func foreignCheckpoint() throws {
-        let exp = Catalog.experiments.first { $0.id == "optimizers" }!
-        var one = exp
-        one.runs = [exp.runs[1]]
+        let one = Self.optimizersRun(1)
         let store = try ResultStore(root: tempDir())
         defer { try? FileManager.default.removeItem(atPath: store.root) }
-        func options(seed: UInt64) -> RunnerOptions {
-            RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [seed], jobs: 1, threadsPerJob: 1,
-                          checkpoints: CheckpointSchedule(iterations: 3))
-        }
-        let first = Runner(store: store, options: options(seed: 1))
+        let first = Runner(store: store, options: Self.checkpointing(seed: 1))
         let checkpointed = EventLog()
         _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpointed.add(e) } },
                           shouldCancel: { !checkpointed.all.isEmpty })
         let seed1 = try #require(first.plan([one]).runs.first?.key)
-        let second = Runner(store: store, options: options(seed: 2))
+        let second = Runner(store: store, options: Self.checkpointing(seed: 2))
         let seed2 = try #require(second.plan([one]).runs.first?.key)
         try FileManager.default.copyItem(atPath: store.checkpointPath(for: seed1), toPath: store.checkpointPath(for: seed2))
         let log = EventLog()
