@@ -37,6 +37,15 @@ struct RunnerTests {
         return one
     }
 
+    /// Runs `one`'s single run into `store` until its first checkpoint, then stops it; its key.
+    static func stoppedAtFirstCheckpoint(_ one: Experiment, store: ResultStore, options: RunnerOptions) throws -> RunKey {
+        let runner = Runner(store: store, options: options)
+        let checkpoints = EventLog()
+        _ = runner.execute(try runner.plan([one]), events: { e in if case .checkpointed = e { checkpoints.add(e) } },
+                           shouldCancel: { !checkpoints.all.isEmpty })
+        return try #require(runner.plan([one]).runs.first?.key)
+    }
+
     /// The smoke profile, one job, a checkpoint every 3 iterations.
     static func checkpointing(seed: UInt64 = 1, threads: Int = 1) -> RunnerOptions {
         RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [seed], jobs: 1, threadsPerJob: threads,
@@ -146,11 +155,7 @@ struct RunnerTests {
         let one = Self.optimizersRun(1)
         let store = try ResultStore(root: tempDir())
         defer { try? FileManager.default.removeItem(atPath: store.root) }
-        let first = Runner(store: store, options: Self.checkpointing(threads: 1))
-        let checkpoints = EventLog()
-        _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpoints.add(e) } },
-                          shouldCancel: { !checkpoints.all.isEmpty })
-        let key = try #require(first.plan([one]).runs.first?.key)
+        let key = try Self.stoppedAtFirstCheckpoint(one, store: store, options: Self.checkpointing(threads: 1))
         let ck = try FitCheckpoint.read(from: store.checkpointPath(for: key))
 
         let second = Runner(store: store, options: Self.checkpointing(threads: 2))
@@ -176,11 +181,7 @@ struct RunnerTests {
         let one = Self.optimizersRun(1)
         let store = try ResultStore(root: tempDir())
         defer { try? FileManager.default.removeItem(atPath: store.root) }
-        let first = Runner(store: store, options: Self.checkpointing(seed: 1))
-        let checkpointed = EventLog()
-        _ = first.execute(try first.plan([one]), events: { e in if case .checkpointed = e { checkpointed.add(e) } },
-                          shouldCancel: { !checkpointed.all.isEmpty })
-        let seed1 = try #require(first.plan([one]).runs.first?.key)
+        let seed1 = try Self.stoppedAtFirstCheckpoint(one, store: store, options: Self.checkpointing(seed: 1))
         let second = Runner(store: store, options: Self.checkpointing(seed: 2))
         let seed2 = try #require(second.plan([one]).runs.first?.key)
         try FileManager.default.copyItem(atPath: store.checkpointPath(for: seed1), toPath: store.checkpointPath(for: seed2))
