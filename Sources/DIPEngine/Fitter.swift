@@ -493,16 +493,17 @@ public final class Fitter {
         case .lastPerturbed: out = try trainer.render(perturbedBy: max(0, loop.timings.iterations - 1))
         }
         let finalImage = image(from: out)
+        let finite = finalImage.pixels.allSatisfy { $0.isFinite }
         // The last update can make the parameters NaN after the last finite loss: the final
         // render is then the first evaluation to show it, and the fit diverged there.
-        if case .done = loop.status, !finalImage.pixels.allSatisfy({ $0.isFinite }) {
+        if case .done = loop.status, !finite {
             loop.status = .diverged(iteration: loop.timings.iterations)
         }
         try trainer.pullState()
         loop.timings.forward += (ContinuousClock.now - t).seconds
         loop.timings.total = loop.priorSeconds + loop.elapsed
         var finalPSNR: Double?, finalHoles: Double?
-        if problem.hasGroundTruth, finalImage.pixels.allSatisfy({ $0.isFinite }) {
+        if problem.hasGroundTruth, finite {
             finalPSNR = try Metrics.psnr(finalImage, problem.image)
             finalHoles = try Metrics.psnr(finalImage, problem.image, mask: problem.mask, region: .holes)
         }

@@ -64,7 +64,7 @@ public enum SlurmClient {
     /// controller answering); "" otherwise.
     static func unreachableHint(_ said: String) -> String {
         let markers = ["Could not establish a configuration source", "Unable to contact slurm controller",
-                       "Could not open configuration file", "failed to fetch config", "slurm.conf"]
+                       "Could not open configuration file", "failed to fetch config", "s_p_parse_file: cannot stat file"]
         guard markers.contains(where: said.contains) else { return "" }
         return " (no Slurm cluster answers from here: run this on the cluster's login node, point SLURM_CONF at its slurm.conf, "
             + "start a private local cluster with `make slurm-up`, or add --dry-run to write the plan and script without submitting)"
