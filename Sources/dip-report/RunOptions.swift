@@ -132,6 +132,10 @@ enum LocalRun {
         let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
                                     seeds: selection.seedList, jobs: execution.jobs, threadsPerJob: execution.threads,
                                     force: force, checkpoints: execution.checkpoint.schedule, backend: try execution.devices.factory())
+        // A dry run leaves no trace: the results folder it made for planning goes again (rmdir
+        // removes it only while empty, so never anything stored).
+        let existed = FileManager.default.fileExists(atPath: selection.results)
+        defer { if dryRun && !existed { rmdir(selection.results) } }
         let (runner, plan) = try OutputFiles.removingCreatedFolder(selection.results) {
             let store = try ResultStore(root: selection.results)
             let runner = Runner(store: store, options: options)
@@ -162,8 +166,9 @@ enum LocalRun {
         }
         if estimate, profile.name != Profile.smoke.name {
             let est = try runner.estimate(plan)
-            print(String(format: "estimate: about %@ on this machine (measured %.1f GMAC/s per run)",
-                         ProgressPrinter.duration(est.seconds), est.macsPerSecond / 1e9))
+            // A plan of TV runs only has no network to measure a rate of.
+            let rate = est.macsPerSecond > 0 ? String(format: " (measured %.1f GMAC/s per run)", est.macsPerSecond / 1e9) : ""
+            print("estimate: about \(ProgressPrinter.duration(est.seconds)) on this machine\(rate)")
         }
         fflush(nil)  // the plan and estimate should be seen before hours of work start
         if dryRun { return 0 }

@@ -94,6 +94,7 @@ struct SubmitCommand: ParsableCommand {
             guard let bytes = Self.parseSize(memPerRun) else { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
             // Less cannot hold a fit (the smallest net and image, with oneDNN's buffers).
             if bytes < 256 * 1_048_576 { throw ValidationError("--mem-per-run \(memPerRun): at least 256M (auto sizes it from each run's network and image)") }
+            if bytes > Self.maxMemPerRun { throw ValidationError("--mem-per-run \(memPerRun): at most 64T, more than any node has (auto sizes it from each run's network and image)") }
         }
         // The render job writes --out once every fit is done: checked now, not after the fits.
         try OutputFiles.checkFolder(selection.results, flag: "--results")
@@ -102,6 +103,8 @@ struct SubmitCommand: ParsableCommand {
 
     /// Threads (and CPUs) one task may ask for.
     static let maxCPUsPerTask = 1024
+    /// Memory one task may ask for: 64 TiB, past the largest single machines sold.
+    static let maxMemPerRun = 64 * 1_099_511_627_776.0
     /// Seconds a packed task may be made to last at most.
     static let maxPackSeconds = 604_800.0
 

@@ -59,6 +59,8 @@ struct UsageTests {
             let plan = try s.run(["run", "--profile", "smoke", "--data", data, "--jobs", "1", "--threads", "\(threads)", "--dry-run"])
             #expect(plan.status == 0, "\(plan.stderr)")
             #expect(plan.stderr.contains("warning: 1 job x \(threads) threads (--jobs, --threads) are more than the"), "\(plan.stderr)")
+            // A dry run plans in a results folder it then takes away again: it leaves nothing.
+            #expect(plan.stdout.contains("results in results") && !s.exists("results"), "\(plan.stdout)")
         }
     }
 
@@ -237,6 +239,9 @@ struct UsageTests {
              "--warning-seconds 120 with --time 1: the warning comes less than half the time limit"),
             (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),
             (["submit", "--profile", "smoke", "--mem-per-run", "10K", "--dry-run"], "--mem-per-run 10K: at least 256M"),
+            // Past any machine, or past what a number holds: refused, not a crash converting to MiB.
+            (["submit", "--profile", "smoke", "--mem-per-run", "65T", "--dry-run"], "--mem-per-run 65T: at most 64T"),
+            (["submit", "--profile", "smoke", "--mem-per-run", "infG", "--dry-run"], "--mem-per-run infG: give auto or a size"),
             // A negative number is the option's value, not another option ("Missing value for ...").
             (["submit", "--profile", "smoke", "--warning-seconds", "-1", "--dry-run"], "--warning-seconds -1: at least 1"),
             (["submit", "--profile", "smoke", "--pack-seconds", "-3", "--dry-run"], "--pack-seconds -3.0: 0 (one task per run) to"),
