@@ -68,6 +68,14 @@ public enum MaskFile {
         return read
     }
 
+    /// Whether a mask file's `colours` are one value everywhere (every channel, every pixel)
+    /// while its `alpha` varies: a mask painted as transparency, whose holes only the alpha
+    /// channel holds.
+    public static func paintedAsTransparency(colours: Image, alpha: [Float]) -> Bool {
+        guard let first = colours.pixels.first, let a = alpha.first else { return false }
+        return colours.pixels.allSatisfy { $0 == first } && alpha.contains { $0 != a }
+    }
+
     /// Whether every value of `mask` is 0 or 1 of 255, and some are 1: a 0/1 array saved as 8
     /// bits (as numpy masks often are), whose 1 means known.
     public static func isZeroOneOf255(_ mask: Image) -> Bool {

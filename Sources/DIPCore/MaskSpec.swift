@@ -57,10 +57,15 @@ public enum MaskSpec: Sendable, Hashable, Codable {
         case let .file(path, invert):
             let decoded = try PNGCodec.read(path)
             var notes: [String] = []
-            if decoded.droppedAlpha {
+            var values = decoded.image
+            if let alpha = decoded.alpha, MaskFile.paintedAsTransparency(colours: decoded.image, alpha: alpha) {
+                // One colour everywhere says nothing; the transparency an editor painted does.
+                values = Image(channels: 1, height: decoded.image.height, width: decoded.image.width, pixels: alpha)
+                notes.append("\(path): every pixel has the same colour and only the alpha channel varies, so the mask is read from alpha: transparent (below half) is a hole, opaque is known")
+            } else if decoded.droppedAlpha {
                 notes.append("\(path): the alpha channel was ignored; the mask is read from the gray/colour values")
             }
-            let result = try MaskFile.normalise(decoded.image, path: path, height: height, width: width,
+            let result = try MaskFile.normalise(values, path: path, height: height, width: width,
                                                 channels: channels, invert: invert)
             return Made(mask: result.mask, notes: notes + result.notes, summary: "checked \(path), \(decoded.sourceFormat)")
         }

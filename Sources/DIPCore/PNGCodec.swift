@@ -12,6 +12,10 @@ public struct DecodedPNG: Sendable {
     public var droppedAlpha: Bool
     /// Precision of the file's samples: 16 for 16-bit files, 8 for everything else (1 to 8 bits).
     public var bitDepth: Int
+    /// The dropped alpha channel (0 transparent ... 1 opaque), one value a pixel, row-major; nil
+    /// when the file had none, or only a 16-bit tRNS colour key. Masks read it where the colours
+    /// say nothing (`MaskSpec`): a mask painted as transparency in an image editor.
+    public var alpha: [Float]?
 }
 
 /// Reads and writes PNG files through libpng.
@@ -118,6 +122,7 @@ public enum PNGCodec {
             throw DIPError.badFile(path: name, reason: "corrupt or truncated PNG (the file ends before its IEND chunk)")
         }
         var image = Image(channels: outChannels, height: height, width: width)
+        var alpha: [Float]?
         let plane = width * height
         if header.bitDepth == 16 {
             png_image_free(&png)
@@ -128,6 +133,10 @@ public enum PNGCodec {
                         out[c * plane + i] = Float(samples[i * fileChannels + c]) / 65535
                     }
                 }
+            }
+            // Gray+alpha and RGBA store alpha last; a tRNS key adds no channel.
+            if fileChannels > outChannels {
+                alpha = (0..<plane).map { Float(samples[$0 * fileChannels + outChannels]) / 65535 }
             }
         } else {
             var format = png_uint_32(0)
@@ -150,9 +159,10 @@ public enum PNGCodec {
                     }
                 }
             }
+            if hasAlpha { alpha = (0..<plane).map { Float(buffer[$0 * fileChannels + outChannels]) / 255 } }
         }
         return DecodedPNG(image: image, sourceFormat: description, droppedAlpha: hasAlpha,
-                          bitDepth: header.bitDepth == 16 ? 16 : 8)
+                          bitDepth: header.bitDepth == 16 ? 16 : 8, alpha: alpha)
     }
 
     /// Writes a 1- or 3-channel image to `path` as an 8- or 16-bit PNG, atomically.

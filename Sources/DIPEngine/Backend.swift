@@ -31,9 +31,10 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
     /// Multiply-accumulates of one forward pass.
     public var macs: Int { outChannels * outputHeight * outputWidth * inChannels * kernel * kernel }
 
-    /// "Cin->Cout kxk/s at HxW", for tables and error messages.
+    /// "Cin->Cout kxk/s at WxH", for tables and error messages: width first, as every size the
+    /// tool prints.
     public var description: String {
-        "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) at \(inputHeight)x\(inputWidth)"
+        "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) at \(inputWidth)x\(inputHeight)"
     }
 }
 

@@ -99,6 +99,36 @@ struct PNGCodecTests {
         #expect(decoded.bitDepth == (fixture.bits == 16 ? 16 : 8))
     }
 
+    @Test("The dropped alpha channel is kept aside, as stored; files without one, or with a 16-bit tRNS key, have none",
+          arguments: fixtures)
+    func alphaKeptAside(_ fixture: PNGFixture) throws {
+        let decoded = try PNGCodec.read(ImagingTestData.fixture(fixture.file))
+        let alphaChannel = ["gray-alpha", "rgba"].contains { fixture.file.hasPrefix($0) }
+        if alphaChannel {
+            // The fixtures store alpha as the formula's channel after the colours.
+            let channel = fixture.channels, maxValue = Float((1 << fixture.bits) - 1)
+            let expected = (0..<15).map { Float(sample(channel, $0 / 5, $0 % 5, bits: fixture.bits)) / maxValue }
+            #expect(decoded.alpha == expected)
+        } else if fixture.droppedAlpha && fixture.bits <= 8 {
+            #expect(decoded.alpha?.count == 15, "libpng expands an 8-bit tRNS into alpha")
+        } else {
+            #expect(decoded.alpha == nil)
+        }
+    }
+
+    @Test("A mask painted as transparency (one colour, holes only in alpha) is read from its alpha channel, with a note")
+    func maskPaintedAsTransparency() throws {
+        let path = ImagingTestData.fixture("mask-alpha8.png")
+        let made = try MaskSpec.file(path: path, invert: false).make(height: 3, width: 5, channels: 3)
+        // make_fixtures.py: transparent on the diagonal and in the last column.
+        let holes = (0..<15).map { $0 % 5 == $0 / 5 || $0 % 5 == 4 }
+        #expect(made.mask.channels == 1 && made.mask.pixels == holes.map { $0 ? 0 : 1 })
+        #expect(made.notes.contains { $0.contains("only the alpha channel varies, so the mask is read from alpha") }, "\(made.notes)")
+        // Where the colours vary, they are the mask and alpha is ignored, as before.
+        let colours = try MaskSpec.file(path: ImagingTestData.fixture("rgba8.png"), invert: false).make(height: 3, width: 5, channels: 3)
+        #expect(colours.notes.contains { $0.contains("the alpha channel was ignored") }, "\(colours.notes)")
+    }
+
     @Test("A file's width and height come from its header, as decoding gives them; a file that is no PNG is refused by name",
           arguments: fixtures)
     func dimensions(_ fixture: PNGFixture) throws {

@@ -141,6 +141,11 @@ private let geometries: [ConvGeometry] = [
 
 @Suite("Convolution kernels")
 struct ConvolutionTests {
+    @Test("a convolution's shape is printed width first, as every size the tool prints")
+    func geometryWidthFirst() {
+        #expect(geometries[0].description == "3->4 3x3/1 at 9x7")
+    }
+
     @Test("the Float64 reference's gradients match central finite differences of sum(output * R)")
     func referenceGradients() {
         for g in [geometries[1], geometries[4]] {

@@ -49,7 +49,13 @@ def pixel_values(ctype, bits, y, x):
 # Adam7 passes as (x0, y0, dx, dy).
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
 
-def write(name, ctype, bits, trns=None, gama=None, interlace=False):
+def mask_painted_as_transparency(y, x):
+    """White everywhere; transparent (alpha 0) on a diagonal and the last column: the holes."""
+    return [255, 255, 255, 0 if (x == y or x == W - 1) else 255]
+
+def write(name, ctype, bits, trns=None, gama=None, interlace=False, values=None):
+    """`values(y, x)`, when given, replaces pixel_values for the file's samples."""
+    values = values or (lambda y, x: pixel_values(ctype, bits, y, x))
     raw = bytearray()
     if interlace:
         for (x0, y0, dx, dy) in ADAM7:
@@ -57,10 +63,10 @@ def write(name, ctype, bits, trns=None, gama=None, interlace=False):
             if not ys or not xs:
                 continue
             for y in ys:
-                raw += b"\x00" + pack_row(sum((pixel_values(ctype, bits, y, x) for x in xs), []), bits)
+                raw += b"\x00" + pack_row(sum((values(y, x) for x in xs), []), bits)
     else:
         for y in range(H):
-            raw += b"\x00" + pack_row(sum((pixel_values(ctype, bits, y, x) for x in range(W)), []), bits)
+            raw += b"\x00" + pack_row(sum((values(y, x) for x in range(W)), []), bits)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, bits, ctype, 0, 0, 1 if interlace else 0))
     if gama is not None:
         png += chunk(b"gAMA", struct.pack(">I", gama))
@@ -96,6 +102,8 @@ def main():
     write("rgb8-adam7.png", 2, 8, interlace=True)
     write("rgb16-adam7.png", 2, 16, interlace=True)
     write("gray-alpha16-adam7.png", 4, 16, interlace=True)
+    # A mask as an image editor leaves it when its holes are painted as transparency.
+    write("mask-alpha8.png", 6, 8, values=mask_painted_as_transparency)
     check()
 
 def check():
@@ -103,7 +111,7 @@ def check():
     to 8 bits, so those are checked only where Pillow keeps 16 bits: mode I;16 gray)."""
     import glob
     from PIL import Image
-    for path in sorted(glob.glob("*.png")):
+    for path in sorted(p for p in glob.glob("*.png") if not p.startswith("mask-")):
         print(path)
         im = Image.open(path)
         im.load()
