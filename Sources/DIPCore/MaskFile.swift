@@ -68,12 +68,18 @@ public enum MaskFile {
         return read
     }
 
-    /// Whether a mask file's `colours` are one value everywhere (every channel, every pixel)
-    /// while its `alpha` varies: a mask painted as transparency, whose holes only the alpha
-    /// channel holds.
-    public static func paintedAsTransparency(colours: Image, alpha: [Float]) -> Bool {
-        guard let first = colours.pixels.first, let a = alpha.first else { return false }
-        return colours.pixels.allSatisfy { $0 == first } && alpha.contains { $0 != a }
+    /// The values a decoded mask file is read from, and what to tell the user about its alpha:
+    /// its colours, unless they are one value everywhere (every channel, every pixel) while its
+    /// alpha varies. That is a mask painted as transparency in an image editor, whose holes only
+    /// the alpha channel holds: it is read from alpha (transparent, below half, is a hole).
+    public static func values(of decoded: DecodedPNG, path: String) -> (values: Image, note: String?) {
+        let colours = decoded.image
+        if let alpha = decoded.alpha, let first = colours.pixels.first, let a = alpha.first,
+           colours.pixels.allSatisfy({ $0 == first }), alpha.contains(where: { $0 != a }) {
+            return (Image(channels: 1, height: colours.height, width: colours.width, pixels: alpha),
+                    "\(path): every pixel has the same colour and only the alpha channel varies, so the mask is read from alpha: transparent (below half) is a hole, opaque is known")
+        }
+        return (colours, decoded.droppedAlpha ? "\(path): the alpha channel was ignored; the mask is read from the gray/colour values" : nil)
     }
 
     /// Whether every value of `mask` is 0 or 1 of 255, and some are 1: a 0/1 array saved as 8

@@ -56,18 +56,10 @@ public enum MaskSpec: Sendable, Hashable, Codable {
             return Made(mask: mask, notes: [], summary: "text preset seed-report in \(TextMask.seedReportFontFile)")
         case let .file(path, invert):
             let decoded = try PNGCodec.read(path)
-            var notes: [String] = []
-            var values = decoded.image
-            if let alpha = decoded.alpha, MaskFile.paintedAsTransparency(colours: decoded.image, alpha: alpha) {
-                // One colour everywhere says nothing; the transparency an editor painted does.
-                values = Image(channels: 1, height: decoded.image.height, width: decoded.image.width, pixels: alpha)
-                notes.append("\(path): every pixel has the same colour and only the alpha channel varies, so the mask is read from alpha: transparent (below half) is a hole, opaque is known")
-            } else if decoded.droppedAlpha {
-                notes.append("\(path): the alpha channel was ignored; the mask is read from the gray/colour values")
-            }
+            let (values, note) = MaskFile.values(of: decoded, path: path)
             let result = try MaskFile.normalise(values, path: path, height: height, width: width,
                                                 channels: channels, invert: invert)
-            return Made(mask: result.mask, notes: notes + result.notes, summary: "checked \(path), \(decoded.sourceFormat)")
+            return Made(mask: result.mask, notes: (note.map { [$0] } ?? []) + result.notes, summary: "checked \(path), \(decoded.sourceFormat)")
         }
     }
 }

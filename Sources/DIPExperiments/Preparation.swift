@@ -164,7 +164,8 @@ public enum Preparation {
                 throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
             }
             let bytes = try PNGCodec.fileBytes(path)
-            var raw = try PNGCodec.decode(bytes, name: path).image
+            // Read as inpaint and psnr read a mask file (a mask painted as transparency from its alpha).
+            var raw = MaskFile.values(of: try PNGCodec.decode(bytes, name: path), path: path).values
             if raw.channels > 1 { raw = raw.channel(0) }
             // A 0/1 file reads 1 as known, as inpaint and psnr read it (every pixel was a hole).
             // Other masks go on unchanged: their grey values are resized, then thresholded.

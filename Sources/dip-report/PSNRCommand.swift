@@ -35,7 +35,9 @@ struct PSNRCommand: ParsableCommand {
         }
         var m: Image? = nil
         if let maskPath = mask {
-            let raw = try load(maskPath)
+            let decoded = try PNGCodec.read(maskPath)
+            let (raw, alphaNote) = MaskFile.values(of: decoded, path: maskPath)
+            if let alphaNote { printNote(alphaNote) }
             if raw.height != a.height || raw.width != a.width {
                 throw DIPError.mismatch("mask \(maskPath) is \(raw.sizeDescription) but the images are \(a.sizeDescription); "
                     + "the mask needs the same size and should be grayscale")
