@@ -179,7 +179,9 @@ h3 { font-size: 1.1rem; margin-top: 1.5rem; } h4 { font-size: 1rem; margin: .8re
 .banner { background: #fff4e5; border: 1px solid #f0b35a; padding: .6rem .9rem; border-radius: 6px; margin: .8rem 0; }
 .problems { background: #fdecea; border: 1px solid #e57373; padding: .6rem .9rem; border-radius: 6px; }
 nav.toc ol { columns: 2; margin: .3rem 0; } nav.toc a { color: var(--accent); }
-.table-wrap { overflow-x: auto; margin: .6rem 0; }
+/* A wide table may run on to the window's right edge past the text column (on a window as
+   narrow as the column that margin is 0), and scrolls only past that. */
+.table-wrap { overflow-x: auto; margin: .6rem calc(50% - 50vw + 1rem) .6rem 0; }
 table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { border-bottom: 1px solid var(--rule); padding: .25rem .5rem; text-align: right; white-space: nowrap; }
@@ -204,7 +206,10 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .78rem; 
 .user table { display: block; overflow-x: auto; } .user td, .user th { white-space: normal; text-align: left; } .user img { max-width: 100%; }
 dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; } dl.prov dt { font-weight: 600; } dl.prov dd { margin: 0; overflow-wrap: anywhere; }
 @media (max-width: 640px) { body { font-size: 15px; } main { padding: .6rem; } .plots { grid-template-columns: 1fr; } nav.toc ol { columns: 1; } }
-@media print { nav.toc, .hint { display: none; } details.pic > img.full { display: none; } h2 { page-break-before: auto; } figure, table { page-break-inside: avoid; } .plots { display: block; } body { font-size: 11pt; } }
+@media print { nav.toc, .hint { display: none; } details.pic > img.full { display: none; } h2 { page-break-before: auto; } figure, table { page-break-inside: avoid; } .plots { display: block; } body { font-size: 11pt; }
+  /* Paper does not scroll: every column on the page, in smaller type, headers wrapping. */
+  .table-wrap { overflow: visible; margin: .6rem 0; } .table-wrap > table { width: 100%; font-size: 7pt; }
+  .table-wrap th, .table-wrap td { white-space: normal; padding: .1rem .2rem; } }
 
 """#,
         "sweep.mustache": #"""
