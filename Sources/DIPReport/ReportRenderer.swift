@@ -88,7 +88,9 @@ public enum ReportRenderer {
                 return "<p class=\"note\">(\(HTMLText.escape(path)) is empty: write this section there and render again)</p>"
             }
             let t0 = Date()
-            let html = UserMarkdown.html(text)
+            var pictureNotes: [String] = []
+            let html = UserMarkdown.html(text, folder: (path as NSString).deletingLastPathComponent, notes: &pictureNotes)
+            notes += pictureNotes.map { "\(path): \($0)" }
             let seconds = Date().timeIntervalSince(t0)
             if seconds >= slowMarkdownSeconds {
                 notes.append(String(format: "%@ (%.1f MB) took %.1f s of this render to turn into HTML; a shorter file renders faster",

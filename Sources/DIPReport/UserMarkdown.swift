@@ -7,8 +7,9 @@ import Ink
 ///
 /// Ink passes raw HTML through, so the output goes through two guards: every `<` the user typed
 /// is shown as text (Ink never sees it), and the final HTML keeps only the tags Ink itself writes,
-/// with links limited to http(s), mailto and in-page anchors and images to embedded PNG, JPEG,
-/// GIF or WebP data (the page must work offline, so remote pictures are not loaded).
+/// with links limited to http(s), mailto and in-page anchors and images to PNG, JPEG, GIF or WebP
+/// data embedded in the page, typed so or read from a local file (the page must work offline,
+/// so remote pictures are not loaded).
 /// Headings move down two levels (# becomes h3) to sit under the section's own h2.
 enum UserMarkdown {
     /// Reads `path`, first writing `placeholder` there when the file does not exist. Returns the
@@ -88,14 +89,67 @@ enum UserMarkdown {
 
     /// Safe HTML for the Markdown `text`: every `<`, `>` and `"` the user typed is shown as text, the
     /// Markdown around it keeps its meaning, and links Ink writes that are not safe lose their
-    /// tag but keep their text.
-    static func html(_ text: String) -> String {
+    /// tag but keep their text. Pictures are embedded (`embeddedPicture`), files found from
+    /// `folder` (the Markdown file's); `notes` says which could not be, and why.
+    static func html(_ text: String, folder: String? = nil, notes: inout [String]) -> String {
         let guarded = guardBrackets(standIns(text))
-        return sanitise(MarkdownParser().html(from: String(guarded)))
+        return sanitise(MarkdownParser().html(from: String(guarded)), folder: folder, notes: &notes)
             .replacingOccurrences(of: String(lessThan), with: "&lt;")
             .replacingOccurrences(of: String(greaterThan), with: "&gt;")
             .replacingOccurrences(of: String(quote), with: "&quot;")
             .replacingOccurrences(of: String(openBracket), with: "[")
+    }
+
+    /// `html(_:folder:notes:)` without a folder (only embedded data pictures) or notes.
+    static func html(_ text: String) -> String {
+        var notes: [String] = []
+        return html(text, notes: &notes)
+    }
+
+    /// The largest picture file embedded: the page carries it as base64, a third larger.
+    static let maxPictureBytes = 20 * 1_048_576
+
+    /// A picture's `src` as the page can carry it: embedded data as it is, a picture file (a
+    /// path from `folder`, absolute, or a `file://` URL) read and embedded when it is a PNG,
+    /// JPEG, GIF or WebP of at most `maxPictureBytes`. Otherwise nil, and why not.
+    static func embeddedPicture(_ src: String, folder: String?) -> (url: String?, problem: String?) {
+        if src.wholeMatch(of: /data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+/) != nil { return (src, nil) }
+        let lower = src.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("//") {
+            return (nil, "a remote picture is not loaded (the page works offline); save it and give its path")
+        }
+        if lower.hasPrefix("data:") { return (nil, "embedded data that is not a base64 PNG, JPEG, GIF or WebP picture") }
+        var path = lower.hasPrefix("file://") ? String(src.dropFirst("file://".count)) : src
+        if !FileManager.default.fileExists(atPath: resolved(path, folder)), let decoded = path.removingPercentEncoding { path = decoded }
+        let file = resolved(path, folder)
+        var info = stat()
+        guard stat(file, &info) == 0 else {
+            return (nil, "no such file \(file)" + (path.hasPrefix("/") ? "" : " (a relative path starts at the Markdown file's folder)"))
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { return (nil, "\(file) is not a file") }
+        guard Int(info.st_size) <= maxPictureBytes else {
+            return (nil, "\(file) is larger than \(maxPictureBytes / 1_048_576) MB; save a smaller copy")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else { return (nil, "cannot read \(file) (check its permissions)") }
+        guard let type = pictureType(Array(data.prefix(12))) else {
+            return (nil, "\(file) is not a PNG, JPEG, GIF or WebP picture")
+        }
+        return ("data:image/\(type);base64,\(data.base64EncodedString())", nil)
+    }
+
+    /// `path` as given when absolute, else from `folder`.
+    private static func resolved(_ path: String, _ folder: String?) -> String {
+        guard !path.hasPrefix("/"), let folder else { return path }
+        return (folder as NSString).appendingPathComponent(path)
+    }
+
+    /// The picture type a file's first bytes say, as a data URL names it.
+    private static func pictureType(_ head: [UInt8]) -> String? {
+        if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "png" }
+        if head.starts(with: [0xFF, 0xD8, 0xFF]) { return "jpeg" }
+        if head.starts(with: Array("GIF8".utf8)) { return "gif" }
+        if head.count >= 12, head.starts(with: Array("RIFF".utf8)), Array(head[8..<12]) == Array("WEBP".utf8) { return "webp" }
+        return nil
     }
 
     /// `chars` with every `[` that cannot open a link replaced by `openBracket`. A `[` stays when
@@ -140,7 +194,7 @@ enum UserMarkdown {
 
     /// Keeps the tags of `allowedTags` (exactly as Ink writes them) and turns every other `<`
     /// into `&lt;`, so no element, attribute or script from user text reaches the page.
-    static func sanitise(_ html: String) -> String {
+    static func sanitise(_ html: String, folder: String? = nil, notes: inout [String]) -> String {
         var out = ""
         out.reserveCapacity(html.utf8.count)
         var rest = Substring(html)
@@ -148,7 +202,7 @@ enum UserMarkdown {
         while let lt = rest.firstIndex(of: "<") {
             out += rest[..<lt]
             rest = rest[lt...]
-            if let (tag, length) = allowedTag(at: rest) {
+            if let (tag, length) = allowedTag(at: rest, folder: folder, notes: &notes) {
                 if tag == "</a>" && droppedLinks > 0 {
                     droppedLinks -= 1
                 } else {
@@ -174,7 +228,7 @@ enum UserMarkdown {
                                                  "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "a"]
 
     /// The tag starting at `s` when it is allowed: its safe rewrite and its length in characters.
-    private static func allowedTag(at s: Substring) -> (String, Int)? {
+    private static func allowedTag(at s: Substring, folder: String?, notes: inout [String]) -> (String, Int)? {
         guard let gt = s.firstIndex(of: ">") else { return nil }
         let tag = s[s.startIndex...gt]
         let body = tag.dropFirst().dropLast()
@@ -195,9 +249,10 @@ enum UserMarkdown {
         }
         if let m = name.wholeMatch(of: /img src="([^"<>\s]*)"(?: alt="([^"<>]*)")?\//) {
             let alt = m.2.map { " alt=\"\($0)\"" } ?? ""
-            if m.1.wholeMatch(of: /data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+/) != nil {
-                return ("<img src=\"\(m.1)\"\(alt)>", length)
-            }
+            // Ink writes the target as typed; the stand-ins are not in it (the pattern excludes them).
+            let picture = embeddedPicture(String(m.1).replacingOccurrences(of: "&amp;", with: "&"), folder: folder)
+            if let url = picture.url { return ("<img src=\"\(url)\"\(alt)>", length) }
+            notes.append("picture \(m.1) not embedded: \(picture.problem ?? "")")
             return ("<span class=\"omitted\">[picture not embedded: \(HTMLText.escape(String(m.1)))]</span>", length)
         }
         return nil

@@ -1,3 +1,4 @@
+import DIPCore
 import Foundation
 import Testing
 @testable import DIPReport
@@ -44,6 +45,28 @@ struct UserMarkdownTests {
     func dataImages() {
         let html = UserMarkdown.html("![plot](data:image/png;base64,iVBORw0KGgo=)")
         #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"plot\">"))
+    }
+
+    @Test("a picture file the Markdown names (from its folder, absolute or file://) is embedded; one that cannot be is named in a note")
+    func localPictures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-pictures-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/figs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
+        try "not a picture".write(toFile: dir + "/notes.png", atomically: true, encoding: .utf8)
+        let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
+        var notes: [String] = []
+        let html = UserMarkdown.html("""
+            ![mine](figs/my%20plot.png) ![again](file://\(dir)/figs/my%20plot.png)
+
+            ![gone](figs/nope.png) ![web](https://example.org/x.png) ![text](notes.png)
+            """, folder: dir, notes: &notes)
+        #expect(html.components(separatedBy: "<img src=\"\(embedded)\"").count == 3, "\(html)")
+        #expect(html.contains("[picture not embedded: figs/nope.png]") && !html.contains("src=\"https:"), "\(html)")
+        #expect(notes.count == 3, "\(notes)")
+        #expect(notes.contains { $0.contains("figs/nope.png not embedded: no such file \(dir)/figs/nope.png (a relative path starts at the Markdown file's folder)") }, "\(notes)")
+        #expect(notes.contains { $0.contains("https://example.org/x.png not embedded: a remote picture is not loaded") }, "\(notes)")
+        #expect(notes.contains { $0.contains("notes.png is not a PNG, JPEG, GIF or WebP picture") }, "\(notes)")
     }
 
     @Test("an inline tag or prose about a tag leaves the Markdown after it intact (issue 11.14)")
