@@ -544,8 +544,7 @@ struct PageBuilder {
             let details = [r.software.device, r.software.libraries].compactMap { $0 }.filter { !$0.isEmpty }
             return details.isEmpty ? r.software.backend : "\(r.software.backend) (\(details.joined(separator: "; ")))"
         }.sorted()
-        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-        let machines = list { "\($0.machine.host): \($0.machine.cpu), \(count($0.machine.cores, "core")), \(count($0.machine.threads, "thread")), \($0.machine.os)" }.sorted()
+        let machines = list { "\($0.machine.host): \($0.machine.cpu), \(counted($0.machine.cores, "core")), \(counted($0.machine.threads, "thread")), \($0.machine.os)" }.sorted()
         let seeds = list(\.key.seed).sorted().map(String.init)
         let profiles = list(\.profile).sorted()
         let finished = records.map(\.finishedAt).sorted()
@@ -553,7 +552,7 @@ struct PageBuilder {
         for id in (Catalog.experiments.map(\.id) + list(\.key.experiment).sorted()) where !durations.contains(where: { $0.hasPrefix(id + ":") }) {
             let rs = of(id)
             guard !rs.isEmpty else { continue }
-            durations.append("\(id): \(Self.duration(rs.reduce(0) { $0 + $1.wallSeconds })) over \(count(rs.count, "run"))")
+            durations.append("\(id): \(Self.duration(rs.reduce(0) { $0 + $1.wallSeconds })) over \(counted(rs.count, "run"))")
         }
         let total = records.reduce(0) { $0 + $1.wallSeconds }
         func join(_ a: [String]) -> String { a.isEmpty ? "–" : a.joined(separator: "; ") }

@@ -51,7 +51,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("mem-per-run"), help: ArgumentHelp("Memory per task: auto (the run's estimated peak + 25 %) or a size such as 4G or 3500M.", valueName: "auto|SIZE"))
     var memPerRun = "auto"
 
-    @Option(name: .customLong("max-parallel"), parsing: .unconditional, help: ArgumentHelp("Tasks of an array running at once (sbatch --array=...%K).", valueName: "K"))
+    @Option(name: .customLong("max-parallel"), parsing: .unconditional, help: ArgumentHelp("Tasks running at once, over the whole submission (each array's --array=...%K; the arrays, one per time and memory, then run one after another).", valueName: "K"))
     var maxParallel: Int?
 
     @Option(help: ArgumentHelp("Generic resources per task, passed to sbatch (e.g. gpu:1).", valueName: "GRES"))
@@ -84,12 +84,16 @@ struct SubmitCommand: ParsableCommand {
         if !(1...65535).contains(warningSeconds) { throw ValidationError("--warning-seconds \(warningSeconds): at least 1 and at most 65535") }
         if let time {
             guard let limit = BatchScript.parseTime(time) else {
+                if time.contains("0"), time.allSatisfy({ "0:-".contains($0) }) {
+                    throw ValidationError("--time \(time): that is Slurm's \"no limit\", but a task needs a limit to checkpoint and requeue itself before; give one such as 24:00:00, or leave --time out for each task's own")
+                }
                 throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00")
             }
             if let problem = BatchScript.warningProblem(warningSeconds: warningSeconds, timeLimit: limit) {
                 throw ValidationError("--warning-seconds \(warningSeconds) with --time \(time): \(problem)")
             }
         }
+        if let problem = sbatchArgs.lazy.compactMap(SlurmRequest.extraArgumentProblem).first { throw ValidationError(problem) }
         if memPerRun != "auto" {
             guard let bytes = Self.parseSize(memPerRun) else { throw ValidationError("--mem-per-run \(memPerRun): give auto or a size such as 4G, 3500M") }
             // Less cannot hold a fit (the smallest net and image, with oneDNN's buffers).
@@ -145,7 +149,7 @@ struct SubmitCommand: ParsableCommand {
         for n in plan.notes { printNote(n) }
         try LocalRun.relabel(plan, runner: runner, dryRun: dryRun)
         let stored = plan.runs.filter { $0.state == .stored }.count
-        print("profile \(profile.name): \(plan.runs.count) runs, \(plan.pending.count) missing, \(stored) stored in \(results)")
+        print("profile \(profile.name): \(counted(plan.runs.count, "run")), \(plan.pending.count) missing, \(stored) stored in \(results)")
         guard !plan.pending.isEmpty else { print("nothing to submit"); return }
         let inFlight = plan.pending.compactMap { run in store.currentClaim(run.key).flatMap { $0.isStale() ? nil : (run.key, $0) } }
         if let (key, claim) = inFlight.first {
@@ -194,11 +198,11 @@ struct SubmitCommand: ParsableCommand {
         // More at once than there are tasks, or than --max-parallel lets run, is not a case:
         // one task showed "1 at once: 17s; 10 at once: 17s; 50 at once: 17s".
         let widest = min(tasks.count, maxParallel ?? tasks.count)
-        let walls = Set([10, 50, widest].map { min($0, widest) }).sorted().map { "\($0) at once: \(ProgressPrinter.duration(ArrayPlanner.wallSeconds(tasks, parallel: $0)))" }
+        let walls = Set([10, 50, widest].map { min($0, widest) }).sorted().map { "\($0) at once: \(ProgressPrinter.duration(script.wallSeconds(parallel: $0)))" }
         print("estimated wall time on nodes like this one, with " + walls.joined(separator: "; "))
         print("plan: \(planPath)\nscript: \(script.path)\nlogs: \(FrozenPlan.logFolder(results: results))/<job>_<task>.out")
         if dryRun {
-            let lines = script.submissions.map { script.arrayCommand($0) }
+            let lines = script.submissions.indices.map { script.arrayCommand(script.submissions[$0], previous: $0 > 0 ? "<array\($0)>" : nil) }
                 + [script.renderCommand(after: script.submissions.indices.map { "<array\($0 + 1)>" } + script.otherLiveJobs())]
             print("dry run: would submit")
             for l in lines { print("  " + l.map(BatchScript.quote).joined(separator: " ")) }

@@ -50,8 +50,13 @@ struct SlurmTests {
         let common = ["width", "table1-tv", "--profile", "smoke", "--seeds", "0,1", "--data", experimentData!]
         // The local reference runs meanwhile, with the same threads per run.
         let local = try CLI.Running(["run"] + common + ["--results", folder + "/local", "--jobs", "1", "--threads", "1"], log: folder + "/local.log")
-        let (status, out) = try CLI.run(["submit"] + common + ["--results", folder + "/results", "--out", folder + "/report",
-                                                              "--cpus-per-task", "1", "--no-estimate", "--pack-seconds", "5"],
+        // A results path with a space, an apostrophe and a % (which Slurm's log names read as
+        // %j), and an sbatch option whose value has a space: the script's #SBATCH lines and
+        // the log names carry them as they are.
+        let results = folder + "/my results, it's 100%j"
+        let (status, out) = try CLI.run(["submit"] + common + ["--results", results, "--out", folder + "/report",
+                                                              "--cpus-per-task", "1", "--no-estimate", "--pack-seconds", "5",
+                                                              "--sbatch-arg=--comment=dip report"],
                                         environment: cluster.environment)
         #expect(status == 0, "\(out)")
         guard let jobs = submittedJobs(out) else { Issue.record("no job ids in: \(out)"); return }
@@ -60,9 +65,11 @@ struct SlurmTests {
         #expect(local.wait() == 0, "\(local.output)")
         for j in jobs.arrays { #expect(Set(cluster.jobStates(j)) == ["COMPLETED"], "array \(j)") }
         #expect(cluster.jobStates(jobs.render) == ["COMPLETED"])
-        try expectSameRuns(try ResultStore(root: folder + "/local"), try ResultStore(root: folder + "/results"))
+        try expectSameRuns(try ResultStore(root: folder + "/local"), try ResultStore(root: results))
         #expect(FileManager.default.fileExists(atPath: folder + "/report/index.html"), "the render job writes the page")
-        let (_, status2) = try CLI.run(["status", "--results", folder + "/results"], environment: cluster.environment)
+        let logs = (try? FileManager.default.contentsOfDirectory(atPath: FrozenPlan.logFolder(results: results))) ?? []
+        #expect(logs.contains("\(jobs.arrays[0])_0.out") && logs.contains("\(jobs.render)_render.out"), "\(logs)")
+        let (_, status2) = try CLI.run(["status", "--results", results], environment: cluster.environment)
         #expect(status2.contains("width: 10 / 0 / 0 / 0 / 0") && status2.contains("table1-tv: 52 / 0 / 0 / 0 / 0"), "\(status2)")
         #expect(status2.contains("0 left") && status2.contains("no job of the plans is queued"), "\(status2)")
     }
@@ -195,9 +202,12 @@ struct SlurmPlanTests {
         #expect(out.contains("_render.out --time=00:05:00 "), "\(out)")
         let jobsFile = folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".jobs")
         #expect(!FileManager.default.fileExists(atPath: jobsFile))
-        // status says the plan queued nothing, rather than showing it as if it were live.
+        // status says the plan queued nothing, rather than showing it as if it were live; a
+        // --catalog submission's copy of the user's experiments beside the plan is no plan.
+        try "[]".write(toFile: folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".catalog.json"), atomically: true, encoding: .utf8)
         let (_, dry) = try CLI.run(["status", "--results", folder + "/results"])
         #expect(dry.contains("plan \(plan.id) (never submitted: a --dry-run, or sbatch refused it)"), "\(dry)")
+        #expect(!dry.contains("unreadable"), "\(dry)")
         // Once submitted, a queue that cannot be read is said to be unknown, and why.
         try "4242\nrender 4243\n".write(toFile: jobsFile, atomically: true, encoding: .utf8)
         let (_, submitted) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
@@ -210,6 +220,37 @@ struct SlurmPlanTests {
         let (_, failed) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
         let key = plan.runs[plan.tasks[0].runs[0]].key
         #expect(failed.contains("failed \(key): see \(log)") && failed.contains("| Error: /data: 1 test image is missing"), "\(failed)")
+    }
+
+    @Test("#SBATCH lines quote a value with a space, quote or backslash; a % in a log path is doubled; options submit sets are refused as --sbatch-arg")
+    func directives() {
+        #expect(BatchScript.directive("--requeue") == "#SBATCH --requeue")
+        #expect(BatchScript.directive("--output=/a b/it's/%A.out") == "#SBATCH --output=\"/a b/it's/%A.out\"")
+        #expect(BatchScript.directive("--comment=say \"hi\" \\o/") == "#SBATCH --comment=\"say \\\"hi\\\" \\\\o/\"")
+        #expect(BatchScript.filenamePattern("/r/100%j") == "/r/100%%j")
+        for reserved in ["--array=0-3", "-t5", "--time=1:00:00", "--mem=1G", "--mem-per-cpu=1G", "-c2", "--output=x", "--dependency=afterok:1", "--requeue", "--wrap=ls"] {
+            #expect(SlurmRequest.extraArgumentProblem(reserved) != nil, "\(reserved)")
+        }
+        for allowed in ["--qos=long", "--constraint=avx2", "-C avx2", "--comment=a b", "--exclusive"] {
+            #expect(SlurmRequest.extraArgumentProblem(allowed) == nil, "\(allowed)")
+        }
+    }
+
+    @Test("with --max-parallel the arrays run one after another, and the estimate adds them up")
+    func chainedArrays() {
+        let tasks = [(100.0, 600), (100.0, 600), (100.0, 1200), (100.0, 1200)].map { FrozenPlan.Task(runs: [], seconds: $0.0, peakBytes: 1e8, timeLimit: $0.1, memoryMiB: 512) }
+        let plan = FrozenPlan(id: "p", created: Date(), tool: "t", commit: "c", executable: "/x", results: "/r", out: "/o", data: "/d",
+                              profile: "smoke", seeds: [0], threadsPerRun: 1, checkpointSeconds: 600, experiments: [], runs: [], tasks: tasks,
+                              device: "cpu", gpuMath: "default")
+        var request = SlurmRequest()
+        let free = BatchScript(plan: plan, planPath: "/r/.plans/p.json", request: request)
+        #expect(free.submissions.count == 2 && free.wallSeconds(parallel: 4) == 100)
+        #expect(!free.arrayCommand(free.submissions[1], previous: "7").contains { $0.hasPrefix("--dependency") })
+        request.maxParallel = 2
+        let held = BatchScript(plan: plan, planPath: "/r/.plans/p.json", request: request)
+        #expect(held.wallSeconds(parallel: 2) == 200)
+        #expect(held.arrayCommand(held.submissions[0], previous: nil).contains("--array=0-1%2"))
+        #expect(held.arrayCommand(held.submissions[1], previous: "7").contains("--dependency=afterany:7"))
     }
 
     @Test("without sbatch, submit says what to install or where to run, and suggests --dry-run",

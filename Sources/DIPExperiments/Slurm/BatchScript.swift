@@ -9,7 +9,8 @@ public struct SlurmRequest: Sendable {
     public var account: String?
     /// --gres (e.g. gpu:1).
     public var gres: String?
-    /// Tasks of one array running at once (the array's `%K`).
+    /// Tasks running at once over the whole submission: each array's `%K`, and the arrays
+    /// (one per time and memory) one after another, since Slurm limits only within an array.
     public var maxParallel: Int?
     /// Seconds before the time limit at which Slurm warns a task (SIGUSR1) to checkpoint and
     /// requeue itself.
@@ -19,6 +20,38 @@ public struct SlurmRequest: Sendable {
 
     /// A request with the defaults.
     public init() {}
+
+    /// The sbatch options `submit` sets itself, by long and short name, and what to use instead:
+    /// given again through `extraArguments` they would override one submission's and not
+    /// another's (`--time` went to the render job but not the arrays; `--array` made the render
+    /// job an array).
+    static let reserved: [(long: String, short: String?, instead: String)] = [
+        ("array", "a", "submit makes the arrays; --max-parallel limits how many tasks run at once"),
+        ("time", "t", "use --time"),
+        ("mem", nil, "use --mem-per-run"),
+        ("mem-per-cpu", nil, "use --mem-per-run"),
+        ("mem-per-gpu", nil, "use --mem-per-run"),
+        ("cpus-per-task", "c", "use --cpus-per-task"),
+        ("output", "o", "the logs go to RESULTS/.logs, where status reads them"),
+        ("open-mode", nil, "the logs go to RESULTS/.logs, where status reads them"),
+        ("dependency", "d", "submit makes the render job wait for the arrays"),
+        ("signal", nil, "use --warning-seconds"),
+        ("requeue", nil, "the tasks requeue themselves to checkpoint before their limit"),
+        ("no-requeue", nil, "the tasks requeue themselves to checkpoint before their limit"),
+        ("wrap", nil, "submit writes the script"),
+    ]
+
+    /// Why `argument` (one `--sbatch-arg`) cannot be passed on; nil when it can.
+    public static func extraArgumentProblem(_ argument: String) -> String? {
+        for r in reserved {
+            let long = "--\(r.long)"
+            let short = r.short.map { "-\($0)" }
+            if argument == long || argument.hasPrefix(long + "=") || short.map({ argument.hasPrefix($0) }) == true {
+                return "--sbatch-arg=\(argument): submit sets \(long) itself (\(r.instead))"
+            }
+        }
+        return nil
+    }
 }
 
 /// One sbatch submission: an array over some of the plan's tasks, all with one time and memory.
@@ -128,10 +161,24 @@ public struct BatchScript: Sendable {
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
+    /// `path` as a Slurm file name pattern, which reads `%` as the start of a replacement
+    /// symbol (`%j`, `%A`): each one doubled, so a results folder named with `%` is written as it is.
+    static func filenamePattern(_ path: String) -> String { path.replacingOccurrences(of: "%", with: "%%") }
+
+    /// One option as an `#SBATCH` line: sbatch splits those lines at white space and takes
+    /// quotes and backslashes as the shell does, so a value with either is double-quoted, its
+    /// `"` and `\` escaped (a results path with a space or an apostrophe).
+    static func directive(_ option: String) -> String {
+        guard option.contains(where: { $0.isWhitespace || "\"'\\#".contains($0) }) else { return "#SBATCH \(option)" }
+        let escaped = option.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        guard let equals = escaped.firstIndex(of: "="), escaped.hasPrefix("--") else { return "#SBATCH \"\(escaped)\"" }
+        return "#SBATCH \(escaped[...equals])\"\(escaped[escaped.index(after: equals)...])\""
+    }
+
     /// The sbatch options every array submission shares (also written into the script).
     var commonOptions: [String] {
         var o = ["--job-name=dip-\(plan.id)",
-                 "--output=\(FrozenPlan.logFolder(results: plan.results))/%A_%a.out",
+                 "--output=\(Self.filenamePattern(FrozenPlan.logFolder(results: plan.results)))/%A_%a.out",
                  "--open-mode=append",
                  "--cpus-per-task=\(plan.threadsPerRun)",
                  "--signal=B:USR1@\(request.warningSeconds)",
@@ -142,24 +189,39 @@ public struct BatchScript: Sendable {
         return o + request.extraArguments
     }
 
-    /// The command line submitting one array (`sbatch --parsable ...`).
-    public func arrayCommand(_ s: ArraySubmission) -> [String] {
+    /// The command line submitting one array (`sbatch --parsable ...`); with `maxParallel`, an
+    /// array after the first starts once the one submitted before it (`previous`) has ended.
+    public func arrayCommand(_ s: ArraySubmission, previous: String?) -> [String] {
         ["sbatch", "--parsable", "--array=\(s.arraySpec(maxParallel: request.maxParallel))",
-         "--time=\(Self.slurmTime(s.timeLimit))", "--mem=\(s.memoryMiB)M", path]
+         "--time=\(Self.slurmTime(s.timeLimit))", "--mem=\(s.memoryMiB)M"]
+            + (request.maxParallel != nil ? previous.map { ["--dependency=afterany:\($0)"] } ?? [] : [])
+            + [path]
+    }
+
+    /// Wall seconds for the tasks with `parallel` of them running at once: the arrays one after
+    /// another when `maxParallel` chains them, else all of them together.
+    public func wallSeconds(parallel: Int) -> Double {
+        guard request.maxParallel != nil else { return ArrayPlanner.wallSeconds(plan.tasks, parallel: parallel) }
+        return submissions.reduce(0) { $0 + ArrayPlanner.wallSeconds($1.tasks.map { plan.tasks[$0] }, parallel: parallel) }
+    }
+
+    /// The render job's own command: the whole page from the results folder, for the plan's
+    /// profile, with the user's experiments when there are any.
+    var renderArguments: [String] {
+        [plan.executable, "render", "--results", plan.results, "--out", plan.out, "--profile", plan.profile]
+            + (userExperiments.isEmpty ? [] : ["--catalog", catalogPath])
     }
 
     /// The command line of the render job, after every job of `jobs` (this plan's arrays, and
     /// `otherLiveJobs`) has ended however it ended.
     public func renderCommand(after jobs: [String]) -> [String] {
         var c = ["sbatch", "--parsable", "--dependency=afterany:\(jobs.joined(separator: ":"))",
-                 "--job-name=dip-\(plan.id)-render", "--output=\(FrozenPlan.logFolder(results: plan.results))/%j_render.out",
+                 "--job-name=dip-\(plan.id)-render", "--output=\(Self.filenamePattern(FrozenPlan.logFolder(results: plan.results)))/%j_render.out",
                  "--time=\(Self.slurmTime(renderTimeLimit))", "--mem=2048M", "--cpus-per-task=1"]
         if let p = request.partition { c.append("--partition=\(p)") }
         if let a = request.account { c.append("--account=\(a)") }
         c += request.extraArguments
-        let render = [plan.executable, "render", "--results", plan.results, "--out", plan.out, "--profile", plan.profile]
-            + (userExperiments.isEmpty ? [] : ["--catalog", catalogPath])
-        return c + ["--wrap", render.map(Self.quote).joined(separator: " ")]
+        return c + ["--wrap", renderArguments.map(Self.quote).joined(separator: " ")]
     }
 
     /// The script: readable, commented, valid bash.
@@ -168,7 +230,7 @@ public struct BatchScript: Sendable {
         let total = plan.tasks.reduce(0) { $0 + $1.seconds }
         return """
         #!/bin/bash
-        # dip-report: job array of plan \(plan.id) (\(plan.runs.count) runs in \(plan.tasks.count) tasks,
+        # dip-report: job array of plan \(plan.id) (\(counted(plan.runs.count, "run")) in \(counted(plan.tasks.count, "task")),
         # profile \(plan.profile), seeds \(plan.seeds.map(String.init).joined(separator: ",")); about \(Int(total.rounded())) s of fitting in all),
         # written by `dip-report submit` (\(plan.tool), commit \(plan.commit)).
         #
@@ -182,7 +244,7 @@ public struct BatchScript: Sendable {
         # Time limits: Slurm sends SIGUSR1 \(request.warningSeconds) s before a task's limit (--signal below);
         # dip-report then checkpoints the fit at the next iteration and exits, and this script
         # requeues the task (--requeue), which resumes the fit from its checkpoint to the same bits.
-        \(commonOptions.map { "#SBATCH \($0)" }.joined(separator: "\n"))
+        \(commonOptions.map(Self.directive).joined(separator: "\n"))
 
         set -u
         exe=\(q(plan.executable))
@@ -221,7 +283,10 @@ extension BatchScript {
 
     /// Beside the plan, `<id>.catalog.json`: the user's experiments, for the render job's page
     /// (their titles and order of configurations), whatever became of the file they came from.
-    public var catalogPath: String { (planPath as NSString).deletingPathExtension + ".catalog.json" }
+    public var catalogPath: String { (planPath as NSString).deletingPathExtension + Self.catalogSuffix }
+
+    /// How a plan's catalog file ends, set apart from the plans beside it.
+    static let catalogSuffix = ".catalog.json"
 
     /// Writes the script (executable) beside the plan, the user's experiments when there are
     /// any (`catalogPath`), and the log folder Slurm writes into (a missing one fails every
@@ -266,7 +331,9 @@ extension BatchScript {
             try AtomicFile.write(Data(lines.joined(separator: "\n").utf8 + [10]), to: jobsPath)
         }
         do {
-            for s in submissions { arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s)))) }
+            for s in submissions {
+                arrays.append(try SlurmClient.jobID(fromParsable: try SlurmClient.run(arrayCommand(s, previous: arrays.last))))
+            }
             let others = otherLiveJobs()
             let render = try SlurmClient.jobID(fromParsable: try SlurmClient.run(renderCommand(after: arrays + others)))
             try record(arrays + ["render \(render)"])
@@ -275,7 +342,7 @@ extension BatchScript {
             try? record(arrays)
             let which = "array job\(arrays.count == 1 ? "" : "s") \(arrays.joined(separator: ", "))"
             throw DIPError.mismatch("\(error)\nAlready queued: \(which), which will fit their runs; `dip-report status --results \(plan.results)` follows them. "
-                                    + "Render once they end (`dip-report render --results \(plan.results) --out \(plan.out)`), or cancel them: scancel \(arrays.joined(separator: " "))")
+                                    + "Render once they end (`\(renderArguments.dropFirst().map(Self.quote).joined(separator: " "))`, with this dip-report), or cancel them: scancel \(arrays.joined(separator: " "))")
         }
     }
 

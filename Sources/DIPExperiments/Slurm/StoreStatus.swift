@@ -74,7 +74,7 @@ public struct StoreStatus: Sendable {
         // Every plan's runs; a later plan's entry replaces an earlier one's.
         let plansFolder = FrozenPlan.folder(results: results)
         let planFiles = ((try? FileManager.default.contentsOfDirectory(atPath: plansFolder)) ?? [])
-            .filter { $0.hasSuffix(".json") }.sorted()
+            .filter { $0.hasSuffix(".json") && !$0.hasSuffix(BatchScript.catalogSuffix) }.sorted()
         var planned: [RunKey: FrozenPlan.Run] = [:]
         var submittedPlans: [(plan: FrozenPlan, arrays: [String])] = []
         var newest: FrozenPlan?
