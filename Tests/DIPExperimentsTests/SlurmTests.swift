@@ -222,6 +222,31 @@ struct SlurmPlanTests {
         #expect(failed.contains("failed \(key): see \(log)") && failed.contains("| Error: /data: 1 test image is missing"), "\(failed)")
     }
 
+    @Test("a task plans only its own runs' experiments: an image of another experiment damaged since the submit fails that experiment's tasks only",
+          .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
+    func taskPlansItsOwnExperiments() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/data/dip-inpainting", withIntermediateDirectories: true)
+        for f in ["kate.png", "library.png", "library_mask.png"] {
+            try FileManager.default.copyItem(atPath: experimentData! + "/dip-inpainting/" + f, toPath: folder + "/data/dip-inpainting/" + f)
+        }
+        let (status, out) = try CLI.run(["submit", "width", "library", "--profile", "smoke", "--seeds", "0", "--data", folder + "/data",
+                                         "--results", folder + "/results", "--no-estimate", "--pack-seconds", "0", "--dry-run"])
+        #expect(status == 0, "\(out)")
+        let plans = try FileManager.default.contentsOfDirectory(atPath: folder + "/results/.plans")
+        guard let planFile = plans.first(where: { $0.hasSuffix(".json") }) else { Issue.record("\(plans)"); return }
+        let planPath = folder + "/results/.plans/" + planFile
+        let plan = try FrozenPlan.read(planPath)
+        func task(of experiment: String) -> Int? { plan.tasks.firstIndex { plan.runs[$0.runs[0]].key.experiment == experiment } }
+        guard let width = task(of: "width"), let library = task(of: "library") else { Issue.record("\(plan.tasks)"); return }
+        try "not a picture".write(toFile: folder + "/data/dip-inpainting/library.png", atomically: true, encoding: .utf8)
+        let (widthStatus, widthOut) = try CLI.run(["run", "--plan", planPath, "--task", "\(width)"])
+        #expect(widthStatus == 0 && widthOut.contains("1 done"), "\(widthOut)")
+        let (libraryStatus, libraryOut) = try CLI.run(["run", "--plan", planPath, "--task", "\(library)"])
+        #expect(libraryStatus != 0 && libraryOut.contains("library.png"), "\(libraryOut)")
+    }
+
     @Test("#SBATCH lines quote a value with a space, quote or backslash; a % in a log path is doubled; options submit sets are refused as --sbatch-arg")
     func directives() {
         #expect(BatchScript.directive("--requeue") == "#SBATCH --requeue")

@@ -154,7 +154,10 @@ public struct FrozenPlan: Codable, Sendable {
         guard tasks.indices.contains(index) else {
             throw DIPError.invalidValue(name: "--task", value: "\(index)", reason: "the plan \(id) has tasks 0 to \(tasks.count - 1)")
         }
-        let full = try runner.plan(experiments)
+        // Only the experiments of this task's runs: an image of another experiment that went
+        // missing or was damaged since the submit fails that experiment's tasks, not every task.
+        let needed = Set(tasks[index].runs.map { self.runs[$0].key.experiment })
+        let full = try runner.plan(experiments.filter { needed.contains($0.id) })
         var runs: [PlannedRun] = []
         for i in tasks[index].runs {
             let key = self.runs[i].key
