@@ -163,6 +163,14 @@ struct RunnerTests {
         // The plan counts what is left (its totals and estimate), not the whole fit again.
         #expect(ck.step > 0 && plan.pending.map(\.iterationsDone) == [ck.step])
         #expect(plan.pending[0].iterationsLeft == plan.pending[0].iterations - ck.step)
+        // So does submit's costing with fixed priors (--no-estimate): the iterations left.
+        let freshStore = try ResultStore(root: tempDir())
+        defer { try? FileManager.default.removeItem(atPath: freshStore.root) }
+        let fresh = try Runner(store: freshStore, options: Self.checkpointing(threads: 2)).plan([one])
+        var prior = ArrayPlanner()
+        prior.measure = false
+        let left = try prior.estimateRuns(plan, runner: second)[0].seconds, whole = try prior.estimateRuns(fresh, runner: second)[0].seconds
+        #expect(left > 0 && left < whole, "\(left) s for what is left, \(whole) s for the whole fit")
         let log = EventLog()
         _ = second.execute(plan, events: { log.add($0) })
         let notes = log.all.compactMap { e -> String? in if case let .note(text) = e { return text } else { return nil } }

@@ -31,7 +31,7 @@ public struct ArrayPlanner: Sendable {
 
     /// Each pending run with its estimated seconds and peak bytes. The estimate is measured once
     /// per network at an image size (`Runner.estimate` on one run of it), and a run of the same
-    /// class costs in proportion to its iterations.
+    /// class costs in proportion to the iterations it has left.
     public func estimateRuns(_ plan: RunPlan, runner: Runner) throws -> [FrozenPlan.Run] {
         var classSeconds: [String: (seconds: Double, iterations: Int)] = [:]
         return try plan.pending.map { run in
@@ -42,7 +42,8 @@ public struct ArrayPlanner: Sendable {
                     : measure
                     ? try runner.estimate(RunPlan(runs: [run], problems: [], profile: plan.profile)).seconds
                     : try Self.priorSeconds(run)
-                classSeconds[cls] = (seconds, max(1, run.iterations))
+                // Every cost here is of the iterations a run has left (a checkpoint holds the rest).
+                classSeconds[cls] = (seconds, max(1, run.iterationsLeft))
             }
             let c = classSeconds[cls]!
             let peak: Double
@@ -54,7 +55,7 @@ public struct ArrayPlanner: Sendable {
                 peak = RunResources.tvPeakBytes(values: run.channels * run.size.width * run.size.height)
             }
             return FrozenPlan.Run(key: run.key, label: run.label, iterations: run.iterations,
-                                  seconds: c.seconds * Double(run.iterations) / Double(c.iterations),
+                                  seconds: c.seconds * Double(run.iterationsLeft) / Double(c.iterations),
                                   peakBytes: memoryBytes ?? peak)
         }
     }
@@ -119,9 +120,9 @@ public struct ArrayPlanner: Sendable {
         case let .dip(config):
             let (h, w) = Fitter.workingSize(for: config.network, height: run.size.height, width: run.size.width)
             let work = EvaluationWork(try NetworkSummary(config: config.network, height: h, width: w))
-            return 2 + Runner.priorSeconds(work) * Double(run.iterations)
+            return 2 + Runner.priorSeconds(work) * Double(run.iterationsLeft)
         case .tv:
-            return 0.5 + 2e-8 * Double(run.channels * run.size.width * run.size.height * run.iterations)
+            return 0.5 + 2e-8 * Double(run.channels * run.size.width * run.size.height * run.iterationsLeft)
         }
     }
 
@@ -146,7 +147,7 @@ public struct ArrayPlanner: Sendable {
         let work = try NetworkSummary(config: config.network, height: h, width: w)
         let reference = try NetworkSummary(config: try SkipConfig.preset("table1", outputChannels: 1), height: 512, width: 512)
         let scale = max(Double(work.layers.count) / Double(reference.layers.count), Double(work.macs) / Double(reference.macs))
-        return 10 + gpuPriorIterationSeconds * scale * Double(run.iterations)
+        return 10 + gpuPriorIterationSeconds * scale * Double(run.iterationsLeft)
     }
 
     /// Wall seconds of `tasks` with `parallel` running at once, each taking `overhead` seconds
