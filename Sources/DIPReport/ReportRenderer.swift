@@ -205,6 +205,9 @@ struct PageBuilder {
 
     func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }
 
+    /// What a table's note says of `statCell`'s "†".
+    static let unfinishedNote = "† marks cells with a run that diverged or was cancelled."
+
     /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not finish.
     func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
         guard let s = Spread(runs.compactMap(value)) else {
@@ -330,7 +333,7 @@ struct PageBuilder {
         return TableView(id: "table1", caption: "Table 1: PSNR (dB), 50 % of pixels missing",
                          header: ["method"] + columns.map(\.label), rows: rows,
                          note: "Ours: mean ± standard deviation over seeds (hover a cell for the range and the run records). "
-                            + "† marks cells with a run that diverged or was cancelled. The paper has no colour images; "
+                            + Self.unfinishedNote + " The paper has no colour images; "
                             + "the seed report's house and peppers were upscaled from 256x256, which flatters them.")
     }
 
@@ -474,6 +477,7 @@ struct PageBuilder {
             }?.key
         }
         var otherWindow = false
+        var anySeedValue = false
         for (li, label) in labels.enumerated() {
             for img in images {
                 let group = runs.filter { $0.label == label && $0.key.image == img }.sorted { $0.key.seed < $1.key.seed }
@@ -490,6 +494,7 @@ struct PageBuilder {
                     name += " (ran with \(ran.network.depth) levels of \(written) under this profile)"
                 }
                 let seedValue = seedReportValue(experiment: experiment, label: label)
+                if seedValue != nil { anySeedValue = true }
                 let best = Spread(group.compactMap { $0.best?.psnr })
                 var delta = CellView("–", cls: "na")
                 if let seedValue, let best {
@@ -517,9 +522,16 @@ struct PageBuilder {
             }
         }
         let title = info?.title ?? experiment
-        let table = TableView(caption: "\(title): PSNR (dB)",
-                              header: ["configuration", "best", "final", "best at iteration", "worst drop", "seed report", "ours best − seed report"],
+        // The seed report's columns only where it has a figure for some row (never for a user's experiment).
+        var header = ["configuration", "best", "final", "best at iteration", "worst drop", "seed report", "ours best − seed report"]
+        if !anySeedValue {
+            header.removeLast(2)
+            for i in rows.indices { rows[i].cells.removeLast(2) }
+        }
+        let unfinished = rows.contains { $0.cells.contains { $0.text.hasSuffix(" †") } }
+        let table = TableView(caption: "\(title): PSNR (dB)", header: header,
                               rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records."
+                                  + (unfinished ? " " + Self.unfinishedNote : "")
                                   + (otherWindow ? " A row marked \"on WxH\" ran on a larger window of the image than the others (its net needs that size under this profile's crops): its PSNR is over other pixels and does not compare directly." : ""))
         var plot: FigureView? = nil
         if !series.isEmpty {
