@@ -87,6 +87,13 @@ struct ReportPageTests {
         #expect(section6.contains("mine: PSNR (dB)"))
         #expect(section7.contains("<h3>Your own experiments</h3>"))
         #expect(section7.contains("my-masks: PSNR (dB)") && section7.contains("A user experiment (group my-study)."))
+        // The seed report has figures for the width sweep, none for a user's experiment: its columns go.
+        func table(_ caption: String) -> Substring? {
+            guard let c = html.range(of: "<caption>\(caption)</caption>"), let end = html.range(of: "</table>", range: c.upperBound..<html.endIndex) else { return nil }
+            return html[c.lowerBound..<end.upperBound]
+        }
+        let mine = try #require(table("mine: PSNR (dB)")), width = try #require(table("Width sweep at depth 5: PSNR (dB)"))
+        #expect(!mine.contains(">seed report</th>") && width.contains(">seed report</th>"))
     }
 
     @Test("Table 1 has the reference rows, our rows and the 13 images")
