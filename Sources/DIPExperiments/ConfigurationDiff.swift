@@ -156,7 +156,11 @@ extension ResultDiff {
     /// One line per configuration: the mean difference, its spread over seeds and the images
     /// beyond the seed spread.
     public static func summaryLine(_ c: ConfigurationComparison) -> String {
-        guard let mean = c.meanFinalDelta else { return "\(c.label) vs \(c.referenceLabel): no runs of both" }
+        guard let mean = c.meanFinalDelta else {
+            // Paired runs whose finals are missing on one side (diverged, cancelled) are still pairs.
+            return "\(c.label) vs \(c.referenceLabel): " + (c.pairs.isEmpty ? "no runs of both"
+                : "\(counted(c.pairs.count, "paired run")), none with a final PSNR on both sides (a run diverged or was cancelled)")
+        }
         var line = "\(c.label) vs \(c.referenceLabel): final " + String(format: "%+.2f dB", mean)
             + " on average over \(c.pairs.count) paired runs (\(c.images.count) images, \(c.seeds.count) seed\(c.seeds.count == 1 ? "" : "s"))"
         if let s = c.perSeedFinalDelta, s.count > 1 { line += String(format: ", per-seed means %+.2f to %+.2f", s.min, s.max) }

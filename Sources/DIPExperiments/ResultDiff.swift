@@ -206,6 +206,20 @@ public enum ResultDiff {
         return (out, onlyA, onlyB)
     }
 
+    /// Why two folders' runs, `a` and `b`, have none in common (nil when they do, or one is
+    /// empty): different seeds, different experiments, or other configurations or images in them.
+    public static func nothingInCommon(_ a: [RunOutcome], _ b: [RunOutcome]) -> String? {
+        guard !a.isEmpty, !b.isEmpty, between(a, b).differences.isEmpty else { return nil }
+        func list<T: Comparable & CustomStringConvertible>(_ values: Set<T>) -> String { values.sorted().map(\.description).joined(separator: ", ") }
+        let seedsA = Set(a.map(\.seed)), seedsB = Set(b.map(\.seed))
+        if seedsA.isDisjoint(with: seedsB) { return "they hold different seeds (\(list(seedsA)) against \(list(seedsB)))" }
+        let experimentsA = Set(a.map(\.experiment)), experimentsB = Set(b.map(\.experiment))
+        if experimentsA.isDisjoint(with: experimentsB) {
+            return "they hold different experiments (\(list(experimentsA)) against \(list(experimentsB)))"
+        }
+        return "their runs of the same experiments and seeds are of other configurations or images (an edited catalog?)"
+    }
+
     private static func delta(_ a: Double?, _ b: Double?) -> Double? {
         guard let a, let b, a.isFinite, b.isFinite else { return nil }
         return b - a

@@ -108,6 +108,7 @@ struct DiffCommand: ParsableCommand {
             StandardStreams.error("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread"
                                   + (unfinished > 0 ? ", \(unfinished) that did not finish on one side (diverged or cancelled)" : "")
                                   + "; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
+            if let why = ResultDiff.nothingInCommon(a.runs, b.runs) { printNote("\(first) and \(second) have no run in common: \(why)") }
         } else {
             let groups = ResultDiff.acrossSeeds(a.runs)
             if json { print(try ResultDiff.json(groups), terminator: "") } else {

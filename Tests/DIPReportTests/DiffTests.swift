@@ -75,6 +75,19 @@ struct DiffTests {
         #expect(decoded == far.differences)
     }
 
+    @Test("two result sets with no run in common are said to be so, and why")
+    func nothingInCommon() throws {
+        let a = try ResultDiff.outcomes(resultsFolder: try Self.results("A0", offset: 0)).runs
+        #expect(ResultDiff.nothingInCommon(a, a) == nil)
+        let seeds = a.map { r -> RunOutcome in var o = r; o.seed += 2; return o }
+        #expect(ResultDiff.nothingInCommon(a, seeds) == "they hold different seeds (0, 1 against 2, 3)")
+        let others = a.map { r -> RunOutcome in var o = r; o.experiment = "mine"; return o }
+        #expect(ResultDiff.nothingInCommon(a, others)?.hasPrefix("they hold different experiments (table1-paper, width against mine)") == true)
+        let labels = a.map { r -> RunOutcome in var o = r; o.label += " (edited)"; return o }
+        #expect(ResultDiff.nothingInCommon(a, labels)?.contains("other configurations or images") == true)
+        #expect(ResultDiff.nothingInCommon(a, []) == nil)
+    }
+
     @Test("runs of another profile, and of an older configuration under the same label, are left off and named, not pooled")
     func selection() throws {
         let folder = SyntheticResults.temporaryFolder("selection")
