@@ -94,6 +94,9 @@ public struct SeedGroup: Sendable, Hashable, Codable {
     public var image: String
     /// The seeds present, ascending.
     public var seeds: [UInt64]
+    /// The seeds whose run diverged or was cancelled, ascending: a diverged run has no final
+    /// PSNR, so the final spread is over fewer seeds.
+    public var unfinishedSeeds: [UInt64] = []
     /// Final PSNR over seeds.
     public var final: Spread?
     /// Best PSNR over seeds.
@@ -170,7 +173,8 @@ public enum ResultDiff {
             let final = Spread(members.compactMap(\.finalPSNR)), best = Spread(members.compactMap(\.bestPSNR))
             let ref = reference(experiment: first.experiment, image: first.image)
             return SeedGroup(experiment: first.experiment, label: first.label, image: first.image,
-                             seeds: members.map(\.seed).sorted(), final: final, best: best,
+                             seeds: members.map(\.seed).sorted(), unfinishedSeeds: members.filter { $0.status != .done }.map(\.seed).sorted(),
+                             final: final, best: best,
                              reference: ref?.value, referenceSource: ref?.source,
                              // The seed report published best PSNRs: a final range says nothing of them.
                              referenceInsideFinal: ref.flatMap { r in r.source == "seed report" ? nil : final.map { $0.contains(r.value) } },

@@ -8,7 +8,8 @@ extension ResultDiff {
         TextTable(header: ["experiment", "configuration", "image", "seeds", "final mean", "final min", "final max", "final std",
                            "best mean", "best min", "best max", "best std", "reference", "from", "in final range", "in best range"],
                   rows: groups.map { g in
-                      [g.experiment, g.label, g.image, "\(g.seeds.count)",
+                      [g.experiment, g.label, g.image,
+                       "\(g.seeds.count)" + (g.unfinishedSeeds.isEmpty ? "" : " (\(g.unfinishedSeeds.map(String.init).joined(separator: ", ")) not done)"),
                        f(g.final?.mean), f(g.final?.min), f(g.final?.max), f(g.final?.std),
                        f(g.best?.mean), f(g.best?.min), f(g.best?.max), f(g.best?.std),
                        f(g.reference), g.referenceSource ?? "", yesNo(g.referenceInsideFinal), yesNo(g.referenceInsideBest)]

@@ -36,8 +36,16 @@ struct DiffTests {
         #expect(ResultDiff.reference(experiment: "table1-seed", image: "barbara")! == (33.28, "seed report"))
         #expect(ResultDiff.reference(experiment: "table1-seed", image: "peppers256")! == (41.64, "seed report"), "the seed protocol's file name")
         #expect(ResultDiff.reference(experiment: "table1-tv", image: "barbara") == nil)
+        #expect(barbara.unfinishedSeeds.isEmpty)
         let text = ResultDiff.table(groups).aligned()
         #expect(text.contains("32.67") && text.contains("32.22"))
+        // A seed whose run diverged is named: its final is missing from the spread.
+        let folder = try Self.results("seeds-diverged", offset: 1.2, barbaraSeeds: [0])
+        try SyntheticResults.save(try ResultStore(root: folder), experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)",
+                                  image: "barbara", seed: 1, status: .diverged)
+        let mixed = ResultDiff.acrossSeeds(try ResultDiff.outcomes(resultsFolder: folder).runs)
+        #expect(mixed.first { $0.image == "barbara" }?.unfinishedSeeds == [1])
+        #expect(ResultDiff.table(mixed).csv().contains("barbara,2 (1 not done),"), "\(ResultDiff.table(mixed).csv())")
         // Columns line up: every line of the table is as long as the rule or shorter.
         let lines = text.split(separator: "\n")
         #expect(lines.allSatisfy { $0.count <= lines[1].count })
