@@ -110,7 +110,7 @@ replication, which did not, and what would settle the open ones?
 <div class="plots">{{#table1Plots}}{{> figure}}{{/table1Plots}}</div>
 {{^table1Plots}}<p class="note">No Table-1 runs stored yet.</p>{{/table1Plots}}
 <h3>Pictures</h3>
-<p class="note">For each image, the run whose best PSNR is the median over seeds: the clean image, the mask, the corrupted input, the best and final iterates and the error map of the best (|best − clean| × 4, black = exact). Click a picture for full size.</p>
+<p class="note">For each image, the run whose best PSNR is the median over seeds: the clean image, the mask, the corrupted input, the best and final iterates and the error map of the best (|best − clean| × 4, black = exact). A picture larger than its thumbnail opens at full size when clicked.</p>
 {{#table1Galleries}}{{> gallery}}{{/table1Galleries}}
 </section>
 
@@ -120,12 +120,14 @@ replication, which did not, and what would settle the open ones?
 {{^textMask}}<p class="note">No text-mask run stored yet.</p>{{/textMask}}
 {{#experiment2Ran}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/experiment2Ran}}
 {{#experiment2}}{{> sweep}}{{/experiment2}}
+{{^experiment2}}<p class="note">No run of this experiment stored yet: <code>dip-report run width depth library</code> (with the profile of the rest) fits them.</p>{{/experiment2}}
 </section>
 
 <section id="s7"><h2>7. Experiment 3: hyperparameters</h2>
 <p>Learning rate (Adam at 0.1, 0.01, 0.001) and optimiser (L-BFGS at 0.01) on kate.png with the text mask. The seed report found LR 0.001 best at 6001 iterations, 0.1 collapsing, and L-BFGS converging faster to a lower PSNR. For each curve, the picture at the bottom of its worst sudden drop is kept.</p>
 {{#experiment3Ran}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/experiment3Ran}}
 {{#experiment3}}{{> sweep}}{{/experiment3}}
+{{^experiment3}}<p class="note">No run of this experiment stored yet: <code>dip-report run optimizers</code> (with the profile of the rest) fits them.</p>{{/experiment3}}
 {{#otherExperiments}}<h3>Your own experiments</h3>
 <p class="note">Experiments of a catalog file (<code>dip-report run --catalog FILE</code>) whose group is not experiment2 or experiment3.</p>
 {{#sweeps}}{{> sweep}}{{/sweeps}}{{/otherExperiments}}

@@ -263,10 +263,13 @@ struct PageBuilder {
         for (experiment, what) in [("table1-paper", "50 % Bernoulli"), ("table1-seed", "50 % Bernoulli, seed protocol"),
                                    ("width", "text"), ("library", "library (Fig. 8)")] {
             guard let r = of(experiment).first, let m = image(r, "mask") else { continue }
-            items.append(try EmbeddedImage(m, caption: "\(what) mask, \(r.key.image) seed \(r.key.seed), \(Int((r.holeFraction * 100).rounded())) % holes"))
+            items.append(try EmbeddedImage(m, caption: "\(what) mask, \(r.key.image) seed \(r.key.seed), \(Self.holes(r.holeFraction))"))
         }
         return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }
+
+    /// "20.6 % holes": one way of saying a mask's share of holes wherever the page says it.
+    static func holes(_ fraction: Double) -> String { String(format: "%.1f %% holes", fraction * 100) }
 
     func architecture() throws -> (figures: [FigureView], tables: [TitledText]) {
         var figures: [FigureView] = [], tables: [TitledText] = []
@@ -417,7 +420,7 @@ struct PageBuilder {
     func textMask() throws -> GalleryView? {
         guard let r = (of("width") + of("depth") + of("optimizers")).first else { return nil }
         var items: [EmbeddedImage] = []
-        if let m = image(r, "mask") { items.append(try EmbeddedImage(m, caption: String(format: "text mask, %.1f %% holes", r.holeFraction * 100))) }
+        if let m = image(r, "mask") { items.append(try EmbeddedImage(m, caption: "text mask, \(Self.holes(r.holeFraction))")) }
         if let x = image(r, "corrupted") { items.append(try EmbeddedImage(x, caption: "kate.png with the text holes")) }
         return items.isEmpty ? nil : GalleryView(heading: nil, items: items)
     }

@@ -232,6 +232,8 @@ struct ReportPageTests {
         #expect(summary.records == 0)
         let html = try String(contentsOfFile: summary.pagePath, encoding: .utf8)
         #expect(html.contains("No stored run has a mask yet."))
+        // Every experiment's section says how to fill it.
+        #expect(html.contains("<code>dip-report run width depth library</code>") && html.contains("<code>dip-report run optimizers</code>"))
         #expect {
             _ = try ReportRenderer.render(resultsFolder: results + "/nope", outFolder: out, commandLine: "test")
         } throws: { "\($0)".contains("nope") && "\($0)".contains("no such results folder") }
