@@ -206,12 +206,12 @@ struct SlurmPlanTests {
         // --catalog submission's copy of the user's experiments beside the plan is no plan.
         try "[]".write(toFile: folder + "/results/.plans/" + planFile.replacingOccurrences(of: ".json", with: ".catalog.json"), atomically: true, encoding: .utf8)
         let (_, dry) = try CLI.run(["status", "--results", folder + "/results"])
-        #expect(dry.contains("plan \(plan.id) (never submitted: a --dry-run, or sbatch refused it)"), "\(dry)")
+        #expect(dry.contains("plan \(plan.id) (not submitted by `dip-report submit`: a --dry-run, or sbatch refused it; jobs of it submitted by hand are not followed here: `squeue -n dip-\(plan.id)`)"), "\(dry)")
         #expect(!dry.contains("unreadable"), "\(dry)")
         // Once submitted, a queue that cannot be read is said to be unknown, and why.
         try "4242\nrender 4243\n".write(toFile: jobsFile, atomically: true, encoding: .utf8)
         let (_, submitted) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
-        #expect(!submitted.contains("never submitted") && submitted.contains("queue: not known: squeue is not on PATH"), "\(submitted)")
+        #expect(!submitted.contains("not submitted") && submitted.contains("queue: not known: squeue is not on PATH"), "\(submitted)")
         // A task that failed as a whole (before any run of it started) shows its runs as failed,
         // with its log, not as missing.
         let log = FrozenPlan.logFolder(results: folder + "/results") + "/4242_0.out"
