@@ -96,17 +96,20 @@ public enum SlurmClient {
     static let queueTimeout = 15.0
 
     /// Queue states of the jobs (array tasks included) of `jobs`, as squeue prints them
-    /// ("123_4" -> "RUNNING"). Throws, saying why, when squeue is not on PATH or fails (no
-    /// controller, a SLURM_CONF that points nowhere).
+    /// ("123_4" -> "RUNNING"), a pending one with Slurm's reason ("PENDING (PartitionConfig)":
+    /// a job that can never start says why only there). Throws, saying why, when squeue is not
+    /// on PATH or fails (no controller, a SLURM_CONF that points nowhere).
     public static func queueStates(jobs: [String]) throws -> [String: String] {
         guard find("squeue") != nil else {
             throw DIPError.mismatch("squeue is not on PATH (run status where Slurm's client is, e.g. the login node)")
         }
-        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"], timeout: queueTimeout)
+        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T %r"], timeout: queueTimeout)
         var states: [String: String] = [:]
         for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            if f.count >= 2 { states[String(f[0])] = String(f[1]) }
+            let f = line.split(separator: " ", maxSplits: 2)
+            guard f.count >= 2 else { continue }
+            let reason = f.count > 2 ? String(f[2]) : "None"
+            states[String(f[0])] = String(f[1]) + (f[1] == "PENDING" && reason != "None" ? " (\(reason))" : "")
         }
         return states
     }
