@@ -261,6 +261,12 @@ struct SlurmPlanTests {
         }
     }
 
+    @Test("a pending job's state carries Slurm's reason, others their state alone")
+    func queueReasons() {
+        let states = SlurmClient.queueStates(squeueOutput: "12_0 RUNNING None\n12_1 PENDING PartitionConfig\n13 PENDING Dependency\n14 PENDING None\n")
+        #expect(states == ["12_0": "RUNNING", "12_1": "PENDING (PartitionConfig)", "13": "PENDING (Dependency)", "14": "PENDING"])
+    }
+
     @Test("with --max-parallel the arrays run one after another, and the estimate adds them up")
     func chainedArrays() {
         let tasks = [(100.0, 600), (100.0, 600), (100.0, 1200), (100.0, 1200)].map { FrozenPlan.Task(runs: [], seconds: $0.0, peakBytes: 1e8, timeLimit: $0.1, memoryMiB: 512) }

@@ -103,7 +103,11 @@ public enum SlurmClient {
         guard find("squeue") != nil else {
             throw DIPError.mismatch("squeue is not on PATH (run status where Slurm's client is, e.g. the login node)")
         }
-        let text = try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T %r"], timeout: queueTimeout)
+        return queueStates(squeueOutput: try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T %r"], timeout: queueTimeout))
+    }
+
+    /// `queueStates` of squeue's `%i %T %r` lines.
+    static func queueStates(squeueOutput text: String) -> [String: String] {
         var states: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", maxSplits: 2)
