@@ -34,7 +34,9 @@ public enum WeightsFile {
                 t.value.pointer[0] = v
             } else {
                 do { try entry.copy(into: t.value) } catch let EngineError.weights(reason) {
-                    throw EngineError.weights("\(path): '\(t.key)': \(reason)")
+                    // Same keys, other sizes: another channel count, or an image of other colours.
+                    throw EngineError.weights("\(path): '\(t.key)': \(reason); it was saved for another configuration "
+                                              + "(another --net, or a gray image for a colour one or the reverse: compare with `dip-report net`)")
                 }
                 // Else the fit would diverge at its first iteration and blame the learning rate.
                 if let i = (0..<t.value.count).first(where: { !t.value.pointer[$0].isFinite }) {

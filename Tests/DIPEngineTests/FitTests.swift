@@ -186,6 +186,13 @@ struct FitTests {
         other.skip = [0, 0]
         let h = try SkipNetwork(config: other, backend: backend, seed: 0)
         #expect(throws: EngineError.self) { try WeightsFile.load(path, into: h) }
+        // Same keys at other sizes (a colour net for gray weights): the tensor, and the likely why.
+        var colour = config.network
+        colour.outputChannels = 3
+        let c = try SkipNetwork(config: colour, backend: backend, seed: 0)
+        #expect { try WeightsFile.load(path, into: c) } throws: {
+            "\($0)".contains("the network expects") && "\($0)".contains("a gray image for a colour one or the reverse")
+        }
 
         // Weights holding NaN (a diverged fit's) are refused by name, not fitted into a
         // divergence at the first iteration that blames the learning rate.
