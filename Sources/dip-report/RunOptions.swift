@@ -192,9 +192,9 @@ enum LocalRun {
     }
 
     /// Runs `plan` with the live display; the exit status says how it ended. Returns how many
-    /// runs were left to other runners.
+    /// runs were left to other runners. `carryOn` says how to go on after an interruption.
     @discardableResult
-    static func execute(_ plan: RunPlan, runner: Runner) throws -> Int {
+    static func execute(_ plan: RunPlan, runner: Runner, carryOn: String = "run the same command again") throws -> Int {
         let pending = plan.pending
         let interrupt = InterruptFlag.install(onQuit: { runner.removeOwnTemporaries() })
         let work: @Sendable (PlannedRun) -> Double = { Double(max($0.macsPerForward, 50 * $0.size.width * $0.size.height * $0.channels)) * Double($0.iterations) }
@@ -231,9 +231,9 @@ enum LocalRun {
                 // Not an error: submit's batch script requeues the task, which resumes.
                 printNote("stopped for the time limit (SIGUSR1); the batch script of `submit` requeues the task, which resumes from the checkpoints above")
             } else if interrupt.isSet {
-                printNote("stopped as asked (\(why)); run the same command again to carry on from the checkpoints above")
+                printNote("stopped as asked (\(why)); \(carryOn) to carry on from the checkpoints above")
             } else {
-                printError("stopped early: \(why); run the same command again to carry on")
+                printError("stopped early: \(why); \(carryOn) to carry on")
             }
             throw ExitCode(interrupt.exitStatus ?? 1)
         }

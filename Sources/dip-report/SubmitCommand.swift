@@ -258,6 +258,8 @@ enum PlanTask {
         print("plan \(frozen.id) task \(index): \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), \(plan.pending.count) to run, \(frozen.threadsPerRun) thread\(frozen.threadsPerRun == 1 ? "" : "s")\(job.map { "; job \($0)" } ?? "")")
         fflush(nil)
         guard !plan.pending.isEmpty else { print("nothing to run"); return }
-        try LocalRun.execute(plan, runner: runner)
+        // A task stopped by scancel (not by its time limit, which requeues it) is not run again
+        // by Slurm: a new submission over the results folder queues what is left.
+        try LocalRun.execute(plan, runner: runner, carryOn: "`dip-report submit` with the plan's options (it freezes what is left) or `dip-report run --plan \(BatchScript.quote(planFile)) --task \(index)`")
     }
 }
