@@ -69,13 +69,17 @@ public enum MaskFile {
     }
 
     /// The values a decoded mask file is read from, and what to tell the user about its alpha:
-    /// its colours, unless they are one value everywhere (every channel, every pixel) while its
-    /// alpha varies. That is a mask painted as transparency in an image editor, whose holes only
-    /// the alpha channel holds: it is read from alpha (transparent, below half, is a hole).
+    /// its colours, unless every pixel has the same colour while its alpha varies. That is a
+    /// mask painted as transparency in an image editor, whose holes only the alpha channel
+    /// holds: it is read from alpha (transparent, below half, is a hole).
     public static func values(of decoded: DecodedPNG, path: String) -> (values: Image, note: String?) {
         let colours = decoded.image
-        if let alpha = decoded.alpha, let first = colours.pixels.first, let a = alpha.first,
-           colours.pixels.allSatisfy({ $0 == first }), alpha.contains(where: { $0 != a }) {
+        let plane = colours.planeSize
+        let oneColour = plane > 0 && (0..<colours.channels).allSatisfy { c in
+            let values = colours.pixels[(c * plane)..<((c + 1) * plane)]
+            return values.allSatisfy { $0 == values.first }
+        }
+        if let alpha = decoded.alpha, let a = alpha.first, oneColour, alpha.contains(where: { $0 != a }) {
             return (Image(channels: 1, height: colours.height, width: colours.width, pixels: alpha),
                     "\(path): every pixel has the same colour and only the alpha channel varies, so the mask is read from alpha: transparent (below half) is a hole, opaque is known")
         }

@@ -33,10 +33,13 @@ public enum WeightsFile {
                 let v: Float = entry.dtype == .int64 ? Float(try entry.int64Values().first ?? 0) : try entry.float32Values().first ?? 0
                 t.value.pointer[0] = v
             } else {
+                // Same keys, other sizes: another channel count, or an image of other colours.
+                guard entry.shape == t.value.dims else {
+                    throw EngineError.weights("\(path): '\(t.key)' has shape \(entry.shape), the network expects \(t.value.dims); it was saved for "
+                                              + "another configuration (another --net, or a gray image for a colour one or the reverse: compare with `dip-report net`)")
+                }
                 do { try entry.copy(into: t.value) } catch let EngineError.weights(reason) {
-                    // Same keys, other sizes: another channel count, or an image of other colours.
-                    throw EngineError.weights("\(path): '\(t.key)': \(reason); it was saved for another configuration "
-                                              + "(another --net, or a gray image for a colour one or the reverse: compare with `dip-report net`)")
+                    throw EngineError.weights("\(path): '\(t.key)': \(reason)")
                 }
                 // Else the fit would diverge at its first iteration and blame the learning rate.
                 if let i = (0..<t.value.count).first(where: { !t.value.pointer[$0].isFinite }) {

@@ -182,8 +182,9 @@ h3 { font-size: 1.1rem; margin-top: 1.5rem; } h4 { font-size: 1rem; margin: .8re
 .problems { background: #fdecea; border: 1px solid #e57373; padding: .6rem .9rem; border-radius: 6px; }
 nav.toc ol { columns: 2; margin: .3rem 0; } nav.toc a { color: var(--accent); }
 /* A wide table may run on to the window's right edge past the text column (on a window as
-   narrow as the column that margin is 0), and scrolls only past that. */
-.table-wrap { overflow-x: auto; margin: .6rem calc(50% - 50vw + 1rem) .6rem 0; }
+   narrow as the column that margin is 0; 1.5rem clears a window's scroll bar, which 100vw
+   counts), and scrolls only past that. */
+.table-wrap { overflow-x: auto; margin: .6rem calc(50% - 50vw + 1.5rem) .6rem 0; }
 table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { border-bottom: 1px solid var(--rule); padding: .25rem .5rem; text-align: right; white-space: nowrap; }
@@ -211,7 +212,7 @@ dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1re
 @media print { nav.toc, .hint { display: none; } details.pic > img.full { display: none; } h2 { page-break-before: auto; } figure, table { page-break-inside: avoid; } .plots { display: block; } body { font-size: 11pt; }
   /* Paper does not scroll: every column on the page, in smaller type, headers wrapping. */
   .table-wrap { overflow: visible; margin: .6rem 0; } .table-wrap > table { width: 100%; font-size: 7pt; }
-  .table-wrap th, .table-wrap td { white-space: normal; padding: .1rem .2rem; } }
+  .table-wrap th, .table-wrap td { white-space: normal; overflow-wrap: anywhere; padding: .1rem .2rem; } }
 
 """#,
         "sweep.mustache": #"""

@@ -100,7 +100,7 @@ enum UserMarkdown {
             .replacingOccurrences(of: String(openBracket), with: "[")
     }
 
-    /// `html(_:folder:notes:)` without a folder (only embedded data pictures) or notes.
+    /// `html(_:folder:notes:)` with picture paths from the working folder, and no notes.
     static func html(_ text: String) -> String {
         var notes: [String] = []
         return html(text, notes: &notes)
@@ -119,7 +119,11 @@ enum UserMarkdown {
             return (nil, "a remote picture is not loaded (the page works offline); save it and give its path")
         }
         if lower.hasPrefix("data:") { return (nil, "embedded data that is not a base64 PNG, JPEG, GIF or WebP picture") }
-        var path = lower.hasPrefix("file://") ? String(src.dropFirst("file://".count)) : src
+        var path = src
+        if lower.hasPrefix("file://") {
+            path = String(src.dropFirst("file://".count))
+            if path.lowercased().hasPrefix("localhost/") { path = String(path.dropFirst("localhost".count)) }
+        }
         if !FileManager.default.fileExists(atPath: resolved(path, folder)), let decoded = path.removingPercentEncoding { path = decoded }
         let file = resolved(path, folder)
         var info = stat()
@@ -249,10 +253,12 @@ enum UserMarkdown {
         }
         if let m = name.wholeMatch(of: /img src="([^"<>\s]*)"(?: alt="([^"<>]*)")?\//) {
             let alt = m.2.map { " alt=\"\($0)\"" } ?? ""
-            // Ink writes the target as typed; the stand-ins are not in it (the pattern excludes them).
-            let picture = embeddedPicture(String(m.1).replacingOccurrences(of: "&amp;", with: "&"), folder: folder)
+            // Ink writes the target as typed, with the stand-ins of what the user typed as <, >, " and [.
+            let typed = String(m.1).replacingOccurrences(of: String(lessThan), with: "<").replacingOccurrences(of: String(greaterThan), with: ">")
+                .replacingOccurrences(of: String(quote), with: "\"").replacingOccurrences(of: String(openBracket), with: "[")
+            let picture = embeddedPicture(typed, folder: folder)
             if let url = picture.url { return ("<img src=\"\(url)\"\(alt)>", length) }
-            notes.append("picture \(m.1) not embedded: \(picture.problem ?? "")")
+            notes.append("picture \(typed) not embedded: \(picture.problem ?? "")")
             return ("<span class=\"omitted\">[picture not embedded: \(HTMLText.escape(String(m.1)))]</span>", length)
         }
         return nil

@@ -100,6 +100,11 @@ struct SubmitCommand: ParsableCommand {
             if bytes < 256 * 1_048_576 { throw ValidationError("--mem-per-run \(memPerRun): at least 256M (auto sizes it from each run's network and image)") }
             if bytes > Self.maxMemPerRun { throw ValidationError("--mem-per-run \(memPerRun): at most 64T, more than any node has (auto sizes it from each run's network and image)") }
         }
+        // Slurm reads a log name with a backslash literally (no %A_%a: status finds no logs),
+        // and a line break would end the script's #SBATCH lines.
+        if selection.results.contains(where: { $0 == "\\" || $0.isNewline }) {
+            throw ValidationError("--results \(BatchScript.quote(selection.results)): a results folder for Slurm cannot hold a backslash or a line break in its path; choose another")
+        }
         // The render job writes --out once every fit is done: checked now, not after the fits.
         try OutputFiles.checkFolder(selection.results, flag: "--results")
         try OutputFiles.checkReportFolder(out, results: selection.results)

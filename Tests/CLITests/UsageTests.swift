@@ -241,6 +241,7 @@ struct UsageTests {
             (["submit", "--profile", "smoke", "--mem-per-run", "10K", "--dry-run"], "--mem-per-run 10K: at least 256M"),
             // Past any machine, or past what a number holds: refused, not a crash converting to MiB.
             (["submit", "--profile", "smoke", "--mem-per-run", "65T", "--dry-run"], "--mem-per-run 65T: at most 64T"),
+            (["submit", "--profile", "smoke", "--results", "a\\b", "--dry-run"], "cannot hold a backslash or a line break"),
             (["submit", "--profile", "smoke", "--mem-per-run", "infG", "--dry-run"], "--mem-per-run infG: give auto or a size"),
             // A negative number is the option's value, not another option ("Missing value for ...").
             (["submit", "--profile", "smoke", "--warning-seconds", "-1", "--dry-run"], "--warning-seconds -1: at least 1"),

@@ -124,6 +124,10 @@ struct PNGCodecTests {
         let holes = (0..<15).map { $0 % 5 == $0 / 5 || $0 % 5 == 4 }
         #expect(made.mask.channels == 1 && made.mask.pixels == holes.map { $0 ? 0 : 1 })
         #expect(made.notes.contains { $0.contains("only the alpha channel varies, so the mask is read from alpha") }, "\(made.notes)")
+        // One colour that is not gray (red) counts as one colour too.
+        let red = Image(channels: 3, height: 1, width: 4, pixels: [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+        let painted = MaskFile.values(of: DecodedPNG(image: red, sourceFormat: "8-bit RGBA", droppedAlpha: true, bitDepth: 8, alpha: [1, 0, 1, 1]), path: "m.png")
+        #expect(painted.values.pixels == [1, 0, 1, 1] && painted.note?.contains("read from alpha") == true)
         // Where the colours vary, they are the mask and alpha is ignored, as before.
         let colours = try MaskSpec.file(path: ImagingTestData.fixture("rgba8.png"), invert: false).make(height: 3, width: 5, channels: 3)
         #expect(colours.notes.contains { $0.contains("the alpha channel was ignored") }, "\(colours.notes)")

@@ -253,10 +253,11 @@ struct SlurmPlanTests {
         #expect(BatchScript.directive("--output=/a b/it's/%A.out") == "#SBATCH --output=\"/a b/it's/%A.out\"")
         #expect(BatchScript.directive("--comment=say \"hi\" \\o/") == "#SBATCH --comment=\"say \\\"hi\\\" \\\\o/\"")
         #expect(BatchScript.filenamePattern("/r/100%j") == "/r/100%%j")
-        for reserved in ["--array=0-3", "-t5", "--time=1:00:00", "--mem=1G", "--mem-per-cpu=1G", "-c2", "--output=x", "--dependency=afterok:1", "--requeue", "--wrap=ls"] {
+        for reserved in ["--array=0-3", "-t5", "--time=1:00:00", "--mem=1G", "--mem-per-cpu=1G", "-c2", "--output=x", "--dependency=afterok:1",
+                         "--requeue", "--wrap=ls", "--dep=afterok:1", "--arr=1", "-e", "--error=e.txt", "-Jname", "--job-name=x", "--comment=a\nb"] {
             #expect(SlurmRequest.extraArgumentProblem(reserved) != nil, "\(reserved)")
         }
-        for allowed in ["--qos=long", "--constraint=avx2", "-C avx2", "--comment=a b", "--exclusive"] {
+        for allowed in ["--qos=long", "--constraint=avx2", "-C avx2", "--comment=a b", "--exclusive", "--time-min=10", "--export=ALL", "--cpus-per-gpu=2"] {
             #expect(SlurmRequest.extraArgumentProblem(allowed) == nil, "\(allowed)")
         }
     }

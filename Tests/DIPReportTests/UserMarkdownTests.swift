@@ -54,14 +54,15 @@ struct UserMarkdownTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
         try "not a picture".write(toFile: dir + "/notes.png", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: dir + "/figs/my plot.png", toPath: dir + "/plot[1].png")
         let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
         var notes: [String] = []
         let html = UserMarkdown.html("""
-            ![mine](figs/my%20plot.png) ![again](file://\(dir)/figs/my%20plot.png)
+            ![mine](figs/my%20plot.png) ![again](file://\(dir)/figs/my%20plot.png) ![bracket](plot[1].png)
 
             ![gone](figs/nope.png) ![web](https://example.org/x.png) ![text](notes.png)
             """, folder: dir, notes: &notes)
-        #expect(html.components(separatedBy: "<img src=\"\(embedded)\"").count == 3, "\(html)")
+        #expect(html.components(separatedBy: "<img src=\"\(embedded)\"").count == 4, "\(html)")
         #expect(html.contains("[picture not embedded: figs/nope.png]") && !html.contains("src=\"https:"), "\(html)")
         #expect(notes.count == 3, "\(notes)")
         #expect(notes.contains { $0.contains("figs/nope.png not embedded: no such file \(dir)/figs/nope.png (a relative path starts at the Markdown file's folder)") }, "\(notes)")

@@ -37,13 +37,16 @@ public struct ArrayPlanner: Sendable {
         return try plan.pending.map { run in
             let cls = try Self.classKey(run)
             if classSeconds[cls] == nil {
-                let seconds = gpuPrior && Self.runsOnGPU(run)
-                    ? try Self.gpuPriorSeconds(run)
+                // The class is costed as a whole fit, whichever of its runs comes first: a run
+                // resumed near its end would otherwise spread its set-up over every iteration.
+                var whole = run
+                whole.iterationsDone = 0
+                let seconds = gpuPrior && Self.runsOnGPU(whole)
+                    ? try Self.gpuPriorSeconds(whole)
                     : measure
-                    ? try runner.estimate(RunPlan(runs: [run], problems: [], profile: plan.profile)).seconds
-                    : try Self.priorSeconds(run)
-                // Every cost here is of the iterations a run has left (a checkpoint holds the rest).
-                classSeconds[cls] = (seconds, max(1, run.iterationsLeft))
+                    ? try runner.estimate(RunPlan(runs: [whole], problems: [], profile: plan.profile)).seconds
+                    : try Self.priorSeconds(whole)
+                classSeconds[cls] = (seconds, max(1, whole.iterations))
             }
             let c = classSeconds[cls]!
             let peak: Double
@@ -55,6 +58,7 @@ public struct ArrayPlanner: Sendable {
                 peak = RunResources.tvPeakBytes(values: run.channels * run.size.width * run.size.height)
             }
             return FrozenPlan.Run(key: run.key, label: run.label, iterations: run.iterations,
+                                  // What a checkpoint holds is done: a run costs the iterations it has left.
                                   seconds: c.seconds * Double(run.iterationsLeft) / Double(c.iterations),
                                   peakBytes: memoryBytes ?? peak)
         }
@@ -120,9 +124,9 @@ public struct ArrayPlanner: Sendable {
         case let .dip(config):
             let (h, w) = Fitter.workingSize(for: config.network, height: run.size.height, width: run.size.width)
             let work = EvaluationWork(try NetworkSummary(config: config.network, height: h, width: w))
-            return 2 + Runner.priorSeconds(work) * Double(run.iterationsLeft)
+            return 2 + Runner.priorSeconds(work) * Double(run.iterations)
         case .tv:
-            return 0.5 + 2e-8 * Double(run.channels * run.size.width * run.size.height * run.iterationsLeft)
+            return 0.5 + 2e-8 * Double(run.channels * run.size.width * run.size.height * run.iterations)
         }
     }
 
@@ -147,7 +151,7 @@ public struct ArrayPlanner: Sendable {
         let work = try NetworkSummary(config: config.network, height: h, width: w)
         let reference = try NetworkSummary(config: try SkipConfig.preset("table1", outputChannels: 1), height: 512, width: 512)
         let scale = max(Double(work.layers.count) / Double(reference.layers.count), Double(work.macs) / Double(reference.macs))
-        return 10 + gpuPriorIterationSeconds * scale * Double(run.iterationsLeft)
+        return 10 + gpuPriorIterationSeconds * scale * Double(run.iterations)
     }
 
     /// Wall seconds of `tasks` with `parallel` running at once, each taking `overhead` seconds

@@ -33,6 +33,8 @@ public struct SlurmRequest: Sendable {
         ("mem-per-gpu", nil, "use --mem-per-run"),
         ("cpus-per-task", "c", "use --cpus-per-task"),
         ("output", "o", "the logs go to RESULTS/.logs, where status reads them"),
+        ("error", "e", "the logs go to RESULTS/.logs, where status reads them"),
+        ("job-name", "J", "status and `squeue -n dip-<plan>` find the jobs by the name submit gives"),
         ("open-mode", nil, "the logs go to RESULTS/.logs, where status reads them"),
         ("dependency", "d", "submit makes the render job wait for the arrays"),
         ("signal", nil, "use --warning-seconds"),
@@ -41,12 +43,17 @@ public struct SlurmRequest: Sendable {
         ("wrap", nil, "submit writes the script"),
     ]
 
-    /// Why `argument` (one `--sbatch-arg`) cannot be passed on; nil when it can.
+    /// Why `argument` (one `--sbatch-arg`) cannot be passed on; nil when it can. A long option
+    /// counts by any start of its name of 3 or more letters, as sbatch reads it (`--dep=`).
+    /// Also refused: a line break, which would end the script's `#SBATCH` lines.
     public static func extraArgumentProblem(_ argument: String) -> String? {
+        if argument.contains(where: \.isNewline) { return "--sbatch-arg: a value holding a line break cannot go into the script" }
+        let name = argument.hasPrefix("--") ? String(argument.dropFirst(2).prefix { $0 != "=" }) : nil
         for r in reserved {
             let long = "--\(r.long)"
-            let short = r.short.map { "-\($0)" }
-            if argument == long || argument.hasPrefix(long + "=") || short.map({ argument.hasPrefix($0) }) == true {
+            let byName = name.map { $0 == r.long || ($0.count >= 3 && r.long.hasPrefix($0)) } ?? false
+            let byLetter = r.short.map { !argument.hasPrefix("--") && argument.hasPrefix("-\($0)") } ?? false
+            if byName || byLetter {
                 return "--sbatch-arg=\(argument): submit sets \(long) itself (\(r.instead))"
             }
         }
@@ -342,7 +349,7 @@ extension BatchScript {
             try? record(arrays)
             let which = "array job\(arrays.count == 1 ? "" : "s") \(arrays.joined(separator: ", "))"
             throw DIPError.mismatch("\(error)\nAlready queued: \(which), which will fit their runs; `dip-report status --results \(plan.results)` follows them. "
-                                    + "Render once they end (`\(renderArguments.dropFirst().map(Self.quote).joined(separator: " "))`, with this dip-report), or cancel them: scancel \(arrays.joined(separator: " "))")
+                                    + "Render once they end (`\(renderArguments.map(Self.quote).joined(separator: " "))`), or cancel them: scancel \(arrays.joined(separator: " "))")
         }
     }
 

@@ -53,6 +53,9 @@ public struct StoreStatus: Sendable {
     public var queue: [String: Int]?
     /// Why the queue of submitted plans could not be read (squeue missing or failing).
     public var queueProblem: String?
+    /// Array tasks of the plans the queue holds (the jobs that fit runs, not the render jobs);
+    /// nil where the queue is not known.
+    public var fittingTasksQueued: Int?
     /// The newest plan's id.
     public var plan: String?
     /// Whether the newest plan's jobs were submitted (false after `submit --dry-run`, or when
@@ -159,10 +162,15 @@ public struct StoreStatus: Sendable {
         let eta: Double? = recentDone > 0 && elapsed > 0 ? Double(left) / (Double(recentDone) / elapsed) : nil
         var queue: [String: Int]?
         var queueProblem: String?
+        var fittingTasksQueued: Int?
         if !jobs.isEmpty {
             do {
                 queue = [:]
-                for s in try SlurmClient.queueStates(jobs: jobs).values { queue![s, default: 0] += 1 }
+                let states = try SlurmClient.queueStates(jobs: jobs)
+                for s in states.values { queue![s, default: 0] += 1 }
+                // squeue names array tasks "123_4"; a render job is a job of its own.
+                let arrays = Set(submittedPlans.flatMap(\.arrays))
+                fittingTasksQueued = states.keys.filter { arrays.contains(String($0.prefix { $0 != "_" })) }.count
             } catch {
                 queue = nil
                 queueProblem = "\(error)"
@@ -174,7 +182,7 @@ public struct StoreStatus: Sendable {
             experiments[i].failed.sort { $0.key.description < $1.key.description }
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
-                           queue: queue, queueProblem: queueProblem, plan: newest?.id, planSubmitted: planSubmitted, unreadable: unreadable)
+                           queue: queue, queueProblem: queueProblem, fittingTasksQueued: fittingTasksQueued, plan: newest?.id, planSubmitted: planSubmitted, unreadable: unreadable)
     }
 
     /// The keys of the claims and checkpoints in the results folder
