@@ -24,9 +24,9 @@ extension Runner {
     /// The runs are then dealt to `options.jobs` workers in order, as `execute` does. Runs that
     /// resume from a checkpoint are counted by the iterations they have left. On the CPU the
     /// timing runs alone, so concurrent jobs' competition for memory bandwidth is not in it (the
-    /// 2-job quick build ran 5-9 % over). Where every job computes on one device (a GPU), the heaviest timed class is
-    /// timed again as `jobs` fits at once, and every evaluation is scaled by how much slower
-    /// each of them ran than it did alone.
+    /// 2-job quick build ran 5-9 % over). Where every job computes on one device (a GPU), the
+    /// heaviest timed class is timed again as `jobs` fits at once, and every evaluation is
+    /// scaled by how much slower each of them ran than it did alone.
     public func estimate(_ plan: RunPlan) throws -> (seconds: Double, macsPerSecond: Double) {
         let pending = plan.pending
         guard !pending.isEmpty else { return (0, 0) }
