@@ -212,7 +212,7 @@ dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1re
 @media print { nav.toc, .hint { display: none; } details.pic > img.full { display: none; } h2 { page-break-before: auto; } figure, table { page-break-inside: avoid; } .plots { display: block; } body { font-size: 11pt; }
   /* Paper does not scroll: every column on the page, in smaller type, headers wrapping. */
   .table-wrap { overflow: visible; margin: .6rem 0; } .table-wrap > table { width: 100%; font-size: 7pt; }
-  .table-wrap th, .table-wrap td { white-space: normal; overflow-wrap: anywhere; padding: .1rem .2rem; } }
+  .table-wrap th, .table-wrap td { white-space: normal; padding: .1rem .2rem; } }
 
 """#,
         "sweep.mustache": #"""
