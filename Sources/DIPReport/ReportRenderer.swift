@@ -208,12 +208,15 @@ struct PageBuilder {
     /// What a table's note says of `statCell`'s "†".
     static let unfinishedNote = "† marks cells with a run that diverged or was cancelled."
 
+    /// Whether a cell of `runs` carries `statCell`'s "†": one of them diverged or was cancelled.
+    static func unfinished(_ runs: [RunRecord]) -> Bool { runs.contains { $0.status != .done } }
+
     /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not finish.
     func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
         guard let s = Spread(runs.compactMap(value)) else {
             return CellView(runs.isEmpty ? "–" : "n/a", title: keys(runs), cls: "na")
         }
-        let unfinished = runs.contains { $0.status != .done }
+        let unfinished = Self.unfinished(runs)
         var text = String(format: "%.2f", s.mean)
         if let std = s.std { text += String(format: " ±%.2f", std) }
         if unfinished { text += " †" }
@@ -480,7 +483,7 @@ struct PageBuilder {
             }?.key
         }
         var otherWindow = false
-        var anySeedValue = false
+        var anySeedValue = false, anyUnfinished = false
         for (li, label) in labels.enumerated() {
             for img in images {
                 let group = runs.filter { $0.label == label && $0.key.image == img }.sorted { $0.key.seed < $1.key.seed }
@@ -498,6 +501,7 @@ struct PageBuilder {
                 }
                 let seedValue = seedReportValue(experiment: experiment, label: label)
                 if seedValue != nil { anySeedValue = true }
+                if Self.unfinished(group) { anyUnfinished = true }
                 let best = Spread(group.compactMap { $0.best?.psnr })
                 var delta = CellView("–", cls: "na")
                 if let seedValue, let best {
@@ -531,10 +535,9 @@ struct PageBuilder {
             header.removeLast(2)
             for i in rows.indices { rows[i].cells.removeLast(2) }
         }
-        let unfinished = rows.contains { $0.cells.contains { $0.text.hasSuffix(" †") } }
         let table = TableView(caption: "\(title): PSNR (dB)", header: header,
                               rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records."
-                                  + (unfinished ? " " + Self.unfinishedNote : "")
+                                  + (anyUnfinished ? " " + Self.unfinishedNote : "")
                                   + (otherWindow ? " A row marked \"on WxH\" ran on a larger window of the image than the others (its net needs that size under this profile's crops): its PSNR is over other pixels and does not compare directly." : ""))
         var plot: FigureView? = nil
         if !series.isEmpty {

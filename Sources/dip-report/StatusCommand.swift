@@ -57,12 +57,8 @@ struct StatusCommand: ParsableCommand {
             lines.append("no \(damaged ? "readable " : "")plan from `submit` in this folder: runs not yet started are not counted as missing, nor their iterations as left; "
                          + "`dip-report run --dry-run` with the same profile, experiments and seeds counts what is left")
         } else {
-            // With no array task of the plans left in the queue (a render job fits nothing) and no
-            // run in flight, nothing will do what is left: a throughput ETA would promise an end
-            // that never comes.
-            let stalled = s.fittingTasksQueued == 0 && s.experiments.allSatisfy { $0.running.isEmpty }
             let eta = s.iterationsLeft == 0 ? ""
-                : stalled ? "; no job is queued or running to do them: `dip-report submit` with the same options queues what is left"
+                : s.stalled ? "; no job is queued or running to do them: `dip-report submit` with the same options queues what is left"
                 : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
             lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
         }

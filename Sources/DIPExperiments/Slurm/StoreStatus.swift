@@ -56,6 +56,13 @@ public struct StoreStatus: Sendable {
     /// Array tasks of the plans the queue holds (the jobs that fit runs, not the render jobs);
     /// nil where the queue is not known.
     public var fittingTasksQueued: Int?
+
+    /// Whether what is left has nothing to do it: iterations left, no array task of the plans
+    /// in the queue (a render job fits nothing) and no run in flight. A throughput ETA would
+    /// then promise an end that never comes.
+    public var stalled: Bool {
+        iterationsLeft > 0 && fittingTasksQueued == 0 && experiments.allSatisfy { $0.running.isEmpty }
+    }
     /// The newest plan's id.
     public var plan: String?
     /// Whether the newest plan's jobs were submitted (false after `submit --dry-run`, or when
