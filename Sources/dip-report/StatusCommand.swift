@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIPCore
 import DIPExperiments
 import Foundation
 
@@ -12,7 +13,8 @@ struct StatusCommand: ParsableCommand {
             progress at the last heartbeat), checkpoints, the plans `submit` froze and their Slurm \
             logs (a run a task reported FAILED is shown with the log's last lines). Where squeue \
             exists it adds the queue states of the plans' jobs. Missing runs and iterations left are \
-            known from such a plan only: `run` and `build` freeze none. Damaged files are listed. \
+            known from such a plan only: `run` and `build` freeze none, and a plan `submit` queued \
+            nothing of (a --dry-run) counts only while no plan was queued. Damaged files are listed. \
             --watch redraws every 10 seconds.
             """)
 
@@ -61,6 +63,10 @@ struct StatusCommand: ParsableCommand {
                 : s.stalled ? "; no job is queued or running to do them: `dip-report submit` with the same options queues what is left"
                 : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
             lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
+        }
+        if !s.uncountedPlans.isEmpty {
+            lines.append("not counted: \(counted(s.uncountedPlans.count, "plan")) `submit` queued nothing of (a --dry-run, or sbatch refused it): "
+                         + s.uncountedPlans.joined(separator: ", "))
         }
         if !s.unreadable.isEmpty {
             lines.append("\(s.unreadable.count) unreadable file\(s.unreadable.count == 1 ? "" : "s"), counted nowhere above:")

@@ -220,6 +220,19 @@ struct SlurmPlanTests {
         let (_, failed) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
         let key = plan.runs[plan.tasks[0].runs[0]].key
         #expect(failed.contains("failed \(key): see \(log)") && failed.contains("| Error: /data: 1 test image is missing"), "\(failed)")
+        // A later dry run of other experiments (to see their estimate) leaves the queued plan's
+        // counts as they were, and is named as not counted.
+        let before = failed.split(separator: "\n").filter { $0.hasPrefix("iterations:") }
+        let (again, laterOut) = try CLI.run(["submit", "depth", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
+                                             "--results", folder + "/results", "--no-estimate", "--dry-run"])
+        #expect(again == 0, "\(laterOut)")
+        let later = try FileManager.default.contentsOfDirectory(atPath: folder + "/results/.plans")
+            .filter { $0.hasSuffix(".json") && $0 != planFile && !$0.hasSuffix(".catalog.json") }
+        let (_, mixed) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
+        #expect(later.count == 1 && mixed.contains("not counted: 1 plan `submit` queued nothing of (a --dry-run, or sbatch refused it): "
+                                                    + later[0].replacingOccurrences(of: ".json", with: "")), "\(later) \(mixed)")
+        #expect(!mixed.contains("  depth:") && mixed.hasPrefix("plan \(plan.id): "), "\(mixed)")
+        #expect(mixed.split(separator: "\n").filter { $0.hasPrefix("iterations:") } == before, "\(mixed)")
     }
 
     @Test("a task plans only its own runs' experiments: an image of another experiment damaged since the submit fails that experiment's tasks only",

@@ -63,11 +63,14 @@ public struct StoreStatus: Sendable {
     public var stalled: Bool {
         iterationsLeft > 0 && fittingTasksQueued == 0 && experiments.allSatisfy { $0.running.isEmpty }
     }
-    /// The newest plan's id.
+    /// The newest counted plan's id (see `uncountedPlans`).
     public var plan: String?
-    /// Whether the newest plan's jobs were submitted (false after `submit --dry-run`, or when
+    /// Whether that plan's jobs were submitted (false after `submit --dry-run`, or when
     /// sbatch refused its first array).
     public var planSubmitted = false
+    /// The plans `submit` queued nothing of (dry runs, or refused by sbatch) whose runs are not
+    /// counted, because other plans were queued; oldest first.
+    public var uncountedPlans: [String] = []
     /// Files that are not what their names say (damaged records, unreadable plans), "path:
     /// why" each; their runs are counted nowhere above.
     public var unreadable: [String] = []
@@ -81,29 +84,30 @@ public struct StoreStatus: Sendable {
         var stored: [RunKey: RunRecord] = [:]
         for r in records { stored[r.key] = r }
 
-        // Every plan's runs; a later plan's entry replaces an earlier one's.
+        // The plans `submit` queued, each with its jobs; a later plan's entry for a run replaces
+        // an earlier one's. A plan it queued nothing of (a --dry-run, or sbatch refused it) is
+        // left out while any plan was queued: a dry run of another profile to see its estimate
+        // must not turn that profile's runs into missing ones of this folder. With none queued
+        // the newest such plan counts (its script may have been given to sbatch by hand).
         let plansFolder = FrozenPlan.folder(results: results)
         let planFiles = ((try? FileManager.default.contentsOfDirectory(atPath: plansFolder)) ?? [])
             .filter { $0.hasSuffix(".json") && !$0.hasSuffix(BatchScript.catalogSuffix) }.sorted()
-        var planned: [RunKey: FrozenPlan.Run] = [:]
-        var submittedPlans: [(plan: FrozenPlan, arrays: [String])] = []
-        var newest: FrozenPlan?
-        var planSubmitted = false
-        var jobs: [String] = []
+        var plans: [(plan: FrozenPlan, jobs: (arrays: [String], render: String?))] = []
         for f in planFiles {
             let path = (plansFolder as NSString).appendingPathComponent(f)
-            let p: FrozenPlan
-            do { p = try FrozenPlan.read(path) } catch {
+            do { plans.append((try FrozenPlan.read(path), BatchScript.submittedJobs(planPath: path))) } catch {
                 unreadable.append("\(path): an unreadable plan (\(error)); its runs are not counted")
-                continue
             }
-            for r in p.runs { planned[r.key] = r }
-            newest = p
-            let j = BatchScript.submittedJobs(planPath: path)
-            planSubmitted = !j.arrays.isEmpty
-            jobs += j.arrays + (j.render.map { [$0] } ?? [])
-            submittedPlans.append((p, j.arrays))
         }
+        let queued = plans.filter { !$0.jobs.arrays.isEmpty }
+        let counted = queued.isEmpty ? Array(plans.suffix(1)) : queued
+        let uncounted = queued.isEmpty ? [] : plans.filter { $0.jobs.arrays.isEmpty }.map(\.plan.id)
+        var planned: [RunKey: FrozenPlan.Run] = [:]
+        for (p, _) in counted { for r in p.runs { planned[r.key] = r } }
+        let submittedPlans = queued.map { (plan: $0.plan, arrays: $0.jobs.arrays) }
+        let jobs = queued.flatMap { $0.jobs.arrays + ($0.jobs.render.map { [$0] } ?? []) }
+        let newest = counted.last?.plan
+        let planSubmitted = !(counted.last?.jobs.arrays.isEmpty ?? true)
 
         var byExperiment: [String: Experiment] = [:]
         func bump(_ id: String, _ f: (inout Experiment) -> Void) {
@@ -189,7 +193,8 @@ public struct StoreStatus: Sendable {
             experiments[i].failed.sort { $0.key.description < $1.key.description }
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
-                           queue: queue, queueProblem: queueProblem, fittingTasksQueued: fittingTasksQueued, plan: newest?.id, planSubmitted: planSubmitted, unreadable: unreadable)
+                           queue: queue, queueProblem: queueProblem, fittingTasksQueued: fittingTasksQueued, plan: newest?.id, planSubmitted: planSubmitted,
+                           uncountedPlans: uncounted, unreadable: unreadable)
     }
 
     /// The keys of the claims and checkpoints in the results folder
