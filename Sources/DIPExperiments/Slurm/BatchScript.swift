@@ -45,9 +45,21 @@ public struct SlurmRequest: Sendable {
 
     /// Why `argument` (one `--sbatch-arg`) cannot be passed on; nil when it can. A long option
     /// counts by any start of its name of 3 or more letters, as sbatch reads it (`--dep=`).
-    /// Also refused: a line break, which would end the script's `#SBATCH` lines.
+    /// Also refused: a line break, which would end the script's `#SBATCH` lines; a word that
+    /// is no option; and an option parted from its value by a space, which sbatch reads as one
+    /// word (`--qos long`: "unrecognized option"; `-p debug`: the partition " debug").
     public static func extraArgumentProblem(_ argument: String) -> String? {
         if argument.contains(where: \.isNewline) { return "--sbatch-arg: a value holding a line break cannot go into the script" }
+        guard argument.hasPrefix("-"), argument.count > 1 else {
+            return "--sbatch-arg=\(argument): not an sbatch option; give one option a --sbatch-arg, as in --sbatch-arg=--qos=long"
+        }
+        let long = argument.hasPrefix("--")
+        let head = long ? argument.prefix { $0 != "=" } : argument.prefix(3)
+        if head.contains(where: \.isWhitespace) {
+            let word = argument.split(whereSeparator: \.isWhitespace)
+            let joined = long ? "\(word[0])=\(word.dropFirst().joined(separator: " "))" : "\(word[0])\(word.dropFirst().joined(separator: " "))"
+            return "--sbatch-arg='\(argument)': sbatch reads it as one word, space and all; write the option and its value as one: --sbatch-arg='\(joined)'"
+        }
         let name = argument.hasPrefix("--") ? String(argument.dropFirst(2).prefix { $0 != "=" }) : nil
         for r in reserved {
             let long = "--\(r.long)"
