@@ -76,6 +76,23 @@ public struct ResultStore: Sendable {
         FileManager.default.fileExists(atPath: recordPath(for: key))
     }
 
+    /// Whether the run's checkpoint (which must exist) can be resumed: unless it is older than
+    /// the run's stored record. An older one was left by a runner that another beat to the
+    /// record, and describes no fit in progress; a newer one is an interrupted `run --force`
+    /// refit's, which the next `run --force` carries on.
+    public func checkpointResumable(_ key: RunKey) -> Bool {
+        !Self.checkpoint(checkpointPath(for: key), predates: recordPath(for: key))
+    }
+
+    /// Whether the checkpoint at `checkpoint` was last written before the record at `record`
+    /// (false without a record).
+    static func checkpoint(_ checkpoint: String, predates record: String) -> Bool {
+        let fm = FileManager.default
+        guard let r = (try? fm.attributesOfItem(atPath: record))?[.modificationDate] as? Date else { return false }
+        let c = (try? fm.attributesOfItem(atPath: checkpoint))?[.modificationDate] as? Date
+        return c.map { $0 < r } ?? true
+    }
+
     /// The stored record of a key, nil when there is none; throws for a damaged or foreign file.
     public func load(_ key: RunKey) throws -> RunRecord? {
         let path = recordPath(for: key)
@@ -206,7 +223,7 @@ public struct ResultStore: Sendable {
 
     /// Finds what runners left behind and, with `remove`, deletes what is safe to delete:
     /// temporary files of unfinished writes (`.NAME.tmp-PID-N`, from a process killed mid-write)
-    /// and checkpoints of runs that are stored (a second runner finished the run first), but
+    /// and checkpoints older than their run's record (a second runner finished the run first), but
     /// only where no live claim covers the run, since its holder may be writing them right now.
     /// A stale claim is reported and removed when its run is stored; otherwise the next runner
     /// takes it over. Checkpoints of unfinished runs are no leftovers: the next run resumes them.
@@ -248,8 +265,12 @@ public struct ResultStore: Sendable {
             } else if name.hasSuffix(".checkpoint"), let stem = Self.stemPrefix(name),
                       fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json")),
                       !liveClaim(folder: folder, stem: stem) {
-                take(path, "checkpoint of a run that is stored already", true)
-                if found.last?.removed == true { try? fm.removeItem(atPath: path + ".lbfgs") }
+                if Self.checkpoint(path, predates: (folder as NSString).appendingPathComponent(stem + ".json")) {
+                    take(path, "checkpoint of a run that is stored already", true)
+                    if found.last?.removed == true { try? fm.removeItem(atPath: path + ".lbfgs") }
+                } else {
+                    take(path, "checkpoint of an interrupted `run --force` refit of a stored run; `run --force` carries it on", false)
+                }
             } else if name.hasSuffix(".claim"), let stem = Self.stemPrefix(name),
                       let c = Self.readClaim(at: path), c.isStale(staleAfter: staleAfter) {
                 let stored = fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json"))

@@ -144,7 +144,9 @@ extension Runner {
                         if let bad = problems.first(where: { $0.path == store.recordPath(for: key) }) {
                             state = .blocked(bad.reason)
                         } else if store.hasRecordFile(key) {
-                            state = options.force ? .missing : .stored
+                            // Refitted, it carries on an interrupted refit's checkpoint (newer than the record).
+                            let refitKept = FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) && store.checkpointResumable(key)
+                            state = !options.force ? .stored : refitKept ? .checkpointed : .missing
                             // The key hashes the files' paths, not their content: an image or mask
                             // file edited in place would reuse runs of its old pixels without a word.
                             if let r = stored[key] {
@@ -159,7 +161,7 @@ extension Runner {
                                 relabelled.append(r)
                             }
                         } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
-                            state = options.force ? .missing : .checkpointed
+                            state = .checkpointed
                         }
                         var run = PlannedRun(key: key, group: e.group, label: spec.label, spec: spec, image: ref,
                                              configuration: conf, size: ImageSize(width: img.image.width, height: img.image.height),

@@ -280,7 +280,8 @@ public final class Runner: @unchecked Sendable {
                                   backend: software.backend, device: software.device)
         var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil, stretches: [here])
         var dropImage: Image?
-        if !options.force, FileManager.default.fileExists(atPath: ckPath) {
+        // With --force too: a checkpoint newer than the stored record is the refit's own.
+        if FileManager.default.fileExists(atPath: ckPath), store.checkpointResumable(run.key) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
                 // A checkpoint of another run (copied or renamed by hand) failed the run on every

@@ -40,7 +40,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("print-catalog"), help: "Print the selected experiments as catalog JSON (a template for --catalog) and stop.")
     var printCatalog = false
 
-    @Flag(help: "Run again what is stored (replaces the records).")
+    @Flag(help: "Run again what is stored (replaces the records); an interrupted refit carries on from its checkpoint at the next --force.")
     var force = false
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan and the estimate, run nothing.")

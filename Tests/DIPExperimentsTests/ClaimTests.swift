@@ -68,7 +68,7 @@ struct ClaimTests {
         }
     }
 
-    @Test("sweep removes temporary files and checkpoints of stored runs that no live claim covers, and leaves the rest")
+    @Test("sweep removes temporary files and checkpoints older than their stored runs that no live claim covers, and leaves the rest")
     func sweep() throws {
         let store = try tempStore()
         let folder = store.folder(for: key)
@@ -79,6 +79,8 @@ struct ClaimTests {
         for p in [tmp, pairTmp, store.checkpointPath(for: key), store.recordPath(for: key)] {
             #expect(FileManager.default.createFile(atPath: p, contents: Data([1])))
         }
+        // Written before the record: a runner another beat to it left it.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: store.checkpointPath(for: key))
         // A live claim (ours): nothing of the run is touched.
         guard case let .acquired(handle, _) = try store.claim(key, job: nil, iterations: 1) else { Issue.record("claim"); return }
         #expect(store.sweep(remove: true).isEmpty)
@@ -90,6 +92,15 @@ struct ClaimTests {
             #expect(!FileManager.default.fileExists(atPath: p), "\(p) should be gone")
         }
         #expect(FileManager.default.fileExists(atPath: store.recordPath(for: key)))
+        // Written after the record: an interrupted `run --force` refit's, which the next one
+        // carries on; named, kept.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: store.recordPath(for: key))
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))
+        let refit = store.sweep(remove: true)
+        #expect(refit.map(\.path) == [store.checkpointPath(for: key)] && refit.allSatisfy { !$0.removed && $0.what.contains("run --force") }, "\(refit)")
+        #expect(store.checkpointResumable(key))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: store.checkpointPath(for: key))
+        #expect(!store.checkpointResumable(key))
         // A checkpoint of a run that is not stored is resumable, not a leftover.
         try FileManager.default.removeItem(atPath: store.recordPath(for: key))
         #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))

@@ -235,6 +235,42 @@ struct SignalTests {
         #expect(CLI.files(under: store.root, containing: ".tmp-").isEmpty)
     }
 
+    @Test("an interrupted `run --force` refit of a stored run is carried on by the next `run --force`, not thrown away",
+          .enabled(if: canRunCLI, "needs the built dip-report and ../shared/data"))
+    func forcedRefitResumes() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let catalog = try CLI.slowCatalog(id: "refit", iterations: 150, in: folder)
+        let results = folder + "/results"
+        let args = ["run", "refit", "--catalog", catalog, "--profile", "paper", "--seeds", "0", "--results", results,
+                    "--threads", "1", "--no-estimate", "--data", experimentData!]
+        let first = try CLI.Running(args, log: folder + "/first.log")
+        #expect(first.wait() == 0, "\(first.output)")
+        let store = try ResultStore(root: results)
+        guard let stored = store.scan().records.first else { Issue.record("nothing stored: \(first.output)"); return }
+        let refit = try CLI.Running(args + ["--force"], log: folder + "/refit.log")
+        #expect(CLI.waitUntil(timeout: 120) { !CLI.files(under: results, containing: ".claim").isEmpty }, "\(refit.output)")
+        usleep(1_500_000)
+        // status shows the refit as running (the run also counts as stored until it is replaced).
+        let (_, during) = try CLI.run(["status", "--results", results])
+        #expect(during.contains("  refit: 1 / 1 / 0 / 0 / 0") && during.contains("    running refit/"), "\(during)")
+        refit.signal(SIGTERM)
+        #expect(refit.wait(timeout: 60) == 143, "\(refit.output)")
+        #expect(refit.output.contains("checkpointed at iteration"), "\(refit.output)")
+        // Neither a plain run nor a dry run takes the refit's checkpoint for a leftover.
+        let plain = try CLI.Running(args, log: folder + "/plain.log")
+        #expect(plain.wait() == 0, "\(plain.output)")
+        #expect(plain.output.contains("run --force` carries it on"), "\(plain.output)")
+        #expect(CLI.files(under: results, containing: ".checkpoint").count == 1, "\(plain.output)")
+        let again = try CLI.Running(args + ["--force"], log: folder + "/again.log")
+        #expect(again.wait() == 0, "\(again.output)")
+        #expect(again.output.contains("from its checkpoint at iteration"), "\(again.output)")
+        // The same fit: a resume gives the uninterrupted run's bits.
+        let redone = store.scan().records.first
+        #expect(redone?.losses == stored.losses && redone?.final == stored.final && redone?.resumes == 1, "\(again.output)")
+        #expect(CLI.files(under: results, containing: ".checkpoint").isEmpty)
+    }
+
     @Test("two `run`s on one results folder: each run is fitted once, both exit 0, nothing is left over",
           .enabled(if: canRunCLI, "needs the built dip-report and ../shared/data"))
     func twoRunners() throws {

@@ -136,6 +136,8 @@ public struct StoreStatus: Sendable {
         let since = newest?.created ?? now
         for (key, run) in planned {
             if let r = stored[key] {
+                // A live claim on a stored run is a `run --force` refit of it.
+                if let c = store.currentClaim(key), !c.isStale(now: now) { bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) } }
                 done += run.iterations
                 if let t = ISO8601DateFormatter().date(from: r.finishedAt), t >= since { recentDone += run.iterations }
                 continue
@@ -162,10 +164,11 @@ public struct StoreStatus: Sendable {
         }
         // Runs no plan names (`dip-report run` freezes none): in flight or checkpointed, found by
         // their files, so a plain run shows what it is doing and what an interruption kept.
-        for key in claimedOrCheckpointedKeys(store) where planned[key] == nil && stored[key] == nil {
+        // A stored one with a live claim is being refitted (`run --force`).
+        for key in claimedOrCheckpointedKeys(store) where planned[key] == nil {
             if let c = store.currentClaim(key), !c.isStale(now: now) {
                 bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) }
-            } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+            } else if stored[key] == nil, FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
                 bump(key.experiment) { $0.checkpointed += 1 }
             }
         }
