@@ -9,6 +9,14 @@ public struct CheckpointSchedule: Sendable, Hashable {
     /// Seconds between checkpoints (nil = by count only).
     public var seconds: Double?
 
+    /// The longest time between checkpoints a flag or a plan may ask for: a week.
+    public static let maxSeconds: Double = 604_800
+
+    /// Whether `seconds` may be a schedule's time between checkpoints: more than 0 and at most
+    /// `maxSeconds` (finite: plans and checkpoints store the schedule as JSON, which has no
+    /// infinity).
+    public static func accepts(seconds: Double) -> Bool { seconds > 0 && seconds <= maxSeconds }
+
     /// Creates a schedule.
     public init(iterations: Int? = nil, seconds: Double? = nil) {
         self.iterations = iterations

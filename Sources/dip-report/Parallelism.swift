@@ -1,5 +1,6 @@
 import ArgumentParser
 import DIPCore
+import DIPEngine
 import Foundation
 
 /// How many threads (or concurrent runs) a flag may ask for. More than the cores only slows a
@@ -14,8 +15,8 @@ enum Parallelism {
     /// container's CPU quota narrows it).
     static var cores: Int { HostCPU.usableCores }
 
-    /// The largest value allowed.
-    static var limit: Int { oversubscription * cores }
+    /// The largest value allowed (never more than a CPU backend runs on).
+    static var limit: Int { min(oversubscription * cores, CPUBackend.maxThreads) }
 
     /// Refuses a value below 1 or above `limit`, naming `flag` and the limit.
     static func check(_ value: Int?, flag: String) throws {

@@ -109,9 +109,8 @@ struct CheckpointOptions: ParsableArguments {
     var givenFlags: [String] { givenCheckpointMinutes == nil ? [] : ["--checkpoint-minutes"] }
 
     func validate() throws {
-        // Finite: the schedule is stored in plans and checkpoints as JSON, which has no infinity.
-        if !(checkpointMinutes > 0 && checkpointMinutes <= 10_080) {
-            throw ValidationError("--checkpoint-minutes \(checkpointMinutes): more than 0 and at most 10080 (a week)")
+        if !CheckpointSchedule.accepts(seconds: checkpointMinutes * 60) {
+            throw ValidationError("--checkpoint-minutes \(checkpointMinutes): more than 0 and at most \(Int(CheckpointSchedule.maxSeconds / 60)) (a week)")
         }
     }
 

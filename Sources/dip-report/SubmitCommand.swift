@@ -111,7 +111,7 @@ struct SubmitCommand: ParsableCommand {
     }
 
     /// Threads (and CPUs) one task may ask for.
-    static let maxCPUsPerTask = 1024
+    static let maxCPUsPerTask = CPUBackend.maxThreads
     /// Memory one task may ask for: 64 TiB, past the largest single machines sold.
     static let maxMemPerRun = 64 * 1_099_511_627_776.0
     /// Seconds a packed task may be made to last at most.
@@ -253,6 +253,12 @@ enum PlanTask {
             throw ValidationError("--plan needs --task I (or SLURM_ARRAY_TASK_ID, which Slurm sets in an array task)")
         }
         let frozen = try FrozenPlan.read(planFile)
+        // Outside Slurm's CPU binding (another scheduler, or by hand) the node may have fewer
+        // cores than the plan's tasks asked for: the flags' rule for threads applies.
+        if frozen.threadsPerRun > Parallelism.limit {
+            throw DIPError.mismatch("\(planFile): its runs take \(frozen.threadsPerRun) threads each, and this process may use \(counted(Parallelism.cores, "core")) "
+                                    + "(at most \(Parallelism.limit) threads): run the task where it has those cores, or submit again with a smaller --cpus-per-task")
+        }
         let job = environment["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(environment["SLURM_ARRAY_TASK_ID"] ?? "\(index)")" } ?? environment["SLURM_JOB_ID"]
         let options = RunnerOptions(dataDirectory: frozen.data, profile: try Profile.named(frozen.profile), seeds: frozen.seeds,
                                     jobs: 1, threadsPerJob: frozen.threadsPerRun,

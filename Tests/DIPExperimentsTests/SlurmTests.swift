@@ -260,6 +260,35 @@ struct SlurmPlanTests {
         #expect(libraryStatus != 0 && libraryOut.contains("library.png"), "\(libraryOut)")
     }
 
+    @Test("run --plan refuses a plan whose threads or checkpoint interval submit would not write, and threads this machine cannot give",
+          .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
+    func planValuesChecked() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, out) = try CLI.run(["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
+                                         "--results", folder + "/results", "--no-estimate", "--dry-run"])
+        #expect(status == 0, "\(out)")
+        let plans = folder + "/results/.plans/"
+        guard let file = try FileManager.default.contentsOfDirectory(atPath: plans).first(where: { $0.hasSuffix(".json") }) else {
+            Issue.record("no plan"); return
+        }
+        let original = try String(contentsOfFile: plans + file, encoding: .utf8)
+        // 2048 OpenMP threads smashed oneDNN's stack; 0 and a 0-second interval were taken as given.
+        var cases = [("\"threadsPerRun\" : 2048", "threadsPerRun 2048: from 1 to 1024"), ("\"threadsPerRun\" : 0", "threadsPerRun 0: from 1 to 1024"),
+                     ("\"checkpointSeconds\" : 0", "checkpointSeconds 0.0: more than 0")]
+        // More than the flags' 4 threads a core of this machine (where that is a valid plan).
+        let over = 4 * HostCPU.usableCores + 1
+        if over <= 1024 { cases.append(("\"threadsPerRun\" : \(over)", "its runs take \(over) threads each, and this process may use")) }
+        for (edit, expected) in cases {
+            let field = String(edit.prefix { $0 != ":" })
+            let changed = original.replacingOccurrences(of: field + ": [0-9.]+", with: edit, options: .regularExpression)
+            #expect(changed != original, "\(field)")
+            try changed.write(toFile: plans + file, atomically: true, encoding: .utf8)
+            let (code, text) = try CLI.run(["run", "--plan", plans + file, "--task", "0"])
+            #expect(code != 0 && text.contains(expected) && !text.contains("Program crashed"), "\(edit): \(text)")
+        }
+    }
+
     @Test("#SBATCH lines quote a value with a space, quote or backslash; a % in a log path is doubled; options submit sets are refused as --sbatch-arg")
     func directives() {
         #expect(BatchScript.directive("--requeue") == "#SBATCH --requeue")

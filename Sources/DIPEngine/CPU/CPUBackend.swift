@@ -35,10 +35,14 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     private var arena: UnsafeMutableRawPointer?
     private var arenaBytes = 0
 
-    /// A backend running on `threads` OpenMP threads.
+    /// The most threads a backend runs on: oneDNN 2.6 overran its stack ("stack smashing
+    /// detected" in libdnnl) at 2048 OpenMP threads in a fit; 1024 ran.
+    public static let maxThreads = 1024
+
+    /// A backend running on `threads` OpenMP threads (1 to `maxThreads`).
     public init(threads: Int) throws {
-        guard threads >= 1 else {
-            throw EngineError.invalidConfig("thread count \(threads): use 1 or more threads")
+        guard (1...Self.maxThreads).contains(threads) else {
+            throw EngineError.invalidConfig("thread count \(threads): use 1 to \(Self.maxThreads) threads")
         }
         guard let runtime = OpenMPRuntime.loaded() else {
             throw EngineError.backend("libgomp.so.1 (oneDNN's OpenMP runtime) is not loaded or lacks omp_set_num_threads; reinstall libdnnl2")

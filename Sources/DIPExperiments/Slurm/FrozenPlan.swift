@@ -128,6 +128,14 @@ public struct FrozenPlan: Codable, Sendable {
         guard plan.schema == "dip-report/plan", plan.version <= 1 else {
             throw DIPError.badFile(path: path, reason: "is a \(plan.schema) version \(plan.version) file; this dip-report reads dip-report/plan version 1")
         }
+        // What submit accepts: a hand-edited 2048 threads crashed oneDNN, a checkpoint interval
+        // of 0 wrote a checkpoint every iteration.
+        guard (1...CPUBackend.maxThreads).contains(plan.threadsPerRun) else {
+            throw DIPError.badFile(path: path, reason: "threadsPerRun \(plan.threadsPerRun): from 1 to \(CPUBackend.maxThreads) (submit's --cpus-per-task)")
+        }
+        guard CheckpointSchedule.accepts(seconds: plan.checkpointSeconds) else {
+            throw DIPError.badFile(path: path, reason: "checkpointSeconds \(plan.checkpointSeconds): more than 0 and at most \(Int(CheckpointSchedule.maxSeconds)) (a week)")
+        }
         // The same checks as a catalog file's: an id or image name must not lead a task's
         // writes out of the results folder.
         for e in plan.experiments {
