@@ -76,7 +76,18 @@ struct SubmitCommand: ParsableCommand {
         if !(1...Self.maxCPUsPerTask).contains(cpusPerTask) {
             throw ValidationError("--cpus-per-task \(cpusPerTask): at least 1 and at most \(Self.maxCPUsPerTask)")
         }
-        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel \(maxParallel): at least 1") }
+        if let maxParallel, !(1...Self.maxMaxParallel).contains(maxParallel) {
+            throw ValidationError("--max-parallel \(maxParallel): at least 1 and at most \(Self.maxMaxParallel)")
+        }
+        // Written into the script's #SBATCH lines: a line break would end one there, and an
+        // empty value is an sbatch error only once the jobs are submitted.
+        for (flag, value) in [("--partition", partition), ("--account", account), ("--gres", gres)] {
+            guard let value else { continue }
+            if value.isEmpty { throw ValidationError("\(flag) \"\": give a value, or leave \(flag) out") }
+            if value.contains(where: \.isNewline) {
+                throw ValidationError("\(flag) \(String(reflecting: value)): a value with a line break cannot go into the script's #SBATCH lines")
+            }
+        }
         if !(0...Self.maxPackSeconds).contains(packSeconds) {
             throw ValidationError("--pack-seconds \(packSeconds): 0 (one task per run) to \(Int(Self.maxPackSeconds)) (a week)")
         }
@@ -88,6 +99,9 @@ struct SubmitCommand: ParsableCommand {
                     throw ValidationError("--time \(time): that is Slurm's \"no limit\", but a task needs a limit to checkpoint and requeue itself before; give one such as 24:00:00, or leave --time out for each task's own")
                 }
                 throw ValidationError("--time \(time): give Slurm's form, e.g. 04:00:00, 90 (minutes) or 2-00:00:00")
+            }
+            if limit > BatchScript.maxTimeLimit {
+                throw ValidationError("--time \(time): at most 365-00:00:00 (a year); a task checkpoints and requeues itself before its limit, so a long run needs no longer one")
             }
             if let problem = BatchScript.warningProblem(warningSeconds: warningSeconds, timeLimit: limit) {
                 throw ValidationError("--warning-seconds \(warningSeconds) with --time \(time): \(problem)")
@@ -112,6 +126,8 @@ struct SubmitCommand: ParsableCommand {
 
     /// Threads (and CPUs) one task may ask for.
     static let maxCPUsPerTask = CPUBackend.maxThreads
+    /// The most tasks --max-parallel may let run at once (more than any array this tool writes).
+    static let maxMaxParallel = 100_000
     /// Memory one task may ask for: 64 TiB, past the largest single machines sold.
     static let maxMemPerRun = 64 * 1_099_511_627_776.0
     /// Seconds a packed task may be made to last at most.

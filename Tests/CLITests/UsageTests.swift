@@ -235,6 +235,12 @@ struct UsageTests {
             (["submit", "--profile", "smoke", "--checkpoint-minutes", "inf", "--dry-run"], "--checkpoint-minutes inf: more than 0 and at most 10080"),
             (["submit", "--profile", "smoke", "--pack-seconds", "nan", "--dry-run"], "--pack-seconds nan: 0 (one task per run) to"),
             (["submit", "--profile", "smoke", "--cpus-per-task", "5000", "--dry-run"], "--cpus-per-task 5000: at least 1 and at most 1024"),
+            // Past a year, past what Int holds, past any array; values sbatch reads in #SBATCH lines.
+            (["submit", "--profile", "smoke", "--time", "99999999999:00:00", "--dry-run"], "--time 99999999999:00:00: at most 365-00:00:00"),
+            (["submit", "--profile", "smoke", "--time", "9999999999999999:00:00", "--dry-run"], "--time 9999999999999999:00:00: give Slurm's form"),
+            (["submit", "--profile", "smoke", "--max-parallel", "99999999999", "--dry-run"], "--max-parallel 99999999999: at least 1 and at most 100000"),
+            (["submit", "--profile", "smoke", "--account", "a\nb", "--dry-run"], "--account \"a\\nb\": a value with a line break cannot go into the script's #SBATCH lines"),
+            (["submit", "--profile", "smoke", "--partition", "", "--dry-run"], "--partition \"\": give a value, or leave --partition out"),
             (["submit", "--profile", "smoke", "--time", "1", "--warning-seconds", "120", "--dry-run"],
              "--warning-seconds 120 with --time 1: the warning comes less than half the time limit"),
             (["submit", "--profile", "smoke", "--warning-seconds", "99999", "--dry-run"], "--warning-seconds 99999: at least 1 and at most 65535"),

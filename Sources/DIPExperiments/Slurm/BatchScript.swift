@@ -148,6 +148,10 @@ public struct BatchScript: Sendable {
         return (d > 0 ? "\(d)-" : "") + String(format: "%02d:%02d:%02d", h, m, s)
     }
 
+    /// The longest time limit `submit --time` takes: a year (a task requeues itself before its
+    /// limit, so no run needs more; a larger one such as `99999999999:00:00` went to Slurm as given).
+    public static let maxTimeLimit = 365 * 86400
+
     /// Parses Slurm's time forms (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) into seconds.
     public static func parseTime(_ text: String) -> Int? {
         var days = 0
@@ -158,7 +162,8 @@ public struct BatchScript: Sendable {
             rest = text[text.index(after: dash)...]
         }
         let f = rest.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-        guard !f.isEmpty, f.count <= 3, f.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        // Bounded so that the sum below cannot overflow; `maxTimeLimit` bounds the result.
+        guard !f.isEmpty, f.count <= 3, f.allSatisfy({ $0 != nil && (0...1_000_000_000_000).contains($0!) }), days <= 1_000_000_000_000 else { return nil }
         let v = f.map { $0! }
         let seconds: Int
         if text.contains("-") {
