@@ -5,12 +5,26 @@ import Foundation
 /// for the machine is an error naming the sizes instead of minutes of swapping and a kill by the
 /// out-of-memory killer.
 public enum HostMemory {
-    /// The smaller of /proc/meminfo's MemAvailable and, for every control group limiting this
+    /// The smallest of /proc/meminfo's MemAvailable; for every control group limiting this
     /// process's memory (a container's, a Slurm job's, a systemd unit's) and its parents, the
-    /// limit less what the group already uses; nil where neither is readable.
+    /// limit less what the group already uses; and the address space `ulimit -v` (RLIMIT_AS,
+    /// what SGE's h_vmem sets) leaves. Nil where none is readable.
     public static func available() -> UInt64? {
         let read: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
-        return available(meminfo: read("/proc/meminfo"), cgroups: read("/proc/self/cgroup"), read: read)
+        return available(meminfo: read("/proc/meminfo"), cgroups: read("/proc/self/cgroup"), read: read,
+                         addressSpace: addressSpaceLeft())
+    }
+
+    /// RLIMIT_AS less the address space this process maps now (/proc/self/statm's size); nil
+    /// without such a limit. Under one, a fit the other figures allowed failed its first large
+    /// allocation with a crash.
+    static func addressSpaceLeft() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max /* RLIM_INFINITY */,
+              let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = text.split(whereSeparator: \.isWhitespace).first.flatMap({ UInt64($0) }) else { return nil }
+        let mapped = pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        return limit.rlim_cur > mapped ? UInt64(limit.rlim_cur) - mapped : 0
     }
 
     /// The bytes this process holds in memory now (resident pages, /proc/self/statm); nil where
@@ -33,8 +47,9 @@ public enum HostMemory {
     /// `available` from the texts of /proc/meminfo and /proc/self/cgroup, reading the groups'
     /// files through `read`: v2's `memory.max` ("max": none) less `memory.current`, v1's
     /// `memory.limit_in_bytes` (a huge number: none) less `memory.usage_in_bytes`.
-    static func available(meminfo: String?, cgroups: String?, read: (String) -> String?) -> UInt64? {
-        var candidates: [UInt64] = []
+    /// `addressSpace`: what RLIMIT_AS leaves, when limited.
+    static func available(meminfo: String?, cgroups: String?, read: (String) -> String?, addressSpace: UInt64? = nil) -> UInt64? {
+        var candidates: [UInt64] = addressSpace.map { [$0] } ?? []
         if let meminfo, let kib = field("MemAvailable", in: meminfo) { candidates.append(kib * 1024) }
         for folder in ControlGroups.folders(cgroups: cgroups ?? "", controller: "memory", v1Roots: memoryRoots) {
             let (limitFile, usageFile) = folder.unified ? ("memory.max", "memory.current")

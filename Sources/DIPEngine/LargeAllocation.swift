@@ -17,12 +17,29 @@ enum LargeAllocation {
     /// `bytes` of uninitialised memory aligned to `alignment` (a power of two), or to a huge
     /// page with huge pages asked for where `bytes` is a huge page or more. The advice only
     /// changes how the memory is mapped: where the kernel declines it, 4 KiB pages as before.
+    /// Where the memory cannot be had, the process ends with one line saying so (exit 1), not
+    /// a crash report: a fit checks its memory before it starts (FitMemory), but a limit on
+    /// the address space (`ulimit -v`), which counts what is reserved and never touched, can
+    /// still refuse one.
     static func allocate(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer {
-        guard bytes >= hugePageBytes else { return .allocate(byteCount: bytes, alignment: alignment) }
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: max(alignment, hugePageBytes))
+        let huge = bytes >= hugePageBytes
+        var storage: UnsafeMutableRawPointer?
+        // posix_memalign's memory is what `deallocate()` frees (free, on Linux).
+        guard posix_memalign(&storage, huge ? max(alignment, hugePageBytes) : max(alignment, MemoryLayout<Int>.alignment),
+                             max(bytes, 1)) == 0, let storage else { outOfMemory(bytes) }
         #if os(Linux)
-        _ = madvise(storage, bytes, MADV_HUGEPAGE)
+        if huge { _ = madvise(storage, bytes, MADV_HUGEPAGE) }
         #endif
         return storage
+    }
+
+    /// Ends the process (other threads may hold locks that exit's handlers would wait on).
+    private static func outOfMemory(_ bytes: Int) -> Never {
+        let mib = (bytes + (1 << 20) - 1) >> 20
+        let line = "Error: out of memory: \(mib) MiB more could not be had (the machine's memory, or a limit on this process: "
+            + "ulimit -v, a container's or a job's); use a smaller image, fewer jobs at once, or a machine with more memory\n"
+        fflush(nil)
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        _exit(1)
     }
 }

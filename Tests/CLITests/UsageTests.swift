@@ -110,6 +110,12 @@ struct UsageTests {
         let huge = try s.run(["bench", "--net", "table1", "--size", "16384", "--iterations", "1", "--threads", "1"])
         #expect(huge.status == 1 && huge.stderr.contains("image size '16384x16384'") && huge.stderr.contains("needs about"),
                 "\(huge.stderr)")
+        // Under `ulimit -v` (RLIMIT_AS, what SGE's h_vmem sets) the same check, where the first
+        // large allocation crashed the fit with a backtrace.
+        let limited = try s.run(["bench", "--net", "text", "--size", "512", "--iterations", "1", "--threads", "1"],
+                                launcher: ["/bin/sh", "-c", "ulimit -v 1500000 && exec \"$@\"", "sh"])
+        #expect(limited.status == 1 && limited.stderr.contains("image size '512x512'") && limited.stderr.contains("needs about")
+                && !limited.stderr.contains("crashed"), "\(limited.stderr)")
         for value in ["0", "21"] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", "--rounds", value])
             #expect(r.status == 64 && r.stderr.contains("--rounds \(value): from 1 to 20"), "\(r.stderr)")

@@ -17,6 +17,9 @@ struct HostMemoryTests {
         #expect(available(meminfo, "0::/user.slice\n", ["/sys/fs/cgroup/user.slice/memory.max": "max\n",
                                                        "/sys/fs/cgroup/user.slice/memory.current": "5000\n"]) == 20_000_000 * 1024)
         #expect(available(nil, nil) == nil)
+        // What `ulimit -v` leaves counts as any other limit.
+        #expect(HostMemory.available(meminfo: meminfo, cgroups: "0::/\n", read: { _ in nil }, addressSpace: 1_000_000) == 1_000_000)
+        #expect(HostMemory.available(meminfo: nil, cgroups: nil, read: { _ in nil }, addressSpace: 7) == 7)
         #expect(available("MemTotal: 5 kB\n", "") == nil)
     }
 
