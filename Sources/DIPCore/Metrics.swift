@@ -227,25 +227,54 @@ public enum Metrics {
         }
         let h = a.height, w = a.width, plane = h * w
         let weights = gaussianWeights()
+        let k = weights.count, r = k / 2
         let c1 = ssimK1 * ssimK1, c2 = ssimK2 * ssimK2
+        func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i - 1 : (i >= n ? 2 * n - i - 1 : i) }
         var out = [Double](repeating: 0, count: a.pixels.count)
-        var x = [Double](repeating: 0, count: plane), y = x, xx = x, yy = x, xy = x
+        // The separable Gaussian filter of the five planes (x, y, x², y², xy), streamed: each
+        // row filtered along itself once, into slot row % k of a ring of k rows per plane, and
+        // each output row summed from the k rows it reads (all within row ± r, reflections
+        // included). The whole planes and their filtered copies took 104 bytes a pixel (a
+        // 16384x16384 `psnr` ran out of 24 GiB); the sums are taken in the same order, so the
+        // same bits.
+        var ring = [Double](repeating: 0, count: 5 * k * w)
+        var line = [Double](repeating: 0, count: 5 * (w + 2 * r))
+        var mean = [Double](repeating: 0, count: 5 * w)
         for c in 0..<a.channels {
-            for i in 0..<plane {
-                let u = Double(a.pixels[c * plane + i]), v = Double(b.pixels[c * plane + i])
-                x[i] = u; y[i] = v; xx[i] = u * u; yy[i] = v * v; xy[i] = u * v
-            }
-            let ux = gaussianFilter(x, height: h, width: w, weights: weights)
-            let uy = gaussianFilter(y, height: h, width: w, weights: weights)
-            let uxx = gaussianFilter(xx, height: h, width: w, weights: weights)
-            let uyy = gaussianFilter(yy, height: h, width: w, weights: weights)
-            let uxy = gaussianFilter(xy, height: h, width: w, weights: weights)
-            for i in 0..<plane {
-                let mx = ux[i], my = uy[i]
-                let vx = uxx[i] - mx * mx, vy = uyy[i] - my * my, vxy = uxy[i] - mx * my
-                let a1 = 2 * mx * my + c1, a2 = 2 * vxy + c2
-                let b1 = mx * mx + my * my + c1, b2 = vx + vy + c2
-                out[c * plane + i] = (a1 * a2) / (b1 * b2)
+            let base = c * plane
+            var filtered = -1
+            for y in 0..<h {
+                while filtered < min(h - 1, y + r) {
+                    filtered += 1
+                    let row = base + filtered * w, slot = filtered % k
+                    for i in 0..<(w + 2 * r) {
+                        let u = Double(a.pixels[row + reflect(i - r, w)]), v = Double(b.pixels[row + reflect(i - r, w)])
+                        let n = w + 2 * r
+                        line[i] = u; line[n + i] = v; line[2 * n + i] = u * u; line[3 * n + i] = v * v; line[4 * n + i] = u * v
+                    }
+                    for q in 0..<5 {
+                        let from = q * (w + 2 * r), to = (q * k + slot) * w
+                        for x in 0..<w {
+                            var s = 0.0
+                            for j in 0..<k { s += weights[j] * line[from + x + j] }
+                            ring[to + x] = s
+                        }
+                    }
+                }
+                for q in 0..<5 {
+                    for x in 0..<w { mean[q * w + x] = 0 }
+                    for j in 0..<k {
+                        let from = (q * k + reflect(y + j - r, h) % k) * w, wj = weights[j]
+                        for x in 0..<w { mean[q * w + x] += wj * ring[from + x] }
+                    }
+                }
+                for x in 0..<w {
+                    let mx = mean[x], my = mean[w + x]
+                    let vx = mean[2 * w + x] - mx * mx, vy = mean[3 * w + x] - my * my, vxy = mean[4 * w + x] - mx * my
+                    let a1 = 2 * mx * my + c1, a2 = 2 * vxy + c2
+                    let b1 = mx * mx + my * my + c1, b2 = vx + vy + c2
+                    out[base + y * w + x] = (a1 * a2) / (b1 * b2)
+                }
             }
         }
         return SSIMMap(channels: a.channels, height: h, width: w, values: out)
@@ -257,31 +286,6 @@ public enum Metrics {
         let raw = (-r...r).map { exp(-0.5 * Double($0 * $0) / (ssimSigma * ssimSigma)) }
         let sum = raw.reduce(0, +)
         return raw.map { $0 / sum }
-    }
-
-    /// Separable correlation with `weights` along rows then columns, border mode 'reflect'
-    /// (d c b a | a b c d | d c b a); needs each side >= radius, which the caller ensures.
-    static func gaussianFilter(_ src: [Double], height h: Int, width w: Int, weights: [Double]) -> [Double] {
-        let r = weights.count / 2
-        func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i - 1 : (i >= n ? 2 * n - i - 1 : i) }
-        var rows = [Double](repeating: 0, count: h * w)
-        var line = [Double](repeating: 0, count: w + 2 * r)
-        for y in 0..<h {
-            for i in 0..<(w + 2 * r) { line[i] = src[y * w + reflect(i - r, w)] }
-            for x in 0..<w {
-                var s = 0.0
-                for k in 0..<weights.count { s += weights[k] * line[x + k] }
-                rows[y * w + x] = s
-            }
-        }
-        var out = [Double](repeating: 0, count: h * w)
-        for y in 0..<h {
-            for k in 0..<weights.count {
-                let sy = reflect(y + k - r, h), wk = weights[k]
-                for x in 0..<w { out[y * w + x] += wk * rows[sy * w + x] }
-            }
-        }
-        return out
     }
 
     // MARK: Summary
@@ -296,6 +300,12 @@ public enum Metrics {
         public var psnr: Double
         /// SSIM; nil when the image is smaller than the 11x11 window, NaN when the region is empty.
         public var ssim: Double?
+    }
+
+    /// The memory `scores` and `ssimMap` take beyond the two images: the SSIM map (8 bytes a
+    /// sample) and the filter's rows.
+    public static func workingBytes(of image: Image) -> UInt64 {
+        UInt64(image.pixels.count) * 8 + UInt64(image.width + 2 * ssimRadius) * 5 * UInt64(2 * ssimRadius + 3) * 8
     }
 
     /// Every score a comparison report shows: the whole image and, given a mask, its holes and
