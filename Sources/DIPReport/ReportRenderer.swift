@@ -87,6 +87,12 @@ public enum ReportRenderer {
             if text.allSatisfy(\.isWhitespace) {
                 return "<p class=\"note\">(\(HTMLText.escape(path)) is empty: write this section there and render again)</p>"
             }
+            if text.utf8.count > UserMarkdown.maxBytes {
+                let why = String(format: "%@ is %.1f MB of Markdown, more than the %d MB a section takes (Ink needs about 9 s a MB); shorten it, with pictures in files beside it",
+                                 path, Double(text.utf8.count) / 1_000_000, UserMarkdown.maxBytes / 1_000_000)
+                notes.append(why + "; the section shows this note instead")
+                return "<p class=\"note\">(\(HTMLText.escape(why)))</p>"
+            }
             let t0 = Date()
             var pictureNotes: [String] = []
             let html = UserMarkdown.html(text, folder: (path as NSString).deletingLastPathComponent, notes: &pictureNotes)

@@ -46,6 +46,11 @@ enum UserMarkdown {
         return (placeholder, true)
     }
 
+    /// The most Markdown a section takes, in bytes: Ink turns about a MB into HTML in 9 s, and
+    /// a 23.6 MB file had not rendered after two minutes and 1.1 GB (a paper's discussion is
+    /// tens of KB; pictures are files beside it, not text).
+    static let maxBytes = 2_000_000
+
     /// Stands in for every `<` of the user's text while Ink parses it, so Ink never sees raw
     /// HTML: an HTML block would swallow the Markdown after it (a lone `<b>` turned the rest of
     /// the file into one raw paragraph). A private-use character no Markdown construct uses.
@@ -248,20 +253,49 @@ enum UserMarkdown {
         if let m = name.wholeMatch(of: /ol start="([0-9]{1,9})"/) { return ("<ol start=\"\(m.1)\">", length) }
         if let m = name.wholeMatch(of: /(th|td) align="(left|right|center)"/) { return ("<\(m.1) align=\"\(m.2)\">", length) }
         if let m = name.wholeMatch(of: /code class="language-([A-Za-z0-9_+-]{1,40})"/) { return ("<code class=\"language-\(m.1)\">", length) }
-        if let m = name.wholeMatch(of: /a href="([^"<>\s]*)"/), let url = safeLink(String(m.1)) {
-            return ("<a href=\"\(url)\" rel=\"noopener noreferrer\">", length)
+        if let m = name.wholeMatch(of: /a href="([^"<>]*)"/), let target = destination(m.1),
+           let url = safeLink(target.address.replacingOccurrences(of: " ", with: "%20")) {
+            return ("<a href=\"\(url)\"\(titleAttribute(target.title)) rel=\"noopener noreferrer\">", length)
         }
-        if let m = name.wholeMatch(of: /img src="([^"<>\s]*)"(?: alt="([^"<>]*)")?\//) {
+        if let m = name.wholeMatch(of: /img src="([^"<>]*)"(?: alt="([^"<>]*)")?\//), let target = destination(m.1) {
             let alt = m.2.map { " alt=\"\($0)\"" } ?? ""
             // Ink writes the target as typed, with the stand-ins of what the user typed as <, >, " and [.
-            let typed = String(m.1).replacingOccurrences(of: String(lessThan), with: "<").replacingOccurrences(of: String(greaterThan), with: ">")
+            let typed = target.address.replacingOccurrences(of: String(lessThan), with: "<").replacingOccurrences(of: String(greaterThan), with: ">")
                 .replacingOccurrences(of: String(quote), with: "\"").replacingOccurrences(of: String(openBracket), with: "[")
             let picture = embeddedPicture(typed, folder: folder)
-            if let url = picture.url { return ("<img src=\"\(url)\"\(alt)>", length) }
+            if let url = picture.url { return ("<img src=\"\(url)\"\(alt)\(titleAttribute(target.title))>", length) }
             notes.append("picture \(typed) not embedded: \(picture.problem ?? "")")
-            return ("<span class=\"omitted\">[picture not embedded: \(HTMLText.escape(String(m.1)))]</span>", length)
+            return ("<span class=\"omitted\">[picture not embedded: \(HTMLText.escape(target.address))]</span>", length)
         }
         return nil
+    }
+
+    /// A link's or picture's target as Ink writes it (everything between the parentheses, as
+    /// typed): `address`, `<address with spaces>`, either followed by a title in `"..."`,
+    /// `'...'` or `(...)`. The address and the title; nil for anything else. (Ink keeps the
+    /// title inside the target, where it made the link vanish and the picture show as text.)
+    static func destination(_ written: Substring) -> (address: String, title: String?)? {
+        var rest = written.drop { $0 == " " }
+        let address: Substring
+        if rest.first == lessThan {
+            guard let end = rest.firstIndex(of: greaterThan) else { return nil }
+            address = rest[rest.index(after: rest.startIndex)..<end]
+            rest = rest[rest.index(after: end)...]
+        } else {
+            let end = rest.firstIndex(where: \.isWhitespace) ?? rest.endIndex
+            address = rest[..<end]
+            rest = rest[end...]
+        }
+        let title = rest.trimmingCharacters(in: .whitespaces)
+        guard !title.isEmpty else { return (String(address), nil) }
+        guard title.count >= 2, let first = title.first, let last = title.last,
+              (first == quote && last == quote) || (first == "'" && last == "'") || (first == "(" && last == ")") else { return nil }
+        return (String(address), String(title.dropFirst().dropLast()))
+    }
+
+    /// ` title="..."` for a target's title, nothing without one.
+    private static func titleAttribute(_ title: String?) -> String {
+        title.map { " title=\"\(HTMLText.escape($0))\"" } ?? ""
     }
 
     /// A link target allowed in the page: http(s) or mailto with no entity that could hide a

@@ -59,6 +59,15 @@ struct ReportPageTests {
         #expect(summary.notes.contains { $0.contains("discussion.md (0.1 MB) took") && $0.contains("to turn into HTML") }, "\(summary.notes)")
         let quick = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
         #expect(quick.notes == ["\(results) holds no stored runs, so the page has none (is it the results folder a `run` or `build` wrote?)"], "\(quick.notes)")
+        // Past the size a section takes, a note stands in for it at once (23.6 MB took minutes).
+        let conclusion = (out as NSString).appendingPathComponent("conclusion.md")
+        try String(repeating: "x", count: UserMarkdown.maxBytes + 1).write(toFile: conclusion, atomically: true, encoding: .utf8)
+        let t0 = Date()
+        let huge = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test")
+        #expect(Date().timeIntervalSince(t0) < 10)
+        #expect(huge.notes.contains { $0.hasPrefix("\(conclusion) is 2.0 MB of Markdown, more than the 2 MB a section takes") }, "\(huge.notes)")
+        let page = try String(contentsOfFile: huge.pagePath, encoding: .utf8)
+        #expect(page.contains("<p class=\"note\">(\(conclusion) is 2.0 MB of Markdown") && !page.contains("xxxxxxxx"))
     }
 
     @Test("the page has the nine sections, in order, and the appendices")
