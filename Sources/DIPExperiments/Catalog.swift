@@ -154,7 +154,18 @@ public enum Catalog {
                 throw DIPError.badFile(path: userFile, reason: "experiment '\(e.id)' names baseline '\(b)', which is not another experiment of the catalog")
             }
         }
-        return experiments + extra
+        // A chain of baselines must end (a cycle was planned five times over and miscounted).
+        let all = experiments + extra
+        for e in extra {
+            var chain = [e.id]
+            while let b = all.first(where: { $0.id == chain.last })?.baseline {
+                if chain.contains(b) {
+                    throw DIPError.badFile(path: userFile, reason: "the baselines \((chain + [b]).map { "'\($0)'" }.joined(separator: " -> ")) go round in a circle; a baseline's own baseline chain must end")
+                }
+                chain.append(b)
+            }
+        }
+        return all
     }
 
     /// `experiments` as the JSON that `--catalog` reads (pretty-printed, keys sorted): the

@@ -91,6 +91,15 @@ struct EraPlanTests {
         mine.baseline = "nope"
         try Catalog.json([mine]).write(toFile: path, atomically: true, encoding: .utf8)
         #expect { try Catalog.all(userFile: path) } throws: { "\($0)".contains("baseline 'nope'") }
+        // Two that name each other: refused, where the plan listed them five times.
+        var other = mine
+        other.id = "my-era-2"
+        other.baseline = "my-era"
+        mine.baseline = "my-era-2"
+        try Catalog.json([mine, other]).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { try Catalog.all(userFile: path) } throws: {
+            "\($0)".contains("the baselines 'my-era' -> 'my-era-2' -> 'my-era' go round in a circle")
+        }
     }
 
     @Test("every profile plans era as it plans Table 1: four combinations on the same images, table1-paper's runs reused, no run key twice",
