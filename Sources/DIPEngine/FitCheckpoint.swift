@@ -189,7 +189,29 @@ public struct FitCheckpoint: Sendable {
             file.tensors["lbfgs.direction"] = try .init(float32: l.direction)
             if let p = l.previousGradient { file.tensors["lbfgs.previous"] = try .init(float32: p) }
         }
+        file.metadata[Self.digestKey] = Self.digest(of: file)
         return file
+    }
+
+    /// The metadata key of `digest(of:)`.
+    static let digestKey = "sha256"
+
+    /// SHA-256 over everything else in the file, metadata and tensors, in name order: a
+    /// checkpoint changed in place (a bit flipped on disk, a float overwritten) was resumed as
+    /// if whole and ended in a wrong result; its damage is now found and it is not resumed.
+    static func digest(of file: SafetensorsFile) -> String {
+        var hash = SHA256()
+        func field(_ name: String, _ bytes: some Collection<UInt8>) {
+            hash.update(Array(name.utf8) + [0] + Array(String(bytes.count).utf8) + [0])
+            hash.update(bytes)
+        }
+        let bytewise: (String, String) -> Bool = { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        for key in file.metadata.keys.sorted(by: bytewise) where key != digestKey { field("m:" + key, Array(file.metadata[key]!.utf8)) }
+        for name in file.tensors.keys.sorted(by: bytewise) {
+            let e = file.tensors[name]!
+            field("t:" + name + ":" + e.dtype.rawValue + ":" + e.shape.map(String.init).joined(separator: ","), e.bytes)
+        }
+        return SHA256.hexString(hash.finalize())
     }
 
     /// The loop iterations completed that a checkpoint's metadata (`mainFile()`'s) states, nil
@@ -206,6 +228,10 @@ public struct FitCheckpoint: Sendable {
                 pair: (_ serial: Int) throws -> (y: [Float], s: [Float])) throws {
         guard let json = file.metadata["state"] else {
             throw EngineError.weights("\(path): not a fit checkpoint (no state); delete it to start afresh")
+        }
+        // Checkpoints written before the digest have none, and are taken as they are.
+        if let written = file.metadata[Self.digestKey], written != Self.digest(of: file) {
+            throw EngineError.weights("\(path): damaged checkpoint (its contents differ from those it was written with); delete it to start afresh")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -63,6 +63,13 @@ struct FitCheckpointTests {
         let resumed = try Fitter(problem: p, config: c, seed: 5, backend: backend).run(resumingFrom: loaded)
         #expect(!whole.backtracks.isEmpty)
         expectSame(whole, resumed)
+        // One float overwritten in place, the file's size and layout unchanged: refused, where it
+        // was resumed into a wrong result.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let headerEnd = 8 + Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        withUnsafeBytes(of: Float(1e30).bitPattern.littleEndian) { bytes.replaceSubrange(headerEnd + 40..<headerEnd + 44, with: $0) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect { try FitCheckpoint.read(from: path) } throws: { "\($0)".contains("damaged checkpoint (its contents differ from those it was written with)") }
     }
 
     @Test("a periodic checkpoint resumes to the same result; the sample hook sees every curve point")
