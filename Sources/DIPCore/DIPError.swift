@@ -12,10 +12,13 @@ public enum DIPError: Error, Equatable, CustomStringConvertible, Sendable {
     /// One line that a person can act on.
     public var description: String {
         switch self {
-        case let .io(path, reason): return "\(path): \(reason)"
-        case let .badFile(path, reason): return "\(path): \(reason)"
+        case let .io(path, reason): return "\(Self.shown(path)): \(reason)"
+        case let .badFile(path, reason): return "\(Self.shown(path)): \(reason)"
         case let .invalidValue(name, value, reason): return "\(name) '\(value)': \(reason)"
         case let .mismatch(text): return text
         }
     }
+
+    /// A path as a message names it: an empty one (`psnr ""`) said ": no such file".
+    private static func shown(_ path: String) -> String { path.isEmpty ? "'' (an empty path)" : path }
 }

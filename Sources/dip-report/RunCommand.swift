@@ -68,6 +68,8 @@ struct RunCommand: ParsableCommand {
             }
         }
         if plan == nil, !printCatalog { try OutputFiles.checkFolder(selection.results, flag: "--results") }
+        // Unknown names are a usage error, said with this command's usage.
+        if !experiments.isEmpty { _ = try selection.experiments(experiments, baselines: false) }
     }
 
     func run() throws {

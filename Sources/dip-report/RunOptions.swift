@@ -60,7 +60,9 @@ struct SelectionOptions: ParsableArguments {
     /// `table1-paper`'s), which are planned too; stored ones are reused.
     func experiments(_ ids: [String], baselines: Bool = true) throws -> [Experiment] {
         let all = try Catalog.all(userFile: catalog)
-        let named = try Catalog.select(ids, from: all)
+        // An unknown name is a usage error (exit 64), as an unknown --profile is.
+        let named: [Experiment]
+        do { named = try Catalog.select(ids, from: all) } catch let error as DIPError { throw ValidationError(error.description) }
         guard baselines else { return named }
         let selected = Catalog.withBaselines(named, from: all)
         for e in selected where !named.contains(where: { $0.id == e.id }) {

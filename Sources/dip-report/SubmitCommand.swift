@@ -122,6 +122,7 @@ struct SubmitCommand: ParsableCommand {
         // The render job writes --out once every fit is done: checked now, not after the fits.
         try OutputFiles.checkFolder(selection.results, flag: "--results")
         try OutputFiles.checkReportFolder(out, results: selection.results)
+        if !experiments.isEmpty { _ = try selection.experiments(experiments, baselines: false) }
     }
 
     /// Threads (and CPUs) one task may ask for.

@@ -305,6 +305,15 @@ struct UsageTests {
         let none = try s.run(["data", "verify", "--data", "no-such-data"])
         #expect(none.status == 1 && none.stderr.contains("data folder 'no-such-data' does not exist; run `dip-report data fetch"), "\(none.stderr)")
         #expect(!none.stdout.contains("missing"), "\(none.stdout)")
+        // An unknown experiment is a usage error of the command that was given it.
+        for command in ["run", "submit"] {
+            let r = try s.run([command, "nope", "--profile", "smoke", "--dry-run"])
+            #expect(r.status == 64 && r.stderr.contains("experiment 'nope': unknown; choose from table1-paper")
+                    && r.stderr.contains("Usage: dip-report \(command) "), "\(r.stderr)")
+        }
+        // An empty path is called one (it read ": no such file").
+        let emptyPath = try s.run(["psnr", "", "image.png"])
+        #expect(emptyPath.status == 1 && emptyPath.stderr.contains("Error: '' (an empty path): no such file"), "\(emptyPath.stderr)")
         // --version names the version and the commit the binary was built from.
         let version = try s.run(["--version"])
         #expect(version.status == 0 && version.stdout.contains(" (commit "), "\(version.stdout)\(version.stderr)")
