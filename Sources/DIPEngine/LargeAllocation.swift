@@ -33,12 +33,13 @@ enum LargeAllocation {
         return storage
     }
 
-    /// Ends the process (other threads may hold locks that exit's handlers would wait on).
+    /// Ends the process with `_exit`, straight to standard error: other threads may hold locks
+    /// (stdio's among them) that exit's handlers or a flush would wait on. The line's few
+    /// hundred bytes come from the heap, where a refusal of a large block leaves room.
     private static func outOfMemory(_ bytes: Int) -> Never {
         let mib = (bytes + (1 << 20) - 1) >> 20
         let line = "Error: out of memory: \(mib) MiB more could not be had (the machine's memory, or a limit on this process: "
             + "ulimit -v, a container's or a job's); use a smaller image, fewer jobs at once, or a machine with more memory\n"
-        fflush(nil)
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         _exit(1)
     }

@@ -183,7 +183,7 @@ public enum Catalog {
         var out: [Experiment] = []
         func add(_ e: Experiment, depth: Int) {
             guard !out.contains(where: { $0.id == e.id }) else { return }
-            // A chain of baselines is followed, a cycle (only possible in a user's file) is cut.
+            // A chain of baselines is followed; reading a catalog refuses a cycle, and the depth bound would cut one.
             if depth < all.count, let b = e.baseline, let base = all.first(where: { $0.id == b }) { add(base, depth: depth + 1) }
             out.append(e)
         }

@@ -80,15 +80,21 @@ public struct ResultStore: Sendable {
     /// the run's stored record. An older one was left by a runner that another beat to the
     /// record, and describes no fit in progress; a newer one is an interrupted `run --force`
     /// refit's, which the next `run --force` carries on.
-    public func checkpointResumable(_ key: RunKey) -> Bool {
+    func checkpointResumable(_ key: RunKey) -> Bool {
         !Self.checkpoint(checkpointPath(for: key), predates: recordPath(for: key))
     }
 
     /// Whether the checkpoint at `checkpoint` was last written before the record at `record`
-    /// (false without a record).
+    /// finished (its `finishedAt`, which a relabel's rewrite of the record keeps; the file's
+    /// own time where that is unreadable); false without a record. A copy that gave the
+    /// checkpoint a new time keeps it (not deleted, resumed by --force).
     static func checkpoint(_ checkpoint: String, predates record: String) -> Bool {
+        struct Finished: Decodable { var finishedAt: String }
         let fm = FileManager.default
-        guard let r = (try? fm.attributesOfItem(atPath: record))?[.modificationDate] as? Date else { return false }
+        guard fm.fileExists(atPath: record) else { return false }
+        let finished = fm.contents(atPath: record).flatMap { try? JSONDecoder().decode(Finished.self, from: $0) }
+            .flatMap { ISO8601DateFormatter().date(from: $0.finishedAt) }
+        guard let r = finished ?? (try? fm.attributesOfItem(atPath: record))?[.modificationDate] as? Date else { return false }
         let c = (try? fm.attributesOfItem(atPath: checkpoint))?[.modificationDate] as? Date
         return c.map { $0 < r } ?? true
     }

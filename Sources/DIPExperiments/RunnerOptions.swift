@@ -36,7 +36,8 @@ public struct RunnerOptions: Sendable {
         self.profile = profile
         self.seeds = seeds ?? profile.defaultSeeds
         self.jobs = max(1, jobs ?? (threadsPerJob.map { max(1, cores / $0) } ?? d.jobs))
-        self.threadsPerJob = max(1, threadsPerJob ?? (jobs.map { max(1, cores / $0) } ?? d.threads))
+        // At most what a backend runs on, on a host of more cores than that.
+        self.threadsPerJob = min(CPUBackend.maxThreads, max(1, threadsPerJob ?? (jobs.map { max(1, cores / $0) } ?? d.threads)))
         self.force = force
         self.checkpoints = checkpoints
         self.backend = backend

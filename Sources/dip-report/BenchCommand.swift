@@ -84,7 +84,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let threadCount = threads ?? HostCPU.usableCores
+        let threadCount = threads ?? Parallelism.defaultThreads
         if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
         let nets = net.map { [$0] } ?? ["table1", "text"]
         let sizes = size.map { [$0] } ?? [256, 512]

@@ -186,7 +186,7 @@ struct InpaintCommand: ParsableCommand {
         config.convAlgorithm = conv
         config.psnrEvery = psnrEvery
 
-        let threadCount = threads ?? HostCPU.usableCores
+        let threadCount = threads ?? Parallelism.defaultThreads
         if let warning = Parallelism.warning(threads, flag: "--threads") { printNote(warning) }
         let asked = try devices.factory()
         let factory = asked.forFit(config)

@@ -18,11 +18,17 @@ enum Parallelism {
     /// The largest value allowed (never more than a CPU backend runs on).
     static var limit: Int { min(oversubscription * cores, CPUBackend.maxThreads) }
 
+    /// A fit's threads when none are asked for: one per core, up to what a backend runs on.
+    static var defaultThreads: Int { min(cores, CPUBackend.maxThreads) }
+
     /// Refuses a value below 1 or above `limit`, naming `flag` and the limit.
     static func check(_ value: Int?, flag: String) throws {
         guard let value else { return }
         if value < 1 { throw ValidationError("\(flag) \(value): at least 1") }
         if value > limit {
+            if limit == CPUBackend.maxThreads {
+                throw ValidationError("\(flag) \(value): at most \(limit), the most a fit runs on")
+            }
             throw ValidationError("\(flag) \(value): at most \(limit) (\(oversubscription) per core; this process may use \(cores) core\(cores == 1 ? "" : "s")); more threads than cores only slow the work down")
         }
     }

@@ -13,8 +13,8 @@ struct StatusCommand: ParsableCommand {
             progress at the last heartbeat), checkpoints, the plans `submit` froze and their Slurm \
             logs (a run a task reported FAILED is shown with the log's last lines). Where squeue \
             exists it adds the queue states of the plans' jobs. Missing runs and iterations left are \
-            known from such a plan only: `run` and `build` freeze none, and a plan `submit` queued \
-            nothing of (a --dry-run) counts only while no plan was queued. Damaged files are listed. \
+            known from such a plan only: `run` and `build` freeze none, and of the plans `submit` queued \
+            nothing of (dry runs) only the newest counts, and only while no plan was queued. Damaged files are listed. \
             --watch redraws every 10 seconds.
             """)
 

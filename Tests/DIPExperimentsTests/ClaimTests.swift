@@ -101,6 +101,14 @@ struct ClaimTests {
         #expect(store.checkpointResumable(key))
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: store.checkpointPath(for: key))
         #expect(!store.checkpointResumable(key))
+        // A record read for its finishedAt, which a relabel's rewrite keeps: a rewritten record
+        // (a new file time) does not make a refit's checkpoint older than it.
+        let finished = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-3000))
+        try Data("{\"finishedAt\": \"\(finished)\"}".utf8).write(to: URL(fileURLWithPath: store.recordPath(for: key)))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: store.checkpointPath(for: key))
+        #expect(store.checkpointResumable(key))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: store.checkpointPath(for: key))
+        #expect(!store.checkpointResumable(key))
         // A checkpoint of a run that is not stored is resumable, not a leftover.
         try FileManager.default.removeItem(atPath: store.recordPath(for: key))
         #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))

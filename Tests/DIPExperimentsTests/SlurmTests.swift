@@ -304,6 +304,9 @@ struct SlurmPlanTests {
         #expect(SlurmRequest.extraArgumentProblem("--qos long") == "--sbatch-arg='--qos long': sbatch reads it as one word, space and all; write the option and its value as one: --sbatch-arg='--qos=long'")
         #expect(SlurmRequest.extraArgumentProblem("-p debug")?.hasSuffix("--sbatch-arg='-pdebug'") == true)
         #expect(SlurmRequest.extraArgumentProblem("qos=long")?.contains("not an sbatch option") == true)
+        // An option submit sets is named as such, spaced or not (not told to join its value).
+        #expect(SlurmRequest.extraArgumentProblem("--array 1-3")?.contains("submit sets --array itself") == true)
+        #expect(SlurmRequest.extraArgumentProblem("-J name")?.contains("submit sets --job-name itself") == true)
         #expect(SlurmRequest.extraArgumentProblem("-")?.contains("not an sbatch option") == true)
         for allowed in ["--qos=long", "--constraint=avx2", "-Cavx2", "--comment=a b", "--exclusive", "--time-min=10", "--export=ALL", "--cpus-per-gpu=2"] {
             #expect(SlurmRequest.extraArgumentProblem(allowed) == nil, "\(allowed)")

@@ -69,7 +69,7 @@ public struct StoreStatus: Sendable {
     /// sbatch refused its first array).
     public var planSubmitted = false
     /// The plans `submit` queued nothing of (dry runs, or refused by sbatch) whose runs are not
-    /// counted, because other plans were queued; oldest first.
+    /// counted: all of them while another plan was queued, else all but the newest; oldest first.
     public var uncountedPlans: [String] = []
     /// Files that are not what their names say (damaged records, unreadable plans), "path:
     /// why" each; their runs are counted nowhere above.
@@ -101,7 +101,7 @@ public struct StoreStatus: Sendable {
         }
         let queued = plans.filter { !$0.jobs.arrays.isEmpty }
         let counted = queued.isEmpty ? Array(plans.suffix(1)) : queued
-        let uncounted = queued.isEmpty ? [] : plans.filter { $0.jobs.arrays.isEmpty }.map(\.plan.id)
+        let uncounted = plans.filter { p in p.jobs.arrays.isEmpty && !counted.contains { $0.plan.id == p.plan.id } }.map(\.plan.id)
         var planned: [RunKey: FrozenPlan.Run] = [:]
         for (p, _) in counted { for r in p.runs { planned[r.key] = r } }
         let submittedPlans = queued.map { (plan: $0.plan, arrays: $0.jobs.arrays) }
