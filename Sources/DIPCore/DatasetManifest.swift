@@ -206,6 +206,9 @@ public struct DatasetManifest: Sendable {
             } else {
                 let address = entry.url(base: base)
                 do {
+                    // What is in the way here is said as such, before any download: the
+                    // generic "give the path of a file" was advice for an output flag.
+                    if let problem = Self.inTheWay(status.path) { throw problem }
                     guard let url = URL(string: address) else {
                         throw DIPError.invalidValue(name: "mirror URL", value: address, reason: "is not a valid URL")
                     }
@@ -229,6 +232,20 @@ public struct DatasetManifest: Sendable {
             outcomes.append(outcome)
         }
         return outcomes
+    }
+
+    /// Why an image cannot be written at `path` for what is there (a folder in its place, a file
+    /// in its folder's place), nil when nothing is in the way.
+    static func inTheWay(_ path: String) -> DIPError? {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            return .io(path: path, reason: "is a folder where this image belongs; move it away and fetch again")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+            return .io(path: folder, reason: "is a file where the images' folder belongs; move it away and fetch again")
+        }
+        return nil
     }
 
     /// The state of the file at `path` against `entry`.

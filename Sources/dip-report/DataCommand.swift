@@ -105,6 +105,15 @@ struct DataCommand: ParsableCommand {
             let fetched = outcomes.filter { if case .downloaded = $0.result { return true } else { return false } }
             print("\n\(fetched.count) downloaded, \(outcomes.count - fetched.count - failed.count) already present, \(failed.count) failed; data folder \(dir).")
             if failed.isEmpty { return }
+            // Files in the way here are no download problem: no word of being offline.
+            let inTheWay = failed.filter { o in
+                if case let .failed(error) = o.result, case let .io(path, _) = error { return path == o.path || o.path.hasPrefix(path + "/") }
+                return false
+            }
+            if inTheWay.count == failed.count {
+                printError("\(failed.count) file(s) could not be stored in \(dir) (each reason above); clear that and run `dip-report data fetch` again.")
+                throw ExitCode(1)
+            }
             printError("""
                 \(failed.count) file(s) could not be fetched from \(base) (each failing URL is printed above). \
                 If this machine is offline, copy the files into \(dir) by hand (PROVENANCE.md lists their \

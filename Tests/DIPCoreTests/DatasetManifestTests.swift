@@ -186,6 +186,16 @@ struct DatasetManifestTests {
         #expect(again[0].result == .alreadyPresent)
         if case .downloaded = again[1].result {} else { Issue.record("b.png: \(again[1].result)") }
         #expect(toy.manifest.verify(dataDirectory: data).allSatisfy { $0.state == .present })
+
+        // A folder where an image belongs, a file where its folder belongs: said as such (the
+        // advice was an output flag's, "give the path of a file").
+        let blocked = "\(root)/blocked"
+        try FileManager.default.createDirectory(atPath: blocked + "/one/a.png", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: blocked + "/two", contents: Data()))
+        let stuck = toy.manifest.fetch(dataDirectory: blocked, using: URLSessionDownloader(),
+                                       base: URL(fileURLWithPath: mirror).absoluteString)
+        #expect(stuck[0].result == .failed(.io(path: blocked + "/one/a.png", reason: "is a folder where this image belongs; move it away and fetch again")))
+        #expect(stuck[2].result == .failed(.io(path: blocked + "/two", reason: "is a file where the images' folder belongs; move it away and fetch again")))
     }
 
     @Test("fetch over HTTP from a loopback server, including a 404 and a wrong body")
