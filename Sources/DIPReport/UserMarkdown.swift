@@ -143,7 +143,25 @@ enum UserMarkdown {
         guard let type = pictureType(Array(data.prefix(12))) else {
             return (nil, "\(file) is not a PNG, JPEG, GIF or WebP picture")
         }
+        if type == "png", let problem = pngProblem([UInt8](data)) { return (nil, "\(file) \(problem)") }
         return ("data:image/\(type);base64,\(data.base64EncodedString())", nil)
+    }
+
+    /// The most pixels a PNG picture may declare: a browser shows none of a larger one (a
+    /// 20000x20000 header on a small file was embedded and showed as a broken picture).
+    static let maxPicturePixels = 100_000_000
+
+    /// Why a PNG would show as a broken picture (cut short, or declaring a size no browser
+    /// shows), nil when its header and end are whole.
+    static func pngProblem(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 33, Array(bytes[12..<16]) == Array("IHDR".utf8) else { return "is a damaged PNG (no header); save it again" }
+        func word(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        let width = word(16), height = word(20)
+        if width == 0 || height == 0 || width * height > maxPicturePixels {
+            return "declares \(width)x\(height) pixels, which no browser shows; save a smaller copy"
+        }
+        guard Array(bytes.suffix(8).prefix(4)) == Array("IEND".utf8) else { return "is cut short (no IEND chunk at its end); save it again" }
+        return nil
     }
 
     /// `path` as given when absolute, else from `folder`.

@@ -90,6 +90,24 @@ struct UserMarkdownTests {
         #expect(notes.count == 1 && notes[0].contains("javascript:alert(1) not embedded"), "\(notes)")
     }
 
+    @Test("a PNG cut short or declaring more pixels than a browser shows is named in a note, not embedded as a broken picture")
+    func brokenPictures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-broken-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/good.png")
+        let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/good.png")))
+        try Data(good.dropLast(20)).write(to: URL(fileURLWithPath: dir + "/cut.png"))
+        var huge = good
+        huge.replaceSubrange(16..<24, with: [0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20])  // 20000 x 20000
+        try Data(huge).write(to: URL(fileURLWithPath: dir + "/huge.png"))
+        var notes: [String] = []
+        let html = UserMarkdown.html("![a](good.png) ![b](cut.png) ![c](huge.png)", folder: dir, notes: &notes)
+        #expect(html.components(separatedBy: "<img ").count == 2, "\(html)")
+        #expect(notes.count == 2 && notes[0].contains("cut.png is cut short (no IEND chunk at its end)")
+                && notes[1].contains("huge.png declares 20000x20000 pixels, which no browser shows"), "\(notes)")
+    }
+
     @Test("an inline tag or prose about a tag leaves the Markdown after it intact (issue 11.14)")
     func tagsInProse() {
         for line in ["a <b>tag", "the <script> tag", "<div>", "x </p> y"] {
