@@ -33,6 +33,17 @@ struct StoreStatusTests {
         #expect(status.plan == nil && status.unreadable.isEmpty)
     }
 
+    @Test("a task log ending in an error, or in slurmstepd's out-of-memory kill, fails the task as a whole; a requeued attempt after it does not")
+    func wholeTaskFailures() {
+        let start = "dip-report task 3 of plan p on node1 (job 12_3, restart 0)"
+        #expect(StoreStatus.failedWhole([start, "Error: /data: 1 test image is missing"]) != nil)
+        let oom = "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=12.batch. Some of your processes may have been killed by the cgroup out-of-memory handler."
+        #expect(StoreStatus.failedWhole([start, "  runs 0/2 elapsed 1m", oom]) == [start, "  runs 0/2 elapsed 1m", oom])
+        #expect(StoreStatus.failedWhole([start, "slurmstepd: error: Detected 1 oom_kill event in step 12.batch cgroup."]) != nil)
+        #expect(StoreStatus.failedWhole([start, oom, "dip-report task 3 of plan p on node2 (job 12_3, restart 1)", "  runs 1/2"]) == nil)
+        #expect(StoreStatus.failedWhole([start, "note: the run mentions oom-kill event in its label"]) == nil)
+    }
+
     @Test("damaged records and plans are listed, not silently left out of the counts")
     func unreadableFiles() throws {
         let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")

@@ -248,12 +248,16 @@ public struct StoreStatus: Sendable {
     }
 
     /// The last lines of a task's log (its `lines`) whose latest attempt (after its last
-    /// "dip-report task" line: requeues append) ended with an error of the task as a whole; nil
-    /// otherwise.
+    /// "dip-report task" line: requeues append) ended with an error of the task as a whole, or
+    /// was killed by the memory limit (slurmstepd's "Detected 1 oom-kill event(s)", "oom_kill
+    /// event" before 21.08: the run in flight showed as merely checkpointed, waiting for
+    /// nothing); nil otherwise.
     static func failedWhole(_ lines: [String]) -> [String]? {
         let start = lines.lastIndex { $0.hasPrefix("dip-report task ") }.map { $0 + 1 } ?? 0
-        guard lines[start...].contains(where: { $0.hasPrefix("Error: ") }) else { return nil }
-        return Array(lines.suffix(5))
+        let ended = lines[start...].contains { line in
+            line.hasPrefix("Error: ") || (line.contains("slurmstepd") && (line.contains("oom-kill event") || line.contains("oom_kill event")))
+        }
+        return ended ? Array(lines.suffix(5)) : nil
     }
 
     /// A key from its description "experiment/image/hash-sSEED".
