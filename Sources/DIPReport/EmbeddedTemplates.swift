@@ -120,6 +120,7 @@ replication, which did not, and what would settle the open ones?
 {{^textMask}}<p class="note">No text-mask run stored yet.</p>{{/textMask}}
 {{#experiment2Ran}}<details class="ran"><summary>What ran here</summary><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul></details>{{/experiment2Ran}}
 {{#experiment2}}{{> sweep}}{{/experiment2}}
+{{#experiment2Missing}}<p class="note">No run of {{names}} stored yet: <code>{{command}}</code> fits them.</p>{{/experiment2Missing}}
 {{^experiment2}}<p class="note">No run of this experiment stored yet: <code>dip-report run width depth library</code> (with the profile of the rest) fits them.</p>{{/experiment2}}
 </section>
 

@@ -41,6 +41,9 @@ struct ReportPage {
     var experiment2Ran: RanView?
     /// Section 6: width, depth and library sweeps.
     var experiment2: [SweepView]
+    /// Section 6: the report's sweeps not stored while others are (nil when none is missing, or
+    /// none is stored: the section then says so as a whole).
+    var experiment2Missing: MissingView?
     /// Section 7: what ran.
     var experiment3Ran: RanView?
     /// Appendix C: what the era experiment's runs ran.
@@ -189,4 +192,13 @@ struct SweepView: Sendable {
 struct RanView {
     /// The sentences.
     var items: [String]
+}
+
+/// Experiments of a section with no stored run, while others of it have some, and the command
+/// that fits them.
+struct MissingView {
+    /// "depth", "width and depth".
+    var names: String
+    /// "dip-report run depth --profile quick".
+    var command: String
 }

@@ -161,6 +161,7 @@ struct PageBuilder {
                 + "Run \"make report PROFILE=paper\" for the full replication."
         }
         let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome))
+        let builtInSweeps = try ["width", "depth", "library"].map { ($0, try sweep($0)) }
         let page = ReportPage(
             title: "Deep Image Prior: inpainting, reproduced",
             generatedAt: formatter.string(from: now), recordCount: records.count, banner: banner,
@@ -171,7 +172,8 @@ struct PageBuilder {
             table1: table1(), bars: try bars(), table1Plots: try table1Plots(), table1Galleries: try table1Galleries(),
             textMask: try textMask(),
             experiment2Ran: ran(["width", "depth", "library"]),
-            experiment2: try ["width", "depth", "library"].compactMap { try sweep($0) } + userSweeps(group: "experiment2"),
+            experiment2: try builtInSweeps.compactMap(\.1) + userSweeps(group: "experiment2"),
+            experiment2Missing: missing(builtInSweeps, profiles: profiles),
             experiment3Ran: ran(["optimizers"]),
             eraRan: ran(["era"]),
             experiment3: try ["optimizers"].compactMap { try sweep($0) } + userSweeps(group: "experiment3"),
@@ -186,6 +188,17 @@ struct PageBuilder {
     }
 
     // MARK: helpers
+
+    /// The experiments of `sweeps` without a stored run while others of them have one (a
+    /// missing sweep vanished from the page without a word), with the command that fits them:
+    /// with the page's profile when it has one.
+    func missing(_ sweeps: [(String, SweepView?)], profiles: [String]) -> MissingView? {
+        let absent = sweeps.filter { $0.1 == nil }.map(\.0)
+        guard !absent.isEmpty, absent.count < sweeps.count else { return nil }
+        let names = absent.count == 1 ? absent[0] : absent.dropLast().joined(separator: ", ") + " and " + absent.last!
+        let profile = profiles.count == 1 ? " --profile \(profiles[0])" : ""
+        return MissingView(names: names, command: "dip-report run \(absent.joined(separator: " "))\(profile)")
+    }
 
     /// What the stored runs of `experiments` ran, one sentence per configuration (nil when
     /// none is stored).

@@ -70,6 +70,14 @@ struct ReportPageTests {
         #expect(page.contains("<p class=\"note\">(\(conclusion) is 2.0 MB of Markdown") && !page.contains("xxxxxxxx"))
     }
 
+    @Test("a report sweep not stored while others of its section are is named with the command that fits it (it vanished without a word)")
+    func missingSweep() {
+        // The fixture stores width and depth, not library.
+        let html = Self.rendered.html
+        #expect(html.contains("<p class=\"note\">No run of library stored yet: <code>dip-report run library --profile "), "\(html.count)")
+        #expect(!html.contains("No run of width") && !html.contains("No run of depth"))
+    }
+
     @Test("the page has the nine sections, in order, and the appendices")
     func sections() {
         let html = Self.rendered.html
