@@ -247,9 +247,10 @@ public enum ResultDiff {
     /// The outcomes of the runs a results folder's report counts (`RecordSelection`: one
     /// profile, `profile` or the most thorough stored, and one configuration per label and image),
     /// with the files that were skipped, what was left off and how many runs are stored in all.
-    public static func outcomes(resultsFolder: String, profile: String? = nil) throws -> (runs: [RunOutcome], problems: [String], leftOff: [String], stored: Int) {
+    public static func outcomes(resultsFolder: String, profile: String? = nil)
+        throws -> (runs: [RunOutcome], problems: [String], leftOff: [String], stored: Int, profile: String?) {
         let scan = try ResultStore(root: resultsFolder, create: false).scan()
         let selection = RecordSelection(scan.records, profile: profile)
-        return (selection.records.map(outcome), scan.problems.map(\.description), selection.notes, scan.records.count)
+        return (selection.records.map(outcome), scan.problems.map(\.description), selection.notes, scan.records.count, selection.profile)
     }
 }

@@ -109,6 +109,12 @@ struct DiffCommand: ParsableCommand {
                                   + (unfinished > 0 ? ", \(unfinished) that did not finish on one side (diverged or cancelled)" : "")
                                   + "; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
             if let why = ResultDiff.nothingInCommon(a.runs, b.runs) { printNote("\(first) and \(second) have no run in common: \(why)") }
+            // Each side took its most thorough profile: said when they differ, as every row then
+            // compares two protocols (all "beyond the spread" by design).
+            if profile == nil, let pa = a.profile, let pb = b.profile, pa != pb {
+                printNote("\(first) is compared by its \(pa) runs and \(second) by its \(pb) runs (each folder's most thorough profile); "
+                          + "give --profile \(pa) or --profile \(pb) to compare one profile's runs in both")
+            }
         } else {
             let groups = ResultDiff.acrossSeeds(a.runs)
             if json { print(try ResultDiff.json(groups), terminator: "") } else {

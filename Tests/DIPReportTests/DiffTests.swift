@@ -51,6 +51,17 @@ struct DiffTests {
         #expect(lines.allSatisfy { $0.count <= lines[1].count })
     }
 
+    @Test("each folder says which profile its runs were taken from (diff names them when two folders' differ)")
+    func profileOfEachSide() throws {
+        let folder = try Self.results("profiles", offset: 0)
+        #expect(try ResultDiff.outcomes(resultsFolder: folder).profile == "smoke")
+        try SyntheticResults.save(try ResultStore(root: folder), experiment: "width", group: "experiment2", label: "width 4",
+                                  image: "kate", seed: 7, profile: "quick")
+        let thorough = try ResultDiff.outcomes(resultsFolder: folder)
+        #expect(thorough.profile == "quick" && thorough.runs.count == 1)
+        #expect(try ResultDiff.outcomes(resultsFolder: folder, profile: "smoke").profile == "smoke")
+    }
+
     @Test("between two result sets: B - A per run, flagged beyond the seeds' spread")
     func between() throws {
         let a = try ResultDiff.outcomes(resultsFolder: try Self.results("A", offset: 0)).runs
