@@ -64,6 +64,11 @@ struct StatusCommand: ParsableCommand {
                 : s.etaSeconds.map { ", ETA \(ProgressPrinter.duration($0)) at the throughput so far" } ?? ""
             lines.append("iterations: \(s.iterationsDone.formatted()) done, \(s.iterationsLeft.formatted()) left\(eta)")
         }
+        // The page and diff count one profile at a time; these counts add the profiles up.
+        if s.storedByProfile.count > 1 {
+            lines.append("stored runs of \(s.storedByProfile.count) profiles, added up above: "
+                         + s.storedByProfile.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         if !s.uncountedPlans.isEmpty {
             lines.append("not counted: \(counted(s.uncountedPlans.count, "plan")) `submit` queued nothing of (a --dry-run, or sbatch refused it): "
                          + s.uncountedPlans.joined(separator: ", "))

@@ -60,6 +60,9 @@ struct DiffTests {
         let thorough = try ResultDiff.outcomes(resultsFolder: folder)
         #expect(thorough.profile == "quick" && thorough.runs.count == 1)
         #expect(try ResultDiff.outcomes(resultsFolder: folder, profile: "smoke").profile == "smoke")
+        // status adds the profiles up, and says by how much each.
+        let status = try StoreStatus.read(results: folder)
+        #expect(status.storedByProfile["quick"] == 1 && (status.storedByProfile["smoke"] ?? 0) > 1 && status.storedByProfile.count == 2)
     }
 
     @Test("between two result sets: B - A per run, flagged beyond the seeds' spread")

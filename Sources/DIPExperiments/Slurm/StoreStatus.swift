@@ -71,6 +71,8 @@ public struct StoreStatus: Sendable {
     /// The plans `submit` queued nothing of (dry runs, or refused by sbatch) whose runs are not
     /// counted: all of them while another plan was queued, else all but the newest; oldest first.
     public var uncountedPlans: [String] = []
+    /// Stored runs by the profile they ran under ("smoke" -> 226).
+    public var storedByProfile: [String: Int] = [:]
     /// Files that are not what their names say (damaged records, unreadable plans), "path:
     /// why" each; their runs are counted nowhere above.
     public var unreadable: [String] = []
@@ -197,7 +199,8 @@ public struct StoreStatus: Sendable {
         }
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
                            queue: queue, queueProblem: queueProblem, fittingTasksQueued: fittingTasksQueued, plan: newest?.id, planSubmitted: planSubmitted,
-                           uncountedPlans: uncounted, unreadable: unreadable)
+                           uncountedPlans: uncounted,
+                           storedByProfile: Dictionary(records.map { ($0.profile, 1) }, uniquingKeysWith: +), unreadable: unreadable)
     }
 
     /// The keys of the claims and checkpoints in the results folder
