@@ -40,7 +40,7 @@ struct PSNRCommand: ParsableCommand {
             if let alphaNote { printNote(alphaNote) }
             if raw.height != a.height || raw.width != a.width {
                 throw DIPError.mismatch("mask \(maskPath) is \(raw.sizeDescription) but the images are \(a.sizeDescription); "
-                    + "the mask needs the same size and should be grayscale")
+                    + "the mask needs the same size (gray, or one channel per image channel)")
             }
             // Read as inpaint reads a mask (0/1 files, grey values, channels), saying how.
             let read = try MaskFile.binarise(raw, path: maskPath, channels: a.channels)
