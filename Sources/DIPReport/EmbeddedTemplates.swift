@@ -112,6 +112,7 @@ replication, which did not, and what would settle the open ones?
 <h3>Pictures</h3>
 <p class="note">For each image, the run whose best PSNR is the median over seeds: the clean image, the mask, the corrupted input, the best and final iterates and the error map of the best (|best − clean| × 4, black = exact). A picture larger than its thumbnail opens at full size when clicked.</p>
 {{#table1Galleries}}{{> gallery}}{{/table1Galleries}}
+{{^table1Galleries}}<p class="note">No Table-1 runs stored yet.</p>{{/table1Galleries}}
 </section>
 
 <section id="s6"><h2>6. Experiment 2: text masks and architecture changes</h2>
@@ -147,6 +148,7 @@ replication, which did not, and what would settle the open ones?
 <section id="seeds"><h2>Appendix A: spread across seeds</h2>
 <p>Per experiment, configuration and image: the mean, range and standard deviation (n − 1) of the final and best PSNR over seeds, and whether the published value lies inside the seeds' range: the paper's Table 1 for the paper protocol, the seed report's for the seed protocol (its numbers are best PSNRs), none for TV (the paper has no TV row). The same table is printed by <code>dip-report diff</code>.</p>
 {{#seedTable}}{{> table}}{{/seedTable}}
+{{^seedTable}}<p class="note">No run stored yet.</p>{{/seedTable}}
 </section>
 
 <section id="provenance"><h2>Appendix B: provenance</h2>

@@ -68,6 +68,9 @@ struct ReportPageTests {
         #expect(huge.notes.contains { $0.hasPrefix("\(conclusion) is 2.0 MB of Markdown, more than the 2 MB a section takes") }, "\(huge.notes)")
         let page = try String(contentsOfFile: huge.pagePath, encoding: .utf8)
         #expect(page.contains("<p class=\"note\">(\(conclusion) is 2.0 MB of Markdown") && !page.contains("xxxxxxxx"))
+        // With no run, the Pictures heading and Appendix A say so rather than stand empty.
+        #expect(page.contains("<h3>Pictures</h3>") && page.components(separatedBy: "No Table-1 runs stored yet.").count == 3)
+        #expect(page.contains("<p class=\"note\">No run stored yet.</p>"))
     }
 
     @Test("a report sweep not stored while others of its section are is named with the command that fits it (it vanished without a word)")
