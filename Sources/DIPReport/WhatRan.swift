@@ -13,8 +13,14 @@ enum WhatRan {
     /// 11000, 38 channels instead of 128, images cropped to 130x130 around the holes."
     static func sentences(experiment: String, records: [RunRecord]) -> [String] {
         let mine = records.filter { $0.key.experiment == experiment }
-        let labels = mine.map(\.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let found = mine.map(\.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let written = Catalog.experiments.first { $0.id == experiment }
+        // In the catalog's order, as the section's tables (records come in hash order, which
+        // listed "width 32, width 4, width 16"); labels the catalog lacks after, as found.
+        let order = written?.runs.map(\.label) ?? []
+        let labels = found.enumerated().sorted { a, b in
+            (order.firstIndex(of: a.element) ?? order.count, a.offset) < (order.firstIndex(of: b.element) ?? order.count, b.offset)
+        }.map(\.element)
         return labels.map { label in
             let runs = mine.filter { $0.label == label }
             let protocolSpec = written?.runs.first { $0.label == label }

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPEngine
 import DIPExperiments
 import Foundation
 import Testing
@@ -79,6 +80,19 @@ struct ReportPageTests {
         let html = Self.rendered.html
         #expect(html.contains("<p class=\"note\">No run of library stored yet: <code>dip-report run library --profile "), "\(html.count)")
         #expect(!html.contains("No run of width") && !html.contains("No run of depth"))
+    }
+
+    @Test("what ran lists an experiment's configurations in the catalog's order, not the records' hash order")
+    func whatRanOrder() throws {
+        let folder = SyntheticResults.temporaryFolder("what-ran")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = try ResultStore(root: folder)
+        for c in [128, 4, 32, 16] {
+            try SyntheticResults.save(store, experiment: "width", group: "experiment2", label: "width \(c)", image: "kate", seed: 0,
+                                      network: SkipConfig.uniform(depth: 2, channels: c, skip: 4, outputChannels: 1))
+        }
+        let labels = WhatRan.sentences(experiment: "width", records: store.scan().records).map { $0.prefix { $0 != "," } }
+        #expect(labels == ["width 4", "width 16", "width 32", "width 128"], "\(labels)")
     }
 
     @Test("the page has the nine sections, in order, and the appendices")
