@@ -21,23 +21,27 @@ public enum HostMemory {
     static func addressSpaceLeft() -> UInt64? {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max /* RLIM_INFINITY */,
-              let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-              let pages = text.split(whereSeparator: \.isWhitespace).first.flatMap({ UInt64($0) }) else { return nil }
-        let mapped = pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+              let mapped = statm(field: 0) else { return nil }
         return limit.rlim_cur > mapped ? UInt64(limit.rlim_cur) - mapped : 0
     }
 
     /// The bytes this process holds in memory now (resident pages, /proc/self/statm); nil where
     /// that is unreadable.
-    public static func resident() -> UInt64? {
+    public static func resident() -> UInt64? { statm(field: 1) }
+
+    /// Field `field` of /proc/self/statm in bytes (0: the address space mapped, 1: resident).
+    private static func statm(field: Int) -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-        return resident(statm: text, pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))))
+        return bytes(statm: text, field: field, pageSize: UInt64(sysconf(Int32(_SC_PAGESIZE))))
     }
 
     /// `resident` from the text of /proc/self/statm ("SIZE RESIDENT SHARED ..." in pages).
-    static func resident(statm: String, pageSize: UInt64) -> UInt64? {
+    static func resident(statm: String, pageSize: UInt64) -> UInt64? { bytes(statm: statm, field: 1, pageSize: pageSize) }
+
+    /// Field `field` of a /proc/self/statm text, from pages to bytes.
+    private static func bytes(statm: String, field: Int, pageSize: UInt64) -> UInt64? {
         let fields = statm.split(whereSeparator: \.isWhitespace)
-        guard fields.count >= 2, let pages = UInt64(fields[1]) else { return nil }
+        guard fields.count > field, let pages = UInt64(fields[field]) else { return nil }
         return pages * pageSize
     }
 

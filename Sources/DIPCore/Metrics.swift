@@ -237,8 +237,9 @@ public enum Metrics {
         // included). The whole planes and their filtered copies took 104 bytes a pixel (a
         // 16384x16384 `psnr` ran out of 24 GiB); the sums are taken in the same order, so the
         // same bits.
+        let n = w + 2 * r
         var ring = [Double](repeating: 0, count: 5 * k * w)
-        var line = [Double](repeating: 0, count: 5 * (w + 2 * r))
+        var line = [Double](repeating: 0, count: 5 * n)
         var mean = [Double](repeating: 0, count: 5 * w)
         for c in 0..<a.channels {
             let base = c * plane
@@ -247,13 +248,13 @@ public enum Metrics {
                 while filtered < min(h - 1, y + r) {
                     filtered += 1
                     let row = base + filtered * w, slot = filtered % k
-                    for i in 0..<(w + 2 * r) {
-                        let u = Double(a.pixels[row + reflect(i - r, w)]), v = Double(b.pixels[row + reflect(i - r, w)])
-                        let n = w + 2 * r
+                    for i in 0..<n {
+                        let at = row + reflect(i - r, w)
+                        let u = Double(a.pixels[at]), v = Double(b.pixels[at])
                         line[i] = u; line[n + i] = v; line[2 * n + i] = u * u; line[3 * n + i] = v * v; line[4 * n + i] = u * v
                     }
                     for q in 0..<5 {
-                        let from = q * (w + 2 * r), to = (q * k + slot) * w
+                        let from = q * n, to = (q * k + slot) * w
                         for x in 0..<w {
                             var s = 0.0
                             for j in 0..<k { s += weights[j] * line[from + x + j] }

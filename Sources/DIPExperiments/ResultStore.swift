@@ -76,12 +76,13 @@ public struct ResultStore: Sendable {
         FileManager.default.fileExists(atPath: recordPath(for: key))
     }
 
-    /// Whether the run's checkpoint (which must exist) can be resumed: unless it is older than
-    /// the run's stored record. An older one was left by a runner that another beat to the
-    /// record, and describes no fit in progress; a newer one is an interrupted `run --force`
-    /// refit's, which the next `run --force` carries on.
-    func checkpointResumable(_ key: RunKey) -> Bool {
-        !Self.checkpoint(checkpointPath(for: key), predates: recordPath(for: key))
+    /// Whether the run has a checkpoint to resume: one that is not older than the run's stored
+    /// record. An older one was left by a runner that another beat to the record, and describes
+    /// no fit in progress; a newer one is an interrupted `run --force` refit's, which the next
+    /// `run --force` carries on.
+    func hasResumableCheckpoint(_ key: RunKey) -> Bool {
+        FileManager.default.fileExists(atPath: checkpointPath(for: key))
+            && !Self.checkpoint(checkpointPath(for: key), predates: recordPath(for: key))
     }
 
     /// Whether the checkpoint at `checkpoint` was last written before the record at `record`

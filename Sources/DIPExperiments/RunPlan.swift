@@ -145,8 +145,7 @@ extension Runner {
                             state = .blocked(bad.reason)
                         } else if store.hasRecordFile(key) {
                             // Refitted, it carries on an interrupted refit's checkpoint (newer than the record).
-                            let refitKept = FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) && store.checkpointResumable(key)
-                            state = !options.force ? .stored : refitKept ? .checkpointed : .missing
+                            state = !options.force ? .stored : store.hasResumableCheckpoint(key) ? .checkpointed : .missing
                             // The key hashes the files' paths, not their content: an image or mask
                             // file edited in place would reuse runs of its old pixels without a word.
                             if let r = stored[key] {

@@ -281,7 +281,7 @@ public final class Runner: @unchecked Sendable {
         var side = SideState(wallSeconds: 0, resumes: 0, dropIteration: nil, stretches: [here])
         var dropImage: Image?
         // With --force too: a checkpoint newer than the stored record is the refit's own.
-        if FileManager.default.fileExists(atPath: ckPath), store.checkpointResumable(run.key) {
+        if store.hasResumableCheckpoint(run.key) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
                 // A checkpoint of another run (copied or renamed by hand) failed the run on every

@@ -98,17 +98,17 @@ struct ClaimTests {
         #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))
         let refit = store.sweep(remove: true)
         #expect(refit.map(\.path) == [store.checkpointPath(for: key)] && refit.allSatisfy { !$0.removed && $0.what.contains("run --force") }, "\(refit)")
-        #expect(store.checkpointResumable(key))
+        #expect(store.hasResumableCheckpoint(key))
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: store.checkpointPath(for: key))
-        #expect(!store.checkpointResumable(key))
+        #expect(!store.hasResumableCheckpoint(key))
         // A record read for its finishedAt, which a relabel's rewrite keeps: a rewritten record
         // (a new file time) does not make a refit's checkpoint older than it.
         let finished = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-3000))
         try Data("{\"finishedAt\": \"\(finished)\"}".utf8).write(to: URL(fileURLWithPath: store.recordPath(for: key)))
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: store.checkpointPath(for: key))
-        #expect(store.checkpointResumable(key))
+        #expect(store.hasResumableCheckpoint(key))
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: store.checkpointPath(for: key))
-        #expect(!store.checkpointResumable(key))
+        #expect(!store.hasResumableCheckpoint(key))
         // A checkpoint of a run that is not stored is resumable, not a leftover.
         try FileManager.default.removeItem(atPath: store.recordPath(for: key))
         #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))

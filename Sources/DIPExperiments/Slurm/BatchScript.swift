@@ -53,21 +53,20 @@ public struct SlurmRequest: Sendable {
         guard argument.hasPrefix("-"), argument.count > 1 else {
             return "--sbatch-arg=\(argument): not an sbatch option; give one option a --sbatch-arg, as in --sbatch-arg=--qos=long"
         }
+        let isLong = argument.hasPrefix("--")
         // The option's name ends at "=" or, mistyped, at a space (`--array 1-3`).
-        let name = argument.hasPrefix("--") ? String(argument.dropFirst(2).prefix { $0 != "=" && !$0.isWhitespace }) : nil
+        let name = isLong ? String(argument.dropFirst(2).prefix { $0 != "=" && !$0.isWhitespace }) : nil
         for r in reserved {
-            let long = "--\(r.long)"
             let byName = name.map { $0 == r.long || ($0.count >= 3 && r.long.hasPrefix($0)) } ?? false
-            let byLetter = r.short.map { !argument.hasPrefix("--") && argument.hasPrefix("-\($0)") } ?? false
+            let byLetter = r.short.map { !isLong && argument.hasPrefix("-\($0)") } ?? false
             if byName || byLetter {
-                return "--sbatch-arg=\(argument): submit sets \(long) itself (\(r.instead))"
+                return "--sbatch-arg=\(argument): submit sets --\(r.long) itself (\(r.instead))"
             }
         }
-        let long = argument.hasPrefix("--")
-        let head = long ? argument.prefix { $0 != "=" } : argument.prefix(3)
+        let head = isLong ? argument.prefix { $0 != "=" } : argument.prefix(3)
         if head.contains(where: \.isWhitespace) {
             let word = argument.split(whereSeparator: \.isWhitespace)
-            let joined = long ? "\(word[0])=\(word.dropFirst().joined(separator: " "))" : "\(word[0])\(word.dropFirst().joined(separator: " "))"
+            let joined = "\(word[0])\(isLong ? "=" : "")\(word.dropFirst().joined(separator: " "))"
             return "--sbatch-arg='\(argument)': sbatch reads it as one word, space and all; write the option and its value as one: --sbatch-arg='\(joined)'"
         }
         return nil
