@@ -46,8 +46,9 @@ public enum ConvAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
     /// allows it (3x3, stride 1; on the CPU also the large 3x3 stride-2 layers by F(6x6, 2x2)
     /// over their input's phases, where that is the faster); direct elsewhere.
     case winograd
-    /// The backend's choice: on the CPU, Winograd for 3x3 stride-1 convolutions and where it
-    /// pays for stride-2 ones, direct elsewhere (the default; see BENCHMARKS.md for the measured
+    /// The backend's choice: on the CPU, Winograd for 3x3 stride-1 convolutions (on AVX-512 not
+    /// below 32x32 outputs, where oneDNN's direct kernels are the faster) and where it pays for
+    /// stride-2 ones, direct elsewhere (the default; see BENCHMARKS.md for the measured
     /// comparison).
     case auto
 }

@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("psnr-every"), parsing: .unconditional, help: "Sample PSNR every this many iterations, as a fit does (default: a fit's default, 10).")
     var psnrEvery: Int?
 
-    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
+    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1 where it is the faster, direct elsewhere), direct or winograd.")
     var conv: ConvAlgorithm = .auto
 
     @OptionGroup var devices: DeviceOptions

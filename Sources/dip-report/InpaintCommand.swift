@@ -72,7 +72,7 @@ struct InpaintCommand: ParsableCommand {
     @Flag(help: "Restore the last checkpoint when PSNR on the known pixels falls by 5 dB (restoration notebook).")
     var backtracking = false
 
-    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1, direct elsewhere), direct or winograd.")
+    @Option(help: "Convolution algorithm: auto (Winograd for 3x3 stride 1 where it is the faster, direct elsewhere), direct or winograd.")
     var conv: ConvAlgorithm = .auto
 
     @Option(name: .customLong("psnr-every"), parsing: .unconditional, help: "Record PSNR every this many iterations (at least 1).")

@@ -90,7 +90,8 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// Prepares a convolution for `geometry`. `auto` and `winograd` mean Winograd for 3x3
     /// stride-1 convolutions and direct elsewhere: ours (WinogradConvolution) where oneDNN has
     /// none (below AVX-512), refuses the shape, or is the slower one
-    /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else; and for the
+    /// (`WinogradConvolution.outrunsOneDNNWinograd`), oneDNN's own everywhere else under
+    /// `winograd`, and oneDNN's direct kernels there under `auto` (the faster); and for the
     /// 3x3 stride-2 ones where ours is the faster (StrideTwoWinograd.pays: large layers, on
     /// every ISA), oneDNN's direct kernels elsewhere. 1x1
     /// stride-1 convolutions are matrix products on the plain layout (PointwiseConvolution,
@@ -106,9 +107,12 @@ public final class CPUBackend: ComputeBackend, @unchecked Sendable {
         guard algorithm != .direct, WinogradConvolution.fits(geometry) else {
             return try OneDNNConvolution(geometry: geometry, algorithm: algorithm, backend: self)
         }
-        if Self.oneDNNHasWinograd, !WinogradConvolution.outrunsOneDNNWinograd(geometry),
-           let own = try? OneDNNConvolution(geometry: geometry, algorithm: .winograd, backend: self) {
-            return own
+        if Self.oneDNNHasWinograd, !WinogradConvolution.outrunsOneDNNWinograd(geometry) {
+            // Below a 32x32 destination oneDNN's direct kernels beat its Winograd, the backward
+            // passes by half (8x8 and 16x16 layers of table1 and text at 256; BENCHMARKS.md,
+            // forty-first part), so `auto` takes them; `winograd` still gets Winograd.
+            if algorithm == .auto { return try OneDNNConvolution(geometry: geometry, algorithm: .direct, backend: self) }
+            if let own = try? OneDNNConvolution(geometry: geometry, algorithm: .winograd, backend: self) { return own }
         }
         return try WinogradConvolution(geometry: geometry, backend: self)
     }
