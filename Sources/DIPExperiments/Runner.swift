@@ -206,8 +206,8 @@ public final class Runner: @unchecked Sendable {
         var wallSeconds: Double
         var resumes: Int
         var dropIteration: Int?
-        /// Where the iterations so far were computed (nil in checkpoints of dip-report 0.5.0 and
-        /// before, which did not say).
+        /// Where the iterations so far were computed (nil in checkpoints written by older builds,
+        /// which did not say).
         var stretches: [ComputeStretch]?
     }
 
