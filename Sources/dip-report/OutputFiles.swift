@@ -72,7 +72,7 @@ enum OutputFiles {
         }
     }
 
-    /// What is wrong with `folder` as a results folder to read (render, diff), nil when nothing.
+    /// What is wrong with `folder` as a results folder to read (render, diff, status), nil when nothing.
     static func resultsToReadProblem(_ folder: String) -> String? {
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {

@@ -24,6 +24,11 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Redraw every 10 seconds until Ctrl-C.")
     var watch = false
 
+    func validate() throws {
+        // As render and diff: a folder that is not there is a usage error (exit 64).
+        if let problem = OutputFiles.resultsToReadProblem(results) { throw ValidationError("--results '\(results)': \(problem)") }
+    }
+
     func run() throws {
         repeat {
             let status = try StoreStatus.read(results: results)

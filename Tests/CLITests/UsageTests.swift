@@ -236,6 +236,8 @@ struct UsageTests {
             // Through a link to the results, under a folder not made yet.
             (["render", "--results", "res", "--out", "reslink/report"], "--out 'reslink/report' is inside the results folder 'res'"),
             (["render", "--results", "nowhere"], "--results 'nowhere': no such results folder"),
+            (["status", "--results", "nowhere"], "--results 'nowhere': no such results folder"),
+            (["status", "--results", "image.png"], "--results 'image.png': is a file, not a results folder"),
             (["run", "--profile", "smoke", "--results", "image.png"], "--results 'image.png':"),
             (["submit", "--profile", "smoke", "--out", "image.png/report", "--dry-run"], "--out 'image.png/report':"),
             (["submit", "--profile", "smoke", "--checkpoint-minutes", "inf", "--dry-run"], "--checkpoint-minutes inf: more than 0 and at most 10080"),
