@@ -165,8 +165,8 @@ public enum ResultDiff {
         }
     }
 
-    /// Diff (a): every (experiment, label, image) with its seeds' statistics, sorted.
-    public static func acrossSeeds(_ runs: [RunOutcome]) -> [SeedGroup] {
+    /// Diff (a): every (experiment, label, image) with its seeds' statistics, in `order`'s order.
+    public static func acrossSeeds(_ runs: [RunOutcome], order: CatalogOrder = CatalogOrder()) -> [SeedGroup] {
         let groups = Dictionary(grouping: runs, by: \.groupKey)
         return groups.values.map { members -> SeedGroup in
             let first = members[0]
@@ -179,7 +179,7 @@ public enum ResultDiff {
                              // The seed report published best PSNRs: a final range says nothing of them.
                              referenceInsideFinal: ref.flatMap { r in r.source == "seed report" ? nil : final.map { $0.contains(r.value) } },
                              referenceInsideBest: ref.flatMap { r in best.map { $0.contains(r.value) } })
-        }.sorted { ($0.experiment, $0.label, $0.image) < ($1.experiment, $1.label, $1.image) }
+        }.sorted { order.precedes(($0.experiment, $0.label, $0.image), ($1.experiment, $1.label, $1.image)) }
     }
 
     /// Diff (b): runs of `b` matched to runs of `a` by (experiment, label, image, seed), which

@@ -160,7 +160,7 @@ struct PageBuilder {
                 + "(\(summaries.joined(separator: "; "))), so the numbers are not comparable to the paper's. "
                 + "Run \"make report PROFILE=paper\" for the full replication."
         }
-        let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome))
+        let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome), order: CatalogOrder(catalog))
         let builtInSweeps = try ["width", "depth", "library"].map { ($0, try sweep($0)) }
         let page = ReportPage(
             title: "Deep Image Prior: inpainting, reproduced",
@@ -203,7 +203,9 @@ struct PageBuilder {
     /// What the stored runs of `experiments` ran, one sentence per configuration (nil when
     /// none is stored).
     func ran(_ experiments: [String]) -> RanView? {
-        let items = experiments.flatMap { WhatRan.sentences(experiment: $0, records: records) }
+        let items = experiments.flatMap { id in
+            WhatRan.sentences(experiment: id, labels: labels(id), records: records, written: catalog.first { $0.id == id })
+        }
         return items.isEmpty ? nil : RanView(items: items)
     }
 
@@ -213,13 +215,9 @@ struct PageBuilder {
             .sorted { $0.key.seed < $1.key.seed }
     }
 
-    /// Labels of an experiment in catalog order (user experiments: order of first appearance).
+    /// Labels of an experiment in catalog order (those the catalog lacks: order of first appearance).
     func labels(_ experiment: String) -> [String] {
-        let present = Set(of(experiment).map(\.label))
-        let written = catalog.first { $0.id == experiment }?.runs.map(\.label) ?? []
-        var ordered = written.filter(present.contains)
-        for r in of(experiment) where !ordered.contains(r.label) { ordered.append(r.label) }
-        return ordered
+        CatalogOrder(catalog).ordered(labels: of(experiment).map(\.label), of: experiment)
     }
 
     func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }

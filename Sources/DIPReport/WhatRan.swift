@@ -11,16 +11,10 @@ enum WhatRan {
     /// protocol), quick profile: Adam LR 0.001, 917 iterations, 38 channels, sigma_p 0.03,
     /// backtracking, 13 images at 130x130, seed 0. Not the protocol: 917 iterations instead of
     /// 11000, 38 channels instead of 128, images cropped to 130x130 around the holes."
-    static func sentences(experiment: String, records: [RunRecord]) -> [String] {
+    /// `labels` are the experiment's stored configurations in the order the section lists them
+    /// (`CatalogOrder`), `written` the experiment as its catalog writes it.
+    static func sentences(experiment: String, labels: [String], records: [RunRecord], written: Experiment?) -> [String] {
         let mine = records.filter { $0.key.experiment == experiment }
-        let found = mine.map(\.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        let written = Catalog.experiments.first { $0.id == experiment }
-        // In the catalog's order, as the section's tables (records come in hash order, which
-        // listed "width 32, width 4, width 16"); labels the catalog lacks after, as found.
-        let order = written?.runs.map(\.label) ?? []
-        let labels = found.enumerated().sorted { a, b in
-            (order.firstIndex(of: a.element) ?? order.count, a.offset) < (order.firstIndex(of: b.element) ?? order.count, b.offset)
-        }.map(\.element)
         return labels.map { label in
             let runs = mine.filter { $0.label == label }
             let protocolSpec = written?.runs.first { $0.label == label }

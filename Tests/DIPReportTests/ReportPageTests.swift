@@ -82,17 +82,31 @@ struct ReportPageTests {
         #expect(!html.contains("No run of width") && !html.contains("No run of depth"))
     }
 
-    @Test("what ran lists an experiment's configurations in the catalog's order, not the records' hash order")
-    func whatRanOrder() throws {
+    @Test("what ran, Appendix A and diff's seed table list configurations in the catalog's order, not the records' hash order or as text")
+    func catalogOrder() throws {
         let folder = SyntheticResults.temporaryFolder("what-ran")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let out = SyntheticResults.temporaryFolder("what-ran-page")
+        defer { for f in [folder, out] { try? FileManager.default.removeItem(atPath: f) } }
         let store = try ResultStore(root: folder)
         for c in [128, 4, 32, 16] {
             try SyntheticResults.save(store, experiment: "width", group: "experiment2", label: "width \(c)", image: "kate", seed: 0,
                                       network: SkipConfig.uniform(depth: 2, channels: c, skip: 4, outputChannels: 1))
         }
-        let labels = WhatRan.sentences(experiment: "width", records: store.scan().records).map { $0.prefix { $0 != "," } }
-        #expect(labels == ["width 4", "width 16", "width 32", "width 128"], "\(labels)")
+        try SyntheticResults.save(store, experiment: "depth", group: "experiment2", label: "depth 2, skip", image: "kate", seed: 0,
+                                  network: SkipConfig.uniform(depth: 2, channels: 128, skip: 128, outputChannels: 1))
+        let expected = ["width 4", "width 16", "width 32", "width 128"]
+        let groups = ResultDiff.acrossSeeds(try ResultDiff.outcomes(resultsFolder: folder).runs)
+        #expect(groups.map(\.label) == expected + ["depth 2, skip"], "width before depth, as the catalog: \(groups.map(\.label))")
+        _ = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test")
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        // Where each label first shows after `start`, in the order of `expected` when listed in order.
+        func listed(after start: String, as item: (String) -> String) throws -> Bool {
+            let part = html[try #require(html.range(of: start)).lowerBound...]
+            let at = expected.compactMap { part.range(of: item($0))?.lowerBound }
+            return at.count == expected.count && at == at.sorted()
+        }
+        #expect(try listed(after: "<summary>What ran here</summary><ul><li>width") { "<li>\($0), " }, "section 6's what ran")
+        #expect(try listed(after: "<section id=\"seeds\">") { ">\($0)<" }, "Appendix A")
     }
 
     @Test("the page has the nine sections, in order, and the appendices")
