@@ -5,8 +5,8 @@ public struct CatalogOrder: Sendable {
     private let experimentRank: [String: Int]
     private let labelRank: [String: [String: Int]]
 
-    /// The order of `catalog` (by default the built-in one; a page or diff given `--catalog`
-    /// passes the built-in experiments and the user's).
+    /// The order of `catalog` (by default the built-in one; a page given `--catalog` passes the
+    /// built-in experiments and the user's).
     public init(_ catalog: [Experiment] = Catalog.experiments) {
         var experiments: [String: Int] = [:], labels: [String: [String: Int]] = [:]
         for (i, e) in catalog.enumerated() where experiments[e.id] == nil {
