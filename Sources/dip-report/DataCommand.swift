@@ -116,9 +116,11 @@ struct DataCommand: ParsableCommand {
             }
             printError("""
                 \(failed.count) file(s) could not be fetched from \(base) (each failing URL is printed above). \
-                If this machine is offline, copy the files into \(dir) by hand (PROVENANCE.md lists their \
-                URLs and sha256), or point --mirror / DIP_DATA_MIRROR at a reachable copy (a folder or \
-                file:// URL laid out as OWNER/NAME/COMMIT/PATH works). Then run `dip-report data verify --data \(dir)`.
+                If this machine is offline and the images are in a folder here already, point --data (or \
+                DIP_DATA; `make report DATA=FOLDER`) at that folder; otherwise copy the files into \(dir) \
+                by hand (PROVENANCE.md lists their URLs and sha256), or point --mirror / DIP_DATA_MIRROR at a \
+                reachable copy (a folder or file:// URL laid out as OWNER/NAME/COMMIT/PATH works). Then run \
+                `dip-report data verify --data \(dir)`.
                 """)
             throw ExitCode(1)
         }

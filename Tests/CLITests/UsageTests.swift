@@ -348,6 +348,12 @@ struct UsageTests {
         let fetch = try s.run(["data", "fetch", "--data", "/proc/dip-data", "--mirror", s.path])
         #expect(fetch.status == 1 && fetch.stderr.contains("cannot store the test images in /proc/dip-data"), "\(fetch.stderr)")
         #expect(!fetch.stderr.contains("could not be fetched from"), "\(fetch.stderr)")
+        // Nothing reachable (a mirror without the files): the ways around it include the
+        // folder that may already hold the images (`--data`, DIP_DATA, make's DATA).
+        try FileManager.default.createDirectory(atPath: s.path + "/bare", withIntermediateDirectories: true)
+        let bare = try s.run(["data", "fetch", "--data", "d2", "--mirror", s.path + "/bare"])
+        #expect(bare.status == 1 && bare.stderr.contains("could not be fetched from")
+                && bare.stderr.contains("point --data (or DIP_DATA; `make report DATA=FOLDER`) at that folder"), "\(bare.stderr)")
     }
 }
 
