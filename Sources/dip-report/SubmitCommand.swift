@@ -84,7 +84,7 @@ struct SubmitCommand: ParsableCommand {
         for (flag, value) in [("--partition", partition), ("--account", account), ("--gres", gres)] {
             guard let value else { continue }
             if value.isEmpty { throw ValidationError("\(flag) \"\": give a value, or leave \(flag) out") }
-            if value.contains(where: \.isNewline) {
+            if !BatchScript.fitsDirective(value) {
                 throw ValidationError("\(flag) \(String(reflecting: value)): a value with a line break cannot go into the script's #SBATCH lines")
             }
         }
@@ -116,7 +116,7 @@ struct SubmitCommand: ParsableCommand {
         }
         // Slurm reads a log name with a backslash literally (no %A_%a: status finds no logs),
         // and a line break would end the script's #SBATCH lines.
-        if selection.results.contains(where: { $0 == "\\" || $0.isNewline }) {
+        if selection.results.contains("\\") || !BatchScript.fitsDirective(selection.results) {
             throw ValidationError("--results \(BatchScript.quote(selection.results)): a results folder for Slurm cannot hold a backslash or a line break in its path; choose another")
         }
         // The render job writes --out once every fit is done: checked now, not after the fits.

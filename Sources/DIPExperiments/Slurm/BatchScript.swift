@@ -49,7 +49,7 @@ public struct SlurmRequest: Sendable {
     /// is no option; and an option parted from its value by a space, which sbatch reads as one
     /// word (`--qos long`: "unrecognized option"; `-p debug`: the partition " debug").
     public static func extraArgumentProblem(_ argument: String) -> String? {
-        if argument.contains(where: \.isNewline) { return "--sbatch-arg: a value holding a line break cannot go into the script" }
+        if !BatchScript.fitsDirective(argument) { return "--sbatch-arg: a value holding a line break cannot go into the script" }
         guard argument.hasPrefix("-"), argument.count > 1 else {
             return "--sbatch-arg=\(argument): not an sbatch option; give one option a --sbatch-arg, as in --sbatch-arg=--qos=long"
         }
@@ -188,6 +188,11 @@ public struct BatchScript: Sendable {
     /// `path` as a Slurm file name pattern, which reads `%` as the start of a replacement
     /// symbol (`%j`, `%A`): each one doubled, so a results folder named with `%` is written as it is.
     static func filenamePattern(_ path: String) -> String { path.replacingOccurrences(of: "%", with: "%%") }
+
+    /// Whether `value` can go into an `#SBATCH` line: a line break would end the line there, and
+    /// the rest would run as shell. (`directive` cannot throw; the flags are checked with this
+    /// before a script is written.)
+    public static func fitsDirective(_ value: String) -> Bool { !value.contains(where: \.isNewline) }
 
     /// One option as an `#SBATCH` line: sbatch splits those lines at white space and takes
     /// quotes and backslashes as the shell does, so a value with either is double-quoted, its
