@@ -129,6 +129,8 @@ struct PageBuilder {
     /// The experiments the page knows by id: the built-in catalog and a user's (`--catalog`),
     /// for titles, descriptions and the order of configurations.
     let catalog: [Experiment]
+    /// `catalog`'s order of experiments and configurations, for every list of them.
+    let order: CatalogOrder
     let fontPath: String?
     /// The smallest PSNR fall shown as a drop: one that prints as 0.00 dB is none.
     static let visibleFall = 0.005
@@ -141,6 +143,7 @@ struct PageBuilder {
         self.store = store
         self.records = records
         self.catalog = catalog
+        self.order = CatalogOrder(catalog)
         self.fontPath = fontPath
     }
 
@@ -160,7 +163,7 @@ struct PageBuilder {
                 + "(\(summaries.joined(separator: "; "))), so the numbers are not comparable to the paper's. "
                 + "Run \"make report PROFILE=paper\" for the full replication."
         }
-        let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome), order: CatalogOrder(catalog))
+        let seedGroups = ResultDiff.acrossSeeds(records.map(ResultDiff.outcome), order: order)
         let builtInSweeps = try ["width", "depth", "library"].map { ($0, try sweep($0)) }
         let page = ReportPage(
             title: "Deep Image Prior: inpainting, reproduced",
@@ -217,7 +220,7 @@ struct PageBuilder {
 
     /// Labels of an experiment in catalog order (those the catalog lacks: order of first appearance).
     func labels(_ experiment: String) -> [String] {
-        CatalogOrder(catalog).ordered(labels: of(experiment).map(\.label), of: experiment)
+        order.ordered(labels: of(experiment).map(\.label), of: experiment)
     }
 
     func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }

@@ -47,15 +47,22 @@ struct UserMarkdownTests {
         #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"plot\">"))
     }
 
+    /// A new temporary folder holding `figs/my plot.png` (a 3x2 gray PNG), and that picture as
+    /// the data URL the page embeds. The caller removes the folder.
+    static func folderWithPicture(_ name: String) throws -> (dir: String, embedded: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/figs", withIntermediateDirectories: true)
+        try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
+        let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
+        return (dir, embedded)
+    }
+
     @Test("a picture file the Markdown names (from its folder, absolute or file://) is embedded; one that cannot be is named in a note")
     func localPictures() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-pictures-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir + "/figs", withIntermediateDirectories: true)
+        let (dir, embedded) = try Self.folderWithPicture("pictures")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
         try "not a picture".write(toFile: dir + "/notes.png", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: dir + "/figs/my plot.png", toPath: dir + "/plot[1].png")
-        let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
         var notes: [String] = []
         let html = UserMarkdown.html("""
             ![mine](figs/my%20plot.png) ![again](file://\(dir)/figs/my%20plot.png) ![bracket](plot[1].png)
@@ -72,11 +79,8 @@ struct UserMarkdownTests {
 
     @Test("a link's or picture's title and a <target with spaces> keep the link and the picture (the link vanished, the picture showed as text)")
     func titlesAndAngleTargets() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-titles-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir + "/figs", withIntermediateDirectories: true)
+        let (dir, embedded) = try Self.folderWithPicture("titles")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
-        let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
         var notes: [String] = []
         let html = UserMarkdown.html("""
             See [the paper](https://arxiv.org/abs/1711.10925 "DIP's \"paper\" & <more>"), [two](<https://a.b/c d> 'x') and [three](https://e.f (y)).
