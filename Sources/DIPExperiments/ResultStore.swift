@@ -76,6 +76,19 @@ public struct ResultStore: Sendable {
         FileManager.default.fileExists(atPath: recordPath(for: key))
     }
 
+    /// The readable stored records of `key`'s twins: the same image, configuration hash and seed
+    /// under the other experiments of this folder, in the experiments' name order. The hash
+    /// covers every knob that changes the numbers, so a twin's numbers are `key`'s own.
+    func twins(of key: RunKey) -> [RunRecord] {
+        let experiments = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return experiments.filter { !$0.hasPrefix(".") && $0 != key.experiment }.sorted().compactMap { experiment in
+            var twin = key
+            twin.experiment = experiment
+            guard hasRecordFile(twin), let record = try? load(twin), record.key == twin else { return nil }
+            return record
+        }
+    }
+
     /// Whether the run has a checkpoint to resume: one that is not older than the run's stored
     /// record. An older one was left by a runner that another beat to the record, and describes
     /// no fit in progress; a newer one is an interrupted `run --force` refit's, which the next

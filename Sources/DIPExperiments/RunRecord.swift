@@ -235,6 +235,11 @@ public struct RunRecord: Sendable, Codable {
     /// (threads, CPU or backend) part way; nil when every iteration ran in the setup `machine`
     /// and `software` name. Such a run's numbers match an uninterrupted run in none of them.
     public var computeStretches: [ComputeStretch]?
+    /// The stored run this record copies, when it was not fitted under its own key: a twin, the
+    /// same configuration and seed stored under another experiment (the paper's sweeps share
+    /// their baseline). Its numbers, pictures, timings, machine and software are the twin's;
+    /// `wallSeconds` and `finishedAt` are the copy's own. Nil for a run fitted under its own key.
+    public var copiedFrom: RunKey?
 
     /// Creates a record of the current schema.
     public init(key: RunKey, group: String, label: String, profile: String, configuration: RunConfiguration,
@@ -243,7 +248,7 @@ public struct RunRecord: Sendable, Codable {
                 losses: [Double], backtracks: [Int], final: Scores?, best: Scores?, bestIteration: Int?,
                 worstDrop: WorstDrop?, timings: FitTimings, wallSeconds: Double, resumes: Int, finishedAt: String,
                 machine: MachineInfo, software: SoftwareInfo, images: [RunImage: String],
-                computeStretches: [ComputeStretch]? = nil) {
+                computeStretches: [ComputeStretch]? = nil, copiedFrom: RunKey? = nil) {
         schema = RunRecord.schemaName
         version = RunRecord.currentVersion
         self.key = key
@@ -276,6 +281,7 @@ public struct RunRecord: Sendable, Codable {
         self.software = software
         self.images = images
         self.computeStretches = computeStretches
+        self.copiedFrom = copiedFrom
     }
 
     /// The record as JSON: sorted keys, pretty-printed, infinities as "inf" strings (a perfect

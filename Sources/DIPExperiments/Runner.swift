@@ -100,7 +100,7 @@ public final class Runner: @unchecked Sendable {
     /// (a TV run, or an L-BFGS fit still in its warm-up, is discarded), and no new run starts.
     public func execute(_ plan: RunPlan, events: @escaping @Sendable (RunnerEvent) -> Void,
                         shouldCancel: @escaping @Sendable () -> Bool = { false }) -> RunSummary {
-        let queue = WorkQueue(plan.pending)
+        let queue = WorkQueue(Self.dropKeepersFirst(plan.pending))
         let summary = SummaryBox()
         summary.update { $0.skipped = plan.runs.count - plan.pending.count }
         let workers = min(options.jobs, plan.pending.count)
@@ -171,7 +171,23 @@ public final class Runner: @unchecked Sendable {
         }
         lock.lock(); inFlight[run.key] = store.folder(for: run.key); lock.unlock()
         defer { lock.lock(); inFlight[run.key] = nil; lock.unlock() }
+        if !options.force, let copied = storeCopy(run, events: events) { return copied }
         return perform(run, job: job, backend: backend, claim: handle, events: events, shouldCancel: shouldCancel)
+    }
+
+    /// Stores `run` as a copy of a stored twin where one can stand for it (`copyTwin`); nil when
+    /// none can, and the run is to be fitted.
+    private func storeCopy(_ run: PlannedRun, events: @Sendable (RunnerEvent) -> Void) -> Outcome? {
+        do {
+            guard let copy = try copyTwin(run), let source = copy.copiedFrom else { return nil }
+            events(.note("\(run.key): copied from \(source), the same configuration and seed stored under another experiment (nothing to fit)"))
+            events(.finished(run, copy))
+            return .stored(copy.status)
+        } catch {
+            let why = "cannot store \(run.key): \(error); is the disk full? Finished runs are safe"
+            events(.failed(run, why))
+            return .fatal(why)
+        }
     }
 
     /// Writes the catalog's current labels and groups into the stored records of `plan` that

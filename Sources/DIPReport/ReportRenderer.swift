@@ -622,7 +622,8 @@ struct PageBuilder {
             RowView(cells: [CellView(r.key.description, head: true), CellView(r.label), CellView(r.profile), CellView(r.status.rawValue, cls: r.status == .done ? "" : "warn"),
                             CellView("\(r.iterations)"), CellView(r.final.map { String(format: "%.2f", $0.psnr) } ?? "–"),
                             CellView(r.best.map { String(format: "%.2f", $0.psnr) } ?? "–"), CellView(r.bestIteration.map(String.init) ?? "–"),
-                            CellView(Self.duration(r.wallSeconds)), CellView(r.software.commit), CellView(r.machine.host)], cls: "")
+                            CellView(r.copiedFrom.map { "copy of \($0)" } ?? Self.duration(r.wallSeconds)), CellView(r.software.commit),
+                            CellView(r.machine.host)], cls: "")
         }
         return TableView(caption: "Run records (results/<key>.json)",
                          header: ["record", "configuration", "profile", "status", "iterations", "final dB", "best dB", "best at", "wall time", "commit", "machine"],

@@ -84,7 +84,8 @@ struct RecordDocTests {
                                                 device: "AMD EPYC 9B14, oneDNN ISA avx512_core", libraries: "oneDNN 2.6.3"),
                          images: names,
                          computeStretches: [ComputeStretch(fromIteration: 0, cpu: "c", threads: 2, backend: "cpu-onednn", device: "d"),
-                                            ComputeStretch(fromIteration: 3, cpu: "c", threads: 1, backend: "cpu-onednn", device: "d")])
+                                            ComputeStretch(fromIteration: 3, cpu: "c", threads: 1, backend: "cpu-onednn", device: "d")],
+                         copiedFrom: RunKey(experiment: "era", image: "house", configHash: key.configHash, seed: 1))
     }
 
     /// The catalog's configurations (as written and as the smoke profile runs them), plus the

@@ -89,6 +89,11 @@ struct RunnerTests {
                 #expect(!r.curve.isEmpty && r.best != nil && r.bestIteration != nil)
             }
             if r.key.experiment == "optimizers", r.worstDrop != nil { #expect(r.images[.drop] != nil) }
+            // kate's width 128, depth 5 with skips and Adam at 0.01 are one fit, stored once and copied.
+            if let source = r.copiedFrom {
+                let fitted = try #require(try store.load(source))
+                #expect(fitted.copiedFrom == nil && fitted.final?.psnr == r.final?.psnr && fitted.curve == r.curve, "\(r.key)")
+            }
             // 30 TV iterations already gain 9-20 dB over the corrupted input.
             if r.key.experiment == "table1-tv" { #expect(r.final!.psnr > r.corruptedPSNR + 5) }
         }
@@ -96,6 +101,8 @@ struct RunnerTests {
         let tv = scan.records.first { $0.key.experiment == "table1-tv" && $0.key.image == "house" && $0.key.seed == 1 && $0.size.width == 66 }
         let dip = scan.records.first { $0.key.experiment == "table1-paper" && $0.key.image == "house" && $0.key.seed == 1 }
         #expect(try store.loadImage(.mask, of: try #require(tv)) == store.loadImage(.mask, of: try #require(dip)))
+
+        #expect(scan.records.filter { $0.copiedFrom != nil }.count == 4, "kate's Adam-at-0.01 fit, copied twice for each seed")
 
         let again = try runner.plan(Catalog.experiments)
         #expect(again.pending.isEmpty)
@@ -202,6 +209,81 @@ struct RunnerTests {
         #expect(notes.contains { $0.contains(store.checkpointPath(for: seed2)) && $0.contains("another configuration or seed") && $0.contains("afresh") },
                 "\(notes)")
         #expect(store.scan().records.map(\.key) == [seed2])
+    }
+
+    @Test("a run whose configuration and seed another experiment stored is copied from it, not fitted; the twin keeping the worst drop is fitted first; --force fits a copy again",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func twinsAreCopied() throws {
+        // Adam at LR 0.01 on kate, as the optimizers experiment runs it (keeping the worst drop),
+        // and the very same run under two experiments that keep none, planned first.
+        let keeper = Self.optimizersRun(1)
+        var plain = keeper
+        plain.id = "plain"
+        plain.runs[0].keepWorstDrop = false
+        plain.runs[0].label = "plain twin"
+        var other = plain
+        other.id = "other"
+        other.runs[0].label = "other twin"
+        let store = try ResultStore(root: tempDir())
+        let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1)
+        let runner = Runner(store: store, options: options)
+        let log = EventLog()
+        let summary = runner.execute(try runner.plan([plain, keeper, other]), events: { log.add($0) })
+        #expect(summary.done + summary.diverged == 3 && summary.failed == 0, "\(log.all)")
+
+        let records = store.scan().records
+        #expect(records.count == 3)
+        let fitted = try #require(records.first { $0.key.experiment == "optimizers" })
+        #expect(fitted.copiedFrom == nil)
+        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
+        for (id, label) in [("plain", "plain twin"), ("other", "other twin")] {
+            let copy = try #require(records.first { $0.key.experiment == id })
+            #expect(copy.copiedFrom == fitted.key && copy.label == label && copy.profile == "smoke")
+            #expect(copy.worstDrop == nil && copy.images[.drop] == nil)
+            var same = copy
+            same.key = fitted.key
+            same.worstDrop = fitted.worstDrop
+            #expect(numbers(same) == numbers(fitted))
+            #expect(copy.timings.iterations == fitted.timings.iterations && copy.machine.host == fitted.machine.host)
+            #expect(Set(copy.images.keys) == Set(fitted.images.keys).subtracting([.drop]))
+            for role in copy.images.keys { #expect(try store.loadImage(role, of: copy) == store.loadImage(role, of: fitted)) }
+            #expect(notes.contains { $0.hasPrefix("\(copy.key): copied from \(fitted.key)") }, "\(notes)")
+        }
+
+        // --force fits the copy again: the same numbers, and no longer a copy.
+        let forced = Runner(store: store, options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0],
+                                                                 jobs: 1, threadsPerJob: 1, force: true))
+        _ = forced.execute(try forced.plan([plain]), events: { _ in })
+        var refit = try #require(records.first { $0.key.experiment == "plain" }.flatMap { try store.load($0.key) })
+        #expect(refit.copiedFrom == nil)
+        refit.key = fitted.key
+        refit.worstDrop = fitted.worstDrop
+        #expect(numbers(refit) == numbers(fitted))
+    }
+
+    @Test("a run keeping the worst drop is fitted, not copied, where its twin kept no drop picture and the twin's curve falls",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func twinWithoutTheDropIsNotCopied() throws {
+        let keeper = Self.optimizersRun(1)
+        var plain = keeper
+        plain.id = "plain"
+        plain.runs[0].keepWorstDrop = false
+        let store = try ResultStore(root: tempDir())
+        let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1)
+        let runner = Runner(store: store, options: options)
+        _ = runner.execute(try runner.plan([plain]), events: { _ in })
+        // The stored twin's curve made to fall (its record otherwise as written).
+        var twin = try #require(store.scan().records.first)
+        let sampled = twin.curve.indices.filter { twin.curve[$0].psnr != nil }
+        #expect(sampled.count >= 2)
+        twin.curve[sampled[1]].psnr = twin.curve[sampled[0]].psnr! - 1
+        try store.save(twin, images: [:], force: true)
+        #expect(Runner.worstDrop(twin.curve) != nil)
+
+        let summary = runner.execute(try runner.plan([keeper]), events: { _ in })
+        #expect(summary.done + summary.diverged == 1 && summary.failed == 0)
+        let fitted = try #require(store.scan().records.first { $0.key.experiment == "optimizers" })
+        #expect(fitted.copiedFrom == nil)
     }
 
     @Test("a fit that diverges is stored as diverged, without a final picture it cannot show",

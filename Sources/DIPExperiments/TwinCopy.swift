@@ -1,0 +1,68 @@
+import DIPCore
+import Foundation
+
+extension Runner {
+    /// `runs` in their order, but in each set of twins (the same image, configuration hash and
+    /// seed) the first run that keeps the worst drop trades places with the set's first run: it
+    /// is fitted first, and the others, which keep no drop, copy it (`copyTwin`); in the other
+    /// order they would be fitted first and could not stand for it wherever its curve falls.
+    static func dropKeepersFirst(_ runs: [PlannedRun]) -> [PlannedRun] {
+        var ordered = runs
+        var first: [String: Int] = [:]
+        var keeperPlaced: Set<String> = []
+        for (i, run) in runs.enumerated() {
+            let twins = "\(run.key.image)/\(ResultStore.stem(run.key))"
+            guard let f = first[twins] else {
+                first[twins] = i
+                if run.spec.keepWorstDrop { keeperPlaced.insert(twins) }
+                continue
+            }
+            if run.spec.keepWorstDrop, !keeperPlaced.contains(twins) {
+                ordered.swapAt(f, i)
+                keeperPlaced.insert(twins)
+            }
+        }
+        return ordered
+    }
+
+    /// Stores `run` as a copy of a twin, the same configuration and seed stored under another
+    /// experiment of the results folder (the paper's sweeps share their baseline: kate's width
+    /// 128, depth 5 with skips and Adam at LR 0.01 are one fit), instead of fitting it again.
+    /// The copy takes the twin's numbers, pictures, timings, machine and software, with this
+    /// run's key, label, group and profile, `copiedFrom` naming the fitted run, and its own
+    /// `wallSeconds` and `finishedAt`. A twin stands for the run only when it has every picture
+    /// the run keeps: where the run keeps the worst PSNR drop and the twin's curve has one, the
+    /// twin must have kept its picture too. Returns the stored record, or nil when no twin can
+    /// stand for the run (none stored, a picture unreadable); throws only when writing fails.
+    func copyTwin(_ run: PlannedRun) throws -> RunRecord? {
+        let started = Date()
+        for twin in store.twins(of: run.key) {
+            let drop = run.spec.keepWorstDrop ? Self.worstDrop(twin.curve) : nil
+            var roles = Set(twin.images.keys)
+            roles.remove(.drop)
+            if drop != nil {
+                guard twin.images[.drop] != nil else { continue }
+                roles.insert(.drop)
+            }
+            guard let images = try? Dictionary(uniqueKeysWithValues: roles.map { ($0, try store.loadImage($0, of: twin)) }),
+                  // A refit of the twin (`run --force`) may have replaced it while its pictures
+                  // were read: a copy holds the numbers and pictures of one fit.
+                  let again = try? store.load(twin.key), again.finishedAt == twin.finishedAt else { continue }
+            var record = twin
+            record.key = run.key
+            record.group = run.group
+            record.label = run.label
+            record.profile = options.profile.name
+            record.worstDrop = drop
+            record.images = Dictionary(uniqueKeysWithValues: roles.map { ($0, ResultStore.imageFileName(run.key, $0)) })
+            record.copiedFrom = twin.copiedFrom ?? twin.key
+            record.finishedAt = ISO8601DateFormatter().string(from: Date())
+            record.wallSeconds = Date().timeIntervalSince(started)
+            try store.save(record, images: images)
+            // A checkpoint of an earlier, interrupted fit of this key describes nothing now.
+            try? FitCheckpointWriter.remove(at: store.checkpointPath(for: run.key))
+            return record
+        }
+        return nil
+    }
+}
