@@ -28,7 +28,7 @@ extension Runner {
     /// heaviest timed class is timed again as `jobs` fits at once, and every evaluation is
     /// scaled by how much slower each of them ran than it did alone.
     public func estimate(_ plan: RunPlan) throws -> (seconds: Double, macsPerSecond: Double) {
-        let pending = plan.pending
+        let pending = plan.fitted
         guard !pending.isEmpty else { return (0, 0) }
         let backend = try options.backend.make(threads: options.threadsPerJob)
         var model = RunTimeModel()

@@ -31,6 +31,9 @@ public struct PlannedRun: Sendable {
     public var iterationsDone = 0
     /// Iterations still to run when it runs.
     public var iterationsLeft: Int { iterations - iterationsDone }
+    /// Whether it will be copied from a twin instead of fitted (`Runner.copyTwin`): a twin that
+    /// can stand for it is stored, or planned before it. False under --force.
+    public var copiesTwin = false
 
     /// What the store holds for a planned run.
     public enum State: Sendable, Equatable {
@@ -67,6 +70,8 @@ public struct RunPlan: Sendable {
 
     /// Runs that will run.
     public var pending: [PlannedRun] { runs.filter(\.willRun) }
+    /// Runs that will run and be fitted: `pending` but for the copies of twins.
+    public var fitted: [PlannedRun] { pending.filter { !$0.copiesTwin } }
 }
 
 extension Runner {
@@ -175,6 +180,7 @@ extension Runner {
                 }
             }
         }
+        if !options.force { Self.markCopies(&runs, stored: scan.records) }
         problems.sort { $0.path < $1.path }
         var plan = RunPlan(runs: runs, problems: problems, profile: options.profile)
         plan.relabelled = relabelled

@@ -7,22 +7,50 @@ extension Runner {
     /// is fitted first, and the others, which keep no drop, copy it (`copyTwin`); in the other
     /// order they would be fitted first and could not stand for it wherever its curve falls.
     static func dropKeepersFirst(_ runs: [PlannedRun]) -> [PlannedRun] {
-        var ordered = runs
+        dropKeepersFirstOrder(runs).map { runs[$0] }
+    }
+
+    /// The indices of `runs` in `dropKeepersFirst`'s order.
+    private static func dropKeepersFirstOrder(_ runs: [PlannedRun]) -> [Int] {
+        var order = Array(runs.indices)
         var first: [String: Int] = [:]
         var keeperPlaced: Set<String> = []
         for (i, run) in runs.enumerated() {
-            let twins = "\(run.key.image)/\(ResultStore.stem(run.key))"
+            let twins = twinSet(run.key)
             guard let f = first[twins] else {
                 first[twins] = i
                 if run.spec.keepWorstDrop { keeperPlaced.insert(twins) }
                 continue
             }
             if run.spec.keepWorstDrop, !keeperPlaced.contains(twins) {
-                ordered.swapAt(f, i)
+                order.swapAt(f, i)
                 keeperPlaced.insert(twins)
             }
         }
-        return ordered
+        return order
+    }
+
+    /// What twins share: image, configuration hash and seed.
+    private static func twinSet(_ key: RunKey) -> String { "\(key.image)/\(ResultStore.stem(key))" }
+
+    /// Marks the pending runs of `runs` that `execute` will copy from a twin (`copiesTwin`):
+    /// those with a stored twin that can stand for them (`stored`: the folder's records), and
+    /// those after the first of their twin set in the queue's order. A twin still in flight when
+    /// its set's next run starts is the exception (two jobs at once): that one is fitted.
+    static func markCopies(_ runs: inout [PlannedRun], stored: [RunRecord]) {
+        var storedTwins: [String: [RunRecord]] = [:]
+        for r in stored { storedTwins[twinSet(r.key), default: []].append(r) }
+        let pending = runs.indices.filter { runs[$0].willRun }
+        var planned: Set<String> = []
+        for i in dropKeepersFirstOrder(pending.map { runs[$0] }).map({ pending[$0] }) {
+            let run = runs[i], twins = twinSet(run.key)
+            let standsIn = storedTwins[twins, default: []].contains { twin in
+                twin.key.experiment != run.key.experiment
+                    && (!run.spec.keepWorstDrop || twin.images[.drop] != nil || worstDrop(twin.curve) == nil)
+            }
+            runs[i].copiesTwin = standsIn || planned.contains(twins)
+            planned.insert(twins)
+        }
     }
 
     /// Stores `run` as a copy of a twin, the same configuration and seed stored under another

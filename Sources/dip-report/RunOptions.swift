@@ -151,9 +151,10 @@ enum LocalRun {
         let stored = plan.runs.filter { $0.state == .stored }.count
         let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count
         let resumable = pending.filter { $0.state == .checkpointed }.count
-        let iterations = pending.reduce(0) { $0 + $1.iterationsLeft }
+        let copies = pending.count - plan.fitted.count
+        let iterations = plan.fitted.reduce(0) { $0 + $1.iterationsLeft }
         print("profile \(profile.name): \(profile.summary)")
-        print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
+        print("\(plan.runs.count) runs in \(selected.count) experiment\(selected.count == 1 ? "" : "s") x \(options.seeds.count) seed\(options.seeds.count == 1 ? "" : "s") (\(options.seeds.map(String.init).joined(separator: ","))): \(pending.count) to run\(resumable > 0 ? " (\(resumable) from a checkpoint)" : "")\(copies > 0 ? " (\(copies) copied from a twin: the same configuration and seed in another experiment)" : ""), \(stored) stored\(blocked > 0 ? ", \(blocked) blocked by unreadable records" : ""); \(iterations.formatted()) iterations")
         let cores = HostCPU.usableCores
         print("\(options.jobs) job\(options.jobs == 1 ? "" : "s") x \(options.threadsPerJob) thread\(options.threadsPerJob == 1 ? "" : "s") on \(cores) core\(cores == 1 ? "" : "s"); results in \(selection.results)")
         if let warning = Parallelism.warning(jobs: options.jobs, threads: options.threadsPerJob) { printNote(warning) }

@@ -227,8 +227,11 @@ struct RunnerTests {
         let store = try ResultStore(root: tempDir())
         let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1)
         let runner = Runner(store: store, options: options)
+        // The plan counts the two copies out of what it will fit (and of the estimate).
+        let plan = try runner.plan([plain, keeper, other])
+        #expect(plan.pending.count == 3 && plan.fitted.map(\.key.experiment) == ["optimizers"])
         let log = EventLog()
-        let summary = runner.execute(try runner.plan([plain, keeper, other]), events: { log.add($0) })
+        let summary = runner.execute(plan, events: { log.add($0) })
         #expect(summary.done + summary.diverged == 3 && summary.failed == 0, "\(log.all)")
 
         let records = store.scan().records
@@ -279,8 +282,13 @@ struct RunnerTests {
         twin.curve[sampled[1]].psnr = twin.curve[sampled[0]].psnr! - 1
         try store.save(twin, images: [:], force: true)
         #expect(Runner.worstDrop(twin.curve) != nil)
+        var another = plain
+        another.id = "another"
+        #expect(try runner.plan([another]).fitted.isEmpty, "a run keeping no drop is copied from it")
 
-        let summary = runner.execute(try runner.plan([keeper]), events: { _ in })
+        let plan = try runner.plan([keeper])
+        #expect(plan.fitted.count == 1, "the twin cannot stand for a run keeping the drop")
+        let summary = runner.execute(plan, events: { _ in })
         #expect(summary.done + summary.diverged == 1 && summary.failed == 0)
         let fitted = try #require(store.scan().records.first { $0.key.experiment == "optimizers" })
         #expect(fitted.copiedFrom == nil)
