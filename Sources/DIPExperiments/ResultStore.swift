@@ -84,7 +84,9 @@ public struct ResultStore: Sendable {
         return experiments.filter { !$0.hasPrefix(".") && $0 != key.experiment }.sorted().compactMap { experiment in
             var twin = key
             twin.experiment = experiment
-            guard hasRecordFile(twin), let record = try? load(twin), record.key == twin else { return nil }
+            // As `scan()` takes records: at their place, and no picture outside their folder.
+            guard hasRecordFile(twin), let record = try? load(twin), record.key == twin,
+                  record.images.values.allSatisfy(Self.isPlainFileName) else { return nil }
             return record
         }
     }

@@ -33,7 +33,7 @@ public struct PlannedRun: Sendable {
     public var iterationsLeft: Int { iterations - iterationsDone }
     /// Whether it will be copied from a twin instead of fitted (`Runner.copyTwin`): a twin that
     /// can stand for it is stored, or planned before it. False under --force.
-    public var copiesTwin = false
+    public internal(set) var copiesTwin = false
 
     /// What the store holds for a planned run.
     public enum State: Sendable, Equatable {
@@ -114,6 +114,7 @@ extension Runner {
         var changedFiles: [String: [RunKey]] = [:]  // image or mask file -> stored runs fitted to another version of it
         var relabelled: [RunRecord] = []
         var plannedKeys = Set<RunKey>()
+        var files: [RunKey: (image: String, mask: String?)] = [:]  // for the twins' rule (markCopies)
         for e in experiments {
             for raw in e.runs {
                 let spec = options.profile.apply(raw)
@@ -145,6 +146,7 @@ extension Runner {
                         let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)
                         // A key met again (configurations that hash alike, a seed given twice) is the same run: the first plans it.
                         guard plannedKeys.insert(key).inserted else { continue }
+                        files[key] = (img.sha256, maskSHA256)
                         var state = PlannedRun.State.missing
                         if let bad = problems.first(where: { $0.path == store.recordPath(for: key) }) {
                             state = .blocked(bad.reason)
@@ -180,7 +182,7 @@ extension Runner {
                 }
             }
         }
-        if !options.force { Self.markCopies(&runs, stored: scan.records) }
+        if !options.force { Self.markCopies(&runs, stored: scan.records, files: files) }
         problems.sort { $0.path < $1.path }
         var plan = RunPlan(runs: runs, problems: problems, profile: options.profile)
         plan.relabelled = relabelled

@@ -34,23 +34,36 @@ extension Runner {
     private static func twinSet(_ key: RunKey) -> String { "\(key.image)/\(ResultStore.stem(key))" }
 
     /// Marks the pending runs of `runs` that `execute` will copy from a twin (`copiesTwin`):
-    /// those with a stored twin that can stand for them (`stored`: the folder's records), and
-    /// those after the first of their twin set in the queue's order. A twin still in flight when
-    /// its set's next run starts is the exception (two jobs at once): that one is fitted.
-    static func markCopies(_ runs: inout [PlannedRun], stored: [RunRecord]) {
+    /// those with a stored twin that can stand for them (`stored`: the folder's records;
+    /// `files`: each run's image and mask file hashes now), and those after the first of their
+    /// twin set in the queue's order. A twin still in flight when its set's next run starts is
+    /// the exception (two jobs at once): that one is fitted.
+    static func markCopies(_ runs: inout [PlannedRun], stored: [RunRecord], files: [RunKey: (image: String, mask: String?)]) {
         var storedTwins: [String: [RunRecord]] = [:]
         for r in stored { storedTwins[twinSet(r.key), default: []].append(r) }
         let pending = runs.indices.filter { runs[$0].willRun }
         var planned: Set<String> = []
         for i in dropKeepersFirstOrder(pending.map { runs[$0] }).map({ pending[$0] }) {
             let run = runs[i], twins = twinSet(run.key)
-            let standsIn = storedTwins[twins, default: []].contains { twin in
-                twin.key.experiment != run.key.experiment
-                    && (!run.spec.keepWorstDrop || twin.images[.drop] != nil || worstDrop(twin.curve) == nil)
-            }
+            let standsIn = files[run.key].map { now in
+                storedTwins[twins, default: []].contains { twin($0, standsFor: run, imageSHA256: now.image, maskSHA256: now.mask) }
+            } ?? false
             runs[i].copiesTwin = standsIn || planned.contains(twins)
             planned.insert(twins)
         }
+    }
+
+    /// Whether the stored `twin` (a record of the same image, configuration hash and seed) can
+    /// stand for `run`: it is another experiment's, it was fitted to the image and mask files as
+    /// they are now (`imageSHA256`, `maskSHA256`: a file edited in place since makes it another
+    /// fit; a record older than the mask's hash is taken as it is, as planning does), and it has
+    /// every picture the run keeps: where the run keeps the worst drop and the twin's curve falls,
+    /// the drop's picture too.
+    static func twin(_ twin: RunRecord, standsFor run: PlannedRun, imageSHA256: String, maskSHA256: String?) -> Bool {
+        twin.key.experiment != run.key.experiment
+            && twin.imageSHA256 == imageSHA256
+            && (maskSHA256 == nil || twin.maskSHA256 == nil || twin.maskSHA256 == maskSHA256)
+            && (!run.spec.keepWorstDrop || twin.images[.drop] != nil || worstDrop(twin.curve) == nil)
     }
 
     /// Stores `run` as a copy of a twin, the same configuration and seed stored under another
@@ -64,18 +77,27 @@ extension Runner {
     /// stand for the run (none stored, a picture unreadable); throws only when writing fails.
     func copyTwin(_ run: PlannedRun) throws -> RunRecord? {
         let started = Date()
-        for twin in store.twins(of: run.key) {
+        // Unreadable files are the fit's to report: it is attempted instead.
+        let image: String, mask: String?  // mask: nil for a drawn one
+        do {
+            image = try preparedImage(run.image, spec: run.spec).sha256
+            mask = try Preparation.maskFileSHA256(run.spec.mask, dataDirectory: options.dataDirectory)
+        } catch { return nil }
+        for candidate in store.twins(of: run.key) {
+            let path = store.recordPath(for: candidate.key)
+            // A twin under a live claim is being fitted again (`run --force`) and may have new
+            // pictures beside its old record: it is left alone, and so is one whose record
+            // changes while its pictures are read. A copy holds the numbers and pictures of one fit.
+            guard store.currentClaim(candidate.key).map({ $0.isStale() }) ?? true,
+                  let before = FileManager.default.contents(atPath: path),
+                  let twin = try? RunRecord.decode(before, path: path), twin.key == candidate.key,
+                  Self.twin(twin, standsFor: run, imageSHA256: image, maskSHA256: mask) else { continue }
             let drop = run.spec.keepWorstDrop ? Self.worstDrop(twin.curve) : nil
             var roles = Set(twin.images.keys)
             roles.remove(.drop)
-            if drop != nil {
-                guard twin.images[.drop] != nil else { continue }
-                roles.insert(.drop)
-            }
+            if drop != nil { roles.insert(.drop) }
             guard let images = try? Dictionary(uniqueKeysWithValues: roles.map { ($0, try store.loadImage($0, of: twin)) }),
-                  // A refit of the twin (`run --force`) may have replaced it while its pictures
-                  // were read: a copy holds the numbers and pictures of one fit.
-                  let again = try? store.load(twin.key), again.finishedAt == twin.finishedAt else { continue }
+                  FileManager.default.contents(atPath: path) == before else { continue }
             var record = twin
             record.key = run.key
             record.group = run.group

@@ -200,7 +200,8 @@ enum LocalRun {
         let pending = plan.pending
         let interrupt = InterruptFlag.install(onQuit: { runner.removeOwnTemporaries() })
         let work: @Sendable (PlannedRun) -> Double = { Double(max($0.macsPerForward, 50 * $0.size.width * $0.size.height * $0.channels)) * Double($0.iterations) }
-        let display = RunsProgressDisplay(runs: pending.count, totalWork: pending.reduce(0) { $0 + work($1) })
+        // Copies of twins take no work: the bar and the ETA count the fits.
+        let display = RunsProgressDisplay(runs: pending.count, totalWork: plan.fitted.reduce(0) { $0 + work($1) })
         let summary = runner.execute(plan, events: { event in
             switch event {
             case let .started(run, _, resumedAt):
@@ -215,7 +216,8 @@ enum LocalRun {
                 let f = record.final.map { String(format: "final %.2f dB", $0.psnr) } ?? "final n/a"
                 let b = record.best.map { String(format: ", best %.2f dB", $0.psnr) } ?? ""
                 let at = record.bestIteration.map { " at \($0)" } ?? ""
-                display.ended(key: run.key.description, line: "\(record.status == .done ? "done" : "DIVERGED") \(run.key) (\(run.label)): \(f)\(b)\(at), \(ProgressPrinter.duration(record.wallSeconds))", countsAsDone: true)
+                display.ended(key: run.key.description, line: "\(record.status == .done ? "done" : "DIVERGED") \(run.key) (\(run.label)): \(f)\(b)\(at), \(record.copiedFrom.map { "copied from \($0)" } ?? ProgressPrinter.duration(record.wallSeconds))", countsAsDone: true,
+                              copied: record.copiedFrom != nil)
             case let .interrupted(run, at):
                 display.ended(key: run.key.description, line: at.map { "interrupted \(run.key): checkpointed at iteration \($0)" } ?? "interrupted \(run.key): discarded (it restarts next time)", countsAsDone: false)
             case let .failed(run, why):

@@ -106,12 +106,15 @@ final class RunsProgressDisplay: @unchecked Sendable {
         draw(force: false)
     }
 
-    /// A run ended (stored, interrupted or failed): `line` goes above the bars.
-    func ended(key: String, line text: String, countsAsDone: Bool) {
+    /// A run ended (stored, interrupted or failed): `line` goes above the bars. `copied`: it was
+    /// stored as a copy of a twin, without starting.
+    func ended(key: String, line text: String, countsAsDone: Bool, copied: Bool = false) {
         lock.lock(); defer { lock.unlock() }
         if let a = active.removeValue(forKey: key), countsAsDone {
             finishedRuns += 1
             finishedWork += a.work
+        } else if copied {
+            finishedRuns += 1  // a copy of a twin: never started, no work of the total
         }
         clear()
         print(text)

@@ -61,6 +61,7 @@ struct RunnerTests {
         let plan = try runner.plan(Catalog.experiments)
         #expect(Set(plan.runs.map(\.key.experiment)) == Set(Catalog.experiments.map(\.id)))
         #expect(plan.pending.count == plan.runs.count)
+        #expect(plan.fitted.count == plan.runs.count - 4, "kate's Adam-at-0.01 fit is planned once and copied twice, each seed")
         let log = EventLog()
         let summary = runner.execute(plan, events: { log.add($0) })
         #expect(summary.failed == 0 && summary.interrupted == 0 && !summary.stoppedEarly)
@@ -292,6 +293,37 @@ struct RunnerTests {
         #expect(summary.done + summary.diverged == 1 && summary.failed == 0)
         let fitted = try #require(store.scan().records.first { $0.key.experiment == "optimizers" })
         #expect(fitted.copiedFrom == nil)
+    }
+
+    @Test("a twin fitted to an image file edited in place since is not copied: the run is fitted to the file as it is",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func twinOfAnEditedImageIsNotCopied() throws {
+        // A data folder of our own holding kate.png, which this test edits.
+        let data = tempDir()
+        let kate = "dip-inpainting/kate.png"
+        try FileManager.default.createDirectory(atPath: data + "/dip-inpainting", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: experimentData! + "/" + kate, toPath: data + "/" + kate)
+        var plain = Self.optimizersRun(1)
+        plain.id = "plain"
+        plain.runs[0].keepWorstDrop = false
+        var other = plain
+        other.id = "other"
+        let store = try ResultStore(root: tempDir())
+        let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
+        _ = runner.execute(try runner.plan([plain]), events: { _ in })
+        #expect(try runner.plan([other]).fitted.isEmpty, "before the edit, a copy")
+
+        var picture = try PNGCodec.read(data + "/" + kate).image
+        picture.pixels[0] = picture.pixels[0] < 0.5 ? 1 : 0
+        try Data(PNGCodec.encode(picture)).write(to: URL(fileURLWithPath: data + "/" + kate))
+        // A new runner: a runner keeps the images it prepared.
+        let after = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
+        let plan = try after.plan([other])
+        #expect(plan.fitted.count == 1)
+        _ = after.execute(plan, events: { _ in })
+        let fitted = try #require(store.scan().records.first { $0.key.experiment == "other" })
+        let edited = try SHA256.hex(ofFileAt: data + "/" + kate)
+        #expect(fitted.copiedFrom == nil && fitted.imageSHA256 == edited)
     }
 
     @Test("a fit that diverges is stored as diverged, without a final picture it cannot show",

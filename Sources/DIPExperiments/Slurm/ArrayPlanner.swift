@@ -41,6 +41,8 @@ public struct ArrayPlanner: Sendable {
                 // resumed near its end would otherwise spread its set-up over every iteration.
                 var whole = run
                 whole.iterationsDone = 0
+                // Tasks fit twins at the same moment: a planned copy is costed as the fit it may be.
+                whole.copiesTwin = false
                 let seconds = gpuPrior && Self.runsOnGPU(whole)
                     ? try Self.gpuPriorSeconds(whole)
                     : measure

@@ -141,7 +141,8 @@ public struct StoreStatus: Sendable {
                 // A live claim on a stored run is a `run --force` refit of it.
                 if let c = store.currentClaim(key), !c.isStale(now: now) { bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) } }
                 done += run.iterations
-                if let t = ISO8601DateFormatter().date(from: r.finishedAt), t >= since { recentDone += run.iterations }
+                // A copy of a twin (`copiedFrom`) took no iterations: it says nothing of the rate.
+                if r.copiedFrom == nil, let t = ISO8601DateFormatter().date(from: r.finishedAt), t >= since { recentDone += run.iterations }
                 continue
             }
             if let c = store.currentClaim(key), !c.isStale(now: now) {
