@@ -37,6 +37,16 @@ struct RunnerTests {
         return one
     }
 
+    /// `optimizersRun(1)` (Adam at LR 0.01 on kate) under experiment `id`, keeping no drop: its
+    /// twin, labelled `label`.
+    static func adamTwin(_ id: String, label: String = "adam twin") -> Experiment {
+        var twin = optimizersRun(1)
+        twin.id = id
+        twin.runs[0].keepWorstDrop = false
+        twin.runs[0].label = label
+        return twin
+    }
+
     /// Runs `one`'s single run into `store` until its first checkpoint, then stops it; its key.
     static func stoppedAtFirstCheckpoint(_ one: Experiment, store: ResultStore, options: RunnerOptions) throws -> RunKey {
         let runner = Runner(store: store, options: options)
@@ -218,13 +228,7 @@ struct RunnerTests {
         // Adam at LR 0.01 on kate, as the optimizers experiment runs it (keeping the worst drop),
         // and the very same run under two experiments that keep none, planned first.
         let keeper = Self.optimizersRun(1)
-        var plain = keeper
-        plain.id = "plain"
-        plain.runs[0].keepWorstDrop = false
-        plain.runs[0].label = "plain twin"
-        var other = plain
-        other.id = "other"
-        other.runs[0].label = "other twin"
+        let plain = Self.adamTwin("plain", label: "plain twin"), other = Self.adamTwin("other", label: "other twin")
         let store = try ResultStore(root: tempDir())
         let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1)
         let runner = Runner(store: store, options: options)
@@ -269,9 +273,7 @@ struct RunnerTests {
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func twinWithoutTheDropIsNotCopied() throws {
         let keeper = Self.optimizersRun(1)
-        var plain = keeper
-        plain.id = "plain"
-        plain.runs[0].keepWorstDrop = false
+        let plain = Self.adamTwin("plain")
         let store = try ResultStore(root: tempDir())
         let options = RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1)
         let runner = Runner(store: store, options: options)
@@ -283,9 +285,7 @@ struct RunnerTests {
         twin.curve[sampled[1]].psnr = twin.curve[sampled[0]].psnr! - 1
         try store.save(twin, images: [:], force: true)
         #expect(Runner.worstDrop(twin.curve) != nil)
-        var another = plain
-        another.id = "another"
-        #expect(try runner.plan([another]).fitted.isEmpty, "a run keeping no drop is copied from it")
+        #expect(try runner.plan([Self.adamTwin("another")]).fitted.isEmpty, "a run keeping no drop is copied from it")
 
         let plan = try runner.plan([keeper])
         #expect(plan.fitted.count == 1, "the twin cannot stand for a run keeping the drop")
@@ -303,11 +303,7 @@ struct RunnerTests {
         let kate = "dip-inpainting/kate.png"
         try FileManager.default.createDirectory(atPath: data + "/dip-inpainting", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: experimentData! + "/" + kate, toPath: data + "/" + kate)
-        var plain = Self.optimizersRun(1)
-        plain.id = "plain"
-        plain.runs[0].keepWorstDrop = false
-        var other = plain
-        other.id = "other"
+        let plain = Self.adamTwin("plain"), other = Self.adamTwin("other")
         let store = try ResultStore(root: tempDir())
         let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
         _ = runner.execute(try runner.plan([plain]), events: { _ in })
