@@ -176,11 +176,11 @@ public final class Runner: @unchecked Sendable {
     }
 
     /// Stores `run` as a copy of a stored twin where one can stand for it (`copyTwin`); nil when
-    /// none can, and the run is to be fitted.
+    /// none can, and the run is to be fitted. The `.finished` event's record names the twin
+    /// (`copiedFrom`).
     private func storeCopy(_ run: PlannedRun, events: @Sendable (RunnerEvent) -> Void) -> Outcome? {
         do {
-            guard let copy = try copyTwin(run), let source = copy.copiedFrom else { return nil }
-            events(.note("\(run.key): copied from \(source), the same configuration and seed stored under another experiment (nothing to fit)"))
+            guard let copy = try copyTwin(run) else { return nil }
             events(.finished(run, copy))
             return .stored(copy.status)
         } catch {

@@ -71,10 +71,10 @@ extension Runner {
     /// 128, depth 5 with skips and Adam at LR 0.01 are one fit), instead of fitting it again.
     /// The copy takes the twin's numbers, pictures, timings, machine and software, with this
     /// run's key, label, group and profile, `copiedFrom` naming the fitted run, and its own
-    /// `wallSeconds` and `finishedAt`. A twin stands for the run only when it has every picture
-    /// the run keeps: where the run keeps the worst PSNR drop and the twin's curve has one, the
-    /// twin must have kept its picture too. Returns the stored record, or nil when no twin can
-    /// stand for the run (none stored, a picture unreadable); throws only when writing fails.
+    /// `wallSeconds` and `finishedAt`; the twins that can stand for the run are
+    /// `twin(_:standsFor:)`'s. Returns the stored record, or nil when no twin can stand for the
+    /// run (none stored, a picture unreadable, one under a live claim); throws only when writing
+    /// fails.
     func copyTwin(_ run: PlannedRun) throws -> RunRecord? {
         let started = Date()
         // Unreadable files are the fit's to report: it is attempted instead.

@@ -216,7 +216,7 @@ enum LocalRun {
                 let f = record.final.map { String(format: "final %.2f dB", $0.psnr) } ?? "final n/a"
                 let b = record.best.map { String(format: ", best %.2f dB", $0.psnr) } ?? ""
                 let at = record.bestIteration.map { " at \($0)" } ?? ""
-                display.ended(key: run.key.description, line: "\(record.status == .done ? "done" : "DIVERGED") \(run.key) (\(run.label)): \(f)\(b)\(at), \(record.copiedFrom.map { "copied from \($0)" } ?? ProgressPrinter.duration(record.wallSeconds))", countsAsDone: true,
+                display.ended(key: run.key.description, line: "\(record.status == .done ? "done" : "DIVERGED") \(run.key) (\(run.label)): \(f)\(b)\(at), \(record.copiedFrom.map { "copied from \($0), the same configuration and seed in another experiment" } ?? ProgressPrinter.duration(record.wallSeconds))", countsAsDone: true,
                               copied: record.copiedFrom != nil)
             case let .interrupted(run, at):
                 display.ended(key: run.key.description, line: at.map { "interrupted \(run.key): checkpointed at iteration \($0)" } ?? "interrupted \(run.key): discarded (it restarts next time)", countsAsDone: false)
