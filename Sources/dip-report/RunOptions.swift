@@ -150,7 +150,7 @@ enum LocalRun {
         let pending = plan.pending
         let stored = plan.runs.filter { $0.state == .stored }.count
         let blocked = plan.runs.filter { if case .blocked = $0.state { return true } else { return false } }.count
-        let resumable = pending.filter { $0.state == .checkpointed }.count
+        let resumable = plan.fitted.filter { $0.state == .checkpointed }.count  // a copy drops its checkpoint
         let copies = pending.count - plan.fitted.count
         let iterations = plan.fitted.reduce(0) { $0 + $1.iterationsLeft }
         print("profile \(profile.name): \(profile.summary)")
