@@ -76,18 +76,20 @@ public struct ResultStore: Sendable {
         FileManager.default.fileExists(atPath: recordPath(for: key))
     }
 
-    /// The readable stored records of `key`'s twins: the same image, configuration hash and seed
-    /// under the other experiments of this folder, in the experiments' name order. The hash
-    /// covers every knob that changes the numbers, so a twin's numbers are `key`'s own.
-    func twins(of key: RunKey) -> [RunRecord] {
+    /// The readable stored records of `key`'s twins, each with its file's bytes as read (to tell
+    /// a record replaced since): the same image, configuration hash and seed under the other
+    /// experiments of this folder, in the experiments' name order. The hash covers every knob
+    /// that changes the numbers, so a twin's numbers are `key`'s own.
+    func twins(of key: RunKey) -> [(record: RunRecord, bytes: Data)] {
         let experiments = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return experiments.filter { !$0.hasPrefix(".") && $0 != key.experiment }.sorted().compactMap { experiment in
             var twin = key
             twin.experiment = experiment
+            let path = recordPath(for: twin)
             // As `scan()` takes records: at their place, and no picture outside their folder.
-            guard hasRecordFile(twin), let record = try? load(twin), record.key == twin,
-                  record.images.values.allSatisfy(Self.isPlainFileName) else { return nil }
-            return record
+            guard let bytes = FileManager.default.contents(atPath: path), let record = try? RunRecord.decode(bytes, path: path),
+                  record.key == twin, record.images.values.allSatisfy(Self.isPlainFileName) else { return nil }
+            return (record, bytes)
         }
     }
 

@@ -83,21 +83,18 @@ extension Runner {
             image = try preparedImage(run.image, spec: run.spec).sha256
             mask = try Preparation.maskFileSHA256(run.spec.mask, dataDirectory: options.dataDirectory)
         } catch { return nil }
-        for candidate in store.twins(of: run.key) {
-            let path = store.recordPath(for: candidate.key)
+        for (twin, before) in store.twins(of: run.key) {
             // A twin under a live claim is being fitted again (`run --force`) and may have new
             // pictures beside its old record: it is left alone, and so is one whose record
             // changes while its pictures are read. A copy holds the numbers and pictures of one fit.
-            guard store.currentClaim(candidate.key).map({ $0.isStale() }) ?? true,
-                  let before = FileManager.default.contents(atPath: path),
-                  let twin = try? RunRecord.decode(before, path: path), twin.key == candidate.key,
+            guard store.currentClaim(twin.key).map({ $0.isStale() }) ?? true,
                   Self.twin(twin, standsFor: run, imageSHA256: image, maskSHA256: mask) else { continue }
             let drop = run.spec.keepWorstDrop ? Self.worstDrop(twin.curve) : nil
             var roles = Set(twin.images.keys)
             roles.remove(.drop)
             if drop != nil { roles.insert(.drop) }
             guard let images = try? Dictionary(uniqueKeysWithValues: roles.map { ($0, try store.loadImage($0, of: twin)) }),
-                  FileManager.default.contents(atPath: path) == before else { continue }
+                  FileManager.default.contents(atPath: store.recordPath(for: twin.key)) == before else { continue }
             var record = twin
             record.key = run.key
             record.group = run.group
