@@ -121,6 +121,8 @@ public enum PNGCodec {
         guard complete else {
             throw DIPError.badFile(path: name, reason: "corrupt or truncated PNG (the file ends before its IEND chunk)")
         }
+        try requireRoom(name: name, width: width, height: height, outChannels: outChannels, fileChannels: fileChannels,
+                        sampleBytes: header.bitDepth == 16 ? 2 : 1, keepsAlpha: hasAlpha && fileChannels > outChannels)
         var image = Image(channels: outChannels, height: height, width: width)
         var alpha: [Float]?
         let plane = width * height
@@ -163,6 +165,25 @@ public enum PNGCodec {
         }
         return DecodedPNG(image: image, sourceFormat: description, droppedAlpha: hasAlpha,
                           bitDepth: header.bitDepth == 16 ? 16 : 8, alpha: alpha)
+    }
+
+    /// Throws, naming the file and the sizes, when decoding a `width` x `height` image needs more
+    /// memory than this process can have (`available`, by default `HostMemory.available()`;
+    /// nothing is checked where that is unknown): the image's floats, the file's samples as
+    /// libpng hands them over (`fileChannels` of `sampleBytes` a pixel) and, where kept, the
+    /// alpha channel's floats. Past that, the allocation trapped with a backtrace under `ulimit
+    /// -v` (an 8000x8000 RGB file needs about 1 GiB), and without a limit the machine would swap
+    /// until the out-of-memory killer ended the process.
+    static func requireRoom(name: String, width: Int, height: Int, outChannels: Int, fileChannels: Int, sampleBytes: Int,
+                            keepsAlpha: Bool, available: UInt64? = HostMemory.available()) throws {
+        guard let available else { return }
+        let floatBytes = MemoryLayout<Float>.size
+        let perPixel = floatBytes * outChannels + sampleBytes * fileChannels + (keepsAlpha ? floatBytes : 0)
+        let needed = Double(width) * Double(height) * Double(perPixel)
+        guard needed > Double(available) else { return }
+        func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }
+        throw DIPError.badFile(path: name, reason: "decoding this \(width)x\(height) image needs about \(gib(needed)) of memory "
+            + "and this process can have \(gib(Double(available))) here; use a smaller image or a crop of it, or free memory")
     }
 
     /// Writes a 1- or 3-channel image to `path` as an 8- or 16-bit PNG, atomically.

@@ -203,6 +203,19 @@ struct UsageTests {
         #expect(values.count == 2 && values[0] == values[1], "\(r.stdout)")
     }
 
+    @Test("An image larger than the memory left (here under `ulimit -v`) is refused by name; it crashed with a backtrace")
+    func imageBeyondMemory() throws {
+        let s = try Scratch()
+        // 8000x8000 gray: 320 MB to decode (floats and samples), more than the whole limit.
+        try PNGCodec.write(Image(channels: 1, height: 8000, width: 8000, value: 0.5), to: s.file("big.png"))
+        let limit = ["/bin/sh", "-c", "ulimit -v 300000 && exec \"$@\"", "sh"]
+        for arguments in [["psnr", "big.png", "big.png"], ["inpaint", "big.png", "--bernoulli", "0.5", "--iterations", "1", "--out", "o.png"]] {
+            let r = try s.run(arguments, launcher: limit)
+            #expect(r.status == 1 && r.stderr.contains("big.png: decoding this 8000x8000 image needs about 0.3 GiB of memory")
+                    && !r.stderr.contains("crashed"), "\(arguments): \(r.stderr)")
+        }
+    }
+
     @Test("inpaint says where its weights came from, names a flag without a value as the flag, and says 'weights' once")
     func inpaintWording() throws {
         let s = try Scratch()

@@ -332,6 +332,33 @@ struct PNGCodecTests {
         #expect(Self.failure(Self.header(width: 4, height: 4), name: "short.png")?.hasPrefix("short.png") == true)
     }
 
+    @Test("An image too large to decode in the memory left is refused by name, with the sizes, before its pixels are read")
+    func decodeMemory() {
+        // An 8000x8000 RGB file: 12 bytes of floats and 3 of samples a pixel, about 0.9 GiB.
+        func check(available: UInt64?) throws {
+            try PNGCodec.requireRoom(name: "big.png", width: 8000, height: 8000, outChannels: 3, fileChannels: 3, sampleBytes: 1,
+                                     keepsAlpha: false, available: available)
+        }
+        #expect(throws: Never.self) { try check(available: nil) }
+        #expect(throws: Never.self) { try check(available: 1 << 30) }
+        do {
+            try check(available: 200 << 20)
+            Issue.record("200 MiB were enough for 0.9 GiB")
+        } catch {
+            #expect("\(error)" == "big.png: decoding this 8000x8000 image needs about 0.9 GiB of memory and this process can have "
+                + "0.2 GiB here; use a smaller image or a crop of it, or free memory")
+        }
+        // 16-bit RGBA, alpha kept: 12 + 8 + 4 bytes a pixel for a 4096x4096 file, 384 MiB exactly.
+        #expect(throws: DIPError.self) {
+            try PNGCodec.requireRoom(name: "a.png", width: 4096, height: 4096, outChannels: 3, fileChannels: 4, sampleBytes: 2,
+                                     keepsAlpha: true, available: 383 << 20)
+        }
+        #expect(throws: Never.self) {
+            try PNGCodec.requireRoom(name: "a.png", width: 4096, height: 4096, outChannels: 3, fileChannels: 4, sampleBytes: 2,
+                                     keepsAlpha: true, available: 384 << 20)
+        }
+    }
+
     // Checksums computed independently with Pillow 13.0.0:
     //   a = np.array(Image.open(p).convert(mode)).astype(np.int64), laid out C x H x W,
     //   flat = a.reshape(-1); sum = flat.sum(); weighted = (flat * (np.arange(flat.size) % 251 + 1)).sum()
