@@ -225,6 +225,7 @@ public enum Metrics {
             throw DIPError.invalidValue(name: "image size", value: a.sizeDescription,
                                         reason: "SSIM needs at least \(side)x\(side) pixels (its Gaussian window)")
         }
+        try requireRoom(for: a)
         let h = a.height, w = a.width, plane = h * w
         let weights = gaussianWeights()
         let k = weights.count, r = k / 2
@@ -305,8 +306,20 @@ public enum Metrics {
 
     /// The memory `scores` and `ssimMap` take beyond the two images: the SSIM map (8 bytes a
     /// sample) and the filter's rows.
-    public static func workingBytes(of image: Image) -> UInt64 {
+    static func workingBytes(of image: Image) -> UInt64 {
         UInt64(image.pixels.count) * 8 + UInt64(image.width + 2 * ssimRadius) * 5 * UInt64(2 * ssimRadius + 3) * 8
+    }
+
+    /// Throws, naming the size, when the SSIM map of an image like `image` needs more memory
+    /// (`workingBytes`) than this process can have (`available`, by default
+    /// `HostMemory.available()`; nothing is checked where that is unknown): past it the kernel
+    /// would end the process with no word, or the machine would swap for minutes.
+    static func requireRoom(for image: Image, available: UInt64? = HostMemory.available()) throws {
+        let needed = workingBytes(of: image)
+        guard let available, needed > available else { return }
+        throw DIPError.invalidValue(name: "image size", value: image.sizeDescription,
+                                    reason: String(format: "its SSIM needs about %.1f GiB more memory and this process can have %.1f GiB here; compare crops of the images",
+                                                   Double(needed) / 1_073_741_824, Double(available) / 1_073_741_824))
     }
 
     /// Every score a comparison report shows: the whole image and, given a mask, its holes and

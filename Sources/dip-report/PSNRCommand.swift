@@ -47,13 +47,6 @@ struct PSNRCommand: ParsableCommand {
             for note in read.notes { printNote(note) }
             m = read.mask
         }
-        // Past the machine's memory the kernel would end the process with no word (or swap for minutes).
-        let needed = Metrics.workingBytes(of: a)
-        if let room = HostMemory.available(), needed > room {
-            throw DIPError.invalidValue(name: "image size", value: a.sizeDescription,
-                                        reason: String(format: "its SSIM needs about %.1f GiB more memory and this process can have %.1f GiB here; compare crops of the images",
-                                                       Double(needed) / 1_073_741_824, Double(room) / 1_073_741_824))
-        }
         let scores = try Metrics.scores(a, b, mask: m)
         print("A: \(first) (\(a.sizeDescription))")
         print("B: \(second) (\(b.sizeDescription))")

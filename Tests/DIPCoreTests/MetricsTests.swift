@@ -100,6 +100,21 @@ struct MetricsTests {
         #expect(try Metrics.psnr(a, a, mask: mask, region: .holes) == .infinity)
     }
 
+    @Test("An SSIM map larger than the memory left is refused with the size before it is allocated")
+    func ssimMemory() throws {
+        // 4096x4096 RGB: 8 bytes a sample for the map, about 0.38 GiB with the filter's rows.
+        let image = Image(channels: 3, height: 4096, width: 4096)
+        #expect(throws: Never.self) { try Metrics.requireRoom(for: image, available: nil) }
+        #expect(throws: Never.self) { try Metrics.requireRoom(for: image, available: 1 << 30) }
+        do {
+            try Metrics.requireRoom(for: image, available: 100 << 20)
+            Issue.record("100 MiB were enough for the map")
+        } catch {
+            #expect("\(error)" == "image size '4096x4096 RGB': its SSIM needs about 0.4 GiB more memory and this process can have 0.1 GiB "
+                + "here; compare crops of the images")
+        }
+    }
+
     @Test("PSNR and SSIM are symmetric")
     func symmetry() throws {
         let a = try metricsFixture("rgb_a.f32"), b = try metricsFixture("rgb_b.f32")
