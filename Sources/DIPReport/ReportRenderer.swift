@@ -594,9 +594,13 @@ struct PageBuilder {
         }
         let total = records.reduce(0) { $0 + $1.wallSeconds }
         func join(_ a: [String]) -> String { a.isEmpty ? "–" : a.joined(separator: "; ") }
-        // A run resumed in another setup holds numbers no uninterrupted run reproduces.
+        // A run resumed in another setup holds numbers no uninterrupted run reproduces. A copy
+        // of such a run (TwinCopy) carries its stretches; where the fitted run is on this page
+        // too, the copy names it instead of repeating them.
+        let keys = Set(records.map(\.key))
         let mixed = records.filter { ($0.computeStretches?.count ?? 0) > 1 }.map { r in
-            "\(r.key): " + r.computeStretches!.map { "\($0.setupSummary) from iteration \($0.fromIteration)" }.joined(separator: ", then ")
+            if let source = r.copiedFrom, keys.contains(source) { return "\(r.key): a copy of \(source)" }
+            return "\(r.key): " + r.computeStretches!.map { "\($0.setupSummary) from iteration \($0.fromIteration)" }.joined(separator: ", then ")
         }.sorted()
         let mixedRow = mixed.isEmpty ? [] : [NameValue(name: "Resumed in another setup", value: join(mixed))]
         return [

@@ -212,6 +212,16 @@ struct ReportPageTests {
                               encoding: .utf8)
         #expect(page.contains("Resumed in another setup"))
         #expect(page.contains("1 thread, cpu on test cpu from iteration 0, then 2 threads, cpu on test cpu from iteration 12"))
+        // A copy of that run under another experiment (TwinCopy) names it instead of repeating its stretches.
+        let fitted = try #require(store.records(experiment: "table1-paper").first { $0.computeStretches != nil }?.key)
+        try SyntheticResults.save(store, experiment: "table1-seed", group: "experiment1", label: "DIP (paper protocol)", image: "kodim01",
+                                  seed: 0, computeStretches: [ComputeStretch(fromIteration: 0, cpu: "test cpu", threads: 1, backend: "cpu", device: nil),
+                                                              ComputeStretch(fromIteration: 12, cpu: "test cpu", threads: 2, backend: "cpu", device: nil)],
+                                  copiedFrom: fitted)
+        let withCopy = try String(contentsOfFile: try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test").pagePath,
+                                  encoding: .utf8)
+        #expect(withCopy.contains(": a copy of \(fitted)"), "\(fitted)")
+        #expect(withCopy.components(separatedBy: "from iteration 12").count == 2, "the stretches once, for the fitted run")
     }
 
     /// A results folder with one run (table1-paper, barbara, seed 0) and a report folder.

@@ -29,7 +29,8 @@ enum SyntheticResults {
                      seed: UInt64, profile: String = "smoke", offset: Double = 0, side: Int = 24,
                      network: SkipConfig = SkipConfig.uniform(depth: 2, channels: 4, skip: 4, outputChannels: 1),
                      gammaInit: GammaInit = .uniform, status: RunStatus = .done,
-                     finishedAt: String = "2026-01-01T00:00:00Z", computeStretches: [ComputeStretch]? = nil) throws {
+                     finishedAt: String = "2026-01-01T00:00:00Z", computeStretches: [ComputeStretch]? = nil,
+                     copiedFrom: RunKey? = nil) throws {
         let fit = FitConfig(network: network, iterations: 30, gammaInit: gammaInit, psnrEvery: 3)
         let configuration = RunConfiguration(imageFile: "bm3d/\(image).png", preprocessing: Preprocessing(),
                                              mask: .bernoulli(keep: 0.5, perChannel: true), method: .dip(fit))
@@ -58,7 +59,7 @@ enum SyntheticResults {
             machine: MachineInfo(host: "test-host", os: "Linux", cpu: "test cpu", cores: 2, threads: 2),
             software: SoftwareInfo(tool: "test", commit: "abc1234", oneDNN: "2.6.3", backend: "cpu"),
             images: Dictionary(uniqueKeysWithValues: images.keys.map { ($0, ResultStore.imageFileName(key, $0)) }),
-            computeStretches: computeStretches)
+            computeStretches: computeStretches, copiedFrom: copiedFrom)
         try store.save(record, images: images)
         // The clean picture beside the record, where the gallery looks for it.
         try PNGCodec.write(clean, to: (store.folder(for: key) as NSString).appendingPathComponent("\(ResultStore.stem(key))-clean.png"))
