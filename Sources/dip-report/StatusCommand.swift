@@ -43,10 +43,11 @@ struct StatusCommand: ParsableCommand {
     static func format(_ s: StoreStatus) -> String {
         // A plan `submit` did not queue (a dry run, or sbatch refused it) has no jobs on record:
         // say so, and how to see jobs of it submitted by hand (the script names them dip-<id>).
+        // On a line of its own: the header below it is the table's, not the plan's.
         let plan = s.plan.map { id in
-            "plan \(id)" + (s.planSubmitted ? "" : " (not submitted by `dip-report submit`: a --dry-run, or sbatch refused it; jobs of it submitted by hand are not followed here: `squeue -n dip-\(id)`)") + ": "
+            "plan \(id)" + (s.planSubmitted ? "" : " (not submitted by `dip-report submit`: a --dry-run, or sbatch refused it; jobs of it submitted by hand are not followed here: `squeue -n dip-\(id)`)")
         }
-        var lines = ["\(plan ?? "")experiment: stored / running / failed / checkpointed / missing"]
+        var lines = (plan.map { [$0] } ?? []) + ["experiment: stored / running / failed / checkpointed / missing"]
         for e in s.experiments {
             lines.append("  \(e.id): \(e.stored) / \(e.running.count) / \(e.failed.count) / \(e.checkpointed) / \(e.missing)")
             for r in e.running {

@@ -231,7 +231,7 @@ struct SlurmPlanTests {
         let (_, mixed) = try CLI.run(["status", "--results", folder + "/results"], environment: ["PATH": "/nonexistent"])
         #expect(later.count == 1 && mixed.contains("not counted: 1 plan `submit` queued nothing of (a --dry-run, or sbatch refused it): "
                                                     + later[0].replacingOccurrences(of: ".json", with: "")), "\(later) \(mixed)")
-        #expect(!mixed.contains("  depth:") && mixed.hasPrefix("plan \(plan.id): "), "\(mixed)")
+        #expect(!mixed.contains("  depth:") && mixed.hasPrefix("plan \(plan.id)\nexperiment: stored / running"), "\(mixed)")
         #expect(mixed.split(separator: "\n").filter { $0.hasPrefix("iterations:") } == before, "\(mixed)")
     }
 
@@ -286,6 +286,26 @@ struct SlurmPlanTests {
             try changed.write(toFile: plans + file, atomically: true, encoding: .utf8)
             let (code, text) = try CLI.run(["run", "--plan", plans + file, "--task", "0"])
             #expect(code != 0 && text.contains(expected) && !text.contains("Program crashed"), "\(edit): \(text)")
+        }
+        // A task's run index outside the runs crashed `run --plan` (an index out of range); a run
+        // of 5·10^18 iterations crashed `status` on an overflow as it added them up.
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(original.utf8)) as? [String: Any])
+        let edits: [(String, ([String: Any]) -> [String: Any], String)] = [
+            ("tasks[0].runs", { var j = $0; var t = j["tasks"] as! [[String: Any]]; t[0]["runs"] = [1_000_000]; j["tasks"] = t; return j },
+             "impossible value 1000000 at 'tasks[0].runs'"),
+            ("tasks[0].runs", { var j = $0; var t = j["tasks"] as! [[String: Any]]; t[0]["runs"] = [-1]; j["tasks"] = t; return j },
+             "impossible value -1 at 'tasks[0].runs'"),
+            ("runs[0].iterations", { var j = $0; var r = j["runs"] as! [[String: Any]]; r[0]["iterations"] = 5_000_000_000_000_000_000; j["runs"] = r; return j },
+             "impossible value 5000000000000000000 at 'runs[0].iterations'"),
+            ("runs[0].iterations", { var j = $0; var r = j["runs"] as! [[String: Any]]; r[0]["iterations"] = -5; j["runs"] = r; return j },
+             "impossible value -5 at 'runs[0].iterations'"),
+        ]
+        for (field, edit, expected) in edits {
+            try JSONSerialization.data(withJSONObject: edit(json)).write(to: URL(fileURLWithPath: plans + file))
+            let (code, text) = try CLI.run(["run", "--plan", plans + file, "--task", "0"])
+            #expect(code != 0 && text.contains("is a damaged plan (\(expected))") && !text.contains("crash"), "\(field): \(text)")
+            let (statusCode, statusText) = try CLI.run(["status", "--results", folder + "/results"])
+            #expect(statusCode == 0 && statusText.contains(expected) && !statusText.contains("crash"), "\(field): \(statusText)")
         }
     }
 

@@ -143,7 +143,33 @@ public struct FrozenPlan: Codable, Sendable {
                 throw DIPError.badFile(path: path, reason: "experiment '\(e.id)': \(problem)")
             }
         }
+        if let problem = plan.impossibleValue {
+            throw DIPError.badFile(path: path, reason: "is a damaged plan (\(problem)); `dip-report submit` makes a new one")
+        }
         return plan
+    }
+
+    /// The first value `submit` cannot have written, in a few words, nil when there is none: a
+    /// task's run index outside `runs` crashed `run --plan`, and a run of 5·10^18 iterations
+    /// crashed `status` on an overflow as it added them up.
+    var impossibleValue: String? {
+        func bad(_ field: String, _ value: Any) -> String { "impossible value \(value) at '\(field)'" }
+        // Twice a fit's most, as a record's counts: room for L-BFGS's warm-up steps.
+        let counts = 0...2 * FitConfig.maxIterations
+        func amount(_ x: Double) -> Bool { x.isFinite && x >= 0 }
+        for (i, run) in runs.enumerated() {
+            guard counts.contains(run.iterations) else { return bad("runs[\(i)].iterations", run.iterations) }
+            guard amount(run.seconds) else { return bad("runs[\(i)].seconds", run.seconds) }
+            guard amount(run.peakBytes) else { return bad("runs[\(i)].peakBytes", run.peakBytes) }
+        }
+        for (t, task) in tasks.enumerated() {
+            if let i = task.runs.first(where: { !runs.indices.contains($0) }) { return bad("tasks[\(t)].runs", i) }
+            guard amount(task.seconds) else { return bad("tasks[\(t)].seconds", task.seconds) }
+            guard amount(task.peakBytes) else { return bad("tasks[\(t)].peakBytes", task.peakBytes) }
+            guard (0...BatchScript.maxTimeLimit).contains(task.timeLimit) else { return bad("tasks[\(t)].timeLimit", task.timeLimit) }
+            guard task.memoryMiB >= 0 else { return bad("tasks[\(t)].memoryMiB", task.memoryMiB) }
+        }
+        return nil
     }
 
     /// Writes the plan (atomically) to `<results>/.plans/<id>.json` and returns the path.
