@@ -193,11 +193,16 @@ public struct DatasetManifest: Sendable {
 
     /// Downloads every entry that is missing or wrong from `base` + "/OWNER/NAME/COMMIT/PATH",
     /// checks size and SHA-256 in memory, and only then writes the file atomically. A failure
-    /// for one file does not stop the others; `progress` sees each outcome as it happens.
+    /// for one file does not stop the others, except that a host which gave no answer at all
+    /// (`NoAnswer`) is not asked for the files after it; `progress` sees each outcome as it
+    /// happens.
     public func fetch(dataDirectory: String, using downloader: some Downloader,
                       base: String = DatasetManifest.defaultBase,
                       progress: (FetchOutcome) -> Void = { _ in }) -> [FetchOutcome] {
         var outcomes: [FetchOutcome] = []
+        // Hosts that gave no answer, with the file that found it out: their other files are
+        // not asked for.
+        var silent: [String: String] = [:]
         for status in verify(dataDirectory: dataDirectory) {
             let entry = status.entry
             let result: FetchResult
@@ -212,6 +217,9 @@ public struct DatasetManifest: Sendable {
                     guard let url = URL(string: address) else {
                         throw DIPError.invalidValue(name: "mirror URL", value: address, reason: "is not a valid URL")
                     }
+                    if let host = url.host, let first = silent[host] {
+                        throw DIPError.io(path: address, reason: "not asked for: \(host) gave no answer for \(first)")
+                    }
                     let data = try downloader.download(from: url)
                     let digest = SHA256.hex(of: data)
                     guard data.count == entry.bytes, digest == entry.sha256 else {
@@ -223,6 +231,9 @@ public struct DatasetManifest: Sendable {
                     result = .downloaded(url: address)
                 } catch let error as DIPError {
                     result = .failed(error)
+                } catch let error as NoAnswer {
+                    silent[error.host] = entry.relativePath
+                    result = .failed(error.failure)
                 } catch {
                     result = .failed(.io(path: address, reason: "\(error)"))
                 }

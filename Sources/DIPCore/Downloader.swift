@@ -33,7 +33,11 @@ public struct URLSessionDownloader: Downloader {
         let box = ResultBox()
         let done = DispatchSemaphore(value: 0)
         let request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-        let session = URLSession(configuration: .ephemeral)
+        // The configuration's timeout too: corelibs URLSession waited its default 60 s for a
+        // silent host whatever the request said.
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        let session = URLSession(configuration: configuration)
         defer { session.finishTasksAndInvalidate() }
         let task = session.dataTask(with: request) { data, response, error in
             box.set(data: data, response: response, error: error)
@@ -43,7 +47,11 @@ public struct URLSessionDownloader: Downloader {
         done.wait()
         let (data, response, error) = box.get()
         if let error {
-            throw DIPError.io(path: url.absoluteString, reason: "download failed (\(error.localizedDescription))")
+            let failure = DIPError.io(path: url.absoluteString, reason: "download failed (\(error.localizedDescription))")
+            if let code = (error as? URLError)?.code, NoAnswer.codes.contains(code) {
+                throw NoAnswer(host: url.host ?? url.absoluteString, failure: failure)
+            }
+            throw failure
         }
         if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
             throw DIPError.io(path: url.absoluteString, reason: "the server answered HTTP \(http.statusCode)")
@@ -53,6 +61,21 @@ public struct URLSessionDownloader: Downloader {
         }
         return data
     }
+}
+
+/// A download that got no answer from its host at all: no such host, no connection, or nothing
+/// within the timeout. A caller fetching several files from that host skips the rest
+/// (`DatasetManifest.fetch`): each would most likely wait as long for nothing (32 files, a
+/// minute each, from a mirror behind a firewall that drops packets).
+public struct NoAnswer: Error, Sendable {
+    /// The host that did not answer.
+    public let host: String
+    /// The failure in words, naming the URL.
+    public let failure: DIPError
+
+    /// URLSession's codes for a host that gave no answer (not for one that answered badly).
+    static let codes: Set<URLError.Code> = [.timedOut, .cannotFindHost, .cannotConnectToHost, .dnsLookupFailed,
+                                             .notConnectedToInternet, .networkConnectionLost]
 }
 
 /// Carries a completion handler's results back to the waiting thread.

@@ -221,6 +221,26 @@ struct DatasetManifestTests {
         #expect(listing(data) == ["one/a.png"])
     }
 
+    @Test("a mirror that takes connections and never answers fails its first file after the timeout and is not asked for the rest")
+    func fetchFromSilentHost() throws {
+        let toy = ToyData()
+        let listener = try SilentListener()
+        defer { listener.stop() }
+        let data = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let started = Date()
+        let outcomes = toy.manifest.fetch(dataDirectory: data, using: URLSessionDownloader(timeout: 2),
+                                          base: "http://127.0.0.1:\(listener.port)")
+        // One timeout, not one a file (with 60 s, 32 files of the real manifest took 32 minutes).
+        #expect(Date().timeIntervalSince(started) < 10)
+        let reasons = outcomes.map { o -> String in if case let .failed(e) = o.result { return e.description } else { return "not failed" } }
+        #expect(reasons.count == 3 && reasons[0].contains("download failed"), "\(reasons)")
+        for reason in reasons.dropFirst() {
+            #expect(reason.contains("not asked for: 127.0.0.1 gave no answer for one/a.png"), "\(reason)")
+        }
+        #expect(listing(data).isEmpty)
+    }
+
     @Test("fetch end to end with real images from a file:// mirror", .enabled(if: haveSharedData, "no shared data folder"))
     func fetchRealImages() throws {
         let small = DatasetManifest(entries: DatasetManifest.standard.entries.filter { $0.set == "dip-inpainting" && $0.bytes < 10_000 })
@@ -235,6 +255,32 @@ struct DatasetManifestTests {
         #expect(outcomes.count == 3)
         #expect(small.verify(dataDirectory: "\(root)/data").allSatisfy { $0.state == .present })
     }
+}
+
+/// A socket on 127.0.0.1 that listens and never accepts: the kernel completes each connection
+/// (within the backlog) and no answer ever comes, as from a server that hangs.
+private final class SilentListener: Sendable {
+    let port: UInt16
+    private let listener: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DIPError.io(path: "socket", reason: String(cString: strerror(errno))) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
+                bind(fd, sp, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, sp, &len) == 0
+            }
+        }
+        guard bound else { close(fd); throw DIPError.io(path: "127.0.0.1", reason: "cannot listen") }
+        port = UInt16(bigEndian: addr.sin_port)
+        listener = fd
+    }
+
+    func stop() { close(listener) }
 }
 
 /// A one-thread HTTP/1.0 file server on 127.0.0.1 (loopback only) for the fetch test: answers
