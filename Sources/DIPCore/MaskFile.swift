@@ -61,11 +61,16 @@ public enum MaskFile {
         if stats.holes == 0 {
             throw DIPError.badFile(path: path, reason: "has no holes after \(invert ? "inverting" : "reading"), so there is nothing to inpaint; 0 (black) must mark the holes\(invert ? " (drop --invert?)" : " (or pass --invert if white marks them)")" + why)
         }
-        if stats.holeFraction > invertedSuspicionThreshold {
-            let percent = (stats.holeFraction * 1000).rounded() / 10
-            read.notes.append("warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert")
-        }
+        if let warning = polarityWarning(stats, path: path, invert: invert) { read.notes.append(warning) }
         return read
+    }
+
+    /// The warning for a mask read with more than `invertedSuspicionThreshold` holes, whose
+    /// polarity may be inverted (`invert`: it was read with --invert); nil below that.
+    public static func polarityWarning(_ stats: MaskStatistics, path: String, invert: Bool) -> String? {
+        guard stats.holeFraction > invertedSuspicionThreshold else { return nil }
+        let percent = (stats.holeFraction * 1000).rounded() / 10
+        return "warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert"
     }
 
     /// The values a decoded mask file is read from, and what to tell the user about its alpha:
@@ -86,18 +91,41 @@ public enum MaskFile {
         return (colours, decoded.droppedAlpha ? "\(path): the alpha channel was ignored; the mask is read from the gray/colour values" : nil)
     }
 
-    /// Whether every value of `mask` is 0 or 1 of 255, and some are 1: a 0/1 array saved as 8
-    /// bits (as numpy masks often are), whose 1 means known.
-    public static func isZeroOneOf255(_ mask: Image) -> Bool {
-        mask.pixels.contains { abs($0 * 255 - 1) < 1e-3 } && mask.pixels.allSatisfy { $0 == 0 || abs($0 * 255 - 1) < 1e-3 }
+    /// A dark level that, as a mask's only value besides 0, means known: what a 0/1 array
+    /// becomes when saved as a PNG (as numpy masks often are), and an 8-bit mask saved with 16
+    /// bits. Read at half white, every such pixel would be a hole.
+    public struct LowKnownLevel: Sendable, Equatable {
+        /// The level, as decoded (the stored value over the file's maximum).
+        public let value: Float
+        /// The stored value and its maximum, e.g. "1 (out of 255)".
+        public let stored: String
+        /// How such a file comes about.
+        public let origin: String
+    }
+
+    /// The levels `lowKnownLevel` recognises.
+    static let lowKnownLevels = [
+        LowKnownLevel(value: 1 / 255, stored: "1 (out of 255)", origin: "a 0/1 array saved as 8 bits"),
+        LowKnownLevel(value: 1 / 65535, stored: "1 (out of 65535)", origin: "a 0/1 array saved as 16 bits"),
+        LowKnownLevel(value: 255 / 65535, stored: "255 (out of 65535)", origin: "an 8-bit mask saved as 16 bits"),
+    ]
+
+    /// The level of `lowKnownLevels` when every value of `mask` is 0 or that level, and some
+    /// are the level; nil otherwise.
+    public static func lowKnownLevel(_ mask: Image) -> LowKnownLevel? {
+        lowKnownLevels.first { level in
+            func isLevel(_ v: Float) -> Bool { abs(v - level.value) < level.value * 1e-3 }
+            return mask.pixels.contains(where: isLevel) && mask.pixels.allSatisfy { $0 == 0 || isLevel($0) }
+        }
     }
 
     /// Reads `mask`'s values as known (1) or hole (0), saying in `notes` what it did:
     ///
     /// - Several channels that are all equal: collapsed to one channel. Unequal channels are
     ///   kept as a per-channel mask if they match `channels` (when given), else an error.
-    /// - Values only 0 and 1 of 255 (a 0/1 array saved as 8-bit, as numpy masks often are):
-    ///   1 reads as known. Thresholded at 50 % they would all be holes.
+    /// - Values only 0 and one of `lowKnownLevels` (a 0/1 array saved as 8 or 16 bits, as numpy
+    ///   masks often are, or an 8-bit mask saved as 16 bits): that level reads as known.
+    ///   Thresholded at 50 % they would all be holes.
     /// - Other values than 0 and 255: thresholded, at least 0.5 counts as known.
     /// - `invert`: swaps known and hole afterwards.
     public static func binarise(_ mask: Image, path: String, channels: Int? = nil, invert: Bool = false) throws -> NormalisedMask {
@@ -116,8 +144,8 @@ public enum MaskFile {
                 notes.append("\(path): the \(m.channels) channels differ, used as a per-channel mask")
             }
         }
-        let oneOf255 = isZeroOneOf255(m)
-        let threshold: Float = oneOf255 ? 0.5 / 255 : 0.5
+        let low = lowKnownLevel(m)
+        let threshold: Float = low.map { $0.value / 2 } ?? 0.5
         var nonBinary = 0
         for i in m.pixels.indices {
             let v = m.pixels[i]
@@ -127,10 +155,10 @@ public enum MaskFile {
             if invert { known.toggle() }
             m.pixels[i] = known ? 1 : 0
         }
-        if oneOf255 {
-            notes.append("\(path): its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save 255 for known to silence this")
+        if let low {
+            notes.append("\(path): its values are 0 and \(low.stored), as \(low.origin): \(low.stored.prefix { $0 != " " }) read as known, 0 as hole; save white (255, or 65535 with 16 bits) for known to silence this")
         } else if nonBinary > 0 {
-            notes.append("\(path): \(nonBinary) of \(m.pixels.count) values were neither 0 nor 255 (anti-aliased or lossy?); thresholded at 50 %, at least half-white counts as known")
+            notes.append("\(path): \(nonBinary) of \(m.pixels.count) values were neither black nor white (0 nor 255, or 65535 with 16 bits; anti-aliased or lossy?); thresholded at 50 %, at least half-white counts as known")
         }
         if invert { notes.append("\(path): inverted: its white pixels are the holes") }
         return NormalisedMask(mask: m, notes: notes)

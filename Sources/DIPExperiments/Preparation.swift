@@ -169,7 +169,7 @@ public enum Preparation {
             if raw.channels > 1 { raw = raw.channel(0) }
             // A 0/1 file reads 1 as known, as inpaint and psnr read it (every pixel was a hole).
             // Other masks go on unchanged: their grey values are resized, then thresholded.
-            if MaskFile.isZeroOneOf255(raw) { raw.pixels = raw.pixels.map { $0 > 0 ? 1 : 0 } }
+            if MaskFile.lowKnownLevel(raw) != nil { raw.pixels = raw.pixels.map { $0 > 0 ? 1 : 0 } }
             let m = try sizeSteps(raw, p)
             let binary = Image(channels: 1, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
             return (try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask,

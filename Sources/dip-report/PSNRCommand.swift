@@ -27,6 +27,13 @@ struct PSNRCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A mask of the same size: white (255) = known pixel, black (0) = hole.", valueName: "M.png"))
     var mask: String?
 
+    @Flag(help: "With --mask: swap known and hole, for a mask whose white marks the holes (as inpaint's --invert).")
+    var invert = false
+
+    func validate() throws {
+        if invert, mask == nil { throw ValidationError("--invert needs --mask M.png") }
+    }
+
     func run() throws {
         let a = try load(first), b = try load(second)
         if a.channels != b.channels || a.height != b.height || a.width != b.width {
@@ -43,8 +50,11 @@ struct PSNRCommand: ParsableCommand {
                     + "the mask needs the same size (gray, or one channel per image channel)")
             }
             // Read as inpaint reads a mask (0/1 files, grey values, channels), saying how.
-            let read = try MaskFile.binarise(raw, path: maskPath, channels: a.channels)
+            let read = try MaskFile.binarise(raw, path: maskPath, channels: a.channels, invert: invert)
             for note in read.notes { printNote(note) }
+            // All holes is allowed here (the holes' scores are then the whole image's), but
+            // mostly holes is worth the same warning as inpaint's.
+            if let warning = MaskFile.polarityWarning(MaskStatistics(read.mask), path: maskPath, invert: invert) { printNote(warning) }
             m = read.mask
         }
         let scores = try Metrics.scores(a, b, mask: m)

@@ -306,6 +306,18 @@ struct UsageTests {
         #expect(zeroOne.status == 0 && zeroOne.stderr.contains("m01.png: its values are 0 and 1 (out of 255)"), "\(zeroOne.stderr)")
         let table = { (r: DIPReportTool.Result) in r.stdout.split(separator: "\n").filter { $0.hasPrefix("holes") || $0.hasPrefix("known") } }
         #expect(table(zeroOne) == table(proper) && table(proper).count == 2, "\(zeroOne.stdout)")
+        // Mostly holes: inpaint's warning about the polarity, and --invert as inpaint's.
+        let sparse = try BernoulliMask.make(channels: 1, height: 16, width: 16, keepFraction: 0.1, seed: 1)
+        try PNGCodec.write(sparse, to: s.file("sparse.png"))
+        let holes = Double(MaskStatistics(sparse).holes) / 256 * 100
+        let warned = try s.run(["psnr", "image.png", "image.png", "--mask", "sparse.png"])
+        #expect(warned.status == 0 && warned.stderr.contains("warning: sparse.png: ") && warned.stderr.contains("pass --invert"), "\(warned.stderr)")
+        let inverted = try s.run(["psnr", "image.png", "image.png", "--mask", "sparse.png", "--invert"])
+        let holesRow = table(inverted).first { $0.hasPrefix("holes") } ?? ""
+        #expect(inverted.status == 0 && !inverted.stderr.contains("warning:") && holesRow.contains(String(format: "%.1f%%", 100 - holes)),
+                "\(inverted.stderr) \(inverted.stdout)")
+        let alone = try s.run(["psnr", "image.png", "image.png", "--invert"])
+        #expect(alone.status == 64 && alone.stderr.contains("--invert needs --mask"), "\(alone.stderr)")
     }
 
     @Test("diff, data and run name their own arguments (11.15)")

@@ -329,13 +329,26 @@ struct MaskFileTests {
         for i in m.pixels.indices where m.pixels[i] == 1 { m.pixels[i] = 1 / 255 }
         let result = try MaskFile.normalise(m, path: "m01.png", height: 4, width: 10)
         #expect(result.mask == mask(holes: 3))
-        #expect(result.notes == ["m01.png: its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save 255 for known to silence this"])
+        #expect(result.notes == ["m01.png: its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save white (255, or 65535 with 16 bits) for known to silence this"])
+        // The same mask as 16-bit files holding 0/1 and 0/255 (an 8-bit mask saved with 16 bits),
+        // through a real file: read alike, each said (psnr read them as all holes).
+        let folder = NSTemporaryDirectory() + "zero-one-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (stored, origin) in [(1, "a 0/1 array saved as 16 bits"), (255, "an 8-bit mask saved as 16 bits")] {
+            var wide = mask(holes: 3)
+            for i in wide.pixels.indices where wide.pixels[i] == 1 { wide.pixels[i] = Float(stored) / 65535 }
+            let path = folder + "/m\(stored).png"
+            try PNGCodec.write(wide, to: path, bitDepth: 16)
+            let read = try MaskFile.normalise(try PNGCodec.read(path).image, path: "m.png", height: 4, width: 10)
+            #expect(read.mask == mask(holes: 3))
+            #expect(read.notes == ["m.png: its values are 0 and \(stored) (out of 65535), as \(origin): \(stored) read as known, 0 as hole; save white (255, or 65535 with 16 bits) for known to silence this"])
+        }
         // Grey values that all fall below half: the error names them, not only "all holes".
         var dark = mask(holes: 3)
         for i in dark.pixels.indices where dark.pixels[i] == 1 { dark.pixels[i] = 0.3 }
         #expect {
             try MaskFile.normalise(dark, path: "dark.png", height: 4, width: 10)
-        } throws: { "\($0)".contains("every pixel is a hole") && "\($0)".contains("28 of 40 values were neither 0 nor 255") }
+        } throws: { "\($0)".contains("every pixel is a hole") && "\($0)".contains("28 of 40 values were neither black nor white") }
     }
 
     @Test("an RGB mask with equal channels becomes one channel; unequal ones stay per-channel")
