@@ -64,6 +64,15 @@ public enum ReportRenderer {
                                profile: String?, catalog: [Experiment], fontPath: String?, now: Date, slowMarkdownSeconds: Double) throws -> RenderSummary {
         let scan = store.scan()
         let selection = RecordSelection(scan.records, profile: profile)
+        // A profile asked for with none of its runs stored, while others are (a typo, or the
+        // wrong folder): its empty page would replace the page there, so nothing is written.
+        if let profile, selection.records.isEmpty, !scan.records.isEmpty {
+            let stored = Dictionary(grouping: scan.records, by: \.profile)
+                .map { "\(counted($0.value.count, "run")) of \($0.key)" }.sorted().joined(separator: ", ")
+            throw DIPError.invalidValue(name: "--profile", value: profile,
+                                        reason: "no runs of that profile are stored in \(resultsFolder) (it holds \(stored)); give the profile "
+                                            + "of those, or run this one first; the page in \(outFolder) is left as it was")
+        }
         let templates = try ReportTemplates.files()
         let discussionPath = (outFolder as NSString).appendingPathComponent("discussion.md")
         let conclusionPath = (outFolder as NSString).appendingPathComponent("conclusion.md")

@@ -143,6 +143,14 @@ struct DiffTests {
         #expect(summary.records == 4 && summary.notes.contains { $0.hasPrefix("1 run of width left off") })
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         #expect(html.contains("Stored runs not counted on this page") && html.contains("1 run of the quick profile left off"))
+        // A profile with no runs here is an error, and the page stays (its empty page replaced it).
+        #expect {
+            try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test", profile: "paper")
+        } throws: { error in
+            "\(error)".contains("--profile 'paper': no runs of that profile are stored in \(folder) (it holds 1 run of quick, 5 runs of smoke)")
+                && "\(error)".contains("the page in \(out) is left as it was")
+        }
+        #expect(try String(contentsOfFile: out + "/index.html", encoding: .utf8) == html)
     }
 
     @Test("with the user's catalog, the page shows their experiment's title and description and keeps their order of configurations")
