@@ -37,11 +37,13 @@ public struct RunClaim: Codable, Sendable, Equatable {
         return now.timeIntervalSince(heartbeat) > staleAfter
     }
 
-    /// "host pid 123 (job 45_6), heartbeat 12s ago".
+    /// "host pid 123 (job 45_6), heartbeat 12s ago"; a heartbeat ahead of this clock (another
+    /// node's clock runs ahead) is "heartbeat 30s ahead of this machine's clock", not "-30s ago".
     public func describe(now: Date = Date()) -> String {
         let age = Int(now.timeIntervalSince(heartbeat).rounded())
-        if token == Self.unreadableToken { return "an unreadable claim file, last changed \(age)s ago" }
-        return "\(host) pid \(pid)\(job.map { " (job \($0))" } ?? ""), heartbeat \(age)s ago"
+        let when = age < 0 ? "\(-age)s ahead of this machine's clock" : "\(age)s ago"
+        if token == Self.unreadableToken { return "an unreadable claim file, last changed \(when)" }
+        return "\(host) pid \(pid)\(job.map { " (job \($0))" } ?? ""), heartbeat \(when)"
     }
 
     /// This machine's host name.

@@ -65,7 +65,8 @@ struct PSNRCommand: ParsableCommand {
         print("region  share    PSNR (dB)  SSIM")
         for s in scores {
             let share = String(format: "%5.1f%%", s.fraction * 100)
-            let psnr = s.psnr.isNaN ? "n/a" : s.psnr.isInfinite ? "inf" : String(format: "%.4f", s.psnr)
+            // + 0: an MSE of 1 gives -0.0, printed "-0.0000".
+            let psnr = s.psnr.isNaN ? "n/a" : s.psnr.isInfinite ? "inf" : String(format: "%.4f", s.psnr + 0)
             let ssim = s.ssim.map { $0.isNaN ? "n/a" : String(format: "%.6f", $0) } ?? "n/a (smaller than 11x11)"
             print(s.region.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0) + "  " + share + "   "
                   + psnr.padding(toLength: 9, withPad: " ", startingAt: 0) + "  " + ssim)

@@ -56,6 +56,8 @@ struct RenderCommand: ParsableCommand {
         for file in summary.createdFiles { Swift.print("created \(file) with placeholder text: edit it and render again") }
         Swift.print(String(format: "wrote %@ (%.1f MB, %d run%@) in %.1f s", summary.pagePath,
                            Double(summary.bytes) / 1_000_000, summary.records, summary.records == 1 ? "" : "s", summary.seconds))
-        Swift.print("open it in a browser, e.g. xdg-open \(summary.pagePath) (macOS: open \(summary.pagePath))")
+        // Quoted for the shell: a path with a space, pasted as it was, opened two files.
+        let shown = BatchScript.quote(summary.pagePath)
+        Swift.print("open it in a browser, e.g. xdg-open \(shown) (macOS: open \(shown))")
     }
 }

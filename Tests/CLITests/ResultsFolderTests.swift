@@ -43,6 +43,14 @@ struct ResultsFolderTests {
         #expect(folder.status == 1 && folder.stderr.contains("is a folder"), "\(folder.stderr)")
         #expect(!folder.stderr.contains("permissions"), "\(folder.stderr)")
     }
+
+    @Test("render's hint to open the page quotes a path with a space, so it can be pasted")
+    func openHintQuoted() throws {
+        let s = try Scratch()
+        try FileManager.default.createDirectory(atPath: s.file("results"), withIntermediateDirectories: true)
+        let r = try s.run(["render", "--results", "results", "--out", "my report"])
+        #expect(r.status == 0 && r.stdout.contains("xdg-open 'my report/index.html'"), "\(r.stdout) \(r.stderr)")
+    }
 }
 
 /// `run` and what it was asked for: bounded parallelism, and no silent success when stored

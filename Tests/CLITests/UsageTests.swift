@@ -201,6 +201,11 @@ struct UsageTests {
         #expect(rows.count == 2)
         let values = rows.map { $0.split(separator: " ", omittingEmptySubsequences: true).suffix(2).joined(separator: " ") }
         #expect(values.count == 2 && values[0] == values[1], "\(r.stdout)")
+        // Black against white: an MSE of 1 is 0 dB, not "-0.0000".
+        try PNGCodec.write(Image(channels: 1, height: 16, width: 16, value: 0), to: s.file("black.png"))
+        try PNGCodec.write(Image(channels: 1, height: 16, width: 16, value: 1), to: s.file("white.png"))
+        let extremes = try s.run(["psnr", "black.png", "white.png"])
+        #expect(extremes.status == 0 && extremes.stdout.contains("  0.0000") && !extremes.stdout.contains("-0.0000"), "\(extremes.stdout)")
     }
 
     @Test("An image larger than the memory left (here under `ulimit -v`) is refused by name; it crashed with a backtrace")

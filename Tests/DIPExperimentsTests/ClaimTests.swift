@@ -29,6 +29,17 @@ private func deadPid() throws -> Int32 {
 
 @Suite("Claims on run keys")
 struct ClaimTests {
+    @Test("a claim's description says how old its heartbeat is, or how far ahead of this clock (another node's clock runs ahead)")
+    func heartbeatAge() {
+        let now = Date()
+        func claim(_ offset: Double) -> RunClaim {
+            let beat = now.addingTimeInterval(offset)
+            return RunClaim(host: "node7", pid: 42, job: "9_1", started: beat, heartbeat: beat, iteration: 1, iterations: 10, token: "t")
+        }
+        #expect(claim(-12).describe(now: now) == "node7 pid 42 (job 9_1), heartbeat 12s ago")
+        #expect(claim(30).describe(now: now) == "node7 pid 42 (job 9_1), heartbeat 30s ahead of this machine's clock")
+    }
+
     @Test("a claim is exclusive while held and free again once released")
     func exclusive() throws {
         let store = try tempStore()
