@@ -261,14 +261,22 @@ struct SubmitCommand: ParsableCommand {
 
 /// `dip-report run --plan FILE --task I`: one array task of a submitted plan.
 enum PlanTask {
-    static func perform(planFile: String, task: Int?) throws {
-        let environment = ProcessInfo.processInfo.environment
-        if task == nil, let given = environment["SLURM_ARRAY_TASK_ID"], Int(given) == nil {
+    /// The task to run: `task`, else Slurm's SLURM_ARRAY_TASK_ID. Checked in `run`'s
+    /// validate, so that a missing one is a usage error with `run`'s usage.
+    static func index(_ task: Int?) throws -> Int {
+        let given = ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"]
+        if task == nil, let given, Int(given) == nil {
             throw ValidationError("SLURM_ARRAY_TASK_ID '\(given)' is no task index; give --task I")
         }
-        guard let index = task ?? environment["SLURM_ARRAY_TASK_ID"].flatMap({ Int($0) }) else {
+        guard let index = task ?? given.flatMap({ Int($0) }) else {
             throw ValidationError("--plan needs --task I (or SLURM_ARRAY_TASK_ID, which Slurm sets in an array task)")
         }
+        return index
+    }
+
+    static func perform(planFile: String, task: Int?) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let index = try index(task)
         let frozen = try FrozenPlan.read(planFile)
         // Outside Slurm's CPU binding (another scheduler, or by hand) the node may have fewer
         // cores than the plan's tasks asked for: the flags' rule for threads applies.

@@ -293,6 +293,12 @@ struct UsageTests {
         #expect(!s.exists("results") && !s.exists("taken/discussion.md"), "nothing is created for a refused command")
         let plan = try s.run(["run", "--plan", "nope.json", "--task", "1"])
         #expect(plan.status == 1 && plan.stderr.contains("nope.json: cannot read the plan file (no such file)"), "\(plan.stderr)")
+        let picture = try s.run(["run", "--plan", "image.png", "--task", "1"])
+        #expect(picture.status == 1 && picture.stderr.contains("image.png: is not a dip-report plan (not a JSON object)"), "\(picture.stderr)")
+        // Without a task: a usage error with run's usage (it printed the top-level one).
+        let taskless = try s.run(["run", "--plan", "image.png"])
+        #expect(taskless.status == 64 && taskless.stderr.contains("--plan needs --task I") && taskless.stderr.contains("Usage: dip-report run"),
+                "\(taskless.stderr)")
         // Refused while planning (no test images there): the results folder it made is gone again.
         for command in ["run", "submit"] {
             let r = try s.run([command, "--profile", "smoke", "--results", "fresh", "--data", "nowhere", "--dry-run", "--no-estimate"])

@@ -119,6 +119,11 @@ public struct FrozenPlan: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DIPError.io(path: path, reason: "cannot read the plan file (\(FileErrorText.readProblem(path))); `dip-report submit --dry-run` writes one")
         }
+        // Not JSON at all (another file given as --plan): said so, where the decoder's error
+        // named no field ("bad value at ''").
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw DIPError.badFile(path: path, reason: "is not a dip-report plan (not a JSON object); `dip-report submit --dry-run` writes one")
+        }
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         let plan: FrozenPlan
