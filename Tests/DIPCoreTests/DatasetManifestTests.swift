@@ -257,28 +257,31 @@ struct DatasetManifestTests {
     }
 }
 
+/// A TCP socket listening on 127.0.0.1 at a port the kernel picks: the socket and the port.
+private func listenOnLoopback() throws -> (Int32, UInt16) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw DIPError.io(path: "socket", reason: String(cString: strerror(errno))) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
+            bind(fd, sp, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, sp, &len) == 0
+        }
+    }
+    guard bound else { close(fd); throw DIPError.io(path: "127.0.0.1", reason: "cannot listen") }
+    return (fd, UInt16(bigEndian: addr.sin_port))
+}
+
 /// A socket on 127.0.0.1 that listens and never accepts: the kernel completes each connection
 /// (within the backlog) and no answer ever comes, as from a server that hangs.
 private final class SilentListener: Sendable {
     let port: UInt16
     private let listener: Int32
 
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DIPError.io(path: "socket", reason: String(cString: strerror(errno))) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
-                bind(fd, sp, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, sp, &len) == 0
-            }
-        }
-        guard bound else { close(fd); throw DIPError.io(path: "127.0.0.1", reason: "cannot listen") }
-        port = UInt16(bigEndian: addr.sin_port)
-        listener = fd
-    }
+    init() throws { (listener, port) = try listenOnLoopback() }
 
     func stop() { close(listener) }
 }
@@ -290,20 +293,8 @@ private final class LoopbackServer: Sendable {
     private let listener: Int32
 
     init(files: [String: [UInt8]]) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DIPError.io(path: "socket", reason: String(cString: strerror(errno))) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
-                bind(fd, sp, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, sp, &len) == 0
-            }
-        }
-        guard bound else { close(fd); throw DIPError.io(path: "127.0.0.1", reason: "cannot listen") }
-        port = UInt16(bigEndian: addr.sin_port)
+        let (fd, port) = try listenOnLoopback()
+        self.port = port
         listener = fd
         let thread = Thread {
             while true {
