@@ -57,8 +57,8 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if plan == nil, task != nil { throw ValidationError("--task needs --plan FILE") }
-        if plan != nil { _ = try PlanTask.index(task) }
         if plan != nil {
+            _ = try PlanTask.index(task)
             // The plan fixes these; running its task with other values silently would not be
             // what the user asked for, and running with them would break the plan's bookkeeping.
             let given = (experiments.isEmpty ? [] : ["experiment names (\(experiments.joined(separator: " ")))"])
