@@ -1,6 +1,12 @@
+import Foundation
+
 /// Sizes written the way Slurm and sysfs write them: a number, optionally followed by K, M, G or
-/// T (binary multiples, either case, an optional trailing B).
+/// T (binary multiples, either case, an optional trailing B); and sizes in GiB for messages.
 public enum ByteSize {
+    /// `bytes` in GiB with one decimal, "1.2 GiB": how the memory checks (a fit's, a PNG's, an
+    /// SSIM map's) name what they need and what there is.
+    public static func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }
+
     /// Bytes of `text` ("4G", "3500M", "512K", "2TB"); a number with no unit counts
     /// `plainUnit` bytes (Slurm reads a plain memory size as MiB, sysfs a plain cache size as
     /// bytes). Nil unless the number is positive and finite ("inf" and "1e400" are not sizes).

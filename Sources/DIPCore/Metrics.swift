@@ -318,8 +318,8 @@ public enum Metrics {
         let needed = workingBytes(of: image)
         guard let available, needed > available else { return }
         throw DIPError.invalidValue(name: "image size", value: image.sizeDescription,
-                                    reason: String(format: "its SSIM needs about %.1f GiB more memory and this process can have %.1f GiB here; compare crops of the images",
-                                                   Double(needed) / 1_073_741_824, Double(available) / 1_073_741_824))
+                                    reason: "its SSIM needs about \(ByteSize.gib(Double(needed))) more memory and this process can have "
+                                        + "\(ByteSize.gib(Double(available))) here; compare crops of the images")
     }
 
     /// Every score a comparison report shows: the whole image and, given a mask, its holes and

@@ -181,7 +181,7 @@ public enum PNGCodec {
         let perPixel = floatBytes * outChannels + sampleBytes * fileChannels + (keepsAlpha ? floatBytes : 0)
         let needed = Double(width) * Double(height) * Double(perPixel)
         guard needed > Double(available) else { return }
-        func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }
+        let gib = ByteSize.gib
         throw DIPError.badFile(path: name, reason: "decoding this \(width)x\(height) image needs about \(gib(needed)) of memory "
             + "and this process can have \(gib(Double(available))) here; use a smaller image or a crop of it, or free memory")
     }

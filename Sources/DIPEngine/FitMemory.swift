@@ -47,7 +47,7 @@ public enum FitMemory {
         let needed = try peakBytes(network: network, height: height, width: width, optimizer: optimizer)
         let room = Double(available) + Double(resident ?? 0)
         guard needed > room else { return }
-        func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }
+        let gib = ByteSize.gib
         throw DIPError.invalidValue(
             name: "image size", value: "\(width)x\(height)",
             reason: "a fit of this network at this size needs about \(gib(needed)) of memory (it keeps every activation "

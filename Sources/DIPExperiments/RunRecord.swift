@@ -324,6 +324,10 @@ public struct RunRecord: Sendable, Codable {
     /// The highest finite PSNR a record may hold, dB (see `impossibleValue`).
     static let maxPSNR = 1000.0
 
+    /// The iteration counts a run can reach: twice a fit's most, with room for L-BFGS's
+    /// warm-up steps (records' and plans' `impossibleValue`).
+    static let possibleIterations = 0...2 * FitConfig.maxIterations
+
     /// The first value no run can have written, in a few words, nil when there is none. The
     /// report computes from these (a network's layers and multiply-accumulates from its
     /// configuration and size, durations from the timings), so a record edited by hand or
@@ -334,7 +338,7 @@ public struct RunRecord: Sendable, Codable {
         guard sides.contains(size.width), sides.contains(size.height) else { return bad("size", size) }
         guard (1...4).contains(channels) else { return bad("channels", channels) }
         guard (0...1).contains(holeFraction) else { return bad("holeFraction", holeFraction) }
-        let counts = 0...2 * FitConfig.maxIterations  // with room for L-BFGS's warm-up steps
+        let counts = Self.possibleIterations
         for (field, value) in [("iterations", iterations), ("stoppedAt", stoppedAt), ("bestIteration", bestIteration),
                                ("timings.iterations", timings.iterations), ("resumes", resumes)] {
             if let value, !counts.contains(value) { return bad(field, value) }

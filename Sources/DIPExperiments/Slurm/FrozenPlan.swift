@@ -159,8 +159,7 @@ public struct FrozenPlan: Codable, Sendable {
     /// crashed `status` on an overflow as it added them up.
     var impossibleValue: String? {
         func bad(_ field: String, _ value: Any) -> String { "impossible value \(value) at '\(field)'" }
-        // Twice a fit's most, as a record's counts: room for L-BFGS's warm-up steps.
-        let counts = 0...2 * FitConfig.maxIterations
+        let counts = RunRecord.possibleIterations
         func amount(_ x: Double) -> Bool { x.isFinite && x >= 0 }
         for (i, run) in runs.enumerated() {
             guard counts.contains(run.iterations) else { return bad("runs[\(i)].iterations", run.iterations) }
