@@ -15,6 +15,14 @@ public enum HostMemory {
                          addressSpace: addressSpaceLeft())
     }
 
+    /// Allocations smaller than this are not checked against `available()` (`worthChecking`):
+    /// a process that cannot find 64 MiB is out of memory whatever it does next, and the check
+    /// reads five files each time (a render decodes hundreds of small PNG tiles).
+    static let checkedFrom: Double = 64 * 1024 * 1024
+
+    /// Whether an allocation of `bytes` is large enough to check against `available()`.
+    static func worthChecking(_ bytes: Double) -> Bool { bytes >= checkedFrom }
+
     /// RLIMIT_AS less the address space this process maps now (/proc/self/statm's size); nil
     /// without such a limit. Under one, a fit the other figures allowed failed its first large
     /// allocation with a crash.

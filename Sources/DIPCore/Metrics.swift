@@ -312,11 +312,12 @@ public enum Metrics {
 
     /// Throws, naming the size, when the SSIM map of an image like `image` needs more memory
     /// (`workingBytes`) than this process can have (`available`, by default
-    /// `HostMemory.available()`; nothing is checked where that is unknown): past it the kernel
+    /// `HostMemory.available()`; nothing is checked where that is unknown, nor below
+    /// `HostMemory.checkedFrom`): past it the kernel
     /// would end the process with no word, or the machine would swap for minutes.
-    static func requireRoom(for image: Image, available: UInt64? = HostMemory.available()) throws {
+    static func requireRoom(for image: Image, available: @autoclosure () -> UInt64? = HostMemory.available()) throws {
         let needed = workingBytes(of: image)
-        guard let available, needed > available else { return }
+        guard HostMemory.worthChecking(Double(needed)), let available = available(), needed > available else { return }
         throw DIPError.invalidValue(name: "image size", value: image.sizeDescription,
                                     reason: "its SSIM needs about \(ByteSize.gib(Double(needed))) more memory and this process can have "
                                         + "\(ByteSize.gib(Double(available))) here; compare crops of the images")

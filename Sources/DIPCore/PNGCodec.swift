@@ -169,18 +169,18 @@ public enum PNGCodec {
 
     /// Throws, naming the file and the sizes, when decoding a `width` x `height` image needs more
     /// memory than this process can have (`available`, by default `HostMemory.available()`;
-    /// nothing is checked where that is unknown): the image's floats, the file's samples as
-    /// libpng hands them over (`fileChannels` of `sampleBytes` a pixel) and, where kept, the
-    /// alpha channel's floats. Past that, the allocation trapped with a backtrace under `ulimit
-    /// -v` (an 8000x8000 RGB file needs about 1 GiB), and without a limit the machine would swap
-    /// until the out-of-memory killer ended the process.
+    /// nothing is checked where that is unknown, nor below `HostMemory.checkedFrom`): the
+    /// image's floats, the file's samples as libpng hands them over (`fileChannels` of
+    /// `sampleBytes` a pixel) and, where kept, the alpha channel's floats. Past that, the
+    /// allocation trapped with a backtrace under `ulimit -v` (an 8000x8000 RGB file needs about
+    /// 1 GiB), and without a limit the machine would swap until the out-of-memory killer ended
+    /// the process.
     static func requireRoom(name: String, width: Int, height: Int, outChannels: Int, fileChannels: Int, sampleBytes: Int,
-                            keepsAlpha: Bool, available: UInt64? = HostMemory.available()) throws {
-        guard let available else { return }
+                            keepsAlpha: Bool, available: @autoclosure () -> UInt64? = HostMemory.available()) throws {
         let floatBytes = MemoryLayout<Float>.size
         let perPixel = floatBytes * outChannels + sampleBytes * fileChannels + (keepsAlpha ? floatBytes : 0)
         let needed = Double(width) * Double(height) * Double(perPixel)
-        guard needed > Double(available) else { return }
+        guard HostMemory.worthChecking(needed), let available = available(), needed > Double(available) else { return }
         let gib = ByteSize.gib
         throw DIPError.badFile(path: name, reason: "decoding this \(width)x\(height) image needs about \(gib(needed)) of memory "
             + "and this process can have \(gib(Double(available))) here; use a smaller image or a crop of it, or free memory")

@@ -33,7 +33,7 @@ struct InpaintCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Make a Bernoulli mask keeping this fraction of pixels, 0 < P < 1.", valueName: "P"))
     var bernoulli: Double?
 
-    @Option(name: .customLong("mask-seed"), parsing: .unconditional, help: "Seed of the --bernoulli mask (default: --seed).")
+    @Option(name: .customLong("mask-seed"), parsing: .unconditional, help: "Seed of the --bernoulli mask, 0 to \(UInt64.max) (default: --seed).")
     var maskSeed: UInt64?
 
     @Flag(help: "With --bernoulli on an RGB image: one mask per channel, as upstream draws it.")
@@ -57,7 +57,7 @@ struct InpaintCommand: ParsableCommand {
     @Option(help: "Optimiser.")
     var optimizer: OptimizerName = .adam
 
-    @Option(parsing: .unconditional, help: "Seed of the weights, input code, perturbation (and the mask, unless --mask-seed).")
+    @Option(parsing: .unconditional, help: "Seed of the weights, input code, perturbation (and the mask, unless --mask-seed), 0 to \(UInt64.max).")
     var seed: UInt64 = 0
 
     @Option(name: .customLong("sigma-p"), parsing: .unconditional, help: "Std of the per-iteration input perturbation (0 = off).")

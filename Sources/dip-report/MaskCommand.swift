@@ -42,7 +42,7 @@ struct MaskCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Bernoulli mask keeping this fraction of pixels, 0 < P <= 1 (default 0.5 when no other kind is chosen).", valueName: "P"))
     var bernoulli: Double?
 
-    @Option(parsing: .unconditional, help: "Seed of the Bernoulli mask (default 0); the same seed gives the same mask on every machine.")
+    @Option(parsing: .unconditional, help: "Seed of the Bernoulli mask, 0 to \(UInt64.max) (default 0); the same seed gives the same mask on every machine.")
     var seed: UInt64?
 
     @Flag(help: "Draw an independent Bernoulli mask per colour channel (3 channels), as upstream does for RGB images.")

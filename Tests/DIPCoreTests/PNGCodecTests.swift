@@ -359,6 +359,24 @@ struct PNGCodecTests {
         }
     }
 
+    @Test("A small image is decoded without reading the memory figures (a render decodes hundreds)")
+    func smallDecodeUnchecked() throws {
+        var probes = 0
+        func probe() -> UInt64? {
+            probes += 1
+            return 0
+        }
+        // 2048x2048 RGB: 15 bytes a pixel, 60 MiB, under HostMemory.checkedFrom.
+        try PNGCodec.requireRoom(name: "tile.png", width: 2048, height: 2048, outChannels: 3, fileChannels: 3, sampleBytes: 1,
+                                 keepsAlpha: false, available: probe())
+        #expect(probes == 0)
+        #expect(throws: DIPError.self) {
+            try PNGCodec.requireRoom(name: "big.png", width: 2400, height: 2400, outChannels: 3, fileChannels: 3, sampleBytes: 1,
+                                     keepsAlpha: false, available: probe())
+        }
+        #expect(probes == 1)
+    }
+
     // Checksums computed independently with Pillow 13.0.0:
     //   a = np.array(Image.open(p).convert(mode)).astype(np.int64), laid out C x H x W,
     //   flat = a.reshape(-1); sum = flat.sum(); weighted = (flat * (np.arange(flat.size) % 251 + 1)).sum()
