@@ -218,6 +218,15 @@ extension Image {
         return out
     }
 
+    /// Whether this is a 3-channel image whose channels are equal at every pixel: gray content
+    /// stored as colour (a PNG with a gray palette, or RGB with R = G = B everywhere).
+    public var isGrayInColour: Bool {
+        guard channels == 3 else { return false }
+        let n = planeSize
+        for i in 0..<n where pixels[i] != pixels[n + i] || pixels[i] != pixels[2 * n + i] { return false }
+        return true
+    }
+
     /// Three equal channels from a gray image, as PIL's `convert("RGB")`; RGB images are
     /// returned unchanged.
     public func asRGB() -> Image {

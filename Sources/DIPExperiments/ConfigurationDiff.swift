@@ -52,6 +52,17 @@ public struct ConfigurationComparison: Sendable, Hashable, Codable {
     public var imagesBeyondSpread: [String]
     /// Images where that spread is known (two seeds or more on both sides).
     public var imagesWithSpread: [String]
+
+    /// The pairs with a final PSNR on both sides: those `meanFinalDelta` averages.
+    public var pairsWithFinals: Int { pairs.filter { $0.finalDelta != nil }.count }
+
+    /// "23 paired runs", and where some pairs lack a final on one side (a run diverged or was
+    /// cancelled) "23 paired runs (1 more without a final on both sides)": what a mean is over.
+    public var pairedRunsAveraged: String {
+        let left = pairs.count - pairsWithFinals
+        return "\(pairsWithFinals) paired run\(pairsWithFinals == 1 ? "" : "s")"
+            + (left > 0 ? " (\(left) more without a final on both sides)" : "")
+    }
 }
 
 extension ResultDiff {
@@ -162,7 +173,7 @@ extension ResultDiff {
                 : "\(counted(c.pairs.count, "paired run")), none with a final PSNR on both sides (a run diverged or was cancelled)")
         }
         var line = "\(c.label) vs \(c.referenceLabel): final " + String(format: "%+.2f dB", mean)
-            + " on average over \(c.pairs.count) paired runs (\(c.images.count) images, \(c.seeds.count) seed\(c.seeds.count == 1 ? "" : "s"))"
+            + " on average over \(c.pairedRunsAveraged) (\(c.images.count) images, \(c.seeds.count) seed\(c.seeds.count == 1 ? "" : "s"))"
         if let s = c.perSeedFinalDelta, s.count > 1 { line += String(format: ", per-seed means %+.2f to %+.2f", s.min, s.max) }
         line += c.imagesWithSpread.isEmpty ? ", seed spread unknown (one seed)"
             : ", beyond the seed spread on \(c.imagesBeyondSpread.count) of \(c.imagesWithSpread.count) images"

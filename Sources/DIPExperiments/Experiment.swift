@@ -21,8 +21,12 @@ public struct ImageRef: Sendable, Hashable, Codable {
 /// centre-crop to a multiple, centre-crop to a window, reflection-pad. The mask is drawn at the
 /// prepared size and PSNR is measured there (docs/semantics.md §6: Barbara is measured on 514²).
 public struct Preprocessing: Sendable, Hashable, Codable {
-    /// Convert to one gray channel ("gray") or to three ("rgb"); nil keeps the file's channels.
+    /// Convert to one gray channel ("gray") or to three ("rgb"); "auto" makes one gray channel of
+    /// gray content stored as colour (three channels equal at every pixel: a gray palette, or RGB
+    /// with R = G = B) and keeps colour images as they are; nil keeps the file's channels.
     public var colour: String?
+    /// The values `colour` takes.
+    static let colours = ["gray", "rgb", "auto"]
     /// Pillow-exact bicubic resize to width x height.
     public var resize: ImageSize?
     /// Centre-crop to the largest multiple of this in each dimension (the notebooks use 64).
@@ -49,7 +53,9 @@ extension Preprocessing {
     var problems: [String] {
         var found: [String] = []
         let sides = 1...Image.maxSide
-        if let colour, colour != "gray", colour != "rgb" { found.append("colour '\(colour)' must be \"gray\" or \"rgb\" (or left out)") }
+        if let colour, !Self.colours.contains(colour) {
+            found.append("colour '\(colour)' must be \"gray\", \"rgb\" or \"auto\" (or left out)")
+        }
         if let r = resize, !sides.contains(r.width) || !sides.contains(r.height) {
             found.append("resize \(r) must have sides from 1 to \(Image.maxSide)")
         }

@@ -34,8 +34,9 @@ public enum Preparation {
         case nil: break
         case "gray": img = img.asGray()
         case "rgb": img = img.asRGB()
+        case "auto": if img.isGrayInColour { img = img.asGray() }
         case let other?:
-            throw DIPError.invalidValue(name: "colour", value: other, reason: "must be gray or rgb (or absent)")
+            throw DIPError.invalidValue(name: "colour", value: other, reason: "must be gray, rgb or auto (or absent)")
         }
         let sized = try sizeSteps(img, preprocessing)
         let shape = (channels: sized.channels, height: sized.height, width: sized.width)

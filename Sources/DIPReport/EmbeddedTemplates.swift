@@ -110,7 +110,7 @@ replication, which did not, and what would settle the open ones?
 <div class="plots">{{#table1Plots}}{{> figure}}{{/table1Plots}}</div>
 {{^table1Plots}}<p class="note">No Table-1 runs stored yet.</p>{{/table1Plots}}
 <h3>Pictures</h3>
-<p class="note">For each image, the run whose best PSNR is the median over seeds: the clean image, the mask, the corrupted input, the best and final iterates and the error map of the best (|best − clean| × 4, black = exact). A picture larger than its thumbnail opens at full size when clicked.</p>
+<p class="note">For each image, the run whose best PSNR is the median over seeds (for an even number of seeds the lower of the middle two; the heading names it): the clean image, the mask, the corrupted input, the best and final iterates and the error map of the best (|best − clean| × 4, black = exact). A picture larger than its thumbnail opens at full size when clicked.</p>
 {{#table1Galleries}}{{> gallery}}{{/table1Galleries}}
 {{^table1Galleries}}<p class="note">No Table-1 runs stored yet.</p>{{/table1Galleries}}
 </section>

@@ -41,10 +41,10 @@ enum EraText {
         let path = String(m.1), from = describe(knob: path, value: String(m.2)), to = describe(knob: path, value: String(m.3))
         let amount = String(format: "%.2f", abs(mean))
         let direction = amount == "0.00" ? "within 0.01 dB of" : "\(amount) dB \(mean < 0 ? "below" : "above")"
-        let complete = c.pairs.count == c.images.count * c.seeds.count
+        let complete = c.pairsWithFinals == c.images.count * c.seeds.count
         let over = complete
             ? "\(c.images.count) image\(c.images.count == 1 ? "" : "s") × \(c.seeds.count) seed\(c.seeds.count == 1 ? "" : "s")"
-            : "\(c.pairs.count) paired runs on \(c.images.count) image\(c.images.count == 1 ? "" : "s")"
+            : "\(c.pairedRunsAveraged) on \(c.images.count) image\(c.images.count == 1 ? "" : "s")"
         var text = "\(to) ended \(direction) \(from) in final PSNR on average over \(over) (everything else as in the paper era"
         if let s = c.perSeedFinalDelta, s.count > 1 {
             text += String(format: "; per-seed means %@ to %@ dB)", signed(s.min), signed(s.max))
@@ -85,8 +85,12 @@ extension PageBuilder {
             guard let s = Spread(runs.compactMap(value)) else { return CellView("–", cls: "na") }
             return CellView(String(format: "%.2f", s.mean), title: String(format: "range %.2f–%.2f over %d runs\n", s.min, s.max, s.count) + keys(runs))
         }
+        // "13 × 2"; where fewer runs than that have a final (the means are over those), also
+        // how many do: "13 × 2, 23 with a final".
         func count(_ runs: [RunRecord]) -> String {
-            "\(Set(runs.map(\.key.image)).count) × \(Set(runs.map(\.key.seed)).count)"
+            let images = Set(runs.map(\.key.image)).count, seeds = Set(runs.map(\.key.seed)).count
+            let finals = runs.filter { $0.final != nil }.count
+            return "\(images) × \(seeds)" + (finals < images * seeds ? ", \(finals) with a final" : "")
         }
         rows.append(RowView(cells: [CellView("gamma U(0,1), align_corners true (paper era: \(baseline)'s runs)", head: true),
                                     CellView(count(referenceRuns)), meanCell(referenceRuns) { $0.final?.psnr },

@@ -235,22 +235,54 @@ struct PageBuilder {
     func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }
 
     /// What a table's note says of `statCell`'s "†".
-    static let unfinishedNote = "† marks cells with a run that diverged or was cancelled."
+    static let unfinishedNote = "† marks cells with a run that diverged or was cancelled; such a run counts with the values it has "
+        + "(its best so far, its final only where that is finite)."
+    /// What a table's note says of `statCell`'s "‡".
+    static let partialNote = "‡ marks cells over fewer seeds than the experiment ran (hover for the seeds left out and why)."
 
     /// Whether a cell of `runs` carries `statCell`'s "†": one of them diverged or was cancelled.
     static func unfinished(_ runs: [RunRecord]) -> Bool { runs.contains { $0.status != .done } }
 
-    /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not finish.
+    /// The notes a table's cells call for: `unfinishedNote` where a cell has a "†",
+    /// `partialNote` where one has a "‡" (each with a leading space), else "".
+    static func markNotes(_ rows: [RowView]) -> String {
+        let texts = rows.flatMap(\.cells).filter { !$0.head }.map(\.text)
+        return (texts.contains { $0.hasSuffix(" †") || $0.contains(" † ") } ? " " + unfinishedNote : "")
+            + (texts.contains { $0.hasSuffix(" ‡") } ? " " + partialNote : "")
+    }
+
+    /// The seeds `experiment` ran, over all its stored runs: what each of its cells should cover.
+    func seedsRan(_ experiment: String) -> Set<UInt64> { Set(of(experiment).map(\.key.seed)) }
+
+    /// The marks of a cell over `runs` (one configuration and image): " †" where one of them
+    /// did not finish, " ‡" where `value` has fewer seeds than the experiment ran (a run not
+    /// stored, skipped as damaged, or without that value), and the tooltip's line naming them.
+    func marks(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> (suffix: String, line: String) {
+        guard let experiment = runs.first?.key.experiment else { return ("", "") }
+        let counted = Set(runs.filter { value($0) != nil }.map(\.key.seed))
+        let left = seedsRan(experiment).subtracting(counted).sorted()
+        var suffix = Self.unfinished(runs) ? " †" : ""
+        guard !left.isEmpty else { return (suffix, "") }
+        suffix += " ‡"
+        let why = left.map { seed -> String in
+            guard let r = runs.first(where: { $0.key.seed == seed }) else { return "seed \(seed): no stored run" }
+            return "seed \(seed): \(r.status == .done ? "no value" : r.status.rawValue + ", no value")"
+        }
+        return (suffix, "over \(counted.count) of \(counted.count + left.count) seeds (\(why.joined(separator: "; ")))\n")
+    }
+
+    /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not
+    /// finish, "‡" a cell over fewer seeds than its experiment ran (`marks`).
     func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
         guard let s = Spread(runs.compactMap(value)) else {
             return CellView(runs.isEmpty ? "–" : "n/a", title: keys(runs), cls: "na")
         }
-        let unfinished = Self.unfinished(runs)
+        let (suffix, line) = marks(runs, value)
         var text = String(format: "%.2f", s.mean)
         if let std = s.std { text += String(format: " ±%.2f", std) }
-        if unfinished { text += " †" }
-        let title = (s.count > 1 ? String(format: "range %.2f–%.2f over %d seeds\n", s.min, s.max, s.count) : "") + keys(runs)
-        return CellView(text, title: title, cls: unfinished ? "warn" : "")
+        text += suffix
+        let title = line + (s.count > 1 ? String(format: "range %.2f–%.2f over %d seeds\n", s.min, s.max, s.count) : "") + keys(runs)
+        return CellView(text, title: title, cls: suffix.isEmpty ? "" : "warn")
     }
 
     func image(_ record: RunRecord, _ role: String) -> Image? {
@@ -278,7 +310,8 @@ struct PageBuilder {
         }
     }
 
-    /// The record of a group whose best PSNR is the median over seeds.
+    /// The record of a group whose best PSNR is the median over seeds: for an even count the
+    /// lower of the middle two (a run's own picture, never an average of two).
     func median(_ runs: [RunRecord]) -> RunRecord? {
         let sorted = runs.sorted { ($0.best?.psnr ?? -.infinity) < ($1.best?.psnr ?? -.infinity) }
         return sorted.isEmpty ? nil : sorted[(sorted.count - 1) / 2]
@@ -347,7 +380,10 @@ struct PageBuilder {
         }
         var rows = [refRow("Papyan et al. (paper)", ReferenceNumbers.papyan), refRow("DIP (paper)", ReferenceNumbers.paperDIP),
                     refRow("Seed report (best)", ReferenceNumbers.seedReport)]
-        rows.append(refRow("PyTorch reference, paper protocol (best)", ReferenceNumbers.pytorchReference.mapValues(\.best)))
+        // One seed, fp32 with TF32 convolutions on an H100 (experiments.md): both iterates, as
+        // montage's fall from 35.31 to 31.61 is the reason the report shows both.
+        rows.append(refRow("PyTorch reference, paper protocol, best (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.best)))
+        rows.append(refRow("PyTorch reference, paper protocol, final (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.final)))
         rows.append(ourRow("Ours, paper protocol, best", paper) { $0.best?.psnr })
         rows.append(ourRow("Ours, paper protocol, final", paper) { $0.final?.psnr })
         rows.append(ourRow("Ours, seed protocol, best", seed) { $0.best?.psnr })
@@ -362,14 +398,33 @@ struct PageBuilder {
                 return CellView("–", cls: "na")
             }
             let d = s.mean - ref
-            return CellView(String(format: "%+.2f", d), title: String(format: "mean %.2f − paper %.2f\n", s.mean, ref) + keys(matching),
-                            cls: d >= 0 ? "pos" : "neg")
+            let (suffix, line) = marks(matching) { $0.best?.psnr }
+            return CellView(String(format: "%+.2f", d) + suffix,
+                            title: line + String(format: "mean %.2f − paper %.2f\n", s.mean, ref) + keys(matching),
+                            cls: suffix.isEmpty ? (d >= 0 ? "pos" : "neg") : "warn")
         }, cls: ""))
         return TableView(id: "table1", caption: "Table 1: PSNR (dB), 50 % of pixels missing",
                          header: ["method"] + columns.map(\.label), rows: rows,
-                         note: "Ours: mean ± standard deviation over seeds (hover a cell for the range and the run records). "
-                            + Self.unfinishedNote + " The paper has no colour images; "
-                            + "the seed report's house and peppers were upscaled from 256x256, which flatters them.")
+                         note: "Ours: mean ± sample standard deviation (n − 1) over seeds (hover a cell for the range and the run records)."
+                            + Self.markNotes(rows) + " The paper has no colour images; "
+                            + "the seed report's house and peppers were upscaled from 256x256, which flatters them."
+                            + perChannelNote(seed))
+    }
+
+    /// The Table 1 note's words on `runs` (the seed protocol's) of a grey column that ran with
+    /// three channels: the seed report's files store some grey images as colour (palette or RGB),
+    /// read as Pillow's RGB conversion reads them, and a colour image gets one 50 % mask a channel
+    /// (upstream's draw), so its cell is not the grey files' "50 % of pixels missing". "" when none.
+    func perChannelNote(_ runs: [RunRecord]) -> String {
+        let grey = ReferenceNumbers.table1Images.filter { ReferenceNumbers.paperDIP[$0.name] != nil }
+        let labels = grey.filter { c in
+            runs.contains { ReferenceNumbers.table1Column(forImage: $0.key.image) == c.name && $0.channels == 3 }
+        }.map(\.label)
+        guard let last = labels.last else { return "" }
+        let names = labels.count == 1 ? last : labels.dropLast().joined(separator: ", ") + " and " + last
+        let one = labels.count == 1
+        return " The seed protocol's \(names) ran as \(one ? "a colour image" : "colour images") (the seed report's files store \(one ? "it" : "them") "
+            + "as colour): each channel has its own 50 % mask there, so half the samples are missing but fewer pixels lose all channels."
     }
 
     func bars() throws -> FigureView? {
@@ -512,7 +567,7 @@ struct PageBuilder {
             }?.key
         }
         var otherWindow = false
-        var anySeedValue = false, anyUnfinished = false
+        var anySeedValue = false
         for (li, label) in labels.enumerated() {
             for img in images {
                 let group = runs.filter { $0.label == label && $0.key.image == img }.sorted { $0.key.seed < $1.key.seed }
@@ -530,7 +585,6 @@ struct PageBuilder {
                 }
                 let seedValue = seedReportValue(experiment: experiment, label: label)
                 if seedValue != nil { anySeedValue = true }
-                if Self.unfinished(group) { anyUnfinished = true }
                 let best = Spread(group.compactMap { $0.best?.psnr })
                 var delta = CellView("–", cls: "na")
                 if let seedValue, let best {
@@ -538,10 +592,14 @@ struct PageBuilder {
                     delta = CellView(String(format: "%+.2f", d), title: keys(group), cls: d >= 0 ? "pos" : "neg")
                 }
                 let bestIts = group.compactMap(\.bestIteration).map(String.init).joined(separator: ", ")
-                let drop = group.compactMap(\.worstDrop).filter { $0.fall >= Self.visibleFall }.max { $0.fall < $1.fall }
+                // The worst drop over the seeds, from each curve where the run kept none (only
+                // Experiment 3 keeps its picture): "–" then means no visible fall, not "not recorded".
+                let drop = group.compactMap { r in (r.worstDrop ?? Runner.worstDrop(r.curve)).map { (seed: r.key.seed, drop: $0) } }
+                    .filter { $0.drop.fall >= Self.visibleFall }.max { $0.drop.fall < $1.drop.fall }
                 rows.append(RowView(cells: [CellView(name, head: true), statCell(group) { $0.best?.psnr }, statCell(group) { $0.final?.psnr },
                                             CellView(bestIts.isEmpty ? "–" : bestIts, title: keys(group)),
-                                            CellView(drop.map { String(format: "%.2f dB at %d", $0.fall, $0.iteration) } ?? "–", title: keys(group)),
+                                            CellView(drop.map { String(format: "%.2f dB at %d, s%llu", $0.drop.fall, $0.drop.iteration, $0.seed) } ?? "–",
+                                                     title: keys(group)),
                                             seedValue.map { CellView(String(format: "%.2f", $0), title: "seed report") } ?? CellView("–", cls: "na"),
                                             delta], cls: "ours"))
                 for (i, r) in group.enumerated() {
@@ -549,7 +607,7 @@ struct PageBuilder {
                     series.append(LineSeries(name: "\(name), s\(r.key.seed)", points: curve(r), colour: Self.shade(li, i, of: group.count), marker: marker))
                 }
                 if let r = median(group), let best = image(r, "best") {
-                    outputs.append(try EmbeddedImage(best, caption: "\(name): best" + (r.best.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
+                    outputs.append(try EmbeddedImage(best, caption: "\(name) s\(r.key.seed): best" + (r.best.map { String(format: ", %.2f dB", $0.psnr) } ?? "")))
                 }
                 for r in group {
                     guard let d = r.worstDrop, d.fall >= Self.visibleFall, let pic = image(r, "drop") else { continue }
@@ -565,8 +623,9 @@ struct PageBuilder {
             for i in rows.indices { rows[i].cells.removeLast(2) }
         }
         let table = TableView(caption: "\(title): PSNR (dB)", header: header,
-                              rows: rows, note: "Ours: mean ± standard deviation over seeds; hover for the range and the run records."
-                                  + (anyUnfinished ? " " + Self.unfinishedNote : "")
+                              rows: rows, note: "Ours: mean ± sample standard deviation (n − 1) over seeds; hover for the range and the run records. "
+                                  + "Worst drop: the largest PSNR fall between two consecutive samples of a curve, over the seeds (s: the seed's)."
+                                  + Self.markNotes(rows)
                                   + (otherWindow ? " A row marked \"on WxH\" ran on a larger window of the image than the others (its net needs that size under this profile's crops): its PSNR is over other pixels and does not compare directly." : ""))
         var plot: FigureView? = nil
         if !series.isEmpty {

@@ -35,7 +35,9 @@ enum WhatRan {
         switch runs.first?.configuration.method {
         case let .dip(c)?:
             ran.append("\(c.optimizer.name) LR \(format(c.optimizer.learningRate))")
-            ran.append("\(c.iterations) iterations")
+            // L-BFGS runs upstream's Adam warm-up first: its records count those steps too.
+            let warmUp = Fitter.plannedEvaluations(c) - c.iterations
+            ran.append("\(c.iterations) iterations" + (warmUp > 0 ? " after \(warmUp) Adam steps at LR \(format(Fitter.lbfgsWarmupLearningRate)) (the records count \(c.iterations + warmUp))" : ""))
             ran.append("\(c.network.down.max() ?? 0) channels")
             ran.append("input code \(c.inputCode.channels) map\(c.inputCode.channels == 1 ? "" : "s")")
             ran.append("σp \(format(Double(c.perturbation)))")

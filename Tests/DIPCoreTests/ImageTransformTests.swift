@@ -169,4 +169,16 @@ struct ImageTransformTests {
         #expect(gray.asRGB().channel(2) == gray)
         #expect(rgb.asRGB() == rgb && gray.asGray() == gray)
     }
+
+    @Test("Gray content stored as colour is recognised: three channels equal at every pixel, and nothing else")
+    func grayInColour() {
+        let gray = pattern(channels: 1, height: 5, width: 7)
+        #expect(gray.asRGB().isGrayInColour)
+        #expect(!gray.isGrayInColour && !pattern(channels: 3, height: 5, width: 7).isGrayInColour)
+        var almost = gray.asRGB()
+        almost.pixels[2 * 35 + 34] += 1.0 / 255  // one blue sample off by one level
+        #expect(!almost.isGrayInColour)
+        // Converting equal channels gives the channel itself, to the bit.
+        #expect(gray.asRGB().asGray() == gray)
+    }
 }

@@ -49,6 +49,23 @@ struct EraSectionTests {
         #expect(html.matches(of: /alt="PSNR curves of (barbara|boat) under the four combinations"/).count == 2)
     }
 
+    @Test("a pair without a final on one side is not counted as averaged: the counts say over how many runs the means are")
+    func pairWithoutFinal() throws {
+        let folder = SyntheticResults.temporaryFolder("era-diverged")
+        _ = try SyntheticResults.makeEra(in: folder, images: eraImages, seeds: [0, 1, 2], eraOffsets: eraOffsets,
+                                         diverged: (image: "barbara", seed: 1))
+        let c = try ResultDiff.within(try ResultDiff.outcomes(resultsFolder: folder).runs, experiment: "era")
+        #expect(c[0].pairs.count == 12 && c[0].pairsWithFinals == 11)
+        #expect(EraText.sentence(c[0])?.contains("on average over 11 paired runs (1 more without a final on both sides) on 4 images (") == true)
+        #expect(ResultDiff.summaryLine(c[0]).contains("on average over 11 paired runs (1 more without a final on both sides) (4 images, 3 seeds)"))
+        let out = SyntheticResults.temporaryFolder("era-diverged-out")
+        let page = try ReportRenderer.render(resultsFolder: folder, outFolder: out, commandLine: "test")
+        let html = try eraSection(try String(contentsOfFile: page.pagePath, encoding: .utf8))
+        let paperEra = try row(html, "gamma U(0,1), align_corners true (paper era: table1-paper&#39;s runs)")
+        #expect(paperEra[0] == "4 × 3, 11 with a final")
+        #expect(try row(html, "gamma 1, align_corners true")[0] == "4 × 3")
+    }
+
     @Test("with one seed the sentences make no claim about the seed spread")
     func oneSeed() throws {
         let runs = try ResultDiff.outcomes(resultsFolder: try SyntheticResults.era("one-seed", seeds: [1])).runs

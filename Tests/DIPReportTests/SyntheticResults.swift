@@ -24,13 +24,14 @@ enum SyntheticResults {
         (ReferenceNumbers.paperDIP[ReferenceNumbers.table1Column(forImage: image)] ?? 30) - 1 + Double(seed) * 0.5 + offset
     }
 
-    /// One stored run with a curve that rises, drops once and recovers.
+    /// One stored run with a curve that rises, drops once and recovers; without a final
+    /// score with `withFinal` false (a diverged run's).
     static func save(_ store: ResultStore, experiment: String, group: String, label: String, image: String,
                      seed: UInt64, profile: String = "smoke", offset: Double = 0, side: Int = 24,
                      network: SkipConfig = SkipConfig.uniform(depth: 2, channels: 4, skip: 4, outputChannels: 1),
                      gammaInit: GammaInit = .uniform, status: RunStatus = .done,
                      finishedAt: String = "2026-01-01T00:00:00Z", computeStretches: [ComputeStretch]? = nil,
-                     copiedFrom: RunKey? = nil) throws {
+                     copiedFrom: RunKey? = nil, withFinal: Bool = true) throws {
         let fit = FitConfig(network: network, iterations: 30, gammaInit: gammaInit, psnrEvery: 3)
         let configuration = RunConfiguration(imageFile: "bm3d/\(image).png", preprocessing: Preprocessing(),
                                              mask: .bernoulli(keep: 0.5, perChannel: true), method: .dip(fit))
@@ -54,7 +55,7 @@ enum SyntheticResults {
             key: key, group: group, label: label, profile: profile, configuration: configuration, imageSHA256: "0",
             size: DIPExperiments.ImageSize(width: side, height: side), channels: 1, maskSummary: "Bernoulli 50 % holes",
             holeFraction: 0.5, corruptedPSNR: 8, status: status, stoppedAt: nil, iterations: 30, curve: curve, losses: [],
-            backtracks: [], final: Scores(psnr: final), best: Scores(psnr: best.psnr!), bestIteration: best.iteration,
+            backtracks: [], final: withFinal ? Scores(psnr: final) : nil, best: Scores(psnr: best.psnr!), bestIteration: best.iteration,
             worstDrop: worstDrop, timings: FitTimings(), wallSeconds: 1.5, resumes: 0, finishedAt: finishedAt,
             machine: MachineInfo(host: "test-host", os: "Linux", cpu: "test cpu", cores: 2, threads: 2),
             software: SoftwareInfo(tool: "test", commit: "abc1234", oneDNN: "2.6.3", backend: "cpu"),
@@ -98,8 +99,10 @@ enum SyntheticResults {
     /// `eraOffsets[label]!(image, seed)`.
     static let eraLabels = Catalog.eraCombinations.map(\.label)
 
+    /// `diverged`: the paper-era run of that image and seed diverged, with no final score.
     static func makeEra(in folder: String, images: [String], seeds: [UInt64],
-                        eraOffsets: [String: @Sendable (String, UInt64) -> Double]) throws -> ResultStore {
+                        eraOffsets: [String: @Sendable (String, UInt64) -> Double],
+                        diverged: (image: String, seed: UInt64)? = nil) throws -> ResultStore {
         let store = try ResultStore(root: folder)
         func net(_ alignCorners: Bool) -> SkipConfig {
             SkipConfig(inputChannels: 32, outputChannels: 1, down: [4, 4], up: [4, 4], skip: [4, 4],
@@ -107,8 +110,9 @@ enum SyntheticResults {
         }
         for image in images {
             for seed in seeds {
+                let fails = diverged.map { $0.image == image && $0.seed == seed } ?? false
                 try save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: image,
-                         seed: seed, profile: "paper", network: net(true))
+                         seed: seed, profile: "paper", network: net(true), status: fails ? .diverged : .done, withFinal: !fails)
                 for c in Catalog.eraCombinations {
                     guard let offset = eraOffsets[c.label] else { continue }
                     try save(store, experiment: "era", group: "experiment4", label: c.label, image: image, seed: seed,
