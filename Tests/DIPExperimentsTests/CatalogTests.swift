@@ -299,6 +299,33 @@ struct CatalogTests {
         #expect(centred.cropOrigin! == (top: 24, left: 24))
     }
 
+    @Test("a crop of a mask with large holes is a half-known window, not the densest one (the library's smoke and quick crops were 96 % holes)")
+    func largeHolesWindow() throws {
+        let data = NSTemporaryDirectory() + "catalog-large-holes-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
+        try PNGCodec.write(Image(channels: 1, height: 64, width: 64, value: 0.5), to: data + "/mine/picture.png")
+        // A 40x40 block of holes: every 16x16 window inside it is all holes.
+        var holes = Image(channels: 1, height: 64, width: 64, value: 1)
+        for y in 8..<48 { for x in 16..<56 { holes[0, y, x] = 0 } }
+        try PNGCodec.write(holes, to: data + "/mine/holes.png")
+        let ref = ImageRef(name: "picture", file: "mine/picture.png"), recipe = MaskRecipe.file("mine/holes.png")
+        let p = Preprocessing(centreCrop: ImageSize(width: 16, height: 16))
+        let prepared = try Preparation.image(ref, dataDirectory: data, preprocessing: p, mask: recipe)
+        let mask = try Preparation.mask(recipe, for: prepared, seed: 0, dataDirectory: data, preprocessing: p).mask
+        #expect(mask.pixels.filter { $0 == 0 }.count == 128, "half of the 256 pixels")
+    }
+
+    @Test("the quick profile's crop of the library keeps about half its pixels known", .enabled(if: libraryData != nil))
+    func libraryCrop() throws {
+        let data = try #require(libraryData)
+        let p = Preprocessing(centreCrop: ImageSize(width: 128, height: 128)), recipe = MaskRecipe.file("dip-inpainting/library_mask.png")
+        let prepared = try Preparation.image(Catalog.library, dataDirectory: data, preprocessing: p, mask: recipe)
+        let mask = try Preparation.mask(recipe, for: prepared, seed: 0, dataDirectory: data, preprocessing: p).mask
+        let share = Double(mask.channel(0).pixels.filter { $0 == 0 }.count) / Double(128 * 128)
+        #expect(share > 0.4 && share < 0.6, "\(share)")
+    }
+
     @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
     func emptyGeometry() throws {
         let img = Image(channels: 1, height: 8, width: 8)
