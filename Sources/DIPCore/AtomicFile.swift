@@ -3,6 +3,11 @@ import Foundation
 /// Writes files so that a reader never sees a half-written one: the bytes go to a temporary
 /// file in the same directory, which is then renamed over the destination (rename is atomic
 /// within a file system). An interrupted write leaves the old file, or none, never a fragment.
+/// The file's bytes reach the disk before the rename and the rename before the call returns
+/// (fsync of the file, then of its folder): without that, a node that crashed soon after
+/// storing a run could come back with a zero-length record under its final name (ext4 orders
+/// the data of a rename over an existing file, not over a new name), which every later run and
+/// render would read as damaged.
 ///
 /// A symbolic link is written through (its target is replaced, the link stays); a folder, device,
 /// FIFO or socket is refused, since the rename would replace it with a regular file.
@@ -107,6 +112,8 @@ public enum AtomicFile {
             throw DIPError.io(path: dir.path, reason: "cannot create directory (\(FileErrorText.describe(error, makingFolder: dir.path)))")
         }
         let tmp = dir.appendingPathComponent(temporaryName(for: url.lastPathComponent))
+        unfinished.insert(tmp.path)
+        defer { unfinished.remove(tmp.path) }
         // Plain POSIX calls rather than FileManager.createFile: that one only answers true or
         // false, and "No space left on device" is the one thing a user needs to read here.
         if let failure = writeNew(data, to: tmp.path) {
@@ -117,6 +124,26 @@ public enum AtomicFile {
             unlink(tmp.path)
             throw DIPError.io(path: path, reason: "cannot move the finished file into place (\(reason))")
         }
+        syncFolder(of: url.path)
+    }
+
+    /// fsync(2) of `fd`; nil on success, else the error. A file system that cannot sync (EINVAL,
+    /// EROFS: a special or read-only one) counts as success: there is nothing more to do there.
+    private static func sync(_ fd: Int32) -> Int32? {
+        while fsync(fd) != 0 {
+            if errno == EINTR { continue }
+            return errno == EINVAL || errno == EROFS ? nil : errno
+        }
+        return nil
+    }
+
+    /// Makes the rename into `path`'s folder durable, as far as the file system allows (a
+    /// folder's fsync fails on some; the file itself is on disk already either way).
+    private static func syncFolder(of path: String) {
+        let fd = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = sync(fd)
+        close(fd)
     }
 
     /// Creates `path` (which must not exist) holding `data`; nil on success, else what failed in
@@ -139,6 +166,7 @@ public enum AtomicFile {
                 offset += n
             }
         }
+        if error == 0, let failed = sync(fd) { error = failed }
         // close reports deferred write errors (ENOSPC on network file systems among them).
         if close(fd) != 0, error == 0 { error = errno }
         guard error == 0 else {
@@ -148,8 +176,8 @@ public enum AtomicFile {
         return nil
     }
 
-    /// A temporary path beside `path` for writers that need a file name (libpng, cairo); pair
-    /// with `commit(temporary:to:)`.
+    /// A temporary path beside `path` for a writer that needs its own file (a claim is linked
+    /// into place, not renamed); give it back with `discard(temporary:)`.
     public static func temporaryPath(beside path: String) throws -> String {
         let url = URL(fileURLWithPath: try destination(for: path))
         let dir = url.deletingLastPathComponent()
@@ -158,25 +186,41 @@ public enum AtomicFile {
         } catch {
             throw DIPError.io(path: dir.path, reason: "cannot create directory (\(FileErrorText.describe(error, makingFolder: dir.path)))")
         }
-        return dir.appendingPathComponent(temporaryName(for: url.lastPathComponent)).path
+        let tmp = dir.appendingPathComponent(temporaryName(for: url.lastPathComponent)).path
+        unfinished.insert(tmp)
+        return tmp
     }
 
-    /// Renames a finished temporary file over `path`; removes the temporary on failure.
-    public static func commit(temporary: String, to requested: String) throws {
-        let path: String
-        do { path = try destination(for: requested) } catch {
-            unlink(temporary)
-            throw error
-        }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw DIPError.io(path: path, reason: "cannot move the finished file into place (\(reason))")
-        }
+    /// Removes a temporary file of `temporaryPath(beside:)`.
+    public static func discard(temporary: String) {
+        unlink(temporary)
+        unfinished.remove(temporary)
+    }
+
+    /// The temporary files this process is writing now.
+    private static let unfinished = PathSet()
+
+    /// Removes the temporary files this process is writing right now (and only those: another
+    /// process's, on this host or another sharing the folder, may carry the same pid in its
+    /// names), for a process about to exit at once (a second Ctrl-C) with writes under way;
+    /// with `folder`, only those in it or below it.
+    public static func removeUnfinished(under folder: String? = nil) {
+        let prefix = folder.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+        for path in unfinished.all where prefix.map({ path.hasPrefix($0) }) ?? true { unlink(path) }
     }
 }
 
 /// write(2); a free function because inside `AtomicFile` the name `write` means its own methods.
 private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
     write(fd, bytes, count)
+}
+
+/// A set of paths several threads add to and take from.
+private final class PathSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var paths = Set<String>()
+
+    func insert(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
+    func remove(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return Array(paths) }
 }

@@ -18,9 +18,14 @@ public enum FileLock {
     }
 
     /// Runs `body` holding an exclusive lock on `path` (created, with its folder, when missing),
-    /// waiting for any other holder first. Where no lock can be had, `body` runs anyway: what
-    /// the lock orders must also be right, if less tidy, without it.
-    public static func withExclusive<T>(_ path: String, _ body: (Outcome) throws -> T) rethrows -> T {
+    /// waiting for any other holder first: `onWait` is called once when it has to, and after
+    /// `waitingAtMost` seconds `body` runs without the lock. Where no lock can be had, `body` runs
+    /// anyway: what the lock orders must also be right, if less tidy, without it.
+    ///
+    /// Why a limit: on NFS v3 a lock of a client that died stays taken until that machine comes
+    /// back, and every later holder would wait for it without a word.
+    public static func withExclusive<T>(_ path: String, waitingAtMost limit: Double = .infinity, onWait: () -> Void = {},
+                                        _ body: (Outcome) throws -> T) rethrows -> T {
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -28,9 +33,14 @@ public enum FileLock {
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return try body(.free) }
         guard errno == EWOULDBLOCK else { return try body(.unavailable(String(cString: strerror(errno)))) }
+        onWait()
         let start = Date()
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { return try body(.unavailable(String(cString: strerror(errno)))) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { return try body(.unavailable(String(cString: strerror(errno)))) }
+            if Date().timeIntervalSince(start) >= limit {
+                return try body(.unavailable("another process has held it for over \(Int(limit)) s"))
+            }
+            usleep(100_000)
         }
         return try body(.waited(Date().timeIntervalSince(start)))
     }

@@ -53,10 +53,12 @@ public final class FitCheckpointWriter {
     /// The folder of an L-BFGS checkpoint's pairs.
     public static func historyDirectory(for path: String) -> String { path + ".lbfgs" }
 
-    /// Removes the checkpoint at `path` with its pairs (nothing there is fine).
+    /// Removes the checkpoint at `path` with its pairs (nothing there is fine): the pairs first,
+    /// so a process killed in between leaves a main file that fails to resume (and is started
+    /// afresh) rather than gigabytes of pairs that no checkpoint names.
     public static func remove(at path: String) throws {
         let fm = FileManager.default
-        for p in [path, historyDirectory(for: path)] where fm.fileExists(atPath: p) {
+        for p in [historyDirectory(for: path), path] where fm.fileExists(atPath: p) {
             do { try fm.removeItem(atPath: p) } catch {
                 throw EngineError.weights("\(p): cannot remove the old checkpoint (\(FileErrorText.describe(error)))")
             }

@@ -128,8 +128,10 @@ public struct ResultStore: Sendable {
     /// between leaves no record and the run is simply redone. `force` replaces an existing record.
     /// Every failure to write is a `DIPError.io` naming the file; a picture that cannot be encoded
     /// (NaN samples) is a `DIPError.invalidValue`, so callers can tell a full disk from bad data.
-    /// When a new run cannot be stored, the pictures this call wrote are removed again: on a full
-    /// disk they would hold on to the space, and without a record nothing reads them.
+    /// When a run cannot be stored, the pictures this call wrote are removed again: on a full
+    /// disk they would hold on to the space, and without a record nothing reads them. A record
+    /// being replaced (`force`) goes first, so a refit killed or failing mid-save leaves the run
+    /// not stored (the next run fits it), never the old record over the new fit's pictures.
     public func save(_ record: RunRecord, images: [RunImage: Image], force: Bool = false) throws {
         let key = record.key
         let path = recordPath(for: key)
@@ -144,6 +146,9 @@ public struct ResultStore: Sendable {
         }
         let json = try record.encoded()
         try createFolder(folder(for: key))
+        if replacing, unlink(path) != 0, errno != ENOENT {
+            throw DIPError.io(path: path, reason: "cannot replace the stored record (\(String(cString: strerror(errno))))")
+        }
         var written: [String] = []
         do {
             for (picture, bytes) in pictures {
@@ -152,9 +157,7 @@ public struct ResultStore: Sendable {
             }
             try AtomicFile.write(json, to: path)
         } catch {
-            // A replaced record's old pictures are overwritten already; removing the new ones
-            // would only leave the old record without its pictures.
-            if !replacing { for p in written { try? FileManager.default.removeItem(atPath: p) } }
+            for p in written { try? FileManager.default.removeItem(atPath: p) }
             throw error
         }
     }
@@ -246,8 +249,8 @@ public struct ResultStore: Sendable {
     }
 
     /// Finds what runners left behind and, with `remove`, deletes what is safe to delete:
-    /// temporary files of unfinished writes (`.NAME.tmp-PID-N`, from a process killed mid-write)
-    /// and checkpoints older than their run's record (a second runner finished the run first), but
+    /// temporary files of unfinished writes (`.NAME.tmp-PID-N`, from a process killed mid-write),
+    /// L-BFGS pair folders without their checkpoint, and checkpoints older than their run's record (a second runner finished the run first), but
     /// only where no live claim covers the run, since its holder may be writing them right now.
     /// A stale claim is reported and removed when its run is stored; otherwise the next runner
     /// takes it over. Checkpoints of unfinished runs are no leftovers: the next run resumes them.
@@ -295,6 +298,13 @@ public struct ResultStore: Sendable {
                 } else {
                     take(path, "checkpoint of an interrupted `run --force` refit of a stored run; `run --force` carries it on", false)
                 }
+            } else if name.hasSuffix(".checkpoint.lbfgs"), let stem = Self.stemPrefix(name), fm.fileExists(atPath: path),
+                      !fm.fileExists(atPath: String(path.dropLast(".lbfgs".count))), !liveClaim(folder: folder, stem: stem) {
+                // A first L-BFGS checkpoint writes its pairs before its main file, under a live
+                // claim; without one, a folder of pairs no checkpoint names is a process's that
+                // was killed between the two (up to gigabytes). (One still there: a checkpoint
+                // swept above took its pairs along.)
+                take(path, "L-BFGS pairs of a checkpoint that is gone", true)
             } else if name.hasSuffix(".claim"), let stem = Self.stemPrefix(name),
                       let c = Self.readClaim(at: path), c.isStale(staleAfter: staleAfter) {
                 let stored = fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json"))

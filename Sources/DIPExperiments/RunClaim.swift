@@ -13,6 +13,8 @@ public struct RunClaim: Codable, Sendable, Equatable {
     public var pid: Int32
     /// The scheduler's job id ("1234_7" for a Slurm array task), when there is one.
     public var job: String?
+    /// Which attempt of `job` took it: Slurm's SLURM_RESTART_COUNT, 0 (or absent) for the first.
+    public var attempt: Int? = nil
     /// When the claim was taken.
     public var started: Date
     /// When the holder last said it is alive (at every checkpoint and every `heartbeatSeconds`).
@@ -35,6 +37,17 @@ public struct RunClaim: Codable, Sendable, Equatable {
     public func isStale(now: Date = Date(), staleAfter: Double = RunClaim.defaultStaleSeconds) -> Bool {
         if host == RunClaim.localHost, kill(pid, 0) != 0, errno == ESRCH { return true }
         return now.timeIntervalSince(heartbeat) > staleAfter
+    }
+
+    /// Whether this claim was taken by an earlier attempt of scheduler job `job` ("1234_7") than
+    /// `attempt`: Slurm runs one attempt of a task at a time, so a requeued task (after a node
+    /// failure, or a kill before its checkpoint was written) finds its predecessor's claim with
+    /// a heartbeat minutes young on another host. Left to go stale, the task skipped its own
+    /// interrupted run and ended without it. Two processes of one attempt (two runs started by
+    /// hand in one allocation) never count as each other's predecessor.
+    public func isEarlierAttempt(ofJob job: String?, attempt: Int) -> Bool {
+        guard let job, self.job == job else { return false }
+        return (self.attempt ?? 0) < attempt
     }
 
     /// "host pid 123 (job 45_6), heartbeat 12s ago"; a heartbeat ahead of this clock (another
@@ -80,13 +93,31 @@ public final class ClaimHandle: @unchecked Sendable {
         self.claim = claim
     }
 
+    /// Whether another runner has taken the claim over (this process stalled past
+    /// `RunClaim.defaultStaleSeconds`: suspended, swapping, a paused VM), as the last heartbeat
+    /// or `stillHeld` found: the run is that runner's now, and this one must stop writing it.
+    public var isLost: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return lost
+    }
+    private var lost = false
+
+    /// Whether the claim is still this process's, read from the file now (before a checkpoint
+    /// or the record is written); false from the first time it is not.
+    public func stillHeld() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if !lost, !isStillOurs() { lost = true }
+        return !lost
+    }
+
     /// Refreshes the heartbeat (and the progress `status` shows) when `force` or when
-    /// `RunClaim.heartbeatSeconds` have passed. A claim taken over meanwhile is left alone.
+    /// `RunClaim.heartbeatSeconds` have passed. A claim taken over meanwhile is left alone, and
+    /// marked lost (`isLost`).
     public func heartbeat(iteration: Int?, of iterations: Int?, force: Bool = false) {
         lock.lock(); defer { lock.unlock() }
         guard force || Date().timeIntervalSince(lastBeat) >= RunClaim.heartbeatSeconds else { return }
         lastBeat = Date()
-        guard isStillOurs() else { return }
+        guard !lost, isStillOurs() else { lost = true; return }
         claim.heartbeat = lastBeat
         claim.iteration = iteration
         claim.iterations = iterations
@@ -134,24 +165,28 @@ extension ResultStore {
     }
 
     /// Takes the claim on `key` for this process, or says who holds it. A stale claim (dead
-    /// process on this host, or a heartbeat older than `staleAfter`) is taken over.
+    /// process on this host, or a heartbeat older than `staleAfter`) is taken over, and so is
+    /// one of an earlier attempt of this scheduler job (`RunClaim.isEarlierAttempt`).
     ///
     /// The claim is written whole to a temporary file and then hard-linked to its name: link(2)
     /// fails when the name exists, atomically, on local and network file systems alike (the
     /// classic NFS-safe form of O_EXCL), and no reader ever sees a half-written claim.
-    public func claim(_ key: RunKey, job: String?, iterations: Int?, staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
+    public func claim(_ key: RunKey, job: String?, attempt: Int = 0, iterations: Int?,
+                      staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
         let path = claimPath(for: key)
         do { try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true) } catch {
             throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(FileErrorText.describe(error, makingFolder: folder(for: key))))")
         }
         let now = Date()
-        let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, started: now, heartbeat: now,
+        let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, attempt: job == nil ? nil : attempt, started: now, heartbeat: now,
                             iteration: 0, iterations: iterations, token: UUID().uuidString)
         let data = try mine.encoded()
         for _ in 0..<3 {
             if try Self.linkNew(data, at: path) { return .acquired(ClaimHandle(path: path, claim: mine), tookOver: nil) }
             guard let other = Self.readClaim(at: path) else { continue }  // released meanwhile: try again
-            guard other.isStale(now: now, staleAfter: staleAfter) else { return .held(other) }
+            guard other.isStale(now: now, staleAfter: staleAfter) || other.isEarlierAttempt(ofJob: job, attempt: attempt) else {
+                return .held(other)
+            }
             if try takeOver(path: path, stale: other, with: data) {
                 return .acquired(ClaimHandle(path: path, claim: mine), tookOver: other)
             }
@@ -177,10 +212,10 @@ extension ResultStore {
     /// Creates `path` holding `data` if it does not exist; false when it does.
     static func linkNew(_ data: Data, at path: String) throws -> Bool {
         let tmp = try AtomicFile.temporaryPath(beside: path)
+        defer { AtomicFile.discard(temporary: tmp) }
         guard FileManager.default.createFile(atPath: tmp, contents: data) else {
             throw DIPError.io(path: path, reason: "cannot write the claim (\(String(cString: strerror(errno)))); is the disk full?")
         }
-        defer { unlink(tmp) }
         if link(tmp, path) == 0 { return true }
         if errno == EEXIST { return false }
         throw DIPError.io(path: path, reason: "cannot create the claim (\(String(cString: strerror(errno))))")

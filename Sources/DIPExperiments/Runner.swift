@@ -53,8 +53,6 @@ public final class Runner: @unchecked Sendable {
     public let options: RunnerOptions
     let lock = NSLock()
     var prepared: [String: Preparation.PreparedImage] = [:]
-    /// Folders of the runs in flight, for `removeOwnTemporaries`.
-    private var inFlight: [RunKey: String] = [:]
     private let machineThreads: Int
     /// What records say ran them: the runner's factory, and the CPU's for what goes there (TV,
     /// and L-BFGS fits of a GPU factory).
@@ -148,13 +146,17 @@ public final class Runner: @unchecked Sendable {
                                  events: @Sendable (RunnerEvent) -> Void, shouldCancel: () -> Bool) -> Outcome {
         let handle: ClaimHandle
         do {
-            switch try store.claim(run.key, job: options.schedulerJob, iterations: run.iterations,
+            switch try store.claim(run.key, job: options.schedulerJob, attempt: options.schedulerAttempt, iterations: run.iterations,
                                    staleAfter: options.claimStaleSeconds) {
             case let .held(other):
                 events(.claimedElsewhere(run, by: other))
                 return .elsewhere
             case let .acquired(h, tookOver):
-                if let old = tookOver { events(.note("\(run.key): took over the stale claim of \(old.describe())")) }
+                if let old = tookOver {
+                    let whose = old.isEarlierAttempt(ofJob: options.schedulerJob, attempt: options.schedulerAttempt)
+                        ? "the claim of an earlier attempt of this job" : "the stale claim"
+                    events(.note("\(run.key): took over \(whose): \(old.describe())"))
+                }
                 handle = h
             }
         } catch {
@@ -169,8 +171,6 @@ public final class Runner: @unchecked Sendable {
             events(.claimedElsewhere(run, by: nil))
             return .elsewhere
         }
-        lock.lock(); inFlight[run.key] = store.folder(for: run.key); lock.unlock()
-        defer { lock.lock(); inFlight[run.key] = nil; lock.unlock() }
         if !options.force, let copied = storeCopy(run, events: events) { return copied }
         return perform(run, job: job, backend: backend, claim: handle, events: events, shouldCancel: shouldCancel)
     }
@@ -199,19 +199,12 @@ public final class Runner: @unchecked Sendable {
         return plan.relabelled.count
     }
 
-    /// Removes the temporary files this process has open in the folders of the runs in flight
-    /// (a checkpoint half-written when the user insists on quitting at once). Call it just
-    /// before exiting without waiting for the jobs.
+    /// Removes the temporary files this process is writing (a checkpoint half-written when the
+    /// user insists on quitting at once), and no one else's: names carry the pid, which another
+    /// process on another node sharing the folder may have too. Call it just before exiting
+    /// without waiting for the jobs.
     public func removeOwnTemporaries() {
-        lock.lock(); let folders = Set(inFlight.values); lock.unlock()
-        let mark = ".tmp-\(getpid())-"
-        for folder in folders {
-            guard let walker = FileManager.default.enumerator(atPath: folder) else { continue }
-            while let rel = walker.nextObject() as? String {
-                let name = (rel as NSString).lastPathComponent
-                if name.hasPrefix("."), name.contains(mark) { unlink((folder as NSString).appendingPathComponent(rel)) }
-            }
-        }
+        AtomicFile.removeUnfinished()
     }
 
     /// The runner's own part of a checkpoint: what the engine's checkpoint does not hold.
@@ -236,7 +229,8 @@ public final class Runner: @unchecked Sendable {
                                             dataDirectory: options.dataDirectory, preprocessing: run.spec.preprocessing)
             switch run.configuration.method {
             case let .tv(tv):
-                return try performTV(run, tv: tv, img: img, mask: mask, job: job, started: started, events: events, shouldCancel: shouldCancel)
+                return try performTV(run, tv: tv, img: img, mask: mask, job: job, claim: claim, started: started, events: events,
+                                     shouldCancel: shouldCancel)
             case let .dip(config):
                 let (fitBackend, onCPU) = try backend.backend(for: config)
                 return try performDIP(run, config: config, img: img, mask: mask, job: job, backend: fitBackend,
@@ -246,6 +240,8 @@ public final class Runner: @unchecked Sendable {
         } catch let e as StoreWriteError {
             events(.failed(run, e.message))
             return .fatal(e.message)
+        } catch is LostClaim {
+            return leftToTakeOver(run, events: events)
         } catch {
             events(.failed(run, "\(error)"))
             return .failed
@@ -253,9 +249,20 @@ public final class Runner: @unchecked Sendable {
     }
 
     private struct StoreWriteError: Error { let message: String }
+    /// Another runner took the run's claim over while this one stalled: the run is its now.
+    private struct LostClaim: Error {}
+
+    /// Says that the run went to the runner that took its claim over, which carries it on.
+    private func leftToTakeOver(_ run: PlannedRun, events: @Sendable (RunnerEvent) -> Void) -> Outcome {
+        let holder = store.currentClaim(run.key)
+        events(.note("\(run.key): another runner took its claim over while this one was stalled (over "
+                     + "\(Int(options.claimStaleSeconds))s without a heartbeat); this one stops and leaves the run to it"))
+        events(.claimedElsewhere(run, by: holder))
+        return .elsewhere
+    }
 
     private func performTV(_ run: PlannedRun, tv: TVConfig, img: Preparation.PreparedImage, mask: Preparation.PreparedMask,
-                           job: Int, started: Date, events: @Sendable (RunnerEvent) -> Void,
+                           job: Int, claim: ClaimHandle, started: Date, events: @Sendable (RunnerEvent) -> Void,
                            shouldCancel: () -> Bool) throws -> Outcome {
         events(.started(run, job: job, resumedAt: nil))
         let total = tv.iterations * img.image.channels
@@ -279,7 +286,7 @@ public final class Runner: @unchecked Sendable {
                                     bestIteration: tv.iterations - 1, drop: nil, timings: timings,
                                     wall: Date().timeIntervalSince(started), resumes: 0, hasBest: true, hasDrop: false)
         try save(record, [.final: restored, .best: restored, .mask: mask.mask, .corrupted: img.image.masked(by: mask.mask),
-                          .clean: img.image])
+                          .clean: img.image], claim: claim)
         events(.finished(run, record))
         return .stored(.done)
     }
@@ -349,6 +356,8 @@ public final class Runner: @unchecked Sendable {
                 var s = side
                 s.wallSeconds += Date().timeIntervalSince(started)
                 s.dropIteration = run.spec.keepWorstDrop ? Self.worstDrop(ck.curve)?.iteration : nil
+                // A claim taken over is the other runner's run: its checkpoint is not ours to write.
+                guard claim.stillHeld() else { throw LostClaim() }
                 do {
                     ck.attachments[Self.sideStateAttachment] = String(decoding: try JSONEncoder().encode(s), as: UTF8.self)
                     if s.dropIteration != nil, let dropImage { ck.attachedImages[Self.dropAttachment] = dropImage }
@@ -374,8 +383,9 @@ public final class Runner: @unchecked Sendable {
                     events(.progress(key: run.key, done: p.iteration, total: total, psnr: p.psnr))
                 }
             },
-            shouldCancel: shouldCancel)
+            shouldCancel: { shouldCancel() || claim.isLost })
 
+        if claim.isLost { throw LostClaim() }
         let status: RunStatus
         var stoppedAt: Int?
         switch result.status {
@@ -405,7 +415,7 @@ public final class Runner: @unchecked Sendable {
                                     wall: side.wallSeconds + Date().timeIntervalSince(started), resumes: side.resumes,
                                     hasBest: result.best != nil, hasDrop: images[.drop] != nil, hasFinal: finalIsFinite,
                                     stretches: side.stretches.flatMap { $0.count > 1 ? $0 : nil })
-        try save(record, images)
+        try save(record, images, claim: claim)
         try? FitCheckpointWriter.remove(at: ckPath)
         events(.finished(run, record))
         return .stored(status)
@@ -454,7 +464,9 @@ public final class Runner: @unchecked Sendable {
                          computeStretches: stretches)
     }
 
-    private func save(_ record: RunRecord, _ images: [RunImage: Image]) throws {
+    /// Stores a finished run while `claim` is still this runner's (else `LostClaim`).
+    private func save(_ record: RunRecord, _ images: [RunImage: Image], claim: ClaimHandle) throws {
+        guard claim.stillHeld() else { throw LostClaim() }
         // Only a failed write stops the whole execution; a picture that cannot be encoded (NaN)
         // fails this run alone, and is no reason to suspect the disk.
         do { try store.save(record, images: images, force: options.force) } catch let error as DIPError {

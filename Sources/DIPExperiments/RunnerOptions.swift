@@ -22,6 +22,9 @@ public struct RunnerOptions: Sendable {
     public var backend: BackendFactory
     /// The scheduler's job id ("1234_7"), written into the claims this runner takes.
     public var schedulerJob: String?
+    /// Which attempt of that job this is (Slurm's SLURM_RESTART_COUNT; 0 for the first): a
+    /// requeued task takes back the runs an earlier attempt claimed (`RunClaim.isEarlierAttempt`).
+    public var schedulerAttempt = 0
     /// Seconds without a heartbeat after which another runner's claim is stale.
     public var claimStaleSeconds = RunClaim.defaultStaleSeconds
 

@@ -34,25 +34,37 @@ public struct RenderSummary: Sendable {
 /// a page without that run.
 public enum ReportRenderer {
     /// The lock file renders of one folder take turns on.
-    static let lockName = ".render.lock"
+    public static let lockName = ".render.lock"
 
     /// The versions of the libraries that shape the page, pinned exactly in Package.swift
     /// (SwiftPM offers no way to read them at run time; a test checks these against it).
     static let libraryVersions = "swift-mustache 2.1.1, Ink 0.6.0"
 
+    /// How long a render waits for another render of its folder before it goes on without
+    /// taking turns (a render takes seconds; a lock of a dead NFS client is never given back).
+    public static let lockWaitSeconds = 600.0
+
     /// Renders the results in `resultsFolder` into `outFolder`/index.html: the runs of
     /// `profile` (by default the most thorough profile stored; `RecordSelection`).
     /// `slowMarkdownSeconds`: a discussion or conclusion that takes longer to convert gets a note.
+    /// `onWait` is called when another render of `outFolder` holds it (for at most
+    /// `lockWaitSeconds`).
     public static func render(resultsFolder: String, outFolder: String, commandLine: String, profile: String? = nil,
                               catalog: [Experiment] = Catalog.experiments, fontPath: String? = nil, now: Date = Date(),
-                              slowMarkdownSeconds: Double = 2) throws -> RenderSummary {
+                              slowMarkdownSeconds: Double = 2, onWait: () -> Void = {}) throws -> RenderSummary {
         let start = Date()
         let store = try ResultStore(root: resultsFolder, create: false)
-        return try FileLock.withExclusive((outFolder as NSString).appendingPathComponent(lockName)) { lock in
+        let lockPath = (outFolder as NSString).appendingPathComponent(lockName)
+        return try FileLock.withExclusive(lockPath, waitingAtMost: lockWaitSeconds, onWait: onWait) { lock in
             var summary = try render(store: store, resultsFolder: resultsFolder, outFolder: outFolder, commandLine: commandLine,
                                      profile: profile, catalog: catalog, fontPath: fontPath, now: now, slowMarkdownSeconds: slowMarkdownSeconds)
-            if case let .waited(seconds) = lock, seconds >= 1 {
+            switch lock {
+            case let .waited(seconds) where seconds >= 1:
                 summary.notes.append(String(format: "waited %.0f s for another render of %@ to finish", seconds, outFolder))
+            case let .unavailable(why):
+                summary.notes.append("rendered without taking turns with other renders of \(outFolder) (cannot lock \(lockPath): \(why))")
+            default:
+                break
             }
             summary.seconds = Date().timeIntervalSince(start)
             return summary
@@ -265,7 +277,7 @@ struct PageBuilder {
         guard !left.isEmpty else { return (suffix, "") }
         suffix += " ‡"
         let why = left.map { seed -> String in
-            guard let r = runs.first(where: { $0.key.seed == seed }) else { return "seed \(seed): no stored run" }
+            guard let r = runs.first(where: { $0.key.seed == seed }) else { return "seed \(seed): no record, not run or skipped as damaged" }
             return "seed \(seed): \(r.status == .done ? "no value" : r.status.rawValue + ", no value")"
         }
         return (suffix, "over \(counted.count) of \(counted.count + left.count) seeds (\(why.joined(separator: "; ")))\n")
@@ -412,8 +424,8 @@ struct PageBuilder {
     }
 
     /// The Table 1 note's words on `runs` (the seed protocol's) of a grey column that ran with
-    /// three channels: the seed report's files store some grey images as colour (palette or RGB),
-    /// read as Pillow's RGB conversion reads them, and a colour image gets one 50 % mask a channel
+    /// three channels (the seed report's montage is a colour file; gray content stored as colour
+    /// runs gray, `Catalog.seedPreprocessing`): a colour image gets one 50 % mask a channel
     /// (upstream's draw), so its cell is not the grey files' "50 % of pixels missing". "" when none.
     func perChannelNote(_ runs: [RunRecord]) -> String {
         let grey = ReferenceNumbers.table1Images.filter { ReferenceNumbers.paperDIP[$0.name] != nil }

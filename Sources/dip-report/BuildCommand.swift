@@ -43,7 +43,7 @@ struct BuildCommand: ParsableCommand {
         } catch let code as ExitCode where code.rawValue == 1 { failure = code }
         let summary = try ReportRenderer.render(resultsFolder: selection.results, outFolder: out,
                                                 commandLine: CommandLine.arguments.joined(separator: " "), profile: selection.profile,
-                                                catalog: try Catalog.all(userFile: selection.catalog))
+                                                catalog: try Catalog.all(userFile: selection.catalog), onWait: { RenderCommand.waiting(out) })
         RenderCommand.print(summary)
         if elsewhere > 0 {
             // Another runner on this results folder (a second build, Slurm tasks) still holds

@@ -45,8 +45,14 @@ struct RenderCommand: ParsableCommand {
     func run() throws {
         let summary = try ReportRenderer.render(resultsFolder: results, outFolder: out,
                                                 commandLine: CommandLine.arguments.joined(separator: " "), profile: profile,
-                                                catalog: try Catalog.all(userFile: catalog))
+                                                catalog: try Catalog.all(userFile: catalog), onWait: { RenderCommand.waiting(out) })
         RenderCommand.print(summary)
+    }
+
+    /// What both `render` and `build` say while another render of `out` holds it.
+    static func waiting(_ out: String) {
+        StandardStreams.error("waiting for another render of \(out) to finish (it holds \(out)/\(ReportRenderer.lockName); "
+                              + "at most \(Int(ReportRenderer.lockWaitSeconds)) s)\n")
     }
 
     /// The lines both `render` and `build` print after rendering.

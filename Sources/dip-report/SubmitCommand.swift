@@ -285,10 +285,12 @@ enum PlanTask {
                                     + "(at most \(Parallelism.limit) threads): run the task where it has those cores, or submit again with a smaller --cpus-per-task")
         }
         let job = environment["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(environment["SLURM_ARRAY_TASK_ID"] ?? "\(index)")" } ?? environment["SLURM_JOB_ID"]
-        let options = RunnerOptions(dataDirectory: frozen.data, profile: try Profile.named(frozen.profile), seeds: frozen.seeds,
+        var options = RunnerOptions(dataDirectory: frozen.data, profile: try Profile.named(frozen.profile), seeds: frozen.seeds,
                                     jobs: 1, threadsPerJob: frozen.threadsPerRun,
                                     checkpoints: CheckpointSchedule(seconds: frozen.checkpointSeconds), backend: try frozen.backend(),
                                     schedulerJob: job)
+        // A requeued task's attempt: it takes back what its predecessor claimed.
+        options.schedulerAttempt = environment["SLURM_RESTART_COUNT"].flatMap { Int($0) }.map { max(0, $0) } ?? 0
         let runner = Runner(store: try ResultStore(root: frozen.results), options: options)
         let plan = try frozen.runPlan(task: index, runner: runner)
         print("plan \(frozen.id) task \(index): \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), \(plan.pending.count) to run, \(frozen.threadsPerRun) thread\(frozen.threadsPerRun == 1 ? "" : "s")\(job.map { "; job \($0)" } ?? "")")

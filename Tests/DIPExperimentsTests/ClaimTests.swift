@@ -1,8 +1,17 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
+
+/// Notes a runner sends from its jobs.
+private final class NoteLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var notes: [String] = []
+    func add(_ note: String) { lock.lock(); notes.append(note); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return notes }
+}
 
 private func tempStore() throws -> ResultStore {
     try ResultStore(root: NSTemporaryDirectory() + "dip-claims-\(UUID().uuidString)")
@@ -77,6 +86,72 @@ struct ClaimTests {
         guard case .held = try fresh.claim(key, job: nil, iterations: 1, staleAfter: 600) else {
             Issue.record("a live claim on another host must be respected"); return
         }
+    }
+
+    @Test("a requeued Slurm task takes over its earlier attempt's claim at once (it skipped the run it was interrupted in); other jobs' live claims, and its own attempt's, are respected")
+    func earlierAttempt() throws {
+        // Attempt 0 of array task 77_3 died on another node a minute ago.
+        let store = try tempStore()
+        try plantClaim(store, pid: 1, host: "node-that-failed", heartbeatAgo: 60)
+        for (job, attempt) in [("77_4", 1), ("77_3", 0)] as [(String?, Int)] + [(nil, 1)] {
+            guard case .held = try store.claim(key, job: job, attempt: attempt, iterations: 1, staleAfter: 600) else {
+                Issue.record("job \(job ?? "none") attempt \(attempt) must respect the live claim"); return
+            }
+        }
+        guard case let .acquired(mine, old?) = try store.claim(key, job: "77_3", attempt: 1, iterations: 1, staleAfter: 600) else {
+            Issue.record("the requeued task must take its own run back"); return
+        }
+        #expect(old.host == "node-that-failed" && old.isEarlierAttempt(ofJob: "77_3", attempt: 1))
+        // The claim says which attempt holds it: not an earlier one of its own attempt.
+        let now = try #require(store.currentClaim(key))
+        #expect(now.attempt == 1 && !now.isEarlierAttempt(ofJob: "77_3", attempt: 1) && now.isEarlierAttempt(ofJob: "77_3", attempt: 2))
+        mine.release()
+    }
+
+    @Test("a runner whose claim was taken over while it stalled stores nothing and leaves the run to the new holder (it used to store over it)",
+          .enabled(if: SharedTestData.folder(holding: "bm3d/barbara.png") != nil))
+    func lostClaim() throws {
+        let root = StoreFailureTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ResultStore(root: root)
+        let runner = Runner(store: store, options: StoreFailureTests.options())
+        let plan = try runner.plan(try StoreFailureTests.threeTVRuns())
+        // As each run starts, another runner takes its claim over (as after a stall of 600 s).
+        let beat = Date()
+        let usurper = RunClaim(host: "node9", pid: 4242, job: "5_1", started: beat, heartbeat: beat, token: "usurper")
+        let notes = NoteLog()
+        let summary = runner.execute(plan, events: { event in
+            switch event {
+            case let .started(run, _, _): try? usurper.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: run.key)))
+            case let .note(text): notes.add(text)
+            default: break
+            }
+        })
+        #expect(summary.done == 0 && summary.failed == 0 && summary.claimedElsewhere == 3 && !summary.stoppedEarly, "\(summary)")
+        for run in plan.runs {
+            #expect(!store.hasRecordFile(run.key))
+            #expect(store.currentClaim(run.key)?.token == "usurper", "the new holder's claim stays")
+        }
+        #expect(notes.all.filter { $0.contains("another runner took its claim over while this one was stalled") }.count == 3)
+    }
+
+    @Test("sweep removes an L-BFGS pair folder whose checkpoint is gone (a kill while removing it), not one a live runner is writing or one its checkpoint names")
+    func orphanPairs() throws {
+        let store = try tempStore()
+        let pairs = store.checkpointPath(for: key) + ".lbfgs"
+        try FileManager.default.createDirectory(atPath: pairs, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: pairs + "/pair-1.safetensors", contents: Data([1])))
+        // A first checkpoint writes its pairs before its main file, under its claim.
+        guard case let .acquired(handle, _) = try store.claim(key, job: nil, iterations: 1) else { Issue.record("claim"); return }
+        #expect(store.sweep(remove: true).isEmpty)
+        handle.release()
+        // With its main file (a run to resume), the folder is the checkpoint's.
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: key), contents: Data([1])))
+        #expect(store.sweep(remove: true).isEmpty)
+        try FileManager.default.removeItem(atPath: store.checkpointPath(for: key))
+        let found = store.sweep(remove: true)
+        #expect(found.map(\.path) == [pairs] && found.allSatisfy(\.removed))
+        #expect(!FileManager.default.fileExists(atPath: pairs))
     }
 
     @Test("sweep removes temporary files and checkpoints older than their stored runs that no live claim covers, and leaves the rest")

@@ -204,4 +204,23 @@ struct StoreBadDataTests {
         #expect(StoreFailureTests.files(root).isEmpty)
         #expect(!store.hasRecordFile(record.key))
     }
+
+    @Test("a forced refit that fails mid-save leaves the run not stored (the next run fits it), never the old record over the new pictures")
+    func failedReplacement() throws {
+        let root = StoreFailureTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ResultStore(root: root)
+        let record = try RecordSchemaTests.sampleRecord()
+        let mask = Image(channels: 1, height: 4, width: 4, value: 1)
+        try store.save(record, images: [.mask: mask, .final: Image(channels: 1, height: 4, width: 4, value: 0.25)])
+        #expect(store.hasRecordFile(record.key))
+        // The refit's last picture cannot be written (a folder stands where it goes).
+        try FileManager.default.createDirectory(atPath: store.imagePath(for: record.key, .clean), withIntermediateDirectories: true)
+        #expect(throws: DIPError.self) {
+            try store.save(record, images: [.mask: mask, .final: Image(channels: 1, height: 4, width: 4, value: 0.75),
+                                            .clean: mask], force: true)
+        }
+        #expect(!store.hasRecordFile(record.key))
+        #expect(!FileManager.default.fileExists(atPath: store.imagePath(for: record.key, .final)))
+    }
 }

@@ -45,7 +45,7 @@ struct TableMarksTests {
         let boat = try Self.cell(table, row: "Ours, paper protocol, final", column: "Boat")
         let boatFinal = SyntheticResults.finalPSNR(image: "boat", seed: 0, offset: 0)
         #expect(boat.text == String(format: "%.2f ‡", boatFinal) && boat.cls == "warn")
-        #expect(boat.title.hasPrefix("over 1 of 2 seeds (seed 1: no stored run)\n"))
+        #expect(boat.title.hasPrefix("over 1 of 2 seeds (seed 1: no record, not run or skipped as damaged)\n"))
         let boatDelta = try Self.cell(table, row: "Ours (paper protocol, best) − paper", column: "Boat")
         #expect(boatDelta.text.hasSuffix(" ‡") && boatDelta.title.hasPrefix("over 1 of 2 seeds"))
 
