@@ -15,6 +15,10 @@ public struct RunClaim: Codable, Sendable, Equatable {
     public var job: String?
     /// Which attempt of `job` took it: Slurm's SLURM_RESTART_COUNT, 0 (or absent) for the first.
     public var attempt: Int? = nil
+    /// The holder's pid namespace ("pid:[4026531836]", /proc/self/ns/pid): containers that share
+    /// the host's name (`--network host`) each number their processes afresh, so `pid` says
+    /// whether the holder lives only within the same namespace.
+    public var pidNamespace: String? = nil
     /// When the claim was taken.
     public var started: Date
     /// When the holder last said it is alive (at every checkpoint and every `heartbeatSeconds`).
@@ -32,12 +36,17 @@ public struct RunClaim: Codable, Sendable, Equatable {
     /// that long without an iteration, but a machine under swap may be slow).
     public static let defaultStaleSeconds = 600.0
 
-    /// Whether the holder is gone: on this host, its process no longer exists; anywhere, its
-    /// heartbeat is older than `staleAfter` seconds.
+    /// Whether the holder is gone: on this host and in this pid namespace (a claim that names
+    /// none was written by a build that did not record it), its process no longer exists;
+    /// anywhere, its heartbeat is older than `staleAfter` seconds.
     public func isStale(now: Date = Date(), staleAfter: Double = RunClaim.defaultStaleSeconds) -> Bool {
-        if host == RunClaim.localHost, kill(pid, 0) != 0, errno == ESRCH { return true }
+        if host == RunClaim.localHost, pidNamespace == nil || pidNamespace == RunClaim.localPidNamespace,
+           kill(pid, 0) != 0, errno == ESRCH { return true }
         return now.timeIntervalSince(heartbeat) > staleAfter
     }
+
+    /// This process's pid namespace; nil where /proc does not say.
+    public static let localPidNamespace: String? = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
 
     /// Whether this claim was taken by an earlier attempt of scheduler job `job` ("1234_7") than
     /// `attempt`: Slurm runs one attempt of a task at a time, so a requeued task (after a node
@@ -178,7 +187,8 @@ extension ResultStore {
             throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(FileErrorText.describe(error, makingFolder: folder(for: key))))")
         }
         let now = Date()
-        let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, attempt: job == nil ? nil : attempt, started: now, heartbeat: now,
+        let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, attempt: job == nil ? nil : attempt,
+                            pidNamespace: RunClaim.localPidNamespace, started: now, heartbeat: now,
                             iteration: 0, iterations: iterations, token: UUID().uuidString)
         let data = try mine.encoded()
         for _ in 0..<3 {

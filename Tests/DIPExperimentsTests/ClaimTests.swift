@@ -88,6 +88,25 @@ struct ClaimTests {
         }
     }
 
+    @Test("a claim of another pid namespace on this host (a container sharing the host's name) is not judged by its pid; this namespace's is")
+    func otherPidNamespace() throws {
+        let store = try tempStore()
+        let beat = Date().addingTimeInterval(-5)
+        var c = RunClaim(host: RunClaim.localHost, pid: try deadPid(), job: nil, started: beat, heartbeat: beat, token: "container")
+        c.pidNamespace = "pid:[1]"
+        #expect(!c.isStale())
+        try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
+        try c.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key)))
+        guard case .held = try store.claim(key, job: nil, iterations: 1) else { Issue.record("a live container's claim was taken over"); return }
+        c.pidNamespace = RunClaim.localPidNamespace
+        #expect(c.isStale())
+        // Claims record it.
+        try FileManager.default.removeItem(atPath: store.claimPath(for: key))
+        guard case let .acquired(mine, _) = try store.claim(key, job: nil, iterations: 1) else { Issue.record("claim"); return }
+        #expect(store.currentClaim(key)?.pidNamespace == RunClaim.localPidNamespace && RunClaim.localPidNamespace != nil)
+        mine.release()
+    }
+
     @Test("a requeued Slurm task takes over its earlier attempt's claim at once (it skipped the run it was interrupted in); other jobs' live claims, and its own attempt's, are respected")
     func earlierAttempt() throws {
         // Attempt 0 of array task 77_3 died on another node a minute ago.
