@@ -238,6 +238,20 @@ public struct Experiment: Sendable, Hashable, Codable {
     }
 }
 
+/// The top-left corner of a crop window, in pixels of the image it was cut from.
+public struct WindowOrigin: Sendable, Hashable, Codable {
+    /// Rows above the window.
+    public var top: Int
+    /// Columns left of the window.
+    public var left: Int
+
+    /// Creates an origin.
+    public init(top: Int, left: Int) {
+        self.top = top
+        self.left = left
+    }
+}
+
 /// The hashed part of a run: every knob that changes its numbers and nothing else (not the
 /// label, the profile's name, thread counts or paths other than the data-relative image file).
 public struct RunConfiguration: Sendable, Hashable, Codable {
@@ -249,13 +263,18 @@ public struct RunConfiguration: Sendable, Hashable, Codable {
     public var mask: MaskRecipe
     /// The method, with the network's output channels resolved.
     public var method: Method
+    /// Where the crop window was cut when it follows the mask's holes (reduced profiles' crops of
+    /// text and file masks, `Preparation.holeWindow`); nil for a centred window or none. In the
+    /// hash, so a run keyed by it always means these pixels, whatever rule placed the window.
+    public var window: WindowOrigin?
 
     /// Creates a configuration.
-    public init(imageFile: String, preprocessing: Preprocessing, mask: MaskRecipe, method: Method) {
+    public init(imageFile: String, preprocessing: Preprocessing, mask: MaskRecipe, method: Method, window: WindowOrigin? = nil) {
         self.imageFile = imageFile
         self.preprocessing = preprocessing
         self.mask = mask
         self.method = method
+        self.window = window
     }
 
     /// The configuration hash of the run key.

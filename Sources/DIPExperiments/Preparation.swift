@@ -13,6 +13,11 @@ public enum Preparation {
         public var sha256: String
         /// The crop window's top-left in the resized (or source) image, when a window was cut.
         public var cropOrigin: (top: Int, left: Int)?
+        /// Whether that window was placed on the mask's holes (`holeWindow`), not centred.
+        public var followsHoles = false
+        /// The colour conversion that changed the image ("gray" or "rgb"); nil when none did
+        /// (none asked for, or "auto" on a colour image, or "gray" on a gray one).
+        public var convertedColour: String?
         /// The image's shape after the resize and crop-to-multiple steps, before the window and
         /// the padding: where text and file masks are made (so a run's mask needs no second
         /// decode of the image to learn it).
@@ -30,7 +35,8 @@ public enum Preparation {
             throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
         }
         let bytes = [UInt8](data)
-        var img = try PNGCodec.decode(bytes, name: path).image
+        let decoded = try PNGCodec.decode(bytes, name: path).image
+        var img = decoded
         switch preprocessing.colour {
         case nil: break
         case "gray": img = img.asGray()
@@ -39,6 +45,7 @@ public enum Preparation {
         case let other?:
             throw DIPError.invalidValue(name: "colour", value: other, reason: "must be gray, rgb or auto (or absent)")
         }
+        let converted = img.channels == decoded.channels ? nil : img.channels == 1 ? "gray" : "rgb"
         let sized = try sizeSteps(img, preprocessing)
         let shape = (channels: sized.channels, height: sized.height, width: sized.width)
         var focus: (y: Int, x: Int)?
@@ -53,7 +60,8 @@ public enum Preparation {
             }
         }
         let (out, origin) = try windowSteps(sized, preprocessing, focus: focus)
-        return PreparedImage(image: out, sha256: SHA256.hex(of: bytes), cropOrigin: origin, sourceShape: shape)
+        return PreparedImage(image: out, sha256: SHA256.hex(of: bytes), cropOrigin: origin, followsHoles: focus != nil && origin != nil,
+                             convertedColour: converted, sourceShape: shape)
     }
 
     /// The geometric steps (resize, crop to a multiple, centre-crop window, pad), applied alike to

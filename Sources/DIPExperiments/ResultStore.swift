@@ -130,8 +130,9 @@ public struct ResultStore: Sendable {
     /// (NaN samples) is a `DIPError.invalidValue`, so callers can tell a full disk from bad data.
     /// When a run cannot be stored, the pictures this call wrote are removed again: on a full
     /// disk they would hold on to the space, and without a record nothing reads them. A record
-    /// being replaced (`force`) goes first, so a refit killed or failing mid-save leaves the run
-    /// not stored (the next run fits it), never the old record over the new fit's pictures.
+    /// whose pictures are being replaced (`force`, a refit) goes first, so a refit killed or
+    /// failing mid-save leaves the run not stored (the next run fits it), never the old record
+    /// over the new fit's pictures; a record rewritten alone is renamed over the old one.
     public func save(_ record: RunRecord, images: [RunImage: Image], force: Bool = false) throws {
         let key = record.key
         let path = recordPath(for: key)
@@ -146,7 +147,8 @@ public struct ResultStore: Sendable {
         }
         let json = try record.encoded()
         try createFolder(folder(for: key))
-        if replacing, unlink(path) != 0, errno != ENOENT {
+        // A record rewritten alone (a relabel: no pictures) is replaced atomically as it is.
+        if replacing, !pictures.isEmpty, unlink(path) != 0, errno != ENOENT {
             throw DIPError.io(path: path, reason: "cannot replace the stored record (\(String(cString: strerror(errno))))")
         }
         var written: [String] = []

@@ -139,8 +139,12 @@ public final class ClaimHandle: @unchecked Sendable {
         if isStillOurs() { unlink(path) }
     }
 
+    /// False when the claim file is gone or holds another runner's claim. A file that cannot be
+    /// read or decoded just now (a network file system's passing error) counts as still ours:
+    /// losing the claim stops the run, which only another holder's claim justifies.
     private func isStillOurs() -> Bool {
-        guard let data = FileManager.default.contents(atPath: path), let c = try? RunClaim.decode(data) else { return false }
+        guard let data = FileManager.default.contents(atPath: path) else { return !(access(path, F_OK) != 0 && errno == ENOENT) }
+        guard let c = try? RunClaim.decode(data) else { return true }
         return c.token == claim.token
     }
 }

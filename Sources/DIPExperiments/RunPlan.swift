@@ -140,7 +140,14 @@ extension Runner {
                     case let .tv(tv):
                         iterations = tv.iterations
                     }
-                    let conf = RunConfiguration(imageFile: ref.file, preprocessing: spec.preprocessing, mask: spec.mask, method: method)
+                    // The key says what was done to this image's pixels: "auto" as it resolved here
+                    // ("gray" where it converted, nothing where the file stayed as it is), and
+                    // where a window on the holes was cut.
+                    var preprocessing = spec.preprocessing
+                    if preprocessing.colour == "auto" { preprocessing.colour = img.convertedColour }
+                    let window = img.followsHoles ? img.cropOrigin.map { WindowOrigin(top: $0.top, left: $0.left) } : nil
+                    let conf = RunConfiguration(imageFile: ref.file, preprocessing: preprocessing, mask: spec.mask, method: method,
+                                                window: window)
                     let hash = try conf.hash()
                     for seed in options.seeds {
                         let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)

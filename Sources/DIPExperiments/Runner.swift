@@ -255,8 +255,9 @@ public final class Runner: @unchecked Sendable {
     /// Says that the run went to the runner that took its claim over, which carries it on.
     private func leftToTakeOver(_ run: PlannedRun, events: @Sendable (RunnerEvent) -> Void) -> Outcome {
         let holder = store.currentClaim(run.key)
-        events(.note("\(run.key): another runner took its claim over while this one was stalled (over "
-                     + "\(Int(options.claimStaleSeconds))s without a heartbeat); this one stops and leaves the run to it"))
+        let what = holder.map { "\($0.describe()) took its claim over (this runner went \(Int(options.claimStaleSeconds))s or more without "
+            + "a heartbeat, or it is a requeued attempt of this job)" } ?? "its claim was removed by another runner"
+        events(.note("\(run.key): \(what); this one stops the run and leaves it to the other runner"))
         events(.claimedElsewhere(run, by: holder))
         return .elsewhere
     }

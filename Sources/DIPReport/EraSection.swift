@@ -85,12 +85,13 @@ extension PageBuilder {
             guard let s = Spread(runs.compactMap(value)) else { return CellView("–", cls: "na") }
             return CellView(String(format: "%.2f", s.mean), title: String(format: "range %.2f–%.2f over %d runs\n", s.min, s.max, s.count) + keys(runs))
         }
-        // "13 × 2"; where fewer runs than that have a final (the means are over those), also
-        // how many do: "13 × 2, 23 with a final".
+        // "13 × 2"; where fewer runs than that are stored, or fewer have a final (the means are
+        // over those), also how many: "13 × 2, 25 stored, 24 with a final".
         func count(_ runs: [RunRecord]) -> String {
             let images = Set(runs.map(\.key.image)).count, seeds = Set(runs.map(\.key.seed)).count
             let finals = runs.filter { $0.final != nil }.count
-            return "\(images) × \(seeds)" + (finals < images * seeds ? ", \(finals) with a final" : "")
+            return "\(images) × \(seeds)" + (runs.count < images * seeds ? ", \(runs.count) stored" : "")
+                + (finals < runs.count ? ", \(finals) with a final" : "")
         }
         rows.append(RowView(cells: [CellView("gamma U(0,1), align_corners true (paper era: \(baseline)'s runs)", head: true),
                                     CellView(count(referenceRuns)), meanCell(referenceRuns) { $0.final?.psnr },

@@ -271,7 +271,8 @@ struct PageBuilder {
     /// stored, skipped as damaged, or without that value), and the tooltip's line naming them.
     func marks(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> (suffix: String, line: String) {
         guard let experiment = runs.first?.key.experiment else { return ("", "") }
-        let counted = Set(runs.filter { value($0) != nil }.map(\.key.seed))
+        // As `Spread` counts them: finite values only.
+        let counted = Set(runs.filter { value($0)?.isFinite == true }.map(\.key.seed))
         let left = seedsRan(experiment).subtracting(counted).sorted()
         var suffix = Self.unfinished(runs) ? " †" : ""
         guard !left.isEmpty else { return (suffix, "") }
@@ -287,7 +288,7 @@ struct PageBuilder {
     /// finish, "‡" a cell over fewer seeds than its experiment ran (`marks`).
     func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
         guard let s = Spread(runs.compactMap(value)) else {
-            return CellView(runs.isEmpty ? "–" : "n/a", title: keys(runs), cls: "na")
+            return CellView(runs.isEmpty ? "–" : "n/a" + (Self.unfinished(runs) ? " †" : ""), title: keys(runs), cls: "na")
         }
         let (suffix, line) = marks(runs, value)
         var text = String(format: "%.2f", s.mean)

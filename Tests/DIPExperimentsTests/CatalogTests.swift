@@ -316,7 +316,7 @@ struct CatalogTests {
         #expect(mask.pixels.filter { $0 == 0 }.count == 128, "half of the 256 pixels")
     }
 
-    @Test("the quick profile's crop of the library keeps about half its pixels known", .enabled(if: libraryData != nil))
+    @Test("the quick profile's crop of the library keeps about half its pixels known, and its run key names the window", .enabled(if: libraryData != nil))
     func libraryCrop() throws {
         let data = try #require(libraryData)
         let p = Preprocessing(centreCrop: ImageSize(width: 128, height: 128)), recipe = MaskRecipe.file("dip-inpainting/library_mask.png")
@@ -324,6 +324,21 @@ struct CatalogTests {
         let mask = try Preparation.mask(recipe, for: prepared, seed: 0, dataDirectory: data, preprocessing: p).mask
         let share = Double(mask.channel(0).pixels.filter { $0 == 0 }.count) / Double(128 * 128)
         #expect(share > 0.4 && share < 0.6, "\(share)")
+        // Where the window goes is in the key (a new rule for placing it makes new runs, never
+        // stored runs of other pixels); a centred window (a Bernoulli mask) is not.
+        let store = try ResultStore(root: NSTemporaryDirectory() + "library-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .quick, seeds: [0], jobs: 1, threadsPerJob: 1))
+        let plan = try runner.plan(try Catalog.select(["library"], from: Catalog.experiments))
+        #expect(prepared.followsHoles && !plan.runs.isEmpty)
+        for run in plan.runs {
+            // Each configuration's window (a deeper net gets a larger one).
+            let own = try Preparation.image(run.image, dataDirectory: data, preprocessing: run.spec.preprocessing, mask: run.spec.mask)
+            let origin = try #require(own.cropOrigin)
+            #expect(run.configuration.window == WindowOrigin(top: origin.top, left: origin.left), "\(run.label)")
+        }
+        let centred = try Preparation.image(Catalog.library, dataDirectory: data, preprocessing: p, mask: .bernoulli(keep: 0.5, perChannel: true))
+        #expect(!centred.followsHoles && centred.cropOrigin != nil)
     }
 
     @Test("a catalog's preparation with an empty window, size or pad is an error naming it, not a crash")
@@ -357,6 +372,19 @@ struct CatalogTests {
         let rgb = try PNGCodec.read(data + "/" + ref.file).image
         let gray = try Preparation.image(ref, dataDirectory: data, preprocessing: Preprocessing(colour: "auto")).image
         #expect(rgb.channels == 3 && gray.pixels == rgb.channel(0).pixels)
+        // Run keys say what was done to each image: "gray" where it converted; unchanged
+        // images keep the key they had before "auto" (no colour step), so no stored run is redone.
+        let store = try ResultStore(root: NSTemporaryDirectory() + "seed-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
+        let plan = try runner.plan(try Catalog.select(["table1-seed"], from: Catalog.experiments))
+        for run in plan.runs {
+            let converted = ["cameraman", "couple", "man"].contains(run.key.image)
+            #expect(run.configuration.preprocessing.colour == (converted ? "gray" : nil), "\(run.key.image)")
+            var before = run.configuration
+            before.preprocessing.colour = nil
+            #expect((run.key.configHash == (try before.hash())) == !converted, "\(run.key.image)")
+        }
         // A catalog may ask for it; a misspelt value is named with the choices.
         var wrong = Preprocessing()
         wrong.colour = "grey"

@@ -92,7 +92,9 @@ struct ClaimTests {
     func otherPidNamespace() throws {
         let store = try tempStore()
         let beat = Date().addingTimeInterval(-5)
-        var c = RunClaim(host: RunClaim.localHost, pid: try deadPid(), job: nil, started: beat, heartbeat: beat, token: "container")
+        // A pid above pid_max: never running here, whatever else the tests start meanwhile.
+        let pidMax = Int32((try String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 4_194_304
+        var c = RunClaim(host: RunClaim.localHost, pid: pidMax + 1, job: nil, started: beat, heartbeat: beat, token: "container")
         c.pidNamespace = "pid:[1]"
         #expect(!c.isStale())
         try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
@@ -151,7 +153,32 @@ struct ClaimTests {
             #expect(!store.hasRecordFile(run.key))
             #expect(store.currentClaim(run.key)?.token == "usurper", "the new holder's claim stays")
         }
-        #expect(notes.all.filter { $0.contains("another runner took its claim over while this one was stalled") }.count == 3)
+        #expect(notes.all.filter { $0.contains("node9 pid 4242 (job 5_1)") && $0.contains("took its claim over")
+                                   && $0.hasSuffix("this one stops the run and leaves it to the other runner") }.count == 3, "\(notes.all)")
+    }
+
+    @Test("a fit whose claim is taken over writes no checkpoint over the new holder's, and no record",
+          .enabled(if: SharedTestData.folder(holding: "bm3d/barbara.png") != nil))
+    func lostClaimMidFit() throws {
+        let root = StoreFailureTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ResultStore(root: root)
+        var paper = try Catalog.select(["table1-paper"], from: Catalog.experiments)
+        paper[0].runs[0].images = [paper[0].runs[0].images[0]]
+        // A checkpoint after every iteration: the first finds the claim gone.
+        var options = StoreFailureTests.options(checkpoints: CheckpointSchedule(iterations: 1))
+        options.seeds = [0]
+        let runner = Runner(store: store, options: options)
+        let plan = try runner.plan(paper)
+        let key = try #require(plan.runs.first?.key)
+        let beat = Date()
+        let usurper = RunClaim(host: "node9", pid: 4242, job: "5_1", started: beat, heartbeat: beat, token: "usurper")
+        let summary = runner.execute(plan, events: { event in
+            if case .started = event { try? usurper.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key))) }
+        })
+        #expect(summary.claimedElsewhere == 1 && summary.done == 0 && summary.failed == 0, "\(summary)")
+        #expect(!FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) && !store.hasRecordFile(key))
+        #expect(store.currentClaim(key)?.token == "usurper")
     }
 
     @Test("sweep removes an L-BFGS pair folder whose checkpoint is gone (a kill while removing it), not one a live runner is writing or one its checkpoint names")

@@ -105,7 +105,7 @@ struct RecordDocTests {
         vase.backtracking = Backtracking()
         all.append(RunConfiguration(imageFile: "x.png", preprocessing: every, mask: .seedReportText, method: .dip(vase)))
         all.append(RunConfiguration(imageFile: "x.png", preprocessing: every, mask: .file("m.png"),
-                                    method: .tv(TVConfig(iterations: 10, dataWeight: 2))))
+                                    method: .tv(TVConfig(iterations: 10, dataWeight: 2)), window: WindowOrigin(top: 8, left: 16)))
         return all
     }
 
