@@ -252,8 +252,9 @@ public struct ResultStore: Sendable {
 
     /// Finds what runners left behind and, with `remove`, deletes what is safe to delete:
     /// temporary files of unfinished writes (`.NAME.tmp-PID-N`, from a process killed mid-write),
-    /// L-BFGS pair folders without their checkpoint, and checkpoints older than their run's record (a second runner finished the run first), but
-    /// only where no live claim covers the run, since its holder may be writing them right now.
+    /// L-BFGS pair folders without their checkpoint, and checkpoints older than their run's
+    /// record (a second runner finished the run first), but only where no live claim covers the
+    /// run, since its holder may be writing them right now.
     /// A stale claim is reported and removed when its run is stored; otherwise the next runner
     /// takes it over. Checkpoints of unfinished runs are no leftovers: the next run resumes them.
     public func sweep(remove: Bool, staleAfter: Double = RunClaim.defaultStaleSeconds) -> [Leftover] {
