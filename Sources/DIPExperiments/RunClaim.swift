@@ -59,13 +59,15 @@ public struct RunClaim: Codable, Sendable, Equatable {
         return (self.attempt ?? 0) < attempt
     }
 
-    /// "host pid 123 (job 45_6), heartbeat 12s ago"; a heartbeat ahead of this clock (another
-    /// node's clock runs ahead) is "heartbeat 30s ahead of this machine's clock", not "-30s ago".
+    /// "host pid 123 (job 45_6), heartbeat 12s ago" ("(job 45_6, attempt 1)" for a requeued
+    /// task's); a heartbeat ahead of this clock (another node's clock runs ahead) is "heartbeat
+    /// 30s ahead of this machine's clock", not "-30s ago".
     public func describe(now: Date = Date()) -> String {
         let age = Int(now.timeIntervalSince(heartbeat).rounded())
         let when = age < 0 ? "\(-age)s ahead of this machine's clock" : "\(age)s ago"
         if token == Self.unreadableToken { return "an unreadable claim file, last changed \(when)" }
-        return "\(host) pid \(pid)\(job.map { " (job \($0))" } ?? ""), heartbeat \(when)"
+        let again = attempt.map { $0 > 0 ? ", attempt \($0)" : "" } ?? ""
+        return "\(host) pid \(pid)\(job.map { " (job \($0)\(again))" } ?? ""), heartbeat \(when)"
     }
 
     /// This machine's host name.

@@ -126,6 +126,7 @@ struct ClaimTests {
         // The claim says which attempt holds it: not an earlier one of its own attempt.
         let now = try #require(store.currentClaim(key))
         #expect(now.attempt == 1 && !now.isEarlierAttempt(ofJob: "77_3", attempt: 1) && now.isEarlierAttempt(ofJob: "77_3", attempt: 2))
+        #expect(now.describe().hasPrefix("\(RunClaim.localHost) pid \(getpid()) (job 77_3, attempt 1), heartbeat "))
         mine.release()
     }
 
