@@ -12,9 +12,12 @@ public enum Preparation {
         /// SHA-256 of the file that was read.
         public var sha256: String
         /// The crop window's top-left in the resized (or source) image, when a window was cut.
-        public var cropOrigin: (top: Int, left: Int)?
+        public var cropOrigin: WindowOrigin?
         /// Whether that window was placed on the mask's holes (`holeWindow`), not centred.
         public var followsHoles = false
+        /// `cropOrigin` where the window follows the holes (what a run's key records,
+        /// `RunConfiguration.window`); nil for a centred window or none.
+        public var holeWindowOrigin: WindowOrigin? { followsHoles ? cropOrigin : nil }
         /// The colour conversion that changed the image ("gray" or "rgb"); nil when none did
         /// (none asked for, or "auto" on a colour image, or "gray" on a gray one).
         public var convertedColour: String?
@@ -67,7 +70,7 @@ public enum Preparation {
     /// The geometric steps (resize, crop to a multiple, centre-crop window, pad), applied alike to
     /// images and to masks made at the source size.
     static func geometry(_ input: Image, _ p: Preprocessing, focus: (y: Int, x: Int)?,
-                         origin fixed: (top: Int, left: Int)? = nil) throws -> (Image, (top: Int, left: Int)?) {
+                         origin fixed: WindowOrigin? = nil) throws -> (Image, WindowOrigin?) {
         try windowSteps(try sizeSteps(input, p), p, focus: focus, origin: fixed)
     }
 
@@ -87,9 +90,9 @@ public enum Preparation {
     /// The steps after the size: the centre-crop window (at `fixed`, or centred on `focus`, or on
     /// the image's centre), then the reflection padding.
     private static func windowSteps(_ input: Image, _ p: Preprocessing, focus: (y: Int, x: Int)?,
-                                    origin fixed: (top: Int, left: Int)? = nil) throws -> (Image, (top: Int, left: Int)?) {
+                                    origin fixed: WindowOrigin? = nil) throws -> (Image, WindowOrigin?) {
         var img = input
-        var origin: (top: Int, left: Int)?
+        var origin: WindowOrigin?
         if let c = p.centreCrop, c.width < img.width || c.height < img.height {
             // A catalog file can say anything: a window must have pixels (the crop's own
             // precondition is no message for a user).
@@ -101,7 +104,7 @@ public enum Preparation {
                 origin = fixed
             } else {
                 let cy = focus?.y ?? img.height / 2, cx = focus?.x ?? img.width / 2
-                origin = (min(max(0, cy - ch / 2), img.height - ch), min(max(0, cx - cw / 2), img.width - cw))
+                origin = WindowOrigin(top: min(max(0, cy - ch / 2), img.height - ch), left: min(max(0, cx - cw / 2), img.width - cw))
             }
             img = img.cropped(top: origin!.top, left: origin!.left, height: ch, width: cw)
         }

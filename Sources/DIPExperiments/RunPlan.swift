@@ -145,9 +145,8 @@ extension Runner {
                     // where a window on the holes was cut.
                     var preprocessing = spec.preprocessing
                     if preprocessing.colour == "auto" { preprocessing.colour = img.convertedColour }
-                    let window = img.followsHoles ? img.cropOrigin.map { WindowOrigin(top: $0.top, left: $0.left) } : nil
                     let conf = RunConfiguration(imageFile: ref.file, preprocessing: preprocessing, mask: spec.mask, method: method,
-                                                window: window)
+                                                window: img.holeWindowOrigin)
                     let hash = try conf.hash()
                     for seed in options.seeds {
                         let key = RunKey(experiment: e.id, image: ref.name, configHash: hash, seed: seed)

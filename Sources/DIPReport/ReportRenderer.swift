@@ -159,6 +159,9 @@ struct PageBuilder {
     let plotScale = 1.5
     /// Pictures that records list but the folder lacks or cannot decode (one line each).
     let pictureProblems = ProblemLog()
+    /// The seeds each experiment ran, over all its stored runs: what each of its cells should
+    /// cover (`marks`), gathered once rather than per cell.
+    private let seedsRan: [String: Set<UInt64>]
 
     init(store: ResultStore, records: [RunRecord], catalog: [Experiment] = Catalog.experiments, fontPath: String?) {
         self.store = store
@@ -166,6 +169,7 @@ struct PageBuilder {
         self.catalog = catalog
         self.order = CatalogOrder(catalog)
         self.fontPath = fontPath
+        self.seedsRan = Dictionary(grouping: records, by: \.key.experiment).mapValues { Set($0.map(\.key.seed)) }
     }
 
     /// Records of one experiment.
@@ -263,9 +267,6 @@ struct PageBuilder {
             + (texts.contains { $0.hasSuffix(" ‡") } ? " " + partialNote : "")
     }
 
-    /// The seeds `experiment` ran, over all its stored runs: what each of its cells should cover.
-    func seedsRan(_ experiment: String) -> Set<UInt64> { Set(of(experiment).map(\.key.seed)) }
-
     /// The marks of a cell over `runs` (one configuration and image): " †" where one of them
     /// did not finish, " ‡" where `value` has fewer seeds than the experiment ran (a run not
     /// stored, skipped as damaged, or without that value), and the tooltip's line naming them.
@@ -273,7 +274,7 @@ struct PageBuilder {
         guard let experiment = runs.first?.key.experiment else { return ("", "") }
         // As `Spread` counts them: finite values only.
         let counted = Set(runs.filter { value($0)?.isFinite == true }.map(\.key.seed))
-        let left = seedsRan(experiment).subtracting(counted).sorted()
+        let left = (seedsRan[experiment] ?? []).subtracting(counted).sorted()
         var suffix = Self.unfinished(runs) ? " †" : ""
         guard !left.isEmpty else { return (suffix, "") }
         suffix += " ‡"

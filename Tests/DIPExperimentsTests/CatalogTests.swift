@@ -296,7 +296,7 @@ struct CatalogTests {
         #expect(holes.cropped(top: origin.top, left: origin.left, height: 16, width: 16).pixels.filter { $0 == 0 }.count == 100)
         // Bernoulli masks are uniform: their window stays centred.
         let centred = try Preparation.image(ref, dataDirectory: data, preprocessing: p, mask: .bernoulli(keep: 0.5, perChannel: false))
-        #expect(centred.cropOrigin! == (top: 24, left: 24))
+        #expect(centred.cropOrigin == WindowOrigin(top: 24, left: 24))
     }
 
     @Test("a crop of a mask with large holes is a half-known window, not the densest one (the library's smoke and quick crops were 96 % holes)")
@@ -335,7 +335,7 @@ struct CatalogTests {
             // Each configuration's window (a deeper net gets a larger one).
             let own = try Preparation.image(run.image, dataDirectory: data, preprocessing: run.spec.preprocessing, mask: run.spec.mask)
             let origin = try #require(own.cropOrigin)
-            #expect(run.configuration.window == WindowOrigin(top: origin.top, left: origin.left), "\(run.label)")
+            #expect(run.configuration.window == origin, "\(run.label)")
         }
         let centred = try Preparation.image(Catalog.library, dataDirectory: data, preprocessing: p, mask: .bernoulli(keep: 0.5, perChannel: true))
         #expect(!centred.followsHoles && centred.cropOrigin != nil)

@@ -27,6 +27,14 @@ private func plantClaim(_ store: ResultStore, pid: Int32, host: String = RunClai
     try c.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key)))
 }
 
+/// Another runner's live claim on `key`, written over whatever claim is there: a takeover by
+/// "node9 pid 4242 (job 5_1)", token "usurper", while the holder was stalled.
+private func usurp(_ key: RunKey, in store: ResultStore) {
+    let beat = Date()
+    let usurper = RunClaim(host: "node9", pid: 4242, job: "5_1", started: beat, heartbeat: beat, token: "usurper")
+    try? usurper.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key)))
+}
+
 /// A pid that is certainly not running: a child that has exited and been reaped.
 private func deadPid() throws -> Int32 {
     let p = Process()
@@ -139,12 +147,10 @@ struct ClaimTests {
         let runner = Runner(store: store, options: StoreFailureTests.options())
         let plan = try runner.plan(try StoreFailureTests.threeTVRuns())
         // As each run starts, another runner takes its claim over (as after a stall of 600 s).
-        let beat = Date()
-        let usurper = RunClaim(host: "node9", pid: 4242, job: "5_1", started: beat, heartbeat: beat, token: "usurper")
         let notes = NoteLog()
         let summary = runner.execute(plan, events: { event in
             switch event {
-            case let .started(run, _, _): try? usurper.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: run.key)))
+            case let .started(run, _, _): usurp(run.key, in: store)
             case let .note(text): notes.add(text)
             default: break
             }
@@ -172,10 +178,8 @@ struct ClaimTests {
         let runner = Runner(store: store, options: options)
         let plan = try runner.plan(paper)
         let key = try #require(plan.runs.first?.key)
-        let beat = Date()
-        let usurper = RunClaim(host: "node9", pid: 4242, job: "5_1", started: beat, heartbeat: beat, token: "usurper")
         let summary = runner.execute(plan, events: { event in
-            if case .started = event { try? usurper.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key))) }
+            if case .started = event { usurp(key, in: store) }
         })
         #expect(summary.claimedElsewhere == 1 && summary.done == 0 && summary.failed == 0, "\(summary)")
         #expect(!FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) && !store.hasRecordFile(key))
