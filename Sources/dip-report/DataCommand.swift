@@ -22,6 +22,9 @@ struct DataCommand: ParsableCommand {
         var directory: String { DataDirectory.resolve(data) }
 
         func validate() throws {
+            // Empty reads as "not given" in DataDirectory.resolve ($DIP_DATA, else ./data): a
+            // script's unset variable (`--data "$DIR"`) would quietly use another folder.
+            if data == "" { throw ValidationError("--data '': give the folder that holds bm3d/, seed-report/ and dip-inpainting/, or leave --data out for $DIP_DATA, else ./data") }
             // A file given as the folder would otherwise read as "every image missing".
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {

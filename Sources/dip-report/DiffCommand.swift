@@ -98,6 +98,11 @@ struct DiffCommand: ParsableCommand {
             for p in b.problems { StandardStreams.error("skipped \(p)\n") }
             for n in b.leftOff { printNote("\(second): \(n)") }
             if b.stored == 0 { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
+            // Spelled apart (`r` and `./r/`) or alike, one folder against itself: said once, and
+            // the count line names the sides A and B instead of the one folder twice.
+            let oneFolder = OutputFiles.same(first, second)
+            if oneFolder { printNote("A and B are the same folder ('\(first)'): every run is compared with itself") }
+            let (nameA, nameB) = oneFolder ? ("A", "B") : (first, second)
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
                 let table = ResultDiff.table(d.differences)
@@ -107,7 +112,7 @@ struct DiffCommand: ParsableCommand {
             let unfinished = d.differences.filter { !$0.bothDone }.count
             StandardStreams.error("\(d.differences.count) runs in both, \(beyond) beyond the seeds' spread"
                                   + (unfinished > 0 ? ", \(unfinished) that did not finish on one side (diverged or cancelled)" : "")
-                                  + "; \(d.onlyA.count) only in \(first), \(d.onlyB.count) only in \(second)\n")
+                                  + "; \(d.onlyA.count) only in \(nameA), \(d.onlyB.count) only in \(nameB)\n")
             if let why = ResultDiff.nothingInCommon(a.runs, b.runs) { printNote("\(first) and \(second) have no run in common: \(why)") }
             // Each side took its most thorough profile: said when they differ, as every row then
             // compares two protocols (all "beyond the spread" by design).

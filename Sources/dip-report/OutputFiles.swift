@@ -162,6 +162,9 @@ enum OutputFiles {
         return "\(error)"
     }
 
+    /// Whether `a` and `b` name the same file or folder (links and `./` spellings included).
+    static func same(_ a: String, _ b: String) -> Bool { FileIdentity(a) == FileIdentity(b) }
+
     /// Why files cannot be made in the folder of `path`, or nil when a probe file could be made
     /// in its nearest existing ancestor (the write creates the missing folders).
     private static func folderProblem(for path: String) -> String? {

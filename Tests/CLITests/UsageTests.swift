@@ -375,6 +375,16 @@ struct UsageTests {
         try FileManager.default.createDirectory(atPath: s.path + "/empty", withIntermediateDirectories: true)
         let empty = try s.run(["diff", "empty"])
         #expect(empty.status == 0 && empty.stderr.contains("empty holds no stored runs"), "\(empty.stderr)")
+        // One folder against itself, however spelled: said once, and the sides named A and B
+        // (the count line named the folder twice).
+        let itself = try s.run(["diff", "empty", "./empty/"])
+        #expect(itself.status == 0 && itself.stderr.contains("A and B are the same folder ('empty')")
+                && itself.stderr.contains("0 only in A, 0 only in B"), "\(itself.stderr)")
+        // An empty --data (a script's unset variable) is refused: it fell back to $DIP_DATA or ./data.
+        for command in [["data", "verify"], ["run", "--profile", "smoke", "--dry-run"]] {
+            let r = try s.run(command + ["--data", ""])
+            #expect(r.status == 64 && r.stderr.contains("--data '': give the folder that holds bm3d/"), "\(command): \(r.stderr)")
+        }
         // A data folder that cannot be written is named as the problem, not the mirror.
         // A mirror that cannot be fetched from is one usage error (it failed file by file, or fell back silently).
         for (mirror, expected) in [("ftp://x", "fetches over ftp://"), ("", "is empty"), ("image.png", "is a file")] {
