@@ -30,8 +30,14 @@ build: setup
 # The tests run oneDNN in-process, in parallel: with the short OpenMP spin dip-report itself
 # restarts with (Sources/DIPEngine/CPU/OpenMPWaitPolicy.swift), unless you chose one. As root,
 # the Slurm tests start private clusters with scripts/slurm-local (elsewhere they are skipped).
+# The tests' temporary files (results folders, pages, logs, browser profiles: about 30 MB a run,
+# most of it never removed by the test that made it) go to a folder of their own under TMPDIR,
+# removed afterwards whether the tests pass or fail, so that repeated runs do not fill /tmp.
 test: setup
-	GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/dip-report-test.XXXXXX") || exit 1; \
+	echo "TMPDIR=$$tmp GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test"; \
+	TMPDIR="$$tmp" GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test; status=$$?; \
+	rm -rf "$$tmp"; exit $$status
 
 report: build
 	@$(BIN) data verify --data "$(DATA)" >/dev/null 2>&1 || $(BIN) data fetch --data "$(DATA)"
