@@ -117,7 +117,7 @@ public final class ClaimHandle: @unchecked Sendable {
     /// or the record is written); false from the first time it is not.
     public func stillHeld() -> Bool {
         lock.lock(); defer { lock.unlock() }
-        if !lost, !isStillOurs() { lost = true }
+        if !lost, !isStillOurs(retaking: true) { lost = true }
         return !lost
     }
 
@@ -128,7 +128,7 @@ public final class ClaimHandle: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard force || Date().timeIntervalSince(lastBeat) >= RunClaim.heartbeatSeconds else { return }
         lastBeat = Date()
-        guard !lost, isStillOurs() else { lost = true; return }
+        guard !lost, isStillOurs(retaking: true) else { lost = true; return }
         claim.heartbeat = lastBeat
         claim.iteration = iteration
         claim.iterations = iterations
@@ -138,14 +138,22 @@ public final class ClaimHandle: @unchecked Sendable {
     /// Gives the claim back (only when it is still ours).
     public func release() {
         lock.lock(); defer { lock.unlock() }
-        if isStillOurs() { unlink(path) }
+        if isStillOurs(retaking: false) { unlink(path) }
     }
 
-    /// False when the claim file is gone or holds another runner's claim. A file that cannot be
-    /// read or decoded just now (a network file system's passing error) counts as still ours:
-    /// losing the claim stops the run, which only another holder's claim justifies.
-    private func isStillOurs() -> Bool {
-        guard let data = FileManager.default.contents(atPath: path) else { return !(access(path, F_OK) != 0 && errno == ENOENT) }
+    /// False when the claim file holds another runner's claim. A file that cannot be read or
+    /// decoded just now (a network file system's passing error) counts as still ours: losing
+    /// the claim stops the run, which only another holder's claim justifies. A file that is
+    /// gone (`sweep` judged this process stalled and removed its claim, and nobody has claimed
+    /// the run since) is written again when `retaking`, and is ours if that worked: the run
+    /// used to stop, and nobody fitted it until a later `run`.
+    private func isStillOurs(retaking: Bool) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            guard access(path, F_OK) != 0, errno == ENOENT else { return true }
+            guard retaking, let encoded = try? claim.encoded() else { return false }
+            if (try? ResultStore.linkNew(encoded, at: path)) == true { return true }
+            return ResultStore.readClaim(at: path)?.token == claim.token
+        }
         guard let c = try? RunClaim.decode(data) else { return true }
         return c.token == claim.token
     }
@@ -188,6 +196,12 @@ extension ResultStore {
     /// classic NFS-safe form of O_EXCL), and no reader ever sees a half-written claim.
     public func claim(_ key: RunKey, job: String?, attempt: Int = 0, iterations: Int?,
                       staleAfter: Double = RunClaim.defaultStaleSeconds) throws -> ClaimOutcome {
+        try claim(key, job: job, attempt: attempt, iterations: iterations, staleAfter: staleAfter, token: UUID().uuidString)
+    }
+
+    /// The claim above with its token given (tests plant a file with it, as a lost link reply leaves one).
+    func claim(_ key: RunKey, job: String?, attempt: Int, iterations: Int?, staleAfter: Double,
+               token: String) throws -> ClaimOutcome {
         let path = claimPath(for: key)
         do { try FileManager.default.createDirectory(atPath: folder(for: key), withIntermediateDirectories: true) } catch {
             throw DIPError.io(path: folder(for: key), reason: "cannot create the folder (\(FileErrorText.describe(error, makingFolder: folder(for: key))))")
@@ -195,11 +209,15 @@ extension ResultStore {
         let now = Date()
         let mine = RunClaim(host: RunClaim.localHost, pid: getpid(), job: job, attempt: job == nil ? nil : attempt,
                             pidNamespace: RunClaim.localPidNamespace, started: now, heartbeat: now,
-                            iteration: 0, iterations: iterations, token: UUID().uuidString)
+                            iteration: 0, iterations: iterations, token: token)
         let data = try mine.encoded()
         for _ in 0..<3 {
             if try Self.linkNew(data, at: path) { return .acquired(ClaimHandle(path: path, claim: mine), tookOver: nil) }
             guard let other = Self.readClaim(at: path) else { continue }  // released meanwhile: try again
+            // Ours after all: on a network file system, a link(2) whose reply was lost is sent
+            // again and fails with EEXIST, on the file the first one made. Read as another's,
+            // the run was skipped and its claim left to go stale.
+            if other.token == mine.token { return .acquired(ClaimHandle(path: path, claim: mine), tookOver: nil) }
             guard other.isStale(now: now, staleAfter: staleAfter) || other.isEarlierAttempt(ofJob: job, attempt: attempt) else {
                 return .held(other)
             }
@@ -213,6 +231,9 @@ extension ResultStore {
 
     /// Removes the stale claim and links ours, under a short-lived `.takeover` lock so that two
     /// runners taking over at once cannot both win. False when the claim changed meanwhile.
+    /// (Where two runners clear a lock left by a dead one at the same moment, both may hold it;
+    /// the one whose claim the other replaced finds out at its first heartbeat, at most
+    /// `RunClaim.heartbeatSeconds` in, and stops that run without writing: `ClaimHandle.isLost`.)
     private func takeOver(path: String, stale: RunClaim, with data: Data) throws -> Bool {
         let lockPath = path + ".takeover"
         // A lock left by a runner that died during its takeover (seconds at most) is cleared.

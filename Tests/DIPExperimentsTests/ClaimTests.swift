@@ -75,6 +75,42 @@ struct ClaimTests {
         guard case .acquired = try store.claim(key, job: nil, iterations: 1) else { Issue.record("released key must be free"); return }
     }
 
+    @Test("a claim file already holding this runner's own token is its own (an NFS link whose reply was lost made it), not another's")
+    func lostLinkReply() throws {
+        let store = try tempStore()
+        let beat = Date()
+        let made = RunClaim(host: RunClaim.localHost, pid: getpid(), job: nil, started: beat, heartbeat: beat, token: "sent-twice")
+        try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
+        try made.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: key)))
+        guard case let .acquired(handle, tookOver) = try store.claim(key, job: nil, attempt: 0, iterations: 1,
+                                                                     staleAfter: RunClaim.defaultStaleSeconds, token: "sent-twice") else {
+            Issue.record("the runner's own claim must read as acquired"); return
+        }
+        #expect(tookOver == nil && handle.stillHeld())
+        // Anyone else's fresh claim is still held.
+        guard case .held = try store.claim(key, job: nil, iterations: 1) else { Issue.record("a live claim must be respected"); return }
+    }
+
+    @Test("a holder whose claim file was removed (sweep judged it stalled) writes it again and goes on, unless another runner has claimed the run since")
+    func removedClaimRetaken() throws {
+        let store = try tempStore()
+        guard case let .acquired(handle, _) = try store.claim(key, job: "5_1", iterations: 100) else { Issue.record("a free key must be claimed"); return }
+        unlink(store.claimPath(for: key))
+        handle.heartbeat(iteration: 7, of: 100, force: true)
+        #expect(!handle.isLost)
+        #expect(store.currentClaim(key)?.pid == getpid() && store.currentClaim(key)?.iteration == 7)
+        unlink(store.claimPath(for: key))
+        #expect(handle.stillHeld() && store.currentClaim(key)?.job == "5_1")
+        // Removed, then claimed by another runner: that one's now.
+        unlink(store.claimPath(for: key))
+        usurp(key, in: store)
+        #expect(!handle.stillHeld() && handle.isLost)
+        #expect(store.currentClaim(key)?.token == "usurper")
+        // Release leaves the other's claim alone, and writes nothing back once the file is gone.
+        handle.release()
+        #expect(store.currentClaim(key)?.token == "usurper")
+    }
+
     @Test("a stale claim (dead pid on this host, or a heartbeat older than the threshold) is taken over, and says whose it was")
     func staleTakeover() throws {
         let store = try tempStore()
