@@ -1,3 +1,4 @@
+import DIPEngine
 import Foundation
 import Testing
 @testable import DIPExperiments
@@ -16,7 +17,12 @@ struct StoreStatusTests {
         }
         defer { claim.release() }
         try FileManager.default.createDirectory(atPath: store.folder(for: interrupted), withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: interrupted), contents: Data("checkpoint".utf8)))
+        // A checkpoint's state is all status reads of it (the steps it holds).
+        try SafetensorsFile(metadata: ["state": #"{"step": 400}"#]).write(to: store.checkpointPath(for: interrupted))
+        // A damaged one (a copy cut short) is listed, not counted: `run` starts that run afresh.
+        let damaged = RunKey(experiment: "table1-paper", image: "house", configHash: "e2bafad265e7", seed: 1)
+        try FileManager.default.createDirectory(atPath: store.folder(for: damaged), withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: damaged), contents: Data("checkpoint".utf8)))
         // A claim whose holder is gone and nothing else: no run to show.
         try FileManager.default.createDirectory(atPath: store.folder(for: abandoned), withIntermediateDirectories: true)
         let old = Date().addingTimeInterval(-7200)
@@ -30,7 +36,9 @@ struct StoreStatusTests {
         #expect(table1?.checkpointed == 1)
         #expect(table1?.stored == 0 && table1?.missing == 0)
         #expect(!status.experiments.contains { $0.id == "width" }, "a stale claim alone is no run: \(status.experiments.map(\.id))")
-        #expect(status.plan == nil && status.unreadable.isEmpty)
+        #expect(status.plan == nil)
+        #expect(status.unreadable == ["\(store.checkpointPath(for: damaged)): an unreadable checkpoint; `run` starts its run afresh"],
+                "\(status.unreadable)")
     }
 
     @Test("a task log ending in an error, or in slurmstepd's out-of-memory kill, fails the task as a whole; a requeued attempt after it does not")

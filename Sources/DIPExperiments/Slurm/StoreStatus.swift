@@ -134,6 +134,15 @@ public struct StoreStatus: Sendable {
                 }
             }
         }
+        // A checkpoint counts when its state can be read: a damaged one (a disk that filled, a
+        // copy cut short) is listed, and its run counts as missing, since `run` starts it afresh.
+        func readableCheckpoint(_ key: RunKey) -> Int? {
+            let path = store.checkpointPath(for: key)
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            if let steps = FitCheckpoint.completedSteps(at: path) { return steps }
+            unreadable.append("\(path): an unreadable checkpoint; `run` starts its run afresh")
+            return nil
+        }
         var done = 0, left = 0, recentDone = 0
         let since = newest?.created ?? now
         for (key, run) in planned {
@@ -154,10 +163,10 @@ public struct StoreStatus: Sendable {
             } else if let f = failures[key] {
                 bump(key.experiment) { $0.failed.append(Failed(key: key, log: f.log, lastLines: f.lastLines)) }
                 left += run.iterations
-            } else if FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+            } else if let steps = readableCheckpoint(key) {
                 bump(key.experiment) { $0.checkpointed += 1 }
                 // What the checkpoint holds is done: a resumed run carries on from there.
-                let kept = min(FitCheckpoint.completedSteps(at: store.checkpointPath(for: key)) ?? 0, run.iterations)
+                let kept = min(steps, run.iterations)
                 done += kept
                 left += run.iterations - kept
             } else {
@@ -171,7 +180,7 @@ public struct StoreStatus: Sendable {
         for key in claimedOrCheckpointedKeys(store) where planned[key] == nil {
             if let c = store.currentClaim(key), !c.isStale(now: now) {
                 bump(key.experiment) { $0.running.append(Running(key: key, claim: c)) }
-            } else if stored[key] == nil, FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) {
+            } else if stored[key] == nil, readableCheckpoint(key) != nil {
                 bump(key.experiment) { $0.checkpointed += 1 }
             }
         }
