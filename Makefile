@@ -32,12 +32,14 @@ build: setup
 # the Slurm tests start private clusters with scripts/slurm-local (elsewhere they are skipped).
 # The tests' temporary files (results folders, pages, logs, browser profiles: about 30 MB a run,
 # most of it never removed by the test that made it) go to a folder of their own under TMPDIR,
-# removed afterwards whether the tests pass or fail, so that repeated runs do not fill /tmp.
+# removed afterwards whether the tests pass, fail or are interrupted, so that repeated runs do not
+# fill /tmp (`swift test` alone leaves them, FigureTests' drawn figures among them).
 test: setup
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/dip-report-test.XXXXXX") || exit 1; \
+	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	echo "TMPDIR=$$tmp GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test"; \
 	TMPDIR="$$tmp" GOMP_SPINCOUNT=$(or $(GOMP_SPINCOUNT),1000) $(SWIFT) test; status=$$?; \
-	rm -rf "$$tmp"; exit $$status
+	exit $$status
 
 report: build
 	@$(BIN) data verify --data "$(DATA)" >/dev/null 2>&1 || $(BIN) data fetch --data "$(DATA)"

@@ -117,7 +117,7 @@ public final class ClaimHandle: @unchecked Sendable {
     /// or the record is written); false from the first time it is not.
     public func stillHeld() -> Bool {
         lock.lock(); defer { lock.unlock() }
-        if !lost, !isStillOurs(retaking: true) { lost = true }
+        if !lost, !isStillOurs() { lost = true }
         return !lost
     }
 
@@ -128,7 +128,7 @@ public final class ClaimHandle: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard force || Date().timeIntervalSince(lastBeat) >= RunClaim.heartbeatSeconds else { return }
         lastBeat = Date()
-        guard !lost, isStillOurs(retaking: true) else { lost = true; return }
+        guard !lost, isStillOurs() else { lost = true; return }
         claim.heartbeat = lastBeat
         claim.iteration = iteration
         claim.iterations = iterations
@@ -138,22 +138,16 @@ public final class ClaimHandle: @unchecked Sendable {
     /// Gives the claim back (only when it is still ours).
     public func release() {
         lock.lock(); defer { lock.unlock() }
-        if isStillOurs(retaking: false) { unlink(path) }
+        if isStillOurs() { unlink(path) }
     }
 
-    /// False when the claim file holds another runner's claim. A file that cannot be read or
-    /// decoded just now (a network file system's passing error) counts as still ours: losing
-    /// the claim stops the run, which only another holder's claim justifies. A file that is
-    /// gone (`sweep` judged this process stalled and removed its claim, and nobody has claimed
-    /// the run since) is written again when `retaking`, and is ours if that worked: the run
-    /// used to stop, and nobody fitted it until a later `run`.
-    private func isStillOurs(retaking: Bool) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            guard access(path, F_OK) != 0, errno == ENOENT else { return true }
-            guard retaking, let encoded = try? claim.encoded() else { return false }
-            if (try? ResultStore.linkNew(encoded, at: path)) == true { return true }
-            return ResultStore.readClaim(at: path)?.token == claim.token
-        }
+    /// False when the claim file is gone or holds another runner's claim. A file that cannot be
+    /// read or decoded just now (a network file system's passing error) counts as still ours:
+    /// losing the claim stops the run, which only another holder's claim justifies. A file that
+    /// is gone is lost too, not written again: while this process stalled, another runner may
+    /// have taken the claim over, stored or checkpointed the run and given the claim back.
+    private func isStillOurs() -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return !(access(path, F_OK) != 0 && errno == ENOENT) }
         guard let c = try? RunClaim.decode(data) else { return true }
         return c.token == claim.token
     }

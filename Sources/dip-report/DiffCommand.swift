@@ -94,14 +94,17 @@ struct DiffCommand: ParsableCommand {
             }
             for c in comparisons { StandardStreams.error(ResultDiff.summaryLine(c) + "\n") }
         } else if let second {
-            let b = try ResultDiff.outcomes(resultsFolder: second, profile: profile)
-            for p in b.problems { StandardStreams.error("skipped \(p)\n") }
-            for n in b.leftOff { printNote("\(second): \(n)") }
-            if b.stored == 0 { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
-            // Spelled apart (`r` and `./r/`) or alike, one folder against itself: said once, and
-            // the count line names the sides A and B instead of the one folder twice.
+            // Spelled apart (`r` and `./r/`) or alike, one folder against itself: read and said
+            // once, and the count line names the sides A and B instead of the one folder twice.
             let oneFolder = OutputFiles.same(first, second)
-            if oneFolder { printNote("A and B are the same folder ('\(first)'): every run is compared with itself") }
+            let b = oneFolder ? a : try ResultDiff.outcomes(resultsFolder: second, profile: profile)
+            if oneFolder {
+                printNote("A and B are the same folder ('\(first)'): every run is compared with itself")
+            } else {
+                for p in b.problems { StandardStreams.error("skipped \(p)\n") }
+                for n in b.leftOff { printNote("\(second): \(n)") }
+                if b.stored == 0 { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
+            }
             let (nameA, nameB) = oneFolder ? ("A", "B") : (first, second)
             let d = ResultDiff.between(a.runs, b.runs)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {

@@ -80,7 +80,7 @@ struct StatusCommand: ParsableCommand {
                          + s.uncountedPlans.joined(separator: ", "))
         }
         if !s.unreadable.isEmpty {
-            lines.append("\(s.unreadable.count) unreadable file\(s.unreadable.count == 1 ? "" : "s"), counted nowhere above:")
+            lines.append("\(s.unreadable.count) unreadable file\(s.unreadable.count == 1 ? "" : "s") (not counted above as what \(s.unreadable.count == 1 ? "it claims" : "they claim") to be):")
             lines += s.unreadable.map { "  \($0)" }
         }
         if let problem = s.queueProblem { lines.append("queue: not known: \(problem)") }

@@ -380,6 +380,7 @@ struct UsageTests {
         let itself = try s.run(["diff", "empty", "./empty/"])
         #expect(itself.status == 0 && itself.stderr.contains("A and B are the same folder ('empty')")
                 && itself.stderr.contains("0 only in A, 0 only in B"), "\(itself.stderr)")
+        #expect(itself.stderr.components(separatedBy: "holds no stored runs").count == 2, "said once: \(itself.stderr)")
         // An empty --data (a script's unset variable) is refused: it fell back to $DIP_DATA or ./data.
         for command in [["data", "verify"], ["run", "--profile", "smoke", "--dry-run"]] {
             let r = try s.run(command + ["--data", ""])

@@ -20,7 +20,8 @@ func inkedFraction(_ image: Image) -> Double {
     return Double(inked) / Double(plane)
 }
 
-/// Where figures go for a person to look at (`swift test` leaves them in the temp folder).
+/// Where figures go for a person to look at (`swift test` leaves them in the temp folder;
+/// `make test` removes its temp folder afterwards).
 let figureFolder = FileManager.default.temporaryDirectory.appendingPathComponent("dip-report-figures").path
 
 @Suite("Figures")

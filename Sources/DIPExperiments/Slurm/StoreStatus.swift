@@ -73,8 +73,9 @@ public struct StoreStatus: Sendable {
     public var uncountedPlans: [String] = []
     /// Stored runs by the profile they ran under ("smoke" -> 226).
     public var storedByProfile: [String: Int] = [:]
-    /// Files that are not what their names say (damaged records, unreadable plans), "path:
-    /// why" each; their runs are counted nowhere above.
+    /// Files that are not what their names say (damaged records, unreadable plans and
+    /// checkpoints), "path: why" each, sorted: a damaged record's or plan's runs are counted
+    /// nowhere else, a damaged checkpoint's planned run counts as missing.
     public var unreadable: [String] = []
 
     /// Reads the status of the results folder `results`.
@@ -210,7 +211,7 @@ public struct StoreStatus: Sendable {
         return StoreStatus(experiments: experiments, iterationsDone: done, iterationsLeft: left, etaSeconds: eta,
                            queue: queue, queueProblem: queueProblem, fittingTasksQueued: fittingTasksQueued, plan: newest?.id, planSubmitted: planSubmitted,
                            uncountedPlans: uncounted,
-                           storedByProfile: Dictionary(records.map { ($0.profile, 1) }, uniquingKeysWith: +), unreadable: unreadable)
+                           storedByProfile: Dictionary(records.map { ($0.profile, 1) }, uniquingKeysWith: +), unreadable: unreadable.sorted())
     }
 
     /// The keys of the claims and checkpoints in the results folder
