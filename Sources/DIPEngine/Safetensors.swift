@@ -264,7 +264,16 @@ public struct SafetensorsFile: Sendable, Equatable {
             throw EngineError.weights("\(path): cannot open the file")
         }
         defer { try? handle.close() }
-        let (header, _) = try header(size: size, next: { [UInt8]((try? handle.read(upToCount: $0)) ?? Data()) }, fail: fail)
+        let (header, length) = try header(size: size, next: { [UInt8]((try? handle.read(upToCount: $0)) ?? Data()) }, fail: fail)
+        // The tensors themselves are not read, but a file cut short (a copy that stopped, a full
+        // disk) must not pass for whole: its data section must reach as far as they say.
+        let claimed = header.compactMap { name, value -> Int? in
+            guard name != "__metadata__", let fields = value as? [String: Any] else { return nil }
+            return integers(fields["data_offsets"])?.last
+        }.max() ?? 0
+        guard 8 + length + claimed <= size else {
+            throw fail("its tensors need \(claimed) bytes of data but the file holds \(size - 8 - length) (truncated?)")
+        }
         return try metadata(of: header, fail: fail)
     }
 

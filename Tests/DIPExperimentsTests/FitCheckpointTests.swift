@@ -59,6 +59,13 @@ struct FitCheckpointTests {
         // What status counts as done, read from the header alone; no checkpoint, no count.
         #expect(FitCheckpoint.completedSteps(at: path) == 13)
         #expect(FitCheckpoint.completedSteps(at: path + ".missing") == nil)
+        // A copy cut short in its tensors has a whole header but is no checkpoint to resume.
+        let cut = path + ".cut"
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        try written.prefix(written.count - 100).write(to: URL(fileURLWithPath: cut))
+        #expect(FitCheckpoint.completedSteps(at: cut) == nil)
+        #expect(throws: EngineError.self) { try SafetensorsFile.readMetadata(from: cut) }
         #expect(loaded.attachments == ["runner": "{\"wallSeconds\":1.5}"] && loaded.attachedImages["drop"] == picture)
         let resumed = try Fitter(problem: p, config: c, seed: 5, backend: backend).run(resumingFrom: loaded)
         #expect(!whole.backtracks.isEmpty)
