@@ -41,6 +41,29 @@ struct StoreStatusTests {
                 "\(status.unreadable)")
     }
 
+    @Test("a planned run whose checkpoint is damaged counts as missing, with its iterations left, and the file is listed; a sound one counts its steps as done")
+    func plannedDamagedCheckpoint() throws {
+        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let sound = RunKey(experiment: "table1-paper", image: "boat", configHash: "e2bafad265e7", seed: 2)
+        let damaged = RunKey(experiment: "table1-paper", image: "house", configHash: "e2bafad265e7", seed: 1)
+        for key in [sound, damaged] { try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true) }
+        try SafetensorsFile(metadata: ["state": #"{"step": 400}"#]).write(to: store.checkpointPath(for: sound))
+        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: damaged), contents: Data("checkpoint".utf8)))
+        let runs = [sound, damaged].map { FrozenPlan.Run(key: $0, label: "paper", iterations: 1000, seconds: 60, peakBytes: 1e8) }
+        let task = FrozenPlan.Task(runs: [0, 1], seconds: 120, peakBytes: 1e8, timeLimit: 600, memoryMiB: 512)
+        try FrozenPlan(id: "p", created: Date(), tool: "t", commit: "c", executable: "/x", results: store.root, out: "/o", data: "/d",
+                       profile: "paper", seeds: [1, 2], threadsPerRun: 1, checkpointSeconds: 600, experiments: [],
+                       runs: runs, tasks: [task], device: "cpu", gpuMath: "default").write()
+
+        let status = try StoreStatus.read(results: store.root)
+        let table1 = status.experiments.first { $0.id == "table1-paper" }
+        #expect(table1?.checkpointed == 1 && table1?.missing == 1, "\(String(describing: table1))")
+        #expect(status.iterationsDone == 400 && status.iterationsLeft == 1600)
+        #expect(status.unreadable == ["\(store.checkpointPath(for: damaged)): an unreadable checkpoint; `run` starts its run afresh"],
+                "\(status.unreadable)")
+    }
+
     @Test("a task log ending in an error, or in slurmstepd's out-of-memory kill, fails the task as a whole; a requeued attempt after it does not")
     func wholeTaskFailures() {
         let start = "dip-report task 3 of plan p on node1 (job 12_3, restart 0)"
