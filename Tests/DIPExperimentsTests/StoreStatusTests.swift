@@ -3,6 +3,19 @@ import Foundation
 import Testing
 @testable import DIPExperiments
 
+/// The keys of two interrupted runs of table1-paper: one whose checkpoint status can read, one
+/// whose checkpoint is damaged (a copy cut short: listed, not counted, since `run` starts that
+/// run afresh).
+private let soundKey = RunKey(experiment: "table1-paper", image: "boat", configHash: "e2bafad265e7", seed: 2)
+private let damagedKey = RunKey(experiment: "table1-paper", image: "house", configHash: "e2bafad265e7", seed: 1)
+
+/// Writes their checkpoints: a checkpoint's state is all status reads of it (the steps it holds, 400).
+private func plantCheckpoints(in store: ResultStore) throws {
+    for key in [soundKey, damagedKey] { try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true) }
+    try SafetensorsFile(metadata: ["state": #"{"step": 400}"#]).write(to: store.checkpointPath(for: soundKey))
+    #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: damagedKey), contents: Data("checkpoint".utf8)))
+}
+
 @Suite("Status of a results folder")
 struct StoreStatusTests {
     @Test("runs of a plain `run` (no frozen plan) show as running by their live claims and as checkpointed by their checkpoints")
@@ -10,19 +23,12 @@ struct StoreStatusTests {
         let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let running = RunKey(experiment: "table1-paper", image: "barbara", configHash: "8682dfa25902", seed: 0)
-        let interrupted = RunKey(experiment: "table1-paper", image: "boat", configHash: "e2bafad265e7", seed: 2)
         let abandoned = RunKey(experiment: "width", image: "kate", configHash: "0123456789ab", seed: 1)
         guard case let .acquired(claim, _) = try store.claim(running, job: nil, iterations: 11000) else {
             Issue.record("a free key must be claimed"); return
         }
         defer { claim.release() }
-        try FileManager.default.createDirectory(atPath: store.folder(for: interrupted), withIntermediateDirectories: true)
-        // A checkpoint's state is all status reads of it (the steps it holds).
-        try SafetensorsFile(metadata: ["state": #"{"step": 400}"#]).write(to: store.checkpointPath(for: interrupted))
-        // A damaged one (a copy cut short) is listed, not counted: `run` starts that run afresh.
-        let damaged = RunKey(experiment: "table1-paper", image: "house", configHash: "e2bafad265e7", seed: 1)
-        try FileManager.default.createDirectory(atPath: store.folder(for: damaged), withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: damaged), contents: Data("checkpoint".utf8)))
+        try plantCheckpoints(in: store)
         // A claim whose holder is gone and nothing else: no run to show.
         try FileManager.default.createDirectory(atPath: store.folder(for: abandoned), withIntermediateDirectories: true)
         let old = Date().addingTimeInterval(-7200)
@@ -37,7 +43,7 @@ struct StoreStatusTests {
         #expect(table1?.stored == 0 && table1?.missing == 0)
         #expect(!status.experiments.contains { $0.id == "width" }, "a stale claim alone is no run: \(status.experiments.map(\.id))")
         #expect(status.plan == nil)
-        #expect(status.unreadable == ["\(store.checkpointPath(for: damaged)): an unreadable checkpoint; `run` starts its run afresh"],
+        #expect(status.unreadable == ["\(store.checkpointPath(for: damagedKey)): an unreadable checkpoint; `run` starts its run afresh"],
                 "\(status.unreadable)")
     }
 
@@ -45,12 +51,8 @@ struct StoreStatusTests {
     func plannedDamagedCheckpoint() throws {
         let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: store.root) }
-        let sound = RunKey(experiment: "table1-paper", image: "boat", configHash: "e2bafad265e7", seed: 2)
-        let damaged = RunKey(experiment: "table1-paper", image: "house", configHash: "e2bafad265e7", seed: 1)
-        for key in [sound, damaged] { try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true) }
-        try SafetensorsFile(metadata: ["state": #"{"step": 400}"#]).write(to: store.checkpointPath(for: sound))
-        #expect(FileManager.default.createFile(atPath: store.checkpointPath(for: damaged), contents: Data("checkpoint".utf8)))
-        let runs = [sound, damaged].map { FrozenPlan.Run(key: $0, label: "paper", iterations: 1000, seconds: 60, peakBytes: 1e8) }
+        try plantCheckpoints(in: store)
+        let runs = [soundKey, damagedKey].map { FrozenPlan.Run(key: $0, label: "paper", iterations: 1000, seconds: 60, peakBytes: 1e8) }
         let task = FrozenPlan.Task(runs: [0, 1], seconds: 120, peakBytes: 1e8, timeLimit: 600, memoryMiB: 512)
         try FrozenPlan(id: "p", created: Date(), tool: "t", commit: "c", executable: "/x", results: store.root, out: "/o", data: "/d",
                        profile: "paper", seeds: [1, 2], threadsPerRun: 1, checkpointSeconds: 600, experiments: [],
@@ -60,7 +62,7 @@ struct StoreStatusTests {
         let table1 = status.experiments.first { $0.id == "table1-paper" }
         #expect(table1?.checkpointed == 1 && table1?.missing == 1, "\(String(describing: table1))")
         #expect(status.iterationsDone == 400 && status.iterationsLeft == 1600)
-        #expect(status.unreadable == ["\(store.checkpointPath(for: damaged)): an unreadable checkpoint; `run` starts its run afresh"],
+        #expect(status.unreadable == ["\(store.checkpointPath(for: damagedKey)): an unreadable checkpoint; `run` starts its run afresh"],
                 "\(status.unreadable)")
     }
 
