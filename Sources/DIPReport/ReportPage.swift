@@ -123,13 +123,37 @@ struct CellView: Sendable {
     var cls: String
     /// Whether it is a row header.
     var head: Bool
+    /// The marks its text ends with, which the table's note explains (`PageBuilder.markNotes`).
+    var marks: Set<CellMark>
 
-    /// Creates a cell.
-    init(_ text: String, title: String = "", cls: String = "", head: Bool = false) {
+    /// Creates a cell; `marks` are those `text` already ends with.
+    init(_ text: String, title: String = "", cls: String = "", head: Bool = false, marks: Set<CellMark> = []) {
         self.text = text
         self.title = title
         self.cls = cls
         self.head = head
+        self.marks = marks
+    }
+}
+
+/// A mark after a table cell's value that qualifies it; the table's note explains each one used.
+enum CellMark: Sendable, Hashable, CaseIterable {
+    /// "†": a run behind the cell diverged or was cancelled.
+    case unfinished
+    /// "‡": the value is over fewer seeds than the experiment ran.
+    case partial
+
+    /// The mark as the cell shows it.
+    var symbol: String {
+        switch self {
+        case .unfinished: "†"
+        case .partial: "‡"
+        }
+    }
+
+    /// " †", " ‡", " † ‡" or "": the marks of `marks` after a value, in this enum's order.
+    static func suffix(_ marks: Set<CellMark>) -> String {
+        allCases.filter(marks.contains).map { " " + $0.symbol }.joined()
     }
 }
 

@@ -250,53 +250,55 @@ struct PageBuilder {
 
     func keys(_ runs: [RunRecord]) -> String { runs.map(\.key.description).joined(separator: "\n") }
 
-    /// What a table's note says of `statCell`'s "†".
-    static let unfinishedNote = "† marks cells with a run that diverged or was cancelled; such a run counts with the values it has "
+    /// What a table's note says of `CellMark.unfinished`.
+    static let unfinishedNote = "\(CellMark.unfinished.symbol) marks cells with a run that diverged or was cancelled; such a run counts with the values it has "
         + "(its best so far, its final only where that is finite)."
-    /// What a table's note says of `statCell`'s "‡".
-    static let partialNote = "‡ marks cells over fewer seeds than the experiment ran (hover for the seeds left out and why)."
+    /// What a table's note says of `CellMark.partial`.
+    static let partialNote = "\(CellMark.partial.symbol) marks cells over fewer seeds than the experiment ran (hover for the seeds left out and why)."
 
-    /// Whether a cell of `runs` carries `statCell`'s "†": one of them diverged or was cancelled.
+    /// Whether a cell of `runs` is `CellMark.unfinished`: one of them diverged or was cancelled.
     static func unfinished(_ runs: [RunRecord]) -> Bool { runs.contains { $0.status != .done } }
 
-    /// The notes a table's cells call for: `unfinishedNote` where a cell has a "†",
-    /// `partialNote` where one has a "‡" (each with a leading space), else "".
+    /// The notes a table's cells call for, from the marks they carry: `unfinishedNote` where a
+    /// cell is marked unfinished, `partialNote` where one is partial (each with a leading
+    /// space), else "".
     static func markNotes(_ rows: [RowView]) -> String {
-        let texts = rows.flatMap(\.cells).filter { !$0.head }.map(\.text)
-        return (texts.contains { $0.hasSuffix(" †") || $0.contains(" † ") } ? " " + unfinishedNote : "")
-            + (texts.contains { $0.hasSuffix(" ‡") } ? " " + partialNote : "")
+        let used = rows.flatMap(\.cells).reduce(into: Set<CellMark>()) { $0.formUnion($1.marks) }
+        return (used.contains(.unfinished) ? " " + unfinishedNote : "") + (used.contains(.partial) ? " " + partialNote : "")
     }
 
-    /// The marks of a cell over `runs` (one configuration and image): " †" where one of them
-    /// did not finish, " ‡" where `value` has fewer seeds than the experiment ran (a run not
-    /// stored, skipped as damaged, or without that value), and the tooltip's line naming them.
-    func marks(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> (suffix: String, line: String) {
-        guard let experiment = runs.first?.key.experiment else { return ("", "") }
+    /// The marks of a cell over `runs` (one configuration and image): unfinished where one of
+    /// them did not finish, partial where `value` has fewer seeds than the experiment ran (a
+    /// run not stored, skipped as damaged, or without that value), and the tooltip's line
+    /// naming the seeds left out.
+    func marks(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> (marks: Set<CellMark>, line: String) {
+        guard let experiment = runs.first?.key.experiment else { return ([], "") }
         // As `Spread` counts them: finite values only.
         let counted = Set(runs.filter { value($0)?.isFinite == true }.map(\.key.seed))
         let left = (seedsRan[experiment] ?? []).subtracting(counted).sorted()
-        var suffix = Self.unfinished(runs) ? " †" : ""
-        guard !left.isEmpty else { return (suffix, "") }
-        suffix += " ‡"
+        var marks: Set<CellMark> = Self.unfinished(runs) ? [.unfinished] : []
+        guard !left.isEmpty else { return (marks, "") }
+        marks.insert(.partial)
         let why = left.map { seed -> String in
             guard let r = runs.first(where: { $0.key.seed == seed }) else { return "seed \(seed): no record, not run or skipped as damaged" }
             return "seed \(seed): \(r.status == .done ? "no value" : r.status.rawValue + ", no value")"
         }
-        return (suffix, "over \(counted.count) of \(counted.count + left.count) seeds (\(why.joined(separator: "; ")))\n")
+        return (marks, "over \(counted.count) of \(counted.count + left.count) seeds (\(why.joined(separator: "; ")))\n")
     }
 
-    /// "32.10 ±0.21" with the range and record keys in the tooltip; "†" marks a run that did not
-    /// finish, "‡" a cell over fewer seeds than its experiment ran (`marks`).
+    /// "32.10 ±0.21" with the range and record keys in the tooltip, and the cell's marks
+    /// (`marks`) after the value and as data.
     func statCell(_ runs: [RunRecord], _ value: (RunRecord) -> Double?) -> CellView {
         guard let s = Spread(runs.compactMap(value)) else {
-            return CellView(runs.isEmpty ? "–" : "n/a" + (Self.unfinished(runs) ? " †" : ""), title: keys(runs), cls: "na")
+            let marks: Set<CellMark> = Self.unfinished(runs) ? [.unfinished] : []
+            return CellView(runs.isEmpty ? "–" : "n/a" + CellMark.suffix(marks), title: keys(runs), cls: "na", marks: marks)
         }
-        let (suffix, line) = marks(runs, value)
+        let (marks, line) = marks(runs, value)
         var text = String(format: "%.2f", s.mean)
         if let std = s.std { text += String(format: " ±%.2f", std) }
-        text += suffix
+        text += CellMark.suffix(marks)
         let title = line + (s.count > 1 ? String(format: "range %.2f–%.2f over %d seeds\n", s.min, s.max, s.count) : "") + keys(runs)
-        return CellView(text, title: title, cls: suffix.isEmpty ? "" : "warn")
+        return CellView(text, title: title, cls: marks.isEmpty ? "" : "warn", marks: marks)
     }
 
     func image(_ record: RunRecord, _ role: String) -> Image? {
@@ -412,10 +414,10 @@ struct PageBuilder {
                 return CellView("–", cls: "na")
             }
             let d = s.mean - ref
-            let (suffix, line) = marks(matching) { $0.best?.psnr }
-            return CellView(String(format: "%+.2f", d) + suffix,
+            let (marks, line) = marks(matching) { $0.best?.psnr }
+            return CellView(String(format: "%+.2f", d) + CellMark.suffix(marks),
                             title: line + String(format: "mean %.2f − paper %.2f\n", s.mean, ref) + keys(matching),
-                            cls: suffix.isEmpty ? (d >= 0 ? "pos" : "neg") : "warn")
+                            cls: marks.isEmpty ? (d >= 0 ? "pos" : "neg") : "warn", marks: marks)
         }, cls: ""))
         return TableView(id: "table1", caption: "Table 1: PSNR (dB), 50 % of pixels missing",
                          header: ["method"] + columns.map(\.label), rows: rows,

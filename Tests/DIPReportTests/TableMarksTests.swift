@@ -66,6 +66,17 @@ struct TableMarksTests {
         #expect(complete.note?.contains("‡") == false && complete.note?.contains("†") == false)
     }
 
+    @Test("a table's note explains the marks its cells carry, whatever the cells' text (a configuration named with a dagger calls for no note)")
+    func notesFollowMarks() {
+        #expect(CellMark.suffix([]) == "" && CellMark.suffix([.partial, .unfinished]) == " † ‡")
+        let plain = RowView(cells: [CellView("width †", head: true), CellView("worst drop at 12 †")], cls: "")
+        #expect(PageBuilder.markNotes([plain]) == "")
+        let partial = RowView(cells: [CellView("a", head: true), CellView("31.20" + CellMark.suffix([.partial]), marks: [.partial])], cls: "")
+        #expect(PageBuilder.markNotes([plain, partial]) == " " + PageBuilder.partialNote)
+        let both = RowView(cells: [CellView("n/a †", cls: "na", marks: [.unfinished])], cls: "")
+        #expect(PageBuilder.markNotes([partial, both]) == " " + PageBuilder.unfinishedNote + " " + PageBuilder.partialNote)
+    }
+
     @Test("a sweep's worst drop is read off each curve where the run kept no picture of it, and names its seed; '–' means no visible fall")
     func worstDropFromCurves() throws {
         let b = try Self.builder { store in
