@@ -311,7 +311,9 @@ public struct ResultStore: Sendable {
             } else if name.hasSuffix(".claim"), let stem = Self.stemPrefix(name),
                       let c = Self.readClaim(at: path), c.isStale(staleAfter: staleAfter) {
                 let stored = fm.fileExists(atPath: (folder as NSString).appendingPathComponent(stem + ".json"))
-                take(path, "stale claim of \(c.describe())\(stored ? " on a stored run" : "; the next runner takes it over")", stored)
+                // Removed only if still the claim read here (a runner may take it over meanwhile).
+                found.append(Leftover(path: path, what: "stale claim of \(c.describe())\(stored ? " on a stored run" : "; the next runner takes it over")",
+                                      removed: remove && stored && Self.removeClaim(at: path, ifStill: c)))
             } else if name.hasSuffix(".claim.takeover"),
                       let m = try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date, Date().timeIntervalSince(m) > 60 {
                 take(path, "lock of a claim takeover that never finished", true)

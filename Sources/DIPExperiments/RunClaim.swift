@@ -223,21 +223,39 @@ extension ResultStore {
         throw DIPError.io(path: path, reason: "cannot take the claim (it keeps changing); is another runner starting the same runs?")
     }
 
-    /// Removes the stale claim and links ours, under a short-lived `.takeover` lock so that two
-    /// runners taking over at once cannot both win. False when the claim changed meanwhile.
+    /// Removes the stale claim and links ours, under the claim's takeover lock
+    /// (`withTakeoverLock`) so that two runners taking over at once cannot both win. False when
+    /// the claim changed meanwhile or another runner holds the lock.
     /// (Where two runners clear a lock left by a dead one at the same moment, both may hold it;
     /// the one whose claim the other replaced finds out at its first heartbeat, at most
     /// `RunClaim.heartbeatSeconds` in, and stops that run without writing: `ClaimHandle.isLost`.)
     private func takeOver(path: String, stale: RunClaim, with data: Data) throws -> Bool {
+        try Self.withTakeoverLock(claim: path) {
+            guard Self.readClaim(at: path) == stale else { return false }
+            unlink(path)
+            return try Self.linkNew(data, at: path)
+        } ?? false
+    }
+
+    /// Removes the claim file at `path` if it still holds `stale`, under the takeover lock: a
+    /// runner that takes the claim over between a reader's look and this removal (`sweep`)
+    /// keeps its new claim, where a plain unlink removed it and stopped that runner's run. False
+    /// when the claim changed, is gone, or another runner is taking it over right now.
+    static func removeClaim(at path: String, ifStill stale: RunClaim) -> Bool {
+        (try? withTakeoverLock(claim: path) { readClaim(at: path) == stale && unlink(path) == 0 }) == true
+    }
+
+    /// `body`'s result, run while holding the short-lived `<claim>.takeover` lock file (made by
+    /// `linkNew`, so one holder at a time on network file systems too); nil when another holds
+    /// it. A lock left by a runner that died while holding it (held for milliseconds, so one
+    /// older than a minute) is cleared first.
+    private static func withTakeoverLock<T>(claim path: String, _ body: () throws -> T) throws -> T? {
         let lockPath = path + ".takeover"
-        // A lock left by a runner that died during its takeover (seconds at most) is cleared.
         if let m = try? FileManager.default.attributesOfItem(atPath: lockPath)[.modificationDate] as? Date,
            Date().timeIntervalSince(m) > 60 { unlink(lockPath) }
-        guard try Self.linkNew(Data(), at: lockPath) else { return false }
+        guard try linkNew(Data(), at: lockPath) else { return nil }
         defer { unlink(lockPath) }
-        guard Self.readClaim(at: path) == stale else { return false }
-        unlink(path)
-        return try Self.linkNew(data, at: path)
+        return try body()
     }
 
     /// Creates `path` holding `data` if it does not exist; false when it does.

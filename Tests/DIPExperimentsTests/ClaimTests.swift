@@ -280,6 +280,30 @@ struct ClaimTests {
         #expect(store.sweep(remove: true).isEmpty)
     }
 
+    @Test("sweep removes a stale claim on a stored run, but not one a runner took over after the sweep read it, nor one a takeover is replacing right now")
+    func sweepRemovesOnlyTheStaleClaimItRead() throws {
+        let store = try tempStore()
+        let path = store.claimPath(for: key)
+        try plantClaim(store, pid: try deadPid(), heartbeatAgo: 3600)
+        #expect(FileManager.default.createFile(atPath: store.recordPath(for: key), contents: Data([1])))
+        let stale = try #require(store.currentClaim(key))
+        // Taken over between the sweep's read and its removal: the new claim stays.
+        usurp(key, in: store)
+        #expect(!ResultStore.removeClaim(at: path, ifStill: stale))
+        #expect(store.currentClaim(key)?.token == "usurper")
+        // A takeover holds the lock: the sweep leaves the claim to it.
+        try plantClaim(store, pid: try deadPid(), heartbeatAgo: 3600)
+        let planted = try #require(store.currentClaim(key))
+        #expect(FileManager.default.createFile(atPath: path + ".takeover", contents: Data()))
+        #expect(!ResultStore.removeClaim(at: path, ifStill: planted))
+        #expect(store.currentClaim(key) == planted)
+        try FileManager.default.removeItem(atPath: path + ".takeover")
+        // Unchanged and unlocked: removed, and the sweep says so, leaving no lock behind.
+        let found = store.sweep(remove: true)
+        #expect(found.map(\.path) == [path] && found.allSatisfy { $0.removed && $0.what.hasPrefix("stale claim of ") }, "\(found)")
+        #expect(store.currentClaim(key) == nil && !FileManager.default.fileExists(atPath: path + ".takeover"))
+    }
+
     @Test("two runners on one results folder at once store each run exactly once, without errors",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func concurrentRunners() throws {
