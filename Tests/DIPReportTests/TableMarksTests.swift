@@ -73,8 +73,8 @@ struct TableMarksTests {
         #expect(PageBuilder.markNotes([plain]) == "")
         let partial = RowView(cells: [CellView("a", head: true), CellView("31.20" + CellMark.suffix([.partial]), marks: [.partial])], cls: "")
         #expect(PageBuilder.markNotes([plain, partial]) == " " + PageBuilder.partialNote)
-        let both = RowView(cells: [CellView("n/a †", cls: "na", marks: [.unfinished])], cls: "")
-        #expect(PageBuilder.markNotes([partial, both]) == " " + PageBuilder.unfinishedNote + " " + PageBuilder.partialNote)
+        let unfinished = RowView(cells: [CellView("n/a †", cls: "na", marks: [.unfinished])], cls: "")
+        #expect(PageBuilder.markNotes([partial, unfinished]) == " " + PageBuilder.unfinishedNote + " " + PageBuilder.partialNote)
     }
 
     @Test("a sweep's worst drop is read off each curve where the run kept no picture of it, and names its seed; '–' means no visible fall")
