@@ -30,10 +30,10 @@ build: setup
 # The tests run oneDNN in-process, in parallel: with the short OpenMP spin dip-report itself
 # restarts with (Sources/DIPEngine/CPU/OpenMPWaitPolicy.swift), unless you chose one. As root,
 # the Slurm tests start private clusters with scripts/slurm-local (elsewhere they are skipped).
-# The tests' temporary files (results folders, pages, logs, browser profiles: about 30 MB a run,
-# most of it never removed by the test that made it) go to a folder of their own under TMPDIR,
-# removed afterwards whether the tests pass, fail or are interrupted, so that repeated runs do not
-# fill /tmp (`swift test` alone leaves them, FigureTests' drawn figures among them).
+# The tests' temporary files go to a folder of their own under TMPDIR, removed afterwards whether
+# the tests pass, fail or are interrupted, so that repeated runs do not fill /tmp. (`swift test`
+# alone removes the folders the tests make through DIPTestSupport's TestFolder when it exits, but
+# leaves the rest: FigureTests' drawn figures, SwiftPM's own, and all of it after a crash.)
 test: setup
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/dip-report-test.XXXXXX") || exit 1; \
 	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

@@ -74,7 +74,7 @@ final class Scratch {
     let path: String
 
     init() throws {
-        path = NSTemporaryDirectory() + "dip-cli-\(UUID().uuidString)"
+        path = TestFolder.path("dip-cli")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var image = Image(channels: 1, height: 16, width: 16)
         for y in 0..<16 { for x in 0..<16 { image.pixels[y * 16 + x] = Float((x * 10 + y * 3) % 256) / 255 } }

@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -5,7 +6,7 @@ import Testing
 @Suite("Atomic writes")
 struct AtomicFileTests {
     static func folder() throws -> String {
-        let path = NSTemporaryDirectory() + "dip-atomic-\(UUID().uuidString)"
+        let path = TestFolder.path("dip-atomic")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -12,7 +12,7 @@ private let haveSharedData = SharedTestData.file("PROVENANCE.md") != nil
 
 /// A fresh empty directory under the system temporary folder.
 private func temporaryDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("dip-manifest-\(UUID().uuidString)").path
+    let path = TestFolder.path("dip-manifest")
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }

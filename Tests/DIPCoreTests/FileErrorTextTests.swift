@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -6,7 +7,7 @@ import Testing
 struct FileErrorTextTests {
     @Test("a folder that cannot be made is explained by what is in its way, not by Foundation's error number")
     func folderInTheWay() throws {
-        let root = NSTemporaryDirectory() + "dip-file-errors-\(UUID().uuidString)"
+        let root = TestFolder.path("dip-file-errors")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/file"))

@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -14,8 +15,7 @@ private enum Fixtures {
 }
 
 private func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("dip-mask-tests-\(UUID().uuidString)").path
+    let dir = TestFolder.path("dip-mask-tests")
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }
@@ -332,7 +332,7 @@ struct MaskFileTests {
         #expect(result.notes == ["m01.png: its values are 0 and 1 (out of 255), as a 0/1 array saved as 8 bits: 1 read as known, 0 as hole; save white (255, or 65535 with 16 bits) for known to silence this"])
         // The same mask as 16-bit files holding 0/1 and 0/255 (an 8-bit mask saved with 16 bits),
         // through a real file: read alike, each said (psnr read them as all holes).
-        let folder = NSTemporaryDirectory() + "zero-one-\(UUID().uuidString)"
+        let folder = TestFolder.path("zero-one")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for (stored, origin) in [(1, "a 0/1 array saved as 16 bits"), (255, "an 8-bit mask saved as 16 bits")] {
             var wide = mask(holes: 3)

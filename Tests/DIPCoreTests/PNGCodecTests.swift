@@ -13,7 +13,7 @@ enum ImagingTestData {
 
     /// A fresh empty folder under the system's temporary directory.
     static func temporaryFolder() throws -> String {
-        let path = NSTemporaryDirectory() + "dip-png-tests-\(UUID().uuidString)"
+        let path = TestFolder.path("dip-png-tests")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

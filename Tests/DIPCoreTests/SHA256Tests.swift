@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPCore
@@ -29,7 +30,7 @@ struct SHA256Tests {
     @Test("Hashing a file in chunks equals hashing its bytes")
     func file() throws {
         let bytes = (0..<(1 << 20) + 4099).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)").path
+        let path = TestFolder.path("sha")
         try AtomicFile.write(bytes, to: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(try SHA256.hex(ofFileAt: path) == SHA256.hex(of: bytes))

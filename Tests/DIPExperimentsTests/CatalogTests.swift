@@ -13,7 +13,7 @@ private let seedReportData = SharedTestData.folder(holding: "seed-report/cameram
 @Suite("The catalog and users' catalog files")
 struct CatalogTests {
     private func file(_ text: String) throws -> String {
-        let path = NSTemporaryDirectory() + "catalog-\(UUID().uuidString).json"
+        let path = TestFolder.path("catalog", suffix: ".json")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -30,7 +30,7 @@ struct CatalogTests {
     /// seed 0): a sample record with that run's configuration, label and group, then `edit`.
     private func storedRecord(of mine: Experiment, _ edit: (inout RunRecord) -> Void = { _ in })
         throws -> (results: String, store: ResultStore, options: RunnerOptions, record: RunRecord) {
-        let results = NSTemporaryDirectory() + "catalog-stored-\(UUID().uuidString)"
+        let results = TestFolder.path("catalog-stored")
         let store = try ResultStore(root: results)
         let options = RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0])
         let run = try #require(try Runner(store: store, options: options).plan([mine]).runs.first)
@@ -70,7 +70,7 @@ struct CatalogTests {
         let path = try file(try Catalog.json([mine]))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let selected = try Catalog.select(["my-library"], from: try Catalog.all(userFile: path))
-        let results = NSTemporaryDirectory() + "catalog-results-\(UUID().uuidString)"
+        let results = TestFolder.path("catalog-results")
         defer { try? FileManager.default.removeItem(atPath: results) }
         let runner = Runner(store: try ResultStore(root: results),
                             options: RunnerOptions(dataDirectory: libraryData!, profile: .smoke, seeds: [0, 1]))
@@ -253,7 +253,7 @@ struct CatalogTests {
 
     @Test("a catalog's 0/1 mask file reads 1 as known, as inpaint and psnr read it (every pixel was a hole)")
     func zeroOneMaskFile() throws {
-        let data = NSTemporaryDirectory() + "catalog-mask-\(UUID().uuidString)"
+        let data = TestFolder.path("catalog-mask")
         defer { try? FileManager.default.removeItem(atPath: data) }
         try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
         let proper = try BernoulliMask.make(channels: 1, height: 16, width: 16, keepFraction: 0.5, seed: 3)
@@ -269,7 +269,7 @@ struct CatalogTests {
 
     @Test("a file mask's holes off the centre: the crop window moves onto them, and the run's mask is that window of the file")
     func cropWindowFollowsHoles() throws {
-        let data = NSTemporaryDirectory() + "catalog-focus-\(UUID().uuidString)"
+        let data = TestFolder.path("catalog-focus")
         defer { try? FileManager.default.removeItem(atPath: data) }
         try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
         var picture = Image(channels: 3, height: 64, width: 64)
@@ -301,7 +301,7 @@ struct CatalogTests {
 
     @Test("a crop of a mask with large holes is a half-known window, not the densest one (the library's smoke and quick crops were 96 % holes)")
     func largeHolesWindow() throws {
-        let data = NSTemporaryDirectory() + "catalog-large-holes-\(UUID().uuidString)"
+        let data = TestFolder.path("catalog-large-holes")
         defer { try? FileManager.default.removeItem(atPath: data) }
         try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
         try PNGCodec.write(Image(channels: 1, height: 64, width: 64, value: 0.5), to: data + "/mine/picture.png")
@@ -326,7 +326,7 @@ struct CatalogTests {
         #expect(share > 0.4 && share < 0.6, "\(share)")
         // Where the window goes is in the key (a new rule for placing it makes new runs, never
         // stored runs of other pixels); a centred window (a Bernoulli mask) is not.
-        let store = try ResultStore(root: NSTemporaryDirectory() + "library-keys-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("library-keys"))
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .quick, seeds: [0], jobs: 1, threadsPerJob: 1))
         let plan = try runner.plan(try Catalog.select(["library"], from: Catalog.experiments))
@@ -374,7 +374,7 @@ struct CatalogTests {
         #expect(rgb.channels == 3 && gray.pixels == rgb.channel(0).pixels)
         // Run keys say what was done to each image: "gray" where it converted; unchanged
         // images keep the key they had before "auto" (no colour step), so no stored run is redone.
-        let store = try ResultStore(root: NSTemporaryDirectory() + "seed-keys-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("seed-keys"))
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let runner = Runner(store: store, options: RunnerOptions(dataDirectory: data, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
         let plan = try runner.plan(try Catalog.select(["table1-seed"], from: Catalog.experiments))

@@ -14,7 +14,7 @@ private final class NoteLog: @unchecked Sendable {
 }
 
 private func tempStore() throws -> ResultStore {
-    try ResultStore(root: NSTemporaryDirectory() + "dip-claims-\(UUID().uuidString)")
+    try ResultStore(root: TestFolder.path("dip-claims"))
 }
 
 private let key = RunKey(experiment: "width", image: "kate", configHash: "0123456789ab", seed: 1)

@@ -56,7 +56,7 @@ enum CLI {
 
     /// Runs to the end; (status, output).
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> (Int32, String) {
-        let p = try Running(arguments, environment: environment, log: NSTemporaryDirectory() + "dip-cli-\(UUID().uuidString).log")
+        let p = try Running(arguments, environment: environment, log: TestFolder.path("dip-cli", suffix: ".log"))
         let status = p.wait(timeout: timeout)
         defer { try? FileManager.default.removeItem(atPath: p.log) }
         return (status, p.output)

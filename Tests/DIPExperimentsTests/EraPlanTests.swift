@@ -6,7 +6,7 @@ import Testing
 @testable import DIPExperiments
 
 private func tempDir() -> String {
-    let p = NSTemporaryDirectory() + "dip-era-\(UUID().uuidString)"
+    let p = TestFolder.path("dip-era")
     try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     return p
 }
@@ -83,7 +83,7 @@ struct EraPlanTests {
     func userBaseline() throws {
         var mine = era
         mine.id = "my-era"
-        let path = NSTemporaryDirectory() + "era-catalog-\(UUID().uuidString).json"
+        let path = TestFolder.path("era-catalog", suffix: ".json")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Catalog.json([mine]).write(toFile: path, atomically: true, encoding: .utf8)
         let all = try Catalog.all(userFile: path)

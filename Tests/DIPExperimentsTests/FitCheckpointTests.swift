@@ -1,4 +1,5 @@
 import DIPCore
+import DIPTestSupport
 import Foundation
 import Testing
 import DIPEngine
@@ -47,7 +48,7 @@ struct FitCheckpointTests {
             .run(checkpoints: CheckpointSchedule(iterations: 100), onCheckpoint: { saved = $0 },
                  shouldCancel: { calls += 1; return calls > 13 })
         #expect(first.status == .cancelled(iteration: 13))
-        let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
+        let path = TestFolder.path("fit", suffix: ".checkpoint")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var withExtras = try #require(saved)
         withExtras.attachments["runner"] = "{\"wallSeconds\":1.5}"
@@ -133,7 +134,7 @@ struct FitCheckpointTests {
         let pairs = checkpoint.lbfgs?.history.count ?? 0
         #expect(pairs > 10)
 
-        let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
+        let path = TestFolder.path("fit", suffix: ".checkpoint")
         defer { try? FitCheckpointWriter.remove(at: path) }
         try checkpoint.write(to: path)
         let pairFiles = try FileManager.default.contentsOfDirectory(atPath: FitCheckpointWriter.historyDirectory(for: path))
@@ -156,7 +157,7 @@ struct FitCheckpointTests {
         let p = try problem()
         var c = lbfgsConfig(iterations: 220)
         c.perturbation = 0
-        let path = NSTemporaryDirectory() + "fit-\(UUID().uuidString).checkpoint"
+        let path = TestFolder.path("fit", suffix: ".checkpoint")
         defer { try? FitCheckpointWriter.remove(at: path) }
         let directory = FitCheckpointWriter.historyDirectory(for: path)
         // A stale checkpoint of another fit at the same path must not leak into this one.

@@ -53,7 +53,7 @@ final class LocalCluster: @unchecked Sendable {
         // of its child through a descriptor the child inherits, and the daemons start-cluster.sh
         // starts inherit it too, so it would wait for ever. Output goes to a file for the same
         // reason (a pipe would never reach its end).
-        let log = NSTemporaryDirectory() + "dip-cluster-\(UUID().uuidString).log"
+        let log = TestFolder.path("dip-cluster", suffix: ".log")
         defer { try? FileManager.default.removeItem(atPath: log) }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in extra { env[k] = v }

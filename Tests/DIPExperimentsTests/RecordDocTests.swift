@@ -141,7 +141,7 @@ struct RecordDocTests {
             #expect(text.contains("`\"\(status.rawValue)\"`"), "status \(status.rawValue) is not described")
         }
         let key = RunKey(experiment: "e", image: "i", configHash: "0123456789ab", seed: 0)
-        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-doc-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("dip-doc"))
         let stem = ResultStore.stem(key)
         let checkpoint = (store.checkpointPath(for: key) as NSString).lastPathComponent
         for name in [stem + ".json", ResultStore.imageFileName(key, .final), checkpoint,

@@ -8,7 +8,7 @@ import Testing
 @Suite("Record schema and result store")
 struct RecordSchemaTests {
     static func tempDir() -> String {
-        let p = NSTemporaryDirectory() + "dip-store-\(UUID().uuidString)"
+        let p = TestFolder.path("dip-store")
         try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
     }

@@ -1,5 +1,6 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
@@ -141,7 +142,7 @@ struct RunTimeModelTests {
     @Test("the estimate measures and returns a positive time for a plan of DIP and TV runs, zero for an empty one",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func estimate() throws {
-        let root = NSTemporaryDirectory() + "dip-estimate-\(UUID().uuidString)"
+        let root = TestFolder.path("dip-estimate")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let runner = Runner(store: try ResultStore(root: root),
                             options: RunnerOptions(dataDirectory: experimentData!, profile: .smoke, seeds: [0], jobs: 1, threadsPerJob: 1))
@@ -158,7 +159,7 @@ struct RunTimeModelTests {
     @Test("where every job computes on one device, the estimate times fits at once and finishes (jobs above the cores too)",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func sharedDeviceEstimate() throws {
-        let root = NSTemporaryDirectory() + "dip-estimate-\(UUID().uuidString)"
+        let root = TestFolder.path("dip-estimate")
         defer { try? FileManager.default.removeItem(atPath: root) }
         // The real CPU backend, flagged as a device the jobs share and not the host CPU (as the
         // CUDA factory is): classes timed at their own size, the CPU prior not consulted, fits

@@ -9,7 +9,7 @@ import Testing
 let experimentData = SharedTestData.folder(holding: "bm3d/barbara.png")
 
 private func tempDir() -> String {
-    let p = NSTemporaryDirectory() + "dip-runner-\(UUID().uuidString)"
+    let p = TestFolder.path("dip-runner")
     try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     return p
 }

@@ -1,11 +1,12 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
 
 private func tempFolder() -> String {
-    let p = NSTemporaryDirectory() + "dip-cli-\(UUID().uuidString)"
+    let p = TestFolder.path("dip-cli")
     try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     return p
 }

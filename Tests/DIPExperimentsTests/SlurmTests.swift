@@ -1,11 +1,12 @@
 import DIPCore
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
 
 private func tempFolder() -> String {
-    let p = NSTemporaryDirectory() + "dip-slurm-\(UUID().uuidString)"
+    let p = TestFolder.path("dip-slurm")
     try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     return p
 }
@@ -433,7 +434,7 @@ struct SlurmPlanTests {
     @Test("cuda tasks planned where no GPU is: Adam fits at the prior GPU rate (table1 at 512: PyTorch's 17.6 ms an iteration), TV runs as on the CPU",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func gpuPrior() throws {
-        let root = NSTemporaryDirectory() + "dip-gpu-prior-\(UUID().uuidString)"
+        let root = TestFolder.path("dip-gpu-prior")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let runner = Runner(store: try ResultStore(root: root),
                             options: RunnerOptions(dataDirectory: experimentData!, profile: .paper, seeds: [0], jobs: 1, threadsPerJob: 1))

@@ -25,7 +25,7 @@ private final class Events: @unchecked Sendable {
 @Suite("Store write failures", .serialized)
 struct StoreFailureTests {
     static func tempDir() -> String {
-        let p = NSTemporaryDirectory() + "dip-store-failure-\(UUID().uuidString)"
+        let p = TestFolder.path("dip-store-failure")
         try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
     }

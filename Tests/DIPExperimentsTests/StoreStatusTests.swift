@@ -1,4 +1,5 @@
 import DIPEngine
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPExperiments
@@ -20,7 +21,7 @@ private func plantCheckpoints(in store: ResultStore) throws {
 struct StoreStatusTests {
     @Test("runs of a plain `run` (no frozen plan) show as running by their live claims and as checkpointed by their checkpoints")
     func unplannedRuns() throws {
-        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("dip-status"))
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let running = RunKey(experiment: "table1-paper", image: "barbara", configHash: "8682dfa25902", seed: 0)
         let abandoned = RunKey(experiment: "width", image: "kate", configHash: "0123456789ab", seed: 1)
@@ -49,7 +50,7 @@ struct StoreStatusTests {
 
     @Test("a planned run whose checkpoint is damaged counts as missing, with its iterations left, and the file is listed; a sound one counts its steps as done")
     func plannedDamagedCheckpoint() throws {
-        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("dip-status"))
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         try plantCheckpoints(in: store)
         let runs = [soundKey, damagedKey].map { FrozenPlan.Run(key: $0, label: "paper", iterations: 1000, seconds: 60, peakBytes: 1e8) }
@@ -79,7 +80,7 @@ struct StoreStatusTests {
 
     @Test("damaged records and plans are listed, not silently left out of the counts")
     func unreadableFiles() throws {
-        let store = try ResultStore(root: NSTemporaryDirectory() + "dip-status-\(UUID().uuidString)")
+        let store = try ResultStore(root: TestFolder.path("dip-status"))
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let key = RunKey(experiment: "table1-paper", image: "barbara", configHash: "8682dfa25902", seed: 0)
         try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import DIPCore
 import DIPEngine
 import DIPExperiments
+import DIPTestSupport
 import Foundation
 @testable import DIPReport
 
@@ -14,7 +15,7 @@ enum SyntheticResults {
 
     /// A fresh temporary folder.
     static func temporaryFolder(_ name: String) -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dip-report-tests-\(name)-\(UUID().uuidString)").path
+        let path = TestFolder.path("dip-report-tests-\(name)")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -1,3 +1,4 @@
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPReport
@@ -25,7 +26,7 @@ struct TemplateSyncTests {
 
     @Test("a DIP_TEMPLATES folder without report.mustache is refused naming the folder and the variable")
     func emptyTemplatesFolder() throws {
-        let folder = NSTemporaryDirectory() + "templates-\(UUID().uuidString)"
+        let folder = TestFolder.path("templates")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect { try ReportTemplates.files(environment: ["DIP_TEMPLATES": folder]) } throws: {

@@ -1,4 +1,5 @@
 import DIPCore
+import DIPTestSupport
 import Foundation
 import Testing
 @testable import DIPReport
@@ -50,7 +51,7 @@ struct UserMarkdownTests {
     /// A new temporary folder holding `figs/my plot.png` (a 3x2 gray PNG), and that picture as
     /// the data URL the page embeds. The caller removes the folder.
     static func folderWithPicture(_ name: String) throws -> (dir: String, embedded: String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-\(name)-\(UUID().uuidString)").path
+        let dir = TestFolder.path("usermd-\(name)")
         try FileManager.default.createDirectory(atPath: dir + "/figs", withIntermediateDirectories: true)
         try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/figs/my plot.png")
         let embedded = "data:image/png;base64,\(try Data(contentsOf: URL(fileURLWithPath: dir + "/figs/my plot.png")).base64EncodedString())"
@@ -96,7 +97,7 @@ struct UserMarkdownTests {
 
     @Test("a PNG cut short or declaring more pixels than a browser shows is named in a note, not embedded as a broken picture")
     func brokenPictures() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-broken-\(UUID().uuidString)").path
+        let dir = TestFolder.path("usermd-broken")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try PNGCodec.write(Image(channels: 1, height: 2, width: 3, pixels: [0, 0.5, 1, 1, 0.5, 0]), to: dir + "/good.png")
@@ -143,7 +144,7 @@ struct UserMarkdownTests {
 
     @Test("a dangling link or a folder in place of discussion.md is refused, never replaced (issue 11.8)")
     func specialFiles() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("usermd-\(UUID().uuidString)").path
+        let dir = TestFolder.path("usermd")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let link = dir + "/discussion.md"

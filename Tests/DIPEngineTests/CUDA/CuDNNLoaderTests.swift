@@ -10,7 +10,7 @@ struct CuDNNLoaderTests {
     private final class Tree {
         let root: String
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("cudnn-locator-\(UUID().uuidString)").path
+            root = TestFolder.path("cudnn-locator")
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
         deinit { try? FileManager.default.removeItem(atPath: root) }
