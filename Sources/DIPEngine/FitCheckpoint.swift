@@ -40,6 +40,9 @@ public struct FitCheckpoint: Sendable {
     public var config: FitConfig
     /// The seed.
     public var seed: UInt64
+    /// `FitProblem.digest` of the image and mask it was fitted to (nil in checkpoints written
+    /// before it was recorded, which are taken as they are).
+    public var problemDigest: String?
     /// Loop iterations completed.
     public var step: Int
     /// The notebook's iteration counter (it lags `step` by the backtracking fallbacks).
@@ -77,13 +80,15 @@ public struct FitCheckpoint: Sendable {
     public var attachedImages: [String: Image] = [:]
 
     /// Creates a checkpoint.
-    public init(config: FitConfig, seed: UInt64, step: Int, counter: Int, tensors: [(key: String, values: [Float])],
+    public init(config: FitConfig, seed: UInt64, problemDigest: String? = nil, step: Int, counter: Int,
+                tensors: [(key: String, values: [Float])],
                 adamFirst: [[Float]], adamSecond: [[Float]], adamSteps: Int, backtrackSaved: [[Float]],
                 backtrackPSNR: Double?, curve: [CurvePoint], losses: [Double], backtracks: [Int],
                 best: BestIterate?, lastPSNR: Double?, timings: FitTimings, lbfgs: LBFGS.State? = nil) {
         self.lbfgs = lbfgs
         self.config = config
         self.seed = seed
+        self.problemDigest = problemDigest
         self.step = step
         self.counter = counter
         self.tensors = tensors
@@ -98,6 +103,19 @@ public struct FitCheckpoint: Sendable {
         self.best = best
         self.lastPSNR = lastPSNR
         self.timings = timings
+    }
+
+    /// Why this checkpoint cannot resume a fit of `config` and `seed` on the problem of digest
+    /// `problemDigest` ("was written for ..."), nil when it can. A checkpoint of another image
+    /// (its file edited after the run was interrupted, or a checkpoint copied from another
+    /// run of the same configuration) was resumed as if it were the run's own, and its record
+    /// stored the other fit's curve under this image's hash.
+    public func mismatch(config: FitConfig, seed: UInt64, problemDigest: String) -> String? {
+        guard self.config == config, self.seed == seed else { return "was written for another configuration or seed" }
+        if let own = self.problemDigest, own != problemDigest {
+            return "was written for another image or mask (the file changed since, or the checkpoint is another run's)"
+        }
+        return nil
     }
 
     /// Copies the network tensors (parameters and buffers) back.
@@ -117,6 +135,7 @@ public struct FitCheckpoint: Sendable {
         var version = 1
         var config: FitConfig
         var seed: UInt64
+        var problem: String?
         var step: Int
         var counter: Int
         var tensorKeys: [String]
@@ -164,7 +183,7 @@ public struct FitCheckpoint: Sendable {
                                    stepLength: l.stepLength, iteration: l.iteration, evaluations: l.evaluations,
                                    initialLoss: l.initialLoss, loss: l.loss, hasPreviousGradient: l.previousGradient != nil)
         }
-        let state = State(config: config, seed: seed, step: step, counter: counter, tensorKeys: tensors.map(\.key),
+        let state = State(config: config, seed: seed, problem: problemDigest, step: step, counter: counter, tensorKeys: tensors.map(\.key),
                           adamSteps: adamSteps, moments: adamFirst.count, backtrackSaved: backtrackSaved.count,
                           backtrackPSNR: backtrackPSNR, curve: curve, losses: losses, backtracks: backtracks,
                           bestPSNR: best?.psnr, bestIteration: best?.iteration, lastPSNR: lastPSNR, timings: timings,
@@ -222,25 +241,26 @@ public struct FitCheckpoint: Sendable {
         return (try? JSONDecoder().decode(Steps.self, from: Data(json.utf8)))?.step
     }
 
-    /// Decodes a checkpoint from its `mainFile()`, read from `path` (named in errors);
+    /// Decodes a checkpoint from its `mainFile()`, read from `path` (named in errors, which
+    /// leave what to do to the caller: the runner starts the run afresh);
     /// `pair(serial)` supplies L-BFGS's curvature pair of that serial.
     public init(mainFile file: SafetensorsFile, path: String,
                 pair: (_ serial: Int) throws -> (y: [Float], s: [Float])) throws {
         guard let json = file.metadata["state"] else {
-            throw EngineError.weights("\(path): not a fit checkpoint (no state); delete it to start afresh")
+            throw EngineError.weights("\(path): not a fit checkpoint (no state)")
         }
         // Checkpoints written before the digest have none, and are taken as they are.
         if let written = file.metadata[Self.digestKey], written != Self.digest(of: file) {
-            throw EngineError.weights("\(path): damaged checkpoint (its contents differ from those it was written with); delete it to start afresh")
+            throw EngineError.weights("\(path): damaged checkpoint (its contents differ from those it was written with)")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let state: State
         do { state = try decoder.decode(State.self, from: Data(json.utf8)) } catch {
-            throw EngineError.weights("\(path): damaged checkpoint state (\(error)); delete it to start afresh")
+            throw EngineError.weights("\(path): damaged checkpoint state (\(error))")
         }
         func floats(_ name: String) throws -> [Float] {
-            guard let e = file.tensors[name] else { throw EngineError.weights("\(path): checkpoint lacks '\(name)'; delete it to start afresh") }
+            guard let e = file.tensors[name] else { throw EngineError.weights("\(path): checkpoint lacks '\(name)'") }
             return try e.float32Values()
         }
         var best: BestIterate?
@@ -251,7 +271,7 @@ public struct FitCheckpoint: Sendable {
         var lbfgs: LBFGS.State?
         if let l = state.lbfgs {
             guard l.pairs.count == l.inverseCurvatures.count else {
-                throw EngineError.weights("\(path): damaged L-BFGS state (\(l.pairs.count) pairs, \(l.inverseCurvatures.count) curvatures); delete it to start afresh")
+                throw EngineError.weights("\(path): damaged L-BFGS state (\(l.pairs.count) pairs, \(l.inverseCurvatures.count) curvatures)")
             }
             let history = try zip(l.pairs, l.inverseCurvatures).map { serial, rho in
                 let (y, s) = try pair(serial)
@@ -264,7 +284,7 @@ public struct FitCheckpoint: Sendable {
                                 iteration: l.iteration, evaluations: l.evaluations, initialLoss: l.initialLoss,
                                 loss: l.loss, gradient: try floats("lbfgs.gradient"))
         }
-        self.init(config: state.config, seed: state.seed, step: state.step, counter: state.counter,
+        self.init(config: state.config, seed: state.seed, problemDigest: state.problem, step: state.step, counter: state.counter,
                   tensors: try state.tensorKeys.enumerated().map { ($0.element, try floats("net.\($0.offset)")) },
                   adamFirst: try (0..<state.moments).map { try floats("adam.m.\($0)") },
                   adamSecond: try (0..<state.moments).map { try floats("adam.v.\($0)") },
@@ -277,7 +297,7 @@ public struct FitCheckpoint: Sendable {
             attachments[String(key.dropFirst("attachment.".count))] = text
         }
         for (key, e) in file.tensors where key.hasPrefix("attached.") {
-            guard e.shape.count == 3 else { throw EngineError.weights("\(path): attached picture '\(key)' is not C x H x W; delete it to start afresh") }
+            guard e.shape.count == 3 else { throw EngineError.weights("\(path): attached picture '\(key)' is not C x H x W") }
             attachedImages[String(key.dropFirst("attached.".count))] =
                 Image(channels: e.shape[0], height: e.shape[1], width: e.shape[2], pixels: try e.float32Values())
         }

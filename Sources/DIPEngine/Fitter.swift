@@ -27,6 +27,18 @@ public struct FitProblem: Sendable {
         self.mask = mask
         self.hasGroundTruth = hasGroundTruth
     }
+
+    /// SHA-256 of the image and the mask as the fit sees them (sizes and float pixels): what a
+    /// checkpoint records of its problem, so that it is not resumed on another one
+    /// (`FitCheckpoint.mismatch`).
+    public var digest: String {
+        var hash = SHA256()
+        for picture in [image, mask] {
+            hash.update(Array("\(picture.channels)x\(picture.height)x\(picture.width);".utf8))
+            picture.pixels.withUnsafeBytes { hash.update($0) }
+        }
+        return SHA256.hexString(hash.finalize())
+    }
 }
 
 
@@ -54,6 +66,8 @@ public final class Fitter {
 
     /// Where the arithmetic happens (the backend's device).
     private let trainer: any NetworkTrainer
+    /// `problem.digest`, which every checkpoint records.
+    private let problemDigest: String
 
     /// Prepares a fit: validates, builds and initialises the network, draws z.
     public init(problem: FitProblem, config: FitConfig, seed: UInt64, backend: any ComputeBackend) throws {
@@ -68,6 +82,7 @@ public final class Fitter {
         self.problem = problem
         self.config = config
         self.seed = seed
+        problemDigest = problem.digest
         let (h, w) = Fitter.workingSize(for: config.network, height: problem.image.height, width: problem.image.width)
         workingHeight = h
         workingWidth = w
@@ -197,8 +212,8 @@ public final class Fitter {
                     shouldCancel: () -> Bool = { false }) throws -> FitResult {
         var loop = LoopState(planned: Fitter.plannedEvaluations(config), reserve: config.iterations)
         if let checkpoint {
-            guard checkpoint.config == config, checkpoint.seed == seed else {
-                throw EngineError.invalidConfig("the checkpoint was written for another configuration or seed; delete it to start afresh")
+            if let why = checkpoint.mismatch(config: config, seed: seed, problemDigest: problemDigest) {
+                throw EngineError.invalidConfig("the checkpoint \(why); delete it to start afresh")
             }
             loop.resume(from: checkpoint)
         }
@@ -274,7 +289,7 @@ public final class Fitter {
         t.total = loop.priorSeconds + loop.elapsed
         try trainer.pullState()
         let moments = adam ? try trainer.adamState() : AdamState(first: [], second: [], steps: 0)
-        return FitCheckpoint(config: config, seed: seed, step: step, counter: counter,
+        return FitCheckpoint(config: config, seed: seed, problemDigest: problemDigest, step: step, counter: counter,
                              tensors: network.tensors.map { ($0.key, $0.value.array) },
                              adamFirst: moments.first, adamSecond: moments.second, adamSteps: moments.steps,
                              backtrackSaved: backtracker == nil ? [] : try trainer.savedParameters(),

@@ -100,7 +100,7 @@ public final class FitCheckpointWriter {
         let file = pairPath(serial, directory: historyDirectory(for: path))
         let pair = try SafetensorsFile.read(from: file)
         guard pair.metadata["serial"] == String(serial), let y = pair.tensors["y"], let s = pair.tensors["s"] else {
-            throw EngineError.weights("\(file): not pair \(serial) of this checkpoint; delete \(path) to start afresh")
+            throw EngineError.weights("\(file): not pair \(serial) of the checkpoint \(path)")
         }
         return (try y.float32Values(), try s.float32Values())
     }

@@ -308,10 +308,10 @@ public final class Runner: @unchecked Sendable {
         if store.hasResumableCheckpoint(run.key) {
             do {
                 let ck = try FitCheckpoint.read(from: ckPath)
-                // A checkpoint of another run (copied or renamed by hand) failed the run on every
-                // attempt in the fitter; it is no more use than a damaged one.
-                guard ck.config == config, ck.seed == run.key.seed else {
-                    throw DIPError.badFile(path: ckPath, reason: "was written for another configuration or seed")
+                // A checkpoint of another run (copied or renamed by hand), or of this run's image
+                // or mask file before it was edited, is no more use than a damaged one.
+                if let why = ck.mismatch(config: config, seed: run.key.seed, problemDigest: problem.digest) {
+                    throw DIPError.badFile(path: ckPath, reason: why)
                 }
                 guard let json = ck.attachments[Self.sideStateAttachment] else {
                     throw DIPError.badFile(path: ckPath, reason: "holds no runner state (written by an older dip-report)")

@@ -107,6 +107,36 @@ struct FitCheckpointTests {
         }
     }
 
+    @Test("a checkpoint of another image or mask is refused, also after a trip through its file; one that records none resumes as before")
+    func anotherProblem() throws {
+        let p = try problem(), c = config()
+        var checkpoint: FitCheckpoint?
+        let whole = try Fitter(problem: p, config: c, seed: 5, backend: backend)
+            .run(checkpoints: CheckpointSchedule(iterations: 10), onCheckpoint: { if checkpoint == nil { checkpoint = $0 } })
+        let path = TestFolder.path("fit-problem", suffix: ".checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #require(checkpoint).write(to: path)
+        var loaded = try FitCheckpoint.read(from: path)
+        #expect(loaded.problemDigest == p.digest)
+        #expect(loaded.mismatch(config: c, seed: 5, problemDigest: p.digest) == nil)
+        // One pixel of the image changed (the file edited while the run was stopped), or the
+        // mask: refused, with the reason.
+        var edited = p.image
+        edited.pixels[37] += 0.25
+        var moved = p.mask
+        moved.pixels[0] = 1 - moved.pixels[0]
+        for other in [try FitProblem(image: edited, mask: p.mask), try FitProblem(image: p.image, mask: moved)] {
+            #expect(other.digest != p.digest)
+            #expect { _ = try Fitter(problem: other, config: c, seed: 5, backend: self.backend).run(resumingFrom: loaded) }
+                throws: { "\($0)".contains("another image or mask") }
+        }
+        // Another seed is named as such before the problem is looked at.
+        #expect(loaded.mismatch(config: c, seed: 6, problemDigest: "x")?.contains("configuration or seed") == true)
+        // A checkpoint written before the digest was recorded has none, and is taken as it is.
+        loaded.problemDigest = nil
+        expectSame(whole, try Fitter(problem: p, config: c, seed: 5, backend: backend).run(resumingFrom: loaded))
+    }
+
     /// The tiny net fitted with upstream's L-BFGS (after its 100 Adam warm-up steps).
     private func lbfgsConfig(iterations: Int) -> FitConfig {
         var c = config()

@@ -222,6 +222,33 @@ struct RunnerTests {
         #expect(store.scan().records.map(\.key) == [seed2])
     }
 
+    @Test("a checkpoint of the same configuration and seed on another image, in a run's place, is noted and the run starts afresh, instead of resuming the other fit",
+          .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
+    func checkpointOfAnotherImage() throws {
+        // kate's run, and the very same run on another 512x512 colour image (the text mask is
+        // drawn the same on both): a checkpoint of one passes the configuration and seed check
+        // of the other, and was resumed as its own.
+        let kate = Self.optimizersRun(1)
+        var lena = Self.adamTwin("lena-twin")
+        lena.runs[0].images = [ImageRef(name: "lenacolor", file: "bm3d/lenacolor.png")]
+        let store = try ResultStore(root: tempDir())
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        let kateKey = try Self.stoppedAtFirstCheckpoint(kate, store: store, options: Self.checkpointing(seed: 1))
+        let runner = Runner(store: store, options: Self.checkpointing(seed: 1))
+        let lenaKey = try #require(runner.plan([lena]).runs.first?.key)
+        try FileManager.default.createDirectory(atPath: store.folder(for: lenaKey), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: store.checkpointPath(for: kateKey), toPath: store.checkpointPath(for: lenaKey))
+        let log = EventLog()
+        let summary = runner.execute(try runner.plan([lena]), events: { log.add($0) })
+        #expect(summary.done == 1 && summary.failed == 0, "\(log.all)")
+        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
+        #expect(notes.contains { $0.contains(store.checkpointPath(for: lenaKey)) && $0.contains("another image or mask") && $0.contains("afresh") },
+                "\(notes)")
+        #expect(!log.all.contains { if case let .started(_, _, resumedAt) = $0 { return resumedAt != nil } else { return false } })
+        let record = try #require(store.scan().records.first { $0.key == lenaKey })
+        #expect(record.resumes == 0)
+    }
+
     @Test("a run whose configuration and seed another experiment stored is copied from it, not fitted; the twin keeping the worst drop is fitted first; --force fits a copy again",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func twinsAreCopied() throws {
