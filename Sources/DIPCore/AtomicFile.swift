@@ -191,6 +191,17 @@ public enum AtomicFile {
         return tmp
     }
 
+    /// Writes `data` into `temporary` (from `temporaryPath(beside:)`, not yet existing) and
+    /// syncs it, by the plain calls `write(_:to:)` uses: FileManager's `createFile` writes
+    /// through a hidden file of its own (`.dat.nosync…`), which a process killed meanwhile left
+    /// beside the destination, where no cleanup knows its name. The error says what failed
+    /// ("No space left on device").
+    public static func writeTemporary(_ data: Data, to temporary: String) throws {
+        if let failure = writeNew(data, to: temporary) {
+            throw DIPError.io(path: temporary, reason: "cannot write (\(failure)); is the disk full?")
+        }
+    }
+
     /// Removes a temporary file of `temporaryPath(beside:)`.
     public static func discard(temporary: String) {
         unlink(temporary)

@@ -262,8 +262,8 @@ extension ResultStore {
     static func linkNew(_ data: Data, at path: String) throws -> Bool {
         let tmp = try AtomicFile.temporaryPath(beside: path)
         defer { AtomicFile.discard(temporary: tmp) }
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw DIPError.io(path: path, reason: "cannot write the claim (\(String(cString: strerror(errno)))); is the disk full?")
+        do { try AtomicFile.writeTemporary(data, to: tmp) } catch {
+            throw DIPError.io(path: path, reason: "cannot write the claim (\(error))")
         }
         if link(tmp, path) == 0 { return true }
         if errno == EEXIST { return false }

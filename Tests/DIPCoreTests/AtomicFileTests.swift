@@ -21,6 +21,23 @@ struct AtomicFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["record.json"])
     }
 
+    @Test("a temporary for a linked file (a claim) is written under its own name, which cleanups know, and only once")
+    func temporaryWrite() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try AtomicFile.temporaryPath(beside: dir + "/a.claim")
+        defer { AtomicFile.discard(temporary: tmp) }
+        try AtomicFile.writeTemporary(Data("claim".utf8), to: tmp)
+        #expect(FileManager.default.contents(atPath: tmp) == Data("claim".utf8))
+        // Nothing else was made beside it (FileManager's createFile went through a hidden file
+        // of its own, which a kill left behind under a name no cleanup knows).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == [(tmp as NSString).lastPathComponent])
+        #expect((tmp as NSString).lastPathComponent.hasPrefix(".a.claim.tmp-\(getpid())-"))
+        // A temporary is new or an error that names it: never written over.
+        #expect { try AtomicFile.writeTemporary(Data("again".utf8), to: tmp) } throws: { "\($0)".contains(tmp) && "\($0)".contains("File exists") }
+        #expect(FileManager.default.contents(atPath: tmp) == Data("claim".utf8))
+    }
+
     @Test("quitting at once removes the temporaries this process is writing, not another process's that carry the same pid (a node sharing the folder)")
     func removeOnlyOwn() throws {
         let dir = try Self.folder()
