@@ -116,15 +116,18 @@ public final class Runner: @unchecked Sendable {
                     summary.update { $0.stoppedEarly = true; $0.stopReason = "\(error)" }
                     return
                 }
-                while !shouldCancel(), !summary.stopped, let run = queue.next() {
+                while !shouldCancel(), !summary.stopped, let (run, again) = self.nextRun(queue, events: events) {
                     let outcome = self.claimAndPerform(run, job: job, backend: backend, events: events, shouldCancel: shouldCancel)
+                    // A run taken up again was counted as left to another runner the first time.
+                    if again { summary.update { $0.claimedElsewhere -= 1 } }
+                    if case .held = outcome, !again { queue.leaveToOther(run) }
                     summary.update { s in
                         switch outcome {
                         case .stored(.done): s.done += 1
                         case .stored: s.diverged += 1
                         case .interrupted: s.interrupted += 1
                         case .failed: s.failed += 1
-                        case .elsewhere: s.claimedElsewhere += 1
+                        case .elsewhere, .held: s.claimedElsewhere += 1
                         case let .fatal(why): s.failed += 1; s.stoppedEarly = true; s.stopReason = why
                         }
                     }
@@ -138,7 +141,29 @@ public final class Runner: @unchecked Sendable {
         return summary.value
     }
 
-    private enum Outcome { case stored(RunStatus), interrupted, failed, elsewhere, fatal(String) }
+    /// How one run ended here: `held` when another live runner's claim kept it from starting
+    /// (`nextRun` may take it up later), `elsewhere` when another runner stored it or took it over.
+    private enum Outcome { case stored(RunStatus), interrupted, failed, elsewhere, held, fatal(String) }
+
+    /// The queue's next run; once it is empty, a run left to another runner whose claim has since
+    /// gone stale or been given back with nothing stored (its runner was killed: on this host,
+    /// its process is gone), with `again` true. Without this second look, a runner that found a
+    /// claim live at its start ended with that run "left to other runners" while its holder had
+    /// died minutes before, and the run waited for the next `run`. Each run is looked at again
+    /// once, when a job runs out of work; a holder still alive keeps it.
+    private func nextRun(_ queue: WorkQueue, events: @Sendable (RunnerEvent) -> Void) -> (PlannedRun, again: Bool)? {
+        if let run = queue.next() { return (run, false) }
+        guard let (run, freed) = queue.nextLeftToOther(where: { run -> FreedClaim? in
+            guard !store.hasRecordFile(run.key) else { return nil }
+            guard let claim = store.currentClaim(run.key) else { return .givenBack }
+            return claim.isStale(staleAfter: options.claimStaleSeconds) ? .stale(claim) : nil
+        }) else { return nil }
+        switch freed {
+        case .givenBack: events(.note("\(run.key): its claim was given back with nothing stored; this runner takes the run up"))
+        case let .stale(holder): events(.note("\(run.key): the runner that held it is gone (\(holder.describe())); this runner takes the run up"))
+        }
+        return (run, true)
+    }
 
     /// Takes the run's claim (a live claim of another runner, or a record stored meanwhile,
     /// leaves the run to it), performs the run and gives the claim back.
@@ -150,7 +175,7 @@ public final class Runner: @unchecked Sendable {
                                    staleAfter: options.claimStaleSeconds) {
             case let .held(other):
                 events(.claimedElsewhere(run, by: other))
-                return .elsewhere
+                return .held
             case let .acquired(h, tookOver):
                 if let old = tookOver {
                     let whose = old.isEarlierAttempt(ofJob: options.schedulerJob, attempt: options.schedulerAttempt)
@@ -481,6 +506,8 @@ public final class Runner: @unchecked Sendable {
 private final class WorkQueue: @unchecked Sendable {
     private var runs: [PlannedRun]
     private var index = 0
+    /// Runs another runner's live claim kept from starting, in the order they were met.
+    private var leftToOther: [PlannedRun] = []
     let lock = NSLock()
 
     init(_ runs: [PlannedRun]) { self.runs = runs }
@@ -492,6 +519,35 @@ private final class WorkQueue: @unchecked Sendable {
         index += 1
         return runs[index - 1]
     }
+
+    /// Keeps `run` to be looked at again (`nextLeftToOther`).
+    func leaveToOther(_ run: PlannedRun) {
+        lock.lock()
+        leftToOther.append(run)
+        lock.unlock()
+    }
+
+    /// Removes and returns the first kept run whose claim `free` finds freed, with how; runs it
+    /// gives nil for (still held, or stored meanwhile) stay kept.
+    func nextLeftToOther(where free: (PlannedRun) -> FreedClaim?) -> (PlannedRun, FreedClaim)? {
+        lock.lock()
+        defer { lock.unlock() }
+        for (i, run) in leftToOther.enumerated() {
+            if let holder = free(run) {
+                leftToOther.remove(at: i)
+                return (run, holder)
+            }
+        }
+        return nil
+    }
+}
+
+/// How a claim that kept a run from starting has let it go since.
+private enum FreedClaim {
+    /// The claim is gone and nothing was stored (its holder stopped the run and gave it back).
+    case givenBack
+    /// The claim is still there but stale (`RunClaim.isStale`): its holder is gone.
+    case stale(RunClaim)
 }
 
 /// The summary, updated by every job.

@@ -44,6 +44,13 @@ private func deadPid() throws -> Int32 {
     return p.processIdentifier
 }
 
+/// Ends `p` and waits for it, so that its pid is free: SIGKILL, since a test process's threads
+/// may block SIGTERM, which its children inherit.
+private func killAndReap(_ p: Process) {
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+}
+
 @Suite("Claims on run keys")
 struct ClaimTests {
     @Test("a claim's description says how old its heartbeat is, or how far ahead of this clock (another node's clock runs ahead)")
@@ -212,6 +219,50 @@ struct ClaimTests {
         #expect(summary.claimedElsewhere == 1 && summary.done == 0 && summary.failed == 0, "\(summary)")
         #expect(!FileManager.default.fileExists(atPath: store.checkpointPath(for: key)) && !store.hasRecordFile(key))
         #expect(store.currentClaim(key)?.token == "usurper")
+    }
+
+    @Test("a run another live runner held when it came up is taken up at the end once that runner has died; one whose holder lives stays left to it",
+          .enabled(if: SharedTestData.folder(holding: "bm3d/barbara.png") != nil))
+    func heldRunTakenUpOnceItsHolderDies() throws {
+        let root = StoreFailureTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ResultStore(root: root)
+        let runner = Runner(store: store, options: StoreFailureTests.options())
+        let plan = try runner.plan(try StoreFailureTests.threeTVRuns())
+        let (first, second) = (plan.runs[0].key, plan.runs[1].key)
+        // Two other runners on this host, alive when this one starts: one is killed while this
+        // runner does other work (a Ctrl-C'd or killed `run` beside it), the other lives on.
+        func sleeper() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            p.arguments = ["600"]
+            try p.run()
+            return p
+        }
+        let doomed = try sleeper(), living = try sleeper()
+        defer { killAndReap(living) }
+        for (k, holder) in [(first, doomed), (second, living)] {
+            let beat = Date()
+            let claim = RunClaim(host: RunClaim.localHost, pid: holder.processIdentifier, job: nil,
+                                 pidNamespace: RunClaim.localPidNamespace, started: beat, heartbeat: beat, token: "other-\(k.image)")
+            try FileManager.default.createDirectory(atPath: store.folder(for: k), withIntermediateDirectories: true)
+            try claim.encoded().write(to: URL(fileURLWithPath: store.claimPath(for: k)))
+        }
+        let notes = NoteLog()
+        let summary = runner.execute(plan, events: { event in
+            switch event {
+            case let .claimedElsewhere(run, _) where run.key == first:
+                killAndReap(doomed)
+            case let .note(text): notes.add(text)
+            default: break
+            }
+        })
+        #expect(summary.done == 2 && summary.claimedElsewhere == 1 && summary.failed == 0 && !summary.stoppedEarly, "\(summary)")
+        #expect(store.hasRecordFile(first) && !store.hasRecordFile(second))
+        #expect(notes.all.contains { $0.hasPrefix("\(first): the runner that held it is gone") && $0.hasSuffix("this runner takes the run up") },
+                "\(notes.all)")
+        #expect(store.currentClaim(first) == nil, "the claim taken over is given back")
+        #expect(store.currentClaim(second)?.token == "other-\(second.image)", "the living runner's claim stays")
     }
 
     @Test("sweep removes an L-BFGS pair folder whose checkpoint is gone (a kill while removing it), not one a live runner is writing or one its checkpoint names")
