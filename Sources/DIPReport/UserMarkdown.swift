@@ -68,9 +68,14 @@ enum UserMarkdown {
     private static let greaterThan: Character = "\u{E002}"
     private static let quote: Character = "\u{E003}"
 
+    /// Stands in for an underscore inside a word (`snake_case_name`, `my_result_file.png`),
+    /// which Ink takes for emphasis (`snake<em>case</em>name`) where CommonMark does not: an
+    /// underscore between two letters or digits neither opens nor closes emphasis.
+    private static let wordUnderscore: Character = "\u{E004}"
+
     /// The user's text as Ink should see it: `<`, `"` and `>` outside a line's leading
-    /// blockquote markers replaced by their stand-ins; the stand-ins themselves, typed, and NUL
-    /// (not allowed in HTML text) as U+FFFD.
+    /// blockquote markers, and underscores inside words, replaced by their stand-ins; the
+    /// stand-ins themselves, typed, and NUL (not allowed in HTML text) as U+FFFD.
     static func standIns(_ text: String) -> [Character] {
         var out: [Character] = []
         out.reserveCapacity(text.count)
@@ -80,10 +85,21 @@ enum UserMarkdown {
             case "<": out.append(lessThan)
             case "\"": out.append(quote)
             case ">": out.append(lineStart ? ">" : greaterThan)
-            case lessThan, greaterThan, quote, openBracket, "\0": out.append("\u{FFFD}")
+            case lessThan, greaterThan, quote, openBracket, wordUnderscore, "\0": out.append("\u{FFFD}")
             default: out.append(c)
             }
             if c.isNewline { lineStart = true } else if c != " " && c != "\t" && c != ">" { lineStart = false }
+        }
+        // Runs of underscores with a letter or digit on both sides.
+        var i = 0
+        while i < out.count {
+            guard out[i] == "_" else { i += 1; continue }
+            var j = i
+            while j < out.count && out[j] == "_" { j += 1 }
+            if i > 0, j < out.count, out[i - 1].isLetter || out[i - 1].isNumber, out[j].isLetter || out[j].isNumber {
+                for k in i..<j { out[k] = wordUnderscore }
+            }
+            i = j
         }
         return out
     }
@@ -103,6 +119,7 @@ enum UserMarkdown {
             .replacingOccurrences(of: String(greaterThan), with: "&gt;")
             .replacingOccurrences(of: String(quote), with: "&quot;")
             .replacingOccurrences(of: String(openBracket), with: "[")
+            .replacingOccurrences(of: String(wordUnderscore), with: "_")
     }
 
     /// `html(_:folder:notes:)` with picture paths from the working folder, and no notes.
@@ -277,9 +294,10 @@ enum UserMarkdown {
         }
         if let m = name.wholeMatch(of: /img src="([^"<>]*)"(?: alt="([^"<>]*)")?\//), let target = destination(m.1) {
             let alt = m.2.map { " alt=\"\($0)\"" } ?? ""
-            // Ink writes the target as typed, with the stand-ins of what the user typed as <, >, " and [.
+            // Ink writes the target as typed, with the stand-ins of what the user typed as <, >, ", [ and _.
             let typed = target.address.replacingOccurrences(of: String(lessThan), with: "<").replacingOccurrences(of: String(greaterThan), with: ">")
                 .replacingOccurrences(of: String(quote), with: "\"").replacingOccurrences(of: String(openBracket), with: "[")
+                .replacingOccurrences(of: String(wordUnderscore), with: "_")
             let picture = embeddedPicture(typed, folder: folder)
             if let url = picture.url { return ("<img src=\"\(url)\"\(alt)\(titleAttribute(target.title))>", length) }
             notes.append("picture \(typed) not embedded: \(picture.problem ?? "")")

@@ -16,6 +16,24 @@ struct UserMarkdownTests {
         #expect(html.contains("<ul><li>one</li><li>two</li></ul>"))
     }
 
+    @Test("an underscore inside a word stays an underscore (Ink made snake_case_name 'snake<em>case</em>name'); emphasis by underscores and code keep theirs")
+    func wordUnderscores() throws {
+        let html = UserMarkdown.html("See snake_case_name, my__result_file.png and [the log](https://example.org/run_3/log_file.txt).\n\n"
+                                     + "An _emphasised_ word, __strong__ text, `a_b` in code, and 2_000_000.\n")
+        #expect(html.contains("See snake_case_name, my__result_file.png and "))
+        #expect(html.contains("<a href=\"https://example.org/run_3/log_file.txt\" rel=\"noopener noreferrer\">the log</a>"))
+        #expect(html.contains("An <em>emphasised</em> word, <strong>strong</strong> text, <code>a_b</code> in code, and 2_000_000."))
+        #expect(!html.contains("\u{E004}"))
+        // A picture file whose name has underscores inside words is found and embedded.
+        let folder = TestFolder.path("markdown-underscores")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try PNGCodec.write(Image(channels: 1, height: 2, width: 2, pixels: [0, 1, 1, 0]), to: folder + "/psnr_curve_seed_0.png")
+        var notes: [String] = []
+        let page = UserMarkdown.html("![curve](psnr_curve_seed_0.png)", folder: folder, notes: &notes)
+        #expect(notes.isEmpty && page.contains("<img src=\"data:image/png;base64,"), "\(notes)")
+    }
+
     @Test("raw HTML, script links, event handlers and remote pictures cannot get through")
     func hostile() {
         let attacks = [
