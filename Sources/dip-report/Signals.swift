@@ -2,7 +2,9 @@ import DIPCore
 import Foundation
 
 /// Where SIGINT, SIGTERM, SIGUSR1 and SIGHUP go (`InterruptSignals.all`): a handler that only
-/// writes the signal's number into a pipe, and a thread of their own that reads it and tells the
+/// writes the signal's number and the time it came into a pipe (clock_gettime and write are
+/// async-signal-safe; the time is taken there, not when the thread reads it, so that a thread
+/// scheduled late does not part two signals sent together), and a thread of their own that reads it and tells the
 /// listener (`InterruptFlag`), or ends the process as the signal's default action would when
 /// nobody listens (so `render`, `bench` and the rest stop on Ctrl-C as they always did).
 ///
@@ -20,7 +22,7 @@ import Foundation
 final class SignalRouter: @unchecked Sendable {
     private static let shared = SignalRouter()
     private let lock = NSLock()
-    private var listener: (@Sendable (Int32) -> Void)?
+    private var listener: (@Sendable (_ signal: Int32, _ at: Double) -> Void)?
 
     /// Blocks the signals in the calling thread, installs the handler and starts the thread that
     /// reads the pipe; call it first in `main`.
@@ -34,14 +36,17 @@ final class SignalRouter: @unchecked Sendable {
             return
         }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }  // not a child's to inherit
-        // A handler must never block: with the pipe full (64 KiB of signals unread) a byte is dropped.
+        // A handler must never block: with the pipe full (64 KiB of signals unread) a record is dropped.
         _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
         signalPipeWrite = ends[1]
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { sig in
             let saved = errno
-            var byte = UInt8(truncatingIfNeeded: sig)
-            _ = write(signalPipeWrite, &byte, 1)
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            // One write of SignalRecord's 16 bytes: under PIPE_BUF, so it is never split.
+            var record = SignalRecord(signal: Int64(sig), nanoseconds: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+            _ = write(signalPipeWrite, &record, MemoryLayout<SignalRecord>.size)
             errno = saved
         }
         action.sa_flags = SA_RESTART
@@ -72,26 +77,29 @@ final class SignalRouter: @unchecked Sendable {
             var set = InterruptSignals.set
             pthread_sigmask(SIG_UNBLOCK, &set, nil)
             while true {
-                var byte: UInt8 = 0
-                let n = read(readEnd, &byte, 1)
-                if n == 1 { shared.deliver(Int32(byte)) } else if n < 0, errno == EINTR { continue } else { return }
+                var record = SignalRecord(signal: 0, nanoseconds: 0)
+                let n = read(readEnd, &record, MemoryLayout<SignalRecord>.size)
+                if n == MemoryLayout<SignalRecord>.size {
+                    shared.deliver(Int32(truncatingIfNeeded: record.signal), at: Double(record.nanoseconds) / 1e9)
+                } else if n < 0, errno == EINTR { continue } else { return }
             }
         }
         reader.start()
     }
 
-    /// Hands every later signal to `listener` (on the signal thread) instead of ending the process.
-    static func listen(_ listener: @escaping @Sendable (Int32) -> Void) {
+    /// Hands every later signal to `listener` (on the signal thread), with when it came in
+    /// seconds (CLOCK_MONOTONIC), instead of ending the process.
+    static func listen(_ listener: @escaping @Sendable (_ signal: Int32, _ at: Double) -> Void) {
         shared.lock.lock()
         shared.listener = listener
         shared.lock.unlock()
     }
 
-    private func deliver(_ sig: Int32) {
+    private func deliver(_ sig: Int32, at seconds: Double) {
         lock.lock()
         let listener = listener
         lock.unlock()
-        if let listener { listener(sig); return }
+        if let listener { listener(sig, seconds); return }
         // Nobody listens: the signal's default action, which ends the process with it.
         signal(sig, SIG_DFL)
         var one = sigset_t()
@@ -102,6 +110,13 @@ final class SignalRouter: @unchecked Sendable {
     }
 }
 
+/// What the handler writes for each signal.
+private struct SignalRecord {
+    var signal: Int64
+    /// CLOCK_MONOTONIC when it came.
+    var nanoseconds: Int64
+}
+
 /// The pipe's write end, for the handler: set before the handler is installed, never changed.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 
@@ -110,19 +125,14 @@ nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 /// SSH session closed; what is written to it from then on is dropped, `StandardStreams`) into a
 /// flag the fit polls, so a stopped fit still checkpoints and writes what it has. A second request
 /// exits at once, after `onQuit` (which removes half-written files): another signal, or the first
-/// one again a second or more later. The first signal repeated sooner is the same request:
-/// `timeout` sends SIGTERM to the process and then at once to its whole process group, and Slurm
-/// may signal every process of a step, so a fit stopped that way used to quit before writing
-/// anything. The exit status is 128 + the first signal's number: 130 interrupted, 143
-/// terminated, 138 warned of the time limit, 129 hung up.
+/// one again after `StopRequests.repeatWindow` (what counts as one request is `StopRequests`'s
+/// rule). The exit status is 128 + the first signal's number: 130 interrupted, 143 terminated,
+/// 138 warned of the time limit, 129 hung up.
 ///
 /// The signals come from `SignalRouter`'s thread.
 final class InterruptFlag: @unchecked Sendable {
-    /// How long a repeat of the first signal counts as the same request.
-    static let repeatWindow: TimeInterval = 1
     private let lock = NSLock()
-    private var count = 0
-    private var first: (signal: Int32, at: Date)?
+    private var requests = StopRequests()
     private let onQuit: @Sendable () -> Void
 
     private init(onQuit: @escaping @Sendable () -> Void) { self.onQuit = onQuit }
@@ -130,22 +140,17 @@ final class InterruptFlag: @unchecked Sendable {
     /// Takes the process's signals from here on; `onQuit` runs before a second request exits.
     static func install(onQuit: @escaping @Sendable () -> Void = {}) -> InterruptFlag {
         let flag = InterruptFlag(onQuit: onQuit)
-        SignalRouter.listen { [flag] in flag.received($0) }
+        SignalRouter.listen { [flag] in flag.received($0, at: $1) }
         return flag
     }
 
-    private func received(_ sig: Int32) {
+    private func received(_ sig: Int32, at seconds: Double) {
         lock.lock()
-        if let first, first.signal == sig, Date().timeIntervalSince(first.at) < Self.repeatWindow {
-            lock.unlock()
-            return
-        }
-        count += 1
-        let n = count
-        if first == nil { first = (sig, Date()) }
-        let code = 128 + (first?.signal ?? sig)
+        let decision = requests.receive(sig, at: seconds)
+        let code = requests.exitStatus ?? 128 + sig
         lock.unlock()
-        if n > 1 {
+        if decision == .repeated { return }
+        if decision == .quit {
             onQuit()
             // _exit, not exit: exit runs the atexit handlers and static destructors, which must
             // not run twice at once or under threads still inside oneDNN and OpenMP. Seen in
@@ -162,21 +167,21 @@ final class InterruptFlag: @unchecked Sendable {
         case SIGHUP: "hung up (SIGHUP)"
         default: "terminated (SIGTERM)"
         }
-        StandardStreams.error("\n\(what): finishing the current iteration and writing what we have (another signal quits at once)\n")
+        StandardStreams.error("\n\(what): finishing the current iteration and writing what we have (a second Ctrl-C or signal quits at once)\n")
     }
 
     /// Whether a signal arrived.
     var isSet: Bool {
         lock.lock()
         defer { lock.unlock() }
-        return count > 0
+        return requests.first != nil
     }
 
     /// The exit status for the signal that arrived first (128 + its number), nil when none did.
     var exitStatus: Int32? {
         lock.lock()
         defer { lock.unlock() }
-        return first.map { 128 + $0.signal }
+        return requests.exitStatus
     }
 }
 

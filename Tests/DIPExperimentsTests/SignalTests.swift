@@ -94,9 +94,10 @@ struct SignalTests {
         let p = try startLongInpaint(folder, seed: 3)
         usleep(4_000_000)
         // Twice, as `timeout` does (to the process, then to its group): one request. Sent at
-        // once the two are often handled as one; 0.2 s apart they reach the handler apart.
+        // once the two are often handled as one; 20 ms apart they reach the handler apart, well
+        // inside StopRequests.repeatWindow.
         p.signal(SIGTERM)
-        usleep(200_000)
+        usleep(20_000)
         p.signal(SIGTERM)
         expectTerminatedWithOutputs(p, in: folder)
         #expect(p.output.contains("status: cancelled"), "\(p.output)")
@@ -229,7 +230,7 @@ struct SignalTests {
         let (p, store) = try startLongRun(folder, channels: 128)
         p.signal(SIGINT)
         let caught = CLI.waitUntil(timeout: 30, interval: 1_000) { !CLI.files(under: store.root, containing: ".tmp-").isEmpty }
-        // Another signal (the same one within a second would count as the first).
+        // Another signal (the same one within a tenth of a second would count as the first).
         p.signal(SIGTERM)
         #expect(caught, "no checkpoint write was seen")
         #expect(p.wait(timeout: 60) == 130, "\(p.output)")
