@@ -50,8 +50,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also run the PyTorch peer (python3 bench/dip_torch.py) on the same configurations (on the same device).")
     var peer = false
 
-    @Option(name: .customLong("peer-script"), help: "Path of the peer script (relative to the current directory).")
-    var peerScript: String = "bench/dip_torch.py"
+    @Option(name: .customLong("peer-script"), help: "Path of the peer script (relative to the current directory; default bench/dip_torch.py); with --peer.")
+    var peerScriptOption: String?
+
+    /// The peer script `--peer` runs.
+    private var peerScript: String { peerScriptOption ?? "bench/dip_torch.py" }
 
     @Option(parsing: .unconditional, help: "Runs of each configuration, ours and the peer's in turns, 1 to \(Self.maxRounds); above 1 a line per configuration gives the range and median of each and of the rounds' ratios.")
     var rounds: Int = 1
@@ -77,6 +80,9 @@ struct BenchCommand: ParsableCommand {
         if !(1...Self.maxRounds).contains(rounds) { throw ValidationError("--rounds \(rounds): from 1 to \(Self.maxRounds)") }
         // Checked before anything runs: the peer goes after our own (long) runs, and python3's
         // own message about a missing file would come only then, inside a failed child's.
+        if let script = peerScriptOption, !peer {
+            throw ValidationError("--peer-script \(script): given without --peer, which runs it; add --peer")
+        }
         if peer, !FileManager.default.isReadableFile(atPath: peerScript) {
             throw ValidationError("--peer-script \(peerScript): no such file from \(FileManager.default.currentDirectoryPath); "
                                   + "run bench from the repository's root (where bench/dip_torch.py is) or give the script's path")
@@ -95,6 +101,8 @@ struct BenchCommand: ParsableCommand {
             emit([r])
             return
         }
+        // From here on the work is in child processes: a stop signal ends them with bench.
+        RunningChildren.endWithStopSignals()
         var rows: [BenchmarkResult] = []
         var summaries: [String] = []
         var peerFailure: String? = nil
@@ -234,14 +242,20 @@ struct BenchCommand: ParsableCommand {
         p.arguments = Array(argv.dropFirst())
         let pipe = Pipe()
         p.standardOutput = pipe
-        try ChildProcess.run(p)
+        try RunningChildren.shared.start(p)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self)
-            .split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+        RunningChildren.shared.finished(p)
+        func failure(_ why: String) -> Error {
             // A run that failed is no usage error (64): its own message is on standard error above.
-            throw DIPError.invalidValue(name: "benchmark process", value: argv.joined(separator: " "), reason: "failed (exit \(p.terminationStatus))")
+            DIPError.invalidValue(name: "benchmark process", value: argv.joined(separator: " "), reason: why)
         }
-        return try JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
+        guard p.terminationStatus == 0 else { throw failure("failed (exit \(p.terminationStatus))") }
+        guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw failure("exited 0 but printed no JSON result line (a peer script must print bench/dip_torch.py's --json line)")
+        }
+        do { return try JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8)) } catch {
+            throw failure("printed a JSON line that is not a benchmark result (\(error)): \(line.prefix(200))")
+        }
     }
 }

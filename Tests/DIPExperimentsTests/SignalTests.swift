@@ -220,6 +220,37 @@ struct SignalTests {
         #expect(mask.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) == "0000000000000000", "\(mask)")
     }
 
+    @Test("bench's children end with it: SIGTERM to bench while its peer hangs ends the peer too (it ran on as an orphan)",
+          .enabled(if: CLI.executable != nil, "needs the built dip-report"))
+    func benchPeerEndsWithBench() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A peer that hangs (ignoring SIGTERM too: the grace, then SIGKILL, ends it).
+        let script = folder + "/peer.py"
+        try """
+        import os, signal, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(sys.argv[0] + ".pid", "w").write(str(os.getpid()))
+        time.sleep(600)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let p = try CLI.Running(["bench", "--net", "library-depth2", "--size", "64", "--iterations", "1", "--threads", "1",
+                                 "--peer", "--peer-script", script], log: folder + "/log")
+        #expect(CLI.waitUntil(timeout: 120) { (try? String(contentsOfFile: script + ".pid", encoding: .utf8)).flatMap { Int32($0) } != nil },
+                "the peer never started: \(p.output)")
+        let peer = try #require(Int32(try String(contentsOfFile: script + ".pid", encoding: .utf8)))
+        p.signal(SIGTERM)
+        #expect(p.wait(timeout: 30) == 143, "\(p.output)")
+        #expect(CLI.waitUntil(timeout: 10) { !isRunning(peer) }, "the peer (pid \(peer)) still runs")
+        // A peer that exits 0 without its result line is named for what it did, and a
+        // --peer-script without --peer is refused.
+        try "print('garbage')\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["bench", "--net", "library-depth2", "--size", "64", "--iterations", "1", "--threads", "1",
+                             "--peer", "--peer-script", script], timeout: 120)
+        #expect(r.0 == 1 && r.1.contains("exited 0 but printed no JSON result line"), "\(r.1)")
+        let lone = try CLI.run(["bench", "--peer-script", script], timeout: 60)
+        #expect(lone.0 == 64 && lone.1.contains("--peer-script \(script): given without --peer"), "\(lone.1)")
+    }
+
     @Test("a second signal quits at once and leaves no temporary file behind, even while a checkpoint is being written",
           .enabled(if: canRunCLI, "needs the built dip-report and ../shared/data"))
     func secondSignal() throws {
