@@ -220,7 +220,7 @@ public struct DatasetManifest: Sendable {
                     if let host = url.host, let first = silent[host] {
                         throw DIPError.io(path: address, reason: "not asked for: \(host) gave no answer for \(first)")
                     }
-                    let data = try downloader.download(from: url)
+                    let data = try downloader.download(from: url, maxBytes: entry.bytes)
                     let digest = SHA256.hex(of: data)
                     guard data.count == entry.bytes, digest == entry.sha256 else {
                         throw DIPError.badFile(path: address, reason:

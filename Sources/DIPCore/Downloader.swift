@@ -6,8 +6,10 @@ import FoundationNetworking
 /// Something that turns a URL into bytes; a protocol so tests and offline mirrors can stand in
 /// for the network.
 public protocol Downloader: Sendable {
-    /// The whole body at `url`, or an error naming the URL and what went wrong.
-    func download(from url: URL) throws -> Data
+    /// The whole body at `url`, or an error naming the URL and what went wrong; a body longer
+    /// than `maxBytes` is an error too, found out once that much has come (not after all of it
+    /// is in memory: a mirror answering with a gigabyte for a 180 KB image took 2 GB).
+    func download(from url: URL, maxBytes: Int) throws -> Data
 }
 
 /// The real downloader: http and https through URLSession (FoundationNetworking on Linux),
@@ -20,8 +22,11 @@ public struct URLSessionDownloader: Downloader {
     public init(timeout: TimeInterval = 60) { self.timeout = timeout }
 
     /// Fetches `url` synchronously; non-2xx answers are errors carrying the status code.
-    public func download(from url: URL) throws -> Data {
+    public func download(from url: URL, maxBytes: Int) throws -> Data {
         if url.isFileURL {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? Int, size > maxBytes {
+                throw Self.tooLarge(url, maxBytes)
+            }
             do { return try Data(contentsOf: url) } catch {
                 throw DIPError.io(path: url.absoluteString, reason: "cannot read (\(error.localizedDescription))")
             }
@@ -30,25 +35,24 @@ public struct URLSessionDownloader: Downloader {
             throw DIPError.invalidValue(name: "URL", value: url.absoluteString,
                                         reason: "unsupported scheme; use http, https or file")
         }
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
+        let body = BoundedBody(limit: maxBytes)
         let request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
         // The configuration's timeout too: corelibs URLSession waited its default 60 s for a
         // silent host whatever the request said.
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        let session = URLSession(configuration: configuration)
+        let session = URLSession(configuration: configuration, delegate: body, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
-        let task = session.dataTask(with: request) { data, response, error in
-            box.set(data: data, response: response, error: error)
-            done.signal()
-        }
-        task.resume()
-        done.wait()
-        let (data, response, error) = box.get()
+        session.dataTask(with: request).resume()
+        body.done.wait()
+        let (data, response, error, tooLarge) = body.result()
+        if tooLarge { throw Self.tooLarge(url, maxBytes) }
         if let error {
-            let failure = DIPError.io(path: url.absoluteString, reason: "download failed (\(error.localizedDescription))")
-            if let code = (error as? URLError)?.code, NoAnswer.codes.contains(code) {
+            let code = (error as? URLError)?.code
+            // corelibs says "The operation could not be completed. (NSURLErrorDomain error -1001.)".
+            let what = code == .timedOut ? "no answer within \(Int(timeout.rounded())) s" : error.localizedDescription
+            let failure = DIPError.io(path: url.absoluteString, reason: "download failed (\(what))")
+            if let code, NoAnswer.codes.contains(code) {
                 throw NoAnswer(host: url.host ?? url.absoluteString, failure: failure)
             }
             throw failure
@@ -56,10 +60,11 @@ public struct URLSessionDownloader: Downloader {
         if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
             throw DIPError.io(path: url.absoluteString, reason: "the server answered HTTP \(http.statusCode)")
         }
-        guard let data else {
-            throw DIPError.io(path: url.absoluteString, reason: "download returned no body")
-        }
         return data
+    }
+
+    private static func tooLarge(_ url: URL, _ maxBytes: Int) -> DIPError {
+        .badFile(path: url.absoluteString, reason: "is larger than the \(maxBytes) bytes expected; stopped there, nothing was written (check the mirror)")
     }
 }
 
@@ -78,23 +83,47 @@ public struct NoAnswer: Error, Sendable {
                                              .notConnectedToInternet, .networkConnectionLost]
 }
 
-/// Carries a completion handler's results back to the waiting thread.
-private final class ResultBox: @unchecked Sendable {
-    // Guarded by `lock`; the semaphore already orders the accesses, the lock documents it.
+/// A download's body as it comes, up to `limit` bytes: past that (or with a Content-Length
+/// past it) the task is cancelled and `tooLarge` set; `done` is signalled when the task ends.
+private final class BoundedBody: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let limit: Int
+    let done = DispatchSemaphore(value: 0)
+    // Guarded by `lock`: the session's delegate queue writes, the waiting thread reads after `done`.
     private let lock = NSLock()
-    private var data: Data?
+    private var data = Data()
     private var response: URLResponse?
     private var error: (any Error)?
+    private var tooLarge = false
 
-    func set(data: Data?, response: URLResponse?, error: (any Error)?) {
+    init(limit: Int) { self.limit = limit }
+
+    func result() -> (Data, URLResponse?, (any Error)?, tooLarge: Bool) {
         lock.lock(); defer { lock.unlock() }
-        self.data = data
-        self.response = response
-        self.error = error
+        return (data, response, error, tooLarge)
     }
 
-    func get() -> (Data?, URLResponse?, (any Error)?) {
-        lock.lock(); defer { lock.unlock() }
-        return (data, response, error)
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+        lock.lock()
+        self.response = response
+        let over = response.expectedContentLength > Int64(limit)
+        if over { tooLarge = true }
+        lock.unlock()
+        completionHandler(over ? .cancel : .allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive chunk: Data) {
+        lock.lock()
+        let over = data.count + chunk.count > limit
+        if over { tooLarge = true } else { data.append(chunk) }
+        lock.unlock()
+        if over { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        lock.lock()
+        self.error = error
+        lock.unlock()
+        done.signal()
     }
 }

@@ -221,6 +221,33 @@ struct DatasetManifestTests {
         #expect(listing(data) == ["one/a.png"])
     }
 
+    @Test("a body longer than the manifest's byte count is stopped there, whether or not the server says its length; nothing is written")
+    func fetchOversizedBody() throws {
+        let toy = ToyData()
+        let a = toy.manifest.entries[0]
+        // The right image followed by 64 MiB: before, all of it was read into memory first.
+        let served = ["/\(a.source.owner)/\(a.source.name)/\(a.source.commit)/\(a.path)": toy.contents[a.relativePath]! + [UInt8](repeating: 0, count: 64 << 20)]
+        for announcing in [true, false] {
+            let server = try LoopbackServer(files: served, announcingLength: announcing)
+            defer { server.stop() }
+            let data = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: data) }
+            let one = DatasetManifest(entries: [a])
+            let outcomes = one.fetch(dataDirectory: data, using: URLSessionDownloader(timeout: 10), base: "http://127.0.0.1:\(server.port)")
+            if case let .failed(e) = outcomes[0].result {
+                #expect(e.description.contains("is larger than the \(a.bytes) bytes expected; stopped there"), "\(e)")
+            } else { Issue.record("announcing \(announcing): \(outcomes[0].result)") }
+            #expect(listing(data).isEmpty)
+        }
+        // A file:// mirror's file is looked at before it is read.
+        let mirror = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: mirror) }
+        let big = "\(mirror)/big.png"
+        try Data(count: a.bytes + 1).write(to: URL(fileURLWithPath: big))
+        #expect { _ = try URLSessionDownloader().download(from: URL(fileURLWithPath: big), maxBytes: a.bytes) }
+            throws: { "\($0)".contains("is larger than the \(a.bytes) bytes expected") }
+    }
+
     @Test("a mirror that takes connections and never answers fails its first file after the timeout and is not asked for the rest")
     func fetchFromSilentHost() throws {
         let toy = ToyData()
@@ -234,7 +261,7 @@ struct DatasetManifestTests {
         // One timeout, not one a file (with 60 s, 32 files of the real manifest took 32 minutes).
         #expect(Date().timeIntervalSince(started) < 10)
         let reasons = outcomes.map { o -> String in if case let .failed(e) = o.result { return e.description } else { return "not failed" } }
-        #expect(reasons.count == 3 && reasons[0].contains("download failed"), "\(reasons)")
+        #expect(reasons.count == 3 && reasons[0].contains("download failed (no answer within 2 s)"), "\(reasons)")
         for reason in reasons.dropFirst() {
             #expect(reason.contains("not asked for: 127.0.0.1 gave no answer for one/a.png"), "\(reason)")
         }
@@ -287,12 +314,13 @@ private final class SilentListener: Sendable {
 }
 
 /// A one-thread HTTP/1.0 file server on 127.0.0.1 (loopback only) for the fetch test: answers
-/// GET with the bytes registered for the path, or 404.
+/// GET with the bytes registered for the path, or 404; without `announcingLength`, the body's
+/// length is not sent (it ends when the connection closes, as HTTP/1.0 allows).
 private final class LoopbackServer: Sendable {
     let port: UInt16
     private let listener: Int32
 
-    init(files: [String: [UInt8]]) throws {
+    init(files: [String: [UInt8]], announcingLength: Bool = true) throws {
         let (fd, port) = try listenOnLoopback()
         self.port = port
         listener = fd
@@ -300,7 +328,7 @@ private final class LoopbackServer: Sendable {
             while true {
                 let conn = accept(fd, nil, nil)
                 if conn < 0 { return }             // listener closed: stop
-                LoopbackServer.answer(conn, files: files)
+                LoopbackServer.answer(conn, files: files, announcingLength: announcingLength)
                 close(conn)
             }
         }
@@ -308,7 +336,7 @@ private final class LoopbackServer: Sendable {
     }
 
     /// Reads one request head and writes one response.
-    private static func answer(_ conn: Int32, files: [String: [UInt8]]) {
+    private static func answer(_ conn: Int32, files: [String: [UInt8]], announcingLength: Bool) {
         var request: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !request.suffix(4).elementsEqual([13, 10, 13, 10]) {
@@ -321,7 +349,8 @@ private final class LoopbackServer: Sendable {
         let body = files[path]
         let status = body == nil ? "404 Not Found" : "200 OK"
         let payload = body ?? Array("not here\n".utf8)
-        var response = Array("HTTP/1.0 \(status)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n".utf8)
+        let length = announcingLength ? "Content-Length: \(payload.count)\r\n" : ""
+        var response = Array("HTTP/1.0 \(status)\r\n\(length)Connection: close\r\n\r\n".utf8)
         response += payload
         var sent = 0
         while sent < response.count {
