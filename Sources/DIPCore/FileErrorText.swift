@@ -18,7 +18,8 @@ public enum FileErrorText {
     }
 
     /// Why the file at `path` could not be read, in a few words: "no such file", "a folder, not
-    /// a file", or the system's reason ("Permission denied").
+    /// a file", "not a regular file" (FileManager reads none: a pipe, a socket, a device), or the
+    /// system's reason ("Permission denied", "Too many levels of symbolic links").
     public static func readProblem(_ path: String) -> String {
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -26,6 +27,7 @@ public enum FileErrorText {
             return error == ENOENT ? "no such file" : String(cString: strerror(error))
         }
         if info.st_mode & S_IFMT == S_IFDIR { return "a folder, not a file" }
+        if info.st_mode & S_IFMT != S_IFREG { return "not a regular file (a pipe, socket or device)" }
         return access(path, R_OK) == 0 ? "it could not be read" : String(cString: strerror(errno))
     }
 

@@ -327,7 +327,8 @@ public struct SafetensorsFile: Sendable, Equatable {
                     + DType.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
             guard let shape = Self.integers(fields["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor '\(name)' has no valid shape (a list of non-negative integers)")
+                let given = fields["shape"].map { "\($0)" } ?? "none"
+                throw fail("tensor '\(name)' has no valid shape (\(given.prefix(80))): a list of whole numbers from 0 to 2^53")
             }
             guard let offsets = Self.integers(fields["data_offsets"]), offsets.count == 2,
                   offsets[0] >= 0, offsets[0] <= offsets[1] else {

@@ -208,7 +208,7 @@ public struct ResultStore: Sendable {
         for rel in paths.sorted() {
             let path = (root as NSString).appendingPathComponent(rel)
             guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append(Problem(path: path, reason: "cannot be read"))
+                problems.append(Problem(path: path, reason: "cannot be read (\(FileErrorText.readProblem(path))); fix it or move it out of the results folder"))
                 continue
             }
             do {

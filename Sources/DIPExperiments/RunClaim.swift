@@ -65,7 +65,7 @@ public struct RunClaim: Codable, Sendable, Equatable {
     public func describe(now: Date = Date()) -> String {
         let age = Int(now.timeIntervalSince(heartbeat).rounded())
         let when = age < 0 ? "\(-age)s ahead of this machine's clock" : "\(age)s ago"
-        if token == Self.unreadableToken { return "an unreadable claim file, last changed \(when)" }
+        if isUnreadable { return "an unreadable claim file, last changed \(when)" }
         let again = attempt.map { $0 > 0 ? ", attempt \($0)" : "" } ?? ""
         return "\(host) pid \(pid)\(job.map { " (job \($0)\(again))" } ?? ""), heartbeat \(when)"
     }
@@ -76,6 +76,9 @@ public struct RunClaim: Codable, Sendable, Equatable {
     /// The token of a claim file that is not a claim: it counts as held, its heartbeat its
     /// modification time, so it goes stale like a claim whose holder died.
     static let unreadableToken = "unreadable"
+
+    /// Whether this stands for a claim file that could not be read as a claim (`unreadableToken`).
+    public var isUnreadable: Bool { token == Self.unreadableToken }
 
     static func decode(_ data: Data) throws -> RunClaim {
         let d = JSONDecoder()

@@ -54,7 +54,7 @@ struct InpaintCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Learning rate (\(Float.leastNormalMagnitude) to \(Float.greatestFiniteMagnitude): it is used in single precision).")
     var lr: Double = 0.01
 
-    @Option(help: "Optimiser.")
+    @Option(help: "Optimiser (lbfgs runs upstream's \(Fitter.lbfgsWarmupSteps) Adam warm-up steps at LR \(Fitter.lbfgsWarmupLearningRate) before its --iterations).")
     var optimizer: OptimizerName = .adam
 
     @Option(parsing: .unconditional, help: "Seed of the weights, input code, perturbation (and the mask, unless --mask-seed), 0 to \(UInt64.max).")
@@ -197,7 +197,7 @@ struct InpaintCommand: ParsableCommand {
         if let loadWeights { try fitter.loadWeights(loadWeights) }
 
         print("\(image): \(img.sizeDescription); mask: \(made.summary), \(String(format: "%.2f", stats.holeFraction * 100)) % holes")
-        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iteration\(iterations == 1 ? "" : "s"), sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
+        print("network \(net): \(fitter.network.parameterCount.formatted()) parameters; \(config.optimizer), \(iterations) iteration\(iterations == 1 ? "" : "s")\(optimizer == .lbfgs ? " after \(Fitter.lbfgsWarmupSteps) Adam warm-up steps" : ""), sigma_p \(sigmaP), seed \(seed), \(threadCount) thread\(threadCount == 1 ? "" : "s") on \(factory.description), \(factory.device)")
         if let loadWeights { print("starting from the weights in \(loadWeights)") }
         if fitter.isPadded {
             printNote("network \(net) cannot run at \(img.width)x\(img.height) (`dip-report net \(net) --size \(img.width)x\(img.height)` says why); "

@@ -82,8 +82,9 @@ struct MaskCommand: ParsableCommand {
             throw ValidationError("--bernoulli \(p): give the fraction of pixels kept, more than 0 and at most 1")
         }
         let isBernoulli = kinds == 0 || bernoulli != nil
-        if !isBernoulli && (seed != nil || perChannel) {
-            throw ValidationError("--seed and --per-channel apply to Bernoulli masks only")
+        let bernoulliOnly = [seed != nil ? "--seed" : nil, perChannel ? "--per-channel" : nil].compactMap { $0 }
+        if !isBernoulli && !bernoulliOnly.isEmpty {
+            throw ValidationError("\(bernoulliOnly.joined(separator: " and ")) appl\(bernoulliOnly.count == 1 ? "ies" : "y") to Bernoulli masks only")
         }
         if invert && from == nil { throw ValidationError("--invert applies to --from") }
         let outputs = [NamedPath(flag: "--out", path: out)] + (previewOut.map { [NamedPath(flag: "--preview-out", path: $0)] } ?? [])

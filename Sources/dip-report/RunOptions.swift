@@ -223,7 +223,15 @@ enum LocalRun {
             case let .failed(run, why):
                 display.ended(key: run.key.description, line: "FAILED \(run.key): \(why)", countsAsDone: false)
             case let .claimedElsewhere(run, by):
-                display.ended(key: run.key.description, line: by.map { "elsewhere \(run.key): running on \($0.describe())" } ?? "elsewhere \(run.key): stored by another runner meanwhile", countsAsDone: true)
+                let line: String
+                if let by, by.isUnreadable {
+                    // Garbage where a claim belongs blocks the run until it is as old as a stale claim.
+                    line = "elsewhere \(run.key): \(runner.store.claimPath(for: run.key)) is \(by.describe()); if no runner is working on "
+                        + "this run, delete it (it is taken over once \(Int(runner.options.claimStaleSeconds / 60)) minutes old)"
+                } else {
+                    line = by.map { "elsewhere \(run.key): running on \($0.describe())" } ?? "elsewhere \(run.key): stored by another runner meanwhile"
+                }
+                display.ended(key: run.key.description, line: line, countsAsDone: true)
             case let .note(text):
                 display.line("note: \(text)")
             }

@@ -281,6 +281,8 @@ struct UsageTests {
             (["run", "--profile", "smoke", "--checkpoint-minutes", "-1", "--dry-run"], "--checkpoint-minutes -1.0: more than 0"),
             (["run", "--profile", "smoke", "--jobs", "-1", "--dry-run"], "--jobs -1: at least 1"),
             (["mask", "--size", "-5x5", "--bernoulli", "0.5", "--out", "m.png"], "'-5x5' is invalid for '--size"),
+            // Only the option given is named.
+            (["mask", "--size", "8x8", "--text", "M", "--font-size", "6", "--at", "0,0", "--seed", "1", "--out", "m.png"], "Error: --seed applies to Bernoulli masks only"),
             (["bench", "--threads", "-2"], "--threads -2: at least 1"),
         ]
         try FileManager.default.createDirectory(atPath: s.file("res"), withIntermediateDirectories: true)

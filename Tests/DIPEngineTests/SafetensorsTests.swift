@@ -128,6 +128,9 @@ struct SafetensorsTests {
                            mentioning: "needs 8 bytes")
         expectWeightsError(file(header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: four),
                            mentioning: "no valid shape")
+        // A shape too large for a whole number here says what it is, not "non-negative".
+        expectWeightsError(file(header: #"{"a":{"dtype":"F32","shape":[9223372036854775807],"data_offsets":[0,4]}}"#, data: four),
+                           mentioning: "from 0 to 2^53")
         expectWeightsError(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4]}}"#, data: four),
                            mentioning: "no valid data_offsets")
         expectWeightsError(file(header: #"{"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#, data: four),

@@ -72,11 +72,18 @@ struct RecordSchemaTests {
         try Data("{\"hello\": 1}".utf8).write(to: URL(fileURLWithPath: foreign))
         let damaged = store.recordPath(for: try Self.sampleRecord(seed: 1).key)
         try Data("{\"schema\": \"dip-report/run\", \"version\": 1}".utf8).write(to: URL(fileURLWithPath: damaged))
+        // A pipe and a link loop named like records: said why they cannot be read (and no hang).
+        let pipe = root + "/table1-paper/house/pipe.json", loop = root + "/table1-paper/house/loop.json"
+        #expect(mkfifo(pipe, 0o644) == 0)
+        try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: "loop.json")
         let scan = store.scan()
         #expect(scan.records.count == 1)
-        #expect(scan.problems.count == 2)
+        #expect(scan.problems.count == 4)
         #expect(scan.problems.contains { $0.path == foreign && $0.reason.contains("not a dip-report run record") })
         #expect(scan.problems.contains { $0.path == damaged && $0.reason.contains("damaged") })
+        #expect(scan.problems.contains { $0.path == pipe && $0.reason.contains("cannot be read (not a regular file") }, "\(scan.problems)")
+        #expect(scan.problems.contains { $0.path == loop && $0.reason.contains("cannot be read (Too many levels of symbolic links)") },
+                "\(scan.problems)")
         #expect(String(decoding: FileManager.default.contents(atPath: foreign)!, as: UTF8.self) == "{\"hello\": 1}")
     }
 
