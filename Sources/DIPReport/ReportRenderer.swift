@@ -302,12 +302,15 @@ struct PageBuilder {
     }
 
     func image(_ record: RunRecord, _ role: String) -> Image? {
+        // How to get the picture back: the run is fitted again once its record is gone.
+        let refit = "; to fit it again, delete \(store.recordPath(for: record.key)) and run `dip-report run \(record.key.experiment) --seeds \(record.key.seed)` "
+            + "with the results folder and profile it was run with"
         let listed = RunImage(rawValue: role).flatMap { record.images[$0] }
         let name = listed ?? "\(ResultStore.stem(record.key))-\(role).png"
         let path = (store.folder(for: record.key) as NSString).appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: path) else {
             // A picture the record lists must not vanish from the page without a word.
-            if listed != nil { pictureProblems.add("\(path): the \(role) picture of \(record.key) is missing; the page shows the run without it") }
+            if listed != nil { pictureProblems.add("\(path): the \(role) picture of \(record.key) is missing; the page shows the run without it" + refit) }
             return nil
         }
         do {
@@ -316,12 +319,12 @@ struct PageBuilder {
             let (width, height) = try PNGCodec.dimensions(path)
             guard width == record.size.width, height == record.size.height else {
                 pictureProblems.add("\(path): the \(role) picture of \(record.key) is \(width)x\(height), but the run's image is \(record.size); "
-                                    + "the page shows the run without it")
+                                    + "the page shows the run without it" + refit)
                 return nil
             }
             return try PNGCodec.read(path).image
         } catch {
-            pictureProblems.add("\(path): the \(role) picture of \(record.key) cannot be read (\(error)); the page shows the run without it")
+            pictureProblems.add("\(path): the \(role) picture of \(record.key) cannot be read (\(error)); the page shows the run without it" + refit)
             return nil
         }
     }

@@ -41,6 +41,9 @@ struct ReportPageTests {
         #expect(summary.notes.contains { $0.contains(final) && $0.contains("cannot be read") }, "\(summary.notes)")
         #expect(summary.notes.contains { $0.contains(clean) && $0.contains("is 31x30, but the run's image is 24x24") }, "\(summary.notes)")
         #expect(summary.notes.count == 3)
+        // Each says how to get the picture back.
+        #expect(summary.notes.allSatisfy { $0.contains("to fit it again, delete ") && $0.contains(".json and run `dip-report run table1-paper --seeds ") },
+                "\(summary.notes)")
         // The page says so too, where the skipped files are listed.
         let html = try String(contentsOfFile: summary.pagePath, encoding: .utf8)
         #expect(html.contains("set aside:") && html.contains("the best picture of"), "the page hides the missing pictures")
