@@ -83,14 +83,14 @@ public struct Profile: Sendable, Hashable, Codable {
     /// that measurement (BENCHMARKS.md).
     public static let quick = Profile(
         name: "quick",
-        summary: "1/12 of the iterations (at least 300, at most 1000), channel counts c -> c^0.75 (128 -> 38, 32 input maps -> 13), images cropped to 128x128 around the holes (larger where a deep net needs it), TV 300 iterations",
+        summary: "1/12 of the iterations (at least 300, at most 1000), channel counts c -> c^0.75 (128 -> 38, 32 input maps -> 13), images cropped to 128x128 (around the holes of text and file masks, else at the centre; larger where a deep net needs it), TV 300 iterations",
         iterationScale: 1.0 / 12, minIterations: 300, maxIterations: 1000, channelExponent: 0.75,
         crop: 128, psnrEvery: 10, backtrackingInterval: 25, tvIterations: 300, defaultSeeds: [0])
 
     /// The whole catalog in well under 2 minutes (tests and CI): it checks the plumbing, not the numbers.
     public static let smoke = Profile(
         name: "smoke",
-        summary: "8 iterations, channel counts c -> c^0.5 (128 -> 11, 32 input maps -> 6), images cropped to 64x64 around the holes (larger where a deep net needs it: 512x512 for depth 8; a net needing more loses levels), TV 30 iterations",
+        summary: "8 iterations, channel counts c -> c^0.5 (128 -> 11, 32 input maps -> 6), images cropped to 64x64 (around the holes of text and file masks, else at the centre; larger where a deep net needs it; a net needing more than 512x512 loses levels), TV 30 iterations",
         iterationScale: 0, minIterations: 8, maxIterations: 8, channelExponent: 0.5,
         crop: 64, maxSide: 512, psnrEvery: 3, backtrackingInterval: 4, tvIterations: 30, defaultSeeds: [0, 1])
 

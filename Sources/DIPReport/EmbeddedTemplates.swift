@@ -68,7 +68,7 @@ replication, which did not, and what would settle the open ones?
 
 <section id="s1"><h2>1. Introduction</h2>
 <p>Deep Image Prior (DIP) shows that the structure of a convolutional generator alone, with no training data, captures enough image statistics to restore images: a randomly initialised network is fitted to one corrupted image, and the fit is stopped before it reproduces the corruption. This report re-implements the inpainting part of the paper from its specification (a CPU implementation in Swift on oneDNN), runs the paper's Table 1 and the experiments of the seed report with fixed seeds, and puts every number beside the paper's.</p>
-<p>Every number in this page comes from a stored run record; hover a table cell to see the records it was computed from, and Appendix B lists every record with its commit, machine and duration.</p>
+<p>Every number of ours in this page comes from a stored run record; hover a table cell to see the records it was computed from, and Appendix B lists every record with its commit, machine and duration. The reference numbers beside them (the paper's, the seed report's, a PyTorch run's) are cited; hover one for its source.</p>
 </section>
 
 <section id="s2"><h2>2. Single image restoration with deep image priors</h2>

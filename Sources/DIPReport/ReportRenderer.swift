@@ -386,29 +386,39 @@ struct PageBuilder {
         let paper = of("table1-paper"), seed = of("table1-seed"), tv = of("table1-tv")
         guard !(paper.isEmpty && seed.isEmpty && tv.isEmpty) else { return nil }
         let columns = ReferenceNumbers.table1Images
-        func refRow(_ name: String, _ values: [String: Double], cls: String = "ref") -> RowView {
-            RowView(cells: [CellView(name, head: true)] + columns.map { c in
-                values[c.name].map { CellView(String(format: "%.2f", $0), title: name) } ?? CellView("–", cls: "na")
+        // Cited numbers, not runs of this tool: each cell's title names where they come from.
+        func refRow(_ name: String, _ values: [String: Double], source: String, cls: String = "ref") -> RowView {
+            RowView(cells: [CellView(name, title: source, head: true)] + columns.map { c in
+                values[c.name].map { CellView(String(format: "%.2f", $0), title: "\(name): \(source)") } ?? CellView("–", cls: "na")
             }, cls: cls)
         }
-        func ourRow(_ name: String, _ runs: [RunRecord], label: String? = nil, _ value: @escaping (RunRecord) -> Double?) -> RowView {
+        func ourRow(_ name: String, _ runs: [RunRecord], experiment: String, label: String? = nil,
+                    _ value: @escaping (RunRecord) -> Double?) -> RowView {
             RowView(cells: [CellView(name, head: true)] + columns.map { c in
                 let matching = runs.filter { ReferenceNumbers.table1Column(forImage: $0.key.image) == c.name && (label == nil || $0.label == label) }
+                // An image the catalog runs here but with no record yet is said to be, where a
+                // "–" read as the colour columns' "not in this protocol".
+                if matching.isEmpty, let image = plannedImage(experiment, label: label, column: c.name) {
+                    return CellView("not run", title: "no run of \(image) is stored; `dip-report run \(experiment)` fits it", cls: "na")
+                }
                 return statCell(matching.sorted { $0.key.seed < $1.key.seed }, value)
             }, cls: "ours")
         }
-        var rows = [refRow("Papyan et al. (paper)", ReferenceNumbers.papyan), refRow("DIP (paper)", ReferenceNumbers.paperDIP),
-                    refRow("Seed report (best)", ReferenceNumbers.seedReport)]
+        var rows = [refRow("Papyan et al. (paper)", ReferenceNumbers.papyan, source: "the paper's Table 1 (Ulyanov et al., CVPR 2018), as cited there"),
+                    refRow("DIP (paper)", ReferenceNumbers.paperDIP, source: "the paper's Table 1 (Ulyanov et al., CVPR 2018)"),
+                    refRow("Seed report (best)", ReferenceNumbers.seedReport, source: "the seed report's Table 1 (the TU Delft reproduction)")]
         // One seed, fp32 with TF32 convolutions on an H100 (experiments.md): both iterates, as
         // montage's fall from 35.31 to 31.61 is the reason the report shows both.
-        rows.append(refRow("PyTorch reference, paper protocol, best (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.best)))
-        rows.append(refRow("PyTorch reference, paper protocol, final (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.final)))
-        rows.append(ourRow("Ours, paper protocol, best", paper) { $0.best?.psnr })
-        rows.append(ourRow("Ours, paper protocol, final", paper) { $0.final?.psnr })
-        rows.append(ourRow("Ours, seed protocol, best", seed) { $0.best?.psnr })
-        rows.append(ourRow("Ours, seed protocol, final", seed) { $0.final?.psnr })
+        let pytorch = "a PyTorch implementation of the paper protocol run once (seed 0) on an NVIDIA H100 with TF32 convolutions "
+            + "by the project (docs: experiments.md); cited, not a run of this tool"
+        rows.append(refRow("PyTorch reference, paper protocol, best (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.best), source: pytorch))
+        rows.append(refRow("PyTorch reference, paper protocol, final (one seed, H100, TF32)", ReferenceNumbers.pytorchReference.mapValues(\.final), source: pytorch))
+        rows.append(ourRow("Ours, paper protocol, best", paper, experiment: "table1-paper") { $0.best?.psnr })
+        rows.append(ourRow("Ours, paper protocol, final", paper, experiment: "table1-paper") { $0.final?.psnr })
+        rows.append(ourRow("Ours, seed protocol, best", seed, experiment: "table1-seed") { $0.best?.psnr })
+        rows.append(ourRow("Ours, seed protocol, final", seed, experiment: "table1-seed") { $0.final?.psnr })
         for label in labels("table1-tv") {
-            rows.append(ourRow(label, tv, label: label) { $0.final?.psnr })
+            rows.append(ourRow(label, tv, experiment: "table1-tv", label: label) { $0.final?.psnr })
         }
         // Per-image difference of our paper-protocol best mean to the paper.
         rows.append(RowView(cells: [CellView("Ours (paper protocol, best) − paper", head: true)] + columns.map { c in
@@ -428,6 +438,13 @@ struct PageBuilder {
                             + Self.markNotes(rows) + " The paper has no colour images; "
                             + "the seed report's house and peppers were upscaled from 256x256, which flatters them."
                             + perChannelNote(seed))
+    }
+
+    /// The image of Table 1's column `column` that `experiment` (its configuration `label`, or
+    /// any) runs in the catalog, nil when it runs none there.
+    func plannedImage(_ experiment: String, label: String?, column: String) -> String? {
+        catalog.first { $0.id == experiment }?.runs.filter { label == nil || $0.label == label }
+            .flatMap(\.images).first { ReferenceNumbers.table1Column(forImage: $0.name) == column }?.name
     }
 
     /// The Table 1 note's words on `runs` (the seed protocol's) of a grey column that ran with
@@ -654,7 +671,7 @@ struct PageBuilder {
                           caption: "Every configuration and seed; a dot marks the best iterate.", width: p.width)
         }
         return SweepView(title: title, description: info?.description ?? "A user experiment (group \(runs[0].group)).", table: table, plot: plot,
-                         outputs: outputs.isEmpty ? nil : GalleryView(heading: "Best iterates", items: outputs),
+                         outputs: outputs.isEmpty ? nil : GalleryView(heading: "Best iterates (of each configuration, the seed whose best PSNR is the median)", items: outputs),
                          drops: drops.isEmpty ? nil : GalleryView(heading: "At the bottom of the worst sudden drop", items: drops))
     }
 

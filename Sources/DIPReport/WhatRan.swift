@@ -10,7 +10,7 @@ enum WhatRan {
     /// One sentence per configuration of `experiment` that has records, e.g. "DIP (paper
     /// protocol), quick profile: Adam LR 0.001, 917 iterations, 38 channels, sigma_p 0.03,
     /// backtracking, 13 images at 130x130, seed 0. Not the protocol: 917 iterations instead of
-    /// 11000, 38 channels instead of 128, images cropped to 130x130 around the holes."
+    /// 11000, 38 channels instead of 128, images cropped at the centre (130x130 ...)."
     /// `labels` are the experiment's stored configurations in the order the section lists them
     /// (`CatalogOrder`), `written` the experiment as its catalog writes it.
     static func sentences(experiment: String, labels: [String], records: [RunRecord], written: Experiment?) -> [String] {
@@ -67,7 +67,13 @@ enum WhatRan {
         ran.append("\(images) image\(images == 1 ? "" : "s") at \(sizes.joined(separator: ", "))")
         ran.append("seed\(seeds.count == 1 ? "" : "s") \(seeds.map(String.init).joined(separator: ", "))")
         let reduced = profiles.compactMap { try? Profile.named($0) }.filter { $0.crop != nil }
-        if let crop = reduced.first?.crop { differs.append("images cropped around the holes (\(crop)x\(crop) or larger where a net needs it) instead of the protocol's sizes") }
+        if let crop = reduced.first?.crop {
+            // Only text and file masks place the window on the holes (`RunConfiguration.window`);
+            // a Bernoulli mask's runs are cut from the image's centre.
+            let followingHoles = runs.filter { $0.configuration.window != nil }.count
+            let whereCut = followingHoles == 0 ? "at the centre" : followingHoles == runs.count ? "around the holes" : "around the holes or at the centre"
+            differs.append("images cropped \(whereCut) (\(crop)x\(crop) or larger where a net needs it) instead of the protocol's sizes")
+        }
         var text = "\(label), \(profiles.joined(separator: " and ")) profile: " + ran.joined(separator: ", ") + "."
         if !differs.isEmpty { text += " Not the protocol: " + differs.joined(separator: "; ") + "." }
         return text

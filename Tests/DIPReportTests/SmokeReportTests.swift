@@ -53,10 +53,14 @@ struct SmokeReportTests {
         let section5 = String(html[s5.lowerBound..<html[s5.lowerBound...].range(of: "</section>")!.upperBound])
         #expect(section5.contains("<li>DIP (paper protocol), smoke profile: Adam LR 0.001, 8 iterations, 11 channels, input code 6 maps"))
         #expect(section5.contains("Not the protocol: 8 iterations instead of 11000; 11 channels instead of 128; 6 input-code maps instead of 32"))
-        #expect(section5.contains("images cropped around the holes (64x64 or larger where a net needs it)"))
+        // Table 1's Bernoulli masks are cut from the centre; only text and file masks follow the holes.
+        #expect(section5.contains("images cropped at the centre (64x64 or larger where a net needs it)"))
+        #expect(!section5.contains("around the holes"))
         #expect(section5.contains("<li>DIP (seed protocol), smoke profile: Adam LR 0.01"))
         #expect(section5.contains("<li>TV (paper protocol masks), smoke profile: TV, 30 iterations"))
         #expect(html.contains("<li>width 128, smoke profile:"))
+        // kate's text mask: its window follows the holes.
+        #expect(html.range(of: "<li>width 128, smoke profile:[^<]*images cropped around the holes", options: .regularExpression) != nil)
         // L-BFGS's records count upstream's Adam warm-up too (108 evaluations for 8 iterations).
         #expect(html.contains("<li>lbfgs lr=0.01, smoke profile: L-BFGS LR 0.01, 8 iterations after 100 Adam steps at LR 0.001 (the records count 108)"))
         // The smoke crops are 64x64 but depth 8 needs 512x512: its rows say they ran elsewhere.

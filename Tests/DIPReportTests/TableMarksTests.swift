@@ -56,6 +56,16 @@ struct TableMarksTests {
         #expect(houseFinal.text.hasSuffix(" † ‡"))
         #expect(houseFinal.title.hasPrefix("over 1 of 2 seeds (seed 1: diverged, no value)\n"))
 
+        // Lena, which the catalog's paper protocol runs, has no record at all: said, not a bare "–"
+        // as in a column the protocol does not have.
+        let lena = try Self.cell(table, row: "Ours, paper protocol, best", column: "Lena")
+        #expect(lena.text == "not run" && lena.title == "no run of lena is stored; `dip-report run table1-paper` fits it", "\(lena)")
+        // The cited rows say where their numbers come from.
+        let pytorch = try Self.cell(table, row: "PyTorch reference, paper protocol, best (one seed, H100, TF32)", column: "House")
+        #expect(pytorch.text == "38.91" && pytorch.title.contains("cited, not a run of this tool"), "\(pytorch)")
+        let paperDIP = try Self.cell(table, row: "DIP (paper)", column: "Barbara")
+        #expect(paperDIP.title.contains("the paper's Table 1 (Ulyanov et al., CVPR 2018)"), "\(paperDIP)")
+
         #expect(table.note?.contains(PageBuilder.partialNote) == true && table.note?.contains(PageBuilder.unfinishedNote) == true)
         #expect(table.note?.contains("sample standard deviation (n − 1)") == true)
         let complete = try #require(try Self.builder { store in
