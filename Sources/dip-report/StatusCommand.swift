@@ -50,6 +50,9 @@ struct StatusCommand: ParsableCommand {
         var lines = (plan.map { [$0] } ?? []) + ["experiment: stored / running / failed / checkpointed / missing"]
         for e in s.experiments {
             lines.append("  \(e.id): \(e.stored) / \(e.running.count) / \(e.failed.count) / \(e.checkpointed) / \(e.missing)")
+            if e.diverged > 0 {
+                lines.append("    \(e.diverged) of the stored diverged (the loss became NaN or infinite; the page marks their cells †)")
+            }
             for r in e.running {
                 let progress = r.claim.iteration.map { i in r.claim.iterations.map { "\(i)/\($0)" } ?? "\(i)" } ?? "?"
                 lines.append("    running \(r.key): \(progress) on \(r.claim.describe())")

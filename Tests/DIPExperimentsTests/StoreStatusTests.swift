@@ -78,6 +78,20 @@ struct StoreStatusTests {
         #expect(StoreStatus.failedWhole([start, "note: the run mentions oom-kill event in its label"]) == nil)
     }
 
+    @Test("stored runs that diverged are counted as such among the stored")
+    func divergedCounted() throws {
+        let store = try ResultStore(root: TestFolder.path("dip-status-diverged"))
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
+        try store.save(try RecordSchemaTests.sampleRecord(seed: 0), images: [:])
+        var diverged = try RecordSchemaTests.sampleRecord(seed: 1)
+        diverged.status = .diverged
+        diverged.stoppedAt = 1
+        try store.save(diverged, images: [:])
+        let status = try StoreStatus.read(results: store.root)
+        let paper = try #require(status.experiments.first { $0.id == "table1-paper" })
+        #expect(paper.stored == 2 && paper.diverged == 1)
+    }
+
     @Test("damaged records and plans are listed, not silently left out of the counts")
     func unreadableFiles() throws {
         let store = try ResultStore(root: TestFolder.path("dip-status"))

@@ -30,6 +30,8 @@ public struct StoreStatus: Sendable {
         public var id: String
         /// Runs stored (records).
         public var stored = 0
+        /// Of those, the runs whose loss became NaN or infinite (stored with the curve up to there).
+        public var diverged = 0
         /// Runs fitted now (planned, or found by their live claims).
         public var running: [Running] = []
         /// Planned runs that failed.
@@ -118,7 +120,7 @@ public struct StoreStatus: Sendable {
             f(&e)
             byExperiment[id] = e
         }
-        for r in records { bump(r.key.experiment) { $0.stored += 1 } }
+        for r in records { bump(r.key.experiment) { $0.stored += 1; if r.status == .diverged { $0.diverged += 1 } } }
 
         // Every task log, read once (`status --watch` reads them every 10 seconds).
         let logFolder = FrozenPlan.logFolder(results: results)
