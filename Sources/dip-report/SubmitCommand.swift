@@ -142,6 +142,12 @@ struct SubmitCommand: ParsableCommand {
         if !dryRun, SlurmClient.find("sbatch") == nil {
             throw DIPError.mismatch(SlurmClient.missingSbatch)
         }
+        // sbatch queues a task that asks for more CPUs than any node has, and it pends for ever
+        // (PartitionConfig), holding up the render job of every later submission over the folder.
+        if let most = SlurmClient.largestNodeCPUs(partition: partition), cpusPerTask > most {
+            throw DIPError.mismatch("--cpus-per-task \(cpusPerTask): the largest node of \(partition.map { "partition \($0)" } ?? "the default partition") "
+                                    + "has \(most) CPU\(most == 1 ? "" : "s") (sinfo), so no task could ever start; give at most \(most)")
+        }
         let profile = try Profile.named(selection.profile)
         let selected = try selection.experiments(experiments)
         let results = Self.absolute(selection.results)
@@ -278,6 +284,12 @@ enum PlanTask {
         let environment = ProcessInfo.processInfo.environment
         let index = try index(task)
         let frozen = try FrozenPlan.read(planFile)
+        let plansFolder = (SubmitCommand.absolute(planFile) as NSString).deletingLastPathComponent
+        let lies = (plansFolder as NSString).deletingLastPathComponent
+        if FrozenPlan.folder(results: lies) == plansFolder, !frozen.belongs(to: lies) {
+            throw DIPError.mismatch("\(planFile): this plan was made for the results folder \(frozen.results), not \(lies) where it lies "
+                                    + "(was the folder moved, or the plan copied?), and would store its runs there; submit again over \(lies)")
+        }
         // Outside Slurm's CPU binding (another scheduler, or by hand) the node may have fewer
         // cores than the plan's tasks asked for: the flags' rule for threads applies.
         if frozen.threadsPerRun > Parallelism.limit {

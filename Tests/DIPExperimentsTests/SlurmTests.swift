@@ -119,6 +119,12 @@ struct SlurmTests {
         defer { cluster.stop() }
         let args = ["submit", "width", "--profile", "smoke", "--seeds", "0,1", "--data", experimentData!, "--results", folder + "/results",
                     "--out", folder + "/report", "--no-estimate", "--pack-seconds", "0"]
+        // More CPUs a task than any node has: sbatch queued it, pending for ever (and every later
+        // submission's render job behind it); refused before anything is queued.
+        let (tooWide, said) = try CLI.run(args + ["--cpus-per-task", "64"], environment: cluster.environment)
+        #expect(tooWide == 1 && said.contains("--cpus-per-task 64: the largest node of the default partition has ")
+                && said.contains("so no task could ever start"), "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/results/.plans"), "nothing was planned")
         let a = try CLI.Running(args, environment: cluster.environment, log: folder + "/a.log")
         let b = try CLI.Running(args, environment: cluster.environment, log: folder + "/b.log")
         #expect(a.wait() == 0 && b.wait() == 0, "\(a.output)\n\(b.output)")
@@ -308,6 +314,33 @@ struct SlurmPlanTests {
             let (statusCode, statusText) = try CLI.run(["status", "--results", folder + "/results"])
             #expect(statusCode == 0 && statusText.contains(expected) && !statusText.contains("crash"), "\(field): \(statusText)")
         }
+    }
+
+    @Test("a plan found in another results folder than it was made for (the folder moved, the plan copied) is refused by run --plan and not counted by status",
+          .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
+    func movedPlan() throws {
+        let folder = tempFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, out) = try CLI.run(["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
+                                         "--results", folder + "/before", "--no-estimate", "--dry-run"])
+        #expect(status == 0, "\(out)")
+        try FileManager.default.moveItem(atPath: folder + "/before", toPath: folder + "/after")
+        let plans = folder + "/after/.plans/"
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: plans).first { $0.hasSuffix(".json") })
+        // It recreated the old folder and stored the runs there, exit 0.
+        let (code, text) = try CLI.run(["run", "--plan", plans + file, "--task", "0"])
+        #expect(code == 1 && text.contains("this plan was made for the results folder \(folder)/before, not \(folder)/after where it lies"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/before"))
+        // status counted its runs as this folder's missing ones.
+        let (statusCode, statusText) = try CLI.run(["status", "--results", folder + "/after"])
+        #expect(statusCode == 0 && statusText.contains("a plan made for the results folder \(folder)/before; its runs are not counted here")
+                && !statusText.contains("width: 0 / 0 / 0 / 0 /"), "\(statusText)")
+    }
+
+    @Test("sinfo's CPUs a node are read as the largest node's, ranges included")
+    func largestNode() {
+        #expect(SlurmClient.largestNodeCPUs(sinfoOutput: "2\n64+\n16\n") == 64)
+        #expect(SlurmClient.largestNodeCPUs(sinfoOutput: "") == nil)
     }
 
     @Test("#SBATCH lines quote a value with a space, quote or backslash; a % in a log path is doubled; options submit sets are refused as --sbatch-arg")

@@ -67,7 +67,7 @@ struct StoreStatusTests {
                 "\(status.unreadable)")
     }
 
-    @Test("a task log ending in an error, or in slurmstepd's out-of-memory kill, fails the task as a whole; a requeued attempt after it does not")
+    @Test("a task log ending in an error, in slurmstepd's out-of-memory kill or in the shell's word of a killed dip-report fails the task as a whole; a requeued attempt after it does not")
     func wholeTaskFailures() {
         let start = "dip-report task 3 of plan p on node1 (job 12_3, restart 0)"
         #expect(StoreStatus.failedWhole([start, "Error: /data: 1 test image is missing"]) != nil)
@@ -76,6 +76,12 @@ struct StoreStatusTests {
         #expect(StoreStatus.failedWhole([start, "slurmstepd: error: Detected 1 oom_kill event in step 12.batch cgroup."]) != nil)
         #expect(StoreStatus.failedWhole([start, oom, "dip-report task 3 of plan p on node2 (job 12_3, restart 1)", "  runs 1/2"]) == nil)
         #expect(StoreStatus.failedWhole([start, "note: the run mentions oom-kill event in its label"]) == nil)
+        // dip-report killed by a signal: the batch shell says so.
+        // (bash's own words for `"$exe" run --plan "$plan" --task "$task" &` killed, as this
+        // machine's bash 5.2 prints them)
+        let killed = "/r/.plans/p.sbatch: line 35: 15191 Killed                  \"$exe\" run --plan \"$plan\" --task \"$task\""
+        #expect(StoreStatus.failedWhole([start, "  runs 0/2 elapsed 1m", killed]) != nil)
+        #expect(StoreStatus.failedWhole([start, "note: a label saying Killed run --plan"]) == nil)
     }
 
     @Test("stored runs that diverged are counted as such among the stored")

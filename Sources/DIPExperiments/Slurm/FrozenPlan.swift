@@ -111,6 +111,16 @@ public struct FrozenPlan: Codable, Sendable {
 
     /// The plans folder of a results folder.
     public static func folder(results: String) -> String { (results as NSString).appendingPathComponent(".plans") }
+
+    /// Whether `folder` is the results folder this plan was made for (`results`), symbolic
+    /// links followed. A plan found in another folder's `.plans` (the folder moved, the file
+    /// copied) stores its runs where it was made: `run --plan` refuses it, and `status` does not
+    /// count it (one recreated the old folder and wrote there; the other counted another
+    /// folder's runs as missing).
+    public func belongs(to folder: String) -> Bool {
+        func real(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        return real(folder) == real(results)
+    }
     /// The Slurm logs folder of a results folder.
     public static func logFolder(results: String) -> String { (results as NSString).appendingPathComponent(".logs") }
 

@@ -106,6 +106,19 @@ public enum SlurmClient {
         return queueStates(squeueOutput: try run(["squeue", "-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T %r"], timeout: queueTimeout))
     }
 
+    /// The most CPUs a node of `partition` (the default one when nil) has, by `sinfo`; nil when
+    /// sinfo is not there or does not answer (then nothing is known, and nothing refused).
+    public static func largestNodeCPUs(partition: String?) -> Int? {
+        guard find("sinfo") != nil,
+              let out = try? run(["sinfo", "-h", "-o", "%c"] + (partition.map { ["-p", $0] } ?? []), timeout: queueTimeout) else { return nil }
+        return largestNodeCPUs(sinfoOutput: out)
+    }
+
+    /// `largestNodeCPUs` of sinfo's `%c` lines ("2", "64+" where a group's nodes differ).
+    static func largestNodeCPUs(sinfoOutput text: String) -> Int? {
+        text.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces).filter(\.isNumber)) }.max()
+    }
+
     /// `queueStates` of squeue's `%i %T %r` lines.
     static func queueStates(squeueOutput text: String) -> [String: String] {
         var states: [String: String] = [:]

@@ -100,7 +100,14 @@ public struct StoreStatus: Sendable {
         var plans: [(plan: FrozenPlan, jobs: (arrays: [String], render: String?))] = []
         for f in planFiles {
             let path = (plansFolder as NSString).appendingPathComponent(f)
-            do { plans.append((try FrozenPlan.read(path), BatchScript.submittedJobs(planPath: path))) } catch {
+            do {
+                let plan = try FrozenPlan.read(path)
+                guard plan.belongs(to: results) else {
+                    unreadable.append("\(path): a plan made for the results folder \(plan.results); its runs are not counted here")
+                    continue
+                }
+                plans.append((plan, BatchScript.submittedJobs(planPath: path)))
+            } catch {
                 unreadable.append("\(path): an unreadable plan (\(error)); its runs are not counted")
             }
         }
@@ -272,6 +279,10 @@ public struct StoreStatus: Sendable {
         let start = lines.lastIndex { $0.hasPrefix("dip-report task ") }.map { $0 + 1 } ?? 0
         let ended = lines[start...].contains { line in
             line.hasPrefix("Error: ") || (line.contains("slurmstepd") && (line.contains("oom-kill event") || line.contains("oom_kill event")))
+                // The batch shell's word for a task's dip-report killed by a signal (SIGKILL: a
+                // kernel OOM kill outside cgroups, or by hand): it wrote nothing, and its stale
+                // claim counted its run as merely missing while the queue went on (a review).
+                || line.wholeMatch(of: /(.*: )?line [0-9]+: +[0-9]+ (Killed|Segmentation fault|Aborted).* run --plan .*/) != nil
         }
         return ended ? Array(lines.suffix(5)) : nil
     }
