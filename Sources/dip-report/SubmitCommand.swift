@@ -48,7 +48,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("cpus-per-task"), parsing: .unconditional, help: "Threads per run, and CPUs per task.")
     var cpusPerTask = 1
 
-    @Option(name: .customLong("mem-per-run"), help: ArgumentHelp("Memory per task: auto (the run's estimated peak + 25 %) or a size such as 4G or 3500M.", valueName: "auto|SIZE"))
+    @Option(name: .customLong("mem-per-run"), parsing: .unconditional, help: ArgumentHelp("Memory per task: auto (the run's estimated peak + 25 %) or a size such as 4G or 3500M.", valueName: "auto|SIZE"))
     var memPerRun = "auto"
 
     @Option(name: .customLong("max-parallel"), parsing: .unconditional, help: ArgumentHelp("Tasks running at once, over the whole submission (each array's --array=...%K; the arrays, one per time and memory, then run one after another).", valueName: "K"))

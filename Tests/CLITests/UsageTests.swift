@@ -275,6 +275,7 @@ struct UsageTests {
             (["submit", "--profile", "smoke", "--mem-per-run", "65T", "--dry-run"], "--mem-per-run 65T: at most 64T"),
             (["submit", "--profile", "smoke", "--results", "a\\b", "--dry-run"], "cannot hold a backslash or a line break"),
             (["submit", "--profile", "smoke", "--mem-per-run", "infG", "--dry-run"], "--mem-per-run infG: give auto or a size"),
+            (["submit", "--profile", "smoke", "--mem-per-run", "-5G", "--dry-run"], "--mem-per-run -5G: give auto or a size"),
             // A negative number is the option's value, not another option ("Missing value for ...").
             (["submit", "--profile", "smoke", "--warning-seconds", "-1", "--dry-run"], "--warning-seconds -1: at least 1"),
             (["submit", "--profile", "smoke", "--pack-seconds", "-3", "--dry-run"], "--pack-seconds -3.0: 0 (one task per run) to"),

@@ -430,6 +430,11 @@ struct SlurmPlanTests {
         #expect { try SlurmClient.run([script]) } throws: {
             "\($0)".contains("failed to fetch config (no Slurm cluster answers from here") && "\($0)".contains("--dry-run")
         }
+        // squeue (status's) is offered no --dry-run, which status does not have.
+        try FileManager.default.copyItem(atPath: script, toPath: folder + "/squeue")
+        #expect { try SlurmClient.run([folder + "/squeue"]) } throws: {
+            "\($0)".contains("no Slurm cluster answers from here") && !"\($0)".contains("--dry-run")
+        }
         try "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid account' >&2\nexit 1\n"
             .write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)

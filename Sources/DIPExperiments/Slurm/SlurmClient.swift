@@ -55,19 +55,21 @@ public enum SlurmClient {
             let stderr = String(decoding: e.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let said = stderr.isEmpty ? stdout : stderr
             throw DIPError.invalidValue(name: "command", value: arguments.joined(separator: " "),
-                                        reason: "exited with status \(p.terminationStatus): \(said)\(unreachableHint(said))")
+                                        reason: "exited with status \(p.terminationStatus): \(said)\(unreachableHint(said, command: arguments[0]))")
         }
         return stdout
     }
 
     /// What to do when a Slurm command's words say it found no cluster (no slurm.conf, no
-    /// controller answering); "" otherwise.
-    static func unreachableHint(_ said: String) -> String {
+    /// controller answering); "" otherwise. `--dry-run` is offered for sbatch only: it is
+    /// submit's (status, which runs squeue, has none).
+    static func unreachableHint(_ said: String, command: String) -> String {
         let markers = ["Could not establish a configuration source", "Unable to contact slurm controller",
                        "Could not open configuration file", "failed to fetch config", "s_p_parse_file: cannot stat file"]
         guard markers.contains(where: said.contains) else { return "" }
+        let dryRun = (command as NSString).lastPathComponent == "sbatch" ? ", or add --dry-run to write the plan and script without submitting" : ""
         return " (no Slurm cluster answers from here: run this on the cluster's login node, point SLURM_CONF at its slurm.conf, "
-            + "start a private local cluster with `make slurm-up`, or add --dry-run to write the plan and script without submitting)"
+            + "or start a private local cluster with `make slurm-up`\(dryRun))"
     }
 
     /// Ends `process` and what it started: Foundation starts each child as the leader of a
