@@ -4,9 +4,10 @@ import Foundation
 /// Where SIGINT, SIGTERM, SIGUSR1 and SIGHUP go (`InterruptSignals.all`): a handler that only
 /// writes the signal's number and the time it came into a pipe (clock_gettime and write are
 /// async-signal-safe; the time is taken there, not when the thread reads it, so that a thread
-/// scheduled late does not part two signals sent together), and a thread of their own that reads it and tells the
-/// listener (`InterruptFlag`), or ends the process as the signal's default action would when
-/// nobody listens (so `render`, `bench` and the rest stop on Ctrl-C as they always did).
+/// scheduled late does not part two signals sent together), and a thread of their own that
+/// reads it and tells the listener (`InterruptFlag`), or ends the process as the signal's
+/// default action would when nobody listens (so `render`, `bench` and the rest stop on Ctrl-C
+/// as they always did).
 ///
 /// `start()` blocks them in the main thread first (`InterruptSignals`): no computing thread
 /// takes them, and whichever other thread does (Dispatch's, this one) only writes a byte. Before,
