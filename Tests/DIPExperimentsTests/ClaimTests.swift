@@ -44,6 +44,13 @@ private func deadPid() throws -> Int32 {
     return p.processIdentifier
 }
 
+/// A runner over a fresh store with `StoreFailureTests.threeTVRuns()` planned.
+private func threeTVRuns() throws -> (ResultStore, Runner, RunPlan) {
+    let store = try ResultStore(root: StoreFailureTests.tempDir())
+    let runner = Runner(store: store, options: StoreFailureTests.options())
+    return (store, runner, try runner.plan(try StoreFailureTests.threeTVRuns()))
+}
+
 /// Ends `p` and waits for it, so that its pid is free: SIGKILL, since a test process's threads
 /// may block SIGTERM, which its children inherit.
 private func killAndReap(_ p: Process) {
@@ -176,11 +183,8 @@ struct ClaimTests {
     @Test("a runner whose claim was taken over while it stalled stores nothing and leaves the run to the new holder (it used to store over it)",
           .enabled(if: SharedTestData.folder(holding: "bm3d/barbara.png") != nil))
     func lostClaim() throws {
-        let root = StoreFailureTests.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = try ResultStore(root: root)
-        let runner = Runner(store: store, options: StoreFailureTests.options())
-        let plan = try runner.plan(try StoreFailureTests.threeTVRuns())
+        let (store, runner, plan) = try threeTVRuns()
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
         // As each run starts, another runner takes its claim over (as after a stall of 600 s).
         let notes = NoteLog()
         let summary = runner.execute(plan, events: { event in
@@ -224,11 +228,8 @@ struct ClaimTests {
     @Test("a run another live runner held when it came up is taken up at the end once that runner has died; one whose holder lives stays left to it",
           .enabled(if: SharedTestData.folder(holding: "bm3d/barbara.png") != nil))
     func heldRunTakenUpOnceItsHolderDies() throws {
-        let root = StoreFailureTests.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = try ResultStore(root: root)
-        let runner = Runner(store: store, options: StoreFailureTests.options())
-        let plan = try runner.plan(try StoreFailureTests.threeTVRuns())
+        let (store, runner, plan) = try threeTVRuns()
+        defer { try? FileManager.default.removeItem(atPath: store.root) }
         let (first, second) = (plan.runs[0].key, plan.runs[1].key)
         // Two other runners on this host, alive when this one starts: one is killed while this
         // runner does other work (a Ctrl-C'd or killed `run` beside it), the other lives on.

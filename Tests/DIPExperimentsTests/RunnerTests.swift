@@ -203,23 +203,33 @@ struct RunnerTests {
         #expect(stretches.allSatisfy { $0.cpu == record.machine.cpu && $0.backend == record.software.backend })
     }
 
+    /// `source` stopped at its first checkpoint (seed 1) in a fresh store, the checkpoint copied
+    /// into the place of `target`'s run under `options`, and `target` run: the store, that run's
+    /// key, the summary, the events, and the notes among them.
+    static func runWithForeignCheckpoint(from source: Experiment, to target: Experiment, options: RunnerOptions) throws
+        -> (store: ResultStore, key: RunKey, summary: RunSummary, events: [RunnerEvent], notes: [String]) {
+        let store = try ResultStore(root: tempDir())
+        let sourceKey = try Self.stoppedAtFirstCheckpoint(source, store: store, options: Self.checkpointing(seed: 1))
+        let runner = Runner(store: store, options: options)
+        let key = try #require(runner.plan([target]).runs.first?.key)
+        try FileManager.default.createDirectory(atPath: store.folder(for: key), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: store.checkpointPath(for: sourceKey), toPath: store.checkpointPath(for: key))
+        let log = EventLog()
+        let summary = runner.execute(try runner.plan([target]), events: { log.add($0) })
+        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
+        return (store, key, summary, log.all, notes)
+    }
+
     @Test("a checkpoint of another seed in a run's place is noted and the run starts afresh, instead of failing every time",
           .enabled(if: experimentData != nil, "needs ../shared/data (or DIP_DATA)"))
     func foreignCheckpoint() throws {
         let one = Self.optimizersRun(1)
-        let store = try ResultStore(root: tempDir())
-        defer { try? FileManager.default.removeItem(atPath: store.root) }
-        let seed1 = try Self.stoppedAtFirstCheckpoint(one, store: store, options: Self.checkpointing(seed: 1))
-        let second = Runner(store: store, options: Self.checkpointing(seed: 2))
-        let seed2 = try #require(second.plan([one]).runs.first?.key)
-        try FileManager.default.copyItem(atPath: store.checkpointPath(for: seed1), toPath: store.checkpointPath(for: seed2))
-        let log = EventLog()
-        let summary = second.execute(try second.plan([one]), events: { log.add($0) })
-        #expect(summary.done == 1 && summary.failed == 0, "\(log.all)")
-        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
-        #expect(notes.contains { $0.contains(store.checkpointPath(for: seed2)) && $0.contains("another configuration or seed") && $0.contains("afresh") },
-                "\(notes)")
-        #expect(store.scan().records.map(\.key) == [seed2])
+        let r = try Self.runWithForeignCheckpoint(from: one, to: one, options: Self.checkpointing(seed: 2))
+        defer { try? FileManager.default.removeItem(atPath: r.store.root) }
+        #expect(r.summary.done == 1 && r.summary.failed == 0, "\(r.events)")
+        #expect(r.notes.contains { $0.contains(r.store.checkpointPath(for: r.key)) && $0.contains("another configuration or seed") && $0.contains("afresh") },
+                "\(r.notes)")
+        #expect(r.store.scan().records.map(\.key) == [r.key])
     }
 
     @Test("a checkpoint of the same configuration and seed on another image, in a run's place, is noted and the run starts afresh, instead of resuming the other fit",
@@ -228,24 +238,15 @@ struct RunnerTests {
         // kate's run, and the very same run on another 512x512 colour image (the text mask is
         // drawn the same on both): a checkpoint of one passes the configuration and seed check
         // of the other, and was resumed as its own.
-        let kate = Self.optimizersRun(1)
         var lena = Self.adamTwin("lena-twin")
         lena.runs[0].images = [ImageRef(name: "lenacolor", file: "bm3d/lenacolor.png")]
-        let store = try ResultStore(root: tempDir())
-        defer { try? FileManager.default.removeItem(atPath: store.root) }
-        let kateKey = try Self.stoppedAtFirstCheckpoint(kate, store: store, options: Self.checkpointing(seed: 1))
-        let runner = Runner(store: store, options: Self.checkpointing(seed: 1))
-        let lenaKey = try #require(runner.plan([lena]).runs.first?.key)
-        try FileManager.default.createDirectory(atPath: store.folder(for: lenaKey), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: store.checkpointPath(for: kateKey), toPath: store.checkpointPath(for: lenaKey))
-        let log = EventLog()
-        let summary = runner.execute(try runner.plan([lena]), events: { log.add($0) })
-        #expect(summary.done == 1 && summary.failed == 0, "\(log.all)")
-        let notes = log.all.compactMap { if case let .note(text) = $0 { return text } else { return nil } }
-        #expect(notes.contains { $0.contains(store.checkpointPath(for: lenaKey)) && $0.contains("another image or mask") && $0.contains("afresh") },
-                "\(notes)")
-        #expect(!log.all.contains { if case let .started(_, _, resumedAt) = $0 { return resumedAt != nil } else { return false } })
-        let record = try #require(store.scan().records.first { $0.key == lenaKey })
+        let r = try Self.runWithForeignCheckpoint(from: Self.optimizersRun(1), to: lena, options: Self.checkpointing(seed: 1))
+        defer { try? FileManager.default.removeItem(atPath: r.store.root) }
+        #expect(r.summary.done == 1 && r.summary.failed == 0, "\(r.events)")
+        #expect(r.notes.contains { $0.contains(r.store.checkpointPath(for: r.key)) && $0.contains("another image or mask") && $0.contains("afresh") },
+                "\(r.notes)")
+        #expect(!r.events.contains { if case let .started(_, _, resumedAt) = $0 { return resumedAt != nil } else { return false } })
+        let record = try #require(r.store.scan().records.first { $0.key == r.key })
         #expect(record.resumes == 0)
     }
 

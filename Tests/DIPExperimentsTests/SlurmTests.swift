@@ -267,18 +267,21 @@ struct SlurmPlanTests {
         #expect(libraryStatus != 0 && libraryOut.contains("library.png"), "\(libraryOut)")
     }
 
+    /// `submit width --dry-run` of the smoke profile, seed 0, over `results`: the plan file's name.
+    static func dryRunPlan(results: String) throws -> String {
+        let (status, out) = try CLI.run(["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
+                                         "--results", results, "--no-estimate", "--dry-run"])
+        #expect(status == 0, "\(out)")
+        return try #require(try FileManager.default.contentsOfDirectory(atPath: FrozenPlan.folder(results: results)).first { $0.hasSuffix(".json") })
+    }
+
     @Test("run --plan refuses a plan whose threads or checkpoint interval submit would not write, and threads this machine cannot give",
           .enabled(if: CLI.executable != nil && experimentData != nil, "needs the built dip-report and ../shared/data"))
     func planValuesChecked() throws {
         let folder = tempFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (status, out) = try CLI.run(["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
-                                         "--results", folder + "/results", "--no-estimate", "--dry-run"])
-        #expect(status == 0, "\(out)")
+        let file = try Self.dryRunPlan(results: folder + "/results")
         let plans = folder + "/results/.plans/"
-        guard let file = try FileManager.default.contentsOfDirectory(atPath: plans).first(where: { $0.hasSuffix(".json") }) else {
-            Issue.record("no plan"); return
-        }
         let original = try String(contentsOfFile: plans + file, encoding: .utf8)
         // 2048 OpenMP threads smashed oneDNN's stack; 0 and a 0-second interval were taken as given.
         var cases = [("\"threadsPerRun\" : 2048", "threadsPerRun 2048: from 1 to 1024"), ("\"threadsPerRun\" : 0", "threadsPerRun 0: from 1 to 1024"),
@@ -321,12 +324,9 @@ struct SlurmPlanTests {
     func movedPlan() throws {
         let folder = tempFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (status, out) = try CLI.run(["submit", "width", "--profile", "smoke", "--seeds", "0", "--data", experimentData!,
-                                         "--results", folder + "/before", "--no-estimate", "--dry-run"])
-        #expect(status == 0, "\(out)")
+        let file = try Self.dryRunPlan(results: folder + "/before")
         try FileManager.default.moveItem(atPath: folder + "/before", toPath: folder + "/after")
         let plans = folder + "/after/.plans/"
-        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: plans).first { $0.hasSuffix(".json") })
         // It recreated the old folder and stored the runs there, exit 0.
         let (code, text) = try CLI.run(["run", "--plan", plans + file, "--task", "0"])
         #expect(code == 1 && text.contains("this plan was made for the results folder \(folder)/before, not \(folder)/after where it lies"), "\(text)")
