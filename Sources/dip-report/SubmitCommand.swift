@@ -144,7 +144,8 @@ struct SubmitCommand: ParsableCommand {
         }
         // sbatch queues a task that asks for more CPUs than any node has, and it pends for ever
         // (PartitionConfig), holding up the render job of every later submission over the folder.
-        if let most = SlurmClient.largestNodeCPUs(partition: partition), cpusPerTask > most {
+        // (Not for a dry run, which needs no cluster: sinfo may wait for a controller that is down.)
+        if !dryRun, let most = SlurmClient.largestNodeCPUs(partition: partition), cpusPerTask > most {
             throw DIPError.mismatch("--cpus-per-task \(cpusPerTask): the largest node of \(partition.map { "partition \($0)" } ?? "the default partition") "
                                     + "has \(most) CPU\(most == 1 ? "" : "s") (sinfo), so no task could ever start; give at most \(most)")
         }
