@@ -47,6 +47,10 @@ public struct URLSessionDownloader: Downloader {
         body.done.wait()
         let (data, response, error, tooLarge) = body.result()
         if tooLarge { throw Self.tooLarge(url, maxBytes) }
+        // Before the error: an answer other than 2xx is cancelled at its head (its body is no file).
+        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+            throw DIPError.io(path: url.absoluteString, reason: "the server answered HTTP \(http.statusCode)")
+        }
         if let error {
             let code = (error as? URLError)?.code
             // corelibs says "The operation could not be completed. (NSURLErrorDomain error -1001.)".
@@ -56,9 +60,6 @@ public struct URLSessionDownloader: Downloader {
                 throw NoAnswer(host: url.host ?? url.absoluteString, failure: failure)
             }
             throw failure
-        }
-        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-            throw DIPError.io(path: url.absoluteString, reason: "the server answered HTTP \(http.statusCode)")
         }
         return data
     }
@@ -84,7 +85,9 @@ public struct NoAnswer: Error, Sendable {
 }
 
 /// A download's body as it comes, up to `limit` bytes: past that (or with a Content-Length
-/// past it) the task is cancelled and `tooLarge` set; `done` is signalled when the task ends.
+/// past it) the task is cancelled and `tooLarge` set; an HTTP answer other than 2xx is cancelled
+/// at its head, so its page, however long, is never taken for a file too large; `done` is
+/// signalled when the task ends.
 private final class BoundedBody: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     let limit: Int
     let done = DispatchSemaphore(value: 0)
@@ -106,13 +109,22 @@ private final class BoundedBody: NSObject, URLSessionDataDelegate, @unchecked Se
                     completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
         lock.lock()
         self.response = response
-        let over = response.expectedContentLength > Int64(limit)
+        let refused = (response as? HTTPURLResponse).map { !(200..<300).contains($0.statusCode) } ?? false
+        let over = !refused && response.expectedContentLength > Int64(limit)
         if over { tooLarge = true }
         lock.unlock()
-        completionHandler(over ? .cancel : .allow)
+        completionHandler(refused || over ? .cancel : .allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive chunk: Data) {
+        // corelibs may pass on a body it was told to cancel at its head: a refused answer's is no file.
+        if let http = dataTask.response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+            lock.lock()
+            if response == nil { response = http }
+            lock.unlock()
+            dataTask.cancel()
+            return
+        }
         lock.lock()
         let over = data.count + chunk.count > limit
         if over { tooLarge = true } else { data.append(chunk) }

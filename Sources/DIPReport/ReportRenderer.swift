@@ -303,8 +303,10 @@ struct PageBuilder {
 
     func image(_ record: RunRecord, _ role: String) -> Image? {
         // How to get the picture back: the run is fitted again once its record is gone.
-        let refit = "; to fit it again, delete \(store.recordPath(for: record.key)) and run `dip-report run \(record.key.experiment) --seeds \(record.key.seed)` "
-            + "with the results folder and profile it was run with"
+        var refit: String {
+            "; to fit it again, delete \(store.recordPath(for: record.key)) and run `dip-report run \(record.key.experiment) --seeds \(record.key.seed)` "
+                + "with the results folder and profile it was run with"
+        }
         let listed = RunImage(rawValue: role).flatMap { record.images[$0] }
         let name = listed ?? "\(ResultStore.stem(record.key))-\(role).png"
         let path = (store.folder(for: record.key) as NSString).appendingPathComponent(name)

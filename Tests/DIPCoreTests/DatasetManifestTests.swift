@@ -239,6 +239,13 @@ struct DatasetManifestTests {
             } else { Issue.record("announcing \(announcing): \(outcomes[0].result)") }
             #expect(listing(data).isEmpty)
         }
+        // A 404 page longer than the file is a 404, not a file too large.
+        let missing = try LoopbackServer(files: [:], notFound: [UInt8](repeating: 32, count: 1 << 20))
+        defer { missing.stop() }
+        let none = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: none) }
+        let notFound = DatasetManifest(entries: [a]).fetch(dataDirectory: none, using: URLSessionDownloader(timeout: 10), base: "http://127.0.0.1:\(missing.port)")
+        if case let .failed(e) = notFound[0].result { #expect(e.description.contains("HTTP 404"), "\(e)") } else { Issue.record("\(notFound[0].result)") }
         // A file:// mirror's file is looked at before it is read.
         let mirror = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: mirror) }
@@ -320,7 +327,7 @@ private final class LoopbackServer: Sendable {
     let port: UInt16
     private let listener: Int32
 
-    init(files: [String: [UInt8]], announcingLength: Bool = true) throws {
+    init(files: [String: [UInt8]], announcingLength: Bool = true, notFound: [UInt8] = Array("not here\n".utf8)) throws {
         let (fd, port) = try listenOnLoopback()
         self.port = port
         listener = fd
@@ -328,7 +335,7 @@ private final class LoopbackServer: Sendable {
             while true {
                 let conn = accept(fd, nil, nil)
                 if conn < 0 { return }             // listener closed: stop
-                LoopbackServer.answer(conn, files: files, announcingLength: announcingLength)
+                LoopbackServer.answer(conn, files: files, announcingLength: announcingLength, notFound: notFound)
                 close(conn)
             }
         }
@@ -336,7 +343,7 @@ private final class LoopbackServer: Sendable {
     }
 
     /// Reads one request head and writes one response.
-    private static func answer(_ conn: Int32, files: [String: [UInt8]], announcingLength: Bool) {
+    private static func answer(_ conn: Int32, files: [String: [UInt8]], announcingLength: Bool, notFound: [UInt8]) {
         var request: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !request.suffix(4).elementsEqual([13, 10, 13, 10]) {
@@ -348,7 +355,7 @@ private final class LoopbackServer: Sendable {
         let path = line.count >= 2 ? String(line[1]) : ""
         let body = files[path]
         let status = body == nil ? "404 Not Found" : "200 OK"
-        let payload = body ?? Array("not here\n".utf8)
+        let payload = body ?? notFound
         let length = announcingLength ? "Content-Length: \(payload.count)\r\n" : ""
         var response = Array("HTTP/1.0 \(status)\r\n\(length)Connection: close\r\n\r\n".utf8)
         response += payload
