@@ -276,16 +276,27 @@ public struct BatchScript: Sendable {
         \(commonOptions.map(Self.directive).joined(separator: "\n"))
 
         set -u
+        # Slurm's warning may come at any moment of a task, its first millisecond too (its check
+        # runs every 30 s), so it is taken from the first line: untrapped, it ended this shell and
+        # the task failed instead of being requeued.
+        child=
+        warned=0
+        trap 'warned=1; [ -n "$child" ] && kill -USR1 "$child" 2>/dev/null' USR1
         exe=\(q(plan.executable))
         plan=\(q(planPath))
         task=${SLURM_ARRAY_TASK_ID:?this script is a Slurm array job: submit it with sbatch --array}
         echo "dip-report task $task of plan \(plan.id) on $(hostname) at $(date -u +%FT%TZ) (job ${SLURM_ARRAY_JOB_ID:-?}_$task, restart ${SLURM_RESTART_COUNT:-0})"
+        if [ "$warned" = 1 ]; then
+          echo "time limit near before any run started: requeueing ${SLURM_ARRAY_JOB_ID}_$task"
+          scontrol requeue "${SLURM_ARRAY_JOB_ID}_$task" && exit 0
+          exit 1
+        fi
 
         # dip-report runs in the background so that this shell can pass Slurm's warning on.
         "$exe" run --plan "$plan" --task "$task" &
         child=$!
-        warned=0
-        trap 'warned=1; kill -USR1 "$child" 2>/dev/null' USR1
+        # A warning between the start and `child` being set reached nobody: pass it on now.
+        if [ "$warned" = 1 ]; then kill -USR1 "$child" 2>/dev/null; fi
         while :; do
           wait "$child"; rc=$?
           kill -0 "$child" 2>/dev/null || break   # wait returns early when a trapped signal arrives
