@@ -323,19 +323,26 @@ private final class SilentListener: Sendable {
 /// A one-thread HTTP/1.0 file server on 127.0.0.1 (loopback only) for the fetch test: answers
 /// GET with the bytes registered for the path, or 404; without `announcingLength`, the body's
 /// length is not sent (it ends when the connection closes, as HTTP/1.0 allows).
-private final class LoopbackServer: Sendable {
+private final class LoopbackServer: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32
+    private let finished = DispatchSemaphore(value: 0)
+    // Guarded by `lock`: the connection being answered, so that `stop` can cut it short.
+    private let lock = NSLock()
+    private var answering: Int32 = -1
 
     init(files: [String: [UInt8]], announcingLength: Bool = true, notFound: [UInt8] = Array("not here\n".utf8)) throws {
         let (fd, port) = try listenOnLoopback()
         self.port = port
         listener = fd
-        let thread = Thread {
+        let thread = Thread { [self] in
+            defer { finished.signal() }
             while true {
                 let conn = accept(fd, nil, nil)
-                if conn < 0 { return }             // listener closed: stop
+                if conn < 0 { return }             // listener shut down: stop
+                lock.withLock { answering = conn }
                 LoopbackServer.answer(conn, files: files, announcingLength: announcingLength, notFound: notFound)
+                lock.withLock { answering = -1 }
                 close(conn)
             }
         }
@@ -367,9 +374,14 @@ private final class LoopbackServer: Sendable {
         }
     }
 
-    /// Closes the listening socket, which ends the accept loop.
+    /// Ends the accept loop and any answer under way, waits for the server's thread to end,
+    /// then closes the listening socket. Closed while the thread still ran, its descriptor went
+    /// to the next server the tests made, and the old thread took that server's connections and
+    /// answered them with its own files (a 64 MiB 200 where a 404 was due).
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
+        lock.withLock { if answering >= 0 { shutdown(answering, Int32(SHUT_RDWR)) } }
+        finished.wait()
         close(listener)
     }
 }

@@ -5,7 +5,7 @@ import Testing
 struct BenchmarkTests {
     @Test("the phase times are those of the timed iterations: none negative, together no more than an iteration")
     func phases() throws {
-        let r = try Benchmark.run(net: "table1", size: 64, threads: 2, iterations: 3, psnrEvery: 2)
+        let r = try Benchmark.run(net: "table1", size: 64, threads: 2, iterations: 8, psnrEvery: 2)
         #expect(r.forwardSeconds > 0 && r.backwardSeconds > 0 && r.optimizerSeconds > 0, "\(r)")
         // The phases leave out only the loop's own bookkeeping, never add to the iteration.
         let phases = r.forwardSeconds + r.backwardSeconds + r.optimizerSeconds
@@ -14,7 +14,7 @@ struct BenchmarkTests {
 
     @Test("bench --layers: every step of both passes at every level, timed over the timed iterations only")
     func layers() throws {
-        let r = try Benchmark.run(net: "table1", size: 64, threads: 2, iterations: 3, psnrEvery: 2, layers: true)
+        let r = try Benchmark.run(net: "table1", size: 64, threads: 2, iterations: 8, psnrEvery: 2, layers: true)
         let steps = try #require(r.layers)
         // Each step once per pass, in the order it ran: the forward's from the perturbation down
         // the encoder and up the decoder, then the backward's from the loss.

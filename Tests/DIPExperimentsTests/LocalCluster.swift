@@ -62,8 +62,15 @@ final class LocalCluster: @unchecked Sendable {
         var cargv = argv.map { strdup($0) } + [nil]
         var cenvp = envp.map { strdup($0) } + [nil]
         defer { for p in cargv + cenvp { free(p) } }
+        // Nothing but the three standard descriptors goes to bash: munged keeps what it inherits
+        // for its whole life, and a pipe or socket another test's Process was opening at that
+        // moment (not close-on-exec) would then never reach its end, and that test would wait.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        closeFromThree(&actions)
         var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/bash", nil, nil, &cargv, &cenvp) == 0 else { return (-1, "cannot start bash") }
+        guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cargv, &cenvp) == 0 else { return (-1, "cannot start bash") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -103,4 +110,13 @@ final class LocalCluster: @unchecked Sendable {
             line.split(separator: " ").first { $0.hasPrefix("JobState=") }.map { String($0.dropFirst(9)) }
         }
     }
+}
+
+/// Adds "close every descriptor from 3 on" to `actions`: glibc has it since 2.34 (Debian 12
+/// ships 2.36), but Swift's Glibc module leaves `posix_spawn_file_actions_addclosefrom_np` out,
+/// so it is looked up by name. Where it is missing, nothing is added (as before).
+private func closeFromThree(_ actions: inout posix_spawn_file_actions_t) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
 }

@@ -443,6 +443,17 @@ struct SlurmPlanTests {
         }
     }
 
+    @Test("the shell that starts the test cluster's daemons gets the standard descriptors only, not another test's open pipe")
+    func clusterShellDescriptors() throws {
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        defer { for end in ends { close(end) } }
+        // Not close-on-exec, as a pipe Foundation's Process is setting up for another test is.
+        let (status, out) = LocalCluster.shell("ls /proc/$$/fd; true")  // `; true`: bash itself, not ls exec-ed in its place
+        #expect(status == 0, "\(out)")
+        #expect(out.split(separator: "\n").sorted() == ["0", "1", "2"], "\(out)")
+    }
+
     @Test("a Slurm command that does not answer in time is stopped with everything it started, and said so")
     func silentCommand() throws {
         let folder = tempFolder()
@@ -453,10 +464,12 @@ struct SlurmPlanTests {
         try "#!/bin/sh\nsleep 300 &\necho $! > \(folder)/child\nwait\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         let started = Date()
+        // 3 s: time enough, on a loaded machine too, for the wrapper to start its child and
+        // write its pid before it is stopped (the file was found empty).
         #expect {
-            try SlurmClient.run([script], timeout: 1)
-        } throws: { "\($0)".contains("no answer in 1 s, stopped") }
-        #expect(Date().timeIntervalSince(started) < 10)
+            try SlurmClient.run([script], timeout: 3)
+        } throws: { "\($0)".contains("no answer in 3 s, stopped") }
+        #expect(Date().timeIntervalSince(started) < 12)
         let child = try #require(Int32(try String(contentsOfFile: folder + "/child", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         // Gone, or a zombie waiting for its new parent to reap it: either way not running.
         var running = true

@@ -263,18 +263,25 @@ struct ReportPageTests {
         let (results, out, store) = try oneRun("turns")
         final class Outcome: @unchecked Sendable { var summary: RenderSummary?; var error: (any Error)? }
         let outcome = Outcome()
-        let finished = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0), waiting = DispatchSemaphore(value: 0)
         // This test takes the turn another build's render would hold (a lock of its own open
         // file, which a second open in the same process waits for as another process would).
         try FileLock.withExclusive((out as NSString).appendingPathComponent(ReportRenderer.lockName)) { lock in
             #expect(lock == .free)
             Thread.detachNewThread {
-                do { outcome.summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test") } catch {
+                do {
+                    outcome.summary = try ReportRenderer.render(resultsFolder: results, outFolder: out, commandLine: "test",
+                                                                onWait: { waiting.signal() })
+                } catch {
                     outcome.error = error
                 }
                 finished.signal()
             }
-            #expect(finished.wait(timeout: .now() + 1.5) == .timedOut, "the render did not wait for its turn")
+            // Held on for over a second once the render waits (a note says so from 1 s), however
+            // late a loaded machine starts that thread.
+            #expect(waiting.wait(timeout: .now() + 60) == .success, "the render never came to wait for its turn")
+            usleep(1_200_000)
+            #expect(finished.wait(timeout: .now()) == .timedOut, "the render did not wait for its turn")
             // The other build's last run is stored while it still renders.
             try SyntheticResults.save(store, experiment: "table1-paper", group: "experiment1", label: "DIP (paper protocol)", image: "barbara", seed: 1)
         }
