@@ -56,6 +56,20 @@ struct BenchCommand: ParsableCommand {
     /// The peer script `--peer` runs.
     private var peerScript: String { peerScriptOption ?? "bench/dip_torch.py" }
 
+    @Option(name: .customLong("peer-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Seconds one peer run may take before it is stopped and the peer's rows are left out, 1 to \(Self.maxPeerTimeout) (default: 600, or 60 times our own run of that configuration, whichever is longer); with --peer.", valueName: "seconds"))
+    var peerTimeout: Int?
+
+    /// The most `--peer-timeout`: a day.
+    static let maxPeerTimeout = 86_400
+
+    /// Seconds the peer's run of a configuration may take, given our own run's: a peer that hung
+    /// (a stuck import, a script waiting on input) held bench for ever.
+    private func peerLimit(after ours: BenchmarkResult) -> Double {
+        if let peerTimeout { return Double(peerTimeout) }
+        return max(600, 60 * ours.iterationSeconds * Double(ours.iterations + 1))
+    }
+
     @Option(parsing: .unconditional, help: "Runs of each configuration, ours and the peer's in turns, 1 to \(Self.maxRounds); above 1 a line per configuration gives the range and median of each and of the rounds' ratios.")
     var rounds: Int = 1
 
@@ -82,6 +96,10 @@ struct BenchCommand: ParsableCommand {
         // own message about a missing file would come only then, inside a failed child's.
         if let script = peerScriptOption, !peer {
             throw ValidationError("--peer-script \(script): given without --peer, which runs it; add --peer")
+        }
+        if let t = peerTimeout {
+            if !peer { throw ValidationError("--peer-timeout \(t): given without --peer, whose runs it bounds; add --peer") }
+            if !(1...Self.maxPeerTimeout).contains(t) { throw ValidationError("--peer-timeout \(t): from 1 to \(Self.maxPeerTimeout) seconds") }
         }
         if peer, !FileManager.default.isReadableFile(atPath: peerScript) {
             throw ValidationError("--peer-script \(peerScript): no such file from \(FileManager.default.currentDirectoryPath); "
@@ -131,7 +149,8 @@ struct BenchCommand: ParsableCommand {
                                                        "--json", "--device", onGPU ? "cuda" : "cpu"]
                                                          + (devices.gpuMath == .strict ? ["--no-tf32"] : [])
                                                          + (ours.psnrEvery.map { ["--psnr-every", "\($0)"] } ?? []),
-                                                      environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment))
+                                                      environment: OpenMPLaunch.userEnvironment(ProcessInfo.processInfo.environment),
+                                                      limit: peerLimit(after: ours))
                             rows.append(theirs)
                             peerSeconds.append(theirs.iterationSeconds)
                             peerName = theirs.implementation.split(separator: " ").first.map(String.init) ?? peerName
@@ -233,8 +252,9 @@ struct BenchCommand: ParsableCommand {
             + (p.threads > 1 ? "; \(range(peaks.map(\.singleThreadGFLOPs))) on 1 thread)" : ")")
     }
 
-    /// Runs a child benchmark process and decodes its one JSON line.
-    private func runChild(_ argv: [String], environment: [String: String]? = nil) throws -> BenchmarkResult {
+    /// Runs a child benchmark process and decodes its one JSON line; one still running after
+    /// `limit` seconds is stopped (`RunningChildren.stop(_:after:)`) and is a failure.
+    private func runChild(_ argv: [String], environment: [String: String]? = nil, limit: Double? = nil) throws -> BenchmarkResult {
         let p = Process()
         if let environment { p.environment = environment }
         p.executableURL = URL(fileURLWithPath: argv[0] == CommandLine.arguments[0]
@@ -243,12 +263,17 @@ struct BenchCommand: ParsableCommand {
         let pipe = Pipe()
         p.standardOutput = pipe
         try RunningChildren.shared.start(p)
+        let deadline = limit.map { RunningChildren.shared.stop(p, after: $0) }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        deadline?.cancel()
         RunningChildren.shared.finished(p)
         func failure(_ why: String) -> Error {
             // A run that failed is no usage error (64): its own message is on standard error above.
             DIPError.invalidValue(name: "benchmark process", value: argv.joined(separator: " "), reason: why)
+        }
+        if let limit, deadline?.passed == true {
+            throw failure("gave no result within \(Int(limit.rounded())) s and was stopped (--peer-timeout sets the limit)")
         }
         guard p.terminationStatus == 0 else { throw failure("failed (exit \(p.terminationStatus))") }
         guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {

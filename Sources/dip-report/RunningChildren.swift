@@ -36,6 +36,36 @@ final class RunningChildren: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Stops `process` if it still runs `seconds` from now: SIGTERM, then SIGKILL after
+    /// `grace` (a hung child may ignore the first). The deadline says whether it passed.
+    func stop(_ process: Process, after seconds: Double) -> Deadline {
+        let deadline = Deadline()
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            guard process.isRunning, deadline.pass() else { return }
+            kill(process.processIdentifier, SIGTERM)
+            let end = Date().addingTimeInterval(Self.grace)
+            while process.isRunning, Date() < end { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        return deadline
+    }
+
+    /// A child's time limit: passed, or cancelled first because the child ended in time.
+    final class Deadline: @unchecked Sendable {
+        private let lock = NSLock()
+        private var state: Bool?  // nil: pending; true: passed; false: cancelled
+
+        /// Cancels it; false when it passed first.
+        @discardableResult
+        func cancel() -> Bool { lock.withLock { if state == nil { state = false }; return state == false } }
+
+        /// Marks it passed unless it was cancelled; false then.
+        fileprivate func pass() -> Bool { lock.withLock { if state == nil { state = true }; return state == true } }
+
+        /// Whether the limit passed before the child ended.
+        var passed: Bool { lock.withLock { state == true } }
+    }
+
     private func stop(_ signal: Int32) {
         lock.lock()
         if stopping != nil { lock.unlock(); return }

@@ -90,7 +90,7 @@ struct UsageTests {
         #expect(s.exists(name), "\(r.stderr)")
     }
 
-    @Test("bench refuses unknown presets, sizes, iteration, sampling and round counts out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
+    @Test("bench refuses unknown presets, sizes, iteration, sampling and round counts and peer time limits out of range and a missing peer script, naming the flag; a size too large for the machine names what it needs")
     func benchValues() throws {
         let s = try Scratch()
         for (flag, value) in [("--iterations", "0"), ("--iterations", "9223372036854775807"), ("--psnr-every", "0")] {
@@ -119,6 +119,12 @@ struct UsageTests {
         for value in ["0", "21"] {
             let r = try s.run(["bench", "--net", "table1", "--size", "64", "--rounds", value])
             #expect(r.status == 64 && r.stderr.contains("--rounds \(value): from 1 to 20"), "\(r.stderr)")
+        }
+        for (value, extra, said) in [("0", ["--peer"], "--peer-timeout 0: from 1 to 86400 seconds"),
+                                     ("86401", ["--peer"], "--peer-timeout 86401: from 1 to 86400 seconds"),
+                                     ("60", [], "--peer-timeout 60: given without --peer")] {
+            let r = try s.run(["bench", "--net", "table1", "--size", "64", "--peer-timeout", value] + extra)
+            #expect(r.status == 64 && r.stderr.contains(said), "\(r.stderr)")
         }
         // Outside the repository's root the default peer script is not there: said before any run.
         for (script, extra) in [("bench/dip_torch.py", []), ("nowhere.py", ["--peer-script", "nowhere.py"])] {

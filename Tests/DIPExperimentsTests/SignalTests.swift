@@ -221,7 +221,7 @@ struct SignalTests {
         #expect(mask.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) == "0000000000000000", "\(mask)")
     }
 
-    @Test("bench's children end with it: SIGTERM to bench while its peer hangs ends the peer too (it ran on as an orphan)",
+    @Test("bench's children end with it: SIGTERM to bench while its peer hangs ends the peer too (it ran on as an orphan); left alone, a hung peer is stopped at --peer-timeout",
           .enabled(if: CLI.executable != nil, "needs the built dip-report"))
     func benchPeerEndsWithBench() throws {
         let folder = tempFolder()
@@ -242,6 +242,16 @@ struct SignalTests {
         p.signal(SIGTERM)
         #expect(p.wait(timeout: 30) == 143, "\(p.output)")
         #expect(CLI.waitUntil(timeout: 10) { !isRunning(peer) }, "the peer (pid \(peer)) still runs")
+        // Left alone, the hung peer is stopped at its time limit (TERM ignored: KILL after the
+        // grace); our row stands, and bench ends saying why the peer's is missing.
+        try? FileManager.default.removeItem(atPath: script + ".pid")
+        let limited = try CLI.run(["bench", "--net", "library-depth2", "--size", "64", "--iterations", "1", "--threads", "1",
+                                   "--peer", "--peer-script", script, "--peer-timeout", "2"], timeout: 120)
+        #expect(limited.0 == 1 && limited.1.contains("gave no result within 2 s and was stopped (--peer-timeout sets the limit)")
+                && limited.1.contains("dip-report"), "\(limited.1)")
+        if let hung = (try? String(contentsOfFile: script + ".pid", encoding: .utf8)).flatMap({ Int32($0) }) {
+            #expect(CLI.waitUntil(timeout: 10) { !isRunning(hung) }, "the stopped peer (pid \(hung)) still runs")
+        } else { Issue.record("the peer never started: \(limited.1)") }
         // A peer that exits 0 without its result line is named for what it did, and a
         // --peer-script without --peer is refused.
         try "print('garbage')\n".write(toFile: script, atomically: true, encoding: .utf8)
