@@ -34,7 +34,7 @@ public struct CheckpointSchedule: Sendable, Hashable {
 /// The state of a fit between two iterations: parameters and BatchNorm buffers, the optimizer's
 /// state (Adam's moments and step, or L-BFGS's history and position), backtracking's saved
 /// parameters, the curve and losses so far, the best iterate and the counters. The perturbation
-/// needs no state: iteration i's noise is substream i of the seed's stream.
+/// needs no state: step i's noise is substream i of the seed's stream.
 public struct FitCheckpoint: Sendable {
     /// The configuration it belongs to (a checkpoint is refused by any other).
     public var config: FitConfig

@@ -45,8 +45,9 @@ public struct FitProblem: Sendable {
 /// Fits a skip network to one problem: the Deep Image Prior loop of docs/semantics.md §6.
 ///
 /// Randomness: weights from the `.weights` stream, z from `.inputCode`, the perturbation of
-/// iteration i from `.perturbation` substream i, all from the one seed; so the same seed, backend
-/// and thread count give the same curve to the bit.
+/// step i (the i-th evaluation, also after a backtracking restore) from `.perturbation`
+/// substream i, all from the one seed; so the same seed, backend and thread count give the same
+/// curve to the bit.
 public final class Fitter {
     /// The problem.
     public let problem: FitProblem
@@ -299,11 +300,14 @@ public final class Fitter {
 
     /// One evaluation: perturb, forward, loss, measure, backward. Returns the loss; sets
     /// `backtrack` when backtracking (checked at this evaluation) wants the parameters restored.
-    private func evaluate(_ iteration: Int, loop: inout LoopState, backtracker: inout Backtracker,
+    /// `iteration` is the notebook's counter (sampling, backtracking checks, the curve); `noise`
+    /// the perturbation's substream, one per evaluation (the step), so that each draws a fresh
+    /// ε as upstream's closure does, the one repeated after a restore too.
+    private func evaluate(_ iteration: Int, noise: Int, loop: inout LoopState, backtracker: inout Backtracker,
                           backtrack: inout Bool, onSample: (CurvePoint, Image) -> Void) throws -> Double {
         let sample = Fitter.samplesPSNR(at: iteration, of: loop.planned, every: config.psnrEvery)
         let checkBacktrack = Fitter.checksBacktracking(at: iteration, interval: config.backtracking?.interval)
-        let evaluation = try trainer.evaluate(iteration: iteration, keepOutput: sample || checkBacktrack)
+        let evaluation = try trainer.evaluate(iteration: noise, keepOutput: sample || checkBacktrack)
         let loss = evaluation.loss
         loop.timings.forward += evaluation.forwardSeconds
         loop.timings.backward += evaluation.backwardSeconds
@@ -364,7 +368,7 @@ public final class Fitter {
                 // A batch on the trainer's device: no output, no backtracking check, no
                 // checkpoint inside it, so no fallback either and the counter advances with
                 // every step.
-                let run = try trainer.train(from: counter, count: plain)
+                let run = try trainer.train(from: step, count: plain)
                 loop.timings.forward += run.forwardSeconds
                 loop.timings.backward += run.backwardSeconds
                 loop.timings.optimizer += run.optimizerSeconds
@@ -386,7 +390,8 @@ public final class Fitter {
             } else {
                 var restore = false
                 do {
-                    loss = try evaluate(counter, loop: &loop, backtracker: &backtracker, backtrack: &restore, onSample: onSample)
+                    loss = try evaluate(counter, noise: step, loop: &loop, backtracker: &backtracker, backtrack: &restore,
+                                        onSample: onSample)
                 } catch let d as Divergence {
                     loop.status = .diverged(iteration: d.iteration)
                     return
@@ -456,7 +461,7 @@ public final class Fitter {
         }
         func evaluation(_ loop: inout LoopState) throws -> Double {
             var ignored = false
-            let loss = try evaluate(evaluations, loop: &loop, backtracker: &backtracker, backtrack: &ignored,
+            let loss = try evaluate(evaluations, noise: evaluations, loop: &loop, backtracker: &backtracker, backtrack: &ignored,
                                     onSample: onSample)
             evaluations += 1
             loop.timings.iterations += 1

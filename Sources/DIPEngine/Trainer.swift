@@ -13,7 +13,7 @@ public struct TrainingProblem {
     public let lossScale: Double
     /// sigma_p: the standard deviation of the perturbation added to z each iteration (0 = none).
     public let perturbation: Float
-    /// The seed whose `.perturbation` substream i perturbs iteration i.
+    /// The seed whose `.perturbation` substream i perturbs step i (the i-th evaluation).
     public let seed: UInt64
 }
 
