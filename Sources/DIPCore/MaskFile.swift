@@ -66,11 +66,12 @@ public enum MaskFile {
     }
 
     /// The warning for a mask read with more than `invertedSuspicionThreshold` holes, whose
-    /// polarity may be inverted (`invert`: it was read with --invert); nil below that.
-    public static func polarityWarning(_ stats: MaskStatistics, path: String, invert: Bool) -> String? {
+    /// polarity may be inverted (`invert`: it was read with --invert); nil below that. `remedy`
+    /// replaces the advice to pass or drop --invert where there is no such flag (a catalog).
+    public static func polarityWarning(_ stats: MaskStatistics, path: String, invert: Bool, remedy: String? = nil) -> String? {
         guard stats.holeFraction > invertedSuspicionThreshold else { return nil }
         let percent = (stats.holeFraction * 1000).rounded() / 10
-        return "warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(invert ? "drop" : "pass") --invert"
+        return "warning: \(path): \(percent) % of pixels are holes; 255 (white) must mean known and 0 (black) hole, so if white marks the holes here, \(remedy ?? "\(invert ? "drop" : "pass") --invert")"
     }
 
     /// The values a decoded mask file is read from, and what to tell the user about its alpha:

@@ -126,6 +126,9 @@ public enum Preparation {
         /// SHA-256 of the mask file's bytes as they were decoded (what `maskFileSHA256` gives while
         /// the file is unchanged); nil for drawn masks.
         public var fileSHA256: String?
+        /// What reading a mask file found, one line each, as `inpaint` says it (channels,
+        /// levels, thresholded edges, a polarity that looks inverted); empty for drawn masks.
+        public var notes: [String] = []
     }
 
     /// SHA-256 of the file a `.file` recipe reads from `dataDirectory`; nil for drawn masks.
@@ -167,30 +170,36 @@ public enum Preparation {
     /// A text or file mask at the prepared size of the crop/pad pipeline `p` (no window), and for
     /// a file the SHA-256 of the bytes it was decoded from (`PreparedMask.fileSHA256`).
     static func sourceMask(_ recipe: MaskRecipe, height: Int, width: Int, channels: Int, dataDirectory: String,
-                           preprocessing p: Preprocessing) throws -> (mask: Image, fileSHA256: String?) {
+                           preprocessing p: Preprocessing) throws -> (mask: Image, fileSHA256: String?, notes: [String]) {
         switch recipe {
         case .bernoulli:
             preconditionFailure("Bernoulli masks are drawn at the prepared size")
         case .seedReportText:
             // Drawn at the resized size, where the strings' positions are meant.
             let made = try MaskSpec.seedReportText.make(height: height, width: width, channels: channels)
-            return (made.mask, nil)
+            return (made.mask, nil, [])
         case let .file(rel):
             let path = (dataDirectory as NSString).appendingPathComponent(rel)
             guard FileManager.default.fileExists(atPath: path) else {
                 throw DIPError.io(path: path, reason: "missing; get the test images with `dip-report data fetch` (or point --data / DIP_DATA at them)")
             }
             let bytes = try PNGCodec.fileBytes(path)
-            // Read as inpaint and psnr read a mask file (a mask painted as transparency from its alpha).
-            var raw = MaskFile.values(of: try PNGCodec.decode(bytes, name: path), path: path).values
-            if raw.channels > 1 { raw = raw.channel(0) }
+            // Read as inpaint and psnr read a mask file: a mask painted as transparency from its
+            // alpha; equal channels as one, channels that differ as a per-channel mask (refused
+            // on an image of another channel count); what the reading finds is noted. (Only the
+            // first channel was read, silently: a per-channel mask lost two of its three.)
+            let (values, alphaNote) = MaskFile.values(of: try PNGCodec.decode(bytes, name: path), path: path)
+            let read = try MaskFile.binarise(values, path: path, channels: channels)
+            var raw = read.mask.channels == values.channels ? values : values.channel(0)
             // A 0/1 file reads 1 as known, as inpaint and psnr read it (every pixel was a hole).
             // Other masks go on unchanged: their grey values are resized, then thresholded.
             if MaskFile.lowKnownLevel(raw) != nil { raw.pixels = raw.pixels.map { $0 > 0 ? 1 : 0 } }
             let m = try sizeSteps(raw, p)
-            let binary = Image(channels: 1, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
-            return (try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask,
-                    SHA256.hex(of: bytes))
+            let binary = Image(channels: m.channels, height: m.height, width: m.width, pixels: m.pixels.map { $0 >= 0.5 ? 1 : 0 })
+            let mask = try MaskFile.normalise(binary, path: path, height: height, width: width, channels: channels).mask
+            let polarity = MaskFile.polarityWarning(MaskStatistics(mask), path: path, invert: false,
+                                                    remedy: "save it inverted (a catalog's file mask is read as it is)")
+            return (mask, SHA256.hex(of: bytes), (alphaNote.map { [$0] } ?? []) + read.notes + (polarity.map { [$0] } ?? []))
         }
     }
 
@@ -207,12 +216,12 @@ public enum Preparation {
             return PreparedMask(mask: made.mask, summary: made.summary)
         case .seedReportText, .file:
             let shape = prepared.sourceShape
-            let (m, fileSHA256) = try sourceMask(recipe, height: shape.height, width: shape.width, channels: shape.channels,
-                                                 dataDirectory: dataDirectory, preprocessing: preprocessing)
+            let (m, fileSHA256, notes) = try sourceMask(recipe, height: shape.height, width: shape.width, channels: shape.channels,
+                                                        dataDirectory: dataDirectory, preprocessing: preprocessing)
             let (out, _) = try windowSteps(m, preprocessing, focus: nil, origin: prepared.cropOrigin)
             let binary = Image(channels: out.channels, height: out.height, width: out.width,
                                pixels: out.pixels.map { $0 >= 0.5 ? 1 : 0 })
-            return PreparedMask(mask: binary, summary: recipe.summary, fileSHA256: fileSHA256)
+            return PreparedMask(mask: binary, summary: recipe.summary, fileSHA256: fileSHA256, notes: notes)
         }
     }
 }

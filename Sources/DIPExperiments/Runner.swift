@@ -53,6 +53,8 @@ public final class Runner: @unchecked Sendable {
     public let options: RunnerOptions
     let lock = NSLock()
     var prepared: [String: Preparation.PreparedImage] = [:]
+    /// The mask notes said so far (under `lock`): each once a runner, not once a run.
+    private var notedMask: Set<String> = []
     private let machineThreads: Int
     /// What records say ran them: the runner's factory, and the CPU's for what goes there (TV,
     /// and L-BFGS fits of a GPU factory).
@@ -252,6 +254,8 @@ public final class Runner: @unchecked Sendable {
             let img = try preparedImage(run.image, spec: run.spec)
             let mask = try Preparation.mask(run.spec.mask, for: img, seed: run.key.seed,
                                             dataDirectory: options.dataDirectory, preprocessing: run.spec.preprocessing)
+            let fresh = lock.withLock { mask.notes.filter { notedMask.insert($0).inserted } }
+            for note in fresh { events(.note(note)) }
             switch run.configuration.method {
             case let .tv(tv):
                 return try performTV(run, tv: tv, img: img, mask: mask, job: job, claim: claim, started: started, events: events,

@@ -233,7 +233,8 @@ enum LocalRun {
                 }
                 display.ended(key: run.key.description, line: line, countsAsDone: true)
             case let .note(text):
-                display.line("note: \(text)")
+                // A warning (a mask file's polarity that looks inverted) is said as one.
+                display.line(text.hasPrefix("warning: ") ? text : "note: \(text)")
             }
         }, shouldCancel: { interrupt.isSet })
         display.finish()

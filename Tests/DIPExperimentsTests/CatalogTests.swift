@@ -267,6 +267,32 @@ struct CatalogTests {
         #expect(m.fileSHA256 == (try SHA256.hex(ofFileAt: data + "/mine/m01.png")))
     }
 
+    @Test("a catalog's mask file is read as inpaint reads it: channels that differ are a per-channel mask (only the first was read), and what the reading finds, an inverted look included, is noted")
+    func catalogMaskFileAsInpaint() throws {
+        let data = TestFolder.path("catalog-mask-channels")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data + "/mine", withIntermediateDirectories: true)
+        let perChannel = try BernoulliMask.make(channels: 3, height: 16, width: 16, keepFraction: 0.5, seed: 5)
+        try PNGCodec.write(perChannel, to: data + "/mine/pc.png")
+        let pc = try Preparation.sourceMask(.file("mine/pc.png"), height: 16, width: 16, channels: 3, dataDirectory: data,
+                                            preprocessing: Preprocessing())
+        #expect(pc.mask == perChannel)
+        #expect(pc.notes.contains { $0.contains("the 3 channels differ, used as a per-channel mask") }, "\(pc.notes)")
+        // On a gray image it cannot be one: refused, as inpaint refuses it.
+        #expect { _ = try Preparation.sourceMask(.file("mine/pc.png"), height: 16, width: 16, channels: 1, dataDirectory: data,
+                                                 preprocessing: Preprocessing()) }
+            throws: { "\($0)".contains("per-channel mask, but the image has 1 channel") }
+        // White holes (95 %): read as they are, with a warning that says what to do in a catalog.
+        var inverted = Image(channels: 1, height: 16, width: 16)
+        for i in 0..<13 { inverted.pixels[i * 19] = 1 }
+        try PNGCodec.write(inverted, to: data + "/mine/inv.png")
+        let inv = try Preparation.sourceMask(.file("mine/inv.png"), height: 16, width: 16, channels: 1, dataDirectory: data,
+                                             preprocessing: Preprocessing())
+        #expect(inv.mask == inverted)
+        #expect(inv.notes.contains { $0.hasPrefix("warning: ") && $0.contains("% of pixels are holes") && $0.contains("save it inverted") },
+                "\(inv.notes)")
+    }
+
     @Test("a file mask's holes off the centre: the crop window moves onto them, and the run's mask is that window of the file")
     func cropWindowFollowsHoles() throws {
         let data = TestFolder.path("catalog-focus")
