@@ -185,7 +185,8 @@ public enum ResultDiff {
     /// Diff (b): runs of `b` matched to runs of `a` by (experiment, label, image, seed), which
     /// holds across commits, machines and profiles (profiles change the configuration hash).
     /// Returns the differences and the runs found on one side only.
-    public static func between(_ a: [RunOutcome], _ b: [RunOutcome]) -> (differences: [RunDifference], onlyA: [RunOutcome], onlyB: [RunOutcome]) {
+    public static func between(_ a: [RunOutcome], _ b: [RunOutcome],
+                               order: CatalogOrder = CatalogOrder()) -> (differences: [RunDifference], onlyA: [RunOutcome], onlyB: [RunOutcome]) {
         func key(_ r: RunOutcome) -> String { "\(r.groupKey)\u{1F}\(r.seed)" }
         let indexA = Dictionary(a.map { (key($0), $0) }, uniquingKeysWith: { x, _ in x })
         let indexB = Dictionary(b.map { (key($0), $0) }, uniquingKeysWith: { x, _ in x })
@@ -205,7 +206,12 @@ public enum ResultDiff {
                                      bestA: ra.bestPSNR, bestB: rb.bestPSNR, finalDelta: fd, bestDelta: bd,
                                      seedRange: range, beyondSpread: beyond, statusA: ra.status, statusB: rb.status))
         }
-        out.sort { ($0.experiment, $0.label, $0.image, $0.seed) < ($1.experiment, $1.label, $1.image, $1.seed) }
+        // In the catalog's order, as the seed table and the page list them (labels as text read
+        // "width 128, width 16, ...").
+        out.sort { x, y in
+            if (x.experiment, x.label, x.image) == (y.experiment, y.label, y.image) { return x.seed < y.seed }
+            return order.precedes((x.experiment, x.label, x.image), (y.experiment, y.label, y.image))
+        }
         let onlyA = a.filter { indexB[key($0)] == nil }, onlyB = b.filter { indexA[key($0)] == nil }
         return (out, onlyA, onlyB)
     }

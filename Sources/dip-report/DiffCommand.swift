@@ -61,7 +61,7 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --within: the configuration label the others are compared with.", valueName: "LABEL"))
     var reference: String?
 
-    @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run): --within takes their baselines and the order of their configurations from it.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("The catalog file of your own experiments (as given to run): rows take their experiments' and configurations' order from it, and --within their baselines and first configuration.", valueName: "FILE"))
     var catalog: String?
 
     @Option(help: ArgumentHelp("The profile whose runs are compared, in each folder (default: each folder's most thorough stored: paper, else quick, else smoke).", valueName: "NAME"))
@@ -72,7 +72,6 @@ struct DiffCommand: ParsableCommand {
         if within != nil && second != nil { throw ValidationError("--within compares configurations inside one results folder; give only A") }
         if reference != nil && within == nil { throw ValidationError("--reference needs --within EXPERIMENT") }
         if let profile { try SelectionOptions.checkProfile(profile) }
-        if catalog != nil && within == nil { throw ValidationError("--catalog applies to --within (which takes baselines and the order of configurations from it)") }
         // Checked here so that the message names diff's own arguments (the store's own message
         // suggests run's --results, which diff does not have).
         for (name, folder) in [("A", first), ("B", second)] {
@@ -85,9 +84,19 @@ struct DiffCommand: ParsableCommand {
         for p in a.problems { StandardStreams.error("skipped \(p)\n") }
         for n in a.leftOff { printNote("\(first): \(n)") }
         if a.stored == 0 { printNote("\(first) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
+        let experiments = try Catalog.all(userFile: catalog)
+        let order = CatalogOrder(experiments)
+        // Experiments the catalog does not hold (a catalog of one's own not given) have no order
+        // of configurations to follow, nor a first one: said, since --within then takes the
+        // labels' text order and its reference from it.
+        let known = Set(experiments.map(\.id))
+        let unknown = Set(a.runs.map(\.experiment)).subtracting(known).filter { within == nil || $0 == within }.sorted()
+        if !unknown.isEmpty {
+            printNote("\(unknown.joined(separator: ", ")) \(unknown.count == 1 ? "is" : "are") not in the catalog\(catalog == nil ? " (your own? give its file with --catalog, as to run)" : ""): "
+                      + "configurations are taken in the text order of their labels" + (within != nil && reference == nil ? ", and the first of them is the reference" : ""))
+        }
         if let within {
-            let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference,
-                                                    catalog: try Catalog.all(userFile: catalog))
+            let comparisons = try ResultDiff.within(a.runs, experiment: within, referenceLabel: reference, catalog: experiments)
             if json { print(try ResultDiff.json(comparisons), terminator: "") } else {
                 let table = ResultDiff.table(comparisons)
                 print(csv ? table.csv() : table.aligned(), terminator: "")
@@ -106,7 +115,7 @@ struct DiffCommand: ParsableCommand {
                 if b.stored == 0 { printNote("\(second) holds no stored runs (is it the results folder a `run` or `build` wrote?)") }
             }
             let (nameA, nameB) = oneFolder ? ("A", "B") : (first, second)
-            let d = ResultDiff.between(a.runs, b.runs)
+            let d = ResultDiff.between(a.runs, b.runs, order: order)
             if json { print(try ResultDiff.json(d.differences), terminator: "") } else {
                 let table = ResultDiff.table(d.differences)
                 print(csv ? table.csv() : table.aligned(), terminator: "")
@@ -124,7 +133,7 @@ struct DiffCommand: ParsableCommand {
                           + "give --profile \(pa) or --profile \(pb) to compare one profile's runs in both")
             }
         } else {
-            let groups = ResultDiff.acrossSeeds(a.runs)
+            let groups = ResultDiff.acrossSeeds(a.runs, order: order)
             if json { print(try ResultDiff.json(groups), terminator: "") } else {
                 let table = ResultDiff.table(groups)
                 print(csv ? table.csv() : table.aligned(), terminator: "")

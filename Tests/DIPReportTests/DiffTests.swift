@@ -177,6 +177,13 @@ struct DiffTests {
         let zeta = try #require(html.range(of: ">zeta first (ran with 2 levels of 5 under this profile)<"))
         let alpha = try #require(html.range(of: ">alpha second (ran with 2 levels of 5 under this profile)<"))
         #expect(zeta.lowerBound < alpha.lowerBound, "the catalog's order, not the hashes'")
+        // diff lists them in that order too, given the catalog: across seeds and between two
+        // folders (before, both sorted labels as text, alpha first).
+        let runs = try ResultDiff.outcomes(resultsFolder: folder).runs
+        let order = CatalogOrder(Catalog.experiments + [mine])
+        #expect(ResultDiff.acrossSeeds(runs, order: order).map(\.label) == ["zeta first", "alpha second"])
+        #expect(ResultDiff.between(runs, runs, order: order).differences.map(\.label) == ["zeta first", "alpha second"])
+        #expect(ResultDiff.acrossSeeds(runs).map(\.label) == ["alpha second", "zeta first"], "without it, the labels' text order")
     }
 
     @Test("CSV quotes cells with commas and quotes")
