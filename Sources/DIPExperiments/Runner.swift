@@ -369,6 +369,9 @@ public final class Runner: @unchecked Sendable {
         do { writer = try FitCheckpointWriter(path: ckPath, resumed: checkpoint) } catch {
             throw StoreWriteError(message: "\(error)")
         }
+        // Where the run stands, before it is said to have resumed: the claim said iteration 0
+        // until the first heartbeat (up to half a minute), and status showed it started over.
+        if let ck = checkpoint { claim.heartbeat(iteration: ck.step, of: Fitter.plannedEvaluations(config), force: true) }
         events(.started(run, job: job, resumedAt: checkpoint?.step))
 
         // The worst drop: the largest PSNR fall between consecutive samples; its bottom is kept.

@@ -65,7 +65,8 @@ struct StatusCommand: ParsableCommand {
         if s.plan == nil {
             // `run` and `build` freeze no plan, so nothing here says which runs are still to do.
             let damaged = s.unreadable.contains { $0.contains("an unreadable plan") }
-            lines.append("no \(damaged ? "readable " : "")plan from `submit` in this folder: runs not yet started are not counted as missing, nor their iterations as left; "
+            lines.append("no \(damaged ? "readable " : "")plan from `submit` in this folder: runs not yet started are not counted as missing, nor their iterations as left, "
+                         + "and a run that failed (its error was in that `run`'s output; failures are read from the logs of `submit`'s jobs) is not counted as failed; "
                          + "`dip-report run --dry-run` with the same profile, experiments and seeds counts what is left")
         } else {
             let eta = s.iterationsLeft == 0 ? ""

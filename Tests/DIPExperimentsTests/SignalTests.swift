@@ -300,6 +300,8 @@ struct SignalTests {
         // status shows the refit as running (the run also counts as stored until it is replaced).
         let (_, during) = try CLI.run(["status", "--results", results])
         #expect(during.contains("  refit: 1 / 1 / 0 / 0 / 0") && during.contains("    running refit/"), "\(during)")
+        // Without a plan, what status cannot know is said: runs not started, and failures.
+        #expect(during.contains("runs not yet started are not counted as missing") && during.contains("is not counted as failed"), "\(during)")
         refit.signal(SIGTERM)
         #expect(refit.wait(timeout: 60) == 143, "\(refit.output)")
         #expect(refit.output.contains("checkpointed at iteration"), "\(refit.output)")
@@ -309,6 +311,13 @@ struct SignalTests {
         #expect(plain.output.contains("run --force` carries it on"), "\(plain.output)")
         #expect(CLI.files(under: results, containing: ".checkpoint").count == 1, "\(plain.output)")
         let again = try CLI.Running(args + ["--force"], log: folder + "/again.log")
+        // Once it says it resumed, its claim says from where (it said 0 until the first
+        // heartbeat, and status showed the run started over).
+        let at = refit.output.components(separatedBy: "checkpointed at iteration ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+        #expect(CLI.waitUntil(timeout: 60) { again.output.contains("from its checkpoint at iteration") }, "\(again.output)")
+        if let at, let seen = store.currentClaim(stored.key)?.iteration {
+            #expect(seen >= at, "the resumed run's claim said iteration \(seen), its checkpoint \(at)")
+        }
         #expect(again.wait() == 0, "\(again.output)")
         #expect(again.output.contains("from its checkpoint at iteration"), "\(again.output)")
         // The same fit: a resume gives the uninterrupted run's bits.
