@@ -65,7 +65,7 @@ public enum PNGCodec {
         defer { try? handle.close() }
         let bytes = [UInt8]((try? handle.read(upToCount: 24)) ?? Data())
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
-            throw DIPError.badFile(path: path, reason: "not a PNG file (it does not start with the PNG signature)")
+            throw DIPError.badFile(path: path, reason: notPNG(bytes))
         }
         // The first chunk must be IHDR: its length (13) and type, then width and height.
         guard bytes.count == 24, Array(bytes[12..<16]) == Array("IHDR".utf8) else {
@@ -75,13 +75,25 @@ public enum PNGCodec {
         return (big(16), big(20))
     }
 
+    /// Why bytes without the PNG signature are refused, naming a JPEG, GIF, WebP, TIFF or BMP
+    /// by its own signature, with what to do: dip-report reads PNG only (lossless, as the
+    /// paper's images are).
+    static func notPNG(_ bytes: [UInt8]) -> String {
+        let kinds: [(String, [UInt8])] = [("a JPEG", [0xFF, 0xD8, 0xFF]), ("a GIF", Array("GIF8".utf8)), ("a TIFF", [0x49, 0x49, 0x2A, 0x00]),
+                                          ("a TIFF", [0x4D, 0x4D, 0x00, 0x2A]), ("a BMP", Array("BM".utf8))]
+        var kind = kinds.first { bytes.starts(with: $0.1) }?.0
+        if bytes.count >= 12, bytes.starts(with: Array("RIFF".utf8)), Array(bytes[8..<12]) == Array("WEBP".utf8) { kind = "a WebP" }
+        return "not a PNG file (it does not start with the PNG signature\(kind.map { "; it is \($0) image" } ?? ""));"
+            + " dip-report reads PNG only: convert it, e.g. `python3 -c \"from PIL import Image; Image.open('IN').save('OUT.png')\"` or ImageMagick's `convert IN OUT.png`"
+    }
+
     /// Decodes PNG bytes; `name` (usually the file's path) is what error messages call them.
     public static func decode(_ bytes: [UInt8], name: String) throws -> DecodedPNG {
         if bytes.isEmpty {
             throw DIPError.badFile(path: name, reason: "file is empty, not a PNG")
         }
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
-            throw DIPError.badFile(path: name, reason: "not a PNG file (it does not start with the PNG signature)")
+            throw DIPError.badFile(path: name, reason: notPNG(bytes))
         }
         // Dropping colour-space chunks before libpng sees them is what stops the simplified API
         // from gamma-converting 8-bit samples (PIL, which upstream uses, ignores them too).

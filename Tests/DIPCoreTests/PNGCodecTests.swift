@@ -147,6 +147,20 @@ struct PNGCodecTests {
         }
     }
 
+    @Test("a JPEG, GIF or WebP given as an image is named as one, with how to convert it to PNG")
+    func otherFormatsNamed() throws {
+        let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
+        let webp = Array("RIFF".utf8) + [36, 0, 0, 0] + Array("WEBPVP8 ".utf8) + [0, 0, 0, 0]
+        for (bytes, kind) in [(jpeg, "a JPEG"), (Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0], "a GIF"), (webp, "a WebP")] {
+            #expect { try PNGCodec.decode(bytes, name: "photo.png") } throws: {
+                "\($0)".contains("photo.png") && "\($0)".contains("it is \(kind) image") && "\($0)".contains("reads PNG only: convert it")
+            }
+        }
+        #expect { try PNGCodec.decode(Array("not a png".utf8), name: "x.png") } throws: {
+            "\($0)".contains("not a PNG file") && !"\($0)".contains("it is a")
+        }
+    }
+
     /// A deterministic image whose samples are exactly representable at `bits` bits.
     static func levelImage(channels: Int, height: Int, width: Int, bits: Int) -> Image {
         var image = Image(channels: channels, height: height, width: width)
