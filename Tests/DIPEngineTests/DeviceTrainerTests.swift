@@ -203,24 +203,9 @@ struct KernelDeviceOpsTests {
         for r in exact { #expect(r.error == 0, "\(r): expected the host's bits") }
     }
 
-    /// A small RGB fit (a depth-3 net, bilinear upsampling) of `iterations` on a `side`-pixel
-    /// image, sampling every `every` and checking backtracking every `interval`.
-    private func smallFit(side: Int, alignCorners: Bool, iterations: Int, every: Int, interval: Int) throws -> (FitProblem, FitConfig) {
-        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
-        net.upsampling = .bilinear(alignCorners: alignCorners)
-        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
-                               optimizer: .adam(learningRate: 0.02), iterations: iterations,
-                               backtracking: Backtracking(interval: interval, threshold: 0.05), finalRender: .lastPerturbed)
-        config.psnrEvery = every
-        var img = Image(channels: 3, height: side, width: side)
-        for c in 0..<3 { for y in 0..<side { for x in 0..<side { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
-        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: 2)
-        return (try FitProblem(image: img, mask: mask), config)
-    }
-
     @Test("a whole fit through DeviceTrainer and the kernel sequences follows the host trainer's")
     func wholeFit() throws {
-        let (p, config) = try smallFit(side: 21, alignCorners: true, iterations: 10, every: 3, interval: 3)
+        let (p, config) = try smallBacktrackingFit(side: 21, alignCorners: true, iterations: 10, every: 3, interval: 3)
         let a = try Fitter(problem: p, config: config, seed: 3, backend: host).run()
         let device = DeviceTrainerBackend(host, name: "cuda-kernels-emulated") {
             KernelDeviceOps(device: EmulatedKernelDevice(convolutions: $0))
@@ -235,7 +220,7 @@ struct KernelDeviceOpsTests {
 
     @Test("a recorded iteration replayed (frozen arguments, as a CUDA graph) gives the eager kernel sequence's bits")
     func recordedIterations() throws {
-        var (p, config) = try smallFit(side: 20, alignCorners: false, iterations: 40, every: 8, interval: 3)
+        var (p, config) = try smallBacktrackingFit(side: 20, alignCorners: false, iterations: 40, every: 8, interval: 3)
         // A step large enough that backtracking restores the parameters: between a replayed
         // evaluation and the replayed Adam step.
         config.optimizer = .adam(learningRate: 1.0)

@@ -55,19 +55,11 @@ private final class NoiseRecordingBackend: ComputeBackend, @unchecked Sendable {
 struct PerturbationIndexTests {
     @Test("every evaluation draws its own noise, the one repeated after a backtracking restore too, and the last-perturbed render reuses the last evaluation's (as restoration.ipynb's closure and global net_input do)")
     func freshNoiseAfterRestore() throws {
-        var net = SkipConfig.uniform(depth: 3, channels: 5, skip: 3, inputChannels: 4, outputChannels: 3)
-        net.upsampling = .bilinear(alignCorners: true)
         // A step large enough that backtracking restores the parameters (as in the device tests).
-        var config = FitConfig(network: net, inputCode: .noise(channels: 4, scale: 0.1), perturbation: 0.03,
-                               optimizer: .adam(learningRate: 1.0), iterations: 40,
-                               backtracking: Backtracking(interval: 3, threshold: 0.05), finalRender: .lastPerturbed)
-        config.psnrEvery = 8
-        let side = 20
-        var img = Image(channels: 3, height: side, width: side)
-        for c in 0..<3 { for y in 0..<side { for x in 0..<side { img[c, y, x] = 0.2 + 0.03 * Float(x % 9) + 0.02 * Float((y + c) % 5) } } }
-        let mask = try BernoulliMask.make(channels: 1, height: side, width: side, keepFraction: 0.5, seed: 2)
+        var (problem, config) = try smallBacktrackingFit(side: 20, alignCorners: true, iterations: 40, every: 8, interval: 3)
+        config.optimizer = .adam(learningRate: 1.0)
         let backend = NoiseRecordingBackend(try CPUBackend(threads: 1))
-        let result = try Fitter(problem: try FitProblem(image: img, mask: mask), config: config, seed: 4, backend: backend).run()
+        let result = try Fitter(problem: problem, config: config, seed: 4, backend: backend).run()
         let trainer = try #require(backend.trainer)
         #expect(!result.backtracks.isEmpty, "no restore happened: the test does not reach it")
         // One substream per evaluation, in order: none drawn twice (the counter repeats after a
