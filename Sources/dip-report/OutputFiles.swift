@@ -113,11 +113,29 @@ enum OutputFiles {
     /// before, removes it again while it is still empty: a command refused while planning (data
     /// missing, fonts missing) leaves nothing behind.
     static func removingCreatedFolder<T>(_ folder: String, _ body: () throws -> T) rethrows -> T {
-        let existed = FileManager.default.fileExists(atPath: folder)
+        let missing = missingFolders(folder)
         do { return try body() } catch {
-            if !existed { rmdir(folder) }  // rmdir removes only an empty folder
+            removeEmpty(missing)
             throw error
         }
+    }
+
+    /// `folder` and each of its parents up to the first that exists, deepest first: what making
+    /// `folder` creates (`--results new/a/b` makes three).
+    static func missingFolders(_ folder: String) -> [String] {
+        var chain: [String] = [], path = (folder as NSString).standardizingPath
+        while !path.isEmpty, path != "/", path != ".", !FileManager.default.fileExists(atPath: path) {
+            chain.append(path)
+            path = (path as NSString).deletingLastPathComponent
+        }
+        return chain
+    }
+
+    /// Removes `folders` (deepest first, as `missingFolders` gives them) while they are empty:
+    /// rmdir removes only an empty folder, so nothing stored meanwhile goes; the first that is
+    /// not empty stops it (only the parent left empty for the last leaf was removed before).
+    static func removeEmpty(_ folders: [String]) {
+        for f in folders where rmdir(f) != 0 { return }
     }
 
     /// Where a write of `target` landed.

@@ -133,10 +133,10 @@ enum LocalRun {
         let options = RunnerOptions(dataDirectory: selection.dataOptions.directory, profile: profile,
                                     seeds: selection.seedList, jobs: execution.jobs, threadsPerJob: execution.threads,
                                     force: force, checkpoints: execution.checkpoint.schedule, backend: try execution.devices.factory())
-        // A dry run leaves no trace: the results folder it made for planning goes again (rmdir
-        // removes it only while empty, so never anything stored).
-        let existed = FileManager.default.fileExists(atPath: selection.results)
-        defer { if dryRun && !existed { rmdir(selection.results) } }
+        // A dry run leaves no trace: the results folder it made for planning goes again, with
+        // the parents it made (only while empty, so never anything stored).
+        let made = OutputFiles.missingFolders(selection.results)
+        defer { if dryRun { OutputFiles.removeEmpty(made) } }
         let (runner, plan) = try OutputFiles.removingCreatedFolder(selection.results) {
             let store = try ResultStore(root: selection.results)
             let runner = Runner(store: store, options: options)

@@ -67,6 +67,22 @@ struct RunBoundsTests {
         #expect(both.status == 64 && both.stderr.contains("threads in all"), "\(both.stderr)")
     }
 
+    @Test("a dry run, or a run refused while planning, into a results folder several levels deep leaves none of the folders it made",
+          .enabled(if: SharedTestData.folder(holding: "dip-inpainting/library.png") != nil))
+    func dryRunLeavesNoFolders() throws {
+        let s = try Scratch()
+        let data = try #require(SharedTestData.folder(holding: "dip-inpainting/library.png"))
+        let planned = try s.run(["run", "library", "--profile", "smoke", "--results", "new/a/b", "--dry-run", "--no-estimate", "--data", data])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        // Before, new/a stayed behind (only the leaf was removed).
+        #expect(!FileManager.default.fileExists(atPath: s.file("new")), "\(planned.stdout)")
+        // Refused for want of data: the same, and a folder that was there stays.
+        try FileManager.default.createDirectory(atPath: s.file("kept"), withIntermediateDirectories: true)
+        let refused = try s.run(["run", "library", "--profile", "smoke", "--results", "kept/x/y", "--no-estimate", "--data", s.file("nodata")])
+        #expect(refused.status != 0, "\(refused.stdout)")
+        #expect(FileManager.default.fileExists(atPath: s.file("kept")) && !FileManager.default.fileExists(atPath: s.file("kept/x")), "\(refused.stderr)")
+    }
+
     @Test("a run blocked by an unreadable record makes run exit 1 saying so, with or without --force (11.12)",
           .enabled(if: SharedTestData.folder(holding: "dip-inpainting/library.png") != nil))
     func blockedRuns() throws {
